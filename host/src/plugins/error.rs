@@ -1,0 +1,185 @@
+//! Typed plugin errors: what went wrong, and whose fault it was.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A plugin failed, or could not be installed or run.
+///
+/// The host never crashes on a plugin's behalf: every way a plugin can misbehave ends in one of
+/// these, naming the plugin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginError {
+    plugin: String,
+    kind: PluginErrorKind,
+}
+
+/// What went wrong with a plugin.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PluginErrorKind {
+    /// The plugin crashed: a panic, an `unreachable`, an out-of-bounds access, a stack overflow.
+    Trap {
+        /// What the engine reported, such as "wasm `unreachable` instruction executed".
+        reason: String,
+        /// The plugin's panic message, when it sent one before crashing.
+        panic: Option<String>,
+    },
+    /// The call ran past its wall-clock deadline and was stopped.
+    DeadlineExceeded {
+        /// The deadline.
+        deadline: Duration,
+    },
+    /// The call used up its fuel budget and was stopped.
+    FuelExhausted {
+        /// The budget.
+        budget: u64,
+    },
+    /// The plugin tried to grow its memory past its cap.
+    MemoryLimit {
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The plugin returned more data than the output cap allows.
+    OutputTooLarge {
+        /// The size of the output in bytes.
+        size: usize,
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The plugin returned something the host cannot accept, such as the wrong number of answers.
+    InvalidOutput {
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The plugin reported an error on purpose.
+    Reported {
+        /// The plugin's error code.
+        code: String,
+        /// The plugin's message.
+        message: String,
+    },
+    /// The plugin called a host function whose capability it lacks, and then failed.
+    CapabilityNotGranted {
+        /// The capability, as the contract spells it (`read-companies`).
+        capability: String,
+    },
+    /// The file is not a component this host can run: not a component at all, no supported
+    /// contract version, a missing export or a mismatched type.
+    IncompatibleComponent {
+        /// What is wrong, naming the export or type at fault.
+        reason: String,
+    },
+    /// The component imports an interface the host does not offer to plugins.
+    ForbiddenImport {
+        /// The import, for example `wasi:sockets/tcp@0.2.0`.
+        import: String,
+    },
+    /// The plugin does not implement the extension point the host asked for.
+    NotImplemented {
+        /// The extension point.
+        extension_point: String,
+    },
+    /// The host could not run the plugin, through no fault of the plugin: the instance pool is
+    /// full, or the compile cache could not be written.
+    Host {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl PluginError {
+    /// A new error for the named plugin.
+    pub fn new(plugin: impl Into<String>, kind: PluginErrorKind) -> PluginError {
+        PluginError {
+            plugin: plugin.into(),
+            kind,
+        }
+    }
+
+    /// The plugin's name, or its file name when the error came before it could say its name.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &PluginErrorKind {
+        &self.kind
+    }
+
+    /// Whether the plugin is to blame, as opposed to the host.
+    pub fn is_plugin_fault(&self) -> bool {
+        !matches!(self.kind, PluginErrorKind::Host { .. })
+    }
+
+    /// A short stable name of the kind of error, for logs, statistics and JSON output.
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+}
+
+impl PluginErrorKind {
+    /// A short stable name of the kind of error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PluginErrorKind::Trap { .. } => "trap",
+            PluginErrorKind::DeadlineExceeded { .. } => "deadline-exceeded",
+            PluginErrorKind::FuelExhausted { .. } => "fuel-exhausted",
+            PluginErrorKind::MemoryLimit { .. } => "memory-limit",
+            PluginErrorKind::OutputTooLarge { .. } => "output-too-large",
+            PluginErrorKind::InvalidOutput { .. } => "invalid-output",
+            PluginErrorKind::Reported { .. } => "reported",
+            PluginErrorKind::CapabilityNotGranted { .. } => "capability-not-granted",
+            PluginErrorKind::IncompatibleComponent { .. } => "incompatible-component",
+            PluginErrorKind::ForbiddenImport { .. } => "forbidden-import",
+            PluginErrorKind::NotImplemented { .. } => "not-implemented",
+            PluginErrorKind::Host { .. } => "host",
+        }
+    }
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "plugin `{}`: {}", self.plugin, self.kind)
+    }
+}
+
+impl fmt::Display for PluginErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PluginErrorKind::Trap {
+                reason,
+                panic: Some(panic),
+            } => write!(f, "crashed: {panic} ({reason})"),
+            PluginErrorKind::Trap { reason, panic: None } => write!(f, "crashed: {reason}"),
+            PluginErrorKind::DeadlineExceeded { deadline } => {
+                write!(f, "stopped after its deadline of {deadline:?}")
+            }
+            PluginErrorKind::FuelExhausted { budget } => {
+                write!(f, "stopped after using its fuel budget of {budget}")
+            }
+            PluginErrorKind::MemoryLimit { limit } => {
+                write!(f, "tried to use more than its memory limit of {limit} bytes")
+            }
+            PluginErrorKind::OutputTooLarge { size, limit } => {
+                write!(f, "returned {size} bytes, over the output limit of {limit} bytes")
+            }
+            PluginErrorKind::InvalidOutput { reason } => write!(f, "returned invalid output: {reason}"),
+            PluginErrorKind::Reported { code, message } => write!(f, "failed ({code}): {message}"),
+            PluginErrorKind::CapabilityNotGranted { capability } => {
+                write!(f, "called a host function without the `{capability}` capability")
+            }
+            PluginErrorKind::IncompatibleComponent { reason } => {
+                write!(f, "is not a compatible component: {reason}")
+            }
+            PluginErrorKind::ForbiddenImport { import } => {
+                write!(f, "imports `{import}`, which plugins may not use")
+            }
+            PluginErrorKind::NotImplemented { extension_point } => {
+                write!(f, "does not implement the {extension_point} extension point")
+            }
+            PluginErrorKind::Host { reason } => write!(f, "could not be run by the host: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for PluginError {}

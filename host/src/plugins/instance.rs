@@ -1,0 +1,724 @@
+//! One plugin instance serving one operation of one tenant: the store, the calls, and the
+//! translation of everything that can go wrong into a typed [`PluginError`].
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use wasmtime::component::Instance;
+use wasmtime::{ResourceLimiter, Store, Trap};
+
+use super::bindings::{self, OutputSize, v0_1};
+use super::context::{CompanyDirectory, ContextInner};
+use super::error::{PluginError, PluginErrorKind};
+use super::log::{LogBuffer, LogLevel, LogLine};
+use super::runtime::{EPOCH_TICK, Exports, Plugin};
+use super::wasi::WasiState;
+use super::{Capability, ExtensionPoint, PluginContext};
+use crate::model::{Company, FieldValue, Fields, LifecycleAction, Notification, Partner, ShareEvent};
+
+/// What a field mapper decided about a row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowOutcome {
+    /// Keep the row with these fields set (the rest unchanged; `Null` clears a field).
+    Keep(Vec<(String, FieldValue)>),
+    /// Leave the row out, for this reason.
+    Skip(String),
+    /// Refuse the row.
+    Reject {
+        /// The field at fault.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// What the last call of an instance cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallStats {
+    /// Fuel burned.
+    pub fuel_used: u64,
+    /// The most linear memory the instance has held, in bytes.
+    pub peak_memory: usize,
+    /// Wall-clock time of the call.
+    pub wall_time: Duration,
+    /// A capability the plugin tried to use without having it, if it did.
+    pub denied: Option<Capability>,
+}
+
+/// The number of companies passed to a criteria filter in one call.
+const FILTER_BATCH: usize = 1024;
+
+/// The data of a store: everything host functions may touch while a plugin runs.
+pub(crate) struct StoreState {
+    context: Arc<ContextInner>,
+    plugin: Plugin,
+    memory: MemoryLimiter,
+    log: Arc<Mutex<LogBuffer>>,
+    /// The last `fatal` log message of the current call.
+    fatal: Option<String>,
+    /// A capability the plugin used without having it, in the current call.
+    denied: Option<Capability>,
+    wasi: Option<WasiState>,
+}
+
+impl StoreState {
+    fn log_buffer(&self) -> MutexGuard<'_, LogBuffer> {
+        // A poisoned lock only means another thread panicked while logging; the buffer is fine.
+        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The directory to answer a look-up from, or `None` when the capability is missing, which
+    /// is recorded.
+    fn granted_directory(&mut self, capability: Capability) -> Option<Option<Arc<dyn CompanyDirectory>>> {
+        let requested = self.plugin.manifest().capabilities.contains(&capability);
+        if requested && self.context.grants.contains(&capability) {
+            Some(self.context.companies.clone())
+        } else {
+            self.denied = Some(capability);
+            self.log_buffer().push(
+                LogLevel::Warn,
+                format!("denied: the plugin does not hold the `{capability}` capability"),
+            );
+            None
+        }
+    }
+
+    fn look_up(
+        &mut self,
+        find: impl FnOnce(&dyn CompanyDirectory) -> Result<Option<Company>, String>,
+    ) -> wasmtime::Result<Result<Option<v0_1::t::CompanyResult>, v0_1::LookupError>> {
+        let Some(directory) = self.granted_directory(Capability::ReadCompanies) else {
+            return Ok(Err(v0_1::LookupError::NotGranted));
+        };
+        let Some(directory) = directory else {
+            return Ok(Ok(None));
+        };
+        match find(directory.as_ref()) {
+            Ok(company) => Ok(Ok(company.map(bindings::company_result))),
+            Err(reason) => Err(HostFailure(reason).into()),
+        }
+    }
+}
+
+impl v0_1::Host for StoreState {
+    fn log(&mut self, level: v0_1::LogLevel, message: String) {
+        if level == v0_1::LogLevel::Fatal {
+            self.fatal = Some(message.clone());
+        }
+        self.log_buffer().push(level.into(), message);
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        self.context.config.get(&key).cloned().or_else(|| {
+            let declared = self.plugin.manifest().config_key(&key)?;
+            declared.default_value.clone()
+        })
+    }
+
+    fn company_by_id(
+        &mut self,
+        id: String,
+    ) -> wasmtime::Result<Result<Option<v0_1::t::CompanyResult>, v0_1::LookupError>> {
+        self.look_up(|directory| directory.company_by_id(&id))
+    }
+
+    fn company_by_name(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<Option<v0_1::t::CompanyResult>, v0_1::LookupError>> {
+        self.look_up(|directory| directory.company_by_name(&name))
+    }
+}
+
+impl wasmtime_wasi::WasiView for StoreState {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        let log = &self.log;
+        self.wasi.get_or_insert_with(|| WasiState::new(log)).view()
+    }
+}
+
+/// A host function failed through no fault of the plugin (a database error, say).
+#[derive(Debug)]
+struct HostFailure(String);
+
+impl std::fmt::Display for HostFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HostFailure {}
+
+/// Caps linear memory, and remembers the peak.
+struct MemoryLimiter {
+    limit: usize,
+    peak: usize,
+}
+
+/// A plugin tried to grow its memory past its cap.
+#[derive(Debug)]
+struct MemoryLimitHit;
+
+impl std::fmt::Display for MemoryLimitHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("memory limit reached")
+    }
+}
+
+impl std::error::Error for MemoryLimitHit {}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            // An error, not `Ok(false)`: a refused growth would surface as an opaque
+            // `unreachable` in the guest, while an error comes back to the host as itself.
+            return Err(MemoryLimitHit.into());
+        }
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// A live store and instance.
+struct Live {
+    store: Store<StoreState>,
+    instance: Instance,
+    field_mapper: Option<v0_1::field_mapper::Guest>,
+    criteria_filter: Option<v0_1::criteria_filter::Guest>,
+    notifier: Option<v0_1::notifier::Guest>,
+    lifecycle: Option<v0_1::lifecycle::Guest>,
+    /// Whether `begin` has been sent to this instance.
+    rows_begun: bool,
+}
+
+/// What a field mapper was told at the start of an import, and which of the caller's values it
+/// receives.
+struct RowSchema {
+    columns: Vec<String>,
+    fields: Vec<String>,
+    /// For each field the plugin receives, its index in the caller's rows.
+    picks: Vec<usize>,
+}
+
+/// An instance of a plugin serving one operation of one tenant.
+///
+/// Each call runs under the context's limits and ends in its result or a typed
+/// [`PluginError`]. After a crash the instance is discarded and a fresh one serves the next call,
+/// so one bad row does not take the rest of an import down with it.
+pub struct PluginInstance {
+    plugin: Plugin,
+    context: PluginContext,
+    log: Arc<Mutex<LogBuffer>>,
+    live: Option<Live>,
+    rows: Option<RowSchema>,
+    stats: CallStats,
+}
+
+impl PluginInstance {
+    pub(crate) fn new(plugin: Plugin, context: PluginContext) -> PluginInstance {
+        PluginInstance {
+            plugin,
+            context,
+            log: Arc::default(),
+            live: None,
+            rows: None,
+            stats: CallStats::default(),
+        }
+    }
+
+    /// The plugin.
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    /// What the last call cost.
+    pub fn last_call(&self) -> CallStats {
+        self.stats
+    }
+
+    /// The log lines of the last call.
+    pub fn log(&self) -> Vec<LogLine> {
+        self.log.lock().map(|log| log.lines().to_vec()).unwrap_or_default()
+    }
+
+    /// Runs `work` with this instance on tokio's blocking thread pool, so a plugin call never
+    /// stalls the async executor it was started from. Returns the instance with the result.
+    pub async fn run_blocking<R, F>(mut self, work: F) -> (PluginInstance, R)
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut PluginInstance) -> R + Send + 'static,
+    {
+        tokio::task::spawn_blocking(move || {
+            let result = work(&mut self);
+            (self, result)
+        })
+        .await
+        .expect("a plugin call never panics the host")
+    }
+
+    fn error(&self, kind: PluginErrorKind) -> PluginError {
+        PluginError::new(self.plugin.name(), kind)
+    }
+
+    fn require(&self, point: ExtensionPoint) -> Result<(), PluginError> {
+        if self.plugin.manifest().implements(point) {
+            Ok(())
+        } else {
+            Err(self.error(PluginErrorKind::NotImplemented {
+                extension_point: point.interface().to_owned(),
+            }))
+        }
+    }
+
+    /// Makes sure a live instance exists, creating a fresh store and instance if needed.
+    fn live(&mut self) -> Result<&mut Live, PluginError> {
+        if self.live.is_none() {
+            let inner = self.plugin.inner();
+            let state = StoreState {
+                context: self.context.shared(),
+                plugin: self.plugin.clone(),
+                memory: MemoryLimiter {
+                    limit: self.context.limits_value().memory_value(),
+                    peak: 0,
+                },
+                log: self.log.clone(),
+                fatal: None,
+                denied: None,
+                wasi: None,
+            };
+            let mut store = Store::new(inner.runtime.engine(), state);
+            store.limiter(|state| &mut state.memory);
+            // Instantiation runs guest start code: give it a budget too.
+            self.arm(&mut store);
+            let instance = match inner.pre.instantiate(&mut store) {
+                Ok(instance) => instance,
+                Err(error) => {
+                    let kind = match classify(&error, &store, self.context.limits_value()) {
+                        PluginErrorKind::InvalidOutput { reason } => PluginErrorKind::Host { reason },
+                        kind => kind,
+                    };
+                    return Err(self.error(kind));
+                }
+            };
+            self.live = Some(Live {
+                store,
+                instance,
+                field_mapper: None,
+                criteria_filter: None,
+                notifier: None,
+                lifecycle: None,
+                rows_begun: false,
+            });
+        }
+        Ok(self.live.as_mut().expect("just created"))
+    }
+
+    /// Sets the call's fuel and deadline.
+    fn arm(&self, store: &mut Store<StoreState>) {
+        let limits = self.context.limits_value();
+        store
+            .set_fuel(limits.fuel_value())
+            .expect("fuel is enabled on the engine");
+        let ticks = limits.deadline_value().as_micros().div_ceil(EPOCH_TICK.as_micros());
+        // One tick more, so a call is never stopped before its deadline.
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
+    }
+
+    /// Runs one call into the guest under the context's limits.
+    fn call<R: OutputSize>(
+        &mut self,
+        run: impl FnOnce(&mut Live) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let limits = *self.context.limits_value();
+        self.live()?;
+        let mut live = self.live.take().expect("made live above");
+        self.arm(&mut live.store);
+        live.store.data_mut().fatal = None;
+        live.store.data_mut().denied = None;
+        live.store.data().log_buffer().start_call(limits.log_value());
+
+        let started = Instant::now();
+        let result = run(&mut live);
+        let wall_time = started.elapsed();
+
+        let state = live.store.data();
+        state.log_buffer().finish_call();
+        self.stats = CallStats {
+            fuel_used: limits
+                .fuel_value()
+                .saturating_sub(live.store.get_fuel().unwrap_or(0)),
+            peak_memory: state.memory.peak,
+            wall_time,
+            denied: state.denied,
+        };
+        match result {
+            Ok(output) => {
+                let size = output.output_size();
+                // The instance stays usable whatever the verdict on this output.
+                self.live = Some(live);
+                if size > limits.output_value() {
+                    return Err(self.error(PluginErrorKind::OutputTooLarge {
+                        size,
+                        limit: limits.output_value(),
+                    }));
+                }
+                Ok(output)
+            }
+            // After a trap the instance is unusable: drop it, a fresh one serves the next call.
+            Err(error) => Err(self.error(classify(&error, &live.store, &limits))),
+        }
+    }
+
+    /// Runs a call whose result may be the plugin's own error; a denied capability followed by
+    /// an error means the plugin failed for want of the capability.
+    fn call_reporting<R: OutputSize>(
+        &mut self,
+        run: impl FnOnce(&mut Live) -> wasmtime::Result<Result<R, v0_1::t::PluginError>>,
+    ) -> Result<R, PluginError> {
+        match self.call(run)? {
+            Ok(output) => Ok(output),
+            Err(error) => Err(self.error(match self.stats.denied {
+                Some(capability) => PluginErrorKind::CapabilityNotGranted {
+                    capability: capability.name().to_owned(),
+                },
+                None => PluginErrorKind::Reported {
+                    code: error.code,
+                    message: error.message,
+                },
+            })),
+        }
+    }
+
+    fn exports(&self) -> &Exports {
+        &self.plugin.inner().exports
+    }
+
+    pub(crate) fn describe(&mut self) -> Result<v0_1::t::PluginInfo, PluginError> {
+        let Exports::V0_1 { metadata, .. } = self.exports();
+        let indices = metadata.clone();
+        self.call(|live| {
+            let guest = indices.load(&mut live.store, &live.instance)?;
+            guest.call_describe(&mut live.store)
+        })
+    }
+
+    /// Starts an import for a field mapper: the file's columns and the fields each row carries,
+    /// in the order [`map_row`](Self::map_row) will pass their values.
+    ///
+    /// The plugin receives only the fields it declared it reads, and the columns only if it
+    /// declared it reads the source.
+    pub fn begin_rows(&mut self, columns: &[String], fields: &[String]) -> Result<(), PluginError> {
+        self.require(ExtensionPoint::FieldMapper)?;
+        let manifest = self.plugin.manifest();
+        let picks: Vec<usize> = (0..fields.len())
+            .filter(|&i| manifest.reads_field(&fields[i]))
+            .collect();
+        self.rows = Some(RowSchema {
+            columns: if manifest.reads_source { columns.to_vec() } else { Vec::new() },
+            fields: picks.iter().map(|&i| fields[i].clone()).collect(),
+            picks,
+        });
+        if let Some(live) = &mut self.live {
+            live.rows_begun = false;
+        }
+        self.send_begin()
+    }
+
+    fn field_mapper(&mut self) -> Result<v0_1::field_mapper::Guest, PluginError> {
+        self.guest(
+            ExtensionPoint::FieldMapper,
+            |Exports::V0_1 { field_mapper, .. }| field_mapper.as_ref().map(|i| i as _),
+            |live| &mut live.field_mapper,
+        )
+    }
+
+    /// Sends `begin` to the live instance if it has not had it yet.
+    fn send_begin(&mut self) -> Result<(), PluginError> {
+        let guest = self.field_mapper()?;
+        if self.live.as_ref().is_some_and(|live| live.rows_begun) {
+            return Ok(());
+        }
+        let Some(rows) = self.rows.take() else {
+            return Err(self.error(PluginErrorKind::Host {
+                reason: "map_row was called before begin_rows".into(),
+            }));
+        };
+        let result = self.call(|live| {
+            let columns: Vec<&str> = rows.columns.iter().map(String::as_str).collect();
+            let fields: Vec<&str> = rows.fields.iter().map(String::as_str).collect();
+            guest.call_begin(&mut live.store, &columns, &fields)?;
+            live.rows_begun = true;
+            Ok(Vec::<bool>::new())
+        });
+        self.rows = Some(rows);
+        result.map(drop)
+    }
+
+    /// Maps one row: `source` holds the row's values by column, `values` its mapped values by
+    /// field, in the order given to [`begin_rows`](Self::begin_rows).
+    pub fn map_row(
+        &mut self,
+        number: u64,
+        source: &[String],
+        values: &[FieldValue],
+    ) -> Result<RowOutcome, PluginError> {
+        self.send_begin()?;
+        let guest = self.field_mapper()?;
+        let rows = self.rows.take().expect("begun above");
+        let result = self.call(|live| {
+            let source: Vec<&str> = if rows.columns.is_empty() {
+                Vec::new()
+            } else {
+                source.iter().map(String::as_str).collect()
+            };
+            let values: Vec<v0_1::t::FieldValueParam<'_>> = rows
+                .picks
+                .iter()
+                .map(|&i| values.get(i).map_or(v0_1::t::FieldValueParam::Null, bindings::value_param))
+                .collect();
+            let row = v0_1::field_mapper::Row {
+                number,
+                source: &source,
+                values: &values,
+            };
+            guest.call_map_row(&mut live.store, row)
+        });
+        self.rows = Some(rows);
+        use v0_1::field_mapper::RowOutcome as Wit;
+        match result? {
+            Wit::Keep(fields) => fields
+                .into_iter()
+                .map(bindings::field_result)
+                .collect::<Result<Vec<_>, _>>()
+                .map(RowOutcome::Keep)
+                .map_err(|reason| self.error(PluginErrorKind::InvalidOutput { reason })),
+            Wit::Skip(reason) => Ok(RowOutcome::Skip(reason)),
+            Wit::Reject(error) => Ok(RowOutcome::Reject {
+                field: error.field,
+                message: error.message,
+            }),
+        }
+    }
+
+    /// The bindings of one extension interface in the live instance, loaded on first use.
+    fn guest<G: Clone>(
+        &mut self,
+        point: ExtensionPoint,
+        select: impl FnOnce(&Exports) -> Option<&dyn LoadGuest<G>>,
+        slot: fn(&mut Live) -> &mut Option<G>,
+    ) -> Result<G, PluginError> {
+        self.require(point)?;
+        let plugin = self.plugin.clone();
+        let Some(indices) = select(&plugin.inner().exports) else {
+            return Err(self.error(PluginErrorKind::NotImplemented {
+                extension_point: point.interface().to_owned(),
+            }));
+        };
+        let live = self.live()?;
+        if let Some(guest) = slot(live) {
+            return Ok(guest.clone());
+        }
+        match indices.load_guest(&mut live.store, &live.instance) {
+            Ok(guest) => {
+                *slot(live) = Some(guest.clone());
+                Ok(guest)
+            }
+            Err(e) => Err(self.error(PluginErrorKind::IncompatibleComponent {
+                reason: format!("{e:#}"),
+            })),
+        }
+    }
+
+    /// Asks a criteria filter which of the candidates match, with the filter's arguments.
+    /// Returns one answer per candidate, in order.
+    pub fn matches(
+        &mut self,
+        arguments: &Fields,
+        candidates: &[Company],
+    ) -> Result<Vec<bool>, PluginError> {
+        let guest = self.guest(
+            ExtensionPoint::CriteriaFilter,
+            |Exports::V0_1 { criteria_filter, .. }| criteria_filter.as_ref().map(|i| i as _),
+            |live| &mut live.criteria_filter,
+        )?;
+        let manifest = self.plugin.manifest().clone();
+        let arguments = bindings::field_params(arguments);
+        let mut answers = Vec::with_capacity(candidates.len());
+        for batch in candidates.chunks(FILTER_BATCH) {
+            let fields: Vec<Vec<v0_1::t::FieldParam<'_>>> = batch
+                .iter()
+                .map(|company| {
+                    bindings::field_params(
+                        company.fields.iter().filter(|(name, _)| manifest.reads_field(name)),
+                    )
+                })
+                .collect();
+            let companies: Vec<v0_1::t::CompanyParam<'_>> = batch
+                .iter()
+                .zip(&fields)
+                .map(|(company, fields)| bindings::company_param(company, fields))
+                .collect();
+            let batch_answers = self.call_reporting(|live| {
+                guest.call_matches(&mut live.store, &arguments, &companies)
+            })?;
+            if batch_answers.len() != batch.len() {
+                return Err(self.error(PluginErrorKind::InvalidOutput {
+                    reason: format!(
+                        "it answered for {} companies out of {}",
+                        batch_answers.len(),
+                        batch.len()
+                    ),
+                }));
+            }
+            answers.extend(batch_answers);
+        }
+        Ok(answers)
+    }
+
+    /// Runs a notifier on a share: returns the notifications to send instead of `planned`.
+    pub fn on_plan_shared(
+        &mut self,
+        event: &ShareEvent,
+        planned: &[Notification],
+    ) -> Result<Vec<Notification>, PluginError> {
+        let guest = self.guest(
+            ExtensionPoint::Notifier,
+            |Exports::V0_1 { notifier, .. }| notifier.as_ref().map(|i| i as _),
+            |live| &mut live.notifier,
+        )?;
+        let recipients: Vec<_> = event.recipients.iter().map(bindings::recipient).collect();
+        let objectives: Vec<_> = event.visible_objectives.iter().map(bindings::objective).collect();
+        let planned: Vec<_> = planned.iter().map(bindings::notification_param).collect();
+        let wit_event = v0_1::t::ShareEvent {
+            plan_id: &event.plan_id,
+            plan_name: &event.plan_name,
+            customer_id: &event.customer_id,
+            customer_name: &event.customer_name,
+            audience: bindings::audience(event.audience),
+            recipients: &recipients,
+            visible_objectives: &objectives,
+            include_tasks: event.include_tasks,
+            subject: &event.subject,
+            note: event.note.as_deref(),
+            shared_by: &event.shared_by,
+            link_expires_at: event.link_expires_at.as_deref(),
+        };
+        let notifications = self.call_reporting(|live| {
+            guest.call_on_plan_shared(&mut live.store, wit_event, &planned)
+        })?;
+        Ok(notifications.into_iter().map(bindings::notification_result).collect())
+    }
+
+    /// Runs a lifecycle plugin on a new partner: returns the actions it asks for.
+    pub fn on_partner_created(
+        &mut self,
+        partner: &Partner,
+    ) -> Result<Vec<LifecycleAction>, PluginError> {
+        let guest = self.guest(
+            ExtensionPoint::Lifecycle,
+            |Exports::V0_1 { lifecycle, .. }| lifecycle.as_ref().map(|i| i as _),
+            |live| &mut live.lifecycle,
+        )?;
+        let manifest = self.plugin.manifest();
+        let fields = bindings::field_params(
+            partner.company.fields.iter().filter(|(name, _)| manifest.reads_field(name)),
+        );
+        let wit_partner = v0_1::t::Partner {
+            company: bindings::company_param(&partner.company, &fields),
+            scope: bindings::access_scope(partner.scope),
+        };
+        let actions = self.call_reporting(|live| {
+            guest.call_on_partner_created(&mut live.store, wit_partner)
+        })?;
+        actions
+            .into_iter()
+            .map(bindings::lifecycle_action)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|reason| self.error(PluginErrorKind::InvalidOutput { reason }))
+    }
+}
+
+/// The generated `GuestIndices` of each extension interface, behind one face.
+trait LoadGuest<G> {
+    fn load_guest(&self, store: &mut Store<StoreState>, instance: &Instance) -> wasmtime::Result<G>;
+}
+
+macro_rules! load_guest {
+    ($($module:ident),*) => {$(
+        impl LoadGuest<v0_1::$module::Guest> for v0_1::$module::GuestIndices {
+            fn load_guest(
+                &self,
+                store: &mut Store<StoreState>,
+                instance: &Instance,
+            ) -> wasmtime::Result<v0_1::$module::Guest> {
+                self.load(store, instance)
+            }
+        }
+    )*};
+}
+
+load_guest!(field_mapper, criteria_filter, notifier, lifecycle);
+
+/// Turns whatever a failed call returned into the typed error it stands for.
+fn classify(error: &wasmtime::Error, store: &Store<StoreState>, limits: &super::Limits) -> PluginErrorKind {
+    let state = store.data();
+    if let Some(capability) = state.denied {
+        return PluginErrorKind::CapabilityNotGranted {
+            capability: capability.name().to_owned(),
+        };
+    }
+    if error.downcast_ref::<MemoryLimitHit>().is_some() {
+        return PluginErrorKind::MemoryLimit {
+            limit: limits.memory_value(),
+        };
+    }
+    if let Some(failure) = error.downcast_ref::<HostFailure>() {
+        return PluginErrorKind::Host {
+            reason: failure.0.clone(),
+        };
+    }
+    let panic = || state.fatal.clone().or_else(|| state.log_buffer().printed_panic());
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => PluginErrorKind::FuelExhausted {
+            budget: limits.fuel_value(),
+        },
+        Some(Trap::Interrupt) => PluginErrorKind::DeadlineExceeded {
+            deadline: limits.deadline_value(),
+        },
+        Some(Trap::StackOverflow) => PluginErrorKind::Trap {
+            reason: "stack overflow: the plugin recursed too deeply".into(),
+            panic: None,
+        },
+        Some(trap) => PluginErrorKind::Trap {
+            reason: trap.to_string(),
+            panic: panic(),
+        },
+        None => match error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(exit) => PluginErrorKind::Trap {
+                reason: format!("the plugin called exit({})", exit.0),
+                panic: panic(),
+            },
+            // Lifting what the plugin returned failed: a bad pointer, invalid UTF-8, an unknown
+            // case.
+            None => PluginErrorKind::InvalidOutput {
+                reason: format!("{error:#}"),
+            },
+        },
+    }
+}

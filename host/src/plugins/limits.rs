@@ -1,0 +1,187 @@
+//! The budgets every plugin call runs under.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The limits a plugin runs under.
+///
+/// Deadline, fuel, output and log are per call; memory is per instance (one instance serves one
+/// operation, such as one import job). Every setter's documentation gives its default.
+///
+/// ```
+/// use std::time::Duration;
+/// use cs_host::Limits;
+///
+/// let limits = Limits::default().deadline(Duration::from_millis(50)).fuel(10_000_000);
+/// assert_eq!(limits.deadline_value(), Duration::from_millis(50));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    #[serde(with = "millis")]
+    deadline: Duration,
+    fuel: u64,
+    memory: usize,
+    output: usize,
+    log: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            deadline: Duration::from_secs(1),
+            fuel: 1_000_000_000,
+            memory: 32 << 20,
+            output: 1 << 20,
+            log: 64 << 10,
+        }
+    }
+}
+
+impl Limits {
+    /// The wall-clock time one call may take before it is stopped with
+    /// [`DeadlineExceeded`](crate::PluginErrorKind::DeadlineExceeded).
+    ///
+    /// By default, one second. The host checks the deadline every millisecond, so a call stops
+    /// at most about a millisecond late.
+    pub fn deadline(mut self, deadline: Duration) -> Limits {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The fuel one call may burn before it is stopped with
+    /// [`FuelExhausted`](crate::PluginErrorKind::FuelExhausted). Fuel counts WebAssembly
+    /// instructions, roughly one unit each, so the same call on the same input always uses the
+    /// same fuel whatever the machine's load.
+    ///
+    /// By default, 1,000,000,000: about 40 ms of busy computation. Mapping one CSV row takes
+    /// about 20,000.
+    pub fn fuel(mut self, fuel: u64) -> Limits {
+        self.fuel = fuel;
+        self
+    }
+
+    /// The most linear memory, in bytes, a plugin instance may use; growing past it fails with
+    /// [`MemoryLimit`](crate::PluginErrorKind::MemoryLimit).
+    ///
+    /// By default, 32 MiB.
+    pub fn memory(mut self, bytes: usize) -> Limits {
+        self.memory = bytes;
+        self
+    }
+
+    /// The most data, in bytes, one call may return; more fails with
+    /// [`OutputTooLarge`](crate::PluginErrorKind::OutputTooLarge).
+    ///
+    /// By default, 1 MiB.
+    pub fn output(mut self, bytes: usize) -> Limits {
+        self.output = bytes;
+        self
+    }
+
+    /// The most log text, in bytes, the host keeps from one call (log lines and anything the
+    /// plugin writes to stdout or stderr). Lines beyond it are dropped and the log says so.
+    ///
+    /// By default, 64 KiB.
+    pub fn log(mut self, bytes: usize) -> Limits {
+        self.log = bytes;
+        self
+    }
+
+    /// The deadline of one call.
+    pub fn deadline_value(&self) -> Duration {
+        self.deadline
+    }
+
+    /// The fuel budget of one call.
+    pub fn fuel_value(&self) -> u64 {
+        self.fuel
+    }
+
+    /// The memory cap of one instance, in bytes.
+    pub fn memory_value(&self) -> usize {
+        self.memory
+    }
+
+    /// The output cap of one call, in bytes.
+    pub fn output_value(&self) -> usize {
+        self.output
+    }
+
+    /// The log cap of one call, in bytes.
+    pub fn log_value(&self) -> usize {
+        self.log
+    }
+
+    /// These limits, each lowered to at most the matching limit of `max`.
+    pub fn capped_by(self, max: &Limits) -> Limits {
+        Limits {
+            deadline: self.deadline.min(max.deadline),
+            fuel: self.fuel.min(max.fuel),
+            memory: self.memory.min(max.memory),
+            output: self.output.min(max.output),
+            log: self.log.min(max.log),
+        }
+    }
+
+    /// The limits of `self` that exceed the matching limit of `max`, by name.
+    pub fn exceeding(&self, max: &Limits) -> Vec<&'static str> {
+        let mut over = Vec::new();
+        if self.deadline > max.deadline {
+            over.push("deadline");
+        }
+        if self.fuel > max.fuel {
+            over.push("fuel");
+        }
+        if self.memory > max.memory {
+            over.push("memory");
+        }
+        if self.output > max.output {
+            over.push("output");
+        }
+        if self.log > max.log {
+            over.push("log");
+        }
+        over
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(duration.as_millis().try_into().unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capping_lowers_each_limit_to_the_maximum() {
+        let max = Limits::default().fuel(100).memory(1 << 20);
+        let wanted = Limits::default().fuel(1_000).memory(1 << 10);
+        let capped = wanted.capped_by(&max);
+        assert_eq!(capped.fuel_value(), 100);
+        assert_eq!(capped.memory_value(), 1 << 10);
+        assert_eq!(wanted.exceeding(&max), vec!["fuel"]);
+    }
+
+    #[test]
+    fn limits_serialize_the_deadline_in_milliseconds() {
+        let json = serde_json::to_value(Limits::default().deadline(Duration::from_millis(250)))
+            .unwrap();
+        assert_eq!(json["deadline"], 250);
+        let back: Limits = serde_json::from_str(r#"{"fuel": 5}"#).unwrap();
+        assert_eq!(back.fuel_value(), 5);
+        assert_eq!(back.deadline_value(), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,359 @@
+//! The process-wide plugin runtime: one engine, one linker, the compile cache, the epoch ticker.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings::{self, v0_1};
+use super::cache::CompileCache;
+use super::error::{PluginError, PluginErrorKind};
+use super::instance::{PluginInstance, StoreState};
+use super::manifest::{self, Manifest};
+use super::{Limits, PluginContext, validate};
+use crate::error::{Error, ErrorKind};
+
+/// How often the ticker advances the engine's epoch: the resolution of call deadlines.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// How the plugin runtime is set up.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    cache_dir: Option<PathBuf>,
+    max_limits: Limits,
+    instances: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> RuntimeConfig {
+        RuntimeConfig {
+            cache_dir: None,
+            max_limits: Limits::default()
+                .deadline(Duration::from_secs(30))
+                .fuel(50_000_000_000)
+                .memory(256 << 20)
+                .output(16 << 20)
+                .log(1 << 20),
+            instances: 256,
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// Caches compiled components in this directory, so the next process that loads the same
+    /// plugin skips compiling it (about 40 ms per plugin).
+    ///
+    /// By default, nothing is cached on disk.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> RuntimeConfig {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The platform maxima: no tenant's limits may exceed them.
+    ///
+    /// By default: deadline 30 s, fuel 50,000,000,000, memory 256 MiB, output 16 MiB,
+    /// log 1 MiB.
+    pub fn max_limits(mut self, limits: Limits) -> RuntimeConfig {
+        self.max_limits = limits;
+        self
+    }
+
+    /// The most plugin instances alive at once, across all tenants. Memory for them is
+    /// reserved up front (virtual address space only), which makes instantiation fast.
+    ///
+    /// By default, 256.
+    pub fn instances(mut self, instances: u32) -> RuntimeConfig {
+        self.instances = instances.max(1);
+        self
+    }
+}
+
+/// The plugin runtime: loads components and runs them sandboxed.
+///
+/// Create one per process and share it; it is cheap to clone. Loading a plugin validates and
+/// compiles it (or loads it from the compile cache); running it needs a [`PluginContext`] that
+/// says for which tenant and under which limits.
+#[derive(Clone)]
+pub struct PluginRuntime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    engine: Engine,
+    linker: Linker<StoreState>,
+    cache: Option<CompileCache>,
+    max_limits: Limits,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl PluginRuntime {
+    /// Starts a runtime: builds the engine and the linker, opens the cache, starts the ticker.
+    pub fn new(config: RuntimeConfig) -> Result<PluginRuntime, Error> {
+        let engine_error = |e: wasmtime::Error| Error::new(ErrorKind::Engine(format!("{e:#}")));
+        let max = config.max_limits;
+
+        let mut pool = PoolingAllocationConfig::default();
+        let slots = config.instances;
+        pool.total_component_instances(slots)
+            // A Rust component holds a handful of core instances (the plugin and small shims).
+            .total_core_instances(slots * 8)
+            .total_memories(slots * 2)
+            .total_tables(slots * 8)
+            .max_memory_size(max.memory_value());
+
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            // Plugins use the synchronous component ABI; without this the store keeps state for
+            // concurrent calls that costs about 300 ns on every call.
+            .concurrency_support(false)
+            .wasm_backtrace_max_frames(None)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(engine_error)?;
+
+        let mut linker = Linker::new(&engine);
+        v0_1::cs::plugin::host::add_to_linker::<StoreState, HasSelf<StoreState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(engine_error)?;
+        super::wasi::add_to_linker(&mut linker).map_err(engine_error)?;
+
+        let cache = match &config.cache_dir {
+            Some(dir) => Some(CompileCache::open(dir, &engine).map_err(|source| {
+                Error::new(ErrorKind::Io {
+                    path: dir.clone(),
+                    source,
+                })
+            })?),
+            None => None,
+        };
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new()
+                .name("cs-host-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| Error::new(ErrorKind::Engine(format!("cannot start the ticker: {e}"))))?;
+        }
+
+        Ok(PluginRuntime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                cache,
+                max_limits: max,
+                ticker_stop,
+            }),
+        })
+    }
+
+    /// The platform maxima for limits.
+    pub fn max_limits(&self) -> &Limits {
+        &self.inner.max_limits
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Loads a plugin from a `.wasm` file. Errors name the file.
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Plugin, PluginError> {
+        let path = path.as_ref();
+        let label = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| {
+            PluginError::new(
+                &label,
+                PluginErrorKind::IncompatibleComponent {
+                    reason: format!("cannot read the file: {e}"),
+                },
+            )
+        })?;
+        self.load_as(&label, &bytes)
+    }
+
+    /// Loads a plugin from a component's bytes: checks its imports and exports, compiles it (or
+    /// takes it from the compile cache) and asks it to describe itself.
+    pub fn load(&self, bytes: &[u8]) -> Result<Plugin, PluginError> {
+        self.load_as("<component>", bytes)
+    }
+
+    fn load_as(&self, label: &str, bytes: &[u8]) -> Result<Plugin, PluginError> {
+        let fail = |kind: PluginErrorKind| PluginError::new(label, kind);
+        let shape = validate::check(bytes).map_err(fail)?;
+        let hash = hex::encode(Sha256::digest(bytes));
+        let component = self.compile(&hash, bytes).map_err(fail)?;
+        let incompatible = |e: wasmtime::Error| {
+            fail(PluginErrorKind::IncompatibleComponent {
+                reason: format!("{e:#}"),
+            })
+        };
+        let pre = self.inner.linker.instantiate_pre(&component).map_err(incompatible)?;
+        let exports = Exports::new(&pre, &shape.extension_points).map_err(incompatible)?;
+
+        let provisional = Manifest {
+            name: label.to_owned(),
+            version: String::new(),
+            description: String::new(),
+            contract: shape.version.to_owned(),
+            extension_points: shape.extension_points,
+            capabilities: Vec::new(),
+            config: Vec::new(),
+            reads: Vec::new(),
+            reads_source: false,
+            imports: shape.imports,
+            size: bytes.len(),
+            hash,
+        };
+        let mut plugin = Plugin {
+            inner: Arc::new(PluginInner {
+                runtime: self.clone(),
+                manifest: provisional,
+                pre,
+                exports,
+            }),
+        };
+        let info = plugin.describe().map_err(|e| PluginError::new(label, e.kind().clone()))?;
+        let inner = Arc::get_mut(&mut plugin.inner).expect("the plugin is not shared yet");
+        let manifest = &mut inner.manifest;
+        manifest.name = info.name;
+        manifest.version = info.version;
+        manifest.description = info.description;
+        manifest.capabilities = info.capabilities.into_iter().map(bindings::capability).collect();
+        manifest.capabilities.sort();
+        manifest.capabilities.dedup();
+        manifest.config = info.config.into_iter().map(bindings::config_key).collect();
+        manifest.reads = info.reads;
+        manifest.reads_source = info.reads_source;
+        manifest::check_description(manifest).map_err(|reason| {
+            fail(PluginErrorKind::InvalidOutput {
+                reason: format!("its description is invalid: {reason}"),
+            })
+        })?;
+        Ok(plugin)
+    }
+
+    fn compile(&self, hash: &str, bytes: &[u8]) -> Result<Component, PluginErrorKind> {
+        let engine = &self.inner.engine;
+        let Some(cache) = &self.inner.cache else {
+            return Component::new(engine, bytes).map_err(|e| PluginErrorKind::IncompatibleComponent {
+                reason: format!("{e:#}"),
+            });
+        };
+        if let Some(component) = cache.load(engine, hash) {
+            return Ok(component);
+        }
+        let artifact = engine
+            .precompile_component(bytes)
+            .map_err(|e| PluginErrorKind::IncompatibleComponent {
+                reason: format!("{e:#}"),
+            })?;
+        if let Err(error) = cache.store(hash, &artifact) {
+            // A cache that cannot be written only costs time: carry on without it.
+            tracing::warn!(hash, "cannot write the compile cache: {error}");
+        }
+        // SAFETY: the artifact was just produced by this engine's `precompile_component`.
+        unsafe { Component::deserialize(engine, &artifact) }.map_err(|e| PluginErrorKind::Host {
+            reason: format!("cannot load a freshly compiled component: {e:#}"),
+        })
+    }
+}
+
+/// A loaded plugin: compiled, linked, and described. Cheap to clone and share across threads.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+pub(crate) struct PluginInner {
+    pub(crate) runtime: PluginRuntime,
+    pub(crate) manifest: Manifest,
+    pub(crate) pre: InstancePre<StoreState>,
+    pub(crate) exports: Exports,
+}
+
+/// Where each export of a contract version lives in a component, looked up once at load time.
+pub(crate) enum Exports {
+    V0_1 {
+        metadata: v0_1::metadata::GuestIndices,
+        field_mapper: Option<v0_1::field_mapper::GuestIndices>,
+        criteria_filter: Option<v0_1::criteria_filter::GuestIndices>,
+        notifier: Option<v0_1::notifier::GuestIndices>,
+        lifecycle: Option<v0_1::lifecycle::GuestIndices>,
+    },
+}
+
+impl Exports {
+    fn new(
+        pre: &InstancePre<StoreState>,
+        points: &[super::ExtensionPoint],
+    ) -> wasmtime::Result<Exports> {
+        use super::ExtensionPoint as P;
+        let has = |point| points.contains(&point);
+        Ok(Exports::V0_1 {
+            metadata: v0_1::metadata::GuestIndices::new(pre)?,
+            field_mapper: has(P::FieldMapper)
+                .then(|| v0_1::field_mapper::GuestIndices::new(pre))
+                .transpose()?,
+            criteria_filter: has(P::CriteriaFilter)
+                .then(|| v0_1::criteria_filter::GuestIndices::new(pre))
+                .transpose()?,
+            notifier: has(P::Notifier)
+                .then(|| v0_1::notifier::GuestIndices::new(pre))
+                .transpose()?,
+            lifecycle: has(P::Lifecycle)
+                .then(|| v0_1::lifecycle::GuestIndices::new(pre))
+                .transpose()?,
+        })
+    }
+}
+
+impl Plugin {
+    /// What the plugin is and what it asks for.
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.inner.manifest.name
+    }
+
+    pub(crate) fn inner(&self) -> &PluginInner {
+        &self.inner
+    }
+
+    /// Starts an instance of the plugin for one operation of one tenant.
+    ///
+    /// The instance is created on the first call. It serves the calls of one operation (all the
+    /// rows of one import, say) and is never shared with another tenant or operation. After a
+    /// crash it is replaced by a fresh one before the next call.
+    pub fn instantiate(&self, context: &PluginContext) -> PluginInstance {
+        PluginInstance::new(self.clone(), context.clone())
+    }
+
+    /// Asks the plugin to describe itself, in a fresh instance with default limits and nothing
+    /// granted.
+    fn describe(&self) -> Result<v0_1::t::PluginInfo, PluginError> {
+        let mut instance = self.instantiate(&PluginContext::new("<install>"));
+        instance.describe()
+    }
+}

@@ -1,0 +1,187 @@
+//! Install-time checks on a component's imports and exports, before anything is compiled.
+
+use wasmparser::{Encoding, Parser, Payload};
+
+use super::ExtensionPoint;
+use super::error::PluginErrorKind;
+
+/// The contract versions this host serves, newest first.
+pub(crate) const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+
+/// The WASI 0.2 interfaces a plugin may import. The host serves them deny-by-default: nothing
+/// preopened, no environment, no arguments; stdout and stderr go to the plugin's log. Guest
+/// toolchains import these even when the plugin never uses them.
+const ALLOWED_WASI: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stderr",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stderr",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/preopens",
+    "wasi:filesystem/types",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:random/random",
+];
+
+/// The interfaces of the contract a plugin may import.
+const ALLOWED_CONTRACT_IMPORTS: &[&str] = &["cs:plugin/host", "cs:plugin/types"];
+
+/// What a component imports and exports, as read from its top-level sections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// The contract version the component speaks, such as `0.1.0`.
+    pub version: &'static str,
+    /// The extension points it exports.
+    pub extension_points: Vec<ExtensionPoint>,
+    /// Every top-level import, by name.
+    pub imports: Vec<String>,
+}
+
+/// Reads a component's imports and exports and checks them against what the host serves.
+///
+/// Refuses a core module or other bytes, any import outside the contract and the allowed WASI
+/// interfaces, and a component without the metadata export or without an extension point.
+pub(crate) fn check(bytes: &[u8]) -> Result<Shape, PluginErrorKind> {
+    let incompatible = |reason: String| PluginErrorKind::IncompatibleComponent { reason };
+    let mut imports = Vec::new();
+    let mut exports = Vec::new();
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| incompatible(format!("not valid WebAssembly: {e}")))?;
+        match payload {
+            Payload::Version { encoding, .. } if depth == 0 => {
+                if encoding == Encoding::Module {
+                    return Err(incompatible(
+                        "this is a core WebAssembly module, not a component; build the plugin \
+                         for the `wasm32-wasip2` target, which produces a component"
+                            .into(),
+                    ));
+                }
+            }
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) if depth > 0 => depth -= 1,
+            Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    let import = import.map_err(|e| incompatible(format!("bad import: {e}")))?;
+                    imports.push(import.name.name.to_owned());
+                }
+            }
+            Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    let export = export.map_err(|e| incompatible(format!("bad export: {e}")))?;
+                    exports.push(export.name.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    for import in &imports {
+        let (interface, version) = split_version(import);
+        if ALLOWED_CONTRACT_IMPORTS.contains(&interface) {
+            if !SUPPORTED_VERSIONS.contains(&version) {
+                return Err(incompatible(format!(
+                    "it imports `{import}`, but this host serves cs:plugin@{}",
+                    SUPPORTED_VERSIONS.join(", cs:plugin@")
+                )));
+            }
+        } else if ALLOWED_WASI.contains(&interface) && version.starts_with("0.2.") {
+            // Served deny-by-default.
+        } else {
+            return Err(PluginErrorKind::ForbiddenImport {
+                import: import.clone(),
+            });
+        }
+    }
+
+    let version = contract_version(&exports)?;
+    let extension_points: Vec<ExtensionPoint> = ExtensionPoint::ALL
+        .into_iter()
+        .filter(|point| {
+            let name = format!("cs:plugin/{}@{version}", point.interface());
+            exports.contains(&name)
+        })
+        .collect();
+    if extension_points.is_empty() {
+        let expected: Vec<String> = ExtensionPoint::ALL
+            .iter()
+            .map(|point| format!("cs:plugin/{}@{version}", point.interface()))
+            .collect();
+        return Err(incompatible(format!(
+            "it exports no extension point: expected at least one of {}",
+            expected.join(", ")
+        )));
+    }
+    Ok(Shape {
+        version,
+        extension_points,
+        imports,
+    })
+}
+
+/// The contract version of the component's metadata export.
+fn contract_version(exports: &[String]) -> Result<&'static str, PluginErrorKind> {
+    let metadata = exports
+        .iter()
+        .find(|name| split_version(name).0 == "cs:plugin/metadata");
+    let Some(metadata) = metadata else {
+        return Err(PluginErrorKind::IncompatibleComponent {
+            reason: format!(
+                "it does not export `cs:plugin/metadata@{}`, which every plugin must",
+                SUPPORTED_VERSIONS[0]
+            ),
+        });
+    };
+    let version = split_version(metadata).1;
+    SUPPORTED_VERSIONS
+        .iter()
+        .find(|supported| **supported == version)
+        .copied()
+        .ok_or_else(|| PluginErrorKind::IncompatibleComponent {
+            reason: format!(
+                "it exports `{metadata}`, but this host serves cs:plugin@{}",
+                SUPPORTED_VERSIONS.join(", cs:plugin@")
+            ),
+        })
+}
+
+/// Splits `wasi:io/streams@0.2.3` into `wasi:io/streams` and `0.2.3`.
+fn split_version(name: &str) -> (&str, &str) {
+    name.split_once('@').unwrap_or((name, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_bytes_that_are_not_webassembly() {
+        let err = check(b"{\"not\": \"wasm\"}").unwrap_err();
+        assert!(matches!(err, PluginErrorKind::IncompatibleComponent { .. }));
+        assert!(err.to_string().contains("not valid WebAssembly"), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_core_module_and_says_how_to_build_a_component() {
+        // The smallest core module: magic number and version 1.
+        let err = check(b"\0asm\x01\0\0\0").unwrap_err();
+        assert!(err.to_string().contains("wasm32-wasip2"), "{err}");
+    }
+
+    #[test]
+    fn splits_versions_off_interface_names() {
+        assert_eq!(split_version("wasi:io/streams@0.2.3"), ("wasi:io/streams", "0.2.3"));
+        assert_eq!(split_version("run"), ("run", ""));
+    }
+}
