@@ -1,1 +1,7 @@
-fn main() {}
+//! `cshost`: the command-line face of cs-host.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

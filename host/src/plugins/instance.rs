@@ -22,7 +22,7 @@ use crate::model::{Company, FieldValue, Fields, LifecycleAction, Notification, P
 #[serde(rename_all = "snake_case")]
 pub enum RowOutcome {
     /// Keep the row with these fields set (the rest unchanged; `Null` clears a field).
-    Keep(Vec<(String, FieldValue)>),
+    Keep(Fields),
     /// Leave the row out, for this reason.
     Skip(String),
     /// Refuse the row.
@@ -505,7 +505,7 @@ impl PluginInstance {
             Wit::Keep(fields) => fields
                 .into_iter()
                 .map(bindings::field_result)
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Fields, _>>()
                 .map(RowOutcome::Keep)
                 .map_err(|reason| self.error(PluginErrorKind::InvalidOutput { reason })),
             Wit::Skip(reason) => Ok(RowOutcome::Skip(reason)),

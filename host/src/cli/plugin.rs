@@ -1,0 +1,333 @@
+//! `cshost plugin`: inspect a component, and run it on sample input like the host would.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use cs_host::model::{Company, FieldValue, Fields, Notification, Partner, ShareEvent};
+use cs_host::plugins::{CallStats, LogLine, StaticDirectory};
+use cs_host::{Capability, ExtensionPoint, Limits, Plugin, PluginContext, PluginRuntime};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Show what a component is: name, version, extension points, imports, capabilities,
+    /// configuration keys, size and hash.
+    Inspect {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a plugin on sample input, as the host would, and print its output, its cost and its
+    /// log as JSON.
+    Run {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// The hook: csv-row-mapped, criteria, plan-shared or partner-created.
+        #[arg(long)]
+        hook: ExtensionPoint,
+        /// The input, as JSON (see the README for each hook's shape).
+        #[arg(long)]
+        input: PathBuf,
+        /// A configuration value, as KEY=VALUE. Repeat for several.
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// Grant a capability the plugin requests (read-companies). Repeat for several.
+        #[arg(long = "grant", value_name = "CAPABILITY")]
+        grants: Vec<Capability>,
+        /// Companies (a JSON list) that look-ups can find.
+        #[arg(long)]
+        companies: Option<PathBuf>,
+        /// The call's fuel budget.
+        #[arg(long)]
+        fuel: Option<u64>,
+        /// The call's deadline, in milliseconds.
+        #[arg(long)]
+        deadline_ms: Option<u64>,
+        /// The instance's memory cap, in MiB.
+        #[arg(long)]
+        memory_mb: Option<usize>,
+    },
+}
+
+pub fn run(
+    command: PluginCommand,
+    runtime: &dyn Fn() -> anyhow::Result<PluginRuntime>,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        PluginCommand::Inspect { file, json } => {
+            let plugin = runtime()?.load_file(&file)?;
+            print_manifest(&plugin, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Run {
+            file,
+            hook,
+            input,
+            config,
+            grants,
+            companies,
+            fuel,
+            deadline_ms,
+            memory_mb,
+        } => {
+            let input = read_json::<serde_json::Value>(&input)?;
+            let mut limits = Limits::default();
+            if let Some(fuel) = fuel {
+                limits = limits.fuel(fuel);
+            }
+            if let Some(ms) = deadline_ms {
+                limits = limits.deadline(Duration::from_millis(ms));
+            }
+            if let Some(mb) = memory_mb {
+                limits = limits.memory(mb << 20);
+            }
+            let mut context = PluginContext::new("local").limits(limits);
+            for pair in &config {
+                let (key, value) = pair
+                    .split_once('=')
+                    .with_context(|| format!("--config `{pair}`: expected KEY=VALUE"))?;
+                context = context.config(key, value);
+            }
+            for grant in grants {
+                context = context.grant(grant);
+            }
+            if let Some(path) = companies {
+                let list: Vec<Company> = read_json(&path)?;
+                context = context.companies(Arc::new(StaticDirectory::new(list)));
+            }
+            let plugin = runtime()?.load_file(&file)?;
+            if !plugin.manifest().implements(hook) {
+                bail!(
+                    "{}: plugin `{}` does not implement the {} hook (it implements: {})",
+                    file.display(),
+                    plugin.name(),
+                    hook.hook(),
+                    hooks_of(&plugin)
+                );
+            }
+            run_hook(&plugin, &context, hook, input)
+        }
+    }
+}
+
+fn hooks_of(plugin: &Plugin) -> String {
+    let hooks: Vec<&str> = plugin.manifest().extension_points.iter().map(|p| p.hook()).collect();
+    hooks.join(", ")
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON input", path.display()))
+}
+
+fn print_manifest(plugin: &Plugin, json: bool) -> anyhow::Result<()> {
+    let m = plugin.manifest();
+    if json {
+        println!("{}", serde_json::to_string_pretty(m)?);
+        return Ok(());
+    }
+    let list = |items: Vec<String>| if items.is_empty() { "-".to_owned() } else { items.join(", ") };
+    println!("name:             {}", m.name);
+    println!("version:          {}", m.version);
+    println!("description:      {}", m.description);
+    println!("contract:         cs:plugin@{}", m.contract);
+    println!("extension points: {}", list(m.extension_points.iter().map(|p| format!("{} ({})", p, p.hook())).collect()));
+    println!("capabilities:     {}", list(m.capabilities.iter().map(|c| c.to_string()).collect()));
+    println!("reads:            {}{}", list(m.reads.clone()), if m.reads_source { " + source columns" } else { "" });
+    println!("config:");
+    if m.config.is_empty() {
+        println!("  -");
+    }
+    for key in &m.config {
+        let default = match (&key.default_value, key.required) {
+            (Some(value), _) => format!("default {value:?}"),
+            (None, true) => "required".to_owned(),
+            (None, false) => "optional".to_owned(),
+        };
+        println!("  {:<16}{} ({default})", key.name, key.description);
+    }
+    println!("imports:");
+    for import in &m.imports {
+        println!("  {import}");
+    }
+    println!("size:             {} bytes", m.size);
+    println!("sha256:           {}", m.hash);
+    Ok(())
+}
+
+/// The input of `--hook csv-row-mapped`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RowsInput {
+    /// The file's column names, for plugins that read the source.
+    #[serde(default)]
+    columns: Vec<String>,
+    rows: Vec<RowInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RowInput {
+    #[serde(default)]
+    number: Option<u64>,
+    #[serde(default)]
+    source: Vec<String>,
+    fields: BTreeMap<String, FieldValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CriteriaInput {
+    #[serde(default)]
+    arguments: Fields,
+    companies: Vec<Company>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareInput {
+    event: ShareEvent,
+    #[serde(default)]
+    planned: Vec<Notification>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartnerInput {
+    partner: Partner,
+}
+
+fn parse_input<T: serde::de::DeserializeOwned>(
+    hook: ExtensionPoint,
+    input: serde_json::Value,
+    shape: &str,
+) -> anyhow::Result<T> {
+    serde_json::from_value(input)
+        .with_context(|| format!("the input does not fit the {} hook, which takes {shape}", hook.hook()))
+}
+
+fn run_hook(
+    plugin: &Plugin,
+    context: &PluginContext,
+    hook: ExtensionPoint,
+    input: serde_json::Value,
+) -> anyhow::Result<ExitCode> {
+    let mut instance = plugin.instantiate(context);
+    let mut stats = Vec::new();
+    let mut log = Vec::new();
+    let mut record = |instance: &cs_host::PluginInstance| {
+        stats.push(instance.last_call());
+        log.extend(instance.log());
+    };
+    let output = match hook {
+        ExtensionPoint::FieldMapper => {
+            let input: RowsInput = parse_input(
+                hook,
+                input,
+                r#"{"columns": [..], "rows": [{"number": 2, "source": [..], "fields": {"name": "..", ..}}]}"#,
+            )?;
+            let mut fields: Vec<String> = Vec::new();
+            for row in &input.rows {
+                for name in row.fields.keys() {
+                    if !fields.contains(name) {
+                        fields.push(name.clone());
+                    }
+                }
+            }
+            let begun = instance.begin_rows(&input.columns, &fields);
+            record(&instance);
+            begun.map(|()| Vec::new()).and_then(|_: Vec<serde_json::Value>| {
+                let mut outcomes = Vec::new();
+                for (i, row) in input.rows.iter().enumerate() {
+                    let values: Vec<FieldValue> = fields
+                        .iter()
+                        .map(|f| row.fields.get(f).cloned().unwrap_or_default())
+                        .collect();
+                    let number = row.number.unwrap_or(i as u64 + 2);
+                    let outcome = instance.map_row(number, &row.source, &values);
+                    record(&instance);
+                    outcomes.push(json!({"row": number, "outcome": outcome?}));
+                }
+                Ok(outcomes)
+            })
+            .map(serde_json::Value::from)
+        }
+        ExtensionPoint::CriteriaFilter => {
+            let input: CriteriaInput = parse_input(
+                hook,
+                input,
+                r#"{"arguments": {"tier": ".."}, "companies": [{"id": "..", "name": "..", "fields": {..}}]}"#,
+            )?;
+            let answers = instance.matches(&input.arguments, &input.companies);
+            record(&instance);
+            answers.map(|answers| {
+                input
+                    .companies
+                    .iter()
+                    .zip(answers)
+                    .map(|(c, matched)| json!({"id": c.id, "name": c.name, "matches": matched}))
+                    .collect::<Vec<_>>()
+                    .into()
+            })
+        }
+        ExtensionPoint::Notifier => {
+            let input: ShareInput =
+                parse_input(hook, input, r#"{"event": {..share event..}, "planned": [..]}"#)?;
+            let sent = instance.on_plan_shared(&input.event, &input.planned);
+            record(&instance);
+            sent.map(|n| json!(n))
+        }
+        ExtensionPoint::Lifecycle => {
+            let input: PartnerInput =
+                parse_input(hook, input, r#"{"partner": {"company": {..}, "scope": ".."}}"#)?;
+            let actions = instance.on_partner_created(&input.partner);
+            record(&instance);
+            actions.map(|a| json!(a))
+        }
+    };
+    let total = total_stats(&stats);
+    let report = |result: serde_json::Value| {
+        let mut report = json!({
+            "plugin": plugin.name(),
+            "version": plugin.manifest().version,
+            "hook": hook.hook(),
+            "fuel_used": total.fuel_used,
+            "peak_memory_bytes": total.peak_memory,
+            "wall_time_us": total.wall_time.as_micros() as u64,
+            "log": log.iter().map(|l: &LogLine| json!({"level": l.level, "message": l.message})).collect::<Vec<_>>(),
+        });
+        if let (Some(report), Some(result)) = (report.as_object_mut(), result.as_object()) {
+            report.extend(result.clone());
+        }
+        report
+    };
+    match output {
+        Ok(output) => {
+            println!("{}", serde_json::to_string_pretty(&report(json!({"output": output})))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            let result = json!({"error": {"code": error.code(), "message": error.to_string()}});
+            println!("{}", serde_json::to_string_pretty(&report(result))?);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn total_stats(stats: &[CallStats]) -> CallStats {
+    CallStats {
+        fuel_used: stats.iter().map(|s| s.fuel_used).sum(),
+        peak_memory: stats.iter().map(|s| s.peak_memory).max().unwrap_or(0),
+        wall_time: stats.iter().map(|s| s.wall_time).sum(),
+        denied: stats.iter().find_map(|s| s.denied),
+    }
+}
