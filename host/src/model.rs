@@ -440,7 +440,9 @@ pub enum CtaType {
 }
 
 /// How urgent a CTA is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Can wait.
@@ -490,7 +492,10 @@ mod tests {
 
     #[test]
     fn dates_parse_and_reject_impossible_days() {
-        assert_eq!("2024-02-29".parse::<Date>().unwrap(), Date::new(2024, 2, 29).unwrap());
+        assert_eq!(
+            "2024-02-29".parse::<Date>().unwrap(),
+            Date::new(2024, 2, 29).unwrap()
+        );
         assert!("2023-02-29".parse::<Date>().is_err());
         assert!("2023-13-01".parse::<Date>().is_err());
         assert!("23-01-01".parse::<Date>().is_err());
@@ -517,7 +522,10 @@ mod tests {
     #[test]
     fn field_value_json_errors_say_what_is_expected() {
         let err = serde_json::from_str::<FieldValue>(r#"{"when": "2026-01-01"}"#).unwrap_err();
-        assert!(err.to_string().contains("unknown value kind `when`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown value kind `when`"),
+            "{err}"
+        );
         let err = serde_json::from_str::<FieldValue>(r#"{"date": "2026-02-30"}"#).unwrap_err();
         assert!(err.to_string().contains("2026-02-30"), "{err}");
     }

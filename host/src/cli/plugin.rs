@@ -54,6 +54,9 @@ pub enum PluginCommand {
         /// The instance's memory cap, in MiB.
         #[arg(long)]
         memory_mb: Option<usize>,
+        /// The cap on what one call may return, in KiB.
+        #[arg(long)]
+        output_kb: Option<usize>,
     },
 }
 
@@ -77,6 +80,7 @@ pub fn run(
             fuel,
             deadline_ms,
             memory_mb,
+            output_kb,
         } => {
             let input = read_json::<serde_json::Value>(&input)?;
             let mut limits = Limits::default();
@@ -88,6 +92,9 @@ pub fn run(
             }
             if let Some(mb) = memory_mb {
                 limits = limits.memory(mb << 20);
+            }
+            if let Some(kb) = output_kb {
+                limits = limits.output(kb << 10);
             }
             let mut context = PluginContext::new("local").limits(limits);
             for pair in &config {
@@ -119,7 +126,12 @@ pub fn run(
 }
 
 fn hooks_of(plugin: &Plugin) -> String {
-    let hooks: Vec<&str> = plugin.manifest().extension_points.iter().map(|p| p.hook()).collect();
+    let hooks: Vec<&str> = plugin
+        .manifest()
+        .extension_points
+        .iter()
+        .map(|p| p.hook())
+        .collect();
     hooks.join(", ")
 }
 
@@ -135,14 +147,39 @@ fn print_manifest(plugin: &Plugin, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(m)?);
         return Ok(());
     }
-    let list = |items: Vec<String>| if items.is_empty() { "-".to_owned() } else { items.join(", ") };
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
     println!("name:             {}", m.name);
     println!("version:          {}", m.version);
     println!("description:      {}", m.description);
     println!("contract:         cs:plugin@{}", m.contract);
-    println!("extension points: {}", list(m.extension_points.iter().map(|p| format!("{} ({})", p, p.hook())).collect()));
-    println!("capabilities:     {}", list(m.capabilities.iter().map(|c| c.to_string()).collect()));
-    println!("reads:            {}{}", list(m.reads.clone()), if m.reads_source { " + source columns" } else { "" });
+    println!(
+        "extension points: {}",
+        list(
+            m.extension_points
+                .iter()
+                .map(|p| format!("{} ({})", p, p.hook()))
+                .collect()
+        )
+    );
+    println!(
+        "capabilities:     {}",
+        list(m.capabilities.iter().map(|c| c.to_string()).collect())
+    );
+    println!(
+        "reads:            {}{}",
+        list(m.reads.clone()),
+        if m.reads_source {
+            " + source columns"
+        } else {
+            ""
+        }
+    );
     println!("config:");
     if m.config.is_empty() {
         println!("  -");
@@ -211,8 +248,12 @@ fn parse_input<T: serde::de::DeserializeOwned>(
     input: serde_json::Value,
     shape: &str,
 ) -> anyhow::Result<T> {
-    serde_json::from_value(input)
-        .with_context(|| format!("the input does not fit the {} hook, which takes {shape}", hook.hook()))
+    serde_json::from_value(input).with_context(|| {
+        format!(
+            "the input does not fit the {} hook, which takes {shape}",
+            hook.hook()
+        )
+    })
 }
 
 fn run_hook(
@@ -245,21 +286,23 @@ fn run_hook(
             }
             let begun = instance.begin_rows(&input.columns, &fields);
             record(&instance);
-            begun.map(|()| Vec::new()).and_then(|_: Vec<serde_json::Value>| {
-                let mut outcomes = Vec::new();
-                for (i, row) in input.rows.iter().enumerate() {
-                    let values: Vec<FieldValue> = fields
-                        .iter()
-                        .map(|f| row.fields.get(f).cloned().unwrap_or_default())
-                        .collect();
-                    let number = row.number.unwrap_or(i as u64 + 2);
-                    let outcome = instance.map_row(number, &row.source, &values);
-                    record(&instance);
-                    outcomes.push(json!({"row": number, "outcome": outcome?}));
-                }
-                Ok(outcomes)
-            })
-            .map(serde_json::Value::from)
+            begun
+                .map(|()| Vec::new())
+                .and_then(|_: Vec<serde_json::Value>| {
+                    let mut outcomes = Vec::new();
+                    for (i, row) in input.rows.iter().enumerate() {
+                        let values: Vec<FieldValue> = fields
+                            .iter()
+                            .map(|f| row.fields.get(f).cloned().unwrap_or_default())
+                            .collect();
+                        let number = row.number.unwrap_or(i as u64 + 2);
+                        let outcome = instance.map_row(number, &row.source, &values);
+                        record(&instance);
+                        outcomes.push(json!({"row": number, "outcome": outcome?}));
+                    }
+                    Ok(outcomes)
+                })
+                .map(serde_json::Value::from)
         }
         ExtensionPoint::CriteriaFilter => {
             let input: CriteriaInput = parse_input(
@@ -280,15 +323,21 @@ fn run_hook(
             })
         }
         ExtensionPoint::Notifier => {
-            let input: ShareInput =
-                parse_input(hook, input, r#"{"event": {..share event..}, "planned": [..]}"#)?;
+            let input: ShareInput = parse_input(
+                hook,
+                input,
+                r#"{"event": {..share event..}, "planned": [..]}"#,
+            )?;
             let sent = instance.on_plan_shared(&input.event, &input.planned);
             record(&instance);
             sent.map(|n| json!(n))
         }
         ExtensionPoint::Lifecycle => {
-            let input: PartnerInput =
-                parse_input(hook, input, r#"{"partner": {"company": {..}, "scope": ".."}}"#)?;
+            let input: PartnerInput = parse_input(
+                hook,
+                input,
+                r#"{"partner": {"company": {..}, "scope": ".."}}"#,
+            )?;
             let actions = instance.on_partner_created(&input.partner);
             record(&instance);
             actions.map(|a| json!(a))
@@ -312,11 +361,18 @@ fn run_hook(
     };
     match output {
         Ok(output) => {
-            println!("{}", serde_json::to_string_pretty(&report(json!({"output": output})))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report(json!({"output": output})))?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            let result = json!({"error": {"code": error.code(), "message": error.to_string()}});
+            let mut details = json!({"code": error.code(), "message": error.to_string()});
+            if let cs_host::PluginErrorKind::Reported { code, .. } = error.kind() {
+                details["plugin_code"] = json!(code);
+            }
+            let result = json!({ "error": details });
             println!("{}", serde_json::to_string_pretty(&report(result))?);
             Ok(ExitCode::FAILURE)
         }

@@ -29,7 +29,9 @@ pub(crate) mod v0_1 {
 
     pub(crate) use cs::plugin::host::{Host, LogLevel, LookupError};
     pub(crate) use cs::plugin::types as t;
-    pub(crate) use exports::cs::plugin::{criteria_filter, field_mapper, lifecycle, metadata, notifier};
+    pub(crate) use exports::cs::plugin::{
+        criteria_filter, field_mapper, lifecycle, metadata, notifier,
+    };
 }
 
 use v0_1::t;
@@ -210,7 +212,9 @@ pub(crate) fn notification_result(n: t::NotificationResult) -> model::Notificati
     }
 }
 
-pub(crate) fn lifecycle_action(action: t::LifecycleAction) -> Result<model::LifecycleAction, String> {
+pub(crate) fn lifecycle_action(
+    action: t::LifecycleAction,
+) -> Result<model::LifecycleAction, String> {
     Ok(match action {
         t::LifecycleAction::SetField(field) => {
             let (name, value) = field_result(field)?;

@@ -29,7 +29,9 @@ impl CompileCache {
     pub(crate) fn open(dir: &Path, engine: &Engine) -> io::Result<CompileCache> {
         fs::create_dir_all(dir)?;
         let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut engine_hash);
+        engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_hash);
         let mut key = Hmac::<Sha256>::new_from_slice(env!("CS_HOST_BUILD_KEY").as_bytes())
             .expect("HMAC takes keys of any length");
         key.update(&engine_hash.finish().to_le_bytes());
@@ -58,7 +60,10 @@ impl CompileCache {
         match component {
             Ok(component) => Some(component),
             Err(error) => {
-                tracing::warn!(hash, "discarding a cached artifact that does not load: {error:#}");
+                tracing::warn!(
+                    hash,
+                    "discarding a cached artifact that does not load: {error:#}"
+                );
                 None
             }
         }

@@ -150,7 +150,10 @@ impl fmt::Display for PluginErrorKind {
                 reason,
                 panic: Some(panic),
             } => write!(f, "crashed: {panic} ({reason})"),
-            PluginErrorKind::Trap { reason, panic: None } => write!(f, "crashed: {reason}"),
+            PluginErrorKind::Trap {
+                reason,
+                panic: None,
+            } => write!(f, "crashed: {reason}"),
             PluginErrorKind::DeadlineExceeded { deadline } => {
                 write!(f, "stopped after its deadline of {deadline:?}")
             }
@@ -158,15 +161,26 @@ impl fmt::Display for PluginErrorKind {
                 write!(f, "stopped after using its fuel budget of {budget}")
             }
             PluginErrorKind::MemoryLimit { limit } => {
-                write!(f, "tried to use more than its memory limit of {limit} bytes")
+                write!(
+                    f,
+                    "tried to use more than its memory limit of {limit} bytes"
+                )
             }
             PluginErrorKind::OutputTooLarge { size, limit } => {
-                write!(f, "returned {size} bytes, over the output limit of {limit} bytes")
+                write!(
+                    f,
+                    "returned {size} bytes, over the output limit of {limit} bytes"
+                )
             }
-            PluginErrorKind::InvalidOutput { reason } => write!(f, "returned invalid output: {reason}"),
+            PluginErrorKind::InvalidOutput { reason } => {
+                write!(f, "returned invalid output: {reason}")
+            }
             PluginErrorKind::Reported { code, message } => write!(f, "failed ({code}): {message}"),
             PluginErrorKind::CapabilityNotGranted { capability } => {
-                write!(f, "called a host function without the `{capability}` capability")
+                write!(
+                    f,
+                    "called a host function without the `{capability}` capability"
+                )
             }
             PluginErrorKind::IncompatibleComponent { reason } => {
                 write!(f, "is not a compatible component: {reason}")
@@ -175,7 +189,10 @@ impl fmt::Display for PluginErrorKind {
                 write!(f, "imports `{import}`, which plugins may not use")
             }
             PluginErrorKind::NotImplemented { extension_point } => {
-                write!(f, "does not implement the {extension_point} extension point")
+                write!(
+                    f,
+                    "does not implement the {extension_point} extension point"
+                )
             }
             PluginErrorKind::Host { reason } => write!(f, "could not be run by the host: {reason}"),
         }

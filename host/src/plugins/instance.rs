@@ -15,7 +15,9 @@ use super::log::{LogBuffer, LogLevel, LogLine};
 use super::runtime::{EPOCH_TICK, Exports, Plugin};
 use super::wasi::WasiState;
 use super::{Capability, ExtensionPoint, PluginContext};
-use crate::model::{Company, FieldValue, Fields, LifecycleAction, Notification, Partner, ShareEvent};
+use crate::model::{
+    Company, FieldValue, Fields, LifecycleAction, Notification, Partner, ShareEvent,
+};
 
 /// What a field mapper decided about a row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,8 +39,9 @@ pub enum RowOutcome {
 /// What the last call of an instance cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallStats {
-    /// Fuel burned.
-    pub fuel_used: u64,
+    /// Fuel burned, or `None` when the call was stopped at its deadline: the engine does not
+    /// record the fuel of a call it interrupts.
+    pub fuel_used: Option<u64>,
     /// The most linear memory the instance has held, in bytes.
     pub peak_memory: usize,
     /// Wall-clock time of the call.
@@ -66,12 +69,17 @@ pub(crate) struct StoreState {
 impl StoreState {
     fn log_buffer(&self) -> MutexGuard<'_, LogBuffer> {
         // A poisoned lock only means another thread panicked while logging; the buffer is fine.
-        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The directory to answer a look-up from, or `None` when the capability is missing, which
     /// is recorded.
-    fn granted_directory(&mut self, capability: Capability) -> Option<Option<Arc<dyn CompanyDirectory>>> {
+    fn granted_directory(
+        &mut self,
+        capability: Capability,
+    ) -> Option<Option<Arc<dyn CompanyDirectory>>> {
         let requested = self.plugin.manifest().capabilities.contains(&capability);
         if requested && self.context.grants.contains(&capability) {
             Some(self.context.companies.clone())
@@ -96,7 +104,14 @@ impl StoreState {
             return Ok(Ok(None));
         };
         match find(directory.as_ref()) {
-            Ok(company) => Ok(Ok(company.map(bindings::company_result))),
+            Ok(company) => {
+                let manifest = self.plugin.manifest();
+                let company = company.map(|mut company| {
+                    company.fields.retain(|name, _| manifest.reads_field(name));
+                    bindings::company_result(company)
+                });
+                Ok(Ok(company))
+            }
             Err(reason) => Err(HostFailure(reason).into()),
         }
     }
@@ -254,7 +269,10 @@ impl PluginInstance {
 
     /// The log lines of the last call.
     pub fn log(&self) -> Vec<LogLine> {
-        self.log.lock().map(|log| log.lines().to_vec()).unwrap_or_default()
+        self.log
+            .lock()
+            .map(|log| log.lines().to_vec())
+            .unwrap_or_default()
     }
 
     /// Runs `work` with this instance on tokio's blocking thread pool, so a plugin call never
@@ -310,7 +328,9 @@ impl PluginInstance {
                 Ok(instance) => instance,
                 Err(error) => {
                     let kind = match classify(&error, &store, self.context.limits_value()) {
-                        PluginErrorKind::InvalidOutput { reason } => PluginErrorKind::Host { reason },
+                        PluginErrorKind::InvalidOutput { reason } => {
+                            PluginErrorKind::Host { reason }
+                        }
                         kind => kind,
                     };
                     return Err(self.error(kind));
@@ -335,7 +355,10 @@ impl PluginInstance {
         store
             .set_fuel(limits.fuel_value())
             .expect("fuel is enabled on the engine");
-        let ticks = limits.deadline_value().as_micros().div_ceil(EPOCH_TICK.as_micros());
+        let ticks = limits
+            .deadline_value()
+            .as_micros()
+            .div_ceil(EPOCH_TICK.as_micros());
         // One tick more, so a call is never stopped before its deadline.
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
     }
@@ -351,7 +374,10 @@ impl PluginInstance {
         self.arm(&mut live.store);
         live.store.data_mut().fatal = None;
         live.store.data_mut().denied = None;
-        live.store.data().log_buffer().start_call(limits.log_value());
+        live.store
+            .data()
+            .log_buffer()
+            .start_call(limits.log_value());
 
         let started = Instant::now();
         let result = run(&mut live);
@@ -359,10 +385,16 @@ impl PluginInstance {
 
         let state = live.store.data();
         state.log_buffer().finish_call();
+        let interrupted = matches!(
+            &result,
+            Err(error) if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt))
+        );
         self.stats = CallStats {
-            fuel_used: limits
-                .fuel_value()
-                .saturating_sub(live.store.get_fuel().unwrap_or(0)),
+            fuel_used: (!interrupted).then(|| {
+                limits
+                    .fuel_value()
+                    .saturating_sub(live.store.get_fuel().unwrap_or(0))
+            }),
             peak_memory: state.memory.peak,
             wall_time,
             denied: state.denied,
@@ -430,7 +462,11 @@ impl PluginInstance {
             .filter(|&i| manifest.reads_field(&fields[i]))
             .collect();
         self.rows = Some(RowSchema {
-            columns: if manifest.reads_source { columns.to_vec() } else { Vec::new() },
+            columns: if manifest.reads_source {
+                columns.to_vec()
+            } else {
+                Vec::new()
+            },
             fields: picks.iter().map(|&i| fields[i].clone()).collect(),
             picks,
         });
@@ -490,7 +526,11 @@ impl PluginInstance {
             let values: Vec<v0_1::t::FieldValueParam<'_>> = rows
                 .picks
                 .iter()
-                .map(|&i| values.get(i).map_or(v0_1::t::FieldValueParam::Null, bindings::value_param))
+                .map(|&i| {
+                    values
+                        .get(i)
+                        .map_or(v0_1::t::FieldValueParam::Null, bindings::value_param)
+                })
                 .collect();
             let row = v0_1::field_mapper::Row {
                 number,
@@ -554,7 +594,9 @@ impl PluginInstance {
     ) -> Result<Vec<bool>, PluginError> {
         let guest = self.guest(
             ExtensionPoint::CriteriaFilter,
-            |Exports::V0_1 { criteria_filter, .. }| criteria_filter.as_ref().map(|i| i as _),
+            |Exports::V0_1 {
+                 criteria_filter, ..
+             }| criteria_filter.as_ref().map(|i| i as _),
             |live| &mut live.criteria_filter,
         )?;
         let manifest = self.plugin.manifest().clone();
@@ -565,7 +607,10 @@ impl PluginInstance {
                 .iter()
                 .map(|company| {
                     bindings::field_params(
-                        company.fields.iter().filter(|(name, _)| manifest.reads_field(name)),
+                        company
+                            .fields
+                            .iter()
+                            .filter(|(name, _)| manifest.reads_field(name)),
                     )
                 })
                 .collect();
@@ -603,7 +648,11 @@ impl PluginInstance {
             |live| &mut live.notifier,
         )?;
         let recipients: Vec<_> = event.recipients.iter().map(bindings::recipient).collect();
-        let objectives: Vec<_> = event.visible_objectives.iter().map(bindings::objective).collect();
+        let objectives: Vec<_> = event
+            .visible_objectives
+            .iter()
+            .map(bindings::objective)
+            .collect();
         let planned: Vec<_> = planned.iter().map(bindings::notification_param).collect();
         let wit_event = v0_1::t::ShareEvent {
             plan_id: &event.plan_id,
@@ -622,7 +671,10 @@ impl PluginInstance {
         let notifications = self.call_reporting(|live| {
             guest.call_on_plan_shared(&mut live.store, wit_event, &planned)
         })?;
-        Ok(notifications.into_iter().map(bindings::notification_result).collect())
+        Ok(notifications
+            .into_iter()
+            .map(bindings::notification_result)
+            .collect())
     }
 
     /// Runs a lifecycle plugin on a new partner: returns the actions it asks for.
@@ -637,15 +689,18 @@ impl PluginInstance {
         )?;
         let manifest = self.plugin.manifest();
         let fields = bindings::field_params(
-            partner.company.fields.iter().filter(|(name, _)| manifest.reads_field(name)),
+            partner
+                .company
+                .fields
+                .iter()
+                .filter(|(name, _)| manifest.reads_field(name)),
         );
         let wit_partner = v0_1::t::Partner {
             company: bindings::company_param(&partner.company, &fields),
             scope: bindings::access_scope(partner.scope),
         };
-        let actions = self.call_reporting(|live| {
-            guest.call_on_partner_created(&mut live.store, wit_partner)
-        })?;
+        let actions = self
+            .call_reporting(|live| guest.call_on_partner_created(&mut live.store, wit_partner))?;
         actions
             .into_iter()
             .map(bindings::lifecycle_action)
@@ -656,7 +711,8 @@ impl PluginInstance {
 
 /// The generated `GuestIndices` of each extension interface, behind one face.
 trait LoadGuest<G> {
-    fn load_guest(&self, store: &mut Store<StoreState>, instance: &Instance) -> wasmtime::Result<G>;
+    fn load_guest(&self, store: &mut Store<StoreState>, instance: &Instance)
+    -> wasmtime::Result<G>;
 }
 
 macro_rules! load_guest {
@@ -676,7 +732,11 @@ macro_rules! load_guest {
 load_guest!(field_mapper, criteria_filter, notifier, lifecycle);
 
 /// Turns whatever a failed call returned into the typed error it stands for.
-fn classify(error: &wasmtime::Error, store: &Store<StoreState>, limits: &super::Limits) -> PluginErrorKind {
+fn classify(
+    error: &wasmtime::Error,
+    store: &Store<StoreState>,
+    limits: &super::Limits,
+) -> PluginErrorKind {
     let state = store.data();
     if let Some(capability) = state.denied {
         return PluginErrorKind::CapabilityNotGranted {
@@ -693,7 +753,12 @@ fn classify(error: &wasmtime::Error, store: &Store<StoreState>, limits: &super::
             reason: failure.0.clone(),
         };
     }
-    let panic = || state.fatal.clone().or_else(|| state.log_buffer().printed_panic());
+    let panic = || {
+        state
+            .fatal
+            .clone()
+            .or_else(|| state.log_buffer().printed_panic())
+    };
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => PluginErrorKind::FuelExhausted {
             budget: limits.fuel_value(),

@@ -77,7 +77,9 @@ impl LogBuffer {
         }
         // Bound the unfinished line too: a plugin printing without newlines must not grow it.
         let room = self.cap.saturating_sub(self.partial[at].1.len());
-        self.partial[at].1.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.partial[at]
+            .1
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     /// Ends the call: unfinished stream lines become log lines, and a last line says how many
@@ -107,13 +109,14 @@ impl LogBuffer {
     /// The panic message the plugin printed to stderr in this call, if any: what Rust's default
     /// panic hook writes, for plugins not built on the SDK.
     pub(crate) fn printed_panic(&self) -> Option<String> {
-        let stderr = self.lines.iter().filter(|line| line.level == LogLevel::Warn);
+        let stderr = self
+            .lines
+            .iter()
+            .filter(|line| line.level == LogLevel::Warn);
         let mut found: Option<String> = None;
         for line in stderr {
             match &mut found {
-                None if line.message.contains("panicked at") => {
-                    found = Some(line.message.clone())
-                }
+                None if line.message.contains("panicked at") => found = Some(line.message.clone()),
                 // The message follows on the next line in current Rust versions.
                 Some(text) if !line.message.starts_with("note:") && !text.contains('\n') => {
                     text.push('\n');
@@ -139,7 +142,10 @@ mod tests {
         log.finish_call();
         let messages: Vec<&str> = log.lines().iter().map(|l| l.message.as_str()).collect();
         assert_eq!(messages[..2], ["hello", "world"]);
-        assert!(messages[2].starts_with("1 more log lines dropped"), "{messages:?}");
+        assert!(
+            messages[2].starts_with("1 more log lines dropped"),
+            "{messages:?}"
+        );
     }
 
     #[test]
@@ -163,6 +169,9 @@ mod tests {
         );
         log.finish_call();
         let panic = log.printed_panic().unwrap();
-        assert!(panic.ends_with("panicked at src/lib.rs:3:5:\nboom"), "{panic}");
+        assert!(
+            panic.ends_with("panicked at src/lib.rs:3:5:\nboom"),
+            "{panic}"
+        );
     }
 }

@@ -192,7 +192,10 @@ pub(crate) fn check_description(manifest: &Manifest) -> Result<(), String> {
     let version_ok = {
         let core = manifest.version.split(['-', '+']).next().unwrap_or("");
         let parts: Vec<&str> = core.split('.').collect();
-        parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
     };
     if !version_ok {
         return Err(format!(
@@ -206,7 +209,10 @@ pub(crate) fn check_description(manifest: &Manifest) -> Result<(), String> {
             return Err("it declares a configuration key with an empty name".into());
         }
         if !seen.insert(key.name.as_str()) {
-            return Err(format!("it declares the configuration key `{}` twice", key.name));
+            return Err(format!(
+                "it declares the configuration key `{}` twice",
+                key.name
+            ));
         }
         if key.required && key.default_value.is_some() {
             return Err(format!(

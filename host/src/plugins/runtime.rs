@@ -147,12 +147,22 @@ impl PluginRuntime {
             std::thread::Builder::new()
                 .name("cs-host-epoch".into())
                 .spawn(move || {
+                    // Ticks follow the clock, not the sum of sleeps: a sleep always runs a little
+                    // long, and a deadline of a second would otherwise end 10% late.
+                    let start = std::time::Instant::now();
+                    let mut ticks: u128 = 0;
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(EPOCH_TICK);
-                        engine.increment_epoch();
+                        let due = start.elapsed().as_micros() / EPOCH_TICK.as_micros();
+                        while ticks < due {
+                            engine.increment_epoch();
+                            ticks += 1;
+                        }
                     }
                 })
-                .map_err(|e| Error::new(ErrorKind::Engine(format!("cannot start the ticker: {e}"))))?;
+                .map_err(|e| {
+                    Error::new(ErrorKind::Engine(format!("cannot start the ticker: {e}")))
+                })?;
         }
 
         Ok(PluginRuntime {
@@ -206,7 +216,11 @@ impl PluginRuntime {
                 reason: format!("{e:#}"),
             })
         };
-        let pre = self.inner.linker.instantiate_pre(&component).map_err(incompatible)?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(incompatible)?;
         let exports = Exports::new(&pre, &shape.extension_points).map_err(incompatible)?;
 
         let provisional = Manifest {
@@ -231,13 +245,19 @@ impl PluginRuntime {
                 exports,
             }),
         };
-        let info = plugin.describe().map_err(|e| PluginError::new(label, e.kind().clone()))?;
+        let info = plugin
+            .describe()
+            .map_err(|e| PluginError::new(label, e.kind().clone()))?;
         let inner = Arc::get_mut(&mut plugin.inner).expect("the plugin is not shared yet");
         let manifest = &mut inner.manifest;
         manifest.name = info.name;
         manifest.version = info.version;
         manifest.description = info.description;
-        manifest.capabilities = info.capabilities.into_iter().map(bindings::capability).collect();
+        manifest.capabilities = info
+            .capabilities
+            .into_iter()
+            .map(bindings::capability)
+            .collect();
         manifest.capabilities.sort();
         manifest.capabilities.dedup();
         manifest.config = info.config.into_iter().map(bindings::config_key).collect();
@@ -254,18 +274,20 @@ impl PluginRuntime {
     fn compile(&self, hash: &str, bytes: &[u8]) -> Result<Component, PluginErrorKind> {
         let engine = &self.inner.engine;
         let Some(cache) = &self.inner.cache else {
-            return Component::new(engine, bytes).map_err(|e| PluginErrorKind::IncompatibleComponent {
-                reason: format!("{e:#}"),
+            return Component::new(engine, bytes).map_err(|e| {
+                PluginErrorKind::IncompatibleComponent {
+                    reason: format!("{e:#}"),
+                }
             });
         };
         if let Some(component) = cache.load(engine, hash) {
             return Ok(component);
         }
-        let artifact = engine
-            .precompile_component(bytes)
-            .map_err(|e| PluginErrorKind::IncompatibleComponent {
+        let artifact = engine.precompile_component(bytes).map_err(|e| {
+            PluginErrorKind::IncompatibleComponent {
                 reason: format!("{e:#}"),
-            })?;
+            }
+        })?;
         if let Err(error) = cache.store(hash, &artifact) {
             // A cache that cannot be written only costs time: carry on without it.
             tracing::warn!(hash, "cannot write the compile cache: {error}");
@@ -323,6 +345,17 @@ impl Exports {
                 .then(|| v0_1::lifecycle::GuestIndices::new(pre))
                 .transpose()?,
         })
+    }
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let manifest = &self.inner.manifest;
+        f.debug_struct("Plugin")
+            .field("name", &manifest.name)
+            .field("version", &manifest.version)
+            .field("hash", &manifest.hash)
+            .finish_non_exhaustive()
     }
 }
 

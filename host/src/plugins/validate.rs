@@ -53,21 +53,30 @@ pub(crate) struct Shape {
 /// Refuses a core module or other bytes, any import outside the contract and the allowed WASI
 /// interfaces, and a component without the metadata export or without an extension point.
 pub(crate) fn check(bytes: &[u8]) -> Result<Shape, PluginErrorKind> {
+    let (imports, exports) = read_names(bytes)?;
+    check_names(imports, &exports)
+}
+
+/// The names of a component's top-level imports and exports.
+fn read_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), PluginErrorKind> {
     let incompatible = |reason: String| PluginErrorKind::IncompatibleComponent { reason };
     let mut imports = Vec::new();
     let mut exports = Vec::new();
+    // Nested modules and components have imports and exports of their own; only the outermost
+    // ones are the component's.
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| incompatible(format!("not valid WebAssembly: {e}")))?;
         match payload {
-            Payload::Version { encoding, .. } if depth == 0 => {
-                if encoding == Encoding::Module {
-                    return Err(incompatible(
-                        "this is a core WebAssembly module, not a component; build the plugin \
-                         for the `wasm32-wasip2` target, which produces a component"
-                            .into(),
-                    ));
-                }
+            Payload::Version {
+                encoding: Encoding::Module,
+                ..
+            } if depth == 0 => {
+                return Err(incompatible(
+                    "this is a core WebAssembly module, not a component; build the plugin for \
+                     the `wasm32-wasip2` target, which produces a component"
+                        .into(),
+                ));
             }
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
             Payload::End(_) if depth > 0 => depth -= 1,
@@ -86,26 +95,34 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Shape, PluginErrorKind> {
             _ => {}
         }
     }
+    Ok((imports, exports))
+}
 
+/// Checks import and export names against what the host serves.
+fn check_names(imports: Vec<String>, exports: &[String]) -> Result<Shape, PluginErrorKind> {
     for import in &imports {
         let (interface, version) = split_version(import);
-        if ALLOWED_CONTRACT_IMPORTS.contains(&interface) {
+        let allowed = if ALLOWED_CONTRACT_IMPORTS.contains(&interface) {
             if !SUPPORTED_VERSIONS.contains(&version) {
-                return Err(incompatible(format!(
-                    "it imports `{import}`, but this host serves cs:plugin@{}",
-                    SUPPORTED_VERSIONS.join(", cs:plugin@")
-                )));
+                return Err(PluginErrorKind::IncompatibleComponent {
+                    reason: format!(
+                        "it imports `{import}`, but this host serves cs:plugin@{}",
+                        SUPPORTED_VERSIONS.join(", cs:plugin@")
+                    ),
+                });
             }
-        } else if ALLOWED_WASI.contains(&interface) && version.starts_with("0.2.") {
-            // Served deny-by-default.
+            true
         } else {
+            ALLOWED_WASI.contains(&interface) && version.starts_with("0.2.")
+        };
+        if !allowed {
             return Err(PluginErrorKind::ForbiddenImport {
                 import: import.clone(),
             });
         }
     }
 
-    let version = contract_version(&exports)?;
+    let version = contract_version(exports)?;
     let extension_points: Vec<ExtensionPoint> = ExtensionPoint::ALL
         .into_iter()
         .filter(|point| {
@@ -118,10 +135,12 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Shape, PluginErrorKind> {
             .iter()
             .map(|point| format!("cs:plugin/{}@{version}", point.interface()))
             .collect();
-        return Err(incompatible(format!(
-            "it exports no extension point: expected at least one of {}",
-            expected.join(", ")
-        )));
+        return Err(PluginErrorKind::IncompatibleComponent {
+            reason: format!(
+                "it exports no extension point: expected at least one of {}",
+                expected.join(", ")
+            ),
+        });
     }
     Ok(Shape {
         version,
@@ -179,9 +198,82 @@ mod tests {
         assert!(err.to_string().contains("wasm32-wasip2"), "{err}");
     }
 
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn accepts_the_contract_and_deny_by_default_wasi() {
+        let shape = check_names(
+            names(&[
+                "cs:plugin/types@0.1.0",
+                "cs:plugin/host@0.1.0",
+                "wasi:cli/stdout@0.2.6",
+            ]),
+            &names(&["cs:plugin/metadata@0.1.0", "cs:plugin/notifier@0.1.0"]),
+        )
+        .unwrap();
+        assert_eq!(shape.version, "0.1.0");
+        assert_eq!(shape.extension_points, vec![ExtensionPoint::Notifier]);
+    }
+
+    #[test]
+    fn refuses_sockets_http_and_unknown_imports_by_name() {
+        let exports = names(&["cs:plugin/metadata@0.1.0", "cs:plugin/lifecycle@0.1.0"]);
+        for import in [
+            "wasi:sockets/tcp@0.2.0",
+            "wasi:http/outgoing-handler@0.2.0",
+            "acme:db/query",
+        ] {
+            let err = check_names(names(&[import]), &exports).unwrap_err();
+            assert_eq!(
+                err,
+                PluginErrorKind::ForbiddenImport {
+                    import: import.into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_wasi_of_another_major_version() {
+        let exports = names(&["cs:plugin/metadata@0.1.0", "cs:plugin/lifecycle@0.1.0"]);
+        let err = check_names(names(&["wasi:cli/stdout@0.3.0"]), &exports).unwrap_err();
+        assert!(matches!(err, PluginErrorKind::ForbiddenImport { .. }));
+    }
+
+    #[test]
+    fn refuses_a_contract_version_the_host_does_not_serve() {
+        let err = check_names(
+            vec![],
+            &names(&["cs:plugin/metadata@0.9.0", "cs:plugin/lifecycle@0.9.0"]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("cs:plugin/metadata@0.9.0"),
+            "{err}"
+        );
+        let err = check_names(names(&["cs:plugin/host@0.9.0"]), &[]).unwrap_err();
+        assert!(err.to_string().contains("cs:plugin/host@0.9.0"), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_component_without_metadata_or_extension_point() {
+        let err = check_names(vec![], &names(&["cs:plugin/notifier@0.1.0"])).unwrap_err();
+        assert!(
+            err.to_string().contains("cs:plugin/metadata@0.1.0"),
+            "{err}"
+        );
+        let err = check_names(vec![], &names(&["cs:plugin/metadata@0.1.0"])).unwrap_err();
+        assert!(err.to_string().contains("no extension point"), "{err}");
+    }
+
     #[test]
     fn splits_versions_off_interface_names() {
-        assert_eq!(split_version("wasi:io/streams@0.2.3"), ("wasi:io/streams", "0.2.3"));
+        assert_eq!(
+            split_version("wasi:io/streams@0.2.3"),
+            ("wasi:io/streams", "0.2.3")
+        );
         assert_eq!(split_version("run"), ("run", ""));
     }
 }

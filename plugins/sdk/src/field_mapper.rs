@@ -68,7 +68,11 @@ impl Row {
     pub fn get(&self, field: &str) -> Option<&FieldValue> {
         match self.index(field) {
             Some(i) => self.values.get(i),
-            None => self.added.iter().find(|f| f.name == field).map(|f| &f.value),
+            None => self
+                .added
+                .iter()
+                .find(|f| f.name == field)
+                .map(|f| &f.value),
         }
     }
 
@@ -140,7 +144,11 @@ pub fn begin(columns: Vec<String>, fields: Vec<String>) {
 }
 
 #[doc(hidden)]
-pub fn map_row<P: FieldMapper>(number: u64, source: Vec<String>, values: Vec<FieldValue>) -> RowOutcome {
+pub fn map_row<P: FieldMapper>(
+    number: u64,
+    source: Vec<String>,
+    values: Vec<FieldValue>,
+) -> RowOutcome {
     let changed = vec![false; values.len()];
     let mut row = Row {
         number,

@@ -162,13 +162,20 @@ impl Field {
 impl Company {
     /// The value of one of the company's fields, if the host passed it.
     pub fn field(&self, name: &str) -> Option<&FieldValue> {
-        self.fields.iter().find(|f| f.name == name).map(|f| &f.value)
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| &f.value)
     }
 }
 
 impl Notification {
     /// An email.
-    pub fn email(recipient: &str, subject: impl Into<String>, body: impl Into<String>) -> Notification {
+    pub fn email(
+        recipient: &str,
+        subject: impl Into<String>,
+        body: impl Into<String>,
+    ) -> Notification {
         Notification {
             channel: crate::Channel::Email,
             recipient: recipient.to_owned(),
@@ -178,7 +185,11 @@ impl Notification {
     }
 
     /// A message inside the platform.
-    pub fn in_app(recipient: &str, subject: impl Into<String>, body: impl Into<String>) -> Notification {
+    pub fn in_app(
+        recipient: &str,
+        subject: impl Into<String>,
+        body: impl Into<String>,
+    ) -> Notification {
         Notification {
             channel: crate::Channel::InApp,
             recipient: recipient.to_owned(),
@@ -213,13 +224,19 @@ impl Arguments {
 
     /// An argument's value.
     pub fn get(&self, name: &str) -> Option<&FieldValue> {
-        self.fields.iter().find(|f| f.name == name).map(|f| &f.value)
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| &f.value)
     }
 
     /// A text argument that must be present.
     pub fn require_text(&self, name: &str) -> Result<&str, PluginError> {
         self.get(name).and_then(FieldValue::as_text).ok_or_else(|| {
-            PluginError::new("bad-argument", format!("the text argument `{name}` is missing"))
+            PluginError::new(
+                "bad-argument",
+                format!("the text argument `{name}` is missing"),
+            )
         })
     }
 }

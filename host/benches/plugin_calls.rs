@@ -1,0 +1,157 @@
+//! What a plugin call costs, against the same work done natively in the same run.
+//!
+//! - `map_row`: one 10-field partner row through `normalize-partner` on a warm instance, and the
+//!   same normalisation compiled natively (the plugin's own `normalize.rs`).
+//! - `fresh_instance`: a fresh store and instance, `begin` and the first row.
+//! - `process_start`: `cshost plugin run` from process start to the first plugin call's output,
+//!   with the compile cache warm, against `cshost --version` (the same process doing no plugin
+//!   work).
+//!
+//! Run with `make bench` (or `cargo bench -p cs-host --bench plugin_calls`).
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+// The plugin's own logic, compiled natively: the baseline. (Its unit tests run in tests/.)
+#[allow(dead_code, unused_imports)]
+#[path = "../../plugins/examples/normalize-partner/src/normalize.rs"]
+mod normalize;
+
+use std::hint::black_box;
+use std::process::Command;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use cs_host::PluginContext;
+use cs_host::model::FieldValue;
+
+const FIELDS: [&str; 10] = [
+    "name", "email", "website", "country", "region", "industry", "city", "phone", "arr", "tier",
+];
+const ROW: [&str; 10] = [
+    "  bennett & co. ",
+    "Partners@Bennett.CO",
+    "https://WWW.Bennett.co/partners",
+    "de",
+    "",
+    "Aerospace ",
+    " Berlin",
+    "+49 30 1234567",
+    "250000",
+    "gold",
+];
+
+/// The native baseline: the plugin's logic over a borrowed row, recording the changes.
+struct NativeRow<'a> {
+    names: &'a [String],
+    values: &'a [FieldValue],
+    changes: Vec<(String, String)>,
+}
+
+impl normalize::TextRow for NativeRow<'_> {
+    fn field_names(&self) -> Vec<String> {
+        self.names.to_vec()
+    }
+
+    fn text(&self, field: &str) -> Option<&str> {
+        if let Some((_, text)) = self.changes.iter().rev().find(|(name, _)| name == field) {
+            return Some(text);
+        }
+        let i = self.names.iter().position(|name| name == field)?;
+        self.values[i].as_text()
+    }
+
+    fn set_text(&mut self, field: &str, text: String) {
+        self.changes.push((field.to_owned(), text));
+    }
+}
+
+fn map_row(c: &mut Criterion) {
+    let names: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
+    let values: Vec<FieldValue> = ROW.iter().map(|v| FieldValue::from(*v)).collect();
+    let mut group = c.benchmark_group("map_row");
+
+    group.bench_function("native", |b| {
+        b.iter(|| {
+            let mut row = NativeRow {
+                names: &names,
+                values: black_box(&values),
+                changes: Vec::new(),
+            };
+            let outcome = normalize::normalize(&mut row, normalize::DEFAULT_REGIONS);
+            black_box((outcome, row.changes))
+        })
+    });
+
+    let plugin = support::load("normalize-partner");
+    let mut instance = plugin.instantiate(&PluginContext::new("bench"));
+    instance.begin_rows(&[], &names).unwrap();
+    group.bench_function("wasm", |b| {
+        b.iter(|| black_box(instance.map_row(2, &[], black_box(&values)).unwrap()))
+    });
+    group.finish();
+}
+
+fn fresh_instance(c: &mut Criterion) {
+    let names: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
+    let values: Vec<FieldValue> = ROW.iter().map(|v| FieldValue::from(*v)).collect();
+    let plugin = support::load("normalize-partner");
+    let context = PluginContext::new("bench");
+    let mut group = c.benchmark_group("fresh_instance");
+    group.bench_function("native", |b| {
+        b.iter(|| {
+            let mut row = NativeRow {
+                names: &names,
+                values: black_box(&values),
+                changes: Vec::new(),
+            };
+            black_box(normalize::normalize(&mut row, normalize::DEFAULT_REGIONS))
+        })
+    });
+    group.bench_function("wasm", |b| {
+        b.iter(|| {
+            let mut instance = plugin.instantiate(&context);
+            instance.begin_rows(&[], &names).unwrap();
+            black_box(instance.map_row(2, &[], &values).unwrap())
+        })
+    });
+    group.finish();
+}
+
+fn process_start(c: &mut Criterion) {
+    let cshost = env!("CARGO_BIN_EXE_cshost");
+    let plugin = support::plugin_path("normalize-partner");
+    let input = support::sample_input("normalize-partner.json");
+    let cache = support::cache_dir();
+    let run = |args: &[&std::ffi::OsStr]| {
+        let output = Command::new(cshost)
+            .args(args)
+            .env("CSHOST_CACHE_DIR", &cache)
+            .output()
+            .expect("cshost runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let plugin_run: Vec<&std::ffi::OsStr> = vec![
+        "plugin".as_ref(),
+        "run".as_ref(),
+        plugin.as_os_str(),
+        "--hook".as_ref(),
+        "csv-row-mapped".as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+    ];
+    run(&plugin_run); // warms the compile cache
+    let mut group = c.benchmark_group("process_start");
+    group.sample_size(30);
+    group.bench_function("baseline: cshost --version", |b| {
+        b.iter(|| run(&["--version".as_ref()]))
+    });
+    group.bench_function("cshost plugin run", |b| b.iter(|| run(&plugin_run)));
+    group.finish();
+}
+
+criterion_group!(benches, map_row, fresh_instance, process_start);
+criterion_main!(benches);

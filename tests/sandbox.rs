@@ -1,0 +1,581 @@
+//! The sandbox, end to end: real plugins built from source, run by the real engine. Every way a
+//! hostile plugin misbehaves ends in its typed error within its limit, and the host goes on
+//! serving good plugins.
+
+mod support;
+
+// The logic of normalize-partner compiled natively, so its unit tests run here.
+#[allow(dead_code)]
+#[path = "../plugins/examples/normalize-partner/src/normalize.rs"]
+mod normalize_partner_logic;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cs_host::model::{
+    AccessScope, Audience, Channel, Company, CtaType, FieldValue, Fields, LifecycleAction,
+    Objective, Partner, Recipient, ShareEvent,
+};
+use cs_host::plugins::{RowOutcome, StaticDirectory};
+use cs_host::{
+    Capability, ExtensionPoint, Limits, PluginContext, PluginError, PluginErrorKind, PluginRuntime,
+    RuntimeConfig,
+};
+
+use support::{load, plugin_bytes, runtime};
+
+const FIELDS: [&str; 5] = ["name", "email", "website", "country", "region"];
+
+fn context() -> PluginContext {
+    PluginContext::new("tenant-a")
+}
+
+/// Runs a field mapper on one row of the five partner fields.
+fn map_row(
+    plugin: &str,
+    context: &PluginContext,
+    values: [&str; 5],
+) -> Result<RowOutcome, PluginError> {
+    let mut instance = load(plugin).instantiate(context);
+    let fields: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
+    instance.begin_rows(&[], &fields)?;
+    let values: Vec<FieldValue> = values.iter().map(|v| FieldValue::from(*v)).collect();
+    instance.map_row(2, &[], &values)
+}
+
+fn good_row() -> [&'static str; 5] {
+    [
+        "  bennett & co. ",
+        "Partners@Bennett.CO",
+        "https://WWW.Bennett.co/",
+        "de",
+        "",
+    ]
+}
+
+/// After any failure, a good plugin must still serve its next call normally.
+fn assert_host_still_serves() {
+    let outcome =
+        map_row("normalize-partner", &context(), good_row()).expect("the good plugin runs");
+    let RowOutcome::Keep(fields) = outcome else {
+        panic!("expected keep, got {outcome:?}")
+    };
+    assert_eq!(fields["name"], FieldValue::from("Bennett & Co."));
+}
+
+fn kind(result: Result<impl std::fmt::Debug, PluginError>) -> PluginErrorKind {
+    result.expect_err("the call must fail").kind().clone()
+}
+
+#[test]
+fn example_plugins_describe_themselves() {
+    let expected = [
+        ("normalize-partner", ExtensionPoint::FieldMapper),
+        ("arr-tier", ExtensionPoint::CriteriaFilter),
+        ("share-digest", ExtensionPoint::Notifier),
+        ("partner-welcome", ExtensionPoint::Lifecycle),
+    ];
+    for (name, point) in expected {
+        let plugin = load(name);
+        let manifest = plugin.manifest();
+        assert_eq!(manifest.name, name);
+        assert_eq!(manifest.extension_points, vec![point], "{name}");
+        assert_eq!(manifest.contract, "0.1.0");
+        assert_eq!(manifest.hash.len(), 64);
+        assert_eq!(manifest.size, plugin_bytes(name).len());
+    }
+    let regions = load("normalize-partner")
+        .manifest()
+        .config_key("regions")
+        .cloned()
+        .unwrap();
+    assert!(regions.default_value.unwrap().contains("DE=EMEA"));
+}
+
+#[test]
+fn normalize_partner_tidies_a_row() {
+    let outcome = map_row("normalize-partner", &context(), good_row()).unwrap();
+    let RowOutcome::Keep(fields) = outcome else {
+        panic!("expected keep, got {outcome:?}")
+    };
+    assert_eq!(fields["name"], FieldValue::from("Bennett & Co."));
+    assert_eq!(fields["email"], FieldValue::from("partners@bennett.co"));
+    assert_eq!(
+        fields["website"],
+        FieldValue::from("https://www.bennett.co/")
+    );
+    assert_eq!(fields["region"], FieldValue::from("EMEA"));
+}
+
+#[test]
+fn normalize_partner_rejects_a_bad_email_naming_the_field() {
+    let outcome = map_row(
+        "normalize-partner",
+        &context(),
+        ["Acme", "acme at example", "", "", ""],
+    );
+    match outcome.unwrap() {
+        RowOutcome::Reject { field, message } => {
+            assert_eq!(field, "email");
+            assert!(message.contains("acme at example"), "{message}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[test]
+fn config_overrides_the_declared_default() {
+    let context = context().config("regions", "DE=Central Europe");
+    let RowOutcome::Keep(fields) = map_row("normalize-partner", &context, good_row()).unwrap()
+    else {
+        panic!("expected keep")
+    };
+    assert_eq!(fields["region"], FieldValue::from("Central Europe"));
+}
+
+#[test]
+fn a_plugin_is_never_called_on_a_hook_it_does_not_implement() {
+    let mut instance = load("arr-tier").instantiate(&context());
+    let err = instance.begin_rows(&[], &["arr".into()]).unwrap_err();
+    assert!(
+        matches!(err.kind(), PluginErrorKind::NotImplemented { .. }),
+        "{err}"
+    );
+}
+
+fn company(id: &str, name: &str, arr: Option<f64>) -> Company {
+    let mut fields = Fields::new();
+    fields.insert("industry".into(), FieldValue::from("Aerospace"));
+    if let Some(arr) = arr {
+        fields.insert("arr".into(), FieldValue::Number(arr));
+    }
+    Company {
+        id: id.into(),
+        name: name.into(),
+        fields,
+        ..Company::default()
+    }
+}
+
+#[test]
+fn arr_tier_matches_companies_in_the_named_tier() {
+    let companies = vec![
+        company("c1", "AAR Corp", Some(300_000.0)),
+        company("c2", "Small Co", Some(10_000.0)),
+        company("c3", "No ARR Inc", None),
+        company("c4", "Big Co", Some(2_000_000.0)),
+    ];
+    let mut arguments = Fields::new();
+    arguments.insert("tier".into(), FieldValue::from("gold"));
+    let mut instance = load("arr-tier").instantiate(&context());
+    assert_eq!(
+        instance.matches(&arguments, &companies).unwrap(),
+        [true, false, false, false]
+    );
+
+    arguments.insert("tier".into(), FieldValue::from("diamond"));
+    let err = instance.matches(&arguments, &companies).unwrap_err();
+    assert!(
+        matches!(err.kind(), PluginErrorKind::Reported { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("diamond"), "{err}");
+}
+
+#[test]
+fn criteria_filters_answer_across_batches() {
+    let companies: Vec<Company> = (0..2500)
+        .map(|i| {
+            company(
+                &format!("c{i}"),
+                &format!("Company {i}"),
+                Some((i * 1000) as f64),
+            )
+        })
+        .collect();
+    let mut arguments = Fields::new();
+    arguments.insert("tier".into(), FieldValue::from("silver"));
+    let answers = load("arr-tier")
+        .instantiate(&context())
+        .matches(&arguments, &companies)
+        .unwrap();
+    assert_eq!(answers.len(), 2500);
+    let matched: Vec<usize> = (0..2500).filter(|&i| answers[i]).collect();
+    assert_eq!(matched, (50..250).collect::<Vec<_>>());
+}
+
+fn share_event(objectives: usize) -> ShareEvent {
+    ShareEvent {
+        plan_id: "plan-1".into(),
+        plan_name: "Onboarding".into(),
+        customer_id: "c1".into(),
+        customer_name: "AAR Corp".into(),
+        audience: Audience::Contacts,
+        recipients: vec![
+            Recipient {
+                email: "ana@aar.example".into(),
+                name: "Ana".into(),
+                external: true,
+            },
+            Recipient {
+                email: "csm@tenant.example".into(),
+                name: "Cem".into(),
+                external: false,
+            },
+        ],
+        visible_objectives: (0..objectives)
+            .map(|i| Objective {
+                id: format!("o{i}"),
+                name: format!("Objective {i}"),
+                status: "open".into(),
+                due_date: None,
+            })
+            .collect(),
+        include_tasks: true,
+        subject: "Onboarding for AAR Corp".into(),
+        note: Some("Looking forward to it".into()),
+        shared_by: "csm@tenant.example".into(),
+        link_expires_at: Some("2026-12-31T00:00:00Z".into()),
+    }
+}
+
+#[test]
+fn share_digest_routes_external_to_email_and_internal_to_in_app() {
+    let mut instance = load("share-digest").instantiate(&context());
+    let sent = instance.on_plan_shared(&share_event(2), &[]).unwrap();
+    let channel_of = |email: &str| {
+        sent.iter()
+            .find(|n| n.recipient == email)
+            .map(|n| n.channel)
+    };
+    assert_eq!(channel_of("ana@aar.example"), Some(Channel::Email));
+    assert_eq!(channel_of("csm@tenant.example"), Some(Channel::InApp));
+    assert!(
+        sent.iter()
+            .all(|n| n.body.contains("{link}") && n.body.contains("Objective 1"))
+    );
+    assert!(
+        instance
+            .on_plan_shared(&share_event(0), &[])
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn partner_welcome_opens_an_onboarding_cta() {
+    let mut fields = Fields::new();
+    fields.insert("email".into(), FieldValue::from("hello@bennett.example"));
+    let partner = Partner {
+        company: Company {
+            id: "p1".into(),
+            name: "Bennett & Co.".into(),
+            fields,
+            ..Company::default()
+        },
+        scope: AccessScope::Both,
+    };
+    let actions = load("partner-welcome")
+        .instantiate(&context())
+        .on_partner_created(&partner)
+        .unwrap();
+    assert!(actions.iter().any(|a| matches!(a,
+        LifecycleAction::OpenCta(cta) if cta.kind == CtaType::Lifecycle && cta.name == "Partner onboarding")));
+    assert!(actions.iter().any(|a| matches!(a,
+        LifecycleAction::Notify(n) if n.recipient == "hello@bennett.example")));
+}
+
+#[test]
+fn an_infinite_loop_stops_at_its_deadline() {
+    let limits = Limits::default()
+        .deadline(Duration::from_millis(50))
+        .fuel(u64::MAX / 2);
+    let started = Instant::now();
+    let kind = kind(map_row("spin", &context().limits(limits), good_row()));
+    assert_eq!(
+        kind,
+        PluginErrorKind::DeadlineExceeded {
+            deadline: Duration::from_millis(50)
+        }
+    );
+    // The ticker checks every millisecond; allow for a loaded machine, but not for a hang.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_host_still_serves();
+}
+
+#[test]
+fn an_infinite_loop_stops_when_its_fuel_runs_out() {
+    let limits = Limits::default()
+        .fuel(5_000_000)
+        .deadline(Duration::from_secs(30));
+    let kind = kind(map_row("spin", &context().limits(limits), good_row()));
+    assert_eq!(kind, PluginErrorKind::FuelExhausted { budget: 5_000_000 });
+    assert_host_still_serves();
+}
+
+#[test]
+fn a_memory_bomb_hits_its_memory_limit() {
+    let limits = Limits::default().memory(16 << 20);
+    let kind = kind(map_row(
+        "memory-bomb",
+        &context().limits(limits),
+        good_row(),
+    ));
+    assert_eq!(kind, PluginErrorKind::MemoryLimit { limit: 16 << 20 });
+    assert_host_still_serves();
+}
+
+#[test]
+fn unbounded_recursion_is_a_trap() {
+    match kind(map_row("recursion", &context(), good_row())) {
+        PluginErrorKind::Trap { reason, .. } => {
+            assert!(reason.contains("stack overflow"), "{reason}")
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_host_still_serves();
+}
+
+#[test]
+fn a_panic_is_a_trap_with_the_panic_message() {
+    match kind(map_row("panic", &context(), good_row())) {
+        PluginErrorKind::Trap {
+            panic: Some(message),
+            ..
+        } => {
+            assert!(
+                message.contains("hostile plugin panicked on purpose"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a trap with the panic message, got {other:?}"),
+    }
+    assert_host_still_serves();
+}
+
+#[test]
+fn a_huge_return_value_is_refused_by_the_output_cap() {
+    match kind(map_row("huge-output", &context(), good_row())) {
+        PluginErrorKind::OutputTooLarge { size, limit } => {
+            assert_eq!(limit, 1 << 20);
+            assert!(size >= 8 << 20, "{size}");
+        }
+        other => panic!("expected output-too-large, got {other:?}"),
+    }
+    // The same output within a raised cap goes through: the cap, not the plugin, refused it.
+    let limits = Limits::default().output(16 << 20);
+    assert!(map_row("huge-output", &context().limits(limits), good_row()).is_ok());
+    assert_host_still_serves();
+}
+
+#[test]
+fn a_component_importing_sockets_is_refused_naming_the_import() {
+    let err = runtime().load(&plugin_bytes("sockets")).unwrap_err();
+    match err.kind() {
+        PluginErrorKind::ForbiddenImport { import } => {
+            assert!(import.starts_with("wasi:sockets/"), "{import}")
+        }
+        other => panic!("expected forbidden-import, got {other:?}"),
+    }
+    assert!(err.to_string().contains("wasi:sockets/"), "{err}");
+}
+
+#[test]
+fn a_component_without_an_extension_point_is_refused() {
+    let err = runtime().load(&plugin_bytes("no-extension")).unwrap_err();
+    assert!(
+        matches!(err.kind(), PluginErrorKind::IncompatibleComponent { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("no extension point"), "{err}");
+    assert!(
+        err.to_string().contains("cs:plugin/field-mapper@0.1.0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bytes_that_are_not_a_component_are_refused() {
+    let err = runtime().load(b"\0asm\x01\0\0\0").unwrap_err();
+    assert!(err.to_string().contains("core WebAssembly module"), "{err}");
+    let err = runtime().load(b"GIF89a").unwrap_err();
+    assert!(err.to_string().contains("not valid WebAssembly"), "{err}");
+    let mut truncated = plugin_bytes("normalize-partner");
+    truncated.truncate(truncated.len() / 2);
+    assert!(runtime().load(&truncated).is_err());
+}
+
+fn directory() -> Arc<StaticDirectory> {
+    Arc::new(StaticDirectory::new(vec![company(
+        "c1",
+        "AAR Corp",
+        Some(1.0),
+    )]))
+}
+
+#[test]
+fn lookup_without_the_grant_is_a_capability_error() {
+    let context = context().companies(directory());
+    let kind = kind(
+        load("lookup-probe")
+            .instantiate(&context)
+            .on_plan_shared(&share_event(1), &[]),
+    );
+    assert_eq!(
+        kind,
+        PluginErrorKind::CapabilityNotGranted {
+            capability: "read-companies".into()
+        }
+    );
+    assert_host_still_serves();
+}
+
+#[test]
+fn lookup_with_the_grant_reads_the_tenants_company() {
+    let context = context()
+        .companies(directory())
+        .grant(Capability::ReadCompanies);
+    let mut instance = load("lookup-probe").instantiate(&context);
+    let sent = instance.on_plan_shared(&share_event(1), &[]).unwrap();
+    assert_eq!(sent[0].body, "AAR Corp");
+    assert_eq!(instance.last_call().denied, None);
+}
+
+#[test]
+fn a_grant_is_useless_to_a_plugin_that_did_not_request_it() {
+    // normalize-partner requests no capability: granting one changes nothing it can do, and
+    // its manifest shows it asked for none.
+    assert!(load("normalize-partner").manifest().capabilities.is_empty());
+    assert_eq!(
+        load("lookup-probe").manifest().capabilities,
+        vec![Capability::ReadCompanies]
+    );
+}
+
+#[test]
+fn an_instance_recovers_after_a_crash_with_a_fresh_store() {
+    // One instance serves a whole import; a crash on one row must not break the next rows.
+    let limits = Limits::default().fuel(2_000_000);
+    let plugin = load("spin");
+    let mut instance = plugin.instantiate(&context().limits(limits));
+    instance.begin_rows(&[], &["name".into()]).unwrap();
+    for number in 2..5 {
+        let err = instance
+            .map_row(number, &[], &[FieldValue::from("x")])
+            .unwrap_err();
+        assert_eq!(err.code(), "fuel-exhausted");
+    }
+    let mut good = load("normalize-partner").instantiate(&context());
+    good.begin_rows(&[], &["name".into()]).unwrap();
+    good.map_row(2, &[], &[FieldValue::from("x")]).unwrap();
+    good.map_row(3, &[], &[FieldValue::from("y")]).unwrap();
+}
+
+#[test]
+fn logs_are_capped_per_call() {
+    // An unknown country makes normalize-partner log a line; a 10-byte log cap drops it.
+    let row = ["Acme", "", "", "ZZ", ""];
+    let limits = Limits::default().log(10);
+    let plugin = load("normalize-partner");
+    let mut instance = plugin.instantiate(&context().limits(limits));
+    instance.begin_rows(&[], &FIELDS.map(String::from)).unwrap();
+    let values: Vec<FieldValue> = row.iter().map(|v| FieldValue::from(*v)).collect();
+    instance.map_row(2, &[], &values).unwrap();
+    let log = instance.log();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(log[0].message.contains("dropped"), "{log:?}");
+
+    let mut instance = plugin.instantiate(&context());
+    instance.begin_rows(&[], &FIELDS.map(String::from)).unwrap();
+    instance.map_row(2, &[], &values).unwrap();
+    assert!(
+        instance.log().iter().any(|l| l.message.contains("ZZ")),
+        "{:?}",
+        instance.log()
+    );
+}
+
+#[test]
+fn calls_report_fuel_and_memory() {
+    let mut instance = load("normalize-partner").instantiate(&context());
+    instance.begin_rows(&[], &FIELDS.map(String::from)).unwrap();
+    let values: Vec<FieldValue> = good_row().iter().map(|v| FieldValue::from(*v)).collect();
+    // The first row also pays for the plugin's one-time set-up; compare the rows after it.
+    instance.map_row(2, &[], &values).unwrap();
+    instance.map_row(3, &[], &values).unwrap();
+    let second = instance.last_call();
+    instance.map_row(4, &[], &values).unwrap();
+    // Fuel counts instructions: the same row costs the same fuel every time.
+    assert_eq!(instance.last_call().fuel_used, second.fuel_used);
+    assert!(second.fuel_used.unwrap() > 0);
+    assert!(second.peak_memory >= 64 << 10);
+}
+
+#[test]
+fn the_compile_cache_only_trusts_artifacts_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = plugin_bytes("arr-tier");
+    let first = PluginRuntime::new(RuntimeConfig::default().cache_dir(dir.path())).unwrap();
+    let plugin = first.load(&bytes).unwrap();
+    let artifact = dir.path().join(format!("{}.cwasm", plugin.manifest().hash));
+    assert!(artifact.exists());
+
+    // Tamper with the cached artifact: the next runtime must not load it, but recompile.
+    let mut tampered = std::fs::read(&artifact).unwrap();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0xff;
+    std::fs::write(&artifact, &tampered).unwrap();
+    let second = PluginRuntime::new(RuntimeConfig::default().cache_dir(dir.path())).unwrap();
+    let plugin = second.load(&bytes).unwrap();
+    assert_eq!(plugin.manifest().name, "arr-tier");
+    assert_ne!(
+        std::fs::read(&artifact).unwrap(),
+        tampered,
+        "the artifact was rewritten"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_plugin_does_not_block_the_async_executor() {
+    let ticks = Arc::new(AtomicU64::new(0));
+    let ticker = {
+        let ticks = ticks.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                ticks.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let limits = Limits::default()
+        .deadline(Duration::from_millis(200))
+        .fuel(u64::MAX / 2);
+    let mut instance = load("spin").instantiate(&context().limits(limits));
+    instance.begin_rows(&[], &["name".into()]).unwrap();
+    let (_, result) = instance
+        .run_blocking(|instance| instance.map_row(2, &[], &[FieldValue::from("x")]))
+        .await;
+    assert_eq!(result.unwrap_err().code(), "deadline-exceeded");
+    // On a single-threaded executor the ticker only advanced because the plugin ran elsewhere.
+    assert!(ticks.load(Ordering::Relaxed) > 0);
+    ticker.abort();
+}
+
+#[test]
+fn tenants_get_separate_instances_and_configuration() {
+    let plugin = load("normalize-partner");
+    let a = PluginContext::new("tenant-a").config("regions", "DE=Region A");
+    let b = PluginContext::new("tenant-b").config("regions", "DE=Region B");
+    let region = |context: &PluginContext| {
+        let mut instance = plugin.instantiate(context);
+        instance.begin_rows(&[], &FIELDS.map(String::from)).unwrap();
+        let values: Vec<FieldValue> = good_row().iter().map(|v| FieldValue::from(*v)).collect();
+        match instance.map_row(2, &[], &values).unwrap() {
+            RowOutcome::Keep(fields) => fields["region"].clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(region(&a), FieldValue::from("Region A"));
+    assert_eq!(region(&b), FieldValue::from("Region B"));
+}
