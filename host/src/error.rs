@@ -23,6 +23,19 @@ pub enum ErrorKind {
     Plugin(PluginError),
     /// The WebAssembly engine could not be set up.
     Engine(String),
+    /// The database failed.
+    Database {
+        /// The database file (or `:memory:`).
+        database: String,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// No tenant has this id.
+    UnknownTenant(String),
+    /// A tenant with this id exists already.
+    TenantExists(String),
+    /// The input is not valid; the message says what is wrong and where.
+    Invalid(String),
     /// A file could not be read or written.
     Io {
         /// The file.
@@ -55,6 +68,12 @@ impl fmt::Display for Error {
         match &*self.kind {
             ErrorKind::Plugin(error) => error.fmt(f),
             ErrorKind::Engine(reason) => write!(f, "the WebAssembly engine failed: {reason}"),
+            ErrorKind::Database { database, source } => {
+                write!(f, "database {database}: {source}")
+            }
+            ErrorKind::UnknownTenant(id) => write!(f, "there is no tenant `{id}`"),
+            ErrorKind::TenantExists(id) => write!(f, "a tenant `{id}` exists already"),
+            ErrorKind::Invalid(message) => f.write_str(message),
             ErrorKind::Io { path, source } => write!(f, "{}: {source}", path.display()),
         }
     }
@@ -65,7 +84,8 @@ impl std::error::Error for Error {
         match &*self.kind {
             ErrorKind::Plugin(error) => Some(error),
             ErrorKind::Io { source, .. } => Some(source),
-            ErrorKind::Engine(_) => None,
+            ErrorKind::Database { source, .. } => Some(source),
+            _ => None,
         }
     }
 }

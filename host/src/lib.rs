@@ -1,12 +1,21 @@
 //! cs-host: an embeddable, multi-tenant plugin runtime for a customer-success platform.
 #![deny(missing_docs)]
 
+mod audit;
+mod clock;
 mod error;
+mod host;
 pub mod model;
+mod outbox;
 pub mod plugins;
+mod store;
 
+pub use audit::AuditEntry;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
+pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
 pub use plugins::{
     Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext, PluginError,
     PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,
 };
+pub use store::TenantId;

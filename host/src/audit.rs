@@ -1,0 +1,85 @@
+//! The audit log: who did what, when, with the state before and after.
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::store::{Store, TenantId};
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// When, in Unix seconds.
+    pub at: i64,
+    /// The tenant it concerns; `None` for platform-level changes (installing a plugin).
+    pub tenant: Option<String>,
+    /// Who did it: a person's email, or `system` for the host's own decisions.
+    pub actor: String,
+    /// What was done, such as `plugin.enable`.
+    pub action: String,
+    /// What it was done to, such as `plugin:normalize-partner`.
+    pub subject: String,
+    /// The state before, as JSON, if there was one.
+    pub before: Option<serde_json::Value>,
+    /// The state after, as JSON, if there is one.
+    pub after: Option<serde_json::Value>,
+}
+
+/// What to write to the audit log; `record` adds the time.
+pub(crate) struct Change<'a> {
+    pub tenant: Option<&'a TenantId>,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// Records a change, inside the caller's transaction so the change and its record commit together.
+pub(crate) fn record(conn: &Connection, store: &Store, at: i64, change: Change<'_>) -> Result<()> {
+    let json = |v: Option<serde_json::Value>| v.map(|v| v.to_string());
+    conn.prepare_cached(
+        "INSERT INTO audit_log (tenant_id, at, actor, action, subject, before, after)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![
+            change.tenant.map(TenantId::as_str),
+            at,
+            change.actor,
+            change.action,
+            change.subject,
+            json(change.before),
+            json(change.after),
+        ])
+    })
+    .map_err(|e| store.error(e))?;
+    Ok(())
+}
+
+/// The tenant's audit log (with the platform-level entries), oldest first.
+pub(crate) fn list(store: &Store, tenant: &TenantId) -> Result<Vec<AuditEntry>> {
+    store.with(|conn| {
+        let mut query = conn
+            .prepare_cached(
+                "SELECT at, tenant_id, actor, action, subject, before, after FROM audit_log
+                 WHERE tenant_id = ?1 OR tenant_id IS NULL ORDER BY id",
+            )
+            .map_err(|e| store.error(e))?;
+        let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+        query
+            .query_map([tenant.as_str()], |row| {
+                Ok(AuditEntry {
+                    at: row.get(0)?,
+                    tenant: row.get(1)?,
+                    actor: row.get(2)?,
+                    action: row.get(3)?,
+                    subject: row.get(4)?,
+                    before: parse(row.get(5)?),
+                    after: parse(row.get(6)?),
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| store.error(e))
+    })
+}

@@ -1,0 +1,335 @@
+//! The library's front door: a [`Host`] owns the database, the plugin runtime and the clock, and
+//! hands out [`Tenant`] handles through which every tenant-scoped operation goes.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, AuditEntry, Change};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, ErrorKind, Result};
+use crate::plugins::{PluginRuntime, RuntimeConfig};
+use crate::store::{Store, TenantId, unix_seconds};
+
+/// How a [`Host`] is set up.
+#[derive(Clone)]
+pub struct HostConfig {
+    runtime: RuntimeConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for HostConfig {
+    fn default() -> HostConfig {
+        HostConfig {
+            runtime: RuntimeConfig::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl HostConfig {
+    /// The plugin runtime's configuration.
+    ///
+    /// By default, [`RuntimeConfig::default`].
+    pub fn runtime(mut self, runtime: RuntimeConfig) -> HostConfig {
+        self.runtime = runtime;
+        self
+    }
+
+    /// The clock the host reads the time from.
+    ///
+    /// By default, the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> HostConfig {
+        self.clock = clock;
+        self
+    }
+}
+
+/// The cs-host library: the CS data model in one SQLite database, and the plugins that extend it.
+///
+/// Open one per database and share it (it is `Sync`); every tenant-scoped operation starts from
+/// [`Host::tenant`].
+pub struct Host {
+    store: Store,
+    runtime: PluginRuntime,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Host")
+            .field("database", &self.store.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// Opens the database file (creating it if needed, and bringing its schema up to date) and
+    /// starts the plugin runtime.
+    pub fn open(path: impl AsRef<Path>, config: HostConfig) -> Result<Host> {
+        Host::start(Store::open(path.as_ref())?, config)
+    }
+
+    /// A host on a fresh in-memory database, gone when the host is dropped.
+    pub fn open_in_memory(config: HostConfig) -> Result<Host> {
+        Host::start(Store::open_in_memory()?, config)
+    }
+
+    fn start(store: Store, config: HostConfig) -> Result<Host> {
+        Ok(Host {
+            store,
+            runtime: PluginRuntime::new(config.runtime)?,
+            clock: config.clock,
+        })
+    }
+
+    /// The plugin runtime.
+    pub fn runtime(&self) -> &PluginRuntime {
+        &self.runtime
+    }
+
+    /// Creates a tenant. Its id (such as `acme`) is how every later call names it.
+    pub fn create_tenant(&self, id: &str, name: &str, level: TenantLevel) -> Result<TenantInfo> {
+        let id = id.trim();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+        {
+            return Err(Error::new(ErrorKind::Invalid(format!(
+                "tenant id `{id}`: use letters, digits, `-` and `_`"
+            ))));
+        }
+        let tenant = TenantInfo {
+            id: id.to_owned(),
+            name: name.trim().to_owned(),
+            level,
+        };
+        let now = self.now();
+        self.store.write(|tx| {
+            let exists: bool = tx
+                .query_row("SELECT 1 FROM tenants WHERE id = ?1", [id], |_| Ok(true))
+                .optional()
+                .map_err(|e| self.store.error(e))?
+                .unwrap_or(false);
+            if exists {
+                return Err(Error::new(ErrorKind::TenantExists(id.to_owned())));
+            }
+            tx.execute(
+                "INSERT INTO tenants (id, name, level, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, tenant.name, level.as_str(), now],
+            )
+            .map_err(|e| self.store.error(e))?;
+            let tenant_id = TenantId::new(id);
+            audit::record(
+                tx,
+                &self.store,
+                now,
+                Change {
+                    tenant: Some(&tenant_id),
+                    actor: "system",
+                    action: "tenant.create",
+                    subject: &format!("tenant:{id}"),
+                    before: None,
+                    after: serde_json::to_value(&tenant).ok(),
+                },
+            )
+        })?;
+        Ok(tenant)
+    }
+
+    /// All tenants, by id.
+    pub fn tenants(&self) -> Result<Vec<TenantInfo>> {
+        self.store.with(|conn| {
+            let mut query = conn
+                .prepare("SELECT id, name, level FROM tenants ORDER BY id")
+                .map_err(|e| self.store.error(e))?;
+            query
+                .query_map([], tenant_row)
+                .and_then(|rows| rows.collect())
+                .map_err(|e| self.store.error(e))
+        })
+    }
+
+    /// A handle on one tenant, through which all of its data is reached. Fails if there is no
+    /// such tenant.
+    pub fn tenant(&self, id: &str) -> Result<Tenant<'_>> {
+        let info = self
+            .store
+            .with(|conn| {
+                conn.query_row(
+                    "SELECT id, name, level FROM tenants WHERE id = ?1",
+                    [id],
+                    tenant_row,
+                )
+                .optional()
+                .map_err(|e| self.store.error(e))
+            })?
+            .ok_or_else(|| Error::new(ErrorKind::UnknownTenant(id.to_owned())))?;
+        Ok(Tenant {
+            host: self,
+            id: TenantId::new(info.id.clone()),
+            info,
+            actor: "system".to_owned(),
+        })
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The current time, in Unix seconds.
+    pub(crate) fn now(&self) -> i64 {
+        unix_seconds(self.clock.now())
+    }
+
+    /// The clock.
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+}
+
+fn tenant_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TenantInfo> {
+    let level: String = row.get(2)?;
+    Ok(TenantInfo {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        level: level.parse().map_err(|e: Error| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
+        })?,
+    })
+}
+
+/// A tenant of the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantInfo {
+    /// Its id, such as `acme`.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// Whether it manages customers as companies, relationships, or both.
+    pub level: TenantLevel,
+}
+
+/// The level at which a tenant manages its customers; it decides which partner access scopes
+/// can be offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantLevel {
+    /// Companies only.
+    Company,
+    /// Relationships only.
+    Relationship,
+    /// Both companies and relationships.
+    Both,
+}
+
+impl TenantLevel {
+    /// The level's name: `company`, `relationship` or `both`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantLevel::Company => "company",
+            TenantLevel::Relationship => "relationship",
+            TenantLevel::Both => "both",
+        }
+    }
+}
+
+impl fmt::Display for TenantLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TenantLevel {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<TenantLevel> {
+        match s {
+            "company" => Ok(TenantLevel::Company),
+            "relationship" => Ok(TenantLevel::Relationship),
+            "both" => Ok(TenantLevel::Both),
+            other => Err(Error::new(ErrorKind::Invalid(format!(
+                "tenant level `{other}`: expected company, relationship or both"
+            )))),
+        }
+    }
+}
+
+/// A handle on one tenant: every tenant-scoped operation is a method of it, so none can forget
+/// which tenant it works for. Cheap to make; get one from [`Host::tenant`].
+#[derive(Clone)]
+pub struct Tenant<'h> {
+    pub(crate) host: &'h Host,
+    pub(crate) id: TenantId,
+    info: TenantInfo,
+    pub(crate) actor: String,
+}
+
+impl fmt::Debug for Tenant<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tenant")
+            .field("id", &self.id)
+            .field("actor", &self.actor)
+            .finish()
+    }
+}
+
+impl<'h> Tenant<'h> {
+    /// The tenant's id.
+    pub fn id(&self) -> &str {
+        self.id.as_str()
+    }
+
+    /// The tenant's record.
+    pub fn info(&self) -> &TenantInfo {
+        &self.info
+    }
+
+    /// The same tenant, with changes recorded in the audit log as made by `actor` (an email).
+    ///
+    /// By default, changes are made by `system`.
+    pub fn acting_as(mut self, actor: impl Into<String>) -> Tenant<'h> {
+        self.actor = actor.into();
+        self
+    }
+
+    /// The tenant's audit log, oldest entry first, with the platform-level entries (plugin
+    /// installs) among them.
+    pub fn audit_log(&self) -> Result<Vec<AuditEntry>> {
+        audit::list(self.host.store(), &self.id)
+    }
+
+    pub(crate) fn store(&self) -> &'h Store {
+        self.host.store()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants_are_created_once_and_found_by_id() {
+        let host = Host::open_in_memory(HostConfig::default()).unwrap();
+        host.create_tenant("acme", "Acme Corp", TenantLevel::Both)
+            .unwrap();
+        let again = host.create_tenant("acme", "Acme again", TenantLevel::Company);
+        assert!(matches!(
+            again.unwrap_err().kind(),
+            ErrorKind::TenantExists(id) if id == "acme"
+        ));
+        assert_eq!(host.tenant("acme").unwrap().info().name, "Acme Corp");
+        let missing = host.tenant("globex").unwrap_err();
+        assert!(missing.to_string().contains("globex"), "{missing}");
+        let bad = host.create_tenant("a b", "Spaces", TenantLevel::Both);
+        assert!(bad.unwrap_err().to_string().contains("a b"));
+        let log = host.tenant("acme").unwrap().audit_log().unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].action, "tenant.create");
+    }
+}

@@ -1,0 +1,277 @@
+//! `cshost plugin inspect` and `cshost plugin run`, driven as a plugin author would drive them.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn cshost(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .args(args)
+        .env("CSHOST_CACHE_DIR", support::cache_dir())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("cshost starts")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// Runs a plugin on a sample input and returns the JSON report and whether the call succeeded.
+fn run(plugin: &str, hook: &str, input: &str, extra: &[&str]) -> (Value, bool) {
+    let wasm = support::plugin_path(plugin);
+    let input = support::sample_input(input);
+    let mut args = vec![
+        "plugin",
+        "run",
+        path(&wasm),
+        "--hook",
+        hook,
+        "--input",
+        path(&input),
+    ];
+    args.extend(extra);
+    let output = cshost(&args);
+    let report = serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| {
+        panic!(
+            "{plugin}: the report is not JSON ({e}):\n{}\n{}",
+            stdout(&output),
+            stderr(&output)
+        )
+    });
+    (report, output.status.success())
+}
+
+#[test]
+fn inspect_shows_every_example_plugin() {
+    for (plugin, point) in [
+        ("normalize-partner", "field-mapper"),
+        ("arr-tier", "criteria-filter"),
+        ("share-digest", "notifier"),
+        ("partner-welcome", "lifecycle"),
+    ] {
+        let wasm = support::plugin_path(plugin);
+        let output = cshost(&["plugin", "inspect", path(&wasm)]);
+        assert!(output.status.success(), "{plugin}: {}", stderr(&output));
+        let text = stdout(&output);
+        assert!(
+            text.contains(&format!("name:             {plugin}")),
+            "{text}"
+        );
+        assert!(
+            text.contains(point),
+            "{plugin} shows its extension point:\n{text}"
+        );
+        assert!(text.contains("sha256:"), "{text}");
+
+        let output = cshost(&["plugin", "inspect", path(&wasm), "--json"]);
+        let manifest: Value = serde_json::from_slice(&output.stdout).expect("JSON manifest");
+        assert_eq!(manifest["name"], plugin);
+        let bytes = std::fs::metadata(&wasm).unwrap().len();
+        assert_eq!(manifest["size"], bytes, "{plugin}: the size is the file's");
+        assert_eq!(manifest["hash"].as_str().map(str::len), Some(64));
+    }
+}
+
+#[test]
+fn run_normalize_partner_reports_outcomes_cost_and_log() {
+    let (report, ok) = run(
+        "normalize-partner",
+        "csv-row-mapped",
+        "normalize-partner.json",
+        &["--config", "regions=DE=DACH,US=North America"],
+    );
+    assert!(ok, "{report:#}");
+    let rows = report["output"].as_array().expect("one outcome per row");
+    assert_eq!(rows[0]["row"], 2);
+    let kept = &rows[0]["outcome"]["keep"];
+    assert_eq!(kept["name"], "Bennett & Co.", "{report:#}");
+    assert_eq!(kept["email"], "partners@bennett.co");
+    assert_eq!(
+        kept["region"], "DACH",
+        "config overrides the default region"
+    );
+    let rejected = rows
+        .iter()
+        .find(|r| r["outcome"].get("reject").is_some())
+        .expect("the bad email is rejected");
+    assert_eq!(rejected["outcome"]["reject"]["field"], "email");
+    assert!(report["fuel_used"].as_u64().unwrap() > 0);
+    assert!(report["peak_memory_bytes"].as_u64().unwrap() > 0);
+    assert!(report["wall_time_us"].is_u64());
+    assert!(report["log"].is_array());
+}
+
+#[test]
+fn run_serves_every_hook_of_the_examples() {
+    let (report, ok) = run(
+        "arr-tier",
+        "criteria",
+        "arr-tier.json",
+        &["--config", "tiers=gold=400000.."],
+    );
+    assert!(ok, "{report:#}");
+    let matched: Vec<&str> = report["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["matches"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(matched.contains(&"AAR Corp"), "{report:#}");
+    assert!(!matched.contains(&"Halcyon Freight"), "{report:#}");
+    assert!(
+        !matched.contains(&"Meridian Health Partners"),
+        "250,000 is below the configured gold tier: {report:#}"
+    );
+
+    let (report, ok) = run("share-digest", "plan-shared", "share-digest.json", &[]);
+    assert!(ok, "{report:#}");
+    let sent = report["output"].as_array().unwrap();
+    assert_eq!(sent.len(), 3, "{report:#}");
+    assert!(sent.iter().any(|n| n["channel"] == "in_app"), "{report:#}");
+
+    let (report, ok) = run(
+        "share-digest",
+        "plan-shared",
+        "share-digest-no-objectives.json",
+        &[],
+    );
+    assert!(ok, "{report:#}");
+    assert_eq!(
+        report["output"],
+        serde_json::json!([]),
+        "nothing visible, nothing sent"
+    );
+
+    let (report, ok) = run(
+        "partner-welcome",
+        "partner-created",
+        "partner-welcome.json",
+        &[],
+    );
+    assert!(ok, "{report:#}");
+    let text = report["output"].to_string();
+    assert!(text.contains("Partner onboarding"), "{report:#}");
+}
+
+#[test]
+fn a_failing_plugin_prints_its_typed_error_and_exits_nonzero() {
+    let (report, ok) = run(
+        "spin",
+        "csv-row-mapped",
+        "normalize-partner.json",
+        &["--deadline-ms", "50"],
+    );
+    assert!(!ok);
+    assert_eq!(report["error"]["code"], "deadline-exceeded", "{report:#}");
+
+    let (report, ok) = run("panic", "csv-row-mapped", "normalize-partner.json", &[]);
+    assert!(!ok);
+    assert_eq!(report["error"]["code"], "trap", "{report:#}");
+}
+
+#[test]
+fn bad_files_and_bad_input_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let missing = dir.path().join("missing.wasm");
+    let output = cshost(&["plugin", "inspect", path(&missing)]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("missing.wasm"),
+        "{}",
+        stderr(&output)
+    );
+
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"not a component").unwrap();
+    let output = cshost(&["plugin", "inspect", path(&junk)]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("junk.wasm") || err.contains("component"),
+        "{err}"
+    );
+
+    let wasm = support::plugin_path("normalize-partner");
+    let bad_json = dir.path().join("bad.json");
+    std::fs::write(&bad_json, "{\"rows\": [").unwrap();
+    let output = cshost(&[
+        "plugin",
+        "run",
+        path(&wasm),
+        "--hook",
+        "csv-row-mapped",
+        "--input",
+        path(&bad_json),
+    ]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("bad.json") && err.contains("invalid JSON"),
+        "{err}"
+    );
+
+    let wrong_shape = dir.path().join("shape.json");
+    std::fs::write(&wrong_shape, "{\"partner\": {}}").unwrap();
+    let output = cshost(&[
+        "plugin",
+        "run",
+        path(&wasm),
+        "--hook",
+        "csv-row-mapped",
+        "--input",
+        path(&wrong_shape),
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("csv-row-mapped"),
+        "{}",
+        stderr(&output)
+    );
+
+    let input = support::sample_input("share-digest.json");
+    let output = cshost(&[
+        "plugin",
+        "run",
+        path(&wasm),
+        "--hook",
+        "plan-shared",
+        "--input",
+        path(&input),
+    ]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("does not implement the plan-shared hook") && err.contains("csv-row-mapped"),
+        "{err}"
+    );
+
+    let output = cshost(&[
+        "plugin",
+        "run",
+        path(&wasm),
+        "--hook",
+        "no-such-hook",
+        "--input",
+        path(&input),
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("no-such-hook"),
+        "{}",
+        stderr(&output)
+    );
+}
