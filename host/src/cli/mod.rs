@@ -1,12 +1,13 @@
 //! The `cshost` command line: a thin layer over the library.
 
 mod plugin;
+mod tenant;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cs_host::{PluginRuntime, RuntimeConfig};
+use cs_host::{Host, HostConfig, PluginRuntime, RuntimeConfig};
 
 /// cs-host: a multi-tenant plugin runtime for a customer-success platform.
 #[derive(Parser)]
@@ -15,6 +16,10 @@ struct Cli {
     /// Where compiled plugins are cached [default: $XDG_CACHE_HOME/cs-host or ~/.cache/cs-host].
     #[arg(long, global = true, env = "CSHOST_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+
+    /// The database file.
+    #[arg(long, global = true, env = "CSHOST_DB", default_value = "cshost.db")]
+    db: PathBuf,
 
     #[command(subcommand)]
     command: Command,
@@ -25,6 +30,9 @@ enum Command {
     /// Inspect and try out plugin components.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Create and list tenants.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
 }
 
 /// Runs the command line and turns its outcome into an exit code.
@@ -45,9 +53,20 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cache_dir = cli.cache_dir.or_else(default_cache_dir);
+    let open = || host(&cli.db, cache_dir.clone());
     match cli.command {
         Command::Plugin(command) => plugin::run(command, &|| runtime(cache_dir.clone())),
+        Command::Tenant(command) => tenant::run(command, &open),
     }
+}
+
+/// Opens the database named by `--db`, with the plugin runtime.
+fn host(db: &std::path::Path, cache_dir: Option<PathBuf>) -> anyhow::Result<Host> {
+    let mut config = RuntimeConfig::default();
+    if let Some(dir) = cache_dir {
+        config = config.cache_dir(dir);
+    }
+    Ok(Host::open(db, HostConfig::default().runtime(config))?)
 }
 
 fn default_cache_dir() -> Option<PathBuf> {
