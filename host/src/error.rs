@@ -43,6 +43,43 @@ pub enum ErrorKind {
         /// The cause.
         source: io::Error,
     },
+    /// The tenant has no record of this kind with this id.
+    NotFound {
+        /// What kind of record: `success plan`, `objective`, `CTA`, `task`, `company`, ...
+        object: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// A plan cannot become active because one of its CTAs is due before one of its tasks
+    /// (the SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED case); the plan stays as it was.
+    CtaDueBeforeTask {
+        /// The plan.
+        plan: i64,
+        /// The CTA.
+        cta: i64,
+        /// The CTA's name.
+        cta_name: String,
+        /// The CTA's due date.
+        cta_due: String,
+        /// The task due after its CTA.
+        task: i64,
+        /// The task's name.
+        task_name: String,
+        /// The task's due date.
+        task_due: String,
+    },
+    /// A plan cannot be shared with this internal user.
+    ShareRefused {
+        /// The recipient's email.
+        email: String,
+        /// Why: no such user, or a licence that cannot receive plans.
+        reason: String,
+    },
+    /// A shared link cannot be opened: unknown, expired, revoked or blocked. The message is the
+    /// same in every case, so a link's holder learns nothing about which.
+    LinkUnavailable,
+    /// A one-time code was refused.
+    Otp(crate::sharing::OtpError),
 }
 
 impl Error {
@@ -75,6 +112,29 @@ impl fmt::Display for Error {
             ErrorKind::TenantExists(id) => write!(f, "a tenant `{id}` exists already"),
             ErrorKind::Invalid(message) => f.write_str(message),
             ErrorKind::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            ErrorKind::NotFound { object, id } => write!(f, "there is no {object} {id}"),
+            ErrorKind::CtaDueBeforeTask {
+                plan,
+                cta,
+                cta_name,
+                cta_due,
+                task,
+                task_name,
+                task_due,
+            } => write!(
+                f,
+                "SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED: success plan {plan} stays draft: CTA \
+                 {cta} `{cta_name}` is due {cta_due}, before its task {task} `{task_name}` \
+                 (due {task_due}); re-apply the task's due date (which moves the CTA's) and \
+                 activate again"
+            ),
+            ErrorKind::ShareRefused { email, reason } => {
+                write!(f, "cannot share with {email}: {reason}")
+            }
+            ErrorKind::LinkUnavailable => f.write_str(
+                "this link is not valid; ask the person who shared it to send you a new one",
+            ),
+            ErrorKind::Otp(error) => error.fmt(f),
         }
     }
 }

@@ -7,7 +7,9 @@ mod error;
 mod host;
 pub mod model;
 mod outbox;
+mod plans;
 pub mod plugins;
+mod sharing;
 mod store;
 
 pub use audit::AuditEntry;
@@ -19,3 +21,5 @@ pub use plugins::{
     PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,
 };
 pub use store::TenantId;
+pub use plans::{Cta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf};
+pub use sharing::OtpError;

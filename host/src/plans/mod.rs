@@ -1,0 +1,1042 @@
+//! Success plans, their objectives and tasks, and CTAs (calls to action).
+//!
+//! A plan belongs to a company (optionally to one of its relationships) and moves from Draft to
+//! Active to Complete. Its objectives are each internal-only or shared with external contacts.
+//! A CTA's due date may not be earlier than any of its tasks' due dates; a plan whose CTAs break
+//! that rule cannot become active, and stays a draft (the SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED
+//! case of the CS handbook).
+
+pub(crate) mod dates;
+
+use std::fmt;
+use std::str::FromStr;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Change};
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::Tenant;
+use crate::model::{CtaRequest, CtaType, Date, Priority};
+use crate::store::{Store, TenantId};
+
+/// Where a plan is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    /// Being written; the default.
+    #[default]
+    Draft,
+    /// Being worked on. A plan only becomes active if no CTA of it is due before its tasks.
+    Active,
+    /// Done.
+    Complete,
+}
+
+impl PlanStatus {
+    /// The status's name: `draft`, `active` or `complete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanStatus::Draft => "draft",
+            PlanStatus::Active => "active",
+            PlanStatus::Complete => "complete",
+        }
+    }
+}
+
+impl fmt::Display for PlanStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PlanStatus {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<PlanStatus> {
+        match s {
+            "draft" => Ok(PlanStatus::Draft),
+            "active" => Ok(PlanStatus::Active),
+            "complete" => Ok(PlanStatus::Complete),
+            other => Err(invalid(format!(
+                "plan status `{other}`: expected draft, active or complete"
+            ))),
+        }
+    }
+}
+
+/// A new success plan, for [`Tenant::create_plan`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NewPlan {
+    /// The customer company the plan is for.
+    pub company_id: i64,
+    /// The relationship of that company the plan is for, if any.
+    #[serde(default)]
+    pub relationship_id: Option<i64>,
+    /// The plan's name (required).
+    pub name: String,
+    /// A free-form type, such as `Onboarding`.
+    #[serde(default)]
+    pub plan_type: String,
+    /// When the plan is due.
+    #[serde(default)]
+    pub due_date: Option<Date>,
+    /// Whether the plan may be shared with external contacts. By default, it may not (plans are
+    /// for internal sharing only until this is turned on).
+    #[serde(default)]
+    pub share_with_contacts: bool,
+}
+
+/// A success plan with its objectives, their tasks, and the plan's CTAs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The plan's id.
+    pub id: i64,
+    /// The customer company.
+    pub company_id: i64,
+    /// The relationship, if the plan is for one.
+    pub relationship_id: Option<i64>,
+    /// The plan's name.
+    pub name: String,
+    /// Its free-form type.
+    pub plan_type: String,
+    /// Draft, active or complete.
+    pub status: PlanStatus,
+    /// When it is due.
+    pub due_date: Option<Date>,
+    /// Whether it may be shared with external contacts.
+    pub share_with_contacts: bool,
+    /// Its objectives, in the order they were added.
+    pub objectives: Vec<PlanObjective>,
+    /// Its CTAs, in the order they were opened.
+    pub ctas: Vec<Cta>,
+}
+
+/// An objective of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanObjective {
+    /// The objective's id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its status, such as `open`.
+    pub status: String,
+    /// When it is due.
+    pub due_date: Option<Date>,
+    /// True if external contacts may see it; false if it is internal only.
+    pub shared_externally: bool,
+    /// Its tasks.
+    pub tasks: Vec<Task>,
+}
+
+/// A task of an objective or of a CTA.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// The task's id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Who owns it (an email or a name).
+    pub owner: Option<String>,
+    /// When it is due.
+    pub due_date: Option<Date>,
+    /// `open` or `done`.
+    pub status: String,
+}
+
+/// A new task, for [`Tenant::add_task`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NewTask {
+    /// The task's name (required).
+    pub name: String,
+    /// Who owns it.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// When it is due.
+    #[serde(default)]
+    pub due_date: Option<Date>,
+}
+
+/// What a task belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskOf {
+    /// An objective of a plan.
+    Objective(i64),
+    /// A CTA.
+    Cta(i64),
+}
+
+/// A call to action on a company.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cta {
+    /// The CTA's id.
+    pub id: i64,
+    /// The company it is about.
+    pub company_id: i64,
+    /// The plan it belongs to, if any.
+    pub plan_id: Option<i64>,
+    /// The plan objective it works towards, if any.
+    pub objective_id: Option<i64>,
+    /// Risk, expansion, lifecycle, activity or objective.
+    pub kind: CtaType,
+    /// Its name.
+    pub name: String,
+    /// Low, medium or high.
+    pub priority: Priority,
+    /// `open` or `closed`.
+    pub status: String,
+    /// When it is due.
+    pub due_date: Option<Date>,
+    /// Who opened it: a user's email, or `plugin:<name>`.
+    pub source: String,
+    /// Its tasks.
+    pub tasks: Vec<Task>,
+}
+
+/// A new CTA, for [`Tenant::open_cta`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCta {
+    /// The company it is about.
+    pub company_id: i64,
+    /// The kind of CTA.
+    pub kind: CtaType,
+    /// Its name (required).
+    pub name: String,
+    /// Its priority. By default, medium.
+    #[serde(default)]
+    pub priority: Priority,
+    /// When it is due.
+    #[serde(default)]
+    pub due_date: Option<Date>,
+    /// The plan it belongs to (a plan of the same company), if any.
+    #[serde(default)]
+    pub plan_id: Option<i64>,
+    /// The objective of that plan it works towards, if any.
+    #[serde(default)]
+    pub objective_id: Option<i64>,
+}
+
+impl Tenant<'_> {
+    /// Creates a draft success plan for a company and returns its id.
+    pub fn create_plan(&self, plan: &NewPlan) -> Result<i64> {
+        let name = required("plan name", &plan.name)?;
+        let store = self.store();
+        let now = self.host.now();
+        store.write(|tx| {
+            require(tx, store, &self.id, "companies", "company", plan.company_id)?;
+            if let Some(relationship) = plan.relationship_id {
+                let company: Option<i64> = tx
+                    .query_row(
+                        "SELECT company_id FROM relationships WHERE tenant_id = ?1 AND id = ?2",
+                        params![self.id.as_str(), relationship],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| store.error(e))?;
+                match company {
+                    None => return Err(not_found("relationship", relationship)),
+                    Some(company) if company != plan.company_id => {
+                        return Err(invalid(format!(
+                            "relationship {relationship} belongs to company {company}, not to \
+                             company {}",
+                            plan.company_id
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            }
+            tx.execute(
+                "INSERT INTO success_plans (tenant_id, company_id, relationship_id, name, type,
+                                            due_date, share_with_contacts, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    self.id.as_str(),
+                    plan.company_id,
+                    plan.relationship_id,
+                    name,
+                    plan.plan_type.trim(),
+                    plan.due_date.map(|d| d.to_string()),
+                    plan.share_with_contacts,
+                    now
+                ],
+            )
+            .map_err(|e| store.error(e))?;
+            let id = tx.last_insert_rowid();
+            self.plan_audit(tx, now, "plan.create", &format!("plan:{id}"), None, plan)?;
+            Ok(id)
+        })
+    }
+
+    /// Adds an objective to a plan and returns its id. `shared_externally` says whether external
+    /// contacts may see it; by default (`None`) it follows the plan's "sharing with contacts"
+    /// switch.
+    pub fn add_objective(
+        &self,
+        plan_id: i64,
+        name: &str,
+        due_date: Option<Date>,
+        shared_externally: Option<bool>,
+    ) -> Result<i64> {
+        let name = required("objective name", name)?;
+        let store = self.store();
+        let now = self.host.now();
+        store.write(|tx| {
+            let contacts: bool = tx
+                .query_row(
+                    "SELECT share_with_contacts FROM success_plans
+                     WHERE tenant_id = ?1 AND id = ?2",
+                    params![self.id.as_str(), plan_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(|e| store.error(e))?
+                .ok_or_else(|| not_found("success plan", plan_id))?;
+            let shared = shared_externally.unwrap_or(contacts);
+            tx.execute(
+                "INSERT INTO objectives (tenant_id, plan_id, name, due_date, shared_externally)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    self.id.as_str(),
+                    plan_id,
+                    name,
+                    due_date.map(|d| d.to_string()),
+                    shared
+                ],
+            )
+            .map_err(|e| store.error(e))?;
+            let id = tx.last_insert_rowid();
+            let after = serde_json::json!({
+                "plan": plan_id, "name": name, "due_date": due_date, "shared_externally": shared,
+            });
+            self.plan_audit(tx, now, "objective.add", &format!("objective:{id}"), None, &after)?;
+            Ok(id)
+        })
+    }
+
+    /// Marks an objective as shared with external contacts (`true`) or internal only (`false`).
+    pub fn set_objective_shared(&self, objective_id: i64, shared_externally: bool) -> Result<()> {
+        let store = self.store();
+        let now = self.host.now();
+        store.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE objectives SET shared_externally = ?3 WHERE tenant_id = ?1 AND id = ?2",
+                    params![self.id.as_str(), objective_id, shared_externally],
+                )
+                .map_err(|e| store.error(e))?;
+            if changed == 0 {
+                return Err(not_found("objective", objective_id));
+            }
+            let after = serde_json::json!({ "shared_externally": shared_externally });
+            let subject = format!("objective:{objective_id}");
+            self.plan_audit(tx, now, "objective.sharing", &subject, None, &after)
+        })
+    }
+
+    /// Turns a plan's "sharing with contacts" switch on or off. Turning it on marks every
+    /// objective of the plan as shared externally; single objectives can then be made internal
+    /// again with [`Tenant::set_objective_shared`].
+    pub fn set_sharing_with_contacts(&self, plan_id: i64, on: bool) -> Result<()> {
+        let store = self.store();
+        let now = self.host.now();
+        store.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE success_plans SET share_with_contacts = ?3
+                     WHERE tenant_id = ?1 AND id = ?2",
+                    params![self.id.as_str(), plan_id, on],
+                )
+                .map_err(|e| store.error(e))?;
+            if changed == 0 {
+                return Err(not_found("success plan", plan_id));
+            }
+            if on {
+                tx.execute(
+                    "UPDATE objectives SET shared_externally = 1 WHERE tenant_id = ?1 AND plan_id = ?2",
+                    params![self.id.as_str(), plan_id],
+                )
+                .map_err(|e| store.error(e))?;
+            }
+            let after = serde_json::json!({ "share_with_contacts": on });
+            self.plan_audit(tx, now, "plan.sharing", &format!("plan:{plan_id}"), None, &after)
+        })
+    }
+
+    /// Adds a task to an objective or a CTA and returns its id.
+    ///
+    /// On a CTA of an active plan, a task may not be due after the CTA (the plan would break
+    /// the rule it was activated under); set the CTA's date with [`Tenant::set_task_due`].
+    pub fn add_task(&self, of: TaskOf, task: &NewTask) -> Result<i64> {
+        let name = required("task name", &task.name)?;
+        let store = self.store();
+        let now = self.host.now();
+        store.write(|tx| {
+            let (objective, cta) = match of {
+                TaskOf::Objective(id) => {
+                    require(tx, store, &self.id, "objectives", "objective", id)?;
+                    (Some(id), None)
+                }
+                TaskOf::Cta(id) => {
+                    let (due, plan_status) = cta_due_and_plan_status(tx, store, &self.id, id)?;
+                    if let (Some(cta_due), Some(task_due), Some(PlanStatus::Active)) =
+                        (due, task.due_date, plan_status)
+                        && task_due > cta_due
+                    {
+                        return Err(invalid(format!(
+                            "task `{name}` is due {task_due}, after its CTA {id} (due \
+                             {cta_due}) on an active plan; move the CTA's due date first"
+                        )));
+                    }
+                    (None, Some(id))
+                }
+            };
+            tx.execute(
+                "INSERT INTO tasks (tenant_id, objective_id, cta_id, name, owner, due_date)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    self.id.as_str(),
+                    objective,
+                    cta,
+                    name,
+                    task.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()),
+                    task.due_date.map(|d| d.to_string())
+                ],
+            )
+            .map_err(|e| store.error(e))?;
+            let id = tx.last_insert_rowid();
+            let after = serde_json::json!({
+                "objective": objective, "cta": cta, "task": task,
+            });
+            self.plan_audit(tx, now, "task.add", &format!("task:{id}"), None, &after)?;
+            Ok(id)
+        })
+    }
+
+    /// Sets (re-applies) a task's due date. When the task belongs to a CTA due earlier, the
+    /// CTA's due date moves to the task's: this is how a plan that failed to activate is fixed.
+    pub fn set_task_due(&self, task_id: i64, due_date: Option<Date>) -> Result<()> {
+        let store = self.store();
+        let now = self.host.now();
+        store.write(|tx| {
+            let cta: Option<i64> = tx
+                .query_row(
+                    "SELECT cta_id FROM tasks WHERE tenant_id = ?1 AND id = ?2",
+                    params![self.id.as_str(), task_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(|e| store.error(e))?
+                .ok_or_else(|| not_found("task", task_id))?;
+            tx.execute(
+                "UPDATE tasks SET due_date = ?3 WHERE tenant_id = ?1 AND id = ?2",
+                params![self.id.as_str(), task_id, due_date.map(|d| d.to_string())],
+            )
+            .map_err(|e| store.error(e))?;
+            if let (Some(cta), Some(due)) = (cta, due_date) {
+                // Dates are 'YYYY-MM-DD' text, so text order is date order.
+                tx.execute(
+                    "UPDATE ctas SET due_date = ?3
+                     WHERE tenant_id = ?1 AND id = ?2 AND due_date IS NOT NULL AND due_date < ?3",
+                    params![self.id.as_str(), cta, due.to_string()],
+                )
+                .map_err(|e| store.error(e))?;
+            }
+            let after = serde_json::json!({ "due_date": due_date });
+            self.plan_audit(tx, now, "task.due", &format!("task:{task_id}"), None, &after)
+        })
+    }
+
+    /// Opens a CTA on a company, on behalf of the tenant's acting user, and returns its id.
+    pub fn open_cta(&self, cta: &NewCta) -> Result<i64> {
+        let name = required("CTA name", &cta.name)?;
+        let store = self.store();
+        let now = self.host.now();
+        store.write(|tx| {
+            require(tx, store, &self.id, "companies", "company", cta.company_id)?;
+            if let Some(plan) = cta.plan_id {
+                let company: i64 = tx
+                    .query_row(
+                        "SELECT company_id FROM success_plans WHERE tenant_id = ?1 AND id = ?2",
+                        params![self.id.as_str(), plan],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| store.error(e))?
+                    .ok_or_else(|| not_found("success plan", plan))?;
+                if company != cta.company_id {
+                    return Err(invalid(format!(
+                        "success plan {plan} is a plan of company {company}, not of company {}",
+                        cta.company_id
+                    )));
+                }
+            }
+            if let Some(objective) = cta.objective_id {
+                let plan: i64 = tx
+                    .query_row(
+                        "SELECT plan_id FROM objectives WHERE tenant_id = ?1 AND id = ?2",
+                        params![self.id.as_str(), objective],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| store.error(e))?
+                    .ok_or_else(|| not_found("objective", objective))?;
+                if cta.plan_id != Some(plan) {
+                    return Err(invalid(format!(
+                        "objective {objective} belongs to success plan {plan}: give that plan \
+                         as the CTA's plan"
+                    )));
+                }
+            }
+            let id = insert_cta(
+                tx,
+                store,
+                &self.id,
+                cta.company_id,
+                cta.plan_id,
+                cta.objective_id,
+                (cta.kind, name, cta.priority, cta.due_date),
+                &self.actor,
+                now,
+            )?;
+            self.plan_audit(tx, now, "cta.open", &format!("cta:{id}"), None, cta)?;
+            Ok(id)
+        })
+    }
+
+    /// Moves a plan to another status. Becoming active fails, and the plan keeps its status,
+    /// while any CTA of the plan is due before one of its tasks
+    /// ([`ErrorKind::CtaDueBeforeTask`] names the first such CTA and task).
+    pub fn set_plan_status(&self, plan_id: i64, status: PlanStatus) -> Result<()> {
+        let store = self.store();
+        let now = self.host.now();
+        store.write(|tx| {
+            let before: String = tx
+                .query_row(
+                    "SELECT status FROM success_plans WHERE tenant_id = ?1 AND id = ?2",
+                    params![self.id.as_str(), plan_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(|e| store.error(e))?
+                .ok_or_else(|| not_found("success plan", plan_id))?;
+            if status == PlanStatus::Active {
+                check_cta_dates(tx, store, &self.id, plan_id)?;
+            }
+            tx.execute(
+                "UPDATE success_plans SET status = ?3 WHERE tenant_id = ?1 AND id = ?2",
+                params![self.id.as_str(), plan_id, status.as_str()],
+            )
+            .map_err(|e| store.error(e))?;
+            audit::record(
+                tx,
+                store,
+                now,
+                Change {
+                    tenant: Some(&self.id),
+                    actor: &self.actor,
+                    action: "plan.status",
+                    subject: &format!("plan:{plan_id}"),
+                    before: Some(serde_json::json!({ "status": before })),
+                    after: Some(serde_json::json!({ "status": status })),
+                },
+            )
+        })
+    }
+
+    /// A plan with its objectives, tasks and CTAs.
+    pub fn plan(&self, plan_id: i64) -> Result<Plan> {
+        let store = self.store();
+        store.with(|conn| load_plan(conn, store, &self.id, plan_id))
+    }
+
+    /// The plans of a company, oldest first, with their objectives, tasks and CTAs.
+    pub fn plans(&self, company_id: i64) -> Result<Vec<Plan>> {
+        let store = self.store();
+        store.with(|conn| {
+            let ids: Vec<i64> = conn
+                .prepare_cached(
+                    "SELECT id FROM success_plans WHERE tenant_id = ?1 AND company_id = ?2
+                     ORDER BY id",
+                )
+                .and_then(|mut q| {
+                    q.query_map(params![self.id.as_str(), company_id], |r| r.get(0))?
+                        .collect()
+                })
+                .map_err(|e| store.error(e))?;
+            ids.into_iter()
+                .map(|id| load_plan(conn, store, &self.id, id))
+                .collect()
+        })
+    }
+
+    /// The CTAs of a company (in a plan or not), oldest first, with their tasks.
+    pub fn ctas(&self, company_id: i64) -> Result<Vec<Cta>> {
+        let store = self.store();
+        store.with(|conn| load_ctas(conn, store, &self.id, "company_id", company_id))
+    }
+
+    fn plan_audit(
+        &self,
+        tx: &Connection,
+        now: i64,
+        action: &str,
+        subject: &str,
+        before: Option<serde_json::Value>,
+        after: &impl Serialize,
+    ) -> Result<()> {
+        audit::record(
+            tx,
+            self.store(),
+            now,
+            Change {
+                tenant: Some(&self.id),
+                actor: &self.actor,
+                action,
+                subject,
+                before,
+                after: serde_json::to_value(after).ok(),
+            },
+        )
+    }
+}
+
+/// Opens a CTA on a company inside the caller's transaction and returns its id. `source` says
+/// who asked: `plugin:<name>` or a user's email. The CTA is due `request.due_in_days` days
+/// after `now` (no due date when that is absent).
+///
+/// The *partner created* hook's OpenCta action goes through here.
+// Until the hook lands, only the tests call it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn open_cta(
+    tx: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    company_id: i64,
+    request: &CtaRequest,
+    source: &str,
+    now: i64,
+) -> Result<i64> {
+    let name = required("CTA name", &request.name)?;
+    require(tx, store, tenant, "companies", "company", company_id)?;
+    let due = request.due_in_days.map(|days| dates::days_after(now, days));
+    let id = insert_cta(
+        tx,
+        store,
+        tenant,
+        company_id,
+        None,
+        None,
+        (request.kind, name, request.priority, due),
+        source,
+        now,
+    )?;
+    audit::record(
+        tx,
+        store,
+        now,
+        Change {
+            tenant: Some(tenant),
+            actor: source,
+            action: "cta.open",
+            subject: &format!("cta:{id}"),
+            before: None,
+            after: Some(serde_json::json!({
+                "company_id": company_id, "kind": request.kind, "name": name,
+                "priority": request.priority, "due_date": due,
+            })),
+        },
+    )?;
+    Ok(id)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_cta(
+    tx: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    company_id: i64,
+    plan_id: Option<i64>,
+    objective_id: Option<i64>,
+    (kind, name, priority, due): (CtaType, &str, Priority, Option<Date>),
+    source: &str,
+    now: i64,
+) -> Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO ctas (tenant_id, company_id, plan_id, objective_id, type, name, priority,
+                           due_date, source, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![
+            tenant.as_str(),
+            company_id,
+            plan_id,
+            objective_id,
+            cta_type_str(kind),
+            name,
+            priority_str(priority),
+            due.map(|d| d.to_string()),
+            source,
+            now
+        ])
+    })
+    .map_err(|e| store.error(e))?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Fails with [`ErrorKind::CtaDueBeforeTask`] if a CTA of the plan is due before one of its
+/// tasks; the earliest-opened such CTA, and its latest task, are named.
+fn check_cta_dates(conn: &Connection, store: &Store, tenant: &TenantId, plan: i64) -> Result<()> {
+    let broken = conn
+        .query_row(
+            "SELECT c.id, c.name, c.due_date, t.id, t.name, t.due_date
+             FROM ctas c JOIN tasks t ON t.tenant_id = c.tenant_id AND t.cta_id = c.id
+             WHERE c.tenant_id = ?1 AND c.plan_id = ?2
+               AND c.due_date IS NOT NULL AND t.due_date IS NOT NULL AND t.due_date > c.due_date
+             ORDER BY c.id, t.due_date DESC, t.id LIMIT 1",
+            params![tenant.as_str(), plan],
+            |r| {
+                Ok(ErrorKind::CtaDueBeforeTask {
+                    plan,
+                    cta: r.get(0)?,
+                    cta_name: r.get(1)?,
+                    cta_due: r.get(2)?,
+                    task: r.get(3)?,
+                    task_name: r.get(4)?,
+                    task_due: r.get(5)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(|e| store.error(e))?;
+    match broken {
+        Some(kind) => Err(Error::new(kind)),
+        None => Ok(()),
+    }
+}
+
+fn cta_due_and_plan_status(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    cta: i64,
+) -> Result<(Option<Date>, Option<PlanStatus>)> {
+    let (due, status): (Option<String>, Option<String>) = conn
+        .query_row(
+            "SELECT c.due_date, p.status FROM ctas c
+             LEFT JOIN success_plans p ON p.tenant_id = c.tenant_id AND p.id = c.plan_id
+             WHERE c.tenant_id = ?1 AND c.id = ?2",
+            params![tenant.as_str(), cta],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(|e| store.error(e))?
+        .ok_or_else(|| not_found("CTA", cta))?;
+    Ok((
+        due.and_then(|d| d.parse().ok()),
+        status.and_then(|s| s.parse().ok()),
+    ))
+}
+
+pub(crate) fn load_plan(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    plan_id: i64,
+) -> Result<Plan> {
+    let mut plan = conn
+        .prepare_cached(
+            "SELECT id, company_id, relationship_id, name, type, status, due_date,
+                    share_with_contacts
+             FROM success_plans WHERE tenant_id = ?1 AND id = ?2",
+        )
+        .and_then(|mut q| {
+            q.query_row(params![tenant.as_str(), plan_id], |r| {
+                Ok(Plan {
+                    id: r.get(0)?,
+                    company_id: r.get(1)?,
+                    relationship_id: r.get(2)?,
+                    name: r.get(3)?,
+                    plan_type: r.get(4)?,
+                    status: r
+                        .get::<_, String>(5)?
+                        .parse()
+                        .unwrap_or(PlanStatus::Draft),
+                    due_date: date_column(r, 6)?,
+                    share_with_contacts: r.get(7)?,
+                    objectives: Vec::new(),
+                    ctas: Vec::new(),
+                })
+            })
+            .optional()
+        })
+        .map_err(|e| store.error(e))?
+        .ok_or_else(|| not_found("success plan", plan_id))?;
+    plan.objectives = conn
+        .prepare_cached(
+            "SELECT id, name, status, due_date, shared_externally FROM objectives
+             WHERE tenant_id = ?1 AND plan_id = ?2 ORDER BY id",
+        )
+        .and_then(|mut q| {
+            q.query_map(params![tenant.as_str(), plan_id], |r| {
+                Ok(PlanObjective {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    status: r.get(2)?,
+                    due_date: date_column(r, 3)?,
+                    shared_externally: r.get(4)?,
+                    tasks: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| store.error(e))?;
+    for objective in &mut plan.objectives {
+        objective.tasks = load_tasks(conn, store, tenant, "objective_id", objective.id)?;
+    }
+    plan.ctas = load_ctas(conn, store, tenant, "plan_id", plan_id)?;
+    Ok(plan)
+}
+
+fn load_ctas(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    column: &'static str,
+    id: i64,
+) -> Result<Vec<Cta>> {
+    let sql = format!(
+        "SELECT id, company_id, plan_id, objective_id, type, name, priority, status, due_date,
+                source
+         FROM ctas WHERE tenant_id = ?1 AND {column} = ?2 ORDER BY id"
+    );
+    let mut ctas = conn
+        .prepare_cached(&sql)
+        .and_then(|mut q| {
+            q.query_map(params![tenant.as_str(), id], |r| {
+                Ok(Cta {
+                    id: r.get(0)?,
+                    company_id: r.get(1)?,
+                    plan_id: r.get(2)?,
+                    objective_id: r.get(3)?,
+                    kind: json_enum(r, 4)?,
+                    name: r.get(5)?,
+                    priority: json_enum(r, 6)?,
+                    status: r.get(7)?,
+                    due_date: date_column(r, 8)?,
+                    source: r.get(9)?,
+                    tasks: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| store.error(e))?;
+    for cta in &mut ctas {
+        cta.tasks = load_tasks(conn, store, tenant, "cta_id", cta.id)?;
+    }
+    Ok(ctas)
+}
+
+fn load_tasks(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    column: &'static str,
+    id: i64,
+) -> Result<Vec<Task>> {
+    let sql = format!(
+        "SELECT id, name, owner, due_date, status FROM tasks
+         WHERE tenant_id = ?1 AND {column} = ?2 ORDER BY id"
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut q| {
+            q.query_map(params![tenant.as_str(), id], |r| {
+                Ok(Task {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    owner: r.get(2)?,
+                    due_date: date_column(r, 3)?,
+                    status: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+        .map_err(|e| store.error(e))
+}
+
+/// A `YYYY-MM-DD` column as a date.
+fn date_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Option<Date>> {
+    let text: Option<String> = row.get(index)?;
+    text.map(|t| {
+        t.parse().map_err(|e: crate::model::InvalidDate| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                e.into(),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// A snake_case enum column (CTA type, priority) read through its serde name.
+fn json_enum<T: serde::de::DeserializeOwned>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_value(serde_json::Value::String(text)).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn cta_type_str(kind: CtaType) -> &'static str {
+    match kind {
+        CtaType::Risk => "risk",
+        CtaType::Expansion => "expansion",
+        CtaType::Lifecycle => "lifecycle",
+        CtaType::Activity => "activity",
+        CtaType::Objective => "objective",
+    }
+}
+
+fn priority_str(priority: Priority) -> &'static str {
+    match priority {
+        Priority::Low => "low",
+        Priority::Medium => "medium",
+        Priority::High => "high",
+    }
+}
+
+/// Fails with [`ErrorKind::NotFound`] unless the tenant has a row `id` in `table`.
+pub(crate) fn require(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    table: &'static str,
+    object: &'static str,
+    id: i64,
+) -> Result<()> {
+    let sql = format!("SELECT 1 FROM {table} WHERE tenant_id = ?1 AND id = ?2");
+    let found = conn
+        .prepare_cached(&sql)
+        .and_then(|mut q| q.exists(params![tenant.as_str(), id]))
+        .map_err(|e| store.error(e))?;
+    if found {
+        Ok(())
+    } else {
+        Err(not_found(object, id))
+    }
+}
+
+pub(crate) fn not_found(object: &'static str, id: impl ToString) -> Error {
+    Error::new(ErrorKind::NotFound {
+        object,
+        id: id.to_string(),
+    })
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(ErrorKind::Invalid(message))
+}
+
+/// The trimmed text, or an error naming the field when it is empty.
+fn required<'a>(field: &str, text: &'a str) -> Result<&'a str> {
+    let text = text.trim();
+    if text.is_empty() {
+        Err(invalid(format!("the {field} is required")))
+    } else {
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{Host, HostConfig, TenantLevel};
+
+    fn host_with_company() -> (Host, i64) {
+        let host = Host::open_in_memory(HostConfig::default()).unwrap();
+        host.create_tenant("acme", "Acme", TenantLevel::Both)
+            .unwrap();
+        let company = host
+            .store()
+            .write(|tx| {
+                tx.execute(
+                    "INSERT INTO companies (tenant_id, name, created_at, updated_at)
+                     VALUES ('acme', 'Globex', 0, 0)",
+                    [],
+                )
+                .map_err(|e| host.store().error(e))?;
+                Ok(tx.last_insert_rowid())
+            })
+            .unwrap();
+        (host, company)
+    }
+
+    #[test]
+    fn open_cta_sets_the_due_date_from_now_and_records_the_source() {
+        let (host, company) = host_with_company();
+        let tenant = TenantId::new("acme");
+        let request = CtaRequest {
+            kind: CtaType::Lifecycle,
+            name: "Welcome the partner".into(),
+            priority: Priority::High,
+            due_in_days: Some(14),
+        };
+        // 2026-01-01T00:00:00Z.
+        let now = 1_767_225_600;
+        let id = host
+            .store()
+            .write(|tx| {
+                open_cta(
+                    tx,
+                    host.store(),
+                    &tenant,
+                    company,
+                    &request,
+                    "plugin:welcome",
+                    now,
+                )
+            })
+            .unwrap();
+        let ctas = host.tenant("acme").unwrap().ctas(company).unwrap();
+        assert_eq!(ctas.len(), 1);
+        assert_eq!(ctas[0].id, id);
+        assert_eq!(ctas[0].due_date, Some(Date::new(2026, 1, 15).unwrap()));
+        assert_eq!(ctas[0].source, "plugin:welcome");
+        assert_eq!(ctas[0].priority, Priority::High);
+        assert_eq!(ctas[0].kind, CtaType::Lifecycle);
+    }
+
+    #[test]
+    fn open_cta_rejects_another_tenants_company() {
+        let (host, company) = host_with_company();
+        host.create_tenant("other", "Other", TenantLevel::Both)
+            .unwrap();
+        let request = CtaRequest {
+            kind: CtaType::Risk,
+            name: "Churn risk".into(),
+            priority: Priority::Medium,
+            due_in_days: None,
+        };
+        let error = host
+            .store()
+            .write(|tx| {
+                open_cta(
+                    tx,
+                    host.store(),
+                    &TenantId::new("other"),
+                    company,
+                    &request,
+                    "a@x",
+                    0,
+                )
+            })
+            .unwrap_err();
+        assert!(
+            matches!(error.kind(), ErrorKind::NotFound { object: "company", .. }),
+            "{error}"
+        );
+    }
+}
