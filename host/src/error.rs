@@ -21,6 +21,43 @@ pub struct Error {
 pub enum ErrorKind {
     /// A plugin failed or could not be loaded.
     Plugin(PluginError),
+    /// No installed plugin has this name (and version).
+    UnknownPlugin {
+        /// The plugin's name.
+        name: String,
+        /// The version asked for, if one was.
+        version: Option<String>,
+    },
+    /// The plugin is not enabled for the tenant.
+    PluginNotEnabled {
+        /// The tenant.
+        tenant: String,
+        /// The plugin.
+        plugin: String,
+    },
+    /// The plugin cannot be uninstalled: tenants have it enabled.
+    PluginInUse {
+        /// The plugin and version.
+        plugin: String,
+        /// The tenants that have it enabled.
+        tenants: Vec<String>,
+    },
+    /// A plugin's configuration does not fit the keys it declares.
+    PluginConfig {
+        /// The plugin.
+        plugin: String,
+        /// The key at fault.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A plugin's limits exceed the platform maxima.
+    LimitsExceeded {
+        /// The plugin.
+        plugin: String,
+        /// The limits over their maximum: `deadline`, `fuel`, `memory`, `output`, `log`.
+        limits: Vec<String>,
+    },
     /// The WebAssembly engine could not be set up.
     Engine(String),
     /// The database failed.
@@ -112,6 +149,32 @@ impl fmt::Display for Error {
             ErrorKind::TenantExists(id) => write!(f, "a tenant `{id}` exists already"),
             ErrorKind::Invalid(message) => f.write_str(message),
             ErrorKind::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            ErrorKind::UnknownPlugin {
+                name,
+                version: Some(version),
+            } => write!(f, "plugin `{name}` {version} is not installed"),
+            ErrorKind::UnknownPlugin {
+                name,
+                version: None,
+            } => write!(f, "plugin `{name}` is not installed"),
+            ErrorKind::PluginNotEnabled { tenant, plugin } => {
+                write!(f, "plugin `{plugin}` is not enabled for tenant `{tenant}`")
+            }
+            ErrorKind::PluginInUse { plugin, tenants } => write!(
+                f,
+                "plugin `{plugin}` is enabled for {}; disable it there first, or force",
+                tenants.join(", ")
+            ),
+            ErrorKind::PluginConfig {
+                plugin,
+                key,
+                problem,
+            } => write!(f, "plugin `{plugin}`, configuration key `{key}`: {problem}"),
+            ErrorKind::LimitsExceeded { plugin, limits } => write!(
+                f,
+                "plugin `{plugin}`: the {} limit exceeds the platform maximum",
+                limits.join(", ")
+            ),
             ErrorKind::NotFound { object, id } => write!(f, "there is no {object} {id}"),
             ErrorKind::CtaDueBeforeTask {
                 plan,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{self, AuditEntry, Change};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};
-use crate::plugins::{PluginRuntime, RuntimeConfig};
+use crate::plugins::{LoadedPlugins, PluginRuntime, RuntimeConfig};
 use crate::store::{Store, TenantId, unix_seconds};
 
 /// How a [`Host`] is set up.
@@ -54,9 +54,11 @@ impl HostConfig {
 /// Open one per database and share it (it is `Sync`); every tenant-scoped operation starts from
 /// [`Host::tenant`].
 pub struct Host {
-    store: Store,
+    store: Arc<Store>,
     runtime: PluginRuntime,
     clock: Arc<dyn Clock>,
+    /// Loaded plugins by content hash, so hooks never compile a plugin twice.
+    plugins: LoadedPlugins,
 }
 
 impl fmt::Debug for Host {
@@ -81,9 +83,10 @@ impl Host {
 
     fn start(store: Store, config: HostConfig) -> Result<Host> {
         Ok(Host {
-            store,
+            store: Arc::new(store),
             runtime: PluginRuntime::new(config.runtime)?,
             clock: config.clock,
+            plugins: LoadedPlugins::default(),
         })
     }
 
@@ -190,6 +193,21 @@ impl Host {
     /// The clock.
     pub(crate) fn clock(&self) -> &dyn Clock {
         &*self.clock
+    }
+
+    /// The store, for what outlives a borrow of the host (plugins' company look-ups).
+    pub(crate) fn shared_store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// The clock, for what outlives a borrow of the host (an import's run log).
+    pub(crate) fn shared_clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// The plugins loaded so far, by content hash.
+    pub(crate) fn loaded_plugins(&self) -> &LoadedPlugins {
+        &self.plugins
     }
 }
 

@@ -4,6 +4,7 @@
 mod audit;
 mod clock;
 mod error;
+mod hooks;
 mod host;
 pub mod model;
 mod outbox;
@@ -21,5 +22,9 @@ pub use plugins::{
     PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,
 };
 pub use store::TenantId;
+pub use plugins::{
+    EnableOptions, Enablement, FailurePolicy, InstallOutcome, Installed, InstalledPlugin,
+    RecordedFailure, RunStats,
+};
 pub use plans::{Cta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf};
 pub use sharing::OtpError;

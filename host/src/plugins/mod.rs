@@ -9,15 +9,19 @@
 mod bindings;
 mod cache;
 mod context;
+pub(crate) mod enablement;
 mod error;
 mod instance;
 mod limits;
 mod log;
 mod manifest;
+mod registry;
+pub(crate) mod runlog;
 mod runtime;
 mod validate;
 mod wasi;
 
+pub use enablement::{DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy};
 pub use context::{CompanyDirectory, PluginContext, StaticDirectory};
 pub use error::{PluginError, PluginErrorKind};
 pub use instance::{CallStats, PluginInstance, RowOutcome};
@@ -26,6 +30,9 @@ pub use log::{LogLevel, LogLine};
 pub use manifest::{
     Capability, ConfigKey, ExtensionPoint, Manifest, UnknownCapability, UnknownExtensionPoint,
 };
+pub(crate) use registry::LoadedPlugins;
+pub use registry::{InstallOutcome, Installed, InstalledPlugin};
+pub use runlog::{KEPT_FAILURES, RecordedFailure, RunStats};
 pub use runtime::{Plugin, PluginRuntime, RuntimeConfig};
 
 /// The contract versions this host serves, such as `0.1.0`.

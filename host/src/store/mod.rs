@@ -14,7 +14,10 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// The schema, one append-only step per file. A released step is never edited: changes go in a
 /// new file at the end.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_core", include_str!("migrations/0001_core.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_core", include_str!("migrations/0001_core.sql")),
+    ("0003_plugins", include_str!("migrations/0003_plugins.sql")),
+];
 
 /// How many idle connections the pool keeps.
 const IDLE_CONNECTIONS: usize = 4;

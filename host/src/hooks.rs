@@ -1,0 +1,552 @@
+//! The hooks: where the host's operations call the plugins a tenant enabled, and how.
+//!
+//! Each hook reads the tenant's enablements once when its operation starts (so a change made
+//! meanwhile applies to the next operation, never to one running), runs fresh instances of the
+//! enabled plugins in priority order, applies each one's failure policy, and writes what
+//! happened to the run log (which feeds the circuit breaker) when the operation ends.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::Tenant;
+use crate::model::{
+    Company, FieldValue, Fields, LifecycleAction, Notification, Partner, ShareEvent,
+};
+use crate::plugins::enablement::{Active, FailurePolicy};
+use crate::plugins::runlog::{CallLog, RunLogSink};
+use crate::plugins::{ExtensionPoint, PluginError, PluginInstance, RowOutcome};
+
+/// The *CSV row mapped* chain of one import: the tenant's enabled field mappers, each with its
+/// instance for the whole import. The run log is written when the chain is dropped.
+pub(crate) struct RowMappers {
+    slots: Vec<Slot>,
+    columns: Vec<String>,
+    fields: Vec<String>,
+    /// Reused for each plugin's view of a row's values, in the order of `fields`.
+    values: Vec<FieldValue>,
+    sink: Option<RunLogSink>,
+}
+
+/// One plugin of an operation: its instance, its policy, and the log of its calls.
+struct Slot {
+    instance: PluginInstance,
+    policy: FailurePolicy,
+    log: CallLog,
+    /// The last error, kept to fail the rows a tripped fail-closed plugin can no longer serve.
+    last_error: Option<PluginError>,
+    /// A fail-open field mapper that could not begin the import sits it out.
+    benched: bool,
+}
+
+impl Slot {
+    fn new(active: Active, hook: ExtensionPoint) -> Slot {
+        Slot {
+            instance: active.plugin.instantiate(&active.context),
+            policy: active.enablement.failure_policy,
+            log: CallLog::new(&active, hook.hook()),
+            last_error: None,
+            benched: false,
+        }
+    }
+
+    fn name(&self) -> &str {
+        self.instance.plugin().name()
+    }
+}
+
+/// What the *CSV row mapped* chain decided about a row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RowVerdict {
+    /// Keep the row, with the fields as the chain left them.
+    Keep,
+    /// Leave the row out: a plugin skipped it.
+    Skip {
+        /// The plugin that skipped it.
+        plugin: String,
+        /// Its reason.
+        reason: String,
+    },
+    /// The row is refused: a plugin rejected it, naming the field at fault.
+    Reject {
+        /// The plugin that rejected it.
+        plugin: String,
+        /// The field at fault.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A fail-closed plugin failed: the row fails with this error.
+    Failed(PluginError),
+}
+
+/// What the *plan shared* hook decided.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NotifyOutcome {
+    /// Send these (possibly none: an empty list from a plugin suppresses the default).
+    Send(Vec<Notification>),
+    /// A fail-closed notifier failed: record the share, but hold these notifications with the
+    /// error.
+    Held {
+        /// The notifier's error.
+        error: PluginError,
+        /// The notifications planned before the failing notifier ran.
+        planned: Vec<Notification>,
+    },
+}
+
+/// The actions one lifecycle plugin asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PluginActions {
+    /// The plugin.
+    pub plugin: String,
+    /// Its actions, for the host to validate and apply.
+    pub actions: Vec<LifecycleAction>,
+}
+
+impl<'h> Tenant<'h> {
+    /// The *CSV row mapped* chain for one import: fresh instances of the tenant's enabled
+    /// field-mapper plugins, in priority order, each begun with these columns and fields.
+    /// The enablement is read once here: changes apply to the next operation, never this one.
+    pub(crate) fn row_mappers(&self, columns: &[String], fields: &[String]) -> Result<RowMappers> {
+        let active = self.active_plugins(ExtensionPoint::FieldMapper)?;
+        let mut mappers = RowMappers {
+            slots: Vec::with_capacity(active.len()),
+            columns: columns.to_vec(),
+            fields: fields.to_vec(),
+            values: Vec::with_capacity(fields.len()),
+            sink: None,
+        };
+        if active.is_empty() {
+            return Ok(mappers);
+        }
+        mappers.sink = Some(RunLogSink::for_tenant(self));
+        let clock = self.host.shared_clock();
+        for active in active {
+            let mut slot = Slot::new(active, ExtensionPoint::FieldMapper);
+            match slot.instance.begin_rows(columns, fields) {
+                Ok(()) => {
+                    slot.log.success(&slot.instance.last_call());
+                    mappers.slots.push(slot);
+                }
+                Err(error) => {
+                    let stats = slot.instance.last_call();
+                    slot.log.failure(
+                        &stats,
+                        &error,
+                        &*clock,
+                        || json!({"columns": columns, "rows": []}),
+                    );
+                    let policy = slot.policy;
+                    // Keep the slot so its log is written with the others', but never call it.
+                    slot.benched = true;
+                    mappers.slots.push(slot);
+                    if policy == FailurePolicy::FailClosed {
+                        // Dropping the chain writes the run log.
+                        drop(mappers);
+                        return Err(Error::from(error));
+                    }
+                }
+            }
+        }
+        if mappers.slots.iter().all(|slot| slot.benched) {
+            // Nothing will run: write the log now and give the import an empty chain.
+            if let Some(sink) = mappers.sink.take() {
+                sink.write_or_warn(mappers.slots.iter_mut().map(|s| &mut s.log));
+            }
+            mappers.slots.clear();
+        }
+        Ok(mappers)
+    }
+
+    /// Runs the criteria-filter plugin `plugin` (by name; must be enabled for this tenant).
+    ///
+    /// A fail-closed filter's failure is an error naming the plugin; a fail-open filter that
+    /// fails matches no company, so a broken filter never selects records.
+    pub(crate) fn criteria_filter(
+        &self,
+        plugin: &str,
+        arguments: &Fields,
+        candidates: &[Company],
+    ) -> Result<Vec<bool>> {
+        let active = self.active_plugin(plugin)?;
+        if !active
+            .plugin
+            .manifest()
+            .implements(ExtensionPoint::CriteriaFilter)
+        {
+            return Err(Error::from(PluginError::new(
+                plugin,
+                crate::plugins::PluginErrorKind::NotImplemented {
+                    extension_point: ExtensionPoint::CriteriaFilter.interface().to_owned(),
+                },
+            )));
+        }
+        let sink = RunLogSink::for_tenant(self);
+        let mut slot = Slot::new(active, ExtensionPoint::CriteriaFilter);
+        let result = slot.instance.matches(arguments, candidates);
+        let stats = slot.instance.last_call();
+        let outcome = match result {
+            Ok(answers) => {
+                slot.log.success(&stats);
+                Ok(answers)
+            }
+            Err(error) => {
+                slot.log.failure(
+                    &stats,
+                    &error,
+                    &*sink.clock,
+                    || json!({"arguments": arguments, "companies": candidates}),
+                );
+                match slot.policy {
+                    FailurePolicy::FailClosed => Err(Error::from(error)),
+                    FailurePolicy::FailOpen => Ok(vec![false; candidates.len()]),
+                }
+            }
+        };
+        sink.write_or_warn([&mut slot.log]);
+        outcome
+    }
+
+    /// The *plan shared* hook: the tenant's enabled notifiers in priority order, each seeing the
+    /// previous one's output as `planned` (the first sees the host's default notifications).
+    pub(crate) fn plan_shared(
+        &self,
+        event: &ShareEvent,
+        planned: Vec<Notification>,
+    ) -> Result<NotifyOutcome> {
+        let active = self.active_plugins(ExtensionPoint::Notifier)?;
+        if active.is_empty() {
+            return Ok(NotifyOutcome::Send(planned));
+        }
+        let sink = RunLogSink::for_tenant(self);
+        let mut slots: Vec<Slot> = active
+            .into_iter()
+            .map(|a| Slot::new(a, ExtensionPoint::Notifier))
+            .collect();
+        let mut planned = planned;
+        let mut held = None;
+        for slot in &mut slots {
+            let result = slot.instance.on_plan_shared(event, &planned);
+            let stats = slot.instance.last_call();
+            match result {
+                Ok(notifications) => {
+                    slot.log.success(&stats);
+                    planned = notifications;
+                }
+                Err(error) => {
+                    slot.log.failure(
+                        &stats,
+                        &error,
+                        &*sink.clock,
+                        || json!({"event": event, "planned": &planned}),
+                    );
+                    if slot.policy == FailurePolicy::FailClosed {
+                        held = Some(error);
+                        break;
+                    }
+                }
+            }
+        }
+        sink.write_or_warn(slots.iter_mut().map(|s| &mut s.log));
+        Ok(match held {
+            Some(error) => NotifyOutcome::Held { error, planned },
+            None => NotifyOutcome::Send(planned),
+        })
+    }
+
+    /// The *partner created* hook: each enabled lifecycle plugin's actions, in priority order.
+    ///
+    /// A fail-closed plugin's failure is an error naming the plugin (the partner should not be
+    /// created); a fail-open plugin that fails contributes no actions.
+    pub(crate) fn partner_created(&self, partner: &Partner) -> Result<Vec<PluginActions>> {
+        let active = self.active_plugins(ExtensionPoint::Lifecycle)?;
+        if active.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sink = RunLogSink::for_tenant(self);
+        let mut slots: Vec<Slot> = active
+            .into_iter()
+            .map(|a| Slot::new(a, ExtensionPoint::Lifecycle))
+            .collect();
+        let mut all = Vec::with_capacity(slots.len());
+        let mut failed = None;
+        for slot in &mut slots {
+            let result = slot.instance.on_partner_created(partner);
+            let stats = slot.instance.last_call();
+            match result {
+                Ok(actions) => {
+                    slot.log.success(&stats);
+                    all.push(PluginActions {
+                        plugin: slot.name().to_owned(),
+                        actions,
+                    });
+                }
+                Err(error) => {
+                    slot.log
+                        .failure(&stats, &error, &*sink.clock, || json!({"partner": partner}));
+                    if slot.policy == FailurePolicy::FailClosed {
+                        failed = Some(error);
+                        break;
+                    }
+                }
+            }
+        }
+        sink.write_or_warn(slots.iter_mut().map(|s| &mut s.log));
+        match failed {
+            Some(error) => Err(Error::from(error)),
+            None => Ok(all),
+        }
+    }
+}
+
+/// The input of `--hook csv-row-mapped`, as `cshost plugin run` takes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RowsInput {
+    #[serde(default)]
+    columns: Vec<String>,
+    rows: Vec<RowInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RowInput {
+    #[serde(default)]
+    number: Option<u64>,
+    #[serde(default)]
+    source: Vec<String>,
+    fields: Fields,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CriteriaInput {
+    #[serde(default)]
+    arguments: Fields,
+    companies: Vec<Company>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareInput {
+    event: ShareEvent,
+    #[serde(default)]
+    planned: Vec<Notification>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartnerInput {
+    partner: Partner,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    hook: ExtensionPoint,
+    input: serde_json::Value,
+) -> Result<T> {
+    serde_json::from_value(input).map_err(|e| {
+        Error::new(ErrorKind::Invalid(format!(
+            "the input does not fit the {} hook: {e}",
+            hook.hook()
+        )))
+    })
+}
+
+fn error_json(error: &PluginError) -> serde_json::Value {
+    json!({"plugin": error.plugin(), "code": error.code(), "message": error.to_string()})
+}
+
+impl Tenant<'_> {
+    /// Runs the tenant's enabled plugins on one hook, on input in the JSON shape `cshost plugin
+    /// run --input` takes, exactly as the host's own operations run them: priority order,
+    /// failure policies, run log and circuit breaker included. For embedders that raise the
+    /// hooks' events themselves, and for admins replaying a recorded failure against the
+    /// tenant's current set-up. `criteria` needs the filter plugin's name in `filter`.
+    ///
+    /// The output is JSON:
+    /// - `csv-row-mapped`: one `{"row", "verdict", ...}` per row, the verdict `keep` (with
+    ///   `fields`), `skip` (`plugin`, `reason`), `reject` (`plugin`, `field`, `message`) or
+    ///   `failed` (`error`);
+    /// - `criteria`: one `{"id", "name", "matches"}` per company;
+    /// - `plan-shared`: `{"send": [..]}`, or `{"held": [..], "error": {..}}`;
+    /// - `partner-created`: one `{"plugin", "actions"}` per plugin.
+    pub fn run_hook(
+        &self,
+        hook: ExtensionPoint,
+        input: serde_json::Value,
+        filter: Option<&str>,
+    ) -> Result<serde_json::Value> {
+        match hook {
+            ExtensionPoint::FieldMapper => {
+                let input: RowsInput = parse(hook, input)?;
+                let mut fields: Vec<String> = Vec::new();
+                for row in &input.rows {
+                    for name in row.fields.keys() {
+                        if !fields.contains(name) {
+                            fields.push(name.clone());
+                        }
+                    }
+                }
+                let mut chain = self.row_mappers(&input.columns, &fields)?;
+                let mut out = Vec::with_capacity(input.rows.len());
+                for (i, row) in input.rows.into_iter().enumerate() {
+                    let number = row.number.unwrap_or(i as u64 + 2);
+                    let mut values = row.fields;
+                    let verdict = if chain.is_empty() {
+                        RowVerdict::Keep
+                    } else {
+                        chain.map_row(number, &row.source, &mut values)
+                    };
+                    let verdict = match verdict {
+                        RowVerdict::Keep => json!({"verdict": "keep", "fields": values}),
+                        RowVerdict::Skip { plugin, reason } => {
+                            json!({"verdict": "skip", "plugin": plugin, "reason": reason})
+                        }
+                        RowVerdict::Reject {
+                            plugin,
+                            field,
+                            message,
+                        } => json!({
+                            "verdict": "reject", "plugin": plugin, "field": field,
+                            "message": message
+                        }),
+                        RowVerdict::Failed(error) => {
+                            json!({"verdict": "failed", "error": error_json(&error)})
+                        }
+                    };
+                    let mut verdict = verdict;
+                    verdict["row"] = json!(number);
+                    out.push(verdict);
+                }
+                Ok(json!(out))
+            }
+            ExtensionPoint::CriteriaFilter => {
+                let input: CriteriaInput = parse(hook, input)?;
+                let Some(filter) = filter else {
+                    return Err(Error::new(ErrorKind::Invalid(
+                        "the criteria hook runs one filter plugin: name it".into(),
+                    )));
+                };
+                let answers = self.criteria_filter(filter, &input.arguments, &input.companies)?;
+                Ok(json!(
+                    input
+                        .companies
+                        .iter()
+                        .zip(answers)
+                        .map(|(c, m)| json!({"id": c.id, "name": c.name, "matches": m}))
+                        .collect::<Vec<_>>()
+                ))
+            }
+            ExtensionPoint::Notifier => {
+                let input: ShareInput = parse(hook, input)?;
+                Ok(match self.plan_shared(&input.event, input.planned)? {
+                    NotifyOutcome::Send(sent) => json!({"send": sent}),
+                    NotifyOutcome::Held { error, planned } => {
+                        json!({"held": planned, "error": error_json(&error)})
+                    }
+                })
+            }
+            ExtensionPoint::Lifecycle => {
+                let input: PartnerInput = parse(hook, input)?;
+                let actions = self.partner_created(&input.partner)?;
+                Ok(json!(
+                    actions
+                        .into_iter()
+                        .map(|a| json!({"plugin": a.plugin, "actions": a.actions}))
+                        .collect::<Vec<_>>()
+                ))
+            }
+        }
+    }
+}
+
+impl RowMappers {
+    /// Whether no plugin is in the chain: the import can skip it entirely.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Runs the chain on one mapped row; each plugin's `keep` changes are applied to `fields` in
+    /// place before the next plugin sees them.
+    pub(crate) fn map_row(
+        &mut self,
+        number: u64,
+        source: &[String],
+        fields: &mut Fields,
+    ) -> RowVerdict {
+        for slot in &mut self.slots {
+            if slot.benched {
+                continue;
+            }
+            if slot.log.tripped() {
+                // The breaker tripped during this import: the plugin is not called again.
+                match (slot.policy, &slot.last_error) {
+                    (FailurePolicy::FailClosed, Some(error)) => {
+                        return RowVerdict::Failed(error.clone());
+                    }
+                    _ => continue,
+                }
+            }
+            self.values.clear();
+            self.values.extend(
+                self.fields
+                    .iter()
+                    .map(|name| fields.get(name).cloned().unwrap_or_default()),
+            );
+            let result = slot.instance.map_row(number, source, &self.values);
+            let stats = slot.instance.last_call();
+            match result {
+                Ok(RowOutcome::Keep(changes)) => {
+                    slot.log.success(&stats);
+                    fields.extend(changes);
+                }
+                Ok(RowOutcome::Skip(reason)) => {
+                    slot.log.success(&stats);
+                    return RowVerdict::Skip {
+                        plugin: slot.name().to_owned(),
+                        reason,
+                    };
+                }
+                Ok(RowOutcome::Reject { field, message }) => {
+                    slot.log.success(&stats);
+                    return RowVerdict::Reject {
+                        plugin: slot.name().to_owned(),
+                        field,
+                        message,
+                    };
+                }
+                Err(error) => {
+                    let columns = &self.columns;
+                    let clock = &self
+                        .sink
+                        .as_ref()
+                        .expect("a chain with plugins has a sink")
+                        .clock;
+                    slot.log.failure(&stats, &error, &**clock, || {
+                        json!({
+                            "columns": columns,
+                            "rows": [{"number": number, "source": source, "fields": &*fields}],
+                        })
+                    });
+                    match slot.policy {
+                        FailurePolicy::FailClosed => {
+                            slot.last_error = Some(error.clone());
+                            return RowVerdict::Failed(error);
+                        }
+                        FailurePolicy::FailOpen => slot.last_error = Some(error),
+                    }
+                }
+            }
+        }
+        RowVerdict::Keep
+    }
+}
+
+impl Drop for RowMappers {
+    fn drop(&mut self) {
+        if let Some(sink) = &self.sink {
+            sink.write_or_warn(self.slots.iter_mut().map(|s| &mut s.log));
+        }
+    }
+}

@@ -1,0 +1,857 @@
+//! Each tenant's enablement of installed plugins: which version, its configuration, priority,
+//! limits, failure policy and capability grants, and the circuit breaker's state.
+//!
+//! Every change is one transaction with its audit record, and takes effect for the next
+//! operation: a hook reads the enablements once when the operation starts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::registry::{compare_versions, manifest_of, versions_of};
+use super::{
+    Capability, CompanyDirectory, ExtensionPoint, Limits, Manifest, Plugin, PluginContext,
+};
+use crate::audit::{self, Change};
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::Tenant;
+use crate::model::Company;
+use crate::store::{Store, TenantId};
+
+/// The circuit breaker's threshold when the admin sets none: consecutive failures before the
+/// host disables a plugin for the tenant.
+pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
+
+/// What happens to an operation when one of its plugins fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailurePolicy {
+    /// The operation fails with the plugin's error: the import row fails, the share's
+    /// notifications are held, the partner is not created, the criteria selection fails.
+    #[default]
+    FailClosed,
+    /// The plugin is skipped for that event, as if it were not enabled, and the failure is
+    /// recorded in the run log. A criteria filter that fails open matches no company.
+    FailOpen,
+}
+
+impl FailurePolicy {
+    /// `fail-open` or `fail-closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailurePolicy::FailClosed => "fail-closed",
+            FailurePolicy::FailOpen => "fail-open",
+        }
+    }
+}
+
+impl fmt::Display for FailurePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FailurePolicy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<FailurePolicy> {
+        match s {
+            "fail-open" | "open" => Ok(FailurePolicy::FailOpen),
+            "fail-closed" | "closed" => Ok(FailurePolicy::FailClosed),
+            other => Err(Error::new(ErrorKind::Invalid(format!(
+                "failure policy `{other}`: expected fail-open or fail-closed"
+            )))),
+        }
+    }
+}
+
+/// A tenant's enablement of a plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Enablement {
+    /// The plugin's name.
+    pub plugin: String,
+    /// The version the tenant runs.
+    pub version: String,
+    /// The content hash of that version.
+    pub hash: String,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// Whether the tenant moves to each newer version when it is installed.
+    pub follow_latest: bool,
+    /// The configuration, by key.
+    pub config: BTreeMap<String, String>,
+    /// Its place among the tenant's plugins on the same hook: lower runs first (ties by name).
+    pub priority: i32,
+    /// The limits of each call (within the platform maxima).
+    pub limits: Limits,
+    /// What a failure does to the operation.
+    pub failure_policy: FailurePolicy,
+    /// The capabilities the admin granted (always among those the plugin requests).
+    pub grants: BTreeSet<Capability>,
+    /// Consecutive failures after which the host disables the plugin for the tenant.
+    pub breaker_threshold: u32,
+    /// Failures in a row so far.
+    pub consecutive_failures: u32,
+    /// Why the host disabled it, if it did.
+    pub disabled_reason: Option<String>,
+    /// Who is told when the host disables it.
+    pub admin: Option<String>,
+    /// When it last changed, in Unix seconds.
+    pub updated_at: i64,
+}
+
+/// How to enable a plugin: [`Tenant::enable_plugin`] with these.
+///
+/// Settings left unset keep their current value when the plugin was enabled before (so
+/// disabling and enabling again keeps the configuration), or take the default given by each
+/// setter.
+#[derive(Debug, Clone, Default)]
+pub struct EnableOptions {
+    version: Option<String>,
+    config: Option<BTreeMap<String, String>>,
+    priority: Option<i32>,
+    limits: Option<Limits>,
+    policy: Option<FailurePolicy>,
+    grants: Option<BTreeSet<Capability>>,
+    follow_latest: Option<bool>,
+    breaker_threshold: Option<u32>,
+    admin: Option<String>,
+}
+
+impl EnableOptions {
+    /// Options that keep everything as it is, or take the defaults.
+    pub fn new() -> EnableOptions {
+        EnableOptions::default()
+    }
+
+    /// The version to run.
+    ///
+    /// By default, the version enabled before, or the newest installed.
+    pub fn version(mut self, version: impl Into<String>) -> EnableOptions {
+        self.version = Some(version.into());
+        self
+    }
+
+    /// Sets one configuration value (added to those set before with this method).
+    ///
+    /// By default, the configuration enabled before, or none (the plugin's defaults apply).
+    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> EnableOptions {
+        self.config
+            .get_or_insert_with(BTreeMap::new)
+            .insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the whole configuration.
+    pub fn config_map(mut self, config: BTreeMap<String, String>) -> EnableOptions {
+        self.config = Some(config);
+        self
+    }
+
+    /// The plugin's place among the tenant's plugins on the same hook: lower runs first.
+    ///
+    /// By default, 0 (plugins of equal priority run by name).
+    pub fn priority(mut self, priority: i32) -> EnableOptions {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// The limits of each call; they must lie within the platform maxima.
+    ///
+    /// By default, [`Limits::default`].
+    pub fn limits(mut self, limits: Limits) -> EnableOptions {
+        self.limits = Some(limits);
+        self
+    }
+
+    /// What a failure does to the operation.
+    ///
+    /// By default, [`FailurePolicy::FailClosed`].
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> EnableOptions {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Grants a capability, which the plugin must request (added to those granted before with
+    /// this method).
+    ///
+    /// By default, the grants made before, or none.
+    pub fn grant(mut self, capability: Capability) -> EnableOptions {
+        self.grants
+            .get_or_insert_with(BTreeSet::new)
+            .insert(capability);
+        self
+    }
+
+    /// Whether the tenant moves to each newer version when it is installed (when its
+    /// configuration fits the new version).
+    ///
+    /// By default, false: the tenant moves only when its admin says so.
+    pub fn follow_latest(mut self, follow: bool) -> EnableOptions {
+        self.follow_latest = Some(follow);
+        self
+    }
+
+    /// Consecutive failures after which the host disables the plugin for the tenant.
+    ///
+    /// By default, [`DEFAULT_BREAKER_THRESHOLD`] (5).
+    pub fn breaker_threshold(mut self, failures: u32) -> EnableOptions {
+        self.breaker_threshold = Some(failures.max(1));
+        self
+    }
+
+    /// Who is told (an email address) when the host disables the plugin.
+    ///
+    /// By default, the admin who enabled it, when that is an email address.
+    pub fn admin(mut self, email: impl Into<String>) -> EnableOptions {
+        self.admin = Some(email.into());
+        self
+    }
+}
+
+impl Tenant<'_> {
+    /// Enables a plugin for this tenant (or changes an enablement), checking the configuration
+    /// against the keys the plugin declares (unknown keys and missing required keys are
+    /// refused), the limits against the platform maxima, and the grants against the
+    /// capabilities the plugin requests. Takes effect for the next operation.
+    pub fn enable_plugin(&self, name: &str, options: EnableOptions) -> Result<Enablement> {
+        let host = self.host;
+        let store = self.store();
+        let now = host.now();
+        store.write(|tx| {
+            let before = enablement(tx, store, &self.id, name)?;
+            let hash = match (&options.version, &before) {
+                (Some(version), _) => hash_of(tx, store, name, Some(version))?,
+                (None, Some(before)) => before.hash.clone(),
+                (None, None) => hash_of(tx, store, name, None)?,
+            };
+            let manifest = manifest_of(tx, store, &hash)?;
+            let previous = before.clone();
+            let after = Enablement {
+                plugin: name.to_owned(),
+                version: manifest.version.clone(),
+                hash,
+                enabled: true,
+                follow_latest: options
+                    .follow_latest
+                    .or(previous.as_ref().map(|p| p.follow_latest))
+                    .unwrap_or(false),
+                config: options
+                    .config
+                    .clone()
+                    .or(previous.as_ref().map(|p| p.config.clone()))
+                    .unwrap_or_default(),
+                priority: options
+                    .priority
+                    .or(previous.as_ref().map(|p| p.priority))
+                    .unwrap_or(0),
+                limits: options
+                    .limits
+                    .or(previous.as_ref().map(|p| p.limits))
+                    .unwrap_or_default(),
+                failure_policy: options
+                    .policy
+                    .or(previous.as_ref().map(|p| p.failure_policy))
+                    .unwrap_or_default(),
+                grants: options
+                    .grants
+                    .clone()
+                    .or(previous.as_ref().map(|p| p.grants.clone()))
+                    .unwrap_or_default(),
+                breaker_threshold: options
+                    .breaker_threshold
+                    .or(previous.as_ref().map(|p| p.breaker_threshold))
+                    .unwrap_or(DEFAULT_BREAKER_THRESHOLD),
+                // Enabling again after the breaker tripped starts a fresh count.
+                consecutive_failures: 0,
+                disabled_reason: None,
+                admin: options
+                    .admin
+                    .clone()
+                    .or(previous.as_ref().and_then(|p| p.admin.clone()))
+                    .or_else(|| self.actor.contains('@').then(|| self.actor.clone())),
+                updated_at: now,
+            };
+            check_config(&manifest, &after.config)?;
+            check_grants(&manifest, &after.grants)?;
+            let over = after.limits.exceeding(host.runtime().max_limits());
+            if !over.is_empty() {
+                return Err(Error::new(ErrorKind::LimitsExceeded {
+                    plugin: name.to_owned(),
+                    limits: over.into_iter().map(str::to_owned).collect(),
+                }));
+            }
+            save(tx, store, &self.id, &after)?;
+            self.audit_plugin(
+                tx,
+                "plugin.enable",
+                name,
+                before.as_ref(),
+                Some(&after),
+                now,
+            )?;
+            Ok(after)
+        })
+    }
+
+    /// Disables a plugin for this tenant; its enablement (configuration, grants) is kept for
+    /// when it is enabled again. Takes effect for the next operation.
+    pub fn disable_plugin(&self, name: &str) -> Result<Enablement> {
+        self.change(name, "plugin.disable", |e, _| {
+            e.enabled = false;
+            Ok(())
+        })
+    }
+
+    /// Replaces the plugin's configuration, checked against the keys it declares.
+    pub fn configure_plugin(
+        &self,
+        name: &str,
+        config: BTreeMap<String, String>,
+    ) -> Result<Enablement> {
+        self.change(name, "plugin.config", |e, manifest| {
+            check_config(manifest, &config)?;
+            e.config = config;
+            Ok(())
+        })
+    }
+
+    /// Grants the plugin a capability it requests.
+    pub fn grant_capability(&self, name: &str, capability: Capability) -> Result<Enablement> {
+        self.change(name, "plugin.grant", |e, manifest| {
+            e.grants.insert(capability);
+            check_grants(manifest, &e.grants)
+        })
+    }
+
+    /// Takes a capability back from the plugin.
+    pub fn revoke_capability(&self, name: &str, capability: Capability) -> Result<Enablement> {
+        self.change(name, "plugin.revoke", |e, _| {
+            e.grants.remove(&capability);
+            Ok(())
+        })
+    }
+
+    /// Moves the tenant to another installed version of a plugin (the newest by default),
+    /// keeping its configuration, which must fit the new version's keys.
+    pub fn upgrade_plugin(&self, name: &str, version: Option<&str>) -> Result<Enablement> {
+        let host = self.host;
+        let store = self.store();
+        let now = host.now();
+        store.write(|tx| {
+            let before =
+                enablement(tx, store, &self.id, name)?.ok_or_else(|| self.not_enabled(name))?;
+            let hash = hash_of(tx, store, name, version)?;
+            let manifest = manifest_of(tx, store, &hash)?;
+            check_config(&manifest, &before.config)?;
+            let mut after = before.clone();
+            after.grants.retain(|c| manifest.capabilities.contains(c));
+            after.hash = hash;
+            after.version = manifest.version.clone();
+            after.updated_at = now;
+            save(tx, store, &self.id, &after)?;
+            self.audit_plugin(tx, "plugin.upgrade", name, Some(&before), Some(&after), now)?;
+            Ok(after)
+        })
+    }
+
+    /// The tenant's plugins (enabled or not), by priority and then name.
+    pub fn plugins(&self) -> Result<Vec<Enablement>> {
+        let store = self.store();
+        store.with(|conn| all_of(conn, store, &self.id))
+    }
+
+    /// The tenant's enablement of one plugin.
+    pub fn plugin(&self, name: &str) -> Result<Enablement> {
+        let store = self.store();
+        store
+            .with(|conn| enablement(conn, store, &self.id, name))?
+            .ok_or_else(|| self.not_enabled(name))
+    }
+
+    pub(crate) fn not_enabled(&self, name: &str) -> Error {
+        Error::new(ErrorKind::PluginNotEnabled {
+            tenant: self.id.as_str().to_owned(),
+            plugin: name.to_owned(),
+        })
+    }
+
+    /// Applies `edit` to an existing enablement, with its audit record.
+    fn change(
+        &self,
+        name: &str,
+        action: &str,
+        edit: impl FnOnce(&mut Enablement, &Manifest) -> Result<()>,
+    ) -> Result<Enablement> {
+        let host = self.host;
+        let store = self.store();
+        let now = host.now();
+        store.write(|tx| {
+            let before =
+                enablement(tx, store, &self.id, name)?.ok_or_else(|| self.not_enabled(name))?;
+            let manifest = manifest_of(tx, store, &before.hash)?;
+            let mut after = before.clone();
+            edit(&mut after, &manifest)?;
+            after.updated_at = now;
+            save(tx, store, &self.id, &after)?;
+            self.audit_plugin(tx, action, name, Some(&before), Some(&after), now)?;
+            Ok(after)
+        })
+    }
+
+    fn audit_plugin(
+        &self,
+        conn: &Connection,
+        action: &str,
+        name: &str,
+        before: Option<&Enablement>,
+        after: Option<&Enablement>,
+        now: i64,
+    ) -> Result<()> {
+        audit::record(
+            conn,
+            self.store(),
+            now,
+            Change {
+                tenant: Some(&self.id),
+                actor: &self.actor,
+                action,
+                subject: &format!("plugin:{name}"),
+                before: before.and_then(|e| serde_json::to_value(e).ok()),
+                after: after.and_then(|e| serde_json::to_value(e).ok()),
+            },
+        )
+    }
+
+    /// The tenant's enabled plugins implementing `point`, in priority order, each with the
+    /// context it runs in. Read once per operation.
+    pub(crate) fn active_plugins(&self, point: ExtensionPoint) -> Result<Vec<Active>> {
+        let store = self.store();
+        let enabled: Vec<Enablement> = store.with(|conn| {
+            let mut query = conn
+                .prepare_cached(ENABLEMENT_QUERY_ENABLED)
+                .map_err(|e| store.error(e))?;
+            query
+                .query_map([self.id.as_str()], enablement_row)
+                .and_then(|rows| rows.collect())
+                .map_err(|e| store.error(e))
+        })?;
+        let mut active = Vec::with_capacity(enabled.len());
+        for enablement in enabled {
+            let plugin = self.host.plugin_by_hash(&enablement.hash)?;
+            if !plugin.manifest().implements(point) {
+                continue;
+            }
+            let context = self.plugin_context(&plugin, &enablement);
+            active.push(Active {
+                enablement,
+                plugin,
+                context,
+            });
+        }
+        Ok(active)
+    }
+
+    /// One enabled plugin by name, with its context; an error if it is not enabled.
+    pub(crate) fn active_plugin(&self, name: &str) -> Result<Active> {
+        let enablement = self.plugin(name)?;
+        if !enablement.enabled {
+            return Err(self.not_enabled(name));
+        }
+        let plugin = self.host.plugin_by_hash(&enablement.hash)?;
+        let context = self.plugin_context(&plugin, &enablement);
+        Ok(Active {
+            enablement,
+            plugin,
+            context,
+        })
+    }
+
+    /// The context a plugin runs in for this tenant: its configuration, the capabilities it
+    /// both requested and was granted, its limits capped by the platform maxima, and the
+    /// tenant's companies.
+    fn plugin_context(&self, plugin: &Plugin, enablement: &Enablement) -> PluginContext {
+        let host = self.host;
+        let mut context = PluginContext::new(self.id.as_str())
+            .config_map(enablement.config.clone())
+            .limits(enablement.limits.capped_by(host.runtime().max_limits()))
+            .companies(Arc::new(TenantDirectory {
+                store: host.shared_store(),
+                tenant: self.id.clone(),
+            }));
+        for capability in &enablement.grants {
+            if plugin.manifest().capabilities.contains(capability) {
+                context = context.grant(*capability);
+            }
+        }
+        context
+    }
+}
+
+/// An enabled plugin, ready to run for one operation.
+pub(crate) struct Active {
+    pub(crate) enablement: Enablement,
+    pub(crate) plugin: Plugin,
+    pub(crate) context: PluginContext,
+}
+
+/// The companies of one tenant, read from the store: what look-ups of that tenant's plugins
+/// see. Ids and names of other tenants' companies find nothing.
+pub(crate) struct TenantDirectory {
+    store: Arc<Store>,
+    tenant: TenantId,
+}
+
+impl CompanyDirectory for TenantDirectory {
+    fn company_by_id(&self, id: &str) -> std::result::Result<Option<Company>, String> {
+        // Company ids are database ids; anything else names no company.
+        let Ok(id) = id.trim().parse::<i64>() else {
+            return Ok(None);
+        };
+        self.find(crate::companies::CompanyKey::Id(id))
+    }
+
+    fn company_by_name(&self, name: &str) -> std::result::Result<Option<Company>, String> {
+        self.find(crate::companies::CompanyKey::Name(name))
+    }
+}
+
+impl TenantDirectory {
+    fn find(
+        &self,
+        key: crate::companies::CompanyKey<'_>,
+    ) -> std::result::Result<Option<Company>, String> {
+        self.store
+            .with(|conn| crate::companies::find(conn, &self.store, &self.tenant, key))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Refuses configuration keys the plugin does not declare, and missing required keys.
+fn check_config(manifest: &Manifest, config: &BTreeMap<String, String>) -> Result<()> {
+    let problem = |key: &str, problem: String| {
+        Err(Error::new(ErrorKind::PluginConfig {
+            plugin: manifest.name.clone(),
+            key: key.to_owned(),
+            problem,
+        }))
+    };
+    for key in config.keys() {
+        if manifest.config_key(key).is_none() {
+            let declared: Vec<&str> = manifest.config.iter().map(|k| k.name.as_str()).collect();
+            let declared = if declared.is_empty() {
+                "it declares none".to_owned()
+            } else {
+                format!("it declares {}", declared.join(", "))
+            };
+            return problem(key, format!("unknown key ({declared})"));
+        }
+    }
+    for key in &manifest.config {
+        if key.required && !config.contains_key(&key.name) {
+            return problem(
+                &key.name,
+                format!("required ({}), but not set", key.description),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Refuses grants of capabilities the plugin does not request.
+fn check_grants(manifest: &Manifest, grants: &BTreeSet<Capability>) -> Result<()> {
+    match grants.iter().find(|c| !manifest.capabilities.contains(c)) {
+        Some(capability) => Err(Error::new(ErrorKind::Invalid(format!(
+            "plugin `{}` does not request the `{capability}` capability, so it cannot be granted",
+            manifest.name
+        )))),
+        None => Ok(()),
+    }
+}
+
+/// The hash of a plugin's version, or of its newest version.
+fn hash_of(conn: &Connection, store: &Store, name: &str, version: Option<&str>) -> Result<String> {
+    let versions = versions_of(conn, store, name)?;
+    let found = match version {
+        Some(version) => versions.into_iter().find(|(v, _)| v == version),
+        None => versions
+            .into_iter()
+            .max_by(|(a, _), (b, _)| compare_versions(a, b)),
+    };
+    found.map(|(_, hash)| hash).ok_or_else(|| {
+        Error::new(ErrorKind::UnknownPlugin {
+            name: name.to_owned(),
+            version: version.map(str::to_owned),
+        })
+    })
+}
+
+const ENABLEMENT_COLUMNS: &str = "e.plugin, p.version, e.hash, e.enabled, e.follow_latest, \
+     e.config, e.priority, e.limits, e.failure_policy, e.grants, e.breaker_threshold, \
+     e.consecutive_failures, e.disabled_reason, e.admin, e.updated_at";
+
+const ENABLEMENT_QUERY_ENABLED: &str = "SELECT e.plugin, p.version, e.hash, e.enabled, \
+     e.follow_latest, e.config, e.priority, e.limits, e.failure_policy, e.grants, \
+     e.breaker_threshold, e.consecutive_failures, e.disabled_reason, e.admin, e.updated_at \
+     FROM plugin_enablements e JOIN plugins p ON p.hash = e.hash \
+     WHERE e.tenant_id = ?1 AND e.enabled = 1 ORDER BY e.priority, e.plugin";
+
+fn enablement_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Enablement> {
+    fn json<T: serde::de::DeserializeOwned>(
+        row: &rusqlite::Row<'_>,
+        i: usize,
+    ) -> rusqlite::Result<T> {
+        let text: String = row.get(i)?;
+        serde_json::from_str(&text).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+        })
+    }
+    let policy: String = row.get(8)?;
+    Ok(Enablement {
+        plugin: row.get(0)?,
+        version: row.get(1)?,
+        hash: row.get(2)?,
+        enabled: row.get(3)?,
+        follow_latest: row.get(4)?,
+        config: json(row, 5)?,
+        priority: row.get(6)?,
+        limits: json(row, 7)?,
+        failure_policy: policy.parse().map_err(|e: Error| {
+            rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, e.into())
+        })?,
+        grants: json(row, 9)?,
+        breaker_threshold: row.get(10)?,
+        consecutive_failures: row.get(11)?,
+        disabled_reason: row.get(12)?,
+        admin: row.get(13)?,
+        updated_at: row.get(14)?,
+    })
+}
+
+/// One tenant's enablement of a plugin, if there is one.
+pub(crate) fn enablement(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<Option<Enablement>> {
+    conn.prepare_cached(&format!(
+        "SELECT {ENABLEMENT_COLUMNS} FROM plugin_enablements e JOIN plugins p ON p.hash = e.hash
+         WHERE e.tenant_id = ?1 AND e.plugin = ?2"
+    ))
+    .and_then(|mut q| {
+        q.query_row(params![tenant.as_str(), name], enablement_row)
+            .optional()
+    })
+    .map_err(|e| store.error(e))
+}
+
+fn all_of(conn: &Connection, store: &Store, tenant: &TenantId) -> Result<Vec<Enablement>> {
+    conn.prepare_cached(&format!(
+        "SELECT {ENABLEMENT_COLUMNS} FROM plugin_enablements e JOIN plugins p ON p.hash = e.hash
+         WHERE e.tenant_id = ?1 ORDER BY e.priority, e.plugin"
+    ))
+    .and_then(|mut q| q.query_map([tenant.as_str()], enablement_row)?.collect())
+    .map_err(|e| store.error(e))
+}
+
+/// Every tenant's enablement of one installed version, with the tenant's id.
+pub(crate) fn of_hash(
+    conn: &Connection,
+    store: &Store,
+    hash: &str,
+) -> Result<Vec<(String, Enablement)>> {
+    conn.prepare_cached(&format!(
+        "SELECT {ENABLEMENT_COLUMNS}, e.tenant_id FROM plugin_enablements e
+         JOIN plugins p ON p.hash = e.hash WHERE e.hash = ?1 ORDER BY e.tenant_id"
+    ))
+    .and_then(|mut q| {
+        q.query_map([hash], |row| Ok((row.get(15)?, enablement_row(row)?)))?
+            .collect()
+    })
+    .map_err(|e| store.error(e))
+}
+
+fn save(conn: &Connection, store: &Store, tenant: &TenantId, e: &Enablement) -> Result<()> {
+    fn json<T: Serialize>(value: &T) -> String {
+        serde_json::to_string(value).expect("enablement columns serialize")
+    }
+    conn.prepare_cached(
+        "INSERT INTO plugin_enablements (tenant_id, plugin, hash, enabled, follow_latest, config,
+             priority, limits, failure_policy, grants, breaker_threshold, consecutive_failures,
+             disabled_reason, admin, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (tenant_id, plugin) DO UPDATE SET hash = excluded.hash,
+             enabled = excluded.enabled, follow_latest = excluded.follow_latest,
+             config = excluded.config, priority = excluded.priority, limits = excluded.limits,
+             failure_policy = excluded.failure_policy, grants = excluded.grants,
+             breaker_threshold = excluded.breaker_threshold,
+             consecutive_failures = excluded.consecutive_failures,
+             disabled_reason = excluded.disabled_reason, admin = excluded.admin,
+             updated_at = excluded.updated_at",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![
+            tenant.as_str(),
+            e.plugin,
+            e.hash,
+            e.enabled,
+            e.follow_latest,
+            json(&e.config),
+            e.priority,
+            json(&e.limits),
+            e.failure_policy.as_str(),
+            json(&e.grants),
+            e.breaker_threshold,
+            e.consecutive_failures,
+            e.disabled_reason,
+            e.admin,
+            e.updated_at,
+        ])
+    })
+    .map_err(|e| store.error(e))?;
+    Ok(())
+}
+
+/// Moves the tenants that follow the latest version of `manifest`'s plugin to it, in the
+/// install's transaction. Returns the tenants moved, and those held back with why.
+pub(crate) fn follow_latest(
+    conn: &Connection,
+    store: &Store,
+    manifest: &Manifest,
+    actor: &str,
+    now: i64,
+) -> Result<(Vec<String>, Vec<(String, String)>)> {
+    let followers: Vec<String> = conn
+        .prepare_cached(
+            "SELECT tenant_id FROM plugin_enablements WHERE plugin = ?1 AND follow_latest = 1
+             ORDER BY tenant_id",
+        )
+        .and_then(|mut q| q.query_map([&manifest.name], |row| row.get(0))?.collect())
+        .map_err(|e| store.error(e))?;
+    let mut moved = Vec::new();
+    let mut held = Vec::new();
+    for tenant in followers {
+        let tenant_id = TenantId::new(tenant.clone());
+        let Some(before) = enablement(conn, store, &tenant_id, &manifest.name)? else {
+            continue;
+        };
+        if compare_versions(&manifest.version, &before.version) != std::cmp::Ordering::Greater {
+            continue;
+        }
+        if let Err(error) = check_config(manifest, &before.config) {
+            held.push((tenant, error.to_string()));
+            continue;
+        }
+        let mut after = before.clone();
+        after.grants.retain(|c| manifest.capabilities.contains(c));
+        after.hash = manifest.hash.clone();
+        after.version = manifest.version.clone();
+        after.updated_at = now;
+        save(conn, store, &tenant_id, &after)?;
+        audit::record(
+            conn,
+            store,
+            now,
+            Change {
+                tenant: Some(&tenant_id),
+                actor,
+                action: "plugin.upgrade",
+                subject: &format!("plugin:{}", manifest.name),
+                before: serde_json::to_value(&before).ok(),
+                after: serde_json::to_value(&after).ok(),
+            },
+        )?;
+        moved.push(tenant);
+    }
+    Ok((moved, held))
+}
+
+/// Records the outcome of an operation's calls for the breaker, in the caller's transaction:
+/// `reset` when a call succeeded after the last failure, then `failures` more in a row. Trips
+/// the breaker (disables the plugin, records why, tells the admin through the outbox) when the
+/// count reaches the threshold. Returns whether it tripped now.
+pub(crate) fn feed_breaker(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    plugin: &str,
+    hash: &str,
+    reset: bool,
+    failures: u32,
+    last_error: Option<&str>,
+    now: i64,
+) -> Result<bool> {
+    if !reset && failures == 0 {
+        return Ok(false);
+    }
+    // Only the version that ran is counted: an upgrade in the meantime starts afresh.
+    conn.prepare_cached(
+        "UPDATE plugin_enablements SET consecutive_failures =
+             CASE WHEN ?4 THEN ?5 ELSE consecutive_failures + ?5 END
+         WHERE tenant_id = ?1 AND plugin = ?2 AND hash = ?3",
+    )
+    .and_then(|mut q| q.execute(params![tenant.as_str(), plugin, hash, reset, failures]))
+    .map_err(|e| store.error(e))?;
+    let Some(before) = enablement(conn, store, tenant, plugin)? else {
+        return Ok(false);
+    };
+    if !before.enabled
+        || before.hash != hash
+        || before.consecutive_failures < before.breaker_threshold
+    {
+        return Ok(false);
+    }
+    let reason = format!(
+        "circuit breaker: {} consecutive failures (threshold {}); last: {}",
+        before.consecutive_failures,
+        before.breaker_threshold,
+        last_error.unwrap_or("unknown")
+    );
+    let mut after = before.clone();
+    after.enabled = false;
+    after.disabled_reason = Some(reason.clone());
+    after.updated_at = now;
+    save(conn, store, tenant, &after)?;
+    audit::record(
+        conn,
+        store,
+        now,
+        Change {
+            tenant: Some(tenant),
+            actor: "system",
+            action: "plugin.auto-disable",
+            subject: &format!("plugin:{plugin}"),
+            before: serde_json::to_value(&before).ok(),
+            after: serde_json::to_value(&after).ok(),
+        },
+    )?;
+    if let Some(admin) = &after.admin {
+        let message = crate::model::Notification {
+            channel: crate::model::Channel::Email,
+            recipient: admin.clone(),
+            subject: format!("Plugin {plugin} was disabled for tenant {tenant}"),
+            body: format!(
+                "The host disabled plugin {plugin} {} for tenant {tenant}.\n\n{reason}\n\n\
+                 Its configuration is kept. Look at `cshost tenant stats {tenant}` for the \
+                 failures, and enable it again with `cshost tenant enable {tenant} {plugin}` \
+                 once it is fixed.",
+                after.version
+            ),
+        };
+        crate::outbox::enqueue(
+            conn,
+            store,
+            tenant,
+            &format!("plugin-disabled:{plugin}:{hash}:{now}"),
+            crate::outbox::MessageKind::PluginDisabled,
+            &message,
+            now,
+        )?;
+    }
+    Ok(true)
+}
