@@ -80,6 +80,51 @@ pub enum ErrorKind {
         /// The cause.
         source: io::Error,
     },
+    /// A company or relationship is managed by a partner already, and a record has at most
+    /// one partner: clear it before giving the record to another.
+    AlreadyManaged {
+        /// The record, such as `Customer Co (company 12)`.
+        record: String,
+        /// The id of the partner that manages it now.
+        partner_id: i64,
+        /// The name of the partner that manages it now.
+        partner: String,
+    },
+    /// A field's value does not fit the tenant's field schema.
+    InvalidField {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A CSV file was refused before or while its rows were read.
+    Csv {
+        /// The file, as the import names it.
+        file: String,
+        /// The data row at fault (1 for the first data row), if it is one row.
+        row: Option<u64>,
+        /// The column at fault, if it is one column.
+        column: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A CSV file is over the tenant's import size limit.
+    FileTooLarge {
+        /// The file.
+        file: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The tenant's limit in bytes.
+        limit: u64,
+    },
+    /// Criteria cannot be run: a filter does not fit its field, or the logic expression does
+    /// not parse.
+    Criteria {
+        /// Where in the logic expression (0-based character offset), for a parse error.
+        position: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
     /// The tenant has no record of this kind with this id.
     NotFound {
         /// What kind of record: `success plan`, `objective`, `CTA`, `task`, `company`, ...
@@ -149,6 +194,66 @@ impl fmt::Display for Error {
             ErrorKind::TenantExists(id) => write!(f, "a tenant `{id}` exists already"),
             ErrorKind::Invalid(message) => f.write_str(message),
             ErrorKind::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            ErrorKind::UnknownPlugin {
+                name,
+                version: Some(version),
+            } => write!(f, "plugin `{name}` {version} is not installed"),
+            ErrorKind::UnknownPlugin {
+                name,
+                version: None,
+            } => write!(f, "plugin `{name}` is not installed"),
+            ErrorKind::PluginNotEnabled { tenant, plugin } => {
+                write!(f, "plugin `{plugin}` is not enabled for tenant `{tenant}`")
+            }
+            ErrorKind::PluginInUse { plugin, tenants } => write!(
+                f,
+                "plugin `{plugin}` is enabled for {}; disable it there first, or force",
+                tenants.join(", ")
+            ),
+            ErrorKind::PluginConfig {
+                plugin,
+                key,
+                problem,
+            } => write!(f, "plugin `{plugin}`, configuration key `{key}`: {problem}"),
+            ErrorKind::LimitsExceeded { plugin, limits } => write!(
+                f,
+                "plugin `{plugin}`: the {} limit exceeds the platform maximum",
+                limits.join(", ")
+            ),
+            ErrorKind::AlreadyManaged {
+                record,
+                partner_id,
+                partner,
+            } => write!(
+                f,
+                "{record} is managed by partner `{partner}` (id {partner_id}) already; a record \
+                 has at most one partner: clear it first"
+            ),
+            ErrorKind::InvalidField { field, message } => write!(f, "field `{field}`: {message}"),
+            ErrorKind::Csv {
+                file,
+                row,
+                column,
+                message,
+            } => {
+                write!(f, "{file}")?;
+                if let Some(row) = row {
+                    write!(f, ", row {row}")?;
+                }
+                if let Some(column) = column {
+                    write!(f, ", column `{column}`")?;
+                }
+                write!(f, ": {message}")
+            }
+            ErrorKind::FileTooLarge { file, size, limit } => write!(
+                f,
+                "{file}: {size} bytes is over the tenant's import limit of {limit} bytes; an \
+                 admin can raise it"
+            ),
+            ErrorKind::Criteria { position, message } => match position {
+                Some(at) => write!(f, "logic expression, at character {}: {message}", at + 1),
+                None => write!(f, "criteria: {message}"),
+            },
             ErrorKind::UnknownPlugin {
                 name,
                 version: Some(version),

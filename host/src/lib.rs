@@ -3,6 +3,7 @@
 
 mod audit;
 mod clock;
+mod companies;
 mod error;
 mod hooks;
 mod host;
@@ -12,9 +13,11 @@ mod plans;
 pub mod plugins;
 mod sharing;
 mod store;
+mod users;
 
 pub use audit::AuditEntry;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use companies::{CompanyKey, FieldDef, FieldType, NewCompany};
 pub use error::{Error, ErrorKind, Result};
 pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
 pub use plugins::{
@@ -22,6 +25,7 @@ pub use plugins::{
     PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,
 };
 pub use store::TenantId;
+pub use users::{Licence, User};
 pub use plugins::{
     EnableOptions, Enablement, FailurePolicy, InstallOutcome, Installed, InstalledPlugin,
     RecordedFailure, RunStats,

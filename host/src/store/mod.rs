@@ -17,6 +17,10 @@ use crate::error::{Error, ErrorKind, Result};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_core", include_str!("migrations/0001_core.sql")),
     ("0003_plugins", include_str!("migrations/0003_plugins.sql")),
+    (
+        "0005_partners_import",
+        include_str!("migrations/0005_partners_import.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.

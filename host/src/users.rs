@@ -1,0 +1,277 @@
+//! Users of a tenant: their licence, and the partner users who work for a partner company.
+//! Partner users always hold a Full licence (the database checks it too).
+
+use std::fmt;
+use std::str::FromStr;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Change};
+use crate::companies;
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::Tenant;
+use crate::store::{Store, TenantId};
+
+/// What a user may do on the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Licence {
+    /// Everything; partner users always hold this one.
+    Full,
+    /// Read-only.
+    Viewer,
+    /// Read-only, with analytics.
+    ViewerAnalytics,
+    /// Collaborates on items shared with them; cannot receive shared success plans.
+    InternalCollaborator,
+}
+
+impl Licence {
+    /// The licence's name: `full`, `viewer`, `viewer_analytics` or `internal_collaborator`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Licence::Full => "full",
+            Licence::Viewer => "viewer",
+            Licence::ViewerAnalytics => "viewer_analytics",
+            Licence::InternalCollaborator => "internal_collaborator",
+        }
+    }
+}
+
+impl fmt::Display for Licence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Licence {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Licence> {
+        let words: Vec<String> = s
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect();
+        match words.join("_").as_str() {
+            "full" => Ok(Licence::Full),
+            "viewer" => Ok(Licence::Viewer),
+            "viewer_analytics" => Ok(Licence::ViewerAnalytics),
+            "internal_collaborator" => Ok(Licence::InternalCollaborator),
+            _ => Err(Error::new(ErrorKind::Invalid(format!(
+                "licence `{s}`: expected full, viewer, viewer_analytics or internal_collaborator"
+            )))),
+        }
+    }
+}
+
+/// A user of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The user's id.
+    pub id: i64,
+    /// Email address, unique in the tenant (compared ignoring case).
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// What the user may do.
+    pub licence: Licence,
+    /// The partner company the user works for; `None` for the tenant's own users.
+    pub partner_id: Option<i64>,
+}
+
+impl User {
+    /// Whether the user is a partner user ("Is Partner").
+    pub fn is_partner(&self) -> bool {
+        self.partner_id.is_some()
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, name, licence, partner_id";
+
+fn read_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let licence: String = row.get(3)?;
+    Ok(User {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        name: row.get(2)?,
+        licence: licence.parse().map_err(|e: Error| {
+            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, e.into())
+        })?,
+        partner_id: row.get(4)?,
+    })
+}
+
+/// A user by email, in the caller's connection.
+pub(crate) fn by_email(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    email: &str,
+) -> Result<Option<User>> {
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ?1 AND email = ?2"
+    ))
+    .and_then(|mut q| q.query_row(params![tenant.as_str(), email.trim()], read_user).optional())
+    .map_err(|e| store.error(e))
+}
+
+fn check_email(email: &str) -> Result<&str> {
+    let email = email.trim();
+    let valid = email
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.contains(char::is_whitespace);
+    if valid {
+        Ok(email)
+    } else {
+        Err(Error::new(ErrorKind::InvalidField {
+            field: "email".to_owned(),
+            message: format!("`{email}` is not an email address"),
+        }))
+    }
+}
+
+impl Tenant<'_> {
+    /// Adds a user of the tenant; returns it. Fails if a user has this email already.
+    pub fn add_user(&self, email: &str, name: &str, licence: Licence) -> Result<User> {
+        self.insert_user(email, name, licence, None)
+    }
+
+    /// Adds a partner user: a user who works for partner company `partner`. Partner users
+    /// always hold a Full licence.
+    pub fn add_partner_user(&self, partner: i64, email: &str, name: &str) -> Result<User> {
+        self.insert_user(email, name, Licence::Full, Some(partner))
+    }
+
+    fn insert_user(
+        &self,
+        email: &str,
+        name: &str,
+        licence: Licence,
+        partner: Option<i64>,
+    ) -> Result<User> {
+        let email = check_email(email)?;
+        let store = self.store();
+        let now = self.host.now();
+        store.write(|tx| {
+            if let Some(partner) = partner {
+                companies::check_is_partner(tx, store, &self.id, partner)?;
+            }
+            if by_email(tx, store, &self.id, email)?.is_some() {
+                return Err(Error::new(ErrorKind::Invalid(format!(
+                    "a user {email} exists already in tenant {}",
+                    self.id
+                ))));
+            }
+            tx.prepare_cached(
+                "INSERT INTO users (tenant_id, email, name, licence, is_partner, partner_id,
+                                    created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut q| {
+                q.execute(params![
+                    self.id.as_str(),
+                    email,
+                    name.trim(),
+                    licence.as_str(),
+                    partner.is_some(),
+                    partner,
+                    now
+                ])
+            })
+            .map_err(|e| store.error(e))?;
+            let user = User {
+                id: tx.last_insert_rowid(),
+                email: email.to_owned(),
+                name: name.trim().to_owned(),
+                licence,
+                partner_id: partner,
+            };
+            audit::record(
+                tx,
+                store,
+                now,
+                Change {
+                    tenant: Some(&self.id),
+                    actor: &self.actor,
+                    action: if partner.is_some() {
+                        "partner_user.add"
+                    } else {
+                        "user.add"
+                    },
+                    subject: &format!("user:{email}"),
+                    before: None,
+                    after: serde_json::to_value(&user).ok(),
+                },
+            )?;
+            Ok(user)
+        })
+    }
+
+    /// The user with this email (ignoring case), if any.
+    pub fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let store = self.store();
+        store.with(|conn| by_email(conn, store, &self.id, email))
+    }
+
+    /// The tenant's users, by email; only partner `partner`'s users when `Some`.
+    pub fn users(&self, partner: Option<i64>) -> Result<Vec<User>> {
+        let store = self.store();
+        store.with(|conn| {
+            let mut query = conn
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users
+                     WHERE tenant_id = ?1 AND (?2 IS NULL OR partner_id = ?2) ORDER BY email"
+                ))
+                .map_err(|e| store.error(e))?;
+            query
+                .query_map(params![self.id.as_str(), partner], read_user)
+                .and_then(|rows| rows.collect())
+                .map_err(|e| store.error(e))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::companies::NewCompany;
+    use crate::host::{Host, HostConfig, TenantLevel};
+    use crate::model::ManagedAs;
+
+    #[test]
+    fn users_are_found_by_email_and_partner_users_are_full() {
+        let host = Host::open_in_memory(HostConfig::default()).unwrap();
+        host.create_tenant("acme", "Acme", TenantLevel::Both)
+            .unwrap();
+        let acme = host.tenant("acme").unwrap();
+        let viewer = acme
+            .add_user("Vic@acme.example", "Vic", Licence::Viewer)
+            .unwrap();
+        assert_eq!(acme.user_by_email("vic@ACME.example").unwrap(), Some(viewer));
+        let again = acme.add_user("vic@acme.example", "Vic 2", Licence::Full);
+        assert!(again.unwrap_err().to_string().contains("exists already"));
+        assert!(acme.add_user("not-an-email", "X", Licence::Full).is_err());
+
+        let partner = acme
+            .add_company(NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Partner))
+            .unwrap();
+        let customer = acme.add_company(NewCompany::new("Customer")).unwrap();
+        let pu = acme
+            .add_partner_user(partner, "pat@bennett.example", "Pat")
+            .unwrap();
+        assert_eq!(pu.licence, Licence::Full);
+        assert!(pu.is_partner());
+        let err = acme
+            .add_partner_user(customer, "x@customer.example", "X")
+            .unwrap_err();
+        assert!(err.to_string().contains("not a partner"), "{err}");
+        assert_eq!(acme.users(Some(partner)).unwrap(), vec![pu]);
+        assert_eq!(
+            "Viewer + Analytics".parse::<Licence>().unwrap(),
+            Licence::ViewerAnalytics
+        );
+    }
+}
