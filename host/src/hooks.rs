@@ -125,10 +125,8 @@ impl<'h> Tenant<'h> {
         for active in active {
             let mut slot = Slot::new(active, ExtensionPoint::FieldMapper);
             match slot.instance.begin_rows(columns, fields) {
-                Ok(()) => {
-                    slot.log.success(&slot.instance.last_call());
-                    mappers.slots.push(slot);
-                }
+                // A successful `begin` is not counted: the run log and the breaker count rows.
+                Ok(()) => mappers.slots.push(slot),
                 Err(error) => {
                     let stats = slot.instance.last_call();
                     slot.log.failure(
