@@ -19,6 +19,7 @@ mod normalize;
 
 use std::hint::black_box;
 use std::process::Command;
+use std::rc::Rc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use cs_host::PluginContext;
@@ -42,14 +43,14 @@ const ROW: [&str; 10] = [
 
 /// The native baseline: the plugin's logic over a borrowed row, recording the changes.
 struct NativeRow<'a> {
-    names: &'a [String],
+    names: &'a Rc<[String]>,
     values: &'a [FieldValue],
     changes: Vec<(String, String)>,
 }
 
 impl normalize::TextRow for NativeRow<'_> {
-    fn field_names(&self) -> Vec<String> {
-        self.names.to_vec()
+    fn field_names(&self) -> Rc<[String]> {
+        self.names.clone()
     }
 
     fn text(&self, field: &str) -> Option<&str> {
@@ -66,7 +67,7 @@ impl normalize::TextRow for NativeRow<'_> {
 }
 
 fn map_row(c: &mut Criterion) {
-    let names: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
+    let names: Rc<[String]> = FIELDS.iter().map(|f| f.to_string()).collect();
     let values: Vec<FieldValue> = ROW.iter().map(|v| FieldValue::from(*v)).collect();
     let mut group = c.benchmark_group("map_row");
 
@@ -92,7 +93,7 @@ fn map_row(c: &mut Criterion) {
 }
 
 fn fresh_instance(c: &mut Criterion) {
-    let names: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
+    let names: Rc<[String]> = FIELDS.iter().map(|f| f.to_string()).collect();
     let values: Vec<FieldValue> = ROW.iter().map(|v| FieldValue::from(*v)).collect();
     let plugin = support::load("normalize-partner");
     let context = PluginContext::new("bench");

@@ -61,7 +61,7 @@ pub(crate) fn value_param(value: &FieldValue) -> t::FieldValueParam<'_> {
     }
 }
 
-fn date_out(date: Date) -> t::Date {
+pub(crate) fn date_out(date: Date) -> t::Date {
     t::Date {
         year: date.year(),
         month: date.month(),
@@ -87,6 +87,28 @@ pub(crate) fn value_result(value: t::FieldValueResult) -> Result<FieldValue, Str
 pub(crate) fn field_result(field: t::FieldResult) -> Result<(String, FieldValue), String> {
     let value = value_result(field.value).map_err(|e| format!("field `{}`: {e}", field.name))?;
     Ok((field.name, value))
+}
+
+/// Converts what a field mapper changed in a row into fields by name: `fields` names the
+/// fields of the row, by position.
+pub(crate) fn changes(changes: t::Changes, fields: &[String]) -> Result<model::Fields, String> {
+    let mut out = model::Fields::new();
+    for change in changes.changed {
+        let Some(name) = fields.get(change.index as usize) else {
+            return Err(format!(
+                "it changed field {} of a row of {} fields",
+                change.index,
+                fields.len()
+            ));
+        };
+        let value = value_result(change.value).map_err(|e| format!("field `{name}`: {e}"))?;
+        out.insert(name.clone(), value);
+    }
+    for field in changes.added {
+        let (name, value) = field_result(field)?;
+        out.insert(name, value);
+    }
+    Ok(out)
 }
 
 fn managed_as(value: model::ManagedAs) -> t::ManagedAs {
@@ -334,7 +356,14 @@ impl OutputSize for v0_1::field_mapper::RowOutcome {
     fn output_size(&self) -> usize {
         use v0_1::field_mapper::RowOutcome;
         match self {
-            RowOutcome::Keep(fields) => fields.output_size(),
+            RowOutcome::Keep(changes) => {
+                let changed: usize = changes
+                    .changed
+                    .iter()
+                    .map(|change| 4 + change.value.output_size())
+                    .sum();
+                changed + changes.added.output_size()
+            }
             RowOutcome::Skip(reason) => reason.len(),
             RowOutcome::Reject(error) => error.field.len() + error.message.len(),
         }

@@ -229,6 +229,39 @@ struct RowSchema {
     fields: Vec<String>,
     /// For each field the plugin receives, its index in the caller's rows.
     picks: Vec<usize>,
+    /// The current row's text and cells, as the contract passes them. Kept from row to row so
+    /// that passing a row allocates nothing once the buffers have grown.
+    text: String,
+    cells: Vec<v0_1::t::Cell>,
+}
+
+impl RowSchema {
+    /// Lays out the picked values of a row as the contract passes them: all the text in one
+    /// string, and a cell per field. `None` if the text does not fit the contract's 32-bit
+    /// offsets.
+    fn fill(&mut self, values: &[FieldValue]) -> Option<()> {
+        use v0_1::t::Cell;
+        self.text.clear();
+        self.cells.clear();
+        for &i in &self.picks {
+            let cell = match values.get(i).unwrap_or(&FieldValue::Null) {
+                FieldValue::Null => Cell::Null,
+                FieldValue::Text(text) => {
+                    let offset = u32::try_from(self.text.len()).ok()?;
+                    let len = u32::try_from(text.len()).ok()?;
+                    offset.checked_add(len)?;
+                    self.text.push_str(text);
+                    Cell::Text(v0_1::t::Span { offset, len })
+                }
+                FieldValue::Integer(v) => Cell::Integer(*v),
+                FieldValue::Number(v) => Cell::Number(*v),
+                FieldValue::Boolean(v) => Cell::Boolean(*v),
+                FieldValue::Date(d) => Cell::Date(bindings::date_out(*d)),
+            };
+            self.cells.push(cell);
+        }
+        Some(())
+    }
 }
 
 /// An instance of a plugin serving one operation of one tenant.
@@ -469,6 +502,8 @@ impl PluginInstance {
             },
             fields: picks.iter().map(|&i| fields[i].clone()).collect(),
             picks,
+            text: String::new(),
+            cells: Vec::new(),
         });
         if let Some(live) = &mut self.live {
             live.rows_begun = false;
@@ -516,44 +551,41 @@ impl PluginInstance {
     ) -> Result<RowOutcome, PluginError> {
         self.send_begin()?;
         let guest = self.field_mapper()?;
-        let rows = self.rows.take().expect("begun above");
+        let mut rows = self.rows.take().expect("begun above");
+        if rows.fill(values).is_none() {
+            self.rows = Some(rows);
+            return Err(self.error(PluginErrorKind::Host {
+                reason: "the row's text is over 4 GiB".into(),
+            }));
+        }
         let result = self.call(|live| {
             let source: Vec<&str> = if rows.columns.is_empty() {
                 Vec::new()
             } else {
                 source.iter().map(String::as_str).collect()
             };
-            let values: Vec<v0_1::t::FieldValueParam<'_>> = rows
-                .picks
-                .iter()
-                .map(|&i| {
-                    values
-                        .get(i)
-                        .map_or(v0_1::t::FieldValueParam::Null, bindings::value_param)
-                })
-                .collect();
             let row = v0_1::field_mapper::Row {
                 number,
                 source: &source,
-                values: &values,
+                text: &rows.text,
+                values: &rows.cells,
             };
             guest.call_map_row(&mut live.store, row)
         });
-        self.rows = Some(rows);
         use v0_1::field_mapper::RowOutcome as Wit;
-        match result? {
-            Wit::Keep(fields) => fields
-                .into_iter()
-                .map(bindings::field_result)
-                .collect::<Result<Fields, _>>()
+        let outcome = match result {
+            Ok(Wit::Keep(changes)) => bindings::changes(changes, &rows.fields)
                 .map(RowOutcome::Keep)
                 .map_err(|reason| self.error(PluginErrorKind::InvalidOutput { reason })),
-            Wit::Skip(reason) => Ok(RowOutcome::Skip(reason)),
-            Wit::Reject(error) => Ok(RowOutcome::Reject {
+            Ok(Wit::Skip(reason)) => Ok(RowOutcome::Skip(reason)),
+            Ok(Wit::Reject(error)) => Ok(RowOutcome::Reject {
                 field: error.field,
                 message: error.message,
             }),
-        }
+            Err(error) => Err(error),
+        };
+        self.rows = Some(rows);
+        outcome
     }
 
     /// The bindings of one extension interface in the live instance, loaded on first use.

@@ -149,8 +149,8 @@ impl __cs_plugin_bindings::exports::cs::plugin::field_mapper::Guest for __CsPlug
         row: __cs_plugin_bindings::exports::cs::plugin::field_mapper::Row,
     ) -> __cs_plugin_bindings::exports::cs::plugin::field_mapper::RowOutcome {{
         use __cs_plugin_bindings::exports::cs::plugin::field_mapper as wit;
-        match ::cs_plugin_sdk::__private::map_row::<{plugin}>(row.number, row.source, row.values) {{
-            ::cs_plugin_sdk::__private::RowOutcome::Keep(fields) => wit::RowOutcome::Keep(fields),
+        match ::cs_plugin_sdk::__private::map_row::<{plugin}>(row.number, row.source, row.text, row.values) {{
+            ::cs_plugin_sdk::__private::RowOutcome::Keep(changes) => wit::RowOutcome::Keep(changes),
             ::cs_plugin_sdk::__private::RowOutcome::Skip(reason) => wit::RowOutcome::Skip(reason),
             ::cs_plugin_sdk::__private::RowOutcome::Reject {{ field, message }} => {{
                 wit::RowOutcome::Reject(wit::RowError {{ field, message }})

@@ -57,8 +57,9 @@ pub use bindings::cs::plugin::types::{
     FieldValue, LifecycleAction, ManagedAs, Notification, Objective, Partner, PluginError,
     PluginInfo, Priority, Recipient, ShareEvent,
 };
+use bindings::cs::plugin::types::{Cell, Change, Changes};
 pub use cs_plugin_sdk_macros::export;
-pub use field_mapper::{Refusal, Row};
+pub use field_mapper::{Refusal, Row, Value};
 pub use types::Arguments;
 
 /// What every plugin says about itself.

@@ -13,6 +13,8 @@
 
 mod normalize;
 
+use std::rc::Rc;
+
 use cs_plugin_sdk::{ConfigKey, FieldMapper, Plugin, PluginInfo, Refusal, Row, host};
 use normalize::{DEFAULT_REGIONS, TextRow};
 
@@ -34,7 +36,7 @@ impl Plugin for NormalizePartner {
 }
 
 impl TextRow for Row {
-    fn field_names(&self) -> Vec<String> {
+    fn field_names(&self) -> Rc<[String]> {
         Row::field_names(self)
     }
 

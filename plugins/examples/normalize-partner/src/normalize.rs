@@ -1,10 +1,12 @@
 //! The normalisation itself, free of any plugin plumbing, so the same code can be compiled
 //! natively (the host's benchmark compares the plugin against it).
 
+use std::rc::Rc;
+
 /// Read and write access to a row's text fields.
 pub trait TextRow {
-    /// The names of the row's fields.
-    fn field_names(&self) -> Vec<String>;
+    /// The names of the row's fields, shared rather than copied for each row.
+    fn field_names(&self) -> Rc<[String]>;
     /// A field's text, if it holds text.
     fn text(&self, field: &str) -> Option<&str>;
     /// Sets a field to text.
@@ -24,12 +26,12 @@ IN=APAC,SG=APAC,CN=APAC";
 ///
 /// Returns the country code when no region is known for it, so the caller can log it.
 pub fn normalize(row: &mut impl TextRow, regions: &str) -> Result<Option<String>, Rejection> {
-    for field in row.field_names() {
-        if let Some(text) = row.text(&field) {
+    for field in row.field_names().iter() {
+        if let Some(text) = row.text(field) {
             let trimmed = text.trim();
             if trimmed.len() != text.len() {
                 let trimmed = trimmed.to_owned();
-                row.set_text(&field, trimmed);
+                row.set_text(field, trimmed);
             }
         }
     }
