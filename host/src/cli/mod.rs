@@ -1,6 +1,7 @@
 //! The `cshost` command line: a thin layer over the library.
 
 mod plugin;
+mod plugin_admin;
 mod tenant;
 
 use std::path::PathBuf;
@@ -55,7 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cache_dir = cli.cache_dir.or_else(default_cache_dir);
     let open = || host(&cli.db, cache_dir.clone());
     match cli.command {
-        Command::Plugin(command) => plugin::run(command, &|| runtime(cache_dir.clone())),
+        Command::Plugin(command) => plugin::run(command, &|| runtime(cache_dir.clone()), &open),
         Command::Tenant(command) => tenant::run(command, &open),
     }
 }

@@ -17,9 +17,10 @@ use serde_json::json;
 #[derive(Subcommand)]
 pub enum PluginCommand {
     /// Show what a component is: name, version, extension points, imports, capabilities,
-    /// configuration keys, size and hash.
+    /// configuration keys, size and hash. Give a .wasm file, or the name of an installed plugin
+    /// (NAME or NAME@VERSION).
     Inspect {
-        /// The component (.wasm).
+        /// The component (.wasm), or an installed plugin's NAME[@VERSION].
         file: PathBuf,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -58,13 +59,43 @@ pub enum PluginCommand {
         #[arg(long)]
         output_kb: Option<usize>,
     },
+    #[command(flatten)]
+    Registry(super::plugin_admin::RegistryCommand),
 }
 
 pub fn run(
     command: PluginCommand,
     runtime: &dyn Fn() -> anyhow::Result<PluginRuntime>,
+    host: &dyn Fn() -> anyhow::Result<cs_host::Host>,
 ) -> anyhow::Result<ExitCode> {
     match command {
+        PluginCommand::Registry(command) => super::plugin_admin::run_registry(command, &host()?),
+        PluginCommand::Inspect { file, json } if !file.exists() => {
+            let installed =
+                super::plugin_admin::inspect_installed(&host()?, &file.to_string_lossy())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&installed)?);
+            } else {
+                let plugin = runtime()?.load(&host()?.plugin_component(
+                    &installed.manifest.name,
+                    Some(&installed.manifest.version),
+                )?)?;
+                print_manifest(&plugin, false)?;
+                println!(
+                    "installed:        {} by {}{}",
+                    installed.installed_at,
+                    installed.installed_by,
+                    if installed.latest { " (latest)" } else { "" }
+                );
+                let tenants = if installed.tenants.is_empty() {
+                    "-".to_owned()
+                } else {
+                    installed.tenants.join(", ")
+                };
+                println!("tenants:          {tenants}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         PluginCommand::Inspect { file, json } => {
             let plugin = runtime()?.load_file(&file)?;
             print_manifest(&plugin, json)?;

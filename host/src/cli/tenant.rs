@@ -24,6 +24,8 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    #[command(flatten)]
+    Plugins(super::plugin_admin::TenantPluginCommand),
 }
 
 pub fn run(
@@ -31,6 +33,9 @@ pub fn run(
     host: &dyn Fn() -> anyhow::Result<Host>,
 ) -> anyhow::Result<ExitCode> {
     match command {
+        TenantCommand::Plugins(command) => {
+            return super::plugin_admin::run_tenant(command, &host()?);
+        }
         TenantCommand::Create { id, name, level } => {
             let tenant = host()?.create_tenant(&id, name.as_deref().unwrap_or(&id), level)?;
             println!(
