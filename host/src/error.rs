@@ -162,6 +162,8 @@ pub enum ErrorKind {
     LinkUnavailable,
     /// A one-time code was refused.
     Otp(crate::sharing::OtpError),
+    /// The operating system's random number generator failed.
+    Random(String),
 }
 
 impl Error {
@@ -303,6 +305,9 @@ impl fmt::Display for Error {
                 "this link is not valid; ask the person who shared it to send you a new one",
             ),
             ErrorKind::Otp(error) => error.fmt(f),
+            ErrorKind::Random(reason) => {
+                write!(f, "the operating system's random number generator failed: {reason}")
+            }
         }
     }
 }

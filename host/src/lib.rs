@@ -9,6 +9,7 @@ mod hooks;
 mod host;
 pub mod model;
 mod outbox;
+mod persons;
 mod plans;
 pub mod plugins;
 mod sharing;
@@ -25,10 +26,18 @@ pub use plugins::{
     PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,
 };
 pub use store::TenantId;
+pub use outbox::{
+    DeliveryReport, FileMailbox, OutboxMessage, OutboxStatus, Sent, SmtpMailer, Transport,
+    TransportError,
+};
+pub use persons::Person;
+pub use plans::{Cta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf};
+pub use sharing::{
+    LinkState, Notifications, Opened, OtpError, RecipientLink, ShareReceipt, ShareRequest,
+    ShareRow, ShareTo, SharedPlan, SharingSettings,
+};
 pub use users::{Licence, User};
 pub use plugins::{
     EnableOptions, Enablement, FailurePolicy, InstallOutcome, Installed, InstalledPlugin,
     RecordedFailure, RunStats,
 };
-pub use plans::{Cta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf};
-pub use sharing::OtpError;

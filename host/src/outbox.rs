@@ -1,14 +1,40 @@
 //! The outbox: notifications written durably in the same transaction as the change that caused
-//! them, then delivered. A message's idempotency key makes a retry never send it twice.
+//! them, then delivered through a [`Transport`]. A message's idempotency key makes a retry never
+//! queue it twice, and gives it a stable `Message-ID`, so a delivery repeated after a crash
+//! between sending and recording is recognised: the [`FileMailbox`] refuses the second copy
+//! itself, and an SMTP receiver can drop it by its `Message-ID`.
+//!
+//! Delivery takes at most a tenant's `notifications_per_hour` (see the sharing settings) of
+//! non-OTP messages per rolling hour; the rest wait for a later run. One-time codes are never
+//! held back: they expire in minutes, and each link may ask for only five.
 
-use rusqlite::{Connection, params};
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use crate::error::Result;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::{Host, Tenant};
 use crate::model::{Channel, Notification};
 use crate::store::{Store, TenantId};
 
+/// How long a delivery attempt owns a message. A message claimed longer ago than this (the
+/// deliverer crashed) is tried again.
+const CLAIM_LEASE_SECS: i64 = 60;
+
+/// The rate limit's window.
+const RATE_WINDOW_SECS: i64 = 3600;
+
+/// The default for a tenant's `notifications_per_hour`.
+pub(crate) const DEFAULT_PER_HOUR: u32 = 500;
+
 /// Why a message exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // PluginDisabled and Lifecycle are queued by the plugin and hook modules.
 pub(crate) enum MessageKind {
     /// A plan was shared.
     Share,
@@ -42,29 +68,577 @@ pub(crate) fn enqueue(
     message: &Notification,
     now: i64,
 ) -> Result<bool> {
-    let channel = match message.channel {
-        Channel::Email => "email",
-        Channel::InApp => "in_app",
-    };
+    insert(conn, store, tenant, key, kind, message, None, now)
+}
+
+/// Adds a message to the outbox held back with `error` (a fail-closed plugin's failure): it is
+/// kept, listed, and not delivered. Returns `false` when the key is there already.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn enqueue_held(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    key: &str,
+    kind: MessageKind,
+    message: &Notification,
+    error: &str,
+    now: i64,
+) -> Result<bool> {
+    insert(conn, store, tenant, key, kind, message, Some(error), now)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    key: &str,
+    kind: MessageKind,
+    message: &Notification,
+    held: Option<&str>,
+    now: i64,
+) -> Result<bool> {
     let added = conn
         .prepare_cached(
             "INSERT INTO outbox (tenant_id, idempotency_key, channel, recipient, subject, body,
-                                 kind, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                 kind, status, error, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
         )
         .and_then(|mut insert| {
             insert.execute(params![
                 tenant.as_str(),
                 key,
-                channel,
+                channel_str(message.channel),
                 message.recipient,
                 message.subject,
                 message.body,
                 kind.as_str(),
+                if held.is_some() { "held" } else { "pending" },
+                held,
                 now
             ])
         })
         .map_err(|e| store.error(e))?;
     Ok(added == 1)
+}
+
+fn channel_str(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Email => "email",
+        Channel::InApp => "in_app",
+    }
+}
+
+/// Where a message is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    /// Waiting to be delivered.
+    Pending,
+    /// Kept back (a fail-closed notifier failed); never delivered unless released.
+    Held,
+    /// Delivered.
+    Sent,
+}
+
+impl OutboxStatus {
+    /// `pending`, `held` or `sent`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Held => "held",
+            OutboxStatus::Sent => "sent",
+        }
+    }
+}
+
+impl fmt::Display for OutboxStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OutboxStatus {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<OutboxStatus> {
+        match s {
+            "pending" => Ok(OutboxStatus::Pending),
+            "held" => Ok(OutboxStatus::Held),
+            "sent" => Ok(OutboxStatus::Sent),
+            other => Err(Error::new(ErrorKind::Invalid(format!(
+                "outbox status `{other}`: expected pending, held or sent"
+            )))),
+        }
+    }
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxMessage {
+    /// The message's id in the outbox.
+    pub id: i64,
+    /// The tenant it was sent for.
+    pub tenant: String,
+    /// Its idempotency key, unique in the tenant, such as `share:12:3`.
+    pub key: String,
+    /// Email or in-app.
+    pub channel: Channel,
+    /// The recipient's email address.
+    pub recipient: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+    /// Why it exists: `share`, `otp`, `plugin-disabled`, `lifecycle`.
+    pub kind: String,
+    /// Pending, held or sent.
+    pub status: OutboxStatus,
+    /// Why it is held, or why its last delivery attempt failed.
+    pub error: Option<String>,
+    /// How many delivery attempts have started.
+    pub attempts: u32,
+    /// When it was queued (Unix seconds).
+    pub created_at: i64,
+    /// When it was delivered.
+    pub sent_at: Option<i64>,
+}
+
+impl OutboxMessage {
+    /// The message's `Message-ID`, the same on every attempt: derived from the tenant and the
+    /// idempotency key.
+    pub fn message_id(&self) -> String {
+        message_id(&self.tenant, &self.key)
+    }
+}
+
+fn message_id(tenant: &str, key: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(tenant.as_bytes())
+        .chain_update([0])
+        .chain_update(key.as_bytes())
+        .finalize();
+    format!("<{}@outbox.cs-host>", hex::encode(&digest[..16]))
+}
+
+/// What a transport did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// It was delivered now.
+    Delivered,
+    /// It had been delivered before (an earlier attempt crashed before recording it).
+    AlreadyDelivered,
+}
+
+/// A transport's failure, kept as the message's error and retried on the next delivery run.
+pub type TransportError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Delivers email messages from the outbox. In-app messages never reach a transport: they are
+/// read inside the platform ([`Tenant::in_app_messages`]).
+pub trait Transport: Send + Sync {
+    /// Delivers one message. The same message may come again (same
+    /// [`OutboxMessage::message_id`]) if the host stopped between a delivery and recording it;
+    /// a transport that can tell answers [`Sent::AlreadyDelivered`].
+    fn send(&self, message: &OutboxMessage) -> std::result::Result<Sent, TransportError>;
+}
+
+/// The default transport: each message becomes one file,
+/// `<dir>/<tenant>/<created>-<message id>.eml`, with the headers and the body. A message that
+/// is there already is not written again, whatever happened before.
+#[derive(Debug, Clone)]
+pub struct FileMailbox {
+    dir: PathBuf,
+}
+
+impl FileMailbox {
+    /// A mailbox in `dir` (created when the first message arrives).
+    pub fn new(dir: impl Into<PathBuf>) -> FileMailbox {
+        FileMailbox { dir: dir.into() }
+    }
+
+    /// The mailbox's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file a message goes to.
+    pub fn path_of(&self, message: &OutboxMessage) -> PathBuf {
+        let id = message.message_id();
+        let id = id.trim_start_matches('<').split('@').next().unwrap_or("");
+        self.dir
+            .join(&message.tenant)
+            .join(format!("{:06}-{id}.eml", message.id))
+    }
+}
+
+impl Transport for FileMailbox {
+    fn send(&self, message: &OutboxMessage) -> std::result::Result<Sent, TransportError> {
+        let path = self.path_of(message);
+        let dir = path.parent().expect("a mailbox file has a directory");
+        std::fs::create_dir_all(dir)?;
+        if path.exists() {
+            return Ok(Sent::AlreadyDelivered);
+        }
+        // Written whole to a temporary file, then linked into place: the link fails if the
+        // message is there, and a crash never leaves half a message under its final name.
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        let text = format!(
+            "Message-ID: {}\nTo: {}\nSubject: {}\nX-Channel: {}\nX-Kind: {}\n\n{}\n",
+            message.message_id(),
+            message.recipient,
+            message.subject,
+            channel_str(message.channel),
+            message.kind,
+            message.body
+        );
+        file.write_all(text.as_bytes())?;
+        file.as_file().sync_all()?;
+        match std::fs::hard_link(file.path(), &path) {
+            Ok(()) => Ok(Sent::Delivered),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Sent::AlreadyDelivered),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Sends email over SMTP (the `lettre` crate), without TLS: point it at a relay you trust (a
+/// local MTA that does TLS onward, or a test sink).
+#[derive(Clone)]
+pub struct SmtpMailer {
+    transport: lettre::SmtpTransport,
+    from: lettre::message::Mailbox,
+    server: String,
+}
+
+impl fmt::Debug for SmtpMailer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpMailer")
+            .field("server", &self.server)
+            .field("from", &self.from.to_string())
+            .finish()
+    }
+}
+
+impl SmtpMailer {
+    /// A mailer that hands messages to the SMTP server at `host:port`, from `from`.
+    pub fn new(host: &str, port: u16, from: &str) -> Result<SmtpMailer> {
+        let from = from.parse().map_err(|e| {
+            Error::new(ErrorKind::Invalid(format!(
+                "sender address `{from}` for SMTP: {e}"
+            )))
+        })?;
+        Ok(SmtpMailer {
+            transport: lettre::SmtpTransport::builder_dangerous(host)
+                .port(port)
+                .timeout(Some(std::time::Duration::from_secs(30)))
+                .build(),
+            from,
+            server: format!("{host}:{port}"),
+        })
+    }
+}
+
+impl Transport for SmtpMailer {
+    fn send(&self, message: &OutboxMessage) -> std::result::Result<Sent, TransportError> {
+        use lettre::Transport as _;
+        let to: lettre::message::Mailbox = message
+            .recipient
+            .parse()
+            .map_err(|e| format!("recipient `{}`: {e}", message.recipient))?;
+        let email = lettre::Message::builder()
+            .message_id(Some(message.message_id()))
+            .from(self.from.clone())
+            .to(to)
+            .subject(message.subject.clone())
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(message.body.clone())?;
+        self.transport
+            .send(&email)
+            .map_err(|e| format!("SMTP server {}: {e}", self.server))?;
+        Ok(Sent::Delivered)
+    }
+}
+
+/// What one delivery run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryReport {
+    /// Messages delivered now (in-app ones included).
+    pub sent: usize,
+    /// Messages the transport had delivered before, now recorded as sent.
+    pub already_delivered: usize,
+    /// Messages left for a later run because their tenant reached its hourly limit.
+    pub deferred: usize,
+    /// Messages whose delivery failed, with the transport's error; they stay pending.
+    pub failed: Vec<(i64, String)>,
+}
+
+const MESSAGE_COLUMNS: &str = "id, tenant_id, idempotency_key, channel, recipient, subject, body,
+     kind, status, coalesce(error, last_error), attempts, created_at, sent_at";
+
+fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
+    let channel: String = row.get(3)?;
+    let status: String = row.get(8)?;
+    Ok(OutboxMessage {
+        id: row.get(0)?,
+        tenant: row.get(1)?,
+        key: row.get(2)?,
+        channel: if channel == "in_app" {
+            Channel::InApp
+        } else {
+            Channel::Email
+        },
+        recipient: row.get(4)?,
+        subject: row.get(5)?,
+        body: row.get(6)?,
+        kind: row.get(7)?,
+        status: status.parse().unwrap_or(OutboxStatus::Pending),
+        error: row.get(9)?,
+        attempts: row.get(10)?,
+        created_at: row.get(11)?,
+        sent_at: row.get(12)?,
+    })
+}
+
+impl Host {
+    /// Delivers up to `max` pending messages of every tenant, oldest first, through
+    /// `transport`, within each tenant's hourly limit. A failed delivery is recorded on the
+    /// message, which stays pending for the next run.
+    pub fn deliver_outbox(&self, transport: &dyn Transport, max: usize) -> Result<DeliveryReport> {
+        let store = self.store();
+        let now = self.now();
+        let mut report = DeliveryReport::default();
+        // Each tenant's remaining allowance for this run, read once.
+        let mut allowance: std::collections::HashMap<String, i64> = Default::default();
+        let mut after = 0;
+        let mut handled = 0;
+        while handled < max {
+            let batch: Vec<OutboxMessage> = store.with(|conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM outbox
+                     WHERE status = 'pending' AND id > ?1
+                       AND (claimed_at IS NULL OR claimed_at <= ?2)
+                     ORDER BY id LIMIT 100"
+                ))
+                .and_then(|mut q| {
+                    q.query_map(params![after, now - CLAIM_LEASE_SECS], read_message)?
+                        .collect()
+                })
+                .map_err(|e| store.error(e))
+            })?;
+            if batch.is_empty() {
+                break;
+            }
+            for message in batch {
+                after = message.id;
+                if handled == max {
+                    break;
+                }
+                handled += 1;
+                let limited = message.kind != MessageKind::Otp.as_str();
+                if limited {
+                    let left = match allowance.get(&message.tenant) {
+                        Some(left) => *left,
+                        None => {
+                            let left = remaining(store, &message.tenant, now)?;
+                            allowance.insert(message.tenant.clone(), left);
+                            left
+                        }
+                    };
+                    if left <= 0 {
+                        report.deferred += 1;
+                        continue;
+                    }
+                }
+                if !claim(store, message.id, now)? {
+                    continue; // Another deliverer has it.
+                }
+                let outcome = match message.channel {
+                    Channel::InApp => Ok(Sent::Delivered),
+                    Channel::Email => transport.send(&message),
+                };
+                match outcome {
+                    Ok(sent) => {
+                        mark_sent(store, message.id, now)?;
+                        match sent {
+                            Sent::Delivered => report.sent += 1,
+                            Sent::AlreadyDelivered => report.already_delivered += 1,
+                        }
+                        if limited {
+                            *allowance.entry(message.tenant.clone()).or_default() -= 1;
+                        }
+                    }
+                    Err(error) => {
+                        let error = error.to_string();
+                        store.write(|tx| {
+                            tx.execute(
+                                "UPDATE outbox SET last_error = ?2, claimed_at = NULL WHERE id = ?1",
+                                params![message.id, error],
+                            )
+                            .map_err(|e| store.error(e))
+                        })?;
+                        report.failed.push((message.id, error));
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// How many more limited messages the tenant may send in the current window.
+fn remaining(store: &Store, tenant: &str, now: i64) -> Result<i64> {
+    store.with(|conn| {
+        let per_hour: Option<i64> = conn
+            .query_row(
+                "SELECT notifications_per_hour FROM sharing_settings WHERE tenant_id = ?1",
+                [tenant],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| store.error(e))?;
+        let sent: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM outbox
+                 WHERE tenant_id = ?1 AND status = 'sent' AND kind <> 'otp' AND sent_at > ?2",
+            )
+            .and_then(|mut q| q.query_row(params![tenant, now - RATE_WINDOW_SECS], |r| r.get(0)))
+            .map_err(|e| store.error(e))?;
+        Ok(per_hour.unwrap_or(i64::from(DEFAULT_PER_HOUR)) - sent)
+    })
+}
+
+/// Takes a message for one delivery attempt; false when someone else took it first.
+fn claim(store: &Store, id: i64, now: i64) -> Result<bool> {
+    store.write(|tx| {
+        tx.prepare_cached(
+            "UPDATE outbox SET attempts = attempts + 1, claimed_at = ?2
+             WHERE id = ?1 AND status = 'pending' AND (claimed_at IS NULL OR claimed_at <= ?3)",
+        )
+        .and_then(|mut update| update.execute(params![id, now, now - CLAIM_LEASE_SECS]))
+        .map(|changed| changed == 1)
+        .map_err(|e| store.error(e))
+    })
+}
+
+fn mark_sent(store: &Store, id: i64, now: i64) -> Result<()> {
+    store.write(|tx| {
+        tx.prepare_cached(
+            "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1",
+        )
+        .and_then(|mut update| update.execute(params![id, now]))
+        .map_err(|e| store.error(e))?;
+        Ok(())
+    })
+}
+
+impl Tenant<'_> {
+    /// The tenant's outbox, oldest first: every message, or those with one status.
+    pub fn outbox(&self, status: Option<OutboxStatus>) -> Result<Vec<OutboxMessage>> {
+        let store = self.store();
+        store.with(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox
+                 WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id"
+            ))
+            .and_then(|mut q| {
+                q.query_map(
+                    params![self.id.as_str(), status.map(OutboxStatus::as_str)],
+                    read_message,
+                )?
+                .collect()
+            })
+            .map_err(|e| store.error(e))
+        })
+    }
+
+    /// The in-app messages delivered to a user, newest first.
+    pub fn in_app_messages(&self, email: &str) -> Result<Vec<OutboxMessage>> {
+        let store = self.store();
+        store.with(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox
+                 WHERE tenant_id = ?1 AND channel = 'in_app' AND status = 'sent'
+                   AND recipient = ?2 COLLATE NOCASE
+                 ORDER BY id DESC"
+            ))
+            .and_then(|mut q| {
+                q.query_map(params![self.id.as_str(), email.trim()], read_message)?
+                    .collect()
+            })
+            .map_err(|e| store.error(e))
+        })
+    }
+
+    /// Releases a held message: it becomes pending and goes out with the next delivery run.
+    pub fn release_held(&self, message_id: i64) -> Result<()> {
+        let store = self.store();
+        let changed = store.write(|tx| {
+            tx.execute(
+                "UPDATE outbox SET status = 'pending', error = NULL
+                 WHERE tenant_id = ?1 AND id = ?2 AND status = 'held'",
+                params![self.id.as_str(), message_id],
+            )
+            .map_err(|e| store.error(e))
+        })?;
+        if changed == 0 {
+            return Err(Error::new(ErrorKind::NotFound {
+                object: "held message",
+                id: message_id.to_string(),
+            }));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(tenant: &str, key: &str) -> OutboxMessage {
+        OutboxMessage {
+            id: 7,
+            tenant: tenant.into(),
+            key: key.into(),
+            channel: Channel::Email,
+            recipient: "ann@example.com".into(),
+            subject: "Plan".into(),
+            body: "Hello".into(),
+            kind: "share".into(),
+            status: OutboxStatus::Pending,
+            error: None,
+            attempts: 0,
+            created_at: 0,
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn message_ids_are_stable_and_differ_by_tenant_and_key() {
+        let a = message("acme", "share:1:0");
+        assert_eq!(a.message_id(), message("acme", "share:1:0").message_id());
+        assert_ne!(a.message_id(), message("globex", "share:1:0").message_id());
+        assert_ne!(a.message_id(), message("acme", "share:1:1").message_id());
+        assert!(a.message_id().starts_with('<') && a.message_id().ends_with("@outbox.cs-host>"));
+    }
+
+    #[test]
+    fn the_file_mailbox_never_writes_a_message_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailbox = FileMailbox::new(dir.path());
+        let m = message("acme", "share:1:0");
+        assert_eq!(mailbox.send(&m).unwrap(), Sent::Delivered);
+        assert_eq!(mailbox.send(&m).unwrap(), Sent::AlreadyDelivered);
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("acme"))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let text = std::fs::read_to_string(mailbox.path_of(&m)).unwrap();
+        assert!(
+            text.contains("To: ann@example.com\nSubject: Plan\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("\n\nHello\n"), "{text}");
+    }
 }

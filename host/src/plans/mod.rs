@@ -308,7 +308,14 @@ impl Tenant<'_> {
             let after = serde_json::json!({
                 "plan": plan_id, "name": name, "due_date": due_date, "shared_externally": shared,
             });
-            self.plan_audit(tx, now, "objective.add", &format!("objective:{id}"), None, &after)?;
+            self.plan_audit(
+                tx,
+                now,
+                "objective.add",
+                &format!("objective:{id}"),
+                None,
+                &after,
+            )?;
             Ok(id)
         })
     }
@@ -398,7 +405,10 @@ impl Tenant<'_> {
                     objective,
                     cta,
                     name,
-                    task.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()),
+                    task.owner
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|o| !o.is_empty()),
                     task.due_date.map(|d| d.to_string())
                 ],
             )
@@ -442,7 +452,14 @@ impl Tenant<'_> {
                 .map_err(|e| store.error(e))?;
             }
             let after = serde_json::json!({ "due_date": due_date });
-            self.plan_audit(tx, now, "task.due", &format!("task:{task_id}"), None, &after)
+            self.plan_audit(
+                tx,
+                now,
+                "task.due",
+                &format!("task:{task_id}"),
+                None,
+                &after,
+            )
         })
     }
 
@@ -758,10 +775,7 @@ pub(crate) fn load_plan(
                     relationship_id: r.get(2)?,
                     name: r.get(3)?,
                     plan_type: r.get(4)?,
-                    status: r
-                        .get::<_, String>(5)?
-                        .parse()
-                        .unwrap_or(PlanStatus::Draft),
+                    status: r.get::<_, String>(5)?.parse().unwrap_or(PlanStatus::Draft),
                     due_date: date_column(r, 6)?,
                     share_with_contacts: r.get(7)?,
                     objectives: Vec::new(),
@@ -869,11 +883,7 @@ fn date_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Option
     let text: Option<String> = row.get(index)?;
     text.map(|t| {
         t.parse().map_err(|e: crate::model::InvalidDate| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                rusqlite::types::Type::Text,
-                e.into(),
-            )
+            rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
         })
     })
     .transpose()
@@ -1035,7 +1045,13 @@ mod tests {
             })
             .unwrap_err();
         assert!(
-            matches!(error.kind(), ErrorKind::NotFound { object: "company", .. }),
+            matches!(
+                error.kind(),
+                ErrorKind::NotFound {
+                    object: "company",
+                    ..
+                }
+            ),
             "{error}"
         );
     }

@@ -40,3 +40,44 @@ impl fmt::Display for OtpError {
         }
     }
 }
+
+/// A new six-digit code, uniformly drawn from the operating system's RNG.
+pub(super) fn new_code() -> crate::error::Result<String> {
+    use crate::error::{Error, ErrorKind};
+    // Rejection sampling: 4_294_000_000 is the largest multiple of 1_000_000 below 2^32, so
+    // every code is equally likely.
+    loop {
+        let mut bytes = [0u8; 4];
+        getrandom::fill(&mut bytes).map_err(|e| Error::new(ErrorKind::Random(e.to_string())))?;
+        let n = u32::from_le_bytes(bytes);
+        if n < 4_294_000_000 {
+            return Ok(format!("{:06}", n % 1_000_000));
+        }
+    }
+}
+
+/// The stored form of a code: SHA-256 over the recipient's id and the code, so equal codes of
+/// two recipients hash differently.
+pub(super) fn hash(recipient: i64, code: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::new()
+        .chain_update(recipient.to_le_bytes())
+        .chain_update(code.as_bytes())
+        .finalize()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits() {
+        for _ in 0..100 {
+            let code = new_code().unwrap();
+            assert_eq!(code.len(), 6, "{code}");
+            assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+        }
+        assert_ne!(hash(1, "123456"), hash(2, "123456"));
+    }
+}

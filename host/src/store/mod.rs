@@ -21,6 +21,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_partners_import",
         include_str!("migrations/0005_partners_import.sql"),
     ),
+    ("0004_sharing", include_str!("migrations/0004_sharing.sql")),
 ];
 
 /// How many idle connections the pool keeps.

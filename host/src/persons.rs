@@ -1,0 +1,185 @@
+//! People: the external contacts of the tenant's customers. Sharing a plan with a contact whose
+//! email is not yet a person adds them.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Change};
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::Tenant;
+use crate::store::{Store, TenantId};
+
+/// An external contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// The person's id.
+    pub id: i64,
+    /// The company they work for, if known.
+    pub company_id: Option<i64>,
+    /// Email address, unique in the tenant (compared ignoring case).
+    pub email: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+}
+
+impl Person {
+    /// "First Last", or the email when both names are empty.
+    pub fn display_name(&self) -> String {
+        let name = format!("{} {}", self.first_name, self.last_name);
+        match name.trim() {
+            "" => self.email.clone(),
+            name => name.to_owned(),
+        }
+    }
+}
+
+impl Tenant<'_> {
+    /// Adds a person (or returns the one with this email, unchanged).
+    pub fn add_person(
+        &self,
+        company_id: Option<i64>,
+        email: &str,
+        first_name: &str,
+        last_name: &str,
+    ) -> Result<Person> {
+        let store = self.store();
+        let now = self.host.now();
+        store.write(|tx| {
+            let (person, _) = ensure(
+                tx,
+                store,
+                &self.id,
+                &self.actor,
+                company_id,
+                email,
+                first_name,
+                last_name,
+                now,
+            )?;
+            Ok(person)
+        })
+    }
+
+    /// The person with this email, if there is one.
+    pub fn person_by_email(&self, email: &str) -> Result<Option<Person>> {
+        let store = self.store();
+        store.with(|conn| by_email(conn, store, &self.id, email))
+    }
+
+    /// The people of a company, by email.
+    pub fn persons(&self, company_id: i64) -> Result<Vec<Person>> {
+        let store = self.store();
+        store.with(|conn| {
+            conn.prepare_cached(
+                "SELECT id, company_id, email, first_name, last_name FROM persons
+                 WHERE tenant_id = ?1 AND company_id = ?2 ORDER BY email",
+            )
+            .and_then(|mut q| {
+                q.query_map(params![self.id.as_str(), company_id], read_person)?
+                    .collect()
+            })
+            .map_err(|e| store.error(e))
+        })
+    }
+}
+
+fn read_person(row: &rusqlite::Row<'_>) -> rusqlite::Result<Person> {
+    Ok(Person {
+        id: row.get(0)?,
+        company_id: row.get(1)?,
+        email: row.get(2)?,
+        first_name: row.get(3)?,
+        last_name: row.get(4)?,
+    })
+}
+
+pub(crate) fn by_email(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    email: &str,
+) -> Result<Option<Person>> {
+    conn.prepare_cached(
+        "SELECT id, company_id, email, first_name, last_name FROM persons
+         WHERE tenant_id = ?1 AND email = ?2",
+    )
+    .and_then(|mut q| {
+        q.query_row(params![tenant.as_str(), email.trim()], read_person)
+            .optional()
+    })
+    .map_err(|e| store.error(e))
+}
+
+/// The person with this email, added (with these names, at this company) if there is none, in
+/// the caller's transaction. The flag is true when the person was added.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ensure(
+    conn: &Connection,
+    store: &Store,
+    tenant: &TenantId,
+    actor: &str,
+    company_id: Option<i64>,
+    email: &str,
+    first_name: &str,
+    last_name: &str,
+    now: i64,
+) -> Result<(Person, bool)> {
+    let email = check_email(email)?;
+    if let Some(person) = by_email(conn, store, tenant, email)? {
+        return Ok((person, false));
+    }
+    conn.prepare_cached(
+        "INSERT INTO persons (tenant_id, company_id, email, first_name, last_name, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![
+            tenant.as_str(),
+            company_id,
+            email,
+            first_name.trim(),
+            last_name.trim(),
+            now
+        ])
+    })
+    .map_err(|e| store.error(e))?;
+    let person = Person {
+        id: conn.last_insert_rowid(),
+        company_id,
+        email: email.to_owned(),
+        first_name: first_name.trim().to_owned(),
+        last_name: last_name.trim().to_owned(),
+    };
+    audit::record(
+        conn,
+        store,
+        now,
+        Change {
+            tenant: Some(tenant),
+            actor,
+            action: "person.add",
+            subject: &format!("person:{}", person.id),
+            before: None,
+            after: serde_json::to_value(&person).ok(),
+        },
+    )?;
+    Ok((person, true))
+}
+
+/// The trimmed email, or an error naming it when it is not an address.
+pub(crate) fn check_email(email: &str) -> Result<&str> {
+    let email = email.trim();
+    let valid = email
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.contains(char::is_whitespace);
+    if valid {
+        Ok(email)
+    } else {
+        Err(Error::new(ErrorKind::Invalid(format!(
+            "`{email}` is not an email address"
+        ))))
+    }
+}

@@ -1,0 +1,242 @@
+//! Success plans and CTAs: the Draft-to-Active rule (a CTA may not be due before its tasks),
+//! objectives' sharing flags, and CTAs on their own.
+
+use cs_host::model::{CtaType, Date, Priority};
+use cs_host::{
+    ErrorKind, Host, HostConfig, NewCompany, NewCta, NewPlan, NewTask, PlanStatus, TaskOf,
+    TenantLevel,
+};
+
+fn date(y: i32, m: u8, d: u8) -> Option<Date> {
+    Date::new(y, m, d)
+}
+
+fn host() -> (Host, i64) {
+    let host = Host::open_in_memory(HostConfig::default()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let company = host
+        .tenant("acme")
+        .unwrap()
+        .add_company(NewCompany::new("Globex"))
+        .unwrap();
+    (host, company)
+}
+
+#[test]
+fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
+    let (host, company) = host();
+    let tenant = host.tenant("acme").unwrap().acting_as("csm@acme.example");
+    let plan = tenant
+        .create_plan(&NewPlan {
+            company_id: company,
+            name: "Onboarding".into(),
+            plan_type: "Onboarding".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let objective = tenant
+        .add_objective(plan, "Go live", date(2026, 4, 30), None)
+        .unwrap();
+    let cta = tenant
+        .open_cta(&NewCta {
+            company_id: company,
+            kind: CtaType::Objective,
+            name: "Kick-off".into(),
+            priority: Priority::High,
+            due_date: date(2026, 3, 10),
+            plan_id: Some(plan),
+            objective_id: Some(objective),
+        })
+        .unwrap();
+    tenant
+        .add_task(
+            TaskOf::Cta(cta),
+            &NewTask {
+                name: "Book the room".into(),
+                owner: Some("csm@acme.example".into()),
+                due_date: date(2026, 3, 5),
+            },
+        )
+        .unwrap();
+    let late = tenant
+        .add_task(
+            TaskOf::Cta(cta),
+            &NewTask {
+                name: "Send the agenda".into(),
+                owner: None,
+                due_date: date(2026, 3, 20),
+            },
+        )
+        .unwrap();
+
+    let error = tenant
+        .set_plan_status(plan, PlanStatus::Active)
+        .unwrap_err();
+    match error.kind() {
+        ErrorKind::CtaDueBeforeTask {
+            cta: c,
+            task,
+            cta_due,
+            task_due,
+            ..
+        } => {
+            assert_eq!((*c, *task), (cta, late));
+            assert_eq!(
+                (cta_due.as_str(), task_due.as_str()),
+                ("2026-03-10", "2026-03-20")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let message = error.to_string();
+    assert!(
+        message.contains("SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED"),
+        "{message}"
+    );
+    assert!(message.contains("`Kick-off`") && message.contains("`Send the agenda`"));
+    assert_eq!(tenant.plan(plan).unwrap().status, PlanStatus::Draft);
+
+    // The handbook's fix: re-apply the task's due date, which moves the CTA's.
+    tenant.set_task_due(late, date(2026, 3, 20)).unwrap();
+    let loaded = tenant.plan(plan).unwrap();
+    assert_eq!(loaded.ctas[0].due_date, date(2026, 3, 20));
+    tenant.set_plan_status(plan, PlanStatus::Active).unwrap();
+    assert_eq!(tenant.plan(plan).unwrap().status, PlanStatus::Active);
+
+    // On an active plan, a task may not be added past its CTA's date.
+    let refused = tenant
+        .add_task(
+            TaskOf::Cta(cta),
+            &NewTask {
+                name: "Follow up".into(),
+                owner: None,
+                due_date: date(2026, 4, 1),
+            },
+        )
+        .unwrap_err();
+    assert!(refused.to_string().contains("Follow up"), "{refused}");
+
+    let log = tenant.audit_log().unwrap();
+    let status = log.iter().rfind(|e| e.action == "plan.status").unwrap();
+    assert_eq!(status.actor, "csm@acme.example");
+}
+
+#[test]
+fn the_contacts_switch_marks_objectives_external_and_each_can_go_back() {
+    let (host, company) = host();
+    let tenant = host.tenant("acme").unwrap();
+    let plan = tenant
+        .create_plan(&NewPlan {
+            company_id: company,
+            name: "Adoption".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let a = tenant.add_objective(plan, "A", None, None).unwrap();
+    let b = tenant.add_objective(plan, "B", None, None).unwrap();
+    let loaded = tenant.plan(plan).unwrap();
+    assert!(!loaded.share_with_contacts);
+    assert!(loaded.objectives.iter().all(|o| !o.shared_externally));
+
+    tenant.set_sharing_with_contacts(plan, true).unwrap();
+    tenant.set_objective_shared(b, false).unwrap();
+    let c = tenant.add_objective(plan, "C", None, None).unwrap();
+    let loaded = tenant.plan(plan).unwrap();
+    let shared: Vec<(i64, bool)> = loaded
+        .objectives
+        .iter()
+        .map(|o| (o.id, o.shared_externally))
+        .collect();
+    assert_eq!(shared, [(a, true), (b, false), (c, true)]);
+}
+
+#[test]
+fn plans_and_ctas_check_what_they_point_at() {
+    let (host, company) = host();
+    let tenant = host.tenant("acme").unwrap();
+    let missing = tenant
+        .create_plan(&NewPlan {
+            company_id: company + 100,
+            name: "X".into(),
+            ..NewPlan::default()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            missing.kind(),
+            ErrorKind::NotFound {
+                object: "company",
+                ..
+            }
+        ),
+        "{missing}"
+    );
+    let blank = tenant
+        .create_plan(&NewPlan {
+            company_id: company,
+            name: "  ".into(),
+            ..NewPlan::default()
+        })
+        .unwrap_err();
+    assert!(blank.to_string().contains("plan name"), "{blank}");
+
+    let other = tenant.add_company(NewCompany::new("Initech")).unwrap();
+    let plan = tenant
+        .create_plan(&NewPlan {
+            company_id: company,
+            name: "P".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let wrong_company = tenant
+        .open_cta(&NewCta {
+            company_id: other,
+            kind: CtaType::Risk,
+            name: "Churn".into(),
+            priority: Priority::Medium,
+            due_date: None,
+            plan_id: Some(plan),
+            objective_id: None,
+        })
+        .unwrap_err();
+    assert!(
+        wrong_company.to_string().contains("not of company"),
+        "{wrong_company}"
+    );
+
+    // A CTA outside any plan, for each type.
+    for kind in [
+        CtaType::Risk,
+        CtaType::Expansion,
+        CtaType::Lifecycle,
+        CtaType::Activity,
+    ] {
+        tenant
+            .open_cta(&NewCta {
+                company_id: other,
+                kind,
+                name: format!("{kind:?}"),
+                priority: Priority::Low,
+                due_date: date(2026, 5, 1),
+                plan_id: None,
+                objective_id: None,
+            })
+            .unwrap();
+    }
+    let ctas = tenant.ctas(other).unwrap();
+    assert_eq!(ctas.len(), 4);
+    assert!(
+        ctas.iter()
+            .all(|c| c.source == "system" && c.status == "open")
+    );
+    // Another tenant sees none of it.
+    host.create_tenant("umbrella", "Umbrella", TenantLevel::Both)
+        .unwrap();
+    let umbrella = host.tenant("umbrella").unwrap();
+    assert!(umbrella.ctas(other).unwrap().is_empty());
+    assert!(matches!(
+        umbrella.plan(plan).unwrap_err().kind(),
+        ErrorKind::NotFound { .. }
+    ));
+}

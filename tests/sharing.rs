@@ -1,0 +1,728 @@
+//! Sharing success plans: licences, the contacts switch, what each recipient sees, links and
+//! their expiry, one-time codes and their limits, revoking, the manage-shares view, and the
+//! *plan shared* hook with real notifier plugins (share-digest, and one that traps).
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use cs_host::model::{Audience, Channel, Date};
+use cs_host::{
+    EnableOptions, ErrorKind, FailurePolicy, Host, HostConfig, Licence, LinkState, ManualClock,
+    NewCompany, NewPlan, NewTask, Notifications, Opened, OtpError, OutboxStatus, RuntimeConfig,
+    ShareRequest, ShareTo, TaskOf, Tenant, TenantLevel,
+};
+
+/// 2026-03-01T00:00:00Z.
+const START: u64 = 1_772_323_200;
+
+struct Fixture {
+    host: Host,
+    clock: ManualClock,
+    company: i64,
+    plan: i64,
+}
+
+impl Fixture {
+    fn tenant(&self) -> Tenant<'_> {
+        self.host
+            .tenant("acme")
+            .unwrap()
+            .acting_as("csm@acme.example")
+    }
+}
+
+/// A tenant with users of every licence, a customer, and a plan with one internal and one
+/// external objective (each with a task).
+fn fixture() -> Fixture {
+    let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(START));
+    let config = HostConfig::default()
+        .clock(Arc::new(clock.clone()))
+        .runtime(RuntimeConfig::default().cache_dir(support::cache_dir()));
+    let host = Host::open_in_memory(config).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let tenant = host.tenant("acme").unwrap();
+    tenant
+        .add_user("full@acme.example", "Fay Full", Licence::Full)
+        .unwrap();
+    tenant
+        .add_user("viewer@acme.example", "Vic Viewer", Licence::Viewer)
+        .unwrap();
+    tenant
+        .add_user(
+            "analyst@acme.example",
+            "Ana Lytics",
+            Licence::ViewerAnalytics,
+        )
+        .unwrap();
+    tenant
+        .add_user(
+            "collab@acme.example",
+            "Col Laborator",
+            Licence::InternalCollaborator,
+        )
+        .unwrap();
+    let company = tenant.add_company(NewCompany::new("Globex")).unwrap();
+    let plan = tenant
+        .create_plan(&NewPlan {
+            company_id: company,
+            name: "Onboarding".into(),
+            due_date: Date::new(2026, 6, 30),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let internal = tenant
+        .add_objective(plan, "Renewal pricing", None, Some(false))
+        .unwrap();
+    let external = tenant
+        .add_objective(plan, "Go live", Date::new(2026, 4, 30), Some(true))
+        .unwrap();
+    for (objective, task) in [(internal, "Draft the quote"), (external, "Train admins")] {
+        tenant
+            .add_task(
+                TaskOf::Objective(objective),
+                &NewTask {
+                    name: task.into(),
+                    ..NewTask::default()
+                },
+            )
+            .unwrap();
+    }
+    Fixture {
+        host,
+        clock,
+        company,
+        plan,
+    }
+}
+
+fn without_otp(tenant: &Tenant<'_>) {
+    let mut settings = tenant.sharing_settings().unwrap();
+    settings.otp_required = false;
+    tenant.set_sharing_settings(&settings).unwrap();
+}
+
+fn objective_names(opened: Opened) -> Vec<String> {
+    match opened {
+        Opened::Plan(plan) => plan.objectives.into_iter().map(|o| o.name).collect(),
+        Opened::CodeRequired => panic!("a code was asked for"),
+    }
+}
+
+#[test]
+fn internal_users_need_a_viewer_or_full_licence() {
+    let f = fixture();
+    let tenant = f.tenant();
+    let emails = [
+        "full@acme.example",
+        "viewer@acme.example",
+        "analyst@acme.example",
+    ];
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(f.plan, Audience::Users, emails))
+        .unwrap();
+    assert_eq!(receipt.links.len(), 3);
+
+    let refused = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["viewer@acme.example", "collab@acme.example"],
+        ))
+        .unwrap_err();
+    match refused.kind() {
+        ErrorKind::ShareRefused { email, reason } => {
+            assert_eq!(email, "collab@acme.example");
+            assert!(reason.contains("Internal Collaborator"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let unknown = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["nobody@acme.example"],
+        ))
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("nobody@acme.example"),
+        "{unknown}"
+    );
+    // A refused share records nothing: not the share, not the other recipient's link.
+    assert_eq!(tenant.shares(Some(f.plan)).unwrap().len(), 3);
+}
+
+#[test]
+fn contacts_need_the_plan_switch_and_become_persons() {
+    let f = fixture();
+    let tenant = f.tenant();
+    let request = ShareRequest {
+        recipients: vec![ShareTo {
+            email: "pat@globex.example".into(),
+            first_name: "Pat".into(),
+            last_name: "Buyer".into(),
+        }],
+        ..ShareRequest::new(f.plan, Audience::Contacts, [])
+    };
+    let off = tenant.share_plan(&request).unwrap_err();
+    assert!(off.to_string().contains("sharing with contacts"), "{off}");
+    assert!(
+        tenant
+            .person_by_email("pat@globex.example")
+            .unwrap()
+            .is_none()
+    );
+
+    tenant.set_sharing_with_contacts(f.plan, true).unwrap();
+    tenant.share_plan(&request).unwrap();
+    let person = tenant
+        .person_by_email("pat@globex.example")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (person.first_name.as_str(), person.last_name.as_str()),
+        ("Pat", "Buyer")
+    );
+    assert_eq!(person.company_id, Some(f.company));
+    // Sharing again finds the same person.
+    tenant.share_plan(&request).unwrap();
+    assert_eq!(tenant.persons(f.company).unwrap().len(), 1);
+}
+
+#[test]
+fn external_recipients_see_only_objectives_shared_externally() {
+    let f = fixture();
+    let tenant = f.tenant();
+    without_otp(&tenant);
+    tenant.set_sharing_with_contacts(f.plan, true).unwrap();
+    // Turning the switch on shares every objective; mark one internal again.
+    let plan = tenant.plan(f.plan).unwrap();
+    tenant
+        .set_objective_shared(plan.objectives[0].id, false)
+        .unwrap();
+
+    let external = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Contacts,
+            ["pat@globex.example"],
+        ))
+        .unwrap();
+    let internal = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["viewer@acme.example"],
+        ))
+        .unwrap();
+    let seen = objective_names(tenant.open_link(&external.links[0].link).unwrap());
+    assert_eq!(seen, ["Go live"]);
+    let seen = objective_names(tenant.open_link(&internal.links[0].link).unwrap());
+    assert_eq!(seen, ["Renewal pricing", "Go live"]);
+}
+
+#[test]
+fn the_sharer_can_exclude_tasks_and_the_subject_defaults_to_plan_for_customer() {
+    let f = fixture();
+    let tenant = f.tenant();
+    without_otp(&tenant);
+    let with_tasks = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["full@acme.example"],
+        ))
+        .unwrap();
+    let without = tenant
+        .share_plan(&ShareRequest {
+            include_tasks: false,
+            subject: Some("Our plan".into()),
+            note: Some("See you Monday".into()),
+            ..ShareRequest::new(f.plan, Audience::Users, ["viewer@acme.example"])
+        })
+        .unwrap();
+    let Opened::Plan(full) = tenant.open_link(&with_tasks.links[0].link).unwrap() else {
+        panic!()
+    };
+    assert_eq!(full.objectives[1].tasks[0].name, "Train admins");
+    assert_eq!(full.customer, "Globex");
+    let Opened::Plan(bare) = tenant.open_link(&without.links[0].link).unwrap() else {
+        panic!()
+    };
+    assert!(bare.objectives.iter().all(|o| o.tasks.is_empty()));
+    assert_eq!(bare.note.as_deref(), Some("See you Monday"));
+
+    let outbox = tenant.outbox(None).unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert_eq!(outbox[0].subject, "Onboarding for Globex");
+    assert_eq!(outbox[1].subject, "Our plan");
+    assert!(
+        outbox[1].body.contains("See you Monday"),
+        "{}",
+        outbox[1].body
+    );
+    // Each email carries its recipient's own link, and nothing else's.
+    assert!(outbox[0].body.contains(&with_tasks.links[0].link));
+    assert!(!outbox[0].body.contains("{link}"));
+    assert!(!outbox[1].body.contains(&with_tasks.links[0].link));
+}
+
+#[test]
+fn links_are_long_random_tokens_stored_only_as_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cs.db");
+    let host = Host::open(&path, HostConfig::default()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let tenant = host.tenant("acme").unwrap();
+    tenant
+        .add_user("full@acme.example", "Fay", Licence::Full)
+        .unwrap();
+    tenant
+        .add_user("viewer@acme.example", "Vic", Licence::Viewer)
+        .unwrap();
+    let company = tenant.add_company(NewCompany::new("Globex")).unwrap();
+    let plan = tenant
+        .create_plan(&NewPlan {
+            company_id: company,
+            name: "P".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            plan,
+            Audience::Users,
+            ["full@acme.example", "viewer@acme.example"],
+        ))
+        .unwrap();
+    let tokens: Vec<String> = receipt
+        .links
+        .iter()
+        .map(|l| l.link.rsplit('/').next().unwrap().to_owned())
+        .collect();
+    assert_ne!(tokens[0], tokens[1]);
+    for token in &tokens {
+        // 64 hex digits: 256 bits.
+        assert_eq!(token.len(), 64, "{token}");
+    }
+    // The share tables hold 32-byte hashes, never the tokens. (The outbox holds each link in
+    // its email until it is delivered: that is the email.)
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let hashes: Vec<Vec<u8>> = db
+        .prepare("SELECT token_hash FROM share_recipients ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(hashes.len(), 2);
+    for (hash, token) in hashes.iter().zip(&tokens) {
+        assert_eq!(hash.len(), 32);
+        assert_ne!(hex::encode(hash), *token);
+    }
+    let dump: String = db
+        .query_row(
+            "SELECT group_concat(s.subject || coalesce(s.note, '') || r.email || hex(r.token_hash))
+             FROM share_recipients r JOIN shares s ON s.id = r.share_id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    for token in &tokens {
+        assert!(!dump.to_lowercase().contains(token.as_str()));
+    }
+}
+
+#[test]
+fn unknown_expired_revoked_and_blocked_links_get_the_same_message() {
+    let f = fixture();
+    let tenant = f.tenant();
+    without_otp(&tenant);
+    let mut settings = tenant.sharing_settings().unwrap();
+    settings.link_expiry_days = 7;
+    tenant.set_sharing_settings(&settings).unwrap();
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["full@acme.example", "viewer@acme.example"],
+        ))
+        .unwrap();
+    let (a, b) = (&receipt.links[0], &receipt.links[1]);
+    assert_eq!(receipt.expires_at, START as i64 + 7 * 86_400);
+
+    let message = |link: &str| tenant.open_link(link).unwrap_err().to_string();
+    let unknown = message(&format!("https://x/{}", "ab".repeat(32)));
+    assert!(
+        unknown.contains("ask the person who shared it"),
+        "{unknown}"
+    );
+    assert_eq!(message("not a token"), unknown);
+
+    tenant.revoke_recipient(b.recipient_id).unwrap();
+    assert_eq!(message(&b.link), unknown);
+    assert!(tenant.open_link(&a.link).is_ok());
+
+    // Expiry at the boundary: valid one second before, gone at the instant.
+    f.clock.advance(Duration::from_secs(7 * 86_400 - 1));
+    assert!(tenant.open_link(&a.link).is_ok());
+    f.clock.advance(Duration::from_secs(1));
+    assert_eq!(message(&a.link), unknown);
+    assert!(matches!(
+        tenant.open_link(&a.link).unwrap_err().kind(),
+        ErrorKind::LinkUnavailable
+    ));
+}
+
+/// The code in the newest one-time-code email to `email`.
+fn last_code(tenant: &Tenant<'_>, email: &str) -> String {
+    let message = tenant
+        .outbox(None)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|m| m.kind == "otp" && m.recipient == email)
+        .expect("a code was sent");
+    message
+        .body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("six digits")
+        .to_owned()
+}
+
+fn wrong(code: &str) -> String {
+    let n: u32 = code.parse().unwrap();
+    format!("{:06}", (n + 1) % 1_000_000)
+}
+
+#[test]
+fn one_time_codes_open_the_plan_once_and_expire_after_five_minutes() {
+    let f = fixture();
+    let tenant = f.tenant();
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["viewer@acme.example"],
+        ))
+        .unwrap();
+    let link = &receipt.links[0].link;
+    assert_eq!(tenant.open_link(link).unwrap(), Opened::CodeRequired);
+    let early = tenant.verify_otp(link, "123456").unwrap_err();
+    assert!(matches!(
+        early.kind(),
+        ErrorKind::Otp(OtpError::NotRequested)
+    ));
+
+    tenant.request_otp(link).unwrap();
+    let code = last_code(&tenant, "viewer@acme.example");
+    f.clock.advance(Duration::from_secs(299));
+    let plan = tenant.verify_otp(link, &code).unwrap();
+    assert_eq!(plan.name, "Onboarding");
+    // A code works once.
+    assert!(matches!(
+        tenant.verify_otp(link, &code).unwrap_err().kind(),
+        ErrorKind::Otp(OtpError::NotRequested)
+    ));
+
+    tenant.request_otp(link).unwrap();
+    let code = last_code(&tenant, "viewer@acme.example");
+    f.clock.advance(Duration::from_secs(300));
+    assert!(matches!(
+        tenant.verify_otp(link, &code).unwrap_err().kind(),
+        ErrorKind::Otp(OtpError::Expired)
+    ));
+    // The manage-shares view shows when the recipient last got in.
+    let rows = tenant.shares(Some(f.plan)).unwrap();
+    assert_eq!(rows[0].last_access_at, Some(START as i64 + 299));
+}
+
+#[test]
+fn a_link_gets_at_most_five_codes() {
+    let f = fixture();
+    let tenant = f.tenant();
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["viewer@acme.example"],
+        ))
+        .unwrap();
+    let link = &receipt.links[0].link;
+    for _ in 0..5 {
+        tenant.request_otp(link).unwrap();
+    }
+    let sixth = tenant.request_otp(link).unwrap_err();
+    assert!(
+        matches!(sixth.kind(), ErrorKind::Otp(OtpError::NoMoreCodes)),
+        "{sixth}"
+    );
+    // The fifth code (the resend) still works.
+    let code = last_code(&tenant, "viewer@acme.example");
+    assert!(tenant.verify_otp(link, &code).is_ok());
+    let sent = tenant
+        .outbox(None)
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.kind == "otp")
+        .count();
+    assert_eq!(sent, 5);
+}
+
+#[test]
+fn three_wrong_codes_block_the_link() {
+    let f = fixture();
+    let tenant = f.tenant();
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["viewer@acme.example", "full@acme.example"],
+        ))
+        .unwrap();
+    let link = &receipt.links[0].link;
+    tenant.request_otp(link).unwrap();
+    let code = last_code(&tenant, "viewer@acme.example");
+    let bad = wrong(&code);
+    for left in [2, 1, 0] {
+        let error = tenant.verify_otp(link, &bad).unwrap_err();
+        assert!(
+            matches!(error.kind(), ErrorKind::Otp(OtpError::Wrong { tries_left }) if *tries_left == left),
+            "{error}"
+        );
+    }
+    // Blocked: even the right code, and new codes, are refused with the common message.
+    assert!(matches!(
+        tenant.verify_otp(link, &code).unwrap_err().kind(),
+        ErrorKind::LinkUnavailable
+    ));
+    assert!(matches!(
+        tenant.request_otp(link).unwrap_err().kind(),
+        ErrorKind::LinkUnavailable
+    ));
+    let rows = tenant.shares(Some(f.plan)).unwrap();
+    let state = |email: &str| rows.iter().find(|r| r.email == email).unwrap().state;
+    assert_eq!(state("viewer@acme.example"), LinkState::Blocked);
+    assert_eq!(state("full@acme.example"), LinkState::Active);
+}
+
+#[test]
+fn revoking_by_recipient_plan_and_customer_and_the_manage_shares_view() {
+    let f = fixture();
+    let tenant = f.tenant();
+    without_otp(&tenant);
+    let other_plan = tenant
+        .create_plan(&NewPlan {
+            company_id: f.company,
+            name: "Expansion".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let other_company = tenant.add_company(NewCompany::new("Initech")).unwrap();
+    let third_plan = tenant
+        .create_plan(&NewPlan {
+            company_id: other_company,
+            name: "Renewal".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let share = |plan| {
+        tenant
+            .share_plan(&ShareRequest::new(
+                plan,
+                Audience::Users,
+                ["full@acme.example", "viewer@acme.example"],
+            ))
+            .unwrap()
+    };
+    let first = share(f.plan);
+    let second = share(other_plan);
+    let third = share(third_plan);
+
+    assert!(
+        tenant
+            .revoke_recipient(first.links[0].recipient_id)
+            .unwrap()
+    );
+    assert!(
+        !tenant
+            .revoke_recipient(first.links[0].recipient_id)
+            .unwrap()
+    );
+    let rows = tenant.shares(Some(f.plan)).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].state, LinkState::Revoked);
+    assert_eq!(rows[1].state, LinkState::Active);
+    assert_eq!(rows[0].shared_by, "csm@acme.example");
+    assert_eq!(rows[0].shared_on, START as i64);
+    assert_eq!(rows[0].expires_at, START as i64 + 30 * 86_400);
+
+    assert_eq!(tenant.revoke_plan(f.plan).unwrap(), 1);
+    // Per customer: both of Globex's plans, not Initech's.
+    assert_eq!(tenant.revoke_company(f.company).unwrap(), 2);
+    assert!(tenant.open_link(&second.links[1].link).is_err());
+    assert!(tenant.open_link(&third.links[1].link).is_ok());
+    let all = tenant.shares(None).unwrap();
+    assert_eq!(
+        all.iter().filter(|r| r.state == LinkState::Revoked).count(),
+        4
+    );
+    let missing = tenant.revoke_recipient(9_999).unwrap_err();
+    assert!(missing.to_string().contains("9999"), "{missing}");
+}
+
+#[test]
+fn a_link_of_one_tenant_does_not_open_in_another() {
+    let f = fixture();
+    let tenant = f.tenant();
+    without_otp(&tenant);
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["full@acme.example"],
+        ))
+        .unwrap();
+    f.host
+        .create_tenant("globex", "Globex", TenantLevel::Both)
+        .unwrap();
+    let other = f.host.tenant("globex").unwrap();
+    assert!(matches!(
+        other.open_link(&receipt.links[0].link).unwrap_err().kind(),
+        ErrorKind::LinkUnavailable
+    ));
+}
+
+fn install(f: &Fixture, plugin: &str, policy: FailurePolicy) {
+    f.host
+        .install_plugin(&support::plugin_bytes(plugin), "admin@platform.example")
+        .unwrap();
+    f.tenant()
+        .enable_plugin(plugin, EnableOptions::new().failure_policy(policy))
+        .unwrap();
+}
+
+#[test]
+fn share_digest_replaces_the_default_email_with_personal_links() {
+    let f = fixture();
+    install(&f, "share-digest", FailurePolicy::FailClosed);
+    let tenant = f.tenant();
+    tenant.set_sharing_with_contacts(f.plan, true).unwrap();
+    let users = tenant
+        .share_plan(&ShareRequest {
+            note: Some("Kick-off is on Monday".into()),
+            ..ShareRequest::new(
+                f.plan,
+                Audience::Users,
+                ["full@acme.example", "viewer@acme.example"],
+            )
+        })
+        .unwrap();
+    assert_eq!(users.notifications, Notifications::Queued(2));
+    let outbox = tenant.outbox(None).unwrap();
+    assert_eq!(outbox.len(), 2);
+    for (message, link) in outbox.iter().zip(&users.links) {
+        // Internal users get the digest in the platform, with their own link filled in.
+        assert_eq!(message.channel, Channel::InApp);
+        assert_eq!(message.recipient, link.email);
+        assert!(message.body.contains("Objectives:"), "{}", message.body);
+        assert!(message.body.contains("- Go live (open, due 2026-04-30)"));
+        assert!(message.body.contains("Kick-off is on Monday"));
+        assert!(message.body.contains(&link.link), "{}", message.body);
+    }
+    let contacts = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Contacts,
+            ["pat@globex.example"],
+        ))
+        .unwrap();
+    let message = tenant.outbox(None).unwrap().pop().unwrap();
+    assert_eq!(message.channel, Channel::Email);
+    assert!(message.body.contains(&contacts.links[0].link));
+}
+
+#[test]
+fn an_empty_list_from_a_notifier_suppresses_the_default() {
+    let f = fixture();
+    install(&f, "share-digest", FailurePolicy::FailClosed);
+    let tenant = f.tenant();
+    // share-digest sends nothing for a plan with no visible objective.
+    let empty = tenant
+        .create_plan(&NewPlan {
+            company_id: f.company,
+            name: "Empty".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            empty,
+            Audience::Users,
+            ["full@acme.example"],
+        ))
+        .unwrap();
+    assert_eq!(receipt.notifications, Notifications::Queued(0));
+    assert!(tenant.outbox(None).unwrap().is_empty());
+    assert_eq!(tenant.shares(Some(empty)).unwrap().len(), 1);
+}
+
+#[test]
+fn a_trapping_notifier_fail_open_still_sends_the_default_email() {
+    let f = fixture();
+    install(&f, "notifier-trap", FailurePolicy::FailOpen);
+    let tenant = f.tenant();
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["full@acme.example"],
+        ))
+        .unwrap();
+    assert_eq!(receipt.notifications, Notifications::Queued(1));
+    let outbox = tenant.outbox(Some(OutboxStatus::Pending)).unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].subject, "Onboarding for Globex");
+    assert!(outbox[0].body.contains(&receipt.links[0].link));
+}
+
+#[test]
+fn a_trapping_notifier_fail_closed_records_the_share_and_holds_its_notifications() {
+    let f = fixture();
+    install(&f, "notifier-trap", FailurePolicy::FailClosed);
+    let tenant = f.tenant();
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["full@acme.example", "viewer@acme.example"],
+        ))
+        .unwrap();
+    let Notifications::Held { count, error } = &receipt.notifications else {
+        panic!("{:?}", receipt.notifications)
+    };
+    assert_eq!(*count, 2);
+    assert!(error.contains("notifier-trap"), "{error}");
+    // The share stands, its links open, and the held messages carry the plugin's error.
+    assert_eq!(tenant.shares(Some(f.plan)).unwrap().len(), 2);
+    assert_eq!(
+        tenant.open_link(&receipt.links[0].link).unwrap(),
+        Opened::CodeRequired
+    );
+    let held = tenant.outbox(Some(OutboxStatus::Held)).unwrap();
+    assert_eq!(held.len(), 2);
+    assert!(held[0].error.as_deref().unwrap().contains("notifier-trap"));
+    assert!(
+        tenant
+            .outbox(Some(OutboxStatus::Pending))
+            .unwrap()
+            .is_empty()
+    );
+    // An admin can release them.
+    tenant.release_held(held[0].id).unwrap();
+    assert_eq!(tenant.outbox(Some(OutboxStatus::Pending)).unwrap().len(), 1);
+}
