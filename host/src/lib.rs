@@ -7,8 +7,10 @@ mod companies;
 mod error;
 mod hooks;
 mod host;
+mod import;
 pub mod model;
 mod outbox;
+mod partners;
 mod persons;
 mod plans;
 pub mod plugins;
@@ -21,6 +23,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use companies::{CompanyKey, FieldDef, FieldType, NewCompany};
 pub use error::{Error, ErrorKind, Result};
 pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
+pub use import::{
+    CsvProperties, Encoding, ImportJob, ImportOptions, ImportTarget, JobStatus, Mapping, Progress,
+    RowError, RowErrorKind, Separator,
+};
+pub use partners::HookReport;
 pub use plugins::{
     Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext, PluginError,
     PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,

@@ -1,0 +1,1293 @@
+//! CSV import of companies and partners, as jobs with counts and row errors.
+//!
+//! A file is streamed: its CSV properties are detected from the first 64 KB (and can be
+//! overridden), its header is checked against the field mapping before any row is read, and
+//! each row is read, mapped, passed through the *CSV row mapped* hook, checked against the field
+//! schema and written. Rows are committed in batches, each batch with the job's counts and its
+//! row errors, so a crash never leaves half a row and the counts always describe the committed
+//! data. Records are matched by `external_id` (or else by name, ignoring case), so running a
+//! file again updates what is there instead of duplicating it.
+
+mod csvfile;
+mod job;
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Read};
+use std::path::Path;
+use std::rc::Rc;
+use std::str::FromStr;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+
+pub use csvfile::{CsvProperties, Encoding, Separator};
+pub use job::{ImportJob, JobStatus, RowError, RowErrorKind};
+
+use crate::companies::{self, CompanyWrite, EXTERNAL_ID, FieldDef, NAME, Schema};
+use crate::error::{Error, ErrorKind, Result};
+use crate::hooks::{RowMappers, RowVerdict};
+use crate::host::Tenant;
+use crate::model::{AccessScope, FieldValue, Fields, ManagedAs};
+use crate::partners::{self, Undo};
+use crate::plugins::ExtensionPoint;
+use crate::store::TenantId;
+
+/// The target field of a companies import that names the managing partner (by name or
+/// `external_id`).
+const MANAGED_BY: &str = "managed_by";
+
+/// How many row errors an [`ImportJob`] carries with it.
+const ERRORS_KEPT: usize = 100;
+
+/// What an import creates or updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportTarget {
+    /// Company records (customers), optionally managed by a partner (a `managed_by` column).
+    Companies,
+    /// Partners: company records managed as partners, with an access scope.
+    Partners,
+}
+
+impl ImportTarget {
+    /// The target's name: `companies` or `partners`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportTarget::Companies => "companies",
+            ImportTarget::Partners => "partners",
+        }
+    }
+}
+
+impl FromStr for ImportTarget {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<ImportTarget> {
+        match s {
+            "companies" => Ok(ImportTarget::Companies),
+            "partners" => Ok(ImportTarget::Partners),
+            other => Err(Error::new(ErrorKind::Invalid(format!(
+                "import target `{other}`: expected companies or partners"
+            )))),
+        }
+    }
+}
+
+impl fmt::Display for ImportTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which source column fills which target field. Without a header row, columns are named by
+/// their position: `1`, `2`, ...
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapping {
+    /// `(source column, target field)` pairs, in the order given.
+    pub columns: Vec<(String, String)>,
+}
+
+impl Mapping {
+    /// An empty mapping.
+    pub fn new() -> Mapping {
+        Mapping::default()
+    }
+
+    /// Maps `column` to `field`.
+    pub fn map(mut self, column: impl Into<String>, field: impl Into<String>) -> Mapping {
+        self.columns.push((column.into(), field.into()));
+        self
+    }
+
+    /// The mapping a header implies: each column whose name, in lower case with spaces as
+    /// `_`, is a field's name (or a usual alias: `Company Name` for `name`, `ID` for
+    /// `external_id`, ...). Other columns are left out.
+    pub fn automatic(columns: &[String], fields: &[FieldDef], target: ImportTarget) -> Mapping {
+        let mut mapping = Mapping::new();
+        let mut taken = Vec::new();
+        for column in columns {
+            let key = normalise(column);
+            let field = match key.as_str() {
+                "company_name" | "company" | "account_name" | "partner_name" => NAME,
+                "id" | "external_id" | "externalid" | "company_id" | "account_id"
+                | "partner_id" => EXTERNAL_ID,
+                "annual_recurring_revenue" => "arr",
+                "managed_by_partner" if target == ImportTarget::Companies => MANAGED_BY,
+                MANAGED_BY if target == ImportTarget::Companies => MANAGED_BY,
+                other => match fields.iter().find(|f| f.name == other) {
+                    Some(def) => def.name.as_str(),
+                    None => continue,
+                },
+            };
+            if !taken.contains(&field) {
+                taken.push(field);
+                mapping = mapping.map(column.clone(), field);
+            }
+        }
+        mapping
+    }
+}
+
+fn normalise(column: &str) -> String {
+    let mut out = String::with_capacity(column.len());
+    for c in column.trim().chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_owned()
+}
+
+/// How to run an import. By default: companies, properties detected, mapping from the header,
+/// batches of 5,000 rows, not a dry run.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    target: ImportTarget,
+    scope: Option<AccessScope>,
+    mapping: Option<Mapping>,
+    separator: Option<Separator>,
+    quote: Option<char>,
+    escape: Option<Option<char>>,
+    has_header: Option<bool>,
+    encoding: Option<Encoding>,
+    dry_run: bool,
+    batch_rows: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> ImportOptions {
+        ImportOptions {
+            target: ImportTarget::Companies,
+            scope: None,
+            mapping: None,
+            separator: None,
+            quote: None,
+            escape: None,
+            has_header: None,
+            encoding: None,
+            dry_run: false,
+            batch_rows: 5_000,
+        }
+    }
+}
+
+impl ImportOptions {
+    /// Options for importing companies.
+    pub fn companies() -> ImportOptions {
+        ImportOptions::default()
+    }
+
+    /// Options for importing partners with this access scope (`None` unless the tenant works
+    /// at both levels, where it must be chosen).
+    pub fn partners(scope: Option<AccessScope>) -> ImportOptions {
+        ImportOptions {
+            target: ImportTarget::Partners,
+            scope,
+            ..ImportOptions::default()
+        }
+    }
+
+    /// The column-to-field mapping. By default, [`Mapping::automatic`] on the header.
+    pub fn mapping(mut self, mapping: Mapping) -> ImportOptions {
+        self.mapping = Some(mapping);
+        self
+    }
+
+    /// The separator. By default, detected.
+    pub fn separator(mut self, separator: Separator) -> ImportOptions {
+        self.separator = Some(separator);
+        self
+    }
+
+    /// The quote character. By default, detected (`"` unless the file uses `'`).
+    pub fn quote(mut self, quote: char) -> ImportOptions {
+        self.quote = Some(quote);
+        self
+    }
+
+    /// The escape character before quotes inside quoted fields, or `None` for doubled quotes.
+    /// By default, detected.
+    pub fn escape(mut self, escape: Option<char>) -> ImportOptions {
+        self.escape = Some(escape);
+        self
+    }
+
+    /// Whether the first row is a header. By default, true.
+    pub fn has_header(mut self, has_header: bool) -> ImportOptions {
+        self.has_header = Some(has_header);
+        self
+    }
+
+    /// The encoding. By default, detected.
+    pub fn encoding(mut self, encoding: Encoding) -> ImportOptions {
+        self.encoding = Some(encoding);
+        self
+    }
+
+    /// Reports what would happen and writes nothing. By default, false.
+    pub fn dry_run(mut self, dry_run: bool) -> ImportOptions {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Rows per transaction. By default, 5,000.
+    pub fn batch_rows(mut self, rows: usize) -> ImportOptions {
+        self.batch_rows = rows.max(1);
+        self
+    }
+}
+
+/// How far an import has got, reported after each batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Data rows settled so far.
+    pub rows: u64,
+    /// Bytes of the file read so far.
+    pub bytes: u64,
+    /// The file's size.
+    pub total_bytes: u64,
+}
+
+impl Tenant<'_> {
+    /// Imports a CSV file. See [`ImportOptions`] for the choices, and the module docs for what
+    /// happens to each row. Refusals found before any row is read (over the size limit, Name
+    /// not mapped, unknown fields, duplicate headers, mapped columns missing) are errors
+    /// naming the file and what is wrong; row problems are the job's row errors.
+    pub fn import_file(&self, path: &Path, options: &ImportOptions) -> Result<ImportJob> {
+        self.import_file_with_progress(path, options, &mut |_| {})
+    }
+
+    /// Like [`import_file`](Self::import_file), calling `progress` after each batch.
+    pub fn import_file_with_progress(
+        &self,
+        path: &Path,
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<ImportJob> {
+        let io_error = |source| {
+            Error::new(ErrorKind::Io {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let file = std::fs::File::open(path).map_err(io_error)?;
+        let size = file.metadata().map_err(io_error)?.len();
+        let name = path
+            .file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        self.run_import(&name, io::BufReader::with_capacity(256 * 1024, file), size, options, progress)
+    }
+
+    /// Imports CSV data held in memory, named `source` in messages and in the job.
+    pub fn import_bytes(
+        &self,
+        source: &str,
+        data: &[u8],
+        options: &ImportOptions,
+    ) -> Result<ImportJob> {
+        self.run_import(source, data, data.len() as u64, options, &mut |_| {})
+    }
+
+    /// The largest CSV file the tenant accepts, in bytes. By default, 2 MB (2,097,152 bytes).
+    pub fn import_size_limit(&self) -> Result<u64> {
+        let store = self.store();
+        store.with(|conn| {
+            let limit: Option<i64> = conn
+                .query_row(
+                    "SELECT import_size_limit FROM tenant_settings WHERE tenant_id = ?1",
+                    [self.id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| store.error(e))?;
+            Ok(limit.map_or(2 * 1024 * 1024, |l| l as u64))
+        })
+    }
+
+    /// Sets the largest CSV file the tenant accepts, in bytes (an admin's decision).
+    pub fn set_import_size_limit(&self, bytes: u64) -> Result<()> {
+        if bytes == 0 || bytes > i64::MAX as u64 {
+            return Err(Error::new(ErrorKind::Invalid(format!(
+                "import size limit {bytes}: give a positive number of bytes"
+            ))));
+        }
+        let store = self.store();
+        let now = self.host.now();
+        let before = self.import_size_limit()?;
+        store.write(|tx| {
+            tx.execute(
+                "INSERT INTO tenant_settings (tenant_id, import_size_limit) VALUES (?1, ?2)
+                 ON CONFLICT (tenant_id) DO UPDATE SET import_size_limit = excluded.import_size_limit",
+                params![self.id.as_str(), bytes as i64],
+            )
+            .map_err(|e| store.error(e))?;
+            crate::audit::record(
+                tx,
+                store,
+                now,
+                crate::audit::Change {
+                    tenant: Some(&self.id),
+                    actor: &self.actor,
+                    action: "import.size_limit",
+                    subject: &format!("tenant:{}", self.id),
+                    before: Some(serde_json::json!(before)),
+                    after: Some(serde_json::json!(bytes)),
+                },
+            )
+        })
+    }
+
+    /// One import job, with its first row errors.
+    pub fn import_job(&self, id: i64) -> Result<ImportJob> {
+        let store = self.store();
+        store.with(|conn| {
+            let mut job = job::load(conn, store, &self.id, id)?.ok_or_else(|| {
+                Error::new(ErrorKind::NotFound {
+                    object: "import job",
+                    id: id.to_string(),
+                })
+            })?;
+            job.errors = job::errors(conn, store, &self.id, id, Some(ERRORS_KEPT))?;
+            Ok(job)
+        })
+    }
+
+    /// The tenant's import jobs, oldest first (without their row errors).
+    pub fn import_jobs(&self) -> Result<Vec<ImportJob>> {
+        let store = self.store();
+        store.with(|conn| job::list(conn, store, &self.id))
+    }
+
+    /// Every row error of a job, by row.
+    pub fn import_errors(&self, id: i64) -> Result<Vec<RowError>> {
+        self.import_job(id)?;
+        let store = self.store();
+        store.with(|conn| job::errors(conn, store, &self.id, id, None))
+    }
+
+    /// Writes a job's row errors as CSV: `row,outcome,column,field,plugin,reason`.
+    pub fn write_error_csv(&self, id: i64, out: impl io::Write) -> Result<()> {
+        let errors = self.import_errors(id)?;
+        write_errors(&errors, out).map_err(|e| {
+            Error::new(ErrorKind::Io {
+                path: format!("error CSV of import job {id}").into(),
+                source: io::Error::other(e),
+            })
+        })
+    }
+
+    /// A sample CSV for the tenant's fields: a header that maps itself, and two example rows.
+    pub fn sample_csv(&self, target: ImportTarget) -> Result<String> {
+        let fields = self.company_fields()?;
+        let mut header: Vec<String> = Vec::new();
+        let mut rows: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+        for def in &fields {
+            header.push(label(&def.name));
+            for (i, row) in rows.iter_mut().enumerate() {
+                row.push(example(def, target, i));
+            }
+        }
+        if target == ImportTarget::Companies {
+            header.push("Managed By".to_owned());
+            rows[0].push("Bennett & Co.".to_owned());
+            rows[1].push(String::new());
+        }
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let written = out
+            .write_record(&header)
+            .and_then(|_| out.write_record(&rows[0]))
+            .and_then(|_| out.write_record(&rows[1]));
+        let bytes = written
+            .map_err(io::Error::other)
+            .and_then(|_| out.into_inner().map_err(|e| io::Error::other(e.to_string())))
+            .map_err(|source| {
+                Error::new(ErrorKind::Io {
+                    path: "sample CSV".into(),
+                    source,
+                })
+            })?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn run_import<R: Read>(
+        &self,
+        source: &str,
+        reader: R,
+        size: u64,
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<ImportJob> {
+        let limit = self.import_size_limit()?;
+        if size > limit {
+            return Err(Error::new(ErrorKind::FileTooLarge {
+                file: source.to_owned(),
+                size,
+                limit,
+            }));
+        }
+        let refuse = |message: String| {
+            Error::new(ErrorKind::Csv {
+                file: source.to_owned(),
+                row: None,
+                column: None,
+                message,
+            })
+        };
+        let io_error = |e: io::Error| {
+            Error::new(ErrorKind::Io {
+                path: source.into(),
+                source: e,
+            })
+        };
+
+        // Properties: detected from the first bytes, then overridden.
+        let mut reader = reader;
+        let mut sample = Vec::with_capacity(csvfile::SAMPLE);
+        (&mut reader)
+            .take(csvfile::SAMPLE as u64)
+            .read_to_end(&mut sample)
+            .map_err(io_error)?;
+        let mut properties = CsvProperties::detect(&sample);
+        if let Some(s) = options.separator {
+            properties.separator = s;
+        }
+        if let Some(q) = options.quote {
+            properties.quote = q;
+        }
+        if let Some(e) = options.escape {
+            properties.escape = e;
+        }
+        if let Some(h) = options.has_header {
+            properties.has_header = h;
+        }
+        if let Some(e) = options.encoding {
+            properties.encoding = e;
+        }
+        let ascii = |c: char, what: &str| {
+            u8::try_from(c)
+                .ok()
+                .filter(u8::is_ascii)
+                .ok_or_else(|| refuse(format!("the {what} character `{c}` must be ASCII")))
+        };
+        let quote = ascii(properties.quote, "quote")?;
+        let escape = properties
+            .escape
+            .map(|c| ascii(c, "escape"))
+            .transpose()?;
+
+        let bytes_read = Rc::new(Cell::new(0u64));
+        let counted = Counting {
+            inner: io::Cursor::new(sample).chain(reader),
+            count: bytes_read.clone(),
+        };
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(properties.separator.byte())
+            .quote(quote)
+            .escape(escape)
+            .double_quote(escape.is_none())
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(256 * 1024)
+            .from_reader(csvfile::Utf8Reader::new(counted, properties.encoding));
+
+        // The header (or the column count of the first row), checked before any row is read.
+        let mut record = csv::ByteRecord::new();
+        let mut pending_first = false;
+        let columns: Vec<String> = if csv.read_byte_record(&mut record).map_err(csv_error(source))? {
+            if properties.has_header {
+                let mut names = Vec::with_capacity(record.len());
+                for (i, cell) in record.iter().enumerate() {
+                    let text = std::str::from_utf8(cell).map_err(|_| {
+                        refuse(format!(
+                            "header column {} is not valid {} text; is the encoding right? \
+                             (detected {})",
+                            i + 1,
+                            properties.encoding,
+                            properties.encoding
+                        ))
+                    })?;
+                    names.push(text.trim().to_owned());
+                }
+                names
+            } else {
+                pending_first = true;
+                (1..=record.len()).map(|i| i.to_string()).collect()
+            }
+        } else {
+            Vec::new()
+        };
+        let mut duplicates: Vec<&str> = Vec::new();
+        for (i, name) in columns.iter().enumerate() {
+            if columns[..i].contains(name) && !duplicates.contains(&name.as_str()) {
+                duplicates.push(name);
+            }
+        }
+        if !duplicates.is_empty() {
+            return Err(refuse(format!(
+                "duplicate header {}: each column needs its own name",
+                quoted_list(&duplicates)
+            )));
+        }
+
+        let store = self.store();
+        let schema = store.with(|conn| Schema::load(conn, store, &self.id))?;
+        let mapping = match &options.mapping {
+            Some(mapping) => mapping.clone(),
+            None => Mapping::automatic(&columns, schema.fields(), options.target),
+        };
+        let plan = plan(&mapping, &columns, &schema, options.target).map_err(refuse)?;
+        let scope = match options.target {
+            ImportTarget::Partners => Some(partners::resolve_scope(
+                self.info().level,
+                options.scope,
+            )?),
+            ImportTarget::Companies => {
+                if options.scope.is_some() {
+                    return Err(refuse(
+                        "an access scope applies to partner imports only".to_owned(),
+                    ));
+                }
+                None
+            }
+        };
+
+        let now = self.host.now();
+        let mut job = ImportJob {
+            id: None,
+            target: options.target,
+            source: source.to_owned(),
+            properties,
+            mapping,
+            scope,
+            dry_run: options.dry_run,
+            status: JobStatus::Running,
+            rows: 0,
+            created: 0,
+            updated: 0,
+            skipped: 0,
+            failed: 0,
+            error: None,
+            started_at: now,
+            finished_at: None,
+            errors: Vec::new(),
+        };
+        if !options.dry_run {
+            let id = store.write(|tx| {
+                job::interrupt_stale(tx, store, &self.id, now)?;
+                job::insert(tx, store, &self.id, &job)
+            })?;
+            job.id = Some(id);
+        }
+
+        let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
+        let mut mappers = match self.row_mappers(&columns, &field_names) {
+            Ok(mappers) => mappers,
+            Err(error) => return Err(self.fail_job(job, error)),
+        };
+        let lifecycle = !options.dry_run
+            && options.target == ImportTarget::Partners
+            && !self.active_plugins(ExtensionPoint::Lifecycle)?.is_empty();
+
+        let mut run = Run {
+            tenant: &self.id,
+            schema: &schema,
+            plan: &plan,
+            columns: &columns,
+            target: options.target,
+            scope,
+            now,
+            fields: Fields::new(),
+            source: Vec::new(),
+            partners_by_key: HashMap::new(),
+            new_partners: Vec::new(),
+        };
+        let total_bytes = size;
+        let outcome = store.with(|conn| {
+            let mut dry_tx = if options.dry_run {
+                Some(Transaction::new_unchecked(conn, TransactionBehavior::Deferred).map_err(|e| store.error(e))?)
+            } else {
+                None
+            };
+            let mut row_number = 0u64;
+            let mut more = true;
+            while more {
+                let tx = if dry_tx.is_some() {
+                    None
+                } else {
+                    Some(
+                        Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+                            .map_err(|e| store.error(e))?,
+                    )
+                };
+                let conn: &Connection = match (&tx, &mut dry_tx) {
+                    (Some(tx), _) => tx,
+                    (None, Some(tx)) => tx,
+                    (None, None) => unreachable!("one of the two is set"),
+                };
+                let mut in_batch = 0;
+                while in_batch < options.batch_rows {
+                    if pending_first {
+                        pending_first = false;
+                    } else if !csv.read_byte_record(&mut record).map_err(csv_error(source))? {
+                        more = false;
+                        break;
+                    }
+                    row_number += 1;
+                    in_batch += 1;
+                    let settled = run.row(conn, self, &mut mappers, row_number, &record)?;
+                    job.rows += 1;
+                    match settled {
+                        Settled::Created => job.created += 1,
+                        Settled::Updated => job.updated += 1,
+                        Settled::Refused(error) => {
+                            match error.outcome {
+                                RowErrorKind::Failed => job.failed += 1,
+                                RowErrorKind::Skipped => job.skipped += 1,
+                            }
+                            if let Some(id) = job.id {
+                                job::insert_error(conn, store, &self.id, id, &error)?;
+                            }
+                            if job.errors.len() < ERRORS_KEPT {
+                                job.errors.push(error);
+                            }
+                        }
+                    }
+                }
+                if !more {
+                    job.status = JobStatus::Completed;
+                    job.finished_at = Some(self.host.now());
+                }
+                if let (Some(tx), Some(id)) = (tx, job.id) {
+                    job::save(&tx, store, &self.id, id, &job)?;
+                    tx.commit().map_err(|e| store.error(e))?;
+                }
+                if lifecycle {
+                    self.run_partner_hooks(&mut run.new_partners, &mut job)?;
+                }
+                run.new_partners.clear();
+                progress(Progress {
+                    rows: job.rows,
+                    bytes: bytes_read.get().min(total_bytes),
+                    total_bytes,
+                });
+            }
+            // A dry run's transaction is dropped here: rolled back, nothing written.
+            drop(dry_tx);
+            Ok(())
+        });
+        drop(mappers);
+        match outcome {
+            Ok(()) => Ok(job),
+            Err(error) => Err(self.fail_job(job, error)),
+        }
+    }
+
+    /// Records a fatal error on a stored job (its committed rows stay), and returns the error.
+    fn fail_job(&self, mut job: ImportJob, error: Error) -> Error {
+        if let Some(id) = job.id {
+            job.status = JobStatus::Failed;
+            job.error = Some(error.to_string());
+            job.finished_at = Some(self.host.now());
+            let store = self.store();
+            // The job row must say why it stopped; if even that fails, the original error is
+            // the one to report.
+            let _ = store.write(|tx| job::save(tx, store, &self.id, id, &job));
+        }
+        error
+    }
+
+    /// Runs the *partner created* hook for a committed batch's new partners. A partner whose
+    /// fail-closed hook fails is undone, and its row counted as failed with the plugin's error.
+    fn run_partner_hooks(
+        &self,
+        new_partners: &mut Vec<(i64, u64, bool)>,
+        job: &mut ImportJob,
+    ) -> Result<()> {
+        let store = self.store();
+        for (id, row, created) in new_partners.drain(..) {
+            let undo = if created { Undo::Delete } else { Undo::Untag };
+            if let Err(error) = self.partner_created_hook(id, undo) {
+                let plugin = match error.kind() {
+                    ErrorKind::Plugin(e) => Some(e.plugin().to_owned()),
+                    _ => None,
+                };
+                if created {
+                    job.created -= 1;
+                } else {
+                    job.updated -= 1;
+                }
+                job.failed += 1;
+                let row_error = RowError {
+                    row,
+                    outcome: RowErrorKind::Failed,
+                    column: None,
+                    field: None,
+                    plugin,
+                    reason: format!("partner created hook: {error}"),
+                };
+                if let Some(job_id) = job.id {
+                    store.write(|tx| {
+                        job::insert_error(tx, store, &self.id, job_id, &row_error)?;
+                        job::save(tx, store, &self.id, job_id, job)
+                    })?;
+                }
+                if job.errors.len() < ERRORS_KEPT {
+                    job.errors.push(row_error);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn csv_error(source: &str) -> impl Fn(csv::Error) -> Error + '_ {
+    move |e| {
+        let row = e.position().map(|p| p.record());
+        Error::new(ErrorKind::Csv {
+            file: source.to_owned(),
+            row,
+            column: None,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// One mapped column: where it is in the row and which field it fills.
+struct Planned {
+    index: usize,
+    column: String,
+    field: String,
+    /// `None` for `managed_by`, which names a partner rather than holding a value.
+    def: Option<FieldDef>,
+}
+
+/// Checks the mapping against the header and the schema, before any row is read.
+fn plan(
+    mapping: &Mapping,
+    columns: &[String],
+    schema: &Schema,
+    target: ImportTarget,
+) -> std::result::Result<Vec<Planned>, String> {
+    let mut unknown = Vec::new();
+    let mut missing = Vec::new();
+    let mut twice = Vec::new();
+    let mut plan: Vec<Planned> = Vec::new();
+    for (column, field) in &mapping.columns {
+        let def = schema.get(field).cloned();
+        let managed_by = field == MANAGED_BY && target == ImportTarget::Companies;
+        if def.is_none() && !managed_by {
+            unknown.push(field.as_str());
+            continue;
+        }
+        if plan.iter().any(|p| &p.field == field) {
+            twice.push(field.as_str());
+            continue;
+        }
+        let Some(index) = columns.iter().position(|c| c == column) else {
+            missing.push(column.as_str());
+            continue;
+        };
+        plan.push(Planned {
+            index,
+            column: column.clone(),
+            field: field.clone(),
+            def,
+        });
+    }
+    if !unknown.is_empty() {
+        let known: Vec<&str> = schema.fields().iter().map(|f| f.name.as_str()).collect();
+        return Err(format!(
+            "unknown target field {}; the company fields are {}",
+            quoted_list(&unknown),
+            quoted_list(&known)
+        ));
+    }
+    if !twice.is_empty() {
+        return Err(format!(
+            "field {} is mapped from more than one column",
+            quoted_list(&twice)
+        ));
+    }
+    if !missing.is_empty() {
+        let have: Vec<&str> = columns.iter().map(String::as_str).collect();
+        return Err(format!(
+            "mapped column {} is not in the file; its columns are {}",
+            quoted_list(&missing),
+            quoted_list(&have)
+        ));
+    }
+    if !plan.iter().any(|p| p.field == NAME) {
+        return Err(
+            "Name is not mapped: map a column to the `name` field (the Name mapping is \
+             mandatory)"
+                .to_owned(),
+        );
+    }
+    Ok(plan)
+}
+
+fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What became of one row.
+enum Settled {
+    Created,
+    Updated,
+    Refused(RowError),
+}
+
+/// The state of one import run, reused across rows to keep allocations down.
+struct Run<'a> {
+    tenant: &'a TenantId,
+    schema: &'a Schema,
+    plan: &'a [Planned],
+    columns: &'a [String],
+    target: ImportTarget,
+    scope: Option<AccessScope>,
+    now: i64,
+    fields: Fields,
+    source: Vec<String>,
+    /// Partners looked up by the `managed_by` column: name or external id to id.
+    partners_by_key: HashMap<String, Option<i64>>,
+    /// Partners created or tagged in the current batch: (id, row, created).
+    new_partners: Vec<(i64, u64, bool)>,
+}
+
+impl Run<'_> {
+    fn refuse(
+        row: u64,
+        column: Option<&str>,
+        field: Option<&str>,
+        reason: String,
+    ) -> Settled {
+        Settled::Refused(RowError {
+            row,
+            outcome: RowErrorKind::Failed,
+            column: column.map(str::to_owned),
+            field: field.map(str::to_owned),
+            plugin: None,
+            reason,
+        })
+    }
+
+    fn column_of(&self, field: &str) -> Option<&str> {
+        self.plan
+            .iter()
+            .find(|p| p.field == field)
+            .map(|p| p.column.as_str())
+    }
+
+    /// Reads, maps, checks and writes one row. Row problems are `Settled::Refused`; an `Err`
+    /// is fatal to the import.
+    fn row(
+        &mut self,
+        conn: &Connection,
+        tenant: &Tenant<'_>,
+        mappers: &mut RowMappers,
+        number: u64,
+        record: &csv::ByteRecord,
+    ) -> Result<Settled> {
+        let store = tenant.store();
+        if record.len() != self.columns.len() {
+            return Ok(Self::refuse(
+                number,
+                None,
+                None,
+                format!(
+                    "the row has {} fields; the header has {}",
+                    record.len(),
+                    self.columns.len()
+                ),
+            ));
+        }
+        self.fields.clear();
+        let mut managed_by: Option<String> = None;
+        for planned in self.plan {
+            let cell = &record[planned.index];
+            let Ok(text) = std::str::from_utf8(cell) else {
+                return Ok(Self::refuse(
+                    number,
+                    Some(&planned.column),
+                    Some(&planned.field),
+                    "not valid UTF-8 text: is the file's encoding right? (try iso-8859-1)"
+                        .to_owned(),
+                ));
+            };
+            match &planned.def {
+                Some(def) => match companies::parse_text(def, text) {
+                    Ok(value) => {
+                        self.fields.insert(planned.field.clone(), value);
+                    }
+                    Err(reason) => {
+                        return Ok(Self::refuse(
+                            number,
+                            Some(&planned.column),
+                            Some(&planned.field),
+                            reason,
+                        ));
+                    }
+                },
+                None => {
+                    let text = text.trim();
+                    if !text.is_empty() {
+                        managed_by = Some(text.to_owned());
+                    }
+                }
+            }
+        }
+        if !mappers.is_empty() {
+            self.source.clear();
+            self.source.extend(
+                record
+                    .iter()
+                    .map(|cell| String::from_utf8_lossy(cell).into_owned()),
+            );
+            match mappers.map_row(number, &self.source, &mut self.fields) {
+                RowVerdict::Keep => {}
+                RowVerdict::Skip { plugin, reason } => {
+                    return Ok(Settled::Refused(RowError {
+                        row: number,
+                        outcome: RowErrorKind::Skipped,
+                        column: None,
+                        field: None,
+                        plugin: Some(plugin),
+                        reason,
+                    }));
+                }
+                RowVerdict::Reject {
+                    plugin,
+                    field,
+                    message,
+                } => {
+                    return Ok(Settled::Refused(RowError {
+                        row: number,
+                        outcome: RowErrorKind::Failed,
+                        column: self.column_of(&field).map(str::to_owned),
+                        field: Some(field),
+                        plugin: Some(plugin),
+                        reason: message,
+                    }));
+                }
+                RowVerdict::Failed(error) => {
+                    return Ok(Settled::Refused(RowError {
+                        row: number,
+                        outcome: RowErrorKind::Failed,
+                        column: None,
+                        field: None,
+                        plugin: Some(error.plugin().to_owned()),
+                        reason: error.to_string(),
+                    }));
+                }
+            }
+        }
+        let name = match self.fields.remove(NAME) {
+            Some(FieldValue::Text(name)) => name,
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        if let Err((field, message)) = self.schema.check_all(&name, &mut self.fields) {
+            let column = self.column_of(&field).map(str::to_owned);
+            return Ok(Self::refuse(number, column.as_deref(), Some(&field), message));
+        }
+        let manager = match managed_by {
+            None => None,
+            Some(key) => match self.partner(conn, tenant, &key)? {
+                Some(id) => Some(id),
+                None => {
+                    return Ok(Self::refuse(
+                        number,
+                        self.column_of(MANAGED_BY),
+                        Some(MANAGED_BY),
+                        format!("there is no partner `{key}` (by name or external id)"),
+                    ));
+                }
+            },
+        };
+        let external_id = self
+            .fields
+            .get(EXTERNAL_ID)
+            .and_then(FieldValue::as_text)
+            .map(str::to_owned);
+        let existing = lookup(conn, store, self.tenant, external_id.as_deref(), &name)?;
+        let written = match (self.target, existing) {
+            (ImportTarget::Partners, None) => {
+                let id = companies::insert(
+                    conn,
+                    store,
+                    self.tenant,
+                    &CompanyWrite {
+                        name: &name,
+                        managed_as: ManagedAs::Partner,
+                        managed_by: None,
+                        scope: self.scope,
+                        fields: &self.fields,
+                    },
+                    self.now,
+                );
+                id.map(|id| {
+                    self.new_partners.push((id, number, true));
+                    Settled::Created
+                })
+            }
+            (ImportTarget::Partners, Some((id, was, _))) => companies::update(
+                conn,
+                store,
+                self.tenant,
+                id,
+                &CompanyWrite {
+                    name: &name,
+                    managed_as: ManagedAs::Partner,
+                    managed_by: None,
+                    scope: self.scope,
+                    fields: &self.fields,
+                },
+                self.now,
+            )
+            .map(|()| {
+                if was == ManagedAs::Customer {
+                    self.new_partners.push((id, number, false));
+                }
+                Settled::Updated
+            }),
+            (ImportTarget::Companies, None) => companies::insert(
+                conn,
+                store,
+                self.tenant,
+                &CompanyWrite {
+                    name: &name,
+                    managed_as: ManagedAs::Customer,
+                    managed_by: manager,
+                    scope: None,
+                    fields: &self.fields,
+                },
+                self.now,
+            )
+            .map(|_| Settled::Created),
+            (ImportTarget::Companies, Some((id, was, scope))) => companies::update(
+                conn,
+                store,
+                self.tenant,
+                id,
+                &CompanyWrite {
+                    name: &name,
+                    managed_as: was,
+                    managed_by: manager,
+                    scope,
+                    fields: &self.fields,
+                },
+                self.now,
+            )
+            .map(|()| Settled::Updated),
+        };
+        match written {
+            Ok(settled) => Ok(settled),
+            // A rule of the data (one partner per record, a constraint) refuses the row; other
+            // database trouble stops the import.
+            Err(error) => match error.kind() {
+                ErrorKind::AlreadyManaged { .. } => Ok(Self::refuse(
+                    number,
+                    self.column_of(MANAGED_BY),
+                    Some(MANAGED_BY),
+                    error.to_string(),
+                )),
+                ErrorKind::Database {
+                    source: rusqlite::Error::SqliteFailure(e, _),
+                    ..
+                } if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    Ok(Self::refuse(number, None, None, error.to_string()))
+                }
+                _ => Err(error),
+            },
+        }
+    }
+
+    /// The partner a `managed_by` cell names, by external id or name; cached per import.
+    fn partner(&mut self, conn: &Connection, tenant: &Tenant<'_>, key: &str) -> Result<Option<i64>> {
+        if let Some(found) = self.partners_by_key.get(key) {
+            return Ok(*found);
+        }
+        let store = tenant.store();
+        let found: Option<i64> = conn
+            .prepare_cached(
+                "SELECT id FROM companies
+                 WHERE tenant_id = ?1 AND managed_as = 'partner'
+                   AND (external_id = ?2 OR name = ?2 COLLATE NOCASE)
+                 ORDER BY external_id = ?2 DESC, id LIMIT 1",
+            )
+            .and_then(|mut q| {
+                q.query_row(params![self.tenant.as_str(), key], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(|e| store.error(e))?;
+        self.partners_by_key.insert(key.to_owned(), found);
+        Ok(found)
+    }
+}
+
+/// The existing company a row matches: by external id when the row has one, else by name.
+fn lookup(
+    conn: &Connection,
+    store: &crate::store::Store,
+    tenant: &TenantId,
+    external_id: Option<&str>,
+    name: &str,
+) -> Result<Option<(i64, ManagedAs, Option<AccessScope>)>> {
+    let read = |r: &rusqlite::Row<'_>| {
+        let managed_as: String = r.get(1)?;
+        let scope: Option<String> = r.get(2)?;
+        Ok((
+            r.get::<_, i64>(0)?,
+            if managed_as == "partner" {
+                ManagedAs::Partner
+            } else {
+                ManagedAs::Customer
+            },
+            scope.as_deref().and_then(companies::parse_scope),
+        ))
+    };
+    let found = match external_id {
+        Some(external_id) => conn
+            .prepare_cached(
+                "SELECT id, managed_as, access_scope FROM companies
+                 WHERE tenant_id = ?1 AND external_id = ?2",
+            )
+            .and_then(|mut q| q.query_row(params![tenant.as_str(), external_id], read).optional()),
+        None => conn
+            .prepare_cached(
+                "SELECT id, managed_as, access_scope FROM companies
+                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE ORDER BY id LIMIT 1",
+            )
+            .and_then(|mut q| q.query_row(params![tenant.as_str(), name.trim()], read).optional()),
+    };
+    found.map_err(|e| store.error(e))
+}
+
+/// Writes row errors as CSV.
+pub(crate) fn write_errors(errors: &[RowError], out: impl io::Write) -> csv::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(["row", "outcome", "column", "field", "plugin", "reason"])?;
+    for e in errors {
+        let row = e.row.to_string();
+        let outcome = match e.outcome {
+            RowErrorKind::Failed => "failed",
+            RowErrorKind::Skipped => "skipped",
+        };
+        writer.write_record([
+            row.as_str(),
+            outcome,
+            e.column.as_deref().unwrap_or(""),
+            e.field.as_deref().unwrap_or(""),
+            e.plugin.as_deref().unwrap_or(""),
+            &e.reason,
+        ])?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// A field's column label in a sample CSV, which automatic mapping maps back to the field.
+fn label(field: &str) -> String {
+    match field {
+        NAME => "Name".to_owned(),
+        EXTERNAL_ID => "External ID".to_owned(),
+        "arr" => "ARR".to_owned(),
+        other => {
+            let mut label = String::new();
+            for word in other.split('_') {
+                if !label.is_empty() {
+                    label.push(' ');
+                }
+                let mut chars = word.chars();
+                if let Some(first) = chars.next() {
+                    label.extend(first.to_uppercase());
+                    label.push_str(chars.as_str());
+                }
+            }
+            label
+        }
+    }
+}
+
+/// An example value for a field in a sample CSV.
+fn example(def: &FieldDef, target: ImportTarget, row: usize) -> String {
+    let partner = target == ImportTarget::Partners;
+    let pick = |a: &str, b: &str| if row == 0 { a } else { b }.to_owned();
+    match def.name.as_str() {
+        NAME if partner => pick("Bennett & Co.", "Northwind Channel Partners"),
+        NAME => pick("Aurora Logistics", "Kiwi Health Ltd"),
+        EXTERNAL_ID if partner => pick("P-0001", "P-0002"),
+        EXTERNAL_ID => pick("C-0001", "C-0002"),
+        "industry" => pick("Consulting", "Healthcare"),
+        "region" => pick("EMEA", "APAC"),
+        "country" => pick("DE", "NZ"),
+        "website" => pick("bennett.co", "example.com"),
+        "email" => pick("partners@bennett.co", "hello@example.com"),
+        "arr" => pick("120000", "45000.50"),
+        _ => match def.field_type {
+            companies::FieldType::Text => pick("text", ""),
+            companies::FieldType::Number => pick("42", "3.5"),
+            companies::FieldType::Boolean => pick("true", "false"),
+            companies::FieldType::Date => pick("2026-01-31", "2026-12-01"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn automatic_mapping_knows_usual_names_and_sample_headers_map_back() {
+        let fields: Vec<FieldDef> = vec![
+            FieldDef {
+                name: "name".into(),
+                field_type: companies::FieldType::Text,
+                required: true,
+                standard: true,
+            },
+            FieldDef {
+                name: "partner_tier".into(),
+                field_type: companies::FieldType::Text,
+                required: false,
+                standard: false,
+            },
+        ];
+        let columns: Vec<String> = ["Company Name", "Partner Tier", "Managed By", "Notes"]
+            .map(String::from)
+            .into();
+        let mapping = Mapping::automatic(&columns, &fields, ImportTarget::Companies);
+        assert_eq!(
+            mapping.columns,
+            [
+                ("Company Name".to_owned(), "name".to_owned()),
+                ("Partner Tier".to_owned(), "partner_tier".to_owned()),
+                ("Managed By".to_owned(), "managed_by".to_owned()),
+            ]
+        );
+        assert_eq!(normalise(&label("partner_tier")), "partner_tier");
+        assert_eq!(normalise(&label("external_id")), "external_id");
+    }
+}
