@@ -108,7 +108,9 @@ fn config_is_checked_against_the_declared_keys() {
     let unknown = acme
         .enable_plugin(
             "tag-source",
-            EnableOptions::new().config("tag", "web").config("colour", "red"),
+            EnableOptions::new()
+                .config("tag", "web")
+                .config("colour", "red"),
         )
         .unwrap_err();
     assert!(
@@ -148,7 +150,8 @@ fn config_is_checked_against_the_declared_keys() {
         .enable_plugin("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
     assert_eq!(enabled.config["tag"], "web");
-    let refused = acme.configure_plugin("tag-source", [("color".to_owned(), "x".to_owned())].into());
+    let refused =
+        acme.configure_plugin("tag-source", [("color".to_owned(), "x".to_owned())].into());
     assert!(refused.is_err());
     assert_eq!(acme.plugin("tag-source").unwrap().config["tag"], "web");
 }
@@ -257,7 +260,10 @@ fn fail_open_skips_the_plugin_and_fail_closed_fails_the_row() {
     assert_eq!(out[0]["verdict"], "keep", "{out:?}");
     assert_eq!(out[0]["fields"]["notes"], "web: acme corp");
     assert_eq!(stats_of(&acme, "panic").failures_by_kind["trap"], 1);
-    assert_eq!(stats_of(&acme, "spin").failures_by_kind["fuel-exhausted"], 1);
+    assert_eq!(
+        stats_of(&acme, "spin").failures_by_kind["fuel-exhausted"],
+        1
+    );
     assert_eq!(stats_of(&acme, "tag-source").failures, 0);
 
     // The failure is kept with its input, which `cshost plugin run` replays as it was.
@@ -313,8 +319,11 @@ fn the_breaker_disables_a_failing_plugin_and_it_stays_off() {
             .admin("plugins@acme.example"),
     )
     .unwrap();
-    acme.enable_plugin("tag-source", EnableOptions::new().config("tag", "web").priority(1))
-        .unwrap();
+    acme.enable_plugin(
+        "tag-source",
+        EnableOptions::new().config("tag", "web").priority(1),
+    )
+    .unwrap();
 
     // Two failures in a row: still on. The count carries over to the next import.
     import(&acme, &["a", "b"]);
@@ -374,7 +383,9 @@ fn an_upgrade_keeps_each_tenants_config_and_moves_only_when_asked() {
     globex
         .enable_plugin(
             "arr-tier",
-            EnableOptions::new().config("tiers", tiers).follow_latest(true),
+            EnableOptions::new()
+                .config("tiers", tiers)
+                .follow_latest(true),
         )
         .unwrap();
 
@@ -390,7 +401,10 @@ fn an_upgrade_keeps_each_tenants_config_and_moves_only_when_asked() {
     assert_eq!(installed.moved, ["globex"]);
     assert_eq!(acme.plugin("arr-tier").unwrap().version, "0.1.0");
     let moved = globex.plugin("arr-tier").unwrap();
-    assert_eq!((moved.version.as_str(), moved.config["tiers"].as_str()), ("0.2.0", tiers));
+    assert_eq!(
+        (moved.version.as_str(), moved.config["tiers"].as_str()),
+        ("0.2.0", tiers)
+    );
 
     let listed = host.installed_plugins().unwrap();
     let versions: Vec<(&str, bool)> = listed
@@ -410,7 +424,11 @@ fn an_upgrade_keeps_each_tenants_config_and_moves_only_when_asked() {
     });
     let matches = |tenant: &Tenant<'_>| {
         let out = tenant
-            .run_hook(ExtensionPoint::CriteriaFilter, input.clone(), Some("arr-tier"))
+            .run_hook(
+                ExtensionPoint::CriteriaFilter,
+                input.clone(),
+                Some("arr-tier"),
+            )
             .unwrap();
         out.as_array()
             .unwrap()
@@ -473,7 +491,9 @@ fn lookup_rejects_other_tenants_ids_and_plugins_never_run_for_other_tenants() {
     let acme = admin(&host, "acme");
     let globex = admin(&host, "globex");
     let ours = acme.add_company(NewCompany::new("Acme Customer")).unwrap();
-    let theirs = globex.add_company(NewCompany::new("Globex Secret")).unwrap();
+    let theirs = globex
+        .add_company(NewCompany::new("Globex Secret"))
+        .unwrap();
     acme.enable_plugin(
         "lookup-probe",
         EnableOptions::new().grant(Capability::ReadCompanies),
@@ -538,15 +558,133 @@ fn the_audit_log_tells_the_whole_story() {
             ("plugin.revoke".into(), ADMIN.into(), acme_id.clone()),
             ("plugin.disable".into(), ADMIN.into(), acme_id.clone()),
             ("plugin.enable".into(), ADMIN.into(), acme_id.clone()),
-            ("plugin.auto-disable".into(), "system".into(), acme_id.clone()),
+            (
+                "plugin.auto-disable".into(),
+                "system".into(),
+                acme_id.clone()
+            ),
         ]
     );
     let log = acme.audit_log().unwrap();
     let grant = log.iter().find(|e| e.action == "plugin.grant").unwrap();
     assert_eq!(grant.before.as_ref().unwrap()["grants"], json!([]));
-    assert_eq!(grant.after.as_ref().unwrap()["grants"], json!(["read-companies"]));
+    assert_eq!(
+        grant.after.as_ref().unwrap()["grants"],
+        json!(["read-companies"])
+    );
     let reenable = log.iter().rfind(|e| e.action == "plugin.enable").unwrap();
     assert_eq!(reenable.before.as_ref().unwrap()["enabled"], false);
     assert_eq!(reenable.after.as_ref().unwrap()["priority"], 5);
     assert!(log.iter().all(|e| e.at == 1_800_000_000));
+}
+
+/// Runs `cshost` on the database in `dir`, returning its stdout; fails the test on a failure.
+fn cshost(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .args(args)
+        .env("CSHOST_DB", dir.join("cs.db"))
+        .env("CSHOST_CACHE_DIR", support::cache_dir())
+        .env("CSHOST_ACTOR", ADMIN)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cshost {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_command_line_administers_plugins_and_replays_a_recorded_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(host(dir.path()));
+    let panic_wasm = support::plugin_path("panic");
+    let panic_wasm = panic_wasm.to_str().unwrap();
+    cshost(dir.path(), &["plugin", "install", panic_wasm]);
+    let again = cshost(dir.path(), &["plugin", "install", panic_wasm]);
+    assert!(again.contains("nothing changed"), "{again}");
+    let listed: Value =
+        serde_json::from_str(&cshost(dir.path(), &["plugin", "list", "--json"])).unwrap();
+    assert_eq!(listed[0]["manifest"]["name"], "panic");
+    cshost(
+        dir.path(),
+        &[
+            "tenant",
+            "enable",
+            "acme",
+            "panic",
+            "--policy",
+            "fail-open",
+            "--breaker",
+            "10",
+        ],
+    );
+    let table = cshost(dir.path(), &["tenant", "plugins", "acme"]);
+    assert!(table.contains("fail-open"), "{table}");
+
+    // The host runs the plugin in an import and records the failure.
+    {
+        let host = host_again(dir.path());
+        import(&host.tenant("acme").unwrap(), &["acme corp"]);
+    }
+    let stats: Value =
+        serde_json::from_str(&cshost(dir.path(), &["tenant", "stats", "acme", "--json"])).unwrap();
+    assert_eq!(stats[0]["failures_by_kind"]["trap"], 1, "{stats}");
+    let failures: Value = serde_json::from_str(&cshost(
+        dir.path(),
+        &["tenant", "stats", "acme", "--failures", "--json"],
+    ))
+    .unwrap();
+    let id = failures[0]["id"].to_string();
+    let out = dir.path().join("replay");
+    let printed = cshost(
+        dir.path(),
+        &[
+            "tenant",
+            "stats",
+            "acme",
+            "--replay",
+            &id,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let command = printed.lines().last().unwrap();
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let replay = Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .args(&args)
+        .env("CSHOST_CACHE_DIR", support::cache_dir())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(report["error"]["code"], "trap", "{report}");
+
+    let audit = cshost(dir.path(), &["tenant", "audit", "acme", "--json"]);
+    let audit: Value = serde_json::from_str(&audit).unwrap();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["tenant.create", "plugin.install", "plugin.enable"]
+    );
+    let refused = Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .args(["plugin", "uninstall", "panic"])
+        .env("CSHOST_DB", dir.path().join("cs.db"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("enabled for acme"));
+    cshost(dir.path(), &["plugin", "uninstall", "panic", "--force"]);
+}
+
+/// The host of a test, opened again on its database file.
+fn host_again(dir: &Path) -> Host {
+    let config =
+        HostConfig::default().runtime(RuntimeConfig::default().cache_dir(support::cache_dir()));
+    Host::open(dir.join("cs.db"), config).unwrap()
 }

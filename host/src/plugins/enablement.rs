@@ -725,7 +725,7 @@ pub(crate) fn follow_latest(
     manifest: &Manifest,
     actor: &str,
     now: i64,
-) -> Result<(Vec<String>, Vec<(String, String)>)> {
+) -> Result<(Vec<String>, Vec<Held>)> {
     let followers: Vec<String> = conn
         .prepare_cached(
             "SELECT tenant_id FROM plugin_enablements WHERE plugin = ?1 AND follow_latest = 1
@@ -771,6 +771,23 @@ pub(crate) fn follow_latest(
     Ok((moved, held))
 }
 
+/// A tenant following the latest version that could not move, and why.
+pub(crate) type Held = (String, String);
+
+/// What an operation tells the circuit breaker about one plugin.
+pub(crate) struct BreakerFeed<'a> {
+    /// The plugin.
+    pub(crate) plugin: &'a str,
+    /// The version that ran.
+    pub(crate) hash: &'a str,
+    /// Whether a call succeeded (which resets the count before `failures`).
+    pub(crate) reset: bool,
+    /// Failures in a row at the end of the operation.
+    pub(crate) failures: u32,
+    /// The last error's message.
+    pub(crate) last_error: Option<&'a str>,
+}
+
 /// Records the outcome of an operation's calls for the breaker, in the caller's transaction:
 /// `reset` when a call succeeded after the last failure, then `failures` more in a row. Trips
 /// the breaker (disables the plugin, records why, tells the admin through the outbox) when the
@@ -779,13 +796,16 @@ pub(crate) fn feed_breaker(
     conn: &Connection,
     store: &Store,
     tenant: &TenantId,
-    plugin: &str,
-    hash: &str,
-    reset: bool,
-    failures: u32,
-    last_error: Option<&str>,
+    feed: BreakerFeed<'_>,
     now: i64,
 ) -> Result<bool> {
+    let BreakerFeed {
+        plugin,
+        hash,
+        reset,
+        failures,
+        last_error,
+    } = feed;
     if !reset && failures == 0 {
         return Ok(false);
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::enablement::{Active, feed_breaker};
+use super::enablement::{Active, BreakerFeed, feed_breaker};
 use super::{CallStats, Capability, PluginError};
 use crate::clock::Clock;
 use crate::error::Result;
@@ -363,17 +363,14 @@ impl RunLogSink {
         store.write(|tx| {
             for log in logs {
                 write_log(tx, store, &self.tenant, log)?;
-                feed_breaker(
-                    tx,
-                    store,
-                    &self.tenant,
-                    &log.plugin,
-                    &log.hash,
-                    log.succeeded,
-                    log.trailing,
-                    log.last_error.as_ref().map(|(_, m)| m.as_str()),
-                    now,
-                )?;
+                let feed = BreakerFeed {
+                    plugin: &log.plugin,
+                    hash: &log.hash,
+                    reset: log.succeeded,
+                    failures: log.trailing,
+                    last_error: log.last_error.as_ref().map(|(_, m)| m.as_str()),
+                };
+                feed_breaker(tx, store, &self.tenant, feed, now)?;
                 log.mark_written();
             }
             Ok(())
