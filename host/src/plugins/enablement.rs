@@ -875,3 +875,39 @@ pub(crate) fn feed_breaker(
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Host, HostConfig, NewCompany, TenantLevel};
+
+    #[test]
+    fn lookup_rejects_other_tenants_ids_and_names() {
+        let host = Host::open_in_memory(HostConfig::default()).unwrap();
+        host.create_tenant("a", "A", TenantLevel::Both).unwrap();
+        host.create_tenant("b", "B", TenantLevel::Both).unwrap();
+        let ours = host
+            .tenant("a")
+            .unwrap()
+            .add_company(NewCompany::new("Ours"));
+        let theirs = host
+            .tenant("b")
+            .unwrap()
+            .add_company(NewCompany::new("Theirs"));
+        let directory = TenantDirectory {
+            store: host.shared_store(),
+            tenant: TenantId::new("a"),
+        };
+        let found = directory.company_by_id(&ours.unwrap().to_string()).unwrap();
+        assert_eq!(found.unwrap().name, "Ours");
+        let theirs = theirs.unwrap().to_string();
+        assert_eq!(directory.company_by_id(&theirs).unwrap(), None);
+        assert_eq!(directory.company_by_name("Theirs").unwrap(), None);
+        assert_eq!(
+            directory
+                .company_by_id(&format!("{theirs} OR 1=1"))
+                .unwrap(),
+            None
+        );
+    }
+}
