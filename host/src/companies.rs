@@ -223,9 +223,10 @@ fn check_value(def: &FieldDef, value: FieldValue) -> Result<FieldValue, String> 
         (FieldType::Number, FieldValue::Integer(n)) => FieldValue::Number(n as f64),
         (FieldType::Boolean, FieldValue::Boolean(b)) => FieldValue::Boolean(b),
         (FieldType::Date, FieldValue::Date(d)) => FieldValue::Date(d),
-        (FieldType::Date, FieldValue::Text(t)) => {
-            FieldValue::Date(t.parse::<Date>().map_err(|e| format!("`{}`: {e}", def.name))?)
-        }
+        (FieldType::Date, FieldValue::Text(t)) => FieldValue::Date(
+            t.parse::<Date>()
+                .map_err(|e| format!("`{}`: {e}", def.name))?,
+        ),
         (_, other) => return Err(mismatch(&other)),
     })
 }
@@ -363,7 +364,9 @@ fn custom_to_json(value: &FieldValue) -> serde_json::Value {
         FieldValue::Null => Value::Null,
         FieldValue::Text(t) => Value::String(t.clone()),
         FieldValue::Integer(n) => Value::from(*n),
-        FieldValue::Number(n) => serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number),
+        FieldValue::Number(n) => {
+            serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number)
+        }
         FieldValue::Boolean(b) => Value::Bool(*b),
         FieldValue::Date(d) => Value::String(d.to_string()),
     }
@@ -443,8 +446,7 @@ fn custom_json(fields: &Fields, base: Option<&str>) -> String {
         _ => serde_json::Map::new(),
     };
     for (name, value) in fields {
-        if name == NAME || name == EXTERNAL_ID || STANDARD_FIELDS.iter().any(|(s, _)| s == name)
-        {
+        if name == NAME || name == EXTERNAL_ID || STANDARD_FIELDS.iter().any(|(s, _)| s == name) {
             continue;
         }
         if value.is_null() {
@@ -677,8 +679,7 @@ impl Tenant<'_> {
                 "field name `{name}`: use lower-case letters, digits and `_`"
             ))));
         }
-        if name == NAME || name == EXTERNAL_ID || STANDARD_FIELDS.iter().any(|(s, _)| *s == name)
-        {
+        if name == NAME || name == EXTERNAL_ID || STANDARD_FIELDS.iter().any(|(s, _)| *s == name) {
             return Err(Error::new(ErrorKind::Invalid(format!(
                 "`{name}` is a standard company field and cannot be redefined"
             ))));
@@ -806,10 +807,9 @@ impl Tenant<'_> {
                 ))
                 .map_err(|e| store.error(e))?;
             query
-                .query_map(
-                    params![self.id.as_str(), pattern, limit as i64],
-                    |row| read_row(row, &schema).map(|(c, _)| c),
-                )
+                .query_map(params![self.id.as_str(), pattern, limit as i64], |row| {
+                    read_row(row, &schema).map(|(c, _)| c)
+                })
                 .and_then(|rows| rows.collect())
                 .map_err(|e| store.error(e))
         })
@@ -883,7 +883,10 @@ pub(crate) fn check_is_partner(
 ) -> Result<()> {
     let managed_as: Option<String> = conn
         .prepare_cached("SELECT managed_as FROM companies WHERE tenant_id = ?1 AND id = ?2")
-        .and_then(|mut q| q.query_row(params![tenant.as_str(), id], |r| r.get(0)).optional())
+        .and_then(|mut q| {
+            q.query_row(params![tenant.as_str(), id], |r| r.get(0))
+                .optional()
+        })
         .map_err(|e| store.error(e))?;
     match managed_as.as_deref() {
         Some("partner") => Ok(()),
@@ -937,7 +940,10 @@ mod tests {
             FieldValue::Date(Date::new(2026, 9, 30).unwrap())
         );
         assert_eq!(by_id.fields["strategic"], FieldValue::Boolean(true));
-        assert!(!by_id.fields.contains_key("region"), "unset fields are absent");
+        assert!(
+            !by_id.fields.contains_key("region"),
+            "unset fields are absent"
+        );
         let by_name = acme
             .company(CompanyKey::Name("bennett & co."))
             .unwrap()
@@ -955,7 +961,10 @@ mod tests {
             .unwrap();
         let globex = host.tenant("globex").unwrap();
         assert_eq!(globex.company(CompanyKey::Id(id)).unwrap(), None);
-        assert_eq!(globex.company(CompanyKey::Name("Secret Corp")).unwrap(), None);
+        assert_eq!(
+            globex.company(CompanyKey::Name("Secret Corp")).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -967,11 +976,19 @@ mod tests {
         let err = acme.add_company(NewCompany::new("  ")).unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "name"));
         let err = acme
-            .add_company(NewCompany::new("A").field("tier", "gold").field("colour", "red"))
+            .add_company(
+                NewCompany::new("A")
+                    .field("tier", "gold")
+                    .field("colour", "red"),
+            )
             .unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
         let err = acme
-            .add_company(NewCompany::new("A").field("tier", "gold").field("arr", "lots"))
+            .add_company(
+                NewCompany::new("A")
+                    .field("tier", "gold")
+                    .field("arr", "lots"),
+            )
             .unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "arr"));
         let err = acme.add_company(NewCompany::new("A")).unwrap_err();

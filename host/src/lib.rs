@@ -4,12 +4,15 @@
 mod audit;
 mod clock;
 mod companies;
+mod criteria;
 mod error;
 mod hooks;
 mod host;
 mod import;
+mod import;
 pub mod model;
 mod outbox;
+mod partners;
 mod partners;
 mod persons;
 mod plans;
@@ -21,8 +24,14 @@ mod users;
 pub use audit::AuditEntry;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use companies::{CompanyKey, FieldDef, FieldType, NewCompany};
+pub use criteria::{Criteria, Filter, Operator, Selection};
 pub use error::{Error, ErrorKind, Result};
 pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
+pub use import::{
+    CsvProperties, Encoding, ImportJob, ImportOptions, ImportTarget, JobStatus, Mapping, Progress,
+    RowError, RowErrorKind, Separator, generate_partners_csv,
+};
+pub use partners::HookReport;
 pub use import::{
     CsvProperties, Encoding, ImportJob, ImportOptions, ImportTarget, JobStatus, Mapping, Progress,
     RowError, RowErrorKind, Separator,

@@ -175,8 +175,8 @@ impl Tenant<'_> {
     /// returns the error.
     pub(crate) fn partner_created_hook(&self, id: i64, undo: Undo) -> Result<HookReport> {
         let store = self.store();
-        let Some((company, scope)) =
-            store.with(|conn| companies::find_with_scope(conn, store, &self.id, CompanyKey::Id(id)))?
+        let Some((company, scope)) = store
+            .with(|conn| companies::find_with_scope(conn, store, &self.id, CompanyKey::Id(id)))?
         else {
             return Err(Error::new(ErrorKind::NotFound {
                 object: "partner",
@@ -274,12 +274,12 @@ impl Tenant<'_> {
         let source = format!("plugin:{plugin}");
         match action {
             LifecycleAction::SetField { name, value } => {
-                let value = schema
-                    .check(name, value.clone())
-                    .map_err(|message| Error::new(ErrorKind::InvalidField {
+                let value = schema.check(name, value.clone()).map_err(|message| {
+                    Error::new(ErrorKind::InvalidField {
                         field: name.clone(),
                         message,
-                    }))?;
+                    })
+                })?;
                 set_field(tx, store, &self.id, id, name, &value, now)?;
                 audit::record(
                     tx,
@@ -302,7 +302,15 @@ impl Tenant<'_> {
             }
             LifecycleAction::Notify(message) => {
                 let key = format!("partner-created:{id}:{plugin}:{index}");
-                outbox::enqueue(tx, store, &self.id, &key, MessageKind::Lifecycle, message, now)?;
+                outbox::enqueue(
+                    tx,
+                    store,
+                    &self.id,
+                    &key,
+                    MessageKind::Lifecycle,
+                    message,
+                    now,
+                )?;
                 Ok(format!("queued a message to {}", message.recipient))
             }
         }
@@ -315,8 +323,7 @@ fn validate_actions(schema: &Schema, actions: &[LifecycleAction]) -> Result<(), 
     for action in actions {
         match action {
             LifecycleAction::SetField { name, value } => {
-                if name == companies::NAME && value.as_text().is_none_or(|t| t.trim().is_empty())
-                {
+                if name == companies::NAME && value.as_text().is_none_or(|t| t.trim().is_empty()) {
                     return Err("SetField cannot clear the name".to_owned());
                 }
                 schema.check(name, value.clone())?;
@@ -448,7 +455,9 @@ mod tests {
                 ("Northwind", AccessScope::RelationshipRecords)
             ]
         );
-        let err = acme.tag_partners(&[9999], Some(AccessScope::Both)).unwrap_err();
+        let err = acme
+            .tag_partners(&[9999], Some(AccessScope::Both))
+            .unwrap_err();
         assert!(err.to_string().contains("9999"), "{err}");
     }
 }

@@ -113,7 +113,10 @@ pub(crate) fn by_email(
     conn.prepare_cached(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ?1 AND email = ?2"
     ))
-    .and_then(|mut q| q.query_row(params![tenant.as_str(), email.trim()], read_user).optional())
+    .and_then(|mut q| {
+        q.query_row(params![tenant.as_str(), email.trim()], read_user)
+            .optional()
+    })
     .map_err(|e| store.error(e))
 }
 
@@ -250,7 +253,10 @@ mod tests {
         let viewer = acme
             .add_user("Vic@acme.example", "Vic", Licence::Viewer)
             .unwrap();
-        assert_eq!(acme.user_by_email("vic@ACME.example").unwrap(), Some(viewer));
+        assert_eq!(
+            acme.user_by_email("vic@ACME.example").unwrap(),
+            Some(viewer)
+        );
         let again = acme.add_user("vic@acme.example", "Vic 2", Licence::Full);
         assert!(again.unwrap_err().to_string().contains("exists already"));
         assert!(acme.add_user("not-an-email", "X", Licence::Full).is_err());

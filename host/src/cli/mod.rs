@@ -1,8 +1,13 @@
 //! The `cshost` command line: a thin layer over the library.
 
+mod company;
+mod criteria;
+mod import;
+mod partner;
 mod plugin;
 mod plugin_admin;
 mod tenant;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +39,21 @@ enum Command {
     /// Create and list tenants.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Add, import, list and search companies; define custom fields.
+    #[command(subcommand)]
+    Company(company::CompanyCommand),
+    /// Onboard partners: CSV import, form, tagging by id or criteria; list; sample CSV.
+    #[command(subcommand)]
+    Partner(partner::PartnerCommand),
+    /// Run criteria-based selection.
+    #[command(subcommand)]
+    Criteria(criteria::CriteriaCommand),
+    /// Add and list users and partner users.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Import jobs, their error CSVs, the size limit, and a CSV generator.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 /// Runs the command line and turns its outcome into an exit code.
@@ -58,6 +78,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plugin(command) => plugin::run(command, &|| runtime(cache_dir.clone()), &open),
         Command::Tenant(command) => tenant::run(command, &open),
+        Command::Company(command) => company::run(command, &open),
+        Command::Partner(command) => partner::run(command, &open),
+        Command::Criteria(command) => criteria::run(command, &open),
+        Command::User(command) => user::run(command, &open),
+        Command::Import(command) => import::run(command, &open),
     }
 }
 

@@ -276,8 +276,7 @@ fn detect_separator(text: &str, quote: char) -> Separator {
             continue;
         }
         let agreeing = counts.iter().filter(|&&c| c == first).count();
-        if (agreeing, first) > (best.1, best.2) && !(candidate == Separator::Space && best.1 > 0)
-        {
+        if (agreeing, first) > (best.1, best.2) && !(candidate == Separator::Space && best.1 > 0) {
             best = (candidate, agreeing, first);
         }
     }
@@ -407,7 +406,11 @@ mod tests {
     fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
         let mut out = Vec::new();
         if bom {
-            out.extend(if big_endian { [0xFE, 0xFF] } else { [0xFF, 0xFE] });
+            out.extend(if big_endian {
+                [0xFE, 0xFF]
+            } else {
+                [0xFF, 0xFE]
+            });
         }
         for unit in text.encode_utf16() {
             out.extend(if big_endian {
@@ -423,7 +426,10 @@ mod tests {
     fn encodings_are_detected_and_decoded() {
         let text = "Name;Country\nMüller GmbH;DE\nZoë Ltd;GB\n";
         let p = CsvProperties::detect(text.as_bytes());
-        assert_eq!((p.encoding, p.separator), (Encoding::Utf8, Separator::Semicolon));
+        assert_eq!(
+            (p.encoding, p.separator),
+            (Encoding::Utf8, Separator::Semicolon)
+        );
 
         let bom = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
         assert_eq!(CsvProperties::detect(&bom).encoding, Encoding::Utf8);
@@ -456,12 +462,22 @@ mod tests {
             ("a\tb\tc\n1\t2\t3\n", Separator::Tab),
             ("a b c\n1 2 3\n", Separator::Space),
             // Commas inside quotes do not count.
-            ("name;note\n\"A, B, C\";x\n\"D, E\";y\n", Separator::Semicolon),
+            (
+                "name;note\n\"A, B, C\";x\n\"D, E\";y\n",
+                Separator::Semicolon,
+            ),
             // Spaces inside values do not win over the real separator.
-            ("Company Name,Country Code\nAcme Corp Ltd,US\n", Separator::Comma),
+            (
+                "Company Name,Country Code\nAcme Corp Ltd,US\n",
+                Separator::Comma,
+            ),
         ];
         for (text, expected) in cases {
-            assert_eq!(CsvProperties::detect(text.as_bytes()).separator, expected, "{text}");
+            assert_eq!(
+                CsvProperties::detect(text.as_bytes()).separator,
+                expected,
+                "{text}"
+            );
         }
         let single = CsvProperties::detect(b"name,city\n'A, Inc','Oslo'\n'B','Rome'\n");
         assert_eq!(single.quote, '\'');

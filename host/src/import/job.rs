@@ -282,7 +282,10 @@ pub(crate) fn load(
     conn.prepare_cached(&format!(
         "SELECT {JOB_COLUMNS} FROM import_jobs WHERE tenant_id = ?1 AND id = ?2"
     ))
-    .and_then(|mut q| q.query_row(params![tenant.as_str(), id], read_job).optional())
+    .and_then(|mut q| {
+        q.query_row(params![tenant.as_str(), id], read_job)
+            .optional()
+    })
     .map_err(|e| store.error(e))
 }
 
@@ -307,11 +310,7 @@ pub(crate) fn errors(
     )
     .and_then(|mut q| {
         q.query_map(
-            params![
-                tenant.as_str(),
-                id,
-                limit.map_or(-1, |l| l as i64)
-            ],
+            params![tenant.as_str(), id, limit.map_or(-1, |l| l as i64)],
             |row| {
                 let outcome: String = row.get(1)?;
                 Ok(RowError {

@@ -9,6 +9,7 @@
 //! file again updates what is there instead of duplicating it.
 
 mod csvfile;
+mod generate;
 mod job;
 
 use std::cell::Cell;
@@ -23,6 +24,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde::{Deserialize, Serialize};
 
 pub use csvfile::{CsvProperties, Encoding, Separator};
+pub use generate::generate_partners_csv;
 pub use job::{ImportJob, JobStatus, RowError, RowErrorKind};
 
 use crate::companies::{self, CompanyWrite, EXTERNAL_ID, FieldDef, NAME, Schema};
@@ -276,10 +278,17 @@ impl Tenant<'_> {
         };
         let file = std::fs::File::open(path).map_err(io_error)?;
         let size = file.metadata().map_err(io_error)?.len();
-        let name = path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        self.run_import(&name, io::BufReader::with_capacity(256 * 1024, file), size, options, progress)
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        self.run_import(
+            &name,
+            io::BufReader::with_capacity(256 * 1024, file),
+            size,
+            options,
+            progress,
+        )
     }
 
     /// Imports CSV data held in memory, named `source` in messages and in the job.
@@ -403,7 +412,10 @@ impl Tenant<'_> {
             .and_then(|_| out.write_record(&rows[1]));
         let bytes = written
             .map_err(io::Error::other)
-            .and_then(|_| out.into_inner().map_err(|e| io::Error::other(e.to_string())))
+            .and_then(|_| {
+                out.into_inner()
+                    .map_err(|e| io::Error::other(e.to_string()))
+            })
             .map_err(|source| {
                 Error::new(ErrorKind::Io {
                     path: "sample CSV".into(),
@@ -474,10 +486,7 @@ impl Tenant<'_> {
                 .ok_or_else(|| refuse(format!("the {what} character `{c}` must be ASCII")))
         };
         let quote = ascii(properties.quote, "quote")?;
-        let escape = properties
-            .escape
-            .map(|c| ascii(c, "escape"))
-            .transpose()?;
+        let escape = properties.escape.map(|c| ascii(c, "escape")).transpose()?;
 
         let bytes_read = Rc::new(Cell::new(0u64));
         let counted = Counting {
@@ -497,7 +506,10 @@ impl Tenant<'_> {
         // The header (or the column count of the first row), checked before any row is read.
         let mut record = csv::ByteRecord::new();
         let mut pending_first = false;
-        let columns: Vec<String> = if csv.read_byte_record(&mut record).map_err(csv_error(source))? {
+        let columns: Vec<String> = if csv
+            .read_byte_record(&mut record)
+            .map_err(csv_error(source))?
+        {
             if properties.has_header {
                 let mut names = Vec::with_capacity(record.len());
                 for (i, cell) in record.iter().enumerate() {
@@ -541,10 +553,9 @@ impl Tenant<'_> {
         };
         let plan = plan(&mapping, &columns, &schema, options.target).map_err(refuse)?;
         let scope = match options.target {
-            ImportTarget::Partners => Some(partners::resolve_scope(
-                self.info().level,
-                options.scope,
-            )?),
+            ImportTarget::Partners => {
+                Some(partners::resolve_scope(self.info().level, options.scope)?)
+            }
             ImportTarget::Companies => {
                 if options.scope.is_some() {
                     return Err(refuse(
@@ -608,7 +619,10 @@ impl Tenant<'_> {
         let total_bytes = size;
         let outcome = store.with(|conn| {
             let mut dry_tx = if options.dry_run {
-                Some(Transaction::new_unchecked(conn, TransactionBehavior::Deferred).map_err(|e| store.error(e))?)
+                Some(
+                    Transaction::new_unchecked(conn, TransactionBehavior::Deferred)
+                        .map_err(|e| store.error(e))?,
+                )
             } else {
                 None
             };
@@ -632,7 +646,10 @@ impl Tenant<'_> {
                 while in_batch < options.batch_rows {
                     if pending_first {
                         pending_first = false;
-                    } else if !csv.read_byte_record(&mut record).map_err(csv_error(source))? {
+                    } else if !csv
+                        .read_byte_record(&mut record)
+                        .map_err(csv_error(source))?
+                    {
                         more = false;
                         break;
                     }
@@ -877,12 +894,7 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn refuse(
-        row: u64,
-        column: Option<&str>,
-        field: Option<&str>,
-        reason: String,
-    ) -> Settled {
+    fn refuse(row: u64, column: Option<&str>, field: Option<&str>, reason: String) -> Settled {
         Settled::Refused(RowError {
             row,
             outcome: RowErrorKind::Failed,
@@ -1010,7 +1022,12 @@ impl Run<'_> {
         };
         if let Err((field, message)) = self.schema.check_all(&name, &mut self.fields) {
             let column = self.column_of(&field).map(str::to_owned);
-            return Ok(Self::refuse(number, column.as_deref(), Some(&field), message));
+            return Ok(Self::refuse(
+                number,
+                column.as_deref(),
+                Some(&field),
+                message,
+            ));
         }
         let manager = match managed_by {
             None => None,
@@ -1125,7 +1142,12 @@ impl Run<'_> {
     }
 
     /// The partner a `managed_by` cell names, by external id or name; cached per import.
-    fn partner(&mut self, conn: &Connection, tenant: &Tenant<'_>, key: &str) -> Result<Option<i64>> {
+    fn partner(
+        &mut self,
+        conn: &Connection,
+        tenant: &Tenant<'_>,
+        key: &str,
+    ) -> Result<Option<i64>> {
         if let Some(found) = self.partners_by_key.get(key) {
             return Ok(*found);
         }
@@ -1174,13 +1196,19 @@ fn lookup(
                 "SELECT id, managed_as, access_scope FROM companies
                  WHERE tenant_id = ?1 AND external_id = ?2",
             )
-            .and_then(|mut q| q.query_row(params![tenant.as_str(), external_id], read).optional()),
+            .and_then(|mut q| {
+                q.query_row(params![tenant.as_str(), external_id], read)
+                    .optional()
+            }),
         None => conn
             .prepare_cached(
                 "SELECT id, managed_as, access_scope FROM companies
                  WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE ORDER BY id LIMIT 1",
             )
-            .and_then(|mut q| q.query_row(params![tenant.as_str(), name.trim()], read).optional()),
+            .and_then(|mut q| {
+                q.query_row(params![tenant.as_str(), name.trim()], read)
+                    .optional()
+            }),
     };
     found.map_err(|e| store.error(e))
 }

@@ -1,0 +1,112 @@
+//! `cshost import`: import jobs (list, show, error CSV), the tenant's size limit, and a
+//! generator of large CSV files for trials and benchmarks.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use cs_host::Host;
+
+use super::company::print_job;
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// List the tenant's import jobs.
+    List {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Show a job: its counts and first row errors.
+    Show {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The job's id.
+        job: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a job's row errors as CSV (row, outcome, column, field, plugin, reason).
+    Errors {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The job's id.
+        job: i64,
+        /// The file to write [default: standard output].
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Show or set the tenant's CSV size limit in bytes (2 MB by default).
+    Limit {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The new limit in bytes.
+        bytes: Option<u64>,
+    },
+    /// Write a CSV file of generated partners (or companies), for trials and benchmarks.
+    Generate {
+        /// The file to write.
+        file: PathBuf,
+        /// How many rows.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+    },
+}
+
+pub fn run(
+    command: ImportCommand,
+    host: &dyn Fn() -> anyhow::Result<Host>,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        ImportCommand::List { tenant } => {
+            let host = host()?;
+            for job in host.tenant(&tenant)?.import_jobs()? {
+                print_job(&job, false)?;
+            }
+        }
+        ImportCommand::Show { tenant, job, json } => {
+            let host = host()?;
+            print_job(&host.tenant(&tenant)?.import_job(job)?, json)?;
+        }
+        ImportCommand::Errors {
+            tenant,
+            job,
+            output,
+        } => {
+            let host = host()?;
+            let tenant = host.tenant(&tenant)?;
+            match output {
+                Some(path) => {
+                    let file = std::fs::File::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    tenant.write_error_csv(job, std::io::BufWriter::new(file))?;
+                }
+                None => tenant.write_error_csv(job, std::io::stdout().lock())?,
+            }
+        }
+        ImportCommand::Limit { tenant, bytes } => {
+            let host = host()?;
+            let tenant = host.tenant(&tenant)?;
+            if let Some(bytes) = bytes {
+                tenant.set_import_size_limit(bytes)?;
+            }
+            println!("import size limit: {} bytes", tenant.import_size_limit()?);
+        }
+        ImportCommand::Generate { file, rows } => {
+            let out = std::fs::File::create(&file)
+                .with_context(|| format!("cannot create {}", file.display()))?;
+            let mut out = std::io::BufWriter::new(out);
+            cs_host::generate_partners_csv(&mut out, rows)
+                .and_then(|()| out.flush())
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            println!("wrote {rows} rows to {}", file.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,152 @@
+//! `cshost partner`: onboard partners by CSV, form, criteria or tagging; list them; write a
+//! sample CSV.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use cs_host::{HookReport, Host, ImportOptions, ImportTarget, NewCompany};
+
+use super::company::{ImportArgs, parse_fields, parse_scope};
+use super::criteria::CriteriaArgs;
+
+#[derive(Subcommand)]
+pub enum PartnerCommand {
+    /// Import partners from a CSV file.
+    Import {
+        #[command(flatten)]
+        args: ImportArgs,
+        /// The partners' access scope: company, relationship or both (asked only when the
+        /// tenant works at both levels).
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Add one partner (Name mandatory; Managed As is Partner).
+    Add {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The partner's name.
+        name: String,
+        /// A field, as `field=value` (repeatable).
+        #[arg(long = "field", value_name = "FIELD=VALUE")]
+        fields: Vec<String>,
+        /// company, relationship or both.
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Tag existing companies as partners, by id.
+    Tag {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Company ids.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        /// company, relationship or both.
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Tag the companies that criteria select as partners.
+    TagCriteria {
+        #[command(flatten)]
+        criteria: CriteriaArgs,
+        /// company, relationship or both.
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// List the partners.
+    List {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a sample partners CSV for the tenant's fields.
+    SampleCsv {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+fn print_tagged(tagged: &[(i64, HookReport)]) {
+    println!("tagged {} companies as partners", tagged.len());
+    print_reports(tagged);
+}
+
+fn print_reports(reports: &[(i64, HookReport)]) {
+    for (id, report) in reports {
+        for line in &report.applied {
+            println!("  partner {id}: {line}");
+        }
+        for line in &report.refused {
+            println!("  partner {id}: refused {line}");
+        }
+    }
+}
+
+pub fn run(
+    command: PartnerCommand,
+    host: &dyn Fn() -> anyhow::Result<Host>,
+) -> anyhow::Result<ExitCode> {
+    let host = host()?;
+    let scope = |s: &Option<String>| s.as_deref().map(parse_scope).transpose();
+    match command {
+        PartnerCommand::Import { args, scope: s } => {
+            let tenant = host.tenant(&args.tenant)?;
+            let options = args.options(ImportOptions::partners(scope(&s)?))?;
+            return args.run(&tenant, options);
+        }
+        PartnerCommand::Add {
+            tenant,
+            name,
+            fields,
+            scope: s,
+        } => {
+            let tenant = host.tenant(&tenant)?;
+            let mut company = NewCompany::new(name);
+            company.fields = parse_fields(&fields)?;
+            let (id, report) = tenant.add_partner(company, scope(&s)?)?;
+            println!("added partner {id}");
+            print_reports(&[(id, report)]);
+        }
+        PartnerCommand::Tag {
+            tenant,
+            ids,
+            scope: s,
+        } => {
+            let tagged = host.tenant(&tenant)?.tag_partners(&ids, scope(&s)?)?;
+            print_tagged(&tagged);
+        }
+        PartnerCommand::TagCriteria { criteria, scope: s } => {
+            let tenant = host.tenant(&criteria.tenant)?;
+            let tagged = tenant.tag_partners_by_criteria(&criteria.criteria()?, scope(&s)?)?;
+            print_tagged(&tagged);
+        }
+        PartnerCommand::List { tenant, json } => {
+            let partners = host.tenant(&tenant)?.partners()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&partners)?);
+            } else {
+                println!("{:<8} {:<14} NAME", "ID", "SCOPE");
+                for p in partners {
+                    let scope = match p.scope {
+                        cs_host::model::AccessScope::CompanyRecords => "company",
+                        cs_host::model::AccessScope::RelationshipRecords => "relationship",
+                        cs_host::model::AccessScope::Both => "both",
+                    };
+                    println!("{:<8} {:<14} {}", p.company.id, scope, p.company.name);
+                }
+            }
+        }
+        PartnerCommand::SampleCsv { tenant } => {
+            print!(
+                "{}",
+                host.tenant(&tenant)?.sample_csv(ImportTarget::Partners)?
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

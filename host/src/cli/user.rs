@@ -1,0 +1,75 @@
+//! `cshost user`: add users and partner users; list them.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use cs_host::{Host, Licence};
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a user; with --partner, a partner user (always a Full licence).
+    Add {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Email address.
+        email: String,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// full, viewer, viewer_analytics or internal_collaborator.
+        #[arg(long, default_value = "full")]
+        licence: Licence,
+        /// The partner company the user works for.
+        #[arg(long)]
+        partner: Option<i64>,
+    },
+    /// List users; with --partner, that partner's users.
+    List {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Only this partner's users.
+        #[arg(long)]
+        partner: Option<i64>,
+    },
+}
+
+pub fn run(
+    command: UserCommand,
+    host: &dyn Fn() -> anyhow::Result<Host>,
+) -> anyhow::Result<ExitCode> {
+    let host = host()?;
+    match command {
+        UserCommand::Add {
+            tenant,
+            email,
+            name,
+            licence,
+            partner,
+        } => {
+            let tenant = host.tenant(&tenant)?;
+            let user = match partner {
+                Some(partner) => {
+                    if licence != Licence::Full {
+                        anyhow::bail!("partner users always hold a Full licence");
+                    }
+                    tenant.add_partner_user(partner, &email, &name)?
+                }
+                None => tenant.add_user(&email, &name, licence)?,
+            };
+            println!("added user {} ({}, {})", user.email, user.id, user.licence);
+        }
+        UserCommand::List { tenant, partner } => {
+            println!("{:<36} {:<22} {:<8} NAME", "EMAIL", "LICENCE", "PARTNER");
+            for u in host.tenant(&tenant)?.users(partner)? {
+                let partner = u.partner_id.map_or("-".to_owned(), |p| p.to_string());
+                println!(
+                    "{:<36} {:<22} {:<8} {}",
+                    u.email, u.licence, partner, u.name
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
