@@ -1,0 +1,318 @@
+//! CSV import end to end: real SQLite files, real built plugins, the real `cshost` binary.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use cs_host::model::{AccessScope, FieldValue};
+use cs_host::plugins::{EnableOptions, FailurePolicy};
+use cs_host::{
+    CompanyKey, ErrorKind, Host, HostConfig, ImportOptions, ImportTarget, JobStatus, Mapping,
+    RowErrorKind, RuntimeConfig, TenantLevel,
+};
+
+fn host_at(path: &Path) -> Host {
+    let config =
+        HostConfig::default().runtime(RuntimeConfig::default().cache_dir(support::cache_dir()));
+    let host = Host::open(path, config).unwrap();
+    if host.tenant("acme").is_err() {
+        host.create_tenant("acme", "Acme", TenantLevel::Both)
+            .unwrap();
+    }
+    host
+}
+
+fn partners() -> ImportOptions {
+    ImportOptions::partners(Some(AccessScope::Both))
+}
+
+#[test]
+fn csv_edge_cases_are_read_or_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+
+    // Quoted fields holding separators and line breaks; semicolons detected; a BOM.
+    let data = "\u{feff}Name;Industry;Email\n\"Lumen; Lark\";\"Retail\nand more\";a@b.example\nPlain;Software;c@d.example\n";
+    let job = acme
+        .import_bytes("quoted.csv", data.as_bytes(), &partners())
+        .unwrap();
+    assert_eq!((job.created, job.failed), (2, 0), "{job:?}");
+    let lumen = acme
+        .company(CompanyKey::Name("Lumen; Lark"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        lumen.fields["industry"],
+        FieldValue::from("Retail\nand more")
+    );
+
+    // UTF-16 LE with a BOM.
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in "Name,Country\nZoë Ltd,GB\n".encode_utf16() {
+        utf16.extend(unit.to_le_bytes());
+    }
+    let job = acme.import_bytes("utf16.csv", &utf16, &partners()).unwrap();
+    assert_eq!(job.created, 1);
+    assert!(acme.company(CompanyKey::Name("Zoë Ltd")).unwrap().is_some());
+
+    // Ragged rows, an empty Name, a bad number: those rows fail by row and column.
+    let data = "Name,Country,ARR\nGood,DE,10\nShort,DE\n,FR,5\nBadArr,US,lots\n";
+    let job = acme
+        .import_bytes("ragged.csv", data.as_bytes(), &partners())
+        .unwrap();
+    assert_eq!((job.created, job.failed), (1, 3), "{job:?}");
+    let rows: Vec<(u64, Option<&str>)> = job
+        .errors
+        .iter()
+        .map(|e| (e.row, e.column.as_deref()))
+        .collect();
+    assert_eq!(rows, [(2, None), (3, Some("Name")), (4, Some("ARR"))]);
+    assert!(
+        job.errors[0].reason.contains("2 fields"),
+        "{:?}",
+        job.errors[0]
+    );
+
+    // Invalid UTF-8 in a file read as UTF-8 fails that row, naming the column.
+    let data = b"Name,Country\nGood Two,DE\nBad\xff\xfe,FR\n";
+    let job = acme
+        .import_bytes(
+            "latin.csv",
+            data,
+            &partners().encoding(cs_host::Encoding::Utf8),
+        )
+        .unwrap();
+    assert_eq!((job.created, job.failed), (1, 1));
+    assert_eq!(job.errors[0].column.as_deref(), Some("Name"));
+
+    // Refused before reading rows: no Name column, duplicate headers, unknown fields, missing
+    // mapped columns, over the size limit.
+    let refused = |data: &str, options: ImportOptions| {
+        acme.import_bytes("bad.csv", data.as_bytes(), &options)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(refused("Industry\nRetail\n", partners()).contains("Name is not mapped"));
+    assert!(refused("Name,Name\nA,B\n", partners()).contains("duplicate header `Name`"));
+    let unknown = partners().mapping(Mapping::new().map("Name", "name").map("X", "colour"));
+    assert!(refused("Name,X\nA,B\n", unknown).contains("unknown target field `colour`"));
+    let missing = partners().mapping(Mapping::new().map("Company", "name"));
+    assert!(refused("Name\nA\n", missing).contains("mapped column `Company` is not in the file"));
+    acme.set_import_size_limit(10).unwrap();
+    let err = acme
+        .import_bytes("big.csv", b"Name\nA long name\n", &partners())
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::FileTooLarge { limit: 10, .. }),
+        "{err}"
+    );
+    acme.set_import_size_limit(2 * 1024 * 1024).unwrap();
+    // No job was left behind by the refusals.
+    assert!(
+        acme.import_jobs()
+            .unwrap()
+            .iter()
+            .all(|j| j.status == JobStatus::Completed)
+    );
+}
+
+#[test]
+fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+    let file = support::root().join("examples/data/partners.csv");
+
+    let dry = acme.import_file(&file, &partners().dry_run(true)).unwrap();
+    assert_eq!((dry.id, dry.created), (None, 6));
+    assert!(
+        acme.partners().unwrap().is_empty(),
+        "a dry run writes nothing"
+    );
+    assert!(acme.import_jobs().unwrap().is_empty());
+
+    let first = acme.import_file(&file, &partners()).unwrap();
+    assert_eq!((first.created, first.updated), (6, 0));
+    let again = acme.import_file(&file, &partners()).unwrap();
+    assert_eq!((again.created, again.updated), (0, 6));
+    assert_eq!(acme.partners().unwrap().len(), 6);
+
+    // Customers managed by the partners; an unknown partner fails the row by column.
+    let companies = support::root().join("examples/data/companies.csv");
+    let job = acme
+        .import_file(&companies, &ImportOptions::companies())
+        .unwrap();
+    assert_eq!((job.created, job.failed), (8, 0), "{:?}", job.errors);
+    let aurora = acme
+        .company(CompanyKey::Name("Aurora Logistics"))
+        .unwrap()
+        .unwrap();
+    let bennett = acme
+        .company(CompanyKey::Name("bennett & co."))
+        .unwrap()
+        .unwrap();
+    assert_eq!(aurora.managed_by, Some(bennett.id.clone()));
+
+    // Giving Aurora to another partner breaks the one-partner rule: the row fails naming the
+    // partner that manages it now.
+    let data = "External ID,Name,Managed By\nC-1001,Aurora Logistics,Tui Cloud Advisors\nC-1009,New Co,Nobody Inc\n";
+    let job = acme
+        .import_bytes("move.csv", data.as_bytes(), &ImportOptions::companies())
+        .unwrap();
+    assert_eq!(job.failed, 2);
+    assert!(
+        job.errors[0].reason.contains("bennett & co."),
+        "{:?}",
+        job.errors[0]
+    );
+    assert!(job.errors[1].reason.contains("no partner `Nobody Inc`"));
+    let mut csv = Vec::new();
+    acme.write_error_csv(job.id.unwrap(), &mut csv).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.starts_with("row,outcome,column,field,plugin,reason\n1,failed,Managed By,managed_by,,"),
+        "{csv}"
+    );
+
+    // The sample CSV maps itself and imports.
+    let sample = acme.sample_csv(ImportTarget::Partners).unwrap();
+    let job = acme
+        .import_bytes("sample.csv", sample.as_bytes(), &partners())
+        .unwrap();
+    assert_eq!(job.created + job.updated, 2, "{job:?}");
+}
+
+#[test]
+fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+    for name in ["normalize-partner", "panic"] {
+        host.install_plugin(&support::plugin_bytes(name), "admin@acme.example")
+            .unwrap();
+    }
+    acme.enable_plugin("normalize-partner", EnableOptions::default())
+        .unwrap();
+    let file = support::root().join("examples/data/partners.csv");
+    let job = acme.import_file(&file, &partners()).unwrap();
+    // Brightpath's email is not an address: normalize-partner rejects the row on `email`.
+    assert_eq!((job.created, job.failed), (5, 1), "{:?}", job.errors);
+    let rejected = &job.errors[0];
+    assert_eq!(rejected.row, 3);
+    assert_eq!(rejected.plugin.as_deref(), Some("normalize-partner"));
+    assert_eq!(rejected.field.as_deref(), Some("email"));
+    assert_eq!(rejected.column.as_deref(), Some("Email"));
+    let bennett = acme
+        .company(CompanyKey::Name("Bennett & Co."))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        bennett.fields["email"],
+        FieldValue::from("partners@bennett.co")
+    );
+
+    acme.enable_plugin(
+        "panic",
+        EnableOptions::default().failure_policy(FailurePolicy::FailClosed),
+    )
+    .unwrap();
+    let data = "Name\nOne\nTwo\nThree\n";
+    let job = acme
+        .import_bytes("trap.csv", data.as_bytes(), &partners())
+        .unwrap();
+    assert_eq!((job.created, job.failed), (0, 3), "{job:?}");
+    assert!(
+        job.errors
+            .iter()
+            .all(|e| e.plugin.as_deref() == Some("panic"))
+    );
+    assert!(job.errors.iter().all(|e| e.outcome == RowErrorKind::Failed));
+    assert!(acme.company(CompanyKey::Name("One")).unwrap().is_none());
+}
+
+#[test]
+fn a_process_killed_mid_import_leaves_whole_rows_and_a_rerun_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let csv = dir.path().join("big.csv");
+    let cshost = env!("CARGO_BIN_EXE_cshost");
+    let run = |args: &[&str]| {
+        let out = Command::new(cshost)
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["tenant", "create", "acme", "--level", "company"]);
+    run(&["import", "limit", "--tenant", "acme", "500000000"]);
+    let rows = 400_000u64;
+    run(&[
+        "import",
+        "generate",
+        csv.to_str().unwrap(),
+        "--rows",
+        &rows.to_string(),
+    ]);
+
+    // Start the import and kill it once some batches are committed.
+    let mut child = Command::new(cshost)
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "partner",
+            "import",
+            "--tenant",
+            "acme",
+            csv.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let host = host_at(&db);
+    let acme = host.tenant("acme").unwrap();
+    loop {
+        let done = acme.import_jobs().unwrap().first().map_or(0, |j| j.rows);
+        if done >= 10_000 {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the import ended before it could be killed: {status}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let jobs = acme.import_jobs().unwrap();
+    let killed = &jobs[0];
+    assert_eq!(killed.status, JobStatus::Running);
+    assert!(killed.rows < rows, "killed before the end: {killed:?}");
+    // The counts describe exactly the committed rows: whole batches, no half rows.
+    let in_db = acme.partners().unwrap().len() as u64;
+    assert_eq!(in_db, killed.created, "{killed:?}");
+    assert_eq!(killed.rows % 5_000, 0);
+
+    run(&[
+        "partner",
+        "import",
+        "--tenant",
+        "acme",
+        csv.to_str().unwrap(),
+    ]);
+    let jobs = acme.import_jobs().unwrap();
+    assert_eq!(jobs[0].status, JobStatus::Interrupted);
+    let rerun = &jobs[1];
+    assert_eq!(rerun.status, JobStatus::Completed);
+    assert_eq!(rerun.updated, in_db);
+    assert_eq!(rerun.created, rows - in_db);
+    assert_eq!(acme.partners().unwrap().len() as u64, rows, "no duplicates");
+}
