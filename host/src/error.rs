@@ -256,32 +256,6 @@ impl fmt::Display for Error {
                 Some(at) => write!(f, "logic expression, at character {}: {message}", at + 1),
                 None => write!(f, "criteria: {message}"),
             },
-            ErrorKind::UnknownPlugin {
-                name,
-                version: Some(version),
-            } => write!(f, "plugin `{name}` {version} is not installed"),
-            ErrorKind::UnknownPlugin {
-                name,
-                version: None,
-            } => write!(f, "plugin `{name}` is not installed"),
-            ErrorKind::PluginNotEnabled { tenant, plugin } => {
-                write!(f, "plugin `{plugin}` is not enabled for tenant `{tenant}`")
-            }
-            ErrorKind::PluginInUse { plugin, tenants } => write!(
-                f,
-                "plugin `{plugin}` is enabled for {}; disable it there first, or force",
-                tenants.join(", ")
-            ),
-            ErrorKind::PluginConfig {
-                plugin,
-                key,
-                problem,
-            } => write!(f, "plugin `{plugin}`, configuration key `{key}`: {problem}"),
-            ErrorKind::LimitsExceeded { plugin, limits } => write!(
-                f,
-                "plugin `{plugin}`: the {} limit exceeds the platform maximum",
-                limits.join(", ")
-            ),
             ErrorKind::NotFound { object, id } => write!(f, "there is no {object} {id}"),
             ErrorKind::CtaDueBeforeTask {
                 plan,

@@ -4,8 +4,11 @@ mod company;
 mod criteria;
 mod import;
 mod partner;
+mod outbox;
+mod plan;
 mod plugin;
 mod plugin_admin;
+mod share;
 mod tenant;
 mod user;
 
@@ -54,6 +57,15 @@ enum Command {
     /// Import jobs, their error CSVs, the size limit, and a CSV generator.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Success plans, objectives, tasks and CTAs.
+    #[command(subcommand)]
+    Plan(plan::PlanCommand),
+    /// Share plans, open links, one-time codes, revoke, list shares, sharing settings.
+    #[command(subcommand)]
+    Share(share::ShareCommand),
+    /// List a tenant's outbox and deliver pending messages.
+    #[command(subcommand)]
+    Outbox(outbox::OutboxCommand),
 }
 
 /// Runs the command line and turns its outcome into an exit code.
@@ -78,6 +90,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plugin(command) => plugin::run(command, &|| runtime(cache_dir.clone()), &open),
         Command::Tenant(command) => tenant::run(command, &open),
+        Command::Plan(command) => plan::run(command, &open),
+        Command::Share(command) => share::run(command, &open),
+        Command::Outbox(command) => outbox::run(command, &open),
         Command::Company(command) => company::run(command, &open),
         Command::Partner(command) => partner::run(command, &open),
         Command::Criteria(command) => criteria::run(command, &open),

@@ -1,6 +1,5 @@
 //! Converting between Unix seconds and calendar dates (UTC), which plans, CTAs and share links
 //! need and which the standard library does not offer.
-#![cfg_attr(not(test), allow(dead_code))] // `rfc3339` serves share links, landing next.
 
 use crate::model::Date;
 
@@ -23,8 +22,9 @@ pub(crate) fn date_of(unix: i64) -> Date {
     Date::new(year, month, day).expect("civil_from_days yields a real date")
 }
 
-/// A moment in Unix seconds as RFC 3339 text in UTC, such as `2026-03-01T12:00:00Z`.
-pub(crate) fn rfc3339(unix: i64) -> String {
+/// A moment in Unix seconds as RFC 3339 text in UTC, such as `2026-03-01T12:00:00Z`: how share
+/// links' expiry is shown.
+pub fn rfc3339(unix: i64) -> String {
     let date = date_of(unix);
     let secs = unix.rem_euclid(SECONDS_PER_DAY);
     format!(

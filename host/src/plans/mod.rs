@@ -622,8 +622,6 @@ impl Tenant<'_> {
 /// after `now` (no due date when that is absent).
 ///
 /// The *partner created* hook's OpenCta action goes through here.
-// Until the hook lands, only the tests call it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn open_cta(
     tx: &Connection,
     store: &Store,

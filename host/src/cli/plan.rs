@@ -1,0 +1,428 @@
+//! `cshost plan`: success plans, objectives, tasks and CTAs.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use cs_host::model::{CtaType, Date, Priority};
+use cs_host::{Host, NewCta, NewPlan, NewTask, Plan, PlanStatus, TaskOf, Tenant};
+
+/// Who makes a change, for the audit log (and, for a share, who shared it).
+#[derive(Args, Clone)]
+pub struct Actor {
+    /// Who makes the change (an email), as the audit log records it.
+    #[arg(
+        long = "as",
+        value_name = "EMAIL",
+        env = "CSHOST_ACTOR",
+        default_value = "admin"
+    )]
+    pub actor: String,
+}
+
+impl Actor {
+    /// The tenant, acting as this actor.
+    pub fn tenant<'h>(&self, host: &'h Host, tenant: &str) -> anyhow::Result<Tenant<'h>> {
+        Ok(host.tenant(tenant)?.acting_as(self.actor.clone()))
+    }
+}
+
+#[derive(Subcommand)]
+pub enum PlanCommand {
+    /// Create a draft success plan for a company; prints its id.
+    Create {
+        /// The tenant.
+        tenant: String,
+        /// The customer company's id.
+        #[arg(long)]
+        company: i64,
+        /// The plan's name.
+        #[arg(long)]
+        name: String,
+        /// A free-form type, such as Onboarding.
+        #[arg(long = "type", default_value = "")]
+        plan_type: String,
+        /// When it is due (YYYY-MM-DD).
+        #[arg(long)]
+        due: Option<Date>,
+        /// The relationship (of that company) the plan is for.
+        #[arg(long)]
+        relationship: Option<i64>,
+        /// Allow sharing with external contacts.
+        #[arg(long)]
+        contacts: bool,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Add an objective to a plan; prints its id.
+    Objective {
+        /// The tenant.
+        tenant: String,
+        /// The plan.
+        #[arg(long)]
+        plan: i64,
+        /// The objective's name.
+        #[arg(long)]
+        name: String,
+        /// When it is due (YYYY-MM-DD).
+        #[arg(long)]
+        due: Option<Date>,
+        /// Who may see it [default: external if the plan is shared with contacts].
+        #[arg(long)]
+        visibility: Option<Visibility>,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Add a task to an objective or a CTA; prints its id.
+    Task {
+        /// The tenant.
+        tenant: String,
+        /// The objective the task belongs to.
+        #[arg(long, required_unless_present = "cta", conflicts_with = "cta")]
+        objective: Option<i64>,
+        /// The CTA the task belongs to.
+        #[arg(long)]
+        cta: Option<i64>,
+        /// The task's name.
+        #[arg(long)]
+        name: String,
+        /// Who owns it.
+        #[arg(long)]
+        owner: Option<String>,
+        /// When it is due (YYYY-MM-DD).
+        #[arg(long)]
+        due: Option<Date>,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Set (re-apply) a task's due date; a CTA due earlier moves with it.
+    TaskDue {
+        /// The tenant.
+        tenant: String,
+        /// The task.
+        task: i64,
+        /// The new due date (YYYY-MM-DD).
+        due: Date,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Open a CTA on a company (optionally in a plan); prints its id.
+    Cta {
+        /// The tenant.
+        tenant: String,
+        /// The company.
+        #[arg(long)]
+        company: i64,
+        /// Risk, expansion, lifecycle, activity or objective.
+        #[arg(long = "type")]
+        kind: CliCtaType,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Low, medium or high.
+        #[arg(long, default_value = "medium")]
+        priority: CliPriority,
+        /// When it is due (YYYY-MM-DD).
+        #[arg(long)]
+        due: Option<Date>,
+        /// The plan it belongs to.
+        #[arg(long)]
+        plan: Option<i64>,
+        /// The plan objective it works towards.
+        #[arg(long, requires = "plan")]
+        objective: Option<i64>,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Move a plan from Draft to Active (refused while a CTA is due before its tasks).
+    Activate {
+        /// The tenant.
+        tenant: String,
+        /// The plan.
+        plan: i64,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Set a plan's status: draft, active or complete.
+    Status {
+        /// The tenant.
+        tenant: String,
+        /// The plan.
+        plan: i64,
+        /// The new status.
+        status: CliStatus,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Turn a plan's sharing with external contacts on or off (on marks every objective
+    /// external).
+    Contacts {
+        /// The tenant.
+        tenant: String,
+        /// The plan.
+        plan: i64,
+        /// on or off.
+        #[arg(value_parser = ["on", "off"])]
+        switch: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Show a plan with its objectives, tasks and CTAs.
+    Show {
+        /// The tenant.
+        tenant: String,
+        /// The plan.
+        plan: i64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Who may see an objective.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Visibility {
+    /// Internal users only.
+    Internal,
+    /// External contacts too.
+    External,
+}
+
+/// The kinds of CTA.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CliCtaType {
+    /// Risk.
+    Risk,
+    /// Expansion.
+    Expansion,
+    /// Lifecycle.
+    Lifecycle,
+    /// Activity.
+    Activity,
+    /// Objective.
+    Objective,
+}
+
+/// A CTA's priority.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CliPriority {
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+}
+
+/// A plan's status.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CliStatus {
+    /// Draft.
+    Draft,
+    /// Active.
+    Active,
+    /// Complete.
+    Complete,
+}
+
+pub fn run(
+    command: PlanCommand,
+    host: &dyn Fn() -> anyhow::Result<Host>,
+) -> anyhow::Result<ExitCode> {
+    let host = host()?;
+    match command {
+        PlanCommand::Create {
+            tenant,
+            company,
+            name,
+            plan_type,
+            due,
+            relationship,
+            contacts,
+            actor,
+        } => {
+            let id = actor.tenant(&host, &tenant)?.create_plan(&NewPlan {
+                company_id: company,
+                relationship_id: relationship,
+                name,
+                plan_type,
+                due_date: due,
+                share_with_contacts: contacts,
+            })?;
+            println!("{id}");
+        }
+        PlanCommand::Objective {
+            tenant,
+            plan,
+            name,
+            due,
+            visibility,
+            actor,
+        } => {
+            let external = visibility.map(|v| matches!(v, Visibility::External));
+            let id = actor
+                .tenant(&host, &tenant)?
+                .add_objective(plan, &name, due, external)?;
+            println!("{id}");
+        }
+        PlanCommand::Task {
+            tenant,
+            objective,
+            cta,
+            name,
+            owner,
+            due,
+            actor,
+        } => {
+            let of = match (objective, cta) {
+                (Some(objective), _) => TaskOf::Objective(objective),
+                (None, Some(cta)) => TaskOf::Cta(cta),
+                (None, None) => anyhow::bail!("give --objective or --cta"),
+            };
+            let task = NewTask {
+                name,
+                owner,
+                due_date: due,
+            };
+            println!("{}", actor.tenant(&host, &tenant)?.add_task(of, &task)?);
+        }
+        PlanCommand::TaskDue {
+            tenant,
+            task,
+            due,
+            actor,
+        } => {
+            actor
+                .tenant(&host, &tenant)?
+                .set_task_due(task, Some(due))?;
+            println!("task {task} is due {due}");
+        }
+        PlanCommand::Cta {
+            tenant,
+            company,
+            kind,
+            name,
+            priority,
+            due,
+            plan,
+            objective,
+            actor,
+        } => {
+            let id = actor.tenant(&host, &tenant)?.open_cta(&NewCta {
+                company_id: company,
+                kind: match kind {
+                    CliCtaType::Risk => CtaType::Risk,
+                    CliCtaType::Expansion => CtaType::Expansion,
+                    CliCtaType::Lifecycle => CtaType::Lifecycle,
+                    CliCtaType::Activity => CtaType::Activity,
+                    CliCtaType::Objective => CtaType::Objective,
+                },
+                name,
+                priority: match priority {
+                    CliPriority::Low => Priority::Low,
+                    CliPriority::Medium => Priority::Medium,
+                    CliPriority::High => Priority::High,
+                },
+                due_date: due,
+                plan_id: plan,
+                objective_id: objective,
+            })?;
+            println!("{id}");
+        }
+        PlanCommand::Activate {
+            tenant,
+            plan,
+            actor,
+        } => {
+            actor
+                .tenant(&host, &tenant)?
+                .set_plan_status(plan, PlanStatus::Active)?;
+            println!("plan {plan} is active");
+        }
+        PlanCommand::Status {
+            tenant,
+            plan,
+            status,
+            actor,
+        } => {
+            let status = match status {
+                CliStatus::Draft => PlanStatus::Draft,
+                CliStatus::Active => PlanStatus::Active,
+                CliStatus::Complete => PlanStatus::Complete,
+            };
+            actor
+                .tenant(&host, &tenant)?
+                .set_plan_status(plan, status)?;
+            println!("plan {plan} is {status}");
+        }
+        PlanCommand::Contacts {
+            tenant,
+            plan,
+            switch,
+            actor,
+        } => {
+            actor
+                .tenant(&host, &tenant)?
+                .set_sharing_with_contacts(plan, switch == "on")?;
+            println!("plan {plan}: sharing with contacts {switch}");
+        }
+        PlanCommand::Show { tenant, plan, json } => {
+            let plan = host.tenant(&tenant)?.plan(plan)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+            } else {
+                print_plan(&plan).context("printing the plan")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_plan(plan: &Plan) -> anyhow::Result<()> {
+    let due = |d: Option<Date>| d.map(|d| format!(", due {d}")).unwrap_or_default();
+    println!(
+        "plan {} `{}` ({}{}), company {}{}",
+        plan.id,
+        plan.name,
+        plan.status,
+        due(plan.due_date),
+        plan.company_id,
+        if plan.share_with_contacts {
+            ", shared with contacts"
+        } else {
+            ""
+        }
+    );
+    for o in &plan.objectives {
+        let who = if o.shared_externally {
+            "external"
+        } else {
+            "internal"
+        };
+        println!(
+            "  objective {} `{}` ({}, {who}{})",
+            o.id,
+            o.name,
+            o.status,
+            due(o.due_date)
+        );
+        for t in &o.tasks {
+            println!("    task {} `{}`{}", t.id, t.name, due(t.due_date));
+        }
+    }
+    for c in &plan.ctas {
+        println!(
+            "  cta {} `{}` ({:?}, {:?}, {}{})",
+            c.id,
+            c.name,
+            c.kind,
+            c.priority,
+            c.status,
+            due(c.due_date)
+        );
+        for t in &c.tasks {
+            println!("    task {} `{}`{}", t.id, t.name, due(t.due_date));
+        }
+    }
+    Ok(())
+}

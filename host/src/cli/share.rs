@@ -1,0 +1,313 @@
+//! `cshost share`: share a plan, open a link, one-time codes, revoke, the manage-shares view,
+//! and the tenant's sharing settings.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use cs_host::model::Audience;
+use cs_host::{Host, LinkState, Notifications, Opened, ShareRequest, ShareTo, SharedPlan};
+
+use super::plan::Actor;
+
+#[derive(Subcommand)]
+pub enum ShareCommand {
+    /// Share a plan with internal users or with external contacts; prints each recipient's
+    /// link (the only time it can be read) and what became of the notifications.
+    Create {
+        /// The tenant.
+        tenant: String,
+        /// The plan.
+        #[arg(long)]
+        plan: i64,
+        /// Internal users, by email (comma-separated or repeated).
+        #[arg(long, value_delimiter = ',', required_unless_present = "contacts")]
+        users: Vec<String>,
+        /// External contacts, as EMAIL or "EMAIL:First Last" (comma-separated or repeated).
+        #[arg(long, value_delimiter = ',', conflicts_with = "users")]
+        contacts: Vec<String>,
+        /// Leave the plan's tasks out.
+        #[arg(long)]
+        no_tasks: bool,
+        /// The subject [default: "<plan> for <customer>"].
+        #[arg(long)]
+        subject: Option<String>,
+        /// A note for the recipients.
+        #[arg(long)]
+        note: Option<String>,
+        /// Who shares it.
+        #[command(flatten)]
+        actor: Actor,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a shared link (the link or its token), as its recipient would.
+    Open {
+        /// The tenant.
+        tenant: String,
+        /// The link.
+        link: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send the link's recipient a one-time code (through the outbox).
+    Otp {
+        /// The tenant.
+        tenant: String,
+        /// The link.
+        link: String,
+    },
+    /// Check a one-time code and show the plan.
+    Verify {
+        /// The tenant.
+        tenant: String,
+        /// The link.
+        link: String,
+        /// The six-digit code.
+        code: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke links: one recipient's, every link to a plan, or every link to a customer's plans.
+    Revoke {
+        /// The tenant.
+        tenant: String,
+        /// One recipient (the id `share list` shows).
+        #[arg(long, required_unless_present_any = ["plan", "company"], conflicts_with_all = ["plan", "company"])]
+        recipient: Option<i64>,
+        /// Every link to this plan.
+        #[arg(long, conflicts_with = "company")]
+        plan: Option<i64>,
+        /// Every link to the plans of this customer company.
+        #[arg(long)]
+        company: Option<i64>,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// The manage-shares view: recipients with their state, who shared, when, and expiry.
+    List {
+        /// The tenant.
+        tenant: String,
+        /// Only this plan's shares.
+        #[arg(long)]
+        plan: Option<i64>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the tenant's sharing settings, or change some of them.
+    Settings {
+        /// The tenant.
+        tenant: String,
+        /// Ask for a one-time code when a link is opened.
+        #[arg(long, value_parser = ["on", "off"])]
+        otp: Option<String>,
+        /// How many days links stay valid.
+        #[arg(long)]
+        expiry_days: Option<u32>,
+        /// What goes before the token in a link.
+        #[arg(long)]
+        link_base: Option<String>,
+        /// The most notifications delivered per hour (codes aside).
+        #[arg(long)]
+        per_hour: Option<u32>,
+        #[command(flatten)]
+        actor: Actor,
+    },
+}
+
+pub fn run(
+    command: ShareCommand,
+    host: &dyn Fn() -> anyhow::Result<Host>,
+) -> anyhow::Result<ExitCode> {
+    let host = host()?;
+    match command {
+        ShareCommand::Create {
+            tenant,
+            plan,
+            users,
+            contacts,
+            no_tasks,
+            subject,
+            note,
+            actor,
+            json,
+        } => {
+            let (audience, recipients) = if contacts.is_empty() {
+                (
+                    Audience::Users,
+                    users.iter().map(|e| ShareTo::email(e)).collect(),
+                )
+            } else {
+                (
+                    Audience::Contacts,
+                    contacts.iter().map(|c| contact(c)).collect(),
+                )
+            };
+            let receipt = actor.tenant(&host, &tenant)?.share_plan(&ShareRequest {
+                plan_id: plan,
+                audience,
+                recipients,
+                include_tasks: !no_tasks,
+                subject,
+                note,
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&receipt)?);
+            } else {
+                println!("share {}", receipt.share_id);
+                for link in &receipt.links {
+                    println!(
+                        "  recipient {} {}: {}",
+                        link.recipient_id, link.email, link.link
+                    );
+                }
+                match &receipt.notifications {
+                    Notifications::Queued(n) => println!("{n} notification(s) queued"),
+                    Notifications::Held { count, error } => {
+                        println!("{count} notification(s) held: {error}")
+                    }
+                }
+            }
+        }
+        ShareCommand::Open { tenant, link, json } => {
+            match host.tenant(&tenant)?.open_link(&link)? {
+                Opened::CodeRequired => {
+                    println!("this link needs a one-time code: run `cshost share otp`")
+                }
+                Opened::Plan(plan) => print_shared(&plan, json)?,
+            }
+        }
+        ShareCommand::Otp { tenant, link } => {
+            host.tenant(&tenant)?.request_otp(&link)?;
+            println!("a code is on its way (see `cshost outbox list`)");
+        }
+        ShareCommand::Verify {
+            tenant,
+            link,
+            code,
+            json,
+        } => {
+            let plan = host.tenant(&tenant)?.verify_otp(&link, &code)?;
+            print_shared(&plan, json)?;
+        }
+        ShareCommand::Revoke {
+            tenant,
+            recipient,
+            plan,
+            company,
+            actor,
+        } => {
+            let tenant = actor.tenant(&host, &tenant)?;
+            let revoked = match (recipient, plan, company) {
+                (Some(r), _, _) => usize::from(tenant.revoke_recipient(r)?),
+                (_, Some(p), _) => tenant.revoke_plan(p)?,
+                (_, _, Some(c)) => tenant.revoke_company(c)?,
+                _ => anyhow::bail!("give --recipient, --plan or --company"),
+            };
+            println!("{revoked} link(s) revoked");
+        }
+        ShareCommand::List { tenant, plan, json } => {
+            let rows = host.tenant(&tenant)?.shares(plan)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<9} {:<6} {:<24} {:<30} {:<8} {:<24} {:<20} EXPIRES",
+                    "RECIPIENT", "SHARE", "PLAN", "EMAIL", "STATE", "SHARED BY", "SHARED ON"
+                );
+                for r in rows {
+                    let state = match r.state {
+                        LinkState::Active => "active",
+                        LinkState::Expired => "expired",
+                        LinkState::Revoked => "revoked",
+                        LinkState::Blocked => "blocked",
+                    };
+                    println!(
+                        "{:<9} {:<6} {:<24} {:<30} {:<8} {:<24} {:<20} {}",
+                        r.recipient_id,
+                        r.share_id,
+                        format!("{} {}", r.plan_id, r.plan_name),
+                        r.email,
+                        state,
+                        r.shared_by,
+                        time(r.shared_on),
+                        time(r.expires_at)
+                    );
+                }
+            }
+        }
+        ShareCommand::Settings {
+            tenant,
+            otp,
+            expiry_days,
+            link_base,
+            per_hour,
+            actor,
+        } => {
+            let tenant = actor.tenant(&host, &tenant)?;
+            let mut settings = tenant.sharing_settings()?;
+            let changing =
+                otp.is_some() || expiry_days.is_some() || link_base.is_some() || per_hour.is_some();
+            if let Some(otp) = otp {
+                settings.otp_required = otp == "on";
+            }
+            if let Some(days) = expiry_days {
+                settings.link_expiry_days = days;
+            }
+            if let Some(base) = link_base {
+                settings.link_base = base;
+            }
+            if let Some(n) = per_hour {
+                settings.notifications_per_hour = n;
+            }
+            if changing {
+                tenant.set_sharing_settings(&settings)?;
+            }
+            println!("{}", serde_json::to_string_pretty(&settings)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `EMAIL` or `EMAIL:First Last`.
+fn contact(text: &str) -> ShareTo {
+    let (email, name) = text.split_once(':').unwrap_or((text, ""));
+    let (first, last) = name.trim().split_once(' ').unwrap_or((name.trim(), ""));
+    ShareTo {
+        email: email.trim().to_owned(),
+        first_name: first.to_owned(),
+        last_name: last.trim().to_owned(),
+    }
+}
+
+fn print_shared(plan: &SharedPlan, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(plan)?);
+        return Ok(());
+    }
+    println!(
+        "{} for {} ({}), shared by {}",
+        plan.name, plan.customer, plan.status, plan.shared_by
+    );
+    if let Some(note) = &plan.note {
+        println!("note: {note}");
+    }
+    for o in &plan.objectives {
+        let due = o.due_date.map(|d| format!(", due {d}")).unwrap_or_default();
+        println!("  - {} ({}{due})", o.name, o.status);
+        for t in &o.tasks {
+            let due = t.due_date.map(|d| format!(", due {d}")).unwrap_or_default();
+            let owner = t.owner.as_deref().unwrap_or("unassigned");
+            println!("      task: {} ({owner}{due})", t.name);
+        }
+    }
+    Ok(())
+}
+
+/// Unix seconds as RFC 3339 text (UTC).
+pub fn time(unix: i64) -> String {
+    cs_host::utc_timestamp(unix)
+}
