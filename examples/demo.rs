@@ -162,6 +162,8 @@ fn main() -> anyhow::Result<()> {
         "\n== and the host goes on: normalize-partner maps `  after the storm ` to {:?}",
         instance.map_row(2, &[], &values)?
     );
+
+    sharing_demo(root, &plugins)?;
     Ok(())
 }
 
@@ -182,4 +184,81 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
 
 fn show(fields: &Fields) -> String {
     serde_json::to_string(fields).unwrap_or_default()
+}
+
+/// Sharing a success plan with a user and with a contact, with `share-digest` enabled, and the
+/// messages that went out.
+fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
+    use cs_host::model::{Audience, Date};
+    use cs_host::{
+        EnableOptions, FileMailbox, Host, HostConfig, Licence, NewCompany, NewPlan, Opened,
+        PlanStatus, ShareRequest, TenantLevel,
+    };
+
+    println!("\n== sharing a success plan, with share-digest enabled");
+    let dir = tempfile::tempdir()?;
+    let config = HostConfig::default().runtime(
+        RuntimeConfig::default().cache_dir(root.join("target").join("demo-compile-cache")),
+    );
+    let host = Host::open(dir.path().join("demo.db"), config)?;
+    let digest = std::fs::read(plugins.join("share_digest.wasm"))?;
+    host.install_plugin(&digest, "admin@platform.example")?;
+    host.create_tenant("acme", "Acme", TenantLevel::Both)?;
+    let tenant = host.tenant("acme")?.acting_as("csm@acme.example");
+    tenant.enable_plugin("share-digest", EnableOptions::new())?;
+    tenant.add_user("vic@acme.example", "Vic Viewer", Licence::Viewer)?;
+    let globex = tenant.add_company(NewCompany::new("Globex"))?;
+    let plan = tenant.create_plan(&NewPlan {
+        company_id: globex,
+        name: "Onboarding".into(),
+        share_with_contacts: true,
+        ..NewPlan::default()
+    })?;
+    tenant.add_objective(plan, "Go live on the portal", Date::new(2026, 3, 31), None)?;
+    tenant.add_objective(plan, "Renewal pricing", None, Some(false))?;
+    tenant.set_plan_status(plan, PlanStatus::Active)?;
+
+    let mut contact_link = String::new();
+    for (audience, email) in [
+        (Audience::Users, "vic@acme.example"),
+        (Audience::Contacts, "pat@globex.example"),
+    ] {
+        let receipt = tenant.share_plan(&ShareRequest {
+            note: Some("Kick-off is on Monday.".into()),
+            ..ShareRequest::new(plan, audience, [email])
+        })?;
+        println!("  shared with {email}: {:?}", receipt.notifications);
+        contact_link = receipt.links[0].link.clone();
+    }
+    // The contact opens their link: first a one-time code, by email.
+    if tenant.open_link(&contact_link)? == Opened::CodeRequired {
+        tenant.request_otp(&contact_link)?;
+        let code = tenant
+            .outbox(None)?
+            .into_iter()
+            .rfind(|m| m.kind == "otp")
+            .and_then(|m| {
+                let digits = m.body.split(|c: char| !c.is_ascii_digit());
+                digits.into_iter().find(|w| w.len() == 6).map(str::to_owned)
+            })
+            .context("the code email")?;
+        let seen = tenant.verify_otp(&contact_link, &code)?;
+        let names: Vec<&str> = seen.objectives.iter().map(|o| o.name.as_str()).collect();
+        println!("  pat@globex.example entered code {code} and sees only {names:?}");
+    }
+    let mailbox = FileMailbox::new(dir.path().join("mailbox"));
+    let report = host.deliver_outbox(&mailbox, 100)?;
+    println!("  delivered: {} message(s)", report.sent);
+    for m in tenant.outbox(None)? {
+        println!(
+            "  #{} {} {:?} to {}: {} [{}]",
+            m.id, m.status, m.channel, m.recipient, m.subject, m.kind
+        );
+        if m.recipient == "pat@globex.example" && m.kind == "share" {
+            for line in m.body.lines() {
+                println!("      | {line}");
+            }
+        }
+    }
+    Ok(())
 }
