@@ -230,6 +230,20 @@ fn plans_and_ctas_check_what_they_point_at() {
         ctas.iter()
             .all(|c| c.source == "system" && c.status == "open")
     );
+    tenant.close_cta(ctas[0].id, true).unwrap();
+    assert_eq!(tenant.ctas(other).unwrap()[0].status, "closed");
+    let task = tenant
+        .add_task(
+            TaskOf::Cta(ctas[1].id),
+            &NewTask {
+                name: "Call".into(),
+                ..NewTask::default()
+            },
+        )
+        .unwrap();
+    tenant.complete_task(task, true).unwrap();
+    assert_eq!(tenant.ctas(other).unwrap()[1].tasks[0].status, "done");
+    assert!(tenant.close_cta(9_999, true).is_err());
     // Another tenant sees none of it.
     host.create_tenant("umbrella", "Umbrella", TenantLevel::Both)
         .unwrap();

@@ -726,3 +726,144 @@ fn a_trapping_notifier_fail_closed_records_the_share_and_holds_its_notifications
     tenant.release_held(held[0].id).unwrap();
     assert_eq!(tenant.outbox(Some(OutboxStatus::Pending)).unwrap().len(), 1);
 }
+
+/// Runs `cshost` on a database file as the CSM; returns stdout, failing on a non-zero exit.
+fn cshost(db: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .env("CSHOST_DB", db)
+        .env("CSHOST_ACTOR", "csm@acme.example")
+        .env("CSHOST_CACHE_DIR", support::cache_dir())
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "cshost {args:?}: {stdout}{stderr}");
+    stdout
+}
+
+#[test]
+fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let run = |args: &[&str]| cshost(&db, args);
+    run(&["tenant", "create", "acme"]);
+    run(&[
+        "user",
+        "add",
+        "--tenant",
+        "acme",
+        "vic@acme.example",
+        "--licence",
+        "viewer",
+    ]);
+    run(&["company", "add", "--tenant", "acme", "Globex"]);
+    let plan = run(&[
+        "plan",
+        "create",
+        "acme",
+        "--company",
+        "1",
+        "--name",
+        "Onboarding",
+    ]);
+    let plan = plan.trim();
+    let objective = run(&[
+        "plan",
+        "objective",
+        "acme",
+        "--plan",
+        plan,
+        "--name",
+        "Go live",
+    ]);
+    let cta = run(&[
+        "plan",
+        "cta",
+        "acme",
+        "--company",
+        "1",
+        "--type",
+        "risk",
+        "--name",
+        "Kickoff",
+        "--due",
+        "2026-03-10",
+        "--plan",
+        plan,
+    ]);
+    let task = run(&[
+        "plan",
+        "task",
+        "acme",
+        "--cta",
+        cta.trim(),
+        "--name",
+        "Agenda",
+        "--due",
+        "2026-03-20",
+    ]);
+    run(&[
+        "plan",
+        "task",
+        "acme",
+        "--objective",
+        objective.trim(),
+        "--name",
+        "Train",
+    ]);
+
+    // Activation fails and names the CTA, until the task's date is re-applied.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .env("CSHOST_DB", &db)
+        .args(["plan", "activate", "acme", plan])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED"),
+        "{stderr}"
+    );
+    run(&["plan", "task-due", "acme", task.trim(), "2026-03-20"]);
+    assert!(run(&["plan", "activate", "acme", plan]).contains("active"));
+
+    run(&["share", "settings", "acme", "--otp", "off"]);
+    let shared = run(&[
+        "share",
+        "create",
+        "acme",
+        "--plan",
+        plan,
+        "--users",
+        "vic@acme.example",
+    ]);
+    let link = shared
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .expect("a link")
+        .to_owned();
+    let opened = run(&["share", "open", "acme", &link]);
+    assert!(opened.contains("Onboarding for Globex"), "{opened}");
+    assert!(opened.contains("Train"), "{opened}");
+    let list = run(&["share", "list", "acme", "--plan", plan]);
+    assert!(
+        list.contains("vic@acme.example") && list.contains("active"),
+        "{list}"
+    );
+
+    let mailbox = dir.path().join("mailbox");
+    let delivered = run(&["outbox", "deliver", "--mailbox", mailbox.to_str().unwrap()]);
+    assert!(delivered.starts_with("1 sent"), "{delivered}");
+    assert_eq!(std::fs::read_dir(mailbox.join("acme")).unwrap().count(), 1);
+    assert!(run(&["outbox", "list", "acme"]).contains("sent Email to vic@acme.example"));
+
+    assert!(run(&["share", "revoke", "acme", "--company", "1"]).starts_with("1 link"));
+    let gone = std::process::Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .env("CSHOST_DB", &db)
+        .args(["share", "open", "acme", &link])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success());
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("ask the person who shared it"));
+}

@@ -520,6 +520,44 @@ impl Tenant<'_> {
         })
     }
 
+    /// Closes a CTA (or opens it again with `closed = false`).
+    pub fn close_cta(&self, cta_id: i64, closed: bool) -> Result<()> {
+        let status = if closed { "closed" } else { "open" };
+        self.set_status("ctas", "CTA", cta_id, status, "cta.status")
+    }
+
+    /// Marks a task done (or open again with `done = false`).
+    pub fn complete_task(&self, task_id: i64, done: bool) -> Result<()> {
+        let status = if done { "done" } else { "open" };
+        self.set_status("tasks", "task", task_id, status, "task.status")
+    }
+
+    fn set_status(
+        &self,
+        table: &'static str,
+        object: &'static str,
+        id: i64,
+        status: &str,
+        action: &str,
+    ) -> Result<()> {
+        let store = self.store();
+        let now = self.host.now();
+        store.write(|tx| {
+            let changed = tx
+                .execute(
+                    &format!("UPDATE {table} SET status = ?3 WHERE tenant_id = ?1 AND id = ?2"),
+                    params![self.id.as_str(), id, status],
+                )
+                .map_err(|e| store.error(e))?;
+            if changed == 0 {
+                return Err(not_found(object, id));
+            }
+            let after = serde_json::json!({ "status": status });
+            let subject = format!("{}:{id}", object.to_ascii_lowercase());
+            self.plan_audit(tx, now, action, &subject, None, &after)
+        })
+    }
+
     /// Moves a plan to another status. Becoming active fails, and the plan keeps its status,
     /// while any CTA of the plan is due before one of its tasks
     /// ([`ErrorKind::CtaDueBeforeTask`] names the first such CTA and task).
