@@ -1,0 +1,125 @@
+//! Import benchmark: 1,000,000 generated partner rows into a fresh SQLite file, without a
+//! plugin and with `normalize-partner`, against a native baseline in the same run (reading
+//! the same file with the csv crate and nothing else). Also criteria selection over the
+//! imported companies with two built-in filters and one plugin filter (`arr-tier`).
+//!
+//! Run with `env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE cargo bench -p cs-host --bench import`
+//! (`CSHOST_BENCH_ROWS` changes the row count). Peak memory is the process's peak RSS, read
+//! from /proc after each phase.
+
+use std::time::Instant;
+
+use cs_host::model::{AccessScope, FieldValue, Fields};
+use cs_host::plugins::EnableOptions;
+use cs_host::{
+    Criteria, Filter, Host, HostConfig, ImportOptions, Operator, RuntimeConfig, TenantLevel,
+};
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn plugin(name: &str) -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let path = root
+        .join("target/wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run `make plugins`)", path.display()))
+}
+
+fn main() {
+    let rows: u64 = std::env::var("CSHOST_BENCH_ROWS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("partners.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&csv_path).unwrap());
+    cs_host::generate_partners_csv(&mut out, rows).unwrap();
+    drop(out);
+    let size = std::fs::metadata(&csv_path).unwrap().len();
+    println!("{rows} rows, {:.1} MB", size as f64 / 1e6);
+
+    // Native baseline: read every record of the same file.
+    let start = Instant::now();
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    let mut record = csv::ByteRecord::new();
+    let mut n = 0u64;
+    while reader.read_byte_record(&mut record).unwrap() {
+        n += record.len() as u64;
+    }
+    let native = start.elapsed().as_secs_f64();
+    assert!(n > 0);
+    println!(
+        "native csv read:        {:>8.2} s  {:>9.0} rows/s",
+        native,
+        rows as f64 / native
+    );
+
+    let mut runs = Vec::new();
+    for with_plugin in [false, true] {
+        let config = HostConfig::default()
+            .runtime(RuntimeConfig::default().cache_dir(dir.path().join("cache")));
+        let host = Host::open(dir.path().join(format!("bench-{with_plugin}.db")), config).unwrap();
+        host.create_tenant("acme", "Acme", TenantLevel::Both)
+            .unwrap();
+        let acme = host.tenant("acme").unwrap();
+        acme.set_import_size_limit(size + 1).unwrap();
+        if with_plugin {
+            host.install_plugin(&plugin("normalize-partner"), "bench")
+                .unwrap();
+            acme.enable_plugin("normalize-partner", EnableOptions::default())
+                .unwrap();
+        }
+        let start = Instant::now();
+        let job = acme
+            .import_file(&csv_path, &ImportOptions::partners(Some(AccessScope::Both)))
+            .unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(job.rows, rows);
+        let label = if with_plugin {
+            "import, normalize-partner"
+        } else {
+            "import, no plugin"
+        };
+        println!(
+            "{label:<24}{:>8.2} s  {:>9.0} rows/s  {:>5.1}x native  peak RSS {:.0} MB  ({} created, {} failed)",
+            secs,
+            rows as f64 / secs,
+            secs / native,
+            peak_rss_mb(),
+            job.created,
+            job.failed
+        );
+        runs.push(secs);
+
+        if !with_plugin {
+            host.install_plugin(&plugin("arr-tier"), "bench").unwrap();
+            acme.enable_plugin("arr-tier", EnableOptions::default())
+                .unwrap();
+            let mut arguments = Fields::new();
+            arguments.insert("tier".into(), FieldValue::from("gold"));
+            let criteria = Criteria::new(vec![
+                Filter::field("country", Operator::Eq, [FieldValue::from("DE")]),
+                Filter::field("arr", Operator::Gte, [FieldValue::Number(400_000.0)]),
+                Filter::plugin("arr-tier", arguments),
+            ]);
+            let start = Instant::now();
+            let selection = acme.run_criteria(&criteria).unwrap();
+            println!(
+                "criteria (2 built-in + arr-tier) over {rows} companies: {:.3} s, {} match",
+                start.elapsed().as_secs_f64(),
+                selection.count
+            );
+        }
+    }
+    println!(
+        "plugin cost: {:.2}x the import without a plugin",
+        runs[1] / runs[0]
+    );
+}
