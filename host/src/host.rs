@@ -190,11 +190,6 @@ impl Host {
         unix_seconds(self.clock.now())
     }
 
-    /// The clock.
-    pub(crate) fn clock(&self) -> &dyn Clock {
-        &*self.clock
-    }
-
     /// The store, for what outlives a borrow of the host (plugins' company look-ups).
     pub(crate) fn shared_store(&self) -> Arc<Store> {
         self.store.clone()

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Change};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::host::Tenant;
 use crate::store::{Store, TenantId};
 
@@ -126,7 +126,7 @@ pub(crate) fn ensure(
     last_name: &str,
     now: i64,
 ) -> Result<(Person, bool)> {
-    let email = check_email(email)?;
+    let email = crate::users::check_email(email)?;
     if let Some(person) = by_email(conn, store, tenant, email)? {
         return Ok((person, false));
     }
@@ -166,20 +166,4 @@ pub(crate) fn ensure(
         },
     )?;
     Ok((person, true))
-}
-
-/// The trimmed email, or an error naming it when it is not an address.
-pub(crate) fn check_email(email: &str) -> Result<&str> {
-    let email = email.trim();
-    let valid = email
-        .split_once('@')
-        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.contains(char::is_whitespace);
-    if valid {
-        Ok(email)
-    } else {
-        Err(Error::new(ErrorKind::Invalid(format!(
-            "`{email}` is not an email address"
-        ))))
-    }
 }

@@ -120,7 +120,8 @@ pub(crate) fn by_email(
     .map_err(|e| store.error(e))
 }
 
-fn check_email(email: &str) -> Result<&str> {
+/// Checks that `email` looks like an address (trimmed); the error names the `email` field.
+pub(crate) fn check_email(email: &str) -> Result<&str> {
     let email = email.trim();
     let valid = email
         .split_once('@')

@@ -24,8 +24,9 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    // Boxed: the plugin administration commands are much larger than the rest.
     #[command(flatten)]
-    Plugins(super::plugin_admin::TenantPluginCommand),
+    Plugins(Box<super::plugin_admin::TenantPluginCommand>),
 }
 
 pub fn run(
@@ -34,7 +35,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     match command {
         TenantCommand::Plugins(command) => {
-            return super::plugin_admin::run_tenant(command, &host()?);
+            return super::plugin_admin::run_tenant(*command, &host()?);
         }
         TenantCommand::Create { id, name, level } => {
             let tenant = host()?.create_tenant(&id, name.as_deref().unwrap_or(&id), level)?;

@@ -556,7 +556,7 @@ impl Tenant<'_> {
         now: i64,
     ) -> Result<Resolved> {
         let store = self.store();
-        let email = crate::persons::check_email(&to.email)?;
+        let email = crate::users::check_email(&to.email)?;
         match audience {
             Audience::Users => {
                 let refused = |reason: &str| {
