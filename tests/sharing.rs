@@ -761,6 +761,7 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
     let plan = run(&[
         "plan",
         "create",
+        "--tenant",
         "acme",
         "--company",
         "1",
@@ -771,6 +772,7 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
     let objective = run(&[
         "plan",
         "objective",
+        "--tenant",
         "acme",
         "--plan",
         plan,
@@ -780,6 +782,7 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
     let cta = run(&[
         "plan",
         "cta",
+        "--tenant",
         "acme",
         "--company",
         "1",
@@ -795,6 +798,7 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
     let task = run(&[
         "plan",
         "task",
+        "--tenant",
         "acme",
         "--cta",
         cta.trim(),
@@ -806,6 +810,7 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
     run(&[
         "plan",
         "task",
+        "--tenant",
         "acme",
         "--objective",
         objective.trim(),
@@ -816,7 +821,7 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
     // Activation fails and names the CTA, until the task's date is re-applied.
     let refused = std::process::Command::new(env!("CARGO_BIN_EXE_cshost"))
         .env("CSHOST_DB", &db)
-        .args(["plan", "activate", "acme", plan])
+        .args(["plan", "activate", "--tenant", "acme", plan])
         .output()
         .unwrap();
     assert!(!refused.status.success());
@@ -825,13 +830,21 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
         stderr.contains("SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED"),
         "{stderr}"
     );
-    run(&["plan", "task-due", "acme", task.trim(), "2026-03-20"]);
-    assert!(run(&["plan", "activate", "acme", plan]).contains("active"));
+    run(&[
+        "plan",
+        "task-due",
+        "--tenant",
+        "acme",
+        task.trim(),
+        "2026-03-20",
+    ]);
+    assert!(run(&["plan", "activate", "--tenant", "acme", plan]).contains("active"));
 
-    run(&["share", "settings", "acme", "--otp", "off"]);
+    run(&["share", "settings", "--tenant", "acme", "--otp", "off"]);
     let shared = run(&[
         "share",
         "create",
+        "--tenant",
         "acme",
         "--plan",
         plan,
@@ -843,10 +856,10 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
         .find(|w| w.starts_with("https://"))
         .expect("a link")
         .to_owned();
-    let opened = run(&["share", "open", "acme", &link]);
+    let opened = run(&["share", "open", "--tenant", "acme", &link]);
     assert!(opened.contains("Onboarding for Globex"), "{opened}");
     assert!(opened.contains("Train"), "{opened}");
-    let list = run(&["share", "list", "acme", "--plan", plan]);
+    let list = run(&["share", "list", "--tenant", "acme", "--plan", plan]);
     assert!(
         list.contains("vic@acme.example") && list.contains("active"),
         "{list}"
@@ -856,12 +869,14 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
     let delivered = run(&["outbox", "deliver", "--mailbox", mailbox.to_str().unwrap()]);
     assert!(delivered.starts_with("1 sent"), "{delivered}");
     assert_eq!(std::fs::read_dir(mailbox.join("acme")).unwrap().count(), 1);
-    assert!(run(&["outbox", "list", "acme"]).contains("sent Email to vic@acme.example"));
+    assert!(
+        run(&["outbox", "list", "--tenant", "acme"]).contains("sent Email to vic@acme.example")
+    );
 
-    assert!(run(&["share", "revoke", "acme", "--company", "1"]).starts_with("1 link"));
+    assert!(run(&["share", "revoke", "--tenant", "acme", "--company", "1"]).starts_with("1 link"));
     let gone = std::process::Command::new(env!("CARGO_BIN_EXE_cshost"))
         .env("CSHOST_DB", &db)
-        .args(["share", "open", "acme", &link])
+        .args(["share", "open", "--tenant", "acme", &link])
         .output()
         .unwrap();
     assert!(!gone.status.success());

@@ -18,7 +18,7 @@ pub enum CompanyCommand {
     /// Add a company (Name mandatory; other fields checked against the schema).
     Add {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The company's name.
         name: String,
@@ -34,7 +34,7 @@ pub enum CompanyCommand {
     /// List companies, or search them by name.
     List {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// Only companies whose name contains this text.
         #[arg(long)]
@@ -49,7 +49,7 @@ pub enum CompanyCommand {
     /// Define a custom company field.
     Field {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The field's name (lower-case letters, digits, `_`).
         name: String,
@@ -65,7 +65,7 @@ pub enum CompanyCommand {
 #[derive(Args)]
 pub struct ImportArgs {
     /// The tenant.
-    #[arg(long)]
+    #[arg(long, env = "CSHOST_TENANT")]
     pub tenant: String,
     /// The CSV file.
     pub file: PathBuf,

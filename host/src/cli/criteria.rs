@@ -27,7 +27,7 @@ pub enum CriteriaCommand {
 #[derive(Args)]
 pub struct CriteriaArgs {
     /// The tenant.
-    #[arg(long)]
+    #[arg(long, env = "CSHOST_TENANT")]
     pub tenant: String,
     /// A filter, numbered in the order given: `FIELD OP [VALUE[,VALUE...]] [+nulls]`
     /// (such as `arr GTE 100000` or `region IN EMEA,APAC`), or `plugin:NAME [ARG=VALUE...]`.

@@ -16,13 +16,13 @@ pub enum ImportCommand {
     /// List the tenant's import jobs.
     List {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
     },
     /// Show a job: its counts and first row errors.
     Show {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The job's id.
         job: i64,
@@ -33,7 +33,7 @@ pub enum ImportCommand {
     /// Write a job's row errors as CSV (row, outcome, column, field, plugin, reason).
     Errors {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The job's id.
         job: i64,
@@ -44,7 +44,7 @@ pub enum ImportCommand {
     /// Show or set the tenant's CSV size limit in bytes (2 MB by default).
     Limit {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The new limit in bytes.
         bytes: Option<u64>,

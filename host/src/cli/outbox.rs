@@ -10,7 +10,8 @@ use cs_host::{FileMailbox, Host, OutboxStatus, SmtpMailer, Transport};
 pub enum OutboxCommand {
     /// List a tenant's messages, oldest first.
     List {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// Only messages with this status: pending, held or sent.
         #[arg(long)]

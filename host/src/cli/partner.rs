@@ -23,7 +23,7 @@ pub enum PartnerCommand {
     /// Add one partner (Name mandatory; Managed As is Partner).
     Add {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The partner's name.
         name: String,
@@ -37,7 +37,7 @@ pub enum PartnerCommand {
     /// Tag existing companies as partners, by id.
     Tag {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// Company ids.
         #[arg(required = true)]
@@ -57,7 +57,7 @@ pub enum PartnerCommand {
     /// List the partners.
     List {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// Print JSON.
         #[arg(long)]
@@ -66,7 +66,7 @@ pub enum PartnerCommand {
     /// Print a sample partners CSV for the tenant's fields.
     SampleCsv {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
     },
 }

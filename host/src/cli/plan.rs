@@ -31,7 +31,8 @@ impl Actor {
 pub enum PlanCommand {
     /// Create a draft success plan for a company; prints its id.
     Create {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The customer company's id.
         #[arg(long)]
@@ -56,7 +57,8 @@ pub enum PlanCommand {
     },
     /// Add an objective to a plan; prints its id.
     Objective {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The plan.
         #[arg(long)]
@@ -75,7 +77,8 @@ pub enum PlanCommand {
     },
     /// Add a task to an objective or a CTA; prints its id.
     Task {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The objective the task belongs to.
         #[arg(long, required_unless_present = "cta", conflicts_with = "cta")]
@@ -97,7 +100,8 @@ pub enum PlanCommand {
     },
     /// Set (re-apply) a task's due date; a CTA due earlier moves with it.
     TaskDue {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The task.
         task: i64,
@@ -108,7 +112,8 @@ pub enum PlanCommand {
     },
     /// Open a CTA on a company (optionally in a plan); prints its id.
     Cta {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The company.
         #[arg(long)]
@@ -136,7 +141,8 @@ pub enum PlanCommand {
     },
     /// Move a plan from Draft to Active (refused while a CTA is due before its tasks).
     Activate {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The plan.
         plan: i64,
@@ -145,7 +151,8 @@ pub enum PlanCommand {
     },
     /// Set a plan's status: draft, active or complete.
     Status {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The plan.
         plan: i64,
@@ -157,7 +164,8 @@ pub enum PlanCommand {
     /// Turn a plan's sharing with external contacts on or off (on marks every objective
     /// external).
     Contacts {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The plan.
         plan: i64,
@@ -169,7 +177,8 @@ pub enum PlanCommand {
     },
     /// Show a plan with its objectives, tasks and CTAs.
     Show {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The plan.
         plan: i64,

@@ -14,7 +14,8 @@ pub enum ShareCommand {
     /// Share a plan with internal users or with external contacts; prints each recipient's
     /// link (the only time it can be read) and what became of the notifications.
     Create {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The plan.
         #[arg(long)]
@@ -43,7 +44,8 @@ pub enum ShareCommand {
     },
     /// Open a shared link (the link or its token), as its recipient would.
     Open {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The link.
         link: String,
@@ -53,14 +55,16 @@ pub enum ShareCommand {
     },
     /// Send the link's recipient a one-time code (through the outbox).
     Otp {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The link.
         link: String,
     },
     /// Check a one-time code and show the plan.
     Verify {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// The link.
         link: String,
@@ -72,7 +76,8 @@ pub enum ShareCommand {
     },
     /// Revoke links: one recipient's, every link to a plan, or every link to a customer's plans.
     Revoke {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// One recipient (the id `share list` shows).
         #[arg(long, required_unless_present_any = ["plan", "company"], conflicts_with_all = ["plan", "company"])]
@@ -88,7 +93,8 @@ pub enum ShareCommand {
     },
     /// The manage-shares view: recipients with their state, who shared, when, and expiry.
     List {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// Only this plan's shares.
         #[arg(long)]
@@ -99,7 +105,8 @@ pub enum ShareCommand {
     },
     /// Show the tenant's sharing settings, or change some of them.
     Settings {
-        /// The tenant.
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// Ask for a one-time code when a link is opened.
         #[arg(long, value_parser = ["on", "off"])]

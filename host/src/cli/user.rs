@@ -10,7 +10,7 @@ pub enum UserCommand {
     /// Add a user; with --partner, a partner user (always a Full licence).
     Add {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// Email address.
         email: String,
@@ -27,7 +27,7 @@ pub enum UserCommand {
     /// List users; with --partner, that partner's users.
     List {
         /// The tenant.
-        #[arg(long)]
+        #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// Only this partner's users.
         #[arg(long)]
