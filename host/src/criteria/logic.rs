@@ -22,6 +22,18 @@ impl Expr {
             .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
     }
 
+    /// Marks in `used` (indexed by filter number - 1) every filter the expression names.
+    pub(crate) fn mark_used(&self, used: &mut [bool]) {
+        match self {
+            Expr::Filter(n) => used[n - 1] = true,
+            Expr::Not(e) => e.mark_used(used),
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                a.mark_used(used);
+                b.mark_used(used);
+            }
+        }
+    }
+
     /// Evaluates with `leaf` giving each filter's answer.
     pub(crate) fn eval(&self, leaf: &impl Fn(usize) -> bool) -> bool {
         match self {

@@ -368,10 +368,14 @@ fn field_sql(
 
 /// The expression as SQL, with each plugin filter replaced by the constant that keeps every
 /// company the full expression could accept.
+///
+/// Each built-in filter is wrapped in `COALESCE(.., 0)`: SQL compares a missing value as
+/// unknown, and `NOT unknown` is unknown, which would drop a company without a region from
+/// `NOT region = 'EMEA'`. A filter the company does not match is false, so its negation holds.
 fn superset_sql(expr: &Expr, leaves: &[Option<String>], positive: bool) -> String {
     match expr {
         Expr::Filter(n) => match &leaves[n - 1] {
-            Some(sql) => format!("({sql})"),
+            Some(sql) => format!("COALESCE(({sql}), 0)"),
             None => if positive { "1" } else { "0" }.to_owned(),
         },
         Expr::Not(e) => format!("NOT {}", superset_sql(e, leaves, !positive)),
@@ -400,7 +404,14 @@ impl Tenant<'_> {
         };
         let store = self.store();
         let schema = store.with(|conn| Schema::load(conn, store, &self.id))?;
+        // Filters the logic leaves out are still checked, but neither bound nor run: SQLite
+        // refuses parameters the statement does not use, and a plugin need not be called.
+        let mut used = vec![false; count];
+        if let Some(expr) = &expr {
+            expr.mark_used(&mut used);
+        }
         let mut params: Vec<Value> = vec![Value::Text(self.id.as_str().to_owned())];
+        let mut unused_params: Vec<Value> = Vec::new();
         let mut leaves: Vec<Option<String>> = Vec::with_capacity(count);
         for (index, filter) in criteria.filters.iter().enumerate() {
             leaves.push(match filter {
@@ -416,11 +427,21 @@ impl Tenant<'_> {
                     *operator,
                     values,
                     *include_nulls,
-                    &mut params,
+                    if used[index] {
+                        &mut params
+                    } else {
+                        unused_params.clear();
+                        &mut unused_params
+                    },
                 )?),
                 Filter::Plugin { plugin, .. } => {
                     if plugin.trim().is_empty() {
                         return Err(invalid(index + 1, "name the plugin".to_owned()));
+                    }
+                    // Checked up front, so criteria naming a plugin the tenant has not enabled
+                    // fail whether or not the built-in filters leave candidates for it.
+                    if used[index] && !self.plugin(plugin)?.enabled {
+                        return Err(self.not_enabled(plugin));
                     }
                     None
                 }
@@ -430,13 +451,16 @@ impl Tenant<'_> {
         let filter = expr
             .as_ref()
             .map_or_else(|| "1".to_owned(), |e| superset_sql(e, &leaves, true));
-        let has_plugins = leaves.iter().any(Option::is_none);
-        // With plugin filters, each built-in filter is also a column, so the expression can
-        // combine its answer with the plugins' for each candidate.
+        let has_plugins = leaves
+            .iter()
+            .zip(&used)
+            .any(|(sql, used)| *used && sql.is_none());
+        // With plugin filters, each built-in filter the logic uses is also a column, so the
+        // expression can combine its answer with the plugins' for each candidate.
         let builtin: Vec<usize> = leaves
             .iter()
             .enumerate()
-            .filter(|(_, sql)| has_plugins && sql.is_some())
+            .filter(|&(i, sql)| has_plugins && used[i] && sql.is_some())
             .map(|(i, _)| i)
             .collect();
         let mut select = companies::COLUMNS.to_owned();
@@ -474,6 +498,9 @@ impl Tenant<'_> {
             answers[index] = Some(builtin_answers.iter().map(|r| r[column]).collect());
         }
         for (index, filter) in criteria.filters.iter().enumerate() {
+            if !used[index] {
+                continue;
+            }
             if let Filter::Plugin { plugin, arguments } = filter {
                 answers[index] = Some(self.criteria_filter(plugin, arguments, &candidates)?);
             }
