@@ -163,6 +163,7 @@ fn main() -> anyhow::Result<()> {
         instance.map_row(2, &[], &values)?
     );
 
+    onboarding_demo(root, &plugins)?;
     sharing_demo(root, &plugins)?;
     Ok(())
 }
@@ -259,6 +260,150 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
                 println!("      | {line}");
             }
         }
+    }
+    Ok(())
+}
+
+/// Partner onboarding on an embedded SQLite file (fresh each run): a tenant with the example
+/// plugins enabled imports the sample partners and companies, adds a partner by form, selects
+/// companies by criteria (built-in filters and the `arr-tier` plugin filter) and tags them, adds
+/// a partner user, and shows what the `partner-welcome` plugin caused.
+fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
+    use cs_host::model::{AccessScope, FieldValue};
+    use cs_host::{
+        CompanyKey, Criteria, EnableOptions, Filter, Host, HostConfig, ImportJob, ImportOptions,
+        NewCompany, Operator, TenantLevel,
+    };
+
+    let db = root.join("target").join("demo-onboarding.db");
+    println!("\n== partner onboarding, on {}", db.display());
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = db.clone().into_os_string();
+        path.push(suffix);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", db.display()));
+            }
+            _ => {}
+        }
+    }
+    let config = HostConfig::default().runtime(
+        RuntimeConfig::default().cache_dir(root.join("target").join("demo-compile-cache")),
+    );
+    let host = Host::open(&db, config)?;
+    host.create_tenant("acme", "Acme", TenantLevel::Both)?;
+    let acme = host.tenant("acme")?.acting_as("admin@acme.example");
+    let mut enabled = Vec::new();
+    for name in ["normalize-partner", "partner-welcome", "arr-tier"] {
+        let path = plugins.join(format!("{}.wasm", name.replace('-', "_")));
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("run `make plugins` first ({})", path.display()))?;
+        let installed = host.install_plugin(&bytes, "ops@platform.example")?;
+        acme.enable_plugin(name, EnableOptions::new())?;
+        let m = &installed.plugin.manifest;
+        enabled.push(format!("{} {}", m.name, m.version));
+    }
+    println!(
+        "  tenant acme, plugins installed and enabled: {}",
+        enabled.join(", ")
+    );
+
+    // Partners first, so the companies' "Managed By" column finds them.
+    let data = root.join("examples").join("data");
+    let print_job = |job: &ImportJob| {
+        println!(
+            "  import {}: {} rows, {} created, {} updated, {} skipped, {} failed",
+            job.source, job.rows, job.created, job.updated, job.skipped, job.failed
+        );
+        for e in &job.errors {
+            let at = e.column.as_deref().or(e.field.as_deref()).unwrap_or("-");
+            let by = e
+                .plugin
+                .as_deref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default();
+            println!("    row {} `{at}`{by}: {}", e.row, e.reason);
+        }
+    };
+    let options = ImportOptions::partners(Some(AccessScope::Both));
+    print_job(&acme.import_file(&data.join("partners.csv"), &options)?);
+    print_job(&acme.import_file(&data.join("companies.csv"), &ImportOptions::companies())?);
+
+    let (fjord, _) = acme.add_partner(
+        NewCompany::new("Fjord Digital")
+            .field("country", "NO")
+            .field("email", "hei@fjord.example"),
+        Some(AccessScope::CompanyRecords),
+    )?;
+    println!("  added by form: Fjord Digital (company {fjord}), company records");
+
+    // 1: EMEA or AMER, 2: gold ARR tier (the plugin), 3: logistics, 4: education.
+    let text = |values: &[&str]| {
+        values
+            .iter()
+            .map(|&v| FieldValue::from(v))
+            .collect::<Vec<_>>()
+    };
+    let mut gold = Fields::new();
+    gold.insert("tier".into(), FieldValue::from("gold"));
+    let criteria = Criteria::new(vec![
+        Filter::field("region", Operator::In, text(&["EMEA", "AMER"])),
+        Filter::plugin("arr-tier", gold),
+        Filter::field("industry", Operator::Eq, text(&["Logistics"])),
+        Filter::field("industry", Operator::Eq, text(&["Education"])),
+    ])
+    .logic("(1 AND 2 AND NOT 3) OR 4");
+    let selection = acme.run_criteria(&criteria)?;
+    let names: Vec<&str> = selection
+        .companies
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    println!(
+        "  criteria 1 `region IN EMEA,AMER`, 2 `plugin:arr-tier tier=gold`, \
+         3 `industry EQ Logistics`, 4 `industry EQ Education`"
+    );
+    println!(
+        "    logic {}: {} match {names:?}",
+        criteria.logic.as_deref().unwrap_or("-"),
+        selection.count
+    );
+    let tagged = acme.tag_partners_by_criteria(&criteria, Some(AccessScope::Both))?;
+    println!("  tagged {} as partners (both record kinds)", tagged.len());
+
+    let oskar = acme
+        .company(CompanyKey::Name("Oskar Berg AB"))?
+        .context("Oskar Berg AB was imported")?;
+    let user = acme.add_partner_user(oskar.id.parse()?, "ines@oskarberg.example", "Ines Berg")?;
+    println!(
+        "  partner user {} for {}: licence {}",
+        user.email,
+        oskar.name,
+        user.licence.as_str()
+    );
+
+    // Every new partner, whichever way it came, went through the partner-created hook.
+    let mut opened: Vec<(String, String)> = Vec::new();
+    for partner in acme.partners()? {
+        let ctas = acme.ctas(partner.company.id.parse()?)?;
+        for cta in ctas.iter().filter(|c| c.source == "plugin:partner-welcome") {
+            let due = cta.due_date.map(|d| d.to_string()).unwrap_or_default();
+            opened.push((partner.company.name.clone(), due));
+        }
+    }
+    println!(
+        "  partner-welcome opened {} `Partner onboarding` CTAs (due {}):",
+        opened.len(),
+        opened.first().map_or("-", |(_, due)| due.as_str())
+    );
+    let names: Vec<&str> = opened.iter().map(|(name, _)| name.as_str()).collect();
+    println!("    {}", names.join("; "));
+    println!("  and queued these welcomes in the outbox (partners with an email):");
+    for m in acme.outbox(None)?.iter().filter(|m| m.kind == "lifecycle") {
+        println!(
+            "    #{} {} to {}: {}",
+            m.id, m.status, m.recipient, m.subject
+        );
     }
     Ok(())
 }
