@@ -369,25 +369,28 @@ fn field_sql(
 /// The expression as SQL, with each plugin filter replaced by the constant that keeps every
 /// company the full expression could accept.
 ///
-/// Each built-in filter is wrapped in `COALESCE(.., 0)`: SQL compares a missing value as
-/// unknown, and `NOT unknown` is unknown, which would drop a company without a region from
-/// `NOT region = 'EMEA'`. A filter the company does not match is false, so its negation holds.
-fn superset_sql(expr: &Expr, leaves: &[Option<String>], positive: bool) -> String {
+/// A built-in filter under a `NOT` is wrapped in `COALESCE(.., 0)`: SQL compares a missing
+/// value as unknown, and `NOT unknown` is unknown, which would drop a company without a region
+/// from `NOT region = 'EMEA'`. A company that does not match a filter fails it, so the negation
+/// holds. Elsewhere unknown already acts as false, and the bare comparison keeps indexes usable
+/// (such as the one on `name`).
+fn superset_sql(expr: &Expr, leaves: &[Option<String>], positive: bool, under_not: bool) -> String {
     match expr {
         Expr::Filter(n) => match &leaves[n - 1] {
-            Some(sql) => format!("COALESCE(({sql}), 0)"),
+            Some(sql) if under_not => format!("COALESCE(({sql}), 0)"),
+            Some(sql) => format!("({sql})"),
             None => if positive { "1" } else { "0" }.to_owned(),
         },
-        Expr::Not(e) => format!("NOT {}", superset_sql(e, leaves, !positive)),
+        Expr::Not(e) => format!("NOT {}", superset_sql(e, leaves, !positive, true)),
         Expr::And(a, b) => format!(
             "({} AND {})",
-            superset_sql(a, leaves, positive),
-            superset_sql(b, leaves, positive)
+            superset_sql(a, leaves, positive, under_not),
+            superset_sql(b, leaves, positive, under_not)
         ),
         Expr::Or(a, b) => format!(
             "({} OR {})",
-            superset_sql(a, leaves, positive),
-            superset_sql(b, leaves, positive)
+            superset_sql(a, leaves, positive, under_not),
+            superset_sql(b, leaves, positive, under_not)
         ),
     }
 }
@@ -450,7 +453,7 @@ impl Tenant<'_> {
         // `params` holds the tenant at ?1; field_sql numbered its own from ?2.
         let filter = expr
             .as_ref()
-            .map_or_else(|| "1".to_owned(), |e| superset_sql(e, &leaves, true));
+            .map_or_else(|| "1".to_owned(), |e| superset_sql(e, &leaves, true, false));
         let has_plugins = leaves
             .iter()
             .zip(&used)
@@ -531,5 +534,26 @@ impl Tenant<'_> {
             .filter_map(|c| c.id.parse().ok())
             .collect();
         self.tag_partners(&ids, scope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_filters_under_not_treat_a_missing_value_as_false() {
+        let leaves = vec![
+            Some("name = ?2".to_owned()),
+            Some("region = ?3".to_owned()),
+            None,
+        ];
+        let expr = logic::parse("1 AND NOT (2 OR 3)", 3).unwrap();
+        // Filter 1 stays a bare comparison (the name index serves it); filter 2 under NOT is
+        // made false when unknown; plugin filter 3 under NOT keeps every candidate.
+        assert_eq!(
+            superset_sql(&expr, &leaves, true, false),
+            "((name = ?2) AND NOT (COALESCE((region = ?3), 0) OR 0))"
+        );
     }
 }
