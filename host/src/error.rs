@@ -280,7 +280,10 @@ impl fmt::Display for Error {
             ),
             ErrorKind::Otp(error) => error.fmt(f),
             ErrorKind::Random(reason) => {
-                write!(f, "the operating system's random number generator failed: {reason}")
+                write!(
+                    f,
+                    "the operating system's random number generator failed: {reason}"
+                )
             }
         }
     }

@@ -29,25 +29,25 @@ pub use import::{
     CsvProperties, Encoding, ImportJob, ImportOptions, ImportTarget, JobStatus, Mapping, Progress,
     RowError, RowErrorKind, Separator, generate_partners_csv,
 };
-pub use partners::HookReport;
-pub use plugins::{
-    Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext, PluginError,
-    PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,
-};
-pub use plans::dates::rfc3339 as utc_timestamp;
-pub use plans::{Cta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf};
 pub use outbox::{
     DeliveryReport, FileMailbox, OutboxMessage, OutboxStatus, Sent, SmtpMailer, Transport,
     TransportError,
 };
+pub use partners::HookReport;
 pub use persons::Person;
+pub use plans::dates::rfc3339 as utc_timestamp;
+pub use plans::{Cta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf};
+pub use plugins::{
+    Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext, PluginError,
+    PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,
+};
+pub use plugins::{
+    EnableOptions, Enablement, FailurePolicy, InstallOutcome, Installed, InstalledPlugin,
+    RecordedFailure, RunStats,
+};
 pub use sharing::{
     LinkState, Notifications, Opened, OtpError, RecipientLink, ShareReceipt, ShareRequest,
     ShareRow, ShareTo, SharedPlan, SharingSettings,
 };
 pub use store::TenantId;
-pub use plugins::{
-    EnableOptions, Enablement, FailurePolicy, InstallOutcome, Installed, InstalledPlugin,
-    RecordedFailure, RunStats,
-};
 pub use users::{Licence, User};

@@ -3,8 +3,8 @@
 mod company;
 mod criteria;
 mod import;
-mod partner;
 mod outbox;
+mod partner;
 mod plan;
 mod plugin;
 mod plugin_admin;
@@ -42,6 +42,15 @@ enum Command {
     /// Create and list tenants.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Success plans, objectives, tasks and CTAs.
+    #[command(subcommand)]
+    Plan(plan::PlanCommand),
+    /// Share plans, open links, one-time codes, revoke, list shares, sharing settings.
+    #[command(subcommand)]
+    Share(share::ShareCommand),
+    /// List a tenant's outbox and deliver pending messages.
+    #[command(subcommand)]
+    Outbox(outbox::OutboxCommand),
     /// Add, import, list and search companies; define custom fields.
     #[command(subcommand)]
     Company(company::CompanyCommand),
@@ -57,15 +66,6 @@ enum Command {
     /// Import jobs, their error CSVs, the size limit, and a CSV generator.
     #[command(subcommand)]
     Import(import::ImportCommand),
-    /// Success plans, objectives, tasks and CTAs.
-    #[command(subcommand)]
-    Plan(plan::PlanCommand),
-    /// Share plans, open links, one-time codes, revoke, list shares, sharing settings.
-    #[command(subcommand)]
-    Share(share::ShareCommand),
-    /// List a tenant's outbox and deliver pending messages.
-    #[command(subcommand)]
-    Outbox(outbox::OutboxCommand),
 }
 
 /// Runs the command line and turns its outcome into an exit code.

@@ -21,8 +21,8 @@ mod runtime;
 mod validate;
 mod wasi;
 
-pub use enablement::{DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy};
 pub use context::{CompanyDirectory, PluginContext, StaticDirectory};
+pub use enablement::{DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy};
 pub use error::{PluginError, PluginErrorKind};
 pub use instance::{CallStats, PluginInstance, RowOutcome};
 pub use limits::Limits;
