@@ -11,6 +11,7 @@
 mod csvfile;
 mod generate;
 mod job;
+mod write;
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -21,7 +22,9 @@ use std::rc::Rc;
 use std::str::FromStr;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
 use serde::{Deserialize, Serialize};
+use write::Writer;
 
 pub use csvfile::{CsvProperties, Encoding, Separator};
 pub use generate::generate_partners_csv;
@@ -615,9 +618,12 @@ impl Tenant<'_> {
             source: Vec::new(),
             partners_by_key: HashMap::new(),
             new_partners: Vec::new(),
+            outcomes: Vec::new(),
+            written: Vec::new(),
         };
         let total_bytes = size;
         let outcome = store.with(|conn| {
+            let mut writer = Writer::new(conn, store, &self.id, now)?;
             let mut dry_tx = if options.dry_run {
                 Some(
                     Transaction::new_unchecked(conn, TransactionBehavior::Deferred)
@@ -642,6 +648,7 @@ impl Tenant<'_> {
                     (None, Some(tx)) => tx,
                     (None, None) => unreachable!("one of the two is set"),
                 };
+                writer.begin()?;
                 let mut in_batch = 0;
                 while in_batch < options.batch_rows {
                     if pending_first {
@@ -655,25 +662,14 @@ impl Tenant<'_> {
                     }
                     row_number += 1;
                     in_batch += 1;
-                    let settled = run.row(conn, self, &mut mappers, row_number, &record)?;
-                    job.rows += 1;
-                    match settled {
-                        Settled::Created => job.created += 1,
-                        Settled::Updated => job.updated += 1,
-                        Settled::Refused(error) => {
-                            match error.outcome {
-                                RowErrorKind::Failed => job.failed += 1,
-                                RowErrorKind::Skipped => job.skipped += 1,
-                            }
-                            if let Some(id) = job.id {
-                                job::insert_error(conn, store, &self.id, id, &error)?;
-                            }
-                            if job.errors.len() < ERRORS_KEPT {
-                                job.errors.push(error);
-                            }
-                        }
+                    run.row(conn, self, &mut mappers, &mut writer, row_number, &record)?;
+                    if writer.is_empty() {
+                        run.settle(conn, store, &mut job)?;
                     }
                 }
+                // Every row of the batch is written before its transaction commits.
+                run.flush(&mut writer)?;
+                run.settle(conn, store, &mut job)?;
                 if !more {
                     job.status = JobStatus::Completed;
                     job.finished_at = Some(self.host.now());
@@ -871,8 +867,15 @@ fn quoted_list(items: &[&str]) -> String {
 
 /// What became of one row.
 enum Settled {
-    Created,
-    Updated,
+    /// A new record, with its id.
+    Created(i64),
+    /// An existing record, with its id; `tagged` when a customer became a partner.
+    Updated {
+        id: i64,
+        tagged: bool,
+    },
+    /// A new record queued for writing, with the id it will have.
+    Queued(i64),
     Refused(RowError),
 }
 
@@ -891,6 +894,11 @@ struct Run<'a> {
     partners_by_key: HashMap<String, Option<i64>>,
     /// Partners created or tagged in the current batch: (id, row, created).
     new_partners: Vec<(i64, u64, bool)>,
+    /// What became of the rows read since the last settling, in row order: queued rows are
+    /// settled when the queue is written.
+    outcomes: Vec<(u64, Settled)>,
+    /// Reused for the results of writing the queue.
+    written: Vec<Result<()>>,
 }
 
 impl Run<'_> {
@@ -912,13 +920,96 @@ impl Run<'_> {
             .map(|p| p.column.as_str())
     }
 
-    /// Reads, maps, checks and writes one row. Row problems are `Settled::Refused`; an `Err`
-    /// is fatal to the import.
+    /// Reads, maps, checks and writes (or queues) one row, adding its outcome to `outcomes`.
+    /// An `Err` is fatal to the import.
     fn row(
         &mut self,
         conn: &Connection,
         tenant: &Tenant<'_>,
         mappers: &mut RowMappers,
+        writer: &mut Writer<'_>,
+        number: u64,
+        record: &csv::ByteRecord,
+    ) -> Result<()> {
+        let settled = self.decide(conn, tenant, mappers, writer, number, record)?;
+        let queued = matches!(settled, Settled::Queued(_));
+        self.outcomes.push((number, settled));
+        if queued && writer.is_full() {
+            self.flush(writer)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the queued records and settles their rows' outcomes.
+    fn flush(&mut self, writer: &mut Writer<'_>) -> Result<()> {
+        if writer.is_empty() {
+            return Ok(());
+        }
+        self.written.clear();
+        writer.flush(&mut self.written)?;
+        let mut written = self.written.drain(..);
+        for (number, settled) in &mut self.outcomes {
+            let Settled::Queued(id) = *settled else {
+                continue;
+            };
+            let result = written.next().expect("one result per queued record");
+            *settled = match result {
+                Ok(()) => Settled::Created(id),
+                Err(error) => refusal(*number, error)?,
+            };
+        }
+        Ok(())
+    }
+
+    /// Counts the settled rows into the job, stores their row errors and notes new partners,
+    /// in row order.
+    fn settle(
+        &mut self,
+        conn: &Connection,
+        store: &crate::store::Store,
+        job: &mut ImportJob,
+    ) -> Result<()> {
+        for (number, settled) in self.outcomes.drain(..) {
+            job.rows += 1;
+            match settled {
+                Settled::Created(id) => {
+                    job.created += 1;
+                    if self.target == ImportTarget::Partners {
+                        self.new_partners.push((id, number, true));
+                    }
+                }
+                Settled::Updated { id, tagged } => {
+                    job.updated += 1;
+                    if tagged {
+                        self.new_partners.push((id, number, false));
+                    }
+                }
+                Settled::Queued(_) => unreachable!("settled only once the queue is written"),
+                Settled::Refused(error) => {
+                    match error.outcome {
+                        RowErrorKind::Failed => job.failed += 1,
+                        RowErrorKind::Skipped => job.skipped += 1,
+                    }
+                    if let Some(id) = job.id {
+                        job::insert_error(conn, store, self.tenant, id, &error)?;
+                    }
+                    if job.errors.len() < ERRORS_KEPT {
+                        job.errors.push(error);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads, maps and checks one row, then updates the record it matches or queues a new one.
+    /// Row problems are `Settled::Refused`; an `Err` is fatal to the import.
+    fn decide(
+        &mut self,
+        conn: &Connection,
+        tenant: &Tenant<'_>,
+        mappers: &mut RowMappers,
+        writer: &mut Writer<'_>,
         number: u64,
         record: &csv::ByteRecord,
     ) -> Result<Settled> {
@@ -1043,31 +1134,32 @@ impl Run<'_> {
                 }
             },
         };
-        let external_id = self
-            .fields
-            .get(EXTERNAL_ID)
-            .and_then(FieldValue::as_text)
-            .map(str::to_owned);
-        let existing = lookup(conn, store, self.tenant, external_id.as_deref(), &name)?;
+        let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
+        if writer.may_be_queued(external_id, &name) {
+            // The row may be about a record queued but not written: write the queue first so
+            // the look-up finds it.
+            self.flush(writer)?;
+        }
+        let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
+        let existing = writer.lookup(external_id, &name)?;
         let written = match (self.target, existing) {
             (ImportTarget::Partners, None) => {
-                let id = companies::insert(
-                    conn,
-                    store,
-                    self.tenant,
-                    &CompanyWrite {
-                        name: &name,
-                        managed_as: ManagedAs::Partner,
-                        managed_by: None,
-                        scope: self.scope,
-                        fields: &self.fields,
-                    },
-                    self.now,
-                );
-                id.map(|id| {
-                    self.new_partners.push((id, number, true));
-                    Settled::Created
-                })
+                return Ok(Settled::Queued(writer.queue(
+                    name,
+                    ManagedAs::Partner,
+                    None,
+                    self.scope,
+                    &mut self.fields,
+                )));
+            }
+            (ImportTarget::Companies, None) => {
+                return Ok(Settled::Queued(writer.queue(
+                    name,
+                    ManagedAs::Customer,
+                    manager,
+                    None,
+                    &mut self.fields,
+                )));
             }
             (ImportTarget::Partners, Some((id, was, _))) => companies::update(
                 conn,
@@ -1083,26 +1175,10 @@ impl Run<'_> {
                 },
                 self.now,
             )
-            .map(|()| {
-                if was == ManagedAs::Customer {
-                    self.new_partners.push((id, number, false));
-                }
-                Settled::Updated
+            .map(|()| Settled::Updated {
+                id,
+                tagged: was == ManagedAs::Customer,
             }),
-            (ImportTarget::Companies, None) => companies::insert(
-                conn,
-                store,
-                self.tenant,
-                &CompanyWrite {
-                    name: &name,
-                    managed_as: ManagedAs::Customer,
-                    managed_by: manager,
-                    scope: None,
-                    fields: &self.fields,
-                },
-                self.now,
-            )
-            .map(|_| Settled::Created),
             (ImportTarget::Companies, Some((id, was, scope))) => companies::update(
                 conn,
                 store,
@@ -1117,7 +1193,7 @@ impl Run<'_> {
                 },
                 self.now,
             )
-            .map(|()| Settled::Updated),
+            .map(|()| Settled::Updated { id, tagged: false }),
         };
         match written {
             Ok(settled) => Ok(settled),
@@ -1130,13 +1206,7 @@ impl Run<'_> {
                     Some(MANAGED_BY),
                     error.to_string(),
                 )),
-                ErrorKind::Database {
-                    source: rusqlite::Error::SqliteFailure(e, _),
-                    ..
-                } if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    Ok(Self::refuse(number, None, None, error.to_string()))
-                }
-                _ => Err(error),
+                _ => refusal(number, error),
             },
         }
     }
@@ -1169,48 +1239,18 @@ impl Run<'_> {
     }
 }
 
-/// The existing company a row matches: by external id when the row has one, else by name.
-fn lookup(
-    conn: &Connection,
-    store: &crate::store::Store,
-    tenant: &TenantId,
-    external_id: Option<&str>,
-    name: &str,
-) -> Result<Option<(i64, ManagedAs, Option<AccessScope>)>> {
-    let read = |r: &rusqlite::Row<'_>| {
-        let managed_as: String = r.get(1)?;
-        let scope: Option<String> = r.get(2)?;
-        Ok((
-            r.get::<_, i64>(0)?,
-            if managed_as == "partner" {
-                ManagedAs::Partner
-            } else {
-                ManagedAs::Customer
-            },
-            scope.as_deref().and_then(companies::parse_scope),
-        ))
-    };
-    let found = match external_id {
-        Some(external_id) => conn
-            .prepare_cached(
-                "SELECT id, managed_as, access_scope FROM companies
-                 WHERE tenant_id = ?1 AND external_id = ?2",
-            )
-            .and_then(|mut q| {
-                q.query_row(params![tenant.as_str(), external_id], read)
-                    .optional()
-            }),
-        None => conn
-            .prepare_cached(
-                "SELECT id, managed_as, access_scope FROM companies
-                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE ORDER BY id LIMIT 1",
-            )
-            .and_then(|mut q| {
-                q.query_row(params![tenant.as_str(), name.trim()], read)
-                    .optional()
-            }),
-    };
-    found.map_err(|e| store.error(e))
+/// A row refused by a rule of the data (a constraint), with the database's message; other
+/// database trouble stops the import.
+fn refusal(number: u64, error: Error) -> Result<Settled> {
+    match error.kind() {
+        ErrorKind::Database {
+            source: rusqlite::Error::SqliteFailure(e, _),
+            ..
+        } if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Ok(Run::refuse(number, None, None, error.to_string()))
+        }
+        _ => Err(error),
+    }
 }
 
 /// Writes row errors as CSV.
@@ -1286,6 +1326,46 @@ fn example(def: &FieldDef, target: ImportTarget, row: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_about_records_earlier_in_the_file_update_them_and_errors_keep_row_order() {
+        use crate::companies::CompanyKey;
+        use crate::host::{Host, HostConfig, TenantLevel};
+        let host = Host::open_in_memory(HostConfig::default()).unwrap();
+        host.create_tenant("acme", "Acme", TenantLevel::Company)
+            .unwrap();
+        let acme = host.tenant("acme").unwrap();
+        // New records are written many at a time; rows 3 and 5 are about records of rows 1 and
+        // 2, which must be found (by name ignoring case, and by external id) and updated.
+        let csv = "External ID,Name,Industry\n\
+                   P-1,Alpha,Retail\n\
+                   P-2,Beta,Retail\n\
+                   ,ALPHA,Software\n\
+                   P-9,,Retail\n\
+                   P-2,Beta Two,Finance\n\
+                   P-3,Gamma,Retail\n\
+                   P-4,,Retail\n";
+        let job = acme
+            .import_bytes(
+                "partners.csv",
+                csv.as_bytes(),
+                &ImportOptions::partners(None),
+            )
+            .unwrap();
+        assert_eq!(
+            (job.rows, job.created, job.updated, job.failed),
+            (7, 3, 2, 2)
+        );
+        let rows: Vec<u64> = job.errors.iter().map(|e| e.row).collect();
+        assert_eq!(rows, [4, 7]);
+        let alpha = acme.company(CompanyKey::Name("alpha")).unwrap().unwrap();
+        assert_eq!(alpha.name, "ALPHA");
+        assert_eq!(alpha.fields["industry"], FieldValue::from("Software"));
+        let beta = acme.company(CompanyKey::Name("beta two")).unwrap().unwrap();
+        assert_eq!(beta.fields["industry"], FieldValue::from("Finance"));
+        assert_eq!(acme.companies(0, 100).unwrap().len(), 3);
+        assert_eq!(acme.companies(0, 100).unwrap().len(), 3);
+    }
 
     #[test]
     fn automatic_mapping_knows_usual_names_and_sample_headers_map_back() {
