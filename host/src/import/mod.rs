@@ -13,13 +13,13 @@ mod generate;
 mod job;
 mod write;
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read};
 use std::path::Path;
-use std::rc::Rc;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
@@ -428,7 +428,7 @@ impl Tenant<'_> {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    fn run_import<R: Read>(
+    fn run_import<R: Read + Send>(
         &self,
         source: &str,
         reader: R,
@@ -491,7 +491,7 @@ impl Tenant<'_> {
         let quote = ascii(properties.quote, "quote")?;
         let escape = properties.escape.map(|c| ascii(c, "escape")).transpose()?;
 
-        let bytes_read = Rc::new(Cell::new(0u64));
+        let bytes_read = Arc::new(AtomicU64::new(0));
         let counted = Counting {
             inner: io::Cursor::new(sample).chain(reader),
             count: bytes_read.clone(),
@@ -508,7 +508,7 @@ impl Tenant<'_> {
 
         // The header (or the column count of the first row), checked before any row is read.
         let mut record = csv::ByteRecord::new();
-        let mut pending_first = false;
+        let mut first = None;
         let columns: Vec<String> = if csv
             .read_byte_record(&mut record)
             .map_err(csv_error(source))?
@@ -529,7 +529,7 @@ impl Tenant<'_> {
                 }
                 names
             } else {
-                pending_first = true;
+                first = Some(record.clone());
                 (1..=record.len()).map(|i| i.to_string()).collect()
             }
         } else {
@@ -598,7 +598,7 @@ impl Tenant<'_> {
         }
 
         let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
-        let mut mappers = match self.row_mappers(&columns, &field_names) {
+        let mappers = match self.row_mappers(&columns, &field_names) {
             Ok(mappers) => mappers,
             Err(error) => return Err(self.fail_job(job, error)),
         };
@@ -608,89 +608,122 @@ impl Tenant<'_> {
 
         let mut run = Run {
             tenant: &self.id,
-            schema: &schema,
             plan: &plan,
-            columns: &columns,
             target: options.target,
             scope,
             now,
             fields: Fields::new(),
-            source: Vec::new(),
             partners_by_key: HashMap::new(),
             new_partners: Vec::new(),
             outcomes: Vec::new(),
             written: Vec::new(),
         };
         let total_bytes = size;
-        let outcome = store.with(|conn| {
-            let mut writer = Writer::new(conn, store, &self.id, now)?;
-            let mut dry_tx = if options.dry_run {
-                Some(
-                    Transaction::new_unchecked(conn, TransactionBehavior::Deferred)
-                        .map_err(|e| store.error(e))?,
-                )
-            } else {
-                None
+        let mut mapper = Mapper {
+            schema: &schema,
+            plan: &plan,
+            columns: &columns,
+            source: Vec::new(),
+        };
+        // Two threads: this one writes while a second reads, maps (running the field mappers)
+        // and checks the rows ahead of it, so on two cores the plugins' work and SQLite's
+        // overlap.
+        let (outcome, mappers) = std::thread::scope(|scope| {
+            let (rows_out, rows_in) = mpsc::sync_channel(MESSAGES_IN_FLIGHT);
+            let (committed_out, committed_in) = mpsc::channel::<()>();
+            let wait_for_commits = !mappers.is_empty();
+            let batch_rows = options.batch_rows;
+            let mut mappers = mappers;
+            let reader = scope.spawn(move || {
+                read_rows(
+                    &mut csv,
+                    source,
+                    first,
+                    &mut mapper,
+                    &mut mappers,
+                    batch_rows,
+                    wait_for_commits.then_some(&committed_in),
+                    &rows_out,
+                );
+                mappers
+            });
+            let mut incoming = Incoming {
+                from: rows_in,
+                rows: Vec::new().into_iter(),
             };
-            let mut row_number = 0u64;
-            let mut more = true;
-            while more {
-                let tx = if dry_tx.is_some() {
-                    None
-                } else {
+            let outcome = store.with(|conn| {
+                let mut writer = Writer::new(conn, store, &self.id, now)?;
+                let mut dry_tx = if options.dry_run {
                     Some(
-                        Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+                        Transaction::new_unchecked(conn, TransactionBehavior::Deferred)
                             .map_err(|e| store.error(e))?,
                     )
+                } else {
+                    None
                 };
-                let conn: &Connection = match (&tx, &mut dry_tx) {
-                    (Some(tx), _) => tx,
-                    (None, Some(tx)) => tx,
-                    (None, None) => unreachable!("one of the two is set"),
-                };
-                writer.begin()?;
-                let mut in_batch = 0;
-                while in_batch < options.batch_rows {
-                    if pending_first {
-                        pending_first = false;
-                    } else if !csv
-                        .read_byte_record(&mut record)
-                        .map_err(csv_error(source))?
-                    {
-                        more = false;
-                        break;
+                let mut more = true;
+                while more {
+                    let tx = if dry_tx.is_some() {
+                        None
+                    } else {
+                        Some(
+                            Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+                                .map_err(|e| store.error(e))?,
+                        )
+                    };
+                    let conn: &Connection = match (&tx, &mut dry_tx) {
+                        (Some(tx), _) => tx,
+                        (None, Some(tx)) => tx,
+                        (None, None) => unreachable!("one of the two is set"),
+                    };
+                    writer.begin()?;
+                    let mut in_batch = 0;
+                    while in_batch < options.batch_rows {
+                        let Some(prepared) = incoming.next()? else {
+                            more = false;
+                            break;
+                        };
+                        in_batch += 1;
+                        run.row(conn, self, &mut writer, prepared)?;
+                        if writer.is_empty() {
+                            run.settle(conn, store, &mut job)?;
+                        }
                     }
-                    row_number += 1;
-                    in_batch += 1;
-                    run.row(conn, self, &mut mappers, &mut writer, row_number, &record)?;
-                    if writer.is_empty() {
-                        run.settle(conn, store, &mut job)?;
+                    // Every row of the batch is written before its transaction commits.
+                    run.flush(&mut writer)?;
+                    run.settle(conn, store, &mut job)?;
+                    if !more {
+                        job.status = JobStatus::Completed;
+                        job.finished_at = Some(self.host.now());
                     }
+                    if let (Some(tx), Some(id)) = (tx, job.id) {
+                        job::save(&tx, store, &self.id, id, &job)?;
+                        tx.commit().map_err(|e| store.error(e))?;
+                    }
+                    if lifecycle {
+                        self.run_partner_hooks(&mut run.new_partners, &mut job)?;
+                    }
+                    run.new_partners.clear();
+                    // The reading thread may map the next batch's rows now. It may have
+                    // stopped already (after the last row): nothing waits then.
+                    let _ = committed_out.send(());
+                    progress(Progress {
+                        rows: job.rows,
+                        bytes: bytes_read.load(Ordering::Relaxed).min(total_bytes),
+                        total_bytes,
+                    });
                 }
-                // Every row of the batch is written before its transaction commits.
-                run.flush(&mut writer)?;
-                run.settle(conn, store, &mut job)?;
-                if !more {
-                    job.status = JobStatus::Completed;
-                    job.finished_at = Some(self.host.now());
-                }
-                if let (Some(tx), Some(id)) = (tx, job.id) {
-                    job::save(&tx, store, &self.id, id, &job)?;
-                    tx.commit().map_err(|e| store.error(e))?;
-                }
-                if lifecycle {
-                    self.run_partner_hooks(&mut run.new_partners, &mut job)?;
-                }
-                run.new_partners.clear();
-                progress(Progress {
-                    rows: job.rows,
-                    bytes: bytes_read.get().min(total_bytes),
-                    total_bytes,
-                });
+                // A dry run's transaction is dropped here: rolled back, nothing written.
+                drop(dry_tx);
+                Ok(())
+            });
+            // Whatever happened, the reading thread stops: its channels are closed.
+            drop(incoming);
+            drop(committed_out);
+            match reader.join() {
+                Ok(mappers) => (outcome, mappers),
+                Err(panic) => std::panic::resume_unwind(panic),
             }
-            // A dry run's transaction is dropped here: rolled back, nothing written.
-            drop(dry_tx);
-            Ok(())
         });
         drop(mappers);
         match outcome {
@@ -772,13 +805,13 @@ fn csv_error(source: &str) -> impl Fn(csv::Error) -> Error + '_ {
 /// Counts the bytes read through it.
 struct Counting<R> {
     inner: R,
-    count: Rc<Cell<u64>>,
+    count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -879,17 +912,15 @@ enum Settled {
     Refused(RowError),
 }
 
-/// The state of one import run, reused across rows to keep allocations down.
+/// The writing side of one import run, reused across rows to keep allocations down.
 struct Run<'a> {
     tenant: &'a TenantId,
-    schema: &'a Schema,
     plan: &'a [Planned],
-    columns: &'a [String],
     target: ImportTarget,
     scope: Option<AccessScope>,
     now: i64,
+    /// The fields of the row being written.
     fields: Fields,
-    source: Vec<String>,
     /// Partners looked up by the `managed_by` column: name or external id to id.
     partners_by_key: HashMap<String, Option<i64>>,
     /// Partners created or tagged in the current batch: (id, row, created).
@@ -914,24 +945,20 @@ impl Run<'_> {
     }
 
     fn column_of(&self, field: &str) -> Option<&str> {
-        self.plan
-            .iter()
-            .find(|p| p.field == field)
-            .map(|p| p.column.as_str())
+        column_of(self.plan, field)
     }
 
-    /// Reads, maps, checks and writes (or queues) one row, adding its outcome to `outcomes`.
+    /// Updates or queues one prepared row, adding its outcome to `outcomes`.
     /// An `Err` is fatal to the import.
     fn row(
         &mut self,
         conn: &Connection,
         tenant: &Tenant<'_>,
-        mappers: &mut RowMappers,
         writer: &mut Writer<'_>,
-        number: u64,
-        record: &csv::ByteRecord,
+        prepared: Prepared,
     ) -> Result<()> {
-        let settled = self.decide(conn, tenant, mappers, writer, number, record)?;
+        let number = prepared.number();
+        let settled = self.decide(conn, tenant, writer, prepared)?;
         let queued = matches!(settled, Settled::Queued(_));
         self.outcomes.push((number, settled));
         if queued && writer.is_full() {
@@ -1002,124 +1029,28 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Reads, maps and checks one row, then updates the record it matches or queues a new one.
-    /// Row problems are `Settled::Refused`; an `Err` is fatal to the import.
+    /// Updates the record a prepared row matches or queues a new one. Row problems are
+    /// `Settled::Refused`; an `Err` is fatal to the import.
     fn decide(
         &mut self,
         conn: &Connection,
         tenant: &Tenant<'_>,
-        mappers: &mut RowMappers,
         writer: &mut Writer<'_>,
-        number: u64,
-        record: &csv::ByteRecord,
+        prepared: Prepared,
     ) -> Result<Settled> {
         let store = tenant.store();
-        if record.len() != self.columns.len() {
-            return Ok(Self::refuse(
+        let (number, name, managed_by) = match prepared {
+            Prepared::Refused(error) => return Ok(Settled::Refused(error)),
+            Prepared::Row {
                 number,
-                None,
-                None,
-                format!(
-                    "the row has {} fields; the header has {}",
-                    record.len(),
-                    self.columns.len()
-                ),
-            ));
-        }
-        self.fields.clear();
-        let mut managed_by: Option<String> = None;
-        for planned in self.plan {
-            let cell = &record[planned.index];
-            let Ok(text) = std::str::from_utf8(cell) else {
-                return Ok(Self::refuse(
-                    number,
-                    Some(&planned.column),
-                    Some(&planned.field),
-                    "not valid UTF-8 text: is the file's encoding right? (try iso-8859-1)"
-                        .to_owned(),
-                ));
-            };
-            match &planned.def {
-                Some(def) => match companies::parse_text(def, text) {
-                    Ok(value) => {
-                        self.fields.insert(planned.field.clone(), value);
-                    }
-                    Err(reason) => {
-                        return Ok(Self::refuse(
-                            number,
-                            Some(&planned.column),
-                            Some(&planned.field),
-                            reason,
-                        ));
-                    }
-                },
-                None => {
-                    let text = text.trim();
-                    if !text.is_empty() {
-                        managed_by = Some(text.to_owned());
-                    }
-                }
+                name,
+                fields,
+                managed_by,
+            } => {
+                self.fields = fields;
+                (number, name, managed_by)
             }
-        }
-        if !mappers.is_empty() {
-            self.source.clear();
-            self.source.extend(
-                record
-                    .iter()
-                    .map(|cell| String::from_utf8_lossy(cell).into_owned()),
-            );
-            match mappers.map_row(number, &self.source, &mut self.fields) {
-                RowVerdict::Keep => {}
-                RowVerdict::Skip { plugin, reason } => {
-                    return Ok(Settled::Refused(RowError {
-                        row: number,
-                        outcome: RowErrorKind::Skipped,
-                        column: None,
-                        field: None,
-                        plugin: Some(plugin),
-                        reason,
-                    }));
-                }
-                RowVerdict::Reject {
-                    plugin,
-                    field,
-                    message,
-                } => {
-                    return Ok(Settled::Refused(RowError {
-                        row: number,
-                        outcome: RowErrorKind::Failed,
-                        column: self.column_of(&field).map(str::to_owned),
-                        field: Some(field),
-                        plugin: Some(plugin),
-                        reason: message,
-                    }));
-                }
-                RowVerdict::Failed(error) => {
-                    return Ok(Settled::Refused(RowError {
-                        row: number,
-                        outcome: RowErrorKind::Failed,
-                        column: None,
-                        field: None,
-                        plugin: Some(error.plugin().to_owned()),
-                        reason: error.to_string(),
-                    }));
-                }
-            }
-        }
-        let name = match self.fields.remove(NAME) {
-            Some(FieldValue::Text(name)) => name,
-            Some(other) => other.to_string(),
-            None => String::new(),
         };
-        if let Err((field, message)) = self.schema.check_all(&name, &mut self.fields) {
-            let column = self.column_of(&field).map(str::to_owned);
-            return Ok(Self::refuse(
-                number,
-                column.as_deref(),
-                Some(&field),
-                message,
-            ));
-        }
         let manager = match managed_by {
             None => None,
             Some(key) => match self.partner(conn, tenant, &key)? {
@@ -1237,6 +1168,285 @@ impl Run<'_> {
         self.partners_by_key.insert(key.to_owned(), found);
         Ok(found)
     }
+}
+
+/// A row read, mapped and checked, on its way to be written.
+enum Prepared {
+    /// Refused or skipped before any look-up.
+    Refused(RowError),
+    /// Ready to match against the tenant's records and write.
+    Row {
+        number: u64,
+        name: String,
+        fields: Fields,
+        /// The text of the `managed_by` cell, if any.
+        managed_by: Option<String>,
+    },
+}
+
+impl Prepared {
+    fn number(&self) -> u64 {
+        match self {
+            Prepared::Refused(error) => error.row,
+            Prepared::Row { number, .. } => *number,
+        }
+    }
+}
+
+/// What the reading thread sends the writing one.
+enum Message {
+    /// The next rows, in order.
+    Rows(Vec<Prepared>),
+    /// The file cannot be read on: fatal to the import.
+    Failed(Error),
+    /// Every row was sent.
+    Done,
+}
+
+/// Rows per message between the two threads: few enough to keep both busy, enough that the
+/// hand-over costs little per row.
+const ROWS_PER_MESSAGE: usize = 256;
+
+/// Messages in flight: with [`ROWS_PER_MESSAGE`], bounds the rows read ahead of the writer
+/// (and so the memory an import takes) whatever the file's size.
+const MESSAGES_IN_FLIGHT: usize = 8;
+
+/// The reading thread of an import: reads, maps and checks rows and sends them on, in order.
+/// With field mappers, it maps no row of a batch before the previous batch is committed (a
+/// signal on `committed`), so a mapper that looks records up sees what it would see if the
+/// rows were handled one at a time. Returns when every row is sent, the file fails, or the
+/// writing side has gone.
+#[allow(clippy::too_many_arguments)]
+fn read_rows<R: Read>(
+    csv: &mut csv::Reader<R>,
+    source: &str,
+    mut first: Option<csv::ByteRecord>,
+    mapper: &mut Mapper<'_>,
+    mappers: &mut RowMappers,
+    batch_rows: usize,
+    committed: Option<&mpsc::Receiver<()>>,
+    out: &mpsc::SyncSender<Message>,
+) {
+    let mut record = csv::ByteRecord::new();
+    let mut number = 0u64;
+    let mut rows = Vec::with_capacity(ROWS_PER_MESSAGE);
+    loop {
+        let read = match first.take() {
+            Some(first) => {
+                record = first;
+                Ok(true)
+            }
+            None => csv.read_byte_record(&mut record),
+        };
+        match read {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => {
+                if !rows.is_empty() {
+                    let _ = out.send(Message::Rows(rows));
+                }
+                let _ = out.send(Message::Failed(csv_error(source)(error)));
+                return;
+            }
+        }
+        number += 1;
+        if let Some(committed) = committed
+            && number > 1
+            && (number - 1).is_multiple_of(batch_rows as u64)
+        {
+            let batch = std::mem::replace(&mut rows, Vec::with_capacity(ROWS_PER_MESSAGE));
+            if (!batch.is_empty() && out.send(Message::Rows(batch)).is_err())
+                || committed.recv().is_err()
+            {
+                return;
+            }
+        }
+        rows.push(mapper.prepare(mappers, number, &record));
+        if rows.len() == ROWS_PER_MESSAGE {
+            let full = std::mem::replace(&mut rows, Vec::with_capacity(ROWS_PER_MESSAGE));
+            if out.send(Message::Rows(full)).is_err() {
+                return;
+            }
+        }
+    }
+    if !rows.is_empty() && out.send(Message::Rows(rows)).is_err() {
+        return;
+    }
+    let _ = out.send(Message::Done);
+}
+
+/// The writing side's end of the rows from the reading thread.
+struct Incoming {
+    from: mpsc::Receiver<Message>,
+    rows: std::vec::IntoIter<Prepared>,
+}
+
+impl Incoming {
+    /// The next row; `None` after the last.
+    fn next(&mut self) -> Result<Option<Prepared>> {
+        loop {
+            if let Some(row) = self.rows.next() {
+                return Ok(Some(row));
+            }
+            match self.from.recv() {
+                Ok(Message::Rows(rows)) => self.rows = rows.into_iter(),
+                Ok(Message::Failed(error)) => return Err(error),
+                Ok(Message::Done) => return Ok(None),
+                // The reading thread stopped without saying it was done: it panicked, and
+                // the scope it runs in passes the panic on.
+                Err(mpsc::RecvError) => {
+                    return Err(Error::new(ErrorKind::Invalid(
+                        "the import's reading thread stopped".to_owned(),
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// The reading side of an import: turns CSV records into checked rows.
+struct Mapper<'a> {
+    schema: &'a Schema,
+    plan: &'a [Planned],
+    columns: &'a [String],
+    source: Vec<String>,
+}
+
+impl Mapper<'_> {
+    /// Reads, maps (through the *CSV row mapped* chain) and checks one row.
+    fn prepare(
+        &mut self,
+        mappers: &mut RowMappers,
+        number: u64,
+        record: &csv::ByteRecord,
+    ) -> Prepared {
+        let mut fields = Fields::new();
+        if record.len() != self.columns.len() {
+            return Prepared::Refused(refused(
+                number,
+                None,
+                None,
+                format!(
+                    "the row has {} fields; the header has {}",
+                    record.len(),
+                    self.columns.len()
+                ),
+            ));
+        }
+        let mut managed_by: Option<String> = None;
+        for planned in self.plan {
+            let cell = &record[planned.index];
+            let Ok(text) = std::str::from_utf8(cell) else {
+                return Prepared::Refused(refused(
+                    number,
+                    Some(&planned.column),
+                    Some(&planned.field),
+                    "not valid UTF-8 text: is the file's encoding right? (try iso-8859-1)"
+                        .to_owned(),
+                ));
+            };
+            match &planned.def {
+                Some(def) => match companies::parse_text(def, text) {
+                    Ok(value) => {
+                        fields.insert(planned.field.clone(), value);
+                    }
+                    Err(reason) => {
+                        return Prepared::Refused(refused(
+                            number,
+                            Some(&planned.column),
+                            Some(&planned.field),
+                            reason,
+                        ));
+                    }
+                },
+                None => {
+                    let text = text.trim();
+                    if !text.is_empty() {
+                        managed_by = Some(text.to_owned());
+                    }
+                }
+            }
+        }
+        if !mappers.is_empty() {
+            self.source.clear();
+            self.source.extend(
+                record
+                    .iter()
+                    .map(|cell| String::from_utf8_lossy(cell).into_owned()),
+            );
+            match mappers.map_row(number, &self.source, &mut fields) {
+                RowVerdict::Keep => {}
+                RowVerdict::Skip { plugin, reason } => {
+                    return Prepared::Refused(RowError {
+                        row: number,
+                        outcome: RowErrorKind::Skipped,
+                        column: None,
+                        field: None,
+                        plugin: Some(plugin),
+                        reason,
+                    });
+                }
+                RowVerdict::Reject {
+                    plugin,
+                    field,
+                    message,
+                } => {
+                    return Prepared::Refused(RowError {
+                        row: number,
+                        outcome: RowErrorKind::Failed,
+                        column: column_of(self.plan, &field).map(str::to_owned),
+                        field: Some(field),
+                        plugin: Some(plugin),
+                        reason: message,
+                    });
+                }
+                RowVerdict::Failed(error) => {
+                    return Prepared::Refused(RowError {
+                        row: number,
+                        outcome: RowErrorKind::Failed,
+                        column: None,
+                        field: None,
+                        plugin: Some(error.plugin().to_owned()),
+                        reason: error.to_string(),
+                    });
+                }
+            }
+        }
+        let name = match fields.remove(NAME) {
+            Some(FieldValue::Text(name)) => name,
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        if let Err((field, message)) = self.schema.check_all(&name, &mut fields) {
+            let column = column_of(self.plan, &field).map(str::to_owned);
+            return Prepared::Refused(refused(number, column.as_deref(), Some(&field), message));
+        }
+        Prepared::Row {
+            number,
+            name,
+            fields,
+            managed_by,
+        }
+    }
+}
+
+/// A failed row's error, without a plugin.
+fn refused(row: u64, column: Option<&str>, field: Option<&str>, reason: String) -> RowError {
+    RowError {
+        row,
+        outcome: RowErrorKind::Failed,
+        column: column.map(str::to_owned),
+        field: field.map(str::to_owned),
+        plugin: None,
+        reason,
+    }
+}
+
+/// The source column of a mapped field.
+fn column_of<'p>(plan: &'p [Planned], field: &str) -> Option<&'p str> {
+    plan.iter()
+        .find(|p| p.field == field)
+        .map(|p| p.column.as_str())
 }
 
 /// A row refused by a rule of the data (a constraint), with the database's message; other
