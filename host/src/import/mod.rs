@@ -617,6 +617,8 @@ impl Tenant<'_> {
             new_partners: Vec::new(),
             outcomes: Vec::new(),
             written: Vec::new(),
+            spare: Vec::new(),
+            recycle: None,
         };
         let total_bytes = size;
         let mut mapper = Mapper {
@@ -624,6 +626,7 @@ impl Tenant<'_> {
             plan: &plan,
             columns: &columns,
             source: Vec::new(),
+            stock: Vec::new(),
         };
         // Two threads: this one writes while a second reads, maps (running the field mappers)
         // and checks the rows ahead of it, so on two cores the plugins' work and SQLite's
@@ -631,6 +634,8 @@ impl Tenant<'_> {
         let (outcome, mappers) = std::thread::scope(|scope| {
             let (rows_out, rows_in) = mpsc::sync_channel(MESSAGES_IN_FLIGHT);
             let (committed_out, committed_in) = mpsc::channel::<()>();
+            let (spares_out, spares_in) = mpsc::channel();
+            run.recycle = Some(spares_out);
             let wait_for_commits = !mappers.is_empty();
             let batch_rows = options.batch_rows;
             let mut mappers = mappers;
@@ -643,6 +648,7 @@ impl Tenant<'_> {
                     &mut mappers,
                     batch_rows,
                     wait_for_commits.then_some(&committed_in),
+                    &spares_in,
                     &rows_out,
                 );
                 mappers
@@ -720,6 +726,7 @@ impl Tenant<'_> {
             // Whatever happened, the reading thread stops: its channels are closed.
             drop(incoming);
             drop(committed_out);
+            run.recycle = None;
             match reader.join() {
                 Ok(mappers) => (outcome, mappers),
                 Err(panic) => std::panic::resume_unwind(panic),
@@ -930,6 +937,9 @@ struct Run<'a> {
     outcomes: Vec<(u64, Settled)>,
     /// Reused for the results of writing the queue.
     written: Vec<Result<()>>,
+    /// Written rows' field maps, and where to send them back for filling again.
+    spare: Vec<Fields>,
+    recycle: Option<mpsc::Sender<Vec<Fields>>>,
 }
 
 impl Run<'_> {
@@ -959,6 +969,13 @@ impl Run<'_> {
     ) -> Result<()> {
         let number = prepared.number();
         let settled = self.decide(conn, tenant, writer, prepared)?;
+        if let Some(recycle) = &self.recycle {
+            self.spare.push(std::mem::take(&mut self.fields));
+            if self.spare.len() >= ROWS_PER_MESSAGE {
+                // The reading thread may have finished: then the maps are simply dropped.
+                let _ = recycle.send(std::mem::take(&mut self.spare));
+            }
+        }
         let queued = matches!(settled, Settled::Queued(_));
         self.outcomes.push((number, settled));
         if queued && writer.is_full() {
@@ -1225,6 +1242,7 @@ fn read_rows<R: Read>(
     mappers: &mut RowMappers,
     batch_rows: usize,
     committed: Option<&mpsc::Receiver<()>>,
+    spares: &mpsc::Receiver<Vec<Fields>>,
     out: &mpsc::SyncSender<Message>,
 ) {
     let mut record = csv::ByteRecord::new();
@@ -1260,6 +1278,11 @@ fn read_rows<R: Read>(
             {
                 return;
             }
+        }
+        if mapper.stock.is_empty()
+            && let Ok(spare) = spares.try_recv()
+        {
+            mapper.stock = spare;
         }
         rows.push(mapper.prepare(mappers, number, &record));
         if rows.len() == ROWS_PER_MESSAGE {
@@ -1310,6 +1333,9 @@ struct Mapper<'a> {
     plan: &'a [Planned],
     columns: &'a [String],
     source: Vec<String>,
+    /// Field maps the writing side is done with, to fill again: their keys stay, so a row
+    /// allocates no field names (and the writing thread frees none).
+    stock: Vec<Fields>,
 }
 
 impl Mapper<'_> {
@@ -1320,7 +1346,14 @@ impl Mapper<'_> {
         number: u64,
         record: &csv::ByteRecord,
     ) -> Prepared {
-        let mut fields = Fields::new();
+        let mut fields = self.stock.pop().unwrap_or_default();
+        let plan = self.plan;
+        let planned = |field: &str| plan.iter().any(|p| p.def.is_some() && p.field == field);
+        if fields.len() != plan.iter().filter(|p| p.def.is_some()).count() {
+            // A plugin added fields to the row this map held: only the mapped ones stay, and
+            // every one of those gets this row's value below.
+            fields.retain(|field, _| planned(field));
+        }
         if record.len() != self.columns.len() {
             return Prepared::Refused(refused(
                 number,
@@ -1347,9 +1380,12 @@ impl Mapper<'_> {
             };
             match &planned.def {
                 Some(def) => match companies::parse_text(def, text) {
-                    Ok(value) => {
-                        fields.insert(planned.field.clone(), value);
-                    }
+                    Ok(value) => match fields.get_mut(&planned.field) {
+                        Some(slot) => *slot = value,
+                        None => {
+                            fields.insert(planned.field.clone(), value);
+                        }
+                    },
                     Err(reason) => {
                         return Prepared::Refused(refused(
                             number,
@@ -1412,10 +1448,12 @@ impl Mapper<'_> {
                 }
             }
         }
-        let name = match fields.remove(NAME) {
+        // The name is taken out, its key left holding null (which no check or write minds), so
+        // the map keeps its keys for the next row.
+        let name = match fields.get_mut(NAME).map(std::mem::take) {
             Some(FieldValue::Text(name)) => name,
+            Some(FieldValue::Null) | None => String::new(),
             Some(other) => other.to_string(),
-            None => String::new(),
         };
         if let Err((field, message)) = self.schema.check_all(&name, &mut fields) {
             let column = column_of(self.plan, &field).map(str::to_owned);
