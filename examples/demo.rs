@@ -228,7 +228,7 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
             note: Some("Kick-off is on Monday.".into()),
             ..ShareRequest::new(plan, audience, [email])
         })?;
-        println!("  shared with {email}: {:?}", receipt.notifications);
+        println!("  shared with {email}: {}", receipt.notifications);
         contact_link = receipt.links[0].link.clone();
     }
     // The contact opens their link: first a one-time code, by email.

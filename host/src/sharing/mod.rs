@@ -160,6 +160,17 @@ pub enum Notifications {
     },
 }
 
+impl std::fmt::Display for Notifications {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notifications::Queued(count) => write!(f, "{count} notification(s) queued"),
+            Notifications::Held { count, error } => {
+                write!(f, "{count} notification(s) held: {error}")
+            }
+        }
+    }
+}
+
 /// What opening a link gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
