@@ -9,9 +9,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use cs_host::model::{AccessScope, FieldValue};
 use cs_host::{
-    Capability, EnableOptions, ErrorKind, ExtensionPoint, FailurePolicy, Host, HostConfig,
-    InstallOutcome, Limits, ManualClock, NewCompany, RuntimeConfig, Tenant, TenantLevel,
+    Capability, CompanyKey, EnableOptions, ErrorKind, ExtensionPoint, FailurePolicy, FieldType,
+    Host, HostConfig, ImportOptions, InstallOutcome, Limits, ManualClock, NewCompany,
+    RuntimeConfig, Tenant, TenantLevel,
 };
 use serde_json::{Value, json};
 
@@ -480,6 +482,51 @@ fn enable_disable_and_config_changes_apply_to_the_next_operation() {
     acme.configure_plugin("tag-source", [("tag".to_owned(), "crm".to_owned())].into())
         .unwrap();
     assert_eq!(import(&acme, &["x"])[0]["fields"]["notes"], "crm: x");
+}
+
+#[test]
+fn a_change_never_reaches_an_operation_already_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path());
+    install(&host, "tag-source");
+    let acme = admin(&host, "acme");
+    acme.define_company_field("notes", FieldType::Text, false)
+        .unwrap();
+    acme.enable_plugin("tag-source", EnableOptions::new().config("tag", "web"))
+        .unwrap();
+    let csv = dir.path().join("partners.csv");
+    std::fs::write(&csv, "Name\nAda\nBea\nCy\n").unwrap();
+
+    // One row per batch: after the first, the admin reconfigures and disables the plugin while
+    // the import is still running.
+    let options = ImportOptions::partners(Some(AccessScope::Both)).batch_rows(1);
+    let mut changed = false;
+    acme.import_file_with_progress(&csv, &options, &mut |_| {
+        if !changed {
+            let other = admin(&host, "acme");
+            other
+                .configure_plugin("tag-source", [("tag".to_owned(), "crm".to_owned())].into())
+                .unwrap();
+            other.disable_plugin("tag-source").unwrap();
+            changed = true;
+        }
+    })
+    .unwrap();
+    assert!(changed, "the import reported progress between batches");
+    for name in ["Ada", "Bea", "Cy"] {
+        let company = acme.company(CompanyKey::Name(name)).unwrap().unwrap();
+        assert_eq!(
+            company.fields.get("notes"),
+            Some(&FieldValue::from(format!("web: {name}"))),
+            "{name} was mapped with the enablement the import started with"
+        );
+    }
+
+    // The next operation sees the change: the plugin is off.
+    std::fs::write(&csv, "Name\nDee\n").unwrap();
+    acme.import_file(&csv, &options).unwrap();
+    let dee = acme.company(CompanyKey::Name("Dee")).unwrap().unwrap();
+    assert_eq!(dee.fields.get("notes"), None);
 }
 
 #[test]
