@@ -465,6 +465,20 @@ impl RowMappers {
         self.slots.is_empty()
     }
 
+    /// Whether a plugin of the chain may look up the tenant's companies (it asks for the
+    /// capability): what it finds then depends on which rows an import has committed.
+    pub(crate) fn reads_companies(&self) -> bool {
+        self.slots.iter().any(|slot| {
+            !slot.benched
+                && slot
+                    .instance
+                    .plugin()
+                    .manifest()
+                    .capabilities
+                    .contains(&crate::plugins::Capability::ReadCompanies)
+        })
+    }
+
     /// Runs the chain on one mapped row; each plugin's `keep` changes are applied to `fields` in
     /// place before the next plugin sees them.
     pub(crate) fn map_row(

@@ -636,7 +636,7 @@ impl Tenant<'_> {
             let (committed_out, committed_in) = mpsc::channel::<()>();
             let (spares_out, spares_in) = mpsc::channel();
             run.recycle = Some(spares_out);
-            let wait_for_commits = !mappers.is_empty();
+            let wait_for_commits = mappers.reads_companies();
             let batch_rows = options.batch_rows;
             let mut mappers = mappers;
             let reader = scope.spawn(move || {
@@ -1229,9 +1229,9 @@ const ROWS_PER_MESSAGE: usize = 256;
 const MESSAGES_IN_FLIGHT: usize = 8;
 
 /// The reading thread of an import: reads, maps and checks rows and sends them on, in order.
-/// With field mappers, it maps no row of a batch before the previous batch is committed (a
-/// signal on `committed`), so a mapper that looks records up sees what it would see if the
-/// rows were handled one at a time. Returns when every row is sent, the file fails, or the
+/// With a field mapper that may look companies up, it maps no row of a batch before the
+/// previous batch is committed (a signal on `committed`), so the mapper sees what it would see
+/// if the rows were handled one at a time. Returns when every row is sent, the file fails, or the
 /// writing side has gone.
 #[allow(clippy::too_many_arguments)]
 fn read_rows<R: Read>(
