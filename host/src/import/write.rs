@@ -8,7 +8,7 @@
 //! row had been written in turn.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rusqlite::{Connection, Statement};
 
@@ -35,9 +35,8 @@ pub(super) struct Writer<'c> {
     /// The id the next new record gets.
     next_id: i64,
     /// Hashes of the queued records' keys. A hit may be a collision, which only costs an early
-    /// write of the queue.
-    queued_keys: HashSet<u64>,
-    hasher: RandomState,
+    /// write of the queue. The keys are hashes already: the set does not hash them again.
+    queued_keys: HashSet<u64, BuildHasherDefault<AsIs>>,
 }
 
 impl<'c> Writer<'c> {
@@ -73,8 +72,7 @@ impl<'c> Writer<'c> {
             max_id: prepare("SELECT coalesce(max(id), 0) FROM companies", false)?,
             bulk: BulkInsert::new(conn, store, tenant, now, ROWS_PER_INSERT)?,
             next_id: 0,
-            queued_keys: HashSet::new(),
-            hasher: RandomState::new(),
+            queued_keys: HashSet::default(),
         })
     }
 
@@ -175,20 +173,40 @@ impl<'c> Writer<'c> {
 
     /// The hash of a look-up key: an external id as it is, a name folded the way SQLite's NOCASE
     /// compares (ASCII letters only).
+    ///
+    /// FNV-1a: quick on short keys, and nothing is lost to a collision but an early write, so
+    /// no defence against chosen collisions is needed.
     fn key_hash(&self, external_id: Option<&str>, name: &str) -> u64 {
-        let mut hasher = self.hasher.build_hasher();
-        match external_id {
-            Some(external_id) => {
-                hasher.write_u8(b'e');
-                hasher.write(external_id.as_bytes());
-            }
-            None => {
-                hasher.write_u8(b'n');
-                for b in name.bytes() {
-                    hasher.write_u8(b.to_ascii_lowercase());
-                }
-            }
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let (mut hash, bytes, fold) = match external_id {
+            Some(external_id) => (0xcbf2_9ce4_8422_2325u64, external_id.as_bytes(), false),
+            // Another start keeps a name from meeting an external id of the same text.
+            None => (0x8422_2325_cbf2_9ce4u64, name.as_bytes(), true),
+        };
+        for &b in bytes {
+            let b = if fold { b.to_ascii_lowercase() } else { b };
+            hash = (hash ^ u64::from(b)).wrapping_mul(PRIME);
         }
-        hasher.finish()
+        hash
+    }
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct AsIs(u64);
+
+impl Hasher for AsIs {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
