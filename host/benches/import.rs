@@ -5,7 +5,9 @@
 //!
 //! Run with `env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE cargo bench -p cs-host --bench import`
 //! (`CSHOST_BENCH_ROWS` changes the row count). Peak memory is the process's peak RSS, read
-//! from /proc after each phase.
+//! from /proc after each phase. Beside wall time, each import shows the CPU time of the calling
+//! thread (the one that writes; a second thread reads and maps), which other work on the
+//! machine stretches less than wall time.
 
 use std::time::Instant;
 
