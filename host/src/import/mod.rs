@@ -1616,6 +1616,63 @@ mod tests {
     }
 
     #[test]
+    fn the_reading_thread_sends_each_batch_whole_and_goes_on_only_after_its_commit() {
+        use crate::host::{Host, HostConfig, TenantLevel};
+        let host = Host::open_in_memory(HostConfig::default()).unwrap();
+        host.create_tenant("acme", "Acme", TenantLevel::Company)
+            .unwrap();
+        let acme = host.tenant("acme").unwrap();
+        let store = acme.store();
+        let schema = store.with(|c| Schema::load(c, store, &acme.id)).unwrap();
+        let columns = vec!["Name".to_owned()];
+        let mapping = Mapping::new().map("Name", "name");
+        let plan = plan(&mapping, &columns, &schema, ImportTarget::Partners).unwrap();
+        let mut mappers = acme.row_mappers(&columns, &["name".to_owned()]).unwrap();
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader("a\nb\nc\nd\ne\nf\ng\n".as_bytes());
+        let mut mapper = Mapper {
+            schema: &schema,
+            plan: &plan,
+            columns: &columns,
+            source: Vec::new(),
+            stock: Vec::new(),
+        };
+        let (out, rows) = mpsc::sync_channel(MESSAGES_IN_FLIGHT);
+        let (commit, committed) = mpsc::channel();
+        let (_spares_out, spares) = mpsc::channel();
+        let (csv, mapper, mappers) = (&mut csv, &mut mapper, &mut mappers);
+        let numbers = |message: Message| match message {
+            Message::Rows(rows) => rows.iter().map(Prepared::number).collect::<Vec<_>>(),
+            Message::Failed(error) => panic!("{error}"),
+            Message::Done => Vec::new(),
+        };
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                read_rows(
+                    csv,
+                    "t.csv",
+                    None,
+                    mapper,
+                    mappers,
+                    3,
+                    Some(&committed),
+                    &spares,
+                    &out,
+                )
+            });
+            // Batches of three: each one whole in its own message (a message holds up to 256
+            // rows), the next one only once this side says the last is committed.
+            assert_eq!(numbers(rows.recv().unwrap()), [1, 2, 3]);
+            commit.send(()).unwrap();
+            assert_eq!(numbers(rows.recv().unwrap()), [4, 5, 6]);
+            commit.send(()).unwrap();
+            assert_eq!(numbers(rows.recv().unwrap()), [7]);
+            assert!(matches!(rows.recv().unwrap(), Message::Done));
+        });
+    }
+
+    #[test]
     fn automatic_mapping_knows_usual_names_and_sample_headers_map_back() {
         let fields: Vec<FieldDef> = vec![
             FieldDef {
