@@ -1090,6 +1090,10 @@ impl Run<'_> {
         }
         let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
         let existing = writer.lookup(external_id, &name)?;
+        if existing.is_some() {
+            // The update gives the record this row's name and external id.
+            writer.note_keys(external_id, &name);
+        }
         let written = match (self.target, existing) {
             (ImportTarget::Partners, None) => {
                 return Ok(Settled::Queued(writer.queue(
@@ -1670,6 +1674,37 @@ mod tests {
             assert_eq!(numbers(rows.recv().unwrap()), [7]);
             assert!(matches!(rows.recv().unwrap(), Message::Done));
         });
+    }
+
+    #[test]
+    fn a_record_added_elsewhere_between_batches_is_found_and_updated() {
+        use crate::companies::{CompanyKey, NewCompany};
+        use crate::host::{Host, HostConfig, TenantLevel};
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::open(dir.path().join("t.db"), HostConfig::default()).unwrap();
+        host.create_tenant("acme", "Acme", TenantLevel::Company)
+            .unwrap();
+        let acme = host.tenant("acme").unwrap();
+        let path = dir.path().join("partners.csv");
+        std::fs::write(&path, "External ID,Name\nP-1,One\nP-2,Two\nP-3,Three\n").unwrap();
+        let mut added = false;
+        let job = acme
+            .import_file_with_progress(
+                &path,
+                &ImportOptions::partners(None).batch_rows(2),
+                &mut |_| {
+                    // After the first batch, someone else adds the record row 3 is about.
+                    if !added {
+                        added = true;
+                        acme.add_company(NewCompany::new("Late").field("external_id", "P-3"))
+                            .unwrap();
+                    }
+                },
+            )
+            .unwrap();
+        assert_eq!((job.created, job.updated, job.failed), (2, 1, 0), "{job:?}");
+        let three = acme.company(CompanyKey::Name("three")).unwrap().unwrap();
+        assert_eq!(three.managed_as, ManagedAs::Partner);
     }
 
     #[test]
