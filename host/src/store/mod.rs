@@ -16,12 +16,12 @@ use crate::error::{Error, ErrorKind, Result};
 /// new file at the end.
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_core", include_str!("migrations/0001_core.sql")),
-    ("0003_plugins", include_str!("migrations/0003_plugins.sql")),
+    ("0002_plugins", include_str!("migrations/0002_plugins.sql")),
+    ("0003_sharing", include_str!("migrations/0003_sharing.sql")),
     (
-        "0005_partners_import",
-        include_str!("migrations/0005_partners_import.sql"),
+        "0004_partners_import",
+        include_str!("migrations/0004_partners_import.sql"),
     ),
-    ("0004_sharing", include_str!("migrations/0004_sharing.sql")),
 ];
 
 /// How many idle connections the pool keeps.
@@ -197,6 +197,15 @@ pub(crate) fn unix_seconds(time: std::time::SystemTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn migrations_are_numbered_by_their_place_in_the_list() {
+        // `user_version` counts applied steps, so a step's number must be its position.
+        for (index, (name, _)) in MIGRATIONS.iter().enumerate() {
+            let number = format!("{:04}_", index + 1);
+            assert!(name.starts_with(&number), "{name} should start with {number}");
+        }
+    }
 
     #[test]
     fn migrations_apply_to_an_empty_database_and_only_once() {
