@@ -203,7 +203,10 @@ mod tests {
         // `user_version` counts applied steps, so a step's number must be its position.
         for (index, (name, _)) in MIGRATIONS.iter().enumerate() {
             let number = format!("{:04}_", index + 1);
-            assert!(name.starts_with(&number), "{name} should start with {number}");
+            assert!(
+                name.starts_with(&number),
+                "{name} should start with {number}"
+            );
         }
     }
 
