@@ -582,13 +582,19 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
                     print_json(&failures)?;
                 } else {
                     println!(
-                        "{:>6} {:<12} {:<20} {:<10} {:<16} {:<24} MESSAGE",
+                        "{:>6} {:<20} {:<20} {:<10} {:<16} {:<24} MESSAGE",
                         "ID", "AT", "PLUGIN", "VERSION", "HOOK", "KIND"
                     );
                     for f in failures {
                         println!(
-                            "{:>6} {:<12} {:<20} {:<10} {:<16} {:<24} {}",
-                            f.id, f.at, f.plugin, f.version, f.hook, f.code, f.message
+                            "{:>6} {:<20} {:<20} {:<10} {:<16} {:<24} {}",
+                            f.id,
+                            cs_host::utc_timestamp(f.at),
+                            f.plugin,
+                            f.version,
+                            f.hook,
+                            f.code,
+                            f.message
                         );
                     }
                 }
@@ -642,7 +648,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
                 print_json(&log)?;
             } else {
                 println!(
-                    "{:<12} {:<28} {:<22} {:<28} CHANGE",
+                    "{:<20} {:<28} {:<22} {:<28} CHANGE",
                     "AT", "ACTOR", "ACTION", "SUBJECT"
                 );
                 for e in log {
@@ -653,8 +659,12 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
                         (None, None) => "-".to_owned(),
                     };
                     println!(
-                        "{:<12} {:<28} {:<22} {:<28} {}",
-                        e.at, e.actor, e.action, e.subject, change
+                        "{:<20} {:<28} {:<22} {:<28} {}",
+                        cs_host::utc_timestamp(e.at),
+                        e.actor,
+                        e.action,
+                        e.subject,
+                        change
                     );
                 }
             }
