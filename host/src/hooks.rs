@@ -5,7 +5,7 @@
 //! enabled plugins in priority order, applies each one's failure policy, and writes what
 //! happened to the run log (which feeds the circuit breaker) when the operation ends.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -298,54 +298,82 @@ impl<'h> Tenant<'h> {
     }
 }
 
-/// The input of `--hook csv-row-mapped`, as `cshost plugin run` takes it.
-#[derive(Deserialize)]
+/// The input of the `csv-row-mapped` hook in JSON, as `cshost plugin run --input` takes it and
+/// the run log records it: `{"columns": [..], "rows": [{"number": 2, "source": [..], "fields":
+/// {..}}]}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RowsInput {
+pub struct RowsInput {
+    /// The file's column names, for plugins that read the source row.
     #[serde(default)]
-    columns: Vec<String>,
-    rows: Vec<RowInput>,
+    pub columns: Vec<String>,
+    /// The rows.
+    pub rows: Vec<RowInput>,
 }
 
-#[derive(Deserialize)]
+/// One row of a [`RowsInput`].
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RowInput {
+pub struct RowInput {
+    /// Its line number in the file; by default its place in the list, counting the header as 1.
     #[serde(default)]
-    number: Option<u64>,
+    pub number: Option<u64>,
+    /// The source row, one value per column.
     #[serde(default)]
-    source: Vec<String>,
-    fields: Fields,
+    pub source: Vec<String>,
+    /// The mapped fields.
+    pub fields: Fields,
 }
 
-#[derive(Deserialize)]
+/// The input of the `criteria` hook in JSON: `{"arguments": {..}, "companies": [..]}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct CriteriaInput {
+pub struct CriteriaInput {
+    /// The filter's arguments.
     #[serde(default)]
-    arguments: Fields,
-    companies: Vec<Company>,
+    pub arguments: Fields,
+    /// The candidate companies.
+    pub companies: Vec<Company>,
 }
 
-#[derive(Deserialize)]
+/// The input of the `plan-shared` hook in JSON: `{"event": {..}, "planned": [..]}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct ShareInput {
-    event: ShareEvent,
+pub struct ShareInput {
+    /// The share event.
+    pub event: ShareEvent,
+    /// The notifications the host plans to send.
     #[serde(default)]
-    planned: Vec<Notification>,
+    pub planned: Vec<Notification>,
 }
 
-#[derive(Deserialize)]
+/// The input of the `partner-created` hook in JSON: `{"partner": {..}}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct PartnerInput {
-    partner: Partner,
+pub struct PartnerInput {
+    /// The new partner.
+    pub partner: Partner,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(
+/// Reads a hook's input from JSON: [`RowsInput`], [`CriteriaInput`], [`ShareInput`] or
+/// [`PartnerInput`], by hook. The error names the hook and the shape it takes.
+pub fn parse_hook_input<T: serde::de::DeserializeOwned>(
     hook: ExtensionPoint,
     input: serde_json::Value,
 ) -> Result<T> {
+    let shape = match hook {
+        ExtensionPoint::FieldMapper => {
+            r#"{"columns": [..], "rows": [{"number": 2, "source": [..], "fields": {"name": "..", ..}}]}"#
+        }
+        ExtensionPoint::CriteriaFilter => {
+            r#"{"arguments": {"tier": ".."}, "companies": [{"id": "..", "name": "..", "fields": {..}}]}"#
+        }
+        ExtensionPoint::Notifier => r#"{"event": {..share event..}, "planned": [..]}"#,
+        ExtensionPoint::Lifecycle => r#"{"partner": {"company": {..}, "scope": ".."}}"#,
+    };
     serde_json::from_value(input).map_err(|e| {
         Error::new(ErrorKind::Invalid(format!(
-            "the input does not fit the {} hook: {e}",
+            "the input does not fit the {} hook, which takes {shape}: {e}",
             hook.hook()
         )))
     })
@@ -377,7 +405,7 @@ impl Tenant<'_> {
     ) -> Result<serde_json::Value> {
         match hook {
             ExtensionPoint::FieldMapper => {
-                let input: RowsInput = parse(hook, input)?;
+                let input: RowsInput = parse_hook_input(hook, input)?;
                 let mut fields: Vec<String> = Vec::new();
                 for row in &input.rows {
                     for name in row.fields.keys() {
@@ -420,7 +448,7 @@ impl Tenant<'_> {
                 Ok(json!(out))
             }
             ExtensionPoint::CriteriaFilter => {
-                let input: CriteriaInput = parse(hook, input)?;
+                let input: CriteriaInput = parse_hook_input(hook, input)?;
                 let Some(filter) = filter else {
                     return Err(Error::new(ErrorKind::Invalid(
                         "the criteria hook runs one filter plugin: name it".into(),
@@ -437,7 +465,7 @@ impl Tenant<'_> {
                 ))
             }
             ExtensionPoint::Notifier => {
-                let input: ShareInput = parse(hook, input)?;
+                let input: ShareInput = parse_hook_input(hook, input)?;
                 Ok(match self.plan_shared(&input.event, input.planned)? {
                     NotifyOutcome::Send(sent) => json!({"send": sent}),
                     NotifyOutcome::Held { error, planned } => {
@@ -446,7 +474,7 @@ impl Tenant<'_> {
                 })
             }
             ExtensionPoint::Lifecycle => {
-                let input: PartnerInput = parse(hook, input)?;
+                let input: PartnerInput = parse_hook_input(hook, input)?;
                 let actions = self.partner_created(&input.partner)?;
                 Ok(json!(
                     actions

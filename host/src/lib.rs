@@ -24,6 +24,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use companies::{CompanyKey, FieldDef, FieldType, NewCompany};
 pub use criteria::{Criteria, Filter, Operator, Selection};
 pub use error::{Error, ErrorKind, Result};
+pub use hooks::{CriteriaInput, PartnerInput, RowInput, RowsInput, ShareInput, parse_hook_input};
 pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
 pub use import::{
     CsvProperties, Encoding, ImportJob, ImportOptions, ImportTarget, JobStatus, Mapping, Progress,

@@ -1,6 +1,5 @@
 //! `cshost plugin`: inspect a component, and run it on sample input like the host would.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,10 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use cs_host::model::{Company, FieldValue, Fields, Notification, Partner, ShareEvent};
+use cs_host::model::{Company, FieldValue};
 use cs_host::plugins::{CallStats, LogLine, StaticDirectory};
-use cs_host::{Capability, ExtensionPoint, Limits, Plugin, PluginContext, PluginRuntime};
-use serde::Deserialize;
+use cs_host::{
+    Capability, CriteriaInput, ExtensionPoint, Limits, PartnerInput, Plugin, PluginContext,
+    PluginRuntime, RowsInput, ShareInput, parse_hook_input,
+};
 use serde_json::json;
 
 #[derive(Subcommand)]
@@ -232,61 +233,6 @@ fn print_manifest(plugin: &Plugin, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The input of `--hook csv-row-mapped`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RowsInput {
-    /// The file's column names, for plugins that read the source.
-    #[serde(default)]
-    columns: Vec<String>,
-    rows: Vec<RowInput>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RowInput {
-    #[serde(default)]
-    number: Option<u64>,
-    #[serde(default)]
-    source: Vec<String>,
-    fields: BTreeMap<String, FieldValue>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CriteriaInput {
-    #[serde(default)]
-    arguments: Fields,
-    companies: Vec<Company>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ShareInput {
-    event: ShareEvent,
-    #[serde(default)]
-    planned: Vec<Notification>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PartnerInput {
-    partner: Partner,
-}
-
-fn parse_input<T: serde::de::DeserializeOwned>(
-    hook: ExtensionPoint,
-    input: serde_json::Value,
-    shape: &str,
-) -> anyhow::Result<T> {
-    serde_json::from_value(input).with_context(|| {
-        format!(
-            "the input does not fit the {} hook, which takes {shape}",
-            hook.hook()
-        )
-    })
-}
-
 fn run_hook(
     plugin: &Plugin,
     context: &PluginContext,
@@ -302,11 +248,7 @@ fn run_hook(
     };
     let output = match hook {
         ExtensionPoint::FieldMapper => {
-            let input: RowsInput = parse_input(
-                hook,
-                input,
-                r#"{"columns": [..], "rows": [{"number": 2, "source": [..], "fields": {"name": "..", ..}}]}"#,
-            )?;
+            let input: RowsInput = parse_hook_input(hook, input)?;
             let mut fields: Vec<String> = Vec::new();
             for row in &input.rows {
                 for name in row.fields.keys() {
@@ -336,11 +278,7 @@ fn run_hook(
                 .map(serde_json::Value::from)
         }
         ExtensionPoint::CriteriaFilter => {
-            let input: CriteriaInput = parse_input(
-                hook,
-                input,
-                r#"{"arguments": {"tier": ".."}, "companies": [{"id": "..", "name": "..", "fields": {..}}]}"#,
-            )?;
+            let input: CriteriaInput = parse_hook_input(hook, input)?;
             let answers = instance.matches(&input.arguments, &input.companies);
             record(&instance);
             answers.map(|answers| {
@@ -354,21 +292,13 @@ fn run_hook(
             })
         }
         ExtensionPoint::Notifier => {
-            let input: ShareInput = parse_input(
-                hook,
-                input,
-                r#"{"event": {..share event..}, "planned": [..]}"#,
-            )?;
+            let input: ShareInput = parse_hook_input(hook, input)?;
             let sent = instance.on_plan_shared(&input.event, &input.planned);
             record(&instance);
             sent.map(|n| json!(n))
         }
         ExtensionPoint::Lifecycle => {
-            let input: PartnerInput = parse_input(
-                hook,
-                input,
-                r#"{"partner": {"company": {..}, "scope": ".."}}"#,
-            )?;
+            let input: PartnerInput = parse_hook_input(hook, input)?;
             let actions = instance.on_partner_created(&input.partner);
             record(&instance);
             actions.map(|a| json!(a))
