@@ -12,7 +12,6 @@ use std::str::FromStr;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Change};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
 use crate::model::{AccessScope, Company, Date, FieldValue, Fields, ManagedAs};
@@ -888,18 +887,13 @@ impl Tenant<'_> {
                 params![self.id.as_str(), name, field_type.as_str(), required],
             )
             .map_err(|e| store.error(e))?;
-            audit::record(
+            self.audit(
                 tx,
-                store,
                 now,
-                Change {
-                    tenant: Some(&self.id),
-                    actor: &self.actor,
-                    action: "field.define",
-                    subject: &format!("field:company.{name}"),
-                    before: None,
-                    after: Some(serde_json::json!({"type": field_type, "required": required})),
-                },
+                "field.define",
+                &format!("field:company.{name}"),
+                None,
+                Some(serde_json::json!({"type": field_type, "required": required})),
             )
         })
     }
@@ -950,24 +944,19 @@ impl Tenant<'_> {
                 },
                 now,
             )?;
-            audit::record(
+            self.audit(
                 tx,
-                store,
                 now,
-                Change {
-                    tenant: Some(&self.id),
-                    actor: &self.actor,
-                    action,
-                    subject: &format!("company:{id}"),
-                    before: None,
-                    after: Some(serde_json::json!({
-                        "name": name.trim(),
-                        "managed_as": managed_as,
-                        "managed_by": managed_by,
-                        "scope": scope,
-                        "fields": fields,
-                    })),
-                },
+                action,
+                &format!("company:{id}"),
+                None,
+                Some(serde_json::json!({
+                    "name": name.trim(),
+                    "managed_as": managed_as,
+                    "managed_by": managed_by,
+                    "scope": scope,
+                    "fields": fields,
+                })),
             )?;
             Ok(id)
         })
@@ -1030,18 +1019,13 @@ impl Tenant<'_> {
             )
             .and_then(|mut q| q.execute(params![self.id.as_str(), id, partner, now]))
             .map_err(|e| one_partner_error(tx, store, &self.id, id, e))?;
-            audit::record(
+            self.audit(
                 tx,
-                store,
                 now,
-                Change {
-                    tenant: Some(&self.id),
-                    actor: &self.actor,
-                    action: "company.managed_by",
-                    subject: &format!("company:{id}"),
-                    before: Some(serde_json::json!({"managed_by": before.managed_by})),
-                    after: Some(serde_json::json!({"managed_by": partner})),
-                },
+                "company.managed_by",
+                &format!("company:{id}"),
+                Some(serde_json::json!({"managed_by": before.managed_by})),
+                Some(serde_json::json!({"managed_by": partner})),
             )
         })
     }

@@ -320,6 +320,32 @@ impl<'h> Tenant<'h> {
     pub(crate) fn store(&self) -> &'h Store {
         self.host.store()
     }
+
+    /// Records in the audit log a change this handle's actor made to the tenant, inside the
+    /// caller's transaction so the change and its record commit together.
+    pub(crate) fn audit(
+        &self,
+        conn: &rusqlite::Connection,
+        now: i64,
+        action: &str,
+        subject: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<()> {
+        audit::record(
+            conn,
+            self.store(),
+            now,
+            Change {
+                tenant: Some(&self.id),
+                actor: &self.actor,
+                action,
+                subject,
+                before,
+                after,
+            },
+        )
+    }
 }
 
 #[cfg(test)]

@@ -121,18 +121,13 @@ impl Tenant<'_> {
                     ])
                 })
                 .map_err(|e| store.error(e))?;
-                audit::record(
+                self.audit(
                     tx,
-                    store,
                     now,
-                    Change {
-                        tenant: Some(&self.id),
-                        actor: &self.actor,
-                        action: "partner.tag",
-                        subject: &format!("company:{id}"),
-                        before: Some(serde_json::json!({"managed_as": "customer"})),
-                        after: Some(serde_json::json!({"managed_as": "partner", "scope": scope})),
-                    },
+                    "partner.tag",
+                    &format!("company:{id}"),
+                    Some(serde_json::json!({"managed_as": "customer"})),
+                    Some(serde_json::json!({"managed_as": "partner", "scope": scope})),
                 )?;
                 tagged.push(id);
             }

@@ -7,7 +7,6 @@ use std::str::FromStr;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Change};
 use crate::companies;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
@@ -193,22 +192,17 @@ impl Tenant<'_> {
                 licence,
                 partner_id: partner,
             };
-            audit::record(
+            self.audit(
                 tx,
-                store,
                 now,
-                Change {
-                    tenant: Some(&self.id),
-                    actor: &self.actor,
-                    action: if partner.is_some() {
-                        "partner_user.add"
-                    } else {
-                        "user.add"
-                    },
-                    subject: &format!("user:{email}"),
-                    before: None,
-                    after: serde_json::to_value(&user).ok(),
+                if partner.is_some() {
+                    "partner_user.add"
+                } else {
+                    "user.add"
                 },
+                &format!("user:{email}"),
+                None,
+                serde_json::to_value(&user).ok(),
             )?;
             Ok(user)
         })

@@ -337,19 +337,7 @@ impl Tenant<'_> {
                 params![self.id.as_str(), bytes as i64],
             )
             .map_err(|e| store.error(e))?;
-            crate::audit::record(
-                tx,
-                store,
-                now,
-                crate::audit::Change {
-                    tenant: Some(&self.id),
-                    actor: &self.actor,
-                    action: "import.size_limit",
-                    subject: &format!("tenant:{}", self.id),
-                    before: Some(serde_json::json!(before)),
-                    after: Some(serde_json::json!(bytes)),
-                },
-            )
+            self.audit(tx, now, "import.size_limit", &format!("tenant:{}", self.id), Some(serde_json::json!(before)), Some(serde_json::json!(bytes)))
         })
     }
 

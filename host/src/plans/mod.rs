@@ -582,18 +582,13 @@ impl Tenant<'_> {
                 params![self.id.as_str(), plan_id, status.as_str()],
             )
             .map_err(|e| store.error(e))?;
-            audit::record(
+            self.audit(
                 tx,
-                store,
                 now,
-                Change {
-                    tenant: Some(&self.id),
-                    actor: &self.actor,
-                    action: "plan.status",
-                    subject: &format!("plan:{plan_id}"),
-                    before: Some(serde_json::json!({ "status": before })),
-                    after: Some(serde_json::json!({ "status": status })),
-                },
+                "plan.status",
+                &format!("plan:{plan_id}"),
+                Some(serde_json::json!({ "status": before })),
+                Some(serde_json::json!({ "status": status })),
             )
         })
     }
@@ -639,18 +634,13 @@ impl Tenant<'_> {
         before: Option<serde_json::Value>,
         after: &impl Serialize,
     ) -> Result<()> {
-        audit::record(
+        self.audit(
             tx,
-            self.store(),
             now,
-            Change {
-                tenant: Some(&self.id),
-                actor: &self.actor,
-                action,
-                subject,
-                before,
-                after: serde_json::to_value(after).ok(),
-            },
+            action,
+            subject,
+            before,
+            serde_json::to_value(after).ok(),
         )
     }
 }

@@ -412,18 +412,13 @@ impl Tenant<'_> {
         after: Option<&Enablement>,
         now: i64,
     ) -> Result<()> {
-        audit::record(
+        self.audit(
             conn,
-            self.store(),
             now,
-            Change {
-                tenant: Some(&self.id),
-                actor: &self.actor,
-                action,
-                subject: &format!("plugin:{name}"),
-                before: before.and_then(|e| serde_json::to_value(e).ok()),
-                after: after.and_then(|e| serde_json::to_value(e).ok()),
-            },
+            action,
+            &format!("plugin:{name}"),
+            before.and_then(|e| serde_json::to_value(e).ok()),
+            after.and_then(|e| serde_json::to_value(e).ok()),
         )
     }
 

@@ -300,18 +300,13 @@ impl Tenant<'_> {
                 ],
             )
             .map_err(|e| store.error(e))?;
-            audit::record(
+            self.audit(
                 tx,
-                store,
                 now,
-                Change {
-                    tenant: Some(&self.id),
-                    actor: &self.actor,
-                    action: "sharing.settings",
-                    subject: &format!("tenant:{}", self.id),
-                    before: serde_json::to_value(before).ok(),
-                    after: serde_json::to_value(new).ok(),
-                },
+                "sharing.settings",
+                &format!("tenant:{}", self.id),
+                serde_json::to_value(before).ok(),
+                serde_json::to_value(new).ok(),
             )
         })
     }
@@ -419,25 +414,20 @@ impl Tenant<'_> {
                     });
                 }
                 drop(insert);
-                audit::record(
+                self.audit(
                     tx,
-                    store,
                     now,
-                    Change {
-                        tenant: Some(&self.id),
-                        actor: &self.actor,
-                        action: "plan.share",
-                        subject: &format!("plan:{}", plan.id),
-                        before: None,
-                        after: Some(serde_json::json!({
-                            "share": share_id,
-                            "audience": request.audience,
-                            "recipients": resolved.iter().map(|r| &r.email).collect::<Vec<_>>(),
-                            "include_tasks": request.include_tasks,
-                            "subject": subject,
-                            "expires_at": expires_at,
-                        })),
-                    },
+                    "plan.share",
+                    &format!("plan:{}", plan.id),
+                    None,
+                    Some(serde_json::json!({
+                        "share": share_id,
+                        "audience": request.audience,
+                        "recipients": resolved.iter().map(|r| &r.email).collect::<Vec<_>>(),
+                        "include_tasks": request.include_tasks,
+                        "subject": subject,
+                        "expires_at": expires_at,
+                    })),
                 )?;
                 let recipients: Vec<Recipient> = resolved
                     .into_iter()
@@ -817,18 +807,13 @@ impl Tenant<'_> {
                     params![self.id.as_str(), id, now, self.actor],
                 )
                 .map_err(|e| store.error(e))?;
-            audit::record(
+            self.audit(
                 tx,
-                store,
                 now,
-                Change {
-                    tenant: Some(&self.id),
-                    actor: &self.actor,
-                    action: "share.revoke",
-                    subject,
-                    before: None,
-                    after: Some(serde_json::json!({ "revoked": revoked })),
-                },
+                "share.revoke",
+                subject,
+                None,
+                Some(serde_json::json!({ "revoked": revoked })),
             )?;
             Ok(revoked)
         })
