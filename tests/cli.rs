@@ -168,14 +168,25 @@ fn run_serves_every_hook_of_the_examples() {
 
 #[test]
 fn a_failing_plugin_prints_its_typed_error_and_exits_nonzero() {
+    // Each limit set far from the other, so which one stops the loop never depends on the
+    // machine's speed: 50 ms is spent long before 50 G fuel, 1 M fuel long before 10 s.
     let (report, ok) = run(
         "spin",
         "csv-row-mapped",
         "normalize-partner.json",
-        &["--deadline-ms", "50"],
+        &["--deadline-ms", "50", "--fuel", "50000000000"],
     );
     assert!(!ok);
     assert_eq!(report["error"]["code"], "deadline-exceeded", "{report:#}");
+
+    let (report, ok) = run(
+        "spin",
+        "csv-row-mapped",
+        "normalize-partner.json",
+        &["--deadline-ms", "10000", "--fuel", "1000000"],
+    );
+    assert!(!ok);
+    assert_eq!(report["error"]["code"], "fuel-exhausted", "{report:#}");
 
     let (report, ok) = run("panic", "csv-row-mapped", "normalize-partner.json", &[]);
     assert!(!ok);
