@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{self, AuditEntry, Change};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};
-use crate::plugins::{LoadedPlugins, PluginRuntime, RuntimeConfig};
+use crate::plugins::{Limits, LoadedPlugins, PluginRuntime, RuntimeConfig};
 use crate::store::{Store, TenantId, unix_seconds};
 
 /// How a [`Host`] is set up.
@@ -55,7 +55,10 @@ impl HostConfig {
 /// [`Host::tenant`].
 pub struct Host {
     store: Arc<Store>,
-    runtime: PluginRuntime,
+    runtime_config: RuntimeConfig,
+    /// Started on first use: most operations run no plugin, and building the engine (its
+    /// instance pool and ticker thread) costs milliseconds.
+    runtime: OnceLock<PluginRuntime>,
     clock: Arc<dyn Clock>,
     /// Loaded plugins by content hash, so hooks never compile a plugin twice.
     plugins: LoadedPlugins,
@@ -70,8 +73,8 @@ impl fmt::Debug for Host {
 }
 
 impl Host {
-    /// Opens the database file (creating it if needed, and bringing its schema up to date) and
-    /// starts the plugin runtime.
+    /// Opens the database file (creating it if needed, and bringing its schema up to date). The
+    /// plugin runtime starts when a plugin is first needed.
     pub fn open(path: impl AsRef<Path>, config: HostConfig) -> Result<Host> {
         Host::start(Store::open(path.as_ref())?, config)
     }
@@ -84,15 +87,27 @@ impl Host {
     fn start(store: Store, config: HostConfig) -> Result<Host> {
         Ok(Host {
             store: Arc::new(store),
-            runtime: PluginRuntime::new(config.runtime)?,
+            runtime_config: config.runtime,
+            runtime: OnceLock::new(),
             clock: config.clock,
             plugins: LoadedPlugins::default(),
         })
     }
 
-    /// The plugin runtime.
-    pub fn runtime(&self) -> &PluginRuntime {
-        &self.runtime
+    /// The plugin runtime, started on first use. Fails if the WebAssembly engine cannot be set
+    /// up.
+    pub fn runtime(&self) -> Result<&PluginRuntime> {
+        if let Some(runtime) = self.runtime.get() {
+            return Ok(runtime);
+        }
+        let runtime = PluginRuntime::new(self.runtime_config.clone())?;
+        // Two threads may race here; the loser's runtime is dropped, which stops its ticker.
+        Ok(self.runtime.get_or_init(|| runtime))
+    }
+
+    /// The platform maxima of plugin limits, known without starting the runtime.
+    pub(crate) fn max_limits(&self) -> &Limits {
+        self.runtime_config.max_limits_value()
     }
 
     /// Creates a tenant. Its id (such as `acme`) is how every later call names it.

@@ -353,7 +353,7 @@ pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<Exi
             json,
         } => {
             let bytes = read(&file)?;
-            let probe = host.runtime().load(&bytes)?;
+            let probe = host.runtime()?.load(&bytes)?;
             let name = probe.name().to_owned();
             let before = host
                 .installed_plugin(&name, None)

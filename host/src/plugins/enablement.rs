@@ -278,7 +278,7 @@ impl Tenant<'_> {
             };
             check_config(&manifest, &after.config)?;
             check_grants(&manifest, &after.grants)?;
-            let over = after.limits.exceeding(host.runtime().max_limits());
+            let over = after.limits.exceeding(host.max_limits());
             if !over.is_empty() {
                 return Err(Error::new(ErrorKind::LimitsExceeded {
                     plugin: name.to_owned(),
@@ -473,7 +473,7 @@ impl Tenant<'_> {
         let host = self.host;
         let mut context = PluginContext::new(self.id.as_str())
             .config_map(enablement.config.clone())
-            .limits(enablement.limits.capped_by(host.runtime().max_limits()))
+            .limits(enablement.limits.capped_by(host.max_limits()))
             .companies(Arc::new(TenantDirectory {
                 store: host.shared_store(),
                 tenant: self.id.clone(),

@@ -107,7 +107,7 @@ impl Host {
             });
         }
         // Validate and compile outside the transaction: it takes tens of milliseconds.
-        let plugin = self.runtime().load(bytes)?;
+        let plugin = self.runtime()?.load(bytes)?;
         let manifest = plugin.manifest().clone();
         let now = self.now();
         let store = self.store();
@@ -329,7 +329,7 @@ impl Host {
                     "no installed plugin has the content hash {hash}"
                 )))
             })?;
-        let plugin = self.runtime().load(&bytes)?;
+        let plugin = self.runtime()?.load(&bytes)?;
         self.loaded_plugins().put(plugin.clone());
         Ok(plugin)
     }

@@ -65,6 +65,11 @@ impl RuntimeConfig {
         self
     }
 
+    /// The platform maxima this configuration sets.
+    pub(crate) fn max_limits_value(&self) -> &Limits {
+        &self.max_limits
+    }
+
     /// The most plugin instances alive at once, across all tenants. Memory for them is
     /// reserved up front (virtual address space only), which makes instantiation fast.
     ///
