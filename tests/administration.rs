@@ -12,8 +12,7 @@ use std::time::{Duration, SystemTime};
 use cs_host::model::{AccessScope, FieldValue};
 use cs_host::{
     Capability, CompanyKey, EnableOptions, ErrorKind, ExtensionPoint, FailurePolicy, FieldType,
-    Host, HostConfig, ImportOptions, InstallOutcome, Limits, ManualClock, NewCompany,
-    RuntimeConfig, Tenant, TenantLevel,
+    Host, ImportOptions, InstallOutcome, Limits, ManualClock, NewCompany, Tenant, TenantLevel,
 };
 use serde_json::{Value, json};
 
@@ -28,9 +27,7 @@ fn host(dir: &Path) -> Host {
     let clock = Arc::new(ManualClock::new(
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
     ));
-    let config = HostConfig::default()
-        .runtime(RuntimeConfig::default().cache_dir(support::cache_dir()))
-        .clock(clock);
+    let config = support::host_config().clock(clock);
     let host = Host::open(dir.join("cs.db"), config).unwrap();
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
@@ -731,7 +728,6 @@ fn the_command_line_administers_plugins_and_replays_a_recorded_failure() {
 
 /// The host of a test, opened again on its database file.
 fn host_again(dir: &Path) -> Host {
-    let config =
-        HostConfig::default().runtime(RuntimeConfig::default().cache_dir(support::cache_dir()));
+    let config = support::host_config();
     Host::open(dir.join("cs.db"), config).unwrap()
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use cs_host::model::{AccessScope, Date, FieldValue, Fields, ManagedAs};
 use cs_host::{
-    CompanyKey, Criteria, EnableOptions, ErrorKind, FieldType, Filter, Host, HostConfig,
-    ManualClock, NewCompany, Operator, RuntimeConfig, Tenant, TenantLevel,
+    CompanyKey, Criteria, EnableOptions, ErrorKind, FieldType, Filter, Host, ManualClock,
+    NewCompany, Operator, Tenant, TenantLevel,
 };
 
 const ADMIN: &str = "admin@acme.example";
@@ -22,9 +22,7 @@ fn host(dir: &Path) -> Host {
     let clock = Arc::new(ManualClock::new(
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
     ));
-    let config = HostConfig::default()
-        .runtime(RuntimeConfig::default().cache_dir(support::cache_dir()))
-        .clock(clock);
+    let config = support::host_config().clock(clock);
     let host = Host::open(dir.join("cs.db"), config).unwrap();
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();

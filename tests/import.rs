@@ -8,13 +8,12 @@ use std::process::Command;
 use cs_host::model::{AccessScope, FieldValue};
 use cs_host::plugins::{EnableOptions, FailurePolicy};
 use cs_host::{
-    CompanyKey, ErrorKind, Host, HostConfig, ImportOptions, ImportTarget, JobStatus, Mapping,
-    RowErrorKind, RuntimeConfig, TenantLevel,
+    CompanyKey, ErrorKind, Host, ImportOptions, ImportTarget, JobStatus, Mapping, RowErrorKind,
+    TenantLevel,
 };
 
 fn host_at(path: &Path) -> Host {
-    let config =
-        HostConfig::default().runtime(RuntimeConfig::default().cache_dir(support::cache_dir()));
+    let config = support::host_config();
     let host = Host::open(path, config).unwrap();
     if host.tenant("acme").is_err() {
         host.create_tenant("acme", "Acme", TenantLevel::Both)

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use cs_host::model::{Audience, Channel, Date};
 use cs_host::{
     EnableOptions, ErrorKind, FailurePolicy, Host, HostConfig, Licence, LinkState, ManualClock,
-    NewCompany, NewPlan, NewTask, Notifications, Opened, OtpError, OutboxStatus, RuntimeConfig,
-    ShareRequest, ShareTo, TaskOf, Tenant, TenantLevel,
+    NewCompany, NewPlan, NewTask, Notifications, Opened, OtpError, OutboxStatus, ShareRequest,
+    ShareTo, TaskOf, Tenant, TenantLevel,
 };
 
 /// 2026-03-01T00:00:00Z.
@@ -37,9 +37,7 @@ impl Fixture {
 /// external objective (each with a task).
 fn fixture() -> Fixture {
     let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(START));
-    let config = HostConfig::default()
-        .clock(Arc::new(clock.clone()))
-        .runtime(RuntimeConfig::default().cache_dir(support::cache_dir()));
+    let config = support::host_config().clock(Arc::new(clock.clone()));
     let host = Host::open_in_memory(config).unwrap();
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();

@@ -9,6 +9,9 @@
 //! thread (the one that writes; a second thread reads and maps), which other work on the
 //! machine stretches less than wall time.
 
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
 use std::time::Instant;
 
 use cs_host::model::{AccessScope, FieldValue, Fields};
@@ -33,14 +36,6 @@ fn thread_cpu_secs() -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |ns| ns / 1e9)
-}
-
-fn plugin(name: &str) -> Vec<u8> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let path = root
-        .join("target/wasm32-wasip2/release")
-        .join(format!("{}.wasm", name.replace('-', "_")));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run `make plugins`)", path.display()))
 }
 
 fn main() {
@@ -82,7 +77,7 @@ fn main() {
         let acme = host.tenant("acme").unwrap();
         acme.set_import_size_limit(size + 1).unwrap();
         if with_plugin {
-            host.install_plugin(&plugin("normalize-partner"), "bench")
+            host.install_plugin(&support::plugin_bytes("normalize-partner"), "bench")
                 .unwrap();
             acme.enable_plugin("normalize-partner", EnableOptions::default())
                 .unwrap();
@@ -114,7 +109,8 @@ fn main() {
         runs.push((secs, cpu));
 
         if !with_plugin {
-            host.install_plugin(&plugin("arr-tier"), "bench").unwrap();
+            host.install_plugin(&support::plugin_bytes("arr-tier"), "bench")
+                .unwrap();
             acme.enable_plugin("arr-tier", EnableOptions::default())
                 .unwrap();
             let mut arguments = Fields::new();

@@ -13,18 +13,14 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use cs_host::model::Audience;
-use cs_host::{
-    EnableOptions, Host, HostConfig, Licence, NewCompany, NewPlan, RuntimeConfig, ShareRequest,
-    TenantLevel,
-};
+use cs_host::{EnableOptions, Host, Licence, NewCompany, NewPlan, ShareRequest, TenantLevel};
 
 const RECIPIENTS: usize = 10;
 
 /// A host on a database file with two tenants: `plain` (no plugin) and `digest` (share-digest
 /// enabled), each with ten users and a plan of three objectives.
 fn setup(dir: &std::path::Path) -> (Host, [i64; 2], Vec<String>) {
-    let config =
-        HostConfig::default().runtime(RuntimeConfig::default().cache_dir(support::cache_dir()));
+    let config = support::host_config();
     let host = Host::open(dir.join("bench.db"), config).unwrap();
     host.install_plugin(&support::plugin_bytes("share-digest"), "bench@example.com")
         .unwrap();

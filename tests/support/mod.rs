@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use cs_host::{Plugin, PluginRuntime, RuntimeConfig};
+use cs_host::{HostConfig, Plugin, PluginRuntime, RuntimeConfig};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -69,6 +69,12 @@ pub fn cache_dir() -> PathBuf {
         .parent()
         .expect("target")
         .join("test-compile-cache")
+}
+
+/// The configuration of a test's host: compiled plugins are cached where every test binary
+/// finds them, so each plugin compiles once per build.
+pub fn host_config() -> HostConfig {
+    HostConfig::default().runtime(RuntimeConfig::default().cache_dir(cache_dir()))
 }
 
 /// A runtime shared by the tests of one binary, caching compiled components on disk.
