@@ -6,15 +6,13 @@
 //! compare them. The field schema gives every field its type, so reading a record gives back
 //! typed [`FieldValue`]s.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
 use crate::model::{AccessScope, Company, Date, FieldValue, Fields, ManagedAs};
+use crate::names::named_enum;
 use crate::store::{Store, TenantId};
 
 /// How to find one company of a tenant.
@@ -40,39 +38,12 @@ pub enum FieldType {
     Date,
 }
 
-impl FieldType {
-    /// The type's name: `text`, `number`, `boolean` or `date`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FieldType::Text => "text",
-            FieldType::Number => "number",
-            FieldType::Boolean => "boolean",
-            FieldType::Date => "date",
-        }
-    }
-}
-
-impl fmt::Display for FieldType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for FieldType {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<FieldType> {
-        match s {
-            "text" => Ok(FieldType::Text),
-            "number" => Ok(FieldType::Number),
-            "boolean" => Ok(FieldType::Boolean),
-            "date" => Ok(FieldType::Date),
-            other => Err(Error::new(ErrorKind::Invalid(format!(
-                "field type `{other}`: expected text, number, boolean or date"
-            )))),
-        }
-    }
-}
+named_enum!(FieldType, "field type", {
+    Text => "text",
+    Number => "number",
+    Boolean => "boolean",
+    Date => "date",
+});
 
 /// One field of the company object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

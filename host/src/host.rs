@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use rusqlite::{OptionalExtension, params};
@@ -12,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{self, AuditEntry, Change};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};
+use crate::names::named_enum;
 use crate::plugins::{Limits, LoadedPlugins, PluginRuntime, RuntimeConfig};
 use crate::store::{Store, TenantId, unix_seconds};
 
@@ -256,37 +256,11 @@ pub enum TenantLevel {
     Both,
 }
 
-impl TenantLevel {
-    /// The level's name: `company`, `relationship` or `both`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TenantLevel::Company => "company",
-            TenantLevel::Relationship => "relationship",
-            TenantLevel::Both => "both",
-        }
-    }
-}
-
-impl fmt::Display for TenantLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TenantLevel {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<TenantLevel> {
-        match s {
-            "company" => Ok(TenantLevel::Company),
-            "relationship" => Ok(TenantLevel::Relationship),
-            "both" => Ok(TenantLevel::Both),
-            other => Err(Error::new(ErrorKind::Invalid(format!(
-                "tenant level `{other}`: expected company, relationship or both"
-            )))),
-        }
-    }
-}
+named_enum!(TenantLevel, "tenant level", {
+    Company => "company",
+    Relationship => "relationship",
+    Both => "both",
+});
 
 /// A handle on one tenant: every tenant-scoped operation is a method of it, so none can forget
 /// which tenant it works for. Cheap to make; get one from [`Host::tenant`].

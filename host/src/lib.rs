@@ -10,6 +10,7 @@ mod hooks;
 mod host;
 mod import;
 pub mod model;
+mod names;
 mod outbox;
 mod partners;
 mod persons;

@@ -11,7 +11,6 @@
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -20,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Host, Tenant};
 use crate::model::{Channel, Notification};
+use crate::names::named_enum;
 use crate::store::{Store, TenantId};
 
 /// How long a delivery attempt owns a message. A message claimed longer ago than this (the
@@ -142,37 +142,11 @@ pub enum OutboxStatus {
     Sent,
 }
 
-impl OutboxStatus {
-    /// `pending`, `held` or `sent`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutboxStatus::Pending => "pending",
-            OutboxStatus::Held => "held",
-            OutboxStatus::Sent => "sent",
-        }
-    }
-}
-
-impl fmt::Display for OutboxStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OutboxStatus {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<OutboxStatus> {
-        match s {
-            "pending" => Ok(OutboxStatus::Pending),
-            "held" => Ok(OutboxStatus::Held),
-            "sent" => Ok(OutboxStatus::Sent),
-            other => Err(Error::new(ErrorKind::Invalid(format!(
-                "outbox status `{other}`: expected pending, held or sent"
-            )))),
-        }
-    }
-}
+named_enum!(OutboxStatus, "outbox status", {
+    Pending => "pending",
+    Held => "held",
+    Sent => "sent",
+});
 
 /// A message in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

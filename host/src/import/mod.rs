@@ -14,10 +14,8 @@ mod job;
 mod write;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io::{self, Read};
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
@@ -35,6 +33,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::{RowMappers, RowVerdict};
 use crate::host::Tenant;
 use crate::model::{AccessScope, FieldValue, Fields, ManagedAs};
+use crate::names::named_enum;
 use crate::partners::{self, Undo};
 use crate::plugins::ExtensionPoint;
 use crate::store::TenantId;
@@ -56,35 +55,10 @@ pub enum ImportTarget {
     Partners,
 }
 
-impl ImportTarget {
-    /// The target's name: `companies` or `partners`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImportTarget::Companies => "companies",
-            ImportTarget::Partners => "partners",
-        }
-    }
-}
-
-impl FromStr for ImportTarget {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<ImportTarget> {
-        match s {
-            "companies" => Ok(ImportTarget::Companies),
-            "partners" => Ok(ImportTarget::Partners),
-            other => Err(Error::new(ErrorKind::Invalid(format!(
-                "import target `{other}`: expected companies or partners"
-            )))),
-        }
-    }
-}
-
-impl fmt::Display for ImportTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+named_enum!(ImportTarget, "import target", {
+    Companies => "companies",
+    Partners => "partners",
+});
 
 /// Which source column fills which target field. Without a header row, columns are named by
 /// their position: `1`, `2`, ...

@@ -8,9 +8,6 @@
 
 pub(crate) mod dates;
 
-use std::fmt;
-use std::str::FromStr;
-
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +15,7 @@ use crate::audit::{self, Change};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
 use crate::model::{CtaRequest, CtaType, Date, Priority};
+use crate::names::named_enum;
 use crate::store::{Store, TenantId};
 
 /// Where a plan is in its life.
@@ -33,37 +31,11 @@ pub enum PlanStatus {
     Complete,
 }
 
-impl PlanStatus {
-    /// The status's name: `draft`, `active` or `complete`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PlanStatus::Draft => "draft",
-            PlanStatus::Active => "active",
-            PlanStatus::Complete => "complete",
-        }
-    }
-}
-
-impl fmt::Display for PlanStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PlanStatus {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<PlanStatus> {
-        match s {
-            "draft" => Ok(PlanStatus::Draft),
-            "active" => Ok(PlanStatus::Active),
-            "complete" => Ok(PlanStatus::Complete),
-            other => Err(invalid(format!(
-                "plan status `{other}`: expected draft, active or complete"
-            ))),
-        }
-    }
-}
+named_enum!(PlanStatus, "plan status", {
+    Draft => "draft",
+    Active => "active",
+    Complete => "complete",
+});
 
 /// A new success plan, for [`Tenant::create_plan`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
