@@ -7,6 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
@@ -118,8 +119,7 @@ impl Store {
         )
         .map_err(|e| self.error(e))?;
         if matches!(self.location, Location::File(_)) {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(|e| self.error(e))?;
+            use_wal(&conn).map_err(|e| self.error(e))?;
         }
         Ok(conn)
     }
@@ -170,6 +170,32 @@ impl Store {
             database: self.describe(),
             source,
         })
+    }
+}
+
+/// How long opening a connection waits for the other connections to let it switch a new file to
+/// WAL: as long as the busy timeout.
+const WAL_SWITCH_WAIT: Duration = Duration::from_secs(5);
+
+/// Puts the database in WAL mode (a property of the file, kept once set).
+///
+/// On a new file, still in rollback-journal mode, two connections switching at once both hold a
+/// shared lock and both want the exclusive one; SQLite answers one of them "database is locked"
+/// at once, without waiting (it would be a deadlock), so the switch is tried again here until
+/// the other connection has made it.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let started = Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && started.elapsed() < WAL_SWITCH_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
