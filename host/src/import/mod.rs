@@ -347,9 +347,14 @@ impl Tenant<'_> {
     pub fn write_error_csv(&self, id: i64, out: impl io::Write) -> Result<()> {
         let errors = self.import_errors(id)?;
         write_errors(&errors, out).map_err(|e| {
+            // The writer's own error as it is (a closed pipe stays a closed pipe).
+            let source = match e.into_kind() {
+                csv::ErrorKind::Io(source) => source,
+                other => io::Error::other(format!("{other:?}")),
+            };
             Error::new(ErrorKind::Io {
                 path: format!("error CSV of import job {id}").into(),
-                source: io::Error::other(e),
+                source,
             })
         })
     }
