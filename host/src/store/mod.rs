@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 /// The schema, one append-only step per file. A released step is never edited: changes go in a
 /// new file at the end.
@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0004_partners_import",
         include_str!("migrations/0004_partners_import.sql"),
+    ),
+    (
+        "0005_pending_hooks",
+        include_str!("migrations/0005_pending_hooks.sql"),
     ),
 ];
 
@@ -87,7 +91,7 @@ impl Store {
             idle: Mutex::new(Vec::new()),
         };
         let mut conn = store.connect()?;
-        migrate(&mut conn).map_err(|e| store.error(e))?;
+        migrate(&mut conn).map_err(|e| Error::from(e).in_database(|| store.describe()))?;
         store.put_back(conn);
         Ok(store)
     }
@@ -105,23 +109,23 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = match &self.location {
-            Location::File(path) => Connection::open_with_flags(path, flags),
-            Location::Memory(uri) => Connection::open_with_flags(uri, flags),
-        }
-        .map_err(|e| self.error(e))?;
-        // Per connection, never in a migration: these do not persist in the file.
-        conn.execute_batch(
-            "PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000;
-             PRAGMA synchronous = NORMAL;",
-        )
-        .map_err(|e| self.error(e))?;
-        if matches!(self.location, Location::File(_)) {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(|e| self.error(e))?;
-        }
-        Ok(conn)
+        let open = || -> rusqlite::Result<Connection> {
+            let conn = match &self.location {
+                Location::File(path) => Connection::open_with_flags(path, flags),
+                Location::Memory(uri) => Connection::open_with_flags(uri, flags),
+            }?;
+            // Per connection, never in a migration: these do not persist in the file.
+            conn.execute_batch(
+                "PRAGMA foreign_keys = ON;
+                 PRAGMA busy_timeout = 5000;
+                 PRAGMA synchronous = NORMAL;",
+            )?;
+            if matches!(self.location, Location::File(_)) {
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+            }
+            Ok(conn)
+        };
+        open().map_err(|e| Error::from(e).in_database(|| self.describe()))
     }
 
     fn put_back(&self, conn: Connection) {
@@ -140,7 +144,7 @@ impl Store {
         };
         let result = work(&conn);
         self.put_back(conn);
-        result
+        result.map_err(|e| e.in_database(|| self.describe()))
     }
 
     /// Runs `work` in an immediate transaction (it takes the write lock up front, so it never
@@ -153,23 +157,13 @@ impl Store {
             None => self.connect()?,
         };
         let result = (|| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| self.error(e))?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = work(&tx)?;
-            tx.commit().map_err(|e| self.error(e))?;
+            tx.commit()?;
             Ok(value)
         })();
         self.put_back(conn);
         result
-    }
-
-    /// A database error, naming the database.
-    pub(crate) fn error(&self, source: rusqlite::Error) -> Error {
-        Error::new(ErrorKind::Database {
-            database: self.describe(),
-            source,
-        })
     }
 }
 
@@ -218,7 +212,7 @@ mod tests {
         let version: i64 = store
             .with(|c| {
                 c.pragma_query_value(None, "user_version", |r| r.get(0))
-                    .map_err(|e| store.error(e))
+                    .map_err(Error::from)
             })
             .unwrap();
         assert_eq!(version as usize, MIGRATIONS.len());
@@ -234,8 +228,7 @@ mod tests {
             .with(|c| {
                 let broken: Vec<String> = c
                     .prepare("PRAGMA foreign_key_check")
-                    .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-                    .map_err(|e| store.error(e))?;
+                    .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())?;
                 assert!(broken.is_empty(), "{broken:?}");
                 Ok(())
             })
@@ -254,7 +247,7 @@ mod tests {
                  INSERT INTO companies (id, tenant_id, name, managed_by, created_at, updated_at)
                      VALUES (2, 'b', 'Customer of B', 1, 0, 0);",
             )
-            .map_err(|e| store.error(e))
+            .map_err(Error::from)
         });
         let error = result.unwrap_err().to_string();
         assert!(error.contains("FOREIGN KEY"), "{error}");
@@ -273,7 +266,7 @@ mod tests {
                                     created_at)
                      VALUES ('a', 'p@partner.example', 'P', 'viewer', 1, 1, 0);",
             )
-            .map_err(|e| store.error(e))
+            .map_err(Error::from)
         });
         assert!(result.unwrap_err().to_string().contains("CHECK"));
     }
