@@ -405,7 +405,7 @@ impl Tenant<'_> {
             Some(text) if !text.is_empty() => Some(logic::parse(text, count)?),
             _ => Expr::all(count),
         };
-        let schema = self.read(|op| Schema::load(op))?;
+        let schema = self.read(Schema::load)?;
         // Filters the logic leaves out are still checked, but neither bound nor run: SQLite
         // refuses parameters the statement does not use, and a plugin need not be called.
         let mut used = vec![false; count];

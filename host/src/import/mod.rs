@@ -318,7 +318,7 @@ impl Tenant<'_> {
 
     /// The tenant's import jobs, oldest first (without their row errors).
     pub fn import_jobs(&self) -> Result<Vec<ImportJob>> {
-        self.read(|op| job::list(op))
+        self.read(job::list)
     }
 
     /// Every row error of a job, by row.
@@ -493,7 +493,7 @@ impl Tenant<'_> {
                 quoted_list(&duplicates)
             )));
         }
-        let schema = self.read(|op| Schema::load(op))?;
+        let schema = self.read(Schema::load)?;
         let mapping = match &options.mapping {
             Some(mapping) => mapping.clone(),
             None => Mapping::automatic(&columns, schema.fields(), options.target),

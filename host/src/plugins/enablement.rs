@@ -349,7 +349,7 @@ impl Tenant<'_> {
 
     /// The tenant's plugins (enabled or not), by priority and then name.
     pub fn plugins(&self) -> Result<Vec<Enablement>> {
-        self.read(|op| all_of(op))
+        self.read(all_of)
     }
 
     /// The tenant's enablement of one plugin.

@@ -259,7 +259,7 @@ struct Resolved {
 impl Tenant<'_> {
     /// The tenant's sharing settings.
     pub fn sharing_settings(&self) -> Result<SharingSettings> {
-        self.read(|op| settings(op))
+        self.read(settings)
     }
 
     /// Changes the tenant's sharing settings. Links already sent keep the expiry and code rule
@@ -799,13 +799,16 @@ impl Tenant<'_> {
                 })
                 .map_err(Error::from)
                 .and_then(|mut rows: Vec<ShareRow>| {
+                    // The plans' names, from the plans repository, once per plan.
                     let mut names = std::collections::HashMap::new();
                     for row in &mut rows {
-                        if !names.contains_key(&row.plan_id) {
-                            let name = plans::name(op, row.plan_id)?.unwrap_or_default();
-                            names.insert(row.plan_id, name);
-                        }
-                        row.plan_name.clone_from(&names[&row.plan_id]);
+                        let name = match names.entry(row.plan_id) {
+                            std::collections::hash_map::Entry::Occupied(name) => name.into_mut(),
+                            std::collections::hash_map::Entry::Vacant(slot) => {
+                                slot.insert(plans::name(op, row.plan_id)?.unwrap_or_default())
+                            }
+                        };
+                        row.plan_name.clone_from(name);
                     }
                     Ok(rows)
                 })
