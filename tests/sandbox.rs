@@ -444,18 +444,65 @@ fn lookup_with_the_grant_reads_the_tenants_company() {
 
 #[test]
 fn a_grant_is_useless_to_a_plugin_that_did_not_request_it() {
-    // normalize-partner requests no capability: granting one changes nothing it can do, and
-    // its manifest shows it asked for none.
-    assert!(load("normalize-partner").manifest().capabilities.is_empty());
+    // lookup-unrequested calls the look-up without declaring read-companies; the tenant's
+    // enablement grants it anyway. The directory stays closed: a capability needs both.
+    assert!(
+        load("lookup-unrequested")
+            .manifest()
+            .capabilities
+            .is_empty()
+    );
+    let context = context()
+        .companies(directory())
+        .grant(Capability::ReadCompanies);
+    let mut instance = load("lookup-unrequested").instantiate(&context);
+    let kind = kind(instance.on_plan_shared(&share_event(1), &[]));
     assert_eq!(
-        load("lookup-probe").manifest().capabilities,
-        vec![Capability::ReadCompanies]
+        kind,
+        PluginErrorKind::CapabilityNotGranted {
+            capability: "read-companies".into()
+        }
+    );
+    assert_eq!(instance.last_call().denied, Some(Capability::ReadCompanies));
+    // The same grant serves the plugin that requested it.
+    let mut probe = load("lookup-probe").instantiate(&context);
+    assert_eq!(
+        probe.on_plan_shared(&share_event(1), &[]).unwrap()[0].body,
+        "AAR Corp"
     );
 }
 
 #[test]
+fn one_instance_serves_rows_after_a_trap_on_an_earlier_row() {
+    // One instance serves a whole import: a trap on one row fails that row alone, and the same
+    // instance maps the rows after it, on a fresh guest (its call count starts again).
+    let mut instance = load("trap-on-row").instantiate(&context());
+    instance
+        .begin_rows(&[], &["name".into(), "notes".into()])
+        .unwrap();
+    let mut notes = |number: u64, name: &str| {
+        let outcome = instance.map_row(number, &[], &[FieldValue::from(name), FieldValue::Null]);
+        match outcome {
+            Ok(RowOutcome::Keep(fields)) => Ok(fields["notes"].clone()),
+            Ok(other) => panic!("row {number}: expected keep, got {other:?}"),
+            Err(error) => Err(error),
+        }
+    };
+    assert_eq!(notes(2, "a").unwrap(), FieldValue::from("call 1"));
+    assert_eq!(notes(3, "b").unwrap(), FieldValue::from("call 2"));
+    let error = notes(4, "trap").unwrap_err();
+    assert_eq!(error.code(), "trap", "{error}");
+    assert_eq!(notes(5, "c").unwrap(), FieldValue::from("call 1"));
+    assert_eq!(notes(6, "d").unwrap(), FieldValue::from("call 2"));
+    let error = notes(7, "trap").unwrap_err();
+    assert_eq!(error.code(), "trap", "{error}");
+    assert_eq!(notes(8, "e").unwrap(), FieldValue::from("call 1"));
+}
+
+#[test]
 fn an_instance_recovers_after_a_crash_with_a_fresh_store() {
-    // One instance serves a whole import; a crash on one row must not break the next rows.
+    // A plugin that crashes on every row fails each row with its own error: the crash of one
+    // row never turns into "cannot enter component instance" on the next.
     let limits = Limits::default().fuel(2_000_000);
     let plugin = load("spin");
     let mut instance = plugin.instantiate(&context().limits(limits));
@@ -464,12 +511,8 @@ fn an_instance_recovers_after_a_crash_with_a_fresh_store() {
         let err = instance
             .map_row(number, &[], &[FieldValue::from("x")])
             .unwrap_err();
-        assert_eq!(err.code(), "fuel-exhausted");
+        assert_eq!(err.code(), "fuel-exhausted", "row {number}: {err}");
     }
-    let mut good = load("normalize-partner").instantiate(&context());
-    good.begin_rows(&[], &["name".into()]).unwrap();
-    good.map_row(2, &[], &[FieldValue::from("x")]).unwrap();
-    good.map_row(3, &[], &[FieldValue::from("y")]).unwrap();
 }
 
 #[test]

@@ -579,7 +579,10 @@ pub(crate) fn open_cta(
     } = *op;
     let name = required("CTA name", &request.name)?;
     companies::require(op, company_id)?;
-    let due = request.due_in_days.map(|days| dates::days_after(now, days));
+    let due = request
+        .due_in_days
+        .map(|days| dates::due_in(now, days).map_err(|e| invalid(format!("{source}: {e}"))))
+        .transpose()?;
     let id = insert_cta(
         op,
         company_id,
