@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::context::Op;
+use crate::error::Result;
 use crate::model::Company;
 use crate::plugins::CompanyDirectory;
 use crate::store::{Store, TenantId, unix_seconds};
@@ -27,26 +28,24 @@ impl Directory {
         }
     }
 
-    fn find(&self, key: CompanyKey<'_>) -> std::result::Result<Option<Company>, String> {
+    fn find(&self, key: CompanyKey<'_>) -> Result<Option<Company>> {
         let now = unix_seconds(self.clock.now());
-        self.store
-            .with(|conn| {
-                find(
-                    &Op {
-                        conn,
-                        tenant: &self.tenant,
-                        now,
-                        actor: "system",
-                    },
-                    key,
-                )
-            })
-            .map_err(|e| e.to_string())
+        self.store.with(|conn| {
+            find(
+                &Op {
+                    conn,
+                    tenant: &self.tenant,
+                    now,
+                    actor: "system",
+                },
+                key,
+            )
+        })
     }
 }
 
 impl CompanyDirectory for Directory {
-    fn company_by_id(&self, id: &str) -> std::result::Result<Option<Company>, String> {
+    fn company_by_id(&self, id: &str) -> Result<Option<Company>> {
         // Company ids are database ids; anything else names no company.
         let Ok(id) = id.trim().parse::<i64>() else {
             return Ok(None);
@@ -54,7 +53,7 @@ impl CompanyDirectory for Directory {
         self.find(CompanyKey::Id(id))
     }
 
-    fn company_by_name(&self, name: &str) -> std::result::Result<Option<Company>, String> {
+    fn company_by_name(&self, name: &str) -> Result<Option<Company>> {
         self.find(CompanyKey::Name(name))
     }
 }

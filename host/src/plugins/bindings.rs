@@ -332,9 +332,13 @@ impl OutputSize for t::FieldResult {
     }
 }
 
+/// What each notification counts against the output cap besides its text: a queued message
+/// costs the host a row and a delivery, even when empty.
+pub(crate) const NOTIFICATION_COST: usize = 256;
+
 impl OutputSize for t::NotificationResult {
     fn output_size(&self) -> usize {
-        self.recipient.len() + self.subject.len() + self.body.len()
+        NOTIFICATION_COST + self.recipient.len() + self.subject.len() + self.body.len()
     }
 }
 

@@ -398,7 +398,30 @@ impl Tenant<'_> {
         })?;
         let mut active = Vec::with_capacity(enabled.len());
         for enablement in enabled {
-            let plugin = self.host.plugin_by_hash(&enablement.hash)?;
+            let plugin = match self.host.plugin_by_hash(&enablement.hash) {
+                Ok(plugin) => plugin,
+                Err(error) => {
+                    let ErrorKind::Plugin(failure) = error.kind() else {
+                        return Err(error);
+                    };
+                    // A plugin that cannot load (its manifest changed, say) fails like a call:
+                    // recorded in the run log, then its failure policy applies.
+                    let sink = super::runlog::RunLogSink::for_tenant(self);
+                    let mut log = super::runlog::CallLog::of_enablement(&enablement, point.hook());
+                    let stats = super::CallStats::default();
+                    log.failure(
+                        &stats,
+                        failure,
+                        &*sink.clock,
+                        || serde_json::json!({"load": enablement.hash}),
+                    );
+                    sink.write_or_warn([&mut log]);
+                    match enablement.failure_policy {
+                        FailurePolicy::FailOpen => continue,
+                        FailurePolicy::FailClosed => return Err(error),
+                    }
+                }
+            };
             if !plugin.manifest().implements(point) {
                 continue;
             }
