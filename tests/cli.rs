@@ -367,3 +367,69 @@ fn a_database_from_a_newer_cshost_is_refused() {
     let err = stderr(&output);
     assert!(err.contains("schema version 99 is newer"), "{err}");
 }
+
+/// Runs `cshost --db DB ARGS…` with standard output going to `stdout`.
+fn cshost_to(db: &Path, args: &[&str], stdout: std::process::Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("CSHOST_CACHE_DIR", support::cache_dir())
+        .env_remove("RUST_LOG")
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cshost starts")
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly_and_a_full_disk_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    assert!(
+        cshost_on(&db, &["tenant", "create", "acme"])
+            .status
+            .success()
+    );
+    for i in 0..5 {
+        let name = format!("Company {i}");
+        assert!(
+            cshost_on(&db, &["company", "add", "--tenant", "acme", &name])
+                .status
+                .success()
+        );
+    }
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "Name,ARR\nA,lots\n").unwrap();
+    let output = cshost_on(&db, &["company", "import", "--tenant", "acme", path(&bad)]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let commands: [&[&str]; 5] = [
+        &["company", "list", "--tenant", "acme"],
+        &["tenant", "list"],
+        &["partner", "sample-csv", "--tenant", "acme"],
+        &["import", "show", "--tenant", "acme", "1"],
+        &["import", "errors", "--tenant", "acme", "1"],
+    ];
+    for args in commands {
+        // The reader has gone before the first line is written, as after `| head -0`.
+        let mut child = cshost_to(&db, args, std::process::Stdio::piped());
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let err = stderr(&output);
+        assert!(output.status.success(), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+
+        // A full disk: /dev/full fails every write with ENOSPC.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let output = cshost_to(&db, args, full.into())
+            .wait_with_output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("No space left on device"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -331,9 +331,14 @@ impl Tenant<'_> {
     pub fn write_error_csv(&self, id: i64, out: impl io::Write) -> Result<()> {
         let errors = self.import_errors(id)?;
         write_errors(&errors, out).map_err(|e| {
+            // The writer's own error as it is (a closed pipe stays a closed pipe).
+            let source = match e.into_kind() {
+                csv::ErrorKind::Io(source) => source,
+                other => io::Error::other(format!("{other:?}")),
+            };
             Error::new(ErrorKind::Io {
                 path: format!("error CSV of import job {id}").into(),
-                source: io::Error::other(e),
+                source,
             })
         })
     }
@@ -355,10 +360,16 @@ impl Tenant<'_> {
             rows[1].push(String::new());
         }
         let mut out = csv::Writer::from_writer(Vec::new());
-        let written = out
-            .write_record(&header)
-            .and_then(|_| out.write_record(&rows[0]))
-            .and_then(|_| out.write_record(&rows[1]));
+        let mut write = |cells: &[String]| {
+            out.write_record(
+                cells
+                    .iter()
+                    .map(|cell| csvfile::safe_cell(cell).into_owned()),
+            )
+        };
+        let written = write(&header)
+            .and_then(|_| write(&rows[0]))
+            .and_then(|_| write(&rows[1]));
         let bytes = written
             .map_err(io::Error::other)
             .and_then(|_| {
@@ -438,10 +449,11 @@ impl Tenant<'_> {
         let escape = properties.escape.map(|c| ascii(c, "escape")).transpose()?;
 
         let bytes_read = Arc::new(AtomicU64::new(0));
-        let counted = Counting {
-            inner: io::Cursor::new(sample).chain(reader),
-            count: bytes_read.clone(),
-        };
+        let counted = csvfile::Guarded::new(
+            io::Cursor::new(sample).chain(reader),
+            limit,
+            bytes_read.clone(),
+        );
         let mut csv = csv::ReaderBuilder::new()
             .delimiter(properties.separator.byte())
             .quote(quote)
@@ -457,7 +469,7 @@ impl Tenant<'_> {
         let mut first = None;
         let columns: Vec<String> = if csv
             .read_byte_record(&mut record)
-            .map_err(csv_error(source))?
+            .map_err(|e| csv_error(source, None, e))?
         {
             if properties.has_header {
                 let mut names = Vec::with_capacity(record.len());
@@ -498,7 +510,24 @@ impl Tenant<'_> {
             Some(mapping) => mapping.clone(),
             None => Mapping::automatic(&columns, schema.fields(), options.target),
         };
-        let plan = plan(&mapping, &columns, &schema, options.target).map_err(refuse)?;
+        if columns.is_empty() {
+            return Err(refuse(
+                "the file is empty: there is no header row and no data".to_owned(),
+            ));
+        }
+        let plan = plan(&mapping, &columns, &schema, options.target).map_err(|message| {
+            // Automatic mapping found no Name column in the first row: it is likely data.
+            if properties.has_header && options.mapping.is_none() && message.starts_with("Name") {
+                refuse(format!(
+                    "{message}; no column of the first row ({}) names a field: if the file has \
+                     no header row, import it with --no-header (`ImportOptions::has_header(false)`) \
+                     and map the columns by number (--map 1=name)",
+                    quoted_list(&columns.iter().map(String::as_str).collect::<Vec<_>>())
+                ))
+            } else {
+                refuse(message)
+            }
+        })?;
         let scope = match options.target {
             ImportTarget::Partners => {
                 Some(partners::resolve_scope(self.info().level, options.scope)?)
@@ -739,30 +768,36 @@ impl Tenant<'_> {
     }
 }
 
-fn csv_error(source: &str) -> impl Fn(csv::Error) -> Error + '_ {
-    move |e| {
-        let row = e.position().map(|p| p.record());
-        Error::new(ErrorKind::Csv {
-            file: source.to_owned(),
+/// The error a CSV reader stopped with, naming the file; `row` is the data row it was reading
+/// (`None` for the header), for the limits that stop it inside a record.
+fn csv_error(source: &str, row: Option<u64>, error: csv::Error) -> Error {
+    let overrun = match error.kind() {
+        csv::ErrorKind::Io(io) => csvfile::Overrun::of(io),
+        _ => None,
+    };
+    let (row, message) = match overrun {
+        Some(csvfile::Overrun::File { limit, read }) => {
+            return Error::new(ErrorKind::FileTooLarge {
+                file: source.to_owned(),
+                size: read,
+                limit,
+            });
+        }
+        Some(csvfile::Overrun::Line) => (
             row,
-            column: None,
-            message: e.to_string(),
-        })
-    }
-}
-
-/// Counts the bytes read through it.
-struct Counting<R> {
-    inner: R,
-    count: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
+            format!(
+                "a line longer than {} bytes (a file without line ends?): the import stops here",
+                csvfile::MAX_LINE_BYTES
+            ),
+        ),
+        None => (error.position().map(|p| p.record()), error.to_string()),
+    };
+    Error::new(ErrorKind::Csv {
+        file: source.to_owned(),
+        row,
+        column: None,
+        message,
+    })
 }
 
 /// One mapped column: where it is in the row and which field it fills.
@@ -1188,7 +1223,7 @@ fn read_rows<R: Read>(
                 if !rows.is_empty() {
                     let _ = out.send(Message::Rows(rows));
                 }
-                let _ = out.send(Message::Failed(csv_error(source)(error)));
+                let _ = out.send(Message::Failed(csv_error(source, Some(number + 1), error)));
                 return;
             }
         }
@@ -1291,6 +1326,21 @@ impl Mapper<'_> {
                 ),
             ));
         }
+        if let Some(index) = record
+            .iter()
+            .position(|cell| cell.len() > csvfile::MAX_FIELD_BYTES)
+        {
+            return Prepared::Refused(refused(
+                number,
+                Some(&self.columns[index]),
+                None,
+                format!(
+                    "the field is {} bytes long; at most {} bytes are read",
+                    record[index].len(),
+                    csvfile::MAX_FIELD_BYTES
+                ),
+            ));
+        }
         let mut managed_by: Option<String> = None;
         for planned in self.plan {
             let cell = &record[planned.index];
@@ -1299,7 +1349,7 @@ impl Mapper<'_> {
                     number,
                     Some(&planned.column),
                     Some(&planned.field),
-                    "not valid UTF-8 text: is the file's encoding right? (try iso-8859-1)"
+                    "not valid UTF-8 text: is the file's encoding right? (try windows-1252)"
                         .to_owned(),
                 ));
             };
@@ -1436,14 +1486,19 @@ pub(crate) fn write_errors(errors: &[RowError], out: impl io::Write) -> csv::Res
             RowErrorKind::Failed => "failed",
             RowErrorKind::Skipped => "skipped",
         };
-        writer.write_record([
-            row.as_str(),
-            outcome,
-            e.column.as_deref().unwrap_or(""),
-            e.field.as_deref().unwrap_or(""),
-            e.plugin.as_deref().unwrap_or(""),
-            &e.reason,
-        ])?;
+        writer.write_record(
+            [
+                row.as_str(),
+                outcome,
+                e.column.as_deref().unwrap_or(""),
+                e.field.as_deref().unwrap_or(""),
+                e.plugin.as_deref().unwrap_or(""),
+                &e.reason,
+            ]
+            .map(csvfile::safe_cell)
+            .iter()
+            .map(|cell| cell.as_bytes()),
+        )?;
     }
     writer.flush()?;
     Ok(())
