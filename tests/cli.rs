@@ -433,3 +433,40 @@ fn a_closed_pipe_ends_output_quietly_and_a_full_disk_is_an_error() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn the_database_name_is_taken_literally_not_as_a_uri() {
+    // As a URI this would be a private in-memory database, gone when the command ends.
+    let dir = tempfile::tempdir().unwrap();
+    let name = "file:x.db?mode=memory";
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cshost"))
+            .current_dir(dir.path())
+            .args(["--db", name])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["tenant", "create", "acme"]).status.success());
+    let list = run(&["tenant", "list"]);
+    assert!(stdout(&list).contains("acme"), "{}", stdout(&list));
+    assert!(dir.path().join(name).is_file());
+}
+
+#[test]
+fn a_tenant_id_is_at_most_64_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let long = "t".repeat(10_000);
+    let output = cshost_on(&db, &["tenant", "create", &long]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("10000 characters long; at most 64"), "{err}");
+    assert!(err.len() < 200, "{err}");
+    assert!(
+        cshost_on(&db, &["tenant", "create", &"t".repeat(64)])
+            .status
+            .success()
+    );
+}

@@ -17,6 +17,9 @@ use crate::names::named_enum;
 use crate::plugins::{Limits, LoadedPlugins, PluginRuntime, RuntimeConfig};
 use crate::store::{Store, TenantId, unix_seconds};
 
+/// The longest tenant id, in characters (letters, digits, `-` and `_`).
+pub const MAX_TENANT_ID: usize = 64;
+
 /// How a [`Host`] is set up.
 #[derive(Clone)]
 pub struct HostConfig {
@@ -130,6 +133,14 @@ impl Host {
         {
             return Err(Error::new(ErrorKind::Invalid(format!(
                 "tenant id `{id}`: use letters, digits, `-` and `_`"
+            ))));
+        }
+        // The id names the tenant's directory in a file mailbox, among other things.
+        if id.len() > MAX_TENANT_ID {
+            return Err(Error::new(ErrorKind::Invalid(format!(
+                "tenant id `{}…` is {} characters long; at most {MAX_TENANT_ID}",
+                &id[..16],
+                id.len()
             ))));
         }
         let tenant = TenantInfo {

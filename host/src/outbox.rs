@@ -8,9 +8,12 @@
 //! non-OTP messages per rolling hour; the rest wait for a later run. One-time codes are never
 //! held back: they expire in minutes, and each link may ask for only five.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::params;
 use serde::Serialize;
@@ -255,15 +258,53 @@ pub trait Transport: Send + Sync {
 /// The default transport: each message becomes one file,
 /// `<dir>/<tenant>/<created>-<message id>.eml`, with the headers and the body. A message that
 /// is there already is not written again, whatever happened before.
+///
+/// A message is first written to a temporary file, `.cs-host-*.tmp`, in the same directory. A
+/// delivery killed half-way leaves one behind; the first delivery of a mailbox into a tenant's
+/// directory removes those over [`FileMailbox::STALE_TMP`] old (a younger one may be another
+/// deliverer's, being written).
 #[derive(Debug, Clone)]
 pub struct FileMailbox {
     dir: PathBuf,
+    /// The tenant directories whose stale temporary files were removed already.
+    swept: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl FileMailbox {
+    /// How old a temporary file must be to count as left behind by a killed delivery.
+    pub const STALE_TMP: Duration = Duration::from_secs(600);
+
     /// A mailbox in `dir` (created when the first message arrives).
     pub fn new(dir: impl Into<PathBuf>) -> FileMailbox {
-        FileMailbox { dir: dir.into() }
+        FileMailbox {
+            dir: dir.into(),
+            swept: Arc::default(),
+        }
+    }
+
+    /// Removes, once per tenant directory, the temporary files a killed delivery left there.
+    fn sweep(&self, dir: &Path) {
+        let mut swept = self.swept.lock().unwrap_or_else(|e| e.into_inner());
+        if !swept.insert(dir.to_owned()) {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|age| age > FileMailbox::STALE_TMP);
+            if name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX) && stale {
+                // Another deliverer may have removed it first: nothing to report then.
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// The mailbox's directory.
@@ -292,7 +333,11 @@ impl Transport for FileMailbox {
         // Written whole to a temporary file, then linked into place: the link fails if the
         // message is there, and a crash never leaves half a message under its final name.
         let to = header_recipient(message)?;
-        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        self.sweep(dir);
+        let mut file = tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .suffix(TMP_SUFFIX)
+            .tempfile_in(dir)?;
         let text = format!(
             "Message-ID: {}\nTo: {}\nSubject: {}\nX-Channel: {}\nX-Kind: {}\n\n{}\n",
             message.message_id(),
@@ -311,6 +356,10 @@ impl Transport for FileMailbox {
         }
     }
 }
+
+/// How a file mailbox's temporary files are named: `.cs-host-<random>.tmp`.
+const TMP_PREFIX: &str = ".cs-host-";
+const TMP_SUFFIX: &str = ".tmp";
 
 /// Sends email over SMTP (the `lettre` crate), without TLS: point it at a relay you trust (a
 /// local MTA that does TLS onward, or a test sink).

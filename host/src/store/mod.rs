@@ -108,11 +108,19 @@ impl Store {
     fn connect(&self) -> Result<Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = match &self.location {
+            // A file's name is taken literally: `file:x.db?mode=memory` is a file of that name,
+            // never a URI that could make the database vanish or open something else. SQLite
+            // (as built here) reads any name starting with `file:` as a URI, so a relative name
+            // is opened as `./name`.
+            Location::File(path) if path.is_relative() => {
+                Connection::open_with_flags(Path::new(".").join(path), flags)
+            }
             Location::File(path) => Connection::open_with_flags(path, flags),
-            Location::Memory(uri) => Connection::open_with_flags(uri, flags),
+            Location::Memory(uri) => {
+                Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+            }
         }
         .map_err(|e| self.error(e))?;
         // Per connection, never in a migration: these do not persist in the file.
