@@ -4,6 +4,7 @@
 mod audit;
 mod clock;
 mod companies;
+mod context;
 mod criteria;
 mod error;
 mod hooks;
@@ -17,6 +18,7 @@ mod partners;
 mod persons;
 mod plans;
 pub mod plugins;
+mod relationships;
 mod sharing;
 mod store;
 mod users;
@@ -26,6 +28,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use companies::{CompanyKey, FieldDef, FieldType, NewCompany};
 pub use criteria::{Criteria, Filter, Operator, Selection};
 pub use error::{Error, ErrorKind, Result};
+pub use hooks::pending::PendingHooksRun;
 pub use hooks::{CriteriaInput, PartnerInput, RowInput, RowsInput, ShareInput, parse_hook_input};
 pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
 pub use import::{

@@ -15,10 +15,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Host, Tenant};
 use crate::model::{Channel, Notification};
@@ -63,44 +64,38 @@ impl MessageKind {
 /// Adds a message to the outbox, in the caller's transaction. Returns `false` when a message
 /// with the same idempotency key is already there (nothing is added).
 pub(crate) fn enqueue(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
+    op: &Op<'_>,
     key: &str,
     kind: MessageKind,
     message: &Notification,
-    now: i64,
 ) -> Result<bool> {
-    insert(conn, store, tenant, key, kind, message, None, now)
+    insert(op, key, kind, message, None)
 }
 
 /// Adds a message to the outbox held back with `error` (a fail-closed plugin's failure): it is
 /// kept, listed, and not delivered. Returns `false` when the key is there already.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn enqueue_held(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
+    op: &Op<'_>,
     key: &str,
     kind: MessageKind,
     message: &Notification,
     error: &str,
-    now: i64,
 ) -> Result<bool> {
-    insert(conn, store, tenant, key, kind, message, Some(error), now)
+    insert(op, key, kind, message, Some(error))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn insert(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
+    op: &Op<'_>,
     key: &str,
     kind: MessageKind,
     message: &Notification,
     held: Option<&str>,
-    now: i64,
 ) -> Result<bool> {
+    let Op {
+        conn, tenant, now, ..
+    } = *op;
     let added = conn
         .prepare_cached(
             "INSERT INTO outbox (tenant_id, idempotency_key, channel, recipient, subject, body,
@@ -121,8 +116,7 @@ fn insert(
                 held,
                 now
             ])
-        })
-        .map_err(|e| store.error(e))?;
+        })?;
     Ok(added == 1)
 }
 
@@ -469,8 +463,8 @@ impl Host {
     /// `transport`, within each tenant's hourly limit. A failed delivery is recorded on the
     /// message, which stays pending for the next run.
     pub fn deliver_outbox(&self, transport: &dyn Transport, max: usize) -> Result<DeliveryReport> {
-        let store = self.store();
         let now = self.now();
+        let store = self.store();
         let mut report = DeliveryReport::default();
         // Each tenant's remaining allowance for this run, read once.
         let mut allowance: std::collections::HashMap<String, i64> = Default::default();
@@ -488,7 +482,7 @@ impl Host {
                     q.query_map(params![after, now - CLAIM_LEASE_SECS], read_message)?
                         .collect()
                 })
-                .map_err(|e| store.error(e))
+                .map_err(Error::from)
             })?;
             if batch.is_empty() {
                 break;
@@ -539,7 +533,7 @@ impl Host {
                                 "UPDATE outbox SET last_error = ?2, claimed_at = NULL WHERE id = ?1",
                                 params![message.id, error],
                             )
-                            .map_err(|e| store.error(e))
+                            .map_err(Error::from)
                         })?;
                         report.failed.push((message.id, error));
                     }
@@ -552,23 +546,24 @@ impl Host {
 
 /// How many more limited messages the tenant may send in the current window.
 fn remaining(store: &Store, tenant: &str, now: i64) -> Result<i64> {
+    let tenant = TenantId::new(tenant);
     store.with(|conn| {
-        let per_hour: Option<i64> = conn
-            .query_row(
-                "SELECT notifications_per_hour FROM sharing_settings WHERE tenant_id = ?1",
-                [tenant],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| store.error(e))?;
+        let op = Op {
+            conn,
+            tenant: &tenant,
+            now,
+            actor: "system",
+        };
+        let per_hour = crate::sharing::settings(&op)?.notifications_per_hour;
         let sent: i64 = conn
             .prepare_cached(
                 "SELECT count(*) FROM outbox
                  WHERE tenant_id = ?1 AND status = 'sent' AND kind <> 'otp' AND sent_at > ?2",
-            )
-            .and_then(|mut q| q.query_row(params![tenant, now - RATE_WINDOW_SECS], |r| r.get(0)))
-            .map_err(|e| store.error(e))?;
-        Ok(per_hour.unwrap_or(i64::from(DEFAULT_PER_HOUR)) - sent)
+            )?
+            .query_row(params![tenant.as_str(), now - RATE_WINDOW_SECS], |r| {
+                r.get(0)
+            })?;
+        Ok(i64::from(per_hour) - sent)
     })
 }
 
@@ -581,7 +576,7 @@ fn claim(store: &Store, id: i64, now: i64) -> Result<bool> {
         )
         .and_then(|mut update| update.execute(params![id, now, now - CLAIM_LEASE_SECS]))
         .map(|changed| changed == 1)
-        .map_err(|e| store.error(e))
+        .map_err(Error::from)
     })
 }
 
@@ -590,8 +585,7 @@ fn mark_sent(store: &Store, id: i64, now: i64) -> Result<()> {
         tx.prepare_cached(
             "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1",
         )
-        .and_then(|mut update| update.execute(params![id, now]))
-        .map_err(|e| store.error(e))?;
+        .and_then(|mut update| update.execute(params![id, now]))?;
         Ok(())
     })
 }
@@ -599,51 +593,51 @@ fn mark_sent(store: &Store, id: i64, now: i64) -> Result<()> {
 impl Tenant<'_> {
     /// The tenant's outbox, oldest first: every message, or those with one status.
     pub fn outbox(&self, status: Option<OutboxStatus>) -> Result<Vec<OutboxMessage>> {
-        let store = self.store();
-        store.with(|conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM outbox
+        self.read(|op| {
+            op.conn
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM outbox
                  WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id"
-            ))
-            .and_then(|mut q| {
-                q.query_map(
-                    params![self.id.as_str(), status.map(OutboxStatus::as_str)],
-                    read_message,
-                )?
-                .collect()
-            })
-            .map_err(|e| store.error(e))
+                ))
+                .and_then(|mut q| {
+                    q.query_map(
+                        params![op.tenant.as_str(), status.map(OutboxStatus::as_str)],
+                        read_message,
+                    )?
+                    .collect()
+                })
+                .map_err(Error::from)
         })
     }
 
     /// The in-app messages delivered to a user, newest first.
     pub fn in_app_messages(&self, email: &str) -> Result<Vec<OutboxMessage>> {
-        let store = self.store();
-        store.with(|conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM outbox
+        self.read(|op| {
+            op.conn
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM outbox
                  WHERE tenant_id = ?1 AND channel = 'in_app' AND status = 'sent'
                    AND recipient = ?2 COLLATE NOCASE
                  ORDER BY id DESC"
-            ))
-            .and_then(|mut q| {
-                q.query_map(params![self.id.as_str(), email.trim()], read_message)?
-                    .collect()
-            })
-            .map_err(|e| store.error(e))
+                ))
+                .and_then(|mut q| {
+                    q.query_map(params![op.tenant.as_str(), email.trim()], read_message)?
+                        .collect()
+                })
+                .map_err(Error::from)
         })
     }
 
     /// Releases a held message: it becomes pending and goes out with the next delivery run.
     pub fn release_held(&self, message_id: i64) -> Result<()> {
-        let store = self.store();
-        let changed = store.write(|tx| {
-            tx.execute(
-                "UPDATE outbox SET status = 'pending', error = NULL
+        let changed = self.write(|op| {
+            op.conn
+                .execute(
+                    "UPDATE outbox SET status = 'pending', error = NULL
                  WHERE tenant_id = ?1 AND id = ?2 AND status = 'held'",
-                params![self.id.as_str(), message_id],
-            )
-            .map_err(|e| store.error(e))
+                    params![op.tenant.as_str(), message_id],
+                )
+                .map_err(Error::from)
         })?;
         if changed == 0 {
             return Err(Error::new(ErrorKind::NotFound {

@@ -91,6 +91,9 @@ pub struct ImportArgs {
     /// Report what would happen; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Rows per transaction: a batch commits whole, and the job's counts with it.
+    #[arg(long, default_value_t = 5_000)]
+    pub batch_rows: usize,
     /// Print the job as JSON.
     #[arg(long)]
     pub json: bool,
@@ -99,7 +102,7 @@ pub struct ImportArgs {
 impl ImportArgs {
     /// The library options for these arguments, on top of `base`.
     pub fn options(&self, base: ImportOptions) -> anyhow::Result<ImportOptions> {
-        let mut options = base.dry_run(self.dry_run);
+        let mut options = base.dry_run(self.dry_run).batch_rows(self.batch_rows);
         if !self.map.is_empty() {
             let mut mapping = Mapping::new();
             for pair in &self.map {

@@ -11,7 +11,6 @@
 mod csvfile;
 mod generate;
 mod job;
-mod write;
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -19,24 +18,25 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use crate::companies::import::Writer;
 use serde::{Deserialize, Serialize};
-use write::Writer;
 
 pub use csvfile::{CsvProperties, Encoding, Separator};
 pub use generate::generate_partners_csv;
 pub use job::{ImportJob, JobStatus, RowError, RowErrorKind};
 
 use crate::companies::{self, CompanyWrite, EXTERNAL_ID, FieldDef, NAME, Schema};
+use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
+use crate::hooks::pending::{self, Owed};
 use crate::hooks::{RowMappers, RowVerdict};
 use crate::host::Tenant;
 use crate::model::{AccessScope, FieldValue, Fields, ManagedAs};
 use crate::names::named_enum;
 use crate::partners::{self, Undo};
 use crate::plugins::ExtensionPoint;
-use crate::store::TenantId;
 
 /// The target field of a companies import that names the managing partner (by name or
 /// `external_id`).
@@ -280,18 +280,7 @@ impl Tenant<'_> {
 
     /// The largest CSV file the tenant accepts, in bytes. By default, 2 MB (2,097,152 bytes).
     pub fn import_size_limit(&self) -> Result<u64> {
-        let store = self.store();
-        store.with(|conn| {
-            let limit: Option<i64> = conn
-                .query_row(
-                    "SELECT import_size_limit FROM tenant_settings WHERE tenant_id = ?1",
-                    [self.id.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|e| store.error(e))?;
-            Ok(limit.map_or(2 * 1024 * 1024, |l| l as u64))
-        })
+        self.read(job::size_limit)
     }
 
     /// Sets the largest CSV file the tenant accepts, in bytes (an admin's decision).
@@ -301,46 +290,41 @@ impl Tenant<'_> {
                 "import size limit {bytes}: give a positive number of bytes"
             ))));
         }
-        let store = self.store();
-        let now = self.host.now();
         let before = self.import_size_limit()?;
-        store.write(|tx| {
-            tx.execute(
-                "INSERT INTO tenant_settings (tenant_id, import_size_limit) VALUES (?1, ?2)
-                 ON CONFLICT (tenant_id) DO UPDATE SET import_size_limit = excluded.import_size_limit",
-                params![self.id.as_str(), bytes as i64],
+        self.write(|op| {
+            job::set_size_limit(op, bytes)?;
+            op.audit(
+                "import.size_limit",
+                &format!("tenant:{}", self.id),
+                Some(serde_json::json!(before)),
+                Some(serde_json::json!(bytes)),
             )
-            .map_err(|e| store.error(e))?;
-            self.audit(tx, now, "import.size_limit", &format!("tenant:{}", self.id), Some(serde_json::json!(before)), Some(serde_json::json!(bytes)))
         })
     }
 
     /// One import job, with its first row errors.
     pub fn import_job(&self, id: i64) -> Result<ImportJob> {
-        let store = self.store();
-        store.with(|conn| {
-            let mut job = job::load(conn, store, &self.id, id)?.ok_or_else(|| {
+        self.read(|op| {
+            let mut job = job::load(op, id)?.ok_or_else(|| {
                 Error::new(ErrorKind::NotFound {
                     object: "import job",
                     id: id.to_string(),
                 })
             })?;
-            job.errors = job::errors(conn, store, &self.id, id, Some(ERRORS_KEPT))?;
+            job.errors = job::errors(op, id, Some(ERRORS_KEPT))?;
             Ok(job)
         })
     }
 
     /// The tenant's import jobs, oldest first (without their row errors).
     pub fn import_jobs(&self) -> Result<Vec<ImportJob>> {
-        let store = self.store();
-        store.with(|conn| job::list(conn, store, &self.id))
+        self.read(job::list)
     }
 
     /// Every row error of a job, by row.
     pub fn import_errors(&self, id: i64) -> Result<Vec<RowError>> {
         self.import_job(id)?;
-        let store = self.store();
-        store.with(|conn| job::errors(conn, store, &self.id, id, None))
+        self.read(|op| job::errors(op, id, None))
     }
 
     /// Writes a job's row errors as CSV: `row,outcome,column,field,plugin,reason`.
@@ -521,9 +505,7 @@ impl Tenant<'_> {
                 quoted_list(&duplicates)
             )));
         }
-
-        let store = self.store();
-        let schema = store.with(|conn| Schema::load(conn, store, &self.id))?;
+        let schema = self.read(Schema::load)?;
         let mapping = match &options.mapping {
             Some(mapping) => mapping.clone(),
             None => Mapping::automatic(&columns, schema.fields(), options.target),
@@ -581,9 +563,9 @@ impl Tenant<'_> {
             errors: Vec::new(),
         };
         if !options.dry_run {
-            let id = store.write(|tx| {
-                job::interrupt_stale(tx, store, &self.id, now)?;
-                job::insert(tx, store, &self.id, &job)
+            let id = self.write(|op| {
+                job::interrupt_stale(op)?;
+                job::insert(op, &job)
             })?;
             job.id = Some(id);
         }
@@ -598,11 +580,10 @@ impl Tenant<'_> {
             && !self.active_plugins(ExtensionPoint::Lifecycle)?.is_empty();
 
         let mut run = Run {
-            tenant: &self.id,
             plan: &plan,
             target: options.target,
             scope,
-            now,
+            lifecycle,
             fields: Fields::new(),
             partners_by_key: HashMap::new(),
             new_partners: Vec::new(),
@@ -648,13 +629,13 @@ impl Tenant<'_> {
                 from: rows_in,
                 rows: Vec::new().into_iter(),
             };
-            let outcome = store.with(|conn| {
-                let mut writer = Writer::new(conn, store, &self.id, now)?;
+            let outcome = self.read(|base| {
+                let mut writer = Writer::new(base)?;
                 let mut dry_tx = if options.dry_run {
-                    Some(
-                        Transaction::new_unchecked(conn, TransactionBehavior::Deferred)
-                            .map_err(|e| store.error(e))?,
-                    )
+                    Some(Transaction::new_unchecked(
+                        base.conn,
+                        TransactionBehavior::Deferred,
+                    )?)
                 } else {
                     None
                 };
@@ -663,16 +644,17 @@ impl Tenant<'_> {
                     let tx = if dry_tx.is_some() {
                         None
                     } else {
-                        Some(
-                            Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
-                                .map_err(|e| store.error(e))?,
-                        )
+                        Some(Transaction::new_unchecked(
+                            base.conn,
+                            TransactionBehavior::Immediate,
+                        )?)
                     };
                     let conn: &Connection = match (&tx, &mut dry_tx) {
                         (Some(tx), _) => tx,
                         (None, Some(tx)) => tx,
                         (None, None) => unreachable!("one of the two is set"),
                     };
+                    let op = base.on(conn);
                     writer.begin()?;
                     let mut in_batch = 0;
                     while in_batch < options.batch_rows {
@@ -681,21 +663,21 @@ impl Tenant<'_> {
                             break;
                         };
                         in_batch += 1;
-                        run.row(conn, self, &mut writer, prepared)?;
+                        run.row(&op, &mut writer, prepared)?;
                         if writer.is_empty() {
-                            run.settle(conn, store, &mut job)?;
+                            run.settle(&op, &mut job)?;
                         }
                     }
                     // Every row of the batch is written before its transaction commits.
                     run.flush(&mut writer)?;
-                    run.settle(conn, store, &mut job)?;
+                    run.settle(&op, &mut job)?;
                     if !more {
                         job.status = JobStatus::Completed;
                         job.finished_at = Some(self.host.now());
                     }
                     if let (Some(tx), Some(id)) = (tx, job.id) {
-                        job::save(&tx, store, &self.id, id, &job)?;
-                        tx.commit().map_err(|e| store.error(e))?;
+                        job::save(&base.on(&tx), id, &job)?;
+                        tx.commit()?;
                     }
                     if lifecycle {
                         self.run_partner_hooks(&mut run.new_partners, &mut job)?;
@@ -736,10 +718,9 @@ impl Tenant<'_> {
             job.status = JobStatus::Failed;
             job.error = Some(error.to_string());
             job.finished_at = Some(self.host.now());
-            let store = self.store();
             // The job row must say why it stopped; if even that fails, the original error is
             // the one to report.
-            let _ = store.write(|tx| job::save(tx, store, &self.id, id, &job));
+            let _ = self.write(|op| job::save(op, id, &job));
         }
         error
     }
@@ -748,12 +729,11 @@ impl Tenant<'_> {
     /// fail-closed hook fails is undone, and its row counted as failed with the plugin's error.
     fn run_partner_hooks(
         &self,
-        new_partners: &mut Vec<(i64, u64, bool)>,
+        new_partners: &mut Vec<(i64, u64, Undo)>,
         job: &mut ImportJob,
     ) -> Result<()> {
-        let store = self.store();
-        for (id, row, created) in new_partners.drain(..) {
-            let undo = if created { Undo::Delete } else { Undo::Untag };
+        for (id, row, undo) in new_partners.drain(..) {
+            let created = undo == Undo::Delete;
             if let Err(error) = self.partner_created_hook(id, undo) {
                 let plugin = match error.kind() {
                     ErrorKind::Plugin(e) => Some(e.plugin().to_owned()),
@@ -774,9 +754,9 @@ impl Tenant<'_> {
                     reason: format!("partner created hook: {error}"),
                 };
                 if let Some(job_id) = job.id {
-                    store.write(|tx| {
-                        job::insert_error(tx, store, &self.id, job_id, &row_error)?;
-                        job::save(tx, store, &self.id, job_id, job)
+                    self.write(|op| {
+                        job::insert_error(op, job_id, &row_error)?;
+                        job::save(op, job_id, job)
                     })?;
                 }
                 if job.errors.len() < ERRORS_KEPT {
@@ -918,17 +898,18 @@ enum Settled {
 
 /// The writing side of one import run, reused across rows to keep allocations down.
 struct Run<'a> {
-    tenant: &'a TenantId,
     plan: &'a [Planned],
     target: ImportTarget,
     scope: Option<AccessScope>,
-    now: i64,
     /// The fields of the row being written.
     fields: Fields,
     /// Partners looked up by the `managed_by` column: name or external id to id.
     partners_by_key: HashMap<String, Option<i64>>,
-    /// Partners created or tagged in the current batch: (id, row, created).
-    new_partners: Vec<(i64, u64, bool)>,
+    /// Whether new partners owe the *partner created* hook (lifecycle plugins are enabled).
+    lifecycle: bool,
+    /// Partners created or tagged in the current batch, whose hooks it owes: (id, row, how to
+    /// undo).
+    new_partners: Vec<(i64, u64, Undo)>,
     /// What became of the rows read since the last settling, in row order: queued rows are
     /// settled when the queue is written.
     outcomes: Vec<(u64, Settled)>,
@@ -957,15 +938,9 @@ impl Run<'_> {
 
     /// Updates or queues one prepared row, adding its outcome to `outcomes`.
     /// An `Err` is fatal to the import.
-    fn row(
-        &mut self,
-        conn: &Connection,
-        tenant: &Tenant<'_>,
-        writer: &mut Writer<'_>,
-        prepared: Prepared,
-    ) -> Result<()> {
+    fn row(&mut self, op: &Op<'_>, writer: &mut Writer<'_>, prepared: Prepared) -> Result<()> {
         let number = prepared.number();
-        let settled = self.decide(conn, tenant, writer, prepared)?;
+        let settled = self.decide(op, writer, prepared)?;
         if let Some(recycle) = &self.recycle {
             self.spare.push(std::mem::take(&mut self.fields));
             if self.spare.len() >= ROWS_PER_MESSAGE {
@@ -1004,25 +979,22 @@ impl Run<'_> {
 
     /// Counts the settled rows into the job, stores their row errors and notes new partners,
     /// in row order.
-    fn settle(
-        &mut self,
-        conn: &Connection,
-        store: &crate::store::Store,
-        job: &mut ImportJob,
-    ) -> Result<()> {
-        for (number, settled) in self.outcomes.drain(..) {
+    fn settle(&mut self, op: &Op<'_>, job: &mut ImportJob) -> Result<()> {
+        // Taken out while its rows are settled, and put back (empty) to keep its allocation.
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        for (number, settled) in outcomes.drain(..) {
             job.rows += 1;
             match settled {
                 Settled::Created(id) => {
                     job.created += 1;
                     if self.target == ImportTarget::Partners {
-                        self.new_partners.push((id, number, true));
+                        self.new_partner(op, id, number, Undo::Delete)?;
                     }
                 }
                 Settled::Updated { id, tagged } => {
                     job.updated += 1;
                     if tagged {
-                        self.new_partners.push((id, number, false));
+                        self.new_partner(op, id, number, Undo::Untag)?;
                     }
                 }
                 Settled::Queued(_) => unreachable!("settled only once the queue is written"),
@@ -1032,7 +1004,7 @@ impl Run<'_> {
                         RowErrorKind::Skipped => job.skipped += 1,
                     }
                     if let Some(id) = job.id {
-                        job::insert_error(conn, store, self.tenant, id, &error)?;
+                        job::insert_error(op, id, &error)?;
                     }
                     if job.errors.len() < ERRORS_KEPT {
                         job.errors.push(error);
@@ -1040,6 +1012,7 @@ impl Run<'_> {
                 }
             }
         }
+        self.outcomes = outcomes;
         Ok(())
     }
 
@@ -1047,12 +1020,10 @@ impl Run<'_> {
     /// `Settled::Refused`; an `Err` is fatal to the import.
     fn decide(
         &mut self,
-        conn: &Connection,
-        tenant: &Tenant<'_>,
+        op: &Op<'_>,
         writer: &mut Writer<'_>,
         prepared: Prepared,
     ) -> Result<Settled> {
-        let store = tenant.store();
         let (number, name, managed_by) = match prepared {
             Prepared::Refused(error) => return Ok(Settled::Refused(error)),
             Prepared::Row {
@@ -1067,7 +1038,7 @@ impl Run<'_> {
         };
         let manager = match managed_by {
             None => None,
-            Some(key) => match self.partner(conn, tenant, &key)? {
+            Some(key) => match self.partner(op, &key)? {
                 Some(id) => Some(id),
                 None => {
                     return Ok(Self::refuse(
@@ -1111,9 +1082,7 @@ impl Run<'_> {
                 )));
             }
             (ImportTarget::Partners, Some((id, was, _))) => companies::update(
-                conn,
-                store,
-                self.tenant,
+                op,
                 id,
                 &CompanyWrite {
                     name: &name,
@@ -1122,16 +1091,13 @@ impl Run<'_> {
                     scope: self.scope,
                     fields: &self.fields,
                 },
-                self.now,
             )
             .map(|()| Settled::Updated {
                 id,
                 tagged: was == ManagedAs::Customer,
             }),
             (ImportTarget::Companies, Some((id, was, scope))) => companies::update(
-                conn,
-                store,
-                self.tenant,
+                op,
                 id,
                 &CompanyWrite {
                     name: &name,
@@ -1140,7 +1106,6 @@ impl Run<'_> {
                     scope,
                     fields: &self.fields,
                 },
-                self.now,
             )
             .map(|()| Settled::Updated { id, tagged: false }),
         };
@@ -1160,29 +1125,23 @@ impl Run<'_> {
         }
     }
 
+    /// Notes a partner the batch created or tagged. With lifecycle plugins enabled, its
+    /// *partner created* hook is owed from the batch's commit on, whatever happens to this
+    /// process.
+    fn new_partner(&mut self, op: &Op<'_>, id: i64, row: u64, undo: Undo) -> Result<()> {
+        if self.lifecycle {
+            pending::record(op, Owed::PartnerCreated { company: id, undo })?;
+            self.new_partners.push((id, row, undo));
+        }
+        Ok(())
+    }
+
     /// The partner a `managed_by` cell names, by external id or name; cached per import.
-    fn partner(
-        &mut self,
-        conn: &Connection,
-        tenant: &Tenant<'_>,
-        key: &str,
-    ) -> Result<Option<i64>> {
+    fn partner(&mut self, op: &Op<'_>, key: &str) -> Result<Option<i64>> {
         if let Some(found) = self.partners_by_key.get(key) {
             return Ok(*found);
         }
-        let store = tenant.store();
-        let found: Option<i64> = conn
-            .prepare_cached(
-                "SELECT id FROM companies
-                 WHERE tenant_id = ?1 AND managed_as = 'partner'
-                   AND (external_id = ?2 OR name = ?2 COLLATE NOCASE)
-                 ORDER BY external_id = ?2 DESC, id LIMIT 1",
-            )
-            .and_then(|mut q| {
-                q.query_row(params![self.tenant.as_str(), key], |r| r.get(0))
-                    .optional()
-            })
-            .map_err(|e| store.error(e))?;
+        let found = companies::partner_by_key(op, key)?;
         self.partners_by_key.insert(key.to_owned(), found);
         Ok(found)
     }
@@ -1643,8 +1602,7 @@ mod tests {
         host.create_tenant("acme", "Acme", TenantLevel::Company)
             .unwrap();
         let acme = host.tenant("acme").unwrap();
-        let store = acme.store();
-        let schema = store.with(|c| Schema::load(c, store, &acme.id)).unwrap();
+        let schema = acme.read(Schema::load).unwrap();
         let columns = vec!["Name".to_owned()];
         let mapping = Mapping::new().map("Name", "name");
         let plan = plan(&mapping, &columns, &schema, ImportTarget::Partners).unwrap();

@@ -1,5 +1,5 @@
-//! Writing an import's rows: look-ups of the records rows match, and new records queued and
-//! inserted many to a statement.
+//! The companies side of an import: look-ups of the records rows match, and new records
+//! queued and inserted many to a statement.
 //!
 //! The statements are prepared once per import, not fetched from the connection's cache per
 //! row. A new record is queued rather than inserted at once; a later row whose key (external
@@ -18,10 +18,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use rusqlite::{Connection, Statement};
 
-use crate::companies::{self, BulkInsert, EXTERNAL_ID};
-use crate::error::Result;
+use super::{BulkInsert, EXTERNAL_ID, parse_scope};
+use crate::context::Op;
+use crate::error::{Error, Result};
 use crate::model::{AccessScope, FieldValue, Fields, ManagedAs};
-use crate::store::{Store, TenantId};
+use crate::store::TenantId;
 
 /// New records per INSERT statement: enough to spread a statement's fixed cost thin, few
 /// enough that the statement stays small (14 values a row).
@@ -37,11 +38,10 @@ const FILTER_MAX_COMPANIES: i64 = 200_000;
 
 /// An existing record a row matches: its id, whether it is a customer or a partner, and its
 /// access scope.
-pub(super) type Existing = (i64, ManagedAs, Option<AccessScope>);
+pub(crate) type Existing = (i64, ManagedAs, Option<AccessScope>);
 
 /// The writing side of one import, on one connection.
-pub(super) struct Writer<'c> {
-    store: &'c Store,
+pub(crate) struct Writer<'c> {
     by_external_id: Statement<'c>,
     by_name: Statement<'c>,
     max_id: Statement<'c>,
@@ -64,13 +64,10 @@ pub(super) struct Writer<'c> {
 }
 
 impl<'c> Writer<'c> {
-    /// Prepares the statements for `tenant`'s import, whose records are stamped `now`.
-    pub(super) fn new(
-        conn: &'c Connection,
-        store: &'c Store,
-        tenant: &TenantId,
-        now: i64,
-    ) -> Result<Writer<'c>> {
+    /// Prepares the statements for the operation's import, whose records it stamps with its
+    /// time.
+    pub(crate) fn new(op: &Op<'c>) -> Result<Writer<'c>> {
+        let Op { conn, tenant, .. } = *op;
         let prepare = |sql: &str, bind_tenant: bool| {
             conn.prepare(sql)
                 .and_then(|mut statement| {
@@ -79,10 +76,9 @@ impl<'c> Writer<'c> {
                     }
                     Ok(statement)
                 })
-                .map_err(|e| store.error(e))
+                .map_err(Error::from)
         };
         Ok(Writer {
-            store,
             by_external_id: prepare(
                 "SELECT id, managed_as, access_scope FROM companies
                  WHERE tenant_id = ?1 AND external_id = ?2",
@@ -94,7 +90,7 @@ impl<'c> Writer<'c> {
                 true,
             )?,
             max_id: prepare("SELECT coalesce(max(id), 0) FROM companies", false)?,
-            bulk: BulkInsert::new(conn, store, tenant, now, ROWS_PER_INSERT)?,
+            bulk: BulkInsert::new(op, ROWS_PER_INSERT)?,
             next_id: 0,
             queued_keys: HashSet::default(),
             filter: None,
@@ -108,16 +104,12 @@ impl<'c> Writer<'c> {
     /// Starts a transaction's worth of rows: new records take ids from the highest one in use
     /// on, as SQLite would give them. Called inside the transaction, which holds the database's
     /// write lock (or, in a dry run, reads one snapshot).
-    pub(super) fn begin(&mut self) -> Result<()> {
-        let max: i64 = self
-            .max_id
-            .query_row([], |r| r.get(0))
-            .map_err(|e| self.store.error(e))?;
+    pub(crate) fn begin(&mut self) -> Result<()> {
+        let max: i64 = self.max_id.query_row([], |r| r.get(0))?;
         self.next_id = max + 1;
         let data_version: i64 = self
             .conn
-            .pragma_query_value(None, "data_version", |r| r.get(0))
-            .map_err(|e| self.store.error(e))?;
+            .pragma_query_value(None, "data_version", |r| r.get(0))?;
         if !self.begun {
             self.begun = true;
             self.data_version = data_version;
@@ -132,32 +124,21 @@ impl<'c> Writer<'c> {
     /// The filter of the tenant's keys, read in the first batch's transaction; `None` for a
     /// tenant with many companies.
     fn read_keys(&mut self) -> Result<Option<Vec<u64>>> {
-        let store = self.store;
         let count: i64 = self
             .conn
             .prepare_cached("SELECT count(*) FROM companies WHERE tenant_id = ?1")
-            .and_then(|mut q| q.query_row([self.tenant.as_str()], |r| r.get(0)))
-            .map_err(|e| store.error(e))?;
+            .and_then(|mut q| q.query_row([self.tenant.as_str()], |r| r.get(0)))?;
         if count > FILTER_MAX_COMPANIES {
             return Ok(None);
         }
         let mut filter = vec![0u64; FILTER_BITS / 64];
         let mut query = self
             .conn
-            .prepare("SELECT external_id, name FROM companies WHERE tenant_id = ?1")
-            .map_err(|e| store.error(e))?;
-        let mut rows = query
-            .query([self.tenant.as_str()])
-            .map_err(|e| store.error(e))?;
-        while let Some(row) = rows.next().map_err(|e| store.error(e))? {
-            let external_id = row
-                .get_ref(0)
-                .and_then(|v| Ok(v.as_str_or_null()?))
-                .map_err(|e| store.error(e))?;
-            let name = row
-                .get_ref(1)
-                .and_then(|v| Ok(v.as_str()?))
-                .map_err(|e| store.error(e))?;
+            .prepare("SELECT external_id, name FROM companies WHERE tenant_id = ?1")?;
+        let mut rows = query.query([self.tenant.as_str()])?;
+        while let Some(row) = rows.next()? {
+            let external_id = row.get_ref(0).and_then(|v| Ok(v.as_str_or_null()?))?;
+            let name = row.get_ref(1).and_then(|v| Ok(v.as_str()?))?;
             if let Some(external_id) = external_id {
                 add(&mut filter, key_hash(Some(external_id), ""));
             }
@@ -167,7 +148,7 @@ impl<'c> Writer<'c> {
     }
 
     /// Notes that a record now has these keys (a row updated it).
-    pub(super) fn note_keys(&mut self, external_id: Option<&str>, name: &str) {
+    pub(crate) fn note_keys(&mut self, external_id: Option<&str>, name: &str) {
         if let Some(filter) = &mut self.filter {
             if let Some(external_id) = external_id {
                 add(filter, key_hash(Some(external_id), ""));
@@ -179,7 +160,7 @@ impl<'c> Writer<'c> {
     /// The existing record a row matches: by external id when the row has one, else by name
     /// (ignoring case, the oldest first). Only meaningful when
     /// [`may_be_queued`](Self::may_be_queued) said no, or the queue was written since.
-    pub(super) fn lookup(
+    pub(crate) fn lookup(
         &mut self,
         external_id: Option<&str>,
         name: &str,
@@ -190,7 +171,7 @@ impl<'c> Writer<'c> {
                 _ => ManagedAs::Customer,
             };
             let scope = match r.get_ref(2)?.as_str_or_null()? {
-                Some(scope) => companies::parse_scope(scope),
+                Some(scope) => parse_scope(scope),
                 None => None,
             };
             Ok((r.get::<_, i64>(0)?, managed_as, scope))
@@ -212,11 +193,11 @@ impl<'c> Writer<'c> {
                 None => Ok(None),
             }
         });
-        found.map_err(|e| self.store.error(e))
+        found.map_err(Error::from)
     }
 
     /// Whether a row with this key may match a queued record (then write the queue first).
-    pub(super) fn may_be_queued(&self, external_id: Option<&str>, name: &str) -> bool {
+    pub(crate) fn may_be_queued(&self, external_id: Option<&str>, name: &str) -> bool {
         !self.queued_keys.is_empty()
             && self
                 .queued_keys
@@ -225,7 +206,7 @@ impl<'c> Writer<'c> {
 
     /// Queues a new record and returns the id it will have. Its values are moved out of
     /// `fields`.
-    pub(super) fn queue(
+    pub(crate) fn queue(
         &mut self,
         name: String,
         managed_as: ManagedAs,
@@ -255,17 +236,17 @@ impl<'c> Writer<'c> {
     }
 
     /// Whether a statement's worth of records is queued.
-    pub(super) fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.bulk.is_full()
     }
 
     /// Whether nothing is queued.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.bulk.len() == 0
     }
 
     /// Writes the queued records; see [`BulkInsert::flush`].
-    pub(super) fn flush(&mut self, written: &mut Vec<Result<()>>) -> Result<()> {
+    pub(crate) fn flush(&mut self, written: &mut Vec<Result<()>>) -> Result<()> {
         self.queued_keys.clear();
         self.bulk.flush(written)
     }
