@@ -24,4 +24,5 @@ plugins:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy -p cs-host --lib --no-default-features -- -D warnings
 	cd plugins && $(CARGO) fmt --all --check && $(CARGO) clippy --release -- -D warnings
