@@ -3,17 +3,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
 fn cshost(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cshost"))
-        .args(args)
-        .env("CSHOST_CACHE_DIR", support::cache_dir())
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("cshost starts")
+    support::cshost(args)
 }
 
 fn stdout(output: &Output) -> String {

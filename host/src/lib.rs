@@ -31,6 +31,7 @@ pub use import::{
     CsvProperties, Encoding, ImportJob, ImportOptions, ImportTarget, JobStatus, Mapping, Progress,
     RowError, RowErrorKind, Separator, generate_partners_csv,
 };
+pub use names::nearest;
 pub use outbox::{
     DeliveryReport, FileMailbox, OutboxMessage, OutboxStatus, Sent, SmtpMailer, Transport,
     TransportError,
