@@ -3,7 +3,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -280,4 +280,85 @@ fn bad_files_and_bad_input_get_clear_errors() {
         "{}",
         stderr(&output)
     );
+}
+
+/// Runs `cshost --db DB ARGS…`.
+fn cshost_on(db: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--db", path(db)];
+    all.extend(args);
+    cshost(&all)
+}
+
+#[test]
+fn errors_print_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    assert!(
+        cshost_on(&db, &["tenant", "create", "acme"])
+            .status
+            .success()
+    );
+    let once = |output: &Output, cause: &str, names: &str| {
+        assert!(!output.status.success());
+        let err = stderr(output);
+        assert_eq!(err.matches(cause).count(), 1, "{err}");
+        assert!(err.contains(names), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    };
+
+    // A file that is not there: the operating system's words, once, after the file's name.
+    let missing = dir.path().join("missing.csv");
+    let output = cshost_on(
+        &db,
+        &["company", "import", "--tenant", "acme", path(&missing)],
+    );
+    once(&output, "No such file or directory", "missing.csv");
+
+    // A database file that is not one: SQLite's words, once, after the database's name.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+    let output = cshost_on(&junk, &["tenant", "list"]);
+    once(&output, "not a database", "junk.db");
+}
+
+#[test]
+fn processes_creating_tenants_on_a_new_file_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new.db");
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_cshost"))
+                .args(["--db", path(&db), "tenant", "create", &format!("t{i}")])
+                .env_remove("RUST_LOG")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("cshost starts")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let list = cshost_on(&db, &["tenant", "list", "--json"]);
+    let tenants: Value = serde_json::from_str(&stdout(&list)).unwrap();
+    assert_eq!(tenants.as_array().map(Vec::len), Some(6), "{tenants}");
+}
+
+#[test]
+fn a_database_from_a_newer_cshost_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    assert!(
+        cshost_on(&db, &["tenant", "create", "acme"])
+            .status
+            .success()
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let output = cshost_on(&db, &["tenant", "list"]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("schema version 99 is newer"), "{err}");
 }

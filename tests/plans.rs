@@ -1,10 +1,12 @@
 //! Success plans and CTAs: the Draft-to-Active rule (a CTA may not be due before its tasks),
-//! objectives' sharing flags, and CTAs on their own.
+//! objectives' sharing flags, CTAs on their own, and the CTAs a lifecycle plugin opens.
+
+mod support;
 
 use cs_host::model::{CtaType, Date, Priority};
 use cs_host::{
-    ErrorKind, Host, HostConfig, NewCompany, NewCta, NewPlan, NewTask, PlanStatus, TaskOf,
-    TenantLevel,
+    EnableOptions, ErrorKind, Host, HostConfig, NewCompany, NewCta, NewPlan, NewTask, PlanStatus,
+    TaskOf, TenantLevel,
 };
 
 fn date(y: i32, m: u8, d: u8) -> Option<Date> {
@@ -253,4 +255,47 @@ fn plans_and_ctas_check_what_they_point_at() {
         umbrella.plan(plan).unwrap_err().kind(),
         ErrorKind::NotFound { .. }
     ));
+}
+
+#[test]
+fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
+    // partner-welcome opens its CTA `due-days` days from now; u32::MAX days is some eleven
+    // million years away.
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::open(dir.path().join("cs.db"), support::host_config()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Company)
+        .unwrap();
+    let admin = "admin@acme.example";
+    let acme = host.tenant("acme").unwrap().acting_as(admin);
+    host.install_plugin(&support::plugin_bytes("partner-welcome"), admin)
+        .unwrap();
+    acme.enable_plugin(
+        "partner-welcome",
+        EnableOptions::new().config("due-days", u32::MAX.to_string()),
+    )
+    .unwrap();
+
+    let (partner, report) = acme
+        .add_partner(NewCompany::new("Bennett & Co."), None)
+        .unwrap();
+    assert!(report.applied.is_empty(), "{report:?}");
+    let refused = report.refused.join("\n");
+    assert!(
+        refused.starts_with("partner-welcome: ") && refused.contains("4294967295 days"),
+        "{refused}"
+    );
+    // The company's CTAs still list: nothing unreadable was stored.
+    assert!(acme.ctas(partner).unwrap().is_empty());
+
+    // A sane count opens the CTA, due that many days after today.
+    acme.configure_plugin(
+        "partner-welcome",
+        [("due-days".to_owned(), "14".to_owned())].into(),
+    )
+    .unwrap();
+    let (partner, report) = acme.add_partner(NewCompany::new("Contoso"), None).unwrap();
+    assert!(report.refused.is_empty(), "{report:?}");
+    let ctas = acme.ctas(partner).unwrap();
+    assert_eq!(ctas.len(), 1);
+    assert!(ctas[0].due_date.is_some());
 }

@@ -19,9 +19,10 @@ use cs_host::model::{
 };
 use cs_host::plugins::{RowOutcome, StaticDirectory};
 use cs_host::{
-    Capability, ExtensionPoint, Limits, PluginContext, PluginError, PluginErrorKind, PluginRuntime,
-    RuntimeConfig,
+    Capability, EnableOptions, ExtensionPoint, Host, Limits, PluginContext, PluginError,
+    PluginErrorKind, PluginRuntime, RuntimeConfig, TenantLevel,
 };
+use serde_json::json;
 
 use support::{load, plugin_bytes, runtime};
 
@@ -359,7 +360,8 @@ fn a_huge_return_value_is_refused_by_the_output_cap() {
     match kind(map_row("huge-output", &context(), good_row())) {
         PluginErrorKind::OutputTooLarge { size, limit } => {
             assert_eq!(limit, 1 << 20);
-            assert!(size >= 8 << 20, "{size}");
+            // The host stops copying the value near the cap: it never holds all 8 MiB.
+            assert!(size > limit, "{size}");
         }
         other => panic!("expected output-too-large, got {other:?}"),
     }
@@ -444,18 +446,65 @@ fn lookup_with_the_grant_reads_the_tenants_company() {
 
 #[test]
 fn a_grant_is_useless_to_a_plugin_that_did_not_request_it() {
-    // normalize-partner requests no capability: granting one changes nothing it can do, and
-    // its manifest shows it asked for none.
-    assert!(load("normalize-partner").manifest().capabilities.is_empty());
+    // lookup-unrequested calls the look-up without declaring read-companies; the tenant's
+    // enablement grants it anyway. The directory stays closed: a capability needs both.
+    assert!(
+        load("lookup-unrequested")
+            .manifest()
+            .capabilities
+            .is_empty()
+    );
+    let context = context()
+        .companies(directory())
+        .grant(Capability::ReadCompanies);
+    let mut instance = load("lookup-unrequested").instantiate(&context);
+    let kind = kind(instance.on_plan_shared(&share_event(1), &[]));
     assert_eq!(
-        load("lookup-probe").manifest().capabilities,
-        vec![Capability::ReadCompanies]
+        kind,
+        PluginErrorKind::CapabilityNotGranted {
+            capability: "read-companies".into()
+        }
+    );
+    assert_eq!(instance.last_call().denied, Some(Capability::ReadCompanies));
+    // The same grant serves the plugin that requested it.
+    let mut probe = load("lookup-probe").instantiate(&context);
+    assert_eq!(
+        probe.on_plan_shared(&share_event(1), &[]).unwrap()[0].body,
+        "AAR Corp"
     );
 }
 
 #[test]
+fn one_instance_serves_rows_after_a_trap_on_an_earlier_row() {
+    // One instance serves a whole import: a trap on one row fails that row alone, and the same
+    // instance maps the rows after it, on a fresh guest (its call count starts again).
+    let mut instance = load("trap-on-row").instantiate(&context());
+    instance
+        .begin_rows(&[], &["name".into(), "notes".into()])
+        .unwrap();
+    let mut notes = |number: u64, name: &str| {
+        let outcome = instance.map_row(number, &[], &[FieldValue::from(name), FieldValue::Null]);
+        match outcome {
+            Ok(RowOutcome::Keep(fields)) => Ok(fields["notes"].clone()),
+            Ok(other) => panic!("row {number}: expected keep, got {other:?}"),
+            Err(error) => Err(error),
+        }
+    };
+    assert_eq!(notes(2, "a").unwrap(), FieldValue::from("call 1"));
+    assert_eq!(notes(3, "b").unwrap(), FieldValue::from("call 2"));
+    let error = notes(4, "trap").unwrap_err();
+    assert_eq!(error.code(), "trap", "{error}");
+    assert_eq!(notes(5, "c").unwrap(), FieldValue::from("call 1"));
+    assert_eq!(notes(6, "d").unwrap(), FieldValue::from("call 2"));
+    let error = notes(7, "trap").unwrap_err();
+    assert_eq!(error.code(), "trap", "{error}");
+    assert_eq!(notes(8, "e").unwrap(), FieldValue::from("call 1"));
+}
+
+#[test]
 fn an_instance_recovers_after_a_crash_with_a_fresh_store() {
-    // One instance serves a whole import; a crash on one row must not break the next rows.
+    // A plugin that crashes on every row fails each row with its own error: the crash of one
+    // row never turns into "cannot enter component instance" on the next.
     let limits = Limits::default().fuel(2_000_000);
     let plugin = load("spin");
     let mut instance = plugin.instantiate(&context().limits(limits));
@@ -464,12 +513,8 @@ fn an_instance_recovers_after_a_crash_with_a_fresh_store() {
         let err = instance
             .map_row(number, &[], &[FieldValue::from("x")])
             .unwrap_err();
-        assert_eq!(err.code(), "fuel-exhausted");
+        assert_eq!(err.code(), "fuel-exhausted", "row {number}: {err}");
     }
-    let mut good = load("normalize-partner").instantiate(&context());
-    good.begin_rows(&[], &["name".into()]).unwrap();
-    good.map_row(2, &[], &[FieldValue::from("x")]).unwrap();
-    good.map_row(3, &[], &[FieldValue::from("y")]).unwrap();
 }
 
 #[test]
@@ -578,4 +623,289 @@ fn tenants_get_separate_instances_and_configuration() {
     };
     assert_eq!(region(&a), FieldValue::from("Region A"));
     assert_eq!(region(&b), FieldValue::from("Region B"));
+}
+
+/// A hostile component written by hand in the component model's text format, assembled.
+fn hand_written(name: &str) -> Vec<u8> {
+    let path = support::root()
+        .join("plugins/hostile/wat")
+        .join(format!("{name}.wat"));
+    wat::parse_file(&path).unwrap_or_else(|e| panic!("assembling {}: {e}", path.display()))
+}
+
+#[test]
+fn a_sleep_in_a_host_wait_ends_at_the_deadline() {
+    // The plugin sleeps for an hour in `wasi:io/poll`, where epoch interruption cannot reach.
+    let limits = Limits::default().deadline(Duration::from_millis(100));
+    let started = Instant::now();
+    let kind = kind(map_row("sleeper", &context().limits(limits), good_row()));
+    assert_eq!(
+        kind,
+        PluginErrorKind::DeadlineExceeded {
+            deadline: Duration::from_millis(100)
+        }
+    );
+    // A loose bound: the point is the deadline, not the hour.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_host_still_serves();
+}
+
+#[test]
+fn sixteen_memories_of_31_mib_are_capped_together_under_32_mib() {
+    let err = runtime().load(&hand_written("multi-memory")).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &PluginErrorKind::MemoryLimit { limit: 32 << 20 },
+        "{err}"
+    );
+    assert!(err.is_plugin_fault());
+    assert_host_still_serves();
+}
+
+#[test]
+fn a_300_mib_static_memory_is_the_plugins_fault() {
+    let err = runtime().load(&hand_written("huge-static")).unwrap_err();
+    assert!(
+        matches!(err.kind(), PluginErrorKind::MemoryLimit { .. }),
+        "{err}"
+    );
+    assert!(err.is_plugin_fault(), "{err}");
+    assert_host_still_serves();
+}
+
+#[test]
+fn millions_of_empty_log_lines_stay_within_the_log_cap() {
+    let limits = Limits::default().deadline(Duration::from_secs(20));
+    let mut instance = load("empty-lines").instantiate(&context().limits(limits));
+    instance.begin_rows(&[], &["name".into()]).unwrap();
+    instance.map_row(1, &[], &[FieldValue::from("x")]).unwrap();
+    let log = instance.log();
+    // Each line counts at least 32 bytes against the 64 KiB cap, plus the note of the rest.
+    assert!(log.len() <= (64 << 10) / 32 + 1, "{} lines kept", log.len());
+    let last = &log.last().unwrap().message;
+    assert!(last.contains("more log lines dropped"), "{last}");
+    let dropped: usize = last.split(' ').next().unwrap().parse().unwrap();
+    assert!(dropped > 1_000_000, "{last}");
+    assert_host_still_serves();
+}
+
+#[test]
+fn a_field_mapper_whose_map_row_takes_a_string_is_refused_naming_the_function() {
+    let err = runtime()
+        .load(&plugin_bytes("wrong-signature"))
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), PluginErrorKind::IncompatibleComponent { .. }),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("`cs:plugin/field-mapper@0.1.0`"),
+        "{message}"
+    );
+    assert!(message.contains("`map-row`"), "{message}");
+}
+
+#[test]
+fn a_plugin_that_describes_itself_differently_after_install_is_refused() {
+    const OPS: &str = "ops@platform.example";
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let pinned = {
+        let host = Host::open(&db, support::host_config()).unwrap();
+        host.create_tenant("acme", "Acme", TenantLevel::Both)
+            .unwrap();
+        let installed = host
+            .install_plugin(&plugin_bytes("describe-switcher"), OPS)
+            .unwrap();
+        host.tenant("acme")
+            .unwrap()
+            .acting_as("admin@acme.example")
+            .enable_plugin("describe-switcher", EnableOptions::new())
+            .unwrap();
+        installed.plugin.manifest
+    };
+    let input = json!({
+        "columns": ["Name", "SSN"],
+        "rows": [{"number": 1, "source": ["Acme", "123-45-6789"],
+                  "fields": {"name": "Acme", "industry": "Aerospace"}}]
+    });
+    // Each process loads the component again, and it flips its coin again: sooner or later it
+    // disagrees with what it said at install.
+    for _ in 0..64 {
+        let host = Host::open(&db, support::host_config()).unwrap();
+        let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
+        match acme.run_hook(ExtensionPoint::FieldMapper, input.clone(), None) {
+            Ok(out) => {
+                // It agreed this time: it sees exactly what the recorded manifest allows.
+                let seen = out[0]["fields"]["name"].as_str().unwrap().to_owned();
+                if pinned.reads == ["name"] {
+                    assert_eq!(seen, "fields 1, SSN none");
+                } else {
+                    assert_eq!(seen, "fields 2, SSN 123-45-6789");
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                assert!(message.contains("describe-switcher"), "{message}");
+                assert!(message.contains("the fields it reads"), "{message}");
+                let failures = acme.plugin_failures(Some("describe-switcher")).unwrap();
+                assert_eq!(failures[0].code, "manifest-changed");
+                assert!(failures[0].message.contains("the fields it reads"));
+                return;
+            }
+        }
+    }
+    panic!("the plugin described itself the same way 64 times in a row");
+}
+
+/// A host on a fresh database with the tenant `acme`, its CSM as a user, and `plugin`
+/// installed and enabled with `options`.
+fn host_with(dir: &std::path::Path, plugin: &str, options: EnableOptions) -> Host {
+    let host = Host::open(dir.join("cs.db"), support::host_config()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
+    acme.add_user("csm@acme.example", "Cem", cs_host::Licence::Full)
+        .unwrap();
+    host.install_plugin(&plugin_bytes(plugin), "ops@platform.example")
+        .unwrap();
+    acme.enable_plugin(plugin, options).unwrap();
+    host
+}
+
+fn share_input() -> serde_json::Value {
+    json!({
+        "event": {
+            "plan_id": "7", "plan_name": "Renewal 2027", "customer_id": "3",
+            "customer_name": "Globex", "audience": "contacts",
+            "recipients": [{"email": "pat@globex.example", "name": "Pat", "external": true}],
+            "visible_objectives": [{"id": "1", "name": "Cut churn", "status": "open"}],
+            "subject": "Our plan", "note": "confidential pricing", "shared_by": "csm@acme.example"
+        },
+        "planned": [{"channel": "email", "recipient": "pat@globex.example",
+                     "subject": "Our plan", "body": "default"}]
+    })
+}
+
+fn partner_input() -> serde_json::Value {
+    json!({"partner": {
+        "company": {"id": "9", "name": "Bennett", "fields": {"email": "hello@bennett.example"}},
+        "scope": "both"
+    }})
+}
+
+#[test]
+fn a_notifier_cannot_mail_a_shared_plan_to_an_outside_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_with(dir.path(), "exfiltrator", EnableOptions::new());
+    let acme = host.tenant("acme").unwrap();
+    let out = acme
+        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .unwrap();
+    assert_eq!(out["error"]["code"], "egress-denied", "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("attacker@evil.example")
+    );
+    // Fail-closed: the share's own notifications are held; nothing goes to the attacker.
+    let held = out["held"].as_array().unwrap();
+    assert!(
+        held.iter().all(|n| n["recipient"] == "pat@globex.example"),
+        "{out}"
+    );
+
+    // Fail-open: the plugin is skipped and the planned notifications go out as they were.
+    let acme = acme.acting_as("admin@acme.example");
+    acme.enable_plugin(
+        "exfiltrator",
+        EnableOptions::new().failure_policy(cs_host::FailurePolicy::FailOpen),
+    )
+    .unwrap();
+    let out = acme
+        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .unwrap();
+    let sent = out["send"].as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{out}");
+    assert_eq!(sent[0]["recipient"], "pat@globex.example");
+}
+
+#[test]
+fn a_notifier_cannot_flood_the_outbox_with_empty_notifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = EnableOptions::new()
+        .config("mode", "flood")
+        .limits(Limits::default().output(4 << 10));
+    let host = host_with(dir.path(), "exfiltrator", options);
+    let out = host
+        .tenant("acme")
+        .unwrap()
+        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .unwrap();
+    // Empty notifications are not free: each counts against the 4 KiB output cap.
+    assert_eq!(out["error"]["code"], "output-too-large", "{out}");
+    assert_eq!(out["held"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_notifier_cannot_write_headers_through_a_subject_or_an_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = EnableOptions::new().config("mode", "headers");
+    let host = host_with(dir.path(), "exfiltrator", options);
+    let out = host
+        .tenant("acme")
+        .unwrap()
+        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .unwrap();
+    // The address ` \tPAT@GLOBEX.EXAMPLE\r\n` is the recipient's, normalised; the subject's
+    // line break is made a space by every transport (tested with the outbox).
+    let sent = out["send"].as_array().unwrap();
+    assert_eq!(sent[0]["recipient"], "pat@globex.example", "{out}");
+}
+
+#[test]
+fn a_lifecycle_plugin_cannot_notify_outside_the_partner_or_flood_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_with(dir.path(), "exfiltrator", EnableOptions::new());
+    let acme = host.tenant("acme").unwrap();
+    let err = acme
+        .run_hook(ExtensionPoint::Lifecycle, partner_input(), None)
+        .unwrap_err();
+    let cs_host::ErrorKind::Plugin(error) = err.kind() else {
+        panic!("expected a plugin error, got {err}")
+    };
+    assert_eq!(error.code(), "egress-denied", "{err}");
+
+    let acme = acme.acting_as("admin@acme.example");
+    acme.enable_plugin("exfiltrator", EnableOptions::new().config("mode", "flood"))
+        .unwrap();
+    let err = acme
+        .run_hook(ExtensionPoint::Lifecycle, partner_input(), None)
+        .unwrap_err();
+    let cs_host::ErrorKind::Plugin(error) = err.kind() else {
+        panic!("expected a plugin error, got {err}")
+    };
+    assert_eq!(error.code(), "output-too-large", "{err}");
+}
+
+#[test]
+fn notifications_aliasing_one_buffer_are_not_copied_past_the_output_cap() {
+    // 4,096 bodies all point at the same megabyte of guest memory: 4 GiB to copy.
+    let mut instance = load("aliasing-notifier").instantiate(&context());
+    let err = instance.on_plan_shared(&share_event(1), &[]).unwrap_err();
+    match err.kind() {
+        PluginErrorKind::OutputTooLarge { size, limit } => {
+            assert_eq!(*limit, 1 << 20);
+            // The host stopped copying at about twice the cap.
+            assert!(*size <= 3 << 20, "{size}");
+        }
+        other => panic!("expected output-too-large, got {other:?}"),
+    }
+    assert_host_still_serves();
 }

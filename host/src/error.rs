@@ -67,6 +67,16 @@ pub enum ErrorKind {
         /// The cause.
         source: rusqlite::Error,
     },
+    /// The database was written by a newer cs-host: its schema has more migration steps than
+    /// this version knows. It is left untouched.
+    SchemaTooNew {
+        /// The database file.
+        database: String,
+        /// The database's schema version (its `user_version`).
+        version: i64,
+        /// The newest schema version this cs-host knows.
+        supported: i64,
+    },
     /// No tenant has this id.
     UnknownTenant(String),
     /// A tenant with this id exists already.
@@ -192,6 +202,15 @@ impl fmt::Display for Error {
             ErrorKind::Database { database, source } => {
                 write!(f, "database {database}: {source}")
             }
+            ErrorKind::SchemaTooNew {
+                database,
+                version,
+                supported,
+            } => write!(
+                f,
+                "database {database}: its schema version {version} is newer than this cs-host \
+                 knows ({supported}); use the cs-host that wrote it, or a newer one"
+            ),
             ErrorKind::UnknownTenant(id) => write!(f, "there is no tenant `{id}`"),
             ErrorKind::TenantExists(id) => write!(f, "a tenant `{id}` exists already"),
             ErrorKind::Invalid(message) => f.write_str(message),
@@ -289,16 +308,11 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &*self.kind {
-            ErrorKind::Plugin(error) => Some(error),
-            ErrorKind::Io { source, .. } => Some(source),
-            ErrorKind::Database { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// The message of an [`Error`] is whole: it already says what its cause said (the file's
+/// operating-system error, the database's message, the plugin's failure), so it reports no
+/// separate `source`, and a caller that prints the chain of causes (`anyhow`'s `{:#}`) prints
+/// each fact once. The cause itself stays reachable through [`Error::kind`].
+impl std::error::Error for Error {}
 
 impl From<PluginError> for Error {
     fn from(error: PluginError) -> Error {

@@ -13,6 +13,7 @@ use crate::host::Tenant;
 use crate::model::{
     Company, FieldValue, Fields, LifecycleAction, Notification, Partner, ShareEvent,
 };
+use crate::plugins::egress::Egress;
 use crate::plugins::enablement::{Active, FailurePolicy};
 use crate::plugins::runlog::{CallLog, RunLogSink};
 use crate::plugins::{ExtensionPoint, PluginError, PluginInstance, RowOutcome};
@@ -105,6 +106,13 @@ pub(crate) struct PluginActions {
 }
 
 impl<'h> Tenant<'h> {
+    /// Whether a normalised address is one of the tenant's users: the egress policy lets
+    /// plugins notify them.
+    fn is_user_address(&self, address: &str) -> bool {
+        // A failed look-up denies: the policy never opens on an error.
+        matches!(self.user_by_email(address), Ok(Some(_)))
+    }
+
     /// The *CSV row mapped* chain for one import: fresh instances of the tenant's enabled
     /// field-mapper plugins, in priority order, each begun with these columns and fields.
     /// The enablement is read once here: changes apply to the next operation, never this one.
@@ -224,8 +232,16 @@ impl<'h> Tenant<'h> {
             .collect();
         let mut planned = planned;
         let mut held = None;
+        let is_user = |to: &str| self.is_user_address(to);
         for slot in &mut slots {
-            let result = slot.instance.on_plan_shared(event, &planned);
+            let egress = Egress::for_share(event, slot.instance.limits().notifications_value());
+            let result = slot
+                .instance
+                .on_plan_shared(event, &planned)
+                .and_then(|mut sent| {
+                    egress.check(slot.name(), sent.iter_mut(), &is_user)?;
+                    Ok(sent)
+                });
             let stats = slot.instance.last_call();
             match result {
                 Ok(notifications) => {
@@ -269,8 +285,21 @@ impl<'h> Tenant<'h> {
             .collect();
         let mut all = Vec::with_capacity(slots.len());
         let mut failed = None;
+        let is_user = |to: &str| self.is_user_address(to);
         for slot in &mut slots {
-            let result = slot.instance.on_partner_created(partner);
+            let egress = Egress::for_partner(partner, slot.instance.limits().notifications_value());
+            let result = slot
+                .instance
+                .on_partner_created(partner)
+                .and_then(|mut actions| {
+                    let notes = actions.iter_mut().filter_map(|action| match action {
+                        LifecycleAction::Notify(notification) => Some(notification),
+                        _ => None,
+                    });
+                    let notes: Vec<&mut Notification> = notes.collect();
+                    egress.check(slot.name(), notes.into_iter(), &is_user)?;
+                    Ok(actions)
+                });
             let stats = slot.instance.last_call();
             match result {
                 Ok(actions) => {
@@ -315,7 +344,9 @@ pub struct RowsInput {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RowInput {
-    /// Its line number in the file; by default its place in the list, counting the header as 1.
+    /// Its data row number: 1 for the first row after the header, as import reports count rows
+    /// (a quoted value may span lines, so this is not a line number). By default, its place in
+    /// the list.
     #[serde(default)]
     pub number: Option<u64>,
     /// The source row, one value per column.
@@ -417,7 +448,7 @@ impl Tenant<'_> {
                 let mut chain = self.row_mappers(&input.columns, &fields)?;
                 let mut out = Vec::with_capacity(input.rows.len());
                 for (i, row) in input.rows.into_iter().enumerate() {
-                    let number = row.number.unwrap_or(i as u64 + 2);
+                    let number = row.number.unwrap_or(i as u64 + 1);
                     let mut values = row.fields;
                     let verdict = if chain.is_empty() {
                         RowVerdict::Keep

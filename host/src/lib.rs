@@ -9,6 +9,7 @@ mod error;
 mod hooks;
 mod host;
 mod import;
+mod inert;
 pub mod model;
 mod names;
 mod outbox;
@@ -31,6 +32,7 @@ pub use import::{
     CsvProperties, Encoding, ImportJob, ImportOptions, ImportTarget, JobStatus, Mapping, Progress,
     RowError, RowErrorKind, Separator, generate_partners_csv,
 };
+pub use inert::{inert, shell_quote};
 pub use names::nearest;
 pub use outbox::{
     DeliveryReport, FileMailbox, OutboxMessage, OutboxStatus, Sent, SmtpMailer, Transport,

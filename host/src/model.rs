@@ -9,54 +9,73 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A calendar date, without a time of day or a time zone.
+/// A calendar date, without a time of day or a time zone, in the years 1 to 9999 (the proleptic
+/// Gregorian calendar).
+///
+/// Every date the host stores, reads back or takes from a plugin is one of these, so a date is
+/// always written in the ten characters `YYYY-MM-DD` and text order is date order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    year: i32,
-    month: u8,
-    day: u8,
-}
+pub struct Date(jiff::civil::Date);
 
 impl Date {
-    /// The date `year-month-day`, or `None` if there is no such day.
+    /// The years a date may have.
+    pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+    /// The date `year-month-day`, or `None` if there is no such day or the year is outside
+    /// [`Date::YEARS`].
     pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
-        let days_in_month = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-            2 => 28,
-            _ => return None,
-        };
-        (1..=days_in_month)
-            .contains(&day)
-            .then_some(Date { year, month, day })
+        if !Date::YEARS.contains(&year) {
+            return None;
+        }
+        let year = i16::try_from(year).ok()?;
+        let month = i8::try_from(month).ok()?;
+        let day = i8::try_from(day).ok()?;
+        jiff::civil::Date::new(year, month, day).ok().map(Date)
+    }
+
+    /// The date of a calendar date of `jiff`, if its year is within [`Date::YEARS`].
+    pub(crate) fn from_civil(date: jiff::civil::Date) -> Option<Date> {
+        Date::YEARS
+            .contains(&i32::from(date.year()))
+            .then_some(Date(date))
+    }
+
+    /// The date as a calendar date of `jiff`, for date arithmetic.
+    pub(crate) fn civil(self) -> jiff::civil::Date {
+        self.0
     }
 
     /// The year.
     pub fn year(self) -> i32 {
-        self.year
+        self.0.year().into()
     }
 
     /// The month, 1 to 12.
     pub fn month(self) -> u8 {
-        self.month
+        self.0.month().unsigned_abs()
     }
 
     /// The day of the month, 1 to 31.
     pub fn day(self) -> u8 {
-        self.day
+        self.0.day().unsigned_abs()
     }
 }
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            self.year(),
+            self.month(),
+            self.day()
+        )
     }
 }
 
-/// The text is not a date in the form `YYYY-MM-DD`.
+/// The text is not a date in the form `YYYY-MM-DD` in the years 1 to 9999.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a date in the form YYYY-MM-DD")]
+#[error("`{0}` is not a date in the form YYYY-MM-DD (years 0001 to 9999)")]
 pub struct InvalidDate(pub String);
 
 impl FromStr for Date {
@@ -68,11 +87,14 @@ impl FromStr for Date {
         let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(invalid());
         };
-        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        let digits = |t: &str, len: usize| t.len() == len && t.bytes().all(|b| b.is_ascii_digit());
+        if !(digits(y, 4) && digits(m, 2) && digits(d, 2)) {
             return Err(invalid());
         }
         let number = |t: &str| t.parse::<u16>().map_err(|_| invalid());
-        Date::new(number(y)?.into(), number(m)? as u8, number(d)? as u8).ok_or_else(invalid)
+        let month = u8::try_from(number(m)?).map_err(|_| invalid())?;
+        let day = u8::try_from(number(d)?).map_err(|_| invalid())?;
+        Date::new(number(y)?.into(), month, day).ok_or_else(invalid)
     }
 }
 
@@ -501,6 +523,22 @@ mod tests {
         assert!("23-01-01".parse::<Date>().is_err());
         assert!("2023-1-01".parse::<Date>().is_err());
         assert_eq!(Date::new(2026, 1, 5).unwrap().to_string(), "2026-01-05");
+    }
+
+    #[test]
+    fn dates_are_in_the_years_1_to_9999() {
+        assert_eq!(Date::new(20000, 1, 1), None);
+        assert_eq!(Date::new(0, 1, 1), None);
+        assert_eq!(Date::new(-5, 1, 1), None);
+        assert_eq!(Date::new(1, 1, 1).unwrap().to_string(), "0001-01-01");
+        assert_eq!(Date::new(9999, 12, 31).unwrap().to_string(), "9999-12-31");
+        assert!("0000-01-01".parse::<Date>().is_err());
+        assert!("+999-01-01".parse::<Date>().is_err());
+        let error = "20000-01-01".parse::<Date>().unwrap_err().to_string();
+        assert!(error.contains("9999"), "{error}");
+        // A date stored as JSON reads back only when it is one.
+        let json = serde_json::json!({"date": "20000-01-01"});
+        assert!(serde_json::from_value::<FieldValue>(json).is_err());
     }
 
     #[test]

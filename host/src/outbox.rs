@@ -196,6 +196,47 @@ fn message_id(tenant: &str, key: &str) -> String {
     format!("<{}@outbox.cs-host>", hex::encode(&digest[..16]))
 }
 
+/// An email address as the outbox writes it and the egress policy compares it: trimmed, one
+/// `local@domain` with a dotted domain, no whitespace, control or mail-syntax characters
+/// (`<>,;:"()[]\\`) anywhere, in lower case. `None` when `raw` is not such an address.
+///
+/// Every transport writes recipients through this, so an address can never carry a header of
+/// its own (`"pat@globex.example\r\nBcc: ..."`).
+pub(crate) fn normalize_address(raw: &str) -> Option<String> {
+    let address = raw.trim();
+    let (local, domain) = address.split_once('@')?;
+    let clean = address
+        .chars()
+        .all(|c| !c.is_control() && !c.is_whitespace() && !"<>,;:\"()[]\\".contains(c));
+    let domain_ok = domain.contains('.')
+        && !domain.contains('@')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..");
+    (clean && !local.is_empty() && domain_ok).then(|| address.to_ascii_lowercase())
+}
+
+/// A header value as every transport writes it: each control character (CR and LF above all,
+/// which would end the header and start another) becomes a space.
+pub(crate) fn header_text(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The recipient of a message, checked for a header: the transport's error when it is not an
+/// address.
+fn header_recipient(message: &OutboxMessage) -> std::result::Result<String, TransportError> {
+    normalize_address(&message.recipient).ok_or_else(|| {
+        format!(
+            "recipient `{}` is not an email address",
+            message.recipient.escape_debug()
+        )
+        .into()
+    })
+}
+
 /// What a transport did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sent {
@@ -256,12 +297,13 @@ impl Transport for FileMailbox {
         }
         // Written whole to a temporary file, then linked into place: the link fails if the
         // message is there, and a crash never leaves half a message under its final name.
+        let to = header_recipient(message)?;
         let mut file = tempfile::NamedTempFile::new_in(dir)?;
         let text = format!(
             "Message-ID: {}\nTo: {}\nSubject: {}\nX-Channel: {}\nX-Kind: {}\n\n{}\n",
             message.message_id(),
-            message.recipient,
-            message.subject,
+            to,
+            header_text(&message.subject),
             channel_str(message.channel),
             message.kind,
             message.body
@@ -316,15 +358,14 @@ impl SmtpMailer {
 impl Transport for SmtpMailer {
     fn send(&self, message: &OutboxMessage) -> std::result::Result<Sent, TransportError> {
         use lettre::Transport as _;
-        let to: lettre::message::Mailbox = message
-            .recipient
-            .parse()
-            .map_err(|e| format!("recipient `{}`: {e}", message.recipient))?;
+        let to = header_recipient(message)?;
+        let to: lettre::message::Mailbox =
+            to.parse().map_err(|e| format!("recipient `{to}`: {e}"))?;
         let email = lettre::Message::builder()
             .message_id(Some(message.message_id()))
             .from(self.from.clone())
             .to(to)
-            .subject(message.subject.clone())
+            .subject(header_text(&message.subject))
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
             .body(message.body.clone())?;
         self.transport
@@ -614,5 +655,49 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("\n\nHello\n"), "{text}");
+    }
+
+    #[test]
+    fn a_subject_with_a_newline_cannot_write_headers_into_the_mailbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailbox = FileMailbox::new(dir.path());
+        let mut m = message("acme", "share:1:0");
+        m.subject = "Your plan\r\nBcc: attacker@evil.example\nX-Link: http://evil".into();
+        mailbox.send(&m).unwrap();
+        let text = std::fs::read_to_string(mailbox.path_of(&m)).unwrap();
+        let headers = text.split("\n\n").next().unwrap();
+        assert_eq!(headers.lines().count(), 5, "{text}");
+        assert!(!headers.lines().any(|l| l.starts_with("Bcc:")), "{text}");
+        assert!(headers.contains("Subject: Your plan  Bcc: attacker@evil.example X-Link"));
+    }
+
+    #[test]
+    fn a_recipient_with_whitespace_and_a_line_break_is_normalised_or_refused() {
+        assert_eq!(
+            normalize_address(" \tPAT@GLOBEX.EXAMPLE\r\n").as_deref(),
+            Some("pat@globex.example")
+        );
+        for bad in [
+            "pat@globex.example\r\nBcc: x@evil.example",
+            "Pat <pat@globex.example>",
+            "pat@globex",
+            "a,b@globex.example",
+            "@globex.example",
+        ] {
+            assert_eq!(normalize_address(bad), None, "{bad:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mailbox = FileMailbox::new(dir.path());
+        let mut m = message("acme", "share:1:0");
+        m.recipient = "pat@globex.example\nBcc: x@evil.example".into();
+        let error = mailbox.send(&m).unwrap_err().to_string();
+        assert!(error.contains("is not an email address"), "{error}");
+        m.recipient = " \tPAT@GLOBEX.EXAMPLE\r\n".into();
+        mailbox.send(&m).unwrap();
+        let text = std::fs::read_to_string(mailbox.path_of(&m)).unwrap();
+        assert!(
+            text.contains("\nTo: pat@globex.example\nSubject: Plan\n"),
+            "{text}"
+        );
     }
 }

@@ -198,7 +198,7 @@ impl Tenant<'_> {
             let schema = Schema::load(tx, store, &self.id)?;
             for result in &results {
                 let plugin = &result.plugin;
-                if let Err(reason) = validate_actions(&schema, &result.actions) {
+                if let Err(reason) = validate_actions(&schema, &result.actions, now) {
                     report.refused.push(format!("{plugin}: {reason}"));
                     audit::record(
                         tx,
@@ -313,8 +313,9 @@ impl Tenant<'_> {
 }
 
 /// Checks a plugin's actions before any is applied: fields exist and fit their type, CTAs have
-/// names, notifications have a recipient address and a subject.
-fn validate_actions(schema: &Schema, actions: &[LifecycleAction]) -> Result<(), String> {
+/// names and due dates in the years up to 9999 (at most [`crate::plans::dates::MAX_DUE_IN_DAYS`]
+/// days away), notifications have a recipient address and a subject.
+fn validate_actions(schema: &Schema, actions: &[LifecycleAction], now: i64) -> Result<(), String> {
     for action in actions {
         match action {
             LifecycleAction::SetField { name, value } => {
@@ -326,6 +327,10 @@ fn validate_actions(schema: &Schema, actions: &[LifecycleAction]) -> Result<(), 
             LifecycleAction::OpenCta(request) => {
                 if request.name.trim().is_empty() {
                     return Err("OpenCta without a name".to_owned());
+                }
+                if let Some(days) = request.due_in_days {
+                    crate::plans::dates::due_in(now, days)
+                        .map_err(|e| format!("OpenCta `{}`: {e}", request.name))?;
                 }
             }
             LifecycleAction::Notify(message) => {

@@ -88,7 +88,7 @@ export function reject(field: string, message: string): Refusal;
 
 /** One row of an import, after the admin's column mapping. */
 export class Row {
-  /** The row's line number in the file: the header is line 1, the first data row line 2. */
+  /** The row's data row number: 1 for the first row after the header, as the import report counts. */
   readonly number: number;
   /** The names of the fields the row carries. */
   readonly fields: readonly string[];

@@ -198,7 +198,7 @@ export function reject(field, message) {
 /** One row of an import after the admin's column mapping. */
 export class Row {
   constructor(schema, row) {
-    /** The row's line number in the file: the header is line 1, the first data row line 2. */
+    /** The row's data row number: 1 for the first row after the header, as the import report counts. */
     this.number = Number(row.number);
     this._schema = schema;
     this._row = row;

@@ -348,7 +348,7 @@ pub(super) fn call_hook(
                             .iter()
                             .map(|f| row.fields.get(f).cloned().unwrap_or_default())
                             .collect();
-                        let number = row.number.unwrap_or(i as u64 + 2);
+                        let number = row.number.unwrap_or(i as u64 + 1);
                         let outcome = instance.map_row(number, &row.source, &values);
                         record(&instance);
                         outcomes.push(json!({"row": number, "outcome": outcome?}));

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use cs_host::{
     Capability, EnableOptions, Enablement, FailurePolicy, Host, InstallOutcome, InstalledPlugin,
-    Limits,
+    Limits, inert, shell_quote,
 };
 
 /// Who makes a change, for the audit log.
@@ -289,8 +289,8 @@ fn installed_table(plugins: &[InstalledPlugin]) {
         let m = &p.manifest;
         println!(
             "{:<22} {:<10} {:<7} {:<36} {:<16} {:<14} {}",
-            m.name,
-            m.version,
+            inert(&m.name),
+            inert(&m.version),
             if p.latest { "yes" } else { "" },
             or_dash(
                 m.extension_points
@@ -439,11 +439,15 @@ fn enablement_table(enablements: &[Enablement]) {
     );
     for e in enablements {
         let state = if e.enabled { "on" } else { "off" };
-        let config: Vec<String> = e.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let config: Vec<String> = e
+            .config
+            .iter()
+            .map(|(k, v)| format!("{}={}", inert(k), inert(v)))
+            .collect();
         println!(
             "{:<22} {:<10} {:<8} {:>8} {:<12} {:<15} {}",
-            e.plugin,
-            e.version,
+            inert(&e.plugin),
+            inert(&e.version),
             state,
             e.priority,
             e.failure_policy.as_str(),
@@ -451,7 +455,7 @@ fn enablement_table(enablements: &[Enablement]) {
             or_dash(config),
         );
         if let Some(reason) = &e.disabled_reason {
-            println!("    disabled by the host: {reason}");
+            println!("    disabled by the host: {}", inert(reason));
         }
     }
 }
@@ -590,11 +594,11 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
                             "{:>6} {:<20} {:<20} {:<10} {:<16} {:<24} {}",
                             f.id,
                             cs_host::utc_timestamp(f.at),
-                            f.plugin,
-                            f.version,
+                            inert(&f.plugin),
+                            inert(&f.version),
                             f.hook,
                             f.code,
-                            f.message
+                            inert(&f.message)
                         );
                     }
                 }
@@ -619,7 +623,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
                         .collect();
                     println!(
                         "{:<20} {:<16} {:>8} {:>8} {:>14} {:>9} {:>9} {}",
-                        s.plugin,
+                        inert(&s.plugin),
                         s.hook,
                         s.calls,
                         s.failures,
@@ -629,7 +633,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
                         or_dash(kinds)
                     );
                     if let Some(error) = s.last_error {
-                        println!("    last error: {error}");
+                        println!("    last error: {}", inert(&error));
                     }
                 }
             }
@@ -709,23 +713,41 @@ fn replay_failure(
     let input = out.join("input.json");
     std::fs::write(&input, serde_json::to_string_pretty(&failure.input)?)
         .with_context(|| format!("cannot write {}", input.display()))?;
-    let component = out.join(format!("{}-{}.wasm", failure.plugin, failure.version));
+    // The file name is made of the recorded name and version, which a plugin chose: keep only
+    // characters that cannot leave --out (no `/`, no `..` made of them) or mean anything to a
+    // shell.
+    let safe = |text: &str| -> String {
+        text.chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '+' => c,
+                _ => '_',
+            })
+            .collect()
+    };
+    let component = out.join(format!(
+        "{}-{}.wasm",
+        safe(&failure.plugin),
+        safe(&failure.version)
+    ));
     let bytes = host.plugin_component(&failure.plugin, Some(&failure.version))?;
     std::fs::write(&component, bytes)
         .with_context(|| format!("cannot write {}", component.display()))?;
     let mut command = format!(
         "cshost plugin run {} --hook {} --input {}",
-        component.display(),
-        failure.hook,
-        input.display()
+        shell_quote(&component.display().to_string()),
+        shell_quote(&failure.hook),
+        shell_quote(&input.display().to_string())
     );
     for (key, value) in &failure.config {
-        command.push_str(&format!(" --config '{key}={value}'"));
+        command.push_str(&format!(
+            " --config {}",
+            shell_quote(&format!("{key}={value}"))
+        ));
     }
     for grant in &failure.grants {
-        command.push_str(&format!(" --grant {grant}"));
+        command.push_str(&format!(" --grant {}", shell_quote(grant.name())));
     }
-    println!("{}: {}", failure.code, failure.message);
+    println!("{}: {}", inert(&failure.code), inert(&failure.message));
     println!("{command}");
     Ok(ExitCode::SUCCESS)
 }

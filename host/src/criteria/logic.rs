@@ -1,8 +1,15 @@
 //! The advanced-logic expression over filter numbers, such as `(1 AND 2) OR NOT 3`.
 //! `NOT` binds tightest, then `AND`, then `OR`; words are case-insensitive. Errors give the
 //! character offset of the problem.
+//!
+//! An expression is at most [`MAX_DEPTH`] levels deep (each `(`, `NOT`, `AND` and `OR` is a
+//! level), so parsing it, evaluating it and the SQL built from it never exhaust a stack: a deeper
+//! one is refused with the position where it became too deep.
 
 use crate::error::{Error, ErrorKind, Result};
+
+/// How deep an expression may nest: parentheses, `NOT`s and each `AND` or `OR` of a chain.
+pub const MAX_DEPTH: usize = 100;
 
 /// A parsed expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,11 +127,12 @@ pub(crate) fn parse(text: &str, filters: usize) -> Result<Expr> {
         at: 0,
         end,
         filters,
+        depth: 0,
     };
     if parser.tokens.is_empty() {
         return Err(error(0, "the expression is empty"));
     }
-    let expr = parser.or()?;
+    let (expr, _) = parser.or()?;
     if let Some((_, position)) = parser.tokens.get(parser.at) {
         return Err(error(
             *position,
@@ -139,7 +147,12 @@ struct Parser {
     at: usize,
     end: usize,
     filters: usize,
+    /// How many `(` and `NOT` the parser is inside of now.
+    depth: usize,
 }
+
+/// An expression and how deep it is.
+type Parsed = (Expr, usize);
 
 impl Parser {
     fn peek(&self) -> Option<&Token> {
@@ -150,35 +163,67 @@ impl Parser {
         self.tokens.get(self.at).map_or(self.end, |(_, p)| *p)
     }
 
-    fn or(&mut self) -> Result<Expr> {
-        let mut left = self.and()?;
-        while self.peek() == Some(&Token::Or) {
-            self.at += 1;
-            let right = self.and()?;
-            left = Expr::Or(Box::new(left), Box::new(right));
+    /// Fails at `position` when an expression `depth` deep is too deep.
+    fn check_depth(&self, depth: usize, position: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(error(
+                position,
+                format!(
+                    "the expression is nested too deeply here: at most {MAX_DEPTH} levels of \
+                     parentheses, NOT, AND and OR"
+                ),
+            ));
         }
-        Ok(left)
+        Ok(())
     }
 
-    fn and(&mut self) -> Result<Expr> {
-        let mut left = self.not()?;
-        while self.peek() == Some(&Token::And) {
+    /// A chain of `next` joined by `operator`, built left to right.
+    fn chain(
+        &mut self,
+        operator: Token,
+        next: fn(&mut Parser) -> Result<Parsed>,
+        join: fn(Box<Expr>, Box<Expr>) -> Expr,
+    ) -> Result<Parsed> {
+        let (mut left, mut depth) = next(self)?;
+        while self.peek() == Some(&operator) {
+            let position = self.position();
             self.at += 1;
-            let right = self.not()?;
-            left = Expr::And(Box::new(left), Box::new(right));
+            let (right, right_depth) = next(self)?;
+            depth = depth.max(right_depth) + 1;
+            self.check_depth(self.depth + depth, position)?;
+            left = join(Box::new(left), Box::new(right));
         }
-        Ok(left)
+        Ok((left, depth))
     }
 
-    fn not(&mut self) -> Result<Expr> {
+    fn or(&mut self) -> Result<Parsed> {
+        self.chain(Token::Or, Parser::and, Expr::Or)
+    }
+
+    fn and(&mut self) -> Result<Parsed> {
+        self.chain(Token::And, Parser::not, Expr::And)
+    }
+
+    fn not(&mut self) -> Result<Parsed> {
         if self.peek() == Some(&Token::Not) {
-            self.at += 1;
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            let (expr, depth) = self.nested(Parser::not)?;
+            return Ok((Expr::Not(Box::new(expr)), depth + 1));
         }
         self.atom()
     }
 
-    fn atom(&mut self) -> Result<Expr> {
+    /// Steps over the current token (a `(` or `NOT`) and parses what it opens one level deeper.
+    fn nested(&mut self, inner: fn(&mut Parser) -> Result<Parsed>) -> Result<Parsed> {
+        let position = self.position();
+        self.depth += 1;
+        self.check_depth(self.depth, position)?;
+        self.at += 1;
+        let parsed = inner(self);
+        self.depth -= 1;
+        parsed
+    }
+
+    fn atom(&mut self) -> Result<Parsed> {
         let position = self.position();
         match self.tokens.get(self.at).cloned() {
             Some((Token::Number(n), _)) => {
@@ -192,16 +237,15 @@ impl Parser {
                         ),
                     ));
                 }
-                Ok(Expr::Filter(n))
+                Ok((Expr::Filter(n), 0))
             }
             Some((Token::Open, _)) => {
-                self.at += 1;
-                let inner = self.or()?;
+                let (inner, depth) = self.nested(Parser::or)?;
                 if self.peek() != Some(&Token::Close) {
                     return Err(error(self.position(), "expected `)`"));
                 }
                 self.at += 1;
-                Ok(inner)
+                Ok((inner, depth))
             }
             Some(_) => Err(error(position, "expected a filter number, NOT or `(`")),
             None => Err(error(
@@ -265,5 +309,162 @@ mod tests {
         assert_eq!(position_of("1 AND )", 2).0, 6);
         let shown = parse("1 AND 4", 3).unwrap_err().to_string();
         assert!(shown.contains("character 7"), "{shown}");
+    }
+
+    /// Runs `work` on a thread with a small stack (256 KiB; the default of a spawned thread is
+    /// 2 MiB), as a library thread of an embedding application might.
+    fn on_a_small_stack<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(work)
+            .unwrap()
+            .join()
+            .expect("no stack overflow")
+    }
+
+    #[test]
+    fn deeply_nested_expressions_are_refused_with_a_position_not_a_stack_overflow() {
+        let parens = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
+        let nots = format!("{}1", "NOT ".repeat(30_000));
+        let chain = vec!["1"; 5_000].join(" AND ");
+        let (parens, nots, chain) = on_a_small_stack(move || {
+            let at = |text: &str| match parse(text, 1).unwrap_err().into_kind() {
+                ErrorKind::Criteria {
+                    position: Some(at),
+                    message,
+                } => (at, message),
+                other => panic!("{other:?}"),
+            };
+            (at(&parens), at(&nots), at(&chain))
+        });
+        // The first token past the limit is named.
+        assert_eq!(parens.0, MAX_DEPTH, "{parens:?}");
+        assert!(parens.1.contains("nested too deeply"), "{parens:?}");
+        assert_eq!(nots.0, MAX_DEPTH * 4, "{nots:?}");
+        assert_eq!(chain.0, MAX_DEPTH * 6 + 2, "{chain:?}");
+        // Up to the limit, expressions parse.
+        let deep = format!("{}1{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert_eq!(parse(&deep, 1).unwrap(), Expr::Filter(1));
+        let long = vec!["1"; MAX_DEPTH + 1].join(" OR ");
+        assert!(parse(&long, 1).is_ok());
+    }
+
+    /// A small, seeded generator (xorshift64*), so the property runs below are the same on
+    /// every run and need no extra crate.
+    struct Random(u64);
+
+    impl Random {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+        }
+    }
+
+    /// A random expression over filters 1 to 3, `depth` levels at most, with the text that
+    /// spells it (random case, random spacing, random redundant parentheses).
+    fn expression(random: &mut Random, depth: usize) -> (Expr, String) {
+        let pick = if depth == 0 { 0 } else { random.below(5) };
+        let (expr, text) = match pick {
+            0 | 1 => {
+                let n = 1 + random.below(3);
+                (Expr::Filter(n), n.to_string())
+            }
+            2 => {
+                let (e, t) = expression(random, depth - 1);
+                let word = ["NOT", "not", "Not"][random.below(3)];
+                (Expr::Not(Box::new(e)), format!("{word} ({t})"))
+            }
+            kind => {
+                let (a, ta) = expression(random, depth - 1);
+                let (b, tb) = expression(random, depth - 1);
+                let (word, expr) = if kind == 3 {
+                    ("AND", Expr::And(Box::new(a), Box::new(b)))
+                } else {
+                    ("or", Expr::Or(Box::new(a), Box::new(b)))
+                };
+                (expr, format!("({ta}) {word}  ({tb})"))
+            }
+        };
+        if random.below(4) == 0 {
+            (expr, format!(" ( {text} ) "))
+        } else {
+            (expr, text)
+        }
+    }
+
+    #[test]
+    fn property_printed_expressions_parse_back_to_the_same_truth() {
+        let mut random = Random(0x5eed_1234_abcd_0001);
+        for _ in 0..2_000 {
+            let (expr, text) = expression(&mut random, 6);
+            let parsed = parse(&text, 3).unwrap_or_else(|e| panic!("`{text}`: {e}"));
+            for bits in 0..8usize {
+                let leaf = |n: usize| bits & (1 << (n - 1)) != 0;
+                assert_eq!(parsed.eval(&leaf), expr.eval(&leaf), "`{text}`, {bits:03b}");
+            }
+        }
+    }
+
+    #[test]
+    fn property_any_text_parses_or_fails_at_a_position_inside_it() {
+        // Fragments a hostile or clumsy user types, glued at random, nested deep at times.
+        let fragments = [
+            "1",
+            "2",
+            "3",
+            "12",
+            "0",
+            "99999999999999999999999",
+            "AND",
+            "or",
+            "NoT",
+            "(",
+            ")",
+            " ",
+            "",
+            "((((",
+            "))))",
+            "NOT NOT NOT",
+            "&",
+            "é",
+            "\u{0}",
+            "AND (",
+            "1 OR",
+            "XOR",
+        ];
+        let mut random = Random(0xfeed_beef_0bad_cafe);
+        let mut texts = Vec::new();
+        for _ in 0..3_000 {
+            let parts = random.below(60);
+            let mut text = String::new();
+            for _ in 0..parts {
+                let fragment = fragments[random.below(fragments.len())];
+                let times = if random.below(20) == 0 { 200 } else { 1 };
+                for _ in 0..times {
+                    text.push_str(fragment);
+                    text.push(' ');
+                }
+            }
+            texts.push(text);
+        }
+        on_a_small_stack(move || {
+            for text in texts {
+                match parse(&text, 3) {
+                    Ok(expr) => {
+                        let mut used = [false; 3];
+                        expr.mark_used(&mut used);
+                        expr.eval(&|n| n == 1);
+                    }
+                    Err(error) => match error.into_kind() {
+                        ErrorKind::Criteria {
+                            position: Some(at), ..
+                        } => assert!(at <= text.chars().count(), "`{text}`"),
+                        other => panic!("`{text}`: {other:?}"),
+                    },
+                }
+            }
+        });
     }
 }

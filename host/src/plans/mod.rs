@@ -633,7 +633,10 @@ pub(crate) fn open_cta(
 ) -> Result<i64> {
     let name = required("CTA name", &request.name)?;
     require(tx, store, tenant, "companies", "company", company_id)?;
-    let due = request.due_in_days.map(|days| dates::days_after(now, days));
+    let due = request
+        .due_in_days
+        .map(|days| dates::due_in(now, days).map_err(|e| invalid(format!("{source}: {e}"))))
+        .transpose()?;
     let id = insert_cta(
         tx,
         store,

@@ -77,10 +77,12 @@ pub(crate) fn value_result(value: t::FieldValueResult) -> Result<FieldValue, Str
         t::FieldValueResult::Integer(v) => FieldValue::Integer(v),
         t::FieldValueResult::Number(v) => FieldValue::Number(v),
         t::FieldValueResult::Boolean(v) => FieldValue::Boolean(v),
-        t::FieldValueResult::Date(d) => FieldValue::Date(
-            Date::new(d.year, d.month, d.day)
-                .ok_or_else(|| format!("{}-{}-{} is not a date", d.year, d.month, d.day))?,
-        ),
+        t::FieldValueResult::Date(d) => {
+            FieldValue::Date(Date::new(d.year, d.month, d.day).ok_or_else(|| {
+                let (y, m, day) = (d.year, d.month, d.day);
+                format!("{y}-{m}-{day} is not a date in the years 1 to 9999")
+            })?)
+        }
     })
 }
 
@@ -330,9 +332,13 @@ impl OutputSize for t::FieldResult {
     }
 }
 
+/// What each notification counts against the output cap besides its text: a queued message
+/// costs the host a row and a delivery, even when empty.
+pub(crate) const NOTIFICATION_COST: usize = 256;
+
 impl OutputSize for t::NotificationResult {
     fn output_size(&self) -> usize {
-        self.recipient.len() + self.subject.len() + self.body.len()
+        NOTIFICATION_COST + self.recipient.len() + self.subject.len() + self.body.len()
     }
 }
 
@@ -383,5 +389,31 @@ impl OutputSize for t::PluginInfo {
             + self.capabilities.len()
             + config
             + self.reads.output_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugin_date_past_the_year_9999_is_invalid_output() {
+        let date = |year| {
+            t::FieldValueResult::Date(t::Date {
+                year,
+                month: 1,
+                day: 1,
+            })
+        };
+        let error = value_result(date(20000)).unwrap_err();
+        assert!(
+            error.contains("20000-1-1") && error.contains("9999"),
+            "{error}"
+        );
+        assert!(value_result(date(0)).is_err());
+        assert_eq!(
+            value_result(date(2026)).unwrap(),
+            FieldValue::Date(Date::new(2026, 1, 1).unwrap())
+        );
     }
 }

@@ -10,12 +10,15 @@ use crate::model::Company;
 ///
 /// An implementation answers for exactly one tenant: the host builds one per tenant, so a
 /// plugin can never reach another tenant's records whatever ids it asks for.
+///
+/// An error is the host's failure (the database, say): the plugin's call fails with a host
+/// error, never with the plugin to blame.
 pub trait CompanyDirectory: Send + Sync {
     /// The tenant's company with this id.
-    fn company_by_id(&self, id: &str) -> Result<Option<Company>, String>;
+    fn company_by_id(&self, id: &str) -> crate::Result<Option<Company>>;
 
     /// The tenant's company with exactly this name.
-    fn company_by_name(&self, name: &str) -> Result<Option<Company>, String>;
+    fn company_by_name(&self, name: &str) -> crate::Result<Option<Company>>;
 }
 
 /// A directory over a fixed list of companies, for tests and the `cshost plugin run` harness.
@@ -32,11 +35,11 @@ impl StaticDirectory {
 }
 
 impl CompanyDirectory for StaticDirectory {
-    fn company_by_id(&self, id: &str) -> Result<Option<Company>, String> {
+    fn company_by_id(&self, id: &str) -> crate::Result<Option<Company>> {
         Ok(self.companies.iter().find(|c| c.id == id).cloned())
     }
 
-    fn company_by_name(&self, name: &str) -> Result<Option<Company>, String> {
+    fn company_by_name(&self, name: &str) -> crate::Result<Option<Company>> {
         Ok(self.companies.iter().find(|c| c.name == name).cloned())
     }
 }

@@ -437,7 +437,30 @@ impl Tenant<'_> {
         })?;
         let mut active = Vec::with_capacity(enabled.len());
         for enablement in enabled {
-            let plugin = self.host.plugin_by_hash(&enablement.hash)?;
+            let plugin = match self.host.plugin_by_hash(&enablement.hash) {
+                Ok(plugin) => plugin,
+                Err(error) => {
+                    let ErrorKind::Plugin(failure) = error.kind() else {
+                        return Err(error);
+                    };
+                    // A plugin that cannot load (its manifest changed, say) fails like a call:
+                    // recorded in the run log, then its failure policy applies.
+                    let sink = super::runlog::RunLogSink::for_tenant(self);
+                    let mut log = super::runlog::CallLog::of_enablement(&enablement, point.hook());
+                    let stats = super::CallStats::default();
+                    log.failure(
+                        &stats,
+                        failure,
+                        &*sink.clock,
+                        || serde_json::json!({"load": enablement.hash}),
+                    );
+                    sink.write_or_warn([&mut log]);
+                    match enablement.failure_policy {
+                        FailurePolicy::FailOpen => continue,
+                        FailurePolicy::FailClosed => return Err(error),
+                    }
+                }
+            };
             if !plugin.manifest().implements(point) {
                 continue;
             }
@@ -502,7 +525,7 @@ pub(crate) struct TenantDirectory {
 }
 
 impl CompanyDirectory for TenantDirectory {
-    fn company_by_id(&self, id: &str) -> std::result::Result<Option<Company>, String> {
+    fn company_by_id(&self, id: &str) -> Result<Option<Company>> {
         // Company ids are database ids; anything else names no company.
         let Ok(id) = id.trim().parse::<i64>() else {
             return Ok(None);
@@ -510,19 +533,15 @@ impl CompanyDirectory for TenantDirectory {
         self.find(crate::companies::CompanyKey::Id(id))
     }
 
-    fn company_by_name(&self, name: &str) -> std::result::Result<Option<Company>, String> {
+    fn company_by_name(&self, name: &str) -> Result<Option<Company>> {
         self.find(crate::companies::CompanyKey::Name(name))
     }
 }
 
 impl TenantDirectory {
-    fn find(
-        &self,
-        key: crate::companies::CompanyKey<'_>,
-    ) -> std::result::Result<Option<Company>, String> {
+    fn find(&self, key: crate::companies::CompanyKey<'_>) -> Result<Option<Company>> {
         self.store
             .with(|conn| crate::companies::find(conn, &self.store, &self.tenant, key))
-            .map_err(|e| e.to_string())
     }
 }
 

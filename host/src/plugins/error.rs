@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::inert::Inert;
+
 /// A plugin failed, or could not be installed or run.
 ///
 /// The host never crashes on a plugin's behalf: every way a plugin can misbehave ends in one of
@@ -51,6 +53,19 @@ pub enum PluginErrorKind {
         /// What was wrong with it.
         reason: String,
     },
+    /// The plugin addressed a notification to someone the egress policy does not allow: not a
+    /// recipient of the event, the user who caused it, or one of the tenant's users.
+    EgressDenied {
+        /// The address, normalised.
+        recipient: String,
+    },
+    /// The plugin returned more notifications than one event may send.
+    TooManyNotifications {
+        /// How many it returned.
+        count: usize,
+        /// The most the event allows.
+        limit: usize,
+    },
     /// The plugin reported an error on purpose.
     Reported {
         /// The plugin's error code.
@@ -73,6 +88,12 @@ pub enum PluginErrorKind {
     ForbiddenImport {
         /// The import, for example `wasi:sockets/tcp@0.2.0`.
         import: String,
+    },
+    /// The component describes itself differently from the manifest recorded when it was
+    /// installed: it is refused, and the recorded manifest stays the one enforced.
+    ManifestChanged {
+        /// The first difference, such as the fields it reads.
+        change: String,
     },
     /// The plugin does not implement the extension point the host asked for.
     NotImplemented {
@@ -127,10 +148,13 @@ impl PluginErrorKind {
             PluginErrorKind::MemoryLimit { .. } => "memory-limit",
             PluginErrorKind::OutputTooLarge { .. } => "output-too-large",
             PluginErrorKind::InvalidOutput { .. } => "invalid-output",
+            PluginErrorKind::EgressDenied { .. } => "egress-denied",
+            PluginErrorKind::TooManyNotifications { .. } => "too-many-notifications",
             PluginErrorKind::Reported { .. } => "reported",
             PluginErrorKind::CapabilityNotGranted { .. } => "capability-not-granted",
             PluginErrorKind::IncompatibleComponent { .. } => "incompatible-component",
             PluginErrorKind::ForbiddenImport { .. } => "forbidden-import",
+            PluginErrorKind::ManifestChanged { .. } => "manifest-changed",
             PluginErrorKind::NotImplemented { .. } => "not-implemented",
             PluginErrorKind::Host { .. } => "host",
         }
@@ -139,7 +163,7 @@ impl PluginErrorKind {
 
 impl fmt::Display for PluginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "plugin `{}`: {}", self.plugin, self.kind)
+        write!(f, "plugin `{}`: {}", Inert(&self.plugin), self.kind)
     }
 }
 
@@ -149,11 +173,11 @@ impl fmt::Display for PluginErrorKind {
             PluginErrorKind::Trap {
                 reason,
                 panic: Some(panic),
-            } => write!(f, "crashed: {panic} ({reason})"),
+            } => write!(f, "crashed: {} ({})", Inert(panic), Inert(reason)),
             PluginErrorKind::Trap {
                 reason,
                 panic: None,
-            } => write!(f, "crashed: {reason}"),
+            } => write!(f, "crashed: {}", Inert(reason)),
             PluginErrorKind::DeadlineExceeded { deadline } => {
                 write!(f, "stopped after its deadline of {deadline:?}")
             }
@@ -173,9 +197,20 @@ impl fmt::Display for PluginErrorKind {
                 )
             }
             PluginErrorKind::InvalidOutput { reason } => {
-                write!(f, "returned invalid output: {reason}")
+                write!(f, "returned invalid output: {}", Inert(reason))
             }
-            PluginErrorKind::Reported { code, message } => write!(f, "failed ({code}): {message}"),
+            PluginErrorKind::EgressDenied { recipient } => write!(
+                f,
+                "addressed a notification to `{recipient}`, who is not a recipient of the event \
+                 nor a user of the tenant"
+            ),
+            PluginErrorKind::TooManyNotifications { count, limit } => write!(
+                f,
+                "returned {count} notifications, over the limit of {limit} for this event"
+            ),
+            PluginErrorKind::Reported { code, message } => {
+                write!(f, "failed ({}): {}", Inert(code), Inert(message))
+            }
             PluginErrorKind::CapabilityNotGranted { capability } => {
                 write!(
                     f,
@@ -183,10 +218,17 @@ impl fmt::Display for PluginErrorKind {
                 )
             }
             PluginErrorKind::IncompatibleComponent { reason } => {
-                write!(f, "is not a compatible component: {reason}")
+                write!(f, "is not a compatible component: {}", Inert(reason))
             }
             PluginErrorKind::ForbiddenImport { import } => {
                 write!(f, "imports `{import}`, which plugins may not use")
+            }
+            PluginErrorKind::ManifestChanged { change } => {
+                write!(
+                    f,
+                    "describes itself differently from its manifest recorded at install, so it \
+                     is refused: {change}"
+                )
             }
             PluginErrorKind::NotImplemented { extension_point } => {
                 write!(

@@ -9,12 +9,14 @@ use wasmtime::component::Instance;
 use wasmtime::{ResourceLimiter, Store, Trap};
 
 use super::bindings::{self, OutputSize, v0_1};
-use super::context::{CompanyDirectory, ContextInner};
+use super::context::ContextInner;
 use super::error::{PluginError, PluginErrorKind};
-use super::log::{LogBuffer, LogLevel, LogLine};
+use super::host_api::{self, CallState, HostView, LookupFailed};
+use super::log::{LogBuffer, LogLine};
 use super::runtime::{EPOCH_TICK, Exports, Plugin};
-use super::wasi::WasiState;
+use super::wasi::{DeadlineWaits, PluginWasi, WaitPastDeadline, WasiState};
 use super::{Capability, ExtensionPoint, PluginContext};
+use crate::inert::inert;
 use crate::model::{
     Company, FieldValue, Fields, LifecycleAction, Notification, Partner, ShareEvent,
 };
@@ -53,97 +55,43 @@ pub struct CallStats {
 /// The number of companies passed to a criteria filter in one call.
 const FILTER_BATCH: usize = 1024;
 
+/// The most bytes the host copies out of a guest in one call or host-function call, for an
+/// output cap of `output` bytes: twice the cap, since the host's copy of a value is larger than
+/// its size as the output cap counts it, and 64 KiB more for small caps.
+fn hostcall_fuel(output: usize) -> usize {
+    output.saturating_mul(2).saturating_add(64 << 10)
+}
+
+/// What wasmtime says when a guest made the host copy more than its hostcall fuel allows.
+const HOSTCALL_FUEL_EXHAUSTED: &str =
+    "too much data is being copied between the host and the guest";
+
 /// The data of a store: everything host functions may touch while a plugin runs.
 pub(crate) struct StoreState {
     context: Arc<ContextInner>,
     plugin: Plugin,
     memory: MemoryLimiter,
     log: Arc<Mutex<LogBuffer>>,
-    /// The last `fatal` log message of the current call.
-    fatal: Option<String>,
-    /// A capability the plugin used without having it, in the current call.
-    denied: Option<Capability>,
+    /// What the current call did that the host reads afterwards.
+    call: CallState,
+    /// When the current call must end: host waits end here.
+    ends_at: Instant,
     wasi: Option<WasiState>,
 }
 
 impl StoreState {
     fn log_buffer(&self) -> MutexGuard<'_, LogBuffer> {
-        // A poisoned lock only means another thread panicked while logging; the buffer is fine.
-        self.log
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        host_api::lock(&self.log)
     }
 
-    /// The directory to answer a look-up from, or `None` when the capability is missing, which
-    /// is recorded.
-    fn granted_directory(
-        &mut self,
-        capability: Capability,
-    ) -> Option<Option<Arc<dyn CompanyDirectory>>> {
-        let requested = self.plugin.manifest().capabilities.contains(&capability);
-        if requested && self.context.grants.contains(&capability) {
-            Some(self.context.companies.clone())
-        } else {
-            self.denied = Some(capability);
-            self.log_buffer().push(
-                LogLevel::Warn,
-                format!("denied: the plugin does not hold the `{capability}` capability"),
-            );
-            None
+    /// The view the host interface is served on.
+    pub(crate) fn host_view(&mut self) -> HostView<'_> {
+        HostView {
+            context: &self.context,
+            manifest: self.plugin.manifest(),
+            log: &self.log,
+            call: &mut self.call,
         }
-    }
-
-    fn look_up(
-        &mut self,
-        find: impl FnOnce(&dyn CompanyDirectory) -> Result<Option<Company>, String>,
-    ) -> wasmtime::Result<Result<Option<v0_1::t::CompanyResult>, v0_1::LookupError>> {
-        let Some(directory) = self.granted_directory(Capability::ReadCompanies) else {
-            return Ok(Err(v0_1::LookupError::NotGranted));
-        };
-        let Some(directory) = directory else {
-            return Ok(Ok(None));
-        };
-        match find(directory.as_ref()) {
-            Ok(company) => {
-                let manifest = self.plugin.manifest();
-                let company = company.map(|mut company| {
-                    company.fields.retain(|name, _| manifest.reads_field(name));
-                    bindings::company_result(company)
-                });
-                Ok(Ok(company))
-            }
-            Err(reason) => Err(HostFailure(reason).into()),
-        }
-    }
-}
-
-impl v0_1::Host for StoreState {
-    fn log(&mut self, level: v0_1::LogLevel, message: String) {
-        if level == v0_1::LogLevel::Fatal {
-            self.fatal = Some(message.clone());
-        }
-        self.log_buffer().push(level.into(), message);
-    }
-
-    fn config(&mut self, key: String) -> Option<String> {
-        self.context.config.get(&key).cloned().or_else(|| {
-            let declared = self.plugin.manifest().config_key(&key)?;
-            declared.default_value.clone()
-        })
-    }
-
-    fn company_by_id(
-        &mut self,
-        id: String,
-    ) -> wasmtime::Result<Result<Option<v0_1::t::CompanyResult>, v0_1::LookupError>> {
-        self.look_up(|directory| directory.company_by_id(&id))
-    }
-
-    fn company_by_name(
-        &mut self,
-        name: String,
-    ) -> wasmtime::Result<Result<Option<v0_1::t::CompanyResult>, v0_1::LookupError>> {
-        self.look_up(|directory| directory.company_by_name(&name))
     }
 }
 
@@ -154,21 +102,29 @@ impl wasmtime_wasi::WasiView for StoreState {
     }
 }
 
-/// A host function failed through no fault of the plugin (a database error, say).
-#[derive(Debug)]
-struct HostFailure(String);
-
-impl std::fmt::Display for HostFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl PluginWasi for StoreState {
+    fn waits(&mut self) -> DeadlineWaits<'_> {
+        let log = &self.log;
+        let ends_at = self.ends_at;
+        self.wasi
+            .get_or_insert_with(|| WasiState::new(log))
+            .waits(ends_at)
     }
 }
 
-impl std::error::Error for HostFailure {}
+/// The bytes a table element counts for against the memory cap: the host keeps a pointer for
+/// each.
+const TABLE_ELEMENT_BYTES: usize = 8;
 
-/// Caps linear memory, and remembers the peak.
+/// Caps the memory of a whole instance, and remembers the peak.
+///
+/// A component may hold many core instances, each with linear memories and tables of its own:
+/// the cap bounds their sum, not each one. The limiter belongs to the store, and a store holds
+/// exactly one component instance.
 struct MemoryLimiter {
     limit: usize,
+    /// Bytes held now, across every memory and table of the instance.
+    used: usize,
     peak: usize,
 }
 
@@ -184,29 +140,42 @@ impl std::fmt::Display for MemoryLimitHit {
 
 impl std::error::Error for MemoryLimitHit {}
 
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.limit {
+impl MemoryLimiter {
+    /// Accounts for one memory or table going from `current` to `desired` bytes.
+    fn grow(&mut self, current: usize, desired: usize) -> wasmtime::Result<bool> {
+        let used = self.used.saturating_sub(current).saturating_add(desired);
+        if used > self.limit {
             // An error, not `Ok(false)`: a refused growth would surface as an opaque
             // `unreachable` in the guest, while an error comes back to the host as itself.
             return Err(MemoryLimitHit.into());
         }
-        self.peak = self.peak.max(desired);
+        self.used = used;
+        self.peak = self.peak.max(used);
         Ok(true)
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Called for each memory as it is created (from 0 to its initial size) and as it grows.
+        self.grow(current, desired)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        self.grow(
+            current.saturating_mul(TABLE_ELEMENT_BYTES),
+            desired.saturating_mul(TABLE_ELEMENT_BYTES),
+        )
     }
 }
 
@@ -295,6 +264,11 @@ impl PluginInstance {
         &self.plugin
     }
 
+    /// The limits its calls run under.
+    pub fn limits(&self) -> &super::Limits {
+        self.context.limits_value()
+    }
+
     /// What the last call cost.
     pub fn last_call(&self) -> CallStats {
         self.stats
@@ -346,11 +320,12 @@ impl PluginInstance {
                 plugin: self.plugin.clone(),
                 memory: MemoryLimiter {
                     limit: self.context.limits_value().memory_value(),
+                    used: 0,
                     peak: 0,
                 },
                 log: self.log.clone(),
-                fatal: None,
-                denied: None,
+                call: CallState::default(),
+                ends_at: Instant::now(),
                 wasi: None,
             };
             let mut store = Store::new(inner.runtime.engine(), state);
@@ -394,6 +369,13 @@ impl PluginInstance {
             .div_ceil(EPOCH_TICK.as_micros());
         // One tick more, so a call is never stopped before its deadline.
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
+        // What the host copies out of the guest in one call (lifting strings and lists, which
+        // may all alias one buffer) stops near the output cap, not at wasmtime's 128 MiB.
+        store.set_hostcall_fuel(hostcall_fuel(limits.output_value()));
+        let now = Instant::now();
+        store.data_mut().ends_at = now
+            .checked_add(limits.deadline_value())
+            .unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
     }
 
     /// Runs one call into the guest under the context's limits.
@@ -405,8 +387,7 @@ impl PluginInstance {
         self.live()?;
         let mut live = self.live.take().expect("made live above");
         self.arm(&mut live.store);
-        live.store.data_mut().fatal = None;
-        live.store.data_mut().denied = None;
+        live.store.data_mut().call = CallState::default();
         live.store
             .data()
             .log_buffer()
@@ -430,7 +411,7 @@ impl PluginInstance {
             }),
             peak_memory: state.memory.peak,
             wall_time,
-            denied: state.denied,
+            denied: state.call.denied,
         };
         match result {
             Ok(output) => {
@@ -472,6 +453,14 @@ impl PluginInstance {
 
     fn exports(&self) -> &Exports {
         &self.plugin.inner().exports
+    }
+
+    /// Type-checks the component's exports against the contract, in the live instance.
+    pub(crate) fn check_exports(&mut self) -> Result<(), PluginError> {
+        let points = self.plugin.manifest().extension_points.clone();
+        let live = self.live()?;
+        super::contract::check_v0_1(&mut live.store, &live.instance, &points)
+            .map_err(|reason| self.error(PluginErrorKind::IncompatibleComponent { reason }))
     }
 
     pub(crate) fn describe(&mut self) -> Result<v0_1::t::PluginInfo, PluginError> {
@@ -577,10 +566,11 @@ impl PluginInstance {
             Ok(Wit::Keep(changes)) => bindings::changes(changes, &rows.fields)
                 .map(RowOutcome::Keep)
                 .map_err(|reason| self.error(PluginErrorKind::InvalidOutput { reason })),
-            Ok(Wit::Skip(reason)) => Ok(RowOutcome::Skip(reason)),
+            // The plugin's words reach import reports and terminals: keep them inert.
+            Ok(Wit::Skip(reason)) => Ok(RowOutcome::Skip(inert(&reason).into_owned())),
             Ok(Wit::Reject(error)) => Ok(RowOutcome::Reject {
-                field: error.field,
-                message: error.message,
+                field: inert(&error.field).into_owned(),
+                message: inert(&error.message).into_owned(),
             }),
             Err(error) => Err(error),
         };
@@ -770,9 +760,14 @@ fn classify(
     limits: &super::Limits,
 ) -> PluginErrorKind {
     let state = store.data();
-    if let Some(capability) = state.denied {
+    if let Some(capability) = state.call.denied {
         return PluginErrorKind::CapabilityNotGranted {
             capability: capability.name().to_owned(),
+        };
+    }
+    if error.downcast_ref::<WaitPastDeadline>().is_some() {
+        return PluginErrorKind::DeadlineExceeded {
+            deadline: limits.deadline_value(),
         };
     }
     if error.downcast_ref::<MemoryLimitHit>().is_some() {
@@ -780,13 +775,14 @@ fn classify(
             limit: limits.memory_value(),
         };
     }
-    if let Some(failure) = error.downcast_ref::<HostFailure>() {
+    if let Some(failure) = error.downcast_ref::<LookupFailed>() {
         return PluginErrorKind::Host {
-            reason: failure.0.clone(),
+            reason: failure.to_string(),
         };
     }
     let panic = || {
         state
+            .call
             .fatal
             .clone()
             .or_else(|| state.log_buffer().printed_panic())
@@ -811,6 +807,26 @@ fn classify(
                 reason: format!("the plugin called exit({})", exit.0),
                 panic: panic(),
             },
+            // The guest holds more resource handles than a store allows (100,000 live), for
+            // example pollables it never dropped: its fault, not a fault of its output.
+            None if error
+                .downcast_ref::<wasmtime::component::ResourceTableError>()
+                .is_some()
+                || format!("{error:#}").contains("cannot allocate another handle") =>
+            {
+                PluginErrorKind::Trap {
+                    reason: format!("it ran out of resource handles: {error:#}"),
+                    panic: panic(),
+                }
+            }
+            // The output (or a host function's argument) was more than the host copies for
+            // this output cap: the type of this wasmtime error is private, its message is not.
+            None if format!("{error:#}").contains(HOSTCALL_FUEL_EXHAUSTED) => {
+                PluginErrorKind::OutputTooLarge {
+                    size: hostcall_fuel(limits.output_value()),
+                    limit: limits.output_value(),
+                }
+            }
             // Lifting what the plugin returned failed: a bad pointer, invalid UTF-8, an unknown
             // case.
             None => PluginErrorKind::InvalidOutput {

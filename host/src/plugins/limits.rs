@@ -25,6 +25,7 @@ pub struct Limits {
     memory: usize,
     output: usize,
     log: usize,
+    notifications: usize,
 }
 
 impl Default for Limits {
@@ -35,6 +36,7 @@ impl Default for Limits {
             memory: 32 << 20,
             output: 1 << 20,
             log: 64 << 10,
+            notifications: 2,
         }
     }
 }
@@ -62,7 +64,9 @@ impl Limits {
         self
     }
 
-    /// The most linear memory, in bytes, a plugin instance may use; growing past it fails with
+    /// The most memory, in bytes, a plugin instance may use: every linear memory and table of
+    /// the component together (a table element counts 8 bytes). Growing past it, or a
+    /// component whose memories start bigger, fails with
     /// [`MemoryLimit`](crate::PluginErrorKind::MemoryLimit).
     ///
     /// By default, 32 MiB.
@@ -72,7 +76,8 @@ impl Limits {
     }
 
     /// The most data, in bytes, one call may return; more fails with
-    /// [`OutputTooLarge`](crate::PluginErrorKind::OutputTooLarge).
+    /// [`OutputTooLarge`](crate::PluginErrorKind::OutputTooLarge). Each notification counts 256
+    /// bytes besides its text, so empty ones are not free.
     ///
     /// By default, 1 MiB.
     pub fn output(mut self, bytes: usize) -> Limits {
@@ -81,11 +86,23 @@ impl Limits {
     }
 
     /// The most log text, in bytes, the host keeps from one call (log lines and anything the
-    /// plugin writes to stdout or stderr). Lines beyond it are dropped and the log says so.
+    /// plugin writes to stdout or stderr). Each line counts 32 bytes besides its text, so
+    /// empty lines are not free. Lines beyond it are dropped and the log says so.
     ///
-    /// By default, 64 KiB.
+    /// By default, 64 KiB (at most 2,048 lines).
     pub fn log(mut self, bytes: usize) -> Limits {
         self.log = bytes;
+        self
+    }
+
+    /// The most notifications one call of a notifier or lifecycle plugin may return, per
+    /// address the event names (each recipient of a share and the user who shared; each
+    /// address of a new partner's record); more fails with
+    /// [`TooManyNotifications`](crate::PluginErrorKind::TooManyNotifications).
+    ///
+    /// By default, 2.
+    pub fn notifications(mut self, per_address: usize) -> Limits {
+        self.notifications = per_address;
         self
     }
 
@@ -114,6 +131,11 @@ impl Limits {
         self.log
     }
 
+    /// The notifications one call may return per address the event names.
+    pub fn notifications_value(&self) -> usize {
+        self.notifications
+    }
+
     /// These limits, each lowered to at most the matching limit of `max`.
     pub fn capped_by(self, max: &Limits) -> Limits {
         Limits {
@@ -122,6 +144,7 @@ impl Limits {
             memory: self.memory.min(max.memory),
             output: self.output.min(max.output),
             log: self.log.min(max.log),
+            notifications: self.notifications.min(max.notifications),
         }
     }
 
@@ -142,6 +165,9 @@ impl Limits {
         }
         if self.log > max.log {
             over.push("log");
+        }
+        if self.notifications > max.notifications {
+            over.push("notifications");
         }
         over
     }

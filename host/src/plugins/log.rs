@@ -29,7 +29,13 @@ pub struct LogLine {
     pub message: String,
 }
 
-/// The log of one call, capped at a number of bytes.
+/// What each line costs against the log cap besides its text: about what the host spends to keep
+/// a line. Without it, empty lines would be free, and a plugin could fill the host's memory with
+/// millions of them.
+pub(crate) const LINE_COST: usize = 32;
+
+/// The log of one call, capped at a number of bytes (each line counting its text and
+/// [`LINE_COST`]).
 #[derive(Debug, Default)]
 pub(crate) struct LogBuffer {
     lines: Vec<LogLine>,
@@ -51,12 +57,20 @@ impl LogBuffer {
     }
 
     /// Adds a line, or counts it as dropped when the call's budget is spent.
+    ///
+    /// Lines are kept inert: control characters (ESC, CR, NUL) are stored as visible escapes, so
+    /// printing a plugin's log never drives the reader's terminal.
     pub(crate) fn push(&mut self, level: LogLevel, message: String) {
-        if self.bytes + message.len() > self.cap {
+        let cost = message.len().saturating_add(LINE_COST);
+        if self.bytes.saturating_add(cost) > self.cap {
             self.dropped += 1;
             return;
         }
-        self.bytes += message.len();
+        self.bytes += cost;
+        let message = match crate::inert::inert(&message) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(escaped) => escaped,
+        };
         self.lines.push(LogLine { level, message });
     }
 
@@ -70,6 +84,13 @@ impl LogBuffer {
             }
         };
         while let Some(newline) = bytes.iter().position(|&b| b == b'\n') {
+            if self.bytes.saturating_add(LINE_COST) > self.cap {
+                // The budget is spent: count the line without building it.
+                self.partial[at].1.clear();
+                self.dropped += 1;
+                bytes = &bytes[newline + 1..];
+                continue;
+            }
             let mut line = std::mem::take(&mut self.partial[at].1);
             line.extend_from_slice(&bytes[..newline]);
             self.push(level, String::from_utf8_lossy(&line).into_owned());
@@ -136,7 +157,7 @@ mod tests {
     #[test]
     fn stream_output_is_split_into_lines_and_capped() {
         let mut log = LogBuffer::default();
-        log.start_call(12);
+        log.start_call(12 + 2 * LINE_COST);
         log.write_stream(LogLevel::Info, b"hello\nwor");
         log.write_stream(LogLevel::Info, b"ld\nthis line is too long\n");
         log.finish_call();
@@ -145,6 +166,23 @@ mod tests {
         assert!(
             messages[2].starts_with("1 more log lines dropped"),
             "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn empty_lines_count_against_the_cap() {
+        let mut log = LogBuffer::default();
+        log.start_call(10 * LINE_COST);
+        for _ in 0..100_000 {
+            log.write_stream(LogLevel::Info, b"\n");
+            log.push(LogLevel::Info, String::new());
+        }
+        log.finish_call();
+        assert_eq!(log.lines().len(), 11, "ten lines and the note of the rest");
+        assert!(
+            log.lines()[10]
+                .message
+                .starts_with("199990 more log lines dropped")
         );
     }
 

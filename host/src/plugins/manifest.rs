@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::inert::inert;
+
 /// A place in the host's lifecycle where plugins run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -209,6 +211,40 @@ impl Manifest {
         }
         Ok(())
     }
+
+    /// Where a plugin's description now disagrees with this manifest, recorded at install: the
+    /// first difference in what the host enforces (name, version, extension points,
+    /// capabilities, configuration keys, the fields and source it reads), or `None`.
+    pub(crate) fn disagreement(&self, now: &Manifest) -> Option<String> {
+        fn differ<T: PartialEq + fmt::Debug>(what: &str, was: &T, is: &T) -> Option<String> {
+            (was != is).then(|| format!("{what} was {was:?} at install, {is:?} now"))
+        }
+        let keys = |m: &Manifest| -> Vec<(String, Option<String>, bool)> {
+            m.config
+                .iter()
+                .map(|k| (k.name.clone(), k.default_value.clone(), k.required))
+                .collect()
+        };
+        differ("its name", &self.name, &now.name)
+            .or_else(|| differ("its version", &self.version, &now.version))
+            .or_else(|| {
+                differ(
+                    "its extension points",
+                    &self.extension_points,
+                    &now.extension_points,
+                )
+            })
+            .or_else(|| differ("its capabilities", &self.capabilities, &now.capabilities))
+            .or_else(|| differ("its configuration keys", &keys(self), &keys(now)))
+            .or_else(|| differ("the fields it reads", &self.reads, &now.reads))
+            .or_else(|| {
+                differ(
+                    "whether it reads the source columns",
+                    &self.reads_source,
+                    &now.reads_source,
+                )
+            })
+    }
 }
 
 /// Checks what a plugin said about itself, returning the first problem found.
@@ -223,22 +259,38 @@ pub(crate) fn check_description(manifest: &Manifest) -> Result<(), String> {
     if !name_ok {
         return Err(format!(
             "its name `{}` is not 1 to 64 lower case letters, digits and `-`",
-            manifest.name
+            inert(&manifest.name)
         ));
     }
-    let version_ok = {
-        let core = manifest.version.split(['-', '+']).next().unwrap_or("");
-        let parts: Vec<&str> = core.split('.').collect();
-        parts.len() == 3
-            && parts
-                .iter()
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-    };
-    if !version_ok {
+    if !is_semver(&manifest.version) {
         return Err(format!(
-            "its version `{}` is not a semantic version such as 1.0.0",
-            manifest.version
+            "its version `{}` is not a semantic version such as 1.0.0 or 1.0.0-beta.2 \
+             (digits, letters, `-` and `.` only)",
+            inert(&manifest.version)
         ));
+    }
+    // What a plugin says about itself is printed by `plugin list` and `inspect`: no control
+    // characters (escape sequences, carriage returns) anywhere in it.
+    let texts = [("description", manifest.description.as_str())]
+        .into_iter()
+        .chain(manifest.config.iter().flat_map(|key| {
+            [
+                ("configuration key", key.name.as_str()),
+                ("configuration key description", key.description.as_str()),
+                (
+                    "configuration default",
+                    key.default_value.as_deref().unwrap_or(""),
+                ),
+            ]
+        }))
+        .chain(manifest.reads.iter().map(|field| ("field", field.as_str())));
+    for (what, text) in texts {
+        if text.chars().any(char::is_control) {
+            return Err(format!(
+                "its {what} `{}` holds control characters",
+                inert(text)
+            ));
+        }
     }
     let mut seen = std::collections::BTreeSet::new();
     for key in &manifest.config {
@@ -259,6 +311,39 @@ pub(crate) fn check_description(manifest: &Manifest) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether `version` is a strict semantic version (semver.org 2.0.0): `MAJOR.MINOR.PATCH`
+/// without leading zeros, then an optional `-pre.release` and `+build`, whose dot-separated
+/// identifiers hold ASCII letters, digits and `-` only. So a version never carries a path, a
+/// space or a shell character into a file name or a printed command.
+pub(crate) fn is_semver(version: &str) -> bool {
+    fn numeric(part: &str) -> bool {
+        !part.is_empty()
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && (part == "0" || !part.starts_with('0'))
+    }
+    fn identifiers(text: &str, prerelease: bool) -> bool {
+        text.split('.').all(|id| {
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && (!prerelease || !id.bytes().all(|b| b.is_ascii_digit()) || numeric(id))
+        })
+    }
+    let (rest, build) = match version.split_once('+') {
+        Some((rest, build)) => (rest, Some(build)),
+        None => (version, None),
+    };
+    let (core, pre) = match rest.split_once('-') {
+        Some((core, pre)) => (core, Some(pre)),
+        None => (rest, None),
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    version.len() <= 64
+        && parts.len() == 3
+        && parts.iter().all(|p| numeric(p))
+        && pre.is_none_or(|pre| identifiers(pre, true))
+        && build.is_none_or(|build| identifiers(build, false))
 }
 
 #[cfg(test)]
@@ -295,6 +380,36 @@ mod tests {
         assert!(check_description(&manifest("Normalize", "1.0.0")).is_err());
         assert!(check_description(&manifest("ok", "1.0")).is_err());
         assert!(check_description(&manifest("ok", "1.0.0-beta.1")).is_ok());
+    }
+
+    #[test]
+    fn versions_with_paths_or_shell_characters_are_refused() {
+        for good in ["0.1.0", "1.0.0-beta.2", "1.0.0-rc-1+build.5", "10.20.30"] {
+            assert!(is_semver(good), "{good}");
+        }
+        for bad in [
+            "1.0.0-x/../../etc",
+            "1.0.0-a; touch X; #",
+            "1.0.0-$(id)",
+            "01.0.0",
+            "1.0.0-01",
+            "1.0.0-",
+            "1.0.0+",
+            "1.0.0-a..b",
+            "1.0.0-\u{1b}[2J",
+            "1.0",
+        ] {
+            assert!(!is_semver(bad), "{bad}");
+            assert!(check_description(&manifest("ok", bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn descriptions_with_control_characters_are_refused() {
+        let mut m = manifest("ok", "1.0.0");
+        m.description = "fine\u{1b}]0;owned\u{7}".into();
+        let error = check_description(&m).unwrap_err();
+        assert!(error.contains("\\u{1b}"), "{error}");
     }
 
     #[test]

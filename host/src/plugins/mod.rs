@@ -9,8 +9,11 @@
 mod bindings;
 mod cache;
 mod context;
+mod contract;
+pub(crate) mod egress;
 pub(crate) mod enablement;
 mod error;
+mod host_api;
 mod instance;
 mod limits;
 mod log;

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Manifest, Plugin};
+use super::{Manifest, Plugin, PluginError, PluginErrorKind};
 use crate::audit::{self, Change};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Host;
@@ -330,6 +330,15 @@ impl Host {
                 )))
             })?;
         let plugin = self.runtime()?.load(&bytes)?;
+        // The manifest recorded at install is the one enforced: a component that describes
+        // itself differently now (to read more fields, say) is refused.
+        let pinned = store.with(|conn| manifest_of(conn, store, hash))?;
+        if let Some(change) = pinned.disagreement(plugin.manifest()) {
+            return Err(Error::from(PluginError::new(
+                &pinned.name,
+                PluginErrorKind::ManifestChanged { change },
+            )));
+        }
         self.loaded_plugins().put(plugin.clone());
         Ok(plugin)
     }

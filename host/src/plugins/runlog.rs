@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::enablement::{Active, BreakerFeed, feed_breaker};
+use super::enablement::{Active, BreakerFeed, Enablement, feed_breaker};
 use super::{CallStats, Capability, PluginError};
 use crate::clock::Clock;
 use crate::error::Result;
@@ -239,7 +239,11 @@ pub(crate) struct CallLog {
 
 impl CallLog {
     pub(crate) fn new(active: &Active, hook: &'static str) -> CallLog {
-        let e = &active.enablement;
+        CallLog::of_enablement(&active.enablement, hook)
+    }
+
+    /// The log of a plugin that may not have loaded.
+    pub(crate) fn of_enablement(e: &Enablement, hook: &'static str) -> CallLog {
         CallLog {
             plugin: e.plugin.clone(),
             version: e.version.clone(),

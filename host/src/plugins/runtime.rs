@@ -2,11 +2,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::{self, v0_1};
@@ -40,7 +39,8 @@ impl Default for RuntimeConfig {
                 .fuel(50_000_000_000)
                 .memory(256 << 20)
                 .output(16 << 20)
-                .log(1 << 20),
+                .log(1 << 20)
+                .notifications(100),
             instances: 256,
         }
     }
@@ -59,7 +59,7 @@ impl RuntimeConfig {
     /// The platform maxima: no tenant's limits may exceed them.
     ///
     /// By default: deadline 30 s, fuel 50,000,000,000, memory 256 MiB, output 16 MiB,
-    /// log 1 MiB.
+    /// log 1 MiB, 100 notifications per address.
     pub fn max_limits(mut self, limits: Limits) -> RuntimeConfig {
         self.max_limits = limits;
         self
@@ -95,13 +95,6 @@ struct RuntimeInner {
     linker: Linker<StoreState>,
     cache: Option<CompileCache>,
     max_limits: Limits,
-    ticker_stop: Arc<AtomicBool>,
-}
-
-impl Drop for RuntimeInner {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
-    }
 }
 
 impl PluginRuntime {
@@ -141,11 +134,7 @@ impl PluginRuntime {
         let engine = Engine::new(&wasm).map_err(engine_error)?;
 
         let mut linker = Linker::new(&engine);
-        v0_1::cs::plugin::host::add_to_linker::<StoreState, HasSelf<StoreState>>(
-            &mut linker,
-            |state| state,
-        )
-        .map_err(engine_error)?;
+        super::host_api::add_to_linker(&mut linker, StoreState::host_view).map_err(engine_error)?;
         super::wasi::add_to_linker(&mut linker).map_err(engine_error)?;
 
         let cache = match &config.cache_dir {
@@ -158,10 +147,10 @@ impl PluginRuntime {
             None => None,
         };
 
-        let ticker_stop = Arc::new(AtomicBool::new(false));
         {
-            let engine = engine.clone();
-            let stop = ticker_stop.clone();
+            // The ticker holds the engine weakly: it stops once the runtime and everything
+            // compiled by it are gone.
+            let engine = engine.weak();
             std::thread::Builder::new()
                 .name("cs-host-epoch".into())
                 .spawn(move || {
@@ -169,8 +158,11 @@ impl PluginRuntime {
                     // long, and a deadline of a second would otherwise end 10% late.
                     let start = std::time::Instant::now();
                     let mut ticks: u128 = 0;
-                    while !stop.load(Ordering::Relaxed) {
+                    loop {
                         std::thread::sleep(EPOCH_TICK);
+                        let Some(engine) = engine.upgrade() else {
+                            return;
+                        };
                         let due = start.elapsed().as_micros() / EPOCH_TICK.as_micros();
                         while ticks < due {
                             engine.increment_epoch();
@@ -189,7 +181,6 @@ impl PluginRuntime {
                 linker,
                 cache,
                 max_limits: max,
-                ticker_stop,
             }),
         })
     }
@@ -227,6 +218,12 @@ impl PluginRuntime {
     fn load_as(&self, label: &str, bytes: &[u8]) -> Result<Plugin, PluginError> {
         let fail = |kind: PluginErrorKind| PluginError::new(label, kind);
         let shape = validate::check(bytes).map_err(fail)?;
+        // A component whose memories start over the platform's cap can never run: the plugin's
+        // fault, said before compiling it (the instance pool would refuse it as a host error).
+        let memory_cap = self.inner.max_limits.memory_value();
+        if shape.static_memory > memory_cap as u64 {
+            return Err(fail(PluginErrorKind::MemoryLimit { limit: memory_cap }));
+        }
         let hash = hex::encode(Sha256::digest(bytes));
         let component = self.compile(&hash, bytes).map_err(fail)?;
         let incompatible = |e: wasmtime::Error| {
@@ -401,10 +398,11 @@ impl Plugin {
         PluginInstance::new(self.clone(), context.clone())
     }
 
-    /// Asks the plugin to describe itself, in a fresh instance with default limits and nothing
-    /// granted.
+    /// Type-checks the plugin's exports against the contract and asks it to describe itself, in
+    /// a fresh instance with default limits and nothing granted.
     fn describe(&self) -> Result<v0_1::t::PluginInfo, PluginError> {
         let mut instance = self.instantiate(&PluginContext::new("<install>"));
+        instance.check_exports()?;
         instance.describe()
     }
 }

@@ -46,6 +46,10 @@ pub(crate) struct Shape {
     pub extension_points: Vec<ExtensionPoint>,
     /// Every top-level import, by name.
     pub imports: Vec<String>,
+    /// The bytes of linear memory the component's core modules declare before any of their
+    /// code runs (the sum of their memories' initial sizes): a floor on what an instance
+    /// needs.
+    pub static_memory: u64,
 }
 
 /// Reads a component's imports and exports and checks them against what the host serves.
@@ -53,15 +57,19 @@ pub(crate) struct Shape {
 /// Refuses a core module or other bytes, any import outside the contract and the allowed WASI
 /// interfaces, and a component without the metadata export or without an extension point.
 pub(crate) fn check(bytes: &[u8]) -> Result<Shape, PluginErrorKind> {
-    let (imports, exports) = read_names(bytes)?;
-    check_names(imports, &exports)
+    let (imports, exports, static_memory) = read_names(bytes)?;
+    let mut shape = check_names(imports, &exports)?;
+    shape.static_memory = static_memory;
+    Ok(shape)
 }
 
-/// The names of a component's top-level imports and exports.
-fn read_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), PluginErrorKind> {
+/// The names of a component's top-level imports and exports, and the initial size of the
+/// memories its modules declare.
+fn read_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>, u64), PluginErrorKind> {
     let incompatible = |reason: String| PluginErrorKind::IncompatibleComponent { reason };
     let mut imports = Vec::new();
     let mut exports = Vec::new();
+    let mut static_memory = 0u64;
     // Nested modules and components have imports and exports of their own; only the outermost
     // ones are the component's.
     let mut depth = 0usize;
@@ -92,10 +100,18 @@ fn read_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), PluginErrorKin
                     exports.push(export.name.name.to_owned());
                 }
             }
+            Payload::MemorySection(section) => {
+                for memory in section {
+                    let memory = memory.map_err(|e| incompatible(format!("bad memory: {e}")))?;
+                    let page = 1u64 << memory.page_size_log2.unwrap_or(16);
+                    static_memory =
+                        static_memory.saturating_add(memory.initial.saturating_mul(page));
+                }
+            }
             _ => {}
         }
     }
-    Ok((imports, exports))
+    Ok((imports, exports, static_memory))
 }
 
 /// Checks import and export names against what the host serves.
@@ -146,6 +162,7 @@ fn check_names(imports: Vec<String>, exports: &[String]) -> Result<Shape, Plugin
         version,
         extension_points,
         imports,
+        static_memory: 0,
     })
 }
 

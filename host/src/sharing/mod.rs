@@ -477,21 +477,23 @@ impl Tenant<'_> {
         };
 
         // 3. The notifications, with each recipient's own link, to the outbox.
+        // Addresses are compared normalised (trimmed, lower case, nothing but an address).
         let by_email: HashMap<String, &str> = links
             .iter()
-            .map(|l| (l.email.to_ascii_lowercase(), l.link.as_str()))
+            .filter_map(|l| Some((outbox::normalize_address(&l.email)?, l.link.as_str())))
             .collect();
         let personal = |n: &Notification| {
-            let link = by_email.get(&n.recipient.trim().to_ascii_lowercase());
-            match link {
-                Some(link) => Notification {
+            let to = outbox::normalize_address(&n.recipient);
+            let link = to.as_ref().and_then(|to| by_email.get(to));
+            match (link, to) {
+                (Some(link), Some(to)) => Notification {
                     channel: n.channel,
-                    recipient: n.recipient.clone(),
+                    recipient: to,
                     subject: n.subject.replace(LINK_PLACEHOLDER, link),
                     body: n.body.replace(LINK_PLACEHOLDER, link),
                 },
                 // Someone who is not a recipient never gets a recipient's link.
-                None => n.clone(),
+                _ => n.clone(),
             }
         };
         store.write(|tx| {

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
@@ -87,7 +88,7 @@ impl Store {
             idle: Mutex::new(Vec::new()),
         };
         let mut conn = store.connect()?;
-        migrate(&mut conn).map_err(|e| store.error(e))?;
+        migrate(&mut conn, &store)?;
         store.put_back(conn);
         Ok(store)
     }
@@ -118,8 +119,7 @@ impl Store {
         )
         .map_err(|e| self.error(e))?;
         if matches!(self.location, Location::File(_)) {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(|e| self.error(e))?;
+            use_wal(&conn).map_err(|e| self.error(e))?;
         }
         Ok(conn)
     }
@@ -173,17 +173,71 @@ impl Store {
     }
 }
 
-/// Applies the migrations the database has not seen yet, each in its own transaction. The
-/// database's `user_version` counts the applied steps.
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let applied: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for (index, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)?;
-        tx.commit()?;
+/// How long opening a connection waits for the other connections to let it switch a new file to
+/// WAL: as long as the busy timeout.
+const WAL_SWITCH_WAIT: Duration = Duration::from_secs(5);
+
+/// Puts the database in WAL mode (a property of the file, kept once set).
+///
+/// On a new file, still in rollback-journal mode, two connections switching at once both hold a
+/// shared lock and both want the exclusive one; SQLite answers one of them "database is locked"
+/// at once, without waiting (it would be a deadlock), so the switch is tried again here until
+/// the other connection has made it.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let started = Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && started.elapsed() < WAL_SWITCH_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Ok(())
+}
+
+/// Brings the schema up to date: applies the migrations the database has not seen yet, in one
+/// immediate transaction. The database's `user_version` counts the applied steps.
+///
+/// The version is read again inside the transaction, which holds the write lock: of several
+/// processes opening a new file at the same moment, one migrates while the others wait their
+/// turn (the busy timeout), then find nothing left to do. A database stamped with more steps
+/// than this code knows was written by a newer cs-host and is refused untouched.
+fn migrate(conn: &mut Connection, store: &Store) -> Result<()> {
+    let version = |conn: &Connection| -> rusqlite::Result<i64> {
+        conn.pragma_query_value(None, "user_version", |row| row.get(0))
+    };
+    let too_new = |version: i64| {
+        Error::new(ErrorKind::SchemaTooNew {
+            database: store.describe(),
+            version,
+            supported: MIGRATIONS.len() as i64,
+        })
+    };
+    let known = MIGRATIONS.len() as i64;
+    let applied = version(conn).map_err(|e| store.error(e))?;
+    if applied == known {
+        return Ok(());
+    }
+    if applied > known {
+        return Err(too_new(applied));
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| store.error(e))?;
+    let applied = version(&tx).map_err(|e| store.error(e))?;
+    if applied > known {
+        return Err(too_new(applied));
+    }
+    for (_name, sql) in MIGRATIONS.iter().skip(applied as usize) {
+        tx.execute_batch(sql).map_err(|e| store.error(e))?;
+    }
+    tx.pragma_update(None, "user_version", known)
+        .and_then(|()| tx.commit())
+        .map_err(|e| store.error(e))
 }
 
 /// Unix seconds for a [`std::time::SystemTime`].
@@ -227,19 +281,169 @@ mod tests {
         Store::open(&path).unwrap();
     }
 
-    #[test]
-    fn every_migration_is_valid_sql_with_foreign_keys_that_resolve() {
-        let store = Store::open_in_memory().unwrap();
-        store
-            .with(|c| {
-                let broken: Vec<String> = c
-                    .prepare("PRAGMA foreign_key_check")
-                    .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-                    .map_err(|e| store.error(e))?;
-                assert!(broken.is_empty(), "{broken:?}");
+    /// Every foreign key of the schema that does not point at a real key: a missing table, a
+    /// missing column, or columns that are neither the primary key nor a unique index (SQLite
+    /// accepts such a schema and fails only when a row is written).
+    fn foreign_key_problems(conn: &Connection) -> Vec<String> {
+        // The first column of each row of `sql` run with `arg`, sorted.
+        let names = |sql: &str, arg: &str| -> Vec<String> {
+            let mut names: Vec<String> = conn
+                .prepare(sql)
+                .and_then(|mut s| s.query_map([arg], |r| r.get(0))?.collect())
+                .unwrap();
+            names.sort();
+            names
+        };
+        let tables = names(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT GLOB ?1",
+            "sqlite_*",
+        );
+        // The primary key and each unique index of a table, as sorted column lists.
+        let keys = |table: &str| -> Vec<Vec<String>> {
+            let mut keys = vec![names(
+                "SELECT name FROM pragma_table_info(?1) WHERE pk > 0",
+                table,
+            )];
+            for index in names(
+                "SELECT name FROM pragma_index_list(?1) WHERE \"unique\"",
+                table,
+            ) {
+                keys.push(names("SELECT name FROM pragma_index_info(?1)", &index));
+            }
+            keys
+        };
+        let mut problems = Vec::new();
+        for table in &tables {
+            // Each foreign key: its parent table and the parent columns (none named: the key).
+            let mut foreign_keys = std::collections::BTreeMap::<i64, (String, Vec<String>)>::new();
+            conn.prepare(
+                "SELECT id, \"table\", \"to\" FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
+            )
+            .and_then(|mut s| {
+                let rows = s.query_map([table], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?))
+                })?;
+                for row in rows {
+                    let (id, parent, to) = row?;
+                    let entry = foreign_keys.entry(id).or_insert((parent, Vec::new()));
+                    entry.1.extend(to);
+                }
                 Ok(())
             })
             .unwrap();
+            for (parent, mut to) in foreign_keys.into_values() {
+                if !tables.iter().any(|t| t.eq_ignore_ascii_case(&parent)) {
+                    problems.push(format!("{table} references missing table {parent}"));
+                    continue;
+                }
+                let keys = keys(&parent);
+                if to.is_empty() {
+                    to = keys[0].clone();
+                }
+                to.sort();
+                if to.is_empty() || !keys.contains(&to) {
+                    problems.push(format!(
+                        "{table} references {parent}({}), which is no key of it",
+                        to.join(", ")
+                    ));
+                }
+            }
+        }
+        problems.sort();
+        problems
+    }
+
+    #[test]
+    fn every_foreign_key_of_the_schema_points_at_a_real_key() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .with(|c| {
+                let problems = foreign_key_problems(c);
+                assert!(problems.is_empty(), "{problems:#?}");
+                // The tables do hold foreign keys: the check above had something to check.
+                let count: i64 = c
+                    .query_row(
+                        "SELECT count(*) FROM sqlite_schema s, pragma_foreign_key_list(s.name)
+                         WHERE s.type = 'table'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| store.error(e))?;
+                assert!(count > 10, "{count}");
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn the_foreign_key_check_finds_keys_that_point_nowhere() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE parents (id INTEGER PRIMARY KEY, code TEXT, tag TEXT UNIQUE);
+             CREATE TABLE children (
+                 id INTEGER PRIMARY KEY,
+                 gone INTEGER REFERENCES missing (id),
+                 loose TEXT REFERENCES parents (code),
+                 good INTEGER REFERENCES parents (id),
+                 tagged TEXT REFERENCES parents (tag),
+                 implicit INTEGER REFERENCES parents
+             );",
+        )
+        .unwrap();
+        assert_eq!(
+            foreign_key_problems(&conn),
+            [
+                "children references missing table missing",
+                "children references parents(code), which is no key of it",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_database_newer_than_the_code_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cs.db");
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+
+        let error = Store::open(&path).err().expect("a newer schema is refused");
+        assert!(
+            matches!(error.kind(), ErrorKind::SchemaTooNew { version: 99, .. }),
+            "{error}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("cs.db") && message.contains("99"),
+            "{message}"
+        );
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 99);
+    }
+
+    #[test]
+    fn threads_opening_a_new_file_at_once_all_succeed() {
+        // Each open is a connection of its own, as each process's would be.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cs.db");
+        let barrier = std::sync::Barrier::new(6);
+        std::thread::scope(|scope| {
+            let opens: Vec<_> = (0..6)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        Store::open(&path).map(drop)
+                    })
+                })
+                .collect();
+            for open in opens {
+                open.join().unwrap().unwrap();
+            }
+        });
     }
 
     #[test]

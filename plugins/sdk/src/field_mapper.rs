@@ -144,7 +144,8 @@ thread_local! {
 }
 
 impl Row {
-    /// The row's line number in the file (the header is line 1).
+    /// The row's data row number: 1 for the first row after the header, as the import's report
+    /// counts rows.
     pub fn number(&self) -> u64 {
         self.number
     }

@@ -19,7 +19,8 @@ declare module 'cs:plugin/field-mapper@0.1.0' {
    */
   export interface Row {
     /**
-     * The row's line number in the file, counting the header as line 1.
+     * The row's data row number: 1 for the first row after the header, as the import's
+     * report counts rows. Not a line number: a quoted value may span lines.
      */
     number: bigint,
     /**
