@@ -438,6 +438,12 @@ impl Tenant<'_> {
                 "`{name}` is a standard company field and cannot be redefined"
             ))));
         }
+        if schema::RESERVED_NAMES.contains(&name) {
+            return Err(Error::new(ErrorKind::Invalid(format!(
+                "`{name}` is reserved for the host (a record's id, tenant, partner or times); \
+                 choose another name"
+            ))));
+        }
         self.write(|op| {
             Schema::define(op, name, field_type, required)?;
             op.audit(

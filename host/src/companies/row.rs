@@ -106,7 +106,7 @@ fn custom_from_json(def: Option<&FieldDef>, value: serde_json::Value) -> Option<
 }
 
 /// A value as stored in the `custom` JSON.
-fn custom_to_json(value: &FieldValue) -> serde_json::Value {
+pub(super) fn custom_to_json(value: &FieldValue) -> serde_json::Value {
     use serde_json::Value;
     match value {
         FieldValue::Null => Value::Null,

@@ -1,11 +1,11 @@
 //! The field schema: which company fields a tenant has and what they hold. This module owns
 //! the `field_schema` table.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::context::Op;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Date, FieldValue, Fields};
 use crate::names::named_enum;
 
@@ -113,13 +113,29 @@ impl Schema {
         Ok(Schema { fields })
     }
 
-    /// Adds (or changes) the tenant's custom company field `name`.
+    /// Adds (or changes) the tenant's custom company field `name`. A change of type converts
+    /// the values the companies hold, or is refused when one does not fit (see
+    /// [`convert_values`]).
     pub(crate) fn define(
         op: &Op<'_>,
         name: &str,
         field_type: FieldType,
         required: bool,
     ) -> Result<()> {
+        let before: Option<String> = op
+            .conn
+            .query_row(
+                "SELECT type FROM field_schema
+                 WHERE tenant_id = ?1 AND object = 'company' AND name = ?2",
+                params![op.tenant.as_str(), name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(before) = before
+            && before != field_type.as_str()
+        {
+            convert_values(op, name, &before, field_type)?;
+        }
         op.conn.execute(
             "INSERT INTO field_schema (tenant_id, object, name, type, required)
              VALUES (?1, 'company', ?2, ?3, ?4)
@@ -228,4 +244,91 @@ pub(crate) fn parse_text(def: &FieldDef, text: &str) -> Result<FieldValue, Strin
             .map(FieldValue::Date)
             .map_err(|e| format!("{e} (field `{}`)", def.name)),
     }
+}
+
+/// Names no custom field may take: the host's own columns and the import's built-in targets
+/// (a custom `managed_by` would take over the "Managed By" column of an import).
+pub(crate) const RESERVED_NAMES: [&str; 10] = [
+    "id",
+    "tenant_id",
+    "managed_by",
+    "managed_as",
+    "access_scope",
+    "scope",
+    "custom",
+    "created_at",
+    "updated_at",
+    "tenant",
+];
+
+/// Converts every stored value of custom field `name` to its new type, inside the caller's
+/// transaction; when some value does not fit, refuses the change and names the records (at most
+/// five, and how many in all), so no record keeps a value of the old type under the new one.
+fn convert_values(op: &Op<'_>, name: &str, before: &str, field_type: FieldType) -> Result<()> {
+    let path = format!("$.\"{name}\"");
+    let def = FieldDef {
+        name: name.to_owned(),
+        field_type,
+        required: false,
+        standard: false,
+    };
+    // Each stored value as the text it would have in a CSV cell.
+    let values: Vec<(i64, String, String)> = op
+        .conn
+        .prepare(
+            "SELECT id, name, json_type(custom, ?2), json_extract(custom, ?2) FROM companies
+             WHERE tenant_id = ?1 AND json_type(custom, ?2) NOT IN ('null')
+             ORDER BY id",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map(params![op.tenant.as_str(), path], |r| {
+                    let kind: String = r.get(2)?;
+                    let text = match kind.as_str() {
+                        "true" | "false" => kind.clone(),
+                        "integer" => r.get::<_, i64>(3)?.to_string(),
+                        "real" => r.get::<_, f64>(3)?.to_string(),
+                        _ => r.get::<_, String>(3)?,
+                    };
+                    Ok((r.get(0)?, r.get(1)?, text))
+                })?
+                .collect()
+        })?;
+    let mut converted = Vec::with_capacity(values.len());
+    let mut misfits = Vec::new();
+    for (id, company, text) in values {
+        match parse_text(&def, &text) {
+            Ok(value) => converted.push((id, super::row::custom_to_json(&value))),
+            Err(_) => misfits.push(format!("{company} (company {id}): `{text}`")),
+        }
+    }
+    if !misfits.is_empty() {
+        let shown = misfits.len().min(5);
+        let more = if misfits.len() > shown {
+            format!(" and {} more", misfits.len() - shown)
+        } else {
+            String::new()
+        };
+        return Err(Error::new(ErrorKind::InvalidField {
+            field: name.to_owned(),
+            message: format!(
+                "cannot change it from {before} to {field_type}: {} not {field_type}: {}{more}; \
+                 change or clear them first",
+                if misfits.len() == 1 {
+                    "1 company holds a value that is".to_owned()
+                } else {
+                    format!("{} companies hold values that are", misfits.len())
+                },
+                misfits[..shown].join(", ")
+            ),
+        }));
+    }
+    let mut update = op.conn.prepare(
+        "UPDATE companies SET custom = json_set(custom, ?3, json(?4))
+         WHERE tenant_id = ?1 AND id = ?2",
+    )?;
+    for (id, value) in converted {
+        update.execute(params![op.tenant.as_str(), id, path, value.to_string()])?;
+    }
+    Ok(())
 }
