@@ -37,4 +37,5 @@ $(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy -p cs-host --lib --no-default-features -- -D warnings
 	cd plugins && $(CARGO) fmt --all --check && $(CARGO) clippy --release -- -D warnings

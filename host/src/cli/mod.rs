@@ -1,5 +1,24 @@
 //! The `cshost` command line: a thin layer over the library.
 
+/// `println!` for the command line: writes a line to standard output through [`out`], so a
+/// closed pipe ends the program quietly and a failed write (a full disk) ends it with an error,
+/// instead of a panic. Defined before the command modules, so theirs is this one.
+macro_rules! println {
+    () => {
+        $crate::cli::out::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::out::line(format_args!($($arg)*))
+    };
+}
+
+/// `print!` for the command line, as [`println!`] is.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli::out::text(format_args!($($arg)*))
+    };
+}
+
 mod company;
 mod criteria;
 mod import;
@@ -13,6 +32,60 @@ mod scaffold;
 mod share;
 mod tenant;
 mod user;
+
+/// Standard output, for the `println!` and `print!` of the command line.
+pub(crate) mod out {
+    use std::fmt;
+    use std::io::{self, Write};
+
+    /// Writes `args` and a line end.
+    pub fn line(args: fmt::Arguments<'_>) {
+        let mut out = io::stdout().lock();
+        if let Err(error) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+            stop(&error);
+        }
+    }
+
+    /// Writes `args`.
+    pub fn text(args: fmt::Arguments<'_>) {
+        if let Err(error) = io::stdout().lock().write_fmt(args) {
+            stop(&error);
+        }
+    }
+
+    /// Writes what is buffered.
+    pub fn flush() {
+        if let Err(error) = io::stdout().lock().flush() {
+            stop(&error);
+        }
+    }
+
+    /// Ends the program after standard output failed: quietly when the reader went away (`cshost
+    /// … | head -1`), which is how a pipe ends; with an error otherwise. Whatever the command
+    /// committed before stays committed.
+    pub fn stop(error: &io::Error) -> ! {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!(
+            "error: cannot write to standard output: {error}; what the command changed before \
+             is committed"
+        );
+        std::process::exit(1);
+    }
+
+    /// The closed pipe or failed write an error comes from, if it does.
+    pub fn io_cause(error: &anyhow::Error) -> Option<&io::Error> {
+        error.chain().find_map(|cause| {
+            cause.downcast_ref::<io::Error>().or_else(|| {
+                match cause.downcast_ref::<cs_host::Error>()?.kind() {
+                    cs_host::ErrorKind::Io { source, .. } => Some(source),
+                    _ => None,
+                }
+            })
+        })
+    }
+}
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,8 +155,17 @@ pub fn main() -> ExitCode {
         cli.cache_dir.clone().or_else(default_cache_dir),
     );
     match run(cli) {
-        Ok(code) => code,
+        Ok(code) => {
+            out::flush();
+            code
+        }
         Err(error) => {
+            // Output written to standard output through a writer of its own (an error CSV).
+            if let Some(cause) = out::io_cause(&error)
+                && cause.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                out::stop(cause);
+            }
             eprintln!("error: {error:#}");
             if let Some(hint) = hint(&error, &|| host(&db, cache_dir.clone())) {
                 eprintln!("hint: {hint}");
