@@ -8,12 +8,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn cshost(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cshost"))
-        .args(args)
-        .env("CSHOST_CACHE_DIR", support::cache_dir())
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("cshost starts")
+    support::cshost(args)
 }
 
 fn stdout(output: &Output) -> String {

@@ -70,6 +70,7 @@ pub use import::{
     RowError, RowErrorKind, Separator, generate_partners_csv,
 };
 pub use inert::{inert, shell_quote};
+pub use names::nearest;
 pub use outbox::{
     DeliveryReport, FileMailbox, OutboxMessage, OutboxStatus, Sent, SmtpMailer, Transport,
     TransportError,

@@ -27,6 +27,8 @@ mod partner;
 mod plan;
 mod plugin;
 mod plugin_admin;
+mod plugin_test;
+mod scaffold;
 mod share;
 mod tenant;
 mod user;
@@ -148,6 +150,10 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let (db, cache_dir) = (
+        cli.db.clone(),
+        cli.cache_dir.clone().or_else(default_cache_dir),
+    );
     match run(cli) {
         Ok(code) => {
             out::flush();
@@ -161,6 +167,9 @@ pub fn main() -> ExitCode {
                 out::stop(cause);
             }
             eprintln!("error: {error:#}");
+            if let Some(hint) = hint(&error, &|| host(&db, cache_dir.clone())) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -181,6 +190,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(command) => user::run(command, &open),
         Command::Import(command) => import::run(command, &open),
     }
+}
+
+/// What to do about an error, when there is more to say: for a plugin that is not installed, the
+/// installed names near it, and that plugins go by their metadata's name, not their file's.
+fn hint(error: &anyhow::Error, open: &dyn Fn() -> anyhow::Result<Host>) -> Option<String> {
+    let Some(cs_host::ErrorKind::UnknownPlugin { name, .. }) = error
+        .downcast_ref::<cs_host::Error>()
+        .map(cs_host::Error::kind)
+    else {
+        return None;
+    };
+    let installed: Vec<String> = open()
+        .and_then(|host| Ok(host.installed_plugins()?))
+        .map(|plugins| plugins.into_iter().map(|p| p.manifest.name).collect())
+        .unwrap_or_default();
+    let near = cs_host::nearest(name, installed.iter().map(String::as_str))
+        .map(|near| format!("did you mean `{near}`? "))
+        .unwrap_or_default();
+    Some(format!(
+        "{near}a plugin goes by the name in its metadata, not its file's name: `cshost plugin \
+         inspect FILE.wasm` shows it, `cshost plugin list` lists the installed ones"
+    ))
 }
 
 /// Opens the database named by `--db`, with the plugin runtime.

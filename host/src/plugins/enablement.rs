@@ -498,33 +498,7 @@ pub(crate) struct Active {
 
 /// Refuses configuration keys the plugin does not declare, and missing required keys.
 fn check_config(manifest: &Manifest, config: &BTreeMap<String, String>) -> Result<()> {
-    let problem = |key: &str, problem: String| {
-        Err(Error::new(ErrorKind::PluginConfig {
-            plugin: manifest.name.clone(),
-            key: key.to_owned(),
-            problem,
-        }))
-    };
-    for key in config.keys() {
-        if manifest.config_key(key).is_none() {
-            let declared: Vec<&str> = manifest.config.iter().map(|k| k.name.as_str()).collect();
-            let declared = if declared.is_empty() {
-                "it declares none".to_owned()
-            } else {
-                format!("it declares {}", declared.join(", "))
-            };
-            return problem(key, format!("unknown key ({declared})"));
-        }
-    }
-    for key in &manifest.config {
-        if key.required && !config.contains_key(&key.name) {
-            return problem(
-                &key.name,
-                format!("required ({}), but not set", key.description),
-            );
-        }
-    }
-    Ok(())
+    manifest.check_config(config)
 }
 
 /// Refuses grants of capabilities the plugin does not request.

@@ -1,0 +1,294 @@
+//! Stage four: write. Each prepared row updates the record it matches or is queued as a new one,
+//! through the companies repository; its outcome is settled into the job's counts and row errors,
+//! and new partners owe their *partner created* hook from the batch's commit on.
+
+use super::*;
+
+/// What became of one row.
+pub(super) enum Settled {
+    /// A new record, with its id.
+    Created(i64),
+    /// An existing record, with its id; `tagged` when a customer became a partner.
+    Updated {
+        id: i64,
+        tagged: bool,
+    },
+    /// A new record queued for writing, with the id it will have.
+    Queued(i64),
+    Refused(RowError),
+}
+
+/// The writing side of one import run, reused across rows to keep allocations down.
+pub(super) struct Run<'a> {
+    pub(super) plan: &'a [Planned],
+    pub(super) target: ImportTarget,
+    pub(super) scope: Option<AccessScope>,
+    /// The fields of the row being written.
+    pub(super) fields: Fields,
+    /// Partners looked up by the `managed_by` column: name or external id to id.
+    pub(super) partners_by_key: HashMap<String, Option<i64>>,
+    /// Whether new partners owe the *partner created* hook (lifecycle plugins are enabled).
+    pub(super) lifecycle: bool,
+    /// Partners created or tagged in the current batch, whose hooks it owes: (id, row, how to
+    /// undo).
+    pub(super) new_partners: Vec<(i64, u64, Undo)>,
+    /// What became of the rows read since the last settling, in row order: queued rows are
+    /// settled when the queue is written.
+    pub(super) outcomes: Vec<(u64, Settled)>,
+    /// Reused for the results of writing the queue.
+    pub(super) written: Vec<Result<()>>,
+    /// Written rows' field maps, and where to send them back for filling again.
+    pub(super) spare: Vec<Fields>,
+    pub(super) recycle: Option<mpsc::Sender<Vec<Fields>>>,
+}
+
+impl Run<'_> {
+    pub(super) fn refuse(
+        row: u64,
+        column: Option<&str>,
+        field: Option<&str>,
+        reason: String,
+    ) -> Settled {
+        Settled::Refused(RowError {
+            row,
+            outcome: RowErrorKind::Failed,
+            column: column.map(str::to_owned),
+            field: field.map(str::to_owned),
+            plugin: None,
+            reason,
+        })
+    }
+
+    pub(super) fn column_of(&self, field: &str) -> Option<&str> {
+        column_of(self.plan, field)
+    }
+
+    /// Updates or queues one prepared row, adding its outcome to `outcomes`.
+    /// An `Err` is fatal to the import.
+    pub(super) fn row(
+        &mut self,
+        op: &Op<'_>,
+        writer: &mut Writer<'_>,
+        prepared: Prepared,
+    ) -> Result<()> {
+        let number = prepared.number();
+        let settled = self.decide(op, writer, prepared)?;
+        if let Some(recycle) = &self.recycle {
+            self.spare.push(std::mem::take(&mut self.fields));
+            if self.spare.len() >= ROWS_PER_MESSAGE {
+                // The reading thread may have finished: then the maps are simply dropped.
+                let _ = recycle.send(std::mem::take(&mut self.spare));
+            }
+        }
+        let queued = matches!(settled, Settled::Queued(_));
+        self.outcomes.push((number, settled));
+        if queued && writer.is_full() {
+            self.flush(writer)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the queued records and settles their rows' outcomes.
+    pub(super) fn flush(&mut self, writer: &mut Writer<'_>) -> Result<()> {
+        if writer.is_empty() {
+            return Ok(());
+        }
+        self.written.clear();
+        writer.flush(&mut self.written)?;
+        let mut written = self.written.drain(..);
+        for (number, settled) in &mut self.outcomes {
+            let Settled::Queued(id) = *settled else {
+                continue;
+            };
+            let result = written.next().expect("one result per queued record");
+            *settled = match result {
+                Ok(()) => Settled::Created(id),
+                Err(error) => refusal(*number, error)?,
+            };
+        }
+        Ok(())
+    }
+
+    /// Counts the settled rows into the job, stores their row errors and notes new partners,
+    /// in row order.
+    pub(super) fn settle(&mut self, op: &Op<'_>, job: &mut ImportJob) -> Result<()> {
+        // Taken out while its rows are settled, and put back (empty) to keep its allocation.
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        for (number, settled) in outcomes.drain(..) {
+            job.rows += 1;
+            match settled {
+                Settled::Created(id) => {
+                    job.created += 1;
+                    if self.target == ImportTarget::Partners {
+                        self.new_partner(op, id, number, Undo::Delete)?;
+                    }
+                }
+                Settled::Updated { id, tagged } => {
+                    job.updated += 1;
+                    if tagged {
+                        self.new_partner(op, id, number, Undo::Untag)?;
+                    }
+                }
+                Settled::Queued(_) => unreachable!("settled only once the queue is written"),
+                Settled::Refused(error) => {
+                    match error.outcome {
+                        RowErrorKind::Failed => job.failed += 1,
+                        RowErrorKind::Skipped => job.skipped += 1,
+                    }
+                    if let Some(id) = job.id {
+                        job::insert_error(op, id, &error)?;
+                    }
+                    if job.errors.len() < ERRORS_KEPT {
+                        job.errors.push(error);
+                    }
+                }
+            }
+        }
+        self.outcomes = outcomes;
+        Ok(())
+    }
+
+    /// Updates the record a prepared row matches or queues a new one. Row problems are
+    /// `Settled::Refused`; an `Err` is fatal to the import.
+    pub(super) fn decide(
+        &mut self,
+        op: &Op<'_>,
+        writer: &mut Writer<'_>,
+        prepared: Prepared,
+    ) -> Result<Settled> {
+        let (number, name, managed_by) = match prepared {
+            Prepared::Refused(error) => return Ok(Settled::Refused(error)),
+            Prepared::Row {
+                number,
+                name,
+                fields,
+                managed_by,
+            } => {
+                self.fields = fields;
+                (number, name, managed_by)
+            }
+        };
+        let manager = match managed_by {
+            None => None,
+            Some(key) => match self.partner(op, &key)? {
+                Some(id) => Some(id),
+                None => {
+                    return Ok(Self::refuse(
+                        number,
+                        self.column_of(MANAGED_BY),
+                        Some(MANAGED_BY),
+                        format!("there is no partner `{key}` (by name or external id)"),
+                    ));
+                }
+            },
+        };
+        let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
+        if writer.may_be_queued(external_id, &name) {
+            // The row may be about a record queued but not written: write the queue first so
+            // the look-up finds it.
+            self.flush(writer)?;
+        }
+        let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
+        let existing = writer.lookup(external_id, &name)?;
+        if existing.is_some() {
+            // The update gives the record this row's name and external id.
+            writer.note_keys(external_id, &name);
+        }
+        let written = match (self.target, existing) {
+            (ImportTarget::Partners, None) => {
+                return Ok(Settled::Queued(writer.queue(
+                    name,
+                    ManagedAs::Partner,
+                    None,
+                    self.scope,
+                    &mut self.fields,
+                )));
+            }
+            (ImportTarget::Companies, None) => {
+                return Ok(Settled::Queued(writer.queue(
+                    name,
+                    ManagedAs::Customer,
+                    manager,
+                    None,
+                    &mut self.fields,
+                )));
+            }
+            (ImportTarget::Partners, Some((id, was, _))) => companies::update(
+                op,
+                id,
+                &CompanyWrite {
+                    name: &name,
+                    managed_as: ManagedAs::Partner,
+                    managed_by: None,
+                    scope: self.scope,
+                    fields: &self.fields,
+                },
+            )
+            .map(|()| Settled::Updated {
+                id,
+                tagged: was == ManagedAs::Customer,
+            }),
+            (ImportTarget::Companies, Some((id, was, scope))) => companies::update(
+                op,
+                id,
+                &CompanyWrite {
+                    name: &name,
+                    managed_as: was,
+                    managed_by: manager,
+                    scope,
+                    fields: &self.fields,
+                },
+            )
+            .map(|()| Settled::Updated { id, tagged: false }),
+        };
+        match written {
+            Ok(settled) => Ok(settled),
+            // A rule of the data (one partner per record, a constraint) refuses the row; other
+            // database trouble stops the import.
+            Err(error) => match error.kind() {
+                ErrorKind::AlreadyManaged { .. } => Ok(Self::refuse(
+                    number,
+                    self.column_of(MANAGED_BY),
+                    Some(MANAGED_BY),
+                    error.to_string(),
+                )),
+                _ => refusal(number, error),
+            },
+        }
+    }
+
+    /// Notes a partner the batch created or tagged. With lifecycle plugins enabled, its
+    /// *partner created* hook is owed from the batch's commit on, whatever happens to this
+    /// process.
+    pub(super) fn new_partner(&mut self, op: &Op<'_>, id: i64, row: u64, undo: Undo) -> Result<()> {
+        if self.lifecycle {
+            pending::record(op, Owed::PartnerCreated { company: id, undo })?;
+            self.new_partners.push((id, row, undo));
+        }
+        Ok(())
+    }
+
+    /// The partner a `managed_by` cell names, by external id or name; cached per import.
+    pub(super) fn partner(&mut self, op: &Op<'_>, key: &str) -> Result<Option<i64>> {
+        if let Some(found) = self.partners_by_key.get(key) {
+            return Ok(*found);
+        }
+        let found = companies::partner_by_key(op, key)?;
+        self.partners_by_key.insert(key.to_owned(), found);
+        Ok(found)
+    }
+}
+
+/// A row refused by a rule of the data (a constraint), with the database's message; other
+/// database trouble stops the import.
+pub(super) fn refusal(number: u64, error: Error) -> Result<Settled> {
+    match error.kind() {
+        ErrorKind::Database {
+            source: rusqlite::Error::SqliteFailure(e, _),
+            ..
+        } if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Ok(Run::refuse(number, None, None, error.to_string()))
+        }
+        _ => Err(error),
+    }
+}
