@@ -528,3 +528,71 @@ fn an_import_with_failed_rows_exits_3_after_a_last_progress_line_with_the_count(
     let output = cshost_with_input(&db, &args, b"");
     assert_eq!(output.status.code(), Some(0));
 }
+
+#[test]
+fn a_second_import_of_a_tenant_is_refused_while_one_runs_and_not_after_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let big = dir.path().join("big.csv");
+    let small = dir.path().join("small.csv");
+    std::fs::write(&small, "Name\nSmall Partner\n").unwrap();
+    let cshost = env!("CARGO_BIN_EXE_cshost");
+    let run = |args: &[&str]| {
+        let out = Command::new(cshost)
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    drop(host_at(&db));
+    run(&["import", "limit", "--tenant", "acme", "500000000"]);
+    run(&[
+        "import",
+        "generate",
+        big.to_str().unwrap(),
+        "--rows",
+        "300000",
+    ]);
+    let mut child = Command::new(cshost)
+        .arg("--db")
+        .arg(&db)
+        .args(["partner", "import", "--tenant", "acme", "--scope", "both"])
+        .arg(&big)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let host = host_at(&db);
+    let acme = host.tenant("acme").unwrap();
+    while acme
+        .import_jobs()
+        .unwrap()
+        .first()
+        .is_none_or(|j| j.rows == 0)
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended too soon"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let error = acme.import_file(&small, &partners()).unwrap_err();
+    assert!(
+        error.to_string().contains("has an import running already"),
+        "{error}"
+    );
+    // The running job was not marked interrupted by the refused one.
+    assert_eq!(acme.import_jobs().unwrap()[0].status, JobStatus::Running);
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The killed process's claim went with it.
+    let job = acme.import_file(&small, &partners()).unwrap();
+    assert_eq!(job.created, 1);
+}

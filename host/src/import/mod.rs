@@ -394,6 +394,22 @@ impl Tenant<'_> {
             finished_at: None,
             errors: Vec::new(),
         };
+        // One import per tenant at a time: the claim lasts until this function returns, and
+        // ends with the process if it is killed. Holding it, any job still marked running was
+        // left by a process that died. A dry run writes nothing and claims nothing.
+        let _running = if options.dry_run {
+            None
+        } else {
+            let claim = self.store().claim(&self.id, "import")?;
+            if claim.is_none() {
+                return Err(refuse(format!(
+                    "tenant `{}` has an import running already; one import per tenant runs at a \
+                     time: wait for it to finish (`cshost import list`)",
+                    self.id
+                )));
+            }
+            claim
+        };
         if !options.dry_run {
             let id = self.write(|op| {
                 job::interrupt_stale(op)?;

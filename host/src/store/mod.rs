@@ -97,6 +97,44 @@ impl Store {
         Ok(store)
     }
 
+    /// Claims `activity` (such as `import`) for `tenant` across every process on the database:
+    /// `None` while another holds it. The claim lasts while the returned value lives, and the
+    /// operating system releases a file's lock when its process ends, however it ends, so a
+    /// killed process never leaves a claim behind.
+    pub(crate) fn claim(&self, tenant: &TenantId, activity: &str) -> Result<Option<Claim>> {
+        let name = format!("{tenant}.{activity}");
+        match &self.location {
+            Location::File(path) => {
+                let mut dir = path.as_os_str().to_owned();
+                dir.push(".locks");
+                let dir = PathBuf::from(dir);
+                let io_error = |source| {
+                    Error::new(ErrorKind::Io {
+                        path: dir.clone(),
+                        source,
+                    })
+                };
+                std::fs::create_dir_all(&dir).map_err(io_error)?;
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(dir.join(format!("{name}.lock")))
+                    .map_err(io_error)?;
+                match file.try_lock() {
+                    Ok(()) => Ok(Some(Claim::File(file))),
+                    Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+                    Err(std::fs::TryLockError::Error(source)) => Err(io_error(source)),
+                }
+            }
+            Location::Memory(uri) => {
+                let key = format!("{uri}/{name}");
+                let mut held = MEMORY_CLAIMS.lock().unwrap_or_else(|e| e.into_inner());
+                Ok(held.insert(key.clone()).then(|| Claim::Memory(key)))
+            }
+        }
+    }
+
     /// Where the database lives, for messages.
     pub(crate) fn describe(&self) -> String {
         match &self.location {
@@ -180,6 +218,29 @@ impl Store {
             database: self.describe(),
             source,
         })
+    }
+}
+
+/// The claims held on in-memory databases (one process only).
+static MEMORY_CLAIMS: Mutex<std::collections::BTreeSet<String>> =
+    Mutex::new(std::collections::BTreeSet::new());
+
+/// A tenant's claim on an activity; see [`Store::claim`]. Released when dropped.
+pub(crate) enum Claim {
+    /// A lock on a file beside the database.
+    File(#[allow(dead_code, reason = "held for its lock")] std::fs::File),
+    /// An entry in [`MEMORY_CLAIMS`].
+    Memory(String),
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Claim::Memory(key) = self {
+            MEMORY_CLAIMS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(key);
+        }
     }
 }
 
@@ -407,6 +468,23 @@ mod tests {
                 "children references parents(code), which is no key of it",
             ]
         );
+    }
+
+    #[test]
+    fn a_claim_is_held_once_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Store::open(&dir.path().join("cs.db")).unwrap();
+        let memory = Store::open_in_memory().unwrap();
+        let acme = TenantId::new("acme");
+        let globex = TenantId::new("globex");
+        for store in [&file, &memory] {
+            let first = store.claim(&acme, "import").unwrap();
+            assert!(first.is_some());
+            assert!(store.claim(&acme, "import").unwrap().is_none());
+            assert!(store.claim(&globex, "import").unwrap().is_some());
+            drop(first);
+            assert!(store.claim(&acme, "import").unwrap().is_some());
+        }
     }
 
     #[test]
