@@ -311,7 +311,14 @@ pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<Exi
         RegistryCommand::Install { file, actor, json } => {
             let installed = host
                 .install_plugin(&read(&file)?, &actor.actor)
-                .with_context(|| format!("cannot install {}", file.display()))?;
+                .map_err(|error| match error.kind() {
+                    // The library knows only bytes; name the file rather than a placeholder.
+                    cs_host::ErrorKind::Plugin(plugin) => {
+                        anyhow::anyhow!("cannot install: {} {}", file.display(), plugin.kind())
+                    }
+                    _ => anyhow::Error::new(error)
+                        .context(format!("cannot install {}", file.display())),
+                })?;
             if json {
                 return print_json(&installed).map(|()| ExitCode::SUCCESS);
             }
