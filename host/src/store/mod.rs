@@ -23,6 +23,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_partners_import",
         include_str!("migrations/0004_partners_import.sql"),
     ),
+    (
+        "0005_plugin_egress",
+        include_str!("migrations/0005_plugin_egress.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
