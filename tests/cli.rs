@@ -8,12 +8,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn cshost(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cshost"))
-        .args(args)
-        .env("CSHOST_CACHE_DIR", support::cache_dir())
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("cshost starts")
+    support::cshost(args)
 }
 
 fn stdout(output: &Output) -> String {
@@ -366,4 +361,107 @@ fn a_database_from_a_newer_cshost_is_refused() {
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(err.contains("schema version 99 is newer"), "{err}");
+}
+
+/// Runs `cshost --db DB ARGS…` with standard output going to `stdout`.
+fn cshost_to(db: &Path, args: &[&str], stdout: std::process::Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("CSHOST_CACHE_DIR", support::cache_dir())
+        .env_remove("RUST_LOG")
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cshost starts")
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly_and_a_full_disk_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    assert!(
+        cshost_on(&db, &["tenant", "create", "acme"])
+            .status
+            .success()
+    );
+    for i in 0..5 {
+        let name = format!("Company {i}");
+        assert!(
+            cshost_on(&db, &["company", "add", "--tenant", "acme", &name])
+                .status
+                .success()
+        );
+    }
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "Name,ARR\nA,lots\n").unwrap();
+    let output = cshost_on(&db, &["company", "import", "--tenant", "acme", path(&bad)]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let commands: [&[&str]; 5] = [
+        &["company", "list", "--tenant", "acme"],
+        &["tenant", "list"],
+        &["partner", "sample-csv", "--tenant", "acme"],
+        &["import", "show", "--tenant", "acme", "1"],
+        &["import", "errors", "--tenant", "acme", "1"],
+    ];
+    for args in commands {
+        // The reader has gone before the first line is written, as after `| head -0`.
+        let mut child = cshost_to(&db, args, std::process::Stdio::piped());
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let err = stderr(&output);
+        assert!(output.status.success(), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+
+        // A full disk: /dev/full fails every write with ENOSPC.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let output = cshost_to(&db, args, full.into())
+            .wait_with_output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("No space left on device"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_database_name_is_taken_literally_not_as_a_uri() {
+    // As a URI this would be a private in-memory database, gone when the command ends.
+    let dir = tempfile::tempdir().unwrap();
+    let name = "file:x.db?mode=memory";
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cshost"))
+            .current_dir(dir.path())
+            .args(["--db", name])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["tenant", "create", "acme"]).status.success());
+    let list = run(&["tenant", "list"]);
+    assert!(stdout(&list).contains("acme"), "{}", stdout(&list));
+    assert!(dir.path().join(name).is_file());
+}
+
+#[test]
+fn a_tenant_id_is_at_most_64_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let long = "t".repeat(10_000);
+    let output = cshost_on(&db, &["tenant", "create", &long]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("10000 characters long; at most 64"), "{err}");
+    assert!(err.len() < 200, "{err}");
+    assert!(
+        cshost_on(&db, &["tenant", "create", &"t".repeat(64)])
+            .status
+            .success()
+    );
 }

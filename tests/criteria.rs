@@ -1097,3 +1097,66 @@ fn criteria_never_select_another_tenants_companies() {
     );
     assert!(message.contains("`seats`"), "{message}");
 }
+
+#[test]
+fn changing_a_fields_type_converts_its_values_or_names_the_records_that_do_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path());
+    let acme = host.tenant("acme").unwrap().acting_as(ADMIN);
+    acme.define_company_field("tier", FieldType::Text, false)
+        .unwrap();
+    acme.define_company_field("seats", FieldType::Text, false)
+        .unwrap();
+    for (name, tier, seats) in [("Gold Co", "gold", "10"), ("Silver Co", "2", "2.5")] {
+        acme.add_company(
+            NewCompany::new(name)
+                .field("tier", tier)
+                .field("seats", seats),
+        )
+        .unwrap();
+    }
+    acme.add_company(NewCompany::new("Bare Co")).unwrap();
+
+    // `gold` is no number: the change is refused, naming the record, and nothing changes.
+    let error = acme
+        .define_company_field("tier", FieldType::Number, false)
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("Gold Co (company 1): `gold`") && !message.contains("Silver"),
+        "{message}"
+    );
+    let tier = acme.company_fields().unwrap();
+    let tier = tier.iter().find(|f| f.name == "tier").unwrap();
+    assert_eq!(tier.field_type, FieldType::Text);
+    let error = acme
+        .run_criteria(&Criteria::new(vec![f("tier", Operator::Gt, [n(1)])]))
+        .unwrap_err();
+    assert!(error.to_string().contains("text field"), "{error}");
+
+    // Every value of `seats` is a number: they are converted, and compare as numbers.
+    acme.define_company_field("seats", FieldType::Number, false)
+        .unwrap();
+    assert_eq!(
+        one(&acme, f("seats", Operator::Gt, [n(5)])),
+        sorted(&["Gold Co"])
+    );
+    let silver = acme
+        .company(CompanyKey::Name("Silver Co"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(silver.fields["seats"], FieldValue::Number(2.5));
+}
+
+#[test]
+fn a_custom_field_cannot_take_a_built_in_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path());
+    let acme = host.tenant("acme").unwrap().acting_as(ADMIN);
+    for name in ["managed_by", "managed_as", "id", "tenant_id", "created_at"] {
+        let error = acme
+            .define_company_field(name, FieldType::Text, false)
+            .unwrap_err();
+        assert!(error.to_string().contains("reserved"), "{name}: {error}");
+    }
+}

@@ -315,3 +315,216 @@ fn a_process_killed_mid_import_leaves_whole_rows_and_a_rerun_completes() {
     assert_eq!(rerun.created, rows - in_db);
     assert_eq!(acme.partners().unwrap().len() as u64, rows, "no duplicates");
 }
+
+/// Runs `cshost --db DB ARGS…` with `stdin` as its standard input.
+fn cshost_with_input(db: &Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("CSHOST_CACHE_DIR", support::cache_dir())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    // A reader that stops early closes the pipe: the writer's error then does not matter.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
+}
+
+#[test]
+fn a_piped_file_over_the_size_limit_is_stopped_at_the_limit() {
+    // Piped input has no size to check up front: the bytes are counted as they are read.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    drop(host_at(&db));
+    let limit = 20_000;
+    let ok = cshost_with_input(&db, &["import", "limit", "--tenant", "acme", "20000"], b"");
+    assert!(ok.status.success());
+    let mut csv = b"Name\n".to_vec();
+    for i in 0..4_000 {
+        csv.extend(format!("Piped Partner {i}\n").as_bytes());
+    }
+    assert!(csv.len() > 3 * limit);
+    let args = [
+        "partner",
+        "import",
+        "--tenant",
+        "acme",
+        "--scope",
+        "both",
+        "/dev/stdin",
+    ];
+    let output = cshost_with_input(&db, &args, &csv);
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("over the tenant's import limit of 20000 bytes"),
+        "{err}"
+    );
+    // Nothing past the limit went in: at most the rows of the bytes before it.
+    let host = host_at(&db);
+    let partners = host.tenant("acme").unwrap().partners().unwrap().len();
+    assert!(
+        partners * "Piped Partner 0000\n".len() <= limit,
+        "{partners}"
+    );
+}
+
+#[test]
+fn a_file_without_line_ends_is_refused_with_bounded_memory() {
+    // /dev/zero never ends a line: the reading stops at the longest line allowed, even when
+    // the tenant's size limit is far above it.
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+    acme.set_import_size_limit(1 << 30).unwrap();
+    let err = acme
+        .import_file(Path::new("/dev/zero"), &partners())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("a line longer than 1048576 bytes"),
+        "{err}"
+    );
+
+    // A field over its cap fails its row only.
+    let long = "x".repeat(70_000);
+    let data = format!("Name,Industry\nShort Ltd,Retail\nLong Ltd,{long}\nAfter Ltd,Retail\n");
+    let job = acme
+        .import_bytes("long.csv", data.as_bytes(), &partners())
+        .unwrap();
+    assert_eq!((job.created, job.failed), (2, 1), "{job:?}");
+    assert_eq!(job.errors[0].row, 2);
+    assert_eq!(job.errors[0].column.as_deref(), Some("Industry"));
+    assert!(
+        job.errors[0].reason.contains("70000 bytes"),
+        "{:?}",
+        job.errors
+    );
+}
+
+#[test]
+fn one_invalid_utf8_row_fails_alone_and_the_others_keep_their_accents() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+    let mut data = "Name,Country\nMüller GmbH,DE\nÉcole Sàrl,FR\n"
+        .as_bytes()
+        .to_vec();
+    data.extend(b"Bad \xFF Row,DE\nZo\xC3\xAB Ltd,GB\n");
+    let job = acme.import_bytes("mixed.csv", &data, &partners()).unwrap();
+    assert_eq!(job.properties.encoding.as_str(), "utf-8");
+    assert_eq!((job.created, job.failed), (3, 1), "{job:?}");
+    assert_eq!(job.errors[0].row, 3);
+    for name in ["Müller GmbH", "École Sàrl", "Zoë Ltd"] {
+        assert!(
+            acme.company(CompanyKey::Name(name)).unwrap().is_some(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn formula_cells_in_the_error_csv_are_neutralised() {
+    // A hostile header and a hostile value: the error report opens in a spreadsheet.
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+    let hostile = "=HYPERLINK(\"http://evil.example\",\"click\")";
+    let data = format!("Name,\"{}\"\nAcme,-1+2\n", hostile.replace('"', "\"\""));
+    let options = partners().mapping(Mapping::new().map("Name", "name").map(hostile, "arr"));
+    let job = acme
+        .import_bytes("hostile.csv", data.as_bytes(), &options)
+        .unwrap();
+    assert_eq!(job.failed, 1, "{job:?}");
+    let mut out = Vec::new();
+    acme.write_error_csv(job.id.unwrap(), &mut out).unwrap();
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[2], format!("'{hostile}"));
+    for cell in row.iter() {
+        assert!(!cell.starts_with(['=', '+', '-', '@']), "{row:?}");
+    }
+}
+
+#[test]
+fn empty_and_headerless_files_are_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+    let err = acme
+        .import_bytes("empty.csv", b"", &partners())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("empty.csv: the file is empty"),
+        "{err}"
+    );
+
+    let headless = b"Acme Corp,DE\nGlobex,US\n";
+    let err = acme
+        .import_bytes("headless.csv", headless, &partners())
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("--no-header") && message.contains("`Acme Corp`"),
+        "{message}"
+    );
+    // Doing as told imports both rows.
+    let options = partners()
+        .has_header(false)
+        .mapping(Mapping::new().map("1", "name").map("2", "country"));
+    let job = acme
+        .import_bytes("headless.csv", headless, &options)
+        .unwrap();
+    assert_eq!(job.created, 2);
+
+    // Data quoted with `'` under a header without quotes.
+    let job = acme
+        .import_bytes(
+            "single.csv",
+            b"Name,Country\n'Lumen, Inc','DE'\n",
+            &partners(),
+        )
+        .unwrap();
+    assert_eq!(job.created, 1, "{job:?}");
+    assert!(
+        acme.company(CompanyKey::Name("Lumen, Inc"))
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn an_import_with_failed_rows_exits_3_after_a_last_progress_line_with_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    drop(host_at(&db));
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, "Name,ARR\nA,lots\nB,many\n").unwrap();
+    let args = [
+        "partner",
+        "import",
+        "--tenant",
+        "acme",
+        "--scope",
+        "both",
+        csv.to_str().unwrap(),
+    ];
+    let output = cshost_with_input(&db, &args, b"");
+    assert_eq!(output.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.trim_end().ends_with("bad.csv: 2 rows, done"), "{err}");
+
+    std::fs::write(&csv, "Name,ARR\nA,1\nB,2\n").unwrap();
+    let output = cshost_with_input(&db, &args, b"");
+    assert_eq!(output.status.code(), Some(0));
+}

@@ -234,3 +234,37 @@ fn the_rate_limit_holds_notifications_back_per_tenant_but_never_codes() {
     clock.advance(Duration::from_secs(1801));
     assert_eq!(host.deliver_outbox(&mailbox, 100).unwrap().sent, 1);
 }
+
+#[test]
+fn temporary_files_left_by_a_killed_delivery_are_cleaned_up() {
+    let (host, _clock, plan) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let mailbox = FileMailbox::new(dir.path());
+    let tenant_dir = dir.path().join("acme");
+    std::fs::create_dir_all(&tenant_dir).unwrap();
+    // One left by a delivery killed an hour ago, one being written by another deliverer now.
+    let stale = tenant_dir.join(".cs-host-killed.tmp");
+    let fresh = tenant_dir.join(".cs-host-writing.tmp");
+    for file in [&stale, &fresh] {
+        std::fs::write(file, "Message-ID: <half").unwrap();
+    }
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+
+    share(&host, plan, &["ann@acme.example"]);
+    let report = host.deliver_outbox(&mailbox, 10).unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    assert!(!stale.exists());
+    assert!(fresh.exists());
+    let left: Vec<String> = std::fs::read_dir(&tenant_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert_eq!(left, [".cs-host-writing.tmp"]);
+}

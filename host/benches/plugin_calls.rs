@@ -25,21 +25,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use cs_host::PluginContext;
 use cs_host::model::FieldValue;
 
-const FIELDS: [&str; 10] = [
-    "name", "email", "website", "country", "region", "industry", "city", "phone", "arr", "tier",
-];
-const ROW: [&str; 10] = [
-    "  bennett & co. ",
-    "Partners@Bennett.CO",
-    "https://WWW.Bennett.co/partners",
-    "de",
-    "",
-    "Aerospace ",
-    " Berlin",
-    "+49 30 1234567",
-    "250000",
-    "gold",
-];
+use support::{PARTNER_FIELDS as FIELDS, PARTNER_ROW as ROW};
 
 /// The native baseline: the plugin's logic over a borrowed row, recording the changes.
 struct NativeRow<'a> {

@@ -3,8 +3,9 @@
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
+use crate::context::Op;
 use crate::error::Result;
-use crate::store::{Store, TenantId};
+use crate::store::TenantId;
 
 /// One entry of the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,7 +37,7 @@ pub(crate) struct Change<'a> {
 }
 
 /// Records a change, inside the caller's transaction so the change and its record commit together.
-pub(crate) fn record(conn: &Connection, store: &Store, at: i64, change: Change<'_>) -> Result<()> {
+pub(crate) fn record(conn: &Connection, at: i64, change: Change<'_>) -> Result<()> {
     let json = |v: Option<serde_json::Value>| v.map(|v| v.to_string());
     conn.prepare_cached(
         "INSERT INTO audit_log (tenant_id, at, actor, action, subject, before, after)
@@ -52,34 +53,29 @@ pub(crate) fn record(conn: &Connection, store: &Store, at: i64, change: Change<'
             json(change.before),
             json(change.after),
         ])
-    })
-    .map_err(|e| store.error(e))?;
+    })?;
     Ok(())
 }
 
 /// The tenant's audit log (with the platform-level entries), oldest first.
-pub(crate) fn list(store: &Store, tenant: &TenantId) -> Result<Vec<AuditEntry>> {
-    store.with(|conn| {
-        let mut query = conn
-            .prepare_cached(
-                "SELECT at, tenant_id, actor, action, subject, before, after FROM audit_log
-                 WHERE tenant_id = ?1 OR tenant_id IS NULL ORDER BY id",
-            )
-            .map_err(|e| store.error(e))?;
-        let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
-        query
-            .query_map([tenant.as_str()], |row| {
-                Ok(AuditEntry {
-                    at: row.get(0)?,
-                    tenant: row.get(1)?,
-                    actor: row.get(2)?,
-                    action: row.get(3)?,
-                    subject: row.get(4)?,
-                    before: parse(row.get(5)?),
-                    after: parse(row.get(6)?),
-                })
+pub(crate) fn list(op: &Op<'_>) -> Result<Vec<AuditEntry>> {
+    let mut query = op.conn.prepare_cached(
+        "SELECT at, tenant_id, actor, action, subject, before, after FROM audit_log
+         WHERE tenant_id = ?1 OR tenant_id IS NULL ORDER BY id",
+    )?;
+    let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+    let entries = query
+        .query_map([op.tenant.as_str()], |row| {
+            Ok(AuditEntry {
+                at: row.get(0)?,
+                tenant: row.get(1)?,
+                actor: row.get(2)?,
+                action: row.get(3)?,
+                subject: row.get(4)?,
+                before: parse(row.get(5)?),
+                after: parse(row.get(6)?),
             })
-            .and_then(|rows| rows.collect())
-            .map_err(|e| store.error(e))
-    })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(entries)
 }

@@ -319,3 +319,27 @@ impl From<PluginError> for Error {
         Error::new(ErrorKind::Plugin(error))
     }
 }
+
+/// A database error. The database is named once, where the operation leaves the store
+/// ([`crate::store::Store::with`] and [`crate::store::Store::write`]), so the code that runs SQL
+/// only writes `?`.
+impl From<rusqlite::Error> for Error {
+    fn from(source: rusqlite::Error) -> Error {
+        Error::new(ErrorKind::Database {
+            database: String::new(),
+            source,
+        })
+    }
+}
+
+impl Error {
+    /// Names the database of a database error that does not name one yet.
+    pub(crate) fn in_database(mut self, name: impl FnOnce() -> String) -> Error {
+        if let ErrorKind::Database { database, .. } = &mut *self.kind
+            && database.is_empty()
+        {
+            *database = name();
+        }
+        self
+    }
+}

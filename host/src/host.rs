@@ -10,10 +10,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, AuditEntry, Change};
 use crate::clock::{Clock, SystemClock};
+use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
+use crate::hooks::pending;
 use crate::names::named_enum;
 use crate::plugins::{Limits, LoadedPlugins, PluginRuntime, RuntimeConfig};
 use crate::store::{Store, TenantId, unix_seconds};
+
+/// The longest tenant id, in characters (letters, digits, `-` and `_`).
+pub const MAX_TENANT_ID: usize = 64;
 
 /// How a [`Host`] is set up.
 #[derive(Clone)]
@@ -75,8 +80,16 @@ impl fmt::Debug for Host {
 impl Host {
     /// Opens the database file (creating it if needed, and bringing its schema up to date). The
     /// plugin runtime starts when a plugin is first needed.
+    ///
+    /// Hooks that committed changes still owe (cut short by a crash) run here, before the host is
+    /// returned; see [`Tenant::run_pending_hooks`].
     pub fn open(path: impl AsRef<Path>, config: HostConfig) -> Result<Host> {
-        Host::start(Store::open(path.as_ref())?, config)
+        let host = Host::start(Store::open(path.as_ref())?, config)?;
+        for tenant in pending::tenants_owing(&host.store)? {
+            // Each tenant handle runs its tenant's owed hooks.
+            host.tenant(&tenant)?;
+        }
+        Ok(host)
     }
 
     /// A host on a fresh in-memory database, gone when the host is dropped.
@@ -122,6 +135,14 @@ impl Host {
                 "tenant id `{id}`: use letters, digits, `-` and `_`"
             ))));
         }
+        // The id names the tenant's directory in a file mailbox, among other things.
+        if id.len() > MAX_TENANT_ID {
+            return Err(Error::new(ErrorKind::Invalid(format!(
+                "tenant id `{}…` is {} characters long; at most {MAX_TENANT_ID}",
+                &id[..16],
+                id.len()
+            ))));
+        }
         let tenant = TenantInfo {
             id: id.to_owned(),
             name: name.trim().to_owned(),
@@ -131,8 +152,7 @@ impl Host {
         self.store.write(|tx| {
             let exists: bool = tx
                 .query_row("SELECT 1 FROM tenants WHERE id = ?1", [id], |_| Ok(true))
-                .optional()
-                .map_err(|e| self.store.error(e))?
+                .optional()?
                 .unwrap_or(false);
             if exists {
                 return Err(Error::new(ErrorKind::TenantExists(id.to_owned())));
@@ -140,12 +160,10 @@ impl Host {
             tx.execute(
                 "INSERT INTO tenants (id, name, level, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![id, tenant.name, level.as_str(), now],
-            )
-            .map_err(|e| self.store.error(e))?;
+            )?;
             let tenant_id = TenantId::new(id);
             audit::record(
                 tx,
-                &self.store,
                 now,
                 Change {
                     tenant: Some(&tenant_id),
@@ -163,18 +181,16 @@ impl Host {
     /// All tenants, by id.
     pub fn tenants(&self) -> Result<Vec<TenantInfo>> {
         self.store.with(|conn| {
-            let mut query = conn
-                .prepare("SELECT id, name, level FROM tenants ORDER BY id")
-                .map_err(|e| self.store.error(e))?;
+            let mut query = conn.prepare("SELECT id, name, level FROM tenants ORDER BY id")?;
             query
                 .query_map([], tenant_row)
                 .and_then(|rows| rows.collect())
-                .map_err(|e| self.store.error(e))
+                .map_err(Error::from)
         })
     }
 
     /// A handle on one tenant, through which all of its data is reached. Fails if there is no
-    /// such tenant.
+    /// such tenant. Hooks the tenant's committed changes still owe run first.
     pub fn tenant(&self, id: &str) -> Result<Tenant<'_>> {
         let info = self
             .store
@@ -185,15 +201,18 @@ impl Host {
                     tenant_row,
                 )
                 .optional()
-                .map_err(|e| self.store.error(e))
+                .map_err(Error::from)
             })?
             .ok_or_else(|| Error::new(ErrorKind::UnknownTenant(id.to_owned())))?;
-        Ok(Tenant {
+        let tenant = Tenant {
             host: self,
             id: TenantId::new(info.id.clone()),
             info,
             actor: "system".to_owned(),
-        })
+        };
+        // Hooks the tenant's committed changes still owe run before its next operation.
+        tenant.resume_pending_hooks();
+        Ok(tenant)
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -303,37 +322,38 @@ impl<'h> Tenant<'h> {
     /// The tenant's audit log, oldest entry first, with the platform-level entries (plugin
     /// installs) among them.
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>> {
-        audit::list(self.host.store(), &self.id)
+        self.read(audit::list)
     }
 
     pub(crate) fn store(&self) -> &'h Store {
         self.host.store()
     }
 
-    /// Records in the audit log a change this handle's actor made to the tenant, inside the
-    /// caller's transaction so the change and its record commit together.
-    pub(crate) fn audit(
-        &self,
-        conn: &rusqlite::Connection,
-        now: i64,
-        action: &str,
-        subject: &str,
-        before: Option<serde_json::Value>,
-        after: Option<serde_json::Value>,
-    ) -> Result<()> {
-        audit::record(
-            conn,
-            self.store(),
-            now,
-            Change {
-                tenant: Some(&self.id),
+    /// Runs a reading operation of this tenant on a connection of the pool.
+    pub(crate) fn read<T>(&self, work: impl FnOnce(&Op<'_>) -> Result<T>) -> Result<T> {
+        let now = self.host.now();
+        self.store().with(|conn| {
+            work(&Op {
+                conn,
+                tenant: &self.id,
+                now,
                 actor: &self.actor,
-                action,
-                subject,
-                before,
-                after,
-            },
-        )
+            })
+        })
+    }
+
+    /// Runs a writing operation of this tenant in one immediate transaction: it commits whole
+    /// when `work` succeeds and not at all when it fails.
+    pub(crate) fn write<T>(&self, work: impl FnOnce(&Op<'_>) -> Result<T>) -> Result<T> {
+        let now = self.host.now();
+        self.store().write(|tx| {
+            work(&Op {
+                conn: tx,
+                tenant: &self.id,
+                now,
+                actor: &self.actor,
+            })
+        })
     }
 }
 

@@ -1,9 +1,44 @@
 //! cs-host: an embeddable, multi-tenant plugin runtime for a customer-success platform.
+//!
+//! A [`Host`] owns one SQLite database (many tenants), the WebAssembly plugin runtime and the
+//! clock; [`Host::tenant`] hands out the [`Tenant`] handle through which every tenant-scoped
+//! operation goes, so none can forget its tenant. Plugins (components built against the
+//! `cs:plugin` WIT package) are installed once for the platform and enabled per tenant; the
+//! hooks run them as the operations below happen.
+//!
+//! ```
+//! use cs_host::model::{AccessScope, FieldValue};
+//! use cs_host::{CompanyKey, Host, HostConfig, ImportOptions, NewCompany, TenantLevel};
+//!
+//! # fn main() -> cs_host::Result<()> {
+//! let host = Host::open_in_memory(HostConfig::default())?;
+//! host.create_tenant("acme", "Acme Corp", TenantLevel::Both)?;
+//! let acme = host.tenant("acme")?.acting_as("admin@acme.example");
+//!
+//! // A company through the form: Name is mandatory, fields are checked against the schema.
+//! let globex = acme.add_company(NewCompany::new("Globex").field("arr", 250_000.0))?;
+//!
+//! // Partners from a CSV: the header maps to fields by name; a bad row is a row error.
+//! let csv = "Name,Industry,ARR\nBennett & Co.,Logistics,120000\nNo Name Row,,not a number\n";
+//! let job = acme.import_bytes("partners.csv", csv.as_bytes(), &ImportOptions::partners(Some(AccessScope::Both)))?;
+//! assert_eq!((job.created, job.failed), (1, 1));
+//! assert!(job.errors[0].reason.contains("arr"));
+//!
+//! let partners = acme.partners()?;
+//! assert_eq!(partners[0].company.name, "Bennett & Co.");
+//! let company = acme.company(CompanyKey::Id(globex))?.expect("added above");
+//! assert_eq!(company.fields["arr"], FieldValue::Number(250_000.0));
+//! // Every change is in the audit log, by who made it.
+//! assert!(acme.audit_log()?.iter().any(|e| e.actor == "admin@acme.example"));
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 mod audit;
 mod clock;
 mod companies;
+mod context;
 mod criteria;
 mod error;
 mod hooks;
@@ -17,6 +52,7 @@ mod partners;
 mod persons;
 mod plans;
 pub mod plugins;
+mod relationships;
 mod sharing;
 mod store;
 mod users;
@@ -26,6 +62,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use companies::{CompanyKey, FieldDef, FieldType, NewCompany};
 pub use criteria::{Criteria, Filter, Operator, Selection};
 pub use error::{Error, ErrorKind, Result};
+pub use hooks::pending::PendingHooksRun;
 pub use hooks::{CriteriaInput, PartnerInput, RowInput, RowsInput, ShareInput, parse_hook_input};
 pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
 pub use import::{
@@ -33,6 +70,7 @@ pub use import::{
     RowError, RowErrorKind, Separator, generate_partners_csv,
 };
 pub use inert::{inert, shell_quote};
+pub use names::nearest;
 pub use outbox::{
     DeliveryReport, FileMailbox, OutboxMessage, OutboxStatus, Sent, SmtpMailer, Transport,
     TransportError,

@@ -50,9 +50,51 @@ pub(crate) fn one_of(names: &[&str]) -> String {
     }
 }
 
+/// The candidate nearest to `given` by edit distance, if one is near enough to be a likely typo
+/// (at most a third of its length away, and at least one edit): `treshold` finds `threshold`.
+pub fn nearest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (given.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(given, candidate), candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance over characters, ignoring ASCII case.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().map(|c| c.to_ascii_lowercase()).enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
-    use super::one_of;
+    use super::{nearest, one_of};
+
+    #[test]
+    fn nearest_finds_typos_only() {
+        assert_eq!(
+            nearest("treshold", ["threshold", "tiers"]),
+            Some("threshold")
+        );
+        assert_eq!(
+            nearest("country-out", ["country-regions", "arr-tier"]),
+            None
+        );
+        assert_eq!(nearest("arr_tier", ["arr-tier"]), Some("arr-tier"));
+        assert_eq!(nearest("x", ["y"]), Some("y"));
+        assert_eq!(nearest("tiers", Vec::<&str>::new()), None);
+    }
 
     #[test]
     fn lists_read_as_a_sentence() {

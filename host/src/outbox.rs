@@ -8,14 +8,18 @@
 //! non-OTP messages per rolling hour; the rest wait for a later run. One-time codes are never
 //! held back: they expire in minutes, and each link may ask for only five.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Host, Tenant};
 use crate::model::{Channel, Notification};
@@ -60,44 +64,38 @@ impl MessageKind {
 /// Adds a message to the outbox, in the caller's transaction. Returns `false` when a message
 /// with the same idempotency key is already there (nothing is added).
 pub(crate) fn enqueue(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
+    op: &Op<'_>,
     key: &str,
     kind: MessageKind,
     message: &Notification,
-    now: i64,
 ) -> Result<bool> {
-    insert(conn, store, tenant, key, kind, message, None, now)
+    insert(op, key, kind, message, None)
 }
 
 /// Adds a message to the outbox held back with `error` (a fail-closed plugin's failure): it is
 /// kept, listed, and not delivered. Returns `false` when the key is there already.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn enqueue_held(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
+    op: &Op<'_>,
     key: &str,
     kind: MessageKind,
     message: &Notification,
     error: &str,
-    now: i64,
 ) -> Result<bool> {
-    insert(conn, store, tenant, key, kind, message, Some(error), now)
+    insert(op, key, kind, message, Some(error))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn insert(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
+    op: &Op<'_>,
     key: &str,
     kind: MessageKind,
     message: &Notification,
     held: Option<&str>,
-    now: i64,
 ) -> Result<bool> {
+    let Op {
+        conn, tenant, now, ..
+    } = *op;
     let added = conn
         .prepare_cached(
             "INSERT INTO outbox (tenant_id, idempotency_key, channel, recipient, subject, body,
@@ -118,8 +116,7 @@ fn insert(
                 held,
                 now
             ])
-        })
-        .map_err(|e| store.error(e))?;
+        })?;
     Ok(added == 1)
 }
 
@@ -261,15 +258,53 @@ pub trait Transport: Send + Sync {
 /// The default transport: each message becomes one file,
 /// `<dir>/<tenant>/<created>-<message id>.eml`, with the headers and the body. A message that
 /// is there already is not written again, whatever happened before.
+///
+/// A message is first written to a temporary file, `.cs-host-*.tmp`, in the same directory. A
+/// delivery killed half-way leaves one behind; the first delivery of a mailbox into a tenant's
+/// directory removes those over [`FileMailbox::STALE_TMP`] old (a younger one may be another
+/// deliverer's, being written).
 #[derive(Debug, Clone)]
 pub struct FileMailbox {
     dir: PathBuf,
+    /// The tenant directories whose stale temporary files were removed already.
+    swept: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl FileMailbox {
+    /// How old a temporary file must be to count as left behind by a killed delivery.
+    pub const STALE_TMP: Duration = Duration::from_secs(600);
+
     /// A mailbox in `dir` (created when the first message arrives).
     pub fn new(dir: impl Into<PathBuf>) -> FileMailbox {
-        FileMailbox { dir: dir.into() }
+        FileMailbox {
+            dir: dir.into(),
+            swept: Arc::default(),
+        }
+    }
+
+    /// Removes, once per tenant directory, the temporary files a killed delivery left there.
+    fn sweep(&self, dir: &Path) {
+        let mut swept = self.swept.lock().unwrap_or_else(|e| e.into_inner());
+        if !swept.insert(dir.to_owned()) {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|age| age > FileMailbox::STALE_TMP);
+            if name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX) && stale {
+                // Another deliverer may have removed it first: nothing to report then.
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// The mailbox's directory.
@@ -298,7 +333,11 @@ impl Transport for FileMailbox {
         // Written whole to a temporary file, then linked into place: the link fails if the
         // message is there, and a crash never leaves half a message under its final name.
         let to = header_recipient(message)?;
-        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        self.sweep(dir);
+        let mut file = tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .suffix(TMP_SUFFIX)
+            .tempfile_in(dir)?;
         let text = format!(
             "Message-ID: {}\nTo: {}\nSubject: {}\nX-Channel: {}\nX-Kind: {}\n\n{}\n",
             message.message_id(),
@@ -317,6 +356,10 @@ impl Transport for FileMailbox {
         }
     }
 }
+
+/// How a file mailbox's temporary files are named: `.cs-host-<random>.tmp`.
+const TMP_PREFIX: &str = ".cs-host-";
+const TMP_SUFFIX: &str = ".tmp";
 
 /// Sends email over SMTP (the `lettre` crate), without TLS: point it at a relay you trust (a
 /// local MTA that does TLS onward, or a test sink).
@@ -420,8 +463,8 @@ impl Host {
     /// `transport`, within each tenant's hourly limit. A failed delivery is recorded on the
     /// message, which stays pending for the next run.
     pub fn deliver_outbox(&self, transport: &dyn Transport, max: usize) -> Result<DeliveryReport> {
-        let store = self.store();
         let now = self.now();
+        let store = self.store();
         let mut report = DeliveryReport::default();
         // Each tenant's remaining allowance for this run, read once.
         let mut allowance: std::collections::HashMap<String, i64> = Default::default();
@@ -439,7 +482,7 @@ impl Host {
                     q.query_map(params![after, now - CLAIM_LEASE_SECS], read_message)?
                         .collect()
                 })
-                .map_err(|e| store.error(e))
+                .map_err(Error::from)
             })?;
             if batch.is_empty() {
                 break;
@@ -490,7 +533,7 @@ impl Host {
                                 "UPDATE outbox SET last_error = ?2, claimed_at = NULL WHERE id = ?1",
                                 params![message.id, error],
                             )
-                            .map_err(|e| store.error(e))
+                            .map_err(Error::from)
                         })?;
                         report.failed.push((message.id, error));
                     }
@@ -503,23 +546,24 @@ impl Host {
 
 /// How many more limited messages the tenant may send in the current window.
 fn remaining(store: &Store, tenant: &str, now: i64) -> Result<i64> {
+    let tenant = TenantId::new(tenant);
     store.with(|conn| {
-        let per_hour: Option<i64> = conn
-            .query_row(
-                "SELECT notifications_per_hour FROM sharing_settings WHERE tenant_id = ?1",
-                [tenant],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| store.error(e))?;
+        let op = Op {
+            conn,
+            tenant: &tenant,
+            now,
+            actor: "system",
+        };
+        let per_hour = crate::sharing::settings(&op)?.notifications_per_hour;
         let sent: i64 = conn
             .prepare_cached(
                 "SELECT count(*) FROM outbox
                  WHERE tenant_id = ?1 AND status = 'sent' AND kind <> 'otp' AND sent_at > ?2",
-            )
-            .and_then(|mut q| q.query_row(params![tenant, now - RATE_WINDOW_SECS], |r| r.get(0)))
-            .map_err(|e| store.error(e))?;
-        Ok(per_hour.unwrap_or(i64::from(DEFAULT_PER_HOUR)) - sent)
+            )?
+            .query_row(params![tenant.as_str(), now - RATE_WINDOW_SECS], |r| {
+                r.get(0)
+            })?;
+        Ok(i64::from(per_hour) - sent)
     })
 }
 
@@ -532,7 +576,7 @@ fn claim(store: &Store, id: i64, now: i64) -> Result<bool> {
         )
         .and_then(|mut update| update.execute(params![id, now, now - CLAIM_LEASE_SECS]))
         .map(|changed| changed == 1)
-        .map_err(|e| store.error(e))
+        .map_err(Error::from)
     })
 }
 
@@ -541,8 +585,7 @@ fn mark_sent(store: &Store, id: i64, now: i64) -> Result<()> {
         tx.prepare_cached(
             "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1",
         )
-        .and_then(|mut update| update.execute(params![id, now]))
-        .map_err(|e| store.error(e))?;
+        .and_then(|mut update| update.execute(params![id, now]))?;
         Ok(())
     })
 }
@@ -550,51 +593,51 @@ fn mark_sent(store: &Store, id: i64, now: i64) -> Result<()> {
 impl Tenant<'_> {
     /// The tenant's outbox, oldest first: every message, or those with one status.
     pub fn outbox(&self, status: Option<OutboxStatus>) -> Result<Vec<OutboxMessage>> {
-        let store = self.store();
-        store.with(|conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM outbox
+        self.read(|op| {
+            op.conn
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM outbox
                  WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id"
-            ))
-            .and_then(|mut q| {
-                q.query_map(
-                    params![self.id.as_str(), status.map(OutboxStatus::as_str)],
-                    read_message,
-                )?
-                .collect()
-            })
-            .map_err(|e| store.error(e))
+                ))
+                .and_then(|mut q| {
+                    q.query_map(
+                        params![op.tenant.as_str(), status.map(OutboxStatus::as_str)],
+                        read_message,
+                    )?
+                    .collect()
+                })
+                .map_err(Error::from)
         })
     }
 
     /// The in-app messages delivered to a user, newest first.
     pub fn in_app_messages(&self, email: &str) -> Result<Vec<OutboxMessage>> {
-        let store = self.store();
-        store.with(|conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM outbox
+        self.read(|op| {
+            op.conn
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM outbox
                  WHERE tenant_id = ?1 AND channel = 'in_app' AND status = 'sent'
                    AND recipient = ?2 COLLATE NOCASE
                  ORDER BY id DESC"
-            ))
-            .and_then(|mut q| {
-                q.query_map(params![self.id.as_str(), email.trim()], read_message)?
-                    .collect()
-            })
-            .map_err(|e| store.error(e))
+                ))
+                .and_then(|mut q| {
+                    q.query_map(params![op.tenant.as_str(), email.trim()], read_message)?
+                        .collect()
+                })
+                .map_err(Error::from)
         })
     }
 
     /// Releases a held message: it becomes pending and goes out with the next delivery run.
     pub fn release_held(&self, message_id: i64) -> Result<()> {
-        let store = self.store();
-        let changed = store.write(|tx| {
-            tx.execute(
-                "UPDATE outbox SET status = 'pending', error = NULL
+        let changed = self.write(|op| {
+            op.conn
+                .execute(
+                    "UPDATE outbox SET status = 'pending', error = NULL
                  WHERE tenant_id = ?1 AND id = ?2 AND status = 'held'",
-                params![self.id.as_str(), message_id],
-            )
-            .map_err(|e| store.error(e))
+                    params![op.tenant.as_str(), message_id],
+                )
+                .map_err(Error::from)
         })?;
         if changed == 0 {
             return Err(Error::new(ErrorKind::NotFound {

@@ -3,16 +3,16 @@
 //! result of criteria), or by CSV import; every new partner goes through the *partner created*
 //! hook, whose lifecycle plugins' actions the host validates and applies here.
 
-use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::audit::{self, Change};
-use crate::companies::{self, CompanyKey, NewCompany, STANDARD_FIELDS, Schema};
+use crate::companies::{self, CompanyKey, NewCompany, Schema};
+use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
+use crate::hooks::pending::{self, Owed};
 use crate::host::{Tenant, TenantLevel};
-use crate::model::{AccessScope, FieldValue, LifecycleAction, ManagedAs, Partner};
+use crate::model::{AccessScope, LifecycleAction, ManagedAs, Partner};
 use crate::outbox::{self, MessageKind};
-use crate::store::{Store, TenantId};
 
 /// What the *partner created* hook did for one new partner.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -25,12 +25,22 @@ pub struct HookReport {
 }
 
 /// How to undo a partner whose *partner created* hook failed closed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Undo {
     /// The company was created as a partner: delete it.
     Delete,
     /// The company was a customer tagged as a partner: make it a customer again.
     Untag,
+}
+
+impl Undo {
+    /// Its name in the pending hooks.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Undo::Delete => "delete",
+            Undo::Untag => "untag",
+        }
+    }
 }
 
 /// Checks the access scope against the tenant's level: the choice is offered only when the
@@ -76,7 +86,15 @@ impl Tenant<'_> {
             managed_by: None,
             ..company
         };
-        let id = self.insert_company(company, Some(scope), "partner.add")?;
+        let id = self.insert_company(company, Some(scope), "partner.add", |op, id| {
+            pending::record(
+                op,
+                Owed::PartnerCreated {
+                    company: id,
+                    undo: Undo::Delete,
+                },
+            )
+        })?;
         let report = self.partner_created_hook(id, Undo::Delete)?;
         Ok((id, report))
     }
@@ -92,38 +110,27 @@ impl Tenant<'_> {
         scope: Option<AccessScope>,
     ) -> Result<Vec<(i64, HookReport)>> {
         let scope = resolve_scope(self.info().level, scope)?;
-        let store = self.store();
-        let now = self.host.now();
-        let tagged: Vec<i64> = store.write(|tx| {
+        let tagged: Vec<i64> = self.write(|op| {
             let mut tagged = Vec::new();
             for &id in ids {
-                let company = companies::find(tx, store, &self.id, CompanyKey::Id(id))?
-                    .ok_or_else(|| {
-                        Error::new(ErrorKind::NotFound {
-                            object: "company",
-                            id: id.to_string(),
-                        })
-                    })?;
+                let company = companies::find(op, CompanyKey::Id(id))?.ok_or_else(|| {
+                    Error::new(ErrorKind::NotFound {
+                        object: "company",
+                        id: id.to_string(),
+                    })
+                })?;
                 if company.managed_as == ManagedAs::Partner {
                     continue;
                 }
-                tx.prepare_cached(
-                    "UPDATE companies SET managed_as = 'partner', access_scope = ?3,
-                         updated_at = ?4
-                     WHERE tenant_id = ?1 AND id = ?2",
-                )
-                .and_then(|mut q| {
-                    q.execute(params![
-                        self.id.as_str(),
-                        id,
-                        companies::scope_str(scope),
-                        now
-                    ])
-                })
-                .map_err(|e| store.error(e))?;
-                self.audit(
-                    tx,
-                    now,
+                companies::set_partner(op, id, Some(scope))?;
+                pending::record(
+                    op,
+                    Owed::PartnerCreated {
+                        company: id,
+                        undo: Undo::Untag,
+                    },
+                )?;
+                op.audit(
                     "partner.tag",
                     &format!("company:{id}"),
                     Some(serde_json::json!({"managed_as": "customer"})),
@@ -141,38 +148,28 @@ impl Tenant<'_> {
 
     /// The tenant's partners with their access scope, by name.
     pub fn partners(&self) -> Result<Vec<Partner>> {
-        let store = self.store();
-        store.with(|conn| {
-            let schema = Schema::load(conn, store, &self.id)?;
-            let mut query = conn
-                .prepare_cached(&format!(
-                    "SELECT {} FROM companies WHERE tenant_id = ?1 AND managed_as = 'partner'
-                     ORDER BY name COLLATE NOCASE, id",
-                    companies::COLUMNS
-                ))
-                .map_err(|e| store.error(e))?;
-            query
-                .query_map([self.id.as_str()], |row| {
-                    let (company, scope) = companies::read_row(row, &schema)?;
-                    Ok(Partner {
-                        company,
-                        scope: scope.unwrap_or_default(),
-                    })
+        self.read(|op| {
+            Ok(companies::partners(op)?
+                .into_iter()
+                .map(|(company, scope)| Partner {
+                    company,
+                    scope: scope.unwrap_or_default(),
                 })
-                .and_then(|rows| rows.collect())
-                .map_err(|e| store.error(e))
+                .collect())
         })
     }
 
-    /// Runs the *partner created* hook for committed partner `id`: calls the lifecycle plugins
-    /// (outside any transaction, so their look-ups see the partner), then validates and applies
-    /// their actions in one transaction. When a fail-closed plugin fails, undoes the partner and
-    /// returns the error.
+    /// Runs the *partner created* hook that committed partner `id` owes: calls the lifecycle
+    /// plugins (outside any transaction, so their look-ups see the partner), then validates and
+    /// applies their actions in one transaction, which also takes the hook out of the pending
+    /// hooks. When a fail-closed plugin fails, undoes the partner (`undo`) and returns the
+    /// error. A hook no longer owed (another run applied it) applies nothing.
     pub(crate) fn partner_created_hook(&self, id: i64, undo: Undo) -> Result<HookReport> {
-        let store = self.store();
-        let Some((company, scope)) = store
-            .with(|conn| companies::find_with_scope(conn, store, &self.id, CompanyKey::Id(id)))?
-        else {
+        let owed = Owed::PartnerCreated { company: id, undo };
+        let found = self.read(|op| companies::find_with_scope(op, CompanyKey::Id(id)))?;
+        let Some((company, scope)) = found else {
+            // The partner is gone: nothing is owed for it any more.
+            self.write(|op| pending::take(op, owed))?;
             return Err(Error::new(ErrorKind::NotFound {
                 object: "partner",
                 id: id.to_string(),
@@ -185,27 +182,28 @@ impl Tenant<'_> {
         let results = match self.partner_created(&partner) {
             Ok(results) => results,
             Err(error) => {
-                self.undo_partner(id, undo, &error)?;
+                self.undo_partner(owed, &error)?;
                 return Err(error);
             }
         };
         let mut report = HookReport::default();
-        if results.iter().all(|r| r.actions.is_empty()) {
-            return Ok(report);
-        }
-        let now = self.host.now();
-        store.write(|tx| {
-            let schema = Schema::load(tx, store, &self.id)?;
+        self.write(|op| {
+            if !pending::take(op, owed)? {
+                return Ok(());
+            }
+            if results.iter().all(|r| r.actions.is_empty()) {
+                return Ok(());
+            }
+            let schema = Schema::load(op)?;
             for result in &results {
                 let plugin = &result.plugin;
-                if let Err(reason) = validate_actions(&schema, &result.actions, now) {
+                if let Err(reason) = validate_actions(&schema, &result.actions, op.now) {
                     report.refused.push(format!("{plugin}: {reason}"));
                     audit::record(
-                        tx,
-                        store,
-                        now,
+                        op.conn,
+                        op.now,
                         Change {
-                            tenant: Some(&self.id),
+                            tenant: Some(op.tenant),
                             actor: &format!("plugin:{plugin}"),
                             action: "partner.actions_refused",
                             subject: &format!("company:{id}"),
@@ -216,7 +214,7 @@ impl Tenant<'_> {
                     continue;
                 }
                 for (index, action) in result.actions.iter().enumerate() {
-                    let line = self.apply(tx, &schema, id, plugin, index, action, now)?;
+                    let line = apply(op, &schema, id, plugin, index, action)?;
                     report.applied.push(format!("{plugin}: {line}"));
                 }
             }
@@ -225,25 +223,23 @@ impl Tenant<'_> {
         Ok(report)
     }
 
-    fn undo_partner(&self, id: i64, undo: Undo, error: &Error) -> Result<()> {
-        let store = self.store();
-        let now = self.host.now();
-        store.write(|tx| {
-            let sql = match undo {
-                Undo::Delete => "DELETE FROM companies WHERE tenant_id = ?1 AND id = ?2",
-                Undo::Untag => {
-                    "UPDATE companies SET managed_as = 'customer', access_scope = NULL
-                     WHERE tenant_id = ?1 AND id = ?2"
-                }
-            };
-            tx.execute(sql, params![self.id.as_str(), id])
-                .map_err(|e| store.error(e))?;
+    /// Undoes a partner whose hook a fail-closed plugin refused, unless the hook is no longer
+    /// owed (another run applied it).
+    fn undo_partner(&self, owed: Owed, error: &Error) -> Result<()> {
+        let Owed::PartnerCreated { company: id, undo } = owed;
+        self.write(|op| {
+            if !pending::take(op, owed)? {
+                return Ok(());
+            }
+            match undo {
+                Undo::Delete => companies::delete(op, id)?,
+                Undo::Untag => companies::set_partner(op, id, None)?,
+            }
             audit::record(
-                tx,
-                store,
-                now,
+                op.conn,
+                op.now,
                 Change {
-                    tenant: Some(&self.id),
+                    tenant: Some(op.tenant),
                     actor: "system",
                     action: "partner.undo",
                     subject: &format!("company:{id}"),
@@ -253,61 +249,51 @@ impl Tenant<'_> {
             )
         })
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    fn apply(
-        &self,
-        tx: &Connection,
-        schema: &Schema,
-        id: i64,
-        plugin: &str,
-        index: usize,
-        action: &LifecycleAction,
-        now: i64,
-    ) -> Result<String> {
-        let store = self.store();
-        let source = format!("plugin:{plugin}");
-        match action {
-            LifecycleAction::SetField { name, value } => {
-                let value = schema.check(name, value.clone()).map_err(|message| {
-                    Error::new(ErrorKind::InvalidField {
-                        field: name.clone(),
-                        message,
-                    })
-                })?;
-                set_field(tx, store, &self.id, id, name, &value, now)?;
-                audit::record(
-                    tx,
-                    store,
-                    now,
-                    Change {
-                        tenant: Some(&self.id),
-                        actor: &source,
-                        action: "company.set_field",
-                        subject: &format!("company:{id}"),
-                        before: None,
-                        after: Some(serde_json::json!({ name: value })),
-                    },
-                )?;
-                Ok(format!("set {name} = {value}"))
-            }
-            LifecycleAction::OpenCta(request) => {
-                let cta = crate::plans::open_cta(tx, store, &self.id, id, request, &source, now)?;
-                Ok(format!("opened CTA {cta} `{}`", request.name))
-            }
-            LifecycleAction::Notify(message) => {
-                let key = format!("partner-created:{id}:{plugin}:{index}");
-                outbox::enqueue(
-                    tx,
-                    store,
-                    &self.id,
-                    &key,
-                    MessageKind::Lifecycle,
+/// Applies one validated action of a lifecycle plugin to partner `id`.
+fn apply(
+    op: &Op<'_>,
+    schema: &Schema,
+    id: i64,
+    plugin: &str,
+    index: usize,
+    action: &LifecycleAction,
+) -> Result<String> {
+    let source = format!("plugin:{plugin}");
+    match action {
+        LifecycleAction::SetField { name, value } => {
+            let value = schema.check(name, value.clone()).map_err(|message| {
+                Error::new(ErrorKind::InvalidField {
+                    field: name.clone(),
                     message,
-                    now,
-                )?;
-                Ok(format!("queued a message to {}", message.recipient))
-            }
+                })
+            })?;
+            companies::set_field(op, id, name, &value)?;
+            audit::record(
+                op.conn,
+                op.now,
+                Change {
+                    tenant: Some(op.tenant),
+                    actor: &source,
+                    action: "company.set_field",
+                    subject: &format!("company:{id}"),
+                    before: None,
+                    after: Some(serde_json::json!({ name: value })),
+                },
+            )?;
+            Ok(format!("set {name} = {value}"))
+        }
+        LifecycleAction::OpenCta(request) => {
+            let cta = crate::plans::open_cta(op, id, request, &source)?;
+            Ok(format!("opened CTA {cta} `{}`", request.name))
+        }
+        LifecycleAction::Notify(message) => {
+            // The key makes the message once-only even if the hook's effects were applied
+            // twice.
+            let key = format!("partner-created:{id}:{plugin}:{index}");
+            outbox::enqueue(op, &key, MessageKind::Lifecycle, message)?;
+            Ok(format!("queued a message to {}", message.recipient))
         }
     }
 }
@@ -344,64 +330,6 @@ fn validate_actions(schema: &Schema, actions: &[LifecycleAction], now: i64) -> R
             }
         }
     }
-    Ok(())
-}
-
-/// Sets one checked field of a company.
-fn set_field(
-    tx: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    id: i64,
-    name: &str,
-    value: &FieldValue,
-    now: i64,
-) -> Result<()> {
-    use rusqlite::types::Value;
-    let sql_value = match value {
-        FieldValue::Null => Value::Null,
-        FieldValue::Text(t) => Value::Text(t.clone()),
-        FieldValue::Number(n) => Value::Real(*n),
-        FieldValue::Integer(n) => Value::Real(*n as f64),
-        FieldValue::Boolean(b) => Value::Integer(i64::from(*b)),
-        FieldValue::Date(d) => Value::Text(d.to_string()),
-    };
-    let standard = name == companies::NAME
-        || name == companies::EXTERNAL_ID
-        || STANDARD_FIELDS.iter().any(|(s, _)| *s == name);
-    let result = if standard {
-        // `name` is one of a fixed list of column names, never input text.
-        tx.execute(
-            &format!(
-                "UPDATE companies SET {name} = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2"
-            ),
-            params![tenant.as_str(), id, sql_value, now],
-        )
-    } else {
-        let path = format!("$.\"{name}\"");
-        let json = match value {
-            FieldValue::Boolean(b) => Value::Text(b.to_string()),
-            _ => sql_value,
-        };
-        match value {
-            FieldValue::Null => tx.execute(
-                "UPDATE companies SET custom = json_remove(custom, ?3), updated_at = ?4
-                 WHERE tenant_id = ?1 AND id = ?2",
-                params![tenant.as_str(), id, path, now],
-            ),
-            FieldValue::Boolean(_) => tx.execute(
-                "UPDATE companies SET custom = json_set(custom, ?3, json(?4)), updated_at = ?5
-                 WHERE tenant_id = ?1 AND id = ?2",
-                params![tenant.as_str(), id, path, json, now],
-            ),
-            _ => tx.execute(
-                "UPDATE companies SET custom = json_set(custom, ?3, ?4), updated_at = ?5
-                 WHERE tenant_id = ?1 AND id = ?2",
-                params![tenant.as_str(), id, path, json, now],
-            ),
-        }
-    };
-    result.map_err(|e| store.error(e))?;
     Ok(())
 }
 

@@ -1,13 +1,13 @@
 //! People: the external contacts of the tenant's customers. Sharing a plan with a contact whose
 //! email is not yet a person adds them.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Change};
-use crate::error::Result;
+use crate::context::Op;
+use crate::error::{Error, Result};
 use crate::host::Tenant;
-use crate::store::{Store, TenantId};
 
 /// An external contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,43 +44,30 @@ impl Tenant<'_> {
         first_name: &str,
         last_name: &str,
     ) -> Result<Person> {
-        let store = self.store();
-        let now = self.host.now();
-        store.write(|tx| {
-            let (person, _) = ensure(
-                tx,
-                store,
-                &self.id,
-                &self.actor,
-                company_id,
-                email,
-                first_name,
-                last_name,
-                now,
-            )?;
+        self.write(|op| {
+            let (person, _) = ensure(op, company_id, email, first_name, last_name)?;
             Ok(person)
         })
     }
 
     /// The person with this email, if there is one.
     pub fn person_by_email(&self, email: &str) -> Result<Option<Person>> {
-        let store = self.store();
-        store.with(|conn| by_email(conn, store, &self.id, email))
+        self.read(|op| by_email(op, email))
     }
 
     /// The people of a company, by email.
     pub fn persons(&self, company_id: i64) -> Result<Vec<Person>> {
-        let store = self.store();
-        store.with(|conn| {
-            conn.prepare_cached(
-                "SELECT id, company_id, email, first_name, last_name FROM persons
+        self.read(|op| {
+            op.conn
+                .prepare_cached(
+                    "SELECT id, company_id, email, first_name, last_name FROM persons
                  WHERE tenant_id = ?1 AND company_id = ?2 ORDER BY email",
-            )
-            .and_then(|mut q| {
-                q.query_map(params![self.id.as_str(), company_id], read_person)?
-                    .collect()
-            })
-            .map_err(|e| store.error(e))
+                )
+                .and_then(|mut q| {
+                    q.query_map(params![op.tenant.as_str(), company_id], read_person)?
+                        .collect()
+                })
+                .map_err(Error::from)
         })
     }
 }
@@ -95,12 +82,8 @@ fn read_person(row: &rusqlite::Row<'_>) -> rusqlite::Result<Person> {
     })
 }
 
-pub(crate) fn by_email(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    email: &str,
-) -> Result<Option<Person>> {
+pub(crate) fn by_email(op: &Op<'_>, email: &str) -> Result<Option<Person>> {
+    let Op { conn, tenant, .. } = *op;
     conn.prepare_cached(
         "SELECT id, company_id, email, first_name, last_name FROM persons
          WHERE tenant_id = ?1 AND email = ?2",
@@ -109,25 +92,27 @@ pub(crate) fn by_email(
         q.query_row(params![tenant.as_str(), email.trim()], read_person)
             .optional()
     })
-    .map_err(|e| store.error(e))
+    .map_err(Error::from)
 }
 
 /// The person with this email, added (with these names, at this company) if there is none, in
 /// the caller's transaction. The flag is true when the person was added.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn ensure(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    actor: &str,
+    op: &Op<'_>,
     company_id: Option<i64>,
     email: &str,
     first_name: &str,
     last_name: &str,
-    now: i64,
 ) -> Result<(Person, bool)> {
+    let Op {
+        conn,
+        tenant,
+        now,
+        actor,
+    } = *op;
     let email = crate::users::check_email(email)?;
-    if let Some(person) = by_email(conn, store, tenant, email)? {
+    if let Some(person) = by_email(op, email)? {
         return Ok((person, false));
     }
     conn.prepare_cached(
@@ -143,8 +128,7 @@ pub(crate) fn ensure(
             last_name.trim(),
             now
         ])
-    })
-    .map_err(|e| store.error(e))?;
+    })?;
     let person = Person {
         id: conn.last_insert_rowid(),
         company_id,
@@ -154,7 +138,6 @@ pub(crate) fn ensure(
     };
     audit::record(
         conn,
-        store,
         now,
         Change {
             tenant: Some(tenant),

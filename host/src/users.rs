@@ -4,13 +4,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::companies;
+use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
-use crate::store::{Store, TenantId};
 
 /// What a user may do on the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -103,12 +103,8 @@ fn read_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
 }
 
 /// A user by email, in the caller's connection.
-pub(crate) fn by_email(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    email: &str,
-) -> Result<Option<User>> {
+pub(crate) fn by_email(op: &Op<'_>, email: &str) -> Result<Option<User>> {
+    let Op { conn, tenant, .. } = *op;
     conn.prepare_cached(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ?1 AND email = ?2"
     ))
@@ -116,7 +112,7 @@ pub(crate) fn by_email(
         q.query_row(params![tenant.as_str(), email.trim()], read_user)
             .optional()
     })
-    .map_err(|e| store.error(e))
+    .map_err(Error::from)
 }
 
 /// Checks that `email` looks like an address (trimmed); the error names the `email` field.
@@ -156,45 +152,42 @@ impl Tenant<'_> {
         partner: Option<i64>,
     ) -> Result<User> {
         let email = check_email(email)?;
-        let store = self.store();
         let now = self.host.now();
-        store.write(|tx| {
+        self.write(|op| {
             if let Some(partner) = partner {
-                companies::check_is_partner(tx, store, &self.id, partner)?;
+                companies::check_is_partner(op, partner)?;
             }
-            if by_email(tx, store, &self.id, email)?.is_some() {
+            if by_email(op, email)?.is_some() {
                 return Err(Error::new(ErrorKind::Invalid(format!(
                     "a user {email} exists already in tenant {}",
                     self.id
                 ))));
             }
-            tx.prepare_cached(
-                "INSERT INTO users (tenant_id, email, name, licence, is_partner, partner_id,
+            op.conn
+                .prepare_cached(
+                    "INSERT INTO users (tenant_id, email, name, licence, is_partner, partner_id,
                                     created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .and_then(|mut q| {
-                q.execute(params![
-                    self.id.as_str(),
-                    email,
-                    name.trim(),
-                    licence.as_str(),
-                    partner.is_some(),
-                    partner,
-                    now
-                ])
-            })
-            .map_err(|e| store.error(e))?;
+                )
+                .and_then(|mut q| {
+                    q.execute(params![
+                        op.tenant.as_str(),
+                        email,
+                        name.trim(),
+                        licence.as_str(),
+                        partner.is_some(),
+                        partner,
+                        now
+                    ])
+                })?;
             let user = User {
-                id: tx.last_insert_rowid(),
+                id: op.conn.last_insert_rowid(),
                 email: email.to_owned(),
                 name: name.trim().to_owned(),
                 licence,
                 partner_id: partner,
             };
-            self.audit(
-                tx,
-                now,
+            op.audit(
                 if partner.is_some() {
                     "partner_user.add"
                 } else {
@@ -210,24 +203,20 @@ impl Tenant<'_> {
 
     /// The user with this email (ignoring case), if any.
     pub fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        let store = self.store();
-        store.with(|conn| by_email(conn, store, &self.id, email))
+        self.read(|op| by_email(op, email))
     }
 
     /// The tenant's users, by email; only partner `partner`'s users when `Some`.
     pub fn users(&self, partner: Option<i64>) -> Result<Vec<User>> {
-        let store = self.store();
-        store.with(|conn| {
-            let mut query = conn
-                .prepare_cached(&format!(
-                    "SELECT {USER_COLUMNS} FROM users
+        self.read(|op| {
+            let mut query = op.conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users
                      WHERE tenant_id = ?1 AND (?2 IS NULL OR partner_id = ?2) ORDER BY email"
-                ))
-                .map_err(|e| store.error(e))?;
+            ))?;
             query
-                .query_map(params![self.id.as_str(), partner], read_user)
+                .query_map(params![op.tenant.as_str(), partner], read_user)
                 .and_then(|rows| rows.collect())
-                .map_err(|e| store.error(e))
+                .map_err(Error::from)
         })
     }
 }

@@ -92,7 +92,109 @@ pub fn load(name: &str) -> Plugin {
         .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
 
+/// One 10-field partner row, as the plugin benchmarks map it: the field names.
+pub const PARTNER_FIELDS: [&str; 10] = [
+    "name", "email", "website", "country", "region", "industry", "city", "phone", "arr", "tier",
+];
+
+/// The values of that row: untidy, as a partner file has them.
+pub const PARTNER_ROW: [&str; 10] = [
+    "  bennett & co. ",
+    "Partners@Bennett.CO",
+    "https://WWW.Bennett.co/partners",
+    "de",
+    "",
+    "Aerospace ",
+    " Berlin",
+    "+49 30 1234567",
+    "250000",
+    "gold",
+];
+
+/// Runs `cshost` (the binary of the test or bench being built) with the shared compile cache.
+pub fn cshost<I: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = I>,
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .args(args)
+        .env("CSHOST_CACHE_DIR", cache_dir())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("cshost starts")
+}
+
 /// A path to a sample input under `examples/plugin-inputs/`.
 pub fn sample_input(name: &str) -> PathBuf {
     root().join("examples").join("plugin-inputs").join(name)
+}
+
+/// The JavaScript SDK's directory (`plugins/js`).
+pub fn js_sdk() -> PathBuf {
+    root().join("plugins").join("js")
+}
+
+/// Installs the JavaScript SDK's toolchain from its lock file when it is missing, once per
+/// process (`make js-plugins` does the same before the tests).
+pub fn js_toolchain() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let sdk = js_sdk();
+        if sdk.join("node_modules").join(".package-lock.json").exists() {
+            return;
+        }
+        let status = Command::new("npm")
+            .current_dir(&sdk)
+            .args(["ci", "--no-audit", "--no-fund"])
+            .status()
+            .expect("npm runs");
+        assert!(status.success(), "npm ci in {} failed", sdk.display());
+    });
+}
+
+/// Where built JavaScript plugins and their build cache live.
+pub fn js_plugin_dir() -> PathBuf {
+    plugin_dir()
+        .parent()
+        .expect("target dir")
+        .parent()
+        .expect("target")
+        .join("js-plugins")
+}
+
+/// Builds a JavaScript or TypeScript plugin with the SDK's `cs-plugin-build` into `out`. An
+/// unchanged bundle is taken from the cache that `make js-plugins` fills, so it is
+/// componentized once per change, not once per test.
+pub fn build_js(source: &Path, out: &Path) {
+    js_toolchain();
+    // Tests of one binary run in parallel: one build at a time, so none reads a half-copied file.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+    let output = Command::new("node")
+        .arg(js_sdk().join("bin").join("cs-plugin-build.mjs"))
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .arg("--cache")
+        .arg(js_plugin_dir().join("cache"))
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "building {} failed: {}",
+        source.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The path of a built JavaScript example plugin, by directory name (`normalize-partner-js`).
+pub fn js_plugin_path(name: &str) -> PathBuf {
+    let examples = js_sdk().join("examples").join(name);
+    let source = ["plugin.js", "plugin.ts"]
+        .into_iter()
+        .map(|file| examples.join(file))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| panic!("no plugin.js or plugin.ts in {}", examples.display()));
+    let out = js_plugin_dir().join(format!("{}.wasm", name.replace('-', "_")));
+    build_js(&source, &out);
+    out
 }

@@ -85,12 +85,15 @@ pub struct ImportArgs {
     /// The file has no header row (columns are then named 1, 2, ...).
     #[arg(long)]
     pub no_header: bool,
-    /// utf-8, utf-16le, utf-16be or iso-8859-1 [default: detected].
+    /// utf-8, utf-16le, utf-16be or windows-1252 (also named iso-8859-1) [default: detected].
     #[arg(long)]
     pub encoding: Option<Encoding>,
     /// Report what would happen; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Rows per transaction: a batch commits whole, and the job's counts with it.
+    #[arg(long, default_value_t = 5_000)]
+    pub batch_rows: usize,
     /// Print the job as JSON.
     #[arg(long)]
     pub json: bool,
@@ -99,7 +102,7 @@ pub struct ImportArgs {
 impl ImportArgs {
     /// The library options for these arguments, on top of `base`.
     pub fn options(&self, base: ImportOptions) -> anyhow::Result<ImportOptions> {
-        let mut options = base.dry_run(self.dry_run);
+        let mut options = base.dry_run(self.dry_run).batch_rows(self.batch_rows);
         if !self.map.is_empty() {
             let mut mapping = Mapping::new();
             for pair in &self.map {
@@ -137,11 +140,25 @@ impl ImportArgs {
     pub fn run(&self, tenant: &Tenant<'_>, options: ImportOptions) -> anyhow::Result<ExitCode> {
         let job = import_with_progress(tenant, &self.file, &options)?;
         print_job(&job, self.json)?;
-        Ok(ExitCode::SUCCESS)
+        Ok(import_exit_code(&job))
     }
 }
 
-/// Imports with a progress bar when stderr is a terminal, plain lines every 10% otherwise.
+/// The exit code of an import that ran: 0 when no row failed, [`ROWS_FAILED`] when some did
+/// (skipped rows are not failures). An import that could not run exits 1, as every error does.
+pub fn import_exit_code(job: &ImportJob) -> ExitCode {
+    if job.failed > 0 {
+        ExitCode::from(ROWS_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The exit code of an import that ran but failed some rows.
+pub const ROWS_FAILED: u8 = 3;
+
+/// Imports with a progress bar when stderr is a terminal, plain lines every 10% otherwise and a
+/// last line with the final count.
 fn import_with_progress(
     tenant: &Tenant<'_>,
     file: &std::path::Path,
@@ -162,13 +179,19 @@ fn import_with_progress(
         job
     } else {
         let mut shown = 0;
-        tenant.import_file_with_progress(file, options, &mut |p: Progress| {
-            let percent = (p.bytes * 100).checked_div(p.total_bytes).unwrap_or(100);
-            if percent >= shown + 10 || (percent == 100 && shown < 100) {
+        let job = tenant.import_file_with_progress(file, options, &mut |p: Progress| {
+            // The file is read ahead of the rows written: 100% of the bytes comes before the
+            // last rows are counted, so that line waits for the end.
+            let percent = (p.bytes * 100).checked_div(p.total_bytes).unwrap_or(0);
+            if percent < 100 && percent >= shown + 10 {
                 shown = percent - percent % 10;
                 eprintln!("{}: {} rows, {percent}%", file.display(), p.rows);
             }
-        })
+        });
+        if let Ok(job) = &job {
+            eprintln!("{}: {} rows, done", file.display(), job.rows);
+        }
+        job
     };
     Ok(job?)
 }

@@ -6,7 +6,9 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use cs_host::{Criteria, Filter, Host, Operator};
 
-use super::company::{parse_fields, parse_value, print_companies};
+use cs_host::model::FieldValue;
+
+use super::company::{parse_value, print_companies};
 
 #[derive(Subcommand)]
 pub enum CriteriaCommand {
@@ -30,7 +32,8 @@ pub struct CriteriaArgs {
     #[arg(long, env = "CSHOST_TENANT")]
     pub tenant: String,
     /// A filter, numbered in the order given: `FIELD OP [VALUE[,VALUE...]] [+nulls]`
-    /// (such as `arr GTE 100000` or `region IN EMEA,APAC`), or `plugin:NAME [ARG=VALUE...]`.
+    /// (such as `arr GTE 100000` or `region IN EMEA,APAC`), or `plugin:NAME [ARG=VALUE...]`,
+    /// where a value in quotes (`note="a, b c"` or `note='a, b c'`) is text, spaces included.
     #[arg(long = "filter", value_name = "FILTER", required = true)]
     pub filters: Vec<String>,
     /// The advanced logic over filter numbers, such as `(1 AND 2) OR NOT 3` [default: all
@@ -60,8 +63,7 @@ fn parse_filter(text: &str) -> anyhow::Result<Filter> {
         bail!("empty filter");
     };
     if let Some(plugin) = first.strip_prefix("plugin:") {
-        let arguments: Vec<String> = words[1..].iter().map(|w| (*w).to_owned()).collect();
-        return Ok(Filter::plugin(plugin, parse_fields(&arguments)?));
+        return Ok(Filter::plugin(plugin, plugin_arguments(text)?));
     }
     let Some(operator) = words.get(1) else {
         bail!("`{text}`: expected FIELD OP [VALUES]");
@@ -88,6 +90,43 @@ fn parse_filter(text: &str) -> anyhow::Result<Filter> {
     })
 }
 
+/// The `ARG=VALUE` arguments after `plugin:NAME`. A value in double or single quotes is text, kept
+/// as written (spaces, commas and all); an unquoted value is read as a number, boolean, date or
+/// text, as field values are.
+fn plugin_arguments(text: &str) -> anyhow::Result<cs_host::model::Fields> {
+    let mut fields = cs_host::model::Fields::new();
+    let mut chars = text.trim_start().chars().peekable();
+    // Skip `plugin:NAME`.
+    while chars.next_if(|c| !c.is_whitespace()).is_some() {}
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Ok(fields);
+        }
+        let name: String =
+            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && !c.is_whitespace())).collect();
+        if chars.next_if_eq(&'=').is_none() {
+            bail!("plugin argument `{name}`: expected ARG=VALUE");
+        }
+        let value = match chars.peek().copied() {
+            Some(quote @ ('"' | '\'')) => {
+                chars.next();
+                let value: String = std::iter::from_fn(|| chars.next_if(|c| *c != quote)).collect();
+                if chars.next().is_none() {
+                    bail!("plugin argument `{name}`: the value has no closing {quote}");
+                }
+                FieldValue::Text(value)
+            }
+            _ => {
+                let value: String =
+                    std::iter::from_fn(|| chars.next_if(|c| !c.is_whitespace())).collect();
+                parse_value(&value)
+            }
+        };
+        fields.insert(name, value);
+    }
+}
+
 pub fn run(
     command: CriteriaCommand,
     host: &dyn Fn() -> anyhow::Result<Host>,
@@ -111,4 +150,25 @@ pub fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_argument_values_can_be_quoted_to_hold_spaces_and_commas() {
+        let fields =
+            plugin_arguments(r#"plugin:greeting note="Hello, dear partner" tier='gold' min=100"#)
+                .unwrap();
+        assert_eq!(
+            fields.get("note"),
+            Some(&FieldValue::Text("Hello, dear partner".into()))
+        );
+        assert_eq!(fields.get("tier"), Some(&FieldValue::Text("gold".into())));
+        assert_eq!(fields.get("min"), Some(&FieldValue::Integer(100)));
+        let error = plugin_arguments(r#"plugin:greeting note="unclosed"#).unwrap_err();
+        assert!(error.to_string().contains("closing"), "{error}");
+        assert!(plugin_arguments("plugin:greeting tier").is_err());
+    }
 }

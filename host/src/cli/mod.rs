@@ -1,5 +1,24 @@
 //! The `cshost` command line: a thin layer over the library.
 
+/// `println!` for the command line: writes a line to standard output through [`out`], so a
+/// closed pipe ends the program quietly and a failed write (a full disk) ends it with an error,
+/// instead of a panic. Defined before the command modules, so theirs is this one.
+macro_rules! println {
+    () => {
+        $crate::cli::out::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::out::line(format_args!($($arg)*))
+    };
+}
+
+/// `print!` for the command line, as [`println!`] is.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli::out::text(format_args!($($arg)*))
+    };
+}
+
 mod company;
 mod criteria;
 mod import;
@@ -8,9 +27,65 @@ mod partner;
 mod plan;
 mod plugin;
 mod plugin_admin;
+mod plugin_test;
+mod scaffold;
 mod share;
 mod tenant;
 mod user;
+
+/// Standard output, for the `println!` and `print!` of the command line.
+pub(crate) mod out {
+    use std::fmt;
+    use std::io::{self, Write};
+
+    /// Writes `args` and a line end.
+    pub fn line(args: fmt::Arguments<'_>) {
+        let mut out = io::stdout().lock();
+        if let Err(error) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+            stop(&error);
+        }
+    }
+
+    /// Writes `args`.
+    pub fn text(args: fmt::Arguments<'_>) {
+        if let Err(error) = io::stdout().lock().write_fmt(args) {
+            stop(&error);
+        }
+    }
+
+    /// Writes what is buffered.
+    pub fn flush() {
+        if let Err(error) = io::stdout().lock().flush() {
+            stop(&error);
+        }
+    }
+
+    /// Ends the program after standard output failed: quietly when the reader went away (`cshost
+    /// … | head -1`), which is how a pipe ends; with an error otherwise. Whatever the command
+    /// committed before stays committed.
+    pub fn stop(error: &io::Error) -> ! {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!(
+            "error: cannot write to standard output: {error}; what the command changed before \
+             is committed"
+        );
+        std::process::exit(1);
+    }
+
+    /// The closed pipe or failed write an error comes from, if it does.
+    pub fn io_cause(error: &anyhow::Error) -> Option<&io::Error> {
+        error.chain().find_map(|cause| {
+            cause.downcast_ref::<io::Error>().or_else(|| {
+                match cause.downcast_ref::<cs_host::Error>()?.kind() {
+                    cs_host::ErrorKind::Io { source, .. } => Some(source),
+                    _ => None,
+                }
+            })
+        })
+    }
+}
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,10 +150,26 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let (db, cache_dir) = (
+        cli.db.clone(),
+        cli.cache_dir.clone().or_else(default_cache_dir),
+    );
     match run(cli) {
-        Ok(code) => code,
+        Ok(code) => {
+            out::flush();
+            code
+        }
         Err(error) => {
+            // Output written to standard output through a writer of its own (an error CSV).
+            if let Some(cause) = out::io_cause(&error)
+                && cause.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                out::stop(cause);
+            }
             eprintln!("error: {error:#}");
+            if let Some(hint) = hint(&error, &|| host(&db, cache_dir.clone())) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -99,6 +190,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(command) => user::run(command, &open),
         Command::Import(command) => import::run(command, &open),
     }
+}
+
+/// What to do about an error, when there is more to say: for a plugin that is not installed, the
+/// installed names near it, and that plugins go by their metadata's name, not their file's.
+fn hint(error: &anyhow::Error, open: &dyn Fn() -> anyhow::Result<Host>) -> Option<String> {
+    let Some(cs_host::ErrorKind::UnknownPlugin { name, .. }) = error
+        .downcast_ref::<cs_host::Error>()
+        .map(cs_host::Error::kind)
+    else {
+        return None;
+    };
+    let installed: Vec<String> = open()
+        .and_then(|host| Ok(host.installed_plugins()?))
+        .map(|plugins| plugins.into_iter().map(|p| p.manifest.name).collect())
+        .unwrap_or_default();
+    let near = cs_host::nearest(name, installed.iter().map(String::as_str))
+        .map(|near| format!("did you mean `{near}`? "))
+        .unwrap_or_default();
+    Some(format!(
+        "{near}a plugin goes by the name in its metadata, not its file's name: `cshost plugin \
+         inspect FILE.wasm` shows it, `cshost plugin list` lists the installed ones"
+    ))
 }
 
 /// Opens the database named by `--db`, with the plugin runtime.

@@ -1,5 +1,7 @@
-//! `cshost plugin`: inspect a component, and run it on sample input like the host would.
+//! `cshost plugin`: inspect a component, run it on sample input like the host would, test it
+//! against cases, and start a new plugin project.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -60,6 +62,34 @@ pub enum PluginCommand {
         #[arg(long)]
         output_kb: Option<usize>,
     },
+    /// Run a plugin against test cases (input, configuration, grants, expected output or error
+    /// code) and print a pass or fail line per case; exits non-zero when a case fails.
+    Test {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// The cases, as JSON: `{"hook": "csv-row-mapped", "cases": [{"name": "..", "input":
+        /// {..}, "config": {..}, "grants": [..], "expect": {"output": ..} or {"error": "CODE"}}]}`.
+        cases: PathBuf,
+    },
+    /// Start a plugin project: the plugin, its manifest, a sample input, test cases and a
+    /// README with the commands to build, run, test and install it.
+    New {
+        /// The plugin's name: lower case letters, digits and `-`.
+        name: String,
+        /// What it is: field-mapper, criteria-filter, notifier or lifecycle.
+        #[arg(long)]
+        kind: ExtensionPoint,
+        /// The language: rust or js (JavaScript; TypeScript builds the same way).
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: super::scaffold::Lang,
+        /// The directory to create [default: ./NAME].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The SDK to build against: a cs-host checkout's plugins/sdk (Rust) or plugins/js
+        /// (JavaScript) [default: the checkout this cshost was built from].
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     #[command(flatten)]
     Registry(super::plugin_admin::RegistryCommand),
 }
@@ -71,6 +101,29 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::Registry(command) => super::plugin_admin::run_registry(command, &host()?),
+        PluginCommand::New {
+            name,
+            kind,
+            lang,
+            dir,
+            sdk,
+        } => {
+            let request = super::scaffold::NewPlugin {
+                name,
+                kind,
+                lang,
+                dir,
+                sdk,
+            };
+            let dir = super::scaffold::create(&request)?;
+            println!("created {} ({kind}, {lang:?})", dir.display());
+            println!("next: cd {} and see README.md", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Test { file, cases } => {
+            let plugin = runtime()?.load_file(&file)?;
+            super::plugin_test::run(&plugin, &cases)
+        }
         PluginCommand::Inspect { file, json } if !file.exists() => {
             let installed =
                 super::plugin_admin::inspect_installed(&host()?, &file.to_string_lossy())?;
@@ -128,21 +181,16 @@ pub fn run(
             if let Some(kb) = output_kb {
                 limits = limits.output(kb << 10);
             }
-            let mut context = PluginContext::new("local").limits(limits);
+            let mut values = BTreeMap::new();
             for pair in &config {
                 let (key, value) = pair
                     .split_once('=')
                     .with_context(|| format!("--config `{pair}`: expected KEY=VALUE"))?;
-                context = context.config(key, value);
+                values.insert(key.to_owned(), value.to_owned());
             }
-            for grant in grants {
-                context = context.grant(grant);
-            }
-            if let Some(path) = companies {
-                let list: Vec<Company> = read_json(&path)?;
-                context = context.companies(Arc::new(StaticDirectory::new(list)));
-            }
+            let companies = companies.map(|path| read_json(&path)).transpose()?;
             let plugin = runtime()?.load_file(&file)?;
+            let context = context(&plugin, limits, values, grants, companies)?;
             if !plugin.manifest().implements(hook) {
                 bail!(
                     "{}: plugin `{}` does not implement the {} hook (it implements: {})",
@@ -152,9 +200,32 @@ pub fn run(
                     hooks_of(&plugin)
                 );
             }
-            run_hook(&plugin, &context, hook, input)
+            print_run(&plugin, hook, call_hook(&plugin, &context, hook, input)?)
         }
     }
+}
+
+/// The context a local run gives a plugin, with its configuration checked as `tenant enable`
+/// checks it: an undeclared key or a missing required one is refused.
+pub(super) fn context(
+    plugin: &Plugin,
+    limits: Limits,
+    config: BTreeMap<String, String>,
+    grants: Vec<Capability>,
+    companies: Option<Vec<Company>>,
+) -> anyhow::Result<PluginContext> {
+    plugin.manifest().check_config(&config)?;
+    let mut context = PluginContext::new("local").limits(limits);
+    for (key, value) in &config {
+        context = context.config(key, value);
+    }
+    for grant in grants {
+        context = context.grant(grant);
+    }
+    if let Some(list) = companies {
+        context = context.companies(Arc::new(StaticDirectory::new(list)));
+    }
+    Ok(context)
 }
 
 fn hooks_of(plugin: &Plugin) -> String {
@@ -167,7 +238,7 @@ fn hooks_of(plugin: &Plugin) -> String {
     hooks.join(", ")
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON input", path.display()))
@@ -233,12 +304,21 @@ fn print_manifest(plugin: &Plugin, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_hook(
+/// What one run of a hook gave: its output or the plugin's error, what it cost, and its log.
+pub(super) struct HookRun {
+    pub output: Result<serde_json::Value, cs_host::PluginError>,
+    pub stats: CallStats,
+    pub log: Vec<LogLine>,
+}
+
+/// Runs a hook on an input in the JSON shape `plugin run --input` takes. A malformed input is an
+/// error; what the plugin does, failures included, is in the `HookRun`.
+pub(super) fn call_hook(
     plugin: &Plugin,
     context: &PluginContext,
     hook: ExtensionPoint,
     input: serde_json::Value,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<HookRun> {
     let mut instance = plugin.instantiate(context);
     let mut stats = Vec::new();
     let mut log = Vec::new();
@@ -304,7 +384,20 @@ fn run_hook(
             actions.map(|a| json!(a))
         }
     };
-    let total = total_stats(&stats);
+    Ok(HookRun {
+        output,
+        stats: total_stats(&stats),
+        log,
+    })
+}
+
+/// Prints a run as `plugin run` does: JSON with the output or the error, the cost and the log.
+fn print_run(plugin: &Plugin, hook: ExtensionPoint, run: HookRun) -> anyhow::Result<ExitCode> {
+    let HookRun {
+        output,
+        stats: total,
+        log,
+    } = run;
     let report = |result: serde_json::Value| {
         let mut report = json!({
             "plugin": plugin.name(),
@@ -329,15 +422,21 @@ fn run_hook(
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            let mut details = json!({"code": error.code(), "message": error.to_string()});
-            if let cs_host::PluginErrorKind::Reported { code, .. } = error.kind() {
-                details["plugin_code"] = json!(code);
-            }
-            let result = json!({ "error": details });
+            let result = json!({ "error": error_json(&error) });
             println!("{}", serde_json::to_string_pretty(&report(result))?);
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// A plugin error as `plugin run` prints it: the host's code, the message, and the plugin's own
+/// code when the plugin reported the error.
+pub(super) fn error_json(error: &cs_host::PluginError) -> serde_json::Value {
+    let mut details = json!({"code": error.code(), "message": error.to_string()});
+    if let cs_host::PluginErrorKind::Reported { code, .. } = error.kind() {
+        details["plugin_code"] = json!(code);
+    }
+    details
 }
 
 fn total_stats(stats: &[CallStats]) -> CallStats {

@@ -1,4 +1,4 @@
-//! `cshost tenant`: create and list tenants.
+//! `cshost tenant`: create and list tenants; run the hooks they owe.
 
 use std::process::ExitCode;
 
@@ -24,9 +24,24 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Hooks that committed changes still owe.
+    #[command(subcommand)]
+    Hooks(HooksCommand),
     // Boxed: the plugin administration commands are much larger than the rest.
     #[command(flatten)]
     Plugins(Box<super::plugin_admin::TenantPluginCommand>),
+}
+
+#[derive(Subcommand)]
+pub enum HooksCommand {
+    /// Run the hooks a tenant's committed changes still owe (a *partner created* hook cut short
+    /// by a crash), each until done and once in effect. Opening the database runs them too; this
+    /// also runs those that failed five times.
+    Run {
+        /// The tenant.
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+    },
 }
 
 pub fn run(
@@ -36,6 +51,28 @@ pub fn run(
     match command {
         TenantCommand::Plugins(command) => {
             return super::plugin_admin::run_tenant(*command, &host()?);
+        }
+        TenantCommand::Hooks(HooksCommand::Run { tenant }) => {
+            let host = host()?;
+            let run = host.tenant(&tenant)?.run_pending_hooks()?;
+            for line in &run.done {
+                println!("done: {line}");
+            }
+            for line in &run.refused {
+                println!("refused, partner undone: {line}");
+            }
+            for line in &run.failed {
+                println!("failed, still owed: {line}");
+            }
+            println!(
+                "{} hooks done, {} refused, {} still owed",
+                run.done.len(),
+                run.refused.len(),
+                run.failed.len()
+            );
+            if !run.failed.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         TenantCommand::Create { id, name, level } => {
             let tenant = host()?.create_tenant(&id, name.as_deref().unwrap_or(&id), level)?;

@@ -405,8 +405,7 @@ impl Tenant<'_> {
             Some(text) if !text.is_empty() => Some(logic::parse(text, count)?),
             _ => Expr::all(count),
         };
-        let store = self.store();
-        let schema = store.with(|conn| Schema::load(conn, store, &self.id))?;
+        let schema = self.read(Schema::load)?;
         // Filters the logic leaves out are still checked, but neither bound nor run: SQLite
         // refuses parameters the statement does not use, and a plugin need not be called.
         let mut used = vec![false; count];
@@ -466,27 +465,15 @@ impl Tenant<'_> {
             .filter(|&(i, sql)| has_plugins && used[i] && sql.is_some())
             .map(|(i, _)| i)
             .collect();
-        let mut select = companies::COLUMNS.to_owned();
-        for &i in &builtin {
-            let sql = leaves[i].as_deref().unwrap_or("0");
-            select.push_str(&format!(", COALESCE(({sql}), 0)"));
-        }
-        let sql =
-            format!("SELECT {select} FROM companies WHERE tenant_id = ?1 AND {filter} ORDER BY id");
-        let width = companies::COLUMNS.split(',').count();
-        let rows: Vec<(Company, Vec<bool>)> = store.with(|conn| {
-            let mut query = conn.prepare(&sql).map_err(|e| store.error(e))?;
-            query
-                .query_map(rusqlite::params_from_iter(params.iter()), |row| {
-                    let (company, _) = companies::read_row(row, &schema)?;
-                    let answers = (0..builtin.len())
-                        .map(|i| row.get::<_, bool>(width + i))
-                        .collect::<rusqlite::Result<Vec<bool>>>()?;
-                    Ok((company, answers))
-                })
-                .and_then(|rows| rows.collect())
-                .map_err(|e| store.error(e))
-        })?;
+        let extra: Vec<String> = builtin
+            .iter()
+            .map(|&i| {
+                let sql = leaves[i].as_deref().unwrap_or("0");
+                format!("COALESCE(({sql}), 0)")
+            })
+            .collect();
+        let rows: Vec<(Company, Vec<bool>)> =
+            self.read(|op| companies::select_where(op, &schema, &filter, &extra, &params))?;
         let Some(expr) = expr.filter(|_| has_plugins && !rows.is_empty()) else {
             let companies: Vec<Company> = rows.into_iter().map(|(c, _)| c).collect();
             return Ok(Selection {

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +13,14 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// How many bytes detection looks at.
 pub(crate) const SAMPLE: usize = 64 * 1024;
+
+/// The longest line of a CSV file, in bytes: a file with a longer one (such as `/dev/zero`,
+/// which has no line end at all) is refused when the reading gets there, whatever the tenant's
+/// size limit.
+pub const MAX_LINE_BYTES: u64 = 1024 * 1024;
+
+/// The longest field, in bytes: a row with a longer one is refused (the other rows go on).
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
 
 /// The character encoding of a CSV file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -22,18 +32,20 @@ pub enum Encoding {
     Utf16Le,
     /// UTF-16, big-endian (with or without a byte-order mark).
     Utf16Be,
-    /// ISO-8859-1 (Latin-1; read as its superset Windows-1252, as browsers do).
-    Iso8859_1,
+    /// Windows-1252, the 8-bit Western European encoding (a superset of ISO-8859-1, which
+    /// browsers also read as Windows-1252; `iso-8859-1` and `latin-1` name it too).
+    #[serde(rename = "windows-1252", alias = "iso8859-1")]
+    Windows1252,
 }
 
 impl Encoding {
-    /// The encoding's name: `utf-8`, `utf-16le`, `utf-16be` or `iso-8859-1`.
+    /// The encoding's name: `utf-8`, `utf-16le`, `utf-16be` or `windows-1252`.
     pub fn as_str(self) -> &'static str {
         match self {
             Encoding::Utf8 => "utf-8",
             Encoding::Utf16Le => "utf-16le",
             Encoding::Utf16Be => "utf-16be",
-            Encoding::Iso8859_1 => "iso-8859-1",
+            Encoding::Windows1252 => "windows-1252",
         }
     }
 
@@ -42,7 +54,7 @@ impl Encoding {
             Encoding::Utf8 => None,
             Encoding::Utf16Le => Some(encoding_rs::UTF_16LE),
             Encoding::Utf16Be => Some(encoding_rs::UTF_16BE),
-            Encoding::Iso8859_1 => Some(encoding_rs::WINDOWS_1252),
+            Encoding::Windows1252 => Some(encoding_rs::WINDOWS_1252),
         }
     }
 }
@@ -62,10 +74,10 @@ impl FromStr for Encoding {
             "utf-16le" | "utf16le" | "utf-16" => Ok(Encoding::Utf16Le),
             "utf-16be" | "utf16be" => Ok(Encoding::Utf16Be),
             "iso-8859-1" | "latin-1" | "latin1" | "windows-1252" | "cp1252" => {
-                Ok(Encoding::Iso8859_1)
+                Ok(Encoding::Windows1252)
             }
             _ => Err(Error::new(ErrorKind::Invalid(format!(
-                "encoding `{s}`: expected utf-8, utf-16le, utf-16be or iso-8859-1"
+                "encoding `{s}`: expected utf-8, utf-16le, utf-16be or windows-1252 (iso-8859-1)"
             )))),
         }
     }
@@ -212,11 +224,25 @@ fn detect_encoding(sample: &[u8]) -> Encoding {
             return Encoding::Utf16Be;
         }
     }
-    match std::str::from_utf8(sample) {
-        Ok(_) => Encoding::Utf8,
+    // UTF-8 unless the sample's invalid byte sequences outnumber its valid non-ASCII
+    // characters: a UTF-8 file with one bad row stays UTF-8 (that row is refused by name, the
+    // others keep their accents), while 8-bit text, whose accented letters are each an invalid
+    // sequence, is read as Windows-1252.
+    let mut invalid = 0usize;
+    let mut non_ascii = 0usize;
+    let mut chunks = sample.utf8_chunks().peekable();
+    while let Some(chunk) = chunks.next() {
+        non_ascii += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
         // A sample may cut a character in two at its end: that is still UTF-8.
-        Err(e) if e.error_len().is_none() => Encoding::Utf8,
-        Err(_) => Encoding::Iso8859_1,
+        let cut_at_the_end = chunks.peek().is_none() && chunk.invalid().len() < 4;
+        if !chunk.invalid().is_empty() && !cut_at_the_end {
+            invalid += 1;
+        }
+    }
+    if invalid > non_ascii {
+        Encoding::Windows1252
+    } else {
+        Encoding::Utf8
     }
 }
 
@@ -228,14 +254,20 @@ fn decode_sample(sample: &[u8], encoding: Encoding) -> String {
     }
 }
 
+/// `'` when no `"` appears and fields open and close with `'` as often (a field such as
+/// `'Acme, Inc'` splits in two on its comma, each half with one quote); `"` otherwise.
 fn detect_quote(text: &str) -> char {
     let double = text.matches('"').count();
-    let single_starts = text
-        .lines()
-        .flat_map(|line| line.split([',', ';', '|', '\t']))
-        .filter(|field| field.starts_with('\'') && field.len() > 1 && field.ends_with('\''))
+    let fields = || {
+        text.lines()
+            .flat_map(|line| line.split([',', ';', '|', '\t']))
+            .map(str::trim)
+    };
+    let opening = fields().filter(|field| field.starts_with('\'')).count();
+    let closing = fields()
+        .filter(|field| field.len() > 1 && field.ends_with('\''))
         .count();
-    if double == 0 && single_starts >= 2 {
+    if double == 0 && opening > 0 && opening == closing {
         '\''
     } else {
         '"'
@@ -391,6 +423,98 @@ impl<R: Read> Read for Utf8Reader<R> {
     }
 }
 
+/// A cell as the CSV files the host writes hold it: text a spreadsheet would run as a formula
+/// (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, so opening
+/// an error report never runs what a hostile file or plugin put in it.
+pub(crate) fn safe_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    }
+}
+
+/// Why a [`Guarded`] reader stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overrun {
+    /// More bytes than the tenant's import limit.
+    File {
+        /// The limit.
+        limit: u64,
+        /// Bytes read when it stopped.
+        read: u64,
+    },
+    /// A line longer than [`MAX_LINE_BYTES`].
+    Line,
+}
+
+impl fmt::Display for Overrun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Overrun::File { limit, .. } => write!(f, "over the import limit of {limit} bytes"),
+            Overrun::Line => write!(f, "a line longer than {MAX_LINE_BYTES} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for Overrun {}
+
+impl Overrun {
+    /// The overrun an I/O error of a [`Guarded`] reader carries, if it is one.
+    pub(crate) fn of(error: &io::Error) -> Option<Overrun> {
+        error.get_ref()?.downcast_ref::<Overrun>().copied()
+    }
+}
+
+/// A reader of a file's raw bytes that counts them as they are read, and stops with an
+/// [`Overrun`] at the tenant's size limit or at a line over [`MAX_LINE_BYTES`]: the limits hold
+/// for a pipe or a device as for a regular file, and memory stays bounded.
+pub(crate) struct Guarded<R> {
+    inner: R,
+    limit: u64,
+    read: Arc<AtomicU64>,
+    /// Bytes since the last line feed.
+    line: u64,
+}
+
+impl<R> Guarded<R> {
+    /// Reads `inner`, counting into `read`, up to `limit` bytes.
+    pub(crate) fn new(inner: R, limit: u64, read: Arc<AtomicU64>) -> Guarded<R> {
+        Guarded {
+            inner,
+            limit,
+            read,
+            line: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for Guarded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let read = self.read.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if read > self.limit {
+            return Err(io::Error::other(Overrun::File {
+                limit: self.limit,
+                read,
+            }));
+        }
+        // The first piece of the chunk goes on the line before it; each line feed starts anew.
+        let mut pieces = buf[..n].split(|&b| b == b'\n');
+        let mut line = self.line + pieces.next().map_or(0, |p| p.len() as u64);
+        let mut longest = line;
+        for piece in pieces {
+            line = piece.len() as u64;
+            longest = longest.max(line);
+        }
+        self.line = line;
+        if longest > MAX_LINE_BYTES {
+            return Err(io::Error::other(Overrun::Line));
+        }
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,10 +572,14 @@ mod tests {
             assert_eq!(decode_all(&bytes, expected), text);
         }
 
+        // One bad byte in a UTF-8 file leaves it UTF-8.
+        let mut one_bad = text.as_bytes().to_vec();
+        one_bad.extend(b"Bad \xFF Row;DE\n");
+        assert_eq!(CsvProperties::detect(&one_bad).encoding, Encoding::Utf8);
         let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(text);
         let p = CsvProperties::detect(&latin1);
-        assert_eq!(p.encoding, Encoding::Iso8859_1);
-        assert_eq!(decode_all(&latin1, Encoding::Iso8859_1), text);
+        assert_eq!(p.encoding, Encoding::Windows1252);
+        assert_eq!(decode_all(&latin1, Encoding::Windows1252), text);
     }
 
     #[test]
@@ -481,6 +609,12 @@ mod tests {
         }
         let single = CsvProperties::detect(b"name,city\n'A, Inc','Oslo'\n'B','Rome'\n");
         assert_eq!(single.quote, '\'');
+        // One data row quoted with `'` under a header without quotes.
+        let single = CsvProperties::detect(b"Name,City\n'Acme, Inc','Oslo'\n");
+        assert_eq!(single.quote, '\'');
+        // An apostrophe inside a name is no quote.
+        let apostrophe = CsvProperties::detect(b"Name,City\nO'Brien Ltd,Cork\n");
+        assert_eq!(apostrophe.quote, '"');
         let escaped = CsvProperties::detect(b"name,note\n\"A\",\"say \\\"hi\\\"\"\n");
         assert_eq!(escaped.escape, Some('\\'));
         assert_eq!(CsvProperties::detect(b"a,b\n1,2\n").escape, None);
@@ -492,5 +626,21 @@ mod tests {
         let text = row.repeat(20_000);
         let bytes = utf16(&text, false, true);
         assert_eq!(decode_all(&bytes, Encoding::Utf16Le), text);
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for formula in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-1+2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            assert_eq!(safe_cell(formula), format!("'{formula}"));
+        }
+        assert_eq!(safe_cell("Acme = good"), "Acme = good");
+        assert_eq!(safe_cell(""), "");
     }
 }

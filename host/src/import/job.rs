@@ -3,14 +3,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{CsvProperties, ImportTarget, Mapping};
 use crate::companies;
+use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::AccessScope;
-use crate::store::{Store, TenantId};
 
 /// Where an import job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -141,27 +141,20 @@ pub struct ImportJob {
 
 /// Marks the tenant's jobs still running as interrupted: a process that dies mid-import leaves
 /// its job running, and only one import per tenant runs at a time.
-pub(crate) fn interrupt_stale(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    now: i64,
-) -> Result<()> {
+pub(crate) fn interrupt_stale(op: &Op<'_>) -> Result<()> {
+    let Op {
+        conn, tenant, now, ..
+    } = *op;
     conn.execute(
         "UPDATE import_jobs SET status = 'interrupted', finished_at = ?2
          WHERE tenant_id = ?1 AND status = 'running'",
         params![tenant.as_str(), now],
-    )
-    .map_err(|e| store.error(e))?;
+    )?;
     Ok(())
 }
 
-pub(crate) fn insert(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    job: &ImportJob,
-) -> Result<i64> {
+pub(crate) fn insert(op: &Op<'_>, job: &ImportJob) -> Result<i64> {
+    let Op { conn, tenant, .. } = *op;
     conn.execute(
         "INSERT INTO import_jobs (tenant_id, target, source, properties, mapping, scope, dry_run,
                                   status, started_at)
@@ -175,19 +168,13 @@ pub(crate) fn insert(
             job.scope.map(companies::scope_str),
             job.started_at
         ],
-    )
-    .map_err(|e| store.error(e))?;
+    )?;
     Ok(conn.last_insert_rowid())
 }
 
 /// Writes the job's counts (and status, and end time) in the caller's transaction.
-pub(crate) fn save(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    id: i64,
-    job: &ImportJob,
-) -> Result<()> {
+pub(crate) fn save(op: &Op<'_>, id: i64, job: &ImportJob) -> Result<()> {
+    let Op { conn, tenant, .. } = *op;
     conn.prepare_cached(
         "UPDATE import_jobs SET status = ?3, rows_done = ?4, created = ?5, updated = ?6,
              skipped = ?7, failed = ?8, error = ?9, finished_at = ?10
@@ -206,18 +193,12 @@ pub(crate) fn save(
             job.error,
             job.finished_at
         ])
-    })
-    .map_err(|e| store.error(e))?;
+    })?;
     Ok(())
 }
 
-pub(crate) fn insert_error(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    id: i64,
-    error: &RowError,
-) -> Result<()> {
+pub(crate) fn insert_error(op: &Op<'_>, id: i64, error: &RowError) -> Result<()> {
+    let Op { conn, tenant, .. } = *op;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO import_row_errors
              (tenant_id, job_id, row_number, outcome, column_name, field, plugin, reason)
@@ -234,8 +215,7 @@ pub(crate) fn insert_error(
             error.plugin,
             error.reason
         ])
-    })
-    .map_err(|e| store.error(e))?;
+    })?;
     Ok(())
 }
 
@@ -273,12 +253,8 @@ fn read_job(row: &rusqlite::Row<'_>) -> rusqlite::Result<ImportJob> {
     })
 }
 
-pub(crate) fn load(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    id: i64,
-) -> Result<Option<ImportJob>> {
+pub(crate) fn load(op: &Op<'_>, id: i64) -> Result<Option<ImportJob>> {
+    let Op { conn, tenant, .. } = *op;
     conn.prepare_cached(&format!(
         "SELECT {JOB_COLUMNS} FROM import_jobs WHERE tenant_id = ?1 AND id = ?2"
     ))
@@ -286,24 +262,20 @@ pub(crate) fn load(
         q.query_row(params![tenant.as_str(), id], read_job)
             .optional()
     })
-    .map_err(|e| store.error(e))
+    .map_err(Error::from)
 }
 
-pub(crate) fn list(conn: &Connection, store: &Store, tenant: &TenantId) -> Result<Vec<ImportJob>> {
+pub(crate) fn list(op: &Op<'_>) -> Result<Vec<ImportJob>> {
+    let Op { conn, tenant, .. } = *op;
     conn.prepare_cached(&format!(
         "SELECT {JOB_COLUMNS} FROM import_jobs WHERE tenant_id = ?1 ORDER BY id"
     ))
     .and_then(|mut q| q.query_map([tenant.as_str()], read_job)?.collect())
-    .map_err(|e| store.error(e))
+    .map_err(Error::from)
 }
 
-pub(crate) fn errors(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    id: i64,
-    limit: Option<usize>,
-) -> Result<Vec<RowError>> {
+pub(crate) fn errors(op: &Op<'_>, id: i64, limit: Option<usize>) -> Result<Vec<RowError>> {
+    let Op { conn, tenant, .. } = *op;
     conn.prepare_cached(
         "SELECT row_number, outcome, column_name, field, plugin, reason FROM import_row_errors
          WHERE tenant_id = ?1 AND job_id = ?2 ORDER BY row_number LIMIT ?3",
@@ -329,5 +301,24 @@ pub(crate) fn errors(
         )?
         .collect()
     })
-    .map_err(|e| store.error(e))
+    .map_err(Error::from)
+}
+/// The largest CSV file the tenant accepts, in bytes. By default, 2 MB (2,097,152 bytes).
+pub(crate) fn size_limit(op: &Op<'_>) -> Result<u64> {
+    let limit: Option<i64> = op
+        .conn
+        .prepare_cached("SELECT import_size_limit FROM tenant_settings WHERE tenant_id = ?1")?
+        .query_row([op.tenant.as_str()], |r| r.get(0))
+        .optional()?;
+    Ok(limit.map_or(2 * 1024 * 1024, |l| l as u64))
+}
+
+/// Sets the largest CSV file the tenant accepts, in bytes (checked positive by the caller).
+pub(crate) fn set_size_limit(op: &Op<'_>, bytes: u64) -> Result<()> {
+    op.conn.execute(
+        "INSERT INTO tenant_settings (tenant_id, import_size_limit) VALUES (?1, ?2)
+         ON CONFLICT (tenant_id) DO UPDATE SET import_size_limit = excluded.import_size_limit",
+        params![op.tenant.as_str(), bytes as i64],
+    )?;
+    Ok(())
 }

@@ -1,329 +1,294 @@
-//! Writing an import's rows: look-ups of the records rows match, and new records queued and
-//! inserted many to a statement.
-//!
-//! The statements are prepared once per import, not fetched from the connection's cache per
-//! row. A new record is queued rather than inserted at once; a later row whose key (external
-//! id, or name as SQLite's NOCASE folds it) may be one of the queued rows' waits for the queue to
-//! be written before it is looked up, so it finds and updates that record exactly as if every
-//! row had been written in turn.
-//!
-//! Most rows of a first import match nothing. A filter of the keys the tenant's records have
-//! (read at the start, for tenants of up to 200,000 companies, and kept up to date with the
-//! import's own writes) spares those rows the look-up; a key the filter may hold is looked up
-//! as before. If another connection changes the database between two batches, the filter is
-//! dropped and every row is looked up.
+//! Stage four: write. Each prepared row updates the record it matches or is queued as a new one,
+//! through the companies repository; its outcome is settled into the job's counts and row errors,
+//! and new partners owe their *partner created* hook from the batch's commit on.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use super::*;
 
-use rusqlite::{Connection, Statement};
-
-use crate::companies::{self, BulkInsert, EXTERNAL_ID};
-use crate::error::Result;
-use crate::model::{AccessScope, FieldValue, Fields, ManagedAs};
-use crate::store::{Store, TenantId};
-
-/// New records per INSERT statement: enough to spread a statement's fixed cost thin, few
-/// enough that the statement stays small (14 values a row).
-const ROWS_PER_INSERT: usize = 64;
-
-/// Bits of the filter of the tenant's keys (4 MB, whatever the file's size): for a million rows
-/// (two keys each) about one row in 200 is looked up for nothing.
-const FILTER_BITS: usize = 1 << 25;
-
-/// A tenant with more companies than this gets no filter: reading all their keys would cost
-/// more than it saves on look-ups.
-const FILTER_MAX_COMPANIES: i64 = 200_000;
-
-/// An existing record a row matches: its id, whether it is a customer or a partner, and its
-/// access scope.
-pub(super) type Existing = (i64, ManagedAs, Option<AccessScope>);
-
-/// The writing side of one import, on one connection.
-pub(super) struct Writer<'c> {
-    store: &'c Store,
-    by_external_id: Statement<'c>,
-    by_name: Statement<'c>,
-    max_id: Statement<'c>,
-    bulk: BulkInsert<'c>,
-    /// The id the next new record gets.
-    next_id: i64,
-    /// Hashes of the queued records' keys. A hit may be a collision, which only costs an early
-    /// write of the queue. The keys are hashes already: the set does not hash them again.
-    queued_keys: HashSet<u64, BuildHasherDefault<AsIs>>,
-    /// Which keys the tenant's records may have (a Bloom filter): a row whose key is not in it
-    /// matches no record, and is not looked up. `None` when there is none, or once another
-    /// connection has changed the database during the import.
-    filter: Option<Vec<u64>>,
-    tenant: TenantId,
-    conn: &'c Connection,
-    /// `PRAGMA data_version` when the filter was last known to be complete: other connections'
-    /// commits change it, this one's do not.
-    data_version: i64,
-    begun: bool,
+/// What became of one row.
+pub(super) enum Settled {
+    /// A new record, with its id.
+    Created(i64),
+    /// An existing record, with its id; `tagged` when a customer became a partner.
+    Updated {
+        id: i64,
+        tagged: bool,
+    },
+    /// A new record queued for writing, with the id it will have.
+    Queued(i64),
+    Refused(RowError),
 }
 
-impl<'c> Writer<'c> {
-    /// Prepares the statements for `tenant`'s import, whose records are stamped `now`.
-    pub(super) fn new(
-        conn: &'c Connection,
-        store: &'c Store,
-        tenant: &TenantId,
-        now: i64,
-    ) -> Result<Writer<'c>> {
-        let prepare = |sql: &str, bind_tenant: bool| {
-            conn.prepare(sql)
-                .and_then(|mut statement| {
-                    if bind_tenant {
-                        statement.raw_bind_parameter(1, tenant.as_str())?;
-                    }
-                    Ok(statement)
-                })
-                .map_err(|e| store.error(e))
-        };
-        Ok(Writer {
-            store,
-            by_external_id: prepare(
-                "SELECT id, managed_as, access_scope FROM companies
-                 WHERE tenant_id = ?1 AND external_id = ?2",
-                true,
-            )?,
-            by_name: prepare(
-                "SELECT id, managed_as, access_scope FROM companies
-                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE ORDER BY id LIMIT 1",
-                true,
-            )?,
-            max_id: prepare("SELECT coalesce(max(id), 0) FROM companies", false)?,
-            bulk: BulkInsert::new(conn, store, tenant, now, ROWS_PER_INSERT)?,
-            next_id: 0,
-            queued_keys: HashSet::default(),
-            filter: None,
-            tenant: tenant.clone(),
-            conn,
-            data_version: 0,
-            begun: false,
+/// The writing side of one import run, reused across rows to keep allocations down.
+pub(super) struct Run<'a> {
+    pub(super) plan: &'a [Planned],
+    pub(super) target: ImportTarget,
+    pub(super) scope: Option<AccessScope>,
+    /// The fields of the row being written.
+    pub(super) fields: Fields,
+    /// Partners looked up by the `managed_by` column: name or external id to id.
+    pub(super) partners_by_key: HashMap<String, Option<i64>>,
+    /// Whether new partners owe the *partner created* hook (lifecycle plugins are enabled).
+    pub(super) lifecycle: bool,
+    /// Partners created or tagged in the current batch, whose hooks it owes: (id, row, how to
+    /// undo).
+    pub(super) new_partners: Vec<(i64, u64, Undo)>,
+    /// What became of the rows read since the last settling, in row order: queued rows are
+    /// settled when the queue is written.
+    pub(super) outcomes: Vec<(u64, Settled)>,
+    /// Reused for the results of writing the queue.
+    pub(super) written: Vec<Result<()>>,
+    /// Written rows' field maps, and where to send them back for filling again.
+    pub(super) spare: Vec<Fields>,
+    pub(super) recycle: Option<mpsc::Sender<Vec<Fields>>>,
+}
+
+impl Run<'_> {
+    pub(super) fn refuse(
+        row: u64,
+        column: Option<&str>,
+        field: Option<&str>,
+        reason: String,
+    ) -> Settled {
+        Settled::Refused(RowError {
+            row,
+            outcome: RowErrorKind::Failed,
+            column: column.map(str::to_owned),
+            field: field.map(str::to_owned),
+            plugin: None,
+            reason,
         })
     }
 
-    /// Starts a transaction's worth of rows: new records take ids from the highest one in use
-    /// on, as SQLite would give them. Called inside the transaction, which holds the database's
-    /// write lock (or, in a dry run, reads one snapshot).
-    pub(super) fn begin(&mut self) -> Result<()> {
-        let max: i64 = self
-            .max_id
-            .query_row([], |r| r.get(0))
-            .map_err(|e| self.store.error(e))?;
-        self.next_id = max + 1;
-        let data_version: i64 = self
-            .conn
-            .pragma_query_value(None, "data_version", |r| r.get(0))
-            .map_err(|e| self.store.error(e))?;
-        if !self.begun {
-            self.begun = true;
-            self.data_version = data_version;
-            self.filter = self.read_keys()?;
-        } else if data_version != self.data_version {
-            // Someone else wrote between two batches: the filter may miss their records.
-            self.filter = None;
+    pub(super) fn column_of(&self, field: &str) -> Option<&str> {
+        column_of(self.plan, field)
+    }
+
+    /// Updates or queues one prepared row, adding its outcome to `outcomes`.
+    /// An `Err` is fatal to the import.
+    pub(super) fn row(
+        &mut self,
+        op: &Op<'_>,
+        writer: &mut Writer<'_>,
+        prepared: Prepared,
+    ) -> Result<()> {
+        let number = prepared.number();
+        let settled = self.decide(op, writer, prepared)?;
+        if let Some(recycle) = &self.recycle {
+            self.spare.push(std::mem::take(&mut self.fields));
+            if self.spare.len() >= ROWS_PER_MESSAGE {
+                // The reading thread may have finished: then the maps are simply dropped.
+                let _ = recycle.send(std::mem::take(&mut self.spare));
+            }
+        }
+        let queued = matches!(settled, Settled::Queued(_));
+        self.outcomes.push((number, settled));
+        if queued && writer.is_full() {
+            self.flush(writer)?;
         }
         Ok(())
     }
 
-    /// The filter of the tenant's keys, read in the first batch's transaction; `None` for a
-    /// tenant with many companies.
-    fn read_keys(&mut self) -> Result<Option<Vec<u64>>> {
-        let store = self.store;
-        let count: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM companies WHERE tenant_id = ?1")
-            .and_then(|mut q| q.query_row([self.tenant.as_str()], |r| r.get(0)))
-            .map_err(|e| store.error(e))?;
-        if count > FILTER_MAX_COMPANIES {
-            return Ok(None);
+    /// Writes the queued records and settles their rows' outcomes.
+    pub(super) fn flush(&mut self, writer: &mut Writer<'_>) -> Result<()> {
+        if writer.is_empty() {
+            return Ok(());
         }
-        let mut filter = vec![0u64; FILTER_BITS / 64];
-        let mut query = self
-            .conn
-            .prepare("SELECT external_id, name FROM companies WHERE tenant_id = ?1")
-            .map_err(|e| store.error(e))?;
-        let mut rows = query
-            .query([self.tenant.as_str()])
-            .map_err(|e| store.error(e))?;
-        while let Some(row) = rows.next().map_err(|e| store.error(e))? {
-            let external_id = row
-                .get_ref(0)
-                .and_then(|v| Ok(v.as_str_or_null()?))
-                .map_err(|e| store.error(e))?;
-            let name = row
-                .get_ref(1)
-                .and_then(|v| Ok(v.as_str()?))
-                .map_err(|e| store.error(e))?;
-            if let Some(external_id) = external_id {
-                add(&mut filter, key_hash(Some(external_id), ""));
-            }
-            add(&mut filter, key_hash(None, name.trim()));
-        }
-        Ok(Some(filter))
-    }
-
-    /// Notes that a record now has these keys (a row updated it).
-    pub(super) fn note_keys(&mut self, external_id: Option<&str>, name: &str) {
-        if let Some(filter) = &mut self.filter {
-            if let Some(external_id) = external_id {
-                add(filter, key_hash(Some(external_id), ""));
-            }
-            add(filter, key_hash(None, name.trim()));
-        }
-    }
-
-    /// The existing record a row matches: by external id when the row has one, else by name
-    /// (ignoring case, the oldest first). Only meaningful when
-    /// [`may_be_queued`](Self::may_be_queued) said no, or the queue was written since.
-    pub(super) fn lookup(
-        &mut self,
-        external_id: Option<&str>,
-        name: &str,
-    ) -> Result<Option<Existing>> {
-        let read = |r: &rusqlite::Row<'_>| {
-            let managed_as = match r.get_ref(1)?.as_str()? {
-                "partner" => ManagedAs::Partner,
-                _ => ManagedAs::Customer,
+        self.written.clear();
+        writer.flush(&mut self.written)?;
+        let mut written = self.written.drain(..);
+        for (number, settled) in &mut self.outcomes {
+            let Settled::Queued(id) = *settled else {
+                continue;
             };
-            let scope = match r.get_ref(2)?.as_str_or_null()? {
-                Some(scope) => companies::parse_scope(scope),
-                None => None,
+            let result = written.next().expect("one result per queued record");
+            *settled = match result {
+                Ok(()) => Settled::Created(id),
+                Err(error) => refusal(*number, error)?,
             };
-            Ok((r.get::<_, i64>(0)?, managed_as, scope))
-        };
-        if let Some(filter) = &self.filter
-            && !contains(filter, key_hash(external_id, name.trim()))
-        {
-            return Ok(None);
         }
-        let (statement, key) = match external_id {
-            Some(external_id) => (&mut self.by_external_id, external_id),
-            None => (&mut self.by_name, name.trim()),
-        };
-        let found = statement.raw_bind_parameter(2, key).and_then(|()| {
-            // Dropping the rows resets the statement, so it holds no read open.
-            let mut rows = statement.raw_query();
-            match rows.next()? {
-                Some(row) => read(row).map(Some),
-                None => Ok(None),
+        Ok(())
+    }
+
+    /// Counts the settled rows into the job, stores their row errors and notes new partners,
+    /// in row order.
+    pub(super) fn settle(&mut self, op: &Op<'_>, job: &mut ImportJob) -> Result<()> {
+        // Taken out while its rows are settled, and put back (empty) to keep its allocation.
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        for (number, settled) in outcomes.drain(..) {
+            job.rows += 1;
+            match settled {
+                Settled::Created(id) => {
+                    job.created += 1;
+                    if self.target == ImportTarget::Partners {
+                        self.new_partner(op, id, number, Undo::Delete)?;
+                    }
+                }
+                Settled::Updated { id, tagged } => {
+                    job.updated += 1;
+                    if tagged {
+                        self.new_partner(op, id, number, Undo::Untag)?;
+                    }
+                }
+                Settled::Queued(_) => unreachable!("settled only once the queue is written"),
+                Settled::Refused(error) => {
+                    match error.outcome {
+                        RowErrorKind::Failed => job.failed += 1,
+                        RowErrorKind::Skipped => job.skipped += 1,
+                    }
+                    if let Some(id) = job.id {
+                        job::insert_error(op, id, &error)?;
+                    }
+                    if job.errors.len() < ERRORS_KEPT {
+                        job.errors.push(error);
+                    }
+                }
             }
-        });
-        found.map_err(|e| self.store.error(e))
+        }
+        self.outcomes = outcomes;
+        Ok(())
     }
 
-    /// Whether a row with this key may match a queued record (then write the queue first).
-    pub(super) fn may_be_queued(&self, external_id: Option<&str>, name: &str) -> bool {
-        !self.queued_keys.is_empty()
-            && self
-                .queued_keys
-                .contains(&key_hash(external_id, name.trim()))
-    }
-
-    /// Queues a new record and returns the id it will have. Its values are moved out of
-    /// `fields`.
-    pub(super) fn queue(
+    /// Updates the record a prepared row matches or queues a new one. Row problems are
+    /// `Settled::Refused`; an `Err` is fatal to the import.
+    pub(super) fn decide(
         &mut self,
-        name: String,
-        managed_as: ManagedAs,
-        managed_by: Option<i64>,
-        scope: Option<AccessScope>,
-        fields: &mut Fields,
-    ) -> i64 {
-        let external_id = fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
-        if let Some(external_id) = external_id {
-            let hash = key_hash(Some(external_id), "");
-            self.queued_keys.insert(hash);
-            if let Some(filter) = &mut self.filter {
-                add(filter, hash);
+        op: &Op<'_>,
+        writer: &mut Writer<'_>,
+        prepared: Prepared,
+    ) -> Result<Settled> {
+        let (number, name, managed_by) = match prepared {
+            Prepared::Refused(error) => return Ok(Settled::Refused(error)),
+            Prepared::Row {
+                number,
+                name,
+                fields,
+                managed_by,
+            } => {
+                self.fields = fields;
+                (number, name, managed_by)
             }
+        };
+        let manager = match managed_by {
+            None => None,
+            Some(key) => match self.partner(op, &key)? {
+                Some(id) => Some(id),
+                None => {
+                    return Ok(Self::refuse(
+                        number,
+                        self.column_of(MANAGED_BY),
+                        Some(MANAGED_BY),
+                        format!("there is no partner `{key}` (by name or external id)"),
+                    ));
+                }
+            },
+        };
+        let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
+        if writer.may_be_queued(external_id, &name) {
+            // The row may be about a record queued but not written: write the queue first so
+            // the look-up finds it.
+            self.flush(writer)?;
         }
-        // A later row without an external id matches this record by name, whatever its own.
-        let hash = key_hash(None, name.trim());
-        self.queued_keys.insert(hash);
-        if let Some(filter) = &mut self.filter {
-            add(filter, hash);
+        let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
+        let existing = writer.lookup(external_id, &name)?;
+        if existing.is_some() {
+            // The update gives the record this row's name and external id.
+            writer.note_keys(external_id, &name);
         }
-        let id = self.next_id;
-        self.next_id += 1;
-        self.bulk
-            .push(id, name, managed_as, managed_by, scope, fields);
-        id
-    }
-
-    /// Whether a statement's worth of records is queued.
-    pub(super) fn is_full(&self) -> bool {
-        self.bulk.is_full()
-    }
-
-    /// Whether nothing is queued.
-    pub(super) fn is_empty(&self) -> bool {
-        self.bulk.len() == 0
-    }
-
-    /// Writes the queued records; see [`BulkInsert::flush`].
-    pub(super) fn flush(&mut self, written: &mut Vec<Result<()>>) -> Result<()> {
-        self.queued_keys.clear();
-        self.bulk.flush(written)
-    }
-}
-
-/// The hash of a look-up key: an external id as it is, a name folded the way SQLite's NOCASE
-/// compares (ASCII letters only).
-///
-/// FNV-1a: quick on short keys, and nothing is lost to a collision but an early write or a
-/// look-up, so no defence against chosen collisions is needed.
-fn key_hash(external_id: Option<&str>, name: &str) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let (mut hash, bytes, fold) = match external_id {
-        Some(external_id) => (0xcbf2_9ce4_8422_2325u64, external_id.as_bytes(), false),
-        // Another start keeps a name from meeting an external id of the same text.
-        None => (0x8422_2325_cbf2_9ce4u64, name.as_bytes(), true),
-    };
-    for &b in bytes {
-        let b = if fold { b.to_ascii_lowercase() } else { b };
-        hash = (hash ^ u64::from(b)).wrapping_mul(PRIME);
-    }
-    hash
-}
-
-/// A key's word of the filter and its three bits in that word: one cache line to touch per key
-/// (a blocked Bloom filter).
-fn mask(hash: u64) -> (usize, u64) {
-    let word = (hash as usize) % (FILTER_BITS / 64);
-    let bit = |shift: u32| 1u64 << ((hash >> shift) & 63);
-    (word, bit(40) | bit(46) | bit(52))
-}
-
-fn add(filter: &mut [u64], hash: u64) {
-    let (word, mask) = mask(hash);
-    filter[word] |= mask;
-}
-
-fn contains(filter: &[u64], hash: u64) -> bool {
-    let (word, mask) = mask(hash);
-    filter[word] & mask == mask
-}
-
-/// A hasher for keys that are hashes already.
-#[derive(Default)]
-struct AsIs(u64);
-
-impl Hasher for AsIs {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
+        let written = match (self.target, existing) {
+            (ImportTarget::Partners, None) => {
+                return Ok(Settled::Queued(writer.queue(
+                    name,
+                    ManagedAs::Partner,
+                    None,
+                    self.scope,
+                    &mut self.fields,
+                )));
+            }
+            (ImportTarget::Companies, None) => {
+                return Ok(Settled::Queued(writer.queue(
+                    name,
+                    ManagedAs::Customer,
+                    manager,
+                    None,
+                    &mut self.fields,
+                )));
+            }
+            (ImportTarget::Partners, Some((id, was, _))) => companies::update(
+                op,
+                id,
+                &CompanyWrite {
+                    name: &name,
+                    managed_as: ManagedAs::Partner,
+                    managed_by: None,
+                    scope: self.scope,
+                    fields: &self.fields,
+                },
+            )
+            .map(|()| Settled::Updated {
+                id,
+                tagged: was == ManagedAs::Customer,
+            }),
+            (ImportTarget::Companies, Some((id, was, scope))) => companies::update(
+                op,
+                id,
+                &CompanyWrite {
+                    name: &name,
+                    managed_as: was,
+                    managed_by: manager,
+                    scope,
+                    fields: &self.fields,
+                },
+            )
+            .map(|()| Settled::Updated { id, tagged: false }),
+        };
+        match written {
+            Ok(settled) => Ok(settled),
+            // A rule of the data (one partner per record, a constraint) refuses the row; other
+            // database trouble stops the import.
+            Err(error) => match error.kind() {
+                ErrorKind::AlreadyManaged { .. } => Ok(Self::refuse(
+                    number,
+                    self.column_of(MANAGED_BY),
+                    Some(MANAGED_BY),
+                    error.to_string(),
+                )),
+                _ => refusal(number, error),
+            },
         }
     }
 
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+    /// Notes a partner the batch created or tagged. With lifecycle plugins enabled, its
+    /// *partner created* hook is owed from the batch's commit on, whatever happens to this
+    /// process.
+    pub(super) fn new_partner(&mut self, op: &Op<'_>, id: i64, row: u64, undo: Undo) -> Result<()> {
+        if self.lifecycle {
+            pending::record(op, Owed::PartnerCreated { company: id, undo })?;
+            self.new_partners.push((id, row, undo));
+        }
+        Ok(())
+    }
+
+    /// The partner a `managed_by` cell names, by external id or name; cached per import.
+    pub(super) fn partner(&mut self, op: &Op<'_>, key: &str) -> Result<Option<i64>> {
+        if let Some(found) = self.partners_by_key.get(key) {
+            return Ok(*found);
+        }
+        let found = companies::partner_by_key(op, key)?;
+        self.partners_by_key.insert(key.to_owned(), found);
+        Ok(found)
+    }
+}
+
+/// A row refused by a rule of the data (a constraint), with the database's message; other
+/// database trouble stops the import.
+pub(super) fn refusal(number: u64, error: Error) -> Result<Settled> {
+    match error.kind() {
+        ErrorKind::Database {
+            source: rusqlite::Error::SqliteFailure(e, _),
+            ..
+        } if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Ok(Run::refuse(number, None, None, error.to_string()))
+        }
+        _ => Err(error),
     }
 }

@@ -8,15 +8,17 @@
 
 pub(crate) mod dates;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Change};
+use crate::companies;
+use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
 use crate::model::{CtaRequest, CtaType, Date, Priority};
 use crate::names::named_enum;
-use crate::store::{Store, TenantId};
+use crate::relationships;
 
 /// Where a plan is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -192,20 +194,11 @@ impl Tenant<'_> {
     /// Creates a draft success plan for a company and returns its id.
     pub fn create_plan(&self, plan: &NewPlan) -> Result<i64> {
         let name = required("plan name", &plan.name)?;
-        let store = self.store();
         let now = self.host.now();
-        store.write(|tx| {
-            require(tx, store, &self.id, "companies", "company", plan.company_id)?;
+        self.write(|op| {
+            companies::require(op, plan.company_id)?;
             if let Some(relationship) = plan.relationship_id {
-                let company: Option<i64> = tx
-                    .query_row(
-                        "SELECT company_id FROM relationships WHERE tenant_id = ?1 AND id = ?2",
-                        params![self.id.as_str(), relationship],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                    .map_err(|e| store.error(e))?;
-                match company {
+                match relationships::company_of(op, relationship)? {
                     None => return Err(not_found("relationship", relationship)),
                     Some(company) if company != plan.company_id => {
                         return Err(invalid(format!(
@@ -217,12 +210,12 @@ impl Tenant<'_> {
                     Some(_) => {}
                 }
             }
-            tx.execute(
+            op.conn.execute(
                 "INSERT INTO success_plans (tenant_id, company_id, relationship_id, name, type,
                                             due_date, share_with_contacts, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
-                    self.id.as_str(),
+                    op.tenant.as_str(),
                     plan.company_id,
                     plan.relationship_id,
                     name,
@@ -231,10 +224,9 @@ impl Tenant<'_> {
                     plan.share_with_contacts,
                     now
                 ],
-            )
-            .map_err(|e| store.error(e))?;
-            let id = tx.last_insert_rowid();
-            self.plan_audit(tx, now, "plan.create", &format!("plan:{id}"), None, plan)?;
+            )?;
+            let id = op.conn.last_insert_rowid();
+            plan_audit(op, "plan.create", &format!("plan:{id}"), None, plan)?;
             Ok(id)
         })
     }
@@ -250,39 +242,35 @@ impl Tenant<'_> {
         shared_externally: Option<bool>,
     ) -> Result<i64> {
         let name = required("objective name", name)?;
-        let store = self.store();
-        let now = self.host.now();
-        store.write(|tx| {
-            let contacts: bool = tx
+        self.write(|op| {
+            let contacts: bool = op
+                .conn
                 .query_row(
                     "SELECT share_with_contacts FROM success_plans
                      WHERE tenant_id = ?1 AND id = ?2",
-                    params![self.id.as_str(), plan_id],
+                    params![op.tenant.as_str(), plan_id],
                     |row| row.get(0),
                 )
-                .optional()
-                .map_err(|e| store.error(e))?
+                .optional()?
                 .ok_or_else(|| not_found("success plan", plan_id))?;
             let shared = shared_externally.unwrap_or(contacts);
-            tx.execute(
+            op.conn.execute(
                 "INSERT INTO objectives (tenant_id, plan_id, name, due_date, shared_externally)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
-                    self.id.as_str(),
+                    op.tenant.as_str(),
                     plan_id,
                     name,
                     due_date.map(|d| d.to_string()),
                     shared
                 ],
-            )
-            .map_err(|e| store.error(e))?;
-            let id = tx.last_insert_rowid();
+            )?;
+            let id = op.conn.last_insert_rowid();
             let after = serde_json::json!({
                 "plan": plan_id, "name": name, "due_date": due_date, "shared_externally": shared,
             });
-            self.plan_audit(
-                tx,
-                now,
+            plan_audit(
+                op,
                 "objective.add",
                 &format!("objective:{id}"),
                 None,
@@ -294,21 +282,17 @@ impl Tenant<'_> {
 
     /// Marks an objective as shared with external contacts (`true`) or internal only (`false`).
     pub fn set_objective_shared(&self, objective_id: i64, shared_externally: bool) -> Result<()> {
-        let store = self.store();
-        let now = self.host.now();
-        store.write(|tx| {
-            let changed = tx
-                .execute(
-                    "UPDATE objectives SET shared_externally = ?3 WHERE tenant_id = ?1 AND id = ?2",
-                    params![self.id.as_str(), objective_id, shared_externally],
-                )
-                .map_err(|e| store.error(e))?;
+        self.write(|op| {
+            let changed = op.conn.execute(
+                "UPDATE objectives SET shared_externally = ?3 WHERE tenant_id = ?1 AND id = ?2",
+                params![op.tenant.as_str(), objective_id, shared_externally],
+            )?;
             if changed == 0 {
                 return Err(not_found("objective", objective_id));
             }
             let after = serde_json::json!({ "shared_externally": shared_externally });
             let subject = format!("objective:{objective_id}");
-            self.plan_audit(tx, now, "objective.sharing", &subject, None, &after)
+            plan_audit(op, "objective.sharing", &subject, None, &after)
         })
     }
 
@@ -316,28 +300,26 @@ impl Tenant<'_> {
     /// objective of the plan as shared externally; single objectives can then be made internal
     /// again with [`Tenant::set_objective_shared`].
     pub fn set_sharing_with_contacts(&self, plan_id: i64, on: bool) -> Result<()> {
-        let store = self.store();
-        let now = self.host.now();
-        store.write(|tx| {
-            let changed = tx
+        self.write(|op| {
+            let changed = op.conn
                 .execute(
                     "UPDATE success_plans SET share_with_contacts = ?3
                      WHERE tenant_id = ?1 AND id = ?2",
-                    params![self.id.as_str(), plan_id, on],
+                    params![op.tenant.as_str(), plan_id, on],
                 )
-                .map_err(|e| store.error(e))?;
+                ?;
             if changed == 0 {
                 return Err(not_found("success plan", plan_id));
             }
             if on {
-                tx.execute(
+                op.conn.execute(
                     "UPDATE objectives SET shared_externally = 1 WHERE tenant_id = ?1 AND plan_id = ?2",
-                    params![self.id.as_str(), plan_id],
+                    params![op.tenant.as_str(), plan_id],
                 )
-                .map_err(|e| store.error(e))?;
+                ?;
             }
             let after = serde_json::json!({ "share_with_contacts": on });
-            self.plan_audit(tx, now, "plan.sharing", &format!("plan:{plan_id}"), None, &after)
+            plan_audit(op, "plan.sharing", &format!("plan:{plan_id}"), None, &after)
         })
     }
 
@@ -347,16 +329,14 @@ impl Tenant<'_> {
     /// the rule it was activated under); set the CTA's date with [`Tenant::set_task_due`].
     pub fn add_task(&self, of: TaskOf, task: &NewTask) -> Result<i64> {
         let name = required("task name", &task.name)?;
-        let store = self.store();
-        let now = self.host.now();
-        store.write(|tx| {
+        self.write(|op| {
             let (objective, cta) = match of {
                 TaskOf::Objective(id) => {
-                    require(tx, store, &self.id, "objectives", "objective", id)?;
+                    require(op, Record::Objective, id)?;
                     (Some(id), None)
                 }
                 TaskOf::Cta(id) => {
-                    let (due, plan_status) = cta_due_and_plan_status(tx, store, &self.id, id)?;
+                    let (due, plan_status) = cta_due_and_plan_status(op, id)?;
                     if let (Some(cta_due), Some(task_due), Some(PlanStatus::Active)) =
                         (due, task.due_date, plan_status)
                         && task_due > cta_due
@@ -369,11 +349,11 @@ impl Tenant<'_> {
                     (None, Some(id))
                 }
             };
-            tx.execute(
+            op.conn.execute(
                 "INSERT INTO tasks (tenant_id, objective_id, cta_id, name, owner, due_date)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
-                    self.id.as_str(),
+                    op.tenant.as_str(),
                     objective,
                     cta,
                     name,
@@ -383,13 +363,12 @@ impl Tenant<'_> {
                         .filter(|o| !o.is_empty()),
                     task.due_date.map(|d| d.to_string())
                 ],
-            )
-            .map_err(|e| store.error(e))?;
-            let id = tx.last_insert_rowid();
+            )?;
+            let id = op.conn.last_insert_rowid();
             let after = serde_json::json!({
                 "objective": objective, "cta": cta, "task": task,
             });
-            self.plan_audit(tx, now, "task.add", &format!("task:{id}"), None, &after)?;
+            plan_audit(op, "task.add", &format!("task:{id}"), None, &after)?;
             Ok(id)
         })
     }
@@ -397,60 +376,48 @@ impl Tenant<'_> {
     /// Sets (re-applies) a task's due date. When the task belongs to a CTA due earlier, the
     /// CTA's due date moves to the task's: this is how a plan that failed to activate is fixed.
     pub fn set_task_due(&self, task_id: i64, due_date: Option<Date>) -> Result<()> {
-        let store = self.store();
-        let now = self.host.now();
-        store.write(|tx| {
-            let cta: Option<i64> = tx
+        self.write(|op| {
+            let cta: Option<i64> = op
+                .conn
                 .query_row(
                     "SELECT cta_id FROM tasks WHERE tenant_id = ?1 AND id = ?2",
-                    params![self.id.as_str(), task_id],
+                    params![op.tenant.as_str(), task_id],
                     |row| row.get(0),
                 )
-                .optional()
-                .map_err(|e| store.error(e))?
+                .optional()?
                 .ok_or_else(|| not_found("task", task_id))?;
-            tx.execute(
+            op.conn.execute(
                 "UPDATE tasks SET due_date = ?3 WHERE tenant_id = ?1 AND id = ?2",
-                params![self.id.as_str(), task_id, due_date.map(|d| d.to_string())],
-            )
-            .map_err(|e| store.error(e))?;
+                params![op.tenant.as_str(), task_id, due_date.map(|d| d.to_string())],
+            )?;
             if let (Some(cta), Some(due)) = (cta, due_date) {
                 // Dates are 'YYYY-MM-DD' text, so text order is date order.
-                tx.execute(
+                op.conn.execute(
                     "UPDATE ctas SET due_date = ?3
                      WHERE tenant_id = ?1 AND id = ?2 AND due_date IS NOT NULL AND due_date < ?3",
-                    params![self.id.as_str(), cta, due.to_string()],
-                )
-                .map_err(|e| store.error(e))?;
+                    params![op.tenant.as_str(), cta, due.to_string()],
+                )?;
             }
             let after = serde_json::json!({ "due_date": due_date });
-            self.plan_audit(
-                tx,
-                now,
-                "task.due",
-                &format!("task:{task_id}"),
-                None,
-                &after,
-            )
+            plan_audit(op, "task.due", &format!("task:{task_id}"), None, &after)
         })
     }
 
     /// Opens a CTA on a company, on behalf of the tenant's acting user, and returns its id.
     pub fn open_cta(&self, cta: &NewCta) -> Result<i64> {
         let name = required("CTA name", &cta.name)?;
-        let store = self.store();
         let now = self.host.now();
-        store.write(|tx| {
-            require(tx, store, &self.id, "companies", "company", cta.company_id)?;
+        self.write(|op| {
+            companies::require(op, cta.company_id)?;
             if let Some(plan) = cta.plan_id {
-                let company: i64 = tx
+                let company: i64 = op
+                    .conn
                     .query_row(
                         "SELECT company_id FROM success_plans WHERE tenant_id = ?1 AND id = ?2",
-                        params![self.id.as_str(), plan],
+                        params![op.tenant.as_str(), plan],
                         |row| row.get(0),
                     )
-                    .optional()
-                    .map_err(|e| store.error(e))?
+                    .optional()?
                     .ok_or_else(|| not_found("success plan", plan))?;
                 if company != cta.company_id {
                     return Err(invalid(format!(
@@ -460,14 +427,14 @@ impl Tenant<'_> {
                 }
             }
             if let Some(objective) = cta.objective_id {
-                let plan: i64 = tx
+                let plan: i64 = op
+                    .conn
                     .query_row(
                         "SELECT plan_id FROM objectives WHERE tenant_id = ?1 AND id = ?2",
-                        params![self.id.as_str(), objective],
+                        params![op.tenant.as_str(), objective],
                         |row| row.get(0),
                     )
-                    .optional()
-                    .map_err(|e| store.error(e))?
+                    .optional()?
                     .ok_or_else(|| not_found("objective", objective))?;
                 if cta.plan_id != Some(plan) {
                     return Err(invalid(format!(
@@ -477,9 +444,7 @@ impl Tenant<'_> {
                 }
             }
             let id = insert_cta(
-                tx,
-                store,
-                &self.id,
+                op,
                 cta.company_id,
                 cta.plan_id,
                 cta.objective_id,
@@ -487,7 +452,7 @@ impl Tenant<'_> {
                 &self.actor,
                 now,
             )?;
-            self.plan_audit(tx, now, "cta.open", &format!("cta:{id}"), None, cta)?;
+            plan_audit(op, "cta.open", &format!("cta:{id}"), None, cta)?;
             Ok(id)
         })
     }
@@ -512,21 +477,17 @@ impl Tenant<'_> {
         status: &str,
         action: &str,
     ) -> Result<()> {
-        let store = self.store();
-        let now = self.host.now();
-        store.write(|tx| {
-            let changed = tx
-                .execute(
-                    &format!("UPDATE {table} SET status = ?3 WHERE tenant_id = ?1 AND id = ?2"),
-                    params![self.id.as_str(), id, status],
-                )
-                .map_err(|e| store.error(e))?;
+        self.write(|op| {
+            let changed = op.conn.execute(
+                &format!("UPDATE {table} SET status = ?3 WHERE tenant_id = ?1 AND id = ?2"),
+                params![op.tenant.as_str(), id, status],
+            )?;
             if changed == 0 {
                 return Err(not_found(object, id));
             }
             let after = serde_json::json!({ "status": status });
             let subject = format!("{}:{id}", object.to_ascii_lowercase());
-            self.plan_audit(tx, now, action, &subject, None, &after)
+            plan_audit(op, action, &subject, None, &after)
         })
     }
 
@@ -534,29 +495,24 @@ impl Tenant<'_> {
     /// while any CTA of the plan is due before one of its tasks
     /// ([`ErrorKind::CtaDueBeforeTask`] names the first such CTA and task).
     pub fn set_plan_status(&self, plan_id: i64, status: PlanStatus) -> Result<()> {
-        let store = self.store();
-        let now = self.host.now();
-        store.write(|tx| {
-            let before: String = tx
+        self.write(|op| {
+            let before: String = op
+                .conn
                 .query_row(
                     "SELECT status FROM success_plans WHERE tenant_id = ?1 AND id = ?2",
-                    params![self.id.as_str(), plan_id],
+                    params![op.tenant.as_str(), plan_id],
                     |row| row.get(0),
                 )
-                .optional()
-                .map_err(|e| store.error(e))?
+                .optional()?
                 .ok_or_else(|| not_found("success plan", plan_id))?;
             if status == PlanStatus::Active {
-                check_cta_dates(tx, store, &self.id, plan_id)?;
+                check_cta_dates(op, plan_id)?;
             }
-            tx.execute(
+            op.conn.execute(
                 "UPDATE success_plans SET status = ?3 WHERE tenant_id = ?1 AND id = ?2",
-                params![self.id.as_str(), plan_id, status.as_str()],
-            )
-            .map_err(|e| store.error(e))?;
-            self.audit(
-                tx,
-                now,
+                params![op.tenant.as_str(), plan_id, status.as_str()],
+            )?;
+            op.audit(
                 "plan.status",
                 &format!("plan:{plan_id}"),
                 Some(serde_json::json!({ "status": before })),
@@ -567,54 +523,41 @@ impl Tenant<'_> {
 
     /// A plan with its objectives, tasks and CTAs.
     pub fn plan(&self, plan_id: i64) -> Result<Plan> {
-        let store = self.store();
-        store.with(|conn| load_plan(conn, store, &self.id, plan_id))
+        self.read(|op| load_plan(op, plan_id))
     }
 
     /// The plans of a company, oldest first, with their objectives, tasks and CTAs.
     pub fn plans(&self, company_id: i64) -> Result<Vec<Plan>> {
-        let store = self.store();
-        store.with(|conn| {
-            let ids: Vec<i64> = conn
+        self.read(|op| {
+            let ids: Vec<i64> = op
+                .conn
                 .prepare_cached(
                     "SELECT id FROM success_plans WHERE tenant_id = ?1 AND company_id = ?2
                      ORDER BY id",
                 )
                 .and_then(|mut q| {
-                    q.query_map(params![self.id.as_str(), company_id], |r| r.get(0))?
+                    q.query_map(params![op.tenant.as_str(), company_id], |r| r.get(0))?
                         .collect()
-                })
-                .map_err(|e| store.error(e))?;
-            ids.into_iter()
-                .map(|id| load_plan(conn, store, &self.id, id))
-                .collect()
+                })?;
+            ids.into_iter().map(|id| load_plan(op, id)).collect()
         })
     }
 
     /// The CTAs of a company (in a plan or not), oldest first, with their tasks.
     pub fn ctas(&self, company_id: i64) -> Result<Vec<Cta>> {
-        let store = self.store();
-        store.with(|conn| load_ctas(conn, store, &self.id, "company_id", company_id))
+        self.read(|op| load_ctas(op, "company_id", company_id))
     }
+}
 
-    fn plan_audit(
-        &self,
-        tx: &Connection,
-        now: i64,
-        action: &str,
-        subject: &str,
-        before: Option<serde_json::Value>,
-        after: &impl Serialize,
-    ) -> Result<()> {
-        self.audit(
-            tx,
-            now,
-            action,
-            subject,
-            before,
-            serde_json::to_value(after).ok(),
-        )
-    }
+/// Records a change of a plan (or its parts) in the audit log, in the operation's transaction.
+fn plan_audit(
+    op: &Op<'_>,
+    action: &str,
+    subject: &str,
+    before: Option<serde_json::Value>,
+    after: &impl Serialize,
+) -> Result<()> {
+    op.audit(action, subject, before, serde_json::to_value(after).ok())
 }
 
 /// Opens a CTA on a company inside the caller's transaction and returns its id. `source` says
@@ -623,24 +566,25 @@ impl Tenant<'_> {
 ///
 /// The *partner created* hook's OpenCta action goes through here.
 pub(crate) fn open_cta(
-    tx: &Connection,
-    store: &Store,
-    tenant: &TenantId,
+    op: &Op<'_>,
     company_id: i64,
     request: &CtaRequest,
     source: &str,
-    now: i64,
 ) -> Result<i64> {
+    let Op {
+        conn: tx,
+        tenant,
+        now,
+        ..
+    } = *op;
     let name = required("CTA name", &request.name)?;
-    require(tx, store, tenant, "companies", "company", company_id)?;
+    companies::require(op, company_id)?;
     let due = request
         .due_in_days
         .map(|days| dates::due_in(now, days).map_err(|e| invalid(format!("{source}: {e}"))))
         .transpose()?;
     let id = insert_cta(
-        tx,
-        store,
-        tenant,
+        op,
         company_id,
         None,
         None,
@@ -650,7 +594,6 @@ pub(crate) fn open_cta(
     )?;
     audit::record(
         tx,
-        store,
         now,
         Change {
             tenant: Some(tenant),
@@ -669,9 +612,7 @@ pub(crate) fn open_cta(
 
 #[allow(clippy::too_many_arguments)]
 fn insert_cta(
-    tx: &Connection,
-    store: &Store,
-    tenant: &TenantId,
+    op: &Op<'_>,
     company_id: i64,
     plan_id: Option<i64>,
     objective_id: Option<i64>,
@@ -679,6 +620,9 @@ fn insert_cta(
     source: &str,
     now: i64,
 ) -> Result<i64> {
+    let Op {
+        conn: tx, tenant, ..
+    } = *op;
     tx.prepare_cached(
         "INSERT INTO ctas (tenant_id, company_id, plan_id, objective_id, type, name, priority,
                            due_date, source, created_at)
@@ -697,14 +641,14 @@ fn insert_cta(
             source,
             now
         ])
-    })
-    .map_err(|e| store.error(e))?;
+    })?;
     Ok(tx.last_insert_rowid())
 }
 
 /// Fails with [`ErrorKind::CtaDueBeforeTask`] if a CTA of the plan is due before one of its
 /// tasks; the earliest-opened such CTA, and its latest task, are named.
-fn check_cta_dates(conn: &Connection, store: &Store, tenant: &TenantId, plan: i64) -> Result<()> {
+fn check_cta_dates(op: &Op<'_>, plan: i64) -> Result<()> {
+    let Op { conn, tenant, .. } = *op;
     let broken = conn
         .query_row(
             "SELECT c.id, c.name, c.due_date, t.id, t.name, t.due_date
@@ -725,20 +669,15 @@ fn check_cta_dates(conn: &Connection, store: &Store, tenant: &TenantId, plan: i6
                 })
             },
         )
-        .optional()
-        .map_err(|e| store.error(e))?;
+        .optional()?;
     match broken {
         Some(kind) => Err(Error::new(kind)),
         None => Ok(()),
     }
 }
 
-fn cta_due_and_plan_status(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    cta: i64,
-) -> Result<(Option<Date>, Option<PlanStatus>)> {
+fn cta_due_and_plan_status(op: &Op<'_>, cta: i64) -> Result<(Option<Date>, Option<PlanStatus>)> {
+    let Op { conn, tenant, .. } = *op;
     let (due, status): (Option<String>, Option<String>) = conn
         .query_row(
             "SELECT c.due_date, p.status FROM ctas c
@@ -747,8 +686,7 @@ fn cta_due_and_plan_status(
             params![tenant.as_str(), cta],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()
-        .map_err(|e| store.error(e))?
+        .optional()?
         .ok_or_else(|| not_found("CTA", cta))?;
     Ok((
         due.and_then(|d| d.parse().ok()),
@@ -756,12 +694,8 @@ fn cta_due_and_plan_status(
     ))
 }
 
-pub(crate) fn load_plan(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    plan_id: i64,
-) -> Result<Plan> {
+pub(crate) fn load_plan(op: &Op<'_>, plan_id: i64) -> Result<Plan> {
+    let Op { conn, tenant, .. } = *op;
     let mut plan = conn
         .prepare_cached(
             "SELECT id, company_id, relationship_id, name, type, status, due_date,
@@ -784,8 +718,7 @@ pub(crate) fn load_plan(
                 })
             })
             .optional()
-        })
-        .map_err(|e| store.error(e))?
+        })?
         .ok_or_else(|| not_found("success plan", plan_id))?;
     plan.objectives = conn
         .prepare_cached(
@@ -804,61 +737,47 @@ pub(crate) fn load_plan(
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(|e| store.error(e))?;
+        })?;
     for objective in &mut plan.objectives {
-        objective.tasks = load_tasks(conn, store, tenant, "objective_id", objective.id)?;
+        objective.tasks = load_tasks(op, "objective_id", objective.id)?;
     }
-    plan.ctas = load_ctas(conn, store, tenant, "plan_id", plan_id)?;
+    plan.ctas = load_ctas(op, "plan_id", plan_id)?;
     Ok(plan)
 }
 
-fn load_ctas(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    column: &'static str,
-    id: i64,
-) -> Result<Vec<Cta>> {
+fn load_ctas(op: &Op<'_>, column: &'static str, id: i64) -> Result<Vec<Cta>> {
+    let Op { conn, tenant, .. } = *op;
     let sql = format!(
         "SELECT id, company_id, plan_id, objective_id, type, name, priority, status, due_date,
                 source
          FROM ctas WHERE tenant_id = ?1 AND {column} = ?2 ORDER BY id"
     );
-    let mut ctas = conn
-        .prepare_cached(&sql)
-        .and_then(|mut q| {
-            q.query_map(params![tenant.as_str(), id], |r| {
-                Ok(Cta {
-                    id: r.get(0)?,
-                    company_id: r.get(1)?,
-                    plan_id: r.get(2)?,
-                    objective_id: r.get(3)?,
-                    kind: json_enum(r, 4)?,
-                    name: r.get(5)?,
-                    priority: json_enum(r, 6)?,
-                    status: r.get(7)?,
-                    due_date: date_column(r, 8)?,
-                    source: r.get(9)?,
-                    tasks: Vec::new(),
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(|e| store.error(e))?;
+    let mut ctas = conn.prepare_cached(&sql).and_then(|mut q| {
+        q.query_map(params![tenant.as_str(), id], |r| {
+            Ok(Cta {
+                id: r.get(0)?,
+                company_id: r.get(1)?,
+                plan_id: r.get(2)?,
+                objective_id: r.get(3)?,
+                kind: json_enum(r, 4)?,
+                name: r.get(5)?,
+                priority: json_enum(r, 6)?,
+                status: r.get(7)?,
+                due_date: date_column(r, 8)?,
+                source: r.get(9)?,
+                tasks: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()
+    })?;
     for cta in &mut ctas {
-        cta.tasks = load_tasks(conn, store, tenant, "cta_id", cta.id)?;
+        cta.tasks = load_tasks(op, "cta_id", cta.id)?;
     }
     Ok(ctas)
 }
 
-fn load_tasks(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    column: &'static str,
-    id: i64,
-) -> Result<Vec<Task>> {
+fn load_tasks(op: &Op<'_>, column: &'static str, id: i64) -> Result<Vec<Task>> {
+    let Op { conn, tenant, .. } = *op;
     let sql = format!(
         "SELECT id, name, owner, due_date, status FROM tasks
          WHERE tenant_id = ?1 AND {column} = ?2 ORDER BY id"
@@ -876,7 +795,7 @@ fn load_tasks(
             })?
             .collect()
         })
-        .map_err(|e| store.error(e))
+        .map_err(Error::from)
 }
 
 /// A `YYYY-MM-DD` column as a date.
@@ -919,21 +838,52 @@ fn priority_str(priority: Priority) -> &'static str {
     }
 }
 
-/// Fails with [`ErrorKind::NotFound`] unless the tenant has a row `id` in `table`.
-pub(crate) fn require(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    table: &'static str,
-    object: &'static str,
-    id: i64,
-) -> Result<()> {
-    let sql = format!("SELECT 1 FROM {table} WHERE tenant_id = ?1 AND id = ?2");
-    let found = conn
-        .prepare_cached(&sql)
-        .and_then(|mut q| q.exists(params![tenant.as_str(), id]))
-        .map_err(|e| store.error(e))?;
-    if found {
+/// The name of plan `id`; `None` when the tenant has no such plan.
+pub(crate) fn name(op: &Op<'_>, id: i64) -> Result<Option<String>> {
+    let name = op
+        .conn
+        .prepare_cached("SELECT name FROM success_plans WHERE tenant_id = ?1 AND id = ?2")?
+        .query_row(params![op.tenant.as_str(), id], |row| row.get(0))
+        .optional()?;
+    Ok(name)
+}
+
+/// The ids of the plans of company `company`.
+pub(crate) fn ids_of_company(op: &Op<'_>, company: i64) -> Result<Vec<i64>> {
+    let ids = op
+        .conn
+        .prepare_cached("SELECT id FROM success_plans WHERE tenant_id = ?1 AND company_id = ?2")?
+        .query_map(params![op.tenant.as_str(), company], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
+/// A kind of record this module owns, for [`require`].
+#[derive(Clone, Copy)]
+pub(crate) enum Record {
+    /// A success plan.
+    Plan,
+    /// An objective of a plan.
+    Objective,
+}
+
+/// Fails with [`ErrorKind::NotFound`] unless the tenant has the record `id`.
+pub(crate) fn require(op: &Op<'_>, record: Record, id: i64) -> Result<()> {
+    let (sql, object) = match record {
+        Record::Plan => (
+            "SELECT 1 FROM success_plans WHERE tenant_id = ?1 AND id = ?2",
+            "success plan",
+        ),
+        Record::Objective => (
+            "SELECT 1 FROM objectives WHERE tenant_id = ?1 AND id = ?2",
+            "objective",
+        ),
+    };
+    if op
+        .conn
+        .prepare_cached(sql)?
+        .exists(params![op.tenant.as_str(), id])?
+    {
         Ok(())
     } else {
         Err(not_found(object, id))
@@ -965,6 +915,7 @@ fn required<'a>(field: &str, text: &'a str) -> Result<&'a str> {
 mod tests {
     use super::*;
     use crate::host::{Host, HostConfig, TenantLevel};
+    use crate::store::TenantId;
 
     fn host_with_company() -> (Host, i64) {
         let host = Host::open_in_memory(HostConfig::default()).unwrap();
@@ -978,7 +929,7 @@ mod tests {
                      VALUES ('acme', 'Globex', 0, 0)",
                     [],
                 )
-                .map_err(|e| host.store().error(e))?;
+                .map_err(Error::from)?;
                 Ok(tx.last_insert_rowid())
             })
             .unwrap();
@@ -1000,15 +951,13 @@ mod tests {
         let id = host
             .store()
             .write(|tx| {
-                open_cta(
-                    tx,
-                    host.store(),
-                    &tenant,
-                    company,
-                    &request,
-                    "plugin:welcome",
+                let op = Op {
+                    conn: tx,
+                    tenant: &tenant,
                     now,
-                )
+                    actor: "system",
+                };
+                open_cta(&op, company, &request, "plugin:welcome")
             })
             .unwrap();
         let ctas = host.tenant("acme").unwrap().ctas(company).unwrap();
@@ -1034,15 +983,13 @@ mod tests {
         let error = host
             .store()
             .write(|tx| {
-                open_cta(
-                    tx,
-                    host.store(),
-                    &TenantId::new("other"),
-                    company,
-                    &request,
-                    "a@x",
-                    0,
-                )
+                let op = Op {
+                    conn: tx,
+                    tenant: &TenantId::new("other"),
+                    now: 0,
+                    actor: "a@x",
+                };
+                open_cta(&op, company, &request, "a@x")
             })
             .unwrap_err();
         assert!(

@@ -13,14 +13,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::registry::{compare_versions, manifest_of, versions_of};
-use super::{
-    Capability, CompanyDirectory, ExtensionPoint, Limits, Manifest, Plugin, PluginContext,
-};
+use super::{Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext};
 use crate::audit::{self, Change};
+use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
-use crate::model::Company;
-use crate::store::{Store, TenantId};
+use crate::store::TenantId;
 
 /// The circuit breaker's threshold when the admin sets none: consecutive failures before the
 /// host disables a plugin for the tenant.
@@ -224,16 +222,15 @@ impl Tenant<'_> {
     /// capabilities the plugin requests. Takes effect for the next operation.
     pub fn enable_plugin(&self, name: &str, options: EnableOptions) -> Result<Enablement> {
         let host = self.host;
-        let store = self.store();
         let now = host.now();
-        store.write(|tx| {
-            let before = enablement(tx, store, &self.id, name)?;
+        self.write(|op| {
+            let before = enablement(op, name)?;
             let hash = match (&options.version, &before) {
-                (Some(version), _) => hash_of(tx, store, name, Some(version))?,
+                (Some(version), _) => hash_of(op.conn, name, Some(version))?,
                 (None, Some(before)) => before.hash.clone(),
-                (None, None) => hash_of(tx, store, name, None)?,
+                (None, None) => hash_of(op.conn, name, None)?,
             };
-            let manifest = manifest_of(tx, store, &hash)?;
+            let manifest = manifest_of(op.conn, &hash)?;
             let previous = before.clone();
             let after = Enablement {
                 plugin: name.to_owned(),
@@ -293,15 +290,8 @@ impl Tenant<'_> {
                     limits: over.into_iter().map(str::to_owned).collect(),
                 }));
             }
-            save(tx, store, &self.id, &after)?;
-            self.audit_plugin(
-                tx,
-                "plugin.enable",
-                name,
-                before.as_ref(),
-                Some(&after),
-                now,
-            )?;
+            save(op, &after)?;
+            audit_plugin(op, "plugin.enable", name, before.as_ref(), Some(&after))?;
             Ok(after)
         })
     }
@@ -367,36 +357,31 @@ impl Tenant<'_> {
     /// keeping its configuration, which must fit the new version's keys.
     pub fn upgrade_plugin(&self, name: &str, version: Option<&str>) -> Result<Enablement> {
         let host = self.host;
-        let store = self.store();
         let now = host.now();
-        store.write(|tx| {
-            let before =
-                enablement(tx, store, &self.id, name)?.ok_or_else(|| self.not_enabled(name))?;
-            let hash = hash_of(tx, store, name, version)?;
-            let manifest = manifest_of(tx, store, &hash)?;
+        self.write(|op| {
+            let before = enablement(op, name)?.ok_or_else(|| self.not_enabled(name))?;
+            let hash = hash_of(op.conn, name, version)?;
+            let manifest = manifest_of(op.conn, &hash)?;
             check_config(&manifest, &before.config)?;
             let mut after = before.clone();
             after.grants.retain(|c| manifest.capabilities.contains(c));
             after.hash = hash;
             after.version = manifest.version.clone();
             after.updated_at = now;
-            save(tx, store, &self.id, &after)?;
-            self.audit_plugin(tx, "plugin.upgrade", name, Some(&before), Some(&after), now)?;
+            save(op, &after)?;
+            audit_plugin(op, "plugin.upgrade", name, Some(&before), Some(&after))?;
             Ok(after)
         })
     }
 
     /// The tenant's plugins (enabled or not), by priority and then name.
     pub fn plugins(&self) -> Result<Vec<Enablement>> {
-        let store = self.store();
-        store.with(|conn| all_of(conn, store, &self.id))
+        self.read(all_of)
     }
 
     /// The tenant's enablement of one plugin.
     pub fn plugin(&self, name: &str) -> Result<Enablement> {
-        let store = self.store();
-        store
-            .with(|conn| enablement(conn, store, &self.id, name))?
+        self.read(|op| enablement(op, name))?
             .ok_or_else(|| self.not_enabled(name))
     }
 
@@ -415,52 +400,28 @@ impl Tenant<'_> {
         edit: impl FnOnce(&mut Enablement, &Manifest) -> Result<()>,
     ) -> Result<Enablement> {
         let host = self.host;
-        let store = self.store();
         let now = host.now();
-        store.write(|tx| {
-            let before =
-                enablement(tx, store, &self.id, name)?.ok_or_else(|| self.not_enabled(name))?;
-            let manifest = manifest_of(tx, store, &before.hash)?;
+        self.write(|op| {
+            let before = enablement(op, name)?.ok_or_else(|| self.not_enabled(name))?;
+            let manifest = manifest_of(op.conn, &before.hash)?;
             let mut after = before.clone();
             edit(&mut after, &manifest)?;
             after.updated_at = now;
-            save(tx, store, &self.id, &after)?;
-            self.audit_plugin(tx, action, name, Some(&before), Some(&after), now)?;
+            save(op, &after)?;
+            audit_plugin(op, action, name, Some(&before), Some(&after))?;
             Ok(after)
         })
-    }
-
-    fn audit_plugin(
-        &self,
-        conn: &Connection,
-        action: &str,
-        name: &str,
-        before: Option<&Enablement>,
-        after: Option<&Enablement>,
-        now: i64,
-    ) -> Result<()> {
-        self.audit(
-            conn,
-            now,
-            action,
-            &format!("plugin:{name}"),
-            before.and_then(|e| serde_json::to_value(e).ok()),
-            after.and_then(|e| serde_json::to_value(e).ok()),
-        )
     }
 
     /// The tenant's enabled plugins implementing `point`, in priority order, each with the
     /// context it runs in. Read once per operation.
     pub(crate) fn active_plugins(&self, point: ExtensionPoint) -> Result<Vec<Active>> {
-        let store = self.store();
-        let enabled: Vec<Enablement> = store.with(|conn| {
-            let mut query = conn
-                .prepare_cached(ENABLEMENT_QUERY_ENABLED)
-                .map_err(|e| store.error(e))?;
+        let enabled: Vec<Enablement> = self.read(|op| {
+            let mut query = op.conn.prepare_cached(ENABLEMENT_QUERY_ENABLED)?;
             query
-                .query_map([self.id.as_str()], enablement_row)
+                .query_map([op.tenant.as_str()], enablement_row)
                 .and_then(|rows| rows.collect())
-                .map_err(|e| store.error(e))
+                .map_err(Error::from)
         })?;
         let mut active = Vec::with_capacity(enabled.len());
         for enablement in enabled {
@@ -524,10 +485,11 @@ impl Tenant<'_> {
         let mut context = PluginContext::new(self.id.as_str())
             .config_map(enablement.config.clone())
             .limits(enablement.limits.capped_by(host.max_limits()))
-            .companies(Arc::new(TenantDirectory {
-                store: host.shared_store(),
-                tenant: self.id.clone(),
-            }));
+            .companies(Arc::new(crate::companies::Directory::new(
+                host.shared_store(),
+                host.shared_clock(),
+                self.id.clone(),
+            )));
         for capability in &enablement.grants {
             if plugin.manifest().capabilities.contains(capability) {
                 context = context.grant(*capability);
@@ -537,39 +499,28 @@ impl Tenant<'_> {
     }
 }
 
+/// Records a change of the tenant's enablement of plugin `name` in the audit log, in the
+/// operation's transaction.
+fn audit_plugin(
+    op: &Op<'_>,
+    action: &str,
+    name: &str,
+    before: Option<&Enablement>,
+    after: Option<&Enablement>,
+) -> Result<()> {
+    op.audit(
+        action,
+        &format!("plugin:{name}"),
+        before.and_then(|e| serde_json::to_value(e).ok()),
+        after.and_then(|e| serde_json::to_value(e).ok()),
+    )
+}
+
 /// An enabled plugin, ready to run for one operation.
 pub(crate) struct Active {
     pub(crate) enablement: Enablement,
     pub(crate) plugin: Plugin,
     pub(crate) context: PluginContext,
-}
-
-/// The companies of one tenant, read from the store: what look-ups of that tenant's plugins
-/// see. Ids and names of other tenants' companies find nothing.
-pub(crate) struct TenantDirectory {
-    store: Arc<Store>,
-    tenant: TenantId,
-}
-
-impl CompanyDirectory for TenantDirectory {
-    fn company_by_id(&self, id: &str) -> Result<Option<Company>> {
-        // Company ids are database ids; anything else names no company.
-        let Ok(id) = id.trim().parse::<i64>() else {
-            return Ok(None);
-        };
-        self.find(crate::companies::CompanyKey::Id(id))
-    }
-
-    fn company_by_name(&self, name: &str) -> Result<Option<Company>> {
-        self.find(crate::companies::CompanyKey::Name(name))
-    }
-}
-
-impl TenantDirectory {
-    fn find(&self, key: crate::companies::CompanyKey<'_>) -> Result<Option<Company>> {
-        self.store
-            .with(|conn| crate::companies::find(conn, &self.store, &self.tenant, key))
-    }
 }
 
 /// An egress allow-list entry, normalised: an email address, or a domain such as
@@ -590,33 +541,7 @@ fn egress_target(target: &str) -> Result<String> {
 
 /// Refuses configuration keys the plugin does not declare, and missing required keys.
 fn check_config(manifest: &Manifest, config: &BTreeMap<String, String>) -> Result<()> {
-    let problem = |key: &str, problem: String| {
-        Err(Error::new(ErrorKind::PluginConfig {
-            plugin: manifest.name.clone(),
-            key: key.to_owned(),
-            problem,
-        }))
-    };
-    for key in config.keys() {
-        if manifest.config_key(key).is_none() {
-            let declared: Vec<&str> = manifest.config.iter().map(|k| k.name.as_str()).collect();
-            let declared = if declared.is_empty() {
-                "it declares none".to_owned()
-            } else {
-                format!("it declares {}", declared.join(", "))
-            };
-            return problem(key, format!("unknown key ({declared})"));
-        }
-    }
-    for key in &manifest.config {
-        if key.required && !config.contains_key(&key.name) {
-            return problem(
-                &key.name,
-                format!("required ({}), but not set", key.description),
-            );
-        }
-    }
-    Ok(())
+    manifest.check_config(config)
 }
 
 /// Refuses grants of capabilities the plugin does not request.
@@ -631,8 +556,8 @@ fn check_grants(manifest: &Manifest, grants: &BTreeSet<Capability>) -> Result<()
 }
 
 /// The hash of a plugin's version, or of its newest version.
-fn hash_of(conn: &Connection, store: &Store, name: &str, version: Option<&str>) -> Result<String> {
-    let versions = versions_of(conn, store, name)?;
+fn hash_of(conn: &Connection, name: &str, version: Option<&str>) -> Result<String> {
+    let versions = versions_of(conn, name)?;
     let found = match version {
         Some(version) => versions.into_iter().find(|(v, _)| v == version),
         None => versions
@@ -692,12 +617,8 @@ fn enablement_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Enablement> {
 }
 
 /// One tenant's enablement of a plugin, if there is one.
-pub(crate) fn enablement(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    name: &str,
-) -> Result<Option<Enablement>> {
+pub(crate) fn enablement(op: &Op<'_>, name: &str) -> Result<Option<Enablement>> {
+    let Op { conn, tenant, .. } = *op;
     conn.prepare_cached(&format!(
         "SELECT {ENABLEMENT_COLUMNS} FROM plugin_enablements e JOIN plugins p ON p.hash = e.hash
          WHERE e.tenant_id = ?1 AND e.plugin = ?2"
@@ -706,24 +627,21 @@ pub(crate) fn enablement(
         q.query_row(params![tenant.as_str(), name], enablement_row)
             .optional()
     })
-    .map_err(|e| store.error(e))
+    .map_err(Error::from)
 }
 
-fn all_of(conn: &Connection, store: &Store, tenant: &TenantId) -> Result<Vec<Enablement>> {
+fn all_of(op: &Op<'_>) -> Result<Vec<Enablement>> {
+    let Op { conn, tenant, .. } = *op;
     conn.prepare_cached(&format!(
         "SELECT {ENABLEMENT_COLUMNS} FROM plugin_enablements e JOIN plugins p ON p.hash = e.hash
          WHERE e.tenant_id = ?1 ORDER BY e.priority, e.plugin"
     ))
     .and_then(|mut q| q.query_map([tenant.as_str()], enablement_row)?.collect())
-    .map_err(|e| store.error(e))
+    .map_err(Error::from)
 }
 
 /// Every tenant's enablement of one installed version, with the tenant's id.
-pub(crate) fn of_hash(
-    conn: &Connection,
-    store: &Store,
-    hash: &str,
-) -> Result<Vec<(String, Enablement)>> {
+pub(crate) fn of_hash(conn: &Connection, hash: &str) -> Result<Vec<(String, Enablement)>> {
     conn.prepare_cached(&format!(
         "SELECT {ENABLEMENT_COLUMNS}, e.tenant_id FROM plugin_enablements e
          JOIN plugins p ON p.hash = e.hash WHERE e.hash = ?1 ORDER BY e.tenant_id"
@@ -732,10 +650,11 @@ pub(crate) fn of_hash(
         q.query_map([hash], |row| Ok((row.get(16)?, enablement_row(row)?)))?
             .collect()
     })
-    .map_err(|e| store.error(e))
+    .map_err(Error::from)
 }
 
-fn save(conn: &Connection, store: &Store, tenant: &TenantId, e: &Enablement) -> Result<()> {
+fn save(op: &Op<'_>, e: &Enablement) -> Result<()> {
+    let Op { conn, tenant, .. } = *op;
     fn json<T: Serialize>(value: &T) -> String {
         serde_json::to_string(value).expect("enablement columns serialize")
     }
@@ -772,8 +691,7 @@ fn save(conn: &Connection, store: &Store, tenant: &TenantId, e: &Enablement) -> 
             e.updated_at,
             json(&e.egress),
         ])
-    })
-    .map_err(|e| store.error(e))?;
+    })?;
     Ok(())
 }
 
@@ -781,7 +699,6 @@ fn save(conn: &Connection, store: &Store, tenant: &TenantId, e: &Enablement) -> 
 /// install's transaction. Returns the tenants moved, and those held back with why.
 pub(crate) fn follow_latest(
     conn: &Connection,
-    store: &Store,
     manifest: &Manifest,
     actor: &str,
     now: i64,
@@ -791,13 +708,18 @@ pub(crate) fn follow_latest(
             "SELECT tenant_id FROM plugin_enablements WHERE plugin = ?1 AND follow_latest = 1
              ORDER BY tenant_id",
         )
-        .and_then(|mut q| q.query_map([&manifest.name], |row| row.get(0))?.collect())
-        .map_err(|e| store.error(e))?;
+        .and_then(|mut q| q.query_map([&manifest.name], |row| row.get(0))?.collect())?;
     let mut moved = Vec::new();
     let mut held = Vec::new();
     for tenant in followers {
         let tenant_id = TenantId::new(tenant.clone());
-        let Some(before) = enablement(conn, store, &tenant_id, &manifest.name)? else {
+        let op = Op {
+            conn,
+            tenant: &tenant_id,
+            now,
+            actor,
+        };
+        let Some(before) = enablement(&op, &manifest.name)? else {
             continue;
         };
         if compare_versions(&manifest.version, &before.version) != std::cmp::Ordering::Greater {
@@ -812,10 +734,9 @@ pub(crate) fn follow_latest(
         after.hash = manifest.hash.clone();
         after.version = manifest.version.clone();
         after.updated_at = now;
-        save(conn, store, &tenant_id, &after)?;
+        save(&op, &after)?;
         audit::record(
             conn,
-            store,
             now,
             Change {
                 tenant: Some(&tenant_id),
@@ -852,13 +773,10 @@ pub(crate) struct BreakerFeed<'a> {
 /// `reset` when a call succeeded after the last failure, then `failures` more in a row. Trips
 /// the breaker (disables the plugin, records why, tells the admin through the outbox) when the
 /// count reaches the threshold. Returns whether it tripped now.
-pub(crate) fn feed_breaker(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    feed: BreakerFeed<'_>,
-    now: i64,
-) -> Result<bool> {
+pub(crate) fn feed_breaker(op: &Op<'_>, feed: BreakerFeed<'_>) -> Result<bool> {
+    let Op {
+        conn, tenant, now, ..
+    } = *op;
     let BreakerFeed {
         plugin,
         hash,
@@ -875,9 +793,8 @@ pub(crate) fn feed_breaker(
              CASE WHEN ?4 THEN ?5 ELSE consecutive_failures + ?5 END
          WHERE tenant_id = ?1 AND plugin = ?2 AND hash = ?3",
     )
-    .and_then(|mut q| q.execute(params![tenant.as_str(), plugin, hash, reset, failures]))
-    .map_err(|e| store.error(e))?;
-    let Some(before) = enablement(conn, store, tenant, plugin)? else {
+    .and_then(|mut q| q.execute(params![tenant.as_str(), plugin, hash, reset, failures]))?;
+    let Some(before) = enablement(op, plugin)? else {
         return Ok(false);
     };
     if !before.enabled
@@ -896,10 +813,9 @@ pub(crate) fn feed_breaker(
     after.enabled = false;
     after.disabled_reason = Some(reason.clone());
     after.updated_at = now;
-    save(conn, store, tenant, &after)?;
+    save(op, &after)?;
     audit::record(
         conn,
-        store,
         now,
         Change {
             tenant: Some(tenant),
@@ -924,13 +840,10 @@ pub(crate) fn feed_breaker(
             ),
         };
         crate::outbox::enqueue(
-            conn,
-            store,
-            tenant,
+            op,
             &format!("plugin-disabled:{plugin}:{hash}:{now}"),
             crate::outbox::MessageKind::PluginDisabled,
             &message,
-            now,
         )?;
     }
     Ok(true)
@@ -943,6 +856,7 @@ mod tests {
 
     #[test]
     fn lookup_rejects_other_tenants_ids_and_names() {
+        use crate::plugins::CompanyDirectory;
         let host = Host::open_in_memory(HostConfig::default()).unwrap();
         host.create_tenant("a", "A", TenantLevel::Both).unwrap();
         host.create_tenant("b", "B", TenantLevel::Both).unwrap();
@@ -954,10 +868,11 @@ mod tests {
             .tenant("b")
             .unwrap()
             .add_company(NewCompany::new("Theirs"));
-        let directory = TenantDirectory {
-            store: host.shared_store(),
-            tenant: TenantId::new("a"),
-        };
+        let directory = crate::companies::Directory::new(
+            host.shared_store(),
+            host.shared_clock(),
+            TenantId::new("a"),
+        );
         let found = directory.company_by_id(&ours.unwrap().to_string()).unwrap();
         assert_eq!(found.unwrap().name, "Ours");
         let theirs = theirs.unwrap().to_string();

@@ -1,5 +1,6 @@
 //! What the host knows about a plugin: what it says about itself and what its component shows.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -173,6 +174,42 @@ impl Manifest {
     /// The declared configuration key of that name.
     pub fn config_key(&self, name: &str) -> Option<&ConfigKey> {
         self.config.iter().find(|key| key.name == name)
+    }
+
+    /// Checks a configuration against the keys the plugin declares, as enabling it does:
+    /// refuses an undeclared key (naming the near match when there is one) and a missing
+    /// required key, with [`ErrorKind::PluginConfig`](crate::ErrorKind::PluginConfig).
+    pub fn check_config(&self, config: &BTreeMap<String, String>) -> crate::Result<()> {
+        let problem = |key: &str, problem: String| {
+            Err(crate::Error::new(crate::ErrorKind::PluginConfig {
+                plugin: self.name.clone(),
+                key: key.to_owned(),
+                problem,
+            }))
+        };
+        for key in config.keys() {
+            if self.config_key(key).is_none() {
+                let declared: Vec<&str> = self.config.iter().map(|k| k.name.as_str()).collect();
+                let near = crate::names::nearest(key, declared.iter().copied())
+                    .map(|near| format!("did you mean `{near}`? "))
+                    .unwrap_or_default();
+                let declared = if declared.is_empty() {
+                    "it declares none".to_owned()
+                } else {
+                    format!("it declares {}", declared.join(", "))
+                };
+                return problem(key, format!("unknown key ({near}{declared})"));
+            }
+        }
+        for key in &self.config {
+            if key.required && !config.contains_key(&key.name) {
+                return problem(
+                    &key.name,
+                    format!("required ({}), but not set", key.description),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Where a plugin's description now disagrees with this manifest, recorded at install: the

@@ -17,7 +17,7 @@ use super::{Manifest, Plugin, PluginError, PluginErrorKind};
 use crate::audit::{self, Change};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Host;
-use crate::store::{Store, TenantId};
+use crate::store::TenantId;
 
 /// The plugins this host has loaded, by content hash.
 #[derive(Default)]
@@ -110,9 +110,8 @@ impl Host {
         let plugin = self.runtime()?.load(bytes)?;
         let manifest = plugin.manifest().clone();
         let now = self.now();
-        let store = self.store();
-        let (outcome, moved, held) = store.write(|tx| {
-            let versions = versions_of(tx, self.store(), &manifest.name)?;
+        let (outcome, moved, held) = self.store().write(|tx| {
+            let versions = versions_of(tx, &manifest.name)?;
             if let Some((_, other)) = versions.iter().find(|(v, _)| *v == manifest.version) {
                 return Err(Error::new(ErrorKind::Invalid(format!(
                     "plugin `{}` {} is installed already with other content (sha256 {other}); \
@@ -136,8 +135,7 @@ impl Host {
             tx.execute(
                 "INSERT INTO plugin_blobs (hash, bytes) VALUES (?1, ?2)",
                 params![manifest.hash, bytes],
-            )
-            .map_err(|e| store.error(e))?;
+            )?;
             tx.execute(
                 "INSERT INTO plugins (hash, name, version, manifest, installed_at, installed_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -149,8 +147,7 @@ impl Host {
                     now,
                     actor
                 ],
-            )
-            .map_err(|e| store.error(e))?;
+            )?;
             let action = match outcome {
                 InstallOutcome::Upgraded { .. } => "plugin.upgrade",
                 _ => "plugin.install",
@@ -163,7 +160,6 @@ impl Host {
             };
             audit::record(
                 tx,
-                store,
                 now,
                 Change {
                     tenant: None,
@@ -175,7 +171,7 @@ impl Host {
                 },
             )?;
             let (moved, held) = if matches!(outcome, InstallOutcome::Upgraded { .. }) {
-                super::enablement::follow_latest(tx, self.store(), &manifest, actor, now)?
+                super::enablement::follow_latest(tx, &manifest, actor, now)?
             } else {
                 (Vec::new(), Vec::new())
             };
@@ -250,11 +246,10 @@ impl Host {
             }
         };
         let now = self.now();
-        let store = self.store();
-        store.write(|tx| {
+        self.store().write(|tx| {
             for target in &targets {
                 let hash = &target.manifest.hash;
-                let enablements = super::enablement::of_hash(tx, self.store(), hash)?;
+                let enablements = super::enablement::of_hash(tx, hash)?;
                 let enabled: Vec<String> = enablements
                     .iter()
                     .filter(|(_, e)| e.enabled)
@@ -270,11 +265,9 @@ impl Host {
                     tx.execute(
                         "DELETE FROM plugin_enablements WHERE tenant_id = ?1 AND plugin = ?2",
                         params![tenant, name],
-                    )
-                    .map_err(|e| store.error(e))?;
+                    )?;
                     audit::record(
                         tx,
-                        store,
                         now,
                         Change {
                             tenant: Some(&TenantId::new(tenant.clone())),
@@ -286,13 +279,10 @@ impl Host {
                         },
                     )?;
                 }
-                tx.execute("DELETE FROM plugins WHERE hash = ?1", [hash])
-                    .map_err(|e| store.error(e))?;
-                tx.execute("DELETE FROM plugin_blobs WHERE hash = ?1", [hash])
-                    .map_err(|e| store.error(e))?;
+                tx.execute("DELETE FROM plugins WHERE hash = ?1", [hash])?;
+                tx.execute("DELETE FROM plugin_blobs WHERE hash = ?1", [hash])?;
                 audit::record(
                     tx,
-                    store,
                     now,
                     Change {
                         tenant: None,
@@ -317,12 +307,12 @@ impl Host {
         if let Some(plugin) = self.loaded_plugins().get(hash) {
             return Ok(plugin);
         }
-        let store = self.store();
-        let bytes: Vec<u8> = store
+        let bytes: Vec<u8> = self
+            .store()
             .with(|conn| {
                 conn.prepare_cached("SELECT bytes FROM plugin_blobs WHERE hash = ?1")
                     .and_then(|mut q| q.query_row([hash], |row| row.get(0)).optional())
-                    .map_err(|e| store.error(e))
+                    .map_err(Error::from)
             })?
             .ok_or_else(|| {
                 Error::new(ErrorKind::Invalid(format!(
@@ -332,7 +322,7 @@ impl Host {
         let plugin = self.runtime()?.load(&bytes)?;
         // The manifest recorded at install is the one enforced: a component that describes
         // itself differently now (to read more fields, say) is refused.
-        let pinned = store.with(|conn| manifest_of(conn, store, hash))?;
+        let pinned = self.store().with(|conn| manifest_of(conn, hash))?;
         if let Some(change) = pinned.disagreement(plugin.manifest()) {
             return Err(Error::from(PluginError::new(
                 &pinned.name,
@@ -346,28 +336,27 @@ impl Host {
     /// The stored component bytes of an installed plugin, for `cshost plugin run` replays.
     pub fn plugin_component(&self, name: &str, version: Option<&str>) -> Result<Vec<u8>> {
         let installed = self.installed_plugin(name, version)?;
-        let store = self.store();
-        store.with(|conn| {
+        self.store().with(|conn| {
             conn.query_row(
                 "SELECT bytes FROM plugin_blobs WHERE hash = ?1",
                 [&installed.manifest.hash],
                 |row| row.get(0),
             )
-            .map_err(|e| store.error(e))
+            .map_err(Error::from)
         })
     }
 
     fn installed_by_hash(&self, hash: &str) -> Result<Option<InstalledPlugin>> {
-        let store = self.store();
-        let name: Option<String> = store.with(|conn| {
+        let name: Option<String> = self.store().with(|conn| {
             conn.query_row("SELECT name FROM plugins WHERE hash = ?1", [hash], |row| {
                 row.get(0)
             })
             .optional()
-            .map_err(|e| store.error(e))
+            .map_err(Error::from)
         })?;
         let Some(name) = name else { return Ok(None) };
-        Ok(store
+        Ok(self
+            .store()
             .with(|conn| self.query_installed(conn, Some(&name)))?
             .into_iter()
             .find(|p| p.manifest.hash == hash))
@@ -379,27 +368,23 @@ impl Host {
         conn: &Connection,
         name: Option<&str>,
     ) -> Result<Vec<InstalledPlugin>> {
-        let store = self.store();
-        let mut query = conn
-            .prepare_cached(
-                "SELECT p.manifest, p.installed_at, p.installed_by,
+        let mut query = conn.prepare_cached(
+            "SELECT p.manifest, p.installed_at, p.installed_by,
                         (SELECT json_group_array(e.tenant_id) FROM plugin_enablements e
                           WHERE e.hash = p.hash)
                  FROM plugins p WHERE ?1 IS NULL OR p.name = ?1",
-            )
-            .map_err(|e| store.error(e))?;
+        )?;
         let rows: Vec<(String, i64, String, String)> = query
             .query_map([name], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
             })
-            .and_then(|rows| rows.collect())
-            .map_err(|e| store.error(e))?;
+            .and_then(|rows| rows.collect())?;
         let mut plugins = Vec::with_capacity(rows.len());
         for (manifest, installed_at, installed_by, tenants) in rows {
             let manifest: Manifest = serde_json::from_str(&manifest).map_err(|e| {
                 Error::new(ErrorKind::Invalid(format!(
                     "database {}: a stored plugin manifest is unreadable: {e}",
-                    store.describe()
+                    self.store().describe()
                 )))
             })?;
             let mut tenants: Vec<String> = serde_json::from_str(&tenants).unwrap_or_default();
@@ -429,29 +414,23 @@ impl Host {
 }
 
 /// The installed versions of a plugin, with their hashes.
-pub(crate) fn versions_of(
-    conn: &Connection,
-    store: &Store,
-    name: &str,
-) -> Result<Vec<(String, String)>> {
+pub(crate) fn versions_of(conn: &Connection, name: &str) -> Result<Vec<(String, String)>> {
     conn.prepare_cached("SELECT version, hash FROM plugins WHERE name = ?1")
         .and_then(|mut q| {
             q.query_map([name], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect()
         })
-        .map_err(|e| store.error(e))
+        .map_err(Error::from)
 }
 
 /// The stored manifest of an installed version.
-pub(crate) fn manifest_of(conn: &Connection, store: &Store, hash: &str) -> Result<Manifest> {
+pub(crate) fn manifest_of(conn: &Connection, hash: &str) -> Result<Manifest> {
     let text: String = conn
         .prepare_cached("SELECT manifest FROM plugins WHERE hash = ?1")
-        .and_then(|mut q| q.query_row([hash], |row| row.get(0)))
-        .map_err(|e| store.error(e))?;
+        .and_then(|mut q| q.query_row([hash], |row| row.get(0)))?;
     serde_json::from_str(&text).map_err(|e| {
         Error::new(ErrorKind::Invalid(format!(
-            "database {}: the stored manifest of {hash} is unreadable: {e}",
-            store.describe()
+            "the stored manifest of {hash} is unreadable: {e}"
         )))
     })
 }

@@ -8,13 +8,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::enablement::{Active, BreakerFeed, Enablement, feed_breaker};
 use super::{CallStats, Capability, PluginError};
 use crate::clock::Clock;
-use crate::error::Result;
+use crate::context::Op;
+use crate::error::{Error, Result};
 use crate::host::Tenant;
 use crate::store::{Store, TenantId, unix_seconds};
 
@@ -76,17 +77,14 @@ pub struct RecordedFailure {
 impl Tenant<'_> {
     /// The run log's aggregates for this tenant, by plugin and hook.
     pub fn plugin_stats(&self) -> Result<Vec<RunStats>> {
-        let store = self.store();
-        store.with(|conn| {
-            let mut query = conn
-                .prepare_cached(
-                    "SELECT plugin, hook, calls, failures, failures_by_kind, denied, fuel,
+        self.read(|op| {
+            let mut query = op.conn.prepare_cached(
+                "SELECT plugin, hook, calls, failures, failures_by_kind, denied, fuel,
                             durations, last_error, last_error_at
                      FROM plugin_run_stats WHERE tenant_id = ?1 ORDER BY plugin, hook",
-                )
-                .map_err(|e| store.error(e))?;
+            )?;
             query
-                .query_map([self.id.as_str()], |row| {
+                .query_map([op.tenant.as_str()], |row| {
                     let kinds: String = row.get(4)?;
                     let durations: String = row.get(7)?;
                     let histogram = Histogram::parse(&durations);
@@ -105,23 +103,20 @@ impl Tenant<'_> {
                     })
                 })
                 .and_then(|rows| rows.collect())
-                .map_err(|e| store.error(e))
+                .map_err(Error::from)
         })
     }
 
     /// The failures the run log keeps for this tenant (of one plugin, or all), newest first.
     pub fn plugin_failures(&self, plugin: Option<&str>) -> Result<Vec<RecordedFailure>> {
-        let store = self.store();
-        store.with(|conn| {
-            let mut query = conn
-                .prepare_cached(
-                    "SELECT id, at, plugin, version, hook, code, message, input, config, grants
+        self.read(|op| {
+            let mut query = op.conn.prepare_cached(
+                "SELECT id, at, plugin, version, hook, code, message, input, config, grants
                      FROM plugin_failures WHERE tenant_id = ?1 AND (?2 IS NULL OR plugin = ?2)
                      ORDER BY id DESC",
-                )
-                .map_err(|e| store.error(e))?;
+            )?;
             query
-                .query_map(params![self.id.as_str(), plugin], |row| {
+                .query_map(params![op.tenant.as_str(), plugin], |row| {
                     let json = |i: usize| -> rusqlite::Result<serde_json::Value> {
                         let text: String = row.get(i)?;
                         Ok(serde_json::from_str(&text).unwrap_or_default())
@@ -140,7 +135,7 @@ impl Tenant<'_> {
                     })
                 })
                 .and_then(|rows| rows.collect())
-                .map_err(|e| store.error(e))
+                .map_err(Error::from)
         })
     }
 }
@@ -363,10 +358,15 @@ impl RunLogSink {
             return Ok(());
         }
         let now = unix_seconds(self.clock.now());
-        let store = &*self.store;
-        store.write(|tx| {
+        self.store.write(|tx| {
+            let op = Op {
+                conn: tx,
+                tenant: &self.tenant,
+                now,
+                actor: "system",
+            };
             for log in logs {
-                write_log(tx, store, &self.tenant, log)?;
+                write_log(&op, log)?;
                 let feed = BreakerFeed {
                     plugin: &log.plugin,
                     hash: &log.hash,
@@ -374,7 +374,7 @@ impl RunLogSink {
                     failures: log.trailing,
                     last_error: log.last_error.as_ref().map(|(_, m)| m.as_str()),
                 };
-                feed_breaker(tx, store, &self.tenant, feed, now)?;
+                feed_breaker(&op, feed)?;
                 log.mark_written();
             }
             Ok(())
@@ -390,7 +390,8 @@ impl RunLogSink {
     }
 }
 
-fn write_log(conn: &Connection, store: &Store, tenant: &TenantId, log: &CallLog) -> Result<()> {
+fn write_log(op: &Op<'_>, log: &CallLog) -> Result<()> {
+    let Op { conn, tenant, .. } = *op;
     let existing: Option<(String, String)> = conn
         .prepare_cached(
             "SELECT failures_by_kind, durations FROM plugin_run_stats
@@ -401,8 +402,7 @@ fn write_log(conn: &Connection, store: &Store, tenant: &TenantId, log: &CallLog)
                 Ok((row.get(0)?, row.get(1)?))
             })
             .optional()
-        })
-        .map_err(|e| store.error(e))?;
+        })?;
     let (mut kinds, mut durations) = match existing {
         Some((kinds, durations)) => (
             serde_json::from_str::<BTreeMap<String, u64>>(&kinds).unwrap_or_default(),
@@ -443,8 +443,7 @@ fn write_log(conn: &Connection, store: &Store, tenant: &TenantId, log: &CallLog)
             last_error,
             last_at,
         ])
-    })
-    .map_err(|e| store.error(e))?;
+    })?;
     for failure in &log.pending {
         conn.prepare_cached(
             "INSERT INTO plugin_failures (tenant_id, plugin, version, hash, hook, at, code,
@@ -465,8 +464,7 @@ fn write_log(conn: &Connection, store: &Store, tenant: &TenantId, log: &CallLog)
                 serde_json::to_string(&log.config).expect("config serializes"),
                 serde_json::to_string(&log.grants).expect("grants serialize"),
             ])
-        })
-        .map_err(|e| store.error(e))?;
+        })?;
     }
     if !log.pending.is_empty() {
         conn.prepare_cached(
@@ -474,8 +472,7 @@ fn write_log(conn: &Connection, store: &Store, tenant: &TenantId, log: &CallLog)
                  (SELECT id FROM plugin_failures WHERE tenant_id = ?1 AND plugin = ?2
                   ORDER BY id DESC LIMIT ?3)",
         )
-        .and_then(|mut q| q.execute(params![tenant.as_str(), log.plugin, KEPT_FAILURES as i64]))
-        .map_err(|e| store.error(e))?;
+        .and_then(|mut q| q.execute(params![tenant.as_str(), log.plugin, KEPT_FAILURES as i64]))?;
     }
     Ok(())
 }

@@ -174,7 +174,10 @@ fn contract_version(exports: &[String]) -> Result<&'static str, PluginErrorKind>
     let Some(metadata) = metadata else {
         return Err(PluginErrorKind::IncompatibleComponent {
             reason: format!(
-                "it does not export `cs:plugin/metadata@{}`, which every plugin must",
+                "it does not export `cs:plugin/metadata@{}`, which every plugin must: in Rust, \
+                 call `cs_plugin_sdk::export!(MyPlugin: FieldMapper)` once in the crate (naming \
+                 the extension points it implements); in JavaScript, export `metadata` \
+                 (`export const metadata = defineMetadata({{..}})`)",
                 SUPPORTED_VERSIONS[0]
             ),
         });
@@ -206,6 +209,12 @@ mod tests {
         let err = check(b"{\"not\": \"wasm\"}").unwrap_err();
         assert!(matches!(err, PluginErrorKind::IncompatibleComponent { .. }));
         assert!(err.to_string().contains("not valid WebAssembly"), "{err}");
+    }
+
+    #[test]
+    fn a_component_without_metadata_is_told_to_call_export() {
+        let err = check_names(Vec::new(), &[]).unwrap_err();
+        assert!(err.to_string().contains("cs_plugin_sdk::export!"), "{err}");
     }
 
     #[test]

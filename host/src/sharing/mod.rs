@@ -18,13 +18,13 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::audit::{self, Change};
+use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::NotifyOutcome;
 use crate::host::Tenant;
 use crate::model::{Audience, Channel, Notification, Objective, Recipient, ShareEvent};
 use crate::outbox::{self, MessageKind};
 use crate::plans::{self, Plan, PlanObjective, PlanStatus, dates};
-use crate::store::{Store, TenantId};
 use crate::users::Licence;
 
 pub use otp::OtpError;
@@ -259,8 +259,7 @@ struct Resolved {
 impl Tenant<'_> {
     /// The tenant's sharing settings.
     pub fn sharing_settings(&self) -> Result<SharingSettings> {
-        let store = self.store();
-        store.with(|conn| settings(conn, store, &self.id))
+        self.read(settings)
     }
 
     /// Changes the tenant's sharing settings. Links already sent keep the expiry and code rule
@@ -281,28 +280,23 @@ impl Tenant<'_> {
         if base.is_empty() {
             return Err(invalid("the link base is required".to_owned()));
         }
-        let store = self.store();
-        let now = self.host.now();
-        store.write(|tx| {
-            let before = settings(tx, store, &self.id)?;
-            tx.execute(
+        self.write(|op| {
+            let before = settings(op)?;
+            op.conn.execute(
                 "INSERT INTO sharing_settings (tenant_id, otp_required, link_expiry_days,
                                                link_base, notifications_per_hour)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (tenant_id) DO UPDATE SET otp_required = ?2,
                      link_expiry_days = ?3, link_base = ?4, notifications_per_hour = ?5",
                 params![
-                    self.id.as_str(),
+                    op.tenant.as_str(),
                     new.otp_required,
                     new.link_expiry_days,
                     base,
                     new.notifications_per_hour
                 ],
-            )
-            .map_err(|e| store.error(e))?;
-            self.audit(
-                tx,
-                now,
+            )?;
+            op.audit(
                 "sharing.settings",
                 &format!("tenant:{}", self.id),
                 serde_json::to_value(before).ok(),
@@ -322,7 +316,6 @@ impl Tenant<'_> {
         if request.recipients.is_empty() {
             return Err(invalid("a share needs at least one recipient".to_owned()));
         }
-        let store = self.store();
         let now = self.host.now();
         let shared_by = self.actor.clone();
         let note = request
@@ -334,10 +327,10 @@ impl Tenant<'_> {
 
         // 1. Record the share and its recipients, all or nothing.
         let (share_id, plan, customer, subject, expires_at, links, recipients) =
-            store.write(|tx| {
-                let plan = plans::load_plan(tx, store, &self.id, request.plan_id)?;
-                let customer = company_name(tx, store, &self.id, plan.company_id)?;
-                let settings = settings(tx, store, &self.id)?;
+            self.write(|op| {
+                let plan = plans::load_plan(op, request.plan_id)?;
+                let customer = company_name(op, plan.company_id)?;
+                let settings = settings(op)?;
                 if request.audience == Audience::Contacts && !plan.share_with_contacts {
                     return Err(invalid(format!(
                         "success plan {} `{}` is not shared with contacts: turn on its \
@@ -347,7 +340,7 @@ impl Tenant<'_> {
                 }
                 let mut resolved: Vec<Resolved> = Vec::new();
                 for to in &request.recipients {
-                    let next = self.resolve(tx, &plan, request.audience, to, now)?;
+                    let next = self.resolve(op, &plan, request.audience, to)?;
                     // The same person twice gets one link.
                     if !resolved
                         .iter()
@@ -364,59 +357,53 @@ impl Tenant<'_> {
                     .map(str::to_owned)
                     .unwrap_or_else(|| format!("{} for {}", plan.name, customer));
                 let expires_at = now + i64::from(settings.link_expiry_days) * 86_400;
-                tx.prepare_cached(
-                    "INSERT INTO shares (tenant_id, plan_id, audience, include_tasks, subject,
+                op.conn
+                    .prepare_cached(
+                        "INSERT INTO shares (tenant_id, plan_id, audience, include_tasks, subject,
                                          note, shared_by, shared_at, expires_at, otp_required)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .and_then(|mut insert| {
-                    insert.execute(params![
-                        self.id.as_str(),
-                        plan.id,
-                        audience_str(request.audience),
-                        request.include_tasks,
-                        subject,
-                        note,
-                        shared_by,
-                        now,
-                        expires_at,
-                        settings.otp_required
-                    ])
-                })
-                .map_err(|e| store.error(e))?;
-                let share_id = tx.last_insert_rowid();
+                    )
+                    .and_then(|mut insert| {
+                        insert.execute(params![
+                            op.tenant.as_str(),
+                            plan.id,
+                            audience_str(request.audience),
+                            request.include_tasks,
+                            subject,
+                            note,
+                            shared_by,
+                            now,
+                            expires_at,
+                            settings.otp_required
+                        ])
+                    })?;
+                let share_id = op.conn.last_insert_rowid();
                 let mut links = Vec::with_capacity(resolved.len());
-                let mut insert = tx
-                    .prepare_cached(
-                        "INSERT INTO share_recipients (tenant_id, share_id, email, name, external,
+                let mut insert = op.conn.prepare_cached(
+                    "INSERT INTO share_recipients (tenant_id, share_id, email, name, external,
                                                        user_id, person_id, token_hash)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
-                    .map_err(|e| store.error(e))?;
+                )?;
                 for r in &resolved {
                     let token = new_token()?;
-                    insert
-                        .execute(params![
-                            self.id.as_str(),
-                            share_id,
-                            r.email,
-                            r.name,
-                            r.external,
-                            r.user_id,
-                            r.person_id,
-                            token_hash(&token).as_slice()
-                        ])
-                        .map_err(|e| store.error(e))?;
+                    insert.execute(params![
+                        op.tenant.as_str(),
+                        share_id,
+                        r.email,
+                        r.name,
+                        r.external,
+                        r.user_id,
+                        r.person_id,
+                        token_hash(&token).as_slice()
+                    ])?;
                     links.push(RecipientLink {
-                        recipient_id: tx.last_insert_rowid(),
+                        recipient_id: op.conn.last_insert_rowid(),
                         email: r.email.clone(),
                         link: format!("{}{token}", settings.link_base),
                     });
                 }
                 drop(insert);
-                self.audit(
-                    tx,
-                    now,
+                op.audit(
                     "plan.share",
                     &format!("plan:{}", plan.id),
                     None,
@@ -496,43 +483,27 @@ impl Tenant<'_> {
                 _ => n.clone(),
             }
         };
-        store.write(|tx| {
+        self.write(|op| {
             for (index, message) in messages.iter().enumerate() {
                 let key = format!("share:{share_id}:{index}");
                 let message = personal(message);
                 match &held {
-                    None => outbox::enqueue(
-                        tx,
-                        store,
-                        &self.id,
-                        &key,
-                        MessageKind::Share,
-                        &message,
-                        now,
-                    )?,
-                    Some(error) => outbox::enqueue_held(
-                        tx,
-                        store,
-                        &self.id,
-                        &key,
-                        MessageKind::Share,
-                        &message,
-                        error,
-                        now,
-                    )?,
+                    None => outbox::enqueue(op, &key, MessageKind::Share, &message)?,
+                    Some(error) => {
+                        outbox::enqueue_held(op, &key, MessageKind::Share, &message, error)?
+                    }
                 };
             }
-            tx.execute(
+            op.conn.execute(
                 "UPDATE shares SET notify_status = ?3, notify_error = ?4
                  WHERE tenant_id = ?1 AND id = ?2",
                 params![
-                    self.id.as_str(),
+                    op.tenant.as_str(),
                     share_id,
                     if held.is_some() { "held" } else { "queued" },
                     held
                 ],
-            )
-            .map_err(|e| store.error(e))?;
+            )?;
             Ok(())
         })?;
         Ok(ShareReceipt {
@@ -552,13 +523,11 @@ impl Tenant<'_> {
     /// Checks one recipient and returns who they are; adds a contact as a person if needed.
     fn resolve(
         &self,
-        tx: &Connection,
+        op: &Op<'_>,
         plan: &Plan,
         audience: Audience,
         to: &ShareTo,
-        now: i64,
     ) -> Result<Resolved> {
-        let store = self.store();
         let email = crate::users::check_email(&to.email)?;
         match audience {
             Audience::Users => {
@@ -568,7 +537,7 @@ impl Tenant<'_> {
                         reason: reason.to_owned(),
                     })
                 };
-                let user = crate::users::by_email(tx, store, &self.id, email)?
+                let user = crate::users::by_email(op, email)?
                     .ok_or_else(|| refused("there is no user with this email"))?;
                 if user.licence == Licence::InternalCollaborator {
                     return Err(refused(
@@ -586,15 +555,11 @@ impl Tenant<'_> {
             }
             Audience::Contacts => {
                 let (person, _) = crate::persons::ensure(
-                    tx,
-                    store,
-                    &self.id,
-                    &self.actor,
+                    op,
                     Some(plan.company_id),
                     email,
                     &to.first_name,
                     &to.last_name,
-                    now,
                 )?;
                 Ok(Resolved {
                     name: person.display_name(),
@@ -613,15 +578,14 @@ impl Tenant<'_> {
     /// Unknown, expired, revoked and blocked links all fail with
     /// [`ErrorKind::LinkUnavailable`].
     pub fn open_link(&self, link: &str) -> Result<Opened> {
-        let store = self.store();
         let now = self.host.now();
-        store.write(|tx| {
-            let link = find_link(tx, store, &self.id, link, now)?;
+        self.write(|op| {
+            let link = find_link(op, link)?;
             if link.otp_required {
                 return Ok(Opened::CodeRequired);
             }
-            touch(tx, store, link.recipient_id, now)?;
-            Ok(Opened::Plan(self.shared_plan(tx, &link)?))
+            touch(op.conn, link.recipient_id, now)?;
+            Ok(Opened::Plan(self.shared_plan(op, &link)?))
         })
     }
 
@@ -629,10 +593,9 @@ impl Tenant<'_> {
     /// replacing any earlier code. A link may be sent at most five codes
     /// ([`OtpError::NoMoreCodes`] after that).
     pub fn request_otp(&self, link: &str) -> Result<()> {
-        let store = self.store();
         let now = self.host.now();
-        store.write(|tx| {
-            let link = find_link(tx, store, &self.id, link, now)?;
+        self.write(|op| {
+            let link = find_link(op, link)?;
             if !link.otp_required {
                 return Err(invalid("this link needs no code".to_owned()));
             }
@@ -640,19 +603,19 @@ impl Tenant<'_> {
                 return Err(Error::new(ErrorKind::Otp(OtpError::NoMoreCodes)));
             }
             let code = otp::new_code()?;
-            tx.prepare_cached(
-                "UPDATE share_recipients SET otp_hash = ?2, otp_expires_at = ?3,
+            op.conn
+                .prepare_cached(
+                    "UPDATE share_recipients SET otp_hash = ?2, otp_expires_at = ?3,
                      otps_issued = otps_issued + 1
                  WHERE id = ?1",
-            )
-            .and_then(|mut update| {
-                update.execute(params![
-                    link.recipient_id,
-                    otp::hash(link.recipient_id, &code).as_slice(),
-                    now + OTP_LIFETIME_SECS
-                ])
-            })
-            .map_err(|e| store.error(e))?;
+                )
+                .and_then(|mut update| {
+                    update.execute(params![
+                        link.recipient_id,
+                        otp::hash(link.recipient_id, &code).as_slice(),
+                        now + OTP_LIFETIME_SECS
+                    ])
+                })?;
             let message = Notification {
                 channel: Channel::Email,
                 recipient: link.email.clone(),
@@ -663,7 +626,7 @@ impl Tenant<'_> {
                 ),
             };
             let key = format!("otp:{}:{}", link.recipient_id, link.otps_issued + 1);
-            outbox::enqueue(tx, store, &self.id, &key, MessageKind::Otp, &message, now)?;
+            outbox::enqueue(op, &key, MessageKind::Otp, &message)?;
             Ok(())
         })
     }
@@ -671,23 +634,20 @@ impl Tenant<'_> {
     /// Checks a one-time code and, when it is right, returns the plan as the recipient may see
     /// it. A code works once. A wrong code counts against the link: the third blocks it.
     pub fn verify_otp(&self, link: &str, code: &str) -> Result<SharedPlan> {
-        let store = self.store();
         let now = self.host.now();
         // A wrong code must be counted even though the call fails, so the transaction commits
         // and the refusal is returned after.
-        let verdict = store.write(|tx| {
-            let link = find_link(tx, store, &self.id, link, now)?;
+        let verdict = self.write(|op| {
+            let link = find_link(op, link)?;
             if !link.otp_required {
-                touch(tx, store, link.recipient_id, now)?;
-                return Ok(Ok(self.shared_plan(tx, &link)?));
+                touch(op.conn, link.recipient_id, now)?;
+                return Ok(Ok(self.shared_plan(op, &link)?));
             }
-            let (hash, expires): (Option<Vec<u8>>, Option<i64>) = tx
-                .query_row(
-                    "SELECT otp_hash, otp_expires_at FROM share_recipients WHERE id = ?1",
-                    [link.recipient_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(|e| store.error(e))?;
+            let (hash, expires): (Option<Vec<u8>>, Option<i64>) = op.conn.query_row(
+                "SELECT otp_hash, otp_expires_at FROM share_recipients WHERE id = ?1",
+                [link.recipient_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let (Some(hash), Some(expires)) = (hash, expires) else {
                 return Ok(Err(OtpError::NotRequested));
             };
@@ -696,32 +656,29 @@ impl Tenant<'_> {
             }
             let given = otp::hash(link.recipient_id, code.trim());
             if bool::from(given.as_slice().ct_eq(&hash)) {
-                tx.execute(
+                op.conn.execute(
                     "UPDATE share_recipients SET otp_hash = NULL, otp_expires_at = NULL,
                          last_access_at = ?2
                      WHERE id = ?1",
                     params![link.recipient_id, now],
-                )
-                .map_err(|e| store.error(e))?;
-                return Ok(Ok(self.shared_plan(tx, &link)?));
+                )?;
+                return Ok(Ok(self.shared_plan(op, &link)?));
             }
             let failures = link.otp_failures + 1;
             let blocked = failures >= OTP_MAX_FAILURES;
-            tx.execute(
+            op.conn.execute(
                 "UPDATE share_recipients SET otp_failures = ?2,
                      blocked_at = CASE WHEN ?3 THEN ?4 ELSE blocked_at END,
                      otp_hash = CASE WHEN ?3 THEN NULL ELSE otp_hash END
                  WHERE id = ?1",
                 params![link.recipient_id, failures, blocked, now],
-            )
-            .map_err(|e| store.error(e))?;
+            )?;
             if blocked {
                 audit::record(
-                    tx,
-                    store,
+                    op.conn,
                     now,
                     Change {
-                        tenant: Some(&self.id),
+                        tenant: Some(op.tenant),
                         actor: "system",
                         action: "share.block",
                         subject: &format!("share-recipient:{}", link.recipient_id),
@@ -746,7 +703,7 @@ impl Tenant<'_> {
                 |_| Ok(()),
             )
             .optional()
-            .map_err(|e| self.store().error(e))
+            .map_err(Error::from)
         })?;
         if found.is_none() {
             return Err(plans::not_found("share recipient", recipient_id));
@@ -761,57 +718,35 @@ impl Tenant<'_> {
 
     /// Revokes every link to a plan. Returns how many were revoked.
     pub fn revoke_plan(&self, plan_id: i64) -> Result<usize> {
-        self.store().with(|conn| {
-            plans::require(
-                conn,
-                self.store(),
-                &self.id,
-                "success_plans",
-                "success plan",
-                plan_id,
-            )
-        })?;
+        self.read(|op| plans::require(op, plans::Record::Plan, plan_id))?;
         self.revoke("s.plan_id = ?2", plan_id, &format!("plan:{plan_id}"))
     }
 
     /// Revokes every link to every plan of a customer company. Returns how many were revoked.
     pub fn revoke_company(&self, company_id: i64) -> Result<usize> {
-        self.store().with(|conn| {
-            plans::require(
-                conn,
-                self.store(),
-                &self.id,
-                "companies",
-                "company",
-                company_id,
-            )
-        })?;
+        self.read(|op| crate::companies::require(op, company_id))?;
+        let plans = self.read(|op| plans::ids_of_company(op, company_id))?;
         self.revoke(
-            "s.plan_id IN (SELECT id FROM success_plans WHERE tenant_id = ?1 AND company_id = ?2)",
-            company_id,
+            "s.plan_id IN (SELECT value FROM json_each(?2))",
+            serde_json::json!(plans).to_string(),
             &format!("company:{company_id}"),
         )
     }
 
-    fn revoke(&self, condition: &str, id: i64, subject: &str) -> Result<usize> {
-        let store = self.store();
+    fn revoke(&self, condition: &str, id: impl rusqlite::ToSql, subject: &str) -> Result<usize> {
         let now = self.host.now();
-        store.write(|tx| {
-            let revoked = tx
-                .execute(
-                    &format!(
-                        "UPDATE share_recipients SET revoked_at = ?3, revoked_by = ?4
+        self.write(|op| {
+            let revoked = op.conn.execute(
+                &format!(
+                    "UPDATE share_recipients SET revoked_at = ?3, revoked_by = ?4
                          WHERE tenant_id = ?1 AND revoked_at IS NULL AND id IN (
                              SELECT r.id FROM share_recipients r
                              JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
                              WHERE r.tenant_id = ?1 AND {condition})"
-                    ),
-                    params![self.id.as_str(), id, now, self.actor],
-                )
-                .map_err(|e| store.error(e))?;
-            self.audit(
-                tx,
-                now,
+                ),
+                params![op.tenant.as_str(), id, now, self.actor],
+            )?;
+            op.audit(
                 "share.revoke",
                 subject,
                 None,
@@ -824,56 +759,68 @@ impl Tenant<'_> {
     /// The "manage shares" view: every recipient of every share of a plan (or of all plans),
     /// newest share first, with their state, who shared it, when, and until when.
     pub fn shares(&self, plan_id: Option<i64>) -> Result<Vec<ShareRow>> {
-        let store = self.store();
         let now = self.host.now();
-        store.with(|conn| {
-            conn.prepare_cached(
-                "SELECT r.id, s.id, s.plan_id, p.name, r.email, r.external, r.revoked_at,
+        self.read(|op| {
+            op.conn
+                .prepare_cached(
+                    "SELECT r.id, s.id, s.plan_id, r.email, r.external, r.revoked_at,
                         r.blocked_at, s.shared_by, s.shared_at, s.expires_at, r.last_access_at
                  FROM share_recipients r
                  JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
-                 JOIN success_plans p ON p.tenant_id = s.tenant_id AND p.id = s.plan_id
                  WHERE r.tenant_id = ?1 AND (?2 IS NULL OR s.plan_id = ?2)
                  ORDER BY s.id DESC, r.id",
-            )
-            .and_then(|mut q| {
-                q.query_map(params![self.id.as_str(), plan_id], |r| {
-                    let revoked: Option<i64> = r.get(6)?;
-                    let blocked: Option<i64> = r.get(7)?;
-                    let expires_at: i64 = r.get(10)?;
-                    Ok(ShareRow {
-                        recipient_id: r.get(0)?,
-                        share_id: r.get(1)?,
-                        plan_id: r.get(2)?,
-                        plan_name: r.get(3)?,
-                        email: r.get(4)?,
-                        external: r.get(5)?,
-                        state: if revoked.is_some() {
-                            LinkState::Revoked
-                        } else if blocked.is_some() {
-                            LinkState::Blocked
-                        } else if now >= expires_at {
-                            LinkState::Expired
-                        } else {
-                            LinkState::Active
-                        },
-                        shared_by: r.get(8)?,
-                        shared_on: r.get(9)?,
-                        expires_at,
-                        last_access_at: r.get(11)?,
-                    })
-                })?
-                .collect()
-            })
-            .map_err(|e| store.error(e))
+                )
+                .and_then(|mut q| {
+                    q.query_map(params![op.tenant.as_str(), plan_id], |r| {
+                        let revoked: Option<i64> = r.get(5)?;
+                        let blocked: Option<i64> = r.get(6)?;
+                        let expires_at: i64 = r.get(9)?;
+                        Ok(ShareRow {
+                            recipient_id: r.get(0)?,
+                            share_id: r.get(1)?,
+                            plan_id: r.get(2)?,
+                            plan_name: String::new(),
+                            email: r.get(3)?,
+                            external: r.get(4)?,
+                            state: if revoked.is_some() {
+                                LinkState::Revoked
+                            } else if blocked.is_some() {
+                                LinkState::Blocked
+                            } else if now >= expires_at {
+                                LinkState::Expired
+                            } else {
+                                LinkState::Active
+                            },
+                            shared_by: r.get(7)?,
+                            shared_on: r.get(8)?,
+                            expires_at,
+                            last_access_at: r.get(10)?,
+                        })
+                    })?
+                    .collect()
+                })
+                .map_err(Error::from)
+                .and_then(|mut rows: Vec<ShareRow>| {
+                    // The plans' names, from the plans repository, once per plan.
+                    let mut names = std::collections::HashMap::new();
+                    for row in &mut rows {
+                        let name = match names.entry(row.plan_id) {
+                            std::collections::hash_map::Entry::Occupied(name) => name.into_mut(),
+                            std::collections::hash_map::Entry::Vacant(slot) => {
+                                slot.insert(plans::name(op, row.plan_id)?.unwrap_or_default())
+                            }
+                        };
+                        row.plan_name.clone_from(name);
+                    }
+                    Ok(rows)
+                })
         })
     }
 
     /// The plan as the recipient of `link` may see it.
-    fn shared_plan(&self, conn: &Connection, link: &Link) -> Result<SharedPlan> {
-        let store = self.store();
-        let plan = plans::load_plan(conn, store, &self.id, link.plan_id)?;
-        let customer = company_name(conn, store, &self.id, plan.company_id)?;
+    fn shared_plan(&self, op: &Op<'_>, link: &Link) -> Result<SharedPlan> {
+        let plan = plans::load_plan(op, link.plan_id)?;
+        let customer = company_name(op, plan.company_id)?;
         let objectives = plan
             .objectives
             .into_iter()
@@ -917,13 +864,10 @@ struct Link {
 
 /// The link with this token, if it is known to the tenant and may be opened now; otherwise
 /// [`ErrorKind::LinkUnavailable`], whatever the reason.
-fn find_link(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    link: &str,
-    now: i64,
-) -> Result<Link> {
+fn find_link(op: &Op<'_>, link: &str) -> Result<Link> {
+    let Op {
+        conn, tenant, now, ..
+    } = *op;
     let unavailable = || Error::new(ErrorKind::LinkUnavailable);
     let token = link
         .trim()
@@ -939,37 +883,35 @@ fn find_link(
     let hash = token_hash(&token.to_ascii_lowercase());
     let found = conn
         .prepare_cached(
-            "SELECT r.id, r.email, r.external, s.plan_id, p.name, s.include_tasks, s.note,
+            "SELECT r.id, r.email, r.external, s.plan_id, s.include_tasks, s.note,
                     s.shared_by, s.expires_at, s.otp_required, r.otps_issued, r.otp_failures,
                     r.revoked_at IS NOT NULL OR r.blocked_at IS NOT NULL, r.token_hash
              FROM share_recipients r
              JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
-             JOIN success_plans p ON p.tenant_id = s.tenant_id AND p.id = s.plan_id
              WHERE r.tenant_id = ?1 AND r.token_hash = ?2",
         )
         .and_then(|mut q| {
             q.query_row(params![tenant.as_str(), hash.as_slice()], |r| {
-                let stored: Vec<u8> = r.get(13)?;
+                let stored: Vec<u8> = r.get(12)?;
                 let link = Link {
                     recipient_id: r.get(0)?,
                     email: r.get(1)?,
                     external: r.get(2)?,
                     plan_id: r.get(3)?,
-                    plan_name: r.get(4)?,
-                    include_tasks: r.get(5)?,
-                    note: r.get(6)?,
-                    shared_by: r.get(7)?,
-                    expires_at: r.get(8)?,
-                    otp_required: r.get(9)?,
-                    otps_issued: r.get(10)?,
-                    otp_failures: r.get(11)?,
+                    plan_name: String::new(),
+                    include_tasks: r.get(4)?,
+                    note: r.get(5)?,
+                    shared_by: r.get(6)?,
+                    expires_at: r.get(7)?,
+                    otp_required: r.get(8)?,
+                    otps_issued: r.get(9)?,
+                    otp_failures: r.get(10)?,
                 };
-                let closed: bool = r.get(12)?;
+                let closed: bool = r.get(11)?;
                 Ok((link, closed, stored))
             })
             .optional()
-        })
-        .map_err(|e| store.error(e))?;
+        })?;
     match found {
         // The index found the row by its hash; comparing again in constant time keeps the
         // decision itself free of timing differences.
@@ -978,20 +920,23 @@ fn find_link(
                 && !closed
                 && now < link.expires_at =>
         {
-            Ok(link)
+            // The plan's name, from the plans repository; a link to a plan that is gone
+            // opens nothing.
+            let plan_name = plans::name(op, link.plan_id)?.ok_or_else(unavailable)?;
+            Ok(Link { plan_name, ..link })
         }
         _ => Err(unavailable()),
     }
 }
 
-fn touch(conn: &Connection, store: &Store, recipient: i64, now: i64) -> Result<()> {
+fn touch(conn: &Connection, recipient: i64, now: i64) -> Result<()> {
     conn.prepare_cached("UPDATE share_recipients SET last_access_at = ?2 WHERE id = ?1")
-        .and_then(|mut update| update.execute(params![recipient, now]))
-        .map_err(|e| store.error(e))?;
+        .and_then(|mut update| update.execute(params![recipient, now]))?;
     Ok(())
 }
 
-fn settings(conn: &Connection, store: &Store, tenant: &TenantId) -> Result<SharingSettings> {
+pub(crate) fn settings(op: &Op<'_>) -> Result<SharingSettings> {
+    let Op { conn, tenant, .. } = *op;
     let found = conn
         .prepare_cached(
             "SELECT otp_required, link_expiry_days, link_base, notifications_per_hour
@@ -1007,8 +952,7 @@ fn settings(conn: &Connection, store: &Store, tenant: &TenantId) -> Result<Shari
                 })
             })
             .optional()
-        })
-        .map_err(|e| store.error(e))?;
+        })?;
     Ok(found.unwrap_or_else(|| SharingSettings {
         otp_required: true,
         link_expiry_days: 30,
@@ -1017,20 +961,10 @@ fn settings(conn: &Connection, store: &Store, tenant: &TenantId) -> Result<Shari
     }))
 }
 
-fn company_name(
-    conn: &Connection,
-    store: &Store,
-    tenant: &TenantId,
-    company: i64,
-) -> Result<String> {
-    crate::companies::find(
-        conn,
-        store,
-        tenant,
-        crate::companies::CompanyKey::Id(company),
-    )?
-    .map(|c| c.name)
-    .ok_or_else(|| plans::not_found("company", company))
+fn company_name(op: &Op<'_>, company: i64) -> Result<String> {
+    crate::companies::find(op, crate::companies::CompanyKey::Id(company))?
+        .map(|c| c.name)
+        .ok_or_else(|| plans::not_found("company", company))
 }
 
 /// The host's own notification for each recipient: by email, with the subject, the note and

@@ -24,8 +24,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0004_partners_import.sql"),
     ),
     (
-        "0005_plugin_egress",
-        include_str!("migrations/0005_plugin_egress.sql"),
+        "0005_pending_hooks",
+        include_str!("migrations/0005_pending_hooks.sql"),
+    ),
+    (
+        "0006_plugin_egress",
+        include_str!("migrations/0006_plugin_egress.sql"),
     ),
 ];
 
@@ -108,11 +112,19 @@ impl Store {
     fn connect(&self) -> Result<Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = match &self.location {
+            // A file's name is taken literally: `file:x.db?mode=memory` is a file of that name,
+            // never a URI that could make the database vanish or open something else. SQLite
+            // (as built here) reads any name starting with `file:` as a URI, so a relative name
+            // is opened as `./name`.
+            Location::File(path) if path.is_relative() => {
+                Connection::open_with_flags(Path::new(".").join(path), flags)
+            }
             Location::File(path) => Connection::open_with_flags(path, flags),
-            Location::Memory(uri) => Connection::open_with_flags(uri, flags),
+            Location::Memory(uri) => {
+                Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+            }
         }
         .map_err(|e| self.error(e))?;
         // Per connection, never in a migration: these do not persist in the file.
@@ -144,7 +156,7 @@ impl Store {
         };
         let result = work(&conn);
         self.put_back(conn);
-        result
+        result.map_err(|e| e.in_database(|| self.describe()))
     }
 
     /// Runs `work` in an immediate transaction (it takes the write lock up front, so it never
@@ -156,20 +168,18 @@ impl Store {
             Some(conn) => conn,
             None => self.connect()?,
         };
-        let result = (|| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| self.error(e))?;
+        let result = (|| -> Result<T> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = work(&tx)?;
-            tx.commit().map_err(|e| self.error(e))?;
+            tx.commit()?;
             Ok(value)
         })();
         self.put_back(conn);
-        result
+        result.map_err(|e| e.in_database(|| self.describe()))
     }
 
-    /// A database error, naming the database.
-    pub(crate) fn error(&self, source: rusqlite::Error) -> Error {
+    /// A database error of the store's own work (connecting, migrating), naming the database.
+    fn error(&self, source: rusqlite::Error) -> Error {
         Error::new(ErrorKind::Database {
             database: self.describe(),
             source,

@@ -9,8 +9,9 @@ use proc_macro::{TokenStream, TokenTree};
 /// The contract the SDK targets.
 const CONTRACT: &str = "0.1.0";
 
-/// The WIT package of that contract, in this repository.
-const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit/v0.1.0");
+/// The WIT package of that contract, vendored in this crate so that it builds wherever it is
+/// unpacked (a test in the repository keeps it identical to the repository's `wit/`).
+const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/wit/v0.1.0");
 
 /// An extension point: the SDK trait that implements it and its contract interface.
 struct Extension {
@@ -57,6 +58,34 @@ pub fn export(input: TokenStream) -> TokenStream {
     }
 }
 
+/// The SDK's own bindings of the contract's types and host interface. Used once, inside
+/// `cs-plugin-sdk`; not for plugins.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __sdk_bindings(_input: TokenStream) -> TokenStream {
+    format!(
+        r#"::wit_bindgen::generate!({{
+            path: {wit_dir:?},
+            inline: "package cs:plugin-sdk; world sdk {{ import cs:plugin/host@{CONTRACT}; }}",
+            world: "sdk",
+            generate_all,
+            generate_unused_types: true,
+            additional_derives: [PartialEq],
+        }});"#,
+        wit_dir = wit_dir()
+    )
+    .parse()
+    .expect("the expansion is valid Rust")
+}
+
+/// The vendored WIT directory, as an absolute path (`generate!` reads relative paths from the
+/// plugin's crate, not from this one).
+fn wit_dir() -> String {
+    std::fs::canonicalize(WIT_DIR)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| WIT_DIR.to_owned())
+}
+
 fn parse(input: TokenStream) -> Result<(String, Vec<&'static Extension>), String> {
     const USAGE: &str = "expected `export!(MyPlugin: FieldMapper)` with one or more of \
                          FieldMapper, CriteriaFilter, Notifier, Lifecycle";
@@ -96,9 +125,7 @@ fn parse(input: TokenStream) -> Result<(String, Vec<&'static Extension>), String
 }
 
 fn expand(plugin: &str, extensions: &[&Extension]) -> String {
-    let wit_dir = std::fs::canonicalize(WIT_DIR)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| WIT_DIR.to_owned());
+    let wit_dir = wit_dir();
     let exports: String = extensions
         .iter()
         .map(|e| format!("export cs:plugin/{}@{CONTRACT}; ", e.interface))

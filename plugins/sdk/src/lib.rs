@@ -37,14 +37,7 @@
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit/v0.1.0",
-        inline: "package cs:plugin-sdk; world sdk { import cs:plugin/host@0.1.0; }",
-        world: "sdk",
-        generate_all,
-        generate_unused_types: true,
-        additional_derives: [PartialEq],
-    });
+    cs_plugin_sdk_macros::__sdk_bindings!();
 }
 
 mod field_mapper;

@@ -5,6 +5,8 @@
 //! enabled plugins in priority order, applies each one's failure policy, and writes what
 //! happened to the run log (which feeds the circuit breaker) when the operation ends.
 
+pub(crate) mod pending;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -1,0 +1,310 @@
+//! The companies side of an import: look-ups of the records rows match, and new records
+//! queued and inserted many to a statement.
+//!
+//! The statements are prepared once per import, not fetched from the connection's cache per
+//! row. A new record is queued rather than inserted at once; a later row whose key (external
+//! id, or name as SQLite's NOCASE folds it) may be one of the queued rows' waits for the queue to
+//! be written before it is looked up, so it finds and updates that record exactly as if every
+//! row had been written in turn.
+//!
+//! Most rows of a first import match nothing. A filter of the keys the tenant's records have
+//! (read at the start, for tenants of up to 200,000 companies, and kept up to date with the
+//! import's own writes) spares those rows the look-up; a key the filter may hold is looked up
+//! as before. If another connection changes the database between two batches, the filter is
+//! dropped and every row is looked up.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use rusqlite::{Connection, Statement};
+
+use super::{BulkInsert, EXTERNAL_ID, parse_scope};
+use crate::context::Op;
+use crate::error::{Error, Result};
+use crate::model::{AccessScope, FieldValue, Fields, ManagedAs};
+use crate::store::TenantId;
+
+/// New records per INSERT statement: enough to spread a statement's fixed cost thin, few
+/// enough that the statement stays small (14 values a row).
+const ROWS_PER_INSERT: usize = 64;
+
+/// Bits of the filter of the tenant's keys (4 MB, whatever the file's size): for a million rows
+/// (two keys each) about one row in 200 is looked up for nothing.
+const FILTER_BITS: usize = 1 << 25;
+
+/// A tenant with more companies than this gets no filter: reading all their keys would cost
+/// more than it saves on look-ups.
+const FILTER_MAX_COMPANIES: i64 = 200_000;
+
+/// An existing record a row matches: its id, whether it is a customer or a partner, and its
+/// access scope.
+pub(crate) type Existing = (i64, ManagedAs, Option<AccessScope>);
+
+/// The writing side of one import, on one connection.
+pub(crate) struct Writer<'c> {
+    by_external_id: Statement<'c>,
+    by_name: Statement<'c>,
+    max_id: Statement<'c>,
+    bulk: BulkInsert<'c>,
+    /// The id the next new record gets.
+    next_id: i64,
+    /// Hashes of the queued records' keys. A hit may be a collision, which only costs an early
+    /// write of the queue. The keys are hashes already: the set does not hash them again.
+    queued_keys: HashSet<u64, BuildHasherDefault<AsIs>>,
+    /// Which keys the tenant's records may have (a Bloom filter): a row whose key is not in it
+    /// matches no record, and is not looked up. `None` when there is none, or once another
+    /// connection has changed the database during the import.
+    filter: Option<Vec<u64>>,
+    tenant: TenantId,
+    conn: &'c Connection,
+    /// `PRAGMA data_version` when the filter was last known to be complete: other connections'
+    /// commits change it, this one's do not.
+    data_version: i64,
+    begun: bool,
+}
+
+impl<'c> Writer<'c> {
+    /// Prepares the statements for the operation's import, whose records it stamps with its
+    /// time.
+    pub(crate) fn new(op: &Op<'c>) -> Result<Writer<'c>> {
+        let Op { conn, tenant, .. } = *op;
+        let prepare = |sql: &str, bind_tenant: bool| {
+            conn.prepare(sql)
+                .and_then(|mut statement| {
+                    if bind_tenant {
+                        statement.raw_bind_parameter(1, tenant.as_str())?;
+                    }
+                    Ok(statement)
+                })
+                .map_err(Error::from)
+        };
+        Ok(Writer {
+            by_external_id: prepare(
+                "SELECT id, managed_as, access_scope FROM companies
+                 WHERE tenant_id = ?1 AND external_id = ?2",
+                true,
+            )?,
+            by_name: prepare(
+                "SELECT id, managed_as, access_scope FROM companies
+                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE ORDER BY id LIMIT 1",
+                true,
+            )?,
+            max_id: prepare("SELECT coalesce(max(id), 0) FROM companies", false)?,
+            bulk: BulkInsert::new(op, ROWS_PER_INSERT)?,
+            next_id: 0,
+            queued_keys: HashSet::default(),
+            filter: None,
+            tenant: tenant.clone(),
+            conn,
+            data_version: 0,
+            begun: false,
+        })
+    }
+
+    /// Starts a transaction's worth of rows: new records take ids from the highest one in use
+    /// on, as SQLite would give them. Called inside the transaction, which holds the database's
+    /// write lock (or, in a dry run, reads one snapshot).
+    pub(crate) fn begin(&mut self) -> Result<()> {
+        let max: i64 = self.max_id.query_row([], |r| r.get(0))?;
+        self.next_id = max + 1;
+        let data_version: i64 = self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?;
+        if !self.begun {
+            self.begun = true;
+            self.data_version = data_version;
+            self.filter = self.read_keys()?;
+        } else if data_version != self.data_version {
+            // Someone else wrote between two batches: the filter may miss their records.
+            self.filter = None;
+        }
+        Ok(())
+    }
+
+    /// The filter of the tenant's keys, read in the first batch's transaction; `None` for a
+    /// tenant with many companies.
+    fn read_keys(&mut self) -> Result<Option<Vec<u64>>> {
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM companies WHERE tenant_id = ?1")
+            .and_then(|mut q| q.query_row([self.tenant.as_str()], |r| r.get(0)))?;
+        if count > FILTER_MAX_COMPANIES {
+            return Ok(None);
+        }
+        let mut filter = vec![0u64; FILTER_BITS / 64];
+        let mut query = self
+            .conn
+            .prepare("SELECT external_id, name FROM companies WHERE tenant_id = ?1")?;
+        let mut rows = query.query([self.tenant.as_str()])?;
+        while let Some(row) = rows.next()? {
+            let external_id = row.get_ref(0).and_then(|v| Ok(v.as_str_or_null()?))?;
+            let name = row.get_ref(1).and_then(|v| Ok(v.as_str()?))?;
+            if let Some(external_id) = external_id {
+                add(&mut filter, key_hash(Some(external_id), ""));
+            }
+            add(&mut filter, key_hash(None, name.trim()));
+        }
+        Ok(Some(filter))
+    }
+
+    /// Notes that a record now has these keys (a row updated it).
+    pub(crate) fn note_keys(&mut self, external_id: Option<&str>, name: &str) {
+        if let Some(filter) = &mut self.filter {
+            if let Some(external_id) = external_id {
+                add(filter, key_hash(Some(external_id), ""));
+            }
+            add(filter, key_hash(None, name.trim()));
+        }
+    }
+
+    /// The existing record a row matches: by external id when the row has one, else by name
+    /// (ignoring case, the oldest first). Only meaningful when
+    /// [`may_be_queued`](Self::may_be_queued) said no, or the queue was written since.
+    pub(crate) fn lookup(
+        &mut self,
+        external_id: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Existing>> {
+        let read = |r: &rusqlite::Row<'_>| {
+            let managed_as = match r.get_ref(1)?.as_str()? {
+                "partner" => ManagedAs::Partner,
+                _ => ManagedAs::Customer,
+            };
+            let scope = match r.get_ref(2)?.as_str_or_null()? {
+                Some(scope) => parse_scope(scope),
+                None => None,
+            };
+            Ok((r.get::<_, i64>(0)?, managed_as, scope))
+        };
+        if let Some(filter) = &self.filter
+            && !contains(filter, key_hash(external_id, name.trim()))
+        {
+            return Ok(None);
+        }
+        let (statement, key) = match external_id {
+            Some(external_id) => (&mut self.by_external_id, external_id),
+            None => (&mut self.by_name, name.trim()),
+        };
+        let found = statement.raw_bind_parameter(2, key).and_then(|()| {
+            // Dropping the rows resets the statement, so it holds no read open.
+            let mut rows = statement.raw_query();
+            match rows.next()? {
+                Some(row) => read(row).map(Some),
+                None => Ok(None),
+            }
+        });
+        found.map_err(Error::from)
+    }
+
+    /// Whether a row with this key may match a queued record (then write the queue first).
+    pub(crate) fn may_be_queued(&self, external_id: Option<&str>, name: &str) -> bool {
+        !self.queued_keys.is_empty()
+            && self
+                .queued_keys
+                .contains(&key_hash(external_id, name.trim()))
+    }
+
+    /// Queues a new record and returns the id it will have. Its values are moved out of
+    /// `fields`.
+    pub(crate) fn queue(
+        &mut self,
+        name: String,
+        managed_as: ManagedAs,
+        managed_by: Option<i64>,
+        scope: Option<AccessScope>,
+        fields: &mut Fields,
+    ) -> i64 {
+        let external_id = fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
+        if let Some(external_id) = external_id {
+            let hash = key_hash(Some(external_id), "");
+            self.queued_keys.insert(hash);
+            if let Some(filter) = &mut self.filter {
+                add(filter, hash);
+            }
+        }
+        // A later row without an external id matches this record by name, whatever its own.
+        let hash = key_hash(None, name.trim());
+        self.queued_keys.insert(hash);
+        if let Some(filter) = &mut self.filter {
+            add(filter, hash);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.bulk
+            .push(id, name, managed_as, managed_by, scope, fields);
+        id
+    }
+
+    /// Whether a statement's worth of records is queued.
+    pub(crate) fn is_full(&self) -> bool {
+        self.bulk.is_full()
+    }
+
+    /// Whether nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bulk.len() == 0
+    }
+
+    /// Writes the queued records; see [`BulkInsert::flush`].
+    pub(crate) fn flush(&mut self, written: &mut Vec<Result<()>>) -> Result<()> {
+        self.queued_keys.clear();
+        self.bulk.flush(written)
+    }
+}
+
+/// The hash of a look-up key: an external id as it is, a name folded the way SQLite's NOCASE
+/// compares (ASCII letters only).
+///
+/// FNV-1a: quick on short keys, and nothing is lost to a collision but an early write or a
+/// look-up, so no defence against chosen collisions is needed.
+fn key_hash(external_id: Option<&str>, name: &str) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let (mut hash, bytes, fold) = match external_id {
+        Some(external_id) => (0xcbf2_9ce4_8422_2325u64, external_id.as_bytes(), false),
+        // Another start keeps a name from meeting an external id of the same text.
+        None => (0x8422_2325_cbf2_9ce4u64, name.as_bytes(), true),
+    };
+    for &b in bytes {
+        let b = if fold { b.to_ascii_lowercase() } else { b };
+        hash = (hash ^ u64::from(b)).wrapping_mul(PRIME);
+    }
+    hash
+}
+
+/// A key's word of the filter and its three bits in that word: one cache line to touch per key
+/// (a blocked Bloom filter).
+fn mask(hash: u64) -> (usize, u64) {
+    let word = (hash as usize) % (FILTER_BITS / 64);
+    let bit = |shift: u32| 1u64 << ((hash >> shift) & 63);
+    (word, bit(40) | bit(46) | bit(52))
+}
+
+fn add(filter: &mut [u64], hash: u64) {
+    let (word, mask) = mask(hash);
+    filter[word] |= mask;
+}
+
+fn contains(filter: &[u64], hash: u64) -> bool {
+    let (word, mask) = mask(hash);
+    filter[word] & mask == mask
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct AsIs(u64);
+
+impl Hasher for AsIs {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}

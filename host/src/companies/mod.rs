@@ -1,0 +1,827 @@
+//! Companies: the tenant's company records with their standard and custom fields, and the field
+//! schema that says which fields exist and what they hold.
+//!
+//! Standard fields are columns of the `companies` table; custom fields live in its `custom` JSON
+//! object, written flat (a date as `"YYYY-MM-DD"`, a boolean as `true`/`false`) so SQL can
+//! compare them. The field schema gives every field its type, so reading a record gives back
+//! typed [`FieldValue`]s.
+
+mod bulk;
+mod directory;
+pub(crate) mod import;
+mod row;
+mod schema;
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::context::Op;
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::Tenant;
+use crate::model::{AccessScope, Company, FieldValue, Fields, ManagedAs};
+
+pub(crate) use bulk::BulkInsert;
+pub(crate) use directory::Directory;
+pub(crate) use row::{COLUMNS, CompanyWrite, parse_scope, read_row, scope_str};
+use row::{custom_json, managed_as_str, standard_values};
+pub(crate) use schema::{EXTERNAL_ID, NAME, STANDARD_FIELDS, Schema, parse_text};
+pub use schema::{FieldDef, FieldType};
+
+/// How to find one company of a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompanyKey<'a> {
+    /// By its database id.
+    Id(i64),
+    /// By its name, ignoring case; the oldest company of that name when there are several.
+    Name(&'a str),
+}
+
+/// Finds one company of the tenant. `Ok(None)` when there is none.
+pub(crate) fn find(op: &Op<'_>, key: CompanyKey<'_>) -> Result<Option<Company>> {
+    Ok(find_with_scope(op, key)?.map(|(company, _)| company))
+}
+
+/// Like [`find`], with the partner's access scope.
+pub(crate) fn find_with_scope(
+    op: &Op<'_>,
+    key: CompanyKey<'_>,
+) -> Result<Option<(Company, Option<AccessScope>)>> {
+    let Op { conn, tenant, .. } = *op;
+    let schema = Schema::load(op)?;
+    let found = match key {
+        CompanyKey::Id(id) => conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND id = ?2"
+            ))
+            .and_then(|mut q| {
+                q.query_row(params![tenant.as_str(), id], |row| read_row(row, &schema))
+                    .optional()
+            }),
+        CompanyKey::Name(name) => conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM companies
+                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE ORDER BY id LIMIT 1"
+            ))
+            .and_then(|mut q| {
+                q.query_row(params![tenant.as_str(), name.trim()], |row| {
+                    read_row(row, &schema)
+                })
+                .optional()
+            }),
+    };
+    found.map_err(Error::from)
+}
+
+/// Fails with [`ErrorKind::NotFound`] unless the tenant has company `id`.
+pub(crate) fn require(op: &Op<'_>, id: i64) -> Result<()> {
+    if op
+        .conn
+        .prepare_cached("SELECT 1 FROM companies WHERE tenant_id = ?1 AND id = ?2")?
+        .exists(params![op.tenant.as_str(), id])?
+    {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::NotFound {
+            object: "company",
+            id: id.to_string(),
+        }))
+    }
+}
+
+/// Sets one checked field of a company.
+pub(crate) fn set_field(op: &Op<'_>, id: i64, name: &str, value: &FieldValue) -> Result<()> {
+    let Op {
+        conn: tx,
+        tenant,
+        now,
+        ..
+    } = *op;
+    use rusqlite::types::Value;
+    let sql_value = match value {
+        FieldValue::Null => Value::Null,
+        FieldValue::Text(t) => Value::Text(t.clone()),
+        FieldValue::Number(n) => Value::Real(*n),
+        FieldValue::Integer(n) => Value::Real(*n as f64),
+        FieldValue::Boolean(b) => Value::Integer(i64::from(*b)),
+        FieldValue::Date(d) => Value::Text(d.to_string()),
+    };
+    let standard =
+        name == NAME || name == EXTERNAL_ID || STANDARD_FIELDS.iter().any(|(s, _)| *s == name);
+    let result = if standard {
+        // `name` is one of a fixed list of column names, never input text.
+        tx.execute(
+            &format!(
+                "UPDATE companies SET {name} = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2"
+            ),
+            params![tenant.as_str(), id, sql_value, now],
+        )
+    } else {
+        let path = format!("$.\"{name}\"");
+        let json = match value {
+            FieldValue::Boolean(b) => Value::Text(b.to_string()),
+            _ => sql_value,
+        };
+        match value {
+            FieldValue::Null => tx.execute(
+                "UPDATE companies SET custom = json_remove(custom, ?3), updated_at = ?4
+                 WHERE tenant_id = ?1 AND id = ?2",
+                params![tenant.as_str(), id, path, now],
+            ),
+            FieldValue::Boolean(_) => tx.execute(
+                "UPDATE companies SET custom = json_set(custom, ?3, json(?4)), updated_at = ?5
+                 WHERE tenant_id = ?1 AND id = ?2",
+                params![tenant.as_str(), id, path, json, now],
+            ),
+            _ => tx.execute(
+                "UPDATE companies SET custom = json_set(custom, ?3, ?4), updated_at = ?5
+                 WHERE tenant_id = ?1 AND id = ?2",
+                params![tenant.as_str(), id, path, json, now],
+            ),
+        }
+    };
+    result?;
+    Ok(())
+}
+
+/// Makes company `id` a partner with `scope`, or, with `None`, a customer again.
+pub(crate) fn set_partner(op: &Op<'_>, id: i64, scope: Option<AccessScope>) -> Result<()> {
+    let (managed_as, scope) = match scope {
+        Some(scope) => (ManagedAs::Partner, Some(scope_str(scope))),
+        None => (ManagedAs::Customer, None),
+    };
+    op.conn
+        .prepare_cached(
+            "UPDATE companies SET managed_as = ?3, access_scope = ?4, updated_at = ?5
+             WHERE tenant_id = ?1 AND id = ?2",
+        )?
+        .execute(params![
+            op.tenant.as_str(),
+            id,
+            managed_as_str(managed_as),
+            scope,
+            op.now
+        ])?;
+    Ok(())
+}
+
+/// Deletes company `id`.
+pub(crate) fn delete(op: &Op<'_>, id: i64) -> Result<()> {
+    op.conn.execute(
+        "DELETE FROM companies WHERE tenant_id = ?1 AND id = ?2",
+        params![op.tenant.as_str(), id],
+    )?;
+    Ok(())
+}
+
+/// The partner an import names in its managed-by column: by external id first, else by name
+/// (ignoring case), the oldest first.
+pub(crate) fn partner_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {
+    let found = op
+        .conn
+        .prepare_cached(
+            "SELECT id FROM companies
+             WHERE tenant_id = ?1 AND managed_as = 'partner'
+               AND (external_id = ?2 OR name = ?2 COLLATE NOCASE)
+             ORDER BY external_id = ?2 DESC, id LIMIT 1",
+        )?
+        .query_row(params![op.tenant.as_str(), key], |r| r.get(0))
+        .optional()?;
+    Ok(found)
+}
+
+/// The companies of the tenant that match `filter`, an SQL condition over the companies'
+/// columns that criteria build: `params` bind from `?1`, which is the tenant's id. Each company,
+/// by id, comes with the answers of the `extra` conditions, also over its columns.
+pub(crate) fn select_where(
+    op: &Op<'_>,
+    schema: &Schema,
+    filter: &str,
+    extra: &[String],
+    params: &[rusqlite::types::Value],
+) -> Result<Vec<(Company, Vec<bool>)>> {
+    let mut select = COLUMNS.to_owned();
+    for condition in extra {
+        select.push_str(", ");
+        select.push_str(condition);
+    }
+    let sql =
+        format!("SELECT {select} FROM companies WHERE tenant_id = ?1 AND {filter} ORDER BY id");
+    let width = COLUMNS.split(',').count();
+    let mut query = op.conn.prepare(&sql)?;
+    let rows = query
+        .query_map(rusqlite::params_from_iter(params.iter()), |row| {
+            let (company, _) = read_row(row, schema)?;
+            let answers = (0..extra.len())
+                .map(|i| row.get::<_, bool>(width + i))
+                .collect::<rusqlite::Result<Vec<bool>>>()?;
+            Ok((company, answers))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// The tenant's partners with their access scope, by name.
+pub(crate) fn partners(op: &Op<'_>) -> Result<Vec<(Company, Option<AccessScope>)>> {
+    let schema = Schema::load(op)?;
+    let mut query = op.conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND managed_as = 'partner'
+         ORDER BY name COLLATE NOCASE, id"
+    ))?;
+    let partners = query
+        .query_map([op.tenant.as_str()], |row| read_row(row, &schema))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(partners)
+}
+
+/// Inserts a company; returns its id.
+pub(crate) fn insert(op: &Op<'_>, write: &CompanyWrite<'_>) -> Result<i64> {
+    let Op {
+        conn, tenant, now, ..
+    } = *op;
+    let (external_id, [industry, region, country, website, email, arr]) =
+        standard_values(write.fields);
+    conn.prepare_cached(
+        "INSERT INTO companies (tenant_id, external_id, name, managed_as, managed_by,
+             access_scope, industry, region, country, website, email, arr, custom,
+             created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![
+            tenant.as_str(),
+            external_id,
+            write.name.trim(),
+            managed_as_str(write.managed_as),
+            write.managed_by,
+            write.scope.map(scope_str),
+            industry,
+            region,
+            country,
+            website,
+            email,
+            arr,
+            custom_json(write.fields, None),
+            now
+        ])
+    })?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Updates company `id` with the fields set in `write.fields` (the others keep their values);
+/// the name, managed-as and scope are replaced, `managed_by` only when `Some`.
+pub(crate) fn update(op: &Op<'_>, id: i64, write: &CompanyWrite<'_>) -> Result<()> {
+    let Op {
+        conn, tenant, now, ..
+    } = *op;
+    use rusqlite::types::Value;
+    let (external_id, standard) = standard_values(write.fields);
+    let custom: String = conn
+        .prepare_cached("SELECT custom FROM companies WHERE tenant_id = ?1 AND id = ?2")
+        .and_then(|mut q| q.query_row(params![tenant.as_str(), id], |r| r.get(0)))?;
+    // A field absent from `fields` keeps its value: COALESCE with a flag per column.
+    let present = |name: &str| write.fields.contains_key(name);
+    let [industry, region, country, website, email, arr] = standard;
+    let keep = |name: &str, value: Value| -> (bool, Value) { (present(name), value) };
+    let cols = [
+        keep("industry", industry),
+        keep("region", region),
+        keep("country", country),
+        keep("website", website),
+        keep("email", email),
+        keep("arr", arr),
+    ];
+    conn.prepare_cached(
+        "UPDATE companies SET
+             name = ?3, managed_as = ?4, managed_by = COALESCE(?5, managed_by),
+             access_scope = ?6,
+             external_id = CASE WHEN ?7 THEN ?8 ELSE external_id END,
+             industry = CASE WHEN ?9 THEN ?10 ELSE industry END,
+             region = CASE WHEN ?11 THEN ?12 ELSE region END,
+             country = CASE WHEN ?13 THEN ?14 ELSE country END,
+             website = CASE WHEN ?15 THEN ?16 ELSE website END,
+             email = CASE WHEN ?17 THEN ?18 ELSE email END,
+             arr = CASE WHEN ?19 THEN ?20 ELSE arr END,
+             custom = ?21, updated_at = ?22
+         WHERE tenant_id = ?1 AND id = ?2",
+    )
+    .and_then(|mut update| {
+        update.execute(params![
+            tenant.as_str(),
+            id,
+            write.name.trim(),
+            managed_as_str(write.managed_as),
+            write.managed_by,
+            write.scope.map(scope_str),
+            present(EXTERNAL_ID),
+            external_id,
+            cols[0].0,
+            cols[0].1,
+            cols[1].0,
+            cols[1].1,
+            cols[2].0,
+            cols[2].1,
+            cols[3].0,
+            cols[3].1,
+            cols[4].0,
+            cols[4].1,
+            cols[5].0,
+            cols[5].1,
+            custom_json(write.fields, Some(&custom)),
+            now
+        ])
+    })
+    .map_err(|e| one_partner_error(op, id, e))?;
+    Ok(())
+}
+
+/// Turns the one-partner trigger's refusal into an error naming the partner that manages the
+/// record now; other database errors pass through.
+pub(crate) fn one_partner_error(op: &Op<'_>, company: i64, error: rusqlite::Error) -> Error {
+    let refused = matches!(&error, rusqlite::Error::SqliteFailure(_, Some(m))
+        if m.starts_with("one-partner rule: company is managed"));
+    if !refused {
+        return Error::from(error);
+    }
+    match managed_by(op, company) {
+        Ok(Some((record, partner_id, partner))) => Error::new(ErrorKind::AlreadyManaged {
+            record,
+            partner_id,
+            partner,
+        }),
+        _ => Error::from(error),
+    }
+}
+
+/// The name of company `id` and the id and name of the partner managing it, if any.
+pub(crate) fn managed_by(op: &Op<'_>, id: i64) -> Result<Option<(String, i64, String)>> {
+    let Op { conn, tenant, .. } = *op;
+    conn.prepare_cached(
+        "SELECT c.name, p.id, p.name FROM companies c
+         JOIN companies p ON p.tenant_id = c.tenant_id AND p.id = c.managed_by
+         WHERE c.tenant_id = ?1 AND c.id = ?2",
+    )
+    .and_then(|mut q| {
+        q.query_row(params![tenant.as_str(), id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()
+    })
+    .map_err(Error::from)
+}
+
+/// A company to add through the form-like API: Name is mandatory, the other fields are checked
+/// against the tenant's field schema.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewCompany {
+    /// The company's name (required).
+    pub name: String,
+    /// Customer (the default) or partner.
+    pub managed_as: ManagedAs,
+    /// The id of the partner company that manages it, if any.
+    pub managed_by: Option<i64>,
+    /// Standard and custom fields by name (`industry`, `arr`, `external_id`, custom ones).
+    pub fields: Fields,
+}
+
+impl NewCompany {
+    /// A customer company called `name`, with no other fields.
+    pub fn new(name: impl Into<String>) -> NewCompany {
+        NewCompany {
+            name: name.into(),
+            ..NewCompany::default()
+        }
+    }
+
+    /// Sets a field.
+    pub fn field(mut self, name: impl Into<String>, value: impl Into<FieldValue>) -> NewCompany {
+        self.fields.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets how the company is managed.
+    pub fn managed_as(mut self, managed_as: ManagedAs) -> NewCompany {
+        self.managed_as = managed_as;
+        self
+    }
+
+    /// Sets the partner that manages it.
+    pub fn managed_by(mut self, partner: i64) -> NewCompany {
+        self.managed_by = Some(partner);
+        self
+    }
+}
+
+impl Tenant<'_> {
+    /// The tenant's company fields: the standard ones, then its custom ones.
+    pub fn company_fields(&self) -> Result<Vec<FieldDef>> {
+        self.read(|op| Ok(Schema::load(op)?.fields().to_vec()))
+    }
+
+    /// Adds (or changes) a custom company field. Standard fields cannot be redefined.
+    pub fn define_company_field(
+        &self,
+        name: &str,
+        field_type: FieldType,
+        required: bool,
+    ) -> Result<()> {
+        let name = name.trim();
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(Error::new(ErrorKind::Invalid(format!(
+                "field name `{name}`: use lower-case letters, digits and `_`"
+            ))));
+        }
+        if name == NAME || name == EXTERNAL_ID || STANDARD_FIELDS.iter().any(|(s, _)| *s == name) {
+            return Err(Error::new(ErrorKind::Invalid(format!(
+                "`{name}` is a standard company field and cannot be redefined"
+            ))));
+        }
+        if schema::RESERVED_NAMES.contains(&name) {
+            return Err(Error::new(ErrorKind::Invalid(format!(
+                "`{name}` is reserved for the host (a record's id, tenant, partner or times); \
+                 choose another name"
+            ))));
+        }
+        self.write(|op| {
+            Schema::define(op, name, field_type, required)?;
+            op.audit(
+                "field.define",
+                &format!("field:company.{name}"),
+                None,
+                Some(serde_json::json!({"type": field_type, "required": required})),
+            )
+        })
+    }
+
+    /// Adds a company; returns its id. Name is mandatory and every field is checked against
+    /// the field schema; the error names the field at fault. A partner added this way gets
+    /// access to company records; use [`Tenant::add_partner`] to choose its scope.
+    pub fn add_company(&self, company: NewCompany) -> Result<i64> {
+        let scope = (company.managed_as == ManagedAs::Partner).then_some(AccessScope::default());
+        self.insert_company(company, scope, "company.add", |_, _| Ok(()))
+    }
+
+    /// Inserts a checked company with its audit entry; shared by the manual-add paths.
+    /// Adds a company in one transaction with what `then` does with its id (a partner's owed
+    /// hook).
+    pub(crate) fn insert_company(
+        &self,
+        company: NewCompany,
+        scope: Option<AccessScope>,
+        action: &str,
+        then: impl FnOnce(&Op<'_>, i64) -> Result<()>,
+    ) -> Result<i64> {
+        let NewCompany {
+            name,
+            managed_as,
+            managed_by,
+            mut fields,
+        } = company;
+        self.write(|op| {
+            let schema = Schema::load(op)?;
+            schema
+                .check_all(&name, &mut fields)
+                .map_err(|(field, message)| {
+                    Error::new(ErrorKind::InvalidField { field, message })
+                })?;
+            if let Some(partner) = managed_by {
+                check_is_partner(op, partner)?;
+            }
+            let id = insert(
+                op,
+                &CompanyWrite {
+                    name: &name,
+                    managed_as,
+                    managed_by,
+                    scope,
+                    fields: &fields,
+                },
+            )?;
+            op.audit(
+                action,
+                &format!("company:{id}"),
+                None,
+                Some(serde_json::json!({
+                    "name": name.trim(),
+                    "managed_as": managed_as,
+                    "managed_by": managed_by,
+                    "scope": scope,
+                    "fields": fields,
+                })),
+            )?;
+            then(op, id)?;
+            Ok(id)
+        })
+    }
+
+    /// One company, by id or name; `None` when the tenant has no such company.
+    pub fn company(&self, key: CompanyKey<'_>) -> Result<Option<Company>> {
+        self.read(|op| find(op, key))
+    }
+
+    /// Companies whose name contains `text` (ignoring case), by name, at most `limit`: the
+    /// search of manual selection.
+    pub fn search_companies(&self, text: &str, limit: usize) -> Result<Vec<Company>> {
+        self.read(|op| {
+            let schema = Schema::load(op)?;
+            let pattern = format!(
+                "%{}%",
+                text.trim()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            let mut query = op.conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM companies
+                     WHERE tenant_id = ?1 AND name LIKE ?2 ESCAPE '\\'
+                     ORDER BY name COLLATE NOCASE, id LIMIT ?3"
+            ))?;
+            query
+                .query_map(params![op.tenant.as_str(), pattern, limit as i64], |row| {
+                    read_row(row, &schema).map(|(c, _)| c)
+                })
+                .and_then(|rows| rows.collect())
+                .map_err(Error::from)
+        })
+    }
+
+    /// Changes which partner manages company `id`: `None` clears it. Giving a company managed
+    /// by one partner to another fails with [`ErrorKind::AlreadyManaged`], naming the partner
+    /// that manages it now: clear it first.
+    pub fn set_managed_by(&self, id: i64, partner: Option<i64>) -> Result<()> {
+        let now = self.host.now();
+        self.write(|op| {
+            if let Some(partner) = partner {
+                check_is_partner(op, partner)?;
+            }
+            let before = find(op, CompanyKey::Id(id))?.ok_or_else(|| {
+                Error::new(ErrorKind::NotFound {
+                    object: "company",
+                    id: id.to_string(),
+                })
+            })?;
+            op.conn
+                .prepare_cached(
+                    "UPDATE companies SET managed_by = ?3, updated_at = ?4
+                 WHERE tenant_id = ?1 AND id = ?2",
+                )
+                .and_then(|mut q| q.execute(params![op.tenant.as_str(), id, partner, now]))
+                .map_err(|e| one_partner_error(op, id, e))?;
+            op.audit(
+                "company.managed_by",
+                &format!("company:{id}"),
+                Some(serde_json::json!({"managed_by": before.managed_by})),
+                Some(serde_json::json!({"managed_by": partner})),
+            )
+        })
+    }
+
+    /// The tenant's companies, by id, at most `limit`, starting after id `after`.
+    pub fn companies(&self, after: i64, limit: usize) -> Result<Vec<Company>> {
+        self.read(|op| {
+            let schema = Schema::load(op)?;
+            let mut query = op.conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND id > ?2
+                     ORDER BY id LIMIT ?3"
+            ))?;
+            query
+                .query_map(params![op.tenant.as_str(), after, limit as i64], |row| {
+                    read_row(row, &schema).map(|(c, _)| c)
+                })
+                .and_then(|rows| rows.collect())
+                .map_err(Error::from)
+        })
+    }
+}
+
+/// Fails unless company `id` of the tenant is a partner.
+pub(crate) fn check_is_partner(op: &Op<'_>, id: i64) -> Result<()> {
+    let Op { conn, tenant, .. } = *op;
+    let managed_as: Option<String> = conn
+        .prepare_cached("SELECT managed_as FROM companies WHERE tenant_id = ?1 AND id = ?2")
+        .and_then(|mut q| {
+            q.query_row(params![tenant.as_str(), id], |r| r.get(0))
+                .optional()
+        })?;
+    match managed_as.as_deref() {
+        Some("partner") => Ok(()),
+        Some(_) => Err(Error::new(ErrorKind::Invalid(format!(
+            "company {id} is not a partner; tag it as a partner first"
+        )))),
+        None => Err(Error::new(ErrorKind::NotFound {
+            object: "partner",
+            id: id.to_string(),
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{Host, HostConfig, TenantLevel};
+    use crate::model::Date;
+
+    fn host() -> Host {
+        let host = Host::open_in_memory(HostConfig::default()).unwrap();
+        host.create_tenant("acme", "Acme", TenantLevel::Both)
+            .unwrap();
+        host.create_tenant("globex", "Globex", TenantLevel::Company)
+            .unwrap();
+        host
+    }
+
+    #[test]
+    fn bulk_insert_writes_rows_many_to_a_statement_and_refuses_only_the_row_at_fault() {
+        let host = host();
+        let acme = host.tenant("acme").unwrap();
+        let rows = acme
+            .store()
+            .write(|tx| {
+                let op = Op {
+                    conn: tx,
+                    tenant: &acme.id,
+                    now: 7,
+                    actor: "system",
+                };
+                let mut bulk = BulkInsert::new(&op, 4)?;
+                let first: i64 = tx
+                    .query_row("SELECT coalesce(max(id), 0) + 1 FROM companies", [], |r| {
+                        r.get(0)
+                    })
+                    .unwrap();
+                // Ten rows, four to a statement; row 6 repeats row 2's external id, which the
+                // unique index refuses, so its statement falls back to one row at a time.
+                for i in 0..10i64 {
+                    let mut fields = Fields::new();
+                    let external = if i == 5 { 1 } else { i };
+                    fields.insert(
+                        EXTERNAL_ID.into(),
+                        FieldValue::from(format!("X-{external}")),
+                    );
+                    fields.insert("industry".into(), FieldValue::from("Retail"));
+                    fields.insert("arr".into(), FieldValue::Number(i as f64));
+                    let name = format!(" Company {i} ");
+                    bulk.push(
+                        first + i,
+                        name,
+                        ManagedAs::Customer,
+                        None,
+                        None,
+                        &mut fields,
+                    );
+                }
+                assert_eq!(bulk.len(), 10);
+                let mut written = Vec::new();
+                bulk.flush(&mut written)?;
+                assert_eq!(bulk.len(), 0);
+                Ok((first, written))
+            })
+            .unwrap();
+        let (first, written) = rows;
+        assert_eq!(written.len(), 10);
+        for (i, result) in written.iter().enumerate() {
+            match result {
+                Ok(()) => assert_ne!(i, 5),
+                Err(error) => {
+                    assert_eq!(i, 5, "{error}");
+                    assert!(error.to_string().contains("UNIQUE"), "{error}");
+                }
+            }
+        }
+        let company = acme.company(CompanyKey::Id(first + 9)).unwrap().unwrap();
+        assert_eq!(company.name, "Company 9");
+        assert_eq!(company.fields["arr"], FieldValue::Number(9.0));
+        assert_eq!(company.fields["industry"], FieldValue::from("Retail"));
+        assert!(acme.company(CompanyKey::Id(first + 5)).unwrap().is_none());
+        assert_eq!(acme.companies(0, 100).unwrap().len(), 9);
+    }
+
+    #[test]
+    fn added_companies_are_found_by_id_and_name_with_typed_fields() {
+        let host = host();
+        let acme = host.tenant("acme").unwrap();
+        acme.define_company_field("renewal", FieldType::Date, false)
+            .unwrap();
+        acme.define_company_field("strategic", FieldType::Boolean, false)
+            .unwrap();
+        let id = acme
+            .add_company(
+                NewCompany::new("Bennett & Co.")
+                    .field("industry", "Logistics")
+                    .field("arr", 120_000i64)
+                    .field("renewal", "2026-09-30")
+                    .field("strategic", true),
+            )
+            .unwrap();
+        let by_id = acme.company(CompanyKey::Id(id)).unwrap().unwrap();
+        assert_eq!(by_id.id, id.to_string());
+        assert_eq!(by_id.name, "Bennett & Co.");
+        assert_eq!(by_id.fields["arr"], FieldValue::Number(120_000.0));
+        assert_eq!(
+            by_id.fields["renewal"],
+            FieldValue::Date(Date::new(2026, 9, 30).unwrap())
+        );
+        assert_eq!(by_id.fields["strategic"], FieldValue::Boolean(true));
+        assert!(
+            !by_id.fields.contains_key("region"),
+            "unset fields are absent"
+        );
+        let by_name = acme
+            .company(CompanyKey::Name("bennett & co."))
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_name, by_id);
+    }
+
+    #[test]
+    fn lookup_rejects_other_tenants_ids() {
+        let host = host();
+        let id = host
+            .tenant("acme")
+            .unwrap()
+            .add_company(NewCompany::new("Secret Corp"))
+            .unwrap();
+        let globex = host.tenant("globex").unwrap();
+        assert_eq!(globex.company(CompanyKey::Id(id)).unwrap(), None);
+        assert_eq!(
+            globex.company(CompanyKey::Name("Secret Corp")).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn the_form_refuses_a_missing_name_unknown_fields_and_wrong_types() {
+        let host = host();
+        let acme = host.tenant("acme").unwrap();
+        acme.define_company_field("tier", FieldType::Text, true)
+            .unwrap();
+        let err = acme.add_company(NewCompany::new("  ")).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "name"));
+        let err = acme
+            .add_company(
+                NewCompany::new("A")
+                    .field("tier", "gold")
+                    .field("colour", "red"),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+        let err = acme
+            .add_company(
+                NewCompany::new("A")
+                    .field("tier", "gold")
+                    .field("arr", "lots"),
+            )
+            .unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "arr"));
+        let err = acme.add_company(NewCompany::new("A")).unwrap_err();
+        assert!(err.to_string().contains("`tier` is required"), "{err}");
+    }
+
+    #[test]
+    fn a_company_cannot_get_a_second_partner_and_the_error_names_the_first() {
+        let host = host();
+        let acme = host.tenant("acme").unwrap();
+        let bennett = acme
+            .add_company(NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Partner))
+            .unwrap();
+        let other = acme
+            .add_company(NewCompany::new("Other Partner").managed_as(ManagedAs::Partner))
+            .unwrap();
+        let customer = acme
+            .add_company(NewCompany::new("Customer").managed_by(bennett))
+            .unwrap();
+        let err = acme.set_managed_by(customer, Some(other)).unwrap_err();
+        match err.kind() {
+            ErrorKind::AlreadyManaged {
+                partner_id,
+                partner,
+                ..
+            } => {
+                assert_eq!(*partner_id, bennett);
+                assert_eq!(partner, "Bennett & Co.");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err.to_string().contains("Bennett & Co."), "{err}");
+        // Clearing first, then giving it to the other partner, works.
+        acme.set_managed_by(customer, None).unwrap();
+        acme.set_managed_by(customer, Some(other)).unwrap();
+        let company = acme.company(CompanyKey::Id(customer)).unwrap().unwrap();
+        assert_eq!(company.managed_by, Some(other.to_string()));
+        // The database itself refuses the swap, whatever the code above it does.
+        let raw = acme.write(|op| {
+            op.conn
+                .execute(
+                    "UPDATE companies SET managed_by = ?1 WHERE id = ?2",
+                    params![bennett, customer],
+                )
+                .map_err(Error::from)
+        });
+        assert!(raw.unwrap_err().to_string().contains("one-partner rule"));
+        // And a customer cannot be made the manager.
+        let err = acme.set_managed_by(bennett, Some(customer)).unwrap_err();
+        assert!(err.to_string().contains("not a partner"), "{err}");
+    }
+}

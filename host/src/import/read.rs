@@ -1,0 +1,318 @@
+//! Stage three: read and map rows, on a thread of its own. Each row is read, mapped by the plan,
+//! passed through the *CSV row mapped* hook (the tenant's field mappers) and checked against the
+//! field schema, then sent to the writing thread in messages of many rows.
+
+use super::*;
+
+/// A row read, mapped and checked, on its way to be written.
+pub(super) enum Prepared {
+    /// Refused or skipped before any look-up.
+    Refused(RowError),
+    /// Ready to match against the tenant's records and write.
+    Row {
+        number: u64,
+        name: String,
+        fields: Fields,
+        /// The text of the `managed_by` cell, if any.
+        managed_by: Option<String>,
+    },
+}
+
+impl Prepared {
+    pub(super) fn number(&self) -> u64 {
+        match self {
+            Prepared::Refused(error) => error.row,
+            Prepared::Row { number, .. } => *number,
+        }
+    }
+}
+
+/// What the reading thread sends the writing one.
+pub(super) enum Message {
+    /// The next rows, in order.
+    Rows(Vec<Prepared>),
+    /// The file cannot be read on: fatal to the import.
+    Failed(Error),
+    /// Every row was sent.
+    Done,
+}
+
+/// Rows per message between the two threads: few enough to keep both busy, enough that the
+/// hand-over costs little per row.
+pub(super) const ROWS_PER_MESSAGE: usize = 256;
+
+/// Messages in flight: with [`ROWS_PER_MESSAGE`], bounds the rows read ahead of the writer
+/// (and so the memory an import takes) whatever the file's size.
+pub(super) const MESSAGES_IN_FLIGHT: usize = 8;
+
+/// The reading thread of an import: reads, maps and checks rows and sends them on, in order.
+/// With a field mapper that may look companies up, it maps no row of a batch before the
+/// previous batch is committed (a signal on `committed`), so the mapper sees what it would see
+/// if the rows were handled one at a time. Returns when every row is sent, the file fails, or the
+/// writing side has gone.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn read_rows<R: Read>(
+    csv: &mut csv::Reader<R>,
+    source: &str,
+    mut first: Option<csv::ByteRecord>,
+    mapper: &mut Mapper<'_>,
+    mappers: &mut RowMappers,
+    batch_rows: usize,
+    committed: Option<&mpsc::Receiver<()>>,
+    spares: &mpsc::Receiver<Vec<Fields>>,
+    out: &mpsc::SyncSender<Message>,
+) {
+    let mut record = csv::ByteRecord::new();
+    let mut number = 0u64;
+    let mut rows = Vec::with_capacity(ROWS_PER_MESSAGE);
+    loop {
+        let read = match first.take() {
+            Some(first) => {
+                record = first;
+                Ok(true)
+            }
+            None => csv.read_byte_record(&mut record),
+        };
+        match read {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => {
+                if !rows.is_empty() {
+                    let _ = out.send(Message::Rows(rows));
+                }
+                let _ = out.send(Message::Failed(csv_error(source, Some(number + 1), error)));
+                return;
+            }
+        }
+        number += 1;
+        if let Some(committed) = committed
+            && number > 1
+            && (number - 1).is_multiple_of(batch_rows as u64)
+        {
+            let batch = std::mem::replace(&mut rows, Vec::with_capacity(ROWS_PER_MESSAGE));
+            if (!batch.is_empty() && out.send(Message::Rows(batch)).is_err())
+                || committed.recv().is_err()
+            {
+                return;
+            }
+        }
+        if mapper.stock.is_empty()
+            && let Ok(spare) = spares.try_recv()
+        {
+            mapper.stock = spare;
+        }
+        rows.push(mapper.prepare(mappers, number, &record));
+        if rows.len() == ROWS_PER_MESSAGE {
+            let full = std::mem::replace(&mut rows, Vec::with_capacity(ROWS_PER_MESSAGE));
+            if out.send(Message::Rows(full)).is_err() {
+                return;
+            }
+        }
+    }
+    if !rows.is_empty() && out.send(Message::Rows(rows)).is_err() {
+        return;
+    }
+    let _ = out.send(Message::Done);
+}
+
+/// The writing side's end of the rows from the reading thread.
+pub(super) struct Incoming {
+    pub(super) from: mpsc::Receiver<Message>,
+    pub(super) rows: std::vec::IntoIter<Prepared>,
+}
+
+impl Incoming {
+    /// The next row; `None` after the last.
+    pub(super) fn next(&mut self) -> Result<Option<Prepared>> {
+        loop {
+            if let Some(row) = self.rows.next() {
+                return Ok(Some(row));
+            }
+            match self.from.recv() {
+                Ok(Message::Rows(rows)) => self.rows = rows.into_iter(),
+                Ok(Message::Failed(error)) => return Err(error),
+                Ok(Message::Done) => return Ok(None),
+                // The reading thread stopped without saying it was done: it panicked, and
+                // the scope it runs in passes the panic on.
+                Err(mpsc::RecvError) => {
+                    return Err(Error::new(ErrorKind::Invalid(
+                        "the import's reading thread stopped".to_owned(),
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// The reading side of an import: turns CSV records into checked rows.
+pub(super) struct Mapper<'a> {
+    pub(super) schema: &'a Schema,
+    pub(super) plan: &'a [Planned],
+    pub(super) columns: &'a [String],
+    pub(super) source: Vec<String>,
+    /// Field maps the writing side is done with, to fill again: their keys stay, so a row
+    /// allocates no field names (and the writing thread frees none).
+    pub(super) stock: Vec<Fields>,
+}
+
+impl Mapper<'_> {
+    /// Reads, maps (through the *CSV row mapped* chain) and checks one row.
+    pub(super) fn prepare(
+        &mut self,
+        mappers: &mut RowMappers,
+        number: u64,
+        record: &csv::ByteRecord,
+    ) -> Prepared {
+        let mut fields = self.stock.pop().unwrap_or_default();
+        let plan = self.plan;
+        let planned = |field: &str| plan.iter().any(|p| p.def.is_some() && p.field == field);
+        if fields.len() != plan.iter().filter(|p| p.def.is_some()).count() {
+            // A plugin added fields to the row this map held: only the mapped ones stay, and
+            // every one of those gets this row's value below.
+            fields.retain(|field, _| planned(field));
+        }
+        if record.len() != self.columns.len() {
+            return Prepared::Refused(refused(
+                number,
+                None,
+                None,
+                format!(
+                    "the row has {} fields; the header has {}",
+                    record.len(),
+                    self.columns.len()
+                ),
+            ));
+        }
+        if let Some(index) = record
+            .iter()
+            .position(|cell| cell.len() > csvfile::MAX_FIELD_BYTES)
+        {
+            return Prepared::Refused(refused(
+                number,
+                Some(&self.columns[index]),
+                None,
+                format!(
+                    "the field is {} bytes long; at most {} bytes are read",
+                    record[index].len(),
+                    csvfile::MAX_FIELD_BYTES
+                ),
+            ));
+        }
+        let mut managed_by: Option<String> = None;
+        for planned in self.plan {
+            let cell = &record[planned.index];
+            let Ok(text) = std::str::from_utf8(cell) else {
+                return Prepared::Refused(refused(
+                    number,
+                    Some(&planned.column),
+                    Some(&planned.field),
+                    "not valid UTF-8 text: is the file's encoding right? (try windows-1252)"
+                        .to_owned(),
+                ));
+            };
+            match &planned.def {
+                Some(def) => match companies::parse_text(def, text) {
+                    Ok(value) => match fields.get_mut(&planned.field) {
+                        Some(slot) => *slot = value,
+                        None => {
+                            fields.insert(planned.field.clone(), value);
+                        }
+                    },
+                    Err(reason) => {
+                        return Prepared::Refused(refused(
+                            number,
+                            Some(&planned.column),
+                            Some(&planned.field),
+                            reason,
+                        ));
+                    }
+                },
+                None => {
+                    let text = text.trim();
+                    if !text.is_empty() {
+                        managed_by = Some(text.to_owned());
+                    }
+                }
+            }
+        }
+        if !mappers.is_empty() {
+            self.source.clear();
+            self.source.extend(
+                record
+                    .iter()
+                    .map(|cell| String::from_utf8_lossy(cell).into_owned()),
+            );
+            match mappers.map_row(number, &self.source, &mut fields) {
+                RowVerdict::Keep => {}
+                RowVerdict::Skip { plugin, reason } => {
+                    return Prepared::Refused(RowError {
+                        row: number,
+                        outcome: RowErrorKind::Skipped,
+                        column: None,
+                        field: None,
+                        plugin: Some(plugin),
+                        reason,
+                    });
+                }
+                RowVerdict::Reject {
+                    plugin,
+                    field,
+                    message,
+                } => {
+                    return Prepared::Refused(RowError {
+                        row: number,
+                        outcome: RowErrorKind::Failed,
+                        column: column_of(self.plan, &field).map(str::to_owned),
+                        field: Some(field),
+                        plugin: Some(plugin),
+                        reason: message,
+                    });
+                }
+                RowVerdict::Failed(error) => {
+                    return Prepared::Refused(RowError {
+                        row: number,
+                        outcome: RowErrorKind::Failed,
+                        column: None,
+                        field: None,
+                        plugin: Some(error.plugin().to_owned()),
+                        reason: error.to_string(),
+                    });
+                }
+            }
+        }
+        // The name is taken out, its key left holding null (which no check or write minds), so
+        // the map keeps its keys for the next row.
+        let name = match fields.get_mut(NAME).map(std::mem::take) {
+            Some(FieldValue::Text(name)) => name,
+            Some(FieldValue::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        if let Err((field, message)) = self.schema.check_all(&name, &mut fields) {
+            let column = column_of(self.plan, &field).map(str::to_owned);
+            return Prepared::Refused(refused(number, column.as_deref(), Some(&field), message));
+        }
+        Prepared::Row {
+            number,
+            name,
+            fields,
+            managed_by,
+        }
+    }
+}
+
+/// A failed row's error, without a plugin.
+pub(super) fn refused(
+    row: u64,
+    column: Option<&str>,
+    field: Option<&str>,
+    reason: String,
+) -> RowError {
+    RowError {
+        row,
+        outcome: RowErrorKind::Failed,
+        column: column.map(str::to_owned),
+        field: field.map(str::to_owned),
+        plugin: None,
+        reason,
+    }
+}
