@@ -880,3 +880,47 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
     assert!(!gone.status.success());
     assert!(String::from_utf8_lossy(&gone.stderr).contains("ask the person who shared it"));
 }
+
+#[test]
+fn a_lost_link_is_reissued_and_the_old_one_stops_working() {
+    let f = fixture();
+    let tenant = f.tenant();
+    without_otp(&tenant);
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["full@acme.example", "viewer@acme.example"],
+        ))
+        .unwrap();
+    let (lost, other) = (&receipt.links[0], &receipt.links[1]);
+
+    let new = tenant.reissue_link(lost.recipient_id).unwrap();
+    assert_eq!(new.email, lost.email);
+    assert_ne!(new.link, lost.link);
+    assert!(matches!(
+        tenant.open_link(&lost.link).unwrap_err().kind(),
+        ErrorKind::LinkUnavailable
+    ));
+    assert!(tenant.open_link(&new.link).is_ok());
+    assert!(
+        tenant.open_link(&other.link).is_ok(),
+        "other links are untouched"
+    );
+    let audit = tenant.audit_log().unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "share.reissue"
+            && e.subject == format!("share-recipient:{}", lost.recipient_id)
+            && e.actor == "csm@acme.example"),
+        "{audit:?}"
+    );
+
+    // A revoked link is not brought back this way.
+    tenant.revoke_recipient(other.recipient_id).unwrap();
+    let error = tenant.reissue_link(other.recipient_id).unwrap_err();
+    assert!(error.to_string().contains("revoked"), "{error}");
+    assert!(matches!(
+        tenant.reissue_link(9_999).unwrap_err().kind(),
+        ErrorKind::NotFound { .. }
+    ));
+}

@@ -91,6 +91,17 @@ pub enum ShareCommand {
         #[command(flatten)]
         actor: Actor,
     },
+    /// Give a recipient a new link; the old one stops working (for a link that never reached
+    /// its holder).
+    Reissue {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The recipient (the id `share list` shows).
+        recipient: i64,
+        #[command(flatten)]
+        actor: Actor,
+    },
     /// The manage-shares view: recipients with their state, who shared, when, and expiry.
     List {
         /// The tenant (or set CSHOST_TENANT).
@@ -199,6 +210,17 @@ pub fn run(
         } => {
             let plan = host.tenant(&tenant)?.verify_otp(&link, &code)?;
             print_shared(&plan, json)?;
+        }
+        ShareCommand::Reissue {
+            tenant,
+            recipient,
+            actor,
+        } => {
+            let link = actor.tenant(&host, &tenant)?.reissue_link(recipient)?;
+            println!(
+                "recipient {} {}: {}",
+                link.recipient_id, link.email, link.link
+            );
         }
         ShareCommand::Revoke {
             tenant,

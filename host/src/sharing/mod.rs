@@ -716,6 +716,63 @@ impl Tenant<'_> {
         Ok(revoked == 1)
     }
 
+    /// Gives a recipient a new link in place of the old one, which stops working at once: for a
+    /// link that never reached its holder (its printout was lost, the message went astray). The
+    /// new link keeps the share's expiry; the recipient's one-time code state starts afresh
+    /// (a link blocked by wrong codes is usable again). A revoked or expired link is not
+    /// re-issued: share the plan again. Audited as `share.reissue`.
+    pub fn reissue_link(&self, recipient_id: i64) -> Result<RecipientLink> {
+        let now = self.host.now();
+        self.write(|op| {
+            let found: Option<(String, Option<i64>, i64)> = op
+                .conn
+                .query_row(
+                    "SELECT r.email, r.revoked_at, s.expires_at FROM share_recipients r
+                     JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
+                     WHERE r.tenant_id = ?1 AND r.id = ?2",
+                    params![op.tenant.as_str(), recipient_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((email, revoked_at, expires_at)) = found else {
+                return Err(plans::not_found("share recipient", recipient_id));
+            };
+            if revoked_at.is_some() || now >= expires_at {
+                let state = if revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "expired"
+                };
+                return Err(invalid(format!(
+                    "share recipient {recipient_id} ({email}): the link is {state}, so it is not \
+                     re-issued; share the plan again"
+                )));
+            }
+            let token = new_token()?;
+            op.conn.execute(
+                "UPDATE share_recipients SET token_hash = ?3, blocked_at = NULL, otp_hash = NULL,
+                        otp_expires_at = NULL, otps_issued = 0, otp_failures = 0
+                 WHERE tenant_id = ?1 AND id = ?2",
+                params![
+                    op.tenant.as_str(),
+                    recipient_id,
+                    token_hash(&token).as_slice()
+                ],
+            )?;
+            op.audit(
+                "share.reissue",
+                &format!("share-recipient:{recipient_id}"),
+                None,
+                Some(serde_json::json!({ "email": email })),
+            )?;
+            Ok(RecipientLink {
+                recipient_id,
+                email,
+                link: format!("{}{token}", settings(op)?.link_base),
+            })
+        })
+    }
+
     /// Revokes every link to a plan. Returns how many were revoked.
     pub fn revoke_plan(&self, plan_id: i64) -> Result<usize> {
         self.read(|op| plans::require(op, plans::Record::Plan, plan_id))?;
