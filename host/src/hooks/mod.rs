@@ -543,6 +543,17 @@ impl RowMappers {
         })
     }
 
+    /// The names of the plugins the chain calls, joined by `, `; `None` when it calls none.
+    pub(crate) fn active_names(&self) -> Option<String> {
+        let names: Vec<&str> = self
+            .slots
+            .iter()
+            .filter(|slot| !slot.benched)
+            .map(Slot::name)
+            .collect();
+        (!names.is_empty()).then(|| names.join(", "))
+    }
+
     /// Runs the chain on one mapped row; each plugin's `keep` changes are applied to `fields` in
     /// place before the next plugin sees them.
     pub(crate) fn map_row(
