@@ -232,6 +232,43 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
 }
 
 #[test]
+fn a_mapper_setting_a_field_the_schema_lacks_is_named_with_the_command_that_adds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+    host.install_plugin(&support::plugin_bytes("tag-source"), "admin@acme.example")
+        .unwrap();
+    // tag-source writes `notes`, which this tenant has not defined.
+    acme.enable_plugin("tag-source", EnableOptions::new().config("tag", "web"))
+        .unwrap();
+    let job = acme
+        .import_bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
+        .unwrap();
+    assert_eq!((job.created, job.failed), (0, 2), "{job:?}");
+    let error = &job.errors[0];
+    assert_eq!(error.plugin.as_deref(), Some("tag-source"));
+    assert_eq!(error.field.as_deref(), Some("notes"));
+    assert!(
+        error
+            .reason
+            .contains("field mapper `tag-source` set `notes`")
+            && error
+                .reason
+                .contains("cshost company field --tenant TENANT notes text"),
+        "{}",
+        error.reason
+    );
+
+    // Once the field exists, the same rows go in.
+    acme.define_company_field("notes", cs_host::FieldType::Text, false)
+        .unwrap();
+    let job = acme
+        .import_bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
+        .unwrap();
+    assert_eq!((job.created, job.failed), (2, 0), "{job:?}");
+}
+
+#[test]
 fn a_process_killed_mid_import_leaves_whole_rows_and_a_rerun_completes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cs.db");

@@ -276,6 +276,47 @@ fn plugin_test_fails_a_case_with_a_diff_and_exits_non_zero() {
 }
 
 #[test]
+fn install_and_enable_errors_name_the_file_and_suggest_the_plugin_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let bad = dir.path().join("not-a-plugin.wasm");
+    std::fs::write(&bad, "nope").unwrap();
+    let output = cshost(&[
+        os("--db"),
+        db.as_os_str(),
+        os("plugin"),
+        os("install"),
+        bad.as_os_str(),
+    ]);
+    let message = text(&output);
+    assert!(!output.status.success());
+    assert!(message.contains("not-a-plugin.wasm is not"), "{message}");
+    assert!(!message.contains("<component>"), "{message}");
+
+    let wasm = support::plugin_path("arr-tier");
+    for args in [
+        vec![os("plugin"), os("install"), wasm.as_os_str()],
+        vec![os("tenant"), os("create"), os("acme")],
+    ] {
+        let mut all = vec![os("--db"), db.as_os_str()];
+        all.extend(args);
+        assert!(cshost(&all).status.success());
+    }
+    let output = cshost(&[
+        os("--db"),
+        db.as_os_str(),
+        os("tenant"),
+        os("enable"),
+        os("acme"),
+        os("arr_tier.wasm"),
+    ]);
+    let message = text(&output);
+    assert!(!output.status.success());
+    assert!(message.contains("did you mean `arr-tier`?"), "{message}");
+    assert!(message.contains("cshost plugin inspect"), "{message}");
+}
+
+#[test]
 fn plugin_run_refuses_a_configuration_key_the_plugin_does_not_declare() {
     let wasm = support::plugin_path("normalize-partner");
     let input = support::sample_input("normalize-partner.json");

@@ -909,3 +909,35 @@ fn notifications_aliasing_one_buffer_are_not_copied_past_the_output_cap() {
     }
     assert_host_still_serves();
 }
+
+#[test]
+fn an_egress_grant_lets_a_notifier_reach_only_the_allowed_domain_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_with(dir.path(), "exfiltrator", EnableOptions::new());
+    let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
+    assert!(acme.allow_egress("exfiltrator", "not a domain").is_err());
+    let enablement = acme.allow_egress("exfiltrator", "Evil.Example").unwrap();
+    assert_eq!(enablement.egress, ["evil.example".to_owned()].into());
+    let out = acme
+        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .unwrap();
+    let sent = out["send"].as_array().unwrap();
+    assert!(
+        sent.iter()
+            .any(|n| n["recipient"] == "attacker@evil.example"),
+        "{out}"
+    );
+    let audit = acme.audit_log().unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "plugin.egress.allow" && e.actor == "admin@acme.example"),
+        "{audit:?}"
+    );
+    // Taken back, the outside address is refused again.
+    acme.deny_egress("exfiltrator", "evil.example").unwrap();
+    let out = acme
+        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .unwrap();
+    assert_eq!(out["error"]["code"], "egress-denied", "{out}");
+}

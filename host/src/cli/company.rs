@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use cs_host::model::{AccessScope, FieldValue, Fields};
 use cs_host::{
     Encoding, FieldType, Host, ImportJob, ImportOptions, Mapping, NewCompany, Progress, Separator,
-    Tenant,
+    Tenant, inert,
 };
 
 #[derive(Subcommand)]
@@ -210,7 +210,7 @@ pub fn print_job(job: &ImportJob, json: bool) -> anyhow::Result<()> {
         "{id}: {} {} from {}: {} rows, {} created, {} updated, {} skipped, {} failed",
         job.status,
         job.target,
-        job.source,
+        inert(&job.source),
         job.rows,
         job.created,
         job.updated,
@@ -230,28 +230,28 @@ pub fn print_job(job: &ImportJob, json: bool) -> anyhow::Result<()> {
         .mapping
         .columns
         .iter()
-        .map(|(c, f)| format!("{c} -> {f}"))
+        .map(|(c, f)| format!("{} -> {}", inert(c), inert(f)))
         .collect();
     println!("  mapping: {}", mapping.join(", "));
     if let Some(error) = &job.error {
-        println!("  error: {error}");
+        println!("  error: {}", inert(error));
     }
     for e in &job.errors {
         let mut at = format!("row {}", e.row);
         if let Some(c) = &e.column {
-            at.push_str(&format!(", column `{c}`"));
+            at.push_str(&format!(", column `{}`", inert(c)));
         }
         if let Some(f) = &e.field {
-            at.push_str(&format!(", field `{f}`"));
+            at.push_str(&format!(", field `{}`", inert(f)));
         }
         if let Some(p) = &e.plugin {
-            at.push_str(&format!(", plugin {p}"));
+            at.push_str(&format!(", plugin {}", inert(p)));
         }
         let outcome = match e.outcome {
             cs_host::RowErrorKind::Failed => "failed",
             cs_host::RowErrorKind::Skipped => "skipped",
         };
-        println!("  {outcome}: {at}: {}", e.reason);
+        println!("  {outcome}: {at}: {}", inert(&e.reason));
     }
     if (job.failed + job.skipped) as usize > job.errors.len() {
         println!(
@@ -310,13 +310,17 @@ pub fn print_companies(companies: &[cs_host::model::Company]) {
         "ID", "AS", "MANAGED BY", "NAME"
     );
     for c in companies {
-        let fields: Vec<String> = c.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let fields: Vec<String> = c
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", inert(k), inert(&v.to_string())))
+            .collect();
         println!(
             "{:<8} {:<10} {:<10} {:<36} {}",
             c.id,
             format!("{:?}", c.managed_as).to_lowercase(),
-            c.managed_by.as_deref().unwrap_or("-"),
-            c.name,
+            inert(c.managed_by.as_deref().unwrap_or("-")),
+            inert(&c.name),
             fields.join(" ")
         );
     }

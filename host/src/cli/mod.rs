@@ -205,7 +205,11 @@ fn hint(error: &anyhow::Error, open: &dyn Fn() -> anyhow::Result<Host>) -> Optio
         .and_then(|host| Ok(host.installed_plugins()?))
         .map(|plugins| plugins.into_iter().map(|p| p.manifest.name).collect())
         .unwrap_or_default();
-    let near = cs_host::nearest(name, installed.iter().map(String::as_str))
+    // A file name (`country_regions.wasm`) is a common mistake: compare its stem, `-` for `_`.
+    let stem = std::path::Path::new(name)
+        .file_stem()
+        .map_or(name.clone(), |s| s.to_string_lossy().replace('_', "-"));
+    let near = cs_host::nearest(&stem, installed.iter().map(String::as_str))
         .map(|near| format!("did you mean `{near}`? "))
         .unwrap_or_default();
     Some(format!(

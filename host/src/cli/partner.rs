@@ -79,10 +79,10 @@ fn print_tagged(tagged: &[(i64, HookReport)]) {
 fn print_reports(reports: &[(i64, HookReport)]) {
     for (id, report) in reports {
         for line in &report.applied {
-            println!("  partner {id}: {line}");
+            println!("  partner {id}: {}", cs_host::inert(line));
         }
         for line in &report.refused {
-            println!("  partner {id}: refused {line}");
+            println!("  partner {id}: refused {}", cs_host::inert(line));
         }
     }
 }
@@ -137,7 +137,8 @@ pub fn run(
                         cs_host::model::AccessScope::RelationshipRecords => "relationship",
                         cs_host::model::AccessScope::Both => "both",
                     };
-                    println!("{:<8} {:<14} {}", p.company.id, scope, p.company.name);
+                    let name = cs_host::inert(&p.company.name);
+                    println!("{:<8} {:<14} {}", p.company.id, scope, name);
                 }
             }
         }

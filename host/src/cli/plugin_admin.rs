@@ -217,6 +217,29 @@ pub enum TenantPluginCommand {
         #[command(flatten)]
         actor: Actor,
     },
+    /// Let a notifier's or lifecycle plugin's notifications reach an address, or every address
+    /// of a domain, besides the event's own addresses and the tenant's users.
+    AllowEgress {
+        /// The tenant.
+        tenant: String,
+        /// The plugin.
+        plugin: String,
+        /// An email address, or a domain such as partner.example.
+        target: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Take back an address or domain given with allow-egress.
+    DenyEgress {
+        /// The tenant.
+        tenant: String,
+        /// The plugin.
+        plugin: String,
+        /// The address or domain.
+        target: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
     /// The run log: calls, failures by kind, fuel and durations per plugin and hook; with
     /// --failures, the last failures; with --replay, write a failure's input and component so
     /// `cshost plugin run` replays it.
@@ -311,7 +334,14 @@ pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<Exi
         RegistryCommand::Install { file, actor, json } => {
             let installed = host
                 .install_plugin(&read(&file)?, &actor.actor)
-                .with_context(|| format!("cannot install {}", file.display()))?;
+                .map_err(|error| match error.kind() {
+                    // The library knows only bytes; name the file rather than a placeholder.
+                    cs_host::ErrorKind::Plugin(plugin) => {
+                        anyhow::anyhow!("cannot install: {} {}", file.display(), plugin.kind())
+                    }
+                    _ => anyhow::Error::new(error)
+                        .context(format!("cannot install {}", file.display())),
+                })?;
             if json {
                 return print_json(&installed).map(|()| ExitCode::SUCCESS);
             }
@@ -454,13 +484,18 @@ fn enablement_table(enablements: &[Enablement]) {
             or_dash(e.grants.iter().map(|c| c.to_string()).collect()),
             or_dash(config),
         );
+        if !e.egress.is_empty() {
+            let egress: Vec<&str> = e.egress.iter().map(String::as_str).collect();
+            println!("    may also notify: {}", egress.join(", "));
+        }
         if let Some(reason) = &e.disabled_reason {
             println!("    disabled by the host: {}", inert(reason));
         }
     }
 }
 
-/// `cshost tenant plugins | enable | disable | config | grant | revoke | stats | audit`.
+/// `cshost tenant plugins | enable | disable | config | grant | revoke | allow-egress |
+/// deny-egress | stats | audit`.
 pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<ExitCode> {
     let show = |e: Enablement| {
         enablement_table(&[e]);
@@ -567,6 +602,26 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             host.tenant(&tenant)?
                 .acting_as(actor.actor)
                 .revoke_capability(&plugin, capability)?,
+        ),
+        TenantPluginCommand::AllowEgress {
+            tenant,
+            plugin,
+            target,
+            actor,
+        } => show(
+            host.tenant(&tenant)?
+                .acting_as(actor.actor)
+                .allow_egress(&plugin, &target)?,
+        ),
+        TenantPluginCommand::DenyEgress {
+            tenant,
+            plugin,
+            target,
+            actor,
+        } => show(
+            host.tenant(&tenant)?
+                .acting_as(actor.actor)
+                .deny_egress(&plugin, &target)?,
         ),
         TenantPluginCommand::Stats {
             tenant,

@@ -88,7 +88,8 @@ pub fn run(
             } else {
                 println!("{:<20} {:<14} NAME", "ID", "LEVEL");
                 for t in tenants {
-                    println!("{:<20} {:<14} {}", t.id, t.level.as_str(), t.name);
+                    let name = cs_host::inert(&t.name);
+                    println!("{:<20} {:<14} {}", t.id, t.level.as_str(), name);
                 }
             }
         }

@@ -35,6 +35,8 @@ pub(crate) struct RowMappers {
 struct Slot {
     instance: PluginInstance,
     policy: FailurePolicy,
+    /// The addresses and domains the admin lets its notifications reach besides the defaults.
+    egress: std::collections::BTreeSet<String>,
     log: CallLog,
     /// The last error, kept to fail the rows a tripped fail-closed plugin can no longer serve.
     last_error: Option<PluginError>,
@@ -47,6 +49,7 @@ impl Slot {
         Slot {
             instance: active.plugin.instantiate(&active.context),
             policy: active.enablement.failure_policy,
+            egress: active.enablement.egress.clone(),
             log: CallLog::new(&active, hook.hook()),
             last_error: None,
             benched: false,
@@ -241,7 +244,7 @@ impl<'h> Tenant<'h> {
                 .instance
                 .on_plan_shared(event, &planned)
                 .and_then(|mut sent| {
-                    egress.check(slot.name(), sent.iter_mut(), &is_user)?;
+                    egress.check(slot.name(), sent.iter_mut(), &slot.egress, &is_user)?;
                     Ok(sent)
                 });
             let stats = slot.instance.last_call();
@@ -299,7 +302,7 @@ impl<'h> Tenant<'h> {
                         _ => None,
                     });
                     let notes: Vec<&mut Notification> = notes.collect();
-                    egress.check(slot.name(), notes.into_iter(), &is_user)?;
+                    egress.check(slot.name(), notes.into_iter(), &slot.egress, &is_user)?;
                     Ok(actions)
                 });
             let stats = slot.instance.last_call();
@@ -538,6 +541,17 @@ impl RowMappers {
                     .capabilities
                     .contains(&crate::plugins::Capability::ReadCompanies)
         })
+    }
+
+    /// The names of the plugins the chain calls, joined by `, `; `None` when it calls none.
+    pub(crate) fn active_names(&self) -> Option<String> {
+        let names: Vec<&str> = self
+            .slots
+            .iter()
+            .filter(|slot| !slot.benched)
+            .map(Slot::name)
+            .collect();
+        (!names.is_empty()).then(|| names.join(", "))
     }
 
     /// Runs the chain on one mapped row; each plugin's `keep` changes are applied to `fields` in

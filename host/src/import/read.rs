@@ -289,6 +289,24 @@ impl Mapper<'_> {
         };
         if let Err((field, message)) = self.schema.check_all(&name, &mut fields) {
             let column = column_of(self.plan, &field).map(str::to_owned);
+            // The mapping names only fields of the schema, so a field the schema lacks was set
+            // by a field mapper: blame it and say how to add the field.
+            if self.schema.get(&field).is_none()
+                && let Some(plugins) = mappers.active_names()
+            {
+                return Prepared::Refused(RowError {
+                    row: number,
+                    outcome: RowErrorKind::Failed,
+                    column: None,
+                    reason: format!(
+                        "field mapper `{plugins}` set `{field}`, which is not a company field \
+                         of this tenant: add it (`cshost company field --tenant TENANT {field} \
+                         text`, or the type it holds) or stop the plugin setting it"
+                    ),
+                    field: Some(field),
+                    plugin: Some(plugins),
+                });
+            }
             return Prepared::Refused(refused(number, column.as_deref(), Some(&field), message));
         }
         Prepared::Row {

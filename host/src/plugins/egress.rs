@@ -5,8 +5,10 @@
 //! shared and the tenant's users; a lifecycle plugin only the partner's own addresses (the
 //! address fields of its record) and the tenant's users. One call may return at most
 //! [`Limits::notifications`](super::Limits::notifications) notifications per address the event
-//! names. A plugin that breaks the policy fails like any other plugin error, and its failure
-//! policy applies: nothing it returned is sent.
+//! names. Anything else needs the tenant admin's grant: an allow-list of addresses and domains
+//! per enablement ([`Tenant::allow_egress`](crate::Tenant::allow_egress), audited). A plugin that
+//! breaks the policy fails like any other plugin error, and its failure policy applies: nothing
+//! it returned is sent.
 
 use std::collections::BTreeSet;
 
@@ -56,12 +58,14 @@ impl Egress {
         Egress { named, cap }
     }
 
-    /// Checks what a plugin asks to send, and writes each recipient normalised. `is_user` says
-    /// whether a normalised address is one of the tenant's users.
+    /// Checks what a plugin asks to send, and writes each recipient normalised. `allowed` holds
+    /// the addresses and domains the tenant's admin granted the plugin besides the defaults;
+    /// `is_user` says whether a normalised address is one of the tenant's users.
     pub(crate) fn check<'a>(
         &self,
         plugin: &str,
         notifications: impl ExactSizeIterator<Item = &'a mut Notification>,
+        allowed: &BTreeSet<String>,
         is_user: &dyn Fn(&str) -> bool,
     ) -> Result<(), PluginError> {
         let fail = |kind| Err(PluginError::new(plugin, kind));
@@ -80,7 +84,9 @@ impl Egress {
                     ),
                 });
             };
-            if !self.named.contains(&to) && !is_user(&to) {
+            let domain = to.rsplit_once('@').map_or("", |(_, domain)| domain);
+            let granted = allowed.contains(&to) || allowed.contains(domain);
+            if !self.named.contains(&to) && !granted && !is_user(&to) {
                 return fail(PluginErrorKind::EgressDenied { recipient: to });
             }
             notification.recipient = to;
@@ -133,15 +139,22 @@ mod tests {
             email("csm@acme.example"),
             email("boss@acme.example"),
         ];
-        egress.check("p", ok.iter_mut(), &users).unwrap();
+        let none = BTreeSet::new();
+        egress.check("p", ok.iter_mut(), &none, &users).unwrap();
         assert_eq!(ok[0].recipient, "pat@globex.example");
 
         let mut out = [email("attacker@evil.example")];
-        let error = egress.check("p", out.iter_mut(), &users).unwrap_err();
+        let error = egress
+            .check("p", out.iter_mut(), &none, &users)
+            .unwrap_err();
         assert_eq!(error.code(), "egress-denied");
+        let granted: BTreeSet<String> = ["evil.example".to_owned()].into();
+        egress.check("p", out.iter_mut(), &granted, &users).unwrap();
 
         let mut flood = vec![email("pat@globex.example"); 5];
-        let error = egress.check("p", flood.iter_mut(), &users).unwrap_err();
+        let error = egress
+            .check("p", flood.iter_mut(), &none, &users)
+            .unwrap_err();
         assert_eq!(
             error.kind(),
             &PluginErrorKind::TooManyNotifications { count: 5, limit: 4 }

@@ -90,6 +90,10 @@ pub struct Enablement {
     pub failure_policy: FailurePolicy,
     /// The capabilities the admin granted (always among those the plugin requests).
     pub grants: BTreeSet<Capability>,
+    /// The addresses and domains the admin allows its notifications to reach besides the
+    /// egress policy's defaults (the event's own addresses and the tenant's users).
+    #[serde(default)]
+    pub egress: BTreeSet<String>,
     /// Consecutive failures after which the host disables the plugin for the tenant.
     pub breaker_threshold: u32,
     /// Failures in a row so far.
@@ -259,6 +263,10 @@ impl Tenant<'_> {
                     .clone()
                     .or(previous.as_ref().map(|p| p.grants.clone()))
                     .unwrap_or_default(),
+                egress: previous
+                    .as_ref()
+                    .map(|p| p.egress.clone())
+                    .unwrap_or_default(),
                 breaker_threshold: options
                     .breaker_threshold
                     .or(previous.as_ref().map(|p| p.breaker_threshold))
@@ -306,6 +314,25 @@ impl Tenant<'_> {
         self.change(name, "plugin.config", |e, manifest| {
             check_config(manifest, &config)?;
             e.config = config;
+            Ok(())
+        })
+    }
+
+    /// Lets the plugin's notifications reach `target` (an address, or every address of a
+    /// domain) besides the egress policy's defaults. Recorded in the audit log.
+    pub fn allow_egress(&self, name: &str, target: &str) -> Result<Enablement> {
+        let target = egress_target(target)?;
+        self.change(name, "plugin.egress.allow", |e, _| {
+            e.egress.insert(target);
+            Ok(())
+        })
+    }
+
+    /// Takes back an address or domain given with [`allow_egress`](Self::allow_egress).
+    pub fn deny_egress(&self, name: &str, target: &str) -> Result<Enablement> {
+        let target = egress_target(target)?;
+        self.change(name, "plugin.egress.deny", |e, _| {
+            e.egress.remove(&target);
             Ok(())
         })
     }
@@ -496,6 +523,22 @@ pub(crate) struct Active {
     pub(crate) context: PluginContext,
 }
 
+/// An egress allow-list entry, normalised: an email address, or a domain such as
+/// `partner.example`.
+fn egress_target(target: &str) -> Result<String> {
+    if let Some(address) = crate::outbox::normalize_address(target) {
+        return Ok(address);
+    }
+    // A domain is what follows the `@` of an address.
+    match crate::outbox::normalize_address(&format!("x@{}", target.trim())) {
+        Some(address) => Ok(address["x@".len()..].to_owned()),
+        None => Err(Error::new(ErrorKind::Invalid(format!(
+            "`{}` is neither an email address nor a domain",
+            crate::inert::inert(target)
+        )))),
+    }
+}
+
 /// Refuses configuration keys the plugin does not declare, and missing required keys.
 fn check_config(manifest: &Manifest, config: &BTreeMap<String, String>) -> Result<()> {
     manifest.check_config(config)
@@ -531,11 +574,12 @@ fn hash_of(conn: &Connection, name: &str, version: Option<&str>) -> Result<Strin
 
 const ENABLEMENT_COLUMNS: &str = "e.plugin, p.version, e.hash, e.enabled, e.follow_latest, \
      e.config, e.priority, e.limits, e.failure_policy, e.grants, e.breaker_threshold, \
-     e.consecutive_failures, e.disabled_reason, e.admin, e.updated_at";
+     e.consecutive_failures, e.disabled_reason, e.admin, e.updated_at, e.egress";
 
 const ENABLEMENT_QUERY_ENABLED: &str = "SELECT e.plugin, p.version, e.hash, e.enabled, \
      e.follow_latest, e.config, e.priority, e.limits, e.failure_policy, e.grants, \
-     e.breaker_threshold, e.consecutive_failures, e.disabled_reason, e.admin, e.updated_at \
+     e.breaker_threshold, e.consecutive_failures, e.disabled_reason, e.admin, e.updated_at, \
+     e.egress \
      FROM plugin_enablements e JOIN plugins p ON p.hash = e.hash \
      WHERE e.tenant_id = ?1 AND e.enabled = 1 ORDER BY e.priority, e.plugin";
 
@@ -568,6 +612,7 @@ fn enablement_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Enablement> {
         disabled_reason: row.get(12)?,
         admin: row.get(13)?,
         updated_at: row.get(14)?,
+        egress: json(row, 15)?,
     })
 }
 
@@ -602,7 +647,7 @@ pub(crate) fn of_hash(conn: &Connection, hash: &str) -> Result<Vec<(String, Enab
          JOIN plugins p ON p.hash = e.hash WHERE e.hash = ?1 ORDER BY e.tenant_id"
     ))
     .and_then(|mut q| {
-        q.query_map([hash], |row| Ok((row.get(15)?, enablement_row(row)?)))?
+        q.query_map([hash], |row| Ok((row.get(16)?, enablement_row(row)?)))?
             .collect()
     })
     .map_err(Error::from)
@@ -616,8 +661,8 @@ fn save(op: &Op<'_>, e: &Enablement) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO plugin_enablements (tenant_id, plugin, hash, enabled, follow_latest, config,
              priority, limits, failure_policy, grants, breaker_threshold, consecutive_failures,
-             disabled_reason, admin, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             disabled_reason, admin, updated_at, egress)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          ON CONFLICT (tenant_id, plugin) DO UPDATE SET hash = excluded.hash,
              enabled = excluded.enabled, follow_latest = excluded.follow_latest,
              config = excluded.config, priority = excluded.priority, limits = excluded.limits,
@@ -625,7 +670,7 @@ fn save(op: &Op<'_>, e: &Enablement) -> Result<()> {
              breaker_threshold = excluded.breaker_threshold,
              consecutive_failures = excluded.consecutive_failures,
              disabled_reason = excluded.disabled_reason, admin = excluded.admin,
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, egress = excluded.egress",
     )
     .and_then(|mut insert| {
         insert.execute(params![
@@ -644,6 +689,7 @@ fn save(op: &Op<'_>, e: &Enablement) -> Result<()> {
             e.disabled_reason,
             e.admin,
             e.updated_at,
+            json(&e.egress),
         ])
     })?;
     Ok(())

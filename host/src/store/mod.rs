@@ -27,6 +27,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_pending_hooks",
         include_str!("migrations/0005_pending_hooks.sql"),
     ),
+    (
+        "0006_plugin_egress",
+        include_str!("migrations/0006_plugin_egress.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
