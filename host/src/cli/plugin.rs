@@ -329,14 +329,7 @@ pub(super) fn call_hook(
     let output = match hook {
         ExtensionPoint::FieldMapper => {
             let input: RowsInput = parse_hook_input(hook, input)?;
-            let mut fields: Vec<String> = Vec::new();
-            for row in &input.rows {
-                for name in row.fields.keys() {
-                    if !fields.contains(name) {
-                        fields.push(name.clone());
-                    }
-                }
-            }
+            let fields = input.field_names();
             let begun = instance.begin_rows(&input.columns, &fields);
             record(&instance);
             begun

@@ -345,6 +345,21 @@ pub struct RowsInput {
     pub rows: Vec<RowInput>,
 }
 
+impl RowsInput {
+    /// The names of the fields the rows carry, in the order they first appear.
+    pub fn field_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for row in &self.rows {
+            for name in row.fields.keys() {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+            }
+        }
+        names
+    }
+}
+
 /// One row of a [`RowsInput`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -442,14 +457,7 @@ impl Tenant<'_> {
         match hook {
             ExtensionPoint::FieldMapper => {
                 let input: RowsInput = parse_hook_input(hook, input)?;
-                let mut fields: Vec<String> = Vec::new();
-                for row in &input.rows {
-                    for name in row.fields.keys() {
-                        if !fields.contains(name) {
-                            fields.push(name.clone());
-                        }
-                    }
-                }
+                let fields = input.field_names();
                 let mut chain = self.row_mappers(&input.columns, &fields)?;
                 let mut out = Vec::with_capacity(input.rows.len());
                 for (i, row) in input.rows.into_iter().enumerate() {

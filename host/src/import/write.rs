@@ -49,14 +49,7 @@ impl Run<'_> {
         field: Option<&str>,
         reason: String,
     ) -> Settled {
-        Settled::Refused(RowError {
-            row,
-            outcome: RowErrorKind::Failed,
-            column: column.map(str::to_owned),
-            field: field.map(str::to_owned),
-            plugin: None,
-            reason,
-        })
+        Settled::Refused(super::read::refused(row, column, field, reason))
     }
 
     pub(super) fn column_of(&self, field: &str) -> Option<&str> {
