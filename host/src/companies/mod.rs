@@ -424,11 +424,7 @@ impl Tenant<'_> {
         required: bool,
     ) -> Result<()> {
         let name = name.trim();
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !valid {
+        if !is_field_name(name) {
             return Err(Error::new(ErrorKind::Invalid(format!(
                 "field name `{name}`: use lower-case letters, digits and `_`"
             ))));
@@ -615,6 +611,15 @@ pub(crate) fn check_is_partner(op: &Op<'_>, id: i64) -> Result<()> {
             id: id.to_string(),
         })),
     }
+}
+
+/// Whether `name` can name a custom field: lower-case ASCII letters, digits and `_`. Such a name
+/// is also safe to print inside a shell command.
+pub(crate) fn is_field_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 #[cfg(test)]

@@ -294,17 +294,10 @@ impl Mapper<'_> {
             if self.schema.get(&field).is_none()
                 && let Some(plugins) = mappers.active_names()
             {
+                let reason = unknown_field_reason(&plugins, &field);
                 return Prepared::Refused(RowError {
-                    row: number,
-                    outcome: RowErrorKind::Failed,
-                    column: None,
-                    reason: format!(
-                        "field mapper `{plugins}` set `{field}`, which is not a company field \
-                         of this tenant: add it (`cshost company field --tenant TENANT {field} \
-                         text`, or the type it holds) or stop the plugin setting it"
-                    ),
-                    field: Some(field),
                     plugin: Some(plugins),
+                    ..refused(number, None, Some(&field), reason)
                 });
             }
             return Prepared::Refused(refused(number, column.as_deref(), Some(&field), message));
@@ -316,6 +309,25 @@ impl Mapper<'_> {
             managed_by,
         }
     }
+}
+
+/// Why a row whose field mapper set a field the schema lacks fails, with the command that adds
+/// the field when the plugin's name for it can be a field name (and so is safe to paste into a
+/// shell).
+fn unknown_field_reason(plugins: &str, field: &str) -> String {
+    let fix = if companies::is_field_name(field) {
+        format!(
+            "add it (`cshost company field --tenant TENANT {field} text`, or the type it holds) \
+             or stop the plugin setting it"
+        )
+    } else {
+        "no field can have that name (lower-case letters, digits and `_`): the plugin must not \
+         set it"
+            .to_owned()
+    };
+    format!(
+        "field mapper `{plugins}` set `{field}`, which is not a company field of this tenant: {fix}"
+    )
 }
 
 /// A failed row's error, without a plugin.
@@ -332,5 +344,22 @@ pub(super) fn refused(
         field: field.map(str::to_owned),
         plugin: None,
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unknown_field_reason;
+
+    #[test]
+    fn a_hostile_field_name_is_never_offered_as_a_command_to_paste() {
+        let reason = unknown_field_reason("evil", "x; touch pwned #");
+        assert!(!reason.contains("cshost company field"), "{reason}");
+        assert!(reason.contains("no field can have that name"), "{reason}");
+        let reason = unknown_field_reason("tag-source", "notes");
+        assert!(
+            reason.contains("`cshost company field --tenant TENANT notes text`"),
+            "{reason}"
+        );
     }
 }
