@@ -205,7 +205,9 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     let digest = std::fs::read(plugins.join("share_digest.wasm"))?;
     host.install_plugin(&digest, "admin@platform.example")?;
     host.create_tenant("acme", "Acme", TenantLevel::Both)?;
-    let tenant = host.tenant("acme")?.acting_as("csm@acme.example");
+    // The customer success manager runs the tenant: a tenant admin.
+    host.tenant("acme")?.add_admin("csm@acme.example", "Cem")?;
+    let tenant = host.tenant("acme")?.as_user("csm@acme.example")?;
     tenant.enable_plugin("share-digest", EnableOptions::new())?;
     tenant.add_user("vic@acme.example", "Vic Viewer", Licence::Viewer)?;
     let globex = tenant.add_company(NewCompany::new("Globex"))?;
@@ -292,7 +294,8 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     );
     let host = Host::open(&db, config)?;
     host.create_tenant("acme", "Acme", TenantLevel::Both)?;
-    let acme = host.tenant("acme")?.acting_as("admin@acme.example");
+    host.tenant("acme")?.add_admin("admin@acme.example", "Ada")?;
+    let acme = host.tenant("acme")?.as_user("admin@acme.example")?;
     let mut enabled = Vec::new();
     for name in ["normalize-partner", "partner-welcome", "arr-tier"] {
         let path = plugins.join(format!("{}.wasm", name.replace('-', "_")));

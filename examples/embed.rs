@@ -30,8 +30,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let host = Host::open(&database, HostConfig::default())?;
     if host.tenant("acme").is_err() {
         host.create_tenant("acme", "Acme Corp", TenantLevel::Both)?;
+        // The platform operator adds the tenant's admin; every later operation acts as a user.
+        host.tenant("acme")?.add_admin("admin@acme.example", "Ada")?;
     }
-    let acme = host.tenant("acme")?.acting_as("admin@acme.example");
+    let acme = host.tenant("acme")?.as_user("admin@acme.example")?;
 
     // Install the plugin once for the platform, then enable it for this tenant.
     let installed = host.install_plugin(&std::fs::read(&plugin)?, "admin@acme.example")?;

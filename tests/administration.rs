@@ -41,8 +41,13 @@ fn install(host: &Host, crate_name: &str) {
         .unwrap_or_else(|e| panic!("installing {crate_name}: {e}"));
 }
 
+/// Tenant `tenant`, acting as its admin (added the first time).
 fn admin<'h>(host: &'h Host, tenant: &str) -> Tenant<'h> {
-    host.tenant(tenant).unwrap().acting_as(ADMIN)
+    let handle = host.tenant(tenant).unwrap();
+    if handle.user_by_email(ADMIN).unwrap().is_none() {
+        handle.add_admin(ADMIN, "Ada").unwrap();
+    }
+    handle.acting_as(ADMIN)
 }
 
 /// Import rows as `cshost plugin run --input` takes them: a name and empty notes each.

@@ -163,6 +163,15 @@ fn setup(dir: &Path) -> Host {
     host
 }
 
+/// The tenant `acme`, acting as its admin (added the first time).
+fn admin(host: &Host) -> cs_host::Tenant<'_> {
+    let acme = host.tenant("acme").unwrap();
+    if acme.user_by_email(ADMIN).unwrap().is_none() {
+        acme.add_admin(ADMIN, "Ada").unwrap();
+    }
+    acme.acting_as(ADMIN)
+}
+
 #[test]
 fn text_operators_on_standard_and_custom_fields() {
     let dir = tempfile::tempdir().unwrap();
@@ -717,7 +726,7 @@ fn tier(name: &str) -> Filter {
 fn a_plugin_filter_runs_next_to_the_built_in_ones() {
     let dir = tempfile::tempdir().unwrap();
     let host = setup(dir.path());
-    let acme = host.tenant("acme").unwrap().acting_as(ADMIN);
+    let acme = admin(&host);
     use Operator::*;
 
     // Not installed, then installed but not enabled: refused, naming the plugin.
@@ -833,7 +842,7 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
 fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
     let dir = tempfile::tempdir().unwrap();
     let host = setup(dir.path());
-    let acme = host.tenant("acme").unwrap().acting_as(ADMIN);
+    let acme = admin(&host);
     use Operator::*;
     host.install_plugin(&support::plugin_bytes("partner-welcome"), ADMIN)
         .unwrap();
@@ -929,7 +938,7 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
 fn a_record_keeps_its_one_partner_when_matches_are_given_to_another() {
     let dir = tempfile::tempdir().unwrap();
     let host = setup(dir.path());
-    let acme = host.tenant("acme").unwrap().acting_as(ADMIN);
+    let acme = admin(&host);
     use Operator::*;
     let (bennett, _) = acme
         .add_partner(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
@@ -1005,7 +1014,7 @@ fn a_record_keeps_its_one_partner_when_matches_are_given_to_another() {
 fn manual_selection_searches_by_name_and_tags_by_id() {
     let dir = tempfile::tempdir().unwrap();
     let host = setup(dir.path());
-    let acme = host.tenant("acme").unwrap().acting_as(ADMIN);
+    let acme = admin(&host);
     let globex = host.tenant("globex").unwrap();
     globex
         .add_company(NewCompany::new("Northwind Globex"))
@@ -1102,7 +1111,7 @@ fn criteria_never_select_another_tenants_companies() {
 fn changing_a_fields_type_converts_its_values_or_names_the_records_that_do_not_fit() {
     let dir = tempfile::tempdir().unwrap();
     let host = host(dir.path());
-    let acme = host.tenant("acme").unwrap().acting_as(ADMIN);
+    let acme = admin(&host);
     acme.define_company_field("tier", FieldType::Text, false)
         .unwrap();
     acme.define_company_field("seats", FieldType::Text, false)
@@ -1152,7 +1161,7 @@ fn changing_a_fields_type_converts_its_values_or_names_the_records_that_do_not_f
 fn a_custom_field_cannot_take_a_built_in_name() {
     let dir = tempfile::tempdir().unwrap();
     let host = host(dir.path());
-    let acme = host.tenant("acme").unwrap().acting_as(ADMIN);
+    let acme = admin(&host);
     for name in ["managed_by", "managed_as", "id", "tenant_id", "created_at"] {
         let error = acme
             .define_company_field(name, FieldType::Text, false)

@@ -28,6 +28,9 @@ fn setup() -> (Host, ManualClock, i64) {
             .add_user(&format!("{who}@acme.example"), who, Licence::Viewer)
             .unwrap();
     }
+    tenant
+        .add_user("csm@acme.example", "Cem", Licence::Full)
+        .unwrap();
     let company = tenant.add_company(NewCompany::new("Globex")).unwrap();
     let plan = tenant
         .create_plan(&NewPlan {

@@ -38,6 +38,11 @@ const OWNERS: &[(&str, &str)] = &[
     ("import_row_errors", "import/job.rs"),
     ("tenant_settings", "import/job.rs"),
     ("pending_hooks", "hooks/pending.rs"),
+    ("permission_bundles", "access/permissions.rs"),
+    ("user_bundles", "access/permissions.rs"),
+    ("partner_permissions", "access/permissions.rs"),
+    ("access_settings", "access/admin.rs"),
+    ("api_tokens", "access/tokens.rs"),
 ];
 
 /// The SQL words after which a table's name appears.

@@ -5,7 +5,7 @@ mod support;
 
 use cs_host::model::{CtaType, Date, Priority};
 use cs_host::{
-    EnableOptions, ErrorKind, Host, HostConfig, NewCompany, NewCta, NewPlan, NewTask, PlanStatus,
+    EnableOptions, ErrorKind, Host, HostConfig, Licence, NewCompany, NewCta, NewPlan, NewTask, PlanStatus,
     TaskOf, TenantLevel,
 };
 
@@ -17,11 +17,10 @@ fn host() -> (Host, i64) {
     let host = Host::open_in_memory(HostConfig::default()).unwrap();
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
-    let company = host
-        .tenant("acme")
-        .unwrap()
-        .add_company(NewCompany::new("Globex"))
+    let acme = host.tenant("acme").unwrap();
+    acme.add_user("csm@acme.example", "Cem", Licence::Full)
         .unwrap();
+    let company = acme.add_company(NewCompany::new("Globex")).unwrap();
     (host, company)
 }
 
@@ -230,7 +229,7 @@ fn plans_and_ctas_check_what_they_point_at() {
     assert_eq!(ctas.len(), 4);
     assert!(
         ctas.iter()
-            .all(|c| c.source == "system" && c.status == "open")
+            .all(|c| c.source == "operator" && c.status == "open")
     );
     tenant.close_cta(ctas[0].id, true).unwrap();
     assert_eq!(tenant.ctas(other).unwrap()[0].status, "closed");
@@ -266,6 +265,7 @@ fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
     host.create_tenant("acme", "Acme", TenantLevel::Company)
         .unwrap();
     let admin = "admin@acme.example";
+    host.tenant("acme").unwrap().add_admin(admin, "Ada").unwrap();
     let acme = host.tenant("acme").unwrap().acting_as(admin);
     host.install_plugin(&support::plugin_bytes("partner-welcome"), admin)
         .unwrap();

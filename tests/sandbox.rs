@@ -719,6 +719,10 @@ fn a_plugin_that_describes_itself_differently_after_install_is_refused() {
         let host = Host::open(&db, support::host_config()).unwrap();
         host.create_tenant("acme", "Acme", TenantLevel::Both)
             .unwrap();
+        host.tenant("acme")
+            .unwrap()
+            .add_admin("admin@acme.example", "Ada")
+            .unwrap();
         let installed = host
             .install_plugin(&plugin_bytes("describe-switcher"), OPS)
             .unwrap();
@@ -768,6 +772,10 @@ fn a_plugin_that_describes_itself_differently_after_install_is_refused() {
 fn host_with(dir: &std::path::Path, plugin: &str, options: EnableOptions) -> Host {
     let host = Host::open(dir.join("cs.db"), support::host_config()).unwrap();
     host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    host.tenant("acme")
+        .unwrap()
+        .add_admin("admin@acme.example", "Ada")
         .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
     acme.add_user("csm@acme.example", "Cem", cs_host::Licence::Full)

@@ -43,6 +43,9 @@ fn fixture() -> Fixture {
         .unwrap();
     let tenant = host.tenant("acme").unwrap();
     tenant
+        .add_user("csm@acme.example", "Cem", Licence::Full)
+        .unwrap();
+    tenant
         .add_user("full@acme.example", "Fay Full", Licence::Full)
         .unwrap();
     tenant

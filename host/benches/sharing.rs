@@ -31,6 +31,9 @@ fn setup(dir: &std::path::Path) -> (Host, [i64; 2], Vec<String>) {
     for (i, id) in ["plain", "digest"].into_iter().enumerate() {
         host.create_tenant(id, id, TenantLevel::Both).unwrap();
         let tenant = host.tenant(id).unwrap();
+        tenant
+            .add_user("csm@acme.example", "Cem", Licence::Full)
+            .unwrap();
         for email in &emails {
             tenant.add_user(email, email, Licence::Viewer).unwrap();
         }

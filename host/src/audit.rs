@@ -14,8 +14,12 @@ pub struct AuditEntry {
     pub at: i64,
     /// The tenant it concerns; `None` for platform-level changes (installing a plugin).
     pub tenant: Option<String>,
-    /// Who did it: a person's email, or `system` for the host's own decisions.
+    /// Who did it: a person's email, `operator` for the platform operator, `system` for the
+    /// host's own decisions, `plugin:<name>` for a plugin's.
     pub actor: String,
+    /// The role it acted in (`tenant_admin`, `user:full`, `partner_user`, `system`,
+    /// `platform_operator`, ...); `None` for entries written before roles were recorded.
+    pub role: Option<String>,
     /// What was done, such as `plugin.enable`.
     pub action: String,
     /// What it was done to, such as `plugin:normalize-partner`.
@@ -37,11 +41,23 @@ pub(crate) struct Change<'a> {
 }
 
 /// Records a change, inside the caller's transaction so the change and its record commit together.
+/// The role follows from the actor: `system` and plugins act as the system; anyone else named
+/// here (installing a plugin, creating a tenant) is the platform operator.
 pub(crate) fn record(conn: &Connection, at: i64, change: Change<'_>) -> Result<()> {
+    let role = if change.actor == "system" || change.actor.starts_with("plugin:") {
+        "system"
+    } else {
+        "platform_operator"
+    };
+    record_as(conn, at, change, role)
+}
+
+/// Records a change made in `role`, inside the caller's transaction.
+pub(crate) fn record_as(conn: &Connection, at: i64, change: Change<'_>, role: &str) -> Result<()> {
     let json = |v: Option<serde_json::Value>| v.map(|v| v.to_string());
     conn.prepare_cached(
-        "INSERT INTO audit_log (tenant_id, at, actor, action, subject, before, after)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO audit_log (tenant_id, at, actor, action, subject, before, after, role)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .and_then(|mut insert| {
         insert.execute(params![
@@ -52,6 +68,7 @@ pub(crate) fn record(conn: &Connection, at: i64, change: Change<'_>) -> Result<(
             change.subject,
             json(change.before),
             json(change.after),
+            role,
         ])
     })?;
     Ok(())
@@ -60,7 +77,7 @@ pub(crate) fn record(conn: &Connection, at: i64, change: Change<'_>) -> Result<(
 /// The tenant's audit log (with the platform-level entries), oldest first.
 pub(crate) fn list(op: &Op<'_>) -> Result<Vec<AuditEntry>> {
     let mut query = op.conn.prepare_cached(
-        "SELECT at, tenant_id, actor, action, subject, before, after FROM audit_log
+        "SELECT at, tenant_id, actor, action, subject, before, after, role FROM audit_log
          WHERE tenant_id = ?1 OR tenant_id IS NULL ORDER BY id",
     )?;
     let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
@@ -74,6 +91,7 @@ pub(crate) fn list(op: &Op<'_>) -> Result<Vec<AuditEntry>> {
                 subject: row.get(4)?,
                 before: parse(row.get(5)?),
                 after: parse(row.get(6)?),
+                role: row.get(7)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

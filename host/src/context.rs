@@ -8,12 +8,13 @@
 
 use rusqlite::Connection;
 
+use crate::access::{PartnerScope, Permission, Principal};
 use crate::audit::{self, Change};
 use crate::error::Result;
 use crate::store::TenantId;
 
 /// One operation of one tenant: its connection (or transaction), the tenant, the time it started
-/// (Unix seconds) and the principal acting (an email, or `system`).
+/// (Unix seconds) and the principal acting (its name, and what it may do and see).
 #[derive(Clone, Copy)]
 pub(crate) struct Op<'a> {
     /// The connection, or the transaction (which derefs to one) of a writing operation.
@@ -22,8 +23,10 @@ pub(crate) struct Op<'a> {
     pub(crate) tenant: &'a TenantId,
     /// When the operation started: every row it writes carries this time.
     pub(crate) now: i64,
-    /// Who acts, as the audit log records it.
+    /// Who acts, as the audit log records it (the principal's name).
     pub(crate) actor: &'a str,
+    /// Who acts: its role, permissions and partner scope.
+    pub(crate) principal: &'a Principal,
 }
 
 impl<'a> Op<'a> {
@@ -37,7 +40,38 @@ impl<'a> Op<'a> {
             tenant: self.tenant,
             now: self.now,
             actor: self.actor,
+            principal: self.principal,
         }
+    }
+
+    /// An operation of the system (hooks, resumers, the outbox, resolving a principal): every
+    /// permission, no partner scope.
+    pub(crate) fn system(conn: &'a Connection, tenant: &'a TenantId, now: i64) -> Op<'a> {
+        let principal = Principal::system();
+        Op {
+            conn,
+            tenant,
+            now,
+            actor: principal.name(),
+            principal,
+        }
+    }
+
+    /// The same operation, run by the system (what a hook does on behalf of the change that
+    /// triggered it; a check that must see past the partner scope).
+    pub(crate) fn as_system(&self) -> Op<'a> {
+        Op::system(self.conn, self.tenant, self.now)
+    }
+
+    /// Fails with [`crate::ErrorKind::PermissionDenied`] unless the acting principal may do
+    /// `permission`.
+    pub(crate) fn require(&self, permission: Permission) -> Result<()> {
+        self.principal.require(permission)
+    }
+
+    /// The records the acting principal is confined to: `Some` for a partner user.
+    pub(crate) fn scope(&self) -> Option<PartnerScope> {
+        self.principal.partner_scope()
     }
 
     /// Records in the audit log a change this operation's actor made to the tenant, inside the
@@ -49,7 +83,7 @@ impl<'a> Op<'a> {
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
     ) -> Result<()> {
-        audit::record(
+        audit::record_as(
             self.conn,
             self.now,
             Change {
@@ -60,6 +94,7 @@ impl<'a> Op<'a> {
                 before,
                 after,
             },
+            &self.principal.role().name(),
         )
     }
 }

@@ -174,6 +174,35 @@ pub enum ErrorKind {
     Otp(crate::sharing::OtpError),
     /// The operating system's random number generator failed.
     Random(String),
+    /// An operation was asked to act as someone who is not a user of the tenant.
+    UnknownActor {
+        /// The tenant.
+        tenant: String,
+        /// Who was named.
+        actor: String,
+    },
+    /// The acting principal may not do this.
+    PermissionDenied {
+        /// Who acted.
+        actor: String,
+        /// Its role, such as `user:viewer`.
+        role: String,
+        /// The permission the operation needs, such as `plans.share`.
+        permission: &'static str,
+    },
+    /// The tenant has no partner seat left.
+    SeatsExhausted {
+        /// The tenant.
+        tenant: String,
+        /// What ran out: `partners` or `partner users`.
+        what: &'static str,
+        /// How many the tenant may have.
+        limit: u32,
+        /// How many it has.
+        used: u64,
+    },
+    /// A bearer token is unknown, expired or revoked (the message does not say which).
+    Unauthenticated,
 }
 
 impl Error {
@@ -298,6 +327,33 @@ impl fmt::Display for Error {
                 "this link is not valid; ask the person who shared it to send you a new one",
             ),
             ErrorKind::Otp(error) => error.fmt(f),
+            ErrorKind::UnknownActor { tenant, actor } => write!(
+                f,
+                "`{actor}` is not a user of tenant `{tenant}`: operations run as one of its users \
+                 (`cshost user list --tenant {tenant}` lists them)"
+            ),
+            ErrorKind::PermissionDenied {
+                actor,
+                role,
+                permission,
+            } => write!(
+                f,
+                "{actor} ({role}) may not do this: it needs permission `{permission}`, which \
+                 none of its bundles grants (a tenant admin assigns bundles)"
+            ),
+            ErrorKind::SeatsExhausted {
+                tenant,
+                what,
+                limit,
+                used,
+            } => write!(
+                f,
+                "tenant `{tenant}` has {used} {what} of the {limit} its partner seats allow; \
+                 the platform operator or a tenant admin can raise the limit"
+            ),
+            ErrorKind::Unauthenticated => {
+                f.write_str("the token is not valid: it is unknown, expired or revoked")
+            }
             ErrorKind::Random(reason) => {
                 write!(
                     f,

@@ -13,7 +13,9 @@
 //! # fn main() -> cs_host::Result<()> {
 //! let host = Host::open_in_memory(HostConfig::default())?;
 //! host.create_tenant("acme", "Acme Corp", TenantLevel::Both)?;
-//! let acme = host.tenant("acme")?.acting_as("admin@acme.example");
+//! // The platform operator adds the tenant's admin; operations then run as that user, checked.
+//! host.tenant("acme")?.add_admin("admin@acme.example", "Ada")?;
+//! let acme = host.tenant("acme")?.as_user("admin@acme.example")?;
 //!
 //! // A company through the form: Name is mandatory, fields are checked against the schema.
 //! let globex = acme.add_company(NewCompany::new("Globex").field("arr", 250_000.0))?;
@@ -35,6 +37,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod access;
 mod audit;
 mod clock;
 mod companies;

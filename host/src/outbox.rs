@@ -19,6 +19,7 @@ use rusqlite::params;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::access::Permission;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Host, Tenant};
@@ -553,6 +554,7 @@ fn remaining(store: &Store, tenant: &str, now: i64) -> Result<i64> {
             tenant: &tenant,
             now,
             actor: "system",
+            principal: crate::access::Principal::system(),
         };
         let per_hour = crate::sharing::settings(&op)?.notifications_per_hour;
         let sent: i64 = conn
@@ -594,6 +596,7 @@ impl Tenant<'_> {
     /// The tenant's outbox, oldest first: every message, or those with one status.
     pub fn outbox(&self, status: Option<OutboxStatus>) -> Result<Vec<OutboxMessage>> {
         self.read(|op| {
+            op.require(Permission::DeliverOutbox)?;
             op.conn
                 .prepare_cached(&format!(
                     "SELECT {MESSAGE_COLUMNS} FROM outbox
@@ -631,6 +634,7 @@ impl Tenant<'_> {
     /// Releases a held message: it becomes pending and goes out with the next delivery run.
     pub fn release_held(&self, message_id: i64) -> Result<()> {
         let changed = self.write(|op| {
+            op.require(Permission::DeliverOutbox)?;
             op.conn
                 .execute(
                     "UPDATE outbox SET status = 'pending', error = NULL

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::access::Permission;
 use crate::audit::{self, Change};
 use crate::companies::{self, CompanyKey, NewCompany, Schema};
 use crate::context::Op;
@@ -111,6 +112,7 @@ impl Tenant<'_> {
     ) -> Result<Vec<(i64, HookReport)>> {
         let scope = resolve_scope(self.info().level, scope)?;
         let tagged: Vec<i64> = self.write(|op| {
+            op.require(Permission::ManagePartners)?;
             let mut tagged = Vec::new();
             for &id in ids {
                 let company = companies::find(op, CompanyKey::Id(id))?.ok_or_else(|| {
@@ -122,6 +124,7 @@ impl Tenant<'_> {
                 if company.managed_as == ManagedAs::Partner {
                     continue;
                 }
+                crate::access::check_partner_seats(op, 1, 0)?;
                 companies::set_partner(op, id, Some(scope))?;
                 pending::record(
                     op,
@@ -165,11 +168,14 @@ impl Tenant<'_> {
     /// hooks. When a fail-closed plugin fails, undoes the partner (`undo`) and returns the
     /// error. A hook no longer owed (another run applied it) applies nothing.
     pub(crate) fn partner_created_hook(&self, id: i64, undo: Undo) -> Result<HookReport> {
+        // The hook acts for the change that owes it, as the system.
+        let system = self.as_system();
+        let this = &system;
         let owed = Owed::PartnerCreated { company: id, undo };
-        let found = self.read(|op| companies::find_with_scope(op, CompanyKey::Id(id)))?;
+        let found = this.read(|op| companies::find_with_scope(op, CompanyKey::Id(id)))?;
         let Some((company, scope)) = found else {
             // The partner is gone: nothing is owed for it any more.
-            self.write(|op| pending::take(op, owed))?;
+            this.write(|op| pending::take(op, owed))?;
             return Err(Error::new(ErrorKind::NotFound {
                 object: "partner",
                 id: id.to_string(),
@@ -179,15 +185,15 @@ impl Tenant<'_> {
             company,
             scope: scope.unwrap_or_default(),
         };
-        let results = match self.partner_created(&partner) {
+        let results = match this.partner_created(&partner) {
             Ok(results) => results,
             Err(error) => {
-                self.undo_partner(owed, &error)?;
+                this.undo_partner(owed, &error)?;
                 return Err(error);
             }
         };
         let mut report = HookReport::default();
-        self.write(|op| {
+        this.write(|op| {
             if !pending::take(op, owed)? {
                 return Ok(());
             }

@@ -4,9 +4,10 @@
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Change};
+use crate::access::Permission;
+use crate::companies;
 use crate::context::Op;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
 
 /// An external contact.
@@ -45,19 +46,42 @@ impl Tenant<'_> {
         last_name: &str,
     ) -> Result<Person> {
         self.write(|op| {
+            op.require(Permission::EditCompanies)?;
+            if op.scope().is_some() {
+                // A partner user adds people to the companies it may reach only.
+                match company_id {
+                    Some(company) => companies::require(op, company)?,
+                    None => {
+                        return Err(Error::new(ErrorKind::Invalid(
+                            "a partner user adds people to a company: give its id".to_owned(),
+                        )));
+                    }
+                }
+            }
             let (person, _) = ensure(op, company_id, email, first_name, last_name)?;
             Ok(person)
         })
     }
 
-    /// The person with this email, if there is one.
+    /// The person with this email, if there is one (and the acting principal may see its
+    /// company).
     pub fn person_by_email(&self, email: &str) -> Result<Option<Person>> {
-        self.read(|op| by_email(op, email))
+        self.read(|op| {
+            Ok(by_email(op, email)?.filter(|person| {
+                op.scope().is_none()
+                    || person
+                        .company_id
+                        .is_some_and(|company| companies::require(op, company).is_ok())
+            }))
+        })
     }
 
-    /// The people of a company, by email.
+    /// The people of a company, by email (none for a company the acting principal may not see).
     pub fn persons(&self, company_id: i64) -> Result<Vec<Person>> {
         self.read(|op| {
+            if op.scope().is_some() && companies::require(op, company_id).is_err() {
+                return Ok(Vec::new());
+            }
             op.conn
                 .prepare_cached(
                     "SELECT id, company_id, email, first_name, last_name FROM persons
@@ -106,10 +130,7 @@ pub(crate) fn ensure(
     last_name: &str,
 ) -> Result<(Person, bool)> {
     let Op {
-        conn,
-        tenant,
-        now,
-        actor,
+        conn, tenant, now, ..
     } = *op;
     let email = crate::users::check_email(email)?;
     if let Some(person) = by_email(op, email)? {
@@ -136,17 +157,11 @@ pub(crate) fn ensure(
         first_name: first_name.trim().to_owned(),
         last_name: last_name.trim().to_owned(),
     };
-    audit::record(
-        conn,
-        now,
-        Change {
-            tenant: Some(tenant),
-            actor,
-            action: "person.add",
-            subject: &format!("person:{}", person.id),
-            before: None,
-            after: serde_json::to_value(&person).ok(),
-        },
+    op.audit(
+        "person.add",
+        &format!("person:{}", person.id),
+        None,
+        serde_json::to_value(&person).ok(),
     )?;
     Ok((person, true))
 }

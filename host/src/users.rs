@@ -7,6 +7,7 @@ use std::str::FromStr;
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use crate::access::Permission;
 use crate::companies;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
@@ -115,6 +116,25 @@ pub(crate) fn by_email(op: &Op<'_>, email: &str) -> Result<Option<User>> {
     .map_err(Error::from)
 }
 
+/// A user by id, in the caller's connection.
+pub(crate) fn by_id(op: &Op<'_>, id: i64) -> Result<Option<User>> {
+    let Op { conn, tenant, .. } = *op;
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ?1 AND id = ?2"
+    ))
+    .and_then(|mut q| q.query_row(params![tenant.as_str(), id], read_user).optional())
+    .map_err(Error::from)
+}
+
+/// How many partner users the tenant has.
+pub(crate) fn count_partner_users(op: &Op<'_>) -> Result<u64> {
+    let count: i64 = op
+        .conn
+        .prepare_cached("SELECT count(*) FROM users WHERE tenant_id = ?1 AND is_partner = 1")?
+        .query_row([op.tenant.as_str()], |r| r.get(0))?;
+    Ok(count as u64)
+}
+
 /// Checks that `email` looks like an address (trimmed); the error names the `email` field.
 pub(crate) fn check_email(email: &str) -> Result<&str> {
     let email = email.trim();
@@ -155,7 +175,11 @@ impl Tenant<'_> {
         let now = self.host.now();
         self.write(|op| {
             if let Some(partner) = partner {
+                op.require(Permission::ManagePartners)?;
                 companies::check_is_partner(op, partner)?;
+                crate::access::check_partner_seats(op, 0, 1)?;
+            } else {
+                op.require(Permission::ManageUsers)?;
             }
             if by_email(op, email)?.is_some() {
                 return Err(Error::new(ErrorKind::Invalid(format!(
@@ -209,6 +233,12 @@ impl Tenant<'_> {
     /// The tenant's users, by email; only partner `partner`'s users when `Some`.
     pub fn users(&self, partner: Option<i64>) -> Result<Vec<User>> {
         self.read(|op| {
+            // A partner user sees its own partner's users only.
+            let partner = match op.scope() {
+                Some(scope) if partner.is_some_and(|p| p != scope.partner_id) => return Ok(vec![]),
+                Some(scope) => Some(scope.partner_id),
+                None => partner,
+            };
             let mut query = op.conn.prepare_cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users
                      WHERE tenant_id = ?1 AND (?2 IS NULL OR partner_id = ?2) ORDER BY email"

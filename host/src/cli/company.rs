@@ -338,7 +338,7 @@ pub fn run(
             fields,
             managed_by,
         } => {
-            let tenant = host.tenant(&tenant)?;
+            let tenant = super::tenant(&host, &tenant)?;
             let mut company = NewCompany::new(name);
             company.fields = parse_fields(&fields)?;
             company.managed_by = managed_by;
@@ -346,7 +346,7 @@ pub fn run(
             println!("added company {id}");
         }
         CompanyCommand::Import(args) => {
-            let tenant = host.tenant(&args.tenant)?;
+            let tenant = super::tenant(&host, &args.tenant)?;
             let options = args.options(ImportOptions::companies())?;
             return args.run(&tenant, options);
         }
@@ -356,7 +356,7 @@ pub fn run(
             limit,
             json,
         } => {
-            let tenant = host.tenant(&tenant)?;
+            let tenant = super::tenant(&host, &tenant)?;
             let companies = match search {
                 Some(text) => tenant.search_companies(&text, limit)?,
                 None => tenant.companies(0, limit)?,
@@ -373,7 +373,7 @@ pub fn run(
             field_type,
             required,
         } => {
-            host.tenant(&tenant)?
+            super::tenant(&host, &tenant)?
                 .define_company_field(&name, field_type, required)?;
             println!("defined company field {name} ({field_type})");
         }

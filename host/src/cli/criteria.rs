@@ -138,7 +138,7 @@ pub fn run(
             show,
             json,
         } => {
-            let tenant = host.tenant(&criteria.tenant)?;
+            let tenant = super::tenant(&host, &criteria.tenant)?;
             let selection = tenant.run_criteria(&criteria.criteria()?)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&selection)?);

@@ -66,13 +66,13 @@ pub fn run(
     match command {
         ImportCommand::List { tenant } => {
             let host = host()?;
-            for job in host.tenant(&tenant)?.import_jobs()? {
+            for job in super::tenant(&host, &tenant)?.import_jobs()? {
                 print_job(&job, false)?;
             }
         }
         ImportCommand::Show { tenant, job, json } => {
             let host = host()?;
-            print_job(&host.tenant(&tenant)?.import_job(job)?, json)?;
+            print_job(&super::tenant(&host, &tenant)?.import_job(job)?, json)?;
         }
         ImportCommand::Errors {
             tenant,
@@ -80,7 +80,7 @@ pub fn run(
             output,
         } => {
             let host = host()?;
-            let tenant = host.tenant(&tenant)?;
+            let tenant = super::tenant(&host, &tenant)?;
             match output {
                 Some(path) => {
                     let file = std::fs::File::create(&path)
@@ -92,7 +92,7 @@ pub fn run(
         }
         ImportCommand::Limit { tenant, bytes } => {
             let host = host()?;
-            let tenant = host.tenant(&tenant)?;
+            let tenant = super::tenant(&host, &tenant)?;
             if let Some(bytes) = bytes {
                 tenant.set_import_size_limit(bytes)?;
             }

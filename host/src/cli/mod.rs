@@ -19,6 +19,7 @@ macro_rules! print {
     };
 }
 
+mod access;
 mod company;
 mod criteria;
 mod import;
@@ -105,6 +106,13 @@ struct Cli {
     #[arg(long, global = true, env = "CSHOST_DB", default_value = "cshost.db")]
     db: PathBuf,
 
+    /// Act as this user of the tenant (an email), with that user's rights, checked: a partner
+    /// user sees only what its partner manages. Without it, the command runs as the platform
+    /// operator (whoever can write the database file), and platform-level changes are recorded
+    /// as made by `operator`.
+    #[arg(long = "as", global = true, value_name = "EMAIL", env = "CSHOST_ACTOR")]
+    acting_as: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -141,6 +149,12 @@ enum Command {
     /// Import jobs, their error CSVs, the size limit, and a CSV generator.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// API tokens for remote callers: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(access::TokenCommand),
+    /// Permission bundles, partners' data permissions, partner seats, and who a user is.
+    #[command(subcommand)]
+    Access(access::AccessCommand),
 }
 
 /// Runs the command line and turns its outcome into an exit code.
@@ -175,7 +189,30 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Who the command acts as (`--as`), set once when the command line is parsed.
+static ACTING_AS: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// The handle on tenant `id` for this command: as the `--as` user (checked: an unknown user is
+/// refused), or as the platform operator.
+pub(crate) fn tenant<'h>(host: &'h Host, id: &str) -> anyhow::Result<cs_host::Tenant<'h>> {
+    let tenant = host.tenant(id)?;
+    Ok(match ACTING_AS.get().and_then(Option::as_deref) {
+        Some(email) => tenant.as_user(email)?,
+        None => tenant,
+    })
+}
+
+/// The name platform-level changes (installing plugins, operator tokens) are recorded under:
+/// the `--as` value, or `operator`.
+pub(crate) fn operator_name() -> String {
+    ACTING_AS
+        .get()
+        .and_then(Clone::clone)
+        .unwrap_or_else(|| cs_host::access::OPERATOR.to_owned())
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let _ = ACTING_AS.set(cli.acting_as.clone());
     let cache_dir = cli.cache_dir.or_else(default_cache_dir);
     let open = || host(&cli.db, cache_dir.clone());
     match cli.command {
@@ -189,6 +226,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Criteria(command) => criteria::run(command, &open),
         Command::User(command) => user::run(command, &open),
         Command::Import(command) => import::run(command, &open),
+        Command::Token(command) => access::run_token(command, &open),
+        Command::Access(command) => access::run(command, &open),
     }
 }
 

@@ -95,7 +95,7 @@ pub fn run(
     let scope = |s: &Option<String>| s.as_deref().map(parse_scope).transpose();
     match command {
         PartnerCommand::Import { args, scope: s } => {
-            let tenant = host.tenant(&args.tenant)?;
+            let tenant = super::tenant(&host, &args.tenant)?;
             let options = args.options(ImportOptions::partners(scope(&s)?))?;
             return args.run(&tenant, options);
         }
@@ -105,7 +105,7 @@ pub fn run(
             fields,
             scope: s,
         } => {
-            let tenant = host.tenant(&tenant)?;
+            let tenant = super::tenant(&host, &tenant)?;
             let mut company = NewCompany::new(name);
             company.fields = parse_fields(&fields)?;
             let (id, report) = tenant.add_partner(company, scope(&s)?)?;
@@ -117,16 +117,16 @@ pub fn run(
             ids,
             scope: s,
         } => {
-            let tagged = host.tenant(&tenant)?.tag_partners(&ids, scope(&s)?)?;
+            let tagged = super::tenant(&host, &tenant)?.tag_partners(&ids, scope(&s)?)?;
             print_tagged(&tagged);
         }
         PartnerCommand::TagCriteria { criteria, scope: s } => {
-            let tenant = host.tenant(&criteria.tenant)?;
+            let tenant = super::tenant(&host, &criteria.tenant)?;
             let tagged = tenant.tag_partners_by_criteria(&criteria.criteria()?, scope(&s)?)?;
             print_tagged(&tagged);
         }
         PartnerCommand::List { tenant, json } => {
-            let partners = host.tenant(&tenant)?.partners()?;
+            let partners = super::tenant(&host, &tenant)?.partners()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&partners)?);
             } else {
@@ -145,7 +145,7 @@ pub fn run(
         PartnerCommand::SampleCsv { tenant } => {
             print!(
                 "{}",
-                host.tenant(&tenant)?.sample_csv(ImportTarget::Partners)?
+                super::tenant(&host, &tenant)?.sample_csv(ImportTarget::Partners)?
             );
         }
     }

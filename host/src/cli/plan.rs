@@ -7,23 +7,14 @@ use clap::{Args, Subcommand, ValueEnum};
 use cs_host::model::{CtaType, Date, Priority};
 use cs_host::{Host, NewCta, NewPlan, NewTask, Plan, PlanStatus, TaskOf, Tenant};
 
-/// Who makes a change, for the audit log (and, for a share, who shared it).
+/// Who makes a change: the global `--as` user (checked), or the platform operator.
 #[derive(Args, Clone)]
-pub struct Actor {
-    /// Who makes the change (an email), as the audit log records it.
-    #[arg(
-        long = "as",
-        value_name = "EMAIL",
-        env = "CSHOST_ACTOR",
-        default_value = "admin"
-    )]
-    pub actor: String,
-}
+pub struct Actor {}
 
 impl Actor {
-    /// The tenant, acting as this actor.
+    /// The tenant, acting as the `--as` user (or the platform operator).
     pub fn tenant<'h>(&self, host: &'h Host, tenant: &str) -> anyhow::Result<Tenant<'h>> {
-        Ok(host.tenant(tenant)?.acting_as(self.actor.clone()))
+        super::tenant(host, tenant)
     }
 }
 
@@ -376,7 +367,7 @@ pub fn run(
             println!("plan {plan}: sharing with contacts {switch}");
         }
         PlanCommand::Show { tenant, plan, json } => {
-            let plan = host.tenant(&tenant)?.plan(plan)?;
+            let plan = super::tenant(&host, &tenant)?.plan(plan)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&plan)?);
             } else {

@@ -14,18 +14,9 @@ use cs_host::{
     Limits, inert, shell_quote,
 };
 
-/// Who makes a change, for the audit log.
+/// Who makes a change: the global `--as` user (checked), or the platform operator.
 #[derive(Args)]
-pub struct Actor {
-    /// Who makes the change (an email), as the audit log records it.
-    #[arg(
-        long = "as",
-        value_name = "EMAIL",
-        env = "CSHOST_ACTOR",
-        default_value = "admin"
-    )]
-    actor: String,
-}
+pub struct Actor {}
 
 #[derive(Subcommand)]
 pub enum RegistryCommand {
@@ -331,9 +322,9 @@ fn installed_table(plugins: &[InstalledPlugin]) {
 /// `cshost plugin install | list | upgrade | uninstall`.
 pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<ExitCode> {
     match command {
-        RegistryCommand::Install { file, actor, json } => {
+        RegistryCommand::Install { file, json, .. } => {
             let installed = host
-                .install_plugin(&read(&file)?, &actor.actor)
+                .install_plugin(&read(&file)?, &super::operator_name())
                 .map_err(|error| match error.kind() {
                     // The library knows only bytes; name the file rather than a placeholder.
                     cs_host::ErrorKind::Plugin(plugin) => {
@@ -379,7 +370,7 @@ pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<Exi
             file,
             tenants,
             all_tenants,
-            actor,
+            actor: _,
             json,
         } => {
             let bytes = read(&file)?;
@@ -388,7 +379,7 @@ pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<Exi
             let before = host
                 .installed_plugin(&name, None)
                 .with_context(|| format!("{}: nothing to upgrade", file.display()))?;
-            let installed = host.install_plugin(&bytes, &actor.actor)?;
+            let installed = host.install_plugin(&bytes, &super::operator_name())?;
             let tenants = if all_tenants {
                 let mut all = Vec::new();
                 for p in host.installed_plugins()? {
@@ -407,8 +398,7 @@ pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<Exi
                 if moved.contains(&tenant) {
                     continue;
                 }
-                host.tenant(&tenant)?
-                    .acting_as(actor.actor.clone())
+                super::tenant(&host, &tenant)?
                     .upgrade_plugin(&name, Some(&installed.plugin.manifest.version))
                     .with_context(|| format!("cannot move tenant {tenant}"))?;
                 moved.push(tenant);
@@ -442,9 +432,9 @@ pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<Exi
             name,
             version,
             force,
-            actor,
+            actor: _,
         } => {
-            let removed = host.uninstall_plugin(&name, version.as_deref(), force, &actor.actor)?;
+            let removed = host.uninstall_plugin(&name, version.as_deref(), force, &super::operator_name())?;
             for p in removed {
                 println!("uninstalled {} {}", p.manifest.name, p.manifest.version);
             }
@@ -503,7 +493,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
     };
     match command {
         TenantPluginCommand::Plugins { tenant, json } => {
-            let plugins = host.tenant(&tenant)?.plugins()?;
+            let plugins = super::tenant(&host, &tenant)?.plugins()?;
             if json {
                 print_json(&plugins)?;
             } else {
@@ -523,9 +513,9 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             follow_latest,
             breaker,
             notify,
-            actor,
+            actor: _,
         } => {
-            let tenant = host.tenant(&tenant)?.acting_as(actor.actor);
+            let tenant = super::tenant(&host, &tenant)?;
             let mut options = EnableOptions::new();
             if let Some(version) = version {
                 options = options.version(version);
@@ -560,10 +550,9 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
         TenantPluginCommand::Disable {
             tenant,
             plugin,
-            actor,
+            actor: _,
         } => show(
-            host.tenant(&tenant)?
-                .acting_as(actor.actor)
+            super::tenant(&host, &tenant)?
                 .disable_plugin(&plugin)?,
         ),
         TenantPluginCommand::Config {
@@ -571,9 +560,9 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             plugin,
             set,
             unset,
-            actor,
+            actor: _,
         } => {
-            let tenant = host.tenant(&tenant)?.acting_as(actor.actor);
+            let tenant = super::tenant(&host, &tenant)?;
             let mut config = tenant.plugin(&plugin)?.config;
             config.extend(key_values(&set)?);
             for key in &unset {
@@ -587,40 +576,36 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             tenant,
             plugin,
             capability,
-            actor,
+            actor: _,
         } => show(
-            host.tenant(&tenant)?
-                .acting_as(actor.actor)
+            super::tenant(&host, &tenant)?
                 .grant_capability(&plugin, capability)?,
         ),
         TenantPluginCommand::Revoke {
             tenant,
             plugin,
             capability,
-            actor,
+            actor: _,
         } => show(
-            host.tenant(&tenant)?
-                .acting_as(actor.actor)
+            super::tenant(&host, &tenant)?
                 .revoke_capability(&plugin, capability)?,
         ),
         TenantPluginCommand::AllowEgress {
             tenant,
             plugin,
             target,
-            actor,
+            actor: _,
         } => show(
-            host.tenant(&tenant)?
-                .acting_as(actor.actor)
+            super::tenant(&host, &tenant)?
                 .allow_egress(&plugin, &target)?,
         ),
         TenantPluginCommand::DenyEgress {
             tenant,
             plugin,
             target,
-            actor,
+            actor: _,
         } => show(
-            host.tenant(&tenant)?
-                .acting_as(actor.actor)
+            super::tenant(&host, &tenant)?
                 .deny_egress(&plugin, &target)?,
         ),
         TenantPluginCommand::Stats {
@@ -631,7 +616,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             out,
             json,
         } => {
-            let tenant = host.tenant(&tenant)?;
+            let tenant = super::tenant(&host, &tenant)?;
             if let (Some(id), Some(out)) = (replay, out) {
                 return replay_failure(host, &tenant, id, &out);
             }
@@ -699,7 +684,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             subject,
             json,
         } => {
-            let mut log = host.tenant(&tenant)?.audit_log()?;
+            let mut log = super::tenant(&host, &tenant)?.audit_log()?;
             if let Some(subject) = &subject {
                 log.retain(|e| &e.subject == subject);
             }

@@ -191,7 +191,7 @@ pub fn run(
             }
         }
         ShareCommand::Open { tenant, link, json } => {
-            match host.tenant(&tenant)?.open_link(&link)? {
+            match super::tenant(&host, &tenant)?.open_link(&link)? {
                 Opened::CodeRequired => {
                     println!("this link needs a one-time code: run `cshost share otp`")
                 }
@@ -199,7 +199,7 @@ pub fn run(
             }
         }
         ShareCommand::Otp { tenant, link } => {
-            host.tenant(&tenant)?.request_otp(&link)?;
+            super::tenant(&host, &tenant)?.request_otp(&link)?;
             println!("a code is on its way (see `cshost outbox list`)");
         }
         ShareCommand::Verify {
@@ -208,7 +208,7 @@ pub fn run(
             code,
             json,
         } => {
-            let plan = host.tenant(&tenant)?.verify_otp(&link, &code)?;
+            let plan = super::tenant(&host, &tenant)?.verify_otp(&link, &code)?;
             print_shared(&plan, json)?;
         }
         ShareCommand::Reissue {
@@ -239,7 +239,7 @@ pub fn run(
             println!("{revoked} link(s) revoked");
         }
         ShareCommand::List { tenant, plan, json } => {
-            let rows = host.tenant(&tenant)?.shares(plan)?;
+            let rows = super::tenant(&host, &tenant)?.shares(plan)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {

@@ -48,7 +48,7 @@ pub fn run(
             licence,
             partner,
         } => {
-            let tenant = host.tenant(&tenant)?;
+            let tenant = super::tenant(&host, &tenant)?;
             let user = match partner {
                 Some(partner) => {
                     if licence != Licence::Full {
@@ -62,7 +62,7 @@ pub fn run(
         }
         UserCommand::List { tenant, partner } => {
             println!("{:<36} {:<22} {:<8} NAME", "EMAIL", "LICENCE", "PARTNER");
-            for u in host.tenant(&tenant)?.users(partner)? {
+            for u in super::tenant(&host, &tenant)?.users(partner)? {
                 let partner = u.partner_id.map_or("-".to_owned(), |p| p.to_string());
                 println!(
                     "{:<36} {:<22} {:<8} {}",

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::access::Principal;
 use crate::clock::Clock;
 use crate::context::Op;
 use crate::error::Result;
@@ -12,19 +13,27 @@ use crate::store::{Store, TenantId, unix_seconds};
 use super::{CompanyKey, find};
 
 /// The companies of one tenant, read from the store: what look-ups of that tenant's plugins
-/// see. Ids and names of other tenants' companies find nothing.
+/// see, as the principal whose operation runs them sees them. Ids and names of other tenants'
+/// companies find nothing, and neither do those outside a partner user's scope.
 pub(crate) struct Directory {
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
     tenant: TenantId,
+    principal: Arc<Principal>,
 }
 
 impl Directory {
-    pub(crate) fn new(store: Arc<Store>, clock: Arc<dyn Clock>, tenant: TenantId) -> Directory {
+    pub(crate) fn new(
+        store: Arc<Store>,
+        clock: Arc<dyn Clock>,
+        tenant: TenantId,
+        principal: Arc<Principal>,
+    ) -> Directory {
         Directory {
             store,
             clock,
             tenant,
+            principal,
         }
     }
 
@@ -36,7 +45,8 @@ impl Directory {
                     conn,
                     tenant: &self.tenant,
                     now,
-                    actor: "system",
+                    actor: self.principal.name(),
+                    principal: &self.principal,
                 },
                 key,
             )

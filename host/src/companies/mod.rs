@@ -14,6 +14,7 @@ mod schema;
 
 use rusqlite::{OptionalExtension, params};
 
+use crate::access::Permission;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
@@ -35,6 +36,27 @@ pub enum CompanyKey<'a> {
     Name(&'a str),
 }
 
+/// The condition (on the `companies` table, whose rows are named `alias`) that confines the
+/// acting principal to the companies it may see: nothing for everyone but partner users; for a
+/// partner user, the companies its partner manages, or none at all when its partner's access
+/// scope excludes companies. Part of the SQL, so an index serves it (`companies_managed_by`)
+/// and a record outside it answers as if it did not exist.
+pub(crate) fn scope_condition(op: &Op<'_>, alias: &str) -> String {
+    let column = if alias.is_empty() {
+        "managed_by".to_owned()
+    } else {
+        format!("{alias}.managed_by")
+    };
+    match op.scope() {
+        None => String::new(),
+        // An id is an integer: it cannot carry SQL.
+        Some(scope) => match scope.company_manager() {
+            Some(partner) => format!(" AND {column} = {partner}"),
+            None => " AND 0".to_owned(),
+        },
+    }
+}
+
 /// Finds one company of the tenant. `Ok(None)` when there is none.
 pub(crate) fn find(op: &Op<'_>, key: CompanyKey<'_>) -> Result<Option<Company>> {
     Ok(find_with_scope(op, key)?.map(|(company, _)| company))
@@ -47,10 +69,11 @@ pub(crate) fn find_with_scope(
 ) -> Result<Option<(Company, Option<AccessScope>)>> {
     let Op { conn, tenant, .. } = *op;
     let schema = Schema::load(op)?;
+    let scope = scope_condition(op, "");
     let found = match key {
         CompanyKey::Id(id) => conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND id = ?2"
+                "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND id = ?2{scope}"
             ))
             .and_then(|mut q| {
                 q.query_row(params![tenant.as_str(), id], |row| read_row(row, &schema))
@@ -59,7 +82,7 @@ pub(crate) fn find_with_scope(
         CompanyKey::Name(name) => conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM companies
-                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE ORDER BY id LIMIT 1"
+                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE{scope} ORDER BY id LIMIT 1"
             ))
             .and_then(|mut q| {
                 q.query_row(params![tenant.as_str(), name.trim()], |row| {
@@ -71,11 +94,15 @@ pub(crate) fn find_with_scope(
     found.map_err(Error::from)
 }
 
-/// Fails with [`ErrorKind::NotFound`] unless the tenant has company `id`.
+/// Fails with [`ErrorKind::NotFound`] unless the tenant has company `id` and the acting
+/// principal may see it.
 pub(crate) fn require(op: &Op<'_>, id: i64) -> Result<()> {
+    let scope = scope_condition(op, "");
     if op
         .conn
-        .prepare_cached("SELECT 1 FROM companies WHERE tenant_id = ?1 AND id = ?2")?
+        .prepare_cached(&format!(
+            "SELECT 1 FROM companies WHERE tenant_id = ?1 AND id = ?2{scope}"
+        ))?
         .exists(params![op.tenant.as_str(), id])?
     {
         Ok(())
@@ -203,8 +230,10 @@ pub(crate) fn select_where(
         select.push_str(", ");
         select.push_str(condition);
     }
-    let sql =
-        format!("SELECT {select} FROM companies WHERE tenant_id = ?1 AND {filter} ORDER BY id");
+    let scope = scope_condition(op, "");
+    let sql = format!(
+        "SELECT {select} FROM companies WHERE tenant_id = ?1{scope} AND ({filter}) ORDER BY id"
+    );
     let width = COLUMNS.split(',').count();
     let mut query = op.conn.prepare(&sql)?;
     let rows = query
@@ -222,8 +251,13 @@ pub(crate) fn select_where(
 /// The tenant's partners with their access scope, by name.
 pub(crate) fn partners(op: &Op<'_>) -> Result<Vec<(Company, Option<AccessScope>)>> {
     let schema = Schema::load(op)?;
+    // A partner user sees its own partner only.
+    let own = match op.scope() {
+        Some(scope) => format!(" AND id = {}", scope.partner_id),
+        None => String::new(),
+    };
     let mut query = op.conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND managed_as = 'partner'
+        "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND managed_as = 'partner'{own}
          ORDER BY name COLLATE NOCASE, id"
     ))?;
     let partners = query
@@ -441,6 +475,7 @@ impl Tenant<'_> {
             ))));
         }
         self.write(|op| {
+            op.require(Permission::ManageSchema)?;
             Schema::define(op, name, field_type, required)?;
             op.audit(
                 "field.define",
@@ -476,6 +511,12 @@ impl Tenant<'_> {
             mut fields,
         } = company;
         self.write(|op| {
+            if managed_as == ManagedAs::Partner {
+                op.require(Permission::ManagePartners)?;
+                crate::access::check_partner_seats(op, 1, 0)?;
+            } else {
+                op.require(Permission::EditCompanies)?;
+            }
             let schema = Schema::load(op)?;
             schema
                 .check_all(&name, &mut fields)
@@ -529,9 +570,10 @@ impl Tenant<'_> {
                     .replace('%', "\\%")
                     .replace('_', "\\_")
             );
+            let scope = scope_condition(op, "");
             let mut query = op.conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM companies
-                     WHERE tenant_id = ?1 AND name LIKE ?2 ESCAPE '\\'
+                     WHERE tenant_id = ?1 AND name LIKE ?2 ESCAPE '\\'{scope}
                      ORDER BY name COLLATE NOCASE, id LIMIT ?3"
             ))?;
             query
@@ -549,6 +591,7 @@ impl Tenant<'_> {
     pub fn set_managed_by(&self, id: i64, partner: Option<i64>) -> Result<()> {
         let now = self.host.now();
         self.write(|op| {
+            op.require(Permission::ManagePartners)?;
             if let Some(partner) = partner {
                 check_is_partner(op, partner)?;
             }
@@ -578,8 +621,9 @@ impl Tenant<'_> {
     pub fn companies(&self, after: i64, limit: usize) -> Result<Vec<Company>> {
         self.read(|op| {
             let schema = Schema::load(op)?;
+            let scope = scope_condition(op, "");
             let mut query = op.conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND id > ?2
+                "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND id > ?2{scope}
                      ORDER BY id LIMIT ?3"
             ))?;
             query
@@ -593,6 +637,17 @@ impl Tenant<'_> {
 }
 
 /// Fails unless company `id` of the tenant is a partner.
+/// How many partner companies the tenant has.
+pub(crate) fn count_partners(op: &Op<'_>) -> Result<u64> {
+    let count: i64 = op
+        .conn
+        .prepare_cached(
+            "SELECT count(*) FROM companies WHERE tenant_id = ?1 AND managed_as = 'partner'",
+        )?
+        .query_row([op.tenant.as_str()], |r| r.get(0))?;
+    Ok(count as u64)
+}
+
 pub(crate) fn check_is_partner(op: &Op<'_>, id: i64) -> Result<()> {
     let Op { conn, tenant, .. } = *op;
     let managed_as: Option<String> = conn
@@ -649,6 +704,7 @@ mod tests {
                     tenant: &acme.id,
                     now: 7,
                     actor: "system",
+                    principal: crate::access::Principal::system(),
                 };
                 let mut bulk = BulkInsert::new(&op, 4)?;
                 let first: i64 = tx

@@ -400,6 +400,7 @@ impl Tenant<'_> {
     /// fault (unknown field, an operator that does not fit the field's type, wrong number of
     /// values) or the position in the logic expression.
     pub fn run_criteria(&self, criteria: &Criteria) -> Result<Selection> {
+        self.require(crate::access::Permission::RunCriteria)?;
         let count = criteria.filters.len();
         let expr = match criteria.logic.as_deref().map(str::trim) {
             Some(text) if !text.is_empty() => Some(logic::parse(text, count)?),

@@ -10,6 +10,7 @@ pub(crate) mod pending;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::access::Permission;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
 use crate::model::{
@@ -454,6 +455,7 @@ impl Tenant<'_> {
         input: serde_json::Value,
         filter: Option<&str>,
     ) -> Result<serde_json::Value> {
+        self.require(Permission::ManagePlugins)?;
         match hook {
             ExtensionPoint::FieldMapper => {
                 let input: RowsInput = parse_hook_input(hook, input)?;

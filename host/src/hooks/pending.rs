@@ -154,12 +154,14 @@ impl Tenant<'_> {
     /// once: a hook that another process ran meanwhile is skipped. Opening a host, and every
     /// tenant handle, does this too; `cshost tenant hooks run` does it on demand.
     pub fn run_pending_hooks(&self) -> Result<PendingHooksRun> {
-        self.resume(false)
+        self.require(crate::access::Permission::ManagePlugins)?;
+        self.as_system().resume(false)
     }
 
-    /// Runs the owed hooks automatically: errors are noted on the hooks, not returned.
+    /// Runs the owed hooks automatically, as the system: errors are noted on the hooks, not
+    /// returned.
     pub(crate) fn resume_pending_hooks(&self) {
-        let _ = self.resume(true);
+        let _ = self.as_system().resume(true);
     }
 
     fn resume(&self, automatic: bool) -> Result<PendingHooksRun> {

@@ -32,6 +32,7 @@ use std::sync::{Arc, mpsc};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use crate::access::Permission;
 use crate::companies::import::Writer;
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +125,7 @@ impl Tenant<'_> {
         }
         let before = self.import_size_limit()?;
         self.write(|op| {
+            op.require(Permission::ManageSchema)?;
             job::set_size_limit(op, bytes)?;
             op.audit(
                 "import.size_limit",
@@ -225,6 +227,10 @@ impl Tenant<'_> {
         options: &ImportOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<ImportJob> {
+        self.require(Permission::Import)?;
+        if options.target == ImportTarget::Partners {
+            self.require(Permission::ManagePartners)?;
+        }
         let limit = self.import_size_limit()?;
         if size > limit {
             return Err(Error::new(ErrorKind::FileTooLarge {

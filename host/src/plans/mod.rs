@@ -7,10 +7,12 @@
 //! case of the CS handbook).
 
 pub(crate) mod dates;
+pub(crate) mod scope;
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use crate::access::Permission;
 use crate::audit::{self, Change};
 use crate::companies;
 use crate::context::Op;
@@ -19,6 +21,7 @@ use crate::host::Tenant;
 use crate::model::{CtaRequest, CtaType, Date, Priority};
 use crate::names::named_enum;
 use crate::relationships;
+use scope::Of;
 
 /// Where a plan is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -196,7 +199,8 @@ impl Tenant<'_> {
         let name = required("plan name", &plan.name)?;
         let now = self.host.now();
         self.write(|op| {
-            companies::require(op, plan.company_id)?;
+            op.require(Permission::CreatePlans)?;
+            scope::require_owner(op, plan.company_id, plan.relationship_id)?;
             if let Some(relationship) = plan.relationship_id {
                 match relationships::company_of(op, relationship)? {
                     None => return Err(not_found("relationship", relationship)),
@@ -243,6 +247,8 @@ impl Tenant<'_> {
     ) -> Result<i64> {
         let name = required("objective name", name)?;
         self.write(|op| {
+            op.require(Permission::CreatePlans)?;
+            scope::check(op, Of::Plan(plan_id))?;
             let contacts: bool = op
                 .conn
                 .query_row(
@@ -283,6 +289,8 @@ impl Tenant<'_> {
     /// Marks an objective as shared with external contacts (`true`) or internal only (`false`).
     pub fn set_objective_shared(&self, objective_id: i64, shared_externally: bool) -> Result<()> {
         self.write(|op| {
+            op.require(Permission::SharePlans)?;
+            scope::check(op, Of::Objective(objective_id))?;
             let changed = op.conn.execute(
                 "UPDATE objectives SET shared_externally = ?3 WHERE tenant_id = ?1 AND id = ?2",
                 params![op.tenant.as_str(), objective_id, shared_externally],
@@ -301,6 +309,8 @@ impl Tenant<'_> {
     /// again with [`Tenant::set_objective_shared`].
     pub fn set_sharing_with_contacts(&self, plan_id: i64, on: bool) -> Result<()> {
         self.write(|op| {
+            op.require(Permission::SharePlans)?;
+            scope::check(op, Of::Plan(plan_id))?;
             let changed = op.conn
                 .execute(
                     "UPDATE success_plans SET share_with_contacts = ?3
@@ -330,6 +340,17 @@ impl Tenant<'_> {
     pub fn add_task(&self, of: TaskOf, task: &NewTask) -> Result<i64> {
         let name = required("task name", &task.name)?;
         self.write(|op| {
+            op.require(match of {
+                TaskOf::Objective(_) => Permission::CreatePlans,
+                TaskOf::Cta(_) => Permission::ManageCtas,
+            })?;
+            scope::check(
+                op,
+                match of {
+                    TaskOf::Objective(id) => Of::Objective(id),
+                    TaskOf::Cta(id) => Of::Cta(id),
+                },
+            )?;
             let (objective, cta) = match of {
                 TaskOf::Objective(id) => {
                     require(op, Record::Objective, id)?;
@@ -377,6 +398,8 @@ impl Tenant<'_> {
     /// CTA's due date moves to the task's: this is how a plan that failed to activate is fixed.
     pub fn set_task_due(&self, task_id: i64, due_date: Option<Date>) -> Result<()> {
         self.write(|op| {
+            op.require(Permission::CreatePlans)?;
+            scope::check(op, Of::Task(task_id))?;
             let cta: Option<i64> = op
                 .conn
                 .query_row(
@@ -408,6 +431,7 @@ impl Tenant<'_> {
         let name = required("CTA name", &cta.name)?;
         let now = self.host.now();
         self.write(|op| {
+            op.require(Permission::ManageCtas)?;
             companies::require(op, cta.company_id)?;
             if let Some(plan) = cta.plan_id {
                 let company: i64 = op
@@ -478,6 +502,15 @@ impl Tenant<'_> {
         action: &str,
     ) -> Result<()> {
         self.write(|op| {
+            op.require(Permission::ManageCtas)?;
+            scope::check(
+                op,
+                if table == "ctas" {
+                    Of::Cta(id)
+                } else {
+                    Of::Task(id)
+                },
+            )?;
             let changed = op.conn.execute(
                 &format!("UPDATE {table} SET status = ?3 WHERE tenant_id = ?1 AND id = ?2"),
                 params![op.tenant.as_str(), id, status],
@@ -496,6 +529,8 @@ impl Tenant<'_> {
     /// ([`ErrorKind::CtaDueBeforeTask`] names the first such CTA and task).
     pub fn set_plan_status(&self, plan_id: i64, status: PlanStatus) -> Result<()> {
         self.write(|op| {
+            op.require(Permission::ActivatePlans)?;
+            scope::check(op, Of::Plan(plan_id))?;
             let before: String = op
                 .conn
                 .query_row(
@@ -539,13 +574,21 @@ impl Tenant<'_> {
                     q.query_map(params![op.tenant.as_str(), company_id], |r| r.get(0))?
                         .collect()
                 })?;
-            ids.into_iter().map(|id| load_plan(op, id)).collect()
+            ids.into_iter()
+                .filter(|id| scope::check(op, Of::Plan(*id)).is_ok())
+                .map(|id| load_plan(op, id))
+                .collect()
         })
     }
 
     /// The CTAs of a company (in a plan or not), oldest first, with their tasks.
     pub fn ctas(&self, company_id: i64) -> Result<Vec<Cta>> {
-        self.read(|op| load_ctas(op, "company_id", company_id))
+        self.read(|op| {
+            if !scope::visible(op, company_id, None)? {
+                return Err(not_found("company", company_id));
+            }
+            load_ctas(op, "company_id", company_id)
+        })
     }
 }
 
@@ -695,6 +738,7 @@ fn cta_due_and_plan_status(op: &Op<'_>, cta: i64) -> Result<(Option<Date>, Optio
 }
 
 pub(crate) fn load_plan(op: &Op<'_>, plan_id: i64) -> Result<Plan> {
+    scope::check(op, Of::Plan(plan_id))?;
     let Op { conn, tenant, .. } = *op;
     let mut plan = conn
         .prepare_cached(
@@ -867,8 +911,16 @@ pub(crate) enum Record {
     Objective,
 }
 
-/// Fails with [`ErrorKind::NotFound`] unless the tenant has the record `id`.
+/// Fails with [`ErrorKind::NotFound`] unless the tenant has the record `id` and the acting
+/// principal may reach it.
 pub(crate) fn require(op: &Op<'_>, record: Record, id: i64) -> Result<()> {
+    scope::check(
+        op,
+        match record {
+            Record::Plan => Of::Plan(id),
+            Record::Objective => Of::Objective(id),
+        },
+    )?;
     let (sql, object) = match record {
         Record::Plan => (
             "SELECT 1 FROM success_plans WHERE tenant_id = ?1 AND id = ?2",
@@ -956,6 +1008,7 @@ mod tests {
                     tenant: &tenant,
                     now,
                     actor: "system",
+                    principal: crate::access::Principal::system(),
                 };
                 open_cta(&op, company, &request, "plugin:welcome")
             })
@@ -988,6 +1041,7 @@ mod tests {
                     tenant: &TenantId::new("other"),
                     now: 0,
                     actor: "a@x",
+                    principal: crate::access::Principal::system(),
                 };
                 open_cta(&op, company, &request, "a@x")
             })

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::registry::{compare_versions, manifest_of, versions_of};
 use super::{Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext};
+use crate::access::Permission;
 use crate::audit::{self, Change};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
@@ -224,6 +225,7 @@ impl Tenant<'_> {
         let host = self.host;
         let now = host.now();
         self.write(|op| {
+            op.require(Permission::ManagePlugins)?;
             let before = enablement(op, name)?;
             let hash = match (&options.version, &before) {
                 (Some(version), _) => hash_of(op.conn, name, Some(version))?,
@@ -359,6 +361,8 @@ impl Tenant<'_> {
         let host = self.host;
         let now = host.now();
         self.write(|op| {
+            op.require(Permission::ManagePlugins)?;
+            op.require(Permission::ManagePlugins)?;
             let before = enablement(op, name)?.ok_or_else(|| self.not_enabled(name))?;
             let hash = hash_of(op.conn, name, version)?;
             let manifest = manifest_of(op.conn, &hash)?;
@@ -489,6 +493,7 @@ impl Tenant<'_> {
                 host.shared_store(),
                 host.shared_clock(),
                 self.id.clone(),
+                self.principal_or_nobody(),
             )));
         for capability in &enablement.grants {
             if plugin.manifest().capabilities.contains(capability) {
@@ -718,6 +723,7 @@ pub(crate) fn follow_latest(
             tenant: &tenant_id,
             now,
             actor,
+            principal: crate::access::Principal::system(),
         };
         let Some(before) = enablement(&op, &manifest.name)? else {
             continue;
@@ -872,6 +878,7 @@ mod tests {
             host.shared_store(),
             host.shared_clock(),
             TenantId::new("a"),
+            crate::access::Principal::operator(),
         );
         let found = directory.company_by_id(&ours.unwrap().to_string()).unwrap();
         assert_eq!(found.unwrap().name, "Ours");

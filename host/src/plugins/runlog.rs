@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::enablement::{Active, BreakerFeed, Enablement, feed_breaker};
 use super::{CallStats, Capability, PluginError};
+use crate::access::Permission;
 use crate::clock::Clock;
 use crate::context::Op;
 use crate::error::{Error, Result};
@@ -78,6 +79,7 @@ impl Tenant<'_> {
     /// The run log's aggregates for this tenant, by plugin and hook.
     pub fn plugin_stats(&self) -> Result<Vec<RunStats>> {
         self.read(|op| {
+            op.require(Permission::ReadLogs)?;
             let mut query = op.conn.prepare_cached(
                 "SELECT plugin, hook, calls, failures, failures_by_kind, denied, fuel,
                             durations, last_error, last_error_at
@@ -110,6 +112,7 @@ impl Tenant<'_> {
     /// The failures the run log keeps for this tenant (of one plugin, or all), newest first.
     pub fn plugin_failures(&self, plugin: Option<&str>) -> Result<Vec<RecordedFailure>> {
         self.read(|op| {
+            op.require(Permission::ReadLogs)?;
             let mut query = op.conn.prepare_cached(
                 "SELECT id, at, plugin, version, hook, code, message, input, config, grants
                      FROM plugin_failures WHERE tenant_id = ?1 AND (?2 IS NULL OR plugin = ?2)
@@ -364,6 +367,7 @@ impl RunLogSink {
                 tenant: &self.tenant,
                 now,
                 actor: "system",
+                principal: crate::access::Principal::system(),
             };
             for log in logs {
                 write_log(&op, log)?;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::access::Permission;
 use crate::audit::{self, Change};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
@@ -281,6 +282,7 @@ impl Tenant<'_> {
             return Err(invalid("the link base is required".to_owned()));
         }
         self.write(|op| {
+            op.require(Permission::ManageSettings)?;
             let before = settings(op)?;
             op.conn.execute(
                 "INSERT INTO sharing_settings (tenant_id, otp_required, link_expiry_days,
@@ -328,6 +330,7 @@ impl Tenant<'_> {
         // 1. Record the share and its recipients, all or nothing.
         let (share_id, plan, customer, subject, expires_at, links, recipients) =
             self.write(|op| {
+                op.require(Permission::SharePlans)?;
                 let plan = plans::load_plan(op, request.plan_id)?;
                 let customer = company_name(op, plan.company_id)?;
                 let settings = settings(op)?;
@@ -696,18 +699,10 @@ impl Tenant<'_> {
 
     /// Revokes one recipient's link. Returns whether it was active (not revoked before).
     pub fn revoke_recipient(&self, recipient_id: i64) -> Result<bool> {
-        let found = self.store().with(|conn| {
-            conn.query_row(
-                "SELECT 1 FROM share_recipients WHERE tenant_id = ?1 AND id = ?2",
-                params![self.id.as_str(), recipient_id],
-                |_| Ok(()),
-            )
-            .optional()
-            .map_err(Error::from)
+        self.read(|op| {
+            op.require(Permission::Revoke)?;
+            recipient_in_scope(op, recipient_id)
         })?;
-        if found.is_none() {
-            return Err(plans::not_found("share recipient", recipient_id));
-        }
         let revoked = self.revoke(
             "r.id = ?2",
             recipient_id,
@@ -724,6 +719,8 @@ impl Tenant<'_> {
     pub fn reissue_link(&self, recipient_id: i64) -> Result<RecipientLink> {
         let now = self.host.now();
         self.write(|op| {
+            op.require(Permission::SharePlans)?;
+            recipient_in_scope(op, recipient_id)?;
             let found: Option<(String, Option<i64>, i64)> = op
                 .conn
                 .query_row(
@@ -793,6 +790,7 @@ impl Tenant<'_> {
     fn revoke(&self, condition: &str, id: impl rusqlite::ToSql, subject: &str) -> Result<usize> {
         let now = self.host.now();
         self.write(|op| {
+            op.require(Permission::Revoke)?;
             let revoked = op.conn.execute(
                 &format!(
                     "UPDATE share_recipients SET revoked_at = ?3, revoked_by = ?4
@@ -858,6 +856,12 @@ impl Tenant<'_> {
                 })
                 .map_err(Error::from)
                 .and_then(|mut rows: Vec<ShareRow>| {
+                    // A partner user sees the shares of the plans it may reach only.
+                    if op.scope().is_some() {
+                        rows.retain(|row| {
+                            plans::require(op, plans::Record::Plan, row.plan_id).is_ok()
+                        });
+                    }
                     // The plans' names, from the plans repository, once per plan.
                     let mut names = std::collections::HashMap::new();
                     for row in &mut rows {
@@ -1018,8 +1022,27 @@ pub(crate) fn settings(op: &Op<'_>) -> Result<SharingSettings> {
     }))
 }
 
+/// Fails with "no share recipient" unless the tenant has recipient `id` and the acting
+/// principal may reach the plan it was shared.
+fn recipient_in_scope(op: &Op<'_>, id: i64) -> Result<()> {
+    let plan: Option<i64> = op
+        .conn
+        .prepare_cached(
+            "SELECT s.plan_id FROM share_recipients r
+             JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
+             WHERE r.tenant_id = ?1 AND r.id = ?2",
+        )?
+        .query_row(params![op.tenant.as_str(), id], |r| r.get(0))
+        .optional()?;
+    match plan {
+        Some(plan) if plans::require(op, plans::Record::Plan, plan).is_ok() => Ok(()),
+        _ => Err(plans::not_found("share recipient", id)),
+    }
+}
+
 fn company_name(op: &Op<'_>, company: i64) -> Result<String> {
-    crate::companies::find(op, crate::companies::CompanyKey::Id(company))?
+    // Whoever may see a plan may see its customer's name, even through a relationship.
+    crate::companies::find(&op.as_system(), crate::companies::CompanyKey::Id(company))?
         .map(|c| c.name)
         .ok_or_else(|| plans::not_found("company", company))
 }
