@@ -647,7 +647,11 @@ fn cshost(dir: &Path, args: &[&str]) -> String {
 #[test]
 fn the_command_line_administers_plugins_and_replays_a_recorded_failure() {
     let dir = tempfile::tempdir().unwrap();
-    drop(host(dir.path()));
+    {
+        // The commands act as the tenant's admin.
+        let host = host(dir.path());
+        admin(&host, "acme");
+    }
     let panic_wasm = support::plugin_path("panic");
     let panic_wasm = panic_wasm.to_str().unwrap();
     cshost(dir.path(), &["plugin", "install", panic_wasm]);
@@ -719,7 +723,13 @@ fn the_command_line_administers_plugins_and_replays_a_recorded_failure() {
         .collect();
     assert_eq!(
         actions,
-        ["tenant.create", "plugin.install", "plugin.enable"]
+        [
+            "tenant.create",
+            "user.add",
+            "bundle.assign",
+            "plugin.install",
+            "plugin.enable"
+        ]
     );
     let refused = Command::new(env!("CARGO_BIN_EXE_cshost"))
         .args(["plugin", "uninstall", "panic"])

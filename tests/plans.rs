@@ -5,7 +5,7 @@ mod support;
 
 use cs_host::model::{CtaType, Date, Priority};
 use cs_host::{
-    EnableOptions, ErrorKind, Host, HostConfig, Licence, NewCompany, NewCta, NewPlan, NewTask, PlanStatus,
+    EnableOptions, ErrorKind, Host, HostConfig, NewCompany, NewCta, NewPlan, NewTask, PlanStatus,
     TaskOf, TenantLevel,
 };
 
@@ -18,8 +18,7 @@ fn host() -> (Host, i64) {
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let acme = host.tenant("acme").unwrap();
-    acme.add_user("csm@acme.example", "Cem", Licence::Full)
-        .unwrap();
+    acme.add_admin("csm@acme.example", "Cem").unwrap();
     let company = acme.add_company(NewCompany::new("Globex")).unwrap();
     (host, company)
 }

@@ -42,9 +42,7 @@ fn fixture() -> Fixture {
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let tenant = host.tenant("acme").unwrap();
-    tenant
-        .add_user("csm@acme.example", "Cem", Licence::Full)
-        .unwrap();
+    tenant.add_admin("csm@acme.example", "Cem").unwrap();
     tenant
         .add_user("full@acme.example", "Fay Full", Licence::Full)
         .unwrap();
@@ -749,6 +747,13 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
     let db = dir.path().join("cs.db");
     let run = |args: &[&str]| cshost(&db, args);
     run(&["tenant", "create", "acme"]);
+    // The CSM is the tenant's admin: the platform operator adds it.
+    Host::open(&db, support::host_config())
+        .unwrap()
+        .tenant("acme")
+        .unwrap()
+        .add_admin("csm@acme.example", "Cem")
+        .unwrap();
     run(&[
         "user",
         "add",
