@@ -986,7 +986,9 @@ fn a_plugin_hoarding_resource_handles_fails_cleanly_naming_itself() {
         };
         assert!(reason.contains("ran out of resource handles"), "{error}");
         assert!(
-            error.to_string().starts_with("plugin `handle-hoarder`: crashed"),
+            error
+                .to_string()
+                .starts_with("plugin `handle-hoarder`: crashed"),
             "{error}"
         );
     }
@@ -1076,12 +1078,19 @@ fn a_fuel_budget_bounds_the_whole_operation() {
         ),
         "{error}"
     );
-    assert!(error.to_string().contains("5,000,000-fuel import budget at row"));
+    assert!(
+        error
+            .to_string()
+            .contains("5,000,000-fuel import budget at row")
+    );
     assert!(instance.budget_used().1 >= 5_000_000);
 }
 
 /// Imports `rows` partners named `P1`, `P2`, ... with `slow-mapper` enabled with `options`.
-fn import_slowly(rows: u64, options: EnableOptions) -> (tempfile::TempDir, Host, cs_host::ImportJob) {
+fn import_slowly(
+    rows: u64,
+    options: EnableOptions,
+) -> (tempfile::TempDir, Host, cs_host::ImportJob) {
     let dir = tempfile::tempdir().unwrap();
     let host = host_with(dir.path(), "slow-mapper", options);
     host.tenant("acme")
@@ -1114,7 +1123,9 @@ fn a_spent_import_budget_fails_the_remaining_rows_of_a_fail_closed_plugin() {
     let first = &job.errors[0];
     assert_eq!(first.plugin.as_deref(), Some("slow-mapper"));
     assert!(
-        first.reason.contains("used its 0.300 s import budget at row"),
+        first
+            .reason
+            .contains("used its 0.300 s import budget at row"),
         "{}",
         first.reason
     );
@@ -1124,7 +1135,13 @@ fn a_spent_import_budget_fails_the_remaining_rows_of_a_fail_closed_plugin() {
     assert_eq!(stats[0].failures, 1, "{stats:?}");
     assert_eq!(stats[0].failures_by_kind["budget-spent"], 1);
     // The breaker does not count a spent budget as a run of failures.
-    assert!(host.tenant("acme").unwrap().plugin("slow-mapper").unwrap().enabled);
+    assert!(
+        host.tenant("acme")
+            .unwrap()
+            .plugin("slow-mapper")
+            .unwrap()
+            .enabled
+    );
 }
 
 #[test]

@@ -437,12 +437,8 @@ impl PluginInstance {
             .saturating_sub(self.spent.fuel);
         let deadline = limits.deadline_value().min(time_left);
         let fuel = limits.fuel_value().min(fuel_left);
-        store
-            .set_fuel(fuel)
-            .expect("fuel is enabled on the engine");
-        let ticks = deadline
-            .as_micros()
-            .div_ceil(EPOCH_TICK.as_micros());
+        store.set_fuel(fuel).expect("fuel is enabled on the engine");
+        let ticks = deadline.as_micros().div_ceil(EPOCH_TICK.as_micros());
         // One tick more, so a call is never stopped before its deadline.
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
         // What the host copies out of the guest in one call (lifting strings and lists, which
