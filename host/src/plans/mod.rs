@@ -28,7 +28,17 @@ pub use ctas::{Cta, NewCta};
 use ctas::{cta_due_and_plan_status, load_ctas};
 use objectives::load_tasks;
 
-/// Where a plan is in its life.
+/// Where a plan is in its life. The state machine:
+///
+/// | from     | to       | how                                   | rule                           |
+/// |----------|----------|---------------------------------------|--------------------------------|
+/// | (new)    | Draft    | [`Tenant::create_plan`]               |                                |
+/// | Draft    | Active   | [`Tenant::set_plan_status`]           | no CTA due before its tasks    |
+/// | Active   | Complete | [`Tenant::set_plan_status`]           |                                |
+/// | Complete | Active   | [`Tenant::reopen_plan`], with a reason| no CTA due before its tasks    |
+///
+/// Every other move (Draft → Complete, Active → Draft, Complete → Draft, a status to itself) is
+/// refused with [`ErrorKind::PlanTransitionRefused`], naming it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanStatus {
@@ -46,6 +56,23 @@ named_enum!(PlanStatus, "plan status", {
     Active => "active",
     Complete => "complete",
 });
+
+/// A CTA of a plan due before one of its tasks, as a refused activation names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateCta {
+    /// The CTA.
+    pub cta: i64,
+    /// The CTA's name.
+    pub cta_name: String,
+    /// The CTA's due date.
+    pub cta_due: String,
+    /// Its latest task, due after it.
+    pub task: i64,
+    /// The task's name.
+    pub task_name: String,
+    /// The task's due date.
+    pub task_due: String,
+}
 
 /// A new success plan, for [`Tenant::create_plan`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
