@@ -294,7 +294,8 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     );
     let host = Host::open(&db, config)?;
     host.create_tenant("acme", "Acme", TenantLevel::Both)?;
-    host.tenant("acme")?.add_admin("admin@acme.example", "Ada")?;
+    host.tenant("acme")?
+        .add_admin("admin@acme.example", "Ada")?;
     let acme = host.tenant("acme")?.as_user("admin@acme.example")?;
     let mut enabled = Vec::new();
     for name in ["normalize-partner", "partner-welcome", "arr-tier"] {

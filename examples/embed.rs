@@ -31,7 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if host.tenant("acme").is_err() {
         host.create_tenant("acme", "Acme Corp", TenantLevel::Both)?;
         // The platform operator adds the tenant's admin; every later operation acts as a user.
-        host.tenant("acme")?.add_admin("admin@acme.example", "Ada")?;
+        host.tenant("acme")?
+            .add_admin("admin@acme.example", "Ada")?;
     }
     let acme = host.tenant("acme")?.as_user("admin@acme.example")?;
 

@@ -104,7 +104,10 @@ fn names(companies: &[cs_host::model::Company]) -> Vec<&str> {
 fn an_unknown_actor_is_refused_and_changes_nothing() {
     let w = world();
     let acme = w.host.tenant("acme").unwrap();
-    let error = acme.clone().as_user("nobody-at-all@evil.example").unwrap_err();
+    let error = acme
+        .clone()
+        .as_user("nobody-at-all@evil.example")
+        .unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::UnknownActor { actor, .. } if actor == "nobody-at-all@evil.example"),
         "{error}"
@@ -151,11 +154,22 @@ fn a_partner_user_cannot_read_list_or_search_another_partners_customer() {
     let partners = pat.partners().unwrap();
     assert_eq!(partners.len(), 1);
     assert_eq!(partners[0].company.name, "Bennett & Co.");
-    let users: Vec<String> = pat.users(None).unwrap().into_iter().map(|u| u.email).collect();
+    let users: Vec<String> = pat
+        .users(None)
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
     assert_eq!(users, [PAT]);
     assert!(pat.users(Some(w.tui)).unwrap().is_empty());
     // The admin sees all three customers.
-    assert_eq!(w.as_user(ADMIN).search_companies("customer", 100).unwrap().len(), 3);
+    assert_eq!(
+        w.as_user(ADMIN)
+            .search_companies("customer", 100)
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[test]
@@ -239,7 +253,10 @@ fn a_viewer_cannot_share_or_change_anything() {
     assert!(
         matches!(
             error.kind(),
-            ErrorKind::PermissionDenied { permission: "plans.share", .. }
+            ErrorKind::PermissionDenied {
+                permission: "plans.share",
+                ..
+            }
         ),
         "{error}"
     );
@@ -280,15 +297,28 @@ fn a_partner_narrowed_to_read_only_plans_cannot_create_or_share_them() {
         })
         .unwrap_err();
     assert!(
-        matches!(error.kind(), ErrorKind::PermissionDenied { permission: "plans.create", .. }),
+        matches!(
+            error.kind(),
+            ErrorKind::PermissionDenied {
+                permission: "plans.create",
+                ..
+            }
+        ),
         "{error}"
     );
     // Reading its plans still works; Tui's users are not narrowed.
     let plan = w.plan_on(w.bennett_customer, "Adoption");
     assert_eq!(pat.plan(plan).unwrap().name, "Adoption");
-    assert!(w.as_user(TIA).principal().unwrap().may(Permission::CreatePlans));
+    assert!(
+        w.as_user(TIA)
+            .principal()
+            .unwrap()
+            .may(Permission::CreatePlans)
+    );
     // A partner user never gains administration, whatever it is assigned.
-    admin.define_bundle("everything", Permissions::all()).unwrap();
+    admin
+        .define_bundle("everything", Permissions::all())
+        .unwrap();
     admin.assign_bundle(PAT, "everything").unwrap();
     let pat = w.as_user(PAT).principal().unwrap();
     assert!(!pat.may(Permission::ManageUsers));
@@ -310,19 +340,39 @@ fn partner_seats_are_refused_clearly_beyond_the_limit() {
         .add_partner(NewCompany::new("Third Partner"), Some(AccessScope::Both))
         .unwrap_err();
     assert!(
-        matches!(error.kind(), ErrorKind::SeatsExhausted { what: "partners", limit: 2, .. }),
+        matches!(
+            error.kind(),
+            ErrorKind::SeatsExhausted {
+                what: "partners",
+                limit: 2,
+                ..
+            }
+        ),
         "{error}"
     );
     assert!(error.to_string().contains("2 partners of the 2"), "{error}");
-    assert!(admin.company(CompanyKey::Name("Third Partner")).unwrap().is_none());
+    assert!(
+        admin
+            .company(CompanyKey::Name("Third Partner"))
+            .unwrap()
+            .is_none()
+    );
     // Tagging a customer as a partner takes a seat too.
     assert!(admin.tag_partners(&[w.direct_customer], None).is_err());
-    admin.add_partner_user(w.bennett, "pam@bennett.example", "Pam").unwrap();
+    admin
+        .add_partner_user(w.bennett, "pam@bennett.example", "Pam")
+        .unwrap();
     let error = admin
         .add_partner_user(w.tui, "tom@tui.example", "Tom")
         .unwrap_err();
     assert!(
-        matches!(error.kind(), ErrorKind::SeatsExhausted { what: "partner users", .. }),
+        matches!(
+            error.kind(),
+            ErrorKind::SeatsExhausted {
+                what: "partner users",
+                ..
+            }
+        ),
         "{error}"
     );
 }
@@ -339,11 +389,17 @@ fn revoking_a_token_stops_it_at_once_and_an_expired_one_fails_alike() {
     assert_eq!(listed[0].user.as_deref(), Some(PAT));
     assert!(!format!("{listed:?}").contains(&created.token));
 
-    let who = w.host.authenticate(&format!("Bearer {}", created.token)).unwrap();
+    let who = w
+        .host
+        .authenticate(&format!("Bearer {}", created.token))
+        .unwrap();
     assert!(matches!(&who, Authenticated::User { email, .. } if email == PAT));
     let remote = w.host.tenant_for(&who, "acme").unwrap();
     // The token acts with Pat's rights: Tui's customer does not exist for it.
-    assert_eq!(remote.company(CompanyKey::Id(w.tui_customer)).unwrap(), None);
+    assert_eq!(
+        remote.company(CompanyKey::Id(w.tui_customer)).unwrap(),
+        None
+    );
     assert!(matches!(
         w.host.tenant_for(&who, "globex").unwrap_err().kind(),
         ErrorKind::UnknownTenant(_)
@@ -353,19 +409,32 @@ fn revoking_a_token_stops_it_at_once_and_an_expired_one_fails_alike() {
 
     assert!(pat.revoke_token(created.info.id).unwrap());
     let error = w.host.authenticate(&created.token).unwrap_err();
-    assert!(matches!(error.kind(), ErrorKind::Unauthenticated), "{error}");
+    assert!(
+        matches!(error.kind(), ErrorKind::Unauthenticated),
+        "{error}"
+    );
 
     // An operator token; and expiry.
-    let operator = w.host.create_operator_token("ci", 1, "ops@platform.example").unwrap();
+    let operator = w
+        .host
+        .create_operator_token("ci", 1, "ops@platform.example")
+        .unwrap();
     assert!(matches!(
         w.host.authenticate(&operator.token).unwrap(),
         Authenticated::Operator { .. }
     ));
     w.clock.advance(Duration::from_secs(86_401));
     let error = w.host.authenticate(&operator.token).unwrap_err();
-    assert!(matches!(error.kind(), ErrorKind::Unauthenticated), "{error}");
+    assert!(
+        matches!(error.kind(), ErrorKind::Unauthenticated),
+        "{error}"
+    );
     assert!(w.host.authenticate("csh_made-up").is_err());
-    assert!(w.host.create_operator_token("forever", 100_000, "ops").is_err());
+    assert!(
+        w.host
+            .create_operator_token("forever", 100_000, "ops")
+            .is_err()
+    );
 }
 
 #[test]
@@ -451,14 +520,26 @@ fn the_command_line_checks_as_and_shows_a_partner_user_only_its_customers() {
 
     let out = cshost_on(
         &db,
-        &["company", "list", "--tenant", "acme", "--as", "nobody-at-all@evil.example"],
+        &[
+            "company",
+            "list",
+            "--tenant",
+            "acme",
+            "--as",
+            "nobody-at-all@evil.example",
+        ],
     );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`nobody-at-all@evil.example` is not a user of tenant `acme`"), "{err}");
+    assert!(
+        err.contains("`nobody-at-all@evil.example` is not a user of tenant `acme`"),
+        "{err}"
+    );
 
     // A token: printed once, listed without it, revoked.
-    let token = ok(&["token", "create", "--tenant", "acme", "--user", PAT, "--label", "portal"]);
+    let token = ok(&[
+        "token", "create", "--tenant", "acme", "--user", PAT, "--label", "portal",
+    ]);
     let token = token.trim();
     assert!(token.starts_with("csh_"), "{token}");
     let listed = ok(&["token", "list", "--tenant", "acme"]);
@@ -467,5 +548,8 @@ fn the_command_line_checks_as_and_shows_a_partner_user_only_its_customers() {
     assert!(ok(&["token", "list", "--tenant", "acme"]).contains("revoked"));
 
     let who = ok(&["access", "whoami", "--tenant", "acme", "--as", PAT]);
-    assert!(who.contains("partner_user") && who.contains("companies and relationships"), "{who}");
+    assert!(
+        who.contains("partner_user") && who.contains("companies and relationships"),
+        "{who}"
+    );
 }

@@ -260,7 +260,10 @@ fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
     host.create_tenant("acme", "Acme", TenantLevel::Company)
         .unwrap();
     let admin = "admin@acme.example";
-    host.tenant("acme").unwrap().add_admin(admin, "Ada").unwrap();
+    host.tenant("acme")
+        .unwrap()
+        .add_admin(admin, "Ada")
+        .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as(admin);
     host.install_plugin(&support::plugin_bytes("partner-welcome"), admin)
         .unwrap();
@@ -514,6 +517,13 @@ fn the_command_line_walks_a_plan_through_its_states() {
         text
     };
     ok(&["tenant", "create", "acme"]);
+    // The CSM is the tenant's admin: the platform operator adds it.
+    Host::open(&db, support::host_config())
+        .unwrap()
+        .tenant("acme")
+        .unwrap()
+        .add_admin("csm@acme.example", "Cem")
+        .unwrap();
     ok(&["company", "add", "--tenant", "acme", "Globex"]);
     let plan = ok(&[
         "plan",

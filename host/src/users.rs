@@ -122,7 +122,10 @@ pub(crate) fn by_id(op: &Op<'_>, id: i64) -> Result<Option<User>> {
     conn.prepare_cached(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ?1 AND id = ?2"
     ))
-    .and_then(|mut q| q.query_row(params![tenant.as_str(), id], read_user).optional())
+    .and_then(|mut q| {
+        q.query_row(params![tenant.as_str(), id], read_user)
+            .optional()
+    })
     .map_err(Error::from)
 }
 

@@ -294,8 +294,7 @@ impl<'h> Tenant<'h> {
                 op.now,
                 lifetime,
             )?;
-            let info = with_emails(op, vec![tokens::get(op.conn, Some(op.tenant), id)?])?
-                .remove(0);
+            let info = with_emails(op, vec![tokens::get(op.conn, Some(op.tenant), id)?])?.remove(0);
             op.audit(
                 "token.create",
                 &format!("token:{id}"),

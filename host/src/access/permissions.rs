@@ -167,7 +167,9 @@ impl Permissions {
 
     /// The permissions of the set, in the order of [`Permission::ALL`].
     pub fn iter(self) -> impl Iterator<Item = Permission> {
-        Permission::ALL.into_iter().filter(move |p| self.contains(*p))
+        Permission::ALL
+            .into_iter()
+            .filter(move |p| self.contains(*p))
     }
 
     /// Parses a list of names separated by commas or spaces.
@@ -185,7 +187,9 @@ impl Permissions {
 
 impl fmt::Debug for Permissions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter().map(|p| p.as_str())).finish()
+        f.debug_set()
+            .entries(self.iter().map(|p| p.as_str()))
+            .finish()
     }
 }
 

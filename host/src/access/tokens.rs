@@ -170,7 +170,12 @@ pub(crate) fn get(conn: &Connection, tenant: Option<&TenantId>, id: i64) -> Resu
 }
 
 /// Revokes token `id`; returns whether it was live until now.
-pub(crate) fn revoke(conn: &Connection, tenant: Option<&TenantId>, id: i64, now: i64) -> Result<bool> {
+pub(crate) fn revoke(
+    conn: &Connection,
+    tenant: Option<&TenantId>,
+    id: i64,
+    now: i64,
+) -> Result<bool> {
     let changed = conn
         .prepare_cached(
             "UPDATE api_tokens SET revoked_at = ?3

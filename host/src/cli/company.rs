@@ -373,8 +373,7 @@ pub fn run(
             field_type,
             required,
         } => {
-            super::tenant(&host, &tenant)?
-                .define_company_field(&name, field_type, required)?;
+            super::tenant(&host, &tenant)?.define_company_field(&name, field_type, required)?;
             println!("defined company field {name} ({field_type})");
         }
     }

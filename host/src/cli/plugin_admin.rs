@@ -413,7 +413,7 @@ pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<Exi
                 if moved.contains(&tenant) {
                     continue;
                 }
-                super::tenant(&host, &tenant)?
+                super::tenant(host, &tenant)?
                     .upgrade_plugin(&name, Some(&installed.plugin.manifest.version))
                     .with_context(|| format!("cannot move tenant {tenant}"))?;
                 moved.push(tenant);
@@ -449,7 +449,8 @@ pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<Exi
             force,
             actor: _,
         } => {
-            let removed = host.uninstall_plugin(&name, version.as_deref(), force, &super::operator_name())?;
+            let removed =
+                host.uninstall_plugin(&name, version.as_deref(), force, &super::operator_name())?;
             for p in removed {
                 println!("uninstalled {} {}", p.manifest.name, p.manifest.version);
             }
@@ -508,7 +509,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
     };
     match command {
         TenantPluginCommand::Plugins { tenant, json } => {
-            let plugins = super::tenant(&host, &tenant)?.plugins()?;
+            let plugins = super::tenant(host, &tenant)?.plugins()?;
             if json {
                 print_json(&plugins)?;
             } else {
@@ -530,7 +531,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             notify,
             actor: _,
         } => {
-            let tenant = super::tenant(&host, &tenant)?;
+            let tenant = super::tenant(host, &tenant)?;
             let mut options = EnableOptions::new();
             if let Some(version) = version {
                 options = options.version(version);
@@ -566,10 +567,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             tenant,
             plugin,
             actor: _,
-        } => show(
-            super::tenant(&host, &tenant)?
-                .disable_plugin(&plugin)?,
-        ),
+        } => show(super::tenant(host, &tenant)?.disable_plugin(&plugin)?),
         TenantPluginCommand::Config {
             tenant,
             plugin,
@@ -577,7 +575,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             unset,
             actor: _,
         } => {
-            let tenant = super::tenant(&host, &tenant)?;
+            let tenant = super::tenant(host, &tenant)?;
             let mut config = tenant.plugin(&plugin)?.config;
             config.extend(key_values(&set)?);
             for key in &unset {
@@ -592,37 +590,25 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             plugin,
             capability,
             actor: _,
-        } => show(
-            super::tenant(&host, &tenant)?
-                .grant_capability(&plugin, capability)?,
-        ),
+        } => show(super::tenant(host, &tenant)?.grant_capability(&plugin, capability)?),
         TenantPluginCommand::Revoke {
             tenant,
             plugin,
             capability,
             actor: _,
-        } => show(
-            super::tenant(&host, &tenant)?
-                .revoke_capability(&plugin, capability)?,
-        ),
+        } => show(super::tenant(host, &tenant)?.revoke_capability(&plugin, capability)?),
         TenantPluginCommand::AllowEgress {
             tenant,
             plugin,
             target,
             actor: _,
-        } => show(
-            super::tenant(&host, &tenant)?
-                .allow_egress(&plugin, &target)?,
-        ),
+        } => show(super::tenant(host, &tenant)?.allow_egress(&plugin, &target)?),
         TenantPluginCommand::DenyEgress {
             tenant,
             plugin,
             target,
             actor: _,
-        } => show(
-            super::tenant(&host, &tenant)?
-                .deny_egress(&plugin, &target)?,
-        ),
+        } => show(super::tenant(host, &tenant)?.deny_egress(&plugin, &target)?),
         TenantPluginCommand::Stats {
             tenant,
             plugin,
@@ -631,7 +617,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             out,
             json,
         } => {
-            let tenant = super::tenant(&host, &tenant)?;
+            let tenant = super::tenant(host, &tenant)?;
             if let (Some(id), Some(out)) = (replay, out) {
                 return replay_failure(host, &tenant, id, &out);
             }
@@ -699,7 +685,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             subject,
             json,
         } => {
-            let mut log = super::tenant(&host, &tenant)?.audit_log()?;
+            let mut log = super::tenant(host, &tenant)?.audit_log()?;
             if let Some(subject) = &subject {
                 log.retain(|e| &e.subject == subject);
             }

@@ -326,6 +326,7 @@ mod tests {
                     tenant: &tenant,
                     now,
                     actor: "system",
+                    principal: crate::access::Principal::system(),
                 };
                 open_cta(&op, company, &request, "plugin:welcome")
             })
@@ -358,6 +359,7 @@ mod tests {
                     tenant: &TenantId::new("other"),
                     now: 0,
                     actor: "a@x",
+                    principal: crate::access::Principal::system(),
                 };
                 open_cta(&op, company, &request, "a@x")
             })

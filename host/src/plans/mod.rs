@@ -8,8 +8,8 @@
 
 mod ctas;
 pub(crate) mod dates;
-pub(crate) mod scope;
 mod objectives;
+pub(crate) mod scope;
 mod state;
 
 use rusqlite::{OptionalExtension, params};

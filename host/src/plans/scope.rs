@@ -68,7 +68,9 @@ pub(crate) fn check(op: &Op<'_>, record: Of) -> Result<()> {
     let owner: Option<(i64, Option<i64>)> = op
         .conn
         .prepare_cached(sql)?
-        .query_row(params![op.tenant.as_str(), id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![op.tenant.as_str(), id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     match owner {
         Some((company, relationship)) if visible(op, company, relationship)? => Ok(()),
