@@ -79,6 +79,9 @@ pub use partners::HookReport;
 pub use persons::Person;
 pub use plans::dates::rfc3339 as utc_timestamp;
 pub use plans::{Cta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf};
+pub use relationships::{
+    NewRelationship, Relationship, RelationshipEdit, RelationshipType, STANDARD_FIELDS as RELATIONSHIP_STANDARD_FIELDS,
+};
 pub use plugins::{
     Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext, PluginError,
     PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,

@@ -7,6 +7,7 @@
 //! case of the CS handbook).
 
 pub(crate) mod dates;
+mod relationship;
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,8 @@ use crate::host::Tenant;
 use crate::model::{CtaRequest, CtaType, Date, Priority};
 use crate::names::named_enum;
 use crate::relationships;
+
+pub(crate) use relationship::count_on_relationship;
 
 /// Where a plan is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
