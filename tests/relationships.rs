@@ -344,7 +344,11 @@ fn the_cli_defines_types_and_manages_relationships() {
     }
     ok(&with(&["company", "add", "Globex"]));
     ok(&with(&[
-        "partner", "add", "Bennett & Co.", "--scope", "both",
+        "partner",
+        "add",
+        "Bennett & Co.",
+        "--scope",
+        "both",
     ]));
     let saas = ok(&with(&["relationship-type", "add", "SaaS"]));
     assert_eq!(saas.trim(), "1");

@@ -205,7 +205,8 @@ fn print_relationships(relationships: &[Relationship], json: bool) -> anyhow::Re
             r.id,
             r.company_id,
             inert(&r.type_name),
-            r.managed_by.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            r.managed_by
+                .map_or_else(|| "-".to_owned(), |p| p.to_string()),
             inert(&r.name)
         );
     }
@@ -223,9 +224,7 @@ pub fn run_types(
             name,
             actor,
         } => {
-            let id = actor
-                .tenant(&host, &tenant)?
-                .add_relationship_type(&name)?;
+            let id = actor.tenant(&host, &tenant)?.add_relationship_type(&name)?;
             println!("{id}");
         }
         RelationshipTypeCommand::Field {
@@ -236,12 +235,9 @@ pub fn run_types(
             required,
             actor,
         } => {
-            actor.tenant(&host, &tenant)?.define_relationship_field(
-                &type_key,
-                &name,
-                field_type,
-                required,
-            )?;
+            actor
+                .tenant(&host, &tenant)?
+                .define_relationship_field(&type_key, &name, field_type, required)?;
             println!("defined field `{}` ({field_type})", inert(&name));
         }
         RelationshipTypeCommand::Rename {

@@ -238,7 +238,13 @@ pub(crate) fn define_custom(
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (tenant_id, object, name)
          DO UPDATE SET type = excluded.type, required = excluded.required",
-        params![op.tenant.as_str(), object, name, field_type.as_str(), required],
+        params![
+            op.tenant.as_str(),
+            object,
+            name,
+            field_type.as_str(),
+            required
+        ],
     )?;
     Ok(())
 }

@@ -358,8 +358,7 @@ impl Tenant<'_> {
                 "field name `{name}`: use lower-case letters, digits and `_`"
             )));
         }
-        if name == NAME || name == EXTERNAL_ID || STANDARD_FIELDS.iter().any(|(s, _)| *s == name)
-        {
+        if name == NAME || name == EXTERNAL_ID || STANDARD_FIELDS.iter().any(|(s, _)| *s == name) {
             return Err(invalid(format!(
                 "`{name}` is a standard relationship field and cannot be redefined"
             )));
