@@ -90,6 +90,10 @@ pub use plugins::{
     EnableOptions, Enablement, FailurePolicy, InstallOutcome, Installed, InstalledPlugin,
     RecordedFailure, RunStats,
 };
+pub use relationships::{
+    NewRelationship, Relationship, RelationshipEdit, RelationshipType,
+    STANDARD_FIELDS as RELATIONSHIP_STANDARD_FIELDS,
+};
 pub use sharing::{
     LinkState, Notifications, Opened, OtpError, RecipientLink, RecipientSession, ShareActivity,
     SharePermission, SharePreview, ShareReceipt, ShareRequest, ShareRow, ShareTo, SharedPlan,
