@@ -28,7 +28,7 @@ pub(crate) use ctas::open_cta;
 pub use ctas::{Cta, NewCta};
 use ctas::{cta_due_and_plan_status, load_ctas};
 use objectives::load_tasks;
-pub(crate) use relationship::count_on_relationship;
+pub(crate) use relationship::{count_on_relationship, ids_of_relationship};
 
 /// Where a plan is in its life. The state machine:
 ///
