@@ -31,6 +31,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_plugin_egress",
         include_str!("migrations/0006_plugin_egress.sql"),
     ),
+    (
+        "0007_outbox_queue",
+        include_str!("migrations/0007_outbox_queue.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
