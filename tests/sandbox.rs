@@ -941,3 +941,239 @@ fn an_egress_grant_lets_a_notifier_reach_only_the_allowed_domain_and_is_audited(
         .unwrap();
     assert_eq!(out["error"]["code"], "egress-denied", "{out}");
 }
+
+#[test]
+fn a_raw_pollable_block_ends_at_the_deadline() {
+    // `subscribe-duration(1 h).block()` through bindings of `wasi:io/poll` itself, with no
+    // standard library in between.
+    let limits = Limits::default().deadline(Duration::from_millis(100));
+    let started = Instant::now();
+    let kind = kind(map_row("poll-block", &context().limits(limits), good_row()));
+    assert_eq!(
+        kind,
+        PluginErrorKind::DeadlineExceeded {
+            deadline: Duration::from_millis(100)
+        }
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_host_still_serves();
+}
+
+/// The resident memory of this process, in bytes.
+fn resident_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib << 10
+}
+
+#[test]
+fn a_plugin_hoarding_resource_handles_fails_cleanly_naming_itself() {
+    let limits = Limits::default().deadline(Duration::from_secs(20));
+    let context = context().limits(limits);
+    let before = resident_bytes();
+    let started = Instant::now();
+    for _ in 0..3 {
+        let error = map_row("handle-hoarder", &context, good_row()).unwrap_err();
+        assert_eq!(error.plugin(), "handle-hoarder");
+        // The plugin's crash, not its output's fault, and not a deadline.
+        let PluginErrorKind::Trap { reason, .. } = error.kind() else {
+            panic!("expected a trap, got {error}")
+        };
+        assert!(reason.contains("ran out of resource handles"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("plugin `handle-hoarder`: crashed"),
+            "{error}"
+        );
+    }
+    // The handles go with each instance: three runs hold no more than one would (a loose
+    // bound, as other tests share the process).
+    let grown = resident_bytes().saturating_sub(before);
+    assert!(grown < 256 << 20, "the host grew by {} MiB", grown >> 20);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_host_still_serves();
+}
+
+#[test]
+fn a_slow_mapper_stops_at_its_import_budget_naming_the_row() {
+    // 20 ms a row, well within each call's deadline of a second; 300 ms for the whole import.
+    let limits = Limits::default().operation_time(Duration::from_millis(300));
+    let mut instance = load("slow-mapper").instantiate(&context().limits(limits));
+    instance
+        .begin_rows(&[], &["name".into(), "notes".into()])
+        .unwrap();
+    let started = Instant::now();
+    let mut stopped = None;
+    for number in 1..=200u64 {
+        let values = [FieldValue::from("Globex"), FieldValue::Null];
+        if let Err(error) = instance.map_row(number, &[], &values) {
+            stopped = Some((number, error));
+            break;
+        }
+    }
+    let (row, error) = stopped.expect("the budget stops the plugin");
+    assert!((5..=30).contains(&row), "stopped at row {row}");
+    assert_eq!(
+        error.kind(),
+        &PluginErrorKind::BudgetSpent {
+            operation: "import".into(),
+            budget: cs_host::plugins::Budget::Time(Duration::from_millis(300)),
+            row: Some(row),
+        }
+    );
+    assert_eq!(error.code(), "budget-spent");
+    assert_eq!(
+        error.to_string(),
+        format!("plugin `slow-mapper`: used its 0.300 s import budget at row {row}")
+    );
+    let (used, _) = instance.budget_used();
+    assert!(used >= Duration::from_millis(300), "{used:?}");
+    // Spent is spent: the next row is refused at once, without calling the plugin.
+    let again = Instant::now();
+    let next = instance.map_row(row + 1, &[], &[FieldValue::from("x"), FieldValue::Null]);
+    assert!(matches!(
+        kind(next),
+        PluginErrorKind::BudgetSpent { row: Some(r), .. } if r == row + 1
+    ));
+    assert!(again.elapsed() < Duration::from_millis(50));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_fuel_budget_bounds_the_whole_operation() {
+    let limits = Limits::default().operation_fuel(5_000_000);
+    let context = context().config("ms-per-row", "1").limits(limits);
+    let mut instance = load("slow-mapper").instantiate(&context);
+    instance
+        .begin_rows(&[], &["name".into(), "notes".into()])
+        .unwrap();
+    let error = (1..=2_000u64)
+        .find_map(|n| {
+            instance
+                .map_row(n, &[], &[FieldValue::from("x"), FieldValue::Null])
+                .err()
+        })
+        .expect("the fuel budget stops the plugin");
+    assert!(
+        matches!(
+            error.kind(),
+            PluginErrorKind::BudgetSpent {
+                budget: cs_host::plugins::Budget::Fuel(5_000_000),
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("5,000,000-fuel import budget at row")
+    );
+    assert!(instance.budget_used().1 >= 5_000_000);
+}
+
+/// Imports `rows` partners named `P1`, `P2`, ... with `slow-mapper` enabled with `options`.
+fn import_slowly(
+    rows: u64,
+    options: EnableOptions,
+) -> (tempfile::TempDir, Host, cs_host::ImportJob) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_with(dir.path(), "slow-mapper", options);
+    host.tenant("acme")
+        .unwrap()
+        .define_company_field("notes", cs_host::FieldType::Text, false)
+        .unwrap();
+    let mut csv = String::from("Name,Notes\n");
+    for n in 1..=rows {
+        csv.push_str(&format!("P{n},\n"));
+    }
+    let job = host
+        .tenant("acme")
+        .unwrap()
+        .import_bytes(
+            "slow.csv",
+            csv.as_bytes(),
+            &cs_host::ImportOptions::partners(Some(AccessScope::Both)).batch_rows(20),
+        )
+        .unwrap();
+    (dir, host, job)
+}
+
+#[test]
+fn a_spent_import_budget_fails_the_remaining_rows_of_a_fail_closed_plugin() {
+    let limits = Limits::default().operation_time(Duration::from_millis(300));
+    let (_dir, host, job) = import_slowly(100, EnableOptions::new().limits(limits));
+    assert_eq!(job.status, cs_host::JobStatus::Completed);
+    assert!(job.created >= 5 && job.created <= 30, "{job:?}");
+    assert_eq!(job.created + job.failed, 100, "{job:?}");
+    let first = &job.errors[0];
+    assert_eq!(first.plugin.as_deref(), Some("slow-mapper"));
+    assert!(
+        first
+            .reason
+            .contains("used its 0.300 s import budget at row"),
+        "{}",
+        first.reason
+    );
+    // Every row left fails with the same error, and the run log records it once.
+    assert!(job.errors.iter().all(|e| e.reason == first.reason));
+    let stats = host.tenant("acme").unwrap().plugin_stats().unwrap();
+    assert_eq!(stats[0].failures, 1, "{stats:?}");
+    assert_eq!(stats[0].failures_by_kind["budget-spent"], 1);
+    // The breaker does not count a spent budget as a run of failures.
+    assert!(
+        host.tenant("acme")
+            .unwrap()
+            .plugin("slow-mapper")
+            .unwrap()
+            .enabled
+    );
+}
+
+#[test]
+fn a_spent_import_budget_lets_a_fail_open_plugin_sit_out_the_rest() {
+    let limits = Limits::default().operation_time(Duration::from_millis(300));
+    let options = EnableOptions::new()
+        .limits(limits)
+        .failure_policy(cs_host::FailurePolicy::FailOpen);
+    let (_dir, host, job) = import_slowly(100, options);
+    assert_eq!((job.created, job.failed), (100, 0), "{job:?}");
+    let acme = host.tenant("acme").unwrap();
+    let notes = |name: &str| {
+        acme.company(cs_host::CompanyKey::Name(name))
+            .unwrap()
+            .unwrap()
+            .fields
+            .get("notes")
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(notes("P1"), FieldValue::from("slow 1"));
+    assert_eq!(notes("P100"), FieldValue::Null);
+}
+
+#[test]
+fn an_operation_budget_over_the_platform_maximum_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_with(dir.path(), "slow-mapper", EnableOptions::new());
+    let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
+    let limits = Limits::default().operation_time(Duration::from_secs(7200));
+    let err = acme
+        .enable_plugin("slow-mapper", EnableOptions::new().limits(limits))
+        .unwrap_err();
+    assert!(err.to_string().contains("operation time"), "{err}");
+}

@@ -96,6 +96,13 @@ pub struct LimitArgs {
     /// Cap on what one call may return, in KiB.
     #[arg(long)]
     output_kb: Option<usize>,
+    /// Wall-clock budget of all the plugin's calls in one operation (an import, a share, a
+    /// selection), in seconds.
+    #[arg(long)]
+    operation_seconds: Option<u64>,
+    /// Fuel budget of all the plugin's calls in one operation.
+    #[arg(long)]
+    operation_fuel: Option<u64>,
 }
 
 impl LimitArgs {
@@ -104,6 +111,8 @@ impl LimitArgs {
             && self.deadline_ms.is_none()
             && self.memory_mb.is_none()
             && self.output_kb.is_none()
+            && self.operation_seconds.is_none()
+            && self.operation_fuel.is_none()
         {
             return None;
         }
@@ -119,6 +128,12 @@ impl LimitArgs {
         }
         if let Some(kb) = self.output_kb {
             limits = limits.output(kb << 10);
+        }
+        if let Some(seconds) = self.operation_seconds {
+            limits = limits.operation_time(Duration::from_secs(seconds));
+        }
+        if let Some(fuel) = self.operation_fuel {
+            limits = limits.operation_fuel(fuel);
         }
         Some(limits)
     }

@@ -198,7 +198,7 @@ fn diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
 /// `fuel 81,604, memory 1.1 MiB, 0.23 ms`.
 fn cost(run: &HookRun) -> String {
     let fuel = match run.stats.fuel_used {
-        Some(fuel) => group(fuel),
+        Some(fuel) => cs_host::plugins::grouped(fuel),
         None => "-".to_owned(),
     };
     format!(
@@ -206,19 +206,6 @@ fn cost(run: &HookRun) -> String {
         run.stats.peak_memory as f64 / (1 << 20) as f64,
         run.stats.wall_time.as_secs_f64() * 1e3
     )
-}
-
-/// A number with thousands separated by commas.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -243,12 +230,5 @@ mod tests {
                 "output: expected 1 items, got 2",
             ]
         );
-    }
-
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(1234567), "1,234,567");
-        assert_eq!(group(100), "100");
     }
 }

@@ -18,7 +18,7 @@ use crate::model::{
 use crate::plugins::egress::Egress;
 use crate::plugins::enablement::{Active, FailurePolicy};
 use crate::plugins::runlog::{CallLog, RunLogSink};
-use crate::plugins::{ExtensionPoint, PluginError, PluginInstance, RowOutcome};
+use crate::plugins::{ExtensionPoint, PluginError, PluginErrorKind, PluginInstance, RowOutcome};
 
 /// The *CSV row mapped* chain of one import: the tenant's enabled field mappers, each with its
 /// instance for the whole import. The run log is written when the chain is dropped.
@@ -42,6 +42,8 @@ struct Slot {
     last_error: Option<PluginError>,
     /// A fail-open field mapper that could not begin the import sits it out.
     benched: bool,
+    /// The plugin used up its budget for the operation: it is not called again in it.
+    spent: bool,
 }
 
 impl Slot {
@@ -53,6 +55,7 @@ impl Slot {
             log: CallLog::new(&active, hook.hook()),
             last_error: None,
             benched: false,
+            spent: false,
         }
     }
 
@@ -188,7 +191,7 @@ impl<'h> Tenant<'h> {
         {
             return Err(Error::from(PluginError::new(
                 plugin,
-                crate::plugins::PluginErrorKind::NotImplemented {
+                PluginErrorKind::NotImplemented {
                     extension_point: ExtensionPoint::CriteriaFilter.interface().to_owned(),
                 },
             )));
@@ -574,8 +577,9 @@ impl RowMappers {
             if slot.benched {
                 continue;
             }
-            if slot.log.tripped() {
-                // The breaker tripped during this import: the plugin is not called again.
+            if slot.log.tripped() || slot.spent {
+                // The breaker tripped, or the plugin spent its budget, during this import: the
+                // plugin is not called again, and its failure policy decides for each row left.
                 match (slot.policy, &slot.last_error) {
                     (FailurePolicy::FailClosed, Some(error)) => {
                         return RowVerdict::Failed(error.clone());
@@ -624,6 +628,8 @@ impl RowMappers {
                             "rows": [{"number": number, "source": source, "fields": &*fields}],
                         })
                     });
+                    // A spent budget is recorded once, not once for each row left.
+                    slot.spent = matches!(error.kind(), PluginErrorKind::BudgetSpent { .. });
                     match slot.policy {
                         FailurePolicy::FailClosed => {
                             slot.last_error = Some(error.clone());

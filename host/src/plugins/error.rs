@@ -36,6 +36,16 @@ pub enum PluginErrorKind {
         /// The budget.
         budget: u64,
     },
+    /// The plugin used up its budget for the whole operation (an import, a share, a criteria
+    /// selection): it is not called again in that operation.
+    BudgetSpent {
+        /// The operation: `import`, `share`, `selection` or `partner creation`.
+        operation: String,
+        /// The budget it used up.
+        budget: Budget,
+        /// The import's data row it was mapping when the budget ran out.
+        row: Option<u64>,
+    },
     /// The plugin tried to grow its memory past its cap.
     MemoryLimit {
         /// The cap in bytes.
@@ -145,6 +155,7 @@ impl PluginErrorKind {
             PluginErrorKind::Trap { .. } => "trap",
             PluginErrorKind::DeadlineExceeded { .. } => "deadline-exceeded",
             PluginErrorKind::FuelExhausted { .. } => "fuel-exhausted",
+            PluginErrorKind::BudgetSpent { .. } => "budget-spent",
             PluginErrorKind::MemoryLimit { .. } => "memory-limit",
             PluginErrorKind::OutputTooLarge { .. } => "output-too-large",
             PluginErrorKind::InvalidOutput { .. } => "invalid-output",
@@ -183,6 +194,17 @@ impl fmt::Display for PluginErrorKind {
             }
             PluginErrorKind::FuelExhausted { budget } => {
                 write!(f, "stopped after using its fuel budget of {budget}")
+            }
+            PluginErrorKind::BudgetSpent {
+                operation,
+                budget,
+                row,
+            } => {
+                write!(f, "used its {budget} {operation} budget")?;
+                match row {
+                    Some(row) => write!(f, " at row {}", grouped(*row)),
+                    None => Ok(()),
+                }
             }
             PluginErrorKind::MemoryLimit { limit } => {
                 write!(
@@ -242,3 +264,66 @@ impl fmt::Display for PluginErrorKind {
 }
 
 impl std::error::Error for PluginError {}
+
+/// A budget of a whole operation: see [`Limits::operation_time`](crate::Limits::operation_time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Wall-clock time.
+    Time(Duration),
+    /// Fuel.
+    Fuel(u64),
+}
+
+impl fmt::Display for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Budget::Time(time) if time.subsec_millis() == 0 => write!(f, "{} s", time.as_secs()),
+            Budget::Time(time) => write!(f, "{:.3} s", time.as_secs_f64()),
+            Budget::Fuel(fuel) => write!(f, "{}-fuel", grouped(*fuel)),
+        }
+    }
+}
+
+/// A number with its thousands separated by commas: `1234567` as `1,234,567`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spent_budget_names_the_budget_the_operation_and_the_row() {
+        let error = PluginError::new(
+            "slow-mapper",
+            PluginErrorKind::BudgetSpent {
+                operation: "import".into(),
+                budget: Budget::Time(Duration::from_secs(30)),
+                row: Some(1234),
+            },
+        );
+        assert_eq!(
+            error.to_string(),
+            "plugin `slow-mapper`: used its 30 s import budget at row 1,234"
+        );
+        let fuel = PluginErrorKind::BudgetSpent {
+            operation: "share".into(),
+            budget: Budget::Fuel(5_000_000),
+            row: None,
+        };
+        assert_eq!(fuel.to_string(), "used its 5,000,000-fuel share budget");
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1234567), "1,234,567");
+        assert_eq!(grouped(1000), "1,000");
+    }
+}

@@ -10,7 +10,7 @@ use wasmtime::{ResourceLimiter, Store, Trap};
 
 use super::bindings::{self, OutputSize, v0_1};
 use super::context::ContextInner;
-use super::error::{PluginError, PluginErrorKind};
+use super::error::{Budget, PluginError, PluginErrorKind};
 use super::host_api::{self, CallState, HostView, LookupFailed};
 use super::log::{LogBuffer, LogLine};
 use super::runtime::{EPOCH_TICK, Exports, Plugin};
@@ -245,6 +245,28 @@ pub struct PluginInstance {
     live: Option<Live>,
     rows: Option<RowSchema>,
     stats: CallStats,
+    /// What the calls so far have used of the operation's budget.
+    spent: Spent,
+    /// The operation the calls serve, named in a spent budget's error.
+    operation: &'static str,
+    /// The import's data row being mapped, named in a spent budget's error.
+    row: Option<u64>,
+}
+
+/// What an instance's calls have used of their operation's budget.
+#[derive(Debug, Clone, Copy, Default)]
+struct Spent {
+    time: Duration,
+    fuel: u64,
+}
+
+/// What a call was armed with, and whether the operation's budget (rather than the call's own
+/// limit) set each bound.
+#[derive(Debug, Clone, Copy)]
+struct Armed {
+    fuel: u64,
+    time_by_budget: bool,
+    fuel_by_budget: bool,
 }
 
 impl PluginInstance {
@@ -256,7 +278,53 @@ impl PluginInstance {
             live: None,
             rows: None,
             stats: CallStats::default(),
+            spent: Spent::default(),
+            operation: "operation",
+            row: None,
         }
+    }
+
+    /// The wall-clock time and fuel its calls have used so far, out of the operation's budget
+    /// ([`Limits::operation_time`](super::Limits::operation_time)).
+    pub fn budget_used(&self) -> (Duration, u64) {
+        (self.spent.time, self.spent.fuel)
+    }
+
+    /// The error of a spent budget, if the operation's budget is spent.
+    fn budget_spent(&self) -> Option<PluginError> {
+        let limits = self.context.limits_value();
+        let budget = if self.spent.time >= limits.operation_time_value() {
+            Budget::Time(limits.operation_time_value())
+        } else if self.spent.fuel >= limits.operation_fuel_value() {
+            Budget::Fuel(limits.operation_fuel_value())
+        } else {
+            return None;
+        };
+        Some(self.spent_error(budget))
+    }
+
+    fn spent_error(&self, budget: Budget) -> PluginError {
+        self.error(PluginErrorKind::BudgetSpent {
+            operation: self.operation.to_owned(),
+            budget,
+            row: self.row,
+        })
+    }
+
+    /// A call stopped at a bound the operation's budget set (not the call's own limit) spent
+    /// the budget: says so.
+    fn blame_budget(&self, kind: PluginErrorKind, armed: Armed) -> PluginErrorKind {
+        let limits = self.context.limits_value();
+        let budget = match kind {
+            PluginErrorKind::DeadlineExceeded { .. } if armed.time_by_budget => {
+                Budget::Time(limits.operation_time_value())
+            }
+            PluginErrorKind::FuelExhausted { .. } if armed.fuel_by_budget => {
+                Budget::Fuel(limits.operation_fuel_value())
+            }
+            kind => return kind,
+        };
+        self.spent_error(budget).kind().clone()
     }
 
     /// The plugin.
@@ -357,16 +425,20 @@ impl PluginInstance {
         Ok(self.live.as_mut().expect("just created"))
     }
 
-    /// Sets the call's fuel and deadline.
-    fn arm(&self, store: &mut Store<StoreState>) {
+    /// Sets the call's fuel and deadline: the call's own limits, or what is left of the
+    /// operation's budget when that is less.
+    fn arm(&self, store: &mut Store<StoreState>) -> Armed {
         let limits = self.context.limits_value();
-        store
-            .set_fuel(limits.fuel_value())
-            .expect("fuel is enabled on the engine");
-        let ticks = limits
-            .deadline_value()
-            .as_micros()
-            .div_ceil(EPOCH_TICK.as_micros());
+        let time_left = limits
+            .operation_time_value()
+            .saturating_sub(self.spent.time);
+        let fuel_left = limits
+            .operation_fuel_value()
+            .saturating_sub(self.spent.fuel);
+        let deadline = limits.deadline_value().min(time_left);
+        let fuel = limits.fuel_value().min(fuel_left);
+        store.set_fuel(fuel).expect("fuel is enabled on the engine");
+        let ticks = deadline.as_micros().div_ceil(EPOCH_TICK.as_micros());
         // One tick more, so a call is never stopped before its deadline.
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
         // What the host copies out of the guest in one call (lifting strings and lists, which
@@ -374,8 +446,13 @@ impl PluginInstance {
         store.set_hostcall_fuel(hostcall_fuel(limits.output_value()));
         let now = Instant::now();
         store.data_mut().ends_at = now
-            .checked_add(limits.deadline_value())
+            .checked_add(deadline)
             .unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
+        Armed {
+            fuel,
+            time_by_budget: time_left < limits.deadline_value(),
+            fuel_by_budget: fuel_left < limits.fuel_value(),
+        }
     }
 
     /// Runs one call into the guest under the context's limits.
@@ -384,9 +461,12 @@ impl PluginInstance {
         run: impl FnOnce(&mut Live) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let limits = *self.context.limits_value();
+        if let Some(spent) = self.budget_spent() {
+            return Err(spent);
+        }
         self.live()?;
         let mut live = self.live.take().expect("made live above");
-        self.arm(&mut live.store);
+        let armed = self.arm(&mut live.store);
         live.store.data_mut().call = CallState::default();
         live.store
             .data()
@@ -396,6 +476,12 @@ impl PluginInstance {
         let started = Instant::now();
         let result = run(&mut live);
         let wall_time = started.elapsed();
+        let fuel_left = live.store.get_fuel().unwrap_or(0);
+        self.spent.time = self.spent.time.saturating_add(wall_time);
+        self.spent.fuel = self
+            .spent
+            .fuel
+            .saturating_add(armed.fuel.saturating_sub(fuel_left));
 
         let state = live.store.data();
         state.log_buffer().finish_call();
@@ -404,11 +490,7 @@ impl PluginInstance {
             Err(error) if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt))
         );
         self.stats = CallStats {
-            fuel_used: (!interrupted).then(|| {
-                limits
-                    .fuel_value()
-                    .saturating_sub(live.store.get_fuel().unwrap_or(0))
-            }),
+            fuel_used: (!interrupted).then(|| armed.fuel.saturating_sub(fuel_left)),
             peak_memory: state.memory.peak,
             wall_time,
             denied: state.call.denied,
@@ -427,7 +509,10 @@ impl PluginInstance {
                 Ok(output)
             }
             // After a trap the instance is unusable: drop it, a fresh one serves the next call.
-            Err(error) => Err(self.error(classify(&error, &live.store, &limits))),
+            Err(error) => {
+                let kind = classify(&error, &live.store, &limits);
+                Err(self.error(self.blame_budget(kind, armed)))
+            }
         }
     }
 
@@ -479,6 +564,8 @@ impl PluginInstance {
     /// declared it reads the source.
     pub fn begin_rows(&mut self, columns: &[String], fields: &[String]) -> Result<(), PluginError> {
         self.require(ExtensionPoint::FieldMapper)?;
+        self.operation = "import";
+        self.row = None;
         let manifest = self.plugin.manifest();
         let picks: Vec<usize> = (0..fields.len())
             .filter(|&i| manifest.reads_field(&fields[i]))
@@ -538,6 +625,8 @@ impl PluginInstance {
         source: &[String],
         values: &[FieldValue],
     ) -> Result<RowOutcome, PluginError> {
+        self.operation = "import";
+        self.row = Some(number);
         self.send_begin()?;
         let guest = self.field_mapper()?;
         let mut rows = self.rows.take().expect("begun above");
@@ -614,6 +703,8 @@ impl PluginInstance {
         arguments: &Fields,
         candidates: &[Company],
     ) -> Result<Vec<bool>, PluginError> {
+        self.operation = "selection";
+        self.row = None;
         let guest = self.guest(
             ExtensionPoint::CriteriaFilter,
             |Exports::V0_1 {
@@ -664,6 +755,8 @@ impl PluginInstance {
         event: &ShareEvent,
         planned: &[Notification],
     ) -> Result<Vec<Notification>, PluginError> {
+        self.operation = "share";
+        self.row = None;
         let guest = self.guest(
             ExtensionPoint::Notifier,
             |Exports::V0_1 { notifier, .. }| notifier.as_ref().map(|i| i as _),
@@ -704,6 +797,8 @@ impl PluginInstance {
         &mut self,
         partner: &Partner,
     ) -> Result<Vec<LifecycleAction>, PluginError> {
+        self.operation = "partner creation";
+        self.row = None;
         let guest = self.guest(
             ExtensionPoint::Lifecycle,
             |Exports::V0_1 { lifecycle, .. }| lifecycle.as_ref().map(|i| i as _),

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 /// The limits a plugin runs under.
 ///
 /// Deadline, fuel, output and log are per call; memory is per instance (one instance serves one
-/// operation, such as one import job). Every setter's documentation gives its default.
+/// operation, such as one import job); the operation budget (time and fuel) is per operation:
+/// everything one plugin's calls of one import, share, selection or partner creation may use
+/// together. Every setter's documentation gives its default.
 ///
 /// ```
 /// use std::time::Duration;
@@ -26,6 +28,9 @@ pub struct Limits {
     output: usize,
     log: usize,
     notifications: usize,
+    #[serde(with = "millis")]
+    operation_time: Duration,
+    operation_fuel: u64,
 }
 
 impl Default for Limits {
@@ -37,6 +42,8 @@ impl Default for Limits {
             output: 1 << 20,
             log: 64 << 10,
             notifications: 2,
+            operation_time: Duration::from_secs(60),
+            operation_fuel: 1_000_000_000_000,
         }
     }
 }
@@ -106,6 +113,39 @@ impl Limits {
         self
     }
 
+    /// The wall-clock time all of one plugin's calls of one operation (an import, a share, a
+    /// criteria selection, a partner's creation) may take together, time spent in host waits
+    /// included. A call that would run past it is stopped with
+    /// [`BudgetSpent`](crate::PluginErrorKind::BudgetSpent), which names the operation and, in an
+    /// import, the row; the plugin is not called again in that operation, and its failure policy
+    /// decides what happens to the rest (fail-closed: the remaining rows fail with that error;
+    /// fail-open: they go on without the plugin).
+    ///
+    /// By default, 60 seconds.
+    pub fn operation_time(mut self, time: Duration) -> Limits {
+        self.operation_time = time;
+        self
+    }
+
+    /// The fuel all of one plugin's calls of one operation may burn together; see
+    /// [`operation_time`](Self::operation_time) for what happens when it is spent.
+    ///
+    /// By default, 1,000,000,000,000 (about 30 million rows of a typical field mapper).
+    pub fn operation_fuel(mut self, fuel: u64) -> Limits {
+        self.operation_fuel = fuel;
+        self
+    }
+
+    /// The time budget of one operation.
+    pub fn operation_time_value(&self) -> Duration {
+        self.operation_time
+    }
+
+    /// The fuel budget of one operation.
+    pub fn operation_fuel_value(&self) -> u64 {
+        self.operation_fuel
+    }
+
     /// The deadline of one call.
     pub fn deadline_value(&self) -> Duration {
         self.deadline
@@ -145,6 +185,8 @@ impl Limits {
             output: self.output.min(max.output),
             log: self.log.min(max.log),
             notifications: self.notifications.min(max.notifications),
+            operation_time: self.operation_time.min(max.operation_time),
+            operation_fuel: self.operation_fuel.min(max.operation_fuel),
         }
     }
 
@@ -168,6 +210,12 @@ impl Limits {
         }
         if self.notifications > max.notifications {
             over.push("notifications");
+        }
+        if self.operation_time > max.operation_time {
+            over.push("operation time");
+        }
+        if self.operation_fuel > max.operation_fuel {
+            over.push("operation fuel");
         }
         over
     }

@@ -26,7 +26,7 @@ mod wasi;
 
 pub use context::{CompanyDirectory, PluginContext, StaticDirectory};
 pub use enablement::{DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy};
-pub use error::{PluginError, PluginErrorKind};
+pub use error::{Budget, PluginError, PluginErrorKind, grouped};
 pub use instance::{CallStats, PluginInstance, RowOutcome};
 pub use limits::Limits;
 pub use log::{LogLevel, LogLine};

@@ -40,7 +40,9 @@ impl Default for RuntimeConfig {
                 .memory(256 << 20)
                 .output(16 << 20)
                 .log(1 << 20)
-                .notifications(100),
+                .notifications(100)
+                .operation_time(Duration::from_secs(3600))
+                .operation_fuel(100_000_000_000_000),
             instances: 256,
         }
     }
@@ -59,7 +61,8 @@ impl RuntimeConfig {
     /// The platform maxima: no tenant's limits may exceed them.
     ///
     /// By default: deadline 30 s, fuel 50,000,000,000, memory 256 MiB, output 16 MiB,
-    /// log 1 MiB, 100 notifications per address.
+    /// log 1 MiB, 100 notifications per address, an operation budget of one hour and
+    /// 100,000,000,000,000 fuel.
     pub fn max_limits(mut self, limits: Limits) -> RuntimeConfig {
         self.max_limits = limits;
         self
