@@ -38,9 +38,12 @@ fn stdout(output: &Output, what: &str) -> String {
 fn deliver(db: &Path, mailbox: &Path, max: usize) -> String {
     let max = max.to_string();
     let mailbox = mailbox.to_str().unwrap();
-    let output = cshost(db, &["outbox", "deliver", "--mailbox", mailbox, "--max", &max])
-        .output()
-        .unwrap();
+    let output = cshost(
+        db,
+        &["outbox", "deliver", "--mailbox", mailbox, "--max", &max],
+    )
+    .output()
+    .unwrap();
     stdout(&output, "outbox deliver")
 }
 
@@ -96,7 +99,11 @@ fn one_tenants_backlog_never_holds_back_another_tenants_share_or_code() {
     // The backlog's first hour goes out; the rest waits, and does not use up the run.
     let summary = deliver(&db, &mailbox, 50);
     assert_eq!(count(&summary, "sent"), 10, "{summary}");
-    assert_eq!(count(&summary, "deferred by the rate limit"), 290, "{summary}");
+    assert_eq!(
+        count(&summary, "deferred by the rate limit"),
+        290,
+        "{summary}"
+    );
 
     // Another tenant shares a plan and its recipient asks for a code.
     let receipt = tenant_with_share(&host, "small", 1, 10);
@@ -112,8 +119,17 @@ fn one_tenants_backlog_never_holds_back_another_tenants_share_or_code() {
 
     let summary = deliver(&db, &mailbox, 5);
     assert_eq!(count(&summary, "sent"), 1, "{summary}");
-    assert_eq!(count(&summary, "deferred by the rate limit"), 290, "{summary}");
-    assert!(small.outbox(Some(OutboxStatus::Pending)).unwrap().is_empty());
+    assert_eq!(
+        count(&summary, "deferred by the rate limit"),
+        290,
+        "{summary}"
+    );
+    assert!(
+        small
+            .outbox(Some(OutboxStatus::Pending))
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(files_in(mailbox.join("small")), 2);
     assert_eq!(files_in(mailbox.join("big")), 10);
 }
@@ -154,7 +170,14 @@ fn concurrent_deliverers_never_send_more_than_the_hourly_limit() {
         .map(|_| {
             cshost(
                 &db,
-                &["outbox", "deliver", "--mailbox", mailbox_arg, "--max", "100"],
+                &[
+                    "outbox",
+                    "deliver",
+                    "--mailbox",
+                    mailbox_arg,
+                    "--max",
+                    "100",
+                ],
             )
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

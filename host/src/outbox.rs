@@ -508,7 +508,7 @@ impl Host {
                 Claimed::Message(message) => {
                     after.insert(tenant, message.id);
                     handled += 1;
-                    deliver_one(store, transport, message, self.now(), &mut report)?;
+                    deliver_one(store, transport, *message, self.now(), &mut report)?;
                 }
                 Claimed::AtLimit => {
                     at_limit.insert(tenant);
@@ -564,7 +564,7 @@ fn deliver_one(
 /// The outcome of claiming a tenant's next notification.
 enum Claimed {
     /// Claimed: this deliverer sends it.
-    Message(OutboxMessage),
+    Message(Box<OutboxMessage>),
     /// The tenant has sent (or is sending) its hourly limit.
     AtLimit,
     /// No message of the tenant after the given id is free to claim.
@@ -638,14 +638,18 @@ fn claim_notification(store: &Store, tenant: &str, now: i64, after: i64) -> Resu
             )
             .optional()?;
         match message {
-            Some(message) => Ok(Claimed::Message(claim(tx, message, now)?)),
+            Some(message) => Ok(Claimed::Message(Box::new(claim(tx, message, now)?))),
             None => Ok(Claimed::Nothing),
         }
     })
 }
 
 /// Marks a message as being delivered by this deliverer, in the transaction that chose it.
-fn claim(tx: &rusqlite::Transaction<'_>, mut message: OutboxMessage, now: i64) -> Result<OutboxMessage> {
+fn claim(
+    tx: &rusqlite::Transaction<'_>,
+    mut message: OutboxMessage,
+    now: i64,
+) -> Result<OutboxMessage> {
     tx.prepare_cached("UPDATE outbox SET attempts = attempts + 1, claimed_at = ?2 WHERE id = ?1")?
         .execute(params![message.id, now])?;
     message.attempts += 1;
