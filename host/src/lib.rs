@@ -78,7 +78,9 @@ pub use outbox::{
 pub use partners::HookReport;
 pub use persons::Person;
 pub use plans::dates::rfc3339 as utc_timestamp;
-pub use plans::{Cta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf};
+pub use plans::{
+    Cta, LateCta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf,
+};
 pub use plugins::{
     Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext, PluginError,
     PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,
