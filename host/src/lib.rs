@@ -89,6 +89,10 @@ pub use plugins::{
     EnableOptions, Enablement, FailurePolicy, InstallOutcome, Installed, InstalledPlugin,
     RecordedFailure, RunStats,
 };
+pub use relationships::{
+    NewRelationship, Relationship, RelationshipEdit, RelationshipType,
+    STANDARD_FIELDS as RELATIONSHIP_STANDARD_FIELDS,
+};
 pub use sharing::{
     LinkState, Notifications, Opened, OtpError, RecipientLink, ShareReceipt, ShareRequest,
     ShareRow, ShareTo, SharedPlan, SharingSettings,

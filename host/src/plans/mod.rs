@@ -9,6 +9,7 @@
 mod ctas;
 pub(crate) mod dates;
 mod objectives;
+mod relationship;
 mod state;
 
 use rusqlite::{OptionalExtension, params};
@@ -27,6 +28,7 @@ pub(crate) use ctas::open_cta;
 pub use ctas::{Cta, NewCta};
 use ctas::{cta_due_and_plan_status, load_ctas};
 use objectives::load_tasks;
+pub(crate) use relationship::count_on_relationship;
 
 /// Where a plan is in its life. The state machine:
 ///

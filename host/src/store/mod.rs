@@ -32,8 +32,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0006_plugin_egress.sql"),
     ),
     (
-        "0007_outbox_queue",
-        include_str!("migrations/0007_outbox_queue.sql"),
+        "0007_relationships",
+        include_str!("migrations/0007_relationships.sql"),
+    ),
+    (
+        "0008_outbox_queue",
+        include_str!("migrations/0008_outbox_queue.sql"),
     ),
 ];
 
