@@ -35,6 +35,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_relationships",
         include_str!("migrations/0007_relationships.sql"),
     ),
+    (
+        "0008_outbox_queue",
+        include_str!("migrations/0008_outbox_queue.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
