@@ -206,20 +206,24 @@ pub enum ShareCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke links: one recipient's, every link to a plan, or every link to a customer's plans.
+    /// Revoke links: one recipient's, every link to a plan, or every link to the plans of a
+    /// customer or of one of its relationships.
     Revoke {
         /// The tenant (or set CSHOST_TENANT).
         #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// One recipient (the id `share list` shows).
-        #[arg(long, required_unless_present_any = ["plan", "company"], conflicts_with_all = ["plan", "company"])]
+        #[arg(long, required_unless_present_any = ["plan", "company", "relationship"], conflicts_with_all = ["plan", "company", "relationship"])]
         recipient: Option<i64>,
         /// Every link to this plan.
-        #[arg(long, conflicts_with = "company")]
+        #[arg(long, conflicts_with_all = ["company", "relationship"])]
         plan: Option<i64>,
         /// Every link to the plans of this customer company.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "relationship")]
         company: Option<i64>,
+        /// Every link to the plans of this relationship.
+        #[arg(long)]
+        relationship: Option<i64>,
         #[command(flatten)]
         actor: Actor,
     },
@@ -240,8 +244,11 @@ pub enum ShareCommand {
         #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// Only this plan's shares.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "relationship")]
         plan: Option<i64>,
+        /// Only the shares of this relationship's plans.
+        #[arg(long)]
+        relationship: Option<i64>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -449,19 +456,30 @@ pub fn run(
             recipient,
             plan,
             company,
+            relationship,
             actor,
         } => {
             let tenant = actor.tenant(&host, &tenant)?;
-            let revoked = match (recipient, plan, company) {
-                (Some(r), _, _) => usize::from(tenant.revoke_recipient(r)?),
-                (_, Some(p), _) => tenant.revoke_plan(p)?,
-                (_, _, Some(c)) => tenant.revoke_company(c)?,
-                _ => anyhow::bail!("give --recipient, --plan or --company"),
+            let revoked = match (recipient, plan, company, relationship) {
+                (Some(r), _, _, _) => usize::from(tenant.revoke_recipient(r)?),
+                (_, Some(p), _, _) => tenant.revoke_plan(p)?,
+                (_, _, Some(c), _) => tenant.revoke_company(c)?,
+                (_, _, _, Some(r)) => tenant.revoke_relationship(r)?,
+                _ => anyhow::bail!("give --recipient, --plan, --company or --relationship"),
             };
             println!("{revoked} link(s) revoked");
         }
-        ShareCommand::List { tenant, plan, json } => {
-            let rows = host.tenant(&tenant)?.shares(plan)?;
+        ShareCommand::List {
+            tenant,
+            plan,
+            relationship,
+            json,
+        } => {
+            let tenant = host.tenant(&tenant)?;
+            let rows = match relationship {
+                Some(r) => tenant.relationship_shares(r)?,
+                None => tenant.shares(plan)?,
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {

@@ -29,7 +29,7 @@ pub use ctas::{Cta, NewCta};
 use ctas::{cta_due_and_plan_status, load_ctas};
 pub(crate) use objectives::{add_comment, task_place, update_task_for_recipient};
 use objectives::{load_comments, load_tasks};
-pub(crate) use relationship::count_on_relationship;
+pub(crate) use relationship::{count_on_relationship, ids_of_relationship};
 
 /// Where a plan is in its life. The state machine:
 ///

@@ -168,6 +168,31 @@ impl Tenant<'_> {
         )
     }
 
+    /// Revokes every link to every plan of a relationship. Returns how many were revoked.
+    pub fn revoke_relationship(&self, relationship_id: i64) -> Result<usize> {
+        let plans = self.read(|op| {
+            crate::relationships::load(op, relationship_id)?;
+            plans::ids_of_relationship(op, relationship_id)
+        })?;
+        self.revoke(
+            "s.plan_id IN (SELECT value FROM json_each(?2))",
+            serde_json::json!(plans).to_string(),
+            &format!("relationship:{relationship_id}"),
+        )
+    }
+
+    /// The "manage shares" view of one relationship: the rows of [`Tenant::shares`] whose plan
+    /// is for that relationship.
+    pub fn relationship_shares(&self, relationship_id: i64) -> Result<Vec<ShareRow>> {
+        let plans = self.read(|op| {
+            crate::relationships::load(op, relationship_id)?;
+            plans::ids_of_relationship(op, relationship_id)
+        })?;
+        let mut rows = self.shares(None)?;
+        rows.retain(|row| plans.contains(&row.plan_id));
+        Ok(rows)
+    }
+
     fn revoke(&self, condition: &str, id: impl rusqlite::ToSql, subject: &str) -> Result<usize> {
         let now = self.host.now();
         self.write(|op| {

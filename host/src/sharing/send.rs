@@ -493,6 +493,11 @@ impl Tenant<'_> {
         }
         let plan = plans::load_plan(op, request.plan_id)?;
         let customer = company_name(op, plan.company_id)?;
+        // A plan for a relationship names it after its customer.
+        let customer = match plan.relationship_id {
+            Some(r) => format!("{customer} ({})", crate::relationships::load(op, r)?.name),
+            None => customer,
+        };
         let settings = settings(op)?;
         if request.audience == Audience::Contacts && !plan.share_with_contacts {
             return Err(invalid(format!(
