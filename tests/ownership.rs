@@ -21,6 +21,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("ctas", "plans/"),
     ("tasks", "plans/"),
     ("objective_comments", "plans/"),
+    ("playbooks", "plans/"),
     ("shares", "sharing/"),
     ("share_recipients", "sharing/"),
     ("sharing_settings", "sharing/"),

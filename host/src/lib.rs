@@ -79,8 +79,8 @@ pub use partners::HookReport;
 pub use persons::Person;
 pub use plans::dates::rfc3339 as utc_timestamp;
 pub use plans::{
-    Cta, LateCta, NewCta, NewPlan, NewTask, ObjectiveComment, Plan, PlanObjective, PlanStatus,
-    Task, TaskOf, TaskUpdate,
+    Cta, CtaFilter, CtaStatus, LateCta, NewCta, NewPlan, NewTask, ObjectiveComment, Plan,
+    PlanObjective, PlanStatus, Playbook, PlaybookTask, Task, TaskOf, TaskUpdate,
 };
 pub use plugins::{
     Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext, PluginError,

@@ -21,6 +21,7 @@ macro_rules! print {
 
 mod company;
 mod criteria;
+mod cta;
 mod import;
 mod outbox;
 mod partner;
@@ -121,6 +122,10 @@ enum Command {
     /// Success plans, objectives, tasks and CTAs.
     #[command(subcommand)]
     Plan(plan::PlanCommand),
+    /// The CTA cockpit: list CTAs (per company, relationship, owner, status), close, reopen,
+    /// assign, and playbooks.
+    #[command(subcommand)]
+    Cta(cta::CtaCommand),
     /// Share plans, open links, one-time codes, revoke, list shares, sharing settings.
     #[command(subcommand)]
     Share(share::ShareCommand),
@@ -189,6 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(command) => plugin::run(command, &|| runtime(cache_dir.clone()), &open),
         Command::Tenant(command) => tenant::run(command, &open),
         Command::Plan(command) => plan::run(command, &open),
+        Command::Cta(command) => cta::run(command, &open),
         Command::Share(command) => share::run(command, &open),
         Command::Outbox(command) => outbox::run(command, &open),
         Command::Company(command) => company::run(command, &open),

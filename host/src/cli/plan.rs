@@ -229,6 +229,18 @@ pub enum CliCtaType {
     Objective,
 }
 
+impl From<CliCtaType> for CtaType {
+    fn from(kind: CliCtaType) -> CtaType {
+        match kind {
+            CliCtaType::Risk => CtaType::Risk,
+            CliCtaType::Expansion => CtaType::Expansion,
+            CliCtaType::Lifecycle => CtaType::Lifecycle,
+            CliCtaType::Activity => CtaType::Activity,
+            CliCtaType::Objective => CtaType::Objective,
+        }
+    }
+}
+
 /// A CTA's priority.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum CliPriority {
@@ -337,13 +349,7 @@ pub fn run(
         } => {
             let cta = NewCta {
                 company_id: company,
-                kind: match kind {
-                    CliCtaType::Risk => CtaType::Risk,
-                    CliCtaType::Expansion => CtaType::Expansion,
-                    CliCtaType::Lifecycle => CtaType::Lifecycle,
-                    CliCtaType::Activity => CtaType::Activity,
-                    CliCtaType::Objective => CtaType::Objective,
-                },
+                kind: CtaType::from(kind),
                 name,
                 priority: match priority {
                     CliPriority::Low => Priority::Low,

@@ -30,6 +30,13 @@ pub struct Cta {
     pub due_date: Option<Date>,
     /// Who opened it: a user's email, or `plugin:<name>`.
     pub source: String,
+    /// Who owns it (a user's email): whoever opened it, or whom it was assigned to; `None`
+    /// for a plugin's CTA nobody was assigned yet.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Why it was closed (`None` while it is open).
+    #[serde(default)]
+    pub closed_reason: Option<String>,
     /// Its tasks.
     pub tasks: Vec<Task>,
 }
@@ -119,11 +126,6 @@ impl Tenant<'_> {
         })
     }
 
-    /// Closes a CTA (or opens it again with `closed = false`).
-    pub fn close_cta(&self, cta_id: i64, closed: bool) -> Result<()> {
-        let status = if closed { "closed" } else { "open" };
-        self.set_status("ctas", "CTA", cta_id, status, "cta.status")
-    }
     /// The CTAs of a company (in a plan or not), oldest first, with their tasks.
     pub fn ctas(&self, company_id: i64) -> Result<Vec<Cta>> {
         self.read(|op| load_ctas(op, "company_id", company_id))
@@ -195,8 +197,9 @@ fn insert_cta(
     } = *op;
     tx.prepare_cached(
         "INSERT INTO ctas (tenant_id, company_id, plan_id, objective_id, type, name, priority,
-                           due_date, source, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           due_date, source, created_at, owner)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                 CASE WHEN ?9 LIKE 'plugin:%' THEN NULL ELSE ?9 END)",
     )
     .and_then(|mut insert| {
         insert.execute(params![
@@ -212,7 +215,10 @@ fn insert_cta(
             now
         ])
     })?;
-    Ok(tx.last_insert_rowid())
+    let id = tx.last_insert_rowid();
+    // The CTA type's default playbook, if the tenant has one, gives it its tasks.
+    super::playbooks::apply_default(op, id, kind, due)?;
+    Ok(id)
 }
 
 pub(super) fn cta_due_and_plan_status(
@@ -240,7 +246,7 @@ pub(super) fn load_ctas(op: &Op<'_>, column: &'static str, id: i64) -> Result<Ve
     let Op { conn, tenant, .. } = *op;
     let sql = format!(
         "SELECT id, company_id, plan_id, objective_id, type, name, priority, status, due_date,
-                source, relationship_id
+                source, relationship_id, owner, closed_reason
          FROM ctas WHERE tenant_id = ?1 AND {column} = ?2 ORDER BY id"
     );
     let mut ctas = conn.prepare_cached(&sql).and_then(|mut q| {
@@ -257,6 +263,8 @@ pub(super) fn load_ctas(op: &Op<'_>, column: &'static str, id: i64) -> Result<Ve
                 due_date: date_column(r, 8)?,
                 source: r.get(9)?,
                 relationship_id: r.get(10)?,
+                owner: r.get(11)?,
+                closed_reason: r.get(12)?,
                 tasks: Vec::new(),
             })
         })?
@@ -268,7 +276,7 @@ pub(super) fn load_ctas(op: &Op<'_>, column: &'static str, id: i64) -> Result<Ve
     Ok(ctas)
 }
 
-fn cta_type_str(kind: CtaType) -> &'static str {
+pub(super) fn cta_type_str(kind: CtaType) -> &'static str {
     match kind {
         CtaType::Risk => "risk",
         CtaType::Expansion => "expansion",

@@ -6,9 +6,11 @@
 //! that rule cannot become active, and stays a draft (the SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED
 //! case of the CS handbook).
 
+mod cockpit;
 mod ctas;
 pub(crate) mod dates;
 mod objectives;
+mod playbooks;
 mod relationship;
 mod state;
 
@@ -24,11 +26,13 @@ use crate::model::{CtaRequest, CtaType, Date, Priority};
 use crate::names::named_enum;
 use crate::relationships;
 
+pub use cockpit::{CtaFilter, CtaStatus};
 pub(crate) use ctas::open_cta;
 pub use ctas::{Cta, NewCta};
-use ctas::{cta_due_and_plan_status, load_ctas};
+use ctas::{cta_due_and_plan_status, cta_type_str, load_ctas};
 pub(crate) use objectives::{add_comment, task_place, update_task_for_recipient};
 use objectives::{load_comments, load_tasks};
+pub use playbooks::{Playbook, PlaybookTask};
 pub(crate) use relationship::{count_on_relationship, ids_of_relationship};
 
 /// Where a plan is in its life. The state machine:

@@ -43,6 +43,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_shared_plan_updates",
         include_str!("migrations/0009_shared_plan_updates.sql"),
     ),
+    (
+        "0010_cta_cockpit",
+        include_str!("migrations/0010_cta_cockpit.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
