@@ -145,9 +145,12 @@ impl ImportArgs {
 }
 
 /// The exit code of an import that ran: 0 when no row failed, [`ROWS_FAILED`] when some did
-/// (skipped rows are not failures). An import that could not run exits 1, as every error does.
+/// (skipped rows are not failures), [`CANCELLED`] when it was cancelled. An import that could
+/// not run exits 1, as every error does.
 pub fn import_exit_code(job: &ImportJob) -> ExitCode {
-    if job.failed > 0 {
+    if job.status == cs_host::JobStatus::Cancelled {
+        ExitCode::from(CANCELLED)
+    } else if job.failed > 0 {
         ExitCode::from(ROWS_FAILED)
     } else {
         ExitCode::SUCCESS
@@ -157,13 +160,19 @@ pub fn import_exit_code(job: &ImportJob) -> ExitCode {
 /// The exit code of an import that ran but failed some rows.
 pub const ROWS_FAILED: u8 = 3;
 
+/// The exit code of an import that was cancelled (Ctrl-C, SIGTERM, `cshost import cancel`).
+pub const CANCELLED: u8 = 4;
+
 /// Imports with a progress bar when stderr is a terminal, plain lines every 10% otherwise and a
-/// last line with the final count.
+/// last line with the final count. Ctrl-C or SIGTERM cancels the import.
 fn import_with_progress(
     tenant: &Tenant<'_>,
     file: &std::path::Path,
     options: &ImportOptions,
 ) -> anyhow::Result<ImportJob> {
+    let options = &options
+        .clone()
+        .cancel_on(super::signals::cancel_on_signals());
     let job = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
@@ -173,7 +182,7 @@ fn import_with_progress(
         let job = tenant.import_file_with_progress(file, options, &mut |p: Progress| {
             bar.set_length(p.total_bytes);
             bar.set_position(p.bytes);
-            bar.set_message(format!("{} rows", p.rows));
+            bar.set_message(format!("{} rows read, {} written", p.read, p.rows));
         });
         bar.finish_and_clear();
         job
@@ -189,7 +198,11 @@ fn import_with_progress(
             }
         });
         if let Ok(job) = &job {
-            eprintln!("{}: {} rows, done", file.display(), job.rows);
+            let end = match job.status {
+                cs_host::JobStatus::Cancelled => "cancelled",
+                _ => "done",
+            };
+            eprintln!("{}: {} rows, {end}", file.display(), job.rows);
         }
         job
     };

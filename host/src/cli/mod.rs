@@ -30,6 +30,7 @@ mod plugin_admin;
 mod plugin_test;
 mod scaffold;
 mod share;
+mod signals;
 mod tenant;
 mod user;
 
