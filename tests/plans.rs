@@ -76,16 +76,12 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
         .set_plan_status(plan, PlanStatus::Active)
         .unwrap_err();
     match error.kind() {
-        ErrorKind::CtaDueBeforeTask {
-            cta: c,
-            task,
-            cta_due,
-            task_due,
-            ..
-        } => {
-            assert_eq!((*c, *task), (cta, late));
+        ErrorKind::CtaDueBeforeTask { from, broken, .. } => {
+            assert_eq!(*from, PlanStatus::Draft);
+            assert_eq!(broken.len(), 1);
+            assert_eq!((broken[0].cta, broken[0].task), (cta, late));
             assert_eq!(
-                (cta_due.as_str(), task_due.as_str()),
+                (broken[0].cta_due.as_str(), broken[0].task_due.as_str()),
                 ("2026-03-10", "2026-03-20")
             );
         }
@@ -298,4 +294,265 @@ fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
     let ctas = acme.ctas(partner).unwrap();
     assert_eq!(ctas.len(), 1);
     assert!(ctas[0].due_date.is_some());
+}
+
+/// A draft plan with `ctas` CTAs due 2026-03-10, each with a task due after it (2026-03-20).
+fn plan_with_late_ctas(
+    tenant: &cs_host::Tenant<'_>,
+    company: i64,
+    ctas: usize,
+) -> (i64, Vec<(i64, i64)>) {
+    let plan = tenant
+        .create_plan(&NewPlan {
+            company_id: company,
+            name: "Onboarding".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let late = (0..ctas)
+        .map(|n| {
+            let cta = tenant
+                .open_cta(&NewCta {
+                    company_id: company,
+                    kind: CtaType::Activity,
+                    name: format!("CTA {n}"),
+                    priority: Priority::Medium,
+                    due_date: date(2026, 3, 10),
+                    plan_id: Some(plan),
+                    objective_id: None,
+                })
+                .unwrap();
+            let task = tenant
+                .add_task(
+                    TaskOf::Cta(cta),
+                    &NewTask {
+                        name: format!("Task {n}"),
+                        owner: None,
+                        due_date: date(2026, 3, 20),
+                    },
+                )
+                .unwrap();
+            (cta, task)
+        })
+        .collect();
+    (plan, late)
+}
+
+#[test]
+fn every_plan_transition_is_allowed_or_refused_by_name_and_audited() {
+    let (host, company) = host();
+    let tenant = host.tenant("acme").unwrap().acting_as("csm@acme.example");
+    let (plan, late) = plan_with_late_ctas(&tenant, company, 3);
+    let status = |t: &cs_host::Tenant<'_>| t.plan(plan).unwrap().status;
+    let refused = |to: PlanStatus, from: PlanStatus, reason: &str| {
+        let error = tenant.set_plan_status(plan, to).unwrap_err();
+        match error.kind() {
+            ErrorKind::PlanTransitionRefused { from: f, to: t, .. } => {
+                assert_eq!((*f, *t), (from, to), "{error}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("{from} → {to} is refused")) && message.contains(reason),
+            "{message}"
+        );
+        assert_eq!(tenant.plan(plan).unwrap().status, from);
+    };
+
+    // Draft: not to itself, not straight to complete; to active only with the CTA rule.
+    refused(PlanStatus::Draft, PlanStatus::Draft, "already draft");
+    refused(PlanStatus::Complete, PlanStatus::Draft, "activated");
+    let error = tenant
+        .set_plan_status(plan, PlanStatus::Active)
+        .unwrap_err();
+    let ErrorKind::CtaDueBeforeTask { broken, .. } = error.kind() else {
+        panic!("{error:?}")
+    };
+    // Every CTA breaking the rule is listed, not only the first.
+    assert_eq!(
+        broken.iter().map(|b| (b.cta, b.task)).collect::<Vec<_>>(),
+        late
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("stays draft (draft → active refused)")
+            && (0..3).all(|n| message.contains(&format!("`CTA {n}`"))),
+        "{message}"
+    );
+    assert_eq!(status(&tenant), PlanStatus::Draft);
+    for (_, task) in &late {
+        tenant.set_task_due(*task, date(2026, 3, 20)).unwrap();
+    }
+    tenant.set_plan_status(plan, PlanStatus::Active).unwrap();
+    assert_eq!(status(&tenant), PlanStatus::Active);
+
+    // Active: not back to draft, not to itself; to complete.
+    refused(
+        PlanStatus::Draft,
+        PlanStatus::Active,
+        "does not go back to draft",
+    );
+    refused(PlanStatus::Active, PlanStatus::Active, "already active");
+    tenant.set_plan_status(plan, PlanStatus::Complete).unwrap();
+    assert_eq!(status(&tenant), PlanStatus::Complete);
+
+    // Complete: not to draft, not to itself, not to active by a status change; reopening is
+    // explicit, needs a reason, and is audited with it.
+    refused(PlanStatus::Draft, PlanStatus::Complete, "only reopened");
+    refused(
+        PlanStatus::Complete,
+        PlanStatus::Complete,
+        "already complete",
+    );
+    refused(
+        PlanStatus::Active,
+        PlanStatus::Complete,
+        "reopen it with a reason",
+    );
+    let no_reason = tenant.reopen_plan(plan, "  ").unwrap_err();
+    assert!(
+        no_reason.to_string().contains("needs a reason"),
+        "{no_reason}"
+    );
+    tenant
+        .reopen_plan(plan, "The customer added a second site")
+        .unwrap();
+    assert_eq!(status(&tenant), PlanStatus::Active);
+    let again = tenant.reopen_plan(plan, "twice").unwrap_err();
+    assert!(
+        again
+            .to_string()
+            .contains("active → active is refused: only a complete plan is reopened"),
+        "{again}"
+    );
+
+    let log = tenant.audit_log().unwrap();
+    let moves: Vec<(String, String)> = log
+        .iter()
+        .filter(|e| {
+            e.subject == format!("plan:{plan}")
+                && e.action.starts_with("plan.")
+                && e.action != "plan.create"
+        })
+        .map(|e| {
+            (
+                e.action.clone(),
+                e.after.as_ref().unwrap()["status"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("plan.status".to_owned(), "\"active\"".to_owned()),
+            ("plan.status".to_owned(), "\"complete\"".to_owned()),
+            ("plan.reopen".to_owned(), "\"active\"".to_owned()),
+        ]
+    );
+    let reopen = log.iter().rfind(|e| e.action == "plan.reopen").unwrap();
+    assert_eq!(reopen.actor, "csm@acme.example");
+    assert_eq!(
+        reopen.after.as_ref().unwrap()["reason"],
+        "The customer added a second site"
+    );
+}
+
+#[test]
+fn reopening_checks_the_cta_rule_like_activating() {
+    let (host, company) = host();
+    let tenant = host.tenant("acme").unwrap();
+    let (plan, late) = plan_with_late_ctas(&tenant, company, 1);
+    tenant.set_task_due(late[0].1, date(2026, 3, 20)).unwrap();
+    tenant.set_plan_status(plan, PlanStatus::Active).unwrap();
+    tenant.set_plan_status(plan, PlanStatus::Complete).unwrap();
+    // While complete, a CTA task moves past its CTA (only an active plan refuses that).
+    tenant
+        .add_task(
+            TaskOf::Cta(late[0].0),
+            &NewTask {
+                name: "Late review".into(),
+                owner: None,
+                due_date: date(2026, 5, 1),
+            },
+        )
+        .unwrap();
+    let error = tenant.reopen_plan(plan, "more work").unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("stays complete (complete → active refused)")
+            && message.contains("`Late review`")
+            && message.contains("reopen again"),
+        "{message}"
+    );
+    assert_eq!(tenant.plan(plan).unwrap().status, PlanStatus::Complete);
+}
+
+#[test]
+fn the_command_line_walks_a_plan_through_its_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_cshost"))
+            .env("CSHOST_DB", &db)
+            .env("CSHOST_ACTOR", "csm@acme.example")
+            .env("CSHOST_CACHE_DIR", support::cache_dir())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        )
+    };
+    let ok = |args: &[&str]| {
+        let (success, text) = run(args);
+        assert!(success, "{args:?}: {text}");
+        text
+    };
+    ok(&["tenant", "create", "acme"]);
+    ok(&["company", "add", "--tenant", "acme", "Globex"]);
+    let plan = ok(&[
+        "plan",
+        "create",
+        "--tenant",
+        "acme",
+        "--company",
+        "1",
+        "--name",
+        "Onboarding",
+    ]);
+    let plan = plan.trim();
+    let (success, text) = run(&["plan", "status", "--tenant", "acme", plan, "complete"]);
+    assert!(
+        !success && text.contains("draft → complete is refused"),
+        "{text}"
+    );
+    assert!(ok(&["plan", "status", "--tenant", "acme", plan, "active"]).contains("active"));
+    let (success, text) = run(&["plan", "status", "--tenant", "acme", plan, "draft"]);
+    assert!(
+        !success && text.contains("active → draft is refused"),
+        "{text}"
+    );
+    ok(&["plan", "status", "--tenant", "acme", plan, "complete"]);
+    let (success, text) = run(&["plan", "status", "--tenant", "acme", plan, "active"]);
+    assert!(
+        !success && text.contains("complete → active is refused") && text.contains("plan reopen"),
+        "{text}"
+    );
+    let reopened = ok(&[
+        "plan",
+        "reopen",
+        "--tenant",
+        "acme",
+        plan,
+        "--reason",
+        "Second site",
+    ]);
+    assert!(reopened.contains("active again"), "{reopened}");
+    assert!(ok(&["plan", "show", "--tenant", "acme", plan]).contains("(active"));
 }

@@ -142,23 +142,28 @@ pub enum ErrorKind {
         /// The id asked for.
         id: String,
     },
-    /// A plan cannot become active because one of its CTAs is due before one of its tasks
-    /// (the SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED case); the plan stays as it was.
+    /// A plan cannot become active because CTAs of it are due before some of their tasks (the
+    /// SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED case); the plan keeps its status.
     CtaDueBeforeTask {
         /// The plan.
         plan: i64,
-        /// The CTA.
-        cta: i64,
-        /// The CTA's name.
-        cta_name: String,
-        /// The CTA's due date.
-        cta_due: String,
-        /// The task due after its CTA.
-        task: i64,
-        /// The task's name.
-        task_name: String,
-        /// The task's due date.
-        task_due: String,
+        /// The status the plan keeps: draft (activating) or complete (reopening).
+        from: crate::plans::PlanStatus,
+        /// Every CTA due before one of its tasks, in the order they were opened, each with
+        /// its latest task.
+        broken: Vec<crate::plans::LateCta>,
+    },
+    /// A plan cannot move from one status to another: the move is not part of its state
+    /// machine, or it needs something else first (the reason says what).
+    PlanTransitionRefused {
+        /// The plan.
+        plan: i64,
+        /// Its status, which it keeps.
+        from: crate::plans::PlanStatus,
+        /// The status asked for.
+        to: crate::plans::PlanStatus,
+        /// Why, and what to do instead.
+        reason: String,
     },
     /// A plan cannot be shared with this internal user.
     ShareRefused {
@@ -276,21 +281,43 @@ impl fmt::Display for Error {
                 None => write!(f, "criteria: {message}"),
             },
             ErrorKind::NotFound { object, id } => write!(f, "there is no {object} {id}"),
-            ErrorKind::CtaDueBeforeTask {
+            ErrorKind::CtaDueBeforeTask { plan, from, broken } => {
+                write!(
+                    f,
+                    "SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED: success plan {plan} stays {from} \
+                     ({from} → active refused): "
+                )?;
+                for (n, late) in broken.iter().enumerate() {
+                    if n > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(
+                        f,
+                        "CTA {} `{}` is due {}, before its task {} `{}` (due {})",
+                        late.cta,
+                        late.cta_name,
+                        late.cta_due,
+                        late.task,
+                        late.task_name,
+                        late.task_due
+                    )?;
+                }
+                let again = if *from == crate::plans::PlanStatus::Complete {
+                    "reopen"
+                } else {
+                    "activate"
+                };
+                write!(
+                    f,
+                    "; re-apply each task's due date (which moves its CTA's) and {again} again"
+                )
+            }
+            ErrorKind::PlanTransitionRefused {
                 plan,
-                cta,
-                cta_name,
-                cta_due,
-                task,
-                task_name,
-                task_due,
-            } => write!(
-                f,
-                "SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED: success plan {plan} stays draft: CTA \
-                 {cta} `{cta_name}` is due {cta_due}, before its task {task} `{task_name}` \
-                 (due {task_due}); re-apply the task's due date (which moves the CTA's) and \
-                 activate again"
-            ),
+                from,
+                to,
+                reason,
+            } => write!(f, "success plan {plan}: {from} → {to} is refused: {reason}"),
             ErrorKind::ShareRefused { email, reason } => {
                 write!(f, "cannot share with {email}: {reason}")
             }

@@ -79,7 +79,9 @@ pub use outbox::{
 pub use partners::HookReport;
 pub use persons::Person;
 pub use plans::dates::rfc3339 as utc_timestamp;
-pub use plans::{Cta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf};
+pub use plans::{
+    Cta, LateCta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf,
+};
 pub use plugins::{
     Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext, PluginError,
     PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,
@@ -87,6 +89,10 @@ pub use plugins::{
 pub use plugins::{
     EnableOptions, Enablement, FailurePolicy, InstallOutcome, Installed, InstalledPlugin,
     RecordedFailure, RunStats,
+};
+pub use relationships::{
+    NewRelationship, Relationship, RelationshipEdit, RelationshipType,
+    STANDARD_FIELDS as RELATIONSHIP_STANDARD_FIELDS,
 };
 pub use sharing::{
     LinkState, Notifications, Opened, OtpError, RecipientLink, ShareReceipt, ShareRequest,

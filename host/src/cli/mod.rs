@@ -28,6 +28,7 @@ mod plan;
 mod plugin;
 mod plugin_admin;
 mod plugin_test;
+mod relationship;
 mod scaffold;
 mod share;
 mod signals;
@@ -142,6 +143,12 @@ enum Command {
     /// Import jobs, their error CSVs, the size limit, and a CSV generator.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Relationship types: the admin's templates, each with its own fields.
+    #[command(subcommand)]
+    RelationshipType(relationship::RelationshipTypeCommand),
+    /// Relationships of companies: add, edit, delete, show, list, search, Managed By.
+    #[command(subcommand)]
+    Relationship(relationship::RelationshipCommand),
 }
 
 /// Runs the command line and turns its outcome into an exit code.
@@ -190,6 +197,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Criteria(command) => criteria::run(command, &open),
         Command::User(command) => user::run(command, &open),
         Command::Import(command) => import::run(command, &open),
+        Command::RelationshipType(command) => relationship::run_types(command, &open),
+        Command::Relationship(command) => relationship::run(command, &open),
     }
 }
 

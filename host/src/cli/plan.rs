@@ -149,7 +149,21 @@ pub enum PlanCommand {
         #[command(flatten)]
         actor: Actor,
     },
-    /// Set a plan's status: draft, active or complete.
+    /// Reopen a complete plan (complete → active), with a reason for the audit log.
+    Reopen {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The plan.
+        plan: i64,
+        /// Why it is reopened.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Move a plan to another status: draft → active (checks its CTAs' dates), active →
+    /// complete. Every other move is refused; a complete plan is reopened with `plan reopen`.
     Status {
         /// The tenant (or set CSHOST_TENANT).
         #[arg(long, env = "CSHOST_TENANT")]
@@ -347,6 +361,15 @@ pub fn run(
                 .tenant(&host, &tenant)?
                 .set_plan_status(plan, PlanStatus::Active)?;
             println!("plan {plan} is active");
+        }
+        PlanCommand::Reopen {
+            tenant,
+            plan,
+            reason,
+            actor,
+        } => {
+            actor.tenant(&host, &tenant)?.reopen_plan(plan, &reason)?;
+            println!("plan {plan} is active again");
         }
         PlanCommand::Status {
             tenant,

@@ -21,9 +21,14 @@ use crate::model::{AccessScope, Company, FieldValue, Fields, ManagedAs};
 
 pub(crate) use bulk::BulkInsert;
 pub(crate) use directory::Directory;
-pub(crate) use row::{COLUMNS, CompanyWrite, parse_scope, read_row, scope_str};
+pub(crate) use row::{
+    COLUMNS, CompanyWrite, custom_from_json, custom_to_json, parse_scope, read_row, scope_str,
+};
 use row::{custom_json, managed_as_str, standard_values};
-pub(crate) use schema::{EXTERNAL_ID, NAME, STANDARD_FIELDS, Schema, parse_text};
+pub(crate) use schema::{
+    EXTERNAL_ID, NAME, RESERVED_NAMES, STANDARD_FIELDS, Schema, check_value, custom_fields,
+    custom_type, define_custom, parse_text, remove_custom,
+};
 pub use schema::{FieldDef, FieldType};
 
 /// How to find one company of a tenant.

@@ -33,6 +33,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_plugin_egress",
         include_str!("migrations/0006_plugin_egress.sql"),
     ),
+    (
+        "0007_relationships",
+        include_str!("migrations/0007_relationships.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.

@@ -1,0 +1,226 @@
+//! Managing shares: the manage-shares view, revoking and re-issuing links.
+
+use super::*;
+
+/// A recipient's state, for the "manage shares" view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// The link opens.
+    Active,
+    /// The link has expired.
+    Expired,
+    /// The sharer (or an admin) revoked it.
+    Revoked,
+    /// Too many wrong codes.
+    Blocked,
+}
+
+/// One row of the "manage shares" view: a recipient of a share of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShareRow {
+    /// The recipient's id (for revoking).
+    pub recipient_id: i64,
+    /// The share.
+    pub share_id: i64,
+    /// The plan.
+    pub plan_id: i64,
+    /// The plan's name.
+    pub plan_name: String,
+    /// The recipient's email.
+    pub email: String,
+    /// True for an external contact.
+    pub external: bool,
+    /// Active, expired, revoked or blocked.
+    pub state: LinkState,
+    /// Who shared it.
+    pub shared_by: String,
+    /// When (Unix seconds).
+    pub shared_on: i64,
+    /// When the link expires (Unix seconds).
+    pub expires_at: i64,
+    /// When the recipient last opened the plan.
+    pub last_access_at: Option<i64>,
+}
+
+impl Tenant<'_> {
+    /// Revokes one recipient's link. Returns whether it was active (not revoked before).
+    pub fn revoke_recipient(&self, recipient_id: i64) -> Result<bool> {
+        let found = self.store().with(|conn| {
+            conn.query_row(
+                "SELECT 1 FROM share_recipients WHERE tenant_id = ?1 AND id = ?2",
+                params![self.id.as_str(), recipient_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(Error::from)
+        })?;
+        if found.is_none() {
+            return Err(plans::not_found("share recipient", recipient_id));
+        }
+        let revoked = self.revoke(
+            "r.id = ?2",
+            recipient_id,
+            &format!("share-recipient:{recipient_id}"),
+        )?;
+        Ok(revoked == 1)
+    }
+
+    /// Gives a recipient a new link in place of the old one, which stops working at once: for a
+    /// link that never reached its holder (its printout was lost, the message went astray). The
+    /// new link keeps the share's expiry; the recipient's one-time code state starts afresh
+    /// (a link blocked by wrong codes is usable again). A revoked or expired link is not
+    /// re-issued: share the plan again. Audited as `share.reissue`.
+    pub fn reissue_link(&self, recipient_id: i64) -> Result<RecipientLink> {
+        let now = self.host.now();
+        self.write(|op| {
+            let found: Option<(String, Option<i64>, i64)> = op
+                .conn
+                .query_row(
+                    "SELECT r.email, r.revoked_at, s.expires_at FROM share_recipients r
+                     JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
+                     WHERE r.tenant_id = ?1 AND r.id = ?2",
+                    params![op.tenant.as_str(), recipient_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((email, revoked_at, expires_at)) = found else {
+                return Err(plans::not_found("share recipient", recipient_id));
+            };
+            if revoked_at.is_some() || now >= expires_at {
+                let state = if revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "expired"
+                };
+                return Err(invalid(format!(
+                    "share recipient {recipient_id} ({email}): the link is {state}, so it is not \
+                     re-issued; share the plan again"
+                )));
+            }
+            let token = new_token()?;
+            op.conn.execute(
+                "UPDATE share_recipients SET token_hash = ?3, blocked_at = NULL, otp_hash = NULL,
+                        otp_expires_at = NULL, otps_issued = 0, otp_failures = 0
+                 WHERE tenant_id = ?1 AND id = ?2",
+                params![
+                    op.tenant.as_str(),
+                    recipient_id,
+                    token_hash(&token).as_slice()
+                ],
+            )?;
+            op.audit(
+                "share.reissue",
+                &format!("share-recipient:{recipient_id}"),
+                None,
+                Some(serde_json::json!({ "email": email })),
+            )?;
+            Ok(RecipientLink {
+                recipient_id,
+                email,
+                link: format!("{}{token}", settings(op)?.link_base),
+            })
+        })
+    }
+
+    /// Revokes every link to a plan. Returns how many were revoked.
+    pub fn revoke_plan(&self, plan_id: i64) -> Result<usize> {
+        self.read(|op| plans::require(op, plans::Record::Plan, plan_id))?;
+        self.revoke("s.plan_id = ?2", plan_id, &format!("plan:{plan_id}"))
+    }
+
+    /// Revokes every link to every plan of a customer company. Returns how many were revoked.
+    pub fn revoke_company(&self, company_id: i64) -> Result<usize> {
+        self.read(|op| crate::companies::require(op, company_id))?;
+        let plans = self.read(|op| plans::ids_of_company(op, company_id))?;
+        self.revoke(
+            "s.plan_id IN (SELECT value FROM json_each(?2))",
+            serde_json::json!(plans).to_string(),
+            &format!("company:{company_id}"),
+        )
+    }
+
+    fn revoke(&self, condition: &str, id: impl rusqlite::ToSql, subject: &str) -> Result<usize> {
+        let now = self.host.now();
+        self.write(|op| {
+            let revoked = op.conn.execute(
+                &format!(
+                    "UPDATE share_recipients SET revoked_at = ?3, revoked_by = ?4
+                         WHERE tenant_id = ?1 AND revoked_at IS NULL AND id IN (
+                             SELECT r.id FROM share_recipients r
+                             JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
+                             WHERE r.tenant_id = ?1 AND {condition})"
+                ),
+                params![op.tenant.as_str(), id, now, self.actor],
+            )?;
+            op.audit(
+                "share.revoke",
+                subject,
+                None,
+                Some(serde_json::json!({ "revoked": revoked })),
+            )?;
+            Ok(revoked)
+        })
+    }
+
+    /// The "manage shares" view: every recipient of every share of a plan (or of all plans),
+    /// newest share first, with their state, who shared it, when, and until when.
+    pub fn shares(&self, plan_id: Option<i64>) -> Result<Vec<ShareRow>> {
+        let now = self.host.now();
+        self.read(|op| {
+            op.conn
+                .prepare_cached(
+                    "SELECT r.id, s.id, s.plan_id, r.email, r.external, r.revoked_at,
+                        r.blocked_at, s.shared_by, s.shared_at, s.expires_at, r.last_access_at
+                 FROM share_recipients r
+                 JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
+                 WHERE r.tenant_id = ?1 AND (?2 IS NULL OR s.plan_id = ?2)
+                 ORDER BY s.id DESC, r.id",
+                )
+                .and_then(|mut q| {
+                    q.query_map(params![op.tenant.as_str(), plan_id], |r| {
+                        let revoked: Option<i64> = r.get(5)?;
+                        let blocked: Option<i64> = r.get(6)?;
+                        let expires_at: i64 = r.get(9)?;
+                        Ok(ShareRow {
+                            recipient_id: r.get(0)?,
+                            share_id: r.get(1)?,
+                            plan_id: r.get(2)?,
+                            plan_name: String::new(),
+                            email: r.get(3)?,
+                            external: r.get(4)?,
+                            state: if revoked.is_some() {
+                                LinkState::Revoked
+                            } else if blocked.is_some() {
+                                LinkState::Blocked
+                            } else if now >= expires_at {
+                                LinkState::Expired
+                            } else {
+                                LinkState::Active
+                            },
+                            shared_by: r.get(7)?,
+                            shared_on: r.get(8)?,
+                            expires_at,
+                            last_access_at: r.get(10)?,
+                        })
+                    })?
+                    .collect()
+                })
+                .map_err(Error::from)
+                .and_then(|mut rows: Vec<ShareRow>| {
+                    // The plans' names, from the plans repository, once per plan.
+                    let mut names = std::collections::HashMap::new();
+                    for row in &mut rows {
+                        let name = match names.entry(row.plan_id) {
+                            std::collections::hash_map::Entry::Occupied(name) => name.into_mut(),
+                            std::collections::hash_map::Entry::Vacant(slot) => {
+                                slot.insert(plans::name(op, row.plan_id)?.unwrap_or_default())
+                            }
+                        };
+                        row.plan_name.clone_from(name);
+                    }
+                    Ok(rows)
+                })
+        })
+    }
+}

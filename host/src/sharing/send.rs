@@ -1,0 +1,427 @@
+//! Sharing a plan: the share, each recipient's link, and the notifications.
+
+use super::*;
+
+/// What to share, with whom: the input of [`Tenant::share_plan`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareRequest {
+    /// The plan.
+    pub plan_id: i64,
+    /// Internal users or external contacts.
+    pub audience: Audience,
+    /// The recipients, at least one.
+    pub recipients: Vec<ShareTo>,
+    /// Whether the shared plan shows its tasks. By default, it does.
+    #[serde(default = "yes")]
+    pub include_tasks: bool,
+    /// The subject. By default, `<plan name> for <customer>`.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// A note for the recipients.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ShareRequest {
+    /// A request to share a plan with these people (by email), tasks included, with the default
+    /// subject and no note.
+    pub fn new<'a>(
+        plan_id: i64,
+        audience: Audience,
+        emails: impl IntoIterator<Item = &'a str>,
+    ) -> ShareRequest {
+        ShareRequest {
+            plan_id,
+            audience,
+            recipients: emails.into_iter().map(ShareTo::email).collect(),
+            include_tasks: true,
+            subject: None,
+            note: None,
+        }
+    }
+}
+
+/// One recipient of a share. The names are used when a contact becomes a new person.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ShareTo {
+    /// Email address.
+    pub email: String,
+    /// First name, for a new person.
+    #[serde(default)]
+    pub first_name: String,
+    /// Last name, for a new person.
+    #[serde(default)]
+    pub last_name: String,
+}
+
+impl ShareTo {
+    /// A recipient known by email only.
+    pub fn email(email: &str) -> ShareTo {
+        ShareTo {
+            email: email.to_owned(),
+            ..ShareTo::default()
+        }
+    }
+}
+
+/// What sharing did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShareReceipt {
+    /// The share's id.
+    pub share_id: i64,
+    /// Each recipient's own link, in the order given. This is the only time a link can be read:
+    /// the host keeps only a hash of it.
+    pub links: Vec<RecipientLink>,
+    /// When the links expire (Unix seconds).
+    pub expires_at: i64,
+    /// Whether the notifications were queued or held.
+    pub notifications: Notifications,
+}
+
+/// One recipient's link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecipientLink {
+    /// The recipient's id (for revoking).
+    pub recipient_id: i64,
+    /// Their email.
+    pub email: String,
+    /// Their link.
+    pub link: String,
+}
+
+/// What became of a share's notifications.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notifications {
+    /// This many went to the outbox (none when a notifier suppressed them).
+    Queued(usize),
+    /// A fail-closed notifier failed: the share stands, and this many notifications wait in the
+    /// outbox, held, with the error.
+    Held {
+        /// How many are held.
+        count: usize,
+        /// The notifier's error.
+        error: String,
+    },
+}
+
+impl std::fmt::Display for Notifications {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notifications::Queued(count) => write!(f, "{count} notification(s) queued"),
+            Notifications::Held { count, error } => {
+                write!(f, "{count} notification(s) held: {error}")
+            }
+        }
+    }
+}
+
+/// A recipient being added, before its row exists.
+struct Resolved {
+    email: String,
+    name: String,
+    external: bool,
+    user_id: Option<i64>,
+    person_id: Option<i64>,
+}
+
+impl Tenant<'_> {
+    /// Shares a plan, on behalf of the acting user (see [`Tenant::acting_as`]).
+    ///
+    /// Internal users must exist and hold a Full, Viewer or Viewer + Analytics licence
+    /// ([`ErrorKind::ShareRefused`] otherwise). Contacts need the plan's "sharing with contacts"
+    /// switch on; an email that is not yet a person becomes one. The share and its links are
+    /// recorded first; then the tenant's notifiers run (the *plan shared* hook) and their
+    /// notifications (by default, one email per recipient) go to the outbox.
+    pub fn share_plan(&self, request: &ShareRequest) -> Result<ShareReceipt> {
+        if request.recipients.is_empty() {
+            return Err(invalid("a share needs at least one recipient".to_owned()));
+        }
+        let now = self.host.now();
+        let shared_by = self.actor.clone();
+        let note = request
+            .note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+
+        // 1. Record the share and its recipients, all or nothing.
+        let (share_id, plan, customer, subject, expires_at, links, recipients) =
+            self.write(|op| {
+                let plan = plans::load_plan(op, request.plan_id)?;
+                let customer = company_name(op, plan.company_id)?;
+                let settings = settings(op)?;
+                if request.audience == Audience::Contacts && !plan.share_with_contacts {
+                    return Err(invalid(format!(
+                        "success plan {} `{}` is not shared with contacts: turn on its \
+                         sharing with contacts first",
+                        plan.id, plan.name
+                    )));
+                }
+                let mut resolved: Vec<Resolved> = Vec::new();
+                for to in &request.recipients {
+                    let next = self.resolve(op, &plan, request.audience, to)?;
+                    // The same person twice gets one link.
+                    if !resolved
+                        .iter()
+                        .any(|r| r.email.eq_ignore_ascii_case(&next.email))
+                    {
+                        resolved.push(next);
+                    }
+                }
+                let subject = request
+                    .subject
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{} for {}", plan.name, customer));
+                let expires_at = now + i64::from(settings.link_expiry_days) * 86_400;
+                op.conn
+                    .prepare_cached(
+                        "INSERT INTO shares (tenant_id, plan_id, audience, include_tasks, subject,
+                                         note, shared_by, shared_at, expires_at, otp_required)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )
+                    .and_then(|mut insert| {
+                        insert.execute(params![
+                            op.tenant.as_str(),
+                            plan.id,
+                            audience_str(request.audience),
+                            request.include_tasks,
+                            subject,
+                            note,
+                            shared_by,
+                            now,
+                            expires_at,
+                            settings.otp_required
+                        ])
+                    })?;
+                let share_id = op.conn.last_insert_rowid();
+                let mut links = Vec::with_capacity(resolved.len());
+                let mut insert = op.conn.prepare_cached(
+                    "INSERT INTO share_recipients (tenant_id, share_id, email, name, external,
+                                                       user_id, person_id, token_hash)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                for r in &resolved {
+                    let token = new_token()?;
+                    insert.execute(params![
+                        op.tenant.as_str(),
+                        share_id,
+                        r.email,
+                        r.name,
+                        r.external,
+                        r.user_id,
+                        r.person_id,
+                        token_hash(&token).as_slice()
+                    ])?;
+                    links.push(RecipientLink {
+                        recipient_id: op.conn.last_insert_rowid(),
+                        email: r.email.clone(),
+                        link: format!("{}{token}", settings.link_base),
+                    });
+                }
+                drop(insert);
+                op.audit(
+                    "plan.share",
+                    &format!("plan:{}", plan.id),
+                    None,
+                    Some(serde_json::json!({
+                        "share": share_id,
+                        "audience": request.audience,
+                        "recipients": resolved.iter().map(|r| &r.email).collect::<Vec<_>>(),
+                        "include_tasks": request.include_tasks,
+                        "subject": subject,
+                        "expires_at": expires_at,
+                    })),
+                )?;
+                let recipients: Vec<Recipient> = resolved
+                    .into_iter()
+                    .map(|r| Recipient {
+                        email: r.email,
+                        name: r.name,
+                        external: r.external,
+                    })
+                    .collect();
+                Ok((
+                    share_id, plan, customer, subject, expires_at, links, recipients,
+                ))
+            })?;
+
+        // 2. The plan shared hook, outside the transaction: notifiers may look data up.
+        let external = request.audience == Audience::Contacts;
+        let event = ShareEvent {
+            plan_id: plan.id.to_string(),
+            plan_name: plan.name.clone(),
+            customer_id: plan.company_id.to_string(),
+            customer_name: customer.clone(),
+            audience: request.audience,
+            recipients,
+            visible_objectives: plan
+                .objectives
+                .iter()
+                .filter(|o| !external || o.shared_externally)
+                .map(|o| Objective {
+                    id: o.id.to_string(),
+                    name: o.name.clone(),
+                    status: o.status.clone(),
+                    due_date: o.due_date,
+                })
+                .collect(),
+            include_tasks: request.include_tasks,
+            subject,
+            note,
+            shared_by,
+            link_expires_at: Some(dates::rfc3339(expires_at)),
+        };
+        let planned = default_notifications(&event);
+        let (messages, held) = match self.plan_shared(&event, planned.clone()) {
+            Ok(NotifyOutcome::Send(list)) => (list, None),
+            Ok(NotifyOutcome::Held { error, planned }) => (planned, Some(error.to_string())),
+            // The share stands; its notifications wait, held, with the reason.
+            Err(error) => (planned, Some(error.to_string())),
+        };
+
+        // 3. The notifications, with each recipient's own link, to the outbox.
+        // Addresses are compared normalised (trimmed, lower case, nothing but an address).
+        let by_email: HashMap<String, &str> = links
+            .iter()
+            .filter_map(|l| Some((outbox::normalize_address(&l.email)?, l.link.as_str())))
+            .collect();
+        let personal = |n: &Notification| {
+            let to = outbox::normalize_address(&n.recipient);
+            let link = to.as_ref().and_then(|to| by_email.get(to));
+            match (link, to) {
+                (Some(link), Some(to)) => Notification {
+                    channel: n.channel,
+                    recipient: to,
+                    subject: n.subject.replace(LINK_PLACEHOLDER, link),
+                    body: n.body.replace(LINK_PLACEHOLDER, link),
+                },
+                // Someone who is not a recipient never gets a recipient's link.
+                _ => n.clone(),
+            }
+        };
+        self.write(|op| {
+            for (index, message) in messages.iter().enumerate() {
+                let key = format!("share:{share_id}:{index}");
+                let message = personal(message);
+                match &held {
+                    None => outbox::enqueue(op, &key, MessageKind::Share, &message)?,
+                    Some(error) => {
+                        outbox::enqueue_held(op, &key, MessageKind::Share, &message, error)?
+                    }
+                };
+            }
+            op.conn.execute(
+                "UPDATE shares SET notify_status = ?3, notify_error = ?4
+                 WHERE tenant_id = ?1 AND id = ?2",
+                params![
+                    op.tenant.as_str(),
+                    share_id,
+                    if held.is_some() { "held" } else { "queued" },
+                    held
+                ],
+            )?;
+            Ok(())
+        })?;
+        Ok(ShareReceipt {
+            share_id,
+            links,
+            expires_at,
+            notifications: match held {
+                None => Notifications::Queued(messages.len()),
+                Some(error) => Notifications::Held {
+                    count: messages.len(),
+                    error,
+                },
+            },
+        })
+    }
+
+    /// Checks one recipient and returns who they are; adds a contact as a person if needed.
+    fn resolve(
+        &self,
+        op: &Op<'_>,
+        plan: &Plan,
+        audience: Audience,
+        to: &ShareTo,
+    ) -> Result<Resolved> {
+        let email = crate::users::check_email(&to.email)?;
+        match audience {
+            Audience::Users => {
+                let refused = |reason: &str| {
+                    Error::new(ErrorKind::ShareRefused {
+                        email: email.to_owned(),
+                        reason: reason.to_owned(),
+                    })
+                };
+                let user = crate::users::by_email(op, email)?
+                    .ok_or_else(|| refused("there is no user with this email"))?;
+                if user.licence == Licence::InternalCollaborator {
+                    return Err(refused(
+                        "an Internal Collaborator licence cannot receive success plans; it \
+                         takes a Viewer, Viewer + Analytics or Full licence",
+                    ));
+                }
+                Ok(Resolved {
+                    email: user.email,
+                    name: user.name,
+                    external: false,
+                    user_id: Some(user.id),
+                    person_id: None,
+                })
+            }
+            Audience::Contacts => {
+                let (person, _) = crate::persons::ensure(
+                    op,
+                    Some(plan.company_id),
+                    email,
+                    &to.first_name,
+                    &to.last_name,
+                )?;
+                Ok(Resolved {
+                    name: person.display_name(),
+                    email: person.email,
+                    external: true,
+                    user_id: None,
+                    person_id: Some(person.id),
+                })
+            }
+        }
+    }
+}
+
+/// The host's own notification for each recipient: by email, with the subject, the note and
+/// the `{link}` placeholder.
+fn default_notifications(event: &ShareEvent) -> Vec<Notification> {
+    let mut body = format!(
+        "{} shared the success plan \"{}\" for {} with you.\n",
+        event.shared_by, event.plan_name, event.customer_name
+    );
+    if let Some(note) = &event.note {
+        body.push('\n');
+        body.push_str(note);
+        body.push('\n');
+    }
+    body.push_str(&format!("\nOpen the plan: {LINK_PLACEHOLDER}\n"));
+    if let Some(expiry) = &event.link_expires_at {
+        body.push_str(&format!("The link expires at {expiry}.\n"));
+    }
+    event
+        .recipients
+        .iter()
+        .map(|r| Notification {
+            channel: Channel::Email,
+            recipient: r.email.clone(),
+            subject: event.subject.clone(),
+            body: body.clone(),
+        })
+        .collect()
+}

@@ -1,0 +1,419 @@
+//! Relationships and relationship types (the Relationships FAQ, the Through-Partner overview):
+//! an admin's types each with its own fields, relationships of companies with Managed By and
+//! its one-partner rule, through the library and through `cshost`.
+
+mod support;
+
+use cs_host::model::{AccessScope, Date, FieldValue, ManagedAs};
+use cs_host::{
+    ErrorKind, FieldType, Host, HostConfig, NewCompany, NewRelationship, RelationshipEdit,
+    TenantLevel,
+};
+
+struct World {
+    host: Host,
+    company: i64,
+    partner: i64,
+    other_partner: i64,
+    saas: i64,
+}
+
+/// A tenant working at both levels with a customer, two partners and a `SaaS` type whose
+/// relationships have a required `seats` number and a `go_live` date.
+fn world() -> World {
+    let host = Host::open_in_memory(HostConfig::default()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
+    let company = acme.add_company(NewCompany::new("Globex")).unwrap();
+    let (partner, _) = acme
+        .add_partner(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
+        .unwrap();
+    let (other_partner, _) = acme
+        .add_partner(
+            NewCompany::new("Northwind Partners"),
+            Some(AccessScope::RelationshipRecords),
+        )
+        .unwrap();
+    let saas = acme.add_relationship_type("SaaS").unwrap();
+    acme.define_relationship_field("SaaS", "seats", FieldType::Number, true)
+        .unwrap();
+    acme.define_relationship_field("saas", "go_live", FieldType::Date, false)
+        .unwrap();
+    World {
+        host,
+        company,
+        partner,
+        other_partner,
+        saas,
+    }
+}
+
+#[test]
+fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type() {
+    let w = world();
+    let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
+    // No limit on the number of types; each has its own fields; names are unique.
+    let on_prem = acme.add_relationship_type("On-premise").unwrap();
+    acme.define_relationship_field("On-premise", "servers", FieldType::Number, false)
+        .unwrap();
+    let err = acme.add_relationship_type("saas").unwrap_err();
+    assert!(err.to_string().contains("exists already"), "{err}");
+    let types = acme.relationship_types().unwrap();
+    let summary: Vec<(&str, Vec<&str>)> = types
+        .iter()
+        .map(|t| {
+            (
+                t.name.as_str(),
+                t.fields.iter().map(|f| f.name.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("On-premise", vec!["servers"]),
+            ("SaaS", vec!["go_live", "seats"])
+        ]
+    );
+
+    // A relationship of the SaaS type: its fields are checked against that type's schema.
+    let id = acme
+        .add_relationship(
+            NewRelationship::new(w.company, w.saas, "Globex EU")
+                .field("seats", 250i64)
+                .field("go_live", "2026-03-01")
+                .field("arr", 90_000i64)
+                .field("external_id", "R-1"),
+        )
+        .unwrap();
+    let r = acme.relationship(id).unwrap().unwrap();
+    assert_eq!(
+        (r.company_id, r.type_name.as_str(), r.name.as_str()),
+        (w.company, "SaaS", "Globex EU")
+    );
+    assert_eq!(r.fields["seats"], FieldValue::Number(250.0));
+    assert_eq!(
+        r.fields["go_live"],
+        FieldValue::Date(Date::new(2026, 3, 1).unwrap())
+    );
+    assert_eq!(r.fields["external_id"], FieldValue::from("R-1"));
+
+    // Another type's field, a missing required field, a wrong type: refused, naming the field.
+    let err = acme
+        .add_relationship(
+            NewRelationship::new(w.company, w.saas, "Globex US")
+                .field("seats", 5i64)
+                .field("servers", 3i64),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no relationship field `servers`"),
+        "{err}"
+    );
+    let err = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex US"))
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "seats"),
+        "{err}"
+    );
+    let err = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, " ").field("seats", 1i64))
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "name"),
+        "{err}"
+    );
+    let err = acme
+        .add_relationship(NewRelationship::new(w.company, 999, "X").field("seats", 1i64))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no relationship type `999`"),
+        "{err}"
+    );
+    let other = acme
+        .add_relationship(
+            NewRelationship::new(w.company, on_prem, "Globex DC").field("servers", 12i64),
+        )
+        .unwrap();
+
+    // Edit: a field set, one cleared, the name changed; the company and type stay.
+    acme.edit_relationship(
+        id,
+        RelationshipEdit {
+            name: Some("Globex Europe".into()),
+            fields: [
+                ("seats".to_owned(), FieldValue::Integer(300)),
+                ("go_live".to_owned(), FieldValue::Null),
+            ]
+            .into(),
+        },
+    )
+    .unwrap();
+    let r = acme.relationship(id).unwrap().unwrap();
+    assert_eq!(r.name, "Globex Europe");
+    assert_eq!(r.fields["seats"], FieldValue::Number(300.0));
+    assert!(!r.fields.contains_key("go_live"));
+    let err = acme
+        .edit_relationship(
+            id,
+            RelationshipEdit {
+                fields: [("seats".to_owned(), FieldValue::Null)].into(),
+                ..RelationshipEdit::default()
+            },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("`seats` is required"), "{err}");
+
+    // List and search.
+    let names = |list: Vec<cs_host::Relationship>| -> Vec<String> {
+        list.into_iter().map(|r| r.name).collect()
+    };
+    assert_eq!(
+        names(acme.relationships(Some(w.company)).unwrap()),
+        ["Globex DC", "Globex Europe"]
+    );
+    assert_eq!(
+        names(acme.search_relationships("europe", 10).unwrap()),
+        ["Globex Europe"]
+    );
+    assert_eq!(
+        names(acme.search_relationships("%", 10).unwrap()),
+        Vec::<String>::new()
+    );
+
+    // A field's type changes only when every value fits; a type in use cannot be deleted.
+    let err = acme
+        .define_relationship_field("SaaS", "seats", FieldType::Date, true)
+        .unwrap_err();
+    assert!(err.to_string().contains("Globex Europe"), "{err}");
+    acme.define_relationship_field("SaaS", "seats", FieldType::Text, true)
+        .unwrap();
+    let r = acme.relationship(id).unwrap().unwrap();
+    assert_eq!(r.fields["seats"], FieldValue::from("300"));
+    let err = acme.delete_relationship_type("On-premise").unwrap_err();
+    assert!(err.to_string().contains("1 relationship"), "{err}");
+    acme.delete_relationship(other).unwrap();
+    acme.delete_relationship_type("On-premise").unwrap();
+    assert!(acme.relationship(other).unwrap().is_none());
+    assert!(acme.relationship_type("On-premise").unwrap().is_none());
+
+    // Every change is audited by who made it.
+    let log = acme.audit_log().unwrap();
+    for action in [
+        "relationship_type.add",
+        "relationship.add",
+        "relationship.edit",
+        "relationship.delete",
+        "relationship_type.delete",
+    ] {
+        assert!(
+            log.iter()
+                .any(|e| e.action == action && e.actor == "csm@acme.example"),
+            "{action}"
+        );
+    }
+}
+
+#[test]
+fn managed_by_names_one_partner_and_a_partner_sees_the_relationships_it_manages() {
+    let w = world();
+    let acme = w.host.tenant("acme").unwrap();
+    let customer = acme.add_company(NewCompany::new("Initech")).unwrap();
+    let eu = acme
+        .add_relationship(
+            NewRelationship::new(w.company, w.saas, "Globex EU")
+                .field("seats", 1i64)
+                .managed_by(w.partner),
+        )
+        .unwrap();
+    let us = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
+        .unwrap();
+
+    // The manager must be a partner: a customer is refused, at creation and on change.
+    let err = acme
+        .add_relationship(
+            NewRelationship::new(w.company, w.saas, "X")
+                .field("seats", 1i64)
+                .managed_by(customer),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("not a partner"), "{err}");
+    let err = acme
+        .set_relationship_managed_by(us, Some(customer))
+        .unwrap_err();
+    assert!(err.to_string().contains("not a partner"), "{err}");
+
+    // One partner per relationship: the error names the partner managing it now.
+    let err = acme
+        .set_relationship_managed_by(eu, Some(w.other_partner))
+        .unwrap_err();
+    match err.kind() {
+        ErrorKind::AlreadyManaged {
+            partner_id,
+            partner,
+            record,
+        } => {
+            assert_eq!(*partner_id, w.partner);
+            assert_eq!(partner, "Bennett & Co.");
+            assert!(record.contains("Globex EU"), "{record}");
+        }
+        other => panic!("{other:?}"),
+    }
+    acme.set_relationship_managed_by(us, Some(w.other_partner))
+        .unwrap();
+
+    // The typed query the access rules scope partner users with.
+    let managed: Vec<i64> = acme
+        .relationships_managed_by(w.partner)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(managed, [eu]);
+    let err = acme.relationships_managed_by(customer).unwrap_err();
+    assert!(err.to_string().contains("not a partner"), "{err}");
+
+    // Clear, then give it to the other partner.
+    acme.set_relationship_managed_by(eu, None).unwrap();
+    acme.set_relationship_managed_by(eu, Some(w.other_partner))
+        .unwrap();
+    let managed: Vec<i64> = acme
+        .relationships_managed_by(w.other_partner)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(managed, [eu, us]);
+    assert_eq!(
+        acme.company(cs_host::CompanyKey::Id(w.partner))
+            .unwrap()
+            .unwrap()
+            .managed_as,
+        ManagedAs::Partner
+    );
+}
+
+#[test]
+fn another_tenant_sees_none_of_it() {
+    let w = world();
+    w.host
+        .create_tenant("globex", "Globex", TenantLevel::Both)
+        .unwrap();
+    let acme = w.host.tenant("acme").unwrap();
+    let id = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
+        .unwrap();
+    let other = w.host.tenant("globex").unwrap();
+    assert!(other.relationship(id).unwrap().is_none());
+    assert!(other.relationships(None).unwrap().is_empty());
+    assert!(other.relationship_types().unwrap().is_empty());
+    let err = other
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Stolen"))
+        .unwrap_err();
+    assert!(err.to_string().contains("company"), "{err}");
+}
+
+fn cshost(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec!["--db", db.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = support::cshost(all);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_defines_types_and_manages_relationships() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let ok = |args: &[&str]| {
+        let (ok, out, err) = cshost(&db, args);
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+    ok(&["tenant", "create", "acme", "--level", "both"]);
+    fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        let mut v = args.to_vec();
+        v.extend_from_slice(&["--tenant", "acme"]);
+        v
+    }
+    ok(&with(&["company", "add", "Globex"]));
+    ok(&with(&[
+        "partner",
+        "add",
+        "Bennett & Co.",
+        "--scope",
+        "both",
+    ]));
+    let saas = ok(&with(&["relationship-type", "add", "SaaS"]));
+    assert_eq!(saas.trim(), "1");
+    ok(&with(&[
+        "relationship-type",
+        "field",
+        "--type",
+        "SaaS",
+        "seats",
+        "number",
+        "--required",
+    ]));
+    let types = ok(&with(&["relationship-type", "list"]));
+    assert!(types.contains("seats (number, required)"), "{types}");
+
+    let (failed, _, err) = cshost(
+        &db,
+        &with(&[
+            "relationship",
+            "add",
+            "--company",
+            "Globex",
+            "--type",
+            "SaaS",
+            "Globex EU",
+        ]),
+    );
+    assert!(!failed);
+    assert!(err.contains("`seats` is required"), "{err}");
+    let id = ok(&with(&[
+        "relationship",
+        "add",
+        "--company",
+        "globex",
+        "--type",
+        "saas",
+        "Globex EU",
+        "--field",
+        "seats=10",
+        "--managed-by",
+        "2",
+    ]));
+    let id = id.trim().to_owned();
+    let shown = ok(&with(&["relationship", "show", &id]));
+    assert!(shown.contains("managed by: 2 `Bennett & Co.`"), "{shown}");
+    assert!(shown.contains("seats: 10"), "{shown}");
+    ok(&with(&[
+        "relationship",
+        "edit",
+        &id,
+        "--name",
+        "Globex Europe",
+    ]));
+    let list = ok(&with(&["relationship", "list", "--managed-by", "2"]));
+    assert!(list.contains("Globex Europe"), "{list}");
+    let list = ok(&with(&["relationship", "list", "--search", "europe"]));
+    assert!(list.contains("Globex Europe"), "{list}");
+    let (failed, _, err) = cshost(&db, &with(&["relationship", "managed-by", &id, "1"]));
+    assert!(!failed);
+    assert!(err.contains("not a partner"), "{err}");
+    ok(&with(&["relationship", "managed-by", &id, "--clear"]));
+    let list = ok(&with(&["relationship", "list", "--managed-by", "2"]));
+    assert!(!list.contains("Globex Europe"), "{list}");
+    ok(&with(&["relationship", "delete", &id]));
+    let (failed, _, err) = cshost(&db, &with(&["relationship", "show", &id]));
+    assert!(!failed);
+    assert!(err.contains("no relationship"), "{err}");
+}
