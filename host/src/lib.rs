@@ -67,8 +67,7 @@ pub use hooks::{CriteriaInput, PartnerInput, RowInput, RowsInput, ShareInput, pa
 pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
 pub use import::{
     CsvProperties, Encoding, ImportCancel, ImportJob, ImportOptions, ImportTarget, JobStatus,
-    Mapping, Progress,
-    RowError, RowErrorKind, Separator, generate_partners_csv,
+    Mapping, Progress, RowError, RowErrorKind, Separator, generate_partners_csv,
 };
 pub use inert::{inert, shell_quote};
 pub use names::nearest;

@@ -82,10 +82,7 @@ impl Watch<'_> {
         Progress {
             rows,
             read: self.shared.read.load(Ordering::Relaxed).max(rows),
-            bytes: self
-                .bytes
-                .load(Ordering::Relaxed)
-                .min(self.total_bytes),
+            bytes: self.bytes.load(Ordering::Relaxed).min(self.total_bytes),
             total_bytes: self.total_bytes,
         }
     }

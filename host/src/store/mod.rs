@@ -37,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_relationships",
         include_str!("migrations/0007_relationships.sql"),
     ),
+    (
+        "0008_import_cancelled",
+        include_str!("migrations/0008_import_cancelled.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
