@@ -417,3 +417,196 @@ fn the_cli_defines_types_and_manages_relationships() {
     assert!(!failed);
     assert!(err.contains("no relationship"), "{err}");
 }
+
+#[test]
+fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
+    use cs_host::model::{Audience, CtaType, Priority};
+    use cs_host::{NewCta, NewPlan, PlanStatus, ShareRequest};
+    let w = world();
+    let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
+    let eu = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
+        .unwrap();
+    let initech = acme.add_company(NewCompany::new("Initech")).unwrap();
+    let plan = |relationship: Option<i64>, name: &str| {
+        let id = acme
+            .create_plan(&NewPlan {
+                company_id: w.company,
+                relationship_id: relationship,
+                name: name.into(),
+                share_with_contacts: true,
+                ..NewPlan::default()
+            })
+            .unwrap();
+        acme.set_plan_status(id, PlanStatus::Active).unwrap();
+        id
+    };
+    let eu_plan = plan(Some(eu), "EU rollout");
+    let company_plan = plan(None, "Globex renewal");
+    let cta = |plan_id: Option<i64>| NewCta {
+        company_id: w.company,
+        kind: CtaType::Risk,
+        name: "Low usage".into(),
+        priority: Priority::High,
+        due_date: None,
+        plan_id,
+        objective_id: None,
+    };
+    // A CTA opened on the relationship, one in its plan (on it without asking), one on the
+    // company only.
+    let on_eu = acme.open_relationship_cta(eu, &cta(None)).unwrap();
+    let in_plan = acme.open_cta(&cta(Some(eu_plan))).unwrap();
+    let on_company = acme.open_cta(&cta(None)).unwrap();
+    let ids: Vec<i64> = acme
+        .relationship_ctas(eu)
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, [on_eu, in_plan]);
+    assert!(
+        acme.ctas(w.company)
+            .unwrap()
+            .iter()
+            .any(|c| c.id == on_company && c.relationship_id.is_none())
+    );
+    // A relationship of another company, or other than the plan's, is refused.
+    let err = acme
+        .open_relationship_cta(
+            eu,
+            &NewCta {
+                company_id: initech,
+                ..cta(None)
+            },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("not to company"), "{err}");
+    let other = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
+        .unwrap();
+    let err = acme
+        .open_relationship_cta(other, &cta(Some(eu_plan)))
+        .unwrap_err();
+    assert!(err.to_string().contains("is for relationship"), "{err}");
+    let plans: Vec<i64> = acme
+        .relationship_plans(eu)
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(plans, [eu_plan]);
+
+    // Shares: the relationship's view holds only its plans' recipients, the subject names the
+    // relationship, and revoking by relationship leaves the company's other plans alone.
+    acme.share_plan(&ShareRequest::new(
+        eu_plan,
+        Audience::Contacts,
+        ["ops@globex.example"],
+    ))
+    .unwrap();
+    let outbox = acme.outbox(None).unwrap();
+    assert!(
+        outbox.iter().any(|m| m.recipient == "ops@globex.example"
+            && m.subject == "EU rollout for Globex (Globex EU)"),
+        "{outbox:?}"
+    );
+    acme.share_plan(&ShareRequest::new(
+        company_plan,
+        Audience::Contacts,
+        ["cfo@globex.example"],
+    ))
+    .unwrap();
+    let view = acme.relationship_shares(eu).unwrap();
+    let emails: Vec<&str> = view.iter().map(|r| r.email.as_str()).collect();
+    assert_eq!(emails, ["ops@globex.example"]);
+    assert_eq!(acme.revoke_relationship(eu).unwrap(), 1);
+    let states: Vec<(String, cs_host::LinkState)> = acme
+        .shares(None)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.email, r.state))
+        .collect();
+    assert!(states.contains(&("ops@globex.example".into(), cs_host::LinkState::Revoked)));
+    assert!(states.contains(&("cfo@globex.example".into(), cs_host::LinkState::Active)));
+    assert!(
+        acme.audit_log()
+            .unwrap()
+            .iter()
+            .any(|e| e.action == "share.revoke" && e.subject == format!("relationship:{eu}"))
+    );
+
+    // A relationship with plans or CTAs is not deleted from under them.
+    let err = acme.delete_relationship(eu).unwrap_err();
+    assert!(
+        err.to_string().contains("1 success plan(s) and 2 CTA(s)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_cli_shows_and_shares_a_relationship_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let ok = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--tenant", "acme"]);
+        let (ok, out, err) = cshost(&db, &all);
+        assert!(ok, "{args:?}: {err}");
+        out.trim().to_owned()
+    };
+    let (created, _, err) = cshost(&db, &["tenant", "create", "acme", "--level", "both"]);
+    assert!(created, "{err}");
+    ok(&["company", "add", "Globex"]);
+    ok(&["relationship-type", "add", "SaaS"]);
+    let eu = ok(&[
+        "relationship",
+        "add",
+        "--company",
+        "1",
+        "--type",
+        "SaaS",
+        "Globex EU",
+    ]);
+    let plan = ok(&[
+        "plan",
+        "create",
+        "--company",
+        "1",
+        "--name",
+        "EU rollout",
+        "--relationship",
+        &eu,
+        "--contacts",
+    ]);
+    let cta = ok(&[
+        "plan",
+        "cta",
+        "--company",
+        "1",
+        "--type",
+        "risk",
+        "--name",
+        "Low usage",
+        "--relationship",
+        &eu,
+    ]);
+    assert!(!cta.is_empty());
+    let shown = ok(&["plan", "show", &plan]);
+    assert!(
+        shown.contains("relationship 1 `Globex EU` (SaaS)"),
+        "{shown}"
+    );
+    ok(&["plan", "activate", &plan]);
+    ok(&[
+        "share",
+        "create",
+        "--plan",
+        &plan,
+        "--contacts",
+        "ops@globex.example",
+    ]);
+    let list = ok(&["share", "list", "--relationship", &eu]);
+    assert!(list.contains("ops@globex.example"), "{list}");
+    let revoked = ok(&["share", "revoke", "--relationship", &eu]);
+    assert!(revoked.contains("1 link(s) revoked"), "{revoked}");
+}

@@ -136,6 +136,9 @@ pub enum PlanCommand {
         /// The plan objective it works towards.
         #[arg(long, requires = "plan")]
         objective: Option<i64>,
+        /// The relationship (of that company) it is on.
+        #[arg(long)]
+        relationship: Option<i64>,
         #[command(flatten)]
         actor: Actor,
     },
@@ -329,9 +332,10 @@ pub fn run(
             due,
             plan,
             objective,
+            relationship,
             actor,
         } => {
-            let id = actor.tenant(&host, &tenant)?.open_cta(&NewCta {
+            let cta = NewCta {
                 company_id: company,
                 kind: match kind {
                     CliCtaType::Risk => CtaType::Risk,
@@ -349,7 +353,12 @@ pub fn run(
                 due_date: due,
                 plan_id: plan,
                 objective_id: objective,
-            })?;
+            };
+            let tenant = actor.tenant(&host, &tenant)?;
+            let id = match relationship {
+                Some(r) => tenant.open_relationship_cta(r, &cta)?,
+                None => tenant.open_cta(&cta)?,
+            };
             println!("{id}");
         }
         PlanCommand::Activate {
@@ -399,18 +408,23 @@ pub fn run(
             println!("plan {plan}: sharing with contacts {switch}");
         }
         PlanCommand::Show { tenant, plan, json } => {
-            let plan = host.tenant(&tenant)?.plan(plan)?;
+            let tenant = host.tenant(&tenant)?;
+            let plan = tenant.plan(plan)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&plan)?);
             } else {
-                print_plan(&plan).context("printing the plan")?;
+                let relationship = match plan.relationship_id {
+                    Some(r) => tenant.relationship(r)?,
+                    None => None,
+                };
+                print_plan(&plan, relationship.as_ref()).context("printing the plan")?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_plan(plan: &Plan) -> anyhow::Result<()> {
+fn print_plan(plan: &Plan, relationship: Option<&cs_host::Relationship>) -> anyhow::Result<()> {
     let due = |d: Option<Date>| d.map(|d| format!(", due {d}")).unwrap_or_default();
     println!(
         "plan {} `{}` ({}{}), company {}{}",
@@ -425,6 +439,14 @@ fn print_plan(plan: &Plan) -> anyhow::Result<()> {
             ""
         }
     );
+    if let Some(r) = relationship {
+        println!(
+            "  relationship {} `{}` ({})",
+            r.id,
+            cs_host::inert(&r.name),
+            cs_host::inert(&r.type_name)
+        );
+    }
     for o in &plan.objectives {
         let who = if o.shared_externally {
             "external"
@@ -439,7 +461,23 @@ fn print_plan(plan: &Plan) -> anyhow::Result<()> {
             due(o.due_date)
         );
         for t in &o.tasks {
-            println!("    task {} `{}`{}", t.id, t.name, due(t.due_date));
+            println!(
+                "    task {} `{}` ({}{})",
+                t.id,
+                t.name,
+                t.status,
+                due(t.due_date)
+            );
+        }
+        for c in &o.comments {
+            let by = if c.external { "recipient " } else { "" };
+            println!(
+                "    comment {} by {by}{} at {}: {}",
+                c.id,
+                c.author,
+                cs_host::utc_timestamp(c.at),
+                cs_host::inert(&c.body)
+            );
         }
     }
     for c in &plan.ctas {

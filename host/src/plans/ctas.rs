@@ -15,6 +15,9 @@ pub struct Cta {
     pub plan_id: Option<i64>,
     /// The plan objective it works towards, if any.
     pub objective_id: Option<i64>,
+    /// The relationship of the company it is about, if it is on one.
+    #[serde(default)]
+    pub relationship_id: Option<i64>,
     /// Risk, expansion, lifecycle, activity or objective.
     pub kind: CtaType,
     /// Its name.
@@ -55,8 +58,14 @@ pub struct NewCta {
 }
 
 impl Tenant<'_> {
-    /// Opens a CTA on a company, on behalf of the tenant's acting user, and returns its id.
+    /// Opens a CTA on a company, on behalf of the tenant's acting user, and returns its id. A
+    /// CTA in a plan that is for a relationship is on that relationship too.
     pub fn open_cta(&self, cta: &NewCta) -> Result<i64> {
+        self.open_cta_on(cta, None)
+    }
+
+    /// Opens a CTA, on `relationship` (of its company) if given.
+    pub(super) fn open_cta_on(&self, cta: &NewCta, relationship: Option<i64>) -> Result<i64> {
         let name = required("CTA name", &cta.name)?;
         let now = self.host.now();
         self.write(|op| {
@@ -104,6 +113,7 @@ impl Tenant<'_> {
                 &self.actor,
                 now,
             )?;
+            super::relationship::attach_cta(op, id, cta.company_id, cta.plan_id, relationship)?;
             plan_audit(op, "cta.open", &format!("cta:{id}"), None, cta)?;
             Ok(id)
         })
@@ -230,7 +240,7 @@ pub(super) fn load_ctas(op: &Op<'_>, column: &'static str, id: i64) -> Result<Ve
     let Op { conn, tenant, .. } = *op;
     let sql = format!(
         "SELECT id, company_id, plan_id, objective_id, type, name, priority, status, due_date,
-                source
+                source, relationship_id
          FROM ctas WHERE tenant_id = ?1 AND {column} = ?2 ORDER BY id"
     );
     let mut ctas = conn.prepare_cached(&sql).and_then(|mut q| {
@@ -246,6 +256,7 @@ pub(super) fn load_ctas(op: &Op<'_>, column: &'static str, id: i64) -> Result<Ve
                 status: r.get(7)?,
                 due_date: date_column(r, 8)?,
                 source: r.get(9)?,
+                relationship_id: r.get(10)?,
                 tasks: Vec::new(),
             })
         })?

@@ -38,8 +38,16 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0007_relationships.sql"),
     ),
     (
-        "0008_import_cancelled",
-        include_str!("migrations/0008_import_cancelled.sql"),
+        "0008_outbox_queue",
+        include_str!("migrations/0008_outbox_queue.sql"),
+    ),
+    (
+        "0009_shared_plan_updates",
+        include_str!("migrations/0009_shared_plan_updates.sql"),
+    ),
+    (
+        "0010_import_cancelled",
+        include_str!("migrations/0010_import_cancelled.sql"),
     ),
 ];
 
