@@ -20,9 +20,11 @@ const OWNERS: &[(&str, &str)] = &[
     ("objectives", "plans/"),
     ("ctas", "plans/"),
     ("tasks", "plans/"),
+    ("objective_comments", "plans/"),
     ("shares", "sharing/"),
     ("share_recipients", "sharing/"),
     ("sharing_settings", "sharing/"),
+    ("share_events", "sharing/"),
     ("outbox", "outbox.rs"),
     // The plugins domain: the registry installs plugins, enablement turns them on per tenant;
     // each reads the other's table where a plugin and its enablements go together.

@@ -177,6 +177,16 @@ pub enum ErrorKind {
     LinkUnavailable,
     /// A one-time code was refused.
     Otp(crate::sharing::OtpError),
+    /// A change through a link that needs a one-time code came without the session a verified
+    /// code opens, or after that session ended.
+    SessionRequired,
+    /// A recipient of a shared plan may not make this change through their link.
+    RecipientRefused {
+        /// The recipient's email.
+        email: String,
+        /// Why: view permission only, a task or objective they do not see.
+        reason: String,
+    },
     /// The operating system's random number generator failed.
     Random(String),
 }
@@ -325,6 +335,12 @@ impl fmt::Display for Error {
                 "this link is not valid; ask the person who shared it to send you a new one",
             ),
             ErrorKind::Otp(error) => error.fmt(f),
+            ErrorKind::SessionRequired => f.write_str(
+                "this link needs a one-time code: ask for a code, enter it, and try again",
+            ),
+            ErrorKind::RecipientRefused { email, reason } => {
+                write!(f, "{email} cannot change the shared plan: {reason}")
+            }
             ErrorKind::Random(reason) => {
                 write!(
                     f,

@@ -79,7 +79,8 @@ pub use partners::HookReport;
 pub use persons::Person;
 pub use plans::dates::rfc3339 as utc_timestamp;
 pub use plans::{
-    Cta, LateCta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf,
+    Cta, LateCta, NewCta, NewPlan, NewTask, ObjectiveComment, Plan, PlanObjective, PlanStatus,
+    Task, TaskOf, TaskUpdate,
 };
 pub use plugins::{
     Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext, PluginError,
@@ -94,8 +95,9 @@ pub use relationships::{
     STANDARD_FIELDS as RELATIONSHIP_STANDARD_FIELDS,
 };
 pub use sharing::{
-    LinkState, Notifications, Opened, OtpError, RecipientLink, ShareReceipt, ShareRequest,
-    ShareRow, ShareTo, SharedPlan, SharingSettings,
+    LinkState, Notifications, Opened, OtpError, RecipientLink, RecipientSession, ShareActivity,
+    SharePermission, SharePreview, ShareReceipt, ShareRequest, ShareRow, ShareTo, SharedPlan,
+    SharingSettings,
 };
 pub use store::TenantId;
 pub use users::{Licence, User};

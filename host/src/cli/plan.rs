@@ -515,7 +515,23 @@ fn print_plan(plan: &Plan, relationship: Option<&cs_host::Relationship>) -> anyh
             due(o.due_date)
         );
         for t in &o.tasks {
-            println!("    task {} `{}`{}", t.id, t.name, due(t.due_date));
+            println!(
+                "    task {} `{}` ({}{})",
+                t.id,
+                t.name,
+                t.status,
+                due(t.due_date)
+            );
+        }
+        for c in &o.comments {
+            let by = if c.external { "recipient " } else { "" };
+            println!(
+                "    comment {} by {by}{} at {}: {}",
+                c.id,
+                c.author,
+                cs_host::utc_timestamp(c.at),
+                cs_host::inert(&c.body)
+            );
         }
     }
     for c in &plan.ctas {

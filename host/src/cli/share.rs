@@ -3,44 +3,176 @@
 
 use std::process::ExitCode;
 
-use clap::Subcommand;
-use cs_host::model::Audience;
-use cs_host::{Host, LinkState, Notifications, Opened, ShareRequest, ShareTo, SharedPlan};
+use clap::{Args, Subcommand};
+use cs_host::model::{Audience, Date};
+use cs_host::{
+    Host, LinkState, Notifications, Opened, SharePermission, ShareRequest, ShareTo, SharedPlan,
+    TaskUpdate, inert,
+};
 
 use super::plan::Actor;
+
+/// What to share, with whom: the arguments of `share create` and `share preview`.
+#[derive(Args)]
+pub struct ShareArgs {
+    /// The tenant (or set CSHOST_TENANT).
+    #[arg(long, env = "CSHOST_TENANT")]
+    tenant: String,
+    /// The plan.
+    #[arg(long)]
+    plan: i64,
+    /// Internal users, by email (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',', required_unless_present = "contacts")]
+    users: Vec<String>,
+    /// External contacts, as EMAIL or "EMAIL:First Last" (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',', conflicts_with = "users")]
+    contacts: Vec<String>,
+    /// Recipients (among those above, by email) who may update their tasks' status and due
+    /// date and comment on objectives; the others view. Viewer licences only view.
+    #[arg(long, value_delimiter = ',')]
+    can_update: Vec<String>,
+    /// Leave the plan's tasks out.
+    #[arg(long)]
+    no_tasks: bool,
+    /// The subject [default: "<plan> for <customer>"].
+    #[arg(long)]
+    subject: Option<String>,
+    /// A note for the recipients.
+    #[arg(long)]
+    note: Option<String>,
+}
+
+impl ShareArgs {
+    fn request(&self) -> ShareRequest {
+        let permission = |email: &str| {
+            if self
+                .can_update
+                .iter()
+                .any(|e| e.trim().eq_ignore_ascii_case(email.trim()))
+            {
+                SharePermission::Update
+            } else {
+                SharePermission::View
+            }
+        };
+        let (audience, recipients): (_, Vec<ShareTo>) = if self.contacts.is_empty() {
+            (
+                Audience::Users,
+                self.users.iter().map(|e| ShareTo::email(e)).collect(),
+            )
+        } else {
+            (
+                Audience::Contacts,
+                self.contacts.iter().map(|c| contact(c)).collect(),
+            )
+        };
+        ShareRequest {
+            plan_id: self.plan,
+            audience,
+            recipients: recipients
+                .into_iter()
+                .map(|to| ShareTo {
+                    permission: permission(&to.email),
+                    ..to
+                })
+                .collect(),
+            include_tasks: !self.no_tasks,
+            subject: self.subject.clone(),
+            note: self.note.clone(),
+        }
+    }
+}
 
 #[derive(Subcommand)]
 pub enum ShareCommand {
     /// Share a plan with internal users or with external contacts; prints each recipient's
     /// link (the only time it can be read) and what became of the notifications.
     Create {
-        /// The tenant (or set CSHOST_TENANT).
-        #[arg(long, env = "CSHOST_TENANT")]
-        tenant: String,
-        /// The plan.
-        #[arg(long)]
-        plan: i64,
-        /// Internal users, by email (comma-separated or repeated).
-        #[arg(long, value_delimiter = ',', required_unless_present = "contacts")]
-        users: Vec<String>,
-        /// External contacts, as EMAIL or "EMAIL:First Last" (comma-separated or repeated).
-        #[arg(long, value_delimiter = ',', conflicts_with = "users")]
-        contacts: Vec<String>,
-        /// Leave the plan's tasks out.
-        #[arg(long)]
-        no_tasks: bool,
-        /// The subject [default: "<plan> for <customer>"].
-        #[arg(long)]
-        subject: Option<String>,
-        /// A note for the recipients.
-        #[arg(long)]
-        note: Option<String>,
+        #[command(flatten)]
+        share: ShareArgs,
         /// Who shares it.
         #[command(flatten)]
         actor: Actor,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Show exactly what each recipient of a share would get (the plan as they would see it,
+    /// their permission, the message) without recording or sending anything.
+    Preview {
+        #[command(flatten)]
+        share: ShareArgs,
+        /// Who would share it.
+        #[command(flatten)]
+        actor: Actor,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// As a recipient with update permission, through the link: set a task's status or due
+    /// date.
+    Update {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The link.
+        link: String,
+        /// The session `share verify` printed (for a link that needs a one-time code).
+        #[arg(long)]
+        session: Option<String>,
+        /// The task.
+        #[arg(long)]
+        task: i64,
+        /// Mark it done.
+        #[arg(long, conflicts_with = "reopen")]
+        done: bool,
+        /// Mark it open again.
+        #[arg(long)]
+        reopen: bool,
+        /// Its new due date (YYYY-MM-DD).
+        #[arg(long)]
+        due: Option<Date>,
+    },
+    /// As a recipient with update permission, through the link: comment on an objective.
+    Comment {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The link.
+        link: String,
+        /// The session `share verify` printed (for a link that needs a one-time code).
+        #[arg(long)]
+        session: Option<String>,
+        /// The objective.
+        #[arg(long)]
+        objective: i64,
+        /// The comment.
+        text: String,
+    },
+    /// What recipients did through their links (task updates, comments), oldest first.
+    Events {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// Only this plan's.
+        #[arg(long)]
+        plan: Option<i64>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Extend a recipient's link: it expires DAYS days from now (an expired link opens again).
+    Extend {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The recipient (see `share list`).
+        recipient: i64,
+        /// Days from now, 1 to 3650.
+        #[arg(long)]
+        days: u32,
+        #[command(flatten)]
+        actor: Actor,
     },
     /// Open a shared link (the link or its token), as its recipient would.
     Open {
@@ -149,44 +281,18 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let host = host()?;
     match command {
-        ShareCommand::Create {
-            tenant,
-            plan,
-            users,
-            contacts,
-            no_tasks,
-            subject,
-            note,
-            actor,
-            json,
-        } => {
-            let (audience, recipients) = if contacts.is_empty() {
-                (
-                    Audience::Users,
-                    users.iter().map(|e| ShareTo::email(e)).collect(),
-                )
-            } else {
-                (
-                    Audience::Contacts,
-                    contacts.iter().map(|c| contact(c)).collect(),
-                )
-            };
-            let receipt = actor.tenant(&host, &tenant)?.share_plan(&ShareRequest {
-                plan_id: plan,
-                audience,
-                recipients,
-                include_tasks: !no_tasks,
-                subject,
-                note,
-            })?;
+        ShareCommand::Create { share, actor, json } => {
+            let receipt = actor
+                .tenant(&host, &share.tenant)?
+                .share_plan(&share.request())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&receipt)?);
             } else {
                 println!("share {}", receipt.share_id);
                 for link in &receipt.links {
                     println!(
-                        "  recipient {} {}: {}",
-                        link.recipient_id, link.email, link.link
+                        "  recipient {} {} ({}): {}",
+                        link.recipient_id, link.email, link.permission, link.link
                     );
                 }
                 match &receipt.notifications {
@@ -205,6 +311,110 @@ pub fn run(
                 Opened::Plan(plan) => print_shared(&plan, json)?,
             }
         }
+        ShareCommand::Preview { share, actor, json } => {
+            let previews = actor
+                .tenant(&host, &share.tenant)?
+                .preview_share(&share.request())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&previews)?);
+            } else {
+                for p in &previews {
+                    println!(
+                        "== {} ({}{}, {}) — nothing is sent",
+                        p.email,
+                        if p.external { "contact" } else { "user" },
+                        if p.new_person {
+                            ", would become a new person"
+                        } else {
+                            ""
+                        },
+                        p.permission
+                    );
+                    if let Some(error) = &p.held {
+                        println!("messages would be held: {}", inert(error));
+                    }
+                    for m in &p.messages {
+                        println!("subject: {}", inert(&m.subject));
+                        println!(
+                            "{}",
+                            m.body.lines().map(inert).collect::<Vec<_>>().join("\n")
+                        );
+                    }
+                    print_shared(&p.plan, false)?;
+                }
+            }
+        }
+        ShareCommand::Update {
+            tenant,
+            link,
+            session,
+            task,
+            done,
+            reopen,
+            due,
+        } => {
+            let update = TaskUpdate {
+                done: if done {
+                    Some(true)
+                } else if reopen {
+                    Some(false)
+                } else {
+                    None
+                },
+                due_date: due,
+            };
+            let plan = host.tenant(&tenant)?.update_shared_task(
+                &link,
+                session.as_deref(),
+                task,
+                &update,
+            )?;
+            println!("task {task} updated");
+            print_shared(&plan, false)?;
+        }
+        ShareCommand::Comment {
+            tenant,
+            link,
+            session,
+            objective,
+            text,
+        } => {
+            host.tenant(&tenant)?.comment_shared_objective(
+                &link,
+                session.as_deref(),
+                objective,
+                &text,
+            )?;
+            println!("comment added to objective {objective}");
+        }
+        ShareCommand::Events { tenant, plan, json } => {
+            let events = host.tenant(&tenant)?.share_events(plan)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&events)?);
+            } else {
+                for e in events {
+                    println!(
+                        "{} plan {} {} (recipient {}) {} {}: {}",
+                        time(e.at),
+                        e.plan_id,
+                        e.email,
+                        e.recipient_id,
+                        e.action,
+                        e.subject,
+                        inert(&e.detail.to_string())
+                    );
+                }
+            }
+        }
+        ShareCommand::Extend {
+            tenant,
+            recipient,
+            days,
+            actor,
+        } => {
+            let until = actor.tenant(&host, &tenant)?.extend_link(recipient, days)?;
+            println!("recipient {recipient}: the link expires {}", time(until));
+        }
         ShareCommand::Otp { tenant, link } => {
             host.tenant(&tenant)?.request_otp(&link)?;
             println!("a code is on its way (see `cshost outbox list`)");
@@ -215,8 +425,20 @@ pub fn run(
             code,
             json,
         } => {
-            let plan = host.tenant(&tenant)?.verify_otp(&link, &code)?;
-            print_shared(&plan, json)?;
+            let session = host.tenant(&tenant)?.start_session(&link, &code)?;
+            if let Some(token) = &session.token
+                && !json
+            {
+                println!(
+                    "session {token} (until {}; give it with --session to update the plan)",
+                    time(session.expires_at)
+                );
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&session)?);
+            } else {
+                print_shared(&session.plan, false)?;
+            }
         }
         ShareCommand::Reissue {
             tenant,
@@ -262,8 +484,16 @@ pub fn run(
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 println!(
-                    "{:<9} {:<6} {:<24} {:<30} {:<8} {:<24} {:<20} EXPIRES",
-                    "RECIPIENT", "SHARE", "PLAN", "EMAIL", "STATE", "SHARED BY", "SHARED ON"
+                    "{:<9} {:<6} {:<24} {:<30} {:<8} {:<6} {:<24} {:<20} {:<20} LAST ACCESS",
+                    "RECIPIENT",
+                    "SHARE",
+                    "PLAN",
+                    "EMAIL",
+                    "STATE",
+                    "MAY",
+                    "SHARED BY",
+                    "SHARED ON",
+                    "EXPIRES"
                 );
                 for r in rows {
                     let state = match r.state {
@@ -273,15 +503,17 @@ pub fn run(
                         LinkState::Blocked => "blocked",
                     };
                     println!(
-                        "{:<9} {:<6} {:<24} {:<30} {:<8} {:<24} {:<20} {}",
+                        "{:<9} {:<6} {:<24} {:<30} {:<8} {:<6} {:<24} {:<20} {:<20} {}",
                         r.recipient_id,
                         r.share_id,
                         format!("{} {}", r.plan_id, r.plan_name),
                         r.email,
                         state,
+                        r.permission,
                         r.shared_by,
                         time(r.shared_on),
-                        time(r.expires_at)
+                        time(r.expires_at),
+                        r.last_access_at.map_or_else(|| "never".to_owned(), time)
                     );
                 }
             }
@@ -327,6 +559,7 @@ fn contact(text: &str) -> ShareTo {
         email: email.trim().to_owned(),
         first_name: first.to_owned(),
         last_name: last.trim().to_owned(),
+        ..ShareTo::default()
     }
 }
 
@@ -348,7 +581,21 @@ fn print_shared(plan: &SharedPlan, json: bool) -> anyhow::Result<()> {
         for t in &o.tasks {
             let due = t.due_date.map(|d| format!(", due {d}")).unwrap_or_default();
             let owner = t.owner.as_deref().unwrap_or("unassigned");
-            println!("      task: {} ({owner}{due})", t.name);
+            println!(
+                "      task {}: {} ({owner}, {}{due})",
+                t.id, t.name, t.status
+            );
+        }
+        for c in &o.comments {
+            println!("      comment by {}: {}", c.author, inert(&c.body));
+        }
+    }
+    for c in &plan.ctas {
+        let due = c.due_date.map(|d| format!(", due {d}")).unwrap_or_default();
+        println!("  - CTA {} ({}{due})", c.name, c.status);
+        for t in &c.tasks {
+            let due = t.due_date.map(|d| format!(", due {d}")).unwrap_or_default();
+            println!("      task {}: {} ({}{due})", t.id, t.name, t.status);
         }
     }
     Ok(())

@@ -56,7 +56,27 @@ pub struct ShareTo {
     /// Last name, for a new person.
     #[serde(default)]
     pub last_name: String,
+    /// What the recipient may do through the link. By default, view. A Viewer or Viewer +
+    /// Analytics user only views, even when asked to update.
+    #[serde(default)]
+    pub permission: SharePermission,
 }
+
+/// What a recipient may do through their link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SharePermission {
+    /// See the plan as shared; the default.
+    #[default]
+    View,
+    /// Also set their tasks' status and due date, and comment on objectives.
+    Update,
+}
+
+named_enum!(SharePermission, "share permission", {
+    View => "view",
+    Update => "update",
+});
 
 impl ShareTo {
     /// A recipient known by email only.
@@ -89,6 +109,8 @@ pub struct RecipientLink {
     pub recipient_id: i64,
     /// Their email.
     pub email: String,
+    /// What they may do through it.
+    pub permission: SharePermission,
     /// Their link.
     pub link: String,
 }
@@ -122,6 +144,7 @@ impl std::fmt::Display for Notifications {
 
 /// A recipient being added, before its row exists.
 struct Resolved {
+    permission: SharePermission,
     email: String,
     name: String,
     external: bool,
@@ -138,55 +161,21 @@ impl Tenant<'_> {
     /// recorded first; then the tenant's notifiers run (the *plan shared* hook) and their
     /// notifications (by default, one email per recipient) go to the outbox.
     pub fn share_plan(&self, request: &ShareRequest) -> Result<ShareReceipt> {
-        if request.recipients.is_empty() {
-            return Err(invalid("a share needs at least one recipient".to_owned()));
-        }
         let now = self.host.now();
         let shared_by = self.actor.clone();
-        let note = request
-            .note
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned);
+        let note = trimmed_note(request);
 
         // 1. Record the share and its recipients, all or nothing.
         let (share_id, plan, customer, subject, expires_at, links, recipients) =
             self.write(|op| {
-                let plan = plans::load_plan(op, request.plan_id)?;
-                let customer = company_name(op, plan.company_id)?;
-                // A plan for a relationship names it after its customer.
-                let customer = match plan.relationship_id {
-                    Some(r) => format!("{customer} ({})", crate::relationships::load(op, r)?.name),
-                    None => customer,
-                };
                 let settings = settings(op)?;
-                if request.audience == Audience::Contacts && !plan.share_with_contacts {
-                    return Err(invalid(format!(
-                        "success plan {} `{}` is not shared with contacts: turn on its \
-                         sharing with contacts first",
-                        plan.id, plan.name
-                    )));
-                }
-                let mut resolved: Vec<Resolved> = Vec::new();
-                for to in &request.recipients {
-                    let next = self.resolve(op, &plan, request.audience, to)?;
-                    // The same person twice gets one link.
-                    if !resolved
-                        .iter()
-                        .any(|r| r.email.eq_ignore_ascii_case(&next.email))
-                    {
-                        resolved.push(next);
-                    }
-                }
-                let subject = request
-                    .subject
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| format!("{} for {}", plan.name, customer));
-                let expires_at = now + i64::from(settings.link_expiry_days) * 86_400;
+                let (outline, resolved) = self.outline(op, request, now, true)?;
+                let Outline {
+                    plan,
+                    customer,
+                    subject,
+                    expires_at,
+                } = outline;
                 op.conn
                     .prepare_cached(
                         "INSERT INTO shares (tenant_id, plan_id, audience, include_tasks, subject,
@@ -211,8 +200,8 @@ impl Tenant<'_> {
                 let mut links = Vec::with_capacity(resolved.len());
                 let mut insert = op.conn.prepare_cached(
                     "INSERT INTO share_recipients (tenant_id, share_id, email, name, external,
-                                                       user_id, person_id, token_hash)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                                       user_id, person_id, token_hash, permission)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?;
                 for r in &resolved {
                     let token = new_token()?;
@@ -224,11 +213,13 @@ impl Tenant<'_> {
                         r.external,
                         r.user_id,
                         r.person_id,
-                        token_hash(&token).as_slice()
+                        token_hash(&token).as_slice(),
+                        r.permission.as_str()
                     ])?;
                     links.push(RecipientLink {
                         recipient_id: op.conn.last_insert_rowid(),
                         email: r.email.clone(),
+                        permission: r.permission,
                         link: format!("{}{token}", settings.link_base),
                     });
                 }
@@ -260,31 +251,13 @@ impl Tenant<'_> {
             })?;
 
         // 2. The plan shared hook, outside the transaction: notifiers may look data up.
-        let external = request.audience == Audience::Contacts;
-        let event = ShareEvent {
-            plan_id: plan.id.to_string(),
-            plan_name: plan.name.clone(),
-            customer_id: plan.company_id.to_string(),
-            customer_name: customer.clone(),
-            audience: request.audience,
-            recipients,
-            visible_objectives: plan
-                .objectives
-                .iter()
-                .filter(|o| !external || o.shared_externally)
-                .map(|o| Objective {
-                    id: o.id.to_string(),
-                    name: o.name.clone(),
-                    status: o.status.clone(),
-                    due_date: o.due_date,
-                })
-                .collect(),
-            include_tasks: request.include_tasks,
+        let outline = Outline {
+            plan,
+            customer,
             subject,
-            note,
-            shared_by,
-            link_expires_at: Some(dates::rfc3339(expires_at)),
+            expires_at,
         };
+        let event = outline.event(request, recipients, note, shared_by);
         let planned = default_notifications(&event);
         let (messages, held) = match self.plan_shared(&event, planned.clone()) {
             Ok(NotifyOutcome::Send(list)) => (list, None),
@@ -350,13 +323,16 @@ impl Tenant<'_> {
         })
     }
 
-    /// Checks one recipient and returns who they are; adds a contact as a person if needed.
+    /// Checks one recipient and returns who they are, with the permission they will hold (a
+    /// Viewer or Viewer + Analytics user only views, whatever was asked); adds a contact as a
+    /// person if needed and `create` is set (a preview creates nothing).
     fn resolve(
         &self,
         op: &Op<'_>,
         plan: &Plan,
         audience: Audience,
         to: &ShareTo,
+        create: bool,
     ) -> Result<Resolved> {
         let email = crate::users::check_email(&to.email)?;
         match audience {
@@ -375,7 +351,12 @@ impl Tenant<'_> {
                          takes a Viewer, Viewer + Analytics or Full licence",
                     ));
                 }
+                let permission = match user.licence {
+                    Licence::Full => to.permission,
+                    _ => SharePermission::View,
+                };
                 Ok(Resolved {
+                    permission,
                     email: user.email,
                     name: user.name,
                     external: false,
@@ -384,19 +365,39 @@ impl Tenant<'_> {
                 })
             }
             Audience::Contacts => {
-                let (person, _) = crate::persons::ensure(
-                    op,
-                    Some(plan.company_id),
-                    email,
-                    &to.first_name,
-                    &to.last_name,
-                )?;
-                Ok(Resolved {
-                    name: person.display_name(),
-                    email: person.email,
-                    external: true,
-                    user_id: None,
-                    person_id: Some(person.id),
+                let person = if create {
+                    Some(
+                        crate::persons::ensure(
+                            op,
+                            Some(plan.company_id),
+                            email,
+                            &to.first_name,
+                            &to.last_name,
+                        )?
+                        .0,
+                    )
+                } else {
+                    crate::persons::by_email(op, email)?
+                };
+                Ok(match person {
+                    Some(person) => Resolved {
+                        permission: to.permission,
+                        name: person.display_name(),
+                        email: person.email,
+                        external: true,
+                        user_id: None,
+                        person_id: Some(person.id),
+                    },
+                    None => Resolved {
+                        permission: to.permission,
+                        name: format!("{} {}", to.first_name.trim(), to.last_name.trim())
+                            .trim()
+                            .to_owned(),
+                        email: email.to_owned(),
+                        external: true,
+                        user_id: None,
+                        person_id: None,
+                    },
                 })
             }
         }
@@ -429,4 +430,210 @@ fn default_notifications(event: &ShareEvent) -> Vec<Notification> {
             body: body.clone(),
         })
         .collect()
+}
+
+/// What a share will be, worked out (and checked) before anything is recorded or sent.
+struct Outline {
+    plan: Plan,
+    customer: String,
+    subject: String,
+    expires_at: i64,
+}
+
+impl Outline {
+    /// The *plan shared* hook's event for this share.
+    fn event(
+        &self,
+        request: &ShareRequest,
+        recipients: Vec<Recipient>,
+        note: Option<String>,
+        shared_by: String,
+    ) -> ShareEvent {
+        let external = request.audience == Audience::Contacts;
+        ShareEvent {
+            plan_id: self.plan.id.to_string(),
+            plan_name: self.plan.name.clone(),
+            customer_id: self.plan.company_id.to_string(),
+            customer_name: self.customer.clone(),
+            audience: request.audience,
+            recipients,
+            visible_objectives: self
+                .plan
+                .objectives
+                .iter()
+                .filter(|o| !external || o.shared_externally)
+                .map(|o| Objective {
+                    id: o.id.to_string(),
+                    name: o.name.clone(),
+                    status: o.status.clone(),
+                    due_date: o.due_date,
+                })
+                .collect(),
+            include_tasks: request.include_tasks,
+            subject: self.subject.clone(),
+            note,
+            shared_by,
+            link_expires_at: Some(dates::rfc3339(self.expires_at)),
+        }
+    }
+}
+
+impl Tenant<'_> {
+    /// Checks a share request and works out its plan, customer, subject, expiry and recipients
+    /// (each once); `create` adds contacts who are not yet persons.
+    fn outline(
+        &self,
+        op: &Op<'_>,
+        request: &ShareRequest,
+        now: i64,
+        create: bool,
+    ) -> Result<(Outline, Vec<Resolved>)> {
+        if request.recipients.is_empty() {
+            return Err(invalid("a share needs at least one recipient".to_owned()));
+        }
+        let plan = plans::load_plan(op, request.plan_id)?;
+        let customer = company_name(op, plan.company_id)?;
+        // A plan for a relationship names it after its customer.
+        let customer = match plan.relationship_id {
+            Some(r) => format!("{customer} ({})", crate::relationships::load(op, r)?.name),
+            None => customer,
+        };
+        let settings = settings(op)?;
+        if request.audience == Audience::Contacts && !plan.share_with_contacts {
+            return Err(invalid(format!(
+                "success plan {} `{}` is not shared with contacts: turn on its sharing with \
+                 contacts first",
+                plan.id, plan.name
+            )));
+        }
+        let mut resolved: Vec<Resolved> = Vec::new();
+        for to in &request.recipients {
+            let next = self.resolve(op, &plan, request.audience, to, create)?;
+            // The same person twice gets one link.
+            if !resolved
+                .iter()
+                .any(|r| r.email.eq_ignore_ascii_case(&next.email))
+            {
+                resolved.push(next);
+            }
+        }
+        let subject = request
+            .subject
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{} for {}", plan.name, customer));
+        let expires_at = now + i64::from(settings.link_expiry_days) * 86_400;
+        Ok((
+            Outline {
+                plan,
+                customer,
+                subject,
+                expires_at,
+            },
+            resolved,
+        ))
+    }
+
+    /// What each recipient of this share would get, without recording or sending anything: the
+    /// plan as they would see it (objectives, tasks, CTAs), their permission, and the message
+    /// after the tenant's notifiers, with `[your link]` where their link would be. The same
+    /// checks as [`Tenant::share_plan`] apply; contacts are not added as persons.
+    pub fn preview_share(&self, request: &ShareRequest) -> Result<Vec<SharePreview>> {
+        let now = self.host.now();
+        let note = trimmed_note(request);
+        let (outline, resolved) = self.read(|op| self.outline(op, request, now, false))?;
+        let recipients: Vec<Recipient> = resolved
+            .iter()
+            .map(|r| Recipient {
+                email: r.email.clone(),
+                name: r.name.clone(),
+                external: r.external,
+            })
+            .collect();
+        let event = outline.event(request, recipients, note.clone(), self.actor.clone());
+        let planned = default_notifications(&event);
+        let (messages, held) = match self.plan_shared(&event, planned.clone()) {
+            Ok(NotifyOutcome::Send(list)) => (list, None),
+            Ok(NotifyOutcome::Held { error, planned }) => (planned, Some(error.to_string())),
+            Err(error) => (planned, Some(error.to_string())),
+        };
+        let external = request.audience == Audience::Contacts;
+        let plan = super::links::visible_plan(
+            outline.plan,
+            outline.customer,
+            &super::links::Seen {
+                external,
+                include_tasks: request.include_tasks,
+                shared_by: self.actor.clone(),
+                note,
+                expires_at: outline.expires_at,
+            },
+        );
+        Ok(resolved
+            .into_iter()
+            .map(|r| {
+                let to = outbox::normalize_address(&r.email);
+                let messages = messages
+                    .iter()
+                    .filter(|m| outbox::normalize_address(&m.recipient) == to)
+                    .map(|m| Notification {
+                        channel: m.channel,
+                        recipient: m.recipient.clone(),
+                        subject: m.subject.replace(LINK_PLACEHOLDER, PREVIEW_LINK),
+                        body: m.body.replace(LINK_PLACEHOLDER, PREVIEW_LINK),
+                    })
+                    .collect();
+                SharePreview {
+                    email: r.email,
+                    name: r.name,
+                    external: r.external,
+                    new_person: r.external && r.person_id.is_none(),
+                    permission: r.permission,
+                    messages,
+                    held: held.clone(),
+                    plan: SharedPlan {
+                        permission: r.permission,
+                        ..plan.clone()
+                    },
+                }
+            })
+            .collect())
+    }
+}
+
+/// What stands for a recipient's link in a preview.
+const PREVIEW_LINK: &str = "[your link]";
+
+/// What one recipient of a share would get: the preview of [`Tenant::preview_share`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SharePreview {
+    /// Their email.
+    pub email: String,
+    /// Their name.
+    pub name: String,
+    /// True for an external contact.
+    pub external: bool,
+    /// True for a contact who would become a new person.
+    pub new_person: bool,
+    /// What they could do through their link.
+    pub permission: SharePermission,
+    /// The messages they would be sent (after the tenant's notifiers), `[your link]` in place
+    /// of their link.
+    pub messages: Vec<Notification>,
+    /// The error of a fail-closed notifier that failed: the messages would be held.
+    pub held: Option<String>,
+    /// The plan as they would see it.
+    pub plan: SharedPlan,
+}
+
+/// The sharer's note, trimmed; `None` when empty.
+fn trimmed_note(request: &ShareRequest) -> Option<String> {
+    request
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
 }

@@ -39,6 +39,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_outbox_queue",
         include_str!("migrations/0008_outbox_queue.sql"),
     ),
+    (
+        "0009_shared_plan_updates",
+        include_str!("migrations/0009_shared_plan_updates.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
