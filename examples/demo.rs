@@ -192,8 +192,9 @@ fn show(fields: &Fields) -> String {
 fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     use cs_host::model::{Audience, Date};
     use cs_host::{
-        EnableOptions, FileMailbox, Host, HostConfig, Licence, NewCompany, NewPlan, Opened,
-        PlanStatus, ShareRequest, TenantLevel,
+        EnableOptions, FileMailbox, Host, HostConfig, Licence, NewCompany, NewPlan, NewTask,
+        Opened, PlanStatus, SharePermission, ShareRequest, ShareTo, TaskOf, TaskUpdate,
+        TenantLevel,
     };
 
     println!("\n== sharing a success plan, with share-digest enabled");
@@ -215,7 +216,16 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         share_with_contacts: true,
         ..NewPlan::default()
     })?;
-    tenant.add_objective(plan, "Go live on the portal", Date::new(2026, 3, 31), None)?;
+    let go_live =
+        tenant.add_objective(plan, "Go live on the portal", Date::new(2026, 3, 31), None)?;
+    let training = tenant.add_task(
+        TaskOf::Objective(go_live),
+        &NewTask {
+            name: "Train the admins".into(),
+            owner: Some("pat@globex.example".into()),
+            due_date: None,
+        },
+    )?;
     tenant.add_objective(plan, "Renewal pricing", None, Some(false))?;
     tenant.set_plan_status(plan, PlanStatus::Active)?;
 
@@ -224,9 +234,14 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         (Audience::Users, "vic@acme.example"),
         (Audience::Contacts, "pat@globex.example"),
     ] {
+        // The contact may update their tasks; the Viewer user only views.
         let receipt = tenant.share_plan(&ShareRequest {
             note: Some("Kick-off is on Monday.".into()),
-            ..ShareRequest::new(plan, audience, [email])
+            recipients: vec![ShareTo {
+                permission: SharePermission::Update,
+                ..ShareTo::email(email)
+            }],
+            ..ShareRequest::new(plan, audience, [])
         })?;
         println!("  shared with {email}: {}", receipt.notifications);
         contact_link = receipt.links[0].link.clone();
@@ -243,9 +258,36 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
                 digits.into_iter().find(|w| w.len() == 6).map(str::to_owned)
             })
             .context("the code email")?;
-        let seen = tenant.verify_otp(&contact_link, &code)?;
-        let names: Vec<&str> = seen.objectives.iter().map(|o| o.name.as_str()).collect();
+        let session = tenant.start_session(&contact_link, &code)?;
+        let names: Vec<&str> = session
+            .plan
+            .objectives
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect();
         println!("  pat@globex.example entered code {code} and sees only {names:?}");
+        // Through the link (and the session the code opened), Pat supplies a due date for
+        // the task they own, marks it done, and comments on the objective.
+        let token = session.token.as_deref();
+        let update = TaskUpdate {
+            done: Some(true),
+            due_date: Date::new(2026, 3, 20),
+        };
+        tenant.update_shared_task(&contact_link, token, training, &update)?;
+        tenant.comment_shared_objective(&contact_link, token, go_live, "Admins trained.")?;
+        let task = &tenant.plan(plan)?.objectives[0].tasks[0];
+        println!(
+            "  the CSM sees task `{}`: {}, due {}",
+            task.name,
+            task.status,
+            task.due_date.map(|d| d.to_string()).unwrap_or_default()
+        );
+        for event in tenant.share_events(Some(plan))? {
+            println!(
+                "  share event: {} {} {} {}",
+                event.email, event.action, event.subject, event.detail
+            );
+        }
     }
     let mailbox = FileMailbox::new(dir.path().join("mailbox"));
     let report = host.deliver_outbox(&mailbox, 100)?;

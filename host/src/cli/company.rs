@@ -46,6 +46,21 @@ pub enum CompanyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set, change or clear the partner that manages a company (to give it to another
+    /// partner, clear it first).
+    ManagedBy {
+        /// The tenant.
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The company's id.
+        id: i64,
+        /// The partner's id.
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        partner: Option<i64>,
+        /// Clear Managed By.
+        #[arg(long)]
+        clear: bool,
+    },
     /// Define a custom company field.
     Field {
         /// The tenant.
@@ -378,6 +393,19 @@ pub fn run(
                 println!("{}", serde_json::to_string_pretty(&companies)?);
             } else {
                 print_companies(&companies);
+            }
+        }
+        CompanyCommand::ManagedBy {
+            tenant,
+            id,
+            partner,
+            clear,
+        } => {
+            let partner = if clear { None } else { partner };
+            host.tenant(&tenant)?.set_managed_by(id, partner)?;
+            match partner {
+                Some(p) => println!("company {id} is managed by partner {p}"),
+                None => println!("company {id} is managed by no partner"),
             }
         }
         CompanyCommand::Field {

@@ -6,6 +6,7 @@
 //! that rule cannot become active, and stays a draft (the SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED
 //! case of the CS handbook).
 
+mod cta_due;
 mod ctas;
 pub(crate) mod dates;
 mod objectives;
