@@ -610,3 +610,271 @@ fn the_cli_shows_and_shares_a_relationship_plan() {
     let revoked = ok(&["share", "revoke", "--relationship", &eu]);
     assert!(revoked.contains("1 link(s) revoked"), "{revoked}");
 }
+
+#[test]
+fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
+    use cs_host::model::{CtaType, Priority};
+    use cs_host::{NewCta, NewPlan, NewTask, TaskOf};
+    let w = world();
+    let acme = w
+        .host
+        .tenant("acme")
+        .unwrap()
+        .acting_as("admin@acme.example");
+
+    // Managed By on a company: the one-partner error says "clear it first", and clearing works.
+    let customer = acme
+        .add_company(NewCompany::new("Initech").managed_by(w.partner))
+        .unwrap();
+    let err = acme
+        .set_managed_by(customer, Some(w.other_partner))
+        .unwrap_err();
+    assert!(err.to_string().contains("clear it first"), "{err}");
+    acme.set_managed_by(customer, None).unwrap();
+    acme.set_managed_by(customer, Some(w.other_partner))
+        .unwrap();
+
+    // A company another partner manages is not tagged as a partner.
+    let err = acme
+        .tag_partners(&[customer], Some(AccessScope::Both))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a managed customer is not a partner"),
+        "{err}"
+    );
+    assert!(
+        acme.partners()
+            .unwrap()
+            .iter()
+            .all(|p| p.company.name != "Initech")
+    );
+
+    // Re-tagging a partner with another scope is refused, naming the command; the scope
+    // command changes it.
+    let err = acme
+        .tag_partners(&[w.partner], Some(AccessScope::CompanyRecords))
+        .unwrap_err();
+    assert!(err.to_string().contains("cshost partner scope"), "{err}");
+    acme.set_partner_scope(w.partner, Some(AccessScope::CompanyRecords))
+        .unwrap();
+    let scope = |id: i64| {
+        acme.partners()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.company.id == id.to_string())
+            .map(|p| p.scope)
+    };
+    assert_eq!(scope(w.partner), Some(AccessScope::CompanyRecords));
+
+    // Untagging: refused while the partner manages records, then a customer again.
+    let rel = acme
+        .add_relationship(
+            NewRelationship::new(w.company, w.saas, "Globex EU")
+                .field("seats", 1i64)
+                .managed_by(w.other_partner),
+        )
+        .unwrap();
+    let err = acme.untag_partner(w.other_partner).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("manages 1 company(ies) and 1 relationship(s)"),
+        "{err}"
+    );
+    acme.set_managed_by(customer, None).unwrap();
+    acme.set_relationship_managed_by(rel, None).unwrap();
+    acme.untag_partner(w.other_partner).unwrap();
+    assert_eq!(scope(w.other_partner), None);
+    assert!(
+        acme.audit_log()
+            .unwrap()
+            .iter()
+            .any(|e| e.action == "partner.untag")
+    );
+
+    // Partners added by hand: the same name warns; the same name and external id is refused.
+    let (_, report) = acme
+        .add_partner(
+            NewCompany::new("bennett & co.").field("external_id", "P-9"),
+            Some(AccessScope::Both),
+        )
+        .unwrap();
+    assert!(
+        report.warnings[0].contains("has the same name"),
+        "{report:?}"
+    );
+    let err = acme
+        .add_partner(
+            NewCompany::new("Bennett & Co.").field("external_id", "P-9"),
+            Some(AccessScope::Both),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("it is the same company"), "{err}");
+
+    // An objective goes internal again, and external.
+    let plan = acme
+        .create_plan(&NewPlan {
+            company_id: w.company,
+            name: "Onboarding".into(),
+            share_with_contacts: true,
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let objective = acme.add_objective(plan, "Go live", None, None).unwrap();
+    acme.set_objective_shared(objective, false).unwrap();
+    assert!(!acme.plan(plan).unwrap().objectives[0].shared_externally);
+    acme.set_objective_shared(objective, true).unwrap();
+    assert!(acme.plan(plan).unwrap().objectives[0].shared_externally);
+
+    // A CTA's due date moves, checked against its tasks.
+    let cta = acme
+        .open_cta(&NewCta {
+            company_id: w.company,
+            kind: CtaType::Risk,
+            name: "Kick-off".into(),
+            priority: Priority::High,
+            due_date: Date::new(2026, 3, 10),
+            plan_id: None,
+            objective_id: None,
+        })
+        .unwrap();
+    let task = acme
+        .add_task(
+            TaskOf::Cta(cta),
+            &NewTask {
+                name: "Book the room".into(),
+                owner: None,
+                due_date: Date::new(2026, 3, 8),
+            },
+        )
+        .unwrap();
+    let err = acme.set_cta_due(cta, Date::new(2026, 3, 5)).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!(
+            "its task {task} `Book the room` is due 2026-03-08"
+        )),
+        "{message}"
+    );
+    acme.set_cta_due(cta, Date::new(2026, 3, 8)).unwrap();
+    let due = acme.ctas(w.company).unwrap()[0].due_date;
+    assert_eq!(due, Date::new(2026, 3, 8));
+    acme.set_cta_due(cta, None).unwrap();
+    assert_eq!(acme.ctas(w.company).unwrap()[0].due_date, None);
+}
+
+#[test]
+fn a_draft_plan_can_be_shared_and_its_recipients_see_that_it_is_a_draft() {
+    use cs_host::model::Audience;
+    use cs_host::{Licence, NewPlan, Opened, PlanStatus, ShareRequest};
+    let w = world();
+    let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
+    acme.add_user("vic@acme.example", "Vic", Licence::Full)
+        .unwrap();
+    let mut settings = acme.sharing_settings().unwrap();
+    settings.otp_required = false;
+    acme.set_sharing_settings(&settings).unwrap();
+    let plan = acme
+        .create_plan(&NewPlan {
+            company_id: w.company,
+            name: "Onboarding".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let receipt = acme
+        .share_plan(&ShareRequest::new(
+            plan,
+            Audience::Users,
+            ["vic@acme.example"],
+        ))
+        .unwrap();
+    match acme.open_link(&receipt.links[0].link).unwrap() {
+        Opened::Plan(shared) => assert_eq!(shared.status, PlanStatus::Draft),
+        Opened::CodeRequired => panic!("no code is required"),
+    }
+}
+
+#[test]
+fn the_cli_clears_managed_by_untags_rescopes_and_moves_a_cta() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--tenant", "acme"]);
+        cshost(&db, &all)
+    };
+    let ok = |args: &[&str]| {
+        let (ok, out, err) = run(args);
+        assert!(ok, "{args:?}: {err}");
+        (out.trim().to_owned(), err)
+    };
+    let (created, _, err) = cshost(&db, &["tenant", "create", "acme", "--level", "both"]);
+    assert!(created, "{err}");
+    ok(&["partner", "add", "Bennett & Co.", "--scope", "both"]);
+    ok(&["partner", "add", "Northwind", "--scope", "both"]);
+    let (_, warned) = ok(&["partner", "add", "northwind", "--scope", "both"]);
+    assert!(
+        warned.contains("warning: company 2 `Northwind`"),
+        "{warned}"
+    );
+    ok(&["company", "add", "Globex", "--managed-by", "1"]);
+    let (failed, _, err) = run(&["company", "managed-by", "4", "2"]);
+    assert!(!failed && err.contains("clear it first"), "{err}");
+    ok(&["company", "managed-by", "4", "--clear"]);
+    ok(&["company", "managed-by", "4", "2"]);
+    let (failed, _, err) = run(&["partner", "tag", "4", "--scope", "both"]);
+    assert!(!failed && err.contains("not a partner"), "{err}");
+    let (failed, _, err) = run(&["partner", "tag", "1", "--scope", "company"]);
+    assert!(
+        !failed && err.contains("cshost partner scope 1 company"),
+        "{err}"
+    );
+    let (out, _) = ok(&["partner", "scope", "1", "company"]);
+    assert!(out.contains("partner 1 has company access"), "{out}");
+    let (failed, _, err) = run(&["partner", "untag", "2"]);
+    assert!(!failed && err.contains("manages 1 company"), "{err}");
+    ok(&["partner", "untag", "3"]);
+    let (list, _) = ok(&["partner", "list"]);
+    assert!(!list.contains("northwind"), "{list}");
+
+    let (cta, _) = ok(&[
+        "plan",
+        "cta",
+        "--company",
+        "4",
+        "--type",
+        "risk",
+        "--name",
+        "Kick-off",
+        "--due",
+        "2026-03-10",
+    ]);
+    ok(&[
+        "plan",
+        "task",
+        "--cta",
+        &cta,
+        "--name",
+        "Book",
+        "--due",
+        "2026-03-08",
+    ]);
+    let (failed, _, err) = run(&["plan", "cta-due", &cta, "2026-03-01"]);
+    assert!(!failed && err.contains("is due 2026-03-08"), "{err}");
+    let (out, _) = ok(&["plan", "cta-due", &cta, "2026-03-09"]);
+    assert!(out.contains("is due 2026-03-09"), "{out}");
+    let (plan, _) = ok(&[
+        "plan",
+        "create",
+        "--company",
+        "4",
+        "--name",
+        "P",
+        "--contacts",
+    ]);
+    let (objective, _) = ok(&["plan", "objective", "--plan", &plan, "--name", "Go live"]);
+    let (out, _) = ok(&["plan", "objective-sharing", &objective, "internal"]);
+    assert!(out.contains("internal"), "{out}");
+    let (shown, _) = ok(&["plan", "show", &plan]);
+    assert!(shown.contains("(open, internal"), "{shown}");
+}

@@ -66,8 +66,8 @@ pub use hooks::pending::PendingHooksRun;
 pub use hooks::{CriteriaInput, PartnerInput, RowInput, RowsInput, ShareInput, parse_hook_input};
 pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
 pub use import::{
-    CsvProperties, Encoding, ImportJob, ImportOptions, ImportTarget, JobStatus, Mapping, Progress,
-    RowError, RowErrorKind, Separator, generate_partners_csv,
+    CsvProperties, Encoding, ImportCancel, ImportJob, ImportOptions, ImportTarget, JobStatus,
+    Mapping, Progress, RowError, RowErrorKind, Separator, generate_partners_csv,
 };
 pub use inert::{inert, shell_quote};
 pub use names::nearest;

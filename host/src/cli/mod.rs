@@ -32,6 +32,7 @@ mod plugin_test;
 mod relationship;
 mod scaffold;
 mod share;
+mod signals;
 mod tenant;
 mod user;
 

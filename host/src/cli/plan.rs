@@ -110,6 +110,35 @@ pub enum PlanCommand {
         #[command(flatten)]
         actor: Actor,
     },
+    /// Change a CTA's due date (refused while one of its tasks is due later), or clear it.
+    CtaDue {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The CTA.
+        cta: i64,
+        /// The new due date (YYYY-MM-DD).
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        due: Option<Date>,
+        /// Clear the due date.
+        #[arg(long)]
+        clear: bool,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Make one objective internal only, or shared with external contacts again.
+    ObjectiveSharing {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The objective.
+        objective: i64,
+        /// `internal` or `external`.
+        #[arg(value_parser = ["internal", "external"])]
+        sharing: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
     /// Open a CTA on a company (optionally in a plan); prints its id.
     Cta {
         /// The tenant (or set CSHOST_TENANT).
@@ -323,6 +352,31 @@ pub fn run(
                 due_date: due,
             };
             println!("{}", actor.tenant(&host, &tenant)?.add_task(of, &task)?);
+        }
+        PlanCommand::CtaDue {
+            tenant,
+            cta,
+            due,
+            clear,
+            actor,
+        } => {
+            let due = if clear { None } else { due };
+            actor.tenant(&host, &tenant)?.set_cta_due(cta, due)?;
+            match due {
+                Some(due) => println!("CTA {cta} is due {due}"),
+                None => println!("CTA {cta} has no due date"),
+            }
+        }
+        PlanCommand::ObjectiveSharing {
+            tenant,
+            objective,
+            sharing,
+            actor,
+        } => {
+            actor
+                .tenant(&host, &tenant)?
+                .set_objective_shared(objective, sharing == "external")?;
+            println!("objective {objective} is {sharing}");
         }
         PlanCommand::TaskDue {
             tenant,

@@ -177,6 +177,28 @@ pub(crate) fn delete(op: &Op<'_>, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// How many companies partner `partner` manages.
+pub(crate) fn count_managed_by(op: &Op<'_>, partner: i64) -> Result<i64> {
+    let count = op
+        .conn
+        .prepare_cached("SELECT count(*) FROM companies WHERE tenant_id = ?1 AND managed_by = ?2")?
+        .query_row(params![op.tenant.as_str(), partner], |r| r.get(0))?;
+    Ok(count)
+}
+
+/// The company with external id `key`, if any.
+pub(crate) fn by_external_id(op: &Op<'_>, key: &str) -> Result<Option<Company>> {
+    let id: Option<i64> = op
+        .conn
+        .prepare_cached("SELECT id FROM companies WHERE tenant_id = ?1 AND external_id = ?2")?
+        .query_row(params![op.tenant.as_str(), key.trim()], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(id) => find(op, CompanyKey::Id(id)),
+        None => Ok(None),
+    }
+}
+
 /// The partner an import names in its managed-by column: by external id first, else by name
 /// (ignoring case), the oldest first.
 pub(crate) fn partner_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {

@@ -7,6 +7,7 @@
 //! case of the CS handbook).
 
 mod cockpit;
+mod cta_due;
 mod ctas;
 pub(crate) mod dates;
 mod objectives;

@@ -22,7 +22,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
 use crate::model::{FieldValue, Fields};
 
-pub(crate) use store::company_of;
+pub(crate) use store::{company_of, count_managed_by};
 
 /// The field that names a relationship.
 pub(crate) const NAME: &str = "name";

@@ -201,6 +201,17 @@ pub(crate) fn set_managed_by(op: &Op<'_>, id: i64, partner: Option<i64>) -> Resu
     Ok(())
 }
 
+/// How many relationships partner `partner` manages.
+pub(crate) fn count_managed_by(op: &Op<'_>, partner: i64) -> Result<i64> {
+    let count = op
+        .conn
+        .prepare_cached(
+            "SELECT count(*) FROM relationships WHERE tenant_id = ?1 AND managed_by = ?2",
+        )?
+        .query_row(params![op.tenant.as_str(), partner], |r| r.get(0))?;
+    Ok(count)
+}
+
 /// Deletes relationship `id`; false when there was none.
 pub(crate) fn delete(op: &Op<'_>, id: i64) -> Result<bool> {
     let deleted = op

@@ -4,6 +4,8 @@
 //! Nothing outside the crate sees SQL. Every tenant-owned table carries `tenant_id`, and the
 //! repositories take a [`TenantId`], so a query cannot forget its tenant.
 
+mod requests;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -44,8 +46,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0009_shared_plan_updates.sql"),
     ),
     (
-        "0010_cta_cockpit",
-        include_str!("migrations/0010_cta_cockpit.sql"),
+        "0010_import_cancelled",
+        include_str!("migrations/0010_import_cancelled.sql"),
+    ),
+    (
+        "0011_cta_cockpit",
+        include_str!("migrations/0011_cta_cockpit.sql"),
     ),
 ];
 
@@ -125,9 +131,7 @@ impl Store {
         let name = format!("{tenant}.{activity}");
         match &self.location {
             Location::File(path) => {
-                let mut dir = path.as_os_str().to_owned();
-                dir.push(".locks");
-                let dir = PathBuf::from(dir);
+                let dir = locks_dir(path);
                 let io_error = |source| {
                     Error::new(ErrorKind::Io {
                         path: dir.clone(),
@@ -239,6 +243,13 @@ impl Store {
             source,
         })
     }
+}
+
+/// The directory beside a database file where claims and requests between processes live.
+fn locks_dir(database: &Path) -> PathBuf {
+    let mut dir = database.as_os_str().to_owned();
+    dir.push(".locks");
+    PathBuf::from(dir)
 }
 
 /// The claims held on in-memory databases (one process only).
