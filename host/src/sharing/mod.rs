@@ -11,6 +11,7 @@
 mod links;
 mod manage;
 mod otp;
+mod preview;
 mod send;
 mod settings;
 
@@ -35,9 +36,9 @@ use crate::users::Licence;
 pub use links::{Opened, RecipientSession, SharedPlan};
 pub use manage::{LinkState, ShareActivity, ShareRow};
 pub use otp::OtpError;
+pub use preview::SharePreview;
 pub use send::{
-    Notifications, RecipientLink, SharePermission, SharePreview, ShareReceipt, ShareRequest,
-    ShareTo,
+    Notifications, RecipientLink, SharePermission, ShareReceipt, ShareRequest, ShareTo,
 };
 pub use settings::SharingSettings;
 pub(crate) use settings::settings;
