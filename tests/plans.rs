@@ -891,3 +891,66 @@ fn the_command_line_runs_the_cockpit_and_playbooks() {
     assert!(closed.contains("(closed: Usage recovered)"), "{closed}");
     assert!(!run(&["cta", "list", "--tenant", "acme", "--company", "1"]).contains("Usage dropped"));
 }
+
+#[test]
+fn the_cockpit_lists_a_relationships_ctas() {
+    let (host, globex) = host();
+    let tenant = host.tenant("acme").unwrap().acting_as("csm@acme.example");
+    let saas = tenant.add_relationship_type("SaaS").unwrap();
+    let eu = tenant
+        .add_relationship(cs_host::NewRelationship::new(globex, saas, "Globex EU"))
+        .unwrap();
+    let on_eu = tenant
+        .open_relationship_cta(
+            eu,
+            &cta(
+                globex,
+                CtaType::Risk,
+                "EU usage",
+                Priority::Low,
+                date(2026, 5, 1),
+            ),
+        )
+        .unwrap();
+    let urgent_eu = tenant
+        .open_relationship_cta(
+            eu,
+            &cta(
+                globex,
+                CtaType::Risk,
+                "EU renewal",
+                Priority::High,
+                date(2026, 5, 1),
+            ),
+        )
+        .unwrap();
+    tenant
+        .open_cta(&cta(
+            globex,
+            CtaType::Risk,
+            "Company-wide",
+            Priority::High,
+            None,
+        ))
+        .unwrap();
+    let listed: Vec<i64> = tenant
+        .cta_list(&CtaFilter {
+            relationship_id: Some(eu),
+            ..CtaFilter::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, [urgent_eu, on_eu], "same date: high priority first");
+    assert_eq!(
+        tenant
+            .cta_list(&CtaFilter {
+                company_id: Some(globex),
+                ..CtaFilter::default()
+            })
+            .unwrap()
+            .len(),
+        3
+    );
+}

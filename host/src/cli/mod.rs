@@ -32,6 +32,7 @@ mod plugin_test;
 mod relationship;
 mod scaffold;
 mod share;
+mod share_request;
 mod signals;
 mod tenant;
 mod user;
