@@ -1128,10 +1128,28 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     assert_eq!(pat_row.permission, SharePermission::Update);
     assert_eq!(pat_row.last_access_at, Some(START as i64));
 
+    // Re-issuing the link ends the session with the old link.
+    let new_link = tenant.reissue_link(receipt.links[0].recipient_id).unwrap();
+    let reissued = tenant
+        .update_shared_task(&new_link.link, Some(&token), task, &due)
+        .unwrap_err();
+    assert!(
+        matches!(reissued.kind(), ErrorKind::SessionRequired),
+        "{reissued}"
+    );
+
     // Sessions end: twelve hours later a code is needed again.
+    tenant.request_otp(&new_link.link).unwrap();
+    let session = tenant
+        .start_session(&new_link.link, &last_code(&tenant, "pat@globex.example"))
+        .unwrap();
+    let token = session.token.unwrap();
+    tenant
+        .update_shared_task(&new_link.link, Some(&token), task, &due)
+        .unwrap();
     f.clock.advance(Duration::from_secs(12 * 3600));
     let ended = tenant
-        .update_shared_task(pat, Some(&token), task, &due)
+        .update_shared_task(&new_link.link, Some(&token), task, &due)
         .unwrap_err();
     assert!(
         matches!(ended.kind(), ErrorKind::SessionRequired),

@@ -542,16 +542,30 @@ fn print_plan(plan: &Plan, relationship: Option<&cs_host::Relationship>) -> anyh
     }
     for c in &plan.ctas {
         println!(
-            "  cta {} `{}` ({:?}, {:?}, {}{})",
+            "  cta {} `{}` ({:?}, {:?}, {}{}{}){}",
             c.id,
             c.name,
             c.kind,
             c.priority,
             c.status,
-            due(c.due_date)
+            due(c.due_date),
+            c.owner
+                .as_deref()
+                .map(|o| format!(", owner {o}"))
+                .unwrap_or_default(),
+            c.closed_reason
+                .as_deref()
+                .map(|r| format!(": {}", cs_host::inert(r)))
+                .unwrap_or_default()
         );
         for t in &c.tasks {
-            println!("    task {} `{}`{}", t.id, t.name, due(t.due_date));
+            println!(
+                "    task {} `{}` ({}{})",
+                t.id,
+                t.name,
+                t.status,
+                due(t.due_date)
+            );
         }
     }
     Ok(())

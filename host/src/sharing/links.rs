@@ -183,7 +183,15 @@ impl Tenant<'_> {
                      ask for it, you can ignore this message."
                 ),
             };
-            let key = format!("otp:{}:{}", link.recipient_id, link.otps_issued + 1);
+            // A re-issued link counts its codes afresh, so the count alone would repeat an
+            // earlier code's key (and the outbox would drop the new code as a duplicate): a
+            // random part keeps every code's key its own.
+            let key = format!(
+                "otp:{}:{}:{}",
+                link.recipient_id,
+                link.otps_issued + 1,
+                &new_token()?[..16]
+            );
             outbox::enqueue(op, &key, MessageKind::Otp, &message)?;
             Ok(())
         })
