@@ -98,6 +98,20 @@ pub enum PlanCommand {
         #[command(flatten)]
         actor: Actor,
     },
+    /// Comment on an objective (recipients of a shared plan see the comments of the objectives
+    /// they see); prints the comment's id.
+    Comment {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The objective.
+        #[arg(long)]
+        objective: i64,
+        /// The comment.
+        text: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
     /// Set (re-apply) a task's due date; a CTA due earlier moves with it.
     TaskDue {
         /// The tenant (or set CSHOST_TENANT).
@@ -377,6 +391,17 @@ pub fn run(
                 .tenant(&host, &tenant)?
                 .set_objective_shared(objective, sharing == "external")?;
             println!("objective {objective} is {sharing}");
+        }
+        PlanCommand::Comment {
+            tenant,
+            objective,
+            text,
+            actor,
+        } => {
+            let id = actor
+                .tenant(&host, &tenant)?
+                .comment_objective(objective, &text)?;
+            println!("{id}");
         }
         PlanCommand::TaskDue {
             tenant,

@@ -66,7 +66,8 @@ pub struct NewCta {
 
 impl Tenant<'_> {
     /// Opens a CTA on a company, on behalf of the tenant's acting user, and returns its id. A
-    /// CTA in a plan that is for a relationship is on that relationship too.
+    /// CTA in a plan that is for a relationship is on that relationship too. The acting user
+    /// owns it, and the default playbook of its type (if any) gives it its tasks.
     pub fn open_cta(&self, cta: &NewCta) -> Result<i64> {
         self.open_cta_on(cta, None)
     }
