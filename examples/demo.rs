@@ -165,6 +165,100 @@ fn main() -> anyhow::Result<()> {
 
     onboarding_demo(root, &plugins)?;
     sharing_demo(root, &plugins)?;
+    relationships_demo()?;
+    Ok(())
+}
+
+/// Relationships: an admin's types with their own fields, relationships managed by a partner,
+/// a plan and a CTA on one, and the commands the one-partner and CTA messages ask for.
+fn relationships_demo() -> anyhow::Result<()> {
+    use cs_host::model::{AccessScope, CtaType, Date, Priority};
+    use cs_host::{
+        FieldType, Host, HostConfig, NewCompany, NewCta, NewPlan, NewRelationship, NewTask, TaskOf,
+        TenantLevel,
+    };
+    println!("\n== relationships: types, Managed By, plans and CTAs on a relationship");
+    let host = Host::open_in_memory(HostConfig::default())?;
+    host.create_tenant("acme", "Acme", TenantLevel::Both)?;
+    let acme = host.tenant("acme")?.acting_as("admin@acme.example");
+    let globex = acme.add_company(NewCompany::new("Globex"))?;
+    let (bennett, _) = acme.add_partner(
+        NewCompany::new("Bennett & Co."),
+        Some(AccessScope::RelationshipRecords),
+    )?;
+    let (northwind, _) = acme.add_partner(NewCompany::new("Northwind"), Some(AccessScope::Both))?;
+    let saas = acme.add_relationship_type("SaaS subscription")?;
+    acme.define_relationship_field("SaaS subscription", "seats", FieldType::Number, true)?;
+    let on_prem = acme.add_relationship_type("On-premise")?;
+    acme.define_relationship_field("On-premise", "servers", FieldType::Number, false)?;
+    for t in acme.relationship_types()? {
+        let fields: Vec<String> = t.fields.iter().map(|f| f.name.clone()).collect();
+        println!("  type {} `{}`: fields {}", t.id, t.name, fields.join(", "));
+    }
+    let eu = acme.add_relationship(
+        NewRelationship::new(globex, saas, "Globex EU")
+            .field("seats", 250i64)
+            .managed_by(bennett),
+    )?;
+    acme.add_relationship(
+        NewRelationship::new(globex, on_prem, "Globex data centre").field("servers", 12i64),
+    )?;
+    match acme.add_relationship(NewRelationship::new(globex, saas, "Globex US")) {
+        Err(e) => println!("  refused: {e}"),
+        Ok(id) => anyhow::bail!("relationship {id} added without its required seats"),
+    }
+    for r in acme.relationships(Some(globex))? {
+        println!(
+            "  relationship {} `{}` ({}), managed by {:?}",
+            r.id, r.name, r.type_name, r.managed_by
+        );
+    }
+    // The one-partner rule, and the command its message asks for.
+    if let Err(e) = acme.set_relationship_managed_by(eu, Some(northwind)) {
+        println!("  refused: {e}");
+    }
+    acme.set_relationship_managed_by(eu, None)?;
+    acme.set_relationship_managed_by(eu, Some(northwind))?;
+    let managed: Vec<String> = acme
+        .relationships_managed_by(northwind)?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    println!("  cleared, then given to Northwind, which now manages: {managed:?}");
+
+    // A plan on the relationship, a CTA in it (on the relationship too), and its due date.
+    let plan = acme.create_plan(&NewPlan {
+        company_id: globex,
+        relationship_id: Some(eu),
+        name: "EU rollout".into(),
+        ..NewPlan::default()
+    })?;
+    let cta = acme.open_cta(&NewCta {
+        company_id: globex,
+        kind: CtaType::Lifecycle,
+        name: "Kick-off".into(),
+        priority: Priority::High,
+        due_date: Date::new(2026, 3, 10),
+        plan_id: Some(plan),
+        objective_id: None,
+    })?;
+    acme.add_task(
+        TaskOf::Cta(cta),
+        &NewTask {
+            name: "Book the room".into(),
+            owner: None,
+            due_date: Date::new(2026, 3, 12),
+        },
+    )?;
+    if let Err(e) = acme.set_cta_due(cta, Date::new(2026, 3, 1)) {
+        println!("  refused: {e}");
+    }
+    acme.set_cta_due(cta, Date::new(2026, 3, 12))?;
+    let ctas = acme.relationship_ctas(eu)?;
+    println!(
+        "  plan {plan} and CTA {cta} are on relationship {eu}; the CTA is due {}",
+        ctas[0].due_date.map(|d| d.to_string()).unwrap_or_default()
+    );
     Ok(())
 }
 
@@ -192,8 +286,9 @@ fn show(fields: &Fields) -> String {
 fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     use cs_host::model::{Audience, Date};
     use cs_host::{
-        EnableOptions, FileMailbox, Host, HostConfig, Licence, NewCompany, NewPlan, Opened,
-        PlanStatus, ShareRequest, TenantLevel,
+        EnableOptions, FileMailbox, Host, HostConfig, Licence, NewCompany, NewPlan, NewTask,
+        Opened, PlanStatus, SharePermission, ShareRequest, ShareTo, TaskOf, TaskUpdate,
+        TenantLevel,
     };
 
     println!("\n== sharing a success plan, with share-digest enabled");
@@ -217,7 +312,16 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         share_with_contacts: true,
         ..NewPlan::default()
     })?;
-    tenant.add_objective(plan, "Go live on the portal", Date::new(2026, 3, 31), None)?;
+    let go_live =
+        tenant.add_objective(plan, "Go live on the portal", Date::new(2026, 3, 31), None)?;
+    let training = tenant.add_task(
+        TaskOf::Objective(go_live),
+        &NewTask {
+            name: "Train the admins".into(),
+            owner: Some("pat@globex.example".into()),
+            due_date: None,
+        },
+    )?;
     tenant.add_objective(plan, "Renewal pricing", None, Some(false))?;
     tenant.set_plan_status(plan, PlanStatus::Active)?;
 
@@ -226,9 +330,14 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         (Audience::Users, "vic@acme.example"),
         (Audience::Contacts, "pat@globex.example"),
     ] {
+        // The contact may update their tasks; the Viewer user only views.
         let receipt = tenant.share_plan(&ShareRequest {
             note: Some("Kick-off is on Monday.".into()),
-            ..ShareRequest::new(plan, audience, [email])
+            recipients: vec![ShareTo {
+                permission: SharePermission::Update,
+                ..ShareTo::email(email)
+            }],
+            ..ShareRequest::new(plan, audience, [])
         })?;
         println!("  shared with {email}: {}", receipt.notifications);
         contact_link = receipt.links[0].link.clone();
@@ -245,9 +354,36 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
                 digits.into_iter().find(|w| w.len() == 6).map(str::to_owned)
             })
             .context("the code email")?;
-        let seen = tenant.verify_otp(&contact_link, &code)?;
-        let names: Vec<&str> = seen.objectives.iter().map(|o| o.name.as_str()).collect();
+        let session = tenant.start_session(&contact_link, &code)?;
+        let names: Vec<&str> = session
+            .plan
+            .objectives
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect();
         println!("  pat@globex.example entered code {code} and sees only {names:?}");
+        // Through the link (and the session the code opened), Pat supplies a due date for
+        // the task they own, marks it done, and comments on the objective.
+        let token = session.token.as_deref();
+        let update = TaskUpdate {
+            done: Some(true),
+            due_date: Date::new(2026, 3, 20),
+        };
+        tenant.update_shared_task(&contact_link, token, training, &update)?;
+        tenant.comment_shared_objective(&contact_link, token, go_live, "Admins trained.")?;
+        let task = &tenant.plan(plan)?.objectives[0].tasks[0];
+        println!(
+            "  the CSM sees task `{}`: {}, due {}",
+            task.name,
+            task.status,
+            task.due_date.map(|d| d.to_string()).unwrap_or_default()
+        );
+        for event in tenant.share_events(Some(plan))? {
+            println!(
+                "  share event: {} {} {} {}",
+                event.email, event.action, event.subject, event.detail
+            );
+        }
     }
     let mailbox = FileMailbox::new(dir.path().join("mailbox"));
     let report = host.deliver_outbox(&mailbox, 100)?;

@@ -893,11 +893,19 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
         .unwrap();
     assert_eq!(northwind.managed_as, ManagedAs::Partner);
 
-    // Running the same criteria again tags nothing new and keeps the scope chosen first.
+    // Running the same criteria again tags nothing new; with another scope it is refused, not
+    // silently ignored: the error names the command that changes a partner's scope.
     let again = acme
-        .tag_partners_by_criteria(&emea, Some(AccessScope::Both))
+        .tag_partners_by_criteria(&emea, Some(AccessScope::RelationshipRecords))
         .unwrap();
     assert!(again.is_empty(), "{again:?}");
+    let other_scope = acme
+        .tag_partners_by_criteria(&emea, Some(AccessScope::Both))
+        .unwrap_err();
+    assert!(
+        other_scope.to_string().contains("cshost partner scope"),
+        "{other_scope}"
+    );
     assert!(
         acme.partners()
             .unwrap()

@@ -633,3 +633,201 @@ fn a_second_import_of_a_tenant_is_refused_while_one_runs_and_not_after_a_kill() 
     let job = acme.import_file(&small, &partners()).unwrap();
     assert_eq!(job.created, 1);
 }
+
+/// A database at `db` whose tenant `acme` runs `slow-mapper` (20 ms a row) on its imports and
+/// has the `notes` field it writes; and a CSV of `rows` partners beside it.
+fn slow_import_setup(dir: &Path, rows: u64) -> (std::path::PathBuf, std::path::PathBuf) {
+    let db = dir.join("cs.db");
+    let host = host_at(&db);
+    host.install_plugin(
+        &support::plugin_bytes("slow-mapper"),
+        "ops@platform.example",
+    )
+    .unwrap();
+    let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
+    acme.define_company_field("notes", cs_host::FieldType::Text, false)
+        .unwrap();
+    acme.enable_plugin("slow-mapper", EnableOptions::new())
+        .unwrap();
+    let csv = dir.join("slow.csv");
+    let mut data = String::from("Name,Notes\n");
+    for n in 1..=rows {
+        data.push_str(&format!("P{n},\n"));
+    }
+    std::fs::write(&csv, data).unwrap();
+    (db, csv)
+}
+
+/// Starts `cshost partner import` of `csv` in batches of 20 rows, and waits until it has
+/// committed at least 40 rows.
+fn start_slow_import(db: &Path, csv: &Path) -> (std::process::Child, i64) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .arg("--db")
+        .arg(db)
+        .args([
+            "partner",
+            "import",
+            "--tenant",
+            "acme",
+            "--scope",
+            "both",
+            "--batch-rows",
+            "20",
+        ])
+        .arg(csv)
+        .env("CSHOST_CACHE_DIR", support::cache_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let host = host_at(db);
+    let acme = host.tenant("acme").unwrap();
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(60) {
+        if let Some(job) = acme.import_jobs().unwrap().first()
+            && job.rows >= 40
+        {
+            return (child, job.id.unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the import committed fewer than 40 rows in a minute");
+}
+
+/// What a cancelled job must look like: `cancelled`, its counts exactly the committed rows, and
+/// the plugin's calls in the run log.
+fn assert_cancelled(db: &Path, id: i64, total: u64) {
+    let host = host_at(db);
+    let acme = host.tenant("acme").unwrap();
+    let job = acme.import_job(id).unwrap();
+    assert_eq!(job.status, JobStatus::Cancelled, "{job:?}");
+    assert!(job.finished_at.is_some());
+    assert!(job.rows >= 40 && job.rows < total, "{job:?}");
+    assert_eq!(job.created, job.rows, "{job:?}");
+    assert_eq!(acme.partners().unwrap().len() as u64, job.created);
+    let last = acme
+        .company(CompanyKey::Name(&format!("P{}", job.rows)))
+        .unwrap()
+        .expect("the last row counted is written");
+    assert_eq!(
+        last.fields["notes"],
+        FieldValue::from(format!("slow {}", job.rows))
+    );
+    // The run log was written as the import ended: at least a call per row written.
+    let stats = acme.plugin_stats().unwrap();
+    assert!(stats[0].calls >= job.rows, "{stats:?}");
+    assert_eq!(stats[0].failures, 0);
+    // The tenant can import again at once.
+    assert!(acme.cancel_import(id).is_err());
+}
+
+#[test]
+fn sigterm_cancels_an_import_keeping_its_committed_rows_counts_and_run_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, csv) = slow_import_setup(dir.path(), 2_000);
+    let (child, id) = start_slow_import(&db, &csv);
+    let sent = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    // It stops between two rows: well before the 40 s the whole file would take.
+    assert!(sent.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(
+        output.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(&format!("job {id}: cancelled")), "{stdout}");
+    assert_cancelled(&db, id, 2_000);
+}
+
+#[test]
+fn import_cancel_from_another_process_ends_the_job_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, csv) = slow_import_setup(dir.path(), 2_000);
+    let (child, id) = start_slow_import(&db, &csv);
+    let cancel = support::cshost([
+        "--db",
+        db.to_str().unwrap(),
+        "import",
+        "cancel",
+        "--tenant",
+        "acme",
+        &id.to_string(),
+    ]);
+    let stdout = String::from_utf8_lossy(&cancel.stdout);
+    assert!(
+        cancel.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cancel.stderr)
+    );
+    // The command waits for the job to end, and prints it.
+    assert!(stdout.contains(&format!("job {id}: cancelled")), "{stdout}");
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    assert_cancelled(&db, id, 2_000);
+
+    // A job that has ended cannot be cancelled, and says how it ended.
+    let again = support::cshost([
+        "--db",
+        db.to_str().unwrap(),
+        "import",
+        "cancel",
+        "--tenant",
+        "acme",
+        &id.to_string(),
+    ]);
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("is cancelled: only a running job"), "{err}");
+}
+
+#[test]
+fn a_slow_import_reports_progress_every_second_and_stops_when_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, csv) = slow_import_setup(dir.path(), 2_000);
+    let host = host_at(&db);
+    let acme = host.tenant("acme").unwrap();
+    let cancel = cs_host::ImportCancel::new();
+    let options = partners().cancel_on(cancel.clone());
+    let mut reports = Vec::new();
+    let started = std::time::Instant::now();
+    // Batches of 5,000 rows: no batch commits before the cancel, so every report comes from
+    // between the batches' commits.
+    let job = acme
+        .import_file_with_progress(&csv, &options, &mut |p| {
+            reports.push((started.elapsed(), p));
+            // Cancelled once rows are being written (the first 256 mapped rows take 5 s).
+            if p.rows > 0 {
+                cancel.cancel();
+            }
+        })
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Cancelled);
+    let mut last = std::time::Duration::ZERO;
+    for (at, _) in &reports {
+        assert!(
+            *at - last < std::time::Duration::from_secs(1),
+            "{reports:?}"
+        );
+        last = *at;
+    }
+    assert!(reports.len() >= 4, "{reports:?}");
+    // Rows read and mapped move while none is written yet.
+    let read: Vec<u64> = reports.iter().map(|(_, p)| p.read).collect();
+    assert!(read.windows(2).all(|w| w[0] <= w[1]) && read[read.len() - 1] > read[0]);
+    // Cancelled within the batch: what was written of it is committed and counted.
+    assert!(job.rows > 0 && job.rows < 2_000, "{job:?}");
+    assert_eq!(acme.partners().unwrap().len() as u64, job.created);
+    assert_eq!(
+        acme.import_job(job.id.unwrap()).unwrap().status,
+        JobStatus::Cancelled
+    );
+}

@@ -11,8 +11,8 @@ const OWNERS: &[(&str, &str)] = &[
     ("tenants", "host.rs"),
     ("companies", "companies/"),
     ("field_schema", "companies/schema.rs"),
-    ("relationship_types", "relationships.rs"),
-    ("relationships", "relationships.rs"),
+    ("relationship_types", "relationships/"),
+    ("relationships", "relationships/"),
     ("users", "users.rs"),
     ("persons", "persons.rs"),
     ("audit_log", "audit.rs"),
@@ -20,9 +20,12 @@ const OWNERS: &[(&str, &str)] = &[
     ("objectives", "plans/"),
     ("ctas", "plans/"),
     ("tasks", "plans/"),
+    ("objective_comments", "plans/"),
+    ("playbooks", "plans/"),
     ("shares", "sharing/"),
     ("share_recipients", "sharing/"),
     ("sharing_settings", "sharing/"),
+    ("share_events", "sharing/"),
     ("outbox", "outbox.rs"),
     // The plugins domain: the registry installs plugins, enablement turns them on per tenant;
     // each reads the other's table where a plugin and its enablements go together.

@@ -5,8 +5,8 @@ mod support;
 
 use cs_host::model::{CtaType, Date, Priority};
 use cs_host::{
-    EnableOptions, ErrorKind, Host, HostConfig, NewCompany, NewCta, NewPlan, NewTask, PlanStatus,
-    TaskOf, TenantLevel,
+    CtaFilter, CtaStatus, EnableOptions, ErrorKind, Host, HostConfig, Licence, ManualClock,
+    NewCompany, NewCta, NewPlan, NewTask, PlanStatus, Playbook, PlaybookTask, TaskOf, TenantLevel,
 };
 
 fn date(y: i32, m: u8, d: u8) -> Option<Date> {
@@ -226,7 +226,7 @@ fn plans_and_ctas_check_what_they_point_at() {
         ctas.iter()
             .all(|c| c.source == "operator" && c.status == "open")
     );
-    tenant.close_cta(ctas[0].id, true).unwrap();
+    tenant.close_cta(ctas[0].id, "Handled by phone").unwrap();
     assert_eq!(tenant.ctas(other).unwrap()[0].status, "closed");
     let task = tenant
         .add_task(
@@ -239,7 +239,7 @@ fn plans_and_ctas_check_what_they_point_at() {
         .unwrap();
     tenant.complete_task(task, true).unwrap();
     assert_eq!(tenant.ctas(other).unwrap()[1].tasks[0].status, "done");
-    assert!(tenant.close_cta(9_999, true).is_err());
+    assert!(tenant.close_cta(9_999, "gone").is_err());
     // Another tenant sees none of it.
     host.create_tenant("umbrella", "Umbrella", TenantLevel::Both)
         .unwrap();
@@ -564,4 +564,402 @@ fn the_command_line_walks_a_plan_through_its_states() {
     ]);
     assert!(reopened.contains("active again"), "{reopened}");
     assert!(ok(&["plan", "show", "--tenant", "acme", plan]).contains("(active"));
+}
+
+fn cta(company: i64, kind: CtaType, name: &str, priority: Priority, due: Option<Date>) -> NewCta {
+    NewCta {
+        company_id: company,
+        kind,
+        name: name.into(),
+        priority,
+        due_date: due,
+        plan_id: None,
+        objective_id: None,
+    }
+}
+
+#[test]
+fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first() {
+    let (host, globex) = host();
+    let admin = host.tenant("acme").unwrap();
+    for email in ["csm@acme.example", "amy@acme.example"] {
+        admin.add_user(email, email, Licence::Full).unwrap();
+    }
+    let initech = admin.add_company(NewCompany::new("Initech")).unwrap();
+    let csm = host.tenant("acme").unwrap().acting_as("csm@acme.example");
+    let amy = host.tenant("acme").unwrap().acting_as("amy@acme.example");
+    let late_low = csm
+        .open_cta(&cta(
+            globex,
+            CtaType::Risk,
+            "Late low",
+            Priority::Low,
+            date(2026, 5, 1),
+        ))
+        .unwrap();
+    let soon_low = csm
+        .open_cta(&cta(
+            globex,
+            CtaType::Activity,
+            "Soon low",
+            Priority::Low,
+            date(2026, 4, 1),
+        ))
+        .unwrap();
+    let soon_high = csm
+        .open_cta(&cta(
+            initech,
+            CtaType::Expansion,
+            "Soon high",
+            Priority::High,
+            date(2026, 4, 1),
+        ))
+        .unwrap();
+    let undated = csm
+        .open_cta(&cta(globex, CtaType::Risk, "Undated", Priority::High, None))
+        .unwrap();
+    let amys = amy
+        .open_cta(&cta(
+            globex,
+            CtaType::Risk,
+            "Amy's",
+            Priority::Medium,
+            date(2026, 3, 1),
+        ))
+        .unwrap();
+    let ids = |filter: &CtaFilter| -> Vec<i64> {
+        csm.cta_list(filter).unwrap().iter().map(|c| c.id).collect()
+    };
+
+    // Whoever opens a CTA owns it. "My CTAs", open, by due date then priority.
+    let mine = CtaFilter {
+        owner: Some("csm@acme.example".into()),
+        ..CtaFilter::default()
+    };
+    assert_eq!(ids(&mine), [soon_high, soon_low, late_low, undated]);
+    // Per company.
+    let globex_open = CtaFilter {
+        company_id: Some(globex),
+        ..CtaFilter::default()
+    };
+    assert_eq!(ids(&globex_open), [amys, soon_low, late_low, undated]);
+
+    // Closing needs a reason and keeps it; closed CTAs leave the open list.
+    let no_reason = csm.close_cta(soon_low, " ").unwrap_err();
+    assert!(no_reason.to_string().contains("reason"), "{no_reason}");
+    csm.close_cta(soon_low, "Customer renewed early").unwrap();
+    assert!(csm.close_cta(soon_low, "again").is_err());
+    assert_eq!(ids(&mine), [soon_high, late_low, undated]);
+    let closed = csm
+        .cta_list(&CtaFilter {
+            status: CtaStatus::Closed,
+            ..CtaFilter::default()
+        })
+        .unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(
+        closed[0].closed_reason.as_deref(),
+        Some("Customer renewed early")
+    );
+    let all = CtaFilter {
+        status: CtaStatus::All,
+        ..CtaFilter::default()
+    };
+    assert_eq!(ids(&all), [amys, soon_high, soon_low, late_low, undated]);
+    csm.reopen_cta(soon_low).unwrap();
+    assert_eq!(
+        csm.cta_list(&all).unwrap()[2].closed_reason,
+        None,
+        "reopening clears the reason"
+    );
+
+    // Assigning moves a CTA to another user's list; only users can own CTAs.
+    csm.assign_cta(undated, "amy@acme.example").unwrap();
+    let amys_list = CtaFilter {
+        owner: Some("amy@acme.example".into()),
+        ..CtaFilter::default()
+    };
+    assert_eq!(ids(&amys_list), [amys, undated]);
+    let stranger = csm.assign_cta(undated, "nobody@acme.example").unwrap_err();
+    assert!(
+        matches!(stranger.kind(), ErrorKind::NotFound { .. }),
+        "{stranger}"
+    );
+    let log = csm.audit_log().unwrap();
+    for action in ["cta.close", "cta.reopen", "cta.assign"] {
+        assert!(
+            log.iter()
+                .any(|e| e.action == action && e.actor == "csm@acme.example"),
+            "{action}"
+        );
+    }
+}
+
+#[test]
+fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it() {
+    support::build_plugins();
+    // 2026-03-01T00:00:00Z.
+    let clock = ManualClock::new(
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_772_323_200),
+    );
+    let host =
+        Host::open_in_memory(support::host_config().clock(std::sync::Arc::new(clock))).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Company)
+        .unwrap();
+    let admin = "admin@acme.example";
+    let acme = host.tenant("acme").unwrap().acting_as(admin);
+    let globex = acme.add_company(NewCompany::new("Globex")).unwrap();
+    let task = |name: &str, days: Option<u32>| PlaybookTask {
+        name: name.into(),
+        due_in_days: days,
+        owner: None,
+    };
+    acme.define_playbook(&Playbook {
+        name: "Account Triage".into(),
+        cta_type: CtaType::Risk,
+        tasks: vec![
+            task("Call the sponsor", Some(3)),
+            task("Review usage", Some(30)),
+        ],
+        default: true,
+    })
+    .unwrap();
+    acme.define_playbook(&Playbook {
+        name: "Partner onboarding".into(),
+        cta_type: CtaType::Lifecycle,
+        tasks: vec![task("Send the welcome kit", Some(2))],
+        default: true,
+    })
+    .unwrap();
+    acme.define_playbook(&Playbook {
+        name: "Executive escalation".into(),
+        cta_type: CtaType::Risk,
+        tasks: vec![task("Brief the VP", None)],
+        default: false,
+    })
+    .unwrap();
+    let empty = acme
+        .define_playbook(&Playbook {
+            name: "Empty".into(),
+            cta_type: CtaType::Risk,
+            tasks: vec![],
+            default: false,
+        })
+        .unwrap_err();
+    assert!(empty.to_string().contains("at least one task"), "{empty}");
+
+    // Opened by a user: the type's default playbook's tasks, due from today, never after the
+    // CTA, owned by the CTA's owner.
+    let risk = acme
+        .open_cta(&cta(
+            globex,
+            CtaType::Risk,
+            "Usage dropped",
+            Priority::High,
+            date(2026, 3, 15),
+        ))
+        .unwrap();
+    let opened = &acme.ctas(globex).unwrap()[0];
+    assert_eq!(opened.id, risk);
+    let tasks: Vec<(&str, Option<Date>, Option<&str>)> = opened
+        .tasks
+        .iter()
+        .map(|t| (t.name.as_str(), t.due_date, t.owner.as_deref()))
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            ("Call the sponsor", date(2026, 3, 4), Some(admin)),
+            ("Review usage", date(2026, 3, 15), Some(admin)),
+        ]
+    );
+    // Another playbook on request, only for its type.
+    assert_eq!(
+        acme.apply_playbook(risk, "executive escalation").unwrap(),
+        1
+    );
+    let activity = acme
+        .open_cta(&cta(globex, CtaType::Activity, "QBR", Priority::Low, None))
+        .unwrap();
+    assert!(
+        acme.ctas(globex).unwrap()[1].tasks.is_empty(),
+        "no default for activity"
+    );
+    let wrong = acme.apply_playbook(activity, "Account Triage").unwrap_err();
+    assert!(wrong.to_string().contains("for risk CTAs"), "{wrong}");
+    assert_eq!(acme.playbooks().unwrap().len(), 3);
+
+    // Opened by a plugin (partner-welcome's open-cta): the lifecycle default applies too, and
+    // a plugin's CTA has no owner until someone is assigned.
+    host.install_plugin(&support::plugin_bytes("partner-welcome"), admin)
+        .unwrap();
+    acme.enable_plugin("partner-welcome", EnableOptions::new())
+        .unwrap();
+    let (partner, report) = acme.add_partner(NewCompany::new("Contoso"), None).unwrap();
+    assert!(report.refused.is_empty(), "{report:?}");
+    let welcome = &acme.ctas(partner).unwrap()[0];
+    assert!(welcome.source.starts_with("plugin:"), "{welcome:?}");
+    assert_eq!(welcome.owner, None);
+    assert_eq!(
+        welcome
+            .tasks
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["Send the welcome kit"]
+    );
+    assert_eq!(
+        welcome.tasks[0].due_date,
+        date(2026, 3, 3).min(welcome.due_date)
+    );
+}
+
+#[test]
+fn the_command_line_runs_the_cockpit_and_playbooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_cshost"))
+            .env("CSHOST_DB", &db)
+            .env("CSHOST_ACTOR", "csm@acme.example")
+            .env("CSHOST_CACHE_DIR", support::cache_dir())
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{args:?}: {text}");
+        text
+    };
+    run(&["tenant", "create", "acme"]);
+    run(&["company", "add", "--tenant", "acme", "Globex"]);
+    run(&[
+        "cta",
+        "playbook",
+        "--tenant",
+        "acme",
+        "--name",
+        "Account Triage",
+        "--type",
+        "risk",
+        "--task",
+        "Call the sponsor:3",
+        "--task",
+        "Review usage",
+        "--default",
+    ]);
+    assert!(run(&["cta", "playbooks", "--tenant", "acme"]).contains("`Account Triage` (default)"));
+    let first = run(&[
+        "plan",
+        "cta",
+        "--tenant",
+        "acme",
+        "--company",
+        "1",
+        "--type",
+        "risk",
+        "--name",
+        "Usage dropped",
+        "--priority",
+        "high",
+        "--due",
+        "2026-04-01",
+    ]);
+    run(&[
+        "plan",
+        "cta",
+        "--tenant",
+        "acme",
+        "--company",
+        "1",
+        "--type",
+        "activity",
+        "--name",
+        "QBR",
+        "--due",
+        "2026-03-01",
+    ]);
+    let mine = run(&["cta", "list", "--tenant", "acme", "--mine"]);
+    let qbr = mine.find("QBR").unwrap();
+    let usage = mine.find("Usage dropped").unwrap();
+    assert!(qbr < usage, "sorted by due date: {mine}");
+    assert!(mine.contains("Call the sponsor"), "{mine}");
+    run(&[
+        "cta",
+        "close",
+        "--tenant",
+        "acme",
+        first.trim(),
+        "--reason",
+        "Usage recovered",
+    ]);
+    let closed = run(&["cta", "list", "--tenant", "acme", "--status", "closed"]);
+    assert!(closed.contains("(closed: Usage recovered)"), "{closed}");
+    assert!(!run(&["cta", "list", "--tenant", "acme", "--company", "1"]).contains("Usage dropped"));
+}
+
+#[test]
+fn the_cockpit_lists_a_relationships_ctas() {
+    let (host, globex) = host();
+    let tenant = host.tenant("acme").unwrap().acting_as("csm@acme.example");
+    let saas = tenant.add_relationship_type("SaaS").unwrap();
+    let eu = tenant
+        .add_relationship(cs_host::NewRelationship::new(globex, saas, "Globex EU"))
+        .unwrap();
+    let on_eu = tenant
+        .open_relationship_cta(
+            eu,
+            &cta(
+                globex,
+                CtaType::Risk,
+                "EU usage",
+                Priority::Low,
+                date(2026, 5, 1),
+            ),
+        )
+        .unwrap();
+    let urgent_eu = tenant
+        .open_relationship_cta(
+            eu,
+            &cta(
+                globex,
+                CtaType::Risk,
+                "EU renewal",
+                Priority::High,
+                date(2026, 5, 1),
+            ),
+        )
+        .unwrap();
+    tenant
+        .open_cta(&cta(
+            globex,
+            CtaType::Risk,
+            "Company-wide",
+            Priority::High,
+            None,
+        ))
+        .unwrap();
+    let listed: Vec<i64> = tenant
+        .cta_list(&CtaFilter {
+            relationship_id: Some(eu),
+            ..CtaFilter::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, [urgent_eu, on_eu], "same date: high priority first");
+    assert_eq!(
+        tenant
+            .cta_list(&CtaFilter {
+                company_id: Some(globex),
+                ..CtaFilter::default()
+            })
+            .unwrap()
+            .len(),
+        3
+    );
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use cs_host::model::{Audience, Channel, Date};
 use cs_host::{
     EnableOptions, ErrorKind, FailurePolicy, Host, HostConfig, Licence, LinkState, ManualClock,
-    NewCompany, NewPlan, NewTask, Notifications, Opened, OtpError, OutboxStatus, ShareRequest,
-    ShareTo, TaskOf, Tenant, TenantLevel,
+    NewCompany, NewCta, NewPlan, NewTask, Notifications, Opened, OtpError, OutboxStatus,
+    SharePermission, ShareRequest, ShareTo, TaskOf, TaskUpdate, Tenant, TenantLevel,
 };
 
 /// 2026-03-01T00:00:00Z.
@@ -162,6 +162,7 @@ fn contacts_need_the_plan_switch_and_become_persons() {
             email: "pat@globex.example".into(),
             first_name: "Pat".into(),
             last_name: "Buyer".into(),
+            ..ShareTo::default()
         }],
         ..ShareRequest::new(f.plan, Audience::Contacts, [])
     };
@@ -931,4 +932,498 @@ fn a_lost_link_is_reissued_and_the_old_one_stops_working() {
         tenant.reissue_link(9_999).unwrap_err().kind(),
         ErrorKind::NotFound { .. }
     ));
+}
+
+/// The plan of the fixture shared with contacts (its first objective internal again), with a
+/// CTA on the external objective due 2026-04-10 and a task of it; returns (the external
+/// objective, its task, the CTA's task).
+fn shared_with_contacts(f: &Fixture) -> (i64, i64, i64) {
+    let tenant = f.tenant();
+    tenant.set_sharing_with_contacts(f.plan, true).unwrap();
+    let plan = tenant.plan(f.plan).unwrap();
+    tenant
+        .set_objective_shared(plan.objectives[0].id, false)
+        .unwrap();
+    let external = plan.objectives[1].id;
+    let cta = tenant
+        .open_cta(&NewCta {
+            company_id: f.company,
+            kind: cs_host::model::CtaType::Objective,
+            name: "Kick-off".into(),
+            priority: cs_host::model::Priority::High,
+            due_date: Date::new(2026, 4, 10),
+            plan_id: Some(f.plan),
+            objective_id: Some(external),
+        })
+        .unwrap();
+    let cta_task = tenant
+        .add_task(
+            TaskOf::Cta(cta),
+            &NewTask {
+                name: "Book the room".into(),
+                due_date: Date::new(2026, 4, 1),
+                ..NewTask::default()
+            },
+        )
+        .unwrap();
+    (external, plan.objectives[1].tasks[0].id, cta_task)
+}
+
+fn contact(email: &str, permission: SharePermission) -> ShareTo {
+    ShareTo {
+        permission,
+        ..ShareTo::email(email)
+    }
+}
+
+#[test]
+fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
+    let f = fixture();
+    let tenant = f.tenant();
+    let (objective, task, cta_task) = shared_with_contacts(&f);
+    let internal_task = tenant.plan(f.plan).unwrap().objectives[0].tasks[0].id;
+    let receipt = tenant
+        .share_plan(&ShareRequest {
+            recipients: vec![
+                contact("pat@globex.example", SharePermission::Update),
+                contact("sam@globex.example", SharePermission::View),
+            ],
+            ..ShareRequest::new(f.plan, Audience::Contacts, [])
+        })
+        .unwrap();
+    assert_eq!(receipt.links[0].permission, SharePermission::Update);
+    let (pat, sam) = (&receipt.links[0].link, &receipt.links[1].link);
+
+    // The code rule is on: without the session a verified code opens, nothing changes.
+    let due = TaskUpdate {
+        done: None,
+        due_date: Date::new(2026, 4, 20),
+    };
+    let no_session = tenant
+        .update_shared_task(pat, None, task, &due)
+        .unwrap_err();
+    assert!(
+        matches!(no_session.kind(), ErrorKind::SessionRequired),
+        "{no_session}"
+    );
+    tenant.request_otp(pat).unwrap();
+    let session = tenant
+        .start_session(pat, &last_code(&tenant, "pat@globex.example"))
+        .unwrap();
+    let token = session.token.clone().expect("a session");
+    assert_eq!(session.plan.permission, SharePermission::Update);
+    // The link opens again within the session without another code.
+    assert!(matches!(
+        tenant.open_link_with(pat, Some(&token)).unwrap(),
+        Opened::Plan(_)
+    ));
+    assert_eq!(
+        tenant.open_link_with(pat, Some(&"0".repeat(64))).unwrap(),
+        Opened::CodeRequired
+    );
+
+    // Pat sets the due date and marks the task done, and comments on the objective.
+    let seen = tenant
+        .update_shared_task(pat, Some(&token), task, &due)
+        .unwrap();
+    let updated = &seen.objectives[0].tasks[0];
+    assert_eq!(updated.due_date, Date::new(2026, 4, 20));
+    tenant
+        .update_shared_task(
+            pat,
+            Some(&token),
+            task,
+            &TaskUpdate {
+                done: Some(true),
+                due_date: None,
+            },
+        )
+        .unwrap();
+    tenant
+        .comment_shared_objective(pat, Some(&token), objective, "Training moved\nto Monday")
+        .unwrap();
+
+    // The CTA rule still holds: a CTA's task may not move past its CTA.
+    let late = tenant
+        .update_shared_task(
+            pat,
+            Some(&token),
+            cta_task,
+            &TaskUpdate {
+                done: None,
+                due_date: Date::new(2026, 4, 15),
+            },
+        )
+        .unwrap_err();
+    assert!(
+        late.to_string().contains("after its CTA") && late.to_string().contains("Kick-off"),
+        "{late}"
+    );
+    tenant
+        .update_shared_task(
+            pat,
+            Some(&token),
+            cta_task,
+            &TaskUpdate {
+                done: None,
+                due_date: Date::new(2026, 4, 9),
+            },
+        )
+        .unwrap();
+
+    // A task of an internal objective is not theirs to change, nor is a view-only link.
+    let hidden = tenant
+        .update_shared_task(pat, Some(&token), internal_task, &due)
+        .unwrap_err();
+    assert!(
+        matches!(hidden.kind(), ErrorKind::RecipientRefused { .. }),
+        "{hidden}"
+    );
+    tenant.request_otp(sam).unwrap();
+    let sam_session = tenant
+        .start_session(sam, &last_code(&tenant, "sam@globex.example"))
+        .unwrap();
+    let view_only = tenant
+        .update_shared_task(sam, sam_session.token.as_deref(), task, &due)
+        .unwrap_err();
+    assert!(view_only.to_string().contains("view only"), "{view_only}");
+
+    // The CSM sees it all: the plan, the audit log (as the external person), the events, and
+    // the last access in the manage-shares view.
+    let plan = tenant.plan(f.plan).unwrap();
+    let changed = &plan.objectives[1].tasks[0];
+    assert_eq!(
+        (changed.status.as_str(), changed.due_date),
+        ("done", Date::new(2026, 4, 20))
+    );
+    assert_eq!(plan.ctas[0].tasks[0].due_date, Date::new(2026, 4, 9));
+    let comment = &plan.objectives[1].comments[0];
+    assert_eq!(
+        (
+            comment.author.as_str(),
+            comment.external,
+            comment.body.as_str()
+        ),
+        ("pat@globex.example", true, "Training moved\nto Monday")
+    );
+    let audit = tenant.audit_log().unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "task.update" && e.actor == "recipient:pat@globex.example"),
+        "{audit:?}"
+    );
+    let events = tenant.share_events(Some(f.plan)).unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.action.as_str(), e.subject.clone()))
+            .collect::<Vec<_>>(),
+        [
+            ("task.update", format!("task:{task}")),
+            ("task.update", format!("task:{task}")),
+            ("objective.comment", format!("objective:{objective}")),
+            ("task.update", format!("task:{cta_task}")),
+        ]
+    );
+    assert!(events.iter().all(|e| e.email == "pat@globex.example"));
+    assert_eq!(events[0].detail["after"]["due_date"], "2026-04-20");
+    let rows = tenant.shares(Some(f.plan)).unwrap();
+    let pat_row = rows
+        .iter()
+        .find(|r| r.email == "pat@globex.example")
+        .unwrap();
+    assert_eq!(pat_row.permission, SharePermission::Update);
+    assert_eq!(pat_row.last_access_at, Some(START as i64));
+
+    // Re-issuing the link ends the session with the old link.
+    let new_link = tenant.reissue_link(receipt.links[0].recipient_id).unwrap();
+    let reissued = tenant
+        .update_shared_task(&new_link.link, Some(&token), task, &due)
+        .unwrap_err();
+    assert!(
+        matches!(reissued.kind(), ErrorKind::SessionRequired),
+        "{reissued}"
+    );
+
+    // Sessions end: twelve hours later a code is needed again.
+    tenant.request_otp(&new_link.link).unwrap();
+    let session = tenant
+        .start_session(&new_link.link, &last_code(&tenant, "pat@globex.example"))
+        .unwrap();
+    let token = session.token.unwrap();
+    tenant
+        .update_shared_task(&new_link.link, Some(&token), task, &due)
+        .unwrap();
+    f.clock.advance(Duration::from_secs(12 * 3600));
+    let ended = tenant
+        .update_shared_task(&new_link.link, Some(&token), task, &due)
+        .unwrap_err();
+    assert!(
+        matches!(ended.kind(), ErrorKind::SessionRequired),
+        "{ended}"
+    );
+}
+
+#[test]
+fn a_viewer_licence_only_views_even_when_asked_to_update() {
+    let f = fixture();
+    let tenant = f.tenant();
+    without_otp(&tenant);
+    let receipt = tenant
+        .share_plan(&ShareRequest {
+            recipients: vec![
+                contact("viewer@acme.example", SharePermission::Update),
+                contact("full@acme.example", SharePermission::Update),
+            ],
+            ..ShareRequest::new(f.plan, Audience::Users, [])
+        })
+        .unwrap();
+    assert_eq!(
+        receipt
+            .links
+            .iter()
+            .map(|l| l.permission)
+            .collect::<Vec<_>>(),
+        [SharePermission::View, SharePermission::Update]
+    );
+    // Without the code rule, the link alone lets the Full user update, and see the internal
+    // objective's task.
+    let internal_task = tenant.plan(f.plan).unwrap().objectives[0].tasks[0].id;
+    let done = TaskUpdate {
+        done: Some(true),
+        due_date: None,
+    };
+    tenant
+        .update_shared_task(&receipt.links[1].link, None, internal_task, &done)
+        .unwrap();
+    let refused = tenant
+        .update_shared_task(&receipt.links[0].link, None, internal_task, &done)
+        .unwrap_err();
+    assert!(refused.to_string().contains("view only"), "{refused}");
+}
+
+#[test]
+fn a_preview_shows_each_recipient_their_plan_and_message_and_sends_nothing() {
+    let f = fixture();
+    let tenant = f.tenant();
+    let _ = shared_with_contacts(&f);
+    let request = ShareRequest {
+        recipients: vec![
+            ShareTo {
+                first_name: "Pat".into(),
+                last_name: "Buyer".into(),
+                ..contact("pat@globex.example", SharePermission::Update)
+            },
+            contact("sam@globex.example", SharePermission::View),
+        ],
+        note: Some("Kick-off Monday".into()),
+        include_tasks: false,
+        ..ShareRequest::new(f.plan, Audience::Contacts, [])
+    };
+    let previews = tenant.preview_share(&request).unwrap();
+    assert_eq!(previews.len(), 2);
+    let pat = &previews[0];
+    assert_eq!(
+        (pat.email.as_str(), pat.name.as_str(), pat.new_person),
+        ("pat@globex.example", "Pat Buyer", true)
+    );
+    assert_eq!(pat.permission, SharePermission::Update);
+    assert_eq!(previews[1].permission, SharePermission::View);
+    // Only the external objective, no tasks (excluded), its CTA without tasks.
+    let names: Vec<&str> = pat
+        .plan
+        .objectives
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(names, ["Go live"]);
+    assert!(pat.plan.objectives[0].tasks.is_empty());
+    assert_eq!(pat.plan.ctas.len(), 1);
+    assert!(pat.plan.ctas[0].tasks.is_empty());
+    assert_eq!(pat.messages.len(), 1);
+    assert_eq!(pat.messages[0].subject, "Onboarding for Globex");
+    assert!(
+        pat.messages[0].body.contains("Kick-off Monday")
+            && pat.messages[0].body.contains("[your link]"),
+        "{}",
+        pat.messages[0].body
+    );
+    // Nothing was recorded or sent, and nobody became a person.
+    assert!(tenant.shares(None).unwrap().is_empty());
+    assert!(tenant.outbox(None).unwrap().is_empty());
+    assert!(
+        tenant
+            .person_by_email("pat@globex.example")
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn a_link_is_extended_and_an_expired_one_opens_again() {
+    let f = fixture();
+    let tenant = f.tenant();
+    without_otp(&tenant);
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            f.plan,
+            Audience::Users,
+            ["full@acme.example", "viewer@acme.example"],
+        ))
+        .unwrap();
+    let (one, other) = (&receipt.links[0], &receipt.links[1]);
+    f.clock.advance(Duration::from_secs(31 * 86_400));
+    assert!(matches!(
+        tenant.open_link(&one.link).unwrap_err().kind(),
+        ErrorKind::LinkUnavailable
+    ));
+    let shorter = tenant.extend_link(one.recipient_id, 0).unwrap_err();
+    assert!(shorter.to_string().contains("1 to 3650"), "{shorter}");
+    let until = tenant.extend_link(one.recipient_id, 7).unwrap();
+    let now = START as i64 + 31 * 86_400;
+    assert_eq!(until, now + 7 * 86_400);
+    assert!(tenant.open_link(&one.link).is_ok());
+    assert!(
+        tenant.open_link(&other.link).is_err(),
+        "the other recipient keeps the share's expiry"
+    );
+    let rows = tenant.shares(Some(f.plan)).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.recipient_id == one.recipient_id)
+        .unwrap();
+    assert_eq!((row.state, row.expires_at), (LinkState::Active, until));
+    let cut = tenant.extend_link(one.recipient_id, 1).unwrap_err();
+    assert!(cut.to_string().contains("would shorten"), "{cut}");
+    assert!(
+        tenant
+            .audit_log()
+            .unwrap()
+            .iter()
+            .any(|e| e.action == "share.extend" && e.actor == "csm@acme.example")
+    );
+    tenant.revoke_recipient(one.recipient_id).unwrap();
+    let revoked = tenant.extend_link(one.recipient_id, 30).unwrap_err();
+    assert!(revoked.to_string().contains("revoked"), "{revoked}");
+}
+
+#[test]
+fn the_command_line_lets_a_recipient_update_a_task_and_the_csm_list_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let run = |args: &[&str]| cshost(&db, args);
+    run(&["tenant", "create", "acme"]);
+    run(&["company", "add", "--tenant", "acme", "Globex"]);
+    let plan = run(&[
+        "plan",
+        "create",
+        "--tenant",
+        "acme",
+        "--company",
+        "1",
+        "--name",
+        "Onboarding",
+        "--contacts",
+    ]);
+    let plan = plan.trim();
+    let objective = run(&[
+        "plan",
+        "objective",
+        "--tenant",
+        "acme",
+        "--plan",
+        plan,
+        "--name",
+        "Go live",
+    ]);
+    let task = run(&[
+        "plan",
+        "task",
+        "--tenant",
+        "acme",
+        "--objective",
+        objective.trim(),
+        "--name",
+        "Train",
+    ]);
+    let task = task.trim();
+    run(&["share", "settings", "--tenant", "acme", "--otp", "off"]);
+    let preview = run(&[
+        "share",
+        "preview",
+        "--tenant",
+        "acme",
+        "--plan",
+        plan,
+        "--contacts",
+        "pat@globex.example:Pat Buyer",
+        "--can-update",
+        "pat@globex.example",
+    ]);
+    assert!(
+        preview.contains("nothing is sent")
+            && preview.contains("update")
+            && preview.contains("Train"),
+        "{preview}"
+    );
+    assert!(run(&["share", "list", "--tenant", "acme"]).lines().count() == 1);
+    let shared = run(&[
+        "share",
+        "create",
+        "--tenant",
+        "acme",
+        "--plan",
+        plan,
+        "--contacts",
+        "pat@globex.example:Pat Buyer",
+        "--can-update",
+        "pat@globex.example",
+    ]);
+    let link = shared
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .expect("a link")
+        .to_owned();
+    let updated = run(&[
+        "share",
+        "update",
+        "--tenant",
+        "acme",
+        &link,
+        "--task",
+        task,
+        "--done",
+        "--due",
+        "2026-05-01",
+    ]);
+    assert!(updated.contains("done, due 2026-05-01"), "{updated}");
+    run(&[
+        "share",
+        "comment",
+        "--tenant",
+        "acme",
+        &link,
+        "--objective",
+        objective.trim(),
+        "Ready \u{1b}[31m soon",
+    ]);
+    let events = run(&["share", "events", "--tenant", "acme", "--plan", plan]);
+    assert!(
+        events.contains("pat@globex.example") && events.contains("task.update"),
+        "{events}"
+    );
+    assert!(!events.contains('\u{1b}'), "escaped: {events}");
+    let show = run(&["plan", "show", "--tenant", "acme", plan]);
+    assert!(
+        show.contains("(done, due 2026-05-01)")
+            && show.contains("comment 1 by recipient pat@globex.example"),
+        "{show}"
+    );
+    assert!(!show.contains('\u{1b}'), "escaped: {show}");
+    let list = run(&["share", "list", "--tenant", "acme", "--plan", plan]);
+    assert!(
+        list.contains("LAST ACCESS") && list.contains("update") && !list.contains("never"),
+        "{list}"
+    );
 }

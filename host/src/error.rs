@@ -177,6 +177,16 @@ pub enum ErrorKind {
     LinkUnavailable,
     /// A one-time code was refused.
     Otp(crate::sharing::OtpError),
+    /// A change through a link that needs a one-time code came without the session a verified
+    /// code opens, or after that session ended.
+    SessionRequired,
+    /// A recipient of a shared plan may not make this change through their link.
+    RecipientRefused {
+        /// The recipient's email.
+        email: String,
+        /// Why: view permission only, a task or objective they do not see.
+        reason: String,
+    },
     /// The operating system's random number generator failed.
     Random(String),
     /// An operation was asked to act as someone who is not a user of the tenant.
@@ -380,6 +390,12 @@ impl fmt::Display for Error {
             ),
             ErrorKind::Unauthenticated => {
                 f.write_str("the token is not valid: it is unknown, expired or revoked")
+            }
+            ErrorKind::SessionRequired => f.write_str(
+                "this link needs a one-time code: ask for a code, enter it, and try again",
+            ),
+            ErrorKind::RecipientRefused { email, reason } => {
+                write!(f, "{email} cannot change the shared plan: {reason}")
             }
             ErrorKind::Random(reason) => {
                 write!(

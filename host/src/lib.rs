@@ -69,8 +69,8 @@ pub use hooks::pending::PendingHooksRun;
 pub use hooks::{CriteriaInput, PartnerInput, RowInput, RowsInput, ShareInput, parse_hook_input};
 pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
 pub use import::{
-    CsvProperties, Encoding, ImportJob, ImportOptions, ImportTarget, JobStatus, Mapping, Progress,
-    RowError, RowErrorKind, Separator, generate_partners_csv,
+    CsvProperties, Encoding, ImportCancel, ImportJob, ImportOptions, ImportTarget, JobStatus,
+    Mapping, Progress, RowError, RowErrorKind, Separator, generate_partners_csv,
 };
 pub use inert::{inert, shell_quote};
 pub use names::nearest;
@@ -82,7 +82,8 @@ pub use partners::HookReport;
 pub use persons::Person;
 pub use plans::dates::rfc3339 as utc_timestamp;
 pub use plans::{
-    Cta, LateCta, NewCta, NewPlan, NewTask, Plan, PlanObjective, PlanStatus, Task, TaskOf,
+    Cta, CtaFilter, CtaStatus, LateCta, NewCta, NewPlan, NewTask, ObjectiveComment, Plan,
+    PlanObjective, PlanStatus, Playbook, PlaybookTask, Task, TaskOf, TaskUpdate,
 };
 pub use plugins::{
     Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext, PluginError,
@@ -92,9 +93,14 @@ pub use plugins::{
     EnableOptions, Enablement, FailurePolicy, InstallOutcome, Installed, InstalledPlugin,
     RecordedFailure, RunStats,
 };
+pub use relationships::{
+    NewRelationship, Relationship, RelationshipEdit, RelationshipType,
+    STANDARD_FIELDS as RELATIONSHIP_STANDARD_FIELDS,
+};
 pub use sharing::{
-    LinkState, Notifications, Opened, OtpError, RecipientLink, ShareReceipt, ShareRequest,
-    ShareRow, ShareTo, SharedPlan, SharingSettings,
+    LinkState, Notifications, Opened, OtpError, RecipientLink, RecipientSession, ShareActivity,
+    SharePermission, SharePreview, ShareReceipt, ShareRequest, ShareRow, ShareTo, SharedPlan,
+    SharingSettings,
 };
 pub use store::TenantId;
 pub use users::{Licence, User};

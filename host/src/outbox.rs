@@ -4,18 +4,20 @@
 //! between sending and recording is recognised: the [`FileMailbox`] refuses the second copy
 //! itself, and an SMTP receiver can drop it by its `Message-ID`.
 //!
-//! Delivery takes at most a tenant's `notifications_per_hour` (see the sharing settings) of
-//! non-OTP messages per rolling hour; the rest wait for a later run. One-time codes are never
-//! held back: they expire in minutes, and each link may ask for only five.
+//! Delivery is fair: pending one-time codes first, then each tenant's messages in turn. It takes
+//! at most a tenant's `notifications_per_hour` (see the sharing settings) of non-OTP messages per
+//! rolling hour, counted and claimed atomically so concurrent deliverers share the limit; the rest
+//! wait for a later run without using up the run. One-time codes are never held back: they expire
+//! in minutes, and each link may ask for only five.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -460,104 +462,152 @@ fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
 }
 
 impl Host {
-    /// Delivers up to `max` pending messages of every tenant, oldest first, through
-    /// `transport`, within each tenant's hourly limit. A failed delivery is recorded on the
+    /// Delivers up to `max` pending messages through `transport`: every pending one-time code
+    /// first (oldest first, whatever its tenant), then the other messages one tenant at a time in
+    /// turn (each tenant's oldest first), so one tenant's backlog never holds another's mail
+    /// back. A tenant that reached its hourly limit is left out of the run: its waiting messages
+    /// are counted as deferred and do not use up `max`. A failed delivery is recorded on the
     /// message, which stays pending for the next run.
+    ///
+    /// Each message is claimed in a transaction of its own that holds the database's write lock
+    /// and counts, against the tenant's limit, the messages sent in the last hour and those other
+    /// deliverers are sending now: any number of deliverers, in any number of processes, never
+    /// send more than the limit between them.
     pub fn deliver_outbox(&self, transport: &dyn Transport, max: usize) -> Result<DeliveryReport> {
-        let now = self.now();
         let store = self.store();
         let mut report = DeliveryReport::default();
-        // Each tenant's remaining allowance for this run, read once.
-        let mut allowance: std::collections::HashMap<String, i64> = Default::default();
-        let mut after = 0;
         let mut handled = 0;
+        // The last code taken in this run, and each tenant's last message: a run visits each
+        // message at most once, and never starts again from the oldest.
+        let mut codes_after = 0;
+        let mut after: HashMap<String, i64> = HashMap::new();
+        // Tenants left out for the rest of the run: at their hourly limit, or with nothing left.
+        let mut at_limit: BTreeSet<String> = BTreeSet::new();
+        let mut done: BTreeSet<String> = BTreeSet::new();
+        let mut round: VecDeque<String> = VecDeque::new();
         while handled < max {
-            let batch: Vec<OutboxMessage> = store.with(|conn| {
-                conn.prepare_cached(&format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM outbox
-                     WHERE status = 'pending' AND id > ?1
-                       AND (claimed_at IS NULL OR claimed_at <= ?2)
-                     ORDER BY id LIMIT 100"
-                ))
-                .and_then(|mut q| {
-                    q.query_map(params![after, now - CLAIM_LEASE_SECS], read_message)?
-                        .collect()
-                })
-                .map_err(Error::from)
-            })?;
-            if batch.is_empty() {
-                break;
+            // Codes first: each one before the next notification.
+            if let Some(message) = claim_code(store, self.now(), codes_after)? {
+                codes_after = message.id;
+                handled += 1;
+                deliver_one(store, transport, message, self.now(), &mut report)?;
+                continue;
             }
-            for message in batch {
-                after = message.id;
-                if handled == max {
+            let Some(tenant) = round.pop_front() else {
+                // A new round: every tenant with messages waiting, in turn.
+                round = tenants_waiting(store)?
+                    .into_iter()
+                    .filter(|t| !at_limit.contains(t) && !done.contains(t))
+                    .collect();
+                if round.is_empty() {
                     break;
                 }
-                handled += 1;
-                let limited = message.kind != MessageKind::Otp.as_str();
-                if limited {
-                    let left = match allowance.get(&message.tenant) {
-                        Some(left) => *left,
-                        None => {
-                            let left = remaining(store, &message.tenant, now)?;
-                            allowance.insert(message.tenant.clone(), left);
-                            left
-                        }
-                    };
-                    if left <= 0 {
-                        report.deferred += 1;
-                        continue;
-                    }
+                continue;
+            };
+            let from = after.get(&tenant).copied().unwrap_or(0);
+            match claim_notification(store, &tenant, self.now(), from)? {
+                Claimed::Message(message) => {
+                    after.insert(tenant, message.id);
+                    handled += 1;
+                    deliver_one(store, transport, *message, self.now(), &mut report)?;
                 }
-                if !claim(store, message.id, now)? {
-                    continue; // Another deliverer has it.
+                Claimed::AtLimit => {
+                    at_limit.insert(tenant);
                 }
-                let outcome = match message.channel {
-                    Channel::InApp => Ok(Sent::Delivered),
-                    Channel::Email => transport.send(&message),
-                };
-                match outcome {
-                    Ok(sent) => {
-                        mark_sent(store, message.id, now)?;
-                        match sent {
-                            Sent::Delivered => report.sent += 1,
-                            Sent::AlreadyDelivered => report.already_delivered += 1,
-                        }
-                        if limited {
-                            *allowance.entry(message.tenant.clone()).or_default() -= 1;
-                        }
-                    }
-                    Err(error) => {
-                        let error = error.to_string();
-                        store.write(|tx| {
-                            tx.execute(
-                                "UPDATE outbox SET last_error = ?2, claimed_at = NULL WHERE id = ?1",
-                                params![message.id, error],
-                            )
-                            .map_err(Error::from)
-                        })?;
-                        report.failed.push((message.id, error));
-                    }
+                Claimed::Nothing => {
+                    done.insert(tenant);
                 }
             }
+        }
+        for tenant in &at_limit {
+            report.deferred += waiting(store, tenant)?;
         }
         Ok(report)
     }
 }
 
-/// How many more limited messages the tenant may send in the current window.
-fn remaining(store: &Store, tenant: &str, now: i64) -> Result<i64> {
+/// Sends one claimed message and records the outcome.
+fn deliver_one(
+    store: &Store,
+    transport: &dyn Transport,
+    message: OutboxMessage,
+    now: i64,
+    report: &mut DeliveryReport,
+) -> Result<()> {
+    let outcome = match message.channel {
+        Channel::InApp => Ok(Sent::Delivered),
+        Channel::Email => transport.send(&message),
+    };
+    match outcome {
+        Ok(sent) => {
+            mark_sent(store, message.id, now)?;
+            match sent {
+                Sent::Delivered => report.sent += 1,
+                Sent::AlreadyDelivered => report.already_delivered += 1,
+            }
+        }
+        Err(error) => {
+            let error = error.to_string();
+            // Given back: no longer counted against the tenant's limit.
+            store.write(|tx| {
+                tx.execute(
+                    "UPDATE outbox SET last_error = ?2, claimed_at = NULL WHERE id = ?1",
+                    params![message.id, error],
+                )
+                .map_err(Error::from)
+            })?;
+            report.failed.push((message.id, error));
+        }
+    }
+    Ok(())
+}
+
+/// The outcome of claiming a tenant's next notification.
+enum Claimed {
+    /// Claimed: this deliverer sends it.
+    Message(Box<OutboxMessage>),
+    /// The tenant has sent (or is sending) its hourly limit.
+    AtLimit,
+    /// No message of the tenant after the given id is free to claim.
+    Nothing,
+}
+
+/// A message is free to claim when no deliverer holds it, or its holder's lease ran out (the
+/// deliverer crashed).
+const CLAIMABLE: &str = "(claimed_at IS NULL OR claimed_at <= ?2)";
+
+/// Takes the oldest pending one-time code after id `after`, of any tenant.
+fn claim_code(store: &Store, now: i64, after: i64) -> Result<Option<OutboxMessage>> {
+    store.write(|tx| {
+        let message = tx
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox
+                 WHERE status = 'pending' AND kind = 'otp' AND id > ?1 AND {CLAIMABLE}
+                 ORDER BY id LIMIT 1"
+            ))?
+            .query_row(params![after, now - CLAIM_LEASE_SECS], read_message)
+            .optional()?;
+        match message {
+            Some(message) => Ok(Some(claim(tx, message, now)?)),
+            None => Ok(None),
+        }
+    })
+}
+
+/// Takes the tenant's oldest pending notification after id `after`, if the tenant's hourly
+/// limit allows one more: the count and the claim are one transaction, under the write lock.
+fn claim_notification(store: &Store, tenant: &str, now: i64, after: i64) -> Result<Claimed> {
     let tenant = TenantId::new(tenant);
-    store.with(|conn| {
+    store.write(|tx| {
         let op = Op {
-            conn,
+            conn: tx,
             tenant: &tenant,
             now,
             actor: "system",
             principal: crate::access::Principal::system(),
         };
-        let per_hour = crate::sharing::settings(&op)?.notifications_per_hour;
-        let sent: i64 = conn
+        let per_hour = i64::from(crate::sharing::settings(&op)?.notifications_per_hour);
+        let sent: i64 = tx
             .prepare_cached(
                 "SELECT count(*) FROM outbox
                  WHERE tenant_id = ?1 AND status = 'sent' AND kind <> 'otp' AND sent_at > ?2",
@@ -565,20 +615,78 @@ fn remaining(store: &Store, tenant: &str, now: i64) -> Result<i64> {
             .query_row(params![tenant.as_str(), now - RATE_WINDOW_SECS], |r| {
                 r.get(0)
             })?;
-        Ok(i64::from(per_hour) - sent)
+        let sending: i64 = tx
+            .prepare_cached(
+                "SELECT count(*) FROM outbox
+                 WHERE tenant_id = ?1 AND status = 'pending' AND claimed_at > ?2
+                   AND kind <> 'otp'",
+            )?
+            .query_row(params![tenant.as_str(), now - CLAIM_LEASE_SECS], |r| {
+                r.get(0)
+            })?;
+        if sent + sending >= per_hour {
+            return Ok(Claimed::AtLimit);
+        }
+        let message = tx
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox
+                 WHERE status = 'pending' AND kind <> 'otp' AND tenant_id = ?3 AND id > ?1
+                   AND {CLAIMABLE}
+                 ORDER BY id LIMIT 1"
+            ))?
+            .query_row(
+                params![after, now - CLAIM_LEASE_SECS, tenant.as_str()],
+                read_message,
+            )
+            .optional()?;
+        match message {
+            Some(message) => Ok(Claimed::Message(Box::new(claim(tx, message, now)?))),
+            None => Ok(Claimed::Nothing),
+        }
     })
 }
 
-/// Takes a message for one delivery attempt; false when someone else took it first.
-fn claim(store: &Store, id: i64, now: i64) -> Result<bool> {
-    store.write(|tx| {
-        tx.prepare_cached(
-            "UPDATE outbox SET attempts = attempts + 1, claimed_at = ?2
-             WHERE id = ?1 AND status = 'pending' AND (claimed_at IS NULL OR claimed_at <= ?3)",
-        )
-        .and_then(|mut update| update.execute(params![id, now, now - CLAIM_LEASE_SECS]))
-        .map(|changed| changed == 1)
-        .map_err(Error::from)
+/// Marks a message as being delivered by this deliverer, in the transaction that chose it.
+fn claim(
+    tx: &rusqlite::Transaction<'_>,
+    mut message: OutboxMessage,
+    now: i64,
+) -> Result<OutboxMessage> {
+    tx.prepare_cached("UPDATE outbox SET attempts = attempts + 1, claimed_at = ?2 WHERE id = ?1")?
+        .execute(params![message.id, now])?;
+    message.attempts += 1;
+    Ok(message)
+}
+
+/// The tenants with notifications waiting, by id: one look-up in the queue's index per tenant.
+fn tenants_waiting(store: &Store) -> Result<Vec<String>> {
+    store.with(|conn| {
+        let mut next = conn.prepare_cached(
+            "SELECT min(tenant_id) FROM outbox
+             WHERE status = 'pending' AND kind <> 'otp' AND tenant_id > ?1",
+        )?;
+        let mut tenants: Vec<String> = Vec::new();
+        loop {
+            let after = tenants.last().map_or("", String::as_str);
+            let found: Option<String> = next.query_row([after], |r| r.get(0))?;
+            match found {
+                Some(tenant) => tenants.push(tenant),
+                None => return Ok(tenants),
+            }
+        }
+    })
+}
+
+/// How many of a tenant's notifications wait.
+fn waiting(store: &Store, tenant: &str) -> Result<usize> {
+    store.with(|conn| {
+        let count: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM outbox
+                 WHERE status = 'pending' AND kind <> 'otp' AND tenant_id = ?1",
+            )?
+            .query_row([tenant], |r| r.get(0))?;
+        Ok(count as usize)
     })
 }
 

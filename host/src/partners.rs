@@ -23,6 +23,10 @@ pub struct HookReport {
     /// Plugins whose actions were refused as invalid (none of that plugin's were applied),
     /// with the reason.
     pub refused: Vec<String>,
+    /// What the person adding the partner should know, such as another company with the same
+    /// name (the partner is added all the same).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// How to undo a partner whose *partner created* hook failed closed.
@@ -87,6 +91,7 @@ impl Tenant<'_> {
             managed_by: None,
             ..company
         };
+        let warnings = self.read(|op| duplicate_check(op, &company))?;
         let id = self.insert_company(company, Some(scope), "partner.add", |op, id| {
             pending::record(
                 op,
@@ -96,7 +101,8 @@ impl Tenant<'_> {
                 },
             )
         })?;
-        let report = self.partner_created_hook(id, Undo::Delete)?;
+        let mut report = self.partner_created_hook(id, Undo::Delete)?;
+        report.warnings = warnings;
         Ok((id, report))
     }
 
@@ -122,7 +128,28 @@ impl Tenant<'_> {
                     })
                 })?;
                 if company.managed_as == ManagedAs::Partner {
+                    let (_, current) = companies::find_with_scope(op, CompanyKey::Id(id))?
+                        .ok_or_else(|| not_found("company", id))?;
+                    let current = current.unwrap_or_default();
+                    if current != scope {
+                        return Err(Error::new(ErrorKind::Invalid(format!(
+                            "company {id} `{}` is a partner with {} access already; tagging \
+                             does not change a partner's scope: change it with `cshost partner \
+                             scope {id} {}`",
+                            company.name,
+                            scope_name(current),
+                            companies::scope_str(scope)
+                        ))));
+                    }
                     continue;
+                }
+                if let Some((_, partner_id, partner)) = companies::managed_by(op, id)? {
+                    return Err(Error::new(ErrorKind::Invalid(format!(
+                        "company {id} `{}` is managed by partner {partner_id} `{partner}`: a \
+                         managed customer is not a partner; clear its Managed By first (`cshost \
+                         company managed-by {id} --clear`)",
+                        company.name
+                    ))));
                 }
                 crate::access::check_partner_seats(op, 1, 0)?;
                 companies::set_partner(op, id, Some(scope))?;
@@ -147,6 +174,55 @@ impl Tenant<'_> {
             .into_iter()
             .map(|id| Ok((id, self.partner_created_hook(id, Undo::Untag)?)))
             .collect()
+    }
+
+    /// Makes partner `id` a customer again. Refused while it manages companies or
+    /// relationships, or has partner users: the error says which, so they can be moved first.
+    pub fn untag_partner(&self, id: i64) -> Result<()> {
+        let users = self.users(Some(id))?.len();
+        self.write(|op| {
+            op.require(Permission::ManagePartners)?;
+            companies::check_is_partner(op, id)?;
+            let companies_managed = companies::count_managed_by(op, id)?;
+            let relationships_managed = crate::relationships::count_managed_by(op, id)?;
+            if companies_managed + relationships_managed > 0 || users > 0 {
+                return Err(Error::new(ErrorKind::Invalid(format!(
+                    "partner {id} manages {companies_managed} company(ies) and \
+                     {relationships_managed} relationship(s) and has {users} partner user(s); a \
+                     customer can do neither: clear their Managed By (`cshost company managed-by \
+                     ID --clear`, `cshost relationship managed-by ID --clear`) and remove its \
+                     users first"
+                ))));
+            }
+            let (_, before) = companies::find_with_scope(op, CompanyKey::Id(id))?
+                .ok_or_else(|| not_found("company", id))?;
+            companies::set_partner(op, id, None)?;
+            op.audit(
+                "partner.untag",
+                &format!("company:{id}"),
+                Some(serde_json::json!({"managed_as": "partner", "scope": before})),
+                Some(serde_json::json!({"managed_as": "customer"})),
+            )
+        })
+    }
+
+    /// Changes partner `id`'s access scope (chosen only when the tenant works at both levels,
+    /// as when it was tagged).
+    pub fn set_partner_scope(&self, id: i64, scope: Option<AccessScope>) -> Result<()> {
+        let scope = resolve_scope(self.info().level, scope)?;
+        self.write(|op| {
+            op.require(Permission::ManagePartners)?;
+            companies::check_is_partner(op, id)?;
+            let (_, before) = companies::find_with_scope(op, CompanyKey::Id(id))?
+                .ok_or_else(|| not_found("company", id))?;
+            companies::set_partner(op, id, Some(scope))?;
+            op.audit(
+                "partner.scope",
+                &format!("company:{id}"),
+                Some(serde_json::json!({ "scope": before })),
+                Some(serde_json::json!({ "scope": scope })),
+            )
+        })
     }
 
     /// The tenant's partners with their access scope, by name.
@@ -255,6 +331,68 @@ impl Tenant<'_> {
             )
         })
     }
+}
+
+fn not_found(object: &'static str, id: i64) -> Error {
+    Error::new(ErrorKind::NotFound {
+        object,
+        id: id.to_string(),
+    })
+}
+
+/// An access scope as messages name it.
+fn scope_name(scope: AccessScope) -> &'static str {
+    match scope {
+        AccessScope::CompanyRecords => "company-records",
+        AccessScope::RelationshipRecords => "relationship-records",
+        AccessScope::Both => "company- and relationship-records",
+    }
+}
+
+/// Checks a partner added by hand against the companies there are: refused when a company has
+/// its external id (the same name too: it is that company, to tag instead; another name: the
+/// id is taken); a warning when another company has its name (ignoring case).
+fn duplicate_check(op: &Op<'_>, company: &NewCompany) -> Result<Vec<String>> {
+    let name = company.name.trim();
+    let external_id = company
+        .fields
+        .get(companies::EXTERNAL_ID)
+        .and_then(|v| v.as_text())
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    if let Some(key) = external_id
+        && let Some(existing) = companies::by_external_id(op, key)?
+    {
+        let message = if existing.name.eq_ignore_ascii_case(name) {
+            format!(
+                "company {} `{}` has this name and external id `{key}` already: it is the same \
+                 company; tag it as a partner (`cshost partner tag {}`) instead of adding it again",
+                existing.id, existing.name, existing.id
+            )
+        } else {
+            format!(
+                "external id `{key}` belongs to company {} `{}` already",
+                existing.id, existing.name
+            )
+        };
+        return Err(Error::new(ErrorKind::InvalidField {
+            field: companies::EXTERNAL_ID.to_owned(),
+            message,
+        }));
+    }
+    let mut warnings = Vec::new();
+    if let Some(existing) = companies::find(op, CompanyKey::Name(name))? {
+        let kind = match existing.managed_as {
+            ManagedAs::Partner => "a partner",
+            ManagedAs::Customer => "a customer",
+        };
+        warnings.push(format!(
+            "company {} `{}` ({kind}) has the same name; the partner is added as another \
+             company: give each an external id to tell them apart",
+            existing.id, existing.name
+        ));
+    }
+    Ok(warnings)
 }
 
 /// Applies one validated action of a lifecycle plugin to partner `id`.
@@ -374,9 +512,17 @@ mod tests {
         assert_eq!(report, HookReport::default());
         let customer = acme.add_company(NewCompany::new("Northwind")).unwrap();
         let tagged = acme
-            .tag_partners(&[customer, id], Some(AccessScope::RelationshipRecords))
+            .tag_partners(&[customer], Some(AccessScope::RelationshipRecords))
             .unwrap();
-        assert_eq!(tagged.len(), 1, "a partner already is not tagged again");
+        assert_eq!(tagged.len(), 1);
+        let again = acme
+            .tag_partners(&[customer, id], Some(AccessScope::Both))
+            .unwrap_err();
+        assert!(again.to_string().contains("partner scope"), "{again}");
+        let tagged = acme
+            .tag_partners(&[customer], Some(AccessScope::RelationshipRecords))
+            .unwrap();
+        assert!(tagged.is_empty(), "a partner already is not tagged again");
         let partners = acme.partners().unwrap();
         let summary: Vec<(&str, AccessScope)> = partners
             .iter()

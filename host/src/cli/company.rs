@@ -46,6 +46,21 @@ pub enum CompanyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set, change or clear the partner that manages a company (to give it to another
+    /// partner, clear it first).
+    ManagedBy {
+        /// The tenant.
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The company's id.
+        id: i64,
+        /// The partner's id.
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        partner: Option<i64>,
+        /// Clear Managed By.
+        #[arg(long)]
+        clear: bool,
+    },
     /// Define a custom company field.
     Field {
         /// The tenant.
@@ -145,9 +160,12 @@ impl ImportArgs {
 }
 
 /// The exit code of an import that ran: 0 when no row failed, [`ROWS_FAILED`] when some did
-/// (skipped rows are not failures). An import that could not run exits 1, as every error does.
+/// (skipped rows are not failures), [`CANCELLED`] when it was cancelled. An import that could
+/// not run exits 1, as every error does.
 pub fn import_exit_code(job: &ImportJob) -> ExitCode {
-    if job.failed > 0 {
+    if job.status == cs_host::JobStatus::Cancelled {
+        ExitCode::from(CANCELLED)
+    } else if job.failed > 0 {
         ExitCode::from(ROWS_FAILED)
     } else {
         ExitCode::SUCCESS
@@ -157,13 +175,19 @@ pub fn import_exit_code(job: &ImportJob) -> ExitCode {
 /// The exit code of an import that ran but failed some rows.
 pub const ROWS_FAILED: u8 = 3;
 
+/// The exit code of an import that was cancelled (Ctrl-C, SIGTERM, `cshost import cancel`).
+pub const CANCELLED: u8 = 4;
+
 /// Imports with a progress bar when stderr is a terminal, plain lines every 10% otherwise and a
-/// last line with the final count.
+/// last line with the final count. Ctrl-C or SIGTERM cancels the import.
 fn import_with_progress(
     tenant: &Tenant<'_>,
     file: &std::path::Path,
     options: &ImportOptions,
 ) -> anyhow::Result<ImportJob> {
+    let options = &options
+        .clone()
+        .cancel_on(super::signals::cancel_on_signals());
     let job = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
@@ -173,7 +197,7 @@ fn import_with_progress(
         let job = tenant.import_file_with_progress(file, options, &mut |p: Progress| {
             bar.set_length(p.total_bytes);
             bar.set_position(p.bytes);
-            bar.set_message(format!("{} rows", p.rows));
+            bar.set_message(format!("{} rows read, {} written", p.read, p.rows));
         });
         bar.finish_and_clear();
         job
@@ -189,7 +213,11 @@ fn import_with_progress(
             }
         });
         if let Ok(job) = &job {
-            eprintln!("{}: {} rows, done", file.display(), job.rows);
+            let end = match job.status {
+                cs_host::JobStatus::Cancelled => "cancelled",
+                _ => "done",
+            };
+            eprintln!("{}: {} rows, {end}", file.display(), job.rows);
         }
         job
     };
@@ -365,6 +393,19 @@ pub fn run(
                 println!("{}", serde_json::to_string_pretty(&companies)?);
             } else {
                 print_companies(&companies);
+            }
+        }
+        CompanyCommand::ManagedBy {
+            tenant,
+            id,
+            partner,
+            clear,
+        } => {
+            let partner = if clear { None } else { partner };
+            super::tenant(&host, &tenant)?.set_managed_by(id, partner)?;
+            match partner {
+                Some(p) => println!("company {id} is managed by partner {p}"),
+                None => println!("company {id} is managed by no partner"),
             }
         }
         CompanyCommand::Field {

@@ -1,13 +1,15 @@
-//! `cshost import`: import jobs (list, show, error CSV), the tenant's size limit, and a
+//! `cshost import`: import jobs (list, show, error CSV, cancel), the tenant's size limit, and a
 //! generator of large CSV files for trials and benchmarks.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
 use clap::Subcommand;
-use cs_host::Host;
+use cs_host::{Host, JobStatus};
 
 use super::company::print_job;
 
@@ -40,6 +42,18 @@ pub enum ImportCommand {
         /// The file to write [default: standard output].
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+    /// Cancel a running job, from any process on the same database: it stops between two rows
+    /// and ends `cancelled`, with every row written before committed. Waits for it to end.
+    Cancel {
+        /// The tenant.
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The job's id.
+        job: i64,
+        /// The longest to wait for the job to end, in seconds.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
     },
     /// Show or set the tenant's CSV size limit in bytes (2 MB by default).
     Limit {
@@ -88,6 +102,29 @@ pub fn run(
                     tenant.write_error_csv(job, std::io::BufWriter::new(file))?;
                 }
                 None => tenant.write_error_csv(job, std::io::stdout().lock())?,
+            }
+        }
+        ImportCommand::Cancel { tenant, job, wait } => {
+            let host = host()?;
+            let tenant = super::tenant(&host, &tenant)?;
+            if tenant.cancel_import(job)? == JobStatus::Interrupted {
+                println!("job {job}: no process was running it any more; marked interrupted");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let until = Instant::now() + Duration::from_secs(wait);
+            loop {
+                let current = tenant.import_job(job)?;
+                if current.status != JobStatus::Running {
+                    print_job(&current, false)?;
+                    break;
+                }
+                if Instant::now() >= until {
+                    bail!(
+                        "job {job} is still running after {wait} s; it stops once its current \
+                         plugin call ends (`cshost import show {job}`)"
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
         }
         ImportCommand::Limit { tenant, bytes } => {

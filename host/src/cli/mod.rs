@@ -22,6 +22,7 @@ macro_rules! print {
 mod access;
 mod company;
 mod criteria;
+mod cta;
 mod import;
 mod outbox;
 mod partner;
@@ -29,8 +30,11 @@ mod plan;
 mod plugin;
 mod plugin_admin;
 mod plugin_test;
+mod relationship;
 mod scaffold;
 mod share;
+mod share_request;
+mod signals;
 mod tenant;
 mod user;
 
@@ -128,6 +132,10 @@ enum Command {
     /// Success plans, objectives, tasks and CTAs.
     #[command(subcommand)]
     Plan(plan::PlanCommand),
+    /// The CTA cockpit: list CTAs (per company, relationship, owner, status), close, reopen,
+    /// assign, and playbooks.
+    #[command(subcommand)]
+    Cta(cta::CtaCommand),
     /// Share plans, open links, one-time codes, revoke, list shares, sharing settings.
     #[command(subcommand)]
     Share(share::ShareCommand),
@@ -155,6 +163,12 @@ enum Command {
     /// Permission bundles, partners' data permissions, partner seats, and who a user is.
     #[command(subcommand)]
     Access(access::AccessCommand),
+    /// Relationship types: the admin's templates, each with its own fields.
+    #[command(subcommand)]
+    RelationshipType(relationship::RelationshipTypeCommand),
+    /// Relationships of companies: add, edit, delete, show, list, search, Managed By.
+    #[command(subcommand)]
+    Relationship(relationship::RelationshipCommand),
 }
 
 /// Runs the command line and turns its outcome into an exit code.
@@ -219,6 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(command) => plugin::run(command, &|| runtime(cache_dir.clone()), &open),
         Command::Tenant(command) => tenant::run(command, &open),
         Command::Plan(command) => plan::run(command, &open),
+        Command::Cta(command) => cta::run(command, &open),
         Command::Share(command) => share::run(command, &open),
         Command::Outbox(command) => outbox::run(command, &open),
         Command::Company(command) => company::run(command, &open),
@@ -228,6 +243,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(command) => import::run(command, &open),
         Command::Token(command) => access::run_token(command, &open),
         Command::Access(command) => access::run(command, &open),
+        Command::RelationshipType(command) => relationship::run_types(command, &open),
+        Command::Relationship(command) => relationship::run(command, &open),
     }
 }
 

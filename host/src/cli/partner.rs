@@ -46,6 +46,24 @@ pub enum PartnerCommand {
         #[arg(long)]
         scope: Option<String>,
     },
+    /// Make a partner a customer again (refused while it manages records or has users).
+    Untag {
+        /// The tenant.
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The partner's id.
+        id: i64,
+    },
+    /// Change a partner's access scope: company, relationship or both.
+    Scope {
+        /// The tenant.
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The partner's id.
+        id: i64,
+        /// company, relationship or both (asked only when the tenant works at both levels).
+        scope: Option<String>,
+    },
     /// Tag the companies that criteria select as partners.
     TagCriteria {
         #[command(flatten)]
@@ -76,8 +94,20 @@ fn print_tagged(tagged: &[(i64, HookReport)]) {
     print_reports(tagged);
 }
 
+/// An access scope as the command line spells it.
+fn scope_name(scope: cs_host::model::AccessScope) -> &'static str {
+    match scope {
+        cs_host::model::AccessScope::CompanyRecords => "company",
+        cs_host::model::AccessScope::RelationshipRecords => "relationship",
+        cs_host::model::AccessScope::Both => "both",
+    }
+}
+
 fn print_reports(reports: &[(i64, HookReport)]) {
     for (id, report) in reports {
+        for line in &report.warnings {
+            eprintln!("warning: {}", cs_host::inert(line));
+        }
         for line in &report.applied {
             println!("  partner {id}: {}", cs_host::inert(line));
         }
@@ -132,15 +162,30 @@ pub fn run(
             } else {
                 println!("{:<8} {:<14} NAME", "ID", "SCOPE");
                 for p in partners {
-                    let scope = match p.scope {
-                        cs_host::model::AccessScope::CompanyRecords => "company",
-                        cs_host::model::AccessScope::RelationshipRecords => "relationship",
-                        cs_host::model::AccessScope::Both => "both",
-                    };
+                    let scope = scope_name(p.scope);
                     let name = cs_host::inert(&p.company.name);
                     println!("{:<8} {:<14} {}", p.company.id, scope, name);
                 }
             }
+        }
+        PartnerCommand::Untag { tenant, id } => {
+            super::tenant(&host, &tenant)?.untag_partner(id)?;
+            println!("company {id} is a customer again");
+        }
+        PartnerCommand::Scope {
+            tenant,
+            id,
+            scope: s,
+        } => {
+            let tenant = super::tenant(&host, &tenant)?;
+            tenant.set_partner_scope(id, scope(&s)?)?;
+            let now = tenant
+                .partners()?
+                .into_iter()
+                .find(|p| p.company.id == id.to_string())
+                .map(|p| p.scope)
+                .unwrap_or_default();
+            println!("partner {id} has {} access", scope_name(now));
         }
         PartnerCommand::SampleCsv { tenant } => {
             print!(

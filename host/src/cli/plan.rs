@@ -89,6 +89,20 @@ pub enum PlanCommand {
         #[command(flatten)]
         actor: Actor,
     },
+    /// Comment on an objective (recipients of a shared plan see the comments of the objectives
+    /// they see); prints the comment's id.
+    Comment {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The objective.
+        #[arg(long)]
+        objective: i64,
+        /// The comment.
+        text: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
     /// Set (re-apply) a task's due date; a CTA due earlier moves with it.
     TaskDue {
         /// The tenant (or set CSHOST_TENANT).
@@ -98,6 +112,35 @@ pub enum PlanCommand {
         task: i64,
         /// The new due date (YYYY-MM-DD).
         due: Date,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Change a CTA's due date (refused while one of its tasks is due later), or clear it.
+    CtaDue {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The CTA.
+        cta: i64,
+        /// The new due date (YYYY-MM-DD).
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        due: Option<Date>,
+        /// Clear the due date.
+        #[arg(long)]
+        clear: bool,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Make one objective internal only, or shared with external contacts again.
+    ObjectiveSharing {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The objective.
+        objective: i64,
+        /// `internal` or `external`.
+        #[arg(value_parser = ["internal", "external"])]
+        sharing: String,
         #[command(flatten)]
         actor: Actor,
     },
@@ -127,6 +170,9 @@ pub enum PlanCommand {
         /// The plan objective it works towards.
         #[arg(long, requires = "plan")]
         objective: Option<i64>,
+        /// The relationship (of that company) it is on.
+        #[arg(long)]
+        relationship: Option<i64>,
         #[command(flatten)]
         actor: Actor,
     },
@@ -217,6 +263,18 @@ pub enum CliCtaType {
     Objective,
 }
 
+impl From<CliCtaType> for CtaType {
+    fn from(kind: CliCtaType) -> CtaType {
+        match kind {
+            CliCtaType::Risk => CtaType::Risk,
+            CliCtaType::Expansion => CtaType::Expansion,
+            CliCtaType::Lifecycle => CtaType::Lifecycle,
+            CliCtaType::Activity => CtaType::Activity,
+            CliCtaType::Objective => CtaType::Objective,
+        }
+    }
+}
+
 /// A CTA's priority.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum CliPriority {
@@ -300,6 +358,42 @@ pub fn run(
             };
             println!("{}", actor.tenant(&host, &tenant)?.add_task(of, &task)?);
         }
+        PlanCommand::CtaDue {
+            tenant,
+            cta,
+            due,
+            clear,
+            actor,
+        } => {
+            let due = if clear { None } else { due };
+            actor.tenant(&host, &tenant)?.set_cta_due(cta, due)?;
+            match due {
+                Some(due) => println!("CTA {cta} is due {due}"),
+                None => println!("CTA {cta} has no due date"),
+            }
+        }
+        PlanCommand::ObjectiveSharing {
+            tenant,
+            objective,
+            sharing,
+            actor,
+        } => {
+            actor
+                .tenant(&host, &tenant)?
+                .set_objective_shared(objective, sharing == "external")?;
+            println!("objective {objective} is {sharing}");
+        }
+        PlanCommand::Comment {
+            tenant,
+            objective,
+            text,
+            actor,
+        } => {
+            let id = actor
+                .tenant(&host, &tenant)?
+                .comment_objective(objective, &text)?;
+            println!("{id}");
+        }
         PlanCommand::TaskDue {
             tenant,
             task,
@@ -320,17 +414,12 @@ pub fn run(
             due,
             plan,
             objective,
+            relationship,
             actor,
         } => {
-            let id = actor.tenant(&host, &tenant)?.open_cta(&NewCta {
+            let cta = NewCta {
                 company_id: company,
-                kind: match kind {
-                    CliCtaType::Risk => CtaType::Risk,
-                    CliCtaType::Expansion => CtaType::Expansion,
-                    CliCtaType::Lifecycle => CtaType::Lifecycle,
-                    CliCtaType::Activity => CtaType::Activity,
-                    CliCtaType::Objective => CtaType::Objective,
-                },
+                kind: CtaType::from(kind),
                 name,
                 priority: match priority {
                     CliPriority::Low => Priority::Low,
@@ -340,7 +429,12 @@ pub fn run(
                 due_date: due,
                 plan_id: plan,
                 objective_id: objective,
-            })?;
+            };
+            let tenant = actor.tenant(&host, &tenant)?;
+            let id = match relationship {
+                Some(r) => tenant.open_relationship_cta(r, &cta)?,
+                None => tenant.open_cta(&cta)?,
+            };
             println!("{id}");
         }
         PlanCommand::Activate {
@@ -390,18 +484,23 @@ pub fn run(
             println!("plan {plan}: sharing with contacts {switch}");
         }
         PlanCommand::Show { tenant, plan, json } => {
-            let plan = super::tenant(&host, &tenant)?.plan(plan)?;
+            let tenant = super::tenant(&host, &tenant)?;
+            let plan = tenant.plan(plan)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&plan)?);
             } else {
-                print_plan(&plan).context("printing the plan")?;
+                let relationship = match plan.relationship_id {
+                    Some(r) => tenant.relationship(r)?,
+                    None => None,
+                };
+                print_plan(&plan, relationship.as_ref()).context("printing the plan")?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_plan(plan: &Plan) -> anyhow::Result<()> {
+fn print_plan(plan: &Plan, relationship: Option<&cs_host::Relationship>) -> anyhow::Result<()> {
     let due = |d: Option<Date>| d.map(|d| format!(", due {d}")).unwrap_or_default();
     println!(
         "plan {} `{}` ({}{}), company {}{}",
@@ -416,6 +515,14 @@ fn print_plan(plan: &Plan) -> anyhow::Result<()> {
             ""
         }
     );
+    if let Some(r) = relationship {
+        println!(
+            "  relationship {} `{}` ({})",
+            r.id,
+            cs_host::inert(&r.name),
+            cs_host::inert(&r.type_name)
+        );
+    }
     for o in &plan.objectives {
         let who = if o.shared_externally {
             "external"
@@ -430,21 +537,51 @@ fn print_plan(plan: &Plan) -> anyhow::Result<()> {
             due(o.due_date)
         );
         for t in &o.tasks {
-            println!("    task {} `{}`{}", t.id, t.name, due(t.due_date));
+            println!(
+                "    task {} `{}` ({}{})",
+                t.id,
+                t.name,
+                t.status,
+                due(t.due_date)
+            );
+        }
+        for c in &o.comments {
+            let by = if c.external { "recipient " } else { "" };
+            println!(
+                "    comment {} by {by}{} at {}: {}",
+                c.id,
+                c.author,
+                cs_host::utc_timestamp(c.at),
+                cs_host::inert(&c.body)
+            );
         }
     }
     for c in &plan.ctas {
         println!(
-            "  cta {} `{}` ({:?}, {:?}, {}{})",
+            "  cta {} `{}` ({:?}, {:?}, {}{}{}){}",
             c.id,
             c.name,
             c.kind,
             c.priority,
             c.status,
-            due(c.due_date)
+            due(c.due_date),
+            c.owner
+                .as_deref()
+                .map(|o| format!(", owner {o}"))
+                .unwrap_or_default(),
+            c.closed_reason
+                .as_deref()
+                .map(|r| format!(": {}", cs_host::inert(r)))
+                .unwrap_or_default()
         );
         for t in &c.tasks {
-            println!("    task {} `{}`{}", t.id, t.name, due(t.due_date));
+            println!(
+                "    task {} `{}` ({}{})",
+                t.id,
+                t.name,
+                t.status,
+                due(t.due_date)
+            );
         }
     }
     Ok(())

@@ -4,43 +4,102 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use cs_host::model::Audience;
-use cs_host::{Host, LinkState, Notifications, Opened, ShareRequest, ShareTo, SharedPlan};
+use cs_host::model::Date;
+use cs_host::{Host, LinkState, Notifications, Opened, SharedPlan, TaskUpdate, inert};
 
 use super::plan::Actor;
+use super::share_request::ShareArgs;
 
 #[derive(Subcommand)]
 pub enum ShareCommand {
     /// Share a plan with internal users or with external contacts; prints each recipient's
     /// link (the only time it can be read) and what became of the notifications.
     Create {
-        /// The tenant (or set CSHOST_TENANT).
-        #[arg(long, env = "CSHOST_TENANT")]
-        tenant: String,
-        /// The plan.
-        #[arg(long)]
-        plan: i64,
-        /// Internal users, by email (comma-separated or repeated).
-        #[arg(long, value_delimiter = ',', required_unless_present = "contacts")]
-        users: Vec<String>,
-        /// External contacts, as EMAIL or "EMAIL:First Last" (comma-separated or repeated).
-        #[arg(long, value_delimiter = ',', conflicts_with = "users")]
-        contacts: Vec<String>,
-        /// Leave the plan's tasks out.
-        #[arg(long)]
-        no_tasks: bool,
-        /// The subject [default: "<plan> for <customer>"].
-        #[arg(long)]
-        subject: Option<String>,
-        /// A note for the recipients.
-        #[arg(long)]
-        note: Option<String>,
+        #[command(flatten)]
+        share: ShareArgs,
         /// Who shares it.
         #[command(flatten)]
         actor: Actor,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Show exactly what each recipient of a share would get (the plan as they would see it,
+    /// their permission, the message) without recording or sending anything.
+    Preview {
+        #[command(flatten)]
+        share: ShareArgs,
+        /// Who would share it.
+        #[command(flatten)]
+        actor: Actor,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// As a recipient with update permission, through the link: set a task's status or due
+    /// date.
+    Update {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The link.
+        link: String,
+        /// The session `share verify` printed (for a link that needs a one-time code).
+        #[arg(long)]
+        session: Option<String>,
+        /// The task.
+        #[arg(long)]
+        task: i64,
+        /// Mark it done.
+        #[arg(long, conflicts_with = "reopen")]
+        done: bool,
+        /// Mark it open again.
+        #[arg(long)]
+        reopen: bool,
+        /// Its new due date (YYYY-MM-DD).
+        #[arg(long)]
+        due: Option<Date>,
+    },
+    /// As a recipient with update permission, through the link: comment on an objective.
+    Comment {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The link.
+        link: String,
+        /// The session `share verify` printed (for a link that needs a one-time code).
+        #[arg(long)]
+        session: Option<String>,
+        /// The objective.
+        #[arg(long)]
+        objective: i64,
+        /// The comment.
+        text: String,
+    },
+    /// What recipients did through their links (task updates, comments), oldest first.
+    Events {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// Only this plan's.
+        #[arg(long)]
+        plan: Option<i64>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Extend a recipient's link: it expires DAYS days from now (an expired link opens again).
+    Extend {
+        /// The tenant (or set CSHOST_TENANT).
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The recipient (see `share list`).
+        recipient: i64,
+        /// Days from now, 1 to 3650.
+        #[arg(long)]
+        days: u32,
+        #[command(flatten)]
+        actor: Actor,
     },
     /// Open a shared link (the link or its token), as its recipient would.
     Open {
@@ -74,20 +133,24 @@ pub enum ShareCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke links: one recipient's, every link to a plan, or every link to a customer's plans.
+    /// Revoke links: one recipient's, every link to a plan, or every link to the plans of a
+    /// customer or of one of its relationships.
     Revoke {
         /// The tenant (or set CSHOST_TENANT).
         #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// One recipient (the id `share list` shows).
-        #[arg(long, required_unless_present_any = ["plan", "company"], conflicts_with_all = ["plan", "company"])]
+        #[arg(long, required_unless_present_any = ["plan", "company", "relationship"], conflicts_with_all = ["plan", "company", "relationship"])]
         recipient: Option<i64>,
         /// Every link to this plan.
-        #[arg(long, conflicts_with = "company")]
+        #[arg(long, conflicts_with_all = ["company", "relationship"])]
         plan: Option<i64>,
         /// Every link to the plans of this customer company.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "relationship")]
         company: Option<i64>,
+        /// Every link to the plans of this relationship.
+        #[arg(long)]
+        relationship: Option<i64>,
         #[command(flatten)]
         actor: Actor,
     },
@@ -108,8 +171,11 @@ pub enum ShareCommand {
         #[arg(long, env = "CSHOST_TENANT")]
         tenant: String,
         /// Only this plan's shares.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "relationship")]
         plan: Option<i64>,
+        /// Only the shares of this relationship's plans.
+        #[arg(long)]
+        relationship: Option<i64>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -142,44 +208,18 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let host = host()?;
     match command {
-        ShareCommand::Create {
-            tenant,
-            plan,
-            users,
-            contacts,
-            no_tasks,
-            subject,
-            note,
-            actor,
-            json,
-        } => {
-            let (audience, recipients) = if contacts.is_empty() {
-                (
-                    Audience::Users,
-                    users.iter().map(|e| ShareTo::email(e)).collect(),
-                )
-            } else {
-                (
-                    Audience::Contacts,
-                    contacts.iter().map(|c| contact(c)).collect(),
-                )
-            };
-            let receipt = actor.tenant(&host, &tenant)?.share_plan(&ShareRequest {
-                plan_id: plan,
-                audience,
-                recipients,
-                include_tasks: !no_tasks,
-                subject,
-                note,
-            })?;
+        ShareCommand::Create { share, actor, json } => {
+            let receipt = actor
+                .tenant(&host, &share.tenant)?
+                .share_plan(&share.request())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&receipt)?);
             } else {
                 println!("share {}", receipt.share_id);
                 for link in &receipt.links {
                     println!(
-                        "  recipient {} {}: {}",
-                        link.recipient_id, link.email, link.link
+                        "  recipient {} {} ({}): {}",
+                        link.recipient_id, link.email, link.permission, link.link
                     );
                 }
                 match &receipt.notifications {
@@ -198,6 +238,110 @@ pub fn run(
                 Opened::Plan(plan) => print_shared(&plan, json)?,
             }
         }
+        ShareCommand::Preview { share, actor, json } => {
+            let previews = actor
+                .tenant(&host, &share.tenant)?
+                .preview_share(&share.request())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&previews)?);
+            } else {
+                for p in &previews {
+                    println!(
+                        "== {} ({}{}, {}) — nothing is sent",
+                        p.email,
+                        if p.external { "contact" } else { "user" },
+                        if p.new_person {
+                            ", would become a new person"
+                        } else {
+                            ""
+                        },
+                        p.permission
+                    );
+                    if let Some(error) = &p.held {
+                        println!("messages would be held: {}", inert(error));
+                    }
+                    for m in &p.messages {
+                        println!("subject: {}", inert(&m.subject));
+                        println!(
+                            "{}",
+                            m.body.lines().map(inert).collect::<Vec<_>>().join("\n")
+                        );
+                    }
+                    print_shared(&p.plan, false)?;
+                }
+            }
+        }
+        ShareCommand::Update {
+            tenant,
+            link,
+            session,
+            task,
+            done,
+            reopen,
+            due,
+        } => {
+            let update = TaskUpdate {
+                done: if done {
+                    Some(true)
+                } else if reopen {
+                    Some(false)
+                } else {
+                    None
+                },
+                due_date: due,
+            };
+            let plan = host.tenant(&tenant)?.update_shared_task(
+                &link,
+                session.as_deref(),
+                task,
+                &update,
+            )?;
+            println!("task {task} updated");
+            print_shared(&plan, false)?;
+        }
+        ShareCommand::Comment {
+            tenant,
+            link,
+            session,
+            objective,
+            text,
+        } => {
+            host.tenant(&tenant)?.comment_shared_objective(
+                &link,
+                session.as_deref(),
+                objective,
+                &text,
+            )?;
+            println!("comment added to objective {objective}");
+        }
+        ShareCommand::Events { tenant, plan, json } => {
+            let events = host.tenant(&tenant)?.share_events(plan)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&events)?);
+            } else {
+                for e in events {
+                    println!(
+                        "{} plan {} {} (recipient {}) {} {}: {}",
+                        time(e.at),
+                        e.plan_id,
+                        e.email,
+                        e.recipient_id,
+                        e.action,
+                        e.subject,
+                        inert(&e.detail.to_string())
+                    );
+                }
+            }
+        }
+        ShareCommand::Extend {
+            tenant,
+            recipient,
+            days,
+            actor,
+        } => {
+            let until = actor.tenant(&host, &tenant)?.extend_link(recipient, days)?;
+            println!("recipient {recipient}: the link expires {}", time(until));
+        }
         ShareCommand::Otp { tenant, link } => {
             super::tenant(&host, &tenant)?.request_otp(&link)?;
             println!("a code is on its way (see `cshost outbox list`)");
@@ -208,8 +352,20 @@ pub fn run(
             code,
             json,
         } => {
-            let plan = super::tenant(&host, &tenant)?.verify_otp(&link, &code)?;
-            print_shared(&plan, json)?;
+            let session = super::tenant(&host, &tenant)?.start_session(&link, &code)?;
+            if let Some(token) = &session.token
+                && !json
+            {
+                println!(
+                    "session {token} (until {}; give it with --session to update the plan)",
+                    time(session.expires_at)
+                );
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&session)?);
+            } else {
+                print_shared(&session.plan, false)?;
+            }
         }
         ShareCommand::Reissue {
             tenant,
@@ -227,25 +383,44 @@ pub fn run(
             recipient,
             plan,
             company,
+            relationship,
             actor,
         } => {
             let tenant = actor.tenant(&host, &tenant)?;
-            let revoked = match (recipient, plan, company) {
-                (Some(r), _, _) => usize::from(tenant.revoke_recipient(r)?),
-                (_, Some(p), _) => tenant.revoke_plan(p)?,
-                (_, _, Some(c)) => tenant.revoke_company(c)?,
-                _ => anyhow::bail!("give --recipient, --plan or --company"),
+            let revoked = match (recipient, plan, company, relationship) {
+                (Some(r), _, _, _) => usize::from(tenant.revoke_recipient(r)?),
+                (_, Some(p), _, _) => tenant.revoke_plan(p)?,
+                (_, _, Some(c), _) => tenant.revoke_company(c)?,
+                (_, _, _, Some(r)) => tenant.revoke_relationship(r)?,
+                _ => anyhow::bail!("give --recipient, --plan, --company or --relationship"),
             };
             println!("{revoked} link(s) revoked");
         }
-        ShareCommand::List { tenant, plan, json } => {
-            let rows = super::tenant(&host, &tenant)?.shares(plan)?;
+        ShareCommand::List {
+            tenant,
+            plan,
+            relationship,
+            json,
+        } => {
+            let tenant = super::tenant(&host, &tenant)?;
+            let rows = match relationship {
+                Some(r) => tenant.relationship_shares(r)?,
+                None => tenant.shares(plan)?,
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 println!(
-                    "{:<9} {:<6} {:<24} {:<30} {:<8} {:<24} {:<20} EXPIRES",
-                    "RECIPIENT", "SHARE", "PLAN", "EMAIL", "STATE", "SHARED BY", "SHARED ON"
+                    "{:<9} {:<6} {:<24} {:<30} {:<8} {:<6} {:<24} {:<20} {:<20} LAST ACCESS",
+                    "RECIPIENT",
+                    "SHARE",
+                    "PLAN",
+                    "EMAIL",
+                    "STATE",
+                    "MAY",
+                    "SHARED BY",
+                    "SHARED ON",
+                    "EXPIRES"
                 );
                 for r in rows {
                     let state = match r.state {
@@ -255,15 +430,17 @@ pub fn run(
                         LinkState::Blocked => "blocked",
                     };
                     println!(
-                        "{:<9} {:<6} {:<24} {:<30} {:<8} {:<24} {:<20} {}",
+                        "{:<9} {:<6} {:<24} {:<30} {:<8} {:<6} {:<24} {:<20} {:<20} {}",
                         r.recipient_id,
                         r.share_id,
                         format!("{} {}", r.plan_id, r.plan_name),
                         r.email,
                         state,
+                        r.permission,
                         r.shared_by,
                         time(r.shared_on),
-                        time(r.expires_at)
+                        time(r.expires_at),
+                        r.last_access_at.map_or_else(|| "never".to_owned(), time)
                     );
                 }
             }
@@ -301,17 +478,6 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `EMAIL` or `EMAIL:First Last`.
-fn contact(text: &str) -> ShareTo {
-    let (email, name) = text.split_once(':').unwrap_or((text, ""));
-    let (first, last) = name.trim().split_once(' ').unwrap_or((name.trim(), ""));
-    ShareTo {
-        email: email.trim().to_owned(),
-        first_name: first.to_owned(),
-        last_name: last.trim().to_owned(),
-    }
-}
-
 fn print_shared(plan: &SharedPlan, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(plan)?);
@@ -330,7 +496,21 @@ fn print_shared(plan: &SharedPlan, json: bool) -> anyhow::Result<()> {
         for t in &o.tasks {
             let due = t.due_date.map(|d| format!(", due {d}")).unwrap_or_default();
             let owner = t.owner.as_deref().unwrap_or("unassigned");
-            println!("      task: {} ({owner}{due})", t.name);
+            println!(
+                "      task {}: {} ({owner}, {}{due})",
+                t.id, t.name, t.status
+            );
+        }
+        for c in &o.comments {
+            println!("      comment by {}: {}", c.author, inert(&c.body));
+        }
+    }
+    for c in &plan.ctas {
+        let due = c.due_date.map(|d| format!(", due {d}")).unwrap_or_default();
+        println!("  - CTA {} ({}{due})", c.name, c.status);
+        for t in &c.tasks {
+            let due = t.due_date.map(|d| format!(", due {d}")).unwrap_or_default();
+            println!("      task {}: {} ({}{due})", t.id, t.name, t.status);
         }
     }
     Ok(())

@@ -22,9 +22,14 @@ use crate::model::{AccessScope, Company, FieldValue, Fields, ManagedAs};
 
 pub(crate) use bulk::BulkInsert;
 pub(crate) use directory::Directory;
-pub(crate) use row::{COLUMNS, CompanyWrite, parse_scope, read_row, scope_str};
+pub(crate) use row::{
+    COLUMNS, CompanyWrite, custom_from_json, custom_to_json, parse_scope, read_row, scope_str,
+};
 use row::{custom_json, managed_as_str, standard_values};
-pub(crate) use schema::{EXTERNAL_ID, NAME, STANDARD_FIELDS, Schema, parse_text};
+pub(crate) use schema::{
+    EXTERNAL_ID, NAME, RESERVED_NAMES, STANDARD_FIELDS, Schema, check_value, custom_fields,
+    custom_type, define_custom, parse_text, remove_custom,
+};
 pub use schema::{FieldDef, FieldType};
 
 /// How to find one company of a tenant.
@@ -197,6 +202,28 @@ pub(crate) fn delete(op: &Op<'_>, id: i64) -> Result<()> {
         params![op.tenant.as_str(), id],
     )?;
     Ok(())
+}
+
+/// How many companies partner `partner` manages.
+pub(crate) fn count_managed_by(op: &Op<'_>, partner: i64) -> Result<i64> {
+    let count = op
+        .conn
+        .prepare_cached("SELECT count(*) FROM companies WHERE tenant_id = ?1 AND managed_by = ?2")?
+        .query_row(params![op.tenant.as_str(), partner], |r| r.get(0))?;
+    Ok(count)
+}
+
+/// The company with external id `key`, if any.
+pub(crate) fn by_external_id(op: &Op<'_>, key: &str) -> Result<Option<Company>> {
+    let id: Option<i64> = op
+        .conn
+        .prepare_cached("SELECT id FROM companies WHERE tenant_id = ?1 AND external_id = ?2")?
+        .query_row(params![op.tenant.as_str(), key.trim()], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(id) => find(op, CompanyKey::Id(id)),
+        None => Ok(None),
+    }
 }
 
 /// The partner an import names in its managed-by column: by external id first, else by name

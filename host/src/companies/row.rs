@@ -90,7 +90,10 @@ pub(crate) fn read_row(
 
 /// A custom field's stored JSON as a typed value (a field no longer in the schema reads as
 /// what its JSON holds).
-fn custom_from_json(def: Option<&FieldDef>, value: serde_json::Value) -> Option<FieldValue> {
+pub(crate) fn custom_from_json(
+    def: Option<&FieldDef>,
+    value: serde_json::Value,
+) -> Option<FieldValue> {
     use serde_json::Value;
     Some(match (def.map(|d| d.field_type), value) {
         (_, Value::Null) => return None,
@@ -106,7 +109,7 @@ fn custom_from_json(def: Option<&FieldDef>, value: serde_json::Value) -> Option<
 }
 
 /// A value as stored in the `custom` JSON.
-pub(super) fn custom_to_json(value: &FieldValue) -> serde_json::Value {
+pub(crate) fn custom_to_json(value: &FieldValue) -> serde_json::Value {
     use serde_json::Value;
     match value {
         FieldValue::Null => Value::Null,

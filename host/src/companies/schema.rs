@@ -59,16 +59,18 @@ pub(crate) const NAME: &str = "name";
 /// The field that holds a company's id in the system it came from: the import key.
 pub(crate) const EXTERNAL_ID: &str = "external_id";
 
-/// The company fields of one tenant: the standard ones, then the custom ones by name.
+/// The fields of one tenant's object (its companies, or one relationship type's
+/// relationships): the standard ones, then the custom ones by name.
 #[derive(Debug, Clone)]
 pub(crate) struct Schema {
     fields: Vec<FieldDef>,
+    /// What the fields are of, as messages name it: `company`, `relationship`.
+    object: &'static str,
 }
 
 impl Schema {
     /// The tenant's company schema.
     pub(crate) fn load(op: &Op<'_>) -> Result<Schema> {
-        let Op { conn, tenant, .. } = *op;
         let mut fields = vec![
             FieldDef {
                 name: NAME.to_owned(),
@@ -89,28 +91,16 @@ impl Schema {
             required: false,
             standard: true,
         }));
-        let mut query = conn.prepare_cached(
-            "SELECT name, type, required FROM field_schema
-                 WHERE tenant_id = ?1 AND object = 'company' ORDER BY name",
-        )?;
-        let custom = query
-            .query_map([tenant.as_str()], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, bool>(2)?,
-                ))
-            })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())?;
-        for (name, field_type, required) in custom {
-            fields.push(FieldDef {
-                name,
-                field_type: field_type.parse()?,
-                required,
-                standard: false,
-            });
-        }
-        Ok(Schema { fields })
+        fields.extend(custom_fields(op, "company")?);
+        Ok(Schema {
+            fields,
+            object: "company",
+        })
+    }
+
+    /// A schema of `fields`, which are the fields of an `object` (`relationship`).
+    pub(crate) fn of(object: &'static str, fields: Vec<FieldDef>) -> Schema {
+        Schema { fields, object }
     }
 
     /// Adds (or changes) the tenant's custom company field `name`. A change of type converts
@@ -161,7 +151,7 @@ impl Schema {
     /// message naming the field.
     pub(crate) fn check(&self, name: &str, value: FieldValue) -> Result<FieldValue, String> {
         let Some(def) = self.get(name) else {
-            return Err(format!("there is no company field `{name}`"));
+            return Err(format!("there is no {} field `{name}`", self.object));
         };
         check_value(def, value)
     }
@@ -192,8 +182,84 @@ impl Schema {
     }
 }
 
+/// The custom fields a tenant defined for `object` (`company`, or `relationship_type:<id>` for
+/// the fields of one relationship type), by name.
+pub(crate) fn custom_fields(op: &Op<'_>, object: &str) -> Result<Vec<FieldDef>> {
+    let custom = op
+        .conn
+        .prepare_cached(
+            "SELECT name, type, required FROM field_schema
+             WHERE tenant_id = ?1 AND object = ?2 ORDER BY name",
+        )?
+        .query_map(params![op.tenant.as_str(), object], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, bool>(2)?,
+            ))
+        })
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())?;
+    custom
+        .into_iter()
+        .map(|(name, field_type, required)| {
+            Ok(FieldDef {
+                name,
+                field_type: field_type.parse()?,
+                required,
+                standard: false,
+            })
+        })
+        .collect()
+}
+
+/// The type custom field `name` of `object` has now, if it is defined.
+pub(crate) fn custom_type(op: &Op<'_>, object: &str, name: &str) -> Result<Option<FieldType>> {
+    let found: Option<String> = op
+        .conn
+        .prepare_cached(
+            "SELECT type FROM field_schema WHERE tenant_id = ?1 AND object = ?2 AND name = ?3",
+        )?
+        .query_row(params![op.tenant.as_str(), object, name], |r| r.get(0))
+        .optional()?;
+    found.map(|t| t.parse()).transpose()
+}
+
+/// Adds (or changes) custom field `name` of `object` other than `company` (whose values
+/// [`Schema::define`] converts); the caller checks the values its records hold.
+pub(crate) fn define_custom(
+    op: &Op<'_>,
+    object: &str,
+    name: &str,
+    field_type: FieldType,
+    required: bool,
+) -> Result<()> {
+    op.conn.execute(
+        "INSERT INTO field_schema (tenant_id, object, name, type, required)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (tenant_id, object, name)
+         DO UPDATE SET type = excluded.type, required = excluded.required",
+        params![
+            op.tenant.as_str(),
+            object,
+            name,
+            field_type.as_str(),
+            required
+        ],
+    )?;
+    Ok(())
+}
+
+/// Removes every custom field of `object` (a relationship type that is deleted).
+pub(crate) fn remove_custom(op: &Op<'_>, object: &str) -> Result<()> {
+    op.conn.execute(
+        "DELETE FROM field_schema WHERE tenant_id = ?1 AND object = ?2",
+        params![op.tenant.as_str(), object],
+    )?;
+    Ok(())
+}
+
 /// Checks one value against a field definition.
-fn check_value(def: &FieldDef, value: FieldValue) -> Result<FieldValue, String> {
+pub(crate) fn check_value(def: &FieldDef, value: FieldValue) -> Result<FieldValue, String> {
     let mismatch = |v: &FieldValue| {
         format!(
             "`{}` is a {} field; got a {} value `{v}`",

@@ -25,6 +25,10 @@ pub enum JobStatus {
     /// The process stopped while it ran (found by a later import). The rows committed before
     /// stay; run the file again to finish (rows already in are updated, not duplicated).
     Interrupted,
+    /// It was cancelled (Ctrl-C, SIGTERM, [`ImportCancel`](crate::ImportCancel) or
+    /// [`Tenant::cancel_import`](crate::Tenant::cancel_import)). Every row written before the
+    /// cancel is committed and counted; run the file again to finish.
+    Cancelled,
 }
 
 impl JobStatus {
@@ -35,6 +39,7 @@ impl JobStatus {
             JobStatus::Completed => "completed",
             JobStatus::Failed => "failed",
             JobStatus::Interrupted => "interrupted",
+            JobStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -54,6 +59,7 @@ impl FromStr for JobStatus {
             "completed" => JobStatus::Completed,
             "failed" => JobStatus::Failed,
             "interrupted" => JobStatus::Interrupted,
+            "cancelled" => JobStatus::Cancelled,
             other => {
                 return Err(Error::new(ErrorKind::Invalid(format!(
                     "unknown job status `{other}`"

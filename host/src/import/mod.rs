@@ -15,6 +15,7 @@
 //! CSV (`job.rs`, `report.rs`). This file runs them: the two threads, the batches and their
 //! commits.
 
+mod cancel;
 mod csvfile;
 mod generate;
 mod job;
@@ -36,6 +37,8 @@ use crate::access::Permission;
 use crate::companies::import::Writer;
 use serde::{Deserialize, Serialize};
 
+pub use cancel::ImportCancel;
+use cancel::{Shared, Watch};
 pub use csvfile::{CsvProperties, Encoding, Separator};
 pub use generate::generate_partners_csv;
 pub use job::{ImportJob, JobStatus, RowError, RowErrorKind};
@@ -446,7 +449,17 @@ impl Tenant<'_> {
             spare: Vec::new(),
             recycle: None,
         };
-        let total_bytes = size;
+        let shared = Shared::default();
+        let mut watch = Watch {
+            tenant: self,
+            job: job.id,
+            cancel: options.cancel.as_ref(),
+            shared: &shared,
+            bytes: &bytes_read,
+            total_bytes: size,
+            last: std::time::Instant::now(),
+            cancelled: false,
+        };
         let mut mapper = Mapper {
             schema: &schema,
             plan: &plan,
@@ -465,6 +478,7 @@ impl Tenant<'_> {
             let wait_for_commits = mappers.reads_companies();
             let batch_rows = options.batch_rows;
             let mut mappers = mappers;
+            let shared = &shared;
             let reader = scope.spawn(move || {
                 read_rows(
                     &mut csv,
@@ -476,6 +490,7 @@ impl Tenant<'_> {
                     wait_for_commits.then_some(&committed_in),
                     &spares_in,
                     &rows_out,
+                    shared,
                 );
                 mappers
             });
@@ -512,7 +527,9 @@ impl Tenant<'_> {
                     writer.begin()?;
                     let mut in_batch = 0;
                     while in_batch < options.batch_rows {
-                        let Some(prepared) = incoming.next()? else {
+                        let rows = job.rows;
+                        let Some(prepared) = incoming.next(&mut || watch.tick(rows, progress))?
+                        else {
                             more = false;
                             break;
                         };
@@ -526,7 +543,11 @@ impl Tenant<'_> {
                     run.flush(&mut writer)?;
                     run.settle(&op, &mut job)?;
                     if !more {
-                        job.status = JobStatus::Completed;
+                        job.status = if watch.cancelled {
+                            JobStatus::Cancelled
+                        } else {
+                            JobStatus::Completed
+                        };
                         job.finished_at = Some(self.host.now());
                     }
                     if let (Some(tx), Some(id)) = (tx, job.id) {
@@ -540,11 +561,7 @@ impl Tenant<'_> {
                     // The reading thread may map the next batch's rows now. It may have
                     // stopped already (after the last row): nothing waits then.
                     let _ = committed_out.send(());
-                    progress(Progress {
-                        rows: job.rows,
-                        bytes: bytes_read.load(Ordering::Relaxed).min(total_bytes),
-                        total_bytes,
-                    });
+                    watch.committed(job.rows, progress);
                 }
                 // A dry run's transaction is dropped here: rolled back, nothing written.
                 drop(dry_tx);
@@ -560,6 +577,9 @@ impl Tenant<'_> {
             }
         });
         drop(mappers);
+        if let Some(id) = job.id {
+            self.store().clear_stop(&self.id, "import", id);
+        }
         match outcome {
             Ok(()) => Ok(job),
             Err(error) => Err(self.fail_job(job, error)),
@@ -725,7 +745,8 @@ mod tests {
         let (out, rows) = mpsc::sync_channel(MESSAGES_IN_FLIGHT);
         let (commit, committed) = mpsc::channel();
         let (_spares_out, spares) = mpsc::channel();
-        let (csv, mapper, mappers) = (&mut csv, &mut mapper, &mut mappers);
+        let shared = Shared::default();
+        let (csv, mapper, mappers, shared) = (&mut csv, &mut mapper, &mut mappers, &shared);
         let numbers = |message: Message| match message {
             Message::Rows(rows) => rows.iter().map(Prepared::number).collect::<Vec<_>>(),
             Message::Failed(error) => panic!("{error}"),
@@ -743,6 +764,7 @@ mod tests {
                     Some(&committed),
                     &spares,
                     &out,
+                    shared,
                 )
             });
             // Batches of three: each one whole in its own message (a message holds up to 256

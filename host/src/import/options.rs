@@ -93,6 +93,7 @@ pub struct ImportOptions {
     pub(super) encoding: Option<Encoding>,
     pub(super) dry_run: bool,
     pub(super) batch_rows: usize,
+    pub(super) cancel: Option<ImportCancel>,
 }
 
 impl Default for ImportOptions {
@@ -108,6 +109,7 @@ impl Default for ImportOptions {
             encoding: None,
             dry_run: false,
             batch_rows: 5_000,
+            cancel: None,
         }
     }
 }
@@ -176,13 +178,23 @@ impl ImportOptions {
         self.batch_rows = rows.max(1);
         self
     }
+
+    /// Stops the import when `cancel` is cancelled: see [`ImportCancel`]. By default, only
+    /// [`Tenant::cancel_import`](crate::Tenant::cancel_import) cancels it.
+    pub fn cancel_on(mut self, cancel: ImportCancel) -> ImportOptions {
+        self.cancel = Some(cancel);
+        self
+    }
 }
 
-/// How far an import has got, reported after each batch.
+/// How far an import has got, reported after each batch and at least twice a second between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// Data rows settled so far.
     pub rows: u64,
+    /// Data rows read and mapped (by the plugins too) so far: ahead of `rows`, which counts
+    /// them as they are written.
+    pub read: u64,
     /// Bytes of the file read so far.
     pub bytes: u64,
     /// The file's size.

@@ -2,6 +2,7 @@
 //! passed through the *CSV row mapped* hook (the tenant's field mappers) and checked against the
 //! field schema, then sent to the writing thread in messages of many rows.
 
+use super::cancel::{PROGRESS_EVERY, Shared};
 use super::*;
 
 /// A row read, mapped and checked, on its way to be written.
@@ -61,11 +62,16 @@ pub(super) fn read_rows<R: Read>(
     committed: Option<&mpsc::Receiver<()>>,
     spares: &mpsc::Receiver<Vec<Fields>>,
     out: &mpsc::SyncSender<Message>,
+    shared: &Shared,
 ) {
     let mut record = csv::ByteRecord::new();
     let mut number = 0u64;
     let mut rows = Vec::with_capacity(ROWS_PER_MESSAGE);
     loop {
+        // Cancelled: the writing side takes no more rows.
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
         let read = match first.take() {
             Some(first) => {
                 record = first;
@@ -102,6 +108,7 @@ pub(super) fn read_rows<R: Read>(
             mapper.stock = spare;
         }
         rows.push(mapper.prepare(mappers, number, &record));
+        shared.read.store(number, Ordering::Relaxed);
         if rows.len() == ROWS_PER_MESSAGE {
             let full = std::mem::replace(&mut rows, Vec::with_capacity(ROWS_PER_MESSAGE));
             if out.send(Message::Rows(full)).is_err() {
@@ -122,19 +129,29 @@ pub(super) struct Incoming {
 }
 
 impl Incoming {
-    /// The next row; `None` after the last.
-    pub(super) fn next(&mut self) -> Result<Option<Prepared>> {
+    /// The next row; `None` after the last, or once `tick` (called before each row and
+    /// while waiting for one, at least every [`PROGRESS_EVERY`]) says the import is
+    /// cancelled.
+    pub(super) fn next(&mut self, tick: &mut dyn FnMut() -> bool) -> Result<Option<Prepared>> {
+        if tick() {
+            return Ok(None);
+        }
         loop {
             if let Some(row) = self.rows.next() {
                 return Ok(Some(row));
             }
-            match self.from.recv() {
+            match self.from.recv_timeout(PROGRESS_EVERY / 5) {
                 Ok(Message::Rows(rows)) => self.rows = rows.into_iter(),
                 Ok(Message::Failed(error)) => return Err(error),
                 Ok(Message::Done) => return Ok(None),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if tick() {
+                        return Ok(None);
+                    }
+                }
                 // The reading thread stopped without saying it was done: it panicked, and
                 // the scope it runs in passes the panic on.
-                Err(mpsc::RecvError) => {
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
                     return Err(Error::new(ErrorKind::Invalid(
                         "the import's reading thread stopped".to_owned(),
                     )));

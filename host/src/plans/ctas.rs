@@ -15,6 +15,9 @@ pub struct Cta {
     pub plan_id: Option<i64>,
     /// The plan objective it works towards, if any.
     pub objective_id: Option<i64>,
+    /// The relationship of the company it is about, if it is on one.
+    #[serde(default)]
+    pub relationship_id: Option<i64>,
     /// Risk, expansion, lifecycle, activity or objective.
     pub kind: CtaType,
     /// Its name.
@@ -27,6 +30,13 @@ pub struct Cta {
     pub due_date: Option<Date>,
     /// Who opened it: a user's email, or `plugin:<name>`.
     pub source: String,
+    /// Who owns it (a user's email): whoever opened it, or whom it was assigned to; `None`
+    /// for a plugin's CTA nobody was assigned yet.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Why it was closed (`None` while it is open).
+    #[serde(default)]
+    pub closed_reason: Option<String>,
     /// Its tasks.
     pub tasks: Vec<Task>,
 }
@@ -55,13 +65,20 @@ pub struct NewCta {
 }
 
 impl Tenant<'_> {
-    /// Opens a CTA on a company, on behalf of the tenant's acting user, and returns its id.
+    /// Opens a CTA on a company, on behalf of the tenant's acting user, and returns its id. A
+    /// CTA in a plan that is for a relationship is on that relationship too. The acting user
+    /// owns it, and the default playbook of its type (if any) gives it its tasks.
     pub fn open_cta(&self, cta: &NewCta) -> Result<i64> {
+        self.open_cta_on(cta, None)
+    }
+
+    /// Opens a CTA, on `relationship` (of its company) if given.
+    pub(super) fn open_cta_on(&self, cta: &NewCta, relationship: Option<i64>) -> Result<i64> {
         let name = required("CTA name", &cta.name)?;
         let now = self.host.now();
         self.write(|op| {
             op.require(Permission::ManageCtas)?;
-            companies::require(op, cta.company_id)?;
+            scope::require_owner(op, cta.company_id, relationship)?;
             if let Some(plan) = cta.plan_id {
                 let company: i64 = op
                     .conn
@@ -105,16 +122,12 @@ impl Tenant<'_> {
                 &self.actor,
                 now,
             )?;
+            super::relationship::attach_cta(op, id, cta.company_id, cta.plan_id, relationship)?;
             plan_audit(op, "cta.open", &format!("cta:{id}"), None, cta)?;
             Ok(id)
         })
     }
 
-    /// Closes a CTA (or opens it again with `closed = false`).
-    pub fn close_cta(&self, cta_id: i64, closed: bool) -> Result<()> {
-        let status = if closed { "closed" } else { "open" };
-        self.set_status("ctas", "CTA", cta_id, status, "cta.status")
-    }
     /// The CTAs of a company (in a plan or not), oldest first, with their tasks.
     pub fn ctas(&self, company_id: i64) -> Result<Vec<Cta>> {
         self.read(|op| {
@@ -191,8 +204,9 @@ fn insert_cta(
     } = *op;
     tx.prepare_cached(
         "INSERT INTO ctas (tenant_id, company_id, plan_id, objective_id, type, name, priority,
-                           due_date, source, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           due_date, source, created_at, owner)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                 CASE WHEN ?9 LIKE 'plugin:%' THEN NULL ELSE ?9 END)",
     )
     .and_then(|mut insert| {
         insert.execute(params![
@@ -208,7 +222,10 @@ fn insert_cta(
             now
         ])
     })?;
-    Ok(tx.last_insert_rowid())
+    let id = tx.last_insert_rowid();
+    // The CTA type's default playbook, if the tenant has one, gives it its tasks.
+    super::playbooks::apply_default(op, id, kind, due)?;
+    Ok(id)
 }
 
 pub(super) fn cta_due_and_plan_status(
@@ -236,7 +253,7 @@ pub(super) fn load_ctas(op: &Op<'_>, column: &'static str, id: i64) -> Result<Ve
     let Op { conn, tenant, .. } = *op;
     let sql = format!(
         "SELECT id, company_id, plan_id, objective_id, type, name, priority, status, due_date,
-                source
+                source, relationship_id, owner, closed_reason
          FROM ctas WHERE tenant_id = ?1 AND {column} = ?2 ORDER BY id"
     );
     let mut ctas = conn.prepare_cached(&sql).and_then(|mut q| {
@@ -252,6 +269,9 @@ pub(super) fn load_ctas(op: &Op<'_>, column: &'static str, id: i64) -> Result<Ve
                 status: r.get(7)?,
                 due_date: date_column(r, 8)?,
                 source: r.get(9)?,
+                relationship_id: r.get(10)?,
+                owner: r.get(11)?,
+                closed_reason: r.get(12)?,
                 tasks: Vec::new(),
             })
         })?
@@ -263,7 +283,7 @@ pub(super) fn load_ctas(op: &Op<'_>, column: &'static str, id: i64) -> Result<Ve
     Ok(ctas)
 }
 
-fn cta_type_str(kind: CtaType) -> &'static str {
+pub(super) fn cta_type_str(kind: CtaType) -> &'static str {
     match kind {
         CtaType::Risk => "risk",
         CtaType::Expansion => "expansion",

@@ -6,10 +6,14 @@
 //! that rule cannot become active, and stays a draft (the SUCCESS_PLAN_OBJECTIVES_UPDATED_FAILED
 //! case of the CS handbook).
 
+mod cockpit;
+mod cta_due;
 mod ctas;
 pub(crate) mod dates;
 mod objectives;
 pub(crate) mod scope;
+mod playbooks;
+mod relationship;
 mod state;
 
 use rusqlite::{OptionalExtension, params};
@@ -26,10 +30,14 @@ use crate::names::named_enum;
 use crate::relationships;
 use scope::Of;
 
+pub use cockpit::{CtaFilter, CtaStatus};
 pub(crate) use ctas::open_cta;
 pub use ctas::{Cta, NewCta};
-use ctas::{cta_due_and_plan_status, load_ctas};
-use objectives::load_tasks;
+use ctas::{cta_due_and_plan_status, cta_type_str, load_ctas};
+pub(crate) use objectives::{add_comment, task_place, update_task_for_recipient};
+use objectives::{load_comments, load_tasks};
+pub use playbooks::{Playbook, PlaybookTask};
+pub(crate) use relationship::{count_on_relationship, ids_of_relationship};
 
 /// Where a plan is in its life. The state machine:
 ///
@@ -139,6 +147,36 @@ pub struct PlanObjective {
     pub shared_externally: bool,
     /// Its tasks.
     pub tasks: Vec<Task>,
+    /// Comments on it, oldest first: the sharer's side's and recipients' (through a link).
+    #[serde(default)]
+    pub comments: Vec<ObjectiveComment>,
+}
+
+/// A comment on an objective.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectiveComment {
+    /// The comment's id.
+    pub id: i64,
+    /// Who wrote it: a user's email, or a recipient's email.
+    pub author: String,
+    /// True when an external contact wrote it through a shared link.
+    pub external: bool,
+    /// What they wrote (untrusted text: escape it before showing it).
+    pub body: String,
+    /// When (Unix seconds).
+    pub at: i64,
+}
+
+/// A change a recipient with update permission makes to a task through a shared link, for
+/// [`Tenant::update_shared_task`]: its status, its due date, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TaskUpdate {
+    /// `Some(true)` marks the task done, `Some(false)` open again.
+    #[serde(default)]
+    pub done: Option<bool>,
+    /// The task's new due date.
+    #[serde(default)]
+    pub due_date: Option<Date>,
 }
 
 /// A task of an objective or of a CTA.
@@ -257,12 +295,14 @@ pub(crate) fn load_plan(op: &Op<'_>, plan_id: i64) -> Result<Plan> {
                     due_date: date_column(r, 3)?,
                     shared_externally: r.get(4)?,
                     tasks: Vec::new(),
+                    comments: Vec::new(),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
         })?;
     for objective in &mut plan.objectives {
         objective.tasks = load_tasks(op, "objective_id", objective.id)?;
+        objective.comments = load_comments(op, objective.id)?;
     }
     plan.ctas = load_ctas(op, "plan_id", plan_id)?;
     Ok(plan)

@@ -196,6 +196,15 @@ impl Tenant<'_> {
         })
     }
 
+    /// Comments on an objective, as the acting user; returns the comment's id.
+    pub fn comment_objective(&self, objective_id: i64, body: &str) -> Result<i64> {
+        self.write(|op| {
+            op.require(Permission::CreatePlans)?;
+            scope::check(op, Of::Objective(objective_id))?;
+            add_comment(op, objective_id, op.actor, false, body)
+        })
+    }
+
     /// Marks a task done (or open again with `done = false`).
     pub fn complete_task(&self, task_id: i64, done: bool) -> Result<()> {
         let status = if done { "done" } else { "open" };
@@ -254,4 +263,142 @@ pub(super) fn load_tasks(op: &Op<'_>, column: &'static str, id: i64) -> Result<V
             .collect()
         })
         .map_err(Error::from)
+}
+
+pub(super) fn load_comments(op: &Op<'_>, objective: i64) -> Result<Vec<ObjectiveComment>> {
+    let Op { conn, tenant, .. } = *op;
+    conn.prepare_cached(
+        "SELECT id, author, external, body, created_at FROM objective_comments
+         WHERE tenant_id = ?1 AND objective_id = ?2 ORDER BY id",
+    )
+    .and_then(|mut q| {
+        q.query_map(params![tenant.as_str(), objective], |r| {
+            Ok(ObjectiveComment {
+                id: r.get(0)?,
+                author: r.get(1)?,
+                external: r.get(2)?,
+                body: r.get(3)?,
+                at: r.get(4)?,
+            })
+        })?
+        .collect()
+    })
+    .map_err(Error::from)
+}
+
+/// A task's name and CTA, for checking a recipient's change to it.
+pub(crate) struct TaskPlace {
+    /// The task's name.
+    pub(crate) name: String,
+    /// The task's CTA, if it is a CTA's task: its id, name and due date.
+    pub(crate) cta: Option<(i64, String, Option<Date>)>,
+}
+
+/// Task `task_id`'s name and CTA; [`ErrorKind::NotFound`] when the tenant has no such task.
+pub(crate) fn task_place(op: &Op<'_>, task_id: i64) -> Result<TaskPlace> {
+    let Op { conn, tenant, .. } = *op;
+    conn.prepare_cached(
+        "SELECT t.name, c.id, c.name, c.due_date
+         FROM tasks t LEFT JOIN ctas c ON c.tenant_id = t.tenant_id AND c.id = t.cta_id
+         WHERE t.tenant_id = ?1 AND t.id = ?2",
+    )?
+    .query_row(params![tenant.as_str(), task_id], |r| {
+        let cta: Option<i64> = r.get(1)?;
+        Ok(TaskPlace {
+            name: r.get(0)?,
+            cta: match cta {
+                Some(id) => Some((id, r.get(2)?, date_column(r, 3)?)),
+                None => None,
+            },
+        })
+    })
+    .optional()?
+    .ok_or_else(|| not_found("task", task_id))
+}
+
+/// Applies a recipient's change to a task, audited as the operation's actor (the recipient);
+/// the caller has checked the recipient may make it. A CTA's task may not become due after its
+/// CTA (a recipient cannot move the CTA: the sharer does). Returns the task's status and due
+/// date before and after, as JSON.
+pub(crate) fn update_task_for_recipient(
+    op: &Op<'_>,
+    task_id: i64,
+    place: &TaskPlace,
+    update: &TaskUpdate,
+) -> Result<(serde_json::Value, serde_json::Value)> {
+    if let (Some((cta, cta_name, Some(cta_due))), Some(due)) = (&place.cta, update.due_date)
+        && due > *cta_due
+    {
+        return Err(invalid(format!(
+            "task {task_id} `{}` cannot be due {due}, after its CTA {cta} `{cta_name}` (due \
+             {cta_due}); ask the person who shared the plan to move the CTA's due date first",
+            place.name
+        )));
+    }
+    let (status, due): (String, Option<String>) = op.conn.query_row(
+        "SELECT status, due_date FROM tasks WHERE tenant_id = ?1 AND id = ?2",
+        params![op.tenant.as_str(), task_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let before = serde_json::json!({ "status": status, "due_date": due });
+    let new_status = match update.done {
+        Some(true) => "done".to_owned(),
+        Some(false) => "open".to_owned(),
+        None => status,
+    };
+    let new_due = update.due_date.map(|d| d.to_string()).or(due);
+    op.conn.execute(
+        "UPDATE tasks SET status = ?3, due_date = ?4 WHERE tenant_id = ?1 AND id = ?2",
+        params![op.tenant.as_str(), task_id, new_status, new_due],
+    )?;
+    let after = serde_json::json!({ "status": new_status, "due_date": new_due });
+    op.audit(
+        "task.update",
+        &format!("task:{task_id}"),
+        Some(before.clone()),
+        Some(after.clone()),
+    )?;
+    Ok((before, after))
+}
+
+/// The most characters a comment may have.
+const COMMENT_MAX_CHARS: usize = 4000;
+
+/// Adds a comment to an objective, written by the operation's actor (`external` when a contact
+/// writes it through a link), audited as `objective.comment`; returns its id.
+pub(crate) fn add_comment(
+    op: &Op<'_>,
+    objective_id: i64,
+    author: &str,
+    external: bool,
+    body: &str,
+) -> Result<i64> {
+    let body = required("comment", body)?;
+    if body.chars().count() > COMMENT_MAX_CHARS {
+        return Err(invalid(format!(
+            "a comment has at most {COMMENT_MAX_CHARS} characters"
+        )));
+    }
+    require(op, Record::Objective, objective_id)?;
+    op.conn.execute(
+        "INSERT INTO objective_comments (tenant_id, objective_id, author, external, body,
+                                         created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            op.tenant.as_str(),
+            objective_id,
+            author,
+            external,
+            body,
+            op.now
+        ],
+    )?;
+    let id = op.conn.last_insert_rowid();
+    op.audit(
+        "objective.comment",
+        &format!("objective:{objective_id}"),
+        None,
+        Some(serde_json::json!({ "comment": id, "body": body })),
+    )?;
+    Ok(id)
 }

@@ -48,20 +48,17 @@ pub(crate) fn check(op: &Op<'_>, record: Of) -> Result<()> {
         Of::Cta(id) => (
             "CTA",
             id,
-            "SELECT c.company_id, p.relationship_id FROM ctas c
-             LEFT JOIN success_plans p ON p.tenant_id = c.tenant_id AND p.id = c.plan_id
-             WHERE c.tenant_id = ?1 AND c.id = ?2",
+            "SELECT company_id, relationship_id FROM ctas WHERE tenant_id = ?1 AND id = ?2",
         ),
         Of::Task(id) => (
             "task",
             id,
             "SELECT coalesce(op.company_id, c.company_id),
-                    coalesce(op.relationship_id, cp.relationship_id)
+                    coalesce(op.relationship_id, c.relationship_id)
              FROM tasks t
              LEFT JOIN objectives o ON o.tenant_id = t.tenant_id AND o.id = t.objective_id
              LEFT JOIN success_plans op ON op.tenant_id = o.tenant_id AND op.id = o.plan_id
              LEFT JOIN ctas c ON c.tenant_id = t.tenant_id AND c.id = t.cta_id
-             LEFT JOIN success_plans cp ON cp.tenant_id = c.tenant_id AND cp.id = c.plan_id
              WHERE t.tenant_id = ?1 AND t.id = ?2",
         ),
     };

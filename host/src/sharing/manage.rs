@@ -39,8 +39,32 @@ pub struct ShareRow {
     pub shared_on: i64,
     /// When the link expires (Unix seconds).
     pub expires_at: i64,
-    /// When the recipient last opened the plan.
+    /// When the recipient last opened the plan (or changed it).
     pub last_access_at: Option<i64>,
+    /// What the recipient may do through the link.
+    pub permission: SharePermission,
+}
+
+/// Something a recipient did through their link: one row of [`Tenant::share_events`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShareActivity {
+    /// The event's id.
+    pub id: i64,
+    /// The plan.
+    pub plan_id: i64,
+    /// The recipient (for the manage-shares view).
+    pub recipient_id: i64,
+    /// The recipient's email.
+    pub email: String,
+    /// `task.update` or `objective.comment`.
+    pub action: String,
+    /// `task:<id>` or `objective:<id>`.
+    pub subject: String,
+    /// What changed: a task's name with its status and due date before and after, or a
+    /// comment's id and text (untrusted: escape it before showing it).
+    pub detail: serde_json::Value,
+    /// When (Unix seconds).
+    pub at: i64,
 }
 
 impl Tenant<'_> {
@@ -60,7 +84,7 @@ impl Tenant<'_> {
 
     /// Gives a recipient a new link in place of the old one, which stops working at once: for a
     /// link that never reached its holder (its printout was lost, the message went astray). The
-    /// new link keeps the share's expiry; the recipient's one-time code state starts afresh
+    /// new link keeps the link's expiry and permission; the recipient's one-time code state starts afresh
     /// (a link blocked by wrong codes is usable again). A revoked or expired link is not
     /// re-issued: share the plan again. Audited as `share.reissue`.
     pub fn reissue_link(&self, recipient_id: i64) -> Result<RecipientLink> {
@@ -68,17 +92,19 @@ impl Tenant<'_> {
         self.write(|op| {
             op.require(Permission::SharePlans)?;
             recipient_in_scope(op, recipient_id)?;
-            let found: Option<(String, Option<i64>, i64)> = op
+            let found: Option<(String, Option<i64>, i64, String)> = op
                 .conn
                 .query_row(
-                    "SELECT r.email, r.revoked_at, s.expires_at FROM share_recipients r
+                    "SELECT r.email, r.revoked_at, COALESCE(r.expires_at, s.expires_at),
+                            r.permission
+                     FROM share_recipients r
                      JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
                      WHERE r.tenant_id = ?1 AND r.id = ?2",
                     params![op.tenant.as_str(), recipient_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            let Some((email, revoked_at, expires_at)) = found else {
+            let Some((email, revoked_at, expires_at, permission)) = found else {
                 return Err(plans::not_found("share recipient", recipient_id));
             };
             if revoked_at.is_some() || now >= expires_at {
@@ -95,7 +121,8 @@ impl Tenant<'_> {
             let token = new_token()?;
             op.conn.execute(
                 "UPDATE share_recipients SET token_hash = ?3, blocked_at = NULL, otp_hash = NULL,
-                        otp_expires_at = NULL, otps_issued = 0, otp_failures = 0
+                        otp_expires_at = NULL, otps_issued = 0, otp_failures = 0,
+                        session_hash = NULL, session_expires_at = NULL
                  WHERE tenant_id = ?1 AND id = ?2",
                 params![
                     op.tenant.as_str(),
@@ -112,6 +139,7 @@ impl Tenant<'_> {
             Ok(RecipientLink {
                 recipient_id,
                 email,
+                permission: permission.parse().unwrap_or_default(),
                 link: format!("{}{token}", settings(op)?.link_base),
             })
         })
@@ -132,6 +160,31 @@ impl Tenant<'_> {
             serde_json::json!(plans).to_string(),
             &format!("company:{company_id}"),
         )
+    }
+
+    /// Revokes every link to every plan of a relationship. Returns how many were revoked.
+    pub fn revoke_relationship(&self, relationship_id: i64) -> Result<usize> {
+        let plans = self.read(|op| {
+            crate::relationships::load(op, relationship_id)?;
+            plans::ids_of_relationship(op, relationship_id)
+        })?;
+        self.revoke(
+            "s.plan_id IN (SELECT value FROM json_each(?2))",
+            serde_json::json!(plans).to_string(),
+            &format!("relationship:{relationship_id}"),
+        )
+    }
+
+    /// The "manage shares" view of one relationship: the rows of [`Tenant::shares`] whose plan
+    /// is for that relationship.
+    pub fn relationship_shares(&self, relationship_id: i64) -> Result<Vec<ShareRow>> {
+        let plans = self.read(|op| {
+            crate::relationships::load(op, relationship_id)?;
+            plans::ids_of_relationship(op, relationship_id)
+        })?;
+        let mut rows = self.shares(None)?;
+        rows.retain(|row| plans.contains(&row.plan_id));
+        Ok(rows)
     }
 
     fn revoke(&self, condition: &str, id: impl rusqlite::ToSql, subject: &str) -> Result<usize> {
@@ -166,7 +219,8 @@ impl Tenant<'_> {
             op.conn
                 .prepare_cached(
                     "SELECT r.id, s.id, s.plan_id, r.email, r.external, r.revoked_at,
-                        r.blocked_at, s.shared_by, s.shared_at, s.expires_at, r.last_access_at
+                        r.blocked_at, s.shared_by, s.shared_at, COALESCE(r.expires_at, s.expires_at),
+                        r.last_access_at, r.permission
                  FROM share_recipients r
                  JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
                  WHERE r.tenant_id = ?1 AND (?2 IS NULL OR s.plan_id = ?2)
@@ -197,6 +251,7 @@ impl Tenant<'_> {
                             shared_on: r.get(8)?,
                             expires_at,
                             last_access_at: r.get(10)?,
+                            permission: r.get::<_, String>(11)?.parse().unwrap_or_default(),
                         })
                     })?
                     .collect()
@@ -222,6 +277,91 @@ impl Tenant<'_> {
                     }
                     Ok(rows)
                 })
+        })
+    }
+
+    /// Extends a recipient's link: it now expires `days` days (1 to 3650) from now, which must
+    /// be later than its expiry today. An expired link opens again; a revoked one is not
+    /// extended (share the plan again). Other recipients of the share keep their expiry. Audited
+    /// as `share.extend`. Returns the new expiry (Unix seconds).
+    pub fn extend_link(&self, recipient_id: i64, days: u32) -> Result<i64> {
+        if !(1..=3650).contains(&days) {
+            return Err(invalid(format!(
+                "extending a link by {days} days: use 1 to 3650 days"
+            )));
+        }
+        let now = self.host.now();
+        self.write(|op| {
+            op.require(Permission::SharePlans)?;
+            recipient_in_scope(op, recipient_id)?;
+            let found: Option<(String, Option<i64>, i64)> = op
+                .conn
+                .query_row(
+                    "SELECT r.email, r.revoked_at, COALESCE(r.expires_at, s.expires_at)
+                     FROM share_recipients r
+                     JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
+                     WHERE r.tenant_id = ?1 AND r.id = ?2",
+                    params![op.tenant.as_str(), recipient_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((email, revoked_at, before)) = found else {
+                return Err(plans::not_found("share recipient", recipient_id));
+            };
+            if revoked_at.is_some() {
+                return Err(invalid(format!(
+                    "share recipient {recipient_id} ({email}): the link is revoked, so it is \
+                     not extended; share the plan again"
+                )));
+            }
+            let until = now + i64::from(days) * 86_400;
+            if until <= before {
+                return Err(invalid(format!(
+                    "share recipient {recipient_id} ({email}): the link already expires at {}, \
+                     after {}; extending it would shorten it",
+                    dates::rfc3339(before),
+                    dates::rfc3339(until)
+                )));
+            }
+            op.conn.execute(
+                "UPDATE share_recipients SET expires_at = ?3 WHERE tenant_id = ?1 AND id = ?2",
+                params![op.tenant.as_str(), recipient_id, until],
+            )?;
+            op.audit(
+                "share.extend",
+                &format!("share-recipient:{recipient_id}"),
+                Some(serde_json::json!({ "expires_at": before })),
+                Some(serde_json::json!({ "expires_at": until, "email": email })),
+            )?;
+            Ok(until)
+        })
+    }
+
+    /// What recipients did through their links (task updates, comments), of one plan or of
+    /// all, oldest first.
+    pub fn share_events(&self, plan_id: Option<i64>) -> Result<Vec<ShareActivity>> {
+        self.read(|op| {
+            op.conn
+                .prepare_cached(
+                    "SELECT id, plan_id, recipient_id, email, action, subject, detail, at
+                     FROM share_events
+                     WHERE tenant_id = ?1 AND (?2 IS NULL OR plan_id = ?2) ORDER BY id",
+                )?
+                .query_map(params![op.tenant.as_str(), plan_id], |r| {
+                    let detail: String = r.get(6)?;
+                    Ok(ShareActivity {
+                        id: r.get(0)?,
+                        plan_id: r.get(1)?,
+                        recipient_id: r.get(2)?,
+                        email: r.get(3)?,
+                        action: r.get(4)?,
+                        subject: r.get(5)?,
+                        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                        at: r.get(7)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(Error::from)
         })
     }
 }

@@ -11,6 +11,7 @@
 mod links;
 mod manage;
 mod otp;
+mod preview;
 mod send;
 mod settings;
 
@@ -28,14 +29,18 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::NotifyOutcome;
 use crate::host::Tenant;
 use crate::model::{Audience, Channel, Notification, Objective, Recipient, ShareEvent};
+use crate::names::named_enum;
 use crate::outbox::{self, MessageKind};
-use crate::plans::{self, Plan, PlanObjective, PlanStatus, dates};
+use crate::plans::{self, Cta, Plan, PlanObjective, PlanStatus, TaskUpdate, dates};
 use crate::users::Licence;
 
-pub use links::{Opened, SharedPlan};
-pub use manage::{LinkState, ShareRow};
+pub use links::{Opened, RecipientSession, SharedPlan};
+pub use manage::{LinkState, ShareActivity, ShareRow};
 pub use otp::OtpError;
-pub use send::{Notifications, RecipientLink, ShareReceipt, ShareRequest, ShareTo};
+pub use preview::SharePreview;
+pub use send::{
+    Notifications, RecipientLink, SharePermission, ShareReceipt, ShareRequest, ShareTo,
+};
 pub use settings::SharingSettings;
 pub(crate) use settings::settings;
 

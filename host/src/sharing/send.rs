@@ -1,5 +1,6 @@
 //! Sharing a plan: the share, each recipient's link, and the notifications.
 
+use super::preview::{Outline, trimmed_note};
 use super::*;
 
 /// What to share, with whom: the input of [`Tenant::share_plan`].
@@ -56,7 +57,27 @@ pub struct ShareTo {
     /// Last name, for a new person.
     #[serde(default)]
     pub last_name: String,
+    /// What the recipient may do through the link. By default, view. A Viewer or Viewer +
+    /// Analytics user only views, even when asked to update.
+    #[serde(default)]
+    pub permission: SharePermission,
 }
+
+/// What a recipient may do through their link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SharePermission {
+    /// See the plan as shared; the default.
+    #[default]
+    View,
+    /// Also set their tasks' status and due date, and comment on objectives.
+    Update,
+}
+
+named_enum!(SharePermission, "share permission", {
+    View => "view",
+    Update => "update",
+});
 
 impl ShareTo {
     /// A recipient known by email only.
@@ -89,6 +110,8 @@ pub struct RecipientLink {
     pub recipient_id: i64,
     /// Their email.
     pub email: String,
+    /// What they may do through it.
+    pub permission: SharePermission,
     /// Their link.
     pub link: String,
 }
@@ -121,12 +144,13 @@ impl std::fmt::Display for Notifications {
 }
 
 /// A recipient being added, before its row exists.
-struct Resolved {
-    email: String,
-    name: String,
-    external: bool,
-    user_id: Option<i64>,
-    person_id: Option<i64>,
+pub(super) struct Resolved {
+    pub(super) permission: SharePermission,
+    pub(super) email: String,
+    pub(super) name: String,
+    pub(super) external: bool,
+    pub(super) user_id: Option<i64>,
+    pub(super) person_id: Option<i64>,
 }
 
 impl Tenant<'_> {
@@ -138,51 +162,22 @@ impl Tenant<'_> {
     /// recorded first; then the tenant's notifiers run (the *plan shared* hook) and their
     /// notifications (by default, one email per recipient) go to the outbox.
     pub fn share_plan(&self, request: &ShareRequest) -> Result<ShareReceipt> {
-        if request.recipients.is_empty() {
-            return Err(invalid("a share needs at least one recipient".to_owned()));
-        }
         let now = self.host.now();
         let shared_by = self.actor.clone();
-        let note = request
-            .note
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned);
+        let note = trimmed_note(request);
 
         // 1. Record the share and its recipients, all or nothing.
         let (share_id, plan, customer, subject, expires_at, links, recipients) =
             self.write(|op| {
                 op.require(Permission::SharePlans)?;
-                let plan = plans::load_plan(op, request.plan_id)?;
-                let customer = company_name(op, plan.company_id)?;
                 let settings = settings(op)?;
-                if request.audience == Audience::Contacts && !plan.share_with_contacts {
-                    return Err(invalid(format!(
-                        "success plan {} `{}` is not shared with contacts: turn on its \
-                         sharing with contacts first",
-                        plan.id, plan.name
-                    )));
-                }
-                let mut resolved: Vec<Resolved> = Vec::new();
-                for to in &request.recipients {
-                    let next = self.resolve(op, &plan, request.audience, to)?;
-                    // The same person twice gets one link.
-                    if !resolved
-                        .iter()
-                        .any(|r| r.email.eq_ignore_ascii_case(&next.email))
-                    {
-                        resolved.push(next);
-                    }
-                }
-                let subject = request
-                    .subject
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| format!("{} for {}", plan.name, customer));
-                let expires_at = now + i64::from(settings.link_expiry_days) * 86_400;
+                let (outline, resolved) = self.outline(op, request, now, true)?;
+                let Outline {
+                    plan,
+                    customer,
+                    subject,
+                    expires_at,
+                } = outline;
                 op.conn
                     .prepare_cached(
                         "INSERT INTO shares (tenant_id, plan_id, audience, include_tasks, subject,
@@ -207,8 +202,8 @@ impl Tenant<'_> {
                 let mut links = Vec::with_capacity(resolved.len());
                 let mut insert = op.conn.prepare_cached(
                     "INSERT INTO share_recipients (tenant_id, share_id, email, name, external,
-                                                       user_id, person_id, token_hash)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                                       user_id, person_id, token_hash, permission)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?;
                 for r in &resolved {
                     let token = new_token()?;
@@ -220,11 +215,13 @@ impl Tenant<'_> {
                         r.external,
                         r.user_id,
                         r.person_id,
-                        token_hash(&token).as_slice()
+                        token_hash(&token).as_slice(),
+                        r.permission.as_str()
                     ])?;
                     links.push(RecipientLink {
                         recipient_id: op.conn.last_insert_rowid(),
                         email: r.email.clone(),
+                        permission: r.permission,
                         link: format!("{}{token}", settings.link_base),
                     });
                 }
@@ -256,38 +253,15 @@ impl Tenant<'_> {
             })?;
 
         // 2. The plan shared hook, outside the transaction: notifiers may look data up.
-        let external = request.audience == Audience::Contacts;
-        let event = ShareEvent {
-            plan_id: plan.id.to_string(),
-            plan_name: plan.name.clone(),
-            customer_id: plan.company_id.to_string(),
-            customer_name: customer.clone(),
-            audience: request.audience,
-            recipients,
-            visible_objectives: plan
-                .objectives
-                .iter()
-                .filter(|o| !external || o.shared_externally)
-                .map(|o| Objective {
-                    id: o.id.to_string(),
-                    name: o.name.clone(),
-                    status: o.status.clone(),
-                    due_date: o.due_date,
-                })
-                .collect(),
-            include_tasks: request.include_tasks,
+        let outline = Outline {
+            plan,
+            customer,
             subject,
-            note,
-            shared_by,
-            link_expires_at: Some(dates::rfc3339(expires_at)),
+            expires_at,
         };
+        let event = outline.event(request, recipients, note, shared_by);
         let planned = default_notifications(&event);
-        let (messages, held) = match self.plan_shared(&event, planned.clone()) {
-            Ok(NotifyOutcome::Send(list)) => (list, None),
-            Ok(NotifyOutcome::Held { error, planned }) => (planned, Some(error.to_string())),
-            // The share stands; its notifications wait, held, with the reason.
-            Err(error) => (planned, Some(error.to_string())),
-        };
+        let (messages, held) = self.notifications(&event, planned);
 
         // 3. The notifications, with each recipient's own link, to the outbox.
         // Addresses are compared normalised (trimmed, lower case, nothing but an address).
@@ -346,13 +320,31 @@ impl Tenant<'_> {
         })
     }
 
-    /// Checks one recipient and returns who they are; adds a contact as a person if needed.
-    fn resolve(
+    /// The notifications the tenant's notifiers make of the planned ones, and the error of a
+    /// fail-closed notifier that failed (the planned ones are then held).
+    pub(super) fn notifications(
+        &self,
+        event: &ShareEvent,
+        planned: Vec<Notification>,
+    ) -> (Vec<Notification>, Option<String>) {
+        match self.plan_shared(event, planned.clone()) {
+            Ok(NotifyOutcome::Send(list)) => (list, None),
+            Ok(NotifyOutcome::Held { error, planned }) => (planned, Some(error.to_string())),
+            // The share stands; its notifications wait, held, with the reason.
+            Err(error) => (planned, Some(error.to_string())),
+        }
+    }
+
+    /// Checks one recipient and returns who they are, with the permission they will hold (a
+    /// Viewer or Viewer + Analytics user only views, whatever was asked); adds a contact as a
+    /// person if needed and `create` is set (a preview creates nothing).
+    pub(super) fn resolve(
         &self,
         op: &Op<'_>,
         plan: &Plan,
         audience: Audience,
         to: &ShareTo,
+        create: bool,
     ) -> Result<Resolved> {
         let email = crate::users::check_email(&to.email)?;
         match audience {
@@ -371,7 +363,12 @@ impl Tenant<'_> {
                          takes a Viewer, Viewer + Analytics or Full licence",
                     ));
                 }
+                let permission = match user.licence {
+                    Licence::Full => to.permission,
+                    _ => SharePermission::View,
+                };
                 Ok(Resolved {
+                    permission,
                     email: user.email,
                     name: user.name,
                     external: false,
@@ -380,19 +377,39 @@ impl Tenant<'_> {
                 })
             }
             Audience::Contacts => {
-                let (person, _) = crate::persons::ensure(
-                    op,
-                    Some(plan.company_id),
-                    email,
-                    &to.first_name,
-                    &to.last_name,
-                )?;
-                Ok(Resolved {
-                    name: person.display_name(),
-                    email: person.email,
-                    external: true,
-                    user_id: None,
-                    person_id: Some(person.id),
+                let person = if create {
+                    Some(
+                        crate::persons::ensure(
+                            op,
+                            Some(plan.company_id),
+                            email,
+                            &to.first_name,
+                            &to.last_name,
+                        )?
+                        .0,
+                    )
+                } else {
+                    crate::persons::by_email(op, email)?
+                };
+                Ok(match person {
+                    Some(person) => Resolved {
+                        permission: to.permission,
+                        name: person.display_name(),
+                        email: person.email,
+                        external: true,
+                        user_id: None,
+                        person_id: Some(person.id),
+                    },
+                    None => Resolved {
+                        permission: to.permission,
+                        name: format!("{} {}", to.first_name.trim(), to.last_name.trim())
+                            .trim()
+                            .to_owned(),
+                        email: email.to_owned(),
+                        external: true,
+                        user_id: None,
+                        person_id: None,
+                    },
                 })
             }
         }
@@ -401,7 +418,7 @@ impl Tenant<'_> {
 
 /// The host's own notification for each recipient: by email, with the subject, the note and
 /// the `{link}` placeholder.
-fn default_notifications(event: &ShareEvent) -> Vec<Notification> {
+pub(super) fn default_notifications(event: &ShareEvent) -> Vec<Notification> {
     let mut body = format!(
         "{} shared the success plan \"{}\" for {} with you.\n",
         event.shared_by, event.plan_name, event.customer_name

@@ -4,6 +4,8 @@
 //! Nothing outside the crate sees SQL. Every tenant-owned table carries `tenant_id`, and the
 //! repositories take a [`TenantId`], so a query cannot forget its tenant.
 
+mod requests;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -31,7 +33,27 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_plugin_egress",
         include_str!("migrations/0006_plugin_egress.sql"),
     ),
-    ("0007_access", include_str!("migrations/0007_access.sql")),
+    (
+        "0007_relationships",
+        include_str!("migrations/0007_relationships.sql"),
+    ),
+    (
+        "0008_outbox_queue",
+        include_str!("migrations/0008_outbox_queue.sql"),
+    ),
+    (
+        "0009_shared_plan_updates",
+        include_str!("migrations/0009_shared_plan_updates.sql"),
+    ),
+    (
+        "0010_import_cancelled",
+        include_str!("migrations/0010_import_cancelled.sql"),
+    ),
+    (
+        "0011_cta_cockpit",
+        include_str!("migrations/0011_cta_cockpit.sql"),
+    ),
+    ("0012_access", include_str!("migrations/0012_access.sql")),
 ];
 
 /// How many idle connections the pool keeps.
@@ -110,9 +132,7 @@ impl Store {
         let name = format!("{tenant}.{activity}");
         match &self.location {
             Location::File(path) => {
-                let mut dir = path.as_os_str().to_owned();
-                dir.push(".locks");
-                let dir = PathBuf::from(dir);
+                let dir = locks_dir(path);
                 let io_error = |source| {
                     Error::new(ErrorKind::Io {
                         path: dir.clone(),
@@ -224,6 +244,13 @@ impl Store {
             source,
         })
     }
+}
+
+/// The directory beside a database file where claims and requests between processes live.
+fn locks_dir(database: &Path) -> PathBuf {
+    let mut dir = database.as_os_str().to_owned();
+    dir.push(".locks");
+    PathBuf::from(dir)
 }
 
 /// The claims held on in-memory databases (one process only).

@@ -1,0 +1,614 @@
+//! Relationships: the tenant's relationships with its customers (a company's product lines,
+//! divisions, subscriptions), each of a relationship type. This module owns the `relationships`
+//! and `relationship_types` tables (their SQL is in `store.rs`).
+//!
+//! A relationship type is a template the tenant's admin defines, as many as they like; each has
+//! its own custom fields (the same types and required flag as company fields). Every
+//! relationship belongs to one company, has one type (picked when it is created; it cannot
+//! change), a name, the standard fields every relationship has ([`STANDARD_FIELDS`], and
+//! `external_id`, the import key), its type's fields, and Managed By: at most one partner,
+//! which must be a partner company (the one-partner rule; clear it before giving the
+//! relationship to another partner).
+
+pub(crate) mod store;
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::Permission;
+use crate::companies::{
+    self, FieldDef, FieldType, RESERVED_NAMES, Schema, check_value, is_field_name,
+};
+use crate::context::Op;
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::Tenant;
+use crate::model::{FieldValue, Fields};
+
+pub(crate) use store::{company_of, count_managed_by, visible};
+
+/// The field that names a relationship.
+pub(crate) const NAME: &str = "name";
+/// The field that holds a relationship's id in the system it came from: the import key.
+pub(crate) const EXTERNAL_ID: &str = "external_id";
+
+/// The standard fields every relationship has, whatever its type (besides `name` and
+/// `external_id`).
+pub const STANDARD_FIELDS: [(&str, FieldType); 3] = [
+    ("status", FieldType::Text),
+    ("arr", FieldType::Number),
+    ("renewal_date", FieldType::Date),
+];
+
+/// A relationship type: the template of its relationships' data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationshipType {
+    /// The type's id.
+    pub id: i64,
+    /// Its name, unique in the tenant (ignoring case), such as `SaaS subscription`.
+    pub name: String,
+    /// Its own fields, by name (the standard fields every relationship has are not listed).
+    pub fields: Vec<FieldDef>,
+}
+
+/// A relationship of a company.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Relationship {
+    /// The relationship's id.
+    pub id: i64,
+    /// The company it belongs to.
+    pub company_id: i64,
+    /// Its type's id.
+    pub type_id: i64,
+    /// Its type's name.
+    pub type_name: String,
+    /// Its name.
+    pub name: String,
+    /// The partner company that manages it, if any.
+    pub managed_by: Option<i64>,
+    /// Its standard and type-specific fields (`external_id` among them when set).
+    pub fields: Fields,
+}
+
+/// A relationship to add, for [`Tenant::add_relationship`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewRelationship {
+    /// The company it belongs to.
+    pub company_id: i64,
+    /// Its type (picked at creation; it cannot change afterwards).
+    pub type_id: i64,
+    /// Its name (required).
+    pub name: String,
+    /// The partner that manages it, if any.
+    #[serde(default)]
+    pub managed_by: Option<i64>,
+    /// Standard and type-specific fields by name.
+    #[serde(default)]
+    pub fields: Fields,
+}
+
+impl NewRelationship {
+    /// A relationship of company `company_id`, of type `type_id`, called `name`.
+    pub fn new(company_id: i64, type_id: i64, name: impl Into<String>) -> NewRelationship {
+        NewRelationship {
+            company_id,
+            type_id,
+            name: name.into(),
+            ..NewRelationship::default()
+        }
+    }
+
+    /// Sets a field.
+    pub fn field(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<FieldValue>,
+    ) -> NewRelationship {
+        self.fields.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets the partner that manages it.
+    pub fn managed_by(mut self, partner: i64) -> NewRelationship {
+        self.managed_by = Some(partner);
+        self
+    }
+}
+
+/// A change to a relationship, for [`Tenant::edit_relationship`]: a new name, and fields to set
+/// (a [`FieldValue::Null`] clears one). Fields not named keep their values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RelationshipEdit {
+    /// The new name, if it changes.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Fields to set or (with `Null`) clear.
+    #[serde(default)]
+    pub fields: Fields,
+}
+
+/// The field schema key of relationship type `id`'s own fields.
+fn object_of(type_id: i64) -> String {
+    format!("relationship_type:{type_id}")
+}
+
+/// The fields of a relationship of type `type_id`: name, external id, the standard fields,
+/// then the type's own.
+pub(crate) fn schema_of(op: &Op<'_>, type_id: i64) -> Result<Schema> {
+    let standard = |name: &str, field_type, required| FieldDef {
+        name: name.to_owned(),
+        field_type,
+        required,
+        standard: true,
+    };
+    let mut fields = vec![
+        standard(NAME, FieldType::Text, true),
+        standard(EXTERNAL_ID, FieldType::Text, false),
+    ];
+    fields.extend(
+        STANDARD_FIELDS
+            .iter()
+            .map(|&(name, field_type)| standard(name, field_type, false)),
+    );
+    fields.extend(companies::custom_fields(op, &object_of(type_id))?);
+    Ok(Schema::of("relationship", fields))
+}
+
+/// Gives a relationship's stored values their schema's types (dates are stored as text).
+fn typed(schema: &Schema, mut relationship: Relationship) -> Relationship {
+    for (name, value) in relationship.fields.iter_mut() {
+        if let Some(def) = schema.get(name) {
+            let stored = std::mem::take(value);
+            *value = check_value(def, stored.clone()).unwrap_or(stored);
+        }
+    }
+    relationship
+}
+
+/// Relationship `id` with typed fields, or [`ErrorKind::NotFound`].
+pub(crate) fn load(op: &Op<'_>, id: i64) -> Result<Relationship> {
+    let found = store::find(op, id)?.ok_or_else(|| not_found("relationship", id))?;
+    let schema = schema_of(op, found.type_id)?;
+    Ok(typed(&schema, found))
+}
+
+/// The relationships `filter` selects, with typed fields.
+pub(crate) fn list(op: &Op<'_>, filter: store::Filter<'_>) -> Result<Vec<Relationship>> {
+    let mut schemas = std::collections::HashMap::new();
+    store::list(op, filter)?
+        .into_iter()
+        .map(|r| {
+            let schema = match schemas.entry(r.type_id) {
+                std::collections::hash_map::Entry::Occupied(s) => s.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(schema_of(op, r.type_id)?)
+                }
+            };
+            Ok(typed(schema, r))
+        })
+        .collect()
+}
+
+/// The relationships partner `partner` manages, by company then name: the records a partner
+/// user with the relationship access scope may see.
+pub(crate) fn managed_by_partner(op: &Op<'_>, partner: i64) -> Result<Vec<Relationship>> {
+    list(
+        op,
+        store::Filter {
+            managed_by: Some(partner),
+            ..store::Filter::default()
+        },
+    )
+}
+
+/// The relationship type `key` names (its id, or its name ignoring case), or an error listing
+/// the tenant's types.
+pub(crate) fn require_type(op: &Op<'_>, key: &str) -> Result<(i64, String)> {
+    if let Some(found) = store::find_type(op, key)? {
+        return Ok(found);
+    }
+    let names: Vec<String> = store::types(op)?.into_iter().map(|(_, n)| n).collect();
+    let known = if names.is_empty() {
+        "the tenant has no relationship types yet: an admin adds them with `cshost \
+         relationship-type add`"
+            .to_owned()
+    } else {
+        format!("its types are {}", names.join(", "))
+    };
+    Err(Error::new(ErrorKind::Invalid(format!(
+        "there is no relationship type `{}`; {known}",
+        key.trim()
+    ))))
+}
+
+/// Checks that `partner` may manage a relationship of company `company`: it is a partner, and
+/// not the company itself.
+pub(crate) fn check_manager(op: &Op<'_>, company: i64, partner: i64) -> Result<()> {
+    companies::check_is_partner(op, partner)?;
+    if partner == company {
+        return Err(Error::new(ErrorKind::Invalid(format!(
+            "company {company} cannot manage its own relationships: Managed By names another \
+             company, a partner"
+        ))));
+    }
+    Ok(())
+}
+
+/// Checks a relationship's name and fields against its type's schema.
+pub(crate) fn check(schema: &Schema, name: &str, fields: &mut Fields) -> Result<()> {
+    schema
+        .check_all(name, fields)
+        .map_err(|(field, message)| Error::new(ErrorKind::InvalidField { field, message }))
+}
+
+fn not_found(object: &'static str, id: impl ToString) -> Error {
+    Error::new(ErrorKind::NotFound {
+        object,
+        id: id.to_string(),
+    })
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(ErrorKind::Invalid(message))
+}
+
+impl Tenant<'_> {
+    /// Adds a relationship type (an admin's template) and returns its id. Names are unique
+    /// (ignoring case); there is no limit on how many types a tenant has.
+    pub fn add_relationship_type(&self, name: &str) -> Result<i64> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(invalid("a relationship type needs a name".to_owned()));
+        }
+        self.write(|op| {
+            op.require(Permission::ManageSchema)?;
+            let id = store::insert_type(op, name)?;
+            op.audit(
+                "relationship_type.add",
+                &format!("relationship_type:{id}"),
+                None,
+                Some(serde_json::json!({ "name": name })),
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// Renames relationship type `key` (its id or name).
+    pub fn rename_relationship_type(&self, key: &str, name: &str) -> Result<()> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(invalid("a relationship type needs a name".to_owned()));
+        }
+        self.write(|op| {
+            op.require(Permission::ManageSchema)?;
+            let (id, before) = require_type(op, key)?;
+            store::rename_type(op, id, name)?;
+            op.audit(
+                "relationship_type.rename",
+                &format!("relationship_type:{id}"),
+                Some(serde_json::json!({ "name": before })),
+                Some(serde_json::json!({ "name": name })),
+            )
+        })
+    }
+
+    /// Deletes relationship type `key` and its fields. Refused while relationships of the type
+    /// exist: the error says how many.
+    pub fn delete_relationship_type(&self, key: &str) -> Result<()> {
+        self.write(|op| {
+            op.require(Permission::ManageSchema)?;
+            let (id, name) = require_type(op, key)?;
+            let count = store::count_of_type(op, id)?;
+            if count > 0 {
+                return Err(invalid(format!(
+                    "relationship type `{name}` has {count} relationship(s); delete them first"
+                )));
+            }
+            companies::remove_custom(op, &object_of(id))?;
+            store::delete_type(op, id)?;
+            op.audit(
+                "relationship_type.delete",
+                &format!("relationship_type:{id}"),
+                Some(serde_json::json!({ "name": name })),
+                None,
+            )
+        })
+    }
+
+    /// The tenant's relationship types with their own fields, by name.
+    pub fn relationship_types(&self) -> Result<Vec<RelationshipType>> {
+        self.read(|op| {
+            store::types(op)?
+                .into_iter()
+                .map(|(id, name)| {
+                    let mut record = store::type_record(id, name);
+                    record.fields = companies::custom_fields(op, &object_of(id))?;
+                    Ok(record)
+                })
+                .collect()
+        })
+    }
+
+    /// One relationship type by id or name (ignoring case); `None` when there is none.
+    pub fn relationship_type(&self, key: &str) -> Result<Option<RelationshipType>> {
+        self.read(|op| {
+            let Some((id, name)) = store::find_type(op, key)? else {
+                return Ok(None);
+            };
+            let mut record = store::type_record(id, name);
+            record.fields = companies::custom_fields(op, &object_of(id))?;
+            Ok(Some(record))
+        })
+    }
+
+    /// The fields of a relationship of type `key`: the standard ones, then the type's own.
+    pub fn relationship_fields(&self, key: &str) -> Result<Vec<FieldDef>> {
+        self.read(|op| {
+            let (id, _) = require_type(op, key)?;
+            Ok(schema_of(op, id)?.fields().to_vec())
+        })
+    }
+
+    /// Adds (or changes) a field of relationship type `key`. A change of type converts the
+    /// values the type's relationships hold, or is refused naming those that do not fit.
+    pub fn define_relationship_field(
+        &self,
+        key: &str,
+        name: &str,
+        field_type: FieldType,
+        required: bool,
+    ) -> Result<()> {
+        let name = name.trim();
+        if !is_field_name(name) {
+            return Err(invalid(format!(
+                "field name `{name}`: use lower-case letters, digits and `_`"
+            )));
+        }
+        if name == NAME || name == EXTERNAL_ID || STANDARD_FIELDS.iter().any(|(s, _)| *s == name) {
+            return Err(invalid(format!(
+                "`{name}` is a standard relationship field and cannot be redefined"
+            )));
+        }
+        if RESERVED_NAMES.contains(&name) || name == "company" || name == "type" {
+            return Err(invalid(format!(
+                "`{name}` is reserved for the host (a record's id, company, type, partner or \
+                 times); choose another name"
+            )));
+        }
+        self.write(|op| {
+            op.require(Permission::ManageSchema)?;
+            let (type_id, type_name) = require_type(op, key)?;
+            let object = object_of(type_id);
+            let before = companies::custom_type(op, &object, name)?;
+            if before.is_some_and(|b| b != field_type) {
+                convert_values(op, type_id, name, field_type)?;
+            }
+            companies::define_custom(op, &object, name, field_type, required)?;
+            op.audit(
+                "field.define",
+                &format!("field:relationship_type:{type_id}.{name}"),
+                before.map(|b| serde_json::json!({ "type": b })),
+                Some(serde_json::json!({
+                    "relationship_type": type_name, "type": field_type, "required": required,
+                })),
+            )
+        })
+    }
+
+    /// Adds a relationship to a company and returns its id. Name and the type are mandatory;
+    /// fields are checked against the type's schema (the error names the field); Managed By, if
+    /// given, must be a partner other than the company.
+    pub fn add_relationship(&self, relationship: NewRelationship) -> Result<i64> {
+        let NewRelationship {
+            company_id,
+            type_id,
+            name,
+            managed_by,
+            mut fields,
+        } = relationship;
+        self.write(|op| {
+            op.require(Permission::EditCompanies)?;
+            companies::require(op, company_id)?;
+            require_type(op, &type_id.to_string())?;
+            let schema = schema_of(op, type_id)?;
+            check(&schema, &name, &mut fields)?;
+            if let Some(partner) = managed_by {
+                check_manager(op, company_id, partner)?;
+            }
+            let id = store::insert(
+                op,
+                &store::Write {
+                    company: company_id,
+                    type_id,
+                    name: &name,
+                    managed_by,
+                    fields: &fields,
+                },
+            )?;
+            op.audit(
+                "relationship.add",
+                &format!("relationship:{id}"),
+                None,
+                Some(serde_json::json!({
+                    "company": company_id, "type": type_id, "name": name.trim(),
+                    "managed_by": managed_by, "fields": fields,
+                })),
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// One relationship; `None` when the tenant has no such relationship.
+    pub fn relationship(&self, id: i64) -> Result<Option<Relationship>> {
+        self.read(|op| match load(op, id) {
+            Ok(found) => Ok(Some(found)),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Changes a relationship's name and fields (its company and type stay), checked against
+    /// its type's schema.
+    pub fn edit_relationship(&self, id: i64, edit: RelationshipEdit) -> Result<()> {
+        self.write(|op| {
+            op.require(Permission::EditCompanies)?;
+            let before = load(op, id)?;
+            let name = edit.name.clone().unwrap_or_else(|| before.name.clone());
+            let mut fields = before.fields.clone();
+            for (field, value) in &edit.fields {
+                if value.is_null() {
+                    fields.remove(field);
+                } else {
+                    fields.insert(field.clone(), value.clone());
+                }
+            }
+            let schema = schema_of(op, before.type_id)?;
+            check(&schema, &name, &mut fields)?;
+            store::update(
+                op,
+                id,
+                &store::Write {
+                    company: before.company_id,
+                    type_id: before.type_id,
+                    name: &name,
+                    managed_by: before.managed_by,
+                    fields: &fields,
+                },
+            )?;
+            op.audit(
+                "relationship.edit",
+                &format!("relationship:{id}"),
+                Some(serde_json::json!({ "name": before.name, "fields": before.fields })),
+                Some(serde_json::json!({ "name": name.trim(), "fields": fields })),
+            )
+        })
+    }
+
+    /// Deletes a relationship. Refused while plans or CTAs are on it.
+    pub fn delete_relationship(&self, id: i64) -> Result<()> {
+        self.write(|op| {
+            op.require(Permission::EditCompanies)?;
+            let before = load(op, id)?;
+            let (plans, ctas) = crate::plans::count_on_relationship(op, id)?;
+            if plans + ctas > 0 {
+                return Err(invalid(format!(
+                    "relationship {id} `{}` has {plans} success plan(s) and {ctas} CTA(s); \
+                     delete them first",
+                    before.name
+                )));
+            }
+            store::delete(op, id)?;
+            op.audit(
+                "relationship.delete",
+                &format!("relationship:{id}"),
+                serde_json::to_value(&before).ok(),
+                None,
+            )
+        })
+    }
+
+    /// The relationships of company `company_id` (every relationship with `None`), by company
+    /// then name.
+    pub fn relationships(&self, company_id: Option<i64>) -> Result<Vec<Relationship>> {
+        self.read(|op| {
+            if let Some(company) = company_id {
+                companies::require(op, company)?;
+            }
+            list(
+                op,
+                store::Filter {
+                    company: company_id,
+                    ..store::Filter::default()
+                },
+            )
+        })
+    }
+
+    /// Relationships whose name contains `text` (ignoring case), at most `limit`.
+    pub fn search_relationships(&self, text: &str, limit: usize) -> Result<Vec<Relationship>> {
+        self.read(|op| {
+            list(
+                op,
+                store::Filter {
+                    name_contains: Some(text),
+                    limit: Some(limit),
+                    ..store::Filter::default()
+                },
+            )
+        })
+    }
+
+    /// The relationships partner `partner_id` manages: the records a partner user with the
+    /// relationship access scope may see.
+    pub fn relationships_managed_by(&self, partner_id: i64) -> Result<Vec<Relationship>> {
+        self.read(|op| {
+            companies::check_is_partner(op, partner_id)?;
+            managed_by_partner(op, partner_id)
+        })
+    }
+
+    /// Changes which partner manages relationship `id`: `None` clears it. Giving a relationship
+    /// managed by one partner to another fails with [`ErrorKind::AlreadyManaged`] naming the
+    /// partner that manages it now: clear it first.
+    pub fn set_relationship_managed_by(&self, id: i64, partner: Option<i64>) -> Result<()> {
+        self.write(|op| {
+            op.require(Permission::ManagePartners)?;
+            let before = load(op, id)?;
+            if let Some(partner) = partner {
+                check_manager(op, before.company_id, partner)?;
+            }
+            store::set_managed_by(op, id, partner)?;
+            op.audit(
+                "relationship.managed_by",
+                &format!("relationship:{id}"),
+                Some(serde_json::json!({ "managed_by": before.managed_by })),
+                Some(serde_json::json!({ "managed_by": partner })),
+            )
+        })
+    }
+}
+
+/// Converts every value relationships of type `type_id` hold for field `name` to `field_type`,
+/// or refuses naming (up to five of) those that do not fit.
+fn convert_values(op: &Op<'_>, type_id: i64, name: &str, field_type: FieldType) -> Result<()> {
+    let def = FieldDef {
+        name: name.to_owned(),
+        field_type,
+        required: false,
+        standard: false,
+    };
+    let mut converted = Vec::new();
+    let mut misfits = Vec::new();
+    for (id, relationship, value) in store::values_of(op, type_id, name)? {
+        match companies::parse_text(&def, &value.to_string()) {
+            Ok(value) => converted.push((id, value)),
+            Err(_) => misfits.push(format!("{relationship} (relationship {id}): `{value}`")),
+        }
+    }
+    if !misfits.is_empty() {
+        let shown = misfits.len().min(5);
+        return Err(Error::new(ErrorKind::InvalidField {
+            field: name.to_owned(),
+            message: format!(
+                "cannot change it to {field_type}: {} relationship(s) hold values that are not \
+                 {field_type}: {}; change or clear them first",
+                misfits.len(),
+                misfits[..shown].join(", ")
+            ),
+        }));
+    }
+    for (id, value) in converted {
+        let mut relationship = store::find(op, id)?.ok_or_else(|| not_found("relationship", id))?;
+        relationship.fields.insert(name.to_owned(), value);
+        store::update(
+            op,
+            id,
+            &store::Write {
+                company: relationship.company_id,
+                type_id: relationship.type_id,
+                name: &relationship.name,
+                managed_by: relationship.managed_by,
+                fields: &relationship.fields,
+            },
+        )?;
+    }
+    Ok(())
+}

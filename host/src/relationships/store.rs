@@ -1,0 +1,406 @@
+//! The relationships repository: the SQL of the `relationships` and `relationship_types`
+//! tables. Other modules reach relationships through these typed functions.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::companies::{self, custom_from_json, custom_to_json};
+use crate::context::Op;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{FieldValue, Fields};
+
+use super::{EXTERNAL_ID, Relationship, RelationshipType};
+
+/// The columns [`read`] reads, in its order.
+const COLUMNS: &str = "r.id, r.company_id, r.type_id, t.name, r.name, r.managed_by, \
+                       r.external_id, r.custom";
+
+/// The `FROM` of every relationship read: a relationship with its type's name.
+const FROM: &str = "relationships r
+     JOIN relationship_types t ON t.tenant_id = r.tenant_id AND t.id = r.type_id";
+
+/// The company relationship `id` belongs to; `None` when the tenant has no such relationship.
+pub(crate) fn company_of(op: &Op<'_>, id: i64) -> Result<Option<i64>> {
+    let company = op
+        .conn
+        .prepare_cached("SELECT company_id FROM relationships WHERE tenant_id = ?1 AND id = ?2")?
+        .query_row(params![op.tenant.as_str(), id], |row| row.get(0))
+        .optional()?;
+    Ok(company)
+}
+
+/// The condition on `r` (a `relationships` row) that confines the acting principal to the
+/// relationships it may see: nothing for everyone but partner users; for a partner user, the
+/// relationships its partner manages, or none when its partner's scope excludes relationships.
+/// Part of the SQL, so a relationship outside it answers as if it did not exist.
+fn scope_condition(op: &Op<'_>) -> String {
+    match op.scope() {
+        None => String::new(),
+        // An id is an integer: it cannot carry SQL.
+        Some(scope) => match scope.relationship_manager() {
+            Some(partner) => format!(" AND r.managed_by = {partner}"),
+            None => " AND 0".to_owned(),
+        },
+    }
+}
+
+/// Whether the acting principal may reach relationship `id` (see [`scope_condition`]).
+pub(crate) fn visible(op: &Op<'_>, id: i64) -> Result<bool> {
+    let scope = scope_condition(op);
+    let found = op
+        .conn
+        .prepare_cached(&format!(
+            "SELECT 1 FROM relationships r WHERE r.tenant_id = ?1 AND r.id = ?2{scope}"
+        ))?
+        .exists(params![op.tenant.as_str(), id])?;
+    Ok(found)
+}
+
+fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Relationship> {
+    let mut fields = Fields::new();
+    if let Some(external_id) = row.get::<_, Option<String>>(6)? {
+        fields.insert(EXTERNAL_ID.to_owned(), FieldValue::Text(external_id));
+    }
+    let custom: String = row.get(7)?;
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&custom) {
+        for (name, value) in map {
+            if let Some(value) = custom_from_json(None, value) {
+                fields.insert(name, value);
+            }
+        }
+    }
+    Ok(Relationship {
+        id: row.get(0)?,
+        company_id: row.get(1)?,
+        type_id: row.get(2)?,
+        type_name: row.get(3)?,
+        name: row.get(4)?,
+        managed_by: row.get(5)?,
+        fields,
+    })
+}
+
+/// Relationship `id`, with its fields as stored (dates as text until [`super::typed`]).
+pub(crate) fn find(op: &Op<'_>, id: i64) -> Result<Option<Relationship>> {
+    let scope = scope_condition(op);
+    let found = op
+        .conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE r.tenant_id = ?1 AND r.id = ?2{scope}"
+        ))?
+        .query_row(params![op.tenant.as_str(), id], read)
+        .optional()?;
+    Ok(found)
+}
+
+/// What to list: the relationships of one company, managed by one partner, of one type, whose
+/// name contains a text; every condition that is `Some` applies.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Filter<'a> {
+    pub company: Option<i64>,
+    pub managed_by: Option<i64>,
+    pub type_id: Option<i64>,
+    pub name_contains: Option<&'a str>,
+    pub limit: Option<usize>,
+}
+
+/// The relationships `filter` selects, by company, then name.
+pub(crate) fn list(op: &Op<'_>, filter: Filter<'_>) -> Result<Vec<Relationship>> {
+    let pattern = filter.name_contains.map(|text| {
+        format!(
+            "%{}%",
+            text.trim()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
+    let limit = filter
+        .limit
+        .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let scope = scope_condition(op);
+    let rows = op
+        .conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM {FROM}
+             WHERE r.tenant_id = ?1
+               AND (?2 IS NULL OR r.company_id = ?2)
+               AND (?3 IS NULL OR r.managed_by = ?3)
+               AND (?4 IS NULL OR r.type_id = ?4)
+               AND (?5 IS NULL OR r.name LIKE ?5 ESCAPE '\\'){scope}
+             ORDER BY r.company_id, r.name COLLATE NOCASE, r.id
+             LIMIT ?6"
+        ))?
+        .query_map(
+            params![
+                op.tenant.as_str(),
+                filter.company,
+                filter.managed_by,
+                filter.type_id,
+                pattern,
+                limit
+            ],
+            read,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The stored `custom` JSON of `fields` (the external id is a column of its own).
+fn custom_json(fields: &Fields) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .filter(|(name, value)| name.as_str() != EXTERNAL_ID && !value.is_null())
+        .map(|(name, value)| (name.clone(), custom_to_json(value)))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+fn external_id(fields: &Fields) -> Option<&str> {
+    fields.get(EXTERNAL_ID).and_then(FieldValue::as_text)
+}
+
+/// What to write to a relationship row; the fields have been checked against its type.
+pub(crate) struct Write<'a> {
+    pub company: i64,
+    pub type_id: i64,
+    pub name: &'a str,
+    pub managed_by: Option<i64>,
+    /// Every field the relationship holds (a row is written whole).
+    pub fields: &'a Fields,
+}
+
+/// Inserts a relationship; returns its id.
+pub(crate) fn insert(op: &Op<'_>, write: &Write<'_>) -> Result<i64> {
+    let id = op
+        .conn
+        .prepare_cached(
+            "INSERT INTO relationships (tenant_id, company_id, type_id, name, managed_by,
+                 external_id, custom, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id",
+        )?
+        .query_row(
+            params![
+                op.tenant.as_str(),
+                write.company,
+                write.type_id,
+                write.name.trim(),
+                write.managed_by,
+                external_id(write.fields),
+                custom_json(write.fields),
+                op.now
+            ],
+            |r| r.get(0),
+        )
+        .map_err(|e| unique_error(e, write.fields))?;
+    Ok(id)
+}
+
+/// Rewrites relationship `id` whole, Managed By included.
+pub(crate) fn update(op: &Op<'_>, id: i64, write: &Write<'_>) -> Result<()> {
+    op.conn
+        .prepare_cached(
+            "UPDATE relationships SET company_id = ?3, type_id = ?4, name = ?5, managed_by = ?6,
+                 external_id = ?7, custom = ?8, updated_at = ?9
+             WHERE tenant_id = ?1 AND id = ?2",
+        )?
+        .execute(params![
+            op.tenant.as_str(),
+            id,
+            write.company,
+            write.type_id,
+            write.name.trim(),
+            write.managed_by,
+            external_id(write.fields),
+            custom_json(write.fields),
+            op.now
+        ])
+        .map_err(|e| one_partner_error(op, id, unique_error(e, write.fields)))?;
+    Ok(())
+}
+
+/// Sets which partner manages relationship `id` (`None` clears it).
+pub(crate) fn set_managed_by(op: &Op<'_>, id: i64, partner: Option<i64>) -> Result<()> {
+    op.conn
+        .prepare_cached(
+            "UPDATE relationships SET managed_by = ?3, updated_at = ?4
+             WHERE tenant_id = ?1 AND id = ?2",
+        )?
+        .execute(params![op.tenant.as_str(), id, partner, op.now])
+        .map_err(|e| one_partner_error(op, id, Error::from(e)))?;
+    Ok(())
+}
+
+/// How many relationships partner `partner` manages.
+pub(crate) fn count_managed_by(op: &Op<'_>, partner: i64) -> Result<i64> {
+    let count = op
+        .conn
+        .prepare_cached(
+            "SELECT count(*) FROM relationships WHERE tenant_id = ?1 AND managed_by = ?2",
+        )?
+        .query_row(params![op.tenant.as_str(), partner], |r| r.get(0))?;
+    Ok(count)
+}
+
+/// Deletes relationship `id`; false when there was none.
+pub(crate) fn delete(op: &Op<'_>, id: i64) -> Result<bool> {
+    let deleted = op
+        .conn
+        .prepare_cached("DELETE FROM relationships WHERE tenant_id = ?1 AND id = ?2")?
+        .execute(params![op.tenant.as_str(), id])?;
+    Ok(deleted > 0)
+}
+
+/// A unique-index refusal of the external id, as an error naming the field and value.
+fn unique_error(error: rusqlite::Error, fields: &Fields) -> Error {
+    let unique = matches!(&error, rusqlite::Error::SqliteFailure(_, Some(m))
+        if m.contains("relationships.external_id"));
+    match (unique, external_id(fields)) {
+        (true, Some(key)) => Error::new(ErrorKind::InvalidField {
+            field: EXTERNAL_ID.to_owned(),
+            message: format!("another relationship has the external id `{key}` already"),
+        }),
+        _ => Error::from(error),
+    }
+}
+
+/// The one-partner trigger's refusal as an error naming the partner that manages relationship
+/// `id` now.
+fn one_partner_error(op: &Op<'_>, id: i64, error: Error) -> Error {
+    let refused = matches!(error.kind(), ErrorKind::Database { source: rusqlite::Error::SqliteFailure(_, Some(m)), .. }
+        if m.starts_with("one-partner rule: relationship is managed"));
+    if !refused {
+        return error;
+    }
+    let Ok(Some(relationship)) = find(op, id) else {
+        return error;
+    };
+    let Some(partner_id) = relationship.managed_by else {
+        return error;
+    };
+    let partner = companies::find(op, companies::CompanyKey::Id(partner_id))
+        .ok()
+        .flatten()
+        .map_or_else(String::new, |c| c.name);
+    Error::new(ErrorKind::AlreadyManaged {
+        record: format!("{} (relationship {id})", relationship.name),
+        partner_id,
+        partner,
+    })
+}
+
+/// The tenant's relationship types, by name.
+pub(crate) fn types(op: &Op<'_>) -> Result<Vec<(i64, String)>> {
+    let types = op
+        .conn
+        .prepare_cached(
+            "SELECT id, name FROM relationship_types WHERE tenant_id = ?1
+             ORDER BY name COLLATE NOCASE, id",
+        )?
+        .query_map([op.tenant.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(types)
+}
+
+/// The relationship type with id `id`, or else named `name` (ignoring case).
+pub(crate) fn find_type(op: &Op<'_>, key: &str) -> Result<Option<(i64, String)>> {
+    let found = op
+        .conn
+        .prepare_cached(
+            "SELECT id, name FROM relationship_types
+             WHERE tenant_id = ?1 AND (CAST(id AS TEXT) = ?2 OR name = ?2 COLLATE NOCASE)
+             ORDER BY CAST(id AS TEXT) = ?2 DESC, id LIMIT 1",
+        )?
+        .query_row(params![op.tenant.as_str(), key.trim()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    Ok(found)
+}
+
+/// Inserts a relationship type; fails with a clear error when the name is taken.
+pub(crate) fn insert_type(op: &Op<'_>, name: &str) -> Result<i64> {
+    if find_type(op, name)?.is_some_and(|(_, n)| n.eq_ignore_ascii_case(name)) {
+        return Err(taken(name));
+    }
+    let id = op
+        .conn
+        .prepare_cached(
+            "INSERT INTO relationship_types (tenant_id, name) VALUES (?1, ?2) RETURNING id",
+        )?
+        .query_row(params![op.tenant.as_str(), name], |r| r.get(0))?;
+    Ok(id)
+}
+
+/// Renames relationship type `id`.
+pub(crate) fn rename_type(op: &Op<'_>, id: i64, name: &str) -> Result<()> {
+    if find_type(op, name)?.is_some_and(|(other, n)| other != id && n.eq_ignore_ascii_case(name)) {
+        return Err(taken(name));
+    }
+    op.conn
+        .prepare_cached("UPDATE relationship_types SET name = ?3 WHERE tenant_id = ?1 AND id = ?2")?
+        .execute(params![op.tenant.as_str(), id, name])?;
+    Ok(())
+}
+
+/// Deletes relationship type `id`.
+pub(crate) fn delete_type(op: &Op<'_>, id: i64) -> Result<()> {
+    op.conn
+        .prepare_cached("DELETE FROM relationship_types WHERE tenant_id = ?1 AND id = ?2")?
+        .execute(params![op.tenant.as_str(), id])?;
+    Ok(())
+}
+
+/// How many relationships are of type `id`.
+pub(crate) fn count_of_type(op: &Op<'_>, id: i64) -> Result<i64> {
+    let count = op
+        .conn
+        .prepare_cached("SELECT count(*) FROM relationships WHERE tenant_id = ?1 AND type_id = ?2")?
+        .query_row(params![op.tenant.as_str(), id], |r| r.get(0))?;
+    Ok(count)
+}
+
+/// The relationships of type `type_id` that hold a value for field `name`: id, name and the
+/// value as stored.
+pub(crate) fn values_of(
+    op: &Op<'_>,
+    type_id: i64,
+    name: &str,
+) -> Result<Vec<(i64, String, FieldValue)>> {
+    let path = format!("$.\"{name}\"");
+    let rows = op
+        .conn
+        .prepare_cached(
+            "SELECT id, name, json_extract(custom, ?3) FROM relationships
+             WHERE tenant_id = ?1 AND type_id = ?2 AND json_type(custom, ?3) IS NOT NULL
+               AND json_type(custom, ?3) <> 'null'
+             ORDER BY id",
+        )?
+        .query_map(params![op.tenant.as_str(), type_id, path], |r| {
+            let value = match r.get_ref(2)? {
+                rusqlite::types::ValueRef::Integer(n) => FieldValue::Integer(n),
+                rusqlite::types::ValueRef::Real(n) => FieldValue::Number(n),
+                rusqlite::types::ValueRef::Text(t) => {
+                    FieldValue::Text(String::from_utf8_lossy(t).into_owned())
+                }
+                _ => FieldValue::Null,
+            };
+            Ok((r.get(0)?, r.get(1)?, value))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+fn taken(name: &str) -> Error {
+    Error::new(ErrorKind::Invalid(format!(
+        "relationship type `{name}` exists already; type names are unique (ignoring case)"
+    )))
+}
+
+/// A type's record for the façade, its fields filled in by the caller.
+pub(crate) fn type_record(id: i64, name: String) -> RelationshipType {
+    RelationshipType {
+        id,
+        name,
+        fields: Vec::new(),
+    }
+}

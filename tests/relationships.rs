@@ -1,0 +1,880 @@
+//! Relationships and relationship types (the Relationships FAQ, the Through-Partner overview):
+//! an admin's types each with its own fields, relationships of companies with Managed By and
+//! its one-partner rule, through the library and through `cshost`.
+
+mod support;
+
+use cs_host::model::{AccessScope, Date, FieldValue, ManagedAs};
+use cs_host::{
+    ErrorKind, FieldType, Host, HostConfig, NewCompany, NewRelationship, RelationshipEdit,
+    TenantLevel,
+};
+
+struct World {
+    host: Host,
+    company: i64,
+    partner: i64,
+    other_partner: i64,
+    saas: i64,
+}
+
+/// A tenant working at both levels with a customer, two partners and a `SaaS` type whose
+/// relationships have a required `seats` number and a `go_live` date.
+fn world() -> World {
+    let host = Host::open_in_memory(HostConfig::default()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
+    let company = acme.add_company(NewCompany::new("Globex")).unwrap();
+    let (partner, _) = acme
+        .add_partner(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
+        .unwrap();
+    let (other_partner, _) = acme
+        .add_partner(
+            NewCompany::new("Northwind Partners"),
+            Some(AccessScope::RelationshipRecords),
+        )
+        .unwrap();
+    let saas = acme.add_relationship_type("SaaS").unwrap();
+    acme.define_relationship_field("SaaS", "seats", FieldType::Number, true)
+        .unwrap();
+    acme.define_relationship_field("saas", "go_live", FieldType::Date, false)
+        .unwrap();
+    World {
+        host,
+        company,
+        partner,
+        other_partner,
+        saas,
+    }
+}
+
+#[test]
+fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type() {
+    let w = world();
+    let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
+    // No limit on the number of types; each has its own fields; names are unique.
+    let on_prem = acme.add_relationship_type("On-premise").unwrap();
+    acme.define_relationship_field("On-premise", "servers", FieldType::Number, false)
+        .unwrap();
+    let err = acme.add_relationship_type("saas").unwrap_err();
+    assert!(err.to_string().contains("exists already"), "{err}");
+    let types = acme.relationship_types().unwrap();
+    let summary: Vec<(&str, Vec<&str>)> = types
+        .iter()
+        .map(|t| {
+            (
+                t.name.as_str(),
+                t.fields.iter().map(|f| f.name.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("On-premise", vec!["servers"]),
+            ("SaaS", vec!["go_live", "seats"])
+        ]
+    );
+
+    // A relationship of the SaaS type: its fields are checked against that type's schema.
+    let id = acme
+        .add_relationship(
+            NewRelationship::new(w.company, w.saas, "Globex EU")
+                .field("seats", 250i64)
+                .field("go_live", "2026-03-01")
+                .field("arr", 90_000i64)
+                .field("external_id", "R-1"),
+        )
+        .unwrap();
+    let r = acme.relationship(id).unwrap().unwrap();
+    assert_eq!(
+        (r.company_id, r.type_name.as_str(), r.name.as_str()),
+        (w.company, "SaaS", "Globex EU")
+    );
+    assert_eq!(r.fields["seats"], FieldValue::Number(250.0));
+    assert_eq!(
+        r.fields["go_live"],
+        FieldValue::Date(Date::new(2026, 3, 1).unwrap())
+    );
+    assert_eq!(r.fields["external_id"], FieldValue::from("R-1"));
+
+    // Another type's field, a missing required field, a wrong type: refused, naming the field.
+    let err = acme
+        .add_relationship(
+            NewRelationship::new(w.company, w.saas, "Globex US")
+                .field("seats", 5i64)
+                .field("servers", 3i64),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no relationship field `servers`"),
+        "{err}"
+    );
+    let err = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex US"))
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "seats"),
+        "{err}"
+    );
+    let err = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, " ").field("seats", 1i64))
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "name"),
+        "{err}"
+    );
+    let err = acme
+        .add_relationship(NewRelationship::new(w.company, 999, "X").field("seats", 1i64))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no relationship type `999`"),
+        "{err}"
+    );
+    let other = acme
+        .add_relationship(
+            NewRelationship::new(w.company, on_prem, "Globex DC").field("servers", 12i64),
+        )
+        .unwrap();
+
+    // Edit: a field set, one cleared, the name changed; the company and type stay.
+    acme.edit_relationship(
+        id,
+        RelationshipEdit {
+            name: Some("Globex Europe".into()),
+            fields: [
+                ("seats".to_owned(), FieldValue::Integer(300)),
+                ("go_live".to_owned(), FieldValue::Null),
+            ]
+            .into(),
+        },
+    )
+    .unwrap();
+    let r = acme.relationship(id).unwrap().unwrap();
+    assert_eq!(r.name, "Globex Europe");
+    assert_eq!(r.fields["seats"], FieldValue::Number(300.0));
+    assert!(!r.fields.contains_key("go_live"));
+    let err = acme
+        .edit_relationship(
+            id,
+            RelationshipEdit {
+                fields: [("seats".to_owned(), FieldValue::Null)].into(),
+                ..RelationshipEdit::default()
+            },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("`seats` is required"), "{err}");
+
+    // List and search.
+    let names = |list: Vec<cs_host::Relationship>| -> Vec<String> {
+        list.into_iter().map(|r| r.name).collect()
+    };
+    assert_eq!(
+        names(acme.relationships(Some(w.company)).unwrap()),
+        ["Globex DC", "Globex Europe"]
+    );
+    assert_eq!(
+        names(acme.search_relationships("europe", 10).unwrap()),
+        ["Globex Europe"]
+    );
+    assert_eq!(
+        names(acme.search_relationships("%", 10).unwrap()),
+        Vec::<String>::new()
+    );
+
+    // A field's type changes only when every value fits; a type in use cannot be deleted.
+    let err = acme
+        .define_relationship_field("SaaS", "seats", FieldType::Date, true)
+        .unwrap_err();
+    assert!(err.to_string().contains("Globex Europe"), "{err}");
+    acme.define_relationship_field("SaaS", "seats", FieldType::Text, true)
+        .unwrap();
+    let r = acme.relationship(id).unwrap().unwrap();
+    assert_eq!(r.fields["seats"], FieldValue::from("300"));
+    let err = acme.delete_relationship_type("On-premise").unwrap_err();
+    assert!(err.to_string().contains("1 relationship"), "{err}");
+    acme.delete_relationship(other).unwrap();
+    acme.delete_relationship_type("On-premise").unwrap();
+    assert!(acme.relationship(other).unwrap().is_none());
+    assert!(acme.relationship_type("On-premise").unwrap().is_none());
+
+    // Every change is audited by who made it.
+    let log = acme.audit_log().unwrap();
+    for action in [
+        "relationship_type.add",
+        "relationship.add",
+        "relationship.edit",
+        "relationship.delete",
+        "relationship_type.delete",
+    ] {
+        assert!(
+            log.iter()
+                .any(|e| e.action == action && e.actor == "csm@acme.example"),
+            "{action}"
+        );
+    }
+}
+
+#[test]
+fn managed_by_names_one_partner_and_a_partner_sees_the_relationships_it_manages() {
+    let w = world();
+    let acme = w.host.tenant("acme").unwrap();
+    let customer = acme.add_company(NewCompany::new("Initech")).unwrap();
+    let eu = acme
+        .add_relationship(
+            NewRelationship::new(w.company, w.saas, "Globex EU")
+                .field("seats", 1i64)
+                .managed_by(w.partner),
+        )
+        .unwrap();
+    let us = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
+        .unwrap();
+
+    // The manager must be a partner: a customer is refused, at creation and on change.
+    let err = acme
+        .add_relationship(
+            NewRelationship::new(w.company, w.saas, "X")
+                .field("seats", 1i64)
+                .managed_by(customer),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("not a partner"), "{err}");
+    let err = acme
+        .set_relationship_managed_by(us, Some(customer))
+        .unwrap_err();
+    assert!(err.to_string().contains("not a partner"), "{err}");
+
+    // One partner per relationship: the error names the partner managing it now.
+    let err = acme
+        .set_relationship_managed_by(eu, Some(w.other_partner))
+        .unwrap_err();
+    match err.kind() {
+        ErrorKind::AlreadyManaged {
+            partner_id,
+            partner,
+            record,
+        } => {
+            assert_eq!(*partner_id, w.partner);
+            assert_eq!(partner, "Bennett & Co.");
+            assert!(record.contains("Globex EU"), "{record}");
+        }
+        other => panic!("{other:?}"),
+    }
+    acme.set_relationship_managed_by(us, Some(w.other_partner))
+        .unwrap();
+
+    // The typed query the access rules scope partner users with.
+    let managed: Vec<i64> = acme
+        .relationships_managed_by(w.partner)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(managed, [eu]);
+    let err = acme.relationships_managed_by(customer).unwrap_err();
+    assert!(err.to_string().contains("not a partner"), "{err}");
+
+    // Clear, then give it to the other partner.
+    acme.set_relationship_managed_by(eu, None).unwrap();
+    acme.set_relationship_managed_by(eu, Some(w.other_partner))
+        .unwrap();
+    let managed: Vec<i64> = acme
+        .relationships_managed_by(w.other_partner)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(managed, [eu, us]);
+    assert_eq!(
+        acme.company(cs_host::CompanyKey::Id(w.partner))
+            .unwrap()
+            .unwrap()
+            .managed_as,
+        ManagedAs::Partner
+    );
+}
+
+#[test]
+fn another_tenant_sees_none_of_it() {
+    let w = world();
+    w.host
+        .create_tenant("globex", "Globex", TenantLevel::Both)
+        .unwrap();
+    let acme = w.host.tenant("acme").unwrap();
+    let id = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
+        .unwrap();
+    let other = w.host.tenant("globex").unwrap();
+    assert!(other.relationship(id).unwrap().is_none());
+    assert!(other.relationships(None).unwrap().is_empty());
+    assert!(other.relationship_types().unwrap().is_empty());
+    let err = other
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Stolen"))
+        .unwrap_err();
+    assert!(err.to_string().contains("company"), "{err}");
+}
+
+fn cshost(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec!["--db", db.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = support::cshost(all);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_defines_types_and_manages_relationships() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let ok = |args: &[&str]| {
+        let (ok, out, err) = cshost(&db, args);
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+    ok(&["tenant", "create", "acme", "--level", "both"]);
+    fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        let mut v = args.to_vec();
+        v.extend_from_slice(&["--tenant", "acme"]);
+        v
+    }
+    ok(&with(&["company", "add", "Globex"]));
+    ok(&with(&[
+        "partner",
+        "add",
+        "Bennett & Co.",
+        "--scope",
+        "both",
+    ]));
+    let saas = ok(&with(&["relationship-type", "add", "SaaS"]));
+    assert_eq!(saas.trim(), "1");
+    ok(&with(&[
+        "relationship-type",
+        "field",
+        "--type",
+        "SaaS",
+        "seats",
+        "number",
+        "--required",
+    ]));
+    let types = ok(&with(&["relationship-type", "list"]));
+    assert!(types.contains("seats (number, required)"), "{types}");
+
+    let (failed, _, err) = cshost(
+        &db,
+        &with(&[
+            "relationship",
+            "add",
+            "--company",
+            "Globex",
+            "--type",
+            "SaaS",
+            "Globex EU",
+        ]),
+    );
+    assert!(!failed);
+    assert!(err.contains("`seats` is required"), "{err}");
+    let id = ok(&with(&[
+        "relationship",
+        "add",
+        "--company",
+        "globex",
+        "--type",
+        "saas",
+        "Globex EU",
+        "--field",
+        "seats=10",
+        "--managed-by",
+        "2",
+    ]));
+    let id = id.trim().to_owned();
+    let shown = ok(&with(&["relationship", "show", &id]));
+    assert!(shown.contains("managed by: 2 `Bennett & Co.`"), "{shown}");
+    assert!(shown.contains("seats: 10"), "{shown}");
+    ok(&with(&[
+        "relationship",
+        "edit",
+        &id,
+        "--name",
+        "Globex Europe",
+    ]));
+    let list = ok(&with(&["relationship", "list", "--managed-by", "2"]));
+    assert!(list.contains("Globex Europe"), "{list}");
+    let list = ok(&with(&["relationship", "list", "--search", "europe"]));
+    assert!(list.contains("Globex Europe"), "{list}");
+    let (failed, _, err) = cshost(&db, &with(&["relationship", "managed-by", &id, "1"]));
+    assert!(!failed);
+    assert!(err.contains("not a partner"), "{err}");
+    ok(&with(&["relationship", "managed-by", &id, "--clear"]));
+    let list = ok(&with(&["relationship", "list", "--managed-by", "2"]));
+    assert!(!list.contains("Globex Europe"), "{list}");
+    ok(&with(&["relationship", "delete", &id]));
+    let (failed, _, err) = cshost(&db, &with(&["relationship", "show", &id]));
+    assert!(!failed);
+    assert!(err.contains("no relationship"), "{err}");
+}
+
+#[test]
+fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
+    use cs_host::model::{Audience, CtaType, Priority};
+    use cs_host::{NewCta, NewPlan, PlanStatus, ShareRequest};
+    let w = world();
+    let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
+    let eu = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
+        .unwrap();
+    let initech = acme.add_company(NewCompany::new("Initech")).unwrap();
+    let plan = |relationship: Option<i64>, name: &str| {
+        let id = acme
+            .create_plan(&NewPlan {
+                company_id: w.company,
+                relationship_id: relationship,
+                name: name.into(),
+                share_with_contacts: true,
+                ..NewPlan::default()
+            })
+            .unwrap();
+        acme.set_plan_status(id, PlanStatus::Active).unwrap();
+        id
+    };
+    let eu_plan = plan(Some(eu), "EU rollout");
+    let company_plan = plan(None, "Globex renewal");
+    let cta = |plan_id: Option<i64>| NewCta {
+        company_id: w.company,
+        kind: CtaType::Risk,
+        name: "Low usage".into(),
+        priority: Priority::High,
+        due_date: None,
+        plan_id,
+        objective_id: None,
+    };
+    // A CTA opened on the relationship, one in its plan (on it without asking), one on the
+    // company only.
+    let on_eu = acme.open_relationship_cta(eu, &cta(None)).unwrap();
+    let in_plan = acme.open_cta(&cta(Some(eu_plan))).unwrap();
+    let on_company = acme.open_cta(&cta(None)).unwrap();
+    let ids: Vec<i64> = acme
+        .relationship_ctas(eu)
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, [on_eu, in_plan]);
+    assert!(
+        acme.ctas(w.company)
+            .unwrap()
+            .iter()
+            .any(|c| c.id == on_company && c.relationship_id.is_none())
+    );
+    // A relationship of another company, or other than the plan's, is refused.
+    let err = acme
+        .open_relationship_cta(
+            eu,
+            &NewCta {
+                company_id: initech,
+                ..cta(None)
+            },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("not to company"), "{err}");
+    let other = acme
+        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
+        .unwrap();
+    let err = acme
+        .open_relationship_cta(other, &cta(Some(eu_plan)))
+        .unwrap_err();
+    assert!(err.to_string().contains("is for relationship"), "{err}");
+    let plans: Vec<i64> = acme
+        .relationship_plans(eu)
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(plans, [eu_plan]);
+
+    // Shares: the relationship's view holds only its plans' recipients, the subject names the
+    // relationship, and revoking by relationship leaves the company's other plans alone.
+    acme.share_plan(&ShareRequest::new(
+        eu_plan,
+        Audience::Contacts,
+        ["ops@globex.example"],
+    ))
+    .unwrap();
+    let outbox = acme.outbox(None).unwrap();
+    assert!(
+        outbox.iter().any(|m| m.recipient == "ops@globex.example"
+            && m.subject == "EU rollout for Globex (Globex EU)"),
+        "{outbox:?}"
+    );
+    acme.share_plan(&ShareRequest::new(
+        company_plan,
+        Audience::Contacts,
+        ["cfo@globex.example"],
+    ))
+    .unwrap();
+    let view = acme.relationship_shares(eu).unwrap();
+    let emails: Vec<&str> = view.iter().map(|r| r.email.as_str()).collect();
+    assert_eq!(emails, ["ops@globex.example"]);
+    assert_eq!(acme.revoke_relationship(eu).unwrap(), 1);
+    let states: Vec<(String, cs_host::LinkState)> = acme
+        .shares(None)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.email, r.state))
+        .collect();
+    assert!(states.contains(&("ops@globex.example".into(), cs_host::LinkState::Revoked)));
+    assert!(states.contains(&("cfo@globex.example".into(), cs_host::LinkState::Active)));
+    assert!(
+        acme.audit_log()
+            .unwrap()
+            .iter()
+            .any(|e| e.action == "share.revoke" && e.subject == format!("relationship:{eu}"))
+    );
+
+    // A relationship with plans or CTAs is not deleted from under them.
+    let err = acme.delete_relationship(eu).unwrap_err();
+    assert!(
+        err.to_string().contains("1 success plan(s) and 2 CTA(s)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_cli_shows_and_shares_a_relationship_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let ok = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--tenant", "acme"]);
+        let (ok, out, err) = cshost(&db, &all);
+        assert!(ok, "{args:?}: {err}");
+        out.trim().to_owned()
+    };
+    let (created, _, err) = cshost(&db, &["tenant", "create", "acme", "--level", "both"]);
+    assert!(created, "{err}");
+    ok(&["company", "add", "Globex"]);
+    ok(&["relationship-type", "add", "SaaS"]);
+    let eu = ok(&[
+        "relationship",
+        "add",
+        "--company",
+        "1",
+        "--type",
+        "SaaS",
+        "Globex EU",
+    ]);
+    let plan = ok(&[
+        "plan",
+        "create",
+        "--company",
+        "1",
+        "--name",
+        "EU rollout",
+        "--relationship",
+        &eu,
+        "--contacts",
+    ]);
+    let cta = ok(&[
+        "plan",
+        "cta",
+        "--company",
+        "1",
+        "--type",
+        "risk",
+        "--name",
+        "Low usage",
+        "--relationship",
+        &eu,
+    ]);
+    assert!(!cta.is_empty());
+    let shown = ok(&["plan", "show", &plan]);
+    assert!(
+        shown.contains("relationship 1 `Globex EU` (SaaS)"),
+        "{shown}"
+    );
+    ok(&["plan", "activate", &plan]);
+    ok(&[
+        "share",
+        "create",
+        "--plan",
+        &plan,
+        "--contacts",
+        "ops@globex.example",
+    ]);
+    let list = ok(&["share", "list", "--relationship", &eu]);
+    assert!(list.contains("ops@globex.example"), "{list}");
+    let revoked = ok(&["share", "revoke", "--relationship", &eu]);
+    assert!(revoked.contains("1 link(s) revoked"), "{revoked}");
+}
+
+#[test]
+fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
+    use cs_host::model::{CtaType, Priority};
+    use cs_host::{NewCta, NewPlan, NewTask, TaskOf};
+    let w = world();
+    let acme = w
+        .host
+        .tenant("acme")
+        .unwrap()
+        .acting_as("admin@acme.example");
+
+    // Managed By on a company: the one-partner error says "clear it first", and clearing works.
+    let customer = acme
+        .add_company(NewCompany::new("Initech").managed_by(w.partner))
+        .unwrap();
+    let err = acme
+        .set_managed_by(customer, Some(w.other_partner))
+        .unwrap_err();
+    assert!(err.to_string().contains("clear it first"), "{err}");
+    acme.set_managed_by(customer, None).unwrap();
+    acme.set_managed_by(customer, Some(w.other_partner))
+        .unwrap();
+
+    // A company another partner manages is not tagged as a partner.
+    let err = acme
+        .tag_partners(&[customer], Some(AccessScope::Both))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a managed customer is not a partner"),
+        "{err}"
+    );
+    assert!(
+        acme.partners()
+            .unwrap()
+            .iter()
+            .all(|p| p.company.name != "Initech")
+    );
+
+    // Re-tagging a partner with another scope is refused, naming the command; the scope
+    // command changes it.
+    let err = acme
+        .tag_partners(&[w.partner], Some(AccessScope::CompanyRecords))
+        .unwrap_err();
+    assert!(err.to_string().contains("cshost partner scope"), "{err}");
+    acme.set_partner_scope(w.partner, Some(AccessScope::CompanyRecords))
+        .unwrap();
+    let scope = |id: i64| {
+        acme.partners()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.company.id == id.to_string())
+            .map(|p| p.scope)
+    };
+    assert_eq!(scope(w.partner), Some(AccessScope::CompanyRecords));
+
+    // Untagging: refused while the partner manages records, then a customer again.
+    let rel = acme
+        .add_relationship(
+            NewRelationship::new(w.company, w.saas, "Globex EU")
+                .field("seats", 1i64)
+                .managed_by(w.other_partner),
+        )
+        .unwrap();
+    let err = acme.untag_partner(w.other_partner).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("manages 1 company(ies) and 1 relationship(s)"),
+        "{err}"
+    );
+    acme.set_managed_by(customer, None).unwrap();
+    acme.set_relationship_managed_by(rel, None).unwrap();
+    acme.untag_partner(w.other_partner).unwrap();
+    assert_eq!(scope(w.other_partner), None);
+    assert!(
+        acme.audit_log()
+            .unwrap()
+            .iter()
+            .any(|e| e.action == "partner.untag")
+    );
+
+    // Partners added by hand: the same name warns; the same name and external id is refused.
+    let (_, report) = acme
+        .add_partner(
+            NewCompany::new("bennett & co.").field("external_id", "P-9"),
+            Some(AccessScope::Both),
+        )
+        .unwrap();
+    assert!(
+        report.warnings[0].contains("has the same name"),
+        "{report:?}"
+    );
+    let err = acme
+        .add_partner(
+            NewCompany::new("Bennett & Co.").field("external_id", "P-9"),
+            Some(AccessScope::Both),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("it is the same company"), "{err}");
+
+    // An objective goes internal again, and external.
+    let plan = acme
+        .create_plan(&NewPlan {
+            company_id: w.company,
+            name: "Onboarding".into(),
+            share_with_contacts: true,
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let objective = acme.add_objective(plan, "Go live", None, None).unwrap();
+    acme.set_objective_shared(objective, false).unwrap();
+    assert!(!acme.plan(plan).unwrap().objectives[0].shared_externally);
+    acme.set_objective_shared(objective, true).unwrap();
+    assert!(acme.plan(plan).unwrap().objectives[0].shared_externally);
+
+    // A CTA's due date moves, checked against its tasks.
+    let cta = acme
+        .open_cta(&NewCta {
+            company_id: w.company,
+            kind: CtaType::Risk,
+            name: "Kick-off".into(),
+            priority: Priority::High,
+            due_date: Date::new(2026, 3, 10),
+            plan_id: None,
+            objective_id: None,
+        })
+        .unwrap();
+    let task = acme
+        .add_task(
+            TaskOf::Cta(cta),
+            &NewTask {
+                name: "Book the room".into(),
+                owner: None,
+                due_date: Date::new(2026, 3, 8),
+            },
+        )
+        .unwrap();
+    let err = acme.set_cta_due(cta, Date::new(2026, 3, 5)).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!(
+            "its task {task} `Book the room` is due 2026-03-08"
+        )),
+        "{message}"
+    );
+    acme.set_cta_due(cta, Date::new(2026, 3, 8)).unwrap();
+    let due = acme.ctas(w.company).unwrap()[0].due_date;
+    assert_eq!(due, Date::new(2026, 3, 8));
+    acme.set_cta_due(cta, None).unwrap();
+    assert_eq!(acme.ctas(w.company).unwrap()[0].due_date, None);
+}
+
+#[test]
+fn a_draft_plan_can_be_shared_and_its_recipients_see_that_it_is_a_draft() {
+    use cs_host::model::Audience;
+    use cs_host::{Licence, NewPlan, Opened, PlanStatus, ShareRequest};
+    let w = world();
+    let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
+    acme.add_user("vic@acme.example", "Vic", Licence::Full)
+        .unwrap();
+    let mut settings = acme.sharing_settings().unwrap();
+    settings.otp_required = false;
+    acme.set_sharing_settings(&settings).unwrap();
+    let plan = acme
+        .create_plan(&NewPlan {
+            company_id: w.company,
+            name: "Onboarding".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let receipt = acme
+        .share_plan(&ShareRequest::new(
+            plan,
+            Audience::Users,
+            ["vic@acme.example"],
+        ))
+        .unwrap();
+    match acme.open_link(&receipt.links[0].link).unwrap() {
+        Opened::Plan(shared) => assert_eq!(shared.status, PlanStatus::Draft),
+        Opened::CodeRequired => panic!("no code is required"),
+    }
+}
+
+#[test]
+fn the_cli_clears_managed_by_untags_rescopes_and_moves_a_cta() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--tenant", "acme"]);
+        cshost(&db, &all)
+    };
+    let ok = |args: &[&str]| {
+        let (ok, out, err) = run(args);
+        assert!(ok, "{args:?}: {err}");
+        (out.trim().to_owned(), err)
+    };
+    let (created, _, err) = cshost(&db, &["tenant", "create", "acme", "--level", "both"]);
+    assert!(created, "{err}");
+    ok(&["partner", "add", "Bennett & Co.", "--scope", "both"]);
+    ok(&["partner", "add", "Northwind", "--scope", "both"]);
+    let (_, warned) = ok(&["partner", "add", "northwind", "--scope", "both"]);
+    assert!(
+        warned.contains("warning: company 2 `Northwind`"),
+        "{warned}"
+    );
+    ok(&["company", "add", "Globex", "--managed-by", "1"]);
+    let (failed, _, err) = run(&["company", "managed-by", "4", "2"]);
+    assert!(!failed && err.contains("clear it first"), "{err}");
+    ok(&["company", "managed-by", "4", "--clear"]);
+    ok(&["company", "managed-by", "4", "2"]);
+    let (failed, _, err) = run(&["partner", "tag", "4", "--scope", "both"]);
+    assert!(!failed && err.contains("not a partner"), "{err}");
+    let (failed, _, err) = run(&["partner", "tag", "1", "--scope", "company"]);
+    assert!(
+        !failed && err.contains("cshost partner scope 1 company"),
+        "{err}"
+    );
+    let (out, _) = ok(&["partner", "scope", "1", "company"]);
+    assert!(out.contains("partner 1 has company access"), "{out}");
+    let (failed, _, err) = run(&["partner", "untag", "2"]);
+    assert!(!failed && err.contains("manages 1 company"), "{err}");
+    ok(&["partner", "untag", "3"]);
+    let (list, _) = ok(&["partner", "list"]);
+    assert!(!list.contains("northwind"), "{list}");
+
+    let (cta, _) = ok(&[
+        "plan",
+        "cta",
+        "--company",
+        "4",
+        "--type",
+        "risk",
+        "--name",
+        "Kick-off",
+        "--due",
+        "2026-03-10",
+    ]);
+    ok(&[
+        "plan",
+        "task",
+        "--cta",
+        &cta,
+        "--name",
+        "Book",
+        "--due",
+        "2026-03-08",
+    ]);
+    let (failed, _, err) = run(&["plan", "cta-due", &cta, "2026-03-01"]);
+    assert!(!failed && err.contains("is due 2026-03-08"), "{err}");
+    let (out, _) = ok(&["plan", "cta-due", &cta, "2026-03-09"]);
+    assert!(out.contains("is due 2026-03-09"), "{out}");
+    let (plan, _) = ok(&[
+        "plan",
+        "create",
+        "--company",
+        "4",
+        "--name",
+        "P",
+        "--contacts",
+    ]);
+    let (objective, _) = ok(&["plan", "objective", "--plan", &plan, "--name", "Go live"]);
+    let (out, _) = ok(&["plan", "objective-sharing", &objective, "internal"]);
+    assert!(out.contains("internal"), "{out}");
+    let (shown, _) = ok(&["plan", "show", &plan]);
+    assert!(shown.contains("(open, internal"), "{shown}");
+}
