@@ -18,6 +18,10 @@ fn host_at(path: &Path) -> Host {
     if host.tenant("acme").is_err() {
         host.create_tenant("acme", "Acme", TenantLevel::Both)
             .unwrap();
+        host.tenant("acme")
+            .unwrap()
+            .add_admin("admin@acme.example", "Ada")
+            .unwrap();
     }
     host
 }

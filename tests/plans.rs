@@ -582,9 +582,10 @@ fn cta(company: i64, kind: CtaType, name: &str, priority: Priority, due: Option<
 fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first() {
     let (host, globex) = host();
     let admin = host.tenant("acme").unwrap();
-    for email in ["csm@acme.example", "amy@acme.example"] {
-        admin.add_user(email, email, Licence::Full).unwrap();
-    }
+    // The CSM is the fixture's admin already.
+    admin
+        .add_user("amy@acme.example", "amy@acme.example", Licence::Full)
+        .unwrap();
     let initech = admin.add_company(NewCompany::new("Initech")).unwrap();
     let csm = host.tenant("acme").unwrap().acting_as("csm@acme.example");
     let amy = host.tenant("acme").unwrap().acting_as("amy@acme.example");
@@ -707,6 +708,10 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
     host.create_tenant("acme", "Acme", TenantLevel::Company)
         .unwrap();
     let admin = "admin@acme.example";
+    host.tenant("acme")
+        .unwrap()
+        .add_admin(admin, "Ada")
+        .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as(admin);
     let globex = acme.add_company(NewCompany::new("Globex")).unwrap();
     let task = |name: &str, days: Option<u32>| PlaybookTask {
@@ -835,6 +840,13 @@ fn the_command_line_runs_the_cockpit_and_playbooks() {
         text
     };
     run(&["tenant", "create", "acme"]);
+    // The CSM is the tenant's admin: the platform operator adds it.
+    Host::open(&db, support::host_config())
+        .unwrap()
+        .tenant("acme")
+        .unwrap()
+        .add_admin("csm@acme.example", "Cem")
+        .unwrap();
     run(&["company", "add", "--tenant", "acme", "Globex"]);
     run(&[
         "cta",

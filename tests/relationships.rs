@@ -24,6 +24,9 @@ fn world() -> World {
     let host = Host::open_in_memory(HostConfig::default()).unwrap();
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
+    let operator = host.tenant("acme").unwrap();
+    operator.add_admin("admin@acme.example", "Ada").unwrap();
+    operator.add_admin("csm@acme.example", "Cem").unwrap();
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
     let company = acme.add_company(NewCompany::new("Globex")).unwrap();
     let (partner, _) = acme

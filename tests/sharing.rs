@@ -1314,6 +1314,13 @@ fn the_command_line_lets_a_recipient_update_a_task_and_the_csm_list_it() {
     let db = dir.path().join("cs.db");
     let run = |args: &[&str]| cshost(&db, args);
     run(&["tenant", "create", "acme"]);
+    // The CSM is the tenant's admin: the platform operator adds it.
+    Host::open(&db, support::host_config())
+        .unwrap()
+        .tenant("acme")
+        .unwrap()
+        .add_admin("csm@acme.example", "Cem")
+        .unwrap();
     run(&["company", "add", "--tenant", "acme", "Globex"]);
     let plan = run(&[
         "plan",

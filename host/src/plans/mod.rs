@@ -11,9 +11,9 @@ mod cta_due;
 mod ctas;
 pub(crate) mod dates;
 mod objectives;
-pub(crate) mod scope;
 mod playbooks;
 mod relationship;
+pub(crate) mod scope;
 mod state;
 
 use rusqlite::{OptionalExtension, params};
