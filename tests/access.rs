@@ -11,8 +11,9 @@ use std::time::{Duration, SystemTime};
 use cs_host::access::{AccessSettings, Authenticated, Permission, Permissions, Role};
 use cs_host::model::{AccessScope, Audience, CtaType, FieldValue, Priority};
 use cs_host::{
-    CompanyKey, Criteria, ErrorKind, Filter, Host, HostConfig, Licence, ManualClock, NewCompany,
-    NewCta, NewPlan, Operator, ShareRequest, Tenant, TenantLevel,
+    Capability, CompanyKey, Criteria, CtaFilter, EnableOptions, ErrorKind, FieldType, Filter, Host,
+    HostConfig, ImportOptions, Licence, ManualClock, NewCompany, NewCta, NewPlan, NewRelationship,
+    Operator, PartnerId, ShareRequest, Tenant, TenantLevel,
 };
 
 const ADMIN: &str = "admin@acme.example";
@@ -50,7 +51,7 @@ impl World {
 
 fn world() -> World {
     let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
-    let host = Host::open_in_memory(HostConfig::default().clock(Arc::new(clock.clone()))).unwrap();
+    let host = Host::open_in_memory(support::host_config().clock(Arc::new(clock.clone()))).unwrap();
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let operator = host.tenant("acme").unwrap();
@@ -496,7 +497,7 @@ fn the_command_line_checks_as_and_shows_a_partner_user_only_its_customers() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     ok(&["tenant", "create", "acme"]);
-    {
+    let bennett = {
         let host = Host::open(&db, HostConfig::default()).unwrap();
         let acme = host.tenant("acme").unwrap();
         acme.add_admin(ADMIN, "Ada").unwrap();
@@ -511,7 +512,8 @@ fn the_command_line_checks_as_and_shows_a_partner_user_only_its_customers() {
         acme.add_company(NewCompany::new("Customer of Tui").managed_by(tui))
             .unwrap();
         acme.add_partner_user(bennett, PAT, "Pat").unwrap();
-    }
+        bennett.to_string()
+    };
     let all = ok(&["company", "list", "--tenant", "acme", "--as", ADMIN]);
     assert!(all.contains("Customer of Tui") && all.contains("Customer of Bennett"));
     let pats = ok(&["company", "list", "--tenant", "acme", "--as", PAT]);
@@ -547,9 +549,585 @@ fn the_command_line_checks_as_and_shows_a_partner_user_only_its_customers() {
     ok(&["token", "revoke", "1", "--tenant", "acme"]);
     assert!(ok(&["token", "list", "--tenant", "acme"]).contains("revoked"));
 
+    // A partner's portfolio, and criteria on Managed By and Managed As.
+    let portfolio = ok(&[
+        "partner",
+        "portfolio",
+        "--tenant",
+        "acme",
+        &bennett,
+        "--as",
+        PAT,
+    ]);
+    assert!(
+        portfolio.contains("1 customer(s)") && portfolio.contains("Customer of Bennett"),
+        "{portfolio}"
+    );
+    let selected = ok(&[
+        "criteria",
+        "run",
+        "--tenant",
+        "acme",
+        "--filter",
+        "managed_by EQ Bennett & Co.",
+        "--filter",
+        "managed_as EQ customer",
+    ]);
+    assert!(
+        selected.contains("1 companies match") && selected.contains("Customer of Bennett"),
+        "{selected}"
+    );
+
     let who = ok(&["access", "whoami", "--tenant", "acme", "--as", PAT]);
     assert!(
         who.contains("partner_user") && who.contains("companies and relationships"),
         "{who}"
     );
+}
+
+/// A relationship type and, on `company`, a relationship managed by `partner`.
+fn relationship_on(w: &World, company: i64, partner: Option<i64>, name: &str) -> i64 {
+    let admin = w.as_user(ADMIN);
+    let kind = match admin.relationship_type("Subscription").unwrap() {
+        Some(kind) => kind.id,
+        None => admin.add_relationship_type("Subscription").unwrap(),
+    };
+    let mut new = NewRelationship::new(company, kind, name);
+    if let Some(partner) = partner {
+        new = new.managed_by(partner);
+    }
+    admin.add_relationship(new).unwrap()
+}
+
+fn cta_on(company: i64, name: &str) -> NewCta {
+    NewCta {
+        company_id: company,
+        kind: CtaType::Risk,
+        name: name.into(),
+        priority: Priority::High,
+        due_date: None,
+        plan_id: None,
+        objective_id: None,
+    }
+}
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> i64) -> Vec<i64> {
+    items.iter().map(id).collect()
+}
+
+#[test]
+fn a_partner_with_company_scope_cannot_reach_relationship_records_or_what_hangs_off_them() {
+    let w = world();
+    // Tui's scope is company records. Its customer has a relationship Tui manages too.
+    let relationship = relationship_on(&w, w.tui_customer, Some(w.tui), "Tui EU");
+    let admin = w.as_user(ADMIN);
+    let company_plan = w.plan_on(w.tui_customer, "Company plan");
+    let relationship_plan = admin
+        .create_plan(&NewPlan {
+            company_id: w.tui_customer,
+            relationship_id: Some(relationship),
+            name: "Relationship plan".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let company_cta = admin
+        .open_cta(&cta_on(w.tui_customer, "On company"))
+        .unwrap();
+    let relationship_cta = admin
+        .open_relationship_cta(relationship, &cta_on(w.tui_customer, "On relationship"))
+        .unwrap();
+    for plan in [company_plan, relationship_plan] {
+        admin
+            .share_plan(&ShareRequest::new(plan, Audience::Users, [VIC]))
+            .unwrap();
+    }
+
+    let tia = w.as_user(TIA);
+    // The relationship record: not shown, listed, searched, nor in Tui's own list.
+    assert_eq!(tia.relationship(relationship).unwrap(), None);
+    assert!(tia.relationships(None).unwrap().is_empty());
+    assert!(tia.relationships(Some(w.tui_customer)).unwrap().is_empty());
+    assert!(tia.search_relationships("Tui", 10).unwrap().is_empty());
+    assert!(tia.relationships_managed_by(w.tui).unwrap().is_empty());
+    // What hangs off it: plans, CTAs and shares answer "not found" or are not listed.
+    assert_not_found(tia.relationship_plans(relationship));
+    assert_not_found(tia.relationship_ctas(relationship));
+    assert_not_found(tia.relationship_shares(relationship));
+    assert_not_found(tia.revoke_relationship(relationship));
+    assert_not_found(tia.plan(relationship_plan));
+    assert_not_found(tia.add_objective(relationship_plan, "Steal", None, None));
+    assert_not_found(tia.share_plan(&ShareRequest::new(
+        relationship_plan,
+        Audience::Users,
+        [TIA],
+    )));
+    assert_not_found(tia.close_cta(relationship_cta, "mine now"));
+    assert_not_found(tia.open_relationship_cta(relationship, &cta_on(w.tui_customer, "Poach")));
+    assert_not_found(tia.create_plan(&NewPlan {
+        company_id: w.tui_customer,
+        relationship_id: Some(relationship),
+        name: "Takeover".into(),
+        ..NewPlan::default()
+    }));
+    // The company record's plans, CTAs and shares stay within reach.
+    assert_eq!(
+        ids(&tia.plans(w.tui_customer).unwrap(), |p| p.id),
+        [company_plan]
+    );
+    assert_eq!(
+        ids(&tia.ctas(w.tui_customer).unwrap(), |c| c.id),
+        [company_cta]
+    );
+    let listed = tia.cta_list(&CtaFilter::default()).unwrap();
+    assert_eq!(ids(&listed, |c| c.id), [company_cta]);
+    let shares = tia.shares(None).unwrap();
+    assert_eq!(ids(&shares, |s| s.plan_id), [company_plan]);
+    // The admin sees both.
+    assert_eq!(admin.plans(w.tui_customer).unwrap().len(), 2);
+    assert_eq!(admin.shares(None).unwrap().len(), 2);
+}
+
+#[test]
+fn a_partner_with_relationship_scope_cannot_reach_the_companies_it_manages_as_company_records() {
+    let w = world();
+    let admin = w.as_user(ADMIN);
+    let (rel_partner, _) = admin
+        .add_partner(
+            NewCompany::new("Rel Partners"),
+            Some(AccessScope::RelationshipRecords),
+        )
+        .unwrap();
+    // A company record Managed By the partner, and a relationship it manages of another one.
+    let managed_company = admin
+        .add_company(NewCompany::new("Managed as company").managed_by(rel_partner))
+        .unwrap();
+    let relationship = relationship_on(&w, w.direct_customer, Some(rel_partner), "Acme EU");
+    admin
+        .add_partner_user(rel_partner, "ria@rel.example", "Ria")
+        .unwrap();
+    let company_plan = w.plan_on(managed_company, "Company plan");
+    admin
+        .share_plan(&ShareRequest::new(company_plan, Audience::Users, [VIC]))
+        .unwrap();
+
+    let ria = w.as_user("ria@rel.example");
+    // The company record is out of reach everywhere.
+    assert_eq!(ria.company(CompanyKey::Id(managed_company)).unwrap(), None);
+    assert!(ria.companies(0, 100).unwrap().is_empty());
+    assert!(ria.search_companies("Managed", 10).unwrap().is_empty());
+    let criteria = Criteria::new(vec![Filter::field(
+        "name",
+        Operator::Contains,
+        [FieldValue::Text("a".into())],
+    )]);
+    assert_eq!(ria.run_criteria(&criteria).unwrap().count, 0);
+    assert_not_found(ria.plan(company_plan));
+    assert!(ria.plans(managed_company).unwrap().is_empty());
+    assert_not_found(ria.ctas(managed_company));
+    assert_not_found(ria.open_cta(&cta_on(managed_company, "Poach")));
+    assert_not_found(ria.create_plan(&NewPlan {
+        company_id: managed_company,
+        name: "Takeover".into(),
+        ..NewPlan::default()
+    }));
+    assert!(ria.shares(None).unwrap().is_empty());
+    assert_not_found(ria.revoke_plan(company_plan));
+
+    // The relationship it manages is within reach, with what hangs off it, though its
+    // company is not.
+    assert_eq!(
+        ria.relationship(relationship).unwrap().unwrap().name,
+        "Acme EU"
+    );
+    assert_eq!(
+        ids(&ria.relationships(None).unwrap(), |r| r.id),
+        [relationship]
+    );
+    assert_eq!(
+        ids(&ria.relationships(Some(w.direct_customer)).unwrap(), |r| r
+            .id),
+        [relationship]
+    );
+    assert_eq!(
+        ria.company(CompanyKey::Id(w.direct_customer)).unwrap(),
+        None
+    );
+    let plan = ria
+        .create_plan(&NewPlan {
+            company_id: w.direct_customer,
+            relationship_id: Some(relationship),
+            name: "EU rollout".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let cta = ria
+        .open_relationship_cta(relationship, &cta_on(w.direct_customer, "Kick-off"))
+        .unwrap();
+    assert_eq!(
+        ids(&ria.relationship_plans(relationship).unwrap(), |p| p.id),
+        [plan]
+    );
+    assert_eq!(
+        ids(&ria.relationship_ctas(relationship).unwrap(), |c| c.id),
+        [cta]
+    );
+    assert_eq!(ids(&ria.ctas(w.direct_customer).unwrap(), |c| c.id), [cta]);
+    assert_eq!(
+        ids(&ria.plans(w.direct_customer).unwrap(), |p| p.id),
+        [plan]
+    );
+    // The tenant's own plan on that company is not the partner's.
+    let direct_plan = w.plan_on(w.direct_customer, "Acme's own");
+    assert_not_found(ria.plan(direct_plan));
+}
+
+#[test]
+fn a_partner_users_partner_id_may_be_a_relationship_of_its_partner() {
+    let w = world();
+    let admin = w.as_user(ADMIN);
+    // The tenant's relationship record with Bennett: its reseller agreement.
+    let agreement = relationship_on(&w, w.bennett, None, "Bennett reseller agreement");
+    let pia = admin
+        .add_partner_user_for(
+            PartnerId::Relationship(agreement),
+            "pia@bennett.example",
+            "Pia",
+        )
+        .unwrap();
+    assert_eq!(pia.partner_id, Some(w.bennett));
+    assert_eq!(pia.partner_relationship_id, Some(agreement));
+    assert!(pia.is_partner());
+    let stored = admin.user_by_email("pia@bennett.example").unwrap().unwrap();
+    assert_eq!(stored, pia);
+
+    // Pia works for Bennett: it sees Bennett's customer and nothing else.
+    let as_pia = w.as_user("pia@bennett.example");
+    let scope = as_pia.principal().unwrap().partner_scope().unwrap();
+    assert_eq!(scope.partner_id, w.bennett);
+    assert_eq!(
+        names(&as_pia.companies(0, 100).unwrap()),
+        ["Customer of Bennett"]
+    );
+    assert_eq!(
+        as_pia.company(CompanyKey::Id(w.tui_customer)).unwrap(),
+        None
+    );
+    assert!(
+        as_pia
+            .users(None)
+            .unwrap()
+            .iter()
+            .any(|u| u.email == "pia@bennett.example")
+    );
+
+    // A relationship of a customer is not a partner's; an unknown one is not found; the
+    // agreement cannot be deleted while it is Pia's Partner ID.
+    let customer_relationship = relationship_on(&w, w.direct_customer, None, "Plain");
+    let error = admin
+        .add_partner_user_for(
+            PartnerId::Relationship(customer_relationship),
+            "x@acme.example",
+            "X",
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("not a partner"), "{error}");
+    assert_not_found(admin.add_partner_user_for(
+        PartnerId::Relationship(999_999),
+        "y@acme.example",
+        "Y",
+    ));
+    let error = admin.delete_relationship(agreement).unwrap_err();
+    assert!(error.to_string().contains("Partner ID"), "{error}");
+    // Untagging Bennett is refused: it has partner users, Pia among them.
+    assert!(admin.untag_partner(w.bennett).is_err());
+}
+
+#[test]
+fn a_partners_portfolio_lists_what_it_manages_and_a_partner_user_asks_only_about_its_own() {
+    let w = world();
+    let relationship = relationship_on(&w, w.direct_customer, Some(w.bennett), "Acme EU");
+    let admin = w.as_user(ADMIN);
+    let portfolio = admin.partner_portfolio(w.bennett).unwrap();
+    assert_eq!(portfolio.partner.company.name, "Bennett & Co.");
+    assert_eq!(portfolio.partner.scope, AccessScope::Both);
+    assert_eq!(names(&portfolio.customers), ["Customer of Bennett"]);
+    assert_eq!(ids(&portfolio.relationships, |r| r.id), [relationship]);
+
+    // Pat sees the same of Bennett; Tui's is "not found" to it.
+    let pat = w.as_user(PAT);
+    assert_eq!(pat.partner_portfolio(w.bennett).unwrap(), portfolio);
+    assert_not_found(pat.partner_portfolio(w.tui));
+    // Tia (company records) gets Tui's customers and no relationship.
+    let tui = w.as_user(TIA).partner_portfolio(w.tui).unwrap();
+    assert_eq!(names(&tui.customers), ["Customer of Tui"]);
+    assert!(tui.relationships.is_empty());
+    // A customer has no portfolio.
+    let error = admin.partner_portfolio(w.direct_customer).unwrap_err();
+    assert!(error.to_string().contains("not a partner"), "{error}");
+}
+
+#[test]
+fn criteria_select_by_managed_as_and_managed_by_and_a_partner_user_cannot_name_another_partner() {
+    let w = world();
+    let admin = w.as_user(ADMIN);
+    let run = |tenant: &Tenant<'_>, filters: Vec<Filter>| {
+        let mut found: Vec<String> = tenant
+            .run_criteria(&Criteria::new(filters))
+            .unwrap()
+            .companies
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        found.sort();
+        found
+    };
+    let managed_by = |value: FieldValue| Filter::field("managed_by", Operator::Eq, [value]);
+    assert_eq!(
+        run(&admin, vec![managed_by(FieldValue::Integer(w.bennett))]),
+        ["Customer of Bennett"]
+    );
+    assert_eq!(
+        run(
+            &admin,
+            vec![managed_by(FieldValue::Text("tui partners".into()))]
+        ),
+        ["Customer of Tui"]
+    );
+    assert_eq!(
+        run(
+            &admin,
+            vec![Filter::field(
+                "managed_as",
+                Operator::Eq,
+                [FieldValue::Text("Partner".into())]
+            )]
+        ),
+        ["Bennett & Co.", "Tui Partners"]
+    );
+    assert_eq!(
+        run(
+            &admin,
+            vec![
+                Filter::field(
+                    "managed_as",
+                    Operator::Eq,
+                    [FieldValue::Text("customer".into())]
+                ),
+                Filter::field("managed_by", Operator::IsNull, []),
+            ]
+        ),
+        ["Customer of Acme"]
+    );
+    assert_eq!(
+        run(
+            &admin,
+            vec![Filter::field(
+                "managed_by",
+                Operator::In,
+                [FieldValue::Integer(w.bennett), FieldValue::Integer(w.tui)]
+            )]
+        ),
+        ["Customer of Bennett", "Customer of Tui"]
+    );
+    // Bad input names the filter and the field.
+    let error = admin
+        .run_criteria(&Criteria::new(vec![Filter::field(
+            "managed_by",
+            Operator::Gt,
+            [FieldValue::Integer(1)],
+        )]))
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("filter 1") && error.to_string().contains("managed_by"),
+        "{error}"
+    );
+    let error = admin
+        .run_criteria(&Criteria::new(vec![managed_by(FieldValue::Text(
+            "Nobody Ltd".into(),
+        ))]))
+        .unwrap_err();
+    assert!(error.to_string().contains("Nobody Ltd"), "{error}");
+
+    // Pat selects its own partner's customers; another partner, by id, selects nothing, and by
+    // name is no partner it knows.
+    let pat = w.as_user(PAT);
+    assert_eq!(
+        run(
+            &pat,
+            vec![managed_by(FieldValue::Text("Bennett & Co.".into()))]
+        ),
+        ["Customer of Bennett"]
+    );
+    assert!(run(&pat, vec![managed_by(FieldValue::Integer(w.tui))]).is_empty());
+    assert!(
+        pat.run_criteria(&Criteria::new(vec![managed_by(FieldValue::Text(
+            "Tui Partners".into()
+        ))]))
+        .is_err()
+    );
+}
+
+/// The README's "Access" section, up to the next section.
+fn readme_access_section() -> String {
+    let readme = std::fs::read_to_string(support::root().join("README.md")).unwrap();
+    let start = readme
+        .find("\n## Access\n")
+        .expect("README has an Access section");
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    rest[..end].to_owned()
+}
+
+#[test]
+fn every_permission_and_built_in_bundle_is_in_the_readmes_access_table() {
+    let section = readme_access_section();
+    // The permission is the second cell of a row of the operations table.
+    let documented: Vec<String> = section
+        .lines()
+        .filter(|line| line.starts_with("| "))
+        .filter_map(|line| line.split('|').nth(2))
+        .map(|cell| cell.trim().trim_matches('`').to_owned())
+        .collect();
+    for permission in Permission::ALL {
+        assert!(
+            documented.iter().any(|p| p == permission.as_str()),
+            "the README's Access table does not list `{permission}`"
+        );
+    }
+    for bundle in cs_host::access::BUILTIN_BUNDLES {
+        assert!(
+            section.contains(&format!("`{bundle}`")),
+            "the README's Access section does not name bundle `{bundle}`"
+        );
+    }
+}
+
+#[test]
+fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_company_outside_its_portfolio()
+ {
+    let w = world();
+    w.host
+        .install_plugin(
+            &support::plugin_bytes("lookup-probe"),
+            "ops@platform.example",
+        )
+        .unwrap();
+    let admin = w.as_user(ADMIN);
+    admin
+        .define_company_field("notes", FieldType::Text, false)
+        .unwrap();
+    // The probe looks up Tui's customer in every hook it serves.
+    admin
+        .enable_plugin(
+            "lookup-probe",
+            EnableOptions::new()
+                .grant(Capability::ReadCompanies)
+                .config("look-up", "Customer of Tui"),
+        )
+        .unwrap();
+    let pat = w.as_user(PAT);
+    let notes = |tenant: &Tenant<'_>, name: &str| {
+        tenant
+            .company(CompanyKey::Name(name))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name} was not imported"))
+            .fields
+            .get("notes")
+            .cloned()
+    };
+
+    // An import: the mapper writes what it found into the row's notes.
+    pat.import_bytes(
+        "pat.csv",
+        b"Name\nPat's new customer\n",
+        &ImportOptions::companies(),
+    )
+    .unwrap();
+    assert_eq!(
+        notes(&pat, "Pat's new customer"),
+        Some(FieldValue::Text("not found".into()))
+    );
+    admin
+        .import_bytes(
+            "ada.csv",
+            b"Name\nAda's new customer\n",
+            &ImportOptions::companies(),
+        )
+        .unwrap();
+    assert_eq!(
+        notes(&admin, "Ada's new customer"),
+        Some(FieldValue::Text("Customer of Tui".into()))
+    );
+
+    // A criteria run: a company matches when the look-up finds something.
+    let probe = Criteria::new(vec![Filter::plugin("lookup-probe", Default::default())]);
+    assert_eq!(pat.run_criteria(&probe).unwrap().count, 0);
+    assert!(admin.run_criteria(&probe).unwrap().count > 0);
+
+    // A share: the notifier tells the sharer what it found.
+    let plan = pat
+        .create_plan(&NewPlan {
+            company_id: w.bennett_customer,
+            name: "Adoption".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    pat.share_plan(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
+        .unwrap();
+    // What the probe told the sharer, as queued in the outbox.
+    let told = |sharer: &str| -> Vec<String> {
+        admin
+            .outbox(None)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.subject == "lookup" && m.recipient == sharer)
+            .map(|m| m.body)
+            .collect()
+    };
+    assert_eq!(told(PAT), ["not found"]);
+    let theirs = w.plan_on(w.tui_customer, "Tui's plan");
+    admin
+        .share_plan(&ShareRequest::new(theirs, Audience::Users, [VIC]))
+        .unwrap();
+    assert_eq!(told(ADMIN), ["Customer of Tui"]);
+}
+
+#[test]
+fn a_partner_users_import_cannot_update_another_partners_customer_and_adds_its_own() {
+    let w = world();
+    let pat = w.as_user(PAT);
+    let csv = b"Name,Industry\nCustomer of Tui,Stolen\nCustomer of Bennett,Aerospace\n";
+    pat.import_bytes("pat.csv", csv, &ImportOptions::companies())
+        .unwrap();
+    // Tui's customer is untouched; Pat's row made a company of Bennett's of that name.
+    let admin = w.as_user(ADMIN);
+    let tuis = admin
+        .company(CompanyKey::Id(w.tui_customer))
+        .unwrap()
+        .unwrap();
+    assert_eq!(tuis.fields.get("industry"), None);
+    assert_eq!(tuis.managed_by, Some(w.tui.to_string()));
+    let own = pat
+        .company(CompanyKey::Id(w.bennett_customer))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        own.fields.get("industry"),
+        Some(&FieldValue::Text("Aerospace".into()))
+    );
+    let pats: Vec<_> = pat.companies(0, 100).unwrap();
+    assert_eq!(pats.len(), 2, "{pats:?}");
+    assert!(
+        pats.iter()
+            .all(|c| c.managed_by == Some(w.bennett.to_string()))
+    );
+    // Naming another partner in Managed By is refused: Pat knows no such partner.
+    let job = pat
+        .import_bytes(
+            "pat2.csv",
+            b"Name,Managed By\nPoached,Tui Partners\n",
+            &ImportOptions::companies(),
+        )
+        .unwrap();
+    assert_eq!(job.failed, 1);
 }

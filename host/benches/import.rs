@@ -1,7 +1,9 @@
 //! Import benchmark: 1,000,000 generated partner rows into a fresh SQLite file, without a
 //! plugin and with `normalize-partner`, against a native baseline in the same run (reading
 //! the same file with the csv crate and nothing else). Also criteria selection over the
-//! imported companies with two built-in filters and one plugin filter (`arr-tier`).
+//! imported companies with two built-in filters and one plugin filter (`arr-tier`), then the
+//! same criteria as a tenant admin and as a partner user once a tenth as many customers,
+//! managed by one partner, are added.
 //!
 //! Run with `env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE cargo bench -p cs-host --bench import`
 //! (`CSHOST_BENCH_ROWS` changes the row count). Peak memory is the process's peak RSS, read
@@ -12,12 +14,15 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
 use cs_host::model::{AccessScope, FieldValue, Fields};
 use cs_host::plugins::EnableOptions;
 use cs_host::{
-    Criteria, Filter, Host, HostConfig, ImportOptions, Operator, RuntimeConfig, TenantLevel,
+    CompanyKey, Criteria, Filter, Host, HostConfig, ImportOptions, Operator, RuntimeConfig,
+    TenantLevel,
 };
 
 fn peak_rss_mb() -> f64 {
@@ -36,6 +41,59 @@ fn thread_cpu_secs() -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |ns| ns / 1e9)
+}
+
+/// The same criteria for a tenant admin and for a partner user, over the imported partners
+/// plus one customer for every ten of them, all managed by one partner: the partner user's
+/// scope is part of the SQL, so its run costs what the admin's does (or less).
+fn partner_and_admin_criteria(
+    acme: &cs_host::Tenant<'_>,
+    dir: &Path,
+    rows: u64,
+    criteria: &Criteria,
+) {
+    let customers = (rows / 10).max(1);
+    let csv_path = dir.join("customers.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&csv_path).unwrap());
+    writeln!(out, "External ID,Name,Country,ARR,Managed By").unwrap();
+    const COUNTRIES: [&str; 8] = ["DE", "US", "GB", "FR", "NZ", "JP", "BR", "IN"];
+    for i in 1..=customers {
+        let country = COUNTRIES[(i / 8 % 8) as usize];
+        let arr = 10_000 + (i * 7_919) % 490_000;
+        writeln!(out, "C-{i:07},Customer {i},{country},{arr},P-0000001").unwrap();
+    }
+    drop(out);
+    let job = acme
+        .import_file(&csv_path, &ImportOptions::companies())
+        .unwrap();
+    assert_eq!(job.created, customers);
+    let partner = acme
+        .company(CompanyKey::Name("Channel Partner 1 Inc"))
+        .unwrap()
+        .expect("the first generated partner")
+        .id
+        .parse()
+        .unwrap();
+    acme.add_admin("ada@acme.example", "Ada").unwrap();
+    acme.add_partner_user(partner, "pat@partner.example", "Pat")
+        .unwrap();
+    let total = rows + customers;
+    let mut secs = Vec::new();
+    for (who, email) in [
+        ("admin", "ada@acme.example"),
+        ("partner user", "pat@partner.example"),
+    ] {
+        let tenant = acme.clone().as_user(email).unwrap();
+        let start = Instant::now();
+        let selection = tenant.run_criteria(criteria).unwrap();
+        let elapsed = start.elapsed().as_secs_f64();
+        println!(
+            "criteria as {who:<13} over {total} companies ({customers} the partner's): {elapsed:.3} s, {} match",
+            selection.count
+        );
+        secs.push(elapsed);
+    }
+    println!("criteria: partner user / admin = {:.2}x", secs[1] / secs[0]);
 }
 
 fn main() {
@@ -127,6 +185,7 @@ fn main() {
                 start.elapsed().as_secs_f64(),
                 selection.count
             );
+            partner_and_admin_criteria(&acme, dir.path(), rows, &criteria);
         }
     }
     println!(

@@ -78,7 +78,7 @@ pub use outbox::{
     DeliveryReport, FileMailbox, OutboxMessage, OutboxStatus, Sent, SmtpMailer, Transport,
     TransportError,
 };
-pub use partners::HookReport;
+pub use partners::{HookReport, Portfolio};
 pub use persons::Person;
 pub use plans::dates::rfc3339 as utc_timestamp;
 pub use plans::{
@@ -103,4 +103,4 @@ pub use sharing::{
     SharingSettings,
 };
 pub use store::TenantId;
-pub use users::{Licence, User};
+pub use users::{Licence, PartnerId, User};

@@ -12,8 +12,9 @@ use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::pending::{self, Owed};
 use crate::host::{Tenant, TenantLevel};
-use crate::model::{AccessScope, LifecycleAction, ManagedAs, Partner};
+use crate::model::{AccessScope, Company, LifecycleAction, ManagedAs, Partner};
 use crate::outbox::{self, MessageKind};
+use crate::relationships::Relationship;
 
 /// What the *partner created* hook did for one new partner.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -72,6 +73,18 @@ pub(crate) fn resolve_scope(level: TenantLevel, scope: Option<AccessScope>) -> R
         )))),
         _ => Ok(fixed),
     }
+}
+
+/// What a partner manages: the query a partner program starts from
+/// ([`Tenant::partner_portfolio`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Portfolio {
+    /// The partner, with its access scope.
+    pub partner: Partner,
+    /// The customers it manages: companies whose Managed By is the partner, by name.
+    pub customers: Vec<Company>,
+    /// The relationships it manages, by name.
+    pub relationships: Vec<Relationship>,
 }
 
 impl Tenant<'_> {
@@ -222,6 +235,31 @@ impl Tenant<'_> {
                 Some(serde_json::json!({ "scope": before })),
                 Some(serde_json::json!({ "scope": scope })),
             )
+        })
+    }
+
+    /// Partner `partner`'s portfolio: the partner with its access scope, the customers it
+    /// manages (company records whose Managed By is the partner) and the relationships it
+    /// manages, each by name. A partner user asks about its own partner only (any other is
+    /// "not found") and gets the records its scope reaches.
+    pub fn partner_portfolio(&self, partner: i64) -> Result<Portfolio> {
+        self.read(|op| {
+            let Some((company, scope)) = companies::partner(op, partner)? else {
+                if op.scope().is_none() {
+                    companies::check_is_partner(op, partner)?;
+                }
+                return Err(not_found("partner", partner));
+            };
+            let mut relationships = crate::relationships::managed_by_partner(op, partner)?;
+            relationships.sort_by_key(|r| (r.name.to_lowercase(), r.id));
+            Ok(Portfolio {
+                partner: Partner {
+                    company,
+                    scope: scope.unwrap_or_default(),
+                },
+                customers: companies::managed_by_partner(op, partner)?,
+                relationships,
+            })
         })
     }
 

@@ -79,6 +79,22 @@ pub struct User {
     pub licence: Licence,
     /// The partner company the user works for; `None` for the tenant's own users.
     pub partner_id: Option<i64>,
+    /// When the user's Partner ID references a relationship of the partner rather than the
+    /// partner company itself: that relationship (its company is `partner_id`).
+    #[serde(default)]
+    pub partner_relationship_id: Option<i64>,
+}
+
+/// What a partner user's Partner ID references: the partner company, or a relationship of it
+/// (the tenant's relationship record with the partner). Either way the user works for that
+/// partner and reaches what it manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerId {
+    /// A partner company, by id.
+    Company(i64),
+    /// A relationship of a partner company, by id.
+    Relationship(i64),
 }
 
 impl User {
@@ -88,7 +104,7 @@ impl User {
     }
 }
 
-const USER_COLUMNS: &str = "id, email, name, licence, partner_id";
+const USER_COLUMNS: &str = "id, email, name, licence, partner_id, partner_relationship_id";
 
 fn read_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     let licence: String = row.get(3)?;
@@ -100,6 +116,7 @@ fn read_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
             rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, e.into())
         })?,
         partner_id: row.get(4)?,
+        partner_relationship_id: row.get(5)?,
     })
 }
 
@@ -138,6 +155,17 @@ pub(crate) fn count_partner_users(op: &Op<'_>) -> Result<u64> {
     Ok(count as u64)
 }
 
+/// How many partner users' Partner ID references relationship `relationship`.
+pub(crate) fn count_of_partner_relationship(op: &Op<'_>, relationship: i64) -> Result<u64> {
+    let count: i64 = op
+        .conn
+        .prepare_cached(
+            "SELECT count(*) FROM users WHERE tenant_id = ?1 AND partner_relationship_id = ?2",
+        )?
+        .query_row(params![op.tenant.as_str(), relationship], |r| r.get(0))?;
+    Ok(count as u64)
+}
+
 /// Checks that `email` looks like an address (trimmed); the error names the `email` field.
 pub(crate) fn check_email(email: &str) -> Result<&str> {
     let email = email.trim();
@@ -164,6 +192,23 @@ impl Tenant<'_> {
     /// Adds a partner user: a user who works for partner company `partner`. Partner users
     /// always hold a Full licence.
     pub fn add_partner_user(&self, partner: i64, email: &str, name: &str) -> Result<User> {
+        self.insert_user(
+            email,
+            name,
+            Licence::Full,
+            Some(PartnerId::Company(partner)),
+        )
+    }
+
+    /// Adds a partner user whose Partner ID references a partner company or a relationship of
+    /// one (see [`PartnerId`]). A relationship whose company is not a partner is refused, naming
+    /// it.
+    pub fn add_partner_user_for(
+        &self,
+        partner: PartnerId,
+        email: &str,
+        name: &str,
+    ) -> Result<User> {
         self.insert_user(email, name, Licence::Full, Some(partner))
     }
 
@@ -172,14 +217,35 @@ impl Tenant<'_> {
         email: &str,
         name: &str,
         licence: Licence,
-        partner: Option<i64>,
+        partner_id: Option<PartnerId>,
     ) -> Result<User> {
         let email = check_email(email)?;
         let now = self.host.now();
         self.write(|op| {
+            let (partner, relationship) = match partner_id {
+                Some(PartnerId::Company(partner)) => (Some(partner), None),
+                Some(PartnerId::Relationship(id)) => {
+                    let company = crate::relationships::company_of(&op.as_system(), id)?
+                        .ok_or_else(|| {
+                            Error::new(ErrorKind::NotFound {
+                                object: "relationship",
+                                id: id.to_string(),
+                            })
+                        })?;
+                    (Some(company), Some(id))
+                }
+                None => (None, None),
+            };
             if let Some(partner) = partner {
                 op.require(Permission::ManagePartners)?;
-                companies::check_is_partner(op, partner)?;
+                companies::check_is_partner(op, partner).map_err(|error| match relationship {
+                    Some(id) => Error::new(ErrorKind::Invalid(format!(
+                        "Partner ID: relationship {id} belongs to company {partner}, which is \
+                         not a partner; a partner user's Partner ID names a partner or a \
+                         relationship of one"
+                    ))),
+                    None => error,
+                })?;
                 crate::access::check_partner_seats(op, 0, 1)?;
             } else {
                 op.require(Permission::ManageUsers)?;
@@ -193,8 +259,8 @@ impl Tenant<'_> {
             op.conn
                 .prepare_cached(
                     "INSERT INTO users (tenant_id, email, name, licence, is_partner, partner_id,
-                                    created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                    partner_relationship_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .and_then(|mut q| {
                     q.execute(params![
@@ -204,6 +270,7 @@ impl Tenant<'_> {
                         licence.as_str(),
                         partner.is_some(),
                         partner,
+                        relationship,
                         now
                     ])
                 })?;
@@ -213,6 +280,7 @@ impl Tenant<'_> {
                 name: name.trim().to_owned(),
                 licence,
                 partner_id: partner,
+                partner_relationship_id: relationship,
             };
             op.audit(
                 if partner.is_some() {

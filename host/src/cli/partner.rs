@@ -81,6 +81,17 @@ pub enum PartnerCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A partner's portfolio: the customers and relationships it manages.
+    Portfolio {
+        /// The tenant.
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+        /// The partner's id.
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a sample partners CSV for the tenant's fields.
     SampleCsv {
         /// The tenant.
@@ -165,6 +176,31 @@ pub fn run(
                     let scope = scope_name(p.scope);
                     let name = cs_host::inert(&p.company.name);
                     println!("{:<8} {:<14} {}", p.company.id, scope, name);
+                }
+            }
+        }
+        PartnerCommand::Portfolio { tenant, id, json } => {
+            let portfolio = super::tenant(&host, &tenant)?.partner_portfolio(id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&portfolio)?);
+            } else {
+                println!(
+                    "partner {id} {} ({} access): {} customer(s), {} relationship(s)",
+                    cs_host::inert(&portfolio.partner.company.name),
+                    scope_name(portfolio.partner.scope),
+                    portfolio.customers.len(),
+                    portfolio.relationships.len()
+                );
+                for c in &portfolio.customers {
+                    println!("  company      {:<8} {}", c.id, cs_host::inert(&c.name));
+                }
+                for r in &portfolio.relationships {
+                    println!(
+                        "  relationship {:<8} {} (company {})",
+                        r.id,
+                        cs_host::inert(&r.name),
+                        r.company_id
+                    );
                 }
             }
         }

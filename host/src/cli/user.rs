@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use cs_host::{Host, Licence};
+use cs_host::{Host, Licence, PartnerId};
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -21,8 +21,12 @@ pub enum UserCommand {
         #[arg(long, default_value = "full")]
         licence: Licence,
         /// The partner company the user works for.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "partner_relationship")]
         partner: Option<i64>,
+        /// Make it a partner user whose Partner ID is this relationship of a partner: it works
+        /// for the relationship's company.
+        #[arg(long)]
+        partner_relationship: Option<i64>,
     },
     /// List users; with --partner, that partner's users.
     List {
@@ -47,14 +51,20 @@ pub fn run(
             name,
             licence,
             partner,
+            partner_relationship,
         } => {
             let tenant = super::tenant(&host, &tenant)?;
-            let user = match partner {
-                Some(partner) => {
+            let partner_id = match (partner, partner_relationship) {
+                (Some(partner), _) => Some(PartnerId::Company(partner)),
+                (None, Some(relationship)) => Some(PartnerId::Relationship(relationship)),
+                (None, None) => None,
+            };
+            let user = match partner_id {
+                Some(partner_id) => {
                     if licence != Licence::Full {
                         anyhow::bail!("partner users always hold a Full licence");
                     }
-                    tenant.add_partner_user(partner, &email, &name)?
+                    tenant.add_partner_user_for(partner_id, &email, &name)?
                 }
                 None => tenant.add_user(&email, &name, licence)?,
             };
@@ -63,7 +73,11 @@ pub fn run(
         UserCommand::List { tenant, partner } => {
             println!("{:<36} {:<22} {:<8} NAME", "EMAIL", "LICENCE", "PARTNER");
             for u in super::tenant(&host, &tenant)?.users(partner)? {
-                let partner = u.partner_id.map_or("-".to_owned(), |p| p.to_string());
+                let partner = match (u.partner_id, u.partner_relationship_id) {
+                    (Some(p), Some(r)) => format!("{p} (relationship {r})"),
+                    (Some(p), None) => p.to_string(),
+                    _ => "-".to_owned(),
+                };
                 println!(
                     "{:<36} {:<22} {:<8} {}",
                     u.email, u.licence, partner, u.name

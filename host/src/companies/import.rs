@@ -68,6 +68,10 @@ impl<'c> Writer<'c> {
     /// time.
     pub(crate) fn new(op: &Op<'c>) -> Result<Writer<'c>> {
         let Op { conn, tenant, .. } = *op;
+        // A partner user's rows match only the records its partner manages: another partner's
+        // customer is not found (its row adds a company, or fails on a unique key), never
+        // updated.
+        let scope = super::scope_condition(op, "");
         let prepare = |sql: &str, bind_tenant: bool| {
             conn.prepare(sql)
                 .and_then(|mut statement| {
@@ -80,13 +84,17 @@ impl<'c> Writer<'c> {
         };
         Ok(Writer {
             by_external_id: prepare(
-                "SELECT id, managed_as, access_scope FROM companies
-                 WHERE tenant_id = ?1 AND external_id = ?2",
+                &format!(
+                    "SELECT id, managed_as, access_scope FROM companies
+                     WHERE tenant_id = ?1 AND external_id = ?2{scope}"
+                ),
                 true,
             )?,
             by_name: prepare(
-                "SELECT id, managed_as, access_scope FROM companies
-                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE ORDER BY id LIMIT 1",
+                &format!(
+                    "SELECT id, managed_as, access_scope FROM companies
+                     WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE{scope} ORDER BY id LIMIT 1"
+                ),
                 true,
             )?,
             max_id: prepare("SELECT coalesce(max(id), 0) FROM companies", false)?,

@@ -14,7 +14,7 @@ mod schema;
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::access::Permission;
+use crate::access::{PartnerScope, Permission};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
@@ -60,6 +60,18 @@ pub(crate) fn scope_condition(op: &Op<'_>, alias: &str) -> String {
             None => " AND 0".to_owned(),
         },
     }
+}
+
+/// The SQL condition that `column` (an expression holding a company id) names a company the
+/// partner scope reaches as a company record: one its partner manages. `None` when the scope
+/// reaches no company record. Other modules put it in their own queries, so what hangs off a
+/// company is scoped in the SQL too; the `companies` table is named only here. Ids are the
+/// table's primary key, so the check is one index look-up per row.
+pub(crate) fn reach_sql(scope: &PartnerScope, column: &str) -> Option<String> {
+    // An id is an integer: it cannot carry SQL.
+    scope.company_manager().map(|partner| {
+        format!("EXISTS (SELECT 1 FROM companies sc WHERE sc.id = {column} AND sc.managed_by = {partner})")
+    })
 }
 
 /// Finds one company of the tenant. `Ok(None)` when there is none.
@@ -242,6 +254,16 @@ pub(crate) fn partner_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {
     Ok(found)
 }
 
+/// The partner that `key` names (its external id, or its name ignoring case), if the acting
+/// principal may see it: a partner user names its own partner only.
+pub(crate) fn partner_id_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {
+    let found = partner_by_key(op, key)?;
+    Ok(match op.scope() {
+        Some(scope) => found.filter(|id| *id == scope.partner_id),
+        None => found,
+    })
+}
+
 /// The companies of the tenant that match `filter`, an SQL condition over the companies'
 /// columns that criteria build: `params` bind from `?1`, which is the tenant's id. Each company,
 /// by id, comes with the answers of the `extra` conditions, also over its columns.
@@ -291,6 +313,45 @@ pub(crate) fn partners(op: &Op<'_>) -> Result<Vec<(Company, Option<AccessScope>)
         .query_map([op.tenant.as_str()], |row| read_row(row, &schema))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(partners)
+}
+
+/// Partner `id` with its access scope, if the tenant has such a partner and the acting
+/// principal may see it (a partner user sees its own partner only).
+pub(crate) fn partner(op: &Op<'_>, id: i64) -> Result<Option<(Company, Option<AccessScope>)>> {
+    let schema = Schema::load(op)?;
+    let own = match op.scope() {
+        Some(scope) => format!(" AND id = {}", scope.partner_id),
+        None => String::new(),
+    };
+    let found = op
+        .conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM companies
+             WHERE tenant_id = ?1 AND id = ?2 AND managed_as = 'partner'{own}"
+        ))?
+        .query_row(params![op.tenant.as_str(), id], |row| {
+            read_row(row, &schema)
+        })
+        .optional()?;
+    Ok(found)
+}
+
+/// The companies partner `partner` manages that the acting principal may see, by name: the
+/// customers of its portfolio.
+pub(crate) fn managed_by_partner(op: &Op<'_>, partner: i64) -> Result<Vec<Company>> {
+    let schema = Schema::load(op)?;
+    let scope = scope_condition(op, "");
+    let companies = op
+        .conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND managed_by = ?2{scope}
+             ORDER BY name COLLATE NOCASE, id"
+        ))?
+        .query_map(params![op.tenant.as_str(), partner], |row| {
+            read_row(row, &schema).map(|(c, _)| c)
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(companies)
 }
 
 /// Inserts a company; returns its id.

@@ -255,7 +255,8 @@ fn field_sql(
         invalid(
             number,
             format!(
-                "there is no company field `{field}`; the fields are {}",
+                "there is no company field `{field}`; the fields are {}, {MANAGED_AS} and \
+                 {MANAGED_BY}",
                 known.join(", ")
             ),
         )
@@ -366,6 +367,106 @@ fn field_sql(
     )
 }
 
+/// The Managed As field of criteria: `customer` or `partner`.
+pub const MANAGED_AS: &str = "managed_as";
+/// The Managed By field of criteria: the partner that manages a company, by id, external id
+/// or name.
+pub const MANAGED_BY: &str = "managed_by";
+
+/// A filter on Managed As or Managed By (standard fields of the partner program, not in the
+/// field schema) turned into SQL over `companies`, its parameters pushed on `params`.
+/// `partner` finds a partner by external id or name for Managed By.
+fn managed_sql(
+    number: usize,
+    field: &str,
+    operator: Operator,
+    values: &[FieldValue],
+    include_nulls: bool,
+    params: &mut Vec<Value>,
+    partner: &dyn Fn(&str) -> Result<Option<i64>>,
+) -> Result<String> {
+    let allowed = matches!(
+        operator,
+        Operator::Eq | Operator::Ne | Operator::In | Operator::IsNull | Operator::IsNotNull
+    );
+    if !allowed
+        || (field == MANAGED_AS && matches!(operator, Operator::IsNull | Operator::IsNotNull))
+    {
+        let what = if field == MANAGED_AS {
+            "`managed_as` takes EQ, NE or IN (customer, partner)"
+        } else {
+            "`managed_by` takes EQ, NE, IN (partners, by id or name), IS_NULL or IS_NOT_NULL"
+        };
+        return Err(invalid(
+            number,
+            format!("{operator} does not apply: {what}"),
+        ));
+    }
+    let (least, most) = operator.arity();
+    if values.len() < least || values.len() > most {
+        return Err(invalid(
+            number,
+            format!(
+                "{operator} takes {}; got {}",
+                match least {
+                    0 => "no value",
+                    _ if most == 1 => "one value",
+                    _ => "at least one value",
+                },
+                values.len()
+            ),
+        ));
+    }
+    let mut bound = Vec::with_capacity(values.len());
+    for value in values {
+        let value = if field == MANAGED_AS {
+            let text = value.to_string().trim().to_ascii_lowercase();
+            if text != "customer" && text != "partner" {
+                return Err(invalid(
+                    number,
+                    format!("`managed_as` is customer or partner, not `{value}`"),
+                ));
+            }
+            Value::Text(text)
+        } else {
+            let id = match value {
+                FieldValue::Integer(id) => Some(*id),
+                FieldValue::Number(n) if n.fract() == 0.0 => Some(*n as i64),
+                FieldValue::Text(text) => match text.trim().parse::<i64>() {
+                    Ok(id) => Some(id),
+                    Err(_) => partner(text.trim())?,
+                },
+                _ => None,
+            };
+            let Some(id) = id else {
+                return Err(invalid(
+                    number,
+                    format!(
+                        "`managed_by` names a partner by id or name; there is no partner `{value}`"
+                    ),
+                ));
+            };
+            Value::Integer(id)
+        };
+        params.push(value);
+        bound.push(format!("?{}", params.len()));
+    }
+    let condition = match operator {
+        Operator::Eq => format!("{field} = {}", bound[0]),
+        Operator::Ne => format!("{field} <> {}", bound[0]),
+        Operator::In => format!("{field} IN ({})", bound.join(", ")),
+        Operator::IsNull => format!("{field} IS NULL"),
+        _ => format!("{field} IS NOT NULL"),
+    };
+    Ok(
+        if include_nulls && !matches!(operator, Operator::IsNull | Operator::IsNotNull) {
+            format!("({condition} OR {field} IS NULL)")
+        } else {
+            condition
+        },
+    )
+}
+
 /// The expression as SQL, with each plugin filter replaced by the constant that keeps every
 /// company the full expression could accept.
 ///
@@ -423,20 +524,35 @@ impl Tenant<'_> {
                     operator,
                     values,
                     include_nulls,
-                } => Some(field_sql(
-                    index + 1,
-                    &schema,
-                    field,
-                    *operator,
-                    values,
-                    *include_nulls,
-                    if used[index] {
+                } => {
+                    let params = if used[index] {
                         &mut params
                     } else {
                         unused_params.clear();
                         &mut unused_params
-                    },
-                )?),
+                    };
+                    Some(if field == MANAGED_AS || field == MANAGED_BY {
+                        managed_sql(
+                            index + 1,
+                            field,
+                            *operator,
+                            values,
+                            *include_nulls,
+                            params,
+                            &|key| self.read(|op| companies::partner_id_by_key(op, key)),
+                        )?
+                    } else {
+                        field_sql(
+                            index + 1,
+                            &schema,
+                            field,
+                            *operator,
+                            values,
+                            *include_nulls,
+                            params,
+                        )?
+                    })
+                }
                 Filter::Plugin { plugin, .. } => {
                     if plugin.trim().is_empty() {
                         return Err(invalid(index + 1, "name the plugin".to_owned()));

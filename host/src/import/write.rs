@@ -162,7 +162,8 @@ impl Run<'_> {
             }
         };
         let manager = match managed_by {
-            None => None,
+            // A partner user's new customers are its partner's.
+            None => op.scope().map(|scope| scope.partner_id),
             Some(key) => match self.partner(op, &key)? {
                 Some(id) => Some(id),
                 None => {
@@ -266,7 +267,8 @@ impl Run<'_> {
         if let Some(found) = self.partners_by_key.get(key) {
             return Ok(*found);
         }
-        let found = companies::partner_by_key(op, key)?;
+        // A partner user names its own partner only.
+        let found = companies::partner_id_by_key(op, key)?;
         self.partners_by_key.insert(key.to_owned(), found);
         Ok(found)
     }

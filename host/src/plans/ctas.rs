@@ -131,9 +131,7 @@ impl Tenant<'_> {
     /// The CTAs of a company (in a plan or not), oldest first, with their tasks.
     pub fn ctas(&self, company_id: i64) -> Result<Vec<Cta>> {
         self.read(|op| {
-            if !scope::visible(op, company_id, None)? {
-                return Err(not_found("company", company_id));
-            }
+            scope::require_listing(op, company_id)?;
             load_ctas(op, "company_id", company_id)
         })
     }
@@ -251,10 +249,11 @@ pub(super) fn cta_due_and_plan_status(
 
 pub(super) fn load_ctas(op: &Op<'_>, column: &'static str, id: i64) -> Result<Vec<Cta>> {
     let Op { conn, tenant, .. } = *op;
+    let scope = scope::condition(op, "company_id", "relationship_id");
     let sql = format!(
         "SELECT id, company_id, plan_id, objective_id, type, name, priority, status, due_date,
                 source, relationship_id, owner, closed_reason
-         FROM ctas WHERE tenant_id = ?1 AND {column} = ?2 ORDER BY id"
+         FROM ctas WHERE tenant_id = ?1 AND {column} = ?2{scope} ORDER BY id"
     );
     let mut ctas = conn.prepare_cached(&sql).and_then(|mut q| {
         q.query_map(params![tenant.as_str(), id], |r| {

@@ -225,18 +225,8 @@ impl Tenant<'_> {
     /// The plans of a company, oldest first, with their objectives, tasks and CTAs.
     pub fn plans(&self, company_id: i64) -> Result<Vec<Plan>> {
         self.read(|op| {
-            let ids: Vec<i64> = op
-                .conn
-                .prepare_cached(
-                    "SELECT id FROM success_plans WHERE tenant_id = ?1 AND company_id = ?2
-                     ORDER BY id",
-                )
-                .and_then(|mut q| {
-                    q.query_map(params![op.tenant.as_str(), company_id], |r| r.get(0))?
-                        .collect()
-                })?;
-            ids.into_iter()
-                .filter(|id| scope::check(op, Of::Plan(*id)).is_ok())
+            ids_of_company(op, company_id)?
+                .into_iter()
                 .map(|id| load_plan(op, id))
                 .collect()
         })
@@ -340,11 +330,15 @@ pub(crate) fn name(op: &Op<'_>, id: i64) -> Result<Option<String>> {
     Ok(name)
 }
 
-/// The ids of the plans of company `company`.
+/// The ids of the plans of company `company` the acting principal reaches, oldest first.
 pub(crate) fn ids_of_company(op: &Op<'_>, company: i64) -> Result<Vec<i64>> {
+    let scope = scope::condition(op, "company_id", "relationship_id");
     let ids = op
         .conn
-        .prepare_cached("SELECT id FROM success_plans WHERE tenant_id = ?1 AND company_id = ?2")?
+        .prepare_cached(&format!(
+            "SELECT id FROM success_plans WHERE tenant_id = ?1 AND company_id = ?2{scope}
+             ORDER BY id"
+        ))?
         .query_map(params![op.tenant.as_str(), company], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)

@@ -21,14 +21,15 @@ pub(crate) fn count_on_relationship(op: &Op<'_>, id: i64) -> Result<(i64, i64)> 
     Ok((plans, ctas))
 }
 
-/// The ids of the plans on relationship `id`, oldest first.
+/// The ids of the plans on relationship `id` the acting principal reaches, oldest first.
 pub(crate) fn ids_of_relationship(op: &Op<'_>, id: i64) -> Result<Vec<i64>> {
+    let scope = scope::condition(op, "company_id", "relationship_id");
     let ids = op
         .conn
-        .prepare_cached(
-            "SELECT id FROM success_plans WHERE tenant_id = ?1 AND relationship_id = ?2
-             ORDER BY id",
-        )?
+        .prepare_cached(&format!(
+            "SELECT id FROM success_plans WHERE tenant_id = ?1 AND relationship_id = ?2{scope}
+             ORDER BY id"
+        ))?
         .query_map(params![op.tenant.as_str(), id], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)

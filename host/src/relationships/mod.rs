@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
 use crate::model::{FieldValue, Fields};
 
-pub(crate) use store::{company_of, count_managed_by, visible};
+pub(crate) use store::{any_reached_of, company_of, count_managed_by, reach_sql, visible};
 
 /// The field that names a relationship.
 pub(crate) const NAME: &str = "name";
@@ -482,7 +482,8 @@ impl Tenant<'_> {
         })
     }
 
-    /// Deletes a relationship. Refused while plans or CTAs are on it.
+    /// Deletes a relationship. Refused while plans or CTAs are on it, or while it is the
+    /// Partner ID of partner users.
     pub fn delete_relationship(&self, id: i64) -> Result<()> {
         self.write(|op| {
             op.require(Permission::EditCompanies)?;
@@ -492,6 +493,14 @@ impl Tenant<'_> {
                 return Err(invalid(format!(
                     "relationship {id} `{}` has {plans} success plan(s) and {ctas} CTA(s); \
                      delete them first",
+                    before.name
+                )));
+            }
+            let users = crate::users::count_of_partner_relationship(op, id)?;
+            if users > 0 {
+                return Err(invalid(format!(
+                    "relationship {id} `{}` is the Partner ID of {users} partner user(s); \
+                     remove them first",
                     before.name
                 )));
             }
@@ -510,7 +519,13 @@ impl Tenant<'_> {
     pub fn relationships(&self, company_id: Option<i64>) -> Result<Vec<Relationship>> {
         self.read(|op| {
             if let Some(company) = company_id {
-                companies::require(op, company)?;
+                // A partner whose scope is relationship records lists the relationships it
+                // manages of a company it does not reach as a company record.
+                if let Err(error) = companies::require(op, company)
+                    && !store::any_reached_of(op, company)?
+                {
+                    return Err(error);
+                }
             }
             list(
                 op,

@@ -3,6 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use crate::access::PartnerScope;
 use crate::companies::{self, custom_from_json, custom_to_json};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
@@ -41,6 +42,33 @@ fn scope_condition(op: &Op<'_>) -> String {
             None => " AND 0".to_owned(),
         },
     }
+}
+
+/// The SQL condition that `column` (an expression holding a relationship id, or NULL) names a
+/// relationship the partner scope reaches: one its partner manages. `None` when the scope
+/// reaches no relationship record. Other modules put it in their own queries (plans, CTAs and
+/// shares on a relationship), so the `relationships` table is named only here.
+pub(crate) fn reach_sql(scope: &PartnerScope, column: &str) -> Option<String> {
+    // An id is an integer: it cannot carry SQL.
+    scope.relationship_manager().map(|partner| {
+        format!("EXISTS (SELECT 1 FROM relationships sr WHERE sr.id = {column} AND sr.managed_by = {partner})")
+    })
+}
+
+/// Whether the partner scope reaches any relationship of company `company` (so the company's
+/// lists are not "not found" to it, though the company record is out of its reach).
+pub(crate) fn any_reached_of(op: &Op<'_>, company: i64) -> Result<bool> {
+    if op.scope().and_then(|s| s.relationship_manager()).is_none() {
+        return Ok(false);
+    }
+    let condition = scope_condition(op);
+    let found = op
+        .conn
+        .prepare_cached(&format!(
+            "SELECT 1 FROM relationships r WHERE r.tenant_id = ?1 AND r.company_id = ?2{condition}"
+        ))?
+        .exists(params![op.tenant.as_str(), company])?;
+    Ok(found)
 }
 
 /// Whether the acting principal may reach relationship `id` (see [`scope_condition`]).

@@ -216,16 +216,18 @@ impl Tenant<'_> {
     pub fn shares(&self, plan_id: Option<i64>) -> Result<Vec<ShareRow>> {
         let now = self.host.now();
         self.read(|op| {
+            // A partner user sees the shares of the plans it may reach only.
+            let scope = plans::scope::plan_condition(op, "s.plan_id");
             op.conn
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT r.id, s.id, s.plan_id, r.email, r.external, r.revoked_at,
                         r.blocked_at, s.shared_by, s.shared_at, COALESCE(r.expires_at, s.expires_at),
                         r.last_access_at, r.permission
                  FROM share_recipients r
                  JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
-                 WHERE r.tenant_id = ?1 AND (?2 IS NULL OR s.plan_id = ?2)
-                 ORDER BY s.id DESC, r.id",
-                )
+                 WHERE r.tenant_id = ?1 AND (?2 IS NULL OR s.plan_id = ?2){scope}
+                 ORDER BY s.id DESC, r.id"
+                ))
                 .and_then(|mut q| {
                     q.query_map(params![op.tenant.as_str(), plan_id], |r| {
                         let revoked: Option<i64> = r.get(5)?;
@@ -258,12 +260,6 @@ impl Tenant<'_> {
                 })
                 .map_err(Error::from)
                 .and_then(|mut rows: Vec<ShareRow>| {
-                    // A partner user sees the shares of the plans it may reach only.
-                    if op.scope().is_some() {
-                        rows.retain(|row| {
-                            plans::require(op, plans::Record::Plan, row.plan_id).is_ok()
-                        });
-                    }
                     // The plans' names, from the plans repository, once per plan.
                     let mut names = std::collections::HashMap::new();
                     for row in &mut rows {
@@ -341,12 +337,16 @@ impl Tenant<'_> {
     /// all, oldest first.
     pub fn share_events(&self, plan_id: Option<i64>) -> Result<Vec<ShareActivity>> {
         self.read(|op| {
+            // A partner user sees what was done on the plans it may reach only.
+            let scope = plans::scope::plan_condition(op, "e.plan_id");
             op.conn
-                .prepare_cached(
-                    "SELECT id, plan_id, recipient_id, email, action, subject, detail, at
-                     FROM share_events
-                     WHERE tenant_id = ?1 AND (?2 IS NULL OR plan_id = ?2) ORDER BY id",
-                )?
+                .prepare_cached(&format!(
+                    "SELECT e.id, e.plan_id, e.recipient_id, e.email, e.action, e.subject,
+                            e.detail, e.at
+                     FROM share_events e
+                     WHERE e.tenant_id = ?1 AND (?2 IS NULL OR e.plan_id = ?2){scope}
+                     ORDER BY e.id"
+                ))?
                 .query_map(params![op.tenant.as_str(), plan_id], |r| {
                     let detail: String = r.get(6)?;
                     Ok(ShareActivity {

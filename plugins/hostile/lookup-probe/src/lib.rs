@@ -1,19 +1,26 @@
-//! `lookup-probe`: a notifier that looks up the customer of a shared plan, to probe what the
-//! host lets a plugin read.
+//! `lookup-probe`: looks up companies during a share, an import and a criteria run, to probe
+//! what the host lets a plugin read.
 //!
-//! It is not an attack by itself but the instrument of tests on capability grants and tenant
-//! isolation. It requests the `read-companies` capability and, on each share, looks up the
-//! company with the event's `customer-id`:
+//! It is not an attack by itself but the instrument of tests on capability grants, tenant
+//! isolation and partner scoping. It requests the `read-companies` capability and looks up a
+//! company: the one named by its optional `look-up` configuration key (an id or a name), or
+//! else the shared plan's customer (as a notifier), the row's name (as a field mapper), or the
+//! candidate itself (as a criteria filter):
 //!
 //! - if the look-up is denied, it fails with the code `lookup-denied`; the host must then
 //!   report `capability-not-granted`, because the plugin failed for want of a capability;
-//! - otherwise it returns one in-app notification to the CSM who shared the plan, with the
-//!   subject "lookup" and as body the found company's name, or "not found". A tenant's plugin
-//!   must never find another tenant's company.
+//! - as a notifier, it returns one in-app notification to the CSM who shared the plan, with
+//!   the subject "lookup" and as body the found company's name, or "not found";
+//! - as a field mapper, it sets the row's `notes` to the found company's name, or "not found";
+//! - as a criteria filter, a company matches when the look-up finds a company.
+//!
+//! A tenant's plugin must never find another tenant's company, and a plugin running in a
+//! partner user's operation never one outside the partner's portfolio.
 
 use cs_plugin_sdk::host::{self, LookupError};
 use cs_plugin_sdk::{
-    Capability, Notification, Notifier, Plugin, PluginError, PluginInfo, ShareEvent,
+    Arguments, Capability, Company, ConfigKey, CriteriaFilter, FieldMapper, Notification, Notifier,
+    Plugin, PluginError, PluginInfo, Refusal, Row, ShareEvent,
 };
 
 struct LookupProbe;
@@ -23,11 +30,46 @@ impl Plugin for LookupProbe {
         PluginInfo::new(
             "lookup-probe",
             env!("CARGO_PKG_VERSION"),
-            "Test: looks up a shared plan's customer and reports what it found",
+            "Test: looks up a company during a share, an import or a criteria run and reports \
+             what it found",
         )
         .capability(Capability::ReadCompanies)
-        .reads([])
+        .config(ConfigKey::optional(
+            "look-up",
+            "The company to look up (an id or a name) instead of the share's customer, the \
+             row's name or the candidate; empty for those",
+            "",
+        ))
+        .reads(["name", "notes"])
     }
+}
+
+/// Looks up `fallback` (an id or a name), or the configured company instead: by id when the
+/// key is all digits, else by name. `Ok(None)` when nothing is found; the message of a denied
+/// look-up otherwise.
+fn look_up(fallback: &str) -> Result<Option<Company>, String> {
+    let key = host::config("look-up")
+        .filter(|key| !key.trim().is_empty())
+        .unwrap_or_else(|| fallback.to_owned());
+    let key = key.trim();
+    let found = if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
+        host::company_by_id(key)
+    } else {
+        host::company_by_name(key)
+    };
+    found.map_err(|error| match error {
+        LookupError::NotGranted => {
+            format!("cannot look up `{key}`: read-companies was not granted")
+        }
+    })
+}
+
+fn denied(message: String) -> PluginError {
+    PluginError::new("lookup-denied", message)
+}
+
+fn name_or_not_found(found: Option<Company>) -> String {
+    found.map_or_else(|| "not found".to_owned(), |company| company.name)
 }
 
 impl Notifier for LookupProbe {
@@ -35,17 +77,24 @@ impl Notifier for LookupProbe {
         event: &ShareEvent,
         _planned: Vec<Notification>,
     ) -> Result<Vec<Notification>, PluginError> {
-        let found = match host::company_by_id(&event.customer_id) {
-            Ok(company) => company,
-            Err(LookupError::NotGranted) => {
-                let id = &event.customer_id;
-                let message = format!("cannot look up `{id}`: read-companies was not granted");
-                return Err(PluginError::new("lookup-denied", message));
-            }
-        };
-        let body = found.map_or_else(|| "not found".to_owned(), |company| company.name);
+        let body = name_or_not_found(look_up(&event.customer_id).map_err(denied)?);
         Ok(vec![Notification::in_app(&event.shared_by, "lookup", body)])
     }
 }
 
-cs_plugin_sdk::export!(LookupProbe: Notifier);
+impl FieldMapper for LookupProbe {
+    fn map_row(row: &mut Row) -> Result<(), Refusal> {
+        let name = row.text("name").unwrap_or_default().to_owned();
+        let found = look_up(&name).map_err(|message| Refusal::reject("notes", message))?;
+        row.set("notes", name_or_not_found(found));
+        Ok(())
+    }
+}
+
+impl CriteriaFilter for LookupProbe {
+    fn matches(company: &Company, _arguments: &Arguments) -> Result<bool, PluginError> {
+        Ok(look_up(&company.id).map_err(denied)?.is_some())
+    }
+}
+
+cs_plugin_sdk::export!(LookupProbe: Notifier, FieldMapper, CriteriaFilter);
