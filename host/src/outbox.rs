@@ -130,7 +130,7 @@ pub(crate) fn enqueue_with(
 }
 
 /// What a message that held its secret in its body before secrets were sealed says once it is
-/// delivered (see migration 0013).
+/// delivered (see migration 0014).
 const DELIVERED_INLINE_SECRET: &str = "(This message carried a shared link or a one-time code. \
      Its text was removed after delivery so that the database does not keep the secret.)";
 

@@ -58,8 +58,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0012_access", include_str!("migrations/0012_access.sql")),
     (
-        "0013_sealed_secrets",
-        include_str!("migrations/0013_sealed_secrets.sql"),
+        "0013_import_relationships",
+        include_str!("migrations/0013_import_relationships.sql"),
+    ),
+    (
+        "0014_sealed_secrets",
+        include_str!("migrations/0014_sealed_secrets.sql"),
     ),
 ];
 
