@@ -12,6 +12,7 @@ mod links;
 mod manage;
 mod otp;
 mod preview;
+pub(crate) mod resume;
 mod send;
 mod settings;
 

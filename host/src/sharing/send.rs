@@ -130,6 +130,10 @@ pub enum Notifications {
         /// The notifier's error.
         error: String,
     },
+    /// Another run queued them first, with links it gave the recipients anew: it took this
+    /// share for one whose process had died (see [`Tenant::run_pending_hooks`]). The links this
+    /// share made no longer open, so the receipt lists none.
+    Resumed,
 }
 
 impl std::fmt::Display for Notifications {
@@ -139,6 +143,11 @@ impl std::fmt::Display for Notifications {
             Notifications::Held { count, error } => {
                 write!(f, "{count} notification(s) held: {error}")
             }
+            Notifications::Resumed => write!(
+                f,
+                "notifications sent by another run, with new links (the links made here no \
+                 longer open)"
+            ),
         }
     }
 }
@@ -159,8 +168,11 @@ impl Tenant<'_> {
     /// Internal users must exist and hold a Full, Viewer or Viewer + Analytics licence
     /// ([`ErrorKind::ShareRefused`] otherwise). Contacts need the plan's "sharing with contacts"
     /// switch on; an email that is not yet a person becomes one. The share and its links are
-    /// recorded first; then the tenant's notifiers run (the *plan shared* hook) and their
-    /// notifications (by default, one email per recipient) go to the outbox.
+    /// recorded first, owing their notifications; then the tenant's notifiers run (the *plan
+    /// shared* hook) and their notifications (by default, one email per recipient) go to the
+    /// outbox, in the transaction that marks them no longer owed. A process that dies in between
+    /// leaves them owed: [`Tenant::run_pending_hooks`] (also run on opening a host and on every
+    /// tenant handle) queues them, with links re-issued, since a link's token is never stored.
     pub fn share_plan(&self, request: &ShareRequest) -> Result<ShareReceipt> {
         let now = self.host.now();
         let shared_by = self.actor.clone();
@@ -263,49 +275,25 @@ impl Tenant<'_> {
         let planned = default_notifications(&event);
         let (messages, held) = self.notifications(&event, planned);
 
-        // 3. The notifications, with each recipient's own link, to the outbox.
-        // Addresses are compared normalised (trimmed, lower case, nothing but an address).
-        let by_email: HashMap<String, &str> = links
-            .iter()
-            .filter_map(|l| Some((outbox::normalize_address(&l.email)?, l.link.as_str())))
-            .collect();
-        let personal = |n: &Notification| {
-            let to = outbox::normalize_address(&n.recipient);
-            let link = to.as_ref().and_then(|to| by_email.get(to));
-            match (link, to) {
-                (Some(link), Some(to)) => Notification {
-                    channel: n.channel,
-                    recipient: to,
-                    subject: n.subject.replace(LINK_PLACEHOLDER, link),
-                    body: n.body.replace(LINK_PLACEHOLDER, link),
-                },
-                // Someone who is not a recipient never gets a recipient's link.
-                _ => n.clone(),
+        // 3. The notifications, with each recipient's own link, to the outbox, in the
+        // transaction that marks them queued. A run that resumed the share's owed notifications
+        // meanwhile (this process looked dead to it) has queued them already, with links of its
+        // own: then this run queues nothing, and its links no longer open.
+        let queued = self.write(|op| {
+            if !super::resume::take(op, share_id, held.as_deref())? {
+                return Ok(false);
             }
-        };
-        self.write(|op| {
-            for (index, message) in messages.iter().enumerate() {
-                let key = format!("share:{share_id}:{index}");
-                let message = personal(message);
-                match &held {
-                    None => outbox::enqueue(op, &key, MessageKind::Share, &message)?,
-                    Some(error) => {
-                        outbox::enqueue_held(op, &key, MessageKind::Share, &message, error)?
-                    }
-                };
-            }
-            op.conn.execute(
-                "UPDATE shares SET notify_status = ?3, notify_error = ?4
-                 WHERE tenant_id = ?1 AND id = ?2",
-                params![
-                    op.tenant.as_str(),
-                    share_id,
-                    if held.is_some() { "held" } else { "queued" },
-                    held
-                ],
-            )?;
-            Ok(())
+            enqueue_all(op, share_id, &messages, held.as_deref(), &links)?;
+            Ok(true)
         })?;
+        if !queued {
+            return Ok(ShareReceipt {
+                share_id,
+                links: Vec::new(),
+                expires_at,
+                notifications: Notifications::Resumed,
+            });
+        }
         Ok(ShareReceipt {
             share_id,
             links,
@@ -414,6 +402,47 @@ impl Tenant<'_> {
             }
         }
     }
+}
+
+/// Queues a share's notifications in the caller's transaction (held with `held`, a fail-closed
+/// notifier's error, when there is one), each recipient's own link in place of `{link}`. Their
+/// outbox keys are the share's id and their place in the list, so a second run of the same
+/// share's notifications adds nothing.
+pub(super) fn enqueue_all(
+    op: &Op<'_>,
+    share_id: i64,
+    messages: &[Notification],
+    held: Option<&str>,
+    links: &[RecipientLink],
+) -> Result<()> {
+    // Addresses are compared normalised (trimmed, lower case, nothing but an address).
+    let by_email: HashMap<String, &str> = links
+        .iter()
+        .filter_map(|l| Some((outbox::normalize_address(&l.email)?, l.link.as_str())))
+        .collect();
+    let personal = |n: &Notification| {
+        let to = outbox::normalize_address(&n.recipient);
+        let link = to.as_ref().and_then(|to| by_email.get(to));
+        match (link, to) {
+            (Some(link), Some(to)) => Notification {
+                channel: n.channel,
+                recipient: to,
+                subject: n.subject.replace(LINK_PLACEHOLDER, link),
+                body: n.body.replace(LINK_PLACEHOLDER, link),
+            },
+            // Someone who is not a recipient never gets a recipient's link.
+            _ => n.clone(),
+        }
+    };
+    for (index, message) in messages.iter().enumerate() {
+        let key = format!("share:{share_id}:{index}");
+        let message = personal(message);
+        match held {
+            None => outbox::enqueue(op, &key, MessageKind::Share, &message)?,
+            Some(error) => outbox::enqueue_held(op, &key, MessageKind::Share, &message, error)?,
+        };
+    }
+    Ok(())
 }
 
 /// The host's own notification for each recipient: by email, with the subject, the note and
