@@ -55,8 +55,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0012_access", include_str!("migrations/0012_access.sql")),
     (
-        "0013_share_notify_resume",
-        include_str!("migrations/0013_share_notify_resume.sql"),
+        "0013_import_relationships",
+        include_str!("migrations/0013_import_relationships.sql"),
+    ),
+    (
+        "0014_share_notify_resume",
+        include_str!("migrations/0014_share_notify_resume.sql"),
     ),
 ];
 
