@@ -118,7 +118,9 @@ impl Tenant<'_> {
                      re-issued; share the plan again"
                 )));
             }
-            let link = replace_token(op, recipient_id, serde_json::json!({ "email": email }))?;
+            let token = new_token()?;
+            let detail = serde_json::json!({ "email": email });
+            let link = replace_token(op, recipient_id, &token, detail)?;
             Ok(RecipientLink {
                 recipient_id,
                 email,
@@ -349,15 +351,15 @@ impl Tenant<'_> {
     }
 }
 
-/// Gives recipient `recipient_id` a new token in place of the old one (whose link stops working
-/// at once), starts its one-time code state and session afresh, audits it as `share.reissue`
-/// with `detail`, and returns the new link.
+/// Gives recipient `recipient_id` the new `token` in place of the old one (whose link stops
+/// working at once), starts its one-time code state and session afresh, audits it as
+/// `share.reissue` with `detail`, and returns the new link.
 pub(super) fn replace_token(
     op: &Op<'_>,
     recipient_id: i64,
+    token: &str,
     detail: serde_json::Value,
 ) -> Result<String> {
-    let token = new_token()?;
     op.conn
         .prepare_cached(
             "UPDATE share_recipients SET token_hash = ?3, blocked_at = NULL, otp_hash = NULL,
@@ -368,7 +370,7 @@ pub(super) fn replace_token(
         .execute(params![
             op.tenant.as_str(),
             recipient_id,
-            token_hash(&token).as_slice()
+            token_hash(token).as_slice()
         ])?;
     op.audit(
         "share.reissue",

@@ -5,16 +5,17 @@
 //! owed in the transaction that queues them ([`take`]), so a process that dies in between leaves
 //! the share owing them, and exactly one run queues them: the first to take them.
 //!
-//! A resumed run cannot send the links the share made: their tokens lived only in the memory of
-//! the process that died (only hashes are stored, and storing a token to send it later would
-//! leave a working link readable in the database). So the resumed run gives each recipient whose
-//! link is still usable a new link, in the transaction that queues the notifications, audited as
-//! `share.reissue`. Nobody held the old links (the process died before its receipt was printed),
-//! so nothing that worked stops working. The only exception is a process that was not dead but
-//! slow: to keep clear of it, the automatic resumption leaves a share alone for
-//! [`IN_FLIGHT_SECS`]; if a run takes a share all the same, the slow process finds its
-//! notifications queued and reports [`Notifications::Resumed`] instead of links that no longer
-//! open.
+//! A resumed run sends the links the share made. Their tokens are never stored, but each is an
+//! HMAC of a nonce under the key kept beside the database (see `store::secrets`), and the share's
+//! transaction keeps each recipient's nonce, sealed, until the notifications are queued (then the
+//! outbox keeps it until delivery, as for any share). Whoever queues them (the sharing process or a
+//! resumed run) sends the same links, so the receipt the sharing process printed stays true. A
+//! recipient without a seal (a share owed from before seals were kept, or sealed under a key file
+//! since replaced) gets a new link instead, audited as `share.reissue`.
+//!
+//! The automatic resumption leaves a share alone for [`IN_FLIGHT_SECS`], so that it does not run
+//! the notifiers of a share whose process is slow rather than dead; if a run takes a share all the
+//! same, the slow process finds its notifications queued and reports [`Notifications::Resumed`].
 
 use super::manage::replace_token;
 use super::preview::{Outline, customer_label};
@@ -72,8 +73,8 @@ pub(crate) fn tenants_owing(store: &Store, now: i64) -> Result<Vec<String>> {
 }
 
 /// Marks share `share_id`'s notifications no longer owed, queued or held with `held`, in the
-/// transaction that queues them. False when they were not owed any more (another run queued
-/// them first): then the caller queues nothing.
+/// transaction that queues them, and drops its recipients' seals. False when they were not owed
+/// any more (another run queued them first): then the caller queues nothing.
 pub(super) fn take(op: &Op<'_>, share_id: i64, held: Option<&str>) -> Result<bool> {
     let taken = op
         .conn
@@ -87,6 +88,14 @@ pub(super) fn take(op: &Op<'_>, share_id: i64, held: Option<&str>) -> Result<boo
             if held.is_some() { "held" } else { "queued" },
             held
         ])?;
+    if taken == 1 {
+        op.conn
+            .prepare_cached(
+                "UPDATE share_recipients SET link_seal = NULL
+                 WHERE tenant_id = ?1 AND share_id = ?2 AND link_seal IS NOT NULL",
+            )?
+            .execute(params![op.tenant.as_str(), share_id])?;
+    }
     Ok(taken == 1)
 }
 
@@ -104,8 +113,9 @@ pub(crate) fn note_failure(op: &Op<'_>, share_id: i64, error: &str) -> Result<()
 /// A share owing its notifications, as recorded.
 struct Owed {
     event: ShareEvent,
-    /// The recipients whose links still open (neither revoked nor expired).
-    recipients: Vec<(i64, String, SharePermission)>,
+    /// The recipients whose links still open (neither revoked nor expired): id, email, sealed
+    /// token.
+    recipients: Vec<(i64, String, Option<String>)>,
 }
 
 /// Share `share_id` as its notifications need it, or `None` when they are not owed.
@@ -142,7 +152,7 @@ fn load(op: &Op<'_>, share_id: i64) -> Result<Option<Owed>> {
     let rows = op
         .conn
         .prepare_cached(
-            "SELECT r.id, r.email, r.name, r.external, r.permission
+            "SELECT r.id, r.email, r.name, r.external, r.link_seal
              FROM share_recipients r
              JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
              WHERE r.tenant_id = ?1 AND r.share_id = ?2 AND r.revoked_at IS NULL
@@ -155,7 +165,7 @@ fn load(op: &Op<'_>, share_id: i64) -> Result<Option<Owed>> {
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, bool>(3)?,
-                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -190,42 +200,50 @@ fn load(op: &Op<'_>, share_id: i64) -> Result<Option<Owed>> {
     );
     let recipients = rows
         .into_iter()
-        .map(|(id, email, _, _, permission)| (id, email, permission.parse().unwrap_or_default()))
+        .map(|(id, email, _, _, seal)| (id, email, seal))
         .collect();
     Ok(Some(Owed { event, recipients }))
 }
 
 impl Tenant<'_> {
     /// Queues the notifications share `share_id` still owes (its process died after the share
-    /// committed): the *plan shared* hook runs on the share as recorded, and each recipient whose
-    /// link still opens gets a new link (audited as `share.reissue`) in the transaction that
-    /// queues the notifications. Returns what it did, such as `2 notification(s) queued, 2
-    /// link(s) re-issued`, or `None` when the notifications were not owed (any more).
+    /// committed): the *plan shared* hook runs on the share as recorded, and the notifications
+    /// carry each recipient's link as the share made it (a recipient whose seal is missing gets
+    /// a new link, audited as `share.reissue`), in the transaction that marks them queued.
+    /// Returns what it did, such as `2 notification(s) queued`, or `None` when the
+    /// notifications were not owed (any more).
     pub(crate) fn resume_share_notifications(&self, share_id: i64) -> Result<Option<String>> {
         let Some(owed) = self.read(|op| load(op, share_id))? else {
             return Ok(None);
         };
+        let key = self.store().key()?;
         let planned = default_notifications(&owed.event);
         let (messages, held) = self.notifications(&owed.event, planned);
         self.write(|op| {
             if !take(op, share_id, held.as_deref())? {
                 return Ok(None);
             }
+            let base = settings(op)?.link_base;
             let mut links = Vec::with_capacity(owed.recipients.len());
-            for (recipient_id, email, permission) in &owed.recipients {
-                let detail = serde_json::json!({
-                    "email": email,
-                    "share": share_id,
-                    "reason": "the share's notifications were resumed after its process stopped",
-                });
-                links.push(RecipientLink {
-                    recipient_id: *recipient_id,
-                    email: email.clone(),
-                    permission: *permission,
-                    link: replace_token(op, *recipient_id, detail)?,
-                });
+            let mut reissued = 0;
+            for (recipient_id, email, seal) in &owed.recipients {
+                let sealed = match seal.as_deref().map(|s| Sealed::from_stored(s, key)) {
+                    Some(Ok(sealed)) => sealed,
+                    _ => {
+                        let sealed = Sealed::new(SecretKind::LinkToken)?;
+                        let detail = serde_json::json!({
+                            "email": email,
+                            "share": share_id,
+                            "reason": "the share's notifications were resumed without its link",
+                        });
+                        replace_token(op, *recipient_id, &sealed.reveal(key), detail)?;
+                        reissued += 1;
+                        sealed
+                    }
+                };
+                links.push((email.clone(), sealed, base.clone()));
             }
-            enqueue_all(op, share_id, &messages, held.as_deref(), &links)?;
+            enqueue_all(op, share_id, &messages, held.as_deref(), &links, key)?;
             let notifications = match held {
                 None => Notifications::Queued(messages.len()),
                 Some(error) => Notifications::Held {
@@ -233,10 +251,11 @@ impl Tenant<'_> {
                     error,
                 },
             };
-            Ok(Some(format!(
-                "{notifications}, {} link(s) re-issued",
-                links.len()
-            )))
+            Ok(Some(if reissued == 0 {
+                notifications.to_string()
+            } else {
+                format!("{notifications}, {reissued} link(s) re-issued")
+            }))
         })
     }
 }

@@ -130,9 +130,8 @@ pub enum Notifications {
         /// The notifier's error.
         error: String,
     },
-    /// Another run queued them first, with links it gave the recipients anew: it took this
-    /// share for one whose process had died (see [`Tenant::run_pending_hooks`]). The links this
-    /// share made no longer open, so the receipt lists none.
+    /// Another run queued them first, with the same links: it took this share for one whose
+    /// process had died (see [`Tenant::run_pending_hooks`]).
     Resumed,
 }
 
@@ -143,11 +142,7 @@ impl std::fmt::Display for Notifications {
             Notifications::Held { count, error } => {
                 write!(f, "{count} notification(s) held: {error}")
             }
-            Notifications::Resumed => write!(
-                f,
-                "notifications sent by another run, with new links (the links made here no \
-                 longer open)"
-            ),
+            Notifications::Resumed => write!(f, "notifications queued by another run"),
         }
     }
 }
@@ -172,15 +167,16 @@ impl Tenant<'_> {
     /// shared* hook) and their notifications (by default, one email per recipient) go to the
     /// outbox, in the transaction that marks them no longer owed. A process that dies in between
     /// leaves them owed: [`Tenant::run_pending_hooks`] (also run on opening a host and on every
-    /// tenant handle) queues them, with links re-issued, since a link's token is never stored.
+    /// tenant handle) queues them, with the same links (each token is kept sealed until then).
     pub fn share_plan(&self, request: &ShareRequest) -> Result<ShareReceipt> {
         let now = self.host.now();
         let shared_by = self.actor.clone();
         let note = trimmed_note(request);
 
         // 1. Record the share and its recipients, all or nothing.
-        let (share_id, plan, customer, subject, expires_at, links, recipients) =
-            self.write(|op| {
+        let secret_key = self.store().key()?;
+        let (share_id, plan, customer, subject, expires_at, links, seals, recipients) = self
+            .write(|op| {
                 op.require(Permission::SharePlans)?;
                 let settings = settings(op)?;
                 let (outline, resolved) = self.outline(op, request, now, true)?;
@@ -212,13 +208,18 @@ impl Tenant<'_> {
                     })?;
                 let share_id = op.conn.last_insert_rowid();
                 let mut links = Vec::with_capacity(resolved.len());
+                // Each link's token is sealed: its notification is queued with a nonce the
+                // deliverer renders the token from, never with the token.
+                let mut seals = Vec::with_capacity(resolved.len());
                 let mut insert = op.conn.prepare_cached(
                     "INSERT INTO share_recipients (tenant_id, share_id, email, name, external,
-                                                       user_id, person_id, token_hash, permission)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                                       user_id, person_id, token_hash, permission,
+                                                       link_seal)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?;
                 for r in &resolved {
-                    let token = new_token()?;
+                    let sealed = Sealed::new(SecretKind::LinkToken)?;
+                    let token = sealed.reveal(secret_key);
                     insert.execute(params![
                         op.tenant.as_str(),
                         share_id,
@@ -228,7 +229,10 @@ impl Tenant<'_> {
                         r.user_id,
                         r.person_id,
                         token_hash(&token).as_slice(),
-                        r.permission.as_str()
+                        r.permission.as_str(),
+                        // Kept until the notifications are queued, for a run that queues them
+                        // after this process died.
+                        sealed.stored(secret_key)
                     ])?;
                     links.push(RecipientLink {
                         recipient_id: op.conn.last_insert_rowid(),
@@ -236,6 +240,7 @@ impl Tenant<'_> {
                         permission: r.permission,
                         link: format!("{}{token}", settings.link_base),
                     });
+                    seals.push((sealed, settings.link_base.clone()));
                 }
                 drop(insert);
                 op.audit(
@@ -260,7 +265,7 @@ impl Tenant<'_> {
                     })
                     .collect();
                 Ok((
-                    share_id, plan, customer, subject, expires_at, links, recipients,
+                    share_id, plan, customer, subject, expires_at, links, seals, recipients,
                 ))
             })?;
 
@@ -275,21 +280,34 @@ impl Tenant<'_> {
         let planned = default_notifications(&event);
         let (messages, held) = self.notifications(&event, planned);
 
-        // 3. The notifications, with each recipient's own link, to the outbox, in the
-        // transaction that marks them queued. A run that resumed the share's owed notifications
-        // meanwhile (this process looked dead to it) has queued them already, with links of its
-        // own: then this run queues nothing, and its links no longer open.
+        // 3. The notifications, with each recipient's own link, to the outbox (sealed: the
+        // link's token a marker the deliverer fills in), in the transaction that marks them
+        // queued. A run that resumed the share's owed notifications meanwhile (this process
+        // looked dead to it) has queued them already, with the same links: then this run queues
+        // nothing.
+        let sealed: Vec<(String, Sealed, String)> = links
+            .iter()
+            .zip(seals)
+            .map(|(l, (seal, base))| (l.email.clone(), seal, base))
+            .collect();
         let queued = self.write(|op| {
             if !super::resume::take(op, share_id, held.as_deref())? {
                 return Ok(false);
             }
-            enqueue_all(op, share_id, &messages, held.as_deref(), &links)?;
+            enqueue_all(
+                op,
+                share_id,
+                &messages,
+                held.as_deref(),
+                &sealed,
+                secret_key,
+            )?;
             Ok(true)
         })?;
         if !queued {
             return Ok(ShareReceipt {
                 share_id,
-                links: Vec::new(),
+                links,
                 expires_at,
                 notifications: Notifications::Resumed,
             });
@@ -405,42 +423,49 @@ impl Tenant<'_> {
 }
 
 /// Queues a share's notifications in the caller's transaction (held with `held`, a fail-closed
-/// notifier's error, when there is one), each recipient's own link in place of `{link}`. Their
-/// outbox keys are the share's id and their place in the list, so a second run of the same
-/// share's notifications adds nothing.
+/// notifier's error, when there is one), each recipient's own link in place of `{link}`: the
+/// link base and a marker, with the token sealed under `key` for the deliverer to render.
+/// `links` holds each recipient's email, sealed token and link base. The outbox keys are the
+/// share's id and the message's place in the list, so a second run of the same share's
+/// notifications adds nothing.
 pub(super) fn enqueue_all(
     op: &Op<'_>,
     share_id: i64,
     messages: &[Notification],
     held: Option<&str>,
-    links: &[RecipientLink],
+    links: &[(String, Sealed, String)],
+    key: &SecretKey,
 ) -> Result<()> {
     // Addresses are compared normalised (trimmed, lower case, nothing but an address).
-    let by_email: HashMap<String, &str> = links
+    let by_email: HashMap<String, (&Sealed, &str)> = links
         .iter()
-        .filter_map(|l| Some((outbox::normalize_address(&l.email)?, l.link.as_str())))
+        .filter_map(|(email, seal, base)| {
+            Some((outbox::normalize_address(email)?, (seal, base.as_str())))
+        })
         .collect();
     let personal = |n: &Notification| {
         let to = outbox::normalize_address(&n.recipient);
-        let link = to.as_ref().and_then(|to| by_email.get(to));
-        match (link, to) {
-            (Some(link), Some(to)) => Notification {
-                channel: n.channel,
-                recipient: to,
-                subject: n.subject.replace(LINK_PLACEHOLDER, link),
-                body: n.body.replace(LINK_PLACEHOLDER, link),
-            },
+        let seal = to.as_ref().and_then(|to| by_email.get(to));
+        match (seal, to) {
+            (Some((sealed, base)), Some(to)) => {
+                let link = format!("{base}{}", sealed.kind().marker());
+                let message = Notification {
+                    channel: n.channel,
+                    recipient: to,
+                    subject: n.subject.replace(LINK_PLACEHOLDER, &link),
+                    body: n.body.replace(LINK_PLACEHOLDER, &link),
+                };
+                (message, Some(*sealed))
+            }
             // Someone who is not a recipient never gets a recipient's link.
-            _ => n.clone(),
+            _ => (n.clone(), None),
         }
     };
     for (index, message) in messages.iter().enumerate() {
-        let key = format!("share:{share_id}:{index}");
-        let message = personal(message);
-        match held {
-            None => outbox::enqueue(op, &key, MessageKind::Share, &message)?,
-            Some(error) => outbox::enqueue_held(op, &key, MessageKind::Share, &message, error)?,
-        };
+        let outbox_key = format!("share:{share_id}:{index}");
+        let (message, sealed) = personal(message);
+        let secret = sealed.map(|s| (s, key));
+        outbox::enqueue_with(op, &outbox_key, MessageKind::Share, &message, held, secret)?;
     }
     Ok(())
 }

@@ -7,3 +7,8 @@ ALTER TABLE shares ADD COLUMN notify_attempts INTEGER NOT NULL DEFAULT 0;
 -- Looked up on every tenant handle: only the few shares still owing notifications are indexed.
 CREATE INDEX shares_notify_pending ON shares (tenant_id, shared_at)
     WHERE notify_status = 'pending';
+-- Each recipient's link token, sealed (`link-token:<key id>:<nonce>`, the token being an HMAC
+-- of the nonce under the key kept beside the database), from the share's transaction until its
+-- notifications are queued: so a run that queues them after the sharing process died sends the
+-- links the share made. NULL once queued (the outbox holds the seal until delivery).
+ALTER TABLE share_recipients ADD COLUMN link_seal TEXT;
