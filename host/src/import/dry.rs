@@ -1,5 +1,5 @@
-//! A dry run's decisions, made in memory: what each row would do to the tenant's records if the
-//! file were imported now, without writing anything.
+//! A dry run's decisions, made in memory: what each row of a company or partner import would do
+//! to the tenant's records if the file were imported now, without writing anything.
 //!
 //! The database is read on one snapshot; the records the earlier rows of the file would have
 //! created or changed are kept here, so a later row about one of them finds it as a real run
@@ -134,6 +134,11 @@ impl Run<'_> {
         imagined: &mut Imagined<'_>,
         prepared: Prepared,
     ) -> Result<Settled> {
+        if self.target == ImportTarget::Relationships {
+            return Err(Error::new(ErrorKind::Invalid(
+                "a relationship import's dry run is rehearsed, not imagined".to_owned(),
+            )));
+        }
         let (number, name, managed_by) = match prepared {
             Prepared::Refused(error) => return Ok(Settled::Refused(error)),
             Prepared::Row {
@@ -141,6 +146,7 @@ impl Run<'_> {
                 name,
                 fields,
                 managed_by,
+                relationship: _,
             } => {
                 self.fields = fields;
                 (number, name, managed_by)
@@ -173,7 +179,9 @@ impl Run<'_> {
             imagined.next_id += 1;
             let (managed_as, scope) = match self.target {
                 ImportTarget::Partners => (ManagedAs::Partner, self.scope),
-                ImportTarget::Companies => (ManagedAs::Customer, None),
+                ImportTarget::Companies | ImportTarget::Relationships => {
+                    (ManagedAs::Customer, None)
+                }
             };
             imagined.keep(Found {
                 id,
@@ -201,7 +209,7 @@ impl Run<'_> {
                     tagged: existing.managed_as == ManagedAs::Customer,
                 })
             }
-            ImportTarget::Companies => {
+            ImportTarget::Companies | ImportTarget::Relationships => {
                 if let (Some(now), Some(asked)) = (existing.managed_by, manager)
                     && now != asked
                 {

@@ -61,7 +61,10 @@ impl Tenant<'_> {
                         }
                         let tx =
                             Transaction::new_unchecked(base.conn, TransactionBehavior::Immediate)?;
-                        writer.begin()?;
+                        if run.target != ImportTarget::Relationships {
+                            // Relationship rows are written one by one: nothing is queued.
+                            writer.begin()?;
+                        }
                         slice = Some(Slice {
                             tx,
                             began: Instant::now(),
@@ -134,6 +137,55 @@ impl Tenant<'_> {
         }
         run.new_partners.clear();
         Ok((Instant::now(), pause))
+    }
+
+    /// A dry run of a relationship import: its rows are written as a real run writes them, in
+    /// one immediate transaction rolled back at the end. Unlike [`imagine`](Self::imagine), it
+    /// holds the write lock while it runs (other writers wait for it, up to
+    /// [`LOCK_WAIT`](crate::store::LOCK_WAIT)).
+    pub(super) fn rehearse(
+        &self,
+        run: &mut Run<'_>,
+        job: &mut ImportJob,
+        incoming: &mut Incoming,
+        watch: &mut Watch<'_>,
+        progress: &mut dyn FnMut(Progress),
+        batches: &Batches<'_>,
+    ) -> Result<()> {
+        self.read(|base| {
+            let mut writer = Writer::new(base)?;
+            let tx = Transaction::new_unchecked(base.conn, TransactionBehavior::Immediate)?;
+            let op = base.on(&tx);
+            let mut more = true;
+            while more {
+                let mut in_batch = 0;
+                while in_batch < batches.rows {
+                    let rows = job.rows;
+                    let Some(prepared) = incoming.next(&mut || watch.tick(rows, progress))? else {
+                        more = false;
+                        break;
+                    };
+                    in_batch += 1;
+                    run.row(&op, &mut writer, prepared)?;
+                    if writer.is_empty() {
+                        run.settle(&op, job)?;
+                    }
+                }
+                run.flush(&mut writer)?;
+                run.settle(&op, job)?;
+                let _ = batches.committed.send(());
+                watch.committed(job.rows, progress);
+            }
+            job.status = if watch.cancelled {
+                JobStatus::Cancelled
+            } else {
+                JobStatus::Completed
+            };
+            job.finished_at = Some(self.host.now());
+            // Rolled back: nothing is written.
+            drop(tx);
+            Ok(())
+        })
     }
 
     /// A dry run: every row decided as a real run would decide it, against one read snapshot
