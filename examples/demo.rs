@@ -345,12 +345,17 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     // The contact opens their link: first a one-time code, by email.
     if tenant.open_link(&contact_link)? == Opened::CodeRequired {
         tenant.request_otp(&contact_link)?;
+        // The outbox keeps the code sealed: it is readable only in the delivered email.
+        let mailbox = FileMailbox::new(dir.path().join("mailbox"));
+        host.deliver_outbox(&mailbox, 100)?;
         let code = tenant
             .outbox(None)?
             .into_iter()
             .rfind(|m| m.kind == "otp")
-            .and_then(|m| {
-                let digits = m.body.split(|c: char| !c.is_ascii_digit());
+            .and_then(|m| std::fs::read_to_string(mailbox.path_of(&m)).ok())
+            .and_then(|email| {
+                let line = email.lines().find(|l| l.contains("code is"))?;
+                let digits = line.split(|c: char| !c.is_ascii_digit());
                 digits.into_iter().find(|w| w.len() == 6).map(str::to_owned)
             })
             .context("the code email")?;
