@@ -1256,3 +1256,40 @@ fn the_cli_imports_relationships_and_field_mappers_learn_the_rows_object() {
         assert!(out.contains(expect), "{out}");
     }
 }
+
+#[test]
+fn a_field_mapper_setting_a_field_the_rows_type_lacks_is_named_with_the_command_that_adds_it() {
+    let w = world();
+    let acme = w
+        .host
+        .tenant("acme")
+        .unwrap()
+        .acting_as("admin@acme.example");
+    w.host
+        .install_plugin(&support::plugin_bytes("row-object"), "admin@acme.example")
+        .unwrap();
+    acme.enable_plugin("row-object", EnableOptions::default())
+        .unwrap();
+    // row-object writes `notes`, which the SaaS type does not have.
+    let csv = "Name,Company,Type,Seats\nGlobex EU,Globex,SaaS,3\n";
+    let options = ImportOptions::relationships();
+    let job = acme
+        .import_bytes("r.csv", csv.as_bytes(), &options)
+        .unwrap();
+    assert_eq!((job.created, job.failed), (0, 1), "{job:?}");
+    let error = &job.errors[0];
+    assert_eq!(error.plugin.as_deref(), Some("row-object"));
+    assert_eq!(error.field.as_deref(), Some("notes"));
+    assert!(
+        error.reason.contains("cshost relationship-type field"),
+        "{}",
+        error.reason
+    );
+    // Once the type has the field, the row goes in.
+    acme.define_relationship_field("SaaS", "notes", FieldType::Text, false)
+        .unwrap();
+    let job = acme
+        .import_bytes("r.csv", csv.as_bytes(), &options)
+        .unwrap();
+    assert_eq!((job.created, job.failed), (1, 0), "{job:?}");
+}
