@@ -104,6 +104,9 @@ struct TenantFigures {
     backlog: usize,
 }
 
+/// One figure of a plugin's run stats, as the text format writes it.
+type Figure = fn(&cs_host::RunStats) -> String;
+
 /// `GET /metrics`.
 pub async fn metrics(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
     caller.require_operator()?;
@@ -134,7 +137,7 @@ pub async fn metrics(State(app): State<Shared>, caller: Caller) -> Result<Respon
             f.backlog
         );
     }
-    let per_plugin: [(&str, &str, &str, fn(&cs_host::RunStats) -> String); 4] = [
+    let per_plugin: [(&str, &str, &str, Figure); 4] = [
         (
             "cshost_plugin_calls_total",
             "counter",
