@@ -5,9 +5,10 @@
 mod support;
 
 use cs_host::model::{AccessScope, Date, FieldValue, ManagedAs};
+use cs_host::plugins::EnableOptions;
 use cs_host::{
-    ErrorKind, FieldType, Host, HostConfig, NewCompany, NewRelationship, RelationshipEdit,
-    TenantLevel,
+    ErrorKind, FieldType, Host, ImportOptions, Mapping, NewCompany, NewRelationship,
+    RelationshipEdit, RowErrorKind, TenantLevel,
 };
 
 struct World {
@@ -21,7 +22,7 @@ struct World {
 /// A tenant working at both levels with a customer, two partners and a `SaaS` type whose
 /// relationships have a required `seats` number and a `go_live` date.
 fn world() -> World {
-    let host = Host::open_in_memory(HostConfig::default()).unwrap();
+    let host = Host::open_in_memory(support::host_config()).unwrap();
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let operator = host.tenant("acme").unwrap();
@@ -880,4 +881,378 @@ fn the_cli_clears_managed_by_untags_rescopes_and_moves_a_cta() {
     assert!(out.contains("internal"), "{out}");
     let (shown, _) = ok(&["plan", "show", &plan]);
     assert!(shown.contains("(open, internal"), "{shown}");
+}
+
+/// The relationships CSV of the import tests: two good rows (one by the company's name, one by
+/// its external id), then an unknown company, an unknown type, another type's field, and a
+/// required field left empty.
+const RELATIONSHIPS_CSV: &str = "\
+Relationship ID,Name,Company,Type,Seats,Go Live,Servers,Managed By,ARR
+R-1,Globex EU,Globex,SaaS,250,2026-03-01,,Bennett & Co.,90000
+,Initech Plant,C-2,On-premise,,,4,,
+R-3,Lost,Umbrella,SaaS,5,,,,
+R-4,Mystery,Globex,Hosting,5,,,,
+R-5,Wrong,Globex,saas,5,,3,,
+R-6,Seatless,Globex,SaaS,,,,,
+";
+
+/// [`world`] with a second company (external id `C-2`), an `On-premise` type with a
+/// `servers` number, and a `notes` text field on both types (which the `row-object` field
+/// mapper writes).
+fn import_world() -> (World, i64) {
+    let w = world();
+    let acme = w
+        .host
+        .tenant("acme")
+        .unwrap()
+        .acting_as("admin@acme.example");
+    let initech = acme
+        .add_company(NewCompany::new("Initech").field("external_id", "C-2"))
+        .unwrap();
+    acme.add_relationship_type("On-premise").unwrap();
+    acme.define_relationship_field("On-premise", "servers", FieldType::Number, false)
+        .unwrap();
+    for kind in ["SaaS", "On-premise"] {
+        acme.define_relationship_field(kind, "notes", FieldType::Text, false)
+            .unwrap();
+    }
+    (w, initech)
+}
+
+#[test]
+fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no_duplicates() {
+    let (w, initech) = import_world();
+    let acme = w
+        .host
+        .tenant("acme")
+        .unwrap()
+        .acting_as("admin@acme.example");
+    w.host
+        .install_plugin(&support::plugin_bytes("row-object"), "admin@acme.example")
+        .unwrap();
+    acme.enable_plugin("row-object", EnableOptions::default())
+        .unwrap();
+    let csv = RELATIONSHIPS_CSV.as_bytes();
+
+    // A dry run reports what would happen and writes nothing.
+    let options = ImportOptions::relationships();
+    let dry = acme
+        .import_bytes("relationships.csv", csv, &options.clone().dry_run(true))
+        .unwrap();
+    assert_eq!(dry.id, None);
+    assert_eq!(
+        (dry.rows, dry.created, dry.updated, dry.failed),
+        (6, 2, 0, 4),
+        "{:?}",
+        dry.errors
+    );
+    assert!(acme.relationships(None).unwrap().is_empty());
+
+    let job = acme
+        .import_bytes("relationships.csv", csv, &options)
+        .unwrap();
+    assert_eq!(
+        (job.rows, job.created, job.updated, job.failed),
+        (6, 2, 0, 4),
+        "{:?}",
+        job.errors
+    );
+    assert_eq!(job.target.to_string(), "relationships");
+    // Each row error names its row, the column and the field at fault.
+    let at: Vec<(u64, Option<&str>, Option<&str>)> = job
+        .errors
+        .iter()
+        .map(|e| (e.row, e.column.as_deref(), e.field.as_deref()))
+        .collect();
+    assert_eq!(
+        at,
+        [
+            (3, Some("Company"), Some("company")),
+            (4, Some("Type"), Some("type")),
+            (5, Some("Servers"), Some("servers")),
+            (6, Some("Seats"), Some("seats")),
+        ]
+    );
+    assert!(job.errors.iter().all(|e| e.outcome == RowErrorKind::Failed));
+    let reasons: Vec<&str> = job.errors.iter().map(|e| e.reason.as_str()).collect();
+    assert!(
+        reasons[0].contains("no company `Umbrella`"),
+        "{}",
+        reasons[0]
+    );
+    assert!(
+        reasons[1].contains("no relationship type `Hosting`")
+            && reasons[1].contains("On-premise, SaaS"),
+        "{}",
+        reasons[1]
+    );
+    assert!(
+        reasons[2].contains("not a field of relationship type `SaaS`"),
+        "{}",
+        reasons[2]
+    );
+    assert!(reasons[3].contains("`seats` is required"), "{}", reasons[3]);
+
+    // The rows went in with their company, type, type fields and Managed By; the field mapper
+    // learnt that the rows were relationships, and saw each row's type.
+    let all = acme.relationships(None).unwrap();
+    assert_eq!(all.len(), 2);
+    let eu = all.iter().find(|r| r.name == "Globex EU").unwrap();
+    assert_eq!(
+        (eu.company_id, eu.type_id, eu.managed_by),
+        (w.company, w.saas, Some(w.partner))
+    );
+    assert_eq!(eu.fields["seats"], FieldValue::Number(250.0));
+    assert_eq!(eu.fields["arr"], FieldValue::Number(90_000.0));
+    assert_eq!(
+        eu.fields["go_live"],
+        FieldValue::Date(Date::new(2026, 3, 1).unwrap())
+    );
+    assert_eq!(eu.fields["external_id"], FieldValue::from("R-1"));
+    assert_eq!(
+        eu.fields["notes"],
+        FieldValue::from("relationship: Globex EU (SaaS)")
+    );
+    let plant = all.iter().find(|r| r.name == "Initech Plant").unwrap();
+    assert_eq!(
+        (plant.company_id, plant.type_name.as_str()),
+        (initech, "On-premise")
+    );
+    assert_eq!(plant.fields["servers"], FieldValue::Number(4.0));
+
+    // Running the file again updates the same relationships: R-1 by its external id, the plant
+    // by its natural key (company, type, name).
+    let again = acme
+        .import_bytes("relationships.csv", csv, &options)
+        .unwrap();
+    assert_eq!(
+        (again.created, again.updated, again.failed),
+        (0, 2, 4),
+        "{:?}",
+        again.errors
+    );
+    let changed = "Name,Company,Type,Servers\ninitech plant,Initech,on-premise,6\n";
+    let job = acme
+        .import_bytes("plant.csv", changed.as_bytes(), &options)
+        .unwrap();
+    assert_eq!((job.created, job.updated), (0, 1), "{:?}", job.errors);
+    let all = acme.relationships(None).unwrap();
+    assert_eq!(all.len(), 2);
+    let plant = all.iter().find(|r| r.id == plant.id).unwrap();
+    assert_eq!(plant.name, "initech plant");
+    assert_eq!(plant.fields["servers"], FieldValue::Number(6.0));
+    // The field mapper saw the type as the row spells it.
+    assert_eq!(
+        plant.fields["notes"],
+        FieldValue::from("relationship: initech plant (on-premise)")
+    );
+
+    // An external id names one relationship: it cannot move to another type.
+    let moved = "ID,Name,Company,Type,Servers\nR-1,Globex EU,Globex,On-premise,2\n";
+    let job = acme
+        .import_bytes("moved.csv", moved.as_bytes(), &options)
+        .unwrap();
+    assert_eq!(job.failed, 1);
+    assert_eq!(job.errors[0].column.as_deref(), Some("ID"));
+    assert!(
+        job.errors[0].reason.contains("type cannot change"),
+        "{}",
+        job.errors[0].reason
+    );
+}
+
+#[test]
+fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_limit() {
+    let (w, _) = import_world();
+    let acme = w
+        .host
+        .tenant("acme")
+        .unwrap()
+        .acting_as("admin@acme.example");
+    let options = ImportOptions::relationships();
+    let err = acme
+        .import_bytes("r.csv", b"Name,Type\nGlobex EU,SaaS\n", &options)
+        .unwrap_err();
+    assert!(err.to_string().contains("Company is not mapped"), "{err}");
+    let err = acme
+        .import_bytes("r.csv", b"Name,Company\nGlobex EU,Globex\n", &options)
+        .unwrap_err();
+    assert!(err.to_string().contains("Type is not mapped"), "{err}");
+    // An explicit mapping names the columns; an unknown target field lists the fields.
+    let mapping = Mapping::new()
+        .map("Product", "name")
+        .map("Customer", "company")
+        .map("Kind", "kind");
+    let err = acme
+        .import_bytes(
+            "r.csv",
+            b"Product,Customer,Kind\nGlobex EU,Globex,SaaS\n",
+            &options.clone().mapping(mapping),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown target field `kind`")
+            && err.to_string().contains("`type`"),
+        "{err}"
+    );
+    let mapping = Mapping::new()
+        .map("Product", "name")
+        .map("Customer", "company")
+        .map("Kind", "type")
+        .map("Seats", "seats");
+    let job = acme
+        .import_bytes(
+            "r.csv",
+            b"Product,Customer,Kind,Seats\nGlobex EU,Globex,SaaS,3\n",
+            &options.clone().mapping(mapping),
+        )
+        .unwrap();
+    assert_eq!(job.created, 1, "{:?}", job.errors);
+
+    // The tenant's size limit holds for relationship files too.
+    acme.set_import_size_limit(10).unwrap();
+    let err = acme
+        .import_bytes("big.csv", RELATIONSHIPS_CSV.as_bytes(), &options)
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::FileTooLarge { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_cli_imports_relationships_and_field_mappers_learn_the_rows_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let ok = |args: &[&str]| {
+        let (ok, out, err) = cshost(&db, args);
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+    ok(&["tenant", "create", "acme", "--level", "both"]);
+    let t = ["--tenant", "acme"];
+    let with =
+        |args: &[&str]| -> Vec<String> { args.iter().chain(&t).map(|s| s.to_string()).collect() };
+    let run = |args: &[&str]| {
+        let args = with(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&args)
+    };
+    run(&["company", "add", "Globex"]);
+    run(&["company", "add", "Initech", "--field", "external_id=C-2"]);
+    run(&["partner", "add", "Bennett & Co.", "--scope", "both"]);
+    run(&["relationship-type", "add", "SaaS"]);
+    run(&["relationship-type", "add", "On-premise"]);
+    run(&[
+        "relationship-type",
+        "field",
+        "--type",
+        "SaaS",
+        "seats",
+        "number",
+        "--required",
+    ]);
+    run(&[
+        "relationship-type",
+        "field",
+        "--type",
+        "SaaS",
+        "go_live",
+        "date",
+    ]);
+    run(&[
+        "relationship-type",
+        "field",
+        "--type",
+        "On-premise",
+        "servers",
+        "number",
+    ]);
+    for kind in ["SaaS", "On-premise"] {
+        run(&[
+            "relationship-type",
+            "field",
+            "--type",
+            kind,
+            "notes",
+            "text",
+        ]);
+    }
+    let wasm = support::plugin_path("row-object");
+    ok(&["plugin", "install", wasm.to_str().unwrap()]);
+    ok(&["tenant", "enable", "acme", "row-object"]);
+    let file = dir.path().join("relationships.csv");
+    std::fs::write(&file, RELATIONSHIPS_CSV).unwrap();
+    let file = file.to_str().unwrap();
+
+    // Rows fail: an import exits 3 and prints each row error with its column.
+    let import = |extra: &[&str]| {
+        let mut args = vec!["--db", db.to_str().unwrap(), "relationship", "import", file];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&t);
+        let out = support::cshost(args);
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(3), "{printed}");
+        printed
+    };
+    let out = import(&["--dry-run"]);
+    assert!(
+        out.contains("dry run (nothing written): completed relationships"),
+        "{out}"
+    );
+    assert!(
+        out.contains("6 rows, 2 created, 0 updated, 0 skipped, 4 failed"),
+        "{out}"
+    );
+    assert!(run(&["relationship", "list"]).lines().count() == 1);
+    let printed = import(&[]);
+    assert!(printed.contains("2 created"), "{printed}");
+    assert!(
+        printed.contains(
+            "failed: row 3, column `Company`, field `company`: there is no company `Umbrella`"
+        ),
+        "{printed}"
+    );
+    assert!(printed.contains("row 4, column `Type`"), "{printed}");
+    let list = run(&["relationship", "list", "--company", "Initech"]);
+    assert!(
+        list.contains("On-premise") && list.contains("Initech Plant"),
+        "{list}"
+    );
+    let shown = run(&["relationship", "show", "1"]);
+    assert!(
+        shown.contains("notes: relationship: Globex EU (SaaS)"),
+        "{shown}"
+    );
+    // Again: updated, not duplicated.
+    let again = import(&[]);
+    assert!(again.contains("0 created, 2 updated"), "{again}");
+    let list = run(&["relationship", "list"]);
+    assert_eq!(list.lines().count(), 3, "{list}");
+
+    // `plugin run` takes the object in the hook's JSON input, as the import tells it; without
+    // one, the plugin is told nothing.
+    let input = dir.path().join("rows.json");
+    for (object, expect) in [
+        (Some("relationship"), "relationship: Globex EU (SaaS)"),
+        (None, "none: Globex EU (SaaS)"),
+    ] {
+        let mut json = serde_json::json!({
+            "rows": [{"fields": {"name": "Globex EU", "type": "SaaS", "notes": null}}]
+        });
+        if let Some(object) = object {
+            json["object"] = serde_json::json!(object);
+        }
+        std::fs::write(&input, json.to_string()).unwrap();
+        let out = ok(&[
+            "plugin",
+            "run",
+            wasm.to_str().unwrap(),
+            "--hook",
+            "csv-row-mapped",
+            "--input",
+            input.to_str().unwrap(),
+        ]);
+        assert!(out.contains(expect), "{out}");
+    }
 }

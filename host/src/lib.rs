@@ -66,7 +66,10 @@ pub use companies::{CompanyKey, FieldDef, FieldType, NewCompany};
 pub use criteria::{Criteria, Filter, Operator, Selection};
 pub use error::{Error, ErrorKind, Result};
 pub use hooks::pending::PendingHooksRun;
-pub use hooks::{CriteriaInput, PartnerInput, RowInput, RowsInput, ShareInput, parse_hook_input};
+pub use hooks::{
+    CriteriaInput, IMPORT_OBJECT_KEY, IMPORT_OBJECTS, PartnerInput, RowInput, RowsInput,
+    ShareInput, parse_hook_input,
+};
 pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
 pub use import::{
     CsvProperties, Encoding, ImportCancel, ImportJob, ImportOptions, ImportTarget, JobStatus,

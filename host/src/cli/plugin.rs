@@ -12,8 +12,8 @@ use clap::Subcommand;
 use cs_host::model::{Company, FieldValue};
 use cs_host::plugins::{CallStats, LogLine, StaticDirectory};
 use cs_host::{
-    Capability, CriteriaInput, ExtensionPoint, Limits, PartnerInput, Plugin, PluginContext,
-    PluginRuntime, RowsInput, ShareInput, parse_hook_input,
+    Capability, CriteriaInput, ExtensionPoint, IMPORT_OBJECT_KEY, IMPORT_OBJECTS, Limits,
+    PartnerInput, Plugin, PluginContext, PluginRuntime, RowsInput, ShareInput, parse_hook_input,
 };
 use serde_json::json;
 
@@ -319,6 +319,26 @@ pub(super) fn call_hook(
     hook: ExtensionPoint,
     input: serde_json::Value,
 ) -> anyhow::Result<HookRun> {
+    // A field mapper learns which object the rows are for, as an import tells it.
+    let told;
+    let context = match input.get("object").and_then(serde_json::Value::as_str) {
+        Some(object) if hook == ExtensionPoint::FieldMapper => {
+            if !IMPORT_OBJECTS.contains(&object) {
+                anyhow::bail!(
+                    "the input's object `{}` is none of {}",
+                    cs_host::inert(object),
+                    IMPORT_OBJECTS.join(", ")
+                );
+            }
+            if plugin.manifest().config_key(IMPORT_OBJECT_KEY).is_some() {
+                context
+            } else {
+                told = context.clone().config(IMPORT_OBJECT_KEY, object);
+                &told
+            }
+        }
+        _ => context,
+    };
     let mut instance = plugin.instantiate(context);
     let mut stats = Vec::new();
     let mut log = Vec::new();

@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use cs_host::{
-    CompanyKey, FieldType, Host, NewRelationship, Relationship, RelationshipEdit, Tenant, inert,
+    CompanyKey, FieldType, Host, ImportOptions, NewRelationship, Relationship, RelationshipEdit,
+    Tenant, inert,
 };
 
-use super::company::parse_fields;
+use super::company::{ImportArgs, parse_fields};
 use super::plan::Actor;
 
 #[derive(Subcommand)]
@@ -100,6 +101,11 @@ pub enum RelationshipCommand {
         #[command(flatten)]
         actor: Actor,
     },
+    /// Import relationships from a CSV file. Name, Company (by name or external id) and Type
+    /// (by name or id) are mandatory; Managed By names a partner. A row updates the
+    /// relationship with its external id, or else the one of the same company and type with
+    /// its name; the type's own fields are checked against that type.
+    Import(ImportArgs),
     /// Change a relationship's name or fields (`field=` clears a field).
     Edit {
         /// The tenant.
@@ -312,6 +318,11 @@ pub fn run(
             relationship.managed_by = managed_by;
             let id = tenant.add_relationship(relationship)?;
             println!("{id}");
+        }
+        RelationshipCommand::Import(args) => {
+            let tenant = super::tenant(&host, &args.tenant)?;
+            let options = args.options(ImportOptions::relationships())?;
+            return args.run(&tenant, options);
         }
         RelationshipCommand::Edit {
             tenant,

@@ -242,6 +242,22 @@ pub(crate) fn partner_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {
     Ok(found)
 }
 
+/// The company a key names, for an import row that refers to one: by external id, or else by
+/// name (ignoring case; the oldest company of that name when there are several).
+pub(crate) fn company_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {
+    let scope = scope_condition(op, "");
+    let found = op
+        .conn
+        .prepare_cached(&format!(
+            "SELECT id FROM companies
+             WHERE tenant_id = ?1 AND (external_id = ?2 OR name = ?2 COLLATE NOCASE){scope}
+             ORDER BY external_id = ?2 DESC, id LIMIT 1"
+        ))?
+        .query_row(params![op.tenant.as_str(), key], |r| r.get(0))
+        .optional()?;
+    Ok(found)
+}
+
 /// The companies of the tenant that match `filter`, an SQL condition over the companies'
 /// columns that criteria build: `params` bind from `?1`, which is the tenant's id. Each company,
 /// by id, comes with the answers of the `extra` conditions, also over its columns.

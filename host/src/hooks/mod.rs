@@ -21,10 +21,25 @@ use crate::plugins::enablement::{Active, FailurePolicy};
 use crate::plugins::runlog::{CallLog, RunLogSink};
 use crate::plugins::{ExtensionPoint, PluginError, PluginErrorKind, PluginInstance, RowOutcome};
 
+/// The configuration key under which a field mapper learns which object an import's rows are
+/// for: `company`, `partner` or `relationship` (see
+/// [`ImportTarget::object`](crate::ImportTarget::object)). The contract `cs:plugin@0.1.0` is
+/// frozen, so the object comes through what it already carries: the plugin reads it with
+/// `host.config("cs.import.object")`, like a configuration value of its own. A plugin that
+/// never asks is unaffected; a plugin that declares a configuration key of that very name
+/// keeps its own key's value (the host then does not set it), so no existing plugin can misread
+/// it. Outside an import (`cshost plugin run` without an `object`), the key has no value.
+pub const IMPORT_OBJECT_KEY: &str = "cs.import.object";
+
+/// The row objects [`IMPORT_OBJECT_KEY`] can hold.
+pub const IMPORT_OBJECTS: [&str; 3] = ["company", "partner", "relationship"];
+
 /// The *CSV row mapped* chain of one import: the tenant's enabled field mappers, each with its
 /// instance for the whole import. The run log is written when the chain is dropped.
 pub(crate) struct RowMappers {
     slots: Vec<Slot>,
+    /// The object the rows are for, recorded with a failure so a replay tells the plugin too.
+    object: Option<String>,
     columns: Vec<String>,
     fields: Vec<String>,
     /// Reused for each plugin's view of a row's values, in the order of `fields`.
@@ -123,12 +138,32 @@ impl<'h> Tenant<'h> {
     }
 
     /// The *CSV row mapped* chain for one import: fresh instances of the tenant's enabled
-    /// field-mapper plugins, in priority order, each begun with these columns and fields.
+    /// field-mapper plugins, in priority order, each begun with these columns and fields, and
+    /// told the rows' `object` under [`IMPORT_OBJECT_KEY`] (`None`: not told).
     /// The enablement is read once here: changes apply to the next operation, never this one.
-    pub(crate) fn row_mappers(&self, columns: &[String], fields: &[String]) -> Result<RowMappers> {
-        let active = self.active_plugins(ExtensionPoint::FieldMapper)?;
+    pub(crate) fn row_mappers(
+        &self,
+        object: Option<&str>,
+        columns: &[String],
+        fields: &[String],
+    ) -> Result<RowMappers> {
+        let mut active = self.active_plugins(ExtensionPoint::FieldMapper)?;
+        if let Some(object) = object {
+            for active in &mut active {
+                // A plugin's own key of that name keeps its meaning.
+                if active
+                    .plugin
+                    .manifest()
+                    .config_key(IMPORT_OBJECT_KEY)
+                    .is_none()
+                {
+                    active.context = active.context.clone().config(IMPORT_OBJECT_KEY, object);
+                }
+            }
+        }
         let mut mappers = RowMappers {
             slots: Vec::with_capacity(active.len()),
+            object: object.map(str::to_owned),
             columns: columns.to_vec(),
             fields: fields.to_vec(),
             values: Vec::with_capacity(fields.len()),
@@ -146,12 +181,9 @@ impl<'h> Tenant<'h> {
                 Ok(()) => mappers.slots.push(slot),
                 Err(error) => {
                     let stats = slot.instance.last_call();
-                    slot.log.failure(
-                        &stats,
-                        &error,
-                        &*clock,
-                        || json!({"columns": columns, "rows": []}),
-                    );
+                    slot.log.failure(&stats, &error, &*clock, || {
+                        rows_json(object, columns, json!([]))
+                    });
                     let policy = slot.policy;
                     // Keep the slot so its log is written with the others', but never call it.
                     slot.benched = true;
@@ -337,11 +369,16 @@ impl<'h> Tenant<'h> {
 }
 
 /// The input of the `csv-row-mapped` hook in JSON, as `cshost plugin run --input` takes it and
-/// the run log records it: `{"columns": [..], "rows": [{"number": 2, "source": [..], "fields":
-/// {..}}]}`.
+/// the run log records it: `{"object": "relationship", "columns": [..], "rows": [{"number": 2,
+/// "source": [..], "fields": {..}}]}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RowsInput {
+    /// Which object the rows are for: `company`, `partner` or `relationship`, as field mappers
+    /// read it under [`IMPORT_OBJECT_KEY`]. Absent: the plugins are not told (as before
+    /// relationship imports existed, when every row was a company's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
     /// The file's column names, for plugins that read the source row.
     #[serde(default)]
     pub columns: Vec<String>,
@@ -418,7 +455,7 @@ pub fn parse_hook_input<T: serde::de::DeserializeOwned>(
 ) -> Result<T> {
     let shape = match hook {
         ExtensionPoint::FieldMapper => {
-            r#"{"columns": [..], "rows": [{"number": 2, "source": [..], "fields": {"name": "..", ..}}]}"#
+            r#"{"object": "company" | "partner" | "relationship", "columns": [..], "rows": [{"number": 2, "source": [..], "fields": {"name": "..", ..}}]}"#
         }
         ExtensionPoint::CriteriaFilter => {
             r#"{"arguments": {"tier": ".."}, "companies": [{"id": "..", "name": "..", "fields": {..}}]}"#
@@ -432,6 +469,19 @@ pub fn parse_hook_input<T: serde::de::DeserializeOwned>(
             hook.hook()
         )))
     })
+}
+
+/// A [`RowsInput`] in JSON, as the run log records a failing row for replay.
+fn rows_json(
+    object: Option<&str>,
+    columns: &[String],
+    rows: serde_json::Value,
+) -> serde_json::Value {
+    let mut input = json!({"columns": columns, "rows": rows});
+    if let Some(object) = object {
+        input["object"] = json!(object);
+    }
+    input
 }
 
 fn error_json(error: &PluginError) -> serde_json::Value {
@@ -462,8 +512,18 @@ impl Tenant<'_> {
         match hook {
             ExtensionPoint::FieldMapper => {
                 let input: RowsInput = parse_hook_input(hook, input)?;
+                if let Some(object) = &input.object
+                    && !IMPORT_OBJECTS.contains(&object.as_str())
+                {
+                    return Err(Error::new(ErrorKind::Invalid(format!(
+                        "the input's object `{}` is none of {}",
+                        crate::inert(object),
+                        IMPORT_OBJECTS.join(", ")
+                    ))));
+                }
                 let fields = input.field_names();
-                let mut chain = self.row_mappers(&input.columns, &fields)?;
+                let mut chain =
+                    self.row_mappers(input.object.as_deref(), &input.columns, &fields)?;
                 let mut out = Vec::with_capacity(input.rows.len());
                 for (i, row) in input.rows.into_iter().enumerate() {
                     let number = row.number.unwrap_or(i as u64 + 1);
@@ -619,16 +679,15 @@ impl RowMappers {
                 }
                 Err(error) => {
                     let columns = &self.columns;
+                    let object = self.object.as_deref();
                     let clock = &self
                         .sink
                         .as_ref()
                         .expect("a chain with plugins has a sink")
                         .clock;
                     slot.log.failure(&stats, &error, &**clock, || {
-                        json!({
-                            "columns": columns,
-                            "rows": [{"number": number, "source": source, "fields": &*fields}],
-                        })
+                        let row = json!({"number": number, "source": source, "fields": &*fields});
+                        rows_json(object, columns, json!([row]))
                     });
                     // A spent budget is recorded once, not once for each row left.
                     slot.spent = matches!(error.kind(), PluginErrorKind::BudgetSpent { .. });

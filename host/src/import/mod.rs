@@ -1,4 +1,4 @@
-//! CSV import of companies and partners, as jobs with counts and row errors.
+//! CSV import of companies, partners and relationships, as jobs with counts and row errors.
 //!
 //! A file is streamed: its CSV properties are detected from the first 64 KB (and can be
 //! overridden), its header is checked against the field mapping before any row is read, and
@@ -59,6 +59,7 @@ use crate::model::{AccessScope, FieldValue, Fields, ManagedAs};
 use crate::names::named_enum;
 use crate::partners::{self, Undo};
 use crate::plugins::ExtensionPoint;
+use crate::relationships::import::{self as relationship_import, ImportTypes};
 
 /// The target field of a companies import that names the managing partner (by name or
 /// `external_id`).
@@ -346,7 +347,16 @@ impl Tenant<'_> {
                 quoted_list(&duplicates)
             )));
         }
-        let schema = self.read(Schema::load)?;
+        // A relationship import maps to the fields of every type, and checks each row against
+        // the type it names.
+        let types = match options.target {
+            ImportTarget::Relationships => Some(self.read(ImportTypes::load)?),
+            _ => None,
+        };
+        let schema = match &types {
+            Some(types) => types.mappable(),
+            None => self.read(Schema::load)?,
+        };
         let mapping = match &options.mapping {
             Some(mapping) => mapping.clone(),
             None => Mapping::automatic(&columns, schema.fields(), options.target),
@@ -373,7 +383,7 @@ impl Tenant<'_> {
             ImportTarget::Partners => {
                 Some(partners::resolve_scope(self.info().level, options.scope)?)
             }
-            ImportTarget::Companies => {
+            ImportTarget::Companies | ImportTarget::Relationships => {
                 if options.scope.is_some() {
                     return Err(refuse(
                         "an access scope applies to partner imports only".to_owned(),
@@ -428,7 +438,8 @@ impl Tenant<'_> {
         }
 
         let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
-        let mappers = match self.row_mappers(&columns, &field_names) {
+        let mappers = match self.row_mappers(Some(options.target.object()), &columns, &field_names)
+        {
             Ok(mappers) => mappers,
             Err(error) => return Err(self.fail_job(job, error)),
         };
@@ -466,6 +477,7 @@ impl Tenant<'_> {
             columns: &columns,
             source: Vec::new(),
             stock: Vec::new(),
+            types: types.as_ref(),
         };
         // Two threads: this one writes while a second reads, maps (running the field mappers)
         // and checks the rows ahead of it, so on two cores the plugins' work and SQLite's
@@ -524,7 +536,10 @@ impl Tenant<'_> {
                         (None, None) => unreachable!("one of the two is set"),
                     };
                     let op = base.on(conn);
-                    writer.begin()?;
+                    if options.target != ImportTarget::Relationships {
+                        // Relationship rows are written one by one: nothing is queued.
+                        writer.begin()?;
+                    }
                     let mut in_batch = 0;
                     while in_batch < options.batch_rows {
                         let rows = job.rows;
@@ -731,7 +746,9 @@ mod tests {
         let columns = vec!["Name".to_owned()];
         let mapping = Mapping::new().map("Name", "name");
         let plan = plan(&mapping, &columns, &schema, ImportTarget::Partners).unwrap();
-        let mut mappers = acme.row_mappers(&columns, &["name".to_owned()]).unwrap();
+        let mut mappers = acme
+            .row_mappers(Some("partner"), &columns, &["name".to_owned()])
+            .unwrap();
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .from_reader("a\nb\nc\nd\ne\nf\ng\n".as_bytes());
@@ -741,6 +758,7 @@ mod tests {
             columns: &columns,
             source: Vec::new(),
             stock: Vec::new(),
+            types: None,
         };
         let (out, rows) = mpsc::sync_channel(MESSAGES_IN_FLIGHT);
         let (commit, committed) = mpsc::channel();

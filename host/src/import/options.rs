@@ -11,12 +11,30 @@ pub enum ImportTarget {
     Companies,
     /// Partners: company records managed as partners, with an access scope.
     Partners,
+    /// Relationships of companies: each row names its company (`company`, by name or external
+    /// id) and its type (`type`, by name or id), and may name its managing partner
+    /// (`managed_by`).
+    Relationships,
 }
 
 named_enum!(ImportTarget, "import target", {
     Companies => "companies",
     Partners => "partners",
+    Relationships => "relationships",
 });
+
+impl ImportTarget {
+    /// The object each row of such an import is for, as field mappers learn it (the
+    /// [`IMPORT_OBJECT_KEY`](crate::IMPORT_OBJECT_KEY) configuration value): `company`,
+    /// `partner` or `relationship`.
+    pub fn object(self) -> &'static str {
+        match self {
+            ImportTarget::Companies => "company",
+            ImportTarget::Partners => "partner",
+            ImportTarget::Relationships => "relationship",
+        }
+    }
+}
 
 /// Which source column fills which target field. Without a header row, columns are named by
 /// their position: `1`, `2`, ...
@@ -41,18 +59,43 @@ impl Mapping {
     /// The mapping a header implies: each column whose name, in lower case with spaces as
     /// `_`, is a field's name (or a usual alias: `Company Name` for `name`, `ID` for
     /// `external_id`, ...). Other columns are left out.
+    ///
+    /// For relationships, `Company`, `Account` or `Company ID` map to `company`, `Type` or
+    /// `Relationship Type` to `type`, `Relationship Name` to `name`, `ID` or `Relationship ID`
+    /// to `external_id`, and `Managed By` or `Partner` to `managed_by`.
     pub fn automatic(columns: &[String], fields: &[FieldDef], target: ImportTarget) -> Mapping {
         let mut mapping = Mapping::new();
         let mut taken = Vec::new();
+        let relationships = target == ImportTarget::Relationships;
         for column in columns {
             let key = normalise(column);
             let field = match key.as_str() {
+                "relationship_name" | "relationship" if relationships => NAME,
+                "company"
+                | "company_name"
+                | "account"
+                | "account_name"
+                | "customer"
+                | "company_id"
+                | "company_external_id"
+                | "account_id"
+                    if relationships =>
+                {
+                    relationship_import::COMPANY
+                }
+                "type" | "relationship_type" | "type_name" if relationships => {
+                    relationship_import::TYPE
+                }
+                "id" | "external_id" | "externalid" | "relationship_id" if relationships => {
+                    EXTERNAL_ID
+                }
+                "managed_by" | "managed_by_partner" | "partner" if relationships => MANAGED_BY,
                 "company_name" | "company" | "account_name" | "partner_name" => NAME,
                 "id" | "external_id" | "externalid" | "company_id" | "account_id"
                 | "partner_id" => EXTERNAL_ID,
                 "annual_recurring_revenue" => "arr",
-                "managed_by_partner" if target == ImportTarget::Companies => MANAGED_BY,
-                MANAGED_BY if target == ImportTarget::Companies => MANAGED_BY,
+                "managed_by_partner" if target != ImportTarget::Partners => MANAGED_BY,
+                MANAGED_BY if target != ImportTarget::Partners => MANAGED_BY,
                 other => match fields.iter().find(|f| f.name == other) {
                     Some(def) => def.name.as_str(),
                     None => continue,
@@ -126,6 +169,14 @@ impl ImportOptions {
         ImportOptions {
             target: ImportTarget::Partners,
             scope,
+            ..ImportOptions::default()
+        }
+    }
+
+    /// Options for importing relationships (see [`ImportTarget::Relationships`]).
+    pub fn relationships() -> ImportOptions {
+        ImportOptions {
+            target: ImportTarget::Relationships,
             ..ImportOptions::default()
         }
     }

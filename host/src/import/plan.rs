@@ -8,7 +8,8 @@ pub(super) struct Planned {
     pub(super) index: usize,
     pub(super) column: String,
     pub(super) field: String,
-    /// `None` for `managed_by`, which names a partner rather than holding a value.
+    /// `None` for `managed_by`, which names a partner rather than holding a value. (A
+    /// relationship's `company` and `type` are text the row carries, which field mappers see.)
     pub(super) def: Option<FieldDef>,
 }
 
@@ -25,7 +26,7 @@ pub(super) fn plan(
     let mut plan: Vec<Planned> = Vec::new();
     for (column, field) in &mapping.columns {
         let def = schema.get(field).cloned();
-        let managed_by = field == MANAGED_BY && target == ImportTarget::Companies;
+        let managed_by = field == MANAGED_BY && target != ImportTarget::Partners;
         if def.is_none() && !managed_by {
             unknown.push(field.as_str());
             continue;
@@ -47,8 +48,16 @@ pub(super) fn plan(
     }
     if !unknown.is_empty() {
         let known: Vec<&str> = schema.fields().iter().map(|f| f.name.as_str()).collect();
+        let (object, extra) = match target {
+            ImportTarget::Relationships => (
+                "relationship fields (of every type)",
+                format!(", `{MANAGED_BY}`"),
+            ),
+            ImportTarget::Companies => ("company fields", format!(", `{MANAGED_BY}`")),
+            ImportTarget::Partners => ("company fields", String::new()),
+        };
         return Err(format!(
-            "unknown target field {}; the company fields are {}",
+            "unknown target field {}; the {object} are {}{extra}",
             quoted_list(&unknown),
             quoted_list(&known)
         ));
@@ -73,6 +82,28 @@ pub(super) fn plan(
              mandatory)"
                 .to_owned(),
         );
+    }
+    if target == ImportTarget::Relationships {
+        let mandatory = [
+            (
+                relationship_import::COMPANY,
+                "Company",
+                "the company's name or external id",
+            ),
+            (
+                relationship_import::TYPE,
+                "Type",
+                "the relationship type's name or id",
+            ),
+        ];
+        for (field, label, holds) in mandatory {
+            if !plan.iter().any(|p| p.field == field) {
+                return Err(format!(
+                    "{label} is not mapped: map a column to the `{field}` field ({holds}; the \
+                     {label} mapping is mandatory)"
+                ));
+            }
+        }
     }
     Ok(plan)
 }

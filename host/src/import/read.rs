@@ -16,6 +16,8 @@ pub(super) enum Prepared {
         fields: Fields,
         /// The text of the `managed_by` cell, if any.
         managed_by: Option<String>,
+        /// For a relationship: the `company` cell's text and the type it names.
+        relationship: Option<(String, i64, String)>,
     },
 }
 
@@ -170,6 +172,9 @@ pub(super) struct Mapper<'a> {
     /// Field maps the writing side is done with, to fill again: their keys stay, so a row
     /// allocates no field names (and the writing thread frees none).
     pub(super) stock: Vec<Fields>,
+    /// The tenant's relationship types, in a relationship import: each row is checked against
+    /// the schema of the type it names rather than `schema`.
+    pub(super) types: Option<&'a ImportTypes>,
 }
 
 impl Mapper<'_> {
@@ -304,7 +309,18 @@ impl Mapper<'_> {
             Some(FieldValue::Null) | None => String::new(),
             Some(other) => other.to_string(),
         };
-        if let Err((field, message)) = self.schema.check_all(&name, &mut fields) {
+        let mut relationship = None;
+        let checked = match self.types {
+            None => self.schema.check_all(&name, &mut fields),
+            Some(types) => match relationship_fit(types, &name, &mut fields) {
+                Ok(fitted) => {
+                    relationship = Some(fitted);
+                    Ok(())
+                }
+                Err(problem) => Err(problem),
+            },
+        };
+        if let Err((field, message)) = checked {
             let column = column_of(self.plan, &field).map(str::to_owned);
             // The mapping names only fields of the schema, so a field the schema lacks was set
             // by a field mapper: blame it and say how to add the field.
@@ -324,8 +340,38 @@ impl Mapper<'_> {
             name,
             fields,
             managed_by,
+            relationship,
         }
     }
+}
+
+/// Takes a relationship row's `company` and `type` out of its fields, finds the type, and fits
+/// the fields to it: the company's text, the type's id and name, or the field at fault and why.
+fn relationship_fit(
+    types: &ImportTypes,
+    name: &str,
+    fields: &mut Fields,
+) -> std::result::Result<(String, i64, String), (String, String)> {
+    let mut take = |field: &str| match fields.remove(field) {
+        Some(FieldValue::Null) | None => None,
+        Some(FieldValue::Text(text)) => Some(text),
+        Some(other) => Some(other.to_string()),
+    };
+    let company = take(relationship_import::COMPANY);
+    let type_key = take(relationship_import::TYPE);
+    let Some(type_key) = type_key else {
+        let field = relationship_import::TYPE.to_owned();
+        return Err((field, "Type is required".to_owned()));
+    };
+    let (type_id, type_name, schema) = types
+        .find(&type_key)
+        .map_err(|message| (relationship_import::TYPE.to_owned(), message))?;
+    let Some(company) = company else {
+        let field = relationship_import::COMPANY.to_owned();
+        return Err((field, "Company is required".to_owned()));
+    };
+    relationship_import::fit(schema, type_name, name, fields)?;
+    Ok((company, type_id, type_name.to_owned()))
 }
 
 /// Why a row whose field mapper set a field the schema lacks fails, with the command that adds

@@ -149,16 +149,17 @@ impl Run<'_> {
         writer: &mut Writer<'_>,
         prepared: Prepared,
     ) -> Result<Settled> {
-        let (number, name, managed_by) = match prepared {
+        let (number, name, managed_by, relationship) = match prepared {
             Prepared::Refused(error) => return Ok(Settled::Refused(error)),
             Prepared::Row {
                 number,
                 name,
                 fields,
                 managed_by,
+                relationship,
             } => {
                 self.fields = fields;
-                (number, name, managed_by)
+                (number, name, managed_by, relationship)
             }
         };
         let manager = match managed_by {
@@ -175,6 +176,9 @@ impl Run<'_> {
                 }
             },
         };
+        if let Some((company, type_id, type_name)) = relationship {
+            return self.relationship(op, number, &name, manager, &company, type_id, &type_name);
+        }
         let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
         if writer.may_be_queued(external_id, &name) {
             // The row may be about a record queued but not written: write the queue first so
@@ -188,6 +192,10 @@ impl Run<'_> {
             writer.note_keys(external_id, &name);
         }
         let written = match (self.target, existing) {
+            // Every row of a relationship import carries its company and type.
+            (ImportTarget::Relationships, _) => Err(Error::new(ErrorKind::Invalid(
+                "a relationship row without its company and type".to_owned(),
+            ))),
             (ImportTarget::Partners, None) => {
                 return Ok(Settled::Queued(writer.queue(
                     name,
@@ -247,6 +255,50 @@ impl Run<'_> {
                 )),
                 _ => refusal(number, error),
             },
+        }
+    }
+
+    /// Writes a relationship row through the relationships module: finds the company it names,
+    /// then creates the relationship or updates the one the row is about.
+    #[allow(clippy::too_many_arguments)]
+    fn relationship(
+        &mut self,
+        op: &Op<'_>,
+        number: u64,
+        name: &str,
+        manager: Option<i64>,
+        company: &str,
+        type_id: i64,
+        type_name: &str,
+    ) -> Result<Settled> {
+        let Some(company_id) = relationship_import::company(op, company)? else {
+            return Ok(Self::refuse(
+                number,
+                self.column_of(relationship_import::COMPANY),
+                Some(relationship_import::COMPANY),
+                format!("there is no company `{company}` (by name or external id)"),
+            ));
+        };
+        let row = relationship_import::ImportRow {
+            company: company_id,
+            type_id,
+            type_name,
+            name,
+            managed_by: manager,
+            fields: &self.fields,
+        };
+        match relationship_import::import_row(op, &row) {
+            Ok(Ok(relationship_import::Imported::Created(id))) => Ok(Settled::Created(id)),
+            Ok(Ok(relationship_import::Imported::Updated(id))) => {
+                Ok(Settled::Updated { id, tagged: false })
+            }
+            Ok(Err((field, reason))) => Ok(Self::refuse(
+                number,
+                self.column_of(field),
+                Some(field),
+                reason,
+            )),
+            Err(error) => refusal(number, error),
         }
     }
 

@@ -10,6 +10,7 @@
 //! which must be a partner company (the one-partner rule; clear it before giving the
 //! relationship to another partner).
 
+pub(crate) mod import;
 pub(crate) mod store;
 
 use serde::{Deserialize, Serialize};
@@ -133,6 +134,14 @@ fn object_of(type_id: i64) -> String {
 /// The fields of a relationship of type `type_id`: name, external id, the standard fields,
 /// then the type's own.
 pub(crate) fn schema_of(op: &Op<'_>, type_id: i64) -> Result<Schema> {
+    let mut fields = standard_fields();
+    fields.extend(companies::custom_fields(op, &object_of(type_id))?);
+    Ok(Schema::of("relationship", fields))
+}
+
+/// The fields every relationship has, whatever its type: name, external id, then
+/// [`STANDARD_FIELDS`].
+pub(crate) fn standard_fields() -> Vec<FieldDef> {
     let standard = |name: &str, field_type, required| FieldDef {
         name: name.to_owned(),
         field_type,
@@ -148,8 +157,7 @@ pub(crate) fn schema_of(op: &Op<'_>, type_id: i64) -> Result<Schema> {
             .iter()
             .map(|&(name, field_type)| standard(name, field_type, false)),
     );
-    fields.extend(companies::custom_fields(op, &object_of(type_id))?);
-    Ok(Schema::of("relationship", fields))
+    fields
 }
 
 /// Gives a relationship's stored values their schema's types (dates are stored as text).

@@ -92,6 +92,53 @@ pub(crate) fn find(op: &Op<'_>, id: i64) -> Result<Option<Relationship>> {
     Ok(found)
 }
 
+/// The relationship with external id `external_id`, as stored.
+pub(crate) fn find_by_external_id(op: &Op<'_>, external_id: &str) -> Result<Option<Relationship>> {
+    let scope = scope_condition(op);
+    let found = op
+        .conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE r.tenant_id = ?1 AND r.external_id = ?2{scope}"
+        ))?
+        .query_row(params![op.tenant.as_str(), external_id], read)
+        .optional()?;
+    Ok(found)
+}
+
+/// The relationship an import row without a matching external id is about: of company
+/// `company`, of type `type_id`, named `name` (ignoring case), the oldest first. With
+/// `without_external_id`, only one that has no external id (a row whose external id matched
+/// nothing is not about a relationship known by another external id).
+pub(crate) fn find_by_natural_key(
+    op: &Op<'_>,
+    company: i64,
+    type_id: i64,
+    name: &str,
+    without_external_id: bool,
+) -> Result<Option<Relationship>> {
+    let scope = scope_condition(op);
+    let found = op
+        .conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM {FROM}
+             WHERE r.tenant_id = ?1 AND r.company_id = ?2 AND r.type_id = ?3
+               AND r.name = ?4 COLLATE NOCASE AND (NOT ?5 OR r.external_id IS NULL){scope}
+             ORDER BY r.id LIMIT 1"
+        ))?
+        .query_row(
+            params![
+                op.tenant.as_str(),
+                company,
+                type_id,
+                name.trim(),
+                without_external_id
+            ],
+            read,
+        )
+        .optional()?;
+    Ok(found)
+}
+
 /// What to list: the relationships of one company, managed by one partner, of one type, whose
 /// name contains a text; every condition that is `Some` applies.
 #[derive(Debug, Clone, Copy, Default)]

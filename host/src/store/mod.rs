@@ -54,6 +54,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0011_cta_cockpit.sql"),
     ),
     ("0012_access", include_str!("migrations/0012_access.sql")),
+    (
+        "0013_import_relationships",
+        include_str!("migrations/0013_import_relationships.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
