@@ -174,12 +174,15 @@ fn main() -> anyhow::Result<()> {
 fn relationships_demo() -> anyhow::Result<()> {
     use cs_host::model::{AccessScope, CtaType, Date, Priority};
     use cs_host::{
-        FieldType, Host, HostConfig, NewCompany, NewCta, NewPlan, NewRelationship, NewTask, TaskOf,
-        TenantLevel,
+        FieldType, Host, HostConfig, ImportOptions, NewCompany, NewCta, NewPlan, NewRelationship,
+        NewTask, TaskOf, TenantLevel,
     };
-    println!("\n== relationships: types, Managed By, plans and CTAs on a relationship");
+    println!("\n== relationships: types, a CSV import, Managed By, plans and CTAs on one");
     let host = Host::open_in_memory(HostConfig::default())?;
     host.create_tenant("acme", "Acme", TenantLevel::Both)?;
+    // Operations run as one of the tenant's users: its admin.
+    host.tenant("acme")?
+        .add_admin("admin@acme.example", "Ada")?;
     let acme = host.tenant("acme")?.acting_as("admin@acme.example");
     let globex = acme.add_company(NewCompany::new("Globex"))?;
     let (bennett, _) = acme.add_partner(
@@ -213,6 +216,26 @@ fn relationships_demo() -> anyhow::Result<()> {
             r.id, r.name, r.type_name, r.managed_by
         );
     }
+    // Relationships from CSV: companies by name or external id, each row's fields checked
+    // against its type, row errors naming the column; a second run updates, never duplicates.
+    acme.add_company(NewCompany::new("Aurora Logistics").field("external_id", "C-1001"))?;
+    acme.add_company(NewCompany::new("Kiwi Health Ltd").field("external_id", "C-1002"))?;
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/relationships.csv");
+    for run in ["dry run", "import", "again"] {
+        let options = ImportOptions::relationships().dry_run(run == "dry run");
+        let job = acme.import_file(&csv, &options)?;
+        println!(
+            "  {run}: {} rows, {} created, {} updated, {} failed",
+            job.rows, job.created, job.updated, job.failed
+        );
+        if run == "import" {
+            for e in &job.errors {
+                let column = e.column.as_deref().unwrap_or("-");
+                println!("    row {}, column `{column}`: {}", e.row, e.reason);
+            }
+        }
+    }
+
     // The one-partner rule, and the command its message asks for.
     if let Err(e) = acme.set_relationship_managed_by(eu, Some(northwind)) {
         println!("  refused: {e}");
@@ -345,12 +368,17 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     // The contact opens their link: first a one-time code, by email.
     if tenant.open_link(&contact_link)? == Opened::CodeRequired {
         tenant.request_otp(&contact_link)?;
+        // The outbox keeps the code sealed: it is readable only in the delivered email.
+        let mailbox = FileMailbox::new(dir.path().join("mailbox"));
+        host.deliver_outbox(&mailbox, 100)?;
         let code = tenant
             .outbox(None)?
             .into_iter()
             .rfind(|m| m.kind == "otp")
-            .and_then(|m| {
-                let digits = m.body.split(|c: char| !c.is_ascii_digit());
+            .and_then(|m| std::fs::read_to_string(mailbox.path_of(&m)).ok())
+            .and_then(|email| {
+                let line = email.lines().find(|l| l.contains("code is"))?;
+                let digits = line.split(|c: char| !c.is_ascii_digit());
                 digits.into_iter().find(|w| w.len() == 6).map(str::to_owned)
             })
             .context("the code email")?;

@@ -4,14 +4,15 @@
 
 mod support;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use cs_host::model::{Audience, Channel, Date};
 use cs_host::{
     EnableOptions, ErrorKind, FailurePolicy, Host, HostConfig, Licence, LinkState, ManualClock,
-    NewCompany, NewCta, NewPlan, NewTask, Notifications, Opened, OtpError, OutboxStatus,
-    SharePermission, ShareRequest, ShareTo, TaskOf, TaskUpdate, Tenant, TenantLevel,
+    NewCompany, NewCta, NewPlan, NewTask, Notifications, Opened, OtpError, OutboxMessage,
+    OutboxStatus, Sent, SharePermission, ShareRequest, ShareTo, TaskOf, TaskUpdate, Tenant,
+    TenantLevel, Transport, TransportError,
 };
 
 /// 2026-03-01T00:00:00Z.
@@ -263,10 +264,11 @@ fn the_sharer_can_exclude_tasks_and_the_subject_defaults_to_plan_for_customer() 
         "{}",
         outbox[1].body
     );
-    // Each email carries its recipient's own link, and nothing else's.
-    assert!(outbox[0].body.contains(&with_tasks.links[0].link));
-    assert!(!outbox[0].body.contains("{link}"));
-    assert!(!outbox[1].body.contains(&with_tasks.links[0].link));
+    // Each email carries its recipient's own link, and nothing else's, once delivered.
+    let sent = deliver(&f.host);
+    assert!(sent[0].body.contains(&with_tasks.links[0].link));
+    assert!(!sent[0].body.contains("{link}") && !sent[0].body.contains("{token}"));
+    assert!(!sent[1].body.contains(&with_tasks.links[0].link));
 }
 
 #[test]
@@ -308,8 +310,8 @@ fn links_are_long_random_tokens_stored_only_as_hashes() {
         // 64 hex digits: 256 bits.
         assert_eq!(token.len(), 64, "{token}");
     }
-    // The share tables hold 32-byte hashes, never the tokens. (The outbox holds each link in
-    // its email until it is delivered: that is the email.)
+    // The share tables hold 32-byte hashes, never the tokens. (The outbox holds each link
+    // sealed: see `links_and_codes_are_not_readable_from_the_database_before_or_after_delivery`.)
     let db = rusqlite::Connection::open(&path).unwrap();
     let hashes: Vec<Vec<u8>> = db
         .prepare("SELECT token_hash FROM share_recipients ORDER BY id")
@@ -377,11 +379,28 @@ fn unknown_expired_revoked_and_blocked_links_get_the_same_message() {
     ));
 }
 
-/// The code in the newest one-time-code email to `email`.
-fn last_code(tenant: &Tenant<'_>, email: &str) -> String {
-    let message = tenant
-        .outbox(None)
-        .unwrap()
+/// A transport that keeps each message as it was delivered (its link or code rendered).
+#[derive(Default)]
+struct Inbox(Mutex<Vec<OutboxMessage>>);
+
+impl Transport for Inbox {
+    fn send(&self, message: &OutboxMessage) -> Result<Sent, TransportError> {
+        self.0.lock().unwrap().push(message.clone());
+        Ok(Sent::Delivered)
+    }
+}
+
+/// Delivers what is pending and returns the emails as their recipients got them.
+fn deliver(host: &Host) -> Vec<OutboxMessage> {
+    let inbox = Inbox::default();
+    host.deliver_outbox(&inbox, 1000).unwrap();
+    inbox.0.into_inner().unwrap()
+}
+
+/// The code in the newest one-time-code email to `email`, delivered now: the outbox never holds
+/// it readable.
+fn last_code(host: &Host, email: &str) -> String {
+    let message = deliver(host)
         .into_iter()
         .rev()
         .find(|m| m.kind == "otp" && m.recipient == email)
@@ -419,7 +438,7 @@ fn one_time_codes_open_the_plan_once_and_expire_after_five_minutes() {
     ));
 
     tenant.request_otp(link).unwrap();
-    let code = last_code(&tenant, "viewer@acme.example");
+    let code = last_code(&f.host, "viewer@acme.example");
     f.clock.advance(Duration::from_secs(299));
     let plan = tenant.verify_otp(link, &code).unwrap();
     assert_eq!(plan.name, "Onboarding");
@@ -430,7 +449,7 @@ fn one_time_codes_open_the_plan_once_and_expire_after_five_minutes() {
     ));
 
     tenant.request_otp(link).unwrap();
-    let code = last_code(&tenant, "viewer@acme.example");
+    let code = last_code(&f.host, "viewer@acme.example");
     f.clock.advance(Duration::from_secs(300));
     assert!(matches!(
         tenant.verify_otp(link, &code).unwrap_err().kind(),
@@ -462,7 +481,7 @@ fn a_link_gets_at_most_five_codes() {
         "{sixth}"
     );
     // The fifth code (the resend) still works.
-    let code = last_code(&tenant, "viewer@acme.example");
+    let code = last_code(&f.host, "viewer@acme.example");
     assert!(tenant.verify_otp(link, &code).is_ok());
     let sent = tenant
         .outbox(None)
@@ -486,7 +505,7 @@ fn three_wrong_codes_block_the_link() {
         .unwrap();
     let link = &receipt.links[0].link;
     tenant.request_otp(link).unwrap();
-    let code = last_code(&tenant, "viewer@acme.example");
+    let code = last_code(&f.host, "viewer@acme.example");
     let bad = wrong(&code);
     for left in [2, 1, 0] {
         let error = tenant.verify_otp(link, &bad).unwrap_err();
@@ -623,9 +642,10 @@ fn share_digest_replaces_the_default_email_with_personal_links() {
         })
         .unwrap();
     assert_eq!(users.notifications, Notifications::Queued(2));
-    let outbox = tenant.outbox(None).unwrap();
-    assert_eq!(outbox.len(), 2);
-    for (message, link) in outbox.iter().zip(&users.links) {
+    assert_eq!(tenant.outbox(None).unwrap().len(), 2);
+    deliver(&f.host);
+    for link in &users.links {
+        let message = &tenant.in_app_messages(&link.email).unwrap()[0];
         // Internal users get the digest in the platform, with their own link filled in.
         assert_eq!(message.channel, Channel::InApp);
         assert_eq!(message.recipient, link.email);
@@ -641,7 +661,7 @@ fn share_digest_replaces_the_default_email_with_personal_links() {
             ["pat@globex.example"],
         ))
         .unwrap();
-    let message = tenant.outbox(None).unwrap().pop().unwrap();
+    let message = deliver(&f.host).pop().unwrap();
     assert_eq!(message.channel, Channel::Email);
     assert!(message.body.contains(&contacts.links[0].link));
 }
@@ -687,7 +707,7 @@ fn a_trapping_notifier_fail_open_still_sends_the_default_email() {
     let outbox = tenant.outbox(Some(OutboxStatus::Pending)).unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].subject, "Onboarding for Globex");
-    assert!(outbox[0].body.contains(&receipt.links[0].link));
+    assert!(deliver(&f.host)[0].body.contains(&receipt.links[0].link));
 }
 
 #[test]
@@ -872,10 +892,21 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
         "{list}"
     );
 
+    let token = link.rsplit('/').next().unwrap();
+    let pending = run(&["outbox", "list", "--tenant", "acme", "--bodies"]);
+    assert!(
+        !pending.contains(token) && pending.contains("/{token}"),
+        "{pending}"
+    );
     let mailbox = dir.path().join("mailbox");
     let delivered = run(&["outbox", "deliver", "--mailbox", mailbox.to_str().unwrap()]);
     assert!(delivered.starts_with("1 sent"), "{delivered}");
-    assert_eq!(std::fs::read_dir(mailbox.join("acme")).unwrap().count(), 1);
+    let emails: Vec<_> = std::fs::read_dir(mailbox.join("acme")).unwrap().collect();
+    assert_eq!(emails.len(), 1);
+    let email = std::fs::read_to_string(emails[0].as_ref().unwrap().path()).unwrap();
+    assert!(email.contains(&link), "{email}");
+    let sent = run(&["outbox", "list", "--tenant", "acme", "--bodies"]);
+    assert!(!sent.contains(token), "{sent}");
     assert!(
         run(&["outbox", "list", "--tenant", "acme"]).contains("sent Email to vic@acme.example")
     );
@@ -1008,7 +1039,7 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     );
     tenant.request_otp(pat).unwrap();
     let session = tenant
-        .start_session(pat, &last_code(&tenant, "pat@globex.example"))
+        .start_session(pat, &last_code(&f.host, "pat@globex.example"))
         .unwrap();
     let token = session.token.clone().expect("a session");
     assert_eq!(session.plan.permission, SharePermission::Update);
@@ -1081,7 +1112,7 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     );
     tenant.request_otp(sam).unwrap();
     let sam_session = tenant
-        .start_session(sam, &last_code(&tenant, "sam@globex.example"))
+        .start_session(sam, &last_code(&f.host, "sam@globex.example"))
         .unwrap();
     let view_only = tenant
         .update_shared_task(sam, sam_session.token.as_deref(), task, &due)
@@ -1149,7 +1180,7 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     // Sessions end: twelve hours later a code is needed again.
     tenant.request_otp(&new_link.link).unwrap();
     let session = tenant
-        .start_session(&new_link.link, &last_code(&tenant, "pat@globex.example"))
+        .start_session(&new_link.link, &last_code(&f.host, "pat@globex.example"))
         .unwrap();
     let token = session.token.unwrap();
     tenant
@@ -1433,4 +1464,215 @@ fn the_command_line_lets_a_recipient_update_a_task_and_the_csm_list_it() {
         list.contains("LAST ACCESS") && list.contains("update") && !list.contains("never"),
         "{list}"
     );
+}
+
+/// Every file of the database (the file, its WAL), as text, for looking for secrets in it.
+fn database_bytes(path: &std::path::Path) -> String {
+    let mut all = Vec::new();
+    for suffix in ["", "-wal", "-journal"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        if let Ok(bytes) = std::fs::read(&file) {
+            all.extend(bytes);
+        }
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+/// The text of every message in the outbox table, as someone with the database file reads it.
+fn outbox_text(path: &std::path::Path) -> String {
+    let db = rusqlite::Connection::open(path).unwrap();
+    db.query_row(
+        "SELECT coalesce(group_concat(subject || ' ' || body || ' ' || coalesce(error, ''), ' '), '')
+         FROM outbox",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+fn recipient_hash(recipient: i64, code: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::new()
+        .chain_update(recipient.to_le_bytes())
+        .chain_update(code.as_bytes())
+        .finalize()
+        .to_vec()
+}
+
+/// A host on a database file with a tenant, a viewer and a plan shared with them (a code is
+/// required): the host, the link and the recipient's id.
+fn shared_on_file(path: &std::path::Path) -> (Host, String, i64) {
+    let host = Host::open(path, support::host_config()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let tenant = host.tenant("acme").unwrap();
+    tenant.add_admin("csm@acme.example", "Cem").unwrap();
+    tenant
+        .add_user("viewer@acme.example", "Vic", Licence::Viewer)
+        .unwrap();
+    let tenant = tenant.acting_as("csm@acme.example");
+    let company = tenant.add_company(NewCompany::new("Globex")).unwrap();
+    let plan = tenant
+        .create_plan(&NewPlan {
+            company_id: company,
+            name: "Onboarding".into(),
+            ..NewPlan::default()
+        })
+        .unwrap();
+    let receipt = tenant
+        .share_plan(&ShareRequest::new(
+            plan,
+            Audience::Users,
+            ["viewer@acme.example"],
+        ))
+        .unwrap();
+    let link = receipt.links[0].link.clone();
+    let id = receipt.links[0].recipient_id;
+    drop(tenant);
+    (host, link, id)
+}
+
+#[test]
+fn links_and_codes_are_not_readable_from_the_database_before_or_after_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cs.db");
+    let (host, link, recipient) = shared_on_file(&path);
+    let tenant = host.tenant("acme").unwrap();
+    tenant.request_otp(&link).unwrap();
+    let token = link.rsplit('/').next().unwrap().to_owned();
+
+    // Pending: the messages hold markers, the database neither the token nor the code.
+    let listed = tenant.outbox(None).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed[0].body.contains("/{token}"), "{}", listed[0].body);
+    assert!(
+        listed[1].body.contains("code is {code}"),
+        "{}",
+        listed[1].body
+    );
+    assert!(!database_bytes(&path).contains(&token));
+
+    // Delivered: the recipient gets the link and the code.
+    let sent = deliver(&host);
+    assert_eq!(sent.len(), 2);
+    let share = sent.iter().find(|m| m.kind == "share").unwrap();
+    assert!(share.body.contains(&link), "{}", share.body);
+    let code = last_code_of(&sent);
+
+    // The code's stored hash is keyed: trying every six-digit code with SHA-256 of the
+    // recipient's id and the code (all the database offers) finds nothing.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let stored: Vec<u8> = db
+        .query_row(
+            "SELECT otp_hash FROM share_recipients WHERE id = ?1",
+            [recipient],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_ne!(stored, recipient_hash(recipient, &code));
+    let found = (0..1_000_000)
+        .map(|n| format!("{n:06}"))
+        .find(|guess| recipient_hash(recipient, guess) == stored);
+    assert_eq!(found, None);
+    // The key lives beside the database, readable by its owner only.
+    let key = dir.path().join("cs.db.key");
+    assert!(key.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    // After delivery, nothing readable remains either: not in the listing, not in the file.
+    let text = outbox_text(&path);
+    assert!(!text.contains(&token) && !text.contains(&code), "{text}");
+    let secrets: i64 = db
+        .query_row("SELECT count(secret) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(secrets, 0);
+    for m in tenant.outbox(None).unwrap() {
+        assert!(
+            !m.body.contains(&token) && !m.body.contains(&code),
+            "{}",
+            m.body
+        );
+    }
+    drop(db);
+    assert!(!database_bytes(&path).contains(&token));
+
+    // And the code works, once.
+    assert_eq!(tenant.verify_otp(&link, &code).unwrap().name, "Onboarding");
+}
+
+fn last_code_of(sent: &[OutboxMessage]) -> String {
+    let otp = sent.iter().rfind(|m| m.kind == "otp").expect("a code");
+    otp.body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("six digits")
+        .to_owned()
+}
+
+#[test]
+fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdrawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cs.db");
+    let (host, link, recipient) = shared_on_file(&path);
+    host.tenant("acme").unwrap().request_otp(&link).unwrap();
+    drop(host);
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    // The database as the release before sealed secrets left it: the link and the code in the
+    // bodies, the code hashed with plain SHA-256, one share email delivered already.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let sealed_step: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    db.execute_batch(&format!(
+        "UPDATE outbox SET body = replace(body, '{{token}}', '{token}');
+         UPDATE outbox SET body = 'Your one-time code is 123456.' WHERE kind = 'otp';
+         INSERT INTO outbox (tenant_id, idempotency_key, channel, recipient, subject, body, kind,
+                             status, created_at, sent_at)
+         SELECT tenant_id, idempotency_key || ':old', channel, recipient, subject, body, kind,
+                'sent', created_at, created_at
+         FROM outbox WHERE kind = 'share';
+         ALTER TABLE outbox DROP COLUMN secret;
+         PRAGMA user_version = {};",
+        // The step that sealed secrets is the newest one this test knows of.
+        sealed_step - 1
+    ))
+    .unwrap();
+    db.execute(
+        "UPDATE share_recipients SET otp_hash = ?2 WHERE id = ?1",
+        rusqlite::params![recipient, recipient_hash(recipient, "123456")],
+    )
+    .unwrap();
+    drop(db);
+
+    let host = Host::open(&path, support::host_config()).unwrap();
+    let tenant = host.tenant("acme").unwrap();
+    // The old code is withdrawn, clearly: ask for a new one.
+    let withdrawn = tenant.verify_otp(&link, "123456").unwrap_err();
+    assert!(
+        matches!(withdrawn.kind(), ErrorKind::Otp(OtpError::NotRequested)),
+        "{withdrawn}"
+    );
+    let held = tenant.outbox(Some(OutboxStatus::Held)).unwrap();
+    assert_eq!(held.len(), 1);
+    assert!(held[0].error.as_deref().unwrap().contains("withdrawn"));
+    assert!(!held[0].body.contains("123456"));
+    // The delivered copy lost its link; the waiting one still goes out with it, then loses it.
+    assert!(!outbox_text(&path).contains("123456"));
+    assert_eq!(outbox_text(&path).matches(token.as_str()).count(), 1);
+    let sent = deliver(&host);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].body.contains(&link), "{}", sent[0].body);
+    assert!(!outbox_text(&path).contains(&token));
+    // A new code works.
+    tenant.request_otp(&link).unwrap();
+    let code = last_code_of(&deliver(&host));
+    assert!(tenant.verify_otp(&link, &code).is_ok());
 }

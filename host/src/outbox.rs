@@ -27,7 +27,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Host, Tenant};
 use crate::model::{Channel, Notification};
 use crate::names::named_enum;
-use crate::store::{Store, TenantId};
+use crate::store::{Sealed, SecretKey, Store, TenantId};
 
 /// How long a delivery attempt owns a message. A message claimed longer ago than this (the
 /// deliverer crashed) is tried again.
@@ -72,29 +72,34 @@ pub(crate) fn enqueue(
     kind: MessageKind,
     message: &Notification,
 ) -> Result<bool> {
-    insert(op, key, kind, message, None)
+    enqueue_with(op, key, kind, message, None, None)
 }
 
-/// Adds a message to the outbox held back with `error` (a fail-closed plugin's failure): it is
-/// kept, listed, and not delivered. Returns `false` when the key is there already.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn enqueue_held(
+/// Adds a message that carries a secret (a link's token, a one-time code) to the outbox, sealed:
+/// its subject and body hold the secret's marker (`{token}`, `{code}`), the row holds only the
+/// sealed reference, and the deliverer renders the secret with the server's key (see
+/// [`crate::store::Sealed`]). Returns `false` when the key is there already.
+pub(crate) fn enqueue_sealed(
     op: &Op<'_>,
     key: &str,
     kind: MessageKind,
     message: &Notification,
-    error: &str,
+    sealed: &Sealed,
+    secret_key: &SecretKey,
 ) -> Result<bool> {
-    insert(op, key, kind, message, Some(error))
+    enqueue_with(op, key, kind, message, None, Some((sealed, secret_key)))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn insert(
+/// Adds a message to the outbox: held back with the error when `held` is given (a fail-closed
+/// plugin's failure: it is kept, listed, and not delivered), and sealed when `secret` is given
+/// (see [`enqueue_sealed`]). Returns `false` when the key is there already.
+pub(crate) fn enqueue_with(
     op: &Op<'_>,
     key: &str,
     kind: MessageKind,
     message: &Notification,
     held: Option<&str>,
+    secret: Option<(&Sealed, &SecretKey)>,
 ) -> Result<bool> {
     let Op {
         conn, tenant, now, ..
@@ -102,8 +107,8 @@ fn insert(
     let added = conn
         .prepare_cached(
             "INSERT INTO outbox (tenant_id, idempotency_key, channel, recipient, subject, body,
-                                 kind, status, error, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                                 kind, status, error, created_at, secret)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
         )
         .and_then(|mut insert| {
@@ -117,11 +122,38 @@ fn insert(
                 kind.as_str(),
                 if held.is_some() { "held" } else { "pending" },
                 held,
-                now
+                now,
+                secret.map(|(sealed, key)| sealed.stored(key)),
             ])
         })?;
     Ok(added == 1)
 }
+
+/// What a message that held its secret in its body before secrets were sealed says once it is
+/// delivered (see migration 0014).
+const DELIVERED_INLINE_SECRET: &str = "(This message carried a shared link or a one-time code. \
+     Its text was removed after delivery so that the database does not keep the secret.)";
+
+/// A message as delivered: its sealed secret, if any, rendered into its subject and body with
+/// the server's key. An error when the secret cannot be rendered (sealed under another key).
+fn rendered(
+    mut message: OutboxMessage,
+    secret: Option<&str>,
+    store: &Store,
+) -> std::result::Result<OutboxMessage, String> {
+    let Some(secret) = secret.filter(|s| *s != INLINE_SECRET) else {
+        return Ok(message);
+    };
+    let key = store.key().map_err(|e| e.to_string())?;
+    let (kind, value) = Sealed::reveal_stored(secret, key)?;
+    message.subject = message.subject.replace(kind.marker(), &value);
+    message.body = message.body.replace(kind.marker(), &value);
+    Ok(message)
+}
+
+/// The `secret` of a message queued, before secrets were sealed, with its secret in its body:
+/// it is delivered as it is, and its body is replaced after.
+const INLINE_SECRET: &str = "inline";
 
 fn channel_str(channel: Channel) -> &'static str {
     match channel {
@@ -435,7 +467,12 @@ pub struct DeliveryReport {
 }
 
 const MESSAGE_COLUMNS: &str = "id, tenant_id, idempotency_key, channel, recipient, subject, body,
-     kind, status, coalesce(error, last_error), attempts, created_at, sent_at";
+     kind, status, coalesce(error, last_error), attempts, created_at, sent_at, secret";
+
+/// A message with its sealed secret's stored form, as the deliverer reads it.
+fn read_sealed(row: &rusqlite::Row<'_>) -> rusqlite::Result<(OutboxMessage, Option<String>)> {
+    Ok((read_message(row)?, row.get(13)?))
+}
 
 fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
     let channel: String = row.get(3)?;
@@ -487,10 +524,10 @@ impl Host {
         let mut round: VecDeque<String> = VecDeque::new();
         while handled < max {
             // Codes first: each one before the next notification.
-            if let Some(message) = claim_code(store, self.now(), codes_after)? {
+            if let Some((message, secret)) = claim_code(store, self.now(), codes_after)? {
                 codes_after = message.id;
                 handled += 1;
-                deliver_one(store, transport, message, self.now(), &mut report)?;
+                deliver_one(store, transport, message, secret, self.now(), &mut report)?;
                 continue;
             }
             let Some(tenant) = round.pop_front() else {
@@ -506,10 +543,11 @@ impl Host {
             };
             let from = after.get(&tenant).copied().unwrap_or(0);
             match claim_notification(store, &tenant, self.now(), from)? {
-                Claimed::Message(message) => {
+                Claimed::Message(claimed) => {
+                    let (message, secret) = *claimed;
                     after.insert(tenant, message.id);
                     handled += 1;
-                    deliver_one(store, transport, *message, self.now(), &mut report)?;
+                    deliver_one(store, transport, message, secret, self.now(), &mut report)?;
                 }
                 Claimed::AtLimit => {
                     at_limit.insert(tenant);
@@ -526,21 +564,27 @@ impl Host {
     }
 }
 
-/// Sends one claimed message and records the outcome.
+/// Sends one claimed message, its sealed secret rendered, and records the outcome.
 fn deliver_one(
     store: &Store,
     transport: &dyn Transport,
     message: OutboxMessage,
+    secret: Option<String>,
     now: i64,
     report: &mut DeliveryReport,
 ) -> Result<()> {
+    let id = message.id;
     let outcome = match message.channel {
+        // An in-app message is read in the platform, rendered then (see `in_app_messages`).
         Channel::InApp => Ok(Sent::Delivered),
-        Channel::Email => transport.send(&message),
+        Channel::Email => match rendered(message, secret.as_deref(), store) {
+            Ok(message) => transport.send(&message),
+            Err(error) => Err(format!("not sent: {error}").into()),
+        },
     };
     match outcome {
         Ok(sent) => {
-            mark_sent(store, message.id, now)?;
+            mark_sent(store, id, now)?;
             match sent {
                 Sent::Delivered => report.sent += 1,
                 Sent::AlreadyDelivered => report.already_delivered += 1,
@@ -552,11 +596,11 @@ fn deliver_one(
             store.write(|tx| {
                 tx.execute(
                     "UPDATE outbox SET last_error = ?2, claimed_at = NULL WHERE id = ?1",
-                    params![message.id, error],
+                    params![id, error],
                 )
                 .map_err(Error::from)
             })?;
-            report.failed.push((message.id, error));
+            report.failed.push((id, error));
         }
     }
     Ok(())
@@ -564,8 +608,8 @@ fn deliver_one(
 
 /// The outcome of claiming a tenant's next notification.
 enum Claimed {
-    /// Claimed: this deliverer sends it.
-    Message(Box<OutboxMessage>),
+    /// Claimed: this deliverer sends it (with its sealed secret's stored form).
+    Message(Box<(OutboxMessage, Option<String>)>),
     /// The tenant has sent (or is sending) its hourly limit.
     AtLimit,
     /// No message of the tenant after the given id is free to claim.
@@ -577,7 +621,11 @@ enum Claimed {
 const CLAIMABLE: &str = "(claimed_at IS NULL OR claimed_at <= ?2)";
 
 /// Takes the oldest pending one-time code after id `after`, of any tenant.
-fn claim_code(store: &Store, now: i64, after: i64) -> Result<Option<OutboxMessage>> {
+fn claim_code(
+    store: &Store,
+    now: i64,
+    after: i64,
+) -> Result<Option<(OutboxMessage, Option<String>)>> {
     store.write(|tx| {
         let message = tx
             .prepare_cached(&format!(
@@ -585,10 +633,10 @@ fn claim_code(store: &Store, now: i64, after: i64) -> Result<Option<OutboxMessag
                  WHERE status = 'pending' AND kind = 'otp' AND id > ?1 AND {CLAIMABLE}
                  ORDER BY id LIMIT 1"
             ))?
-            .query_row(params![after, now - CLAIM_LEASE_SECS], read_message)
+            .query_row(params![after, now - CLAIM_LEASE_SECS], read_sealed)
             .optional()?;
         match message {
-            Some(message) => Ok(Some(claim(tx, message, now)?)),
+            Some((message, secret)) => Ok(Some((claim(tx, message, now)?, secret))),
             None => Ok(None),
         }
     })
@@ -636,11 +684,14 @@ fn claim_notification(store: &Store, tenant: &str, now: i64, after: i64) -> Resu
             ))?
             .query_row(
                 params![after, now - CLAIM_LEASE_SECS, tenant.as_str()],
-                read_message,
+                read_sealed,
             )
             .optional()?;
         match message {
-            Some(message) => Ok(Claimed::Message(Box::new(claim(tx, message, now)?))),
+            Some((message, secret)) => Ok(Claimed::Message(Box::new((
+                claim(tx, message, now)?,
+                secret,
+            )))),
             None => Ok(Claimed::Nothing),
         }
     })
@@ -690,12 +741,21 @@ fn waiting(store: &Store, tenant: &str) -> Result<usize> {
     })
 }
 
+/// Records a message as sent. A delivered email keeps no secret: its sealed reference is
+/// dropped (its body holds only the marker), and a body that held its secret inline (queued
+/// before secrets were sealed) is replaced. An in-app message keeps its reference: it is
+/// delivered when read, and rendered then.
 fn mark_sent(store: &Store, id: i64, now: i64) -> Result<()> {
     store.write(|tx| {
         tx.prepare_cached(
-            "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1",
+            "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = NULL,
+                 body = CASE WHEN secret = ?3 THEN ?4 ELSE body END,
+                 secret = CASE WHEN channel = 'in_app' THEN secret END
+             WHERE id = ?1",
         )
-        .and_then(|mut update| update.execute(params![id, now]))?;
+        .and_then(|mut update| {
+            update.execute(params![id, now, INLINE_SECRET, DELIVERED_INLINE_SECRET])
+        })?;
         Ok(())
     })
 }
@@ -721,9 +781,9 @@ impl Tenant<'_> {
         })
     }
 
-    /// The in-app messages delivered to a user, newest first.
+    /// The in-app messages delivered to a user, newest first, with their links rendered.
     pub fn in_app_messages(&self, email: &str) -> Result<Vec<OutboxMessage>> {
-        self.read(|op| {
+        let sealed: Vec<(OutboxMessage, Option<String>)> = self.read(|op| {
             op.conn
                 .prepare_cached(&format!(
                     "SELECT {MESSAGE_COLUMNS} FROM outbox
@@ -732,11 +792,19 @@ impl Tenant<'_> {
                  ORDER BY id DESC"
                 ))
                 .and_then(|mut q| {
-                    q.query_map(params![op.tenant.as_str(), email.trim()], read_message)?
+                    q.query_map(params![op.tenant.as_str(), email.trim()], read_sealed)?
                         .collect()
                 })
                 .map_err(Error::from)
-        })
+        })?;
+        Ok(sealed
+            .into_iter()
+            .map(|(message, secret)| {
+                // A link that can no longer be rendered (sealed under another key) shows its
+                // marker; the other messages are still read.
+                rendered(message.clone(), secret.as_deref(), self.store()).unwrap_or(message)
+            })
+            .collect())
     }
 
     /// Releases a held message: it becomes pending and goes out with the next delivery run.

@@ -160,7 +160,11 @@ impl Tenant<'_> {
             if link.otps_issued >= OTP_MAX_ISSUED {
                 return Err(Error::new(ErrorKind::Otp(OtpError::NoMoreCodes)));
             }
-            let code = otp::new_code()?;
+            // The code is sealed: the outbox keeps a nonce, and the deliverer renders the code
+            // from it with the server's key, so the database never holds it readable.
+            let secret_key = self.store().key()?;
+            let sealed = Sealed::new(SecretKind::Code)?;
+            let code = sealed.reveal(secret_key);
             op.conn
                 .prepare_cached(
                     "UPDATE share_recipients SET otp_hash = ?2, otp_expires_at = ?3,
@@ -170,7 +174,7 @@ impl Tenant<'_> {
                 .and_then(|mut update| {
                     update.execute(params![
                         link.recipient_id,
-                        otp::hash(link.recipient_id, &code).as_slice(),
+                        otp::hash(secret_key, link.recipient_id, &code).as_slice(),
                         now + OTP_LIFETIME_SECS
                     ])
                 })?;
@@ -179,8 +183,9 @@ impl Tenant<'_> {
                 recipient: link.email.clone(),
                 subject: format!("Your code for {}", link.plan_name),
                 body: format!(
-                    "Your one-time code is {code}.\n\nIt is valid for 5 minutes. If you did not \
-                     ask for it, you can ignore this message."
+                    "Your one-time code is {}.\n\nIt is valid for 5 minutes. If you did not \
+                     ask for it, you can ignore this message.",
+                    SecretKind::Code.marker()
                 ),
             };
             // A re-issued link counts its codes afresh, so the count alone would repeat an
@@ -192,7 +197,7 @@ impl Tenant<'_> {
                 link.otps_issued + 1,
                 &new_token()?[..16]
             );
-            outbox::enqueue(op, &key, MessageKind::Otp, &message)?;
+            outbox::enqueue_sealed(op, &key, MessageKind::Otp, &message, &sealed, secret_key)?;
             Ok(())
         })
     }
@@ -233,7 +238,7 @@ impl Tenant<'_> {
             if now >= expires {
                 return Ok(Err(OtpError::Expired));
             }
-            let given = otp::hash(link.recipient_id, code.trim());
+            let given = otp::hash(self.store().key()?, link.recipient_id, code.trim());
             if bool::from(given.as_slice().ct_eq(&hash)) {
                 let token = new_token()?;
                 let session_ends = (now + SESSION_LIFETIME_SECS).min(link.expires_at);

@@ -32,6 +32,7 @@ use crate::model::{Audience, Channel, Notification, Objective, Recipient, ShareE
 use crate::names::named_enum;
 use crate::outbox::{self, MessageKind};
 use crate::plans::{self, Cta, Plan, PlanObjective, PlanStatus, TaskUpdate, dates};
+use crate::store::{Sealed, SecretKind};
 use crate::users::Licence;
 
 pub use links::{Opened, RecipientSession, SharedPlan};

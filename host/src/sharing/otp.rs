@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::store::SecretKey;
+
 /// Why a one-time code was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -41,30 +43,14 @@ impl fmt::Display for OtpError {
     }
 }
 
-/// A new six-digit code, uniformly drawn from the operating system's RNG.
-pub(super) fn new_code() -> crate::error::Result<String> {
-    use crate::error::{Error, ErrorKind};
-    // Rejection sampling: 4_294_000_000 is the largest multiple of 1_000_000 below 2^32, so
-    // every code is equally likely.
-    loop {
-        let mut bytes = [0u8; 4];
-        getrandom::fill(&mut bytes).map_err(|e| Error::new(ErrorKind::Random(e.to_string())))?;
-        let n = u32::from_le_bytes(bytes);
-        if n < 4_294_000_000 {
-            return Ok(format!("{:06}", n % 1_000_000));
-        }
-    }
-}
-
-/// The stored form of a code: SHA-256 over the recipient's id and the code, so equal codes of
-/// two recipients hash differently.
-pub(super) fn hash(recipient: i64, code: &str) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    Sha256::new()
-        .chain_update(recipient.to_le_bytes())
-        .chain_update(code.as_bytes())
-        .finalize()
-        .into()
+/// The stored form of a code: HMAC-SHA-256, keyed with the server's secret key (kept outside
+/// the database), over the recipient's id and the code. Equal codes of two recipients hash
+/// differently, and without the key the million possible codes cannot be tried against it.
+pub(super) fn hash(key: &SecretKey, recipient: i64, code: &str) -> [u8; 32] {
+    key.mac(
+        "one-time code",
+        &[&recipient.to_le_bytes(), code.as_bytes()],
+    )
 }
 
 #[cfg(test)]
@@ -72,12 +58,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_six_digits() {
-        for _ in 0..100 {
-            let code = new_code().unwrap();
-            assert_eq!(code.len(), 6, "{code}");
-            assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
-        }
-        assert_ne!(hash(1, "123456"), hash(2, "123456"));
+    fn code_hashes_are_keyed_and_per_recipient() {
+        let key = SecretKey::random().unwrap();
+        assert_ne!(hash(&key, 1, "123456"), hash(&key, 2, "123456"));
+        assert_eq!(hash(&key, 1, "123456"), hash(&key, 1, "123456"));
+        let other = SecretKey::random().unwrap();
+        assert_ne!(hash(&key, 1, "123456"), hash(&other, 1, "123456"));
     }
 }

@@ -167,8 +167,9 @@ impl Tenant<'_> {
         let note = trimmed_note(request);
 
         // 1. Record the share and its recipients, all or nothing.
-        let (share_id, plan, customer, subject, expires_at, links, recipients) =
-            self.write(|op| {
+        let secret_key = self.store().key()?;
+        let (share_id, plan, customer, subject, expires_at, links, seals, recipients) = self
+            .write(|op| {
                 op.require(Permission::SharePlans)?;
                 let settings = settings(op)?;
                 let (outline, resolved) = self.outline(op, request, now, true)?;
@@ -200,13 +201,17 @@ impl Tenant<'_> {
                     })?;
                 let share_id = op.conn.last_insert_rowid();
                 let mut links = Vec::with_capacity(resolved.len());
+                // Each link's token is sealed: its notification is queued with a nonce the
+                // deliverer renders the token from, never with the token.
+                let mut seals = Vec::with_capacity(resolved.len());
                 let mut insert = op.conn.prepare_cached(
                     "INSERT INTO share_recipients (tenant_id, share_id, email, name, external,
                                                        user_id, person_id, token_hash, permission)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?;
                 for r in &resolved {
-                    let token = new_token()?;
+                    let sealed = Sealed::new(SecretKind::LinkToken)?;
+                    let token = sealed.reveal(secret_key);
                     insert.execute(params![
                         op.tenant.as_str(),
                         share_id,
@@ -224,6 +229,7 @@ impl Tenant<'_> {
                         permission: r.permission,
                         link: format!("{}{token}", settings.link_base),
                     });
+                    seals.push((sealed, settings.link_base.clone()));
                 }
                 drop(insert);
                 op.audit(
@@ -248,7 +254,7 @@ impl Tenant<'_> {
                     })
                     .collect();
                 Ok((
-                    share_id, plan, customer, subject, expires_at, links, recipients,
+                    share_id, plan, customer, subject, expires_at, links, seals, recipients,
                 ))
             })?;
 
@@ -263,36 +269,45 @@ impl Tenant<'_> {
         let planned = default_notifications(&event);
         let (messages, held) = self.notifications(&event, planned);
 
-        // 3. The notifications, with each recipient's own link, to the outbox.
+        // 3. The notifications, with each recipient's own link, to the outbox: sealed, the
+        // link's token a marker the deliverer fills in.
         // Addresses are compared normalised (trimmed, lower case, nothing but an address).
-        let by_email: HashMap<String, &str> = links
+        let by_email: HashMap<String, &(Sealed, String)> = links
             .iter()
-            .filter_map(|l| Some((outbox::normalize_address(&l.email)?, l.link.as_str())))
+            .zip(&seals)
+            .filter_map(|(l, seal)| Some((outbox::normalize_address(&l.email)?, seal)))
             .collect();
         let personal = |n: &Notification| {
             let to = outbox::normalize_address(&n.recipient);
-            let link = to.as_ref().and_then(|to| by_email.get(to));
-            match (link, to) {
-                (Some(link), Some(to)) => Notification {
-                    channel: n.channel,
-                    recipient: to,
-                    subject: n.subject.replace(LINK_PLACEHOLDER, link),
-                    body: n.body.replace(LINK_PLACEHOLDER, link),
-                },
+            let seal = to.as_ref().and_then(|to| by_email.get(to));
+            match (seal, to) {
+                (Some((sealed, base)), Some(to)) => {
+                    let link = format!("{base}{}", sealed.kind().marker());
+                    let message = Notification {
+                        channel: n.channel,
+                        recipient: to,
+                        subject: n.subject.replace(LINK_PLACEHOLDER, &link),
+                        body: n.body.replace(LINK_PLACEHOLDER, &link),
+                    };
+                    (message, Some(sealed))
+                }
                 // Someone who is not a recipient never gets a recipient's link.
-                _ => n.clone(),
+                _ => (n.clone(), None),
             }
         };
         self.write(|op| {
             for (index, message) in messages.iter().enumerate() {
                 let key = format!("share:{share_id}:{index}");
-                let message = personal(message);
-                match &held {
-                    None => outbox::enqueue(op, &key, MessageKind::Share, &message)?,
-                    Some(error) => {
-                        outbox::enqueue_held(op, &key, MessageKind::Share, &message, error)?
-                    }
-                };
+                let (message, sealed) = personal(message);
+                let secret = sealed.map(|s| (s, secret_key));
+                outbox::enqueue_with(
+                    op,
+                    &key,
+                    MessageKind::Share,
+                    &message,
+                    held.as_deref(),
+                    secret,
+                )?;
             }
             op.conn.execute(
                 "UPDATE shares SET notify_status = ?3, notify_error = ?4

@@ -5,10 +5,13 @@
 //! repositories take a [`TenantId`], so a query cannot forget its tenant.
 
 mod requests;
+mod secrets;
+
+pub(crate) use secrets::{Sealed, SecretKey, SecretKind};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -58,6 +61,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0013_import_relationships",
         include_str!("migrations/0013_import_relationships.sql"),
     ),
+    (
+        "0014_sealed_secrets",
+        include_str!("migrations/0014_sealed_secrets.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
@@ -91,6 +98,8 @@ impl fmt::Display for TenantId {
 pub(crate) struct Store {
     location: Location,
     idle: Mutex<Vec<Connection>>,
+    /// The server's secret key, loaded (or created) on first use.
+    key: OnceLock<SecretKey>,
 }
 
 enum Location {
@@ -121,6 +130,7 @@ impl Store {
         let store = Store {
             location,
             idle: Mutex::new(Vec::new()),
+            key: OnceLock::new(),
         };
         let mut conn = store.connect()?;
         migrate(&mut conn, &store)?;
@@ -162,6 +172,20 @@ impl Store {
                 Ok(held.insert(key.clone()).then(|| Claim::Memory(key)))
             }
         }
+    }
+
+    /// The server's secret key (see the `secrets` module): from `<database>.key`, created on
+    /// first use; for an in-memory database, a random key of its own.
+    pub(crate) fn key(&self) -> Result<&SecretKey> {
+        if let Some(key) = self.key.get() {
+            return Ok(key);
+        }
+        let key = match &self.location {
+            Location::File(path) => SecretKey::load_or_create(&secrets::key_path(path))?,
+            Location::Memory(_) => SecretKey::random()?,
+        };
+        // Another thread may have set it first: both read the same file, so either will do.
+        Ok(self.key.get_or_init(|| key))
     }
 
     /// Where the database lives, for messages.
