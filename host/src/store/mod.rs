@@ -65,6 +65,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0014_sealed_secrets",
         include_str!("migrations/0014_sealed_secrets.sql"),
     ),
+    (
+        "0015_share_notify_resume",
+        include_str!("migrations/0015_share_notify_resume.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
