@@ -174,12 +174,15 @@ fn main() -> anyhow::Result<()> {
 fn relationships_demo() -> anyhow::Result<()> {
     use cs_host::model::{AccessScope, CtaType, Date, Priority};
     use cs_host::{
-        FieldType, Host, HostConfig, NewCompany, NewCta, NewPlan, NewRelationship, NewTask, TaskOf,
-        TenantLevel,
+        FieldType, Host, HostConfig, ImportOptions, NewCompany, NewCta, NewPlan, NewRelationship,
+        NewTask, TaskOf, TenantLevel,
     };
-    println!("\n== relationships: types, Managed By, plans and CTAs on a relationship");
+    println!("\n== relationships: types, a CSV import, Managed By, plans and CTAs on one");
     let host = Host::open_in_memory(HostConfig::default())?;
     host.create_tenant("acme", "Acme", TenantLevel::Both)?;
+    // Operations run as one of the tenant's users: its admin.
+    host.tenant("acme")?
+        .add_admin("admin@acme.example", "Ada")?;
     let acme = host.tenant("acme")?.acting_as("admin@acme.example");
     let globex = acme.add_company(NewCompany::new("Globex"))?;
     let (bennett, _) = acme.add_partner(
@@ -213,6 +216,26 @@ fn relationships_demo() -> anyhow::Result<()> {
             r.id, r.name, r.type_name, r.managed_by
         );
     }
+    // Relationships from CSV: companies by name or external id, each row's fields checked
+    // against its type, row errors naming the column; a second run updates, never duplicates.
+    acme.add_company(NewCompany::new("Aurora Logistics").field("external_id", "C-1001"))?;
+    acme.add_company(NewCompany::new("Kiwi Health Ltd").field("external_id", "C-1002"))?;
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/relationships.csv");
+    for run in ["dry run", "import", "again"] {
+        let options = ImportOptions::relationships().dry_run(run == "dry run");
+        let job = acme.import_file(&csv, &options)?;
+        println!(
+            "  {run}: {} rows, {} created, {} updated, {} failed",
+            job.rows, job.created, job.updated, job.failed
+        );
+        if run == "import" {
+            for e in &job.errors {
+                let column = e.column.as_deref().unwrap_or("-");
+                println!("    row {}, column `{column}`: {}", e.row, e.reason);
+            }
+        }
+    }
+
     // The one-partner rule, and the command its message asks for.
     if let Err(e) = acme.set_relationship_managed_by(eu, Some(northwind)) {
         println!("  refused: {e}");

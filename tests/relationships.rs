@@ -7,7 +7,7 @@ mod support;
 use cs_host::model::{AccessScope, Date, FieldValue, ManagedAs};
 use cs_host::plugins::EnableOptions;
 use cs_host::{
-    ErrorKind, FieldType, Host, ImportOptions, Mapping, NewCompany, NewRelationship,
+    ErrorKind, FieldType, Host, ImportOptions, ImportTarget, Mapping, NewCompany, NewRelationship,
     RelationshipEdit, RowErrorKind, TenantLevel,
 };
 
@@ -1109,6 +1109,28 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
         .unwrap();
     assert_eq!(job.created, 1, "{:?}", job.errors);
 
+    // The sample CSV maps itself: a row of each type, another type's columns left empty.
+    let sample = acme.sample_csv(ImportTarget::Relationships).unwrap();
+    let header = sample.lines().next().unwrap();
+    assert!(
+        header.starts_with("Name,Company,Type,External ID,Status,ARR,Renewal Date,")
+            && header.ends_with(",Managed By"),
+        "{sample}"
+    );
+    acme.add_company(NewCompany::new("Aurora Logistics"))
+        .unwrap();
+    acme.add_company(NewCompany::new("Kiwi Health").field("external_id", "C-0002"))
+        .unwrap();
+    let job = acme
+        .import_bytes("sample.csv", sample.as_bytes(), &options)
+        .unwrap();
+    assert_eq!(
+        (job.created, job.failed),
+        (2, 0),
+        "{sample}\n{:?}",
+        job.errors
+    );
+
     // The tenant's size limit holds for relationship files too.
     acme.set_import_size_limit(10).unwrap();
     let err = acme
@@ -1181,6 +1203,11 @@ fn the_cli_imports_relationships_and_field_mappers_learn_the_rows_object() {
     let wasm = support::plugin_path("row-object");
     ok(&["plugin", "install", wasm.to_str().unwrap()]);
     ok(&["tenant", "enable", "acme", "row-object"]);
+    let sample = run(&["relationship", "sample-csv"]);
+    assert!(
+        sample.contains("Aurora EU,Aurora Logistics,On-premise"),
+        "{sample}"
+    );
     let file = dir.path().join("relationships.csv");
     std::fs::write(&file, RELATIONSHIPS_CSV).unwrap();
     let file = file.to_str().unwrap();
@@ -1255,4 +1282,41 @@ fn the_cli_imports_relationships_and_field_mappers_learn_the_rows_object() {
         ]);
         assert!(out.contains(expect), "{out}");
     }
+}
+
+#[test]
+fn a_field_mapper_setting_a_field_the_rows_type_lacks_is_named_with_the_command_that_adds_it() {
+    let w = world();
+    let acme = w
+        .host
+        .tenant("acme")
+        .unwrap()
+        .acting_as("admin@acme.example");
+    w.host
+        .install_plugin(&support::plugin_bytes("row-object"), "admin@acme.example")
+        .unwrap();
+    acme.enable_plugin("row-object", EnableOptions::default())
+        .unwrap();
+    // row-object writes `notes`, which the SaaS type does not have.
+    let csv = "Name,Company,Type,Seats\nGlobex EU,Globex,SaaS,3\n";
+    let options = ImportOptions::relationships();
+    let job = acme
+        .import_bytes("r.csv", csv.as_bytes(), &options)
+        .unwrap();
+    assert_eq!((job.created, job.failed), (0, 1), "{job:?}");
+    let error = &job.errors[0];
+    assert_eq!(error.plugin.as_deref(), Some("row-object"));
+    assert_eq!(error.field.as_deref(), Some("notes"));
+    assert!(
+        error.reason.contains("cshost relationship-type field"),
+        "{}",
+        error.reason
+    );
+    // Once the type has the field, the row goes in.
+    acme.define_relationship_field("SaaS", "notes", FieldType::Text, false)
+        .unwrap();
+    let job = acme
+        .import_bytes("r.csv", csv.as_bytes(), &options)
+        .unwrap();
+    assert_eq!((job.created, job.failed), (1, 0), "{job:?}");
 }

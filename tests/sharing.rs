@@ -1628,9 +1628,8 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
     // The database as the release before sealed secrets left it: the link and the code in the
     // bodies, the code hashed with plain SHA-256, one share email delivered already.
     let db = rusqlite::Connection::open(&path).unwrap();
-    let sealed_step: i64 = db
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    // 0014_sealed_secrets; the steps after it are undone too.
+    let sealed_step: i64 = 14;
     db.execute_batch(&format!(
         "UPDATE outbox SET body = replace(body, '{{token}}', '{token}');
          UPDATE outbox SET body = 'Your one-time code is 123456.' WHERE kind = 'otp';
@@ -1640,8 +1639,10 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
                 'sent', created_at, created_at
          FROM outbox WHERE kind = 'share';
          ALTER TABLE outbox DROP COLUMN secret;
+         DROP INDEX shares_notify_pending;
+         ALTER TABLE shares DROP COLUMN notify_attempts;
+         ALTER TABLE share_recipients DROP COLUMN link_seal;
          PRAGMA user_version = {};",
-        // The step that sealed secrets is the newest one this test knows of.
         sealed_step - 1
     ))
     .unwrap();

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use cs_host::{
-    CompanyKey, FieldType, Host, ImportOptions, NewRelationship, Relationship, RelationshipEdit,
-    Tenant, inert,
+    CompanyKey, FieldType, Host, ImportOptions, ImportTarget, NewRelationship, Relationship,
+    RelationshipEdit, Tenant, inert,
 };
 
 use super::company::{ImportArgs, parse_fields};
@@ -106,6 +106,13 @@ pub enum RelationshipCommand {
     /// relationship with its external id, or else the one of the same company and type with
     /// its name; the type's own fields are checked against that type.
     Import(ImportArgs),
+    /// Print a sample CSV for the tenant's relationship types: a header that maps itself, and
+    /// a row of the first type and one of the last.
+    SampleCsv {
+        /// The tenant.
+        #[arg(long, env = "CSHOST_TENANT")]
+        tenant: String,
+    },
     /// Change a relationship's name or fields (`field=` clears a field).
     Edit {
         /// The tenant.
@@ -323,6 +330,10 @@ pub fn run(
             let tenant = super::tenant(&host, &args.tenant)?;
             let options = args.options(ImportOptions::relationships())?;
             return args.run(&tenant, options);
+        }
+        RelationshipCommand::SampleCsv { tenant } => {
+            let sample = super::tenant(&host, &tenant)?.sample_csv(ImportTarget::Relationships)?;
+            print!("{sample}");
         }
         RelationshipCommand::Edit {
             tenant,

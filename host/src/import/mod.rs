@@ -49,7 +49,7 @@ pub(crate) use report::write_errors;
 use report::{example, label};
 use write::Run;
 
-use crate::companies::{self, CompanyWrite, EXTERNAL_ID, FieldDef, NAME, Schema};
+use crate::companies::{self, CompanyWrite, EXTERNAL_ID, FieldDef, FieldType, NAME, Schema};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::pending::{self, Owed};
@@ -182,14 +182,54 @@ impl Tenant<'_> {
     }
 
     /// A sample CSV for the tenant's fields: a header that maps itself, and two example rows.
+    ///
+    /// For relationships: a column per field of any type, and one row of the first type and
+    /// one of the last (the columns of another type's fields left empty); refused while the
+    /// tenant has no relationship type.
     pub fn sample_csv(&self, target: ImportTarget) -> Result<String> {
-        let fields = self.company_fields()?;
         let mut header: Vec<String> = Vec::new();
         let mut rows: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-        for def in &fields {
-            header.push(label(&def.name));
-            for (i, row) in rows.iter_mut().enumerate() {
-                row.push(example(def, target, i));
+        if target == ImportTarget::Relationships {
+            let types = self.read(ImportTypes::load)?;
+            let kinds: Vec<(&str, &Schema)> = types.all().collect();
+            let (Some(first), Some(last)) = (kinds.first(), kinds.last()) else {
+                return Err(Error::new(ErrorKind::Invalid(
+                    "the tenant has no relationship types yet: an admin adds them with \
+                     `cshost relationship-type add`"
+                        .to_owned(),
+                )));
+            };
+            for def in types.mappable().fields() {
+                header.push(label(&def.name));
+                for (i, (row, (kind, schema))) in rows.iter_mut().zip([first, last]).enumerate() {
+                    let pick = |a: &str, b: &str| if i == 0 { a } else { b }.to_owned();
+                    row.push(match def.name.as_str() {
+                        NAME => pick("Aurora EU", "Kiwi data centre"),
+                        relationship_import::COMPANY => pick("Aurora Logistics", "C-0002"),
+                        relationship_import::TYPE => (*kind).to_owned(),
+                        EXTERNAL_ID => pick("R-0001", "R-0002"),
+                        "status" => pick("active", "renewing"),
+                        "renewal_date" => pick("2027-01-31", "2026-12-01"),
+                        name => match schema.get(name) {
+                            // Another type's field stays empty on this type's row.
+                            None => String::new(),
+                            Some(own) if own.required && own.field_type == FieldType::Text => {
+                                "text".to_owned()
+                            }
+                            Some(own) => example(own, target, i),
+                        },
+                    });
+                }
+            }
+            header.push("Managed By".to_owned());
+            rows[0].push("Bennett & Co.".to_owned());
+            rows[1].push(String::new());
+        } else {
+            for def in &self.company_fields()? {
+                header.push(label(&def.name));
+                for (i, row) in rows.iter_mut().enumerate() {
+                    row.push(example(def, target, i));
+                }
             }
         }
         if target == ImportTarget::Companies {

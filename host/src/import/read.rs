@@ -309,6 +309,16 @@ impl Mapper<'_> {
             Some(FieldValue::Null) | None => String::new(),
             Some(other) => other.to_string(),
         };
+        // Fields a field mapper set that the file does not map: the plugin answers for them.
+        let unplanned: Vec<String> = if self.types.is_some() && !mappers.is_empty() {
+            fields
+                .iter()
+                .filter(|(field, value)| !value.is_null() && column_of(plan, field).is_none())
+                .map(|(field, _)| field.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut relationship = None;
         let checked = match self.types {
             None => self.schema.check_all(&name, &mut fields),
@@ -324,10 +334,10 @@ impl Mapper<'_> {
             let column = column_of(self.plan, &field).map(str::to_owned);
             // The mapping names only fields of the schema, so a field the schema lacks was set
             // by a field mapper: blame it and say how to add the field.
-            if self.schema.get(&field).is_none()
+            if (self.schema.get(&field).is_none() || unplanned.contains(&field))
                 && let Some(plugins) = mappers.active_names()
             {
-                let reason = unknown_field_reason(&plugins, &field);
+                let reason = unknown_field_reason(&plugins, &field, self.types.is_some());
                 return Prepared::Refused(RowError {
                     plugin: Some(plugins),
                     ..refused(number, None, Some(&field), reason)
@@ -377,8 +387,13 @@ fn relationship_fit(
 /// Why a row whose field mapper set a field the schema lacks fails, with the command that adds
 /// the field when the plugin's name for it can be a field name (and so is safe to paste into a
 /// shell).
-fn unknown_field_reason(plugins: &str, field: &str) -> String {
-    let fix = if companies::is_field_name(field) {
+fn unknown_field_reason(plugins: &str, field: &str, relationship: bool) -> String {
+    let fix = if relationship && companies::is_field_name(field) {
+        format!(
+            "add it to the type (`cshost relationship-type field --tenant TENANT --type TYPE \
+             {field} text`, or the type it holds) or stop the plugin setting it"
+        )
+    } else if companies::is_field_name(field) {
         format!(
             "add it (`cshost company field --tenant TENANT {field} text`, or the type it holds) \
              or stop the plugin setting it"
@@ -388,9 +403,12 @@ fn unknown_field_reason(plugins: &str, field: &str) -> String {
          set it"
             .to_owned()
     };
-    format!(
-        "field mapper `{plugins}` set `{field}`, which is not a company field of this tenant: {fix}"
-    )
+    let object = if relationship {
+        "a field of the row's relationship type"
+    } else {
+        "a company field of this tenant"
+    };
+    format!("field mapper `{plugins}` set `{field}`, which is not {object}: {fix}")
 }
 
 /// A failed row's error, without a plugin.
@@ -416,10 +434,15 @@ mod tests {
 
     #[test]
     fn a_hostile_field_name_is_never_offered_as_a_command_to_paste() {
-        let reason = unknown_field_reason("evil", "x; touch pwned #");
+        let reason = unknown_field_reason("evil", "x; touch pwned #", false);
         assert!(!reason.contains("cshost company field"), "{reason}");
         assert!(reason.contains("no field can have that name"), "{reason}");
-        let reason = unknown_field_reason("tag-source", "notes");
+        let reason = unknown_field_reason("row-object", "notes", true);
+        assert!(
+            reason.contains("`cshost relationship-type field --tenant TENANT --type TYPE notes"),
+            "{reason}"
+        );
+        let reason = unknown_field_reason("tag-source", "notes", false);
         assert!(
             reason.contains("`cshost company field --tenant TENANT notes text`"),
             "{reason}"

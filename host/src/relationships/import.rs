@@ -68,6 +68,13 @@ impl ImportTypes {
         Schema::of("relationship", fields)
     }
 
+    /// The types with their schemas, by name.
+    pub(crate) fn all(&self) -> impl Iterator<Item = (&str, &Schema)> {
+        self.types
+            .iter()
+            .map(|(_, name, schema)| (name.as_str(), schema))
+    }
+
     /// The type a row's `type` cell names (its id, or its name ignoring case), with its name and
     /// schema; or the row's error, listing the tenant's types.
     pub(crate) fn find(&self, key: &str) -> std::result::Result<(i64, &str, &Schema), String> {

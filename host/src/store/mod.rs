@@ -66,8 +66,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0014_sealed_secrets.sql"),
     ),
     (
-        "0015_folded_names",
-        include_str!("migrations/0015_folded_names.sql"),
+        "0015_share_notify_resume",
+        include_str!("migrations/0015_share_notify_resume.sql"),
+    ),
+    (
+        "0016_folded_names",
+        include_str!("migrations/0016_folded_names.sql"),
     ),
 ];
 
