@@ -1643,6 +1643,8 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
          ALTER TABLE shares DROP COLUMN notify_attempts;
          ALTER TABLE share_recipients DROP COLUMN link_seal;
          ALTER TABLE users DROP COLUMN partner_relationship_id;
+         DROP INDEX companies_name_folded;
+         ALTER TABLE companies DROP COLUMN name_folded;
          PRAGMA user_version = {};",
         sealed_step - 1
     ))
