@@ -198,3 +198,318 @@ fn concurrent_deliverers_never_send_more_than_the_hourly_limit() {
     assert_eq!(acme.outbox(Some(OutboxStatus::Sent)).unwrap().len(), 5);
     assert_eq!(acme.outbox(Some(OutboxStatus::Pending)).unwrap().len(), 35);
 }
+
+/// The import size limit of the tenants whose imports run next to other processes: their files
+/// are over the default 2 MB.
+const LARGE_FILES: u64 = 16 * 1024 * 1024;
+
+/// A CSV of `rows` companies, `prefix` naming them apart.
+fn companies_csv(path: &Path, prefix: &str, rows: usize) {
+    let mut csv = String::from("External ID,Name,Industry\n");
+    for i in 0..rows {
+        csv.push_str(&format!("{prefix}-{i},{prefix} company {i},Retail\n"));
+    }
+    std::fs::write(path, csv).unwrap();
+}
+
+/// Runs the `cshost` commands one after another, each to its end, and returns what each
+/// printed and whether it succeeded.
+fn run_all(db: &Path, commands: Vec<Vec<String>>) -> Vec<(String, bool, String)> {
+    commands
+        .into_iter()
+        .map(|args| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let output = cshost(db, &args).output().unwrap();
+            let printed = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            (args.join(" "), output.status.success(), printed)
+        })
+        .collect()
+}
+
+/// Shares `plan` of `tenant` with each of `emails` in a share of its own; returns the links.
+fn links(host: &Host, tenant: &str, plan: i64, emails: &[String]) -> Vec<String> {
+    let tenant = host.tenant(tenant).unwrap();
+    emails
+        .iter()
+        .map(|email| {
+            let receipt = tenant
+                .share_plan(&ShareRequest::new(plan, Audience::Users, [email.as_str()]))
+                .unwrap();
+            receipt.links[0].link.clone()
+        })
+        .collect()
+}
+
+#[test]
+fn imports_shares_link_opens_codes_and_company_adds_in_parallel_processes_all_succeed() {
+    // Two imports (one per tenant: a tenant runs one at a time), each of a whole number of
+    // batches and longer than SQLite's usual busy timeout of a few seconds, next to processes
+    // that share plans, open links, ask for codes and add companies, a fixed number of each.
+    const ROWS: usize = 60_000;
+    const EACH: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let host = Host::open(&db, HostConfig::default()).unwrap();
+    let mut plans = Vec::new();
+    let mut users = Vec::new();
+    for (id, otp) in [("acme", false), ("globex", true)] {
+        host.create_tenant(id, id, TenantLevel::Both).unwrap();
+        let tenant = host.tenant(id).unwrap();
+        tenant.set_import_size_limit(LARGE_FILES).unwrap();
+        let mut settings = tenant.sharing_settings().unwrap();
+        settings.otp_required = otp;
+        tenant.set_sharing_settings(&settings).unwrap();
+        let emails: Vec<String> = (0..EACH).map(|i| format!("u{i}@{id}.example")).collect();
+        for email in &emails {
+            tenant.add_user(email, email, Licence::Viewer).unwrap();
+        }
+        let company = tenant.add_company(NewCompany::new("Customer")).unwrap();
+        let plan = tenant
+            .create_plan(&NewPlan {
+                company_id: company,
+                name: "Plan".into(),
+                ..NewPlan::default()
+            })
+            .unwrap();
+        plans.push(plan);
+        users.push(emails);
+    }
+    let open = links(&host, "acme", plans[0], &users[0]);
+    let coded = links(&host, "globex", plans[1], &users[1]);
+    drop(host);
+
+    let import = |tenant: &str| {
+        let file = dir.path().join(format!("{tenant}.csv"));
+        companies_csv(&file, tenant, ROWS);
+        let file = file.to_str().unwrap().to_owned();
+        let args = [
+            "company",
+            "import",
+            "--tenant",
+            tenant,
+            &file,
+            "--batch-rows",
+        ];
+        let mut args: Vec<String> = args.map(String::from).into();
+        args.push("2000".into());
+        vec![args]
+    };
+    let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let plan = plans[0].to_string();
+    let workers: Vec<Vec<Vec<String>>> = vec![
+        import("acme"),
+        import("globex"),
+        (0..EACH)
+            .map(|i| {
+                let user = &users[0][i];
+                strings(&[
+                    "share", "create", "--tenant", "acme", "--plan", &plan, "--users", user,
+                ])
+            })
+            .collect(),
+        open.iter()
+            .map(|link| strings(&["share", "open", "--tenant", "acme", link]))
+            .collect(),
+        coded
+            .iter()
+            .map(|link| strings(&["share", "otp", "--tenant", "globex", link]))
+            .collect(),
+        (0..EACH)
+            .map(|i| {
+                strings(&[
+                    "company",
+                    "add",
+                    "--tenant",
+                    "globex",
+                    &format!("Added {i}"),
+                ])
+            })
+            .collect(),
+    ];
+    let results: Vec<(String, bool, String)> = std::thread::scope(|scope| {
+        let running: Vec<_> = workers
+            .into_iter()
+            .map(|commands| scope.spawn(|| run_all(&db, commands)))
+            .collect();
+        running
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap())
+            .collect()
+    });
+    assert_eq!(results.len(), 2 + 4 * EACH);
+    let failed: Vec<_> = results.iter().filter(|(_, ok, _)| !ok).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let locked: Vec<_> = results
+        .iter()
+        .filter(|(_, _, printed)| printed.contains("database is locked"))
+        .collect();
+    assert!(locked.is_empty(), "{locked:#?}");
+
+    // Each import committed every row and says so.
+    let host = Host::open(&db, HostConfig::default()).unwrap();
+    for tenant in ["acme", "globex"] {
+        let jobs = host.tenant(tenant).unwrap().import_jobs().unwrap();
+        assert_eq!(jobs.len(), 1, "{tenant}");
+        assert_eq!(jobs[0].status, cs_host::JobStatus::Completed, "{tenant}");
+        assert_eq!((jobs[0].rows, jobs[0].created), (ROWS as u64, ROWS as u64));
+    }
+    let globex = host.tenant("globex").unwrap();
+    assert_eq!(globex.companies(0, 100_000).unwrap().len(), 1 + ROWS + EACH);
+}
+
+#[test]
+fn a_dry_run_reports_what_the_real_run_then_does_with_repeats_inside_the_file() {
+    use cs_host::model::AccessScope;
+    use cs_host::{ImportJob, ImportOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::open(dir.path().join("cs.db"), HostConfig::default()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let acme = host.tenant("acme").unwrap();
+    let partners = "External ID,Name\nP-1,Bennett\nP-2,Carver\n";
+    let options = ImportOptions::partners(Some(AccessScope::Both));
+    acme.import_bytes("partners.csv", partners.as_bytes(), &options)
+        .unwrap();
+    let existing = "External ID,Name,Managed By\nE-1,Existing,Bennett\n";
+    let companies = ImportOptions::companies();
+    acme.import_bytes("existing.csv", existing.as_bytes(), &companies)
+        .unwrap();
+
+    // Names and external ids repeated inside the file (in another case, after a rename), a
+    // record of the database renamed and then named again, an external id cleared and then
+    // used again, and refusals: an empty name, an unknown partner, and records managed by one
+    // partner asked to move to another.
+    let csv = "External ID,Name,Industry,Managed By\n\
+               ,Alpha,Retail,\n\
+               ,ALPHA,Software,\n\
+               C-1,Beta,Retail,Bennett\n\
+               C-1,Beta Two,Finance,Bennett\n\
+               C-1,Beta Three,Finance,Carver\n\
+               E-1,Existing Renamed,,\n\
+               ,existing renamed,Retail,\n\
+               ,Existing,Retail,\n\
+               ,,Retail,\n\
+               C-2,Gamma,Retail,Nobody\n\
+               E-1,Existing Again,,Carver\n\
+               ,beta two,Retail,Carver\n";
+    let counts = |job: &ImportJob| {
+        let rows: Vec<u64> = job.errors.iter().map(|e| e.row).collect();
+        (
+            job.rows,
+            job.created,
+            job.updated,
+            job.skipped,
+            job.failed,
+            rows,
+        )
+    };
+    let before = acme.companies(0, 100).unwrap();
+    let dry = acme
+        .import_bytes("c.csv", csv.as_bytes(), &companies.clone().dry_run(true))
+        .unwrap();
+    assert_eq!(
+        acme.companies(0, 100).unwrap(),
+        before,
+        "a dry run writes nothing"
+    );
+    assert_eq!(acme.import_jobs().unwrap().len(), 2);
+    let real = acme
+        .import_bytes("c.csv", csv.as_bytes(), &companies)
+        .unwrap();
+    // Row 7 has no external id: the update by name clears E-1 from the record row 6 renamed, so
+    // row 11 creates a record with E-1.
+    assert_eq!(counts(&real), (12, 4, 4, 0, 4, vec![5, 9, 10, 12]));
+    assert_eq!(counts(&dry), counts(&real));
+    let reasons =
+        |job: &ImportJob| -> Vec<String> { job.errors.iter().map(|e| e.reason.clone()).collect() };
+    assert_eq!(reasons(&dry), reasons(&real));
+}
+
+#[test]
+fn a_dry_run_neither_waits_for_nor_holds_up_an_import_and_company_adds() {
+    // A dry run of one file while another file is imported into the same tenant, and another
+    // tenant adds companies: all succeed, and the dry run reports the file's rows as new (the
+    // other file's records are others).
+    const ROWS: usize = 60_000;
+    const EACH: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let host = Host::open(&db, HostConfig::default()).unwrap();
+    for id in ["acme", "globex"] {
+        host.create_tenant(id, id, TenantLevel::Both).unwrap();
+        let tenant = host.tenant(id).unwrap();
+        tenant.set_import_size_limit(LARGE_FILES).unwrap();
+    }
+    drop(host);
+    let file = |name: &str| {
+        let path = dir.path().join(format!("{name}.csv"));
+        companies_csv(&path, name, ROWS);
+        path.to_str().unwrap().to_owned()
+    };
+    let (dry, real) = (file("dry"), file("real"));
+    let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let workers: Vec<Vec<Vec<String>>> = vec![
+        vec![strings(&[
+            "company",
+            "import",
+            "--tenant",
+            "acme",
+            &dry,
+            "--dry-run",
+            "--json",
+        ])],
+        vec![strings(&[
+            "company",
+            "import",
+            "--tenant",
+            "acme",
+            &real,
+            "--batch-rows",
+            "2000",
+        ])],
+        (0..EACH)
+            .map(|i| {
+                strings(&[
+                    "company",
+                    "add",
+                    "--tenant",
+                    "globex",
+                    &format!("Added {i}"),
+                ])
+            })
+            .collect(),
+    ];
+    let results: Vec<(String, bool, String)> = std::thread::scope(|scope| {
+        let running: Vec<_> = workers
+            .into_iter()
+            .map(|commands| scope.spawn(|| run_all(&db, commands)))
+            .collect();
+        running
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap())
+            .collect()
+    });
+    let failed: Vec<_> = results.iter().filter(|(_, ok, _)| !ok).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let job: serde_json::Value = {
+        // The job on standard output, then the progress lines of standard error.
+        let mut values = serde_json::Deserializer::from_str(&results[0].2).into_iter();
+        values.next().unwrap().unwrap()
+    };
+    assert_eq!(job["dry_run"], true, "{job}");
+    assert_eq!(job["created"], ROWS, "{job}");
+    assert_eq!(job["rows"], ROWS, "{job}");
+
+    let host = Host::open(&db, HostConfig::default()).unwrap();
+    let acme = host.tenant("acme").unwrap();
+    assert_eq!(acme.companies(0, 100_000).unwrap().len(), ROWS);
+    let jobs = acme.import_jobs().unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].status, cs_host::JobStatus::Completed);
+    let globex = host.tenant("globex").unwrap();
+    assert_eq!(globex.companies(0, 100).unwrap().len(), EACH);
+}

@@ -1628,9 +1628,8 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
     // The database as the release before sealed secrets left it: the link and the code in the
     // bodies, the code hashed with plain SHA-256, one share email delivered already.
     let db = rusqlite::Connection::open(&path).unwrap();
-    let sealed_step: i64 = db
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    // 0014_sealed_secrets; the steps after it are undone too.
+    let sealed_step: i64 = 14;
     db.execute_batch(&format!(
         "UPDATE outbox SET body = replace(body, '{{token}}', '{token}');
          UPDATE outbox SET body = 'Your one-time code is 123456.' WHERE kind = 'otp';
@@ -1640,8 +1639,10 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
                 'sent', created_at, created_at
          FROM outbox WHERE kind = 'share';
          ALTER TABLE outbox DROP COLUMN secret;
+         DROP INDEX shares_notify_pending;
+         ALTER TABLE shares DROP COLUMN notify_attempts;
+         ALTER TABLE share_recipients DROP COLUMN link_seal;
          PRAGMA user_version = {};",
-        // The step that sealed secrets is the newest one this test knows of.
         sealed_step - 1
     ))
     .unwrap();
@@ -1675,4 +1676,58 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
     tenant.request_otp(&link).unwrap();
     let code = last_code_of(&deliver(&host));
     assert!(tenant.verify_otp(&link, &code).is_ok());
+}
+
+#[test]
+fn a_share_owed_without_its_sealed_links_is_notified_with_links_reissued_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cs.db");
+    let (host, old_link, recipient) = shared_on_file(&path);
+    drop(host);
+    // A share whose process died before its notifications were queued, in a release that did
+    // not keep the links' seals: owed, no message, no seal.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "UPDATE shares SET notify_status = 'pending', otp_required = 0;
+         DELETE FROM outbox WHERE kind = 'share';
+         UPDATE share_recipients SET link_seal = NULL;",
+    )
+    .unwrap();
+    drop(db);
+
+    let host = Host::open(&path, support::host_config()).unwrap();
+    let tenant = host.tenant("acme").unwrap();
+    let run = tenant.run_pending_hooks().unwrap();
+    assert_eq!(
+        run.done,
+        ["plan shared, share 1: 1 notification(s) queued, 1 link(s) re-issued"]
+    );
+    // The link the share made cannot be sent (its token was never stored): the recipient gets a
+    // new one, which opens the plan, and the old one no longer opens.
+    let sent = deliver(&host);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].recipient, "viewer@acme.example");
+    let new_link = sent[0]
+        .body
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .expect("a link")
+        .to_owned();
+    assert_ne!(new_link, old_link);
+    assert!(matches!(tenant.open_link(&new_link), Ok(Opened::Plan(_))));
+    assert!(matches!(
+        tenant.open_link(&old_link).unwrap_err().kind(),
+        ErrorKind::LinkUnavailable
+    ));
+    let audit = tenant.audit_log().unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "share.reissue"
+                && e.subject == format!("share-recipient:{recipient}")),
+        "{audit:?}"
+    );
+    // Done once: nothing is owed any more.
+    assert_eq!(tenant.run_pending_hooks().unwrap().done.len(), 0);
+    assert_eq!(deliver(&host).len(), 0);
 }

@@ -86,7 +86,7 @@ impl Host {
     /// returned; see [`Tenant::run_pending_hooks`].
     pub fn open(path: impl AsRef<Path>, config: HostConfig) -> Result<Host> {
         let host = Host::start(Store::open(path.as_ref())?, config)?;
-        for tenant in pending::tenants_owing(&host.store)? {
+        for tenant in pending::tenants_owing(&host.store, host.now())? {
             // Each tenant handle runs its tenant's owed hooks.
             host.tenant(&tenant)?;
         }

@@ -227,6 +227,7 @@ pub fn run(
                     Notifications::Held { count, error } => {
                         println!("{count} notification(s) held: {error}")
                     }
+                    Notifications::Resumed => println!("{}", receipt.notifications),
                 }
             }
         }

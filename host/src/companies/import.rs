@@ -103,7 +103,7 @@ impl<'c> Writer<'c> {
 
     /// Starts a transaction's worth of rows: new records take ids from the highest one in use
     /// on, as SQLite would give them. Called inside the transaction, which holds the database's
-    /// write lock (or, in a dry run, reads one snapshot).
+    /// write lock.
     pub(crate) fn begin(&mut self) -> Result<()> {
         let max: i64 = self.max_id.query_row([], |r| r.get(0))?;
         self.next_id = max + 1;
@@ -250,6 +250,92 @@ impl<'c> Writer<'c> {
         self.queued_keys.clear();
         self.bulk.flush(written)
     }
+}
+
+/// A record as a dry run of an import finds it: what deciding a row about it needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) external_id: Option<String>,
+    pub(crate) managed_as: ManagedAs,
+    pub(crate) scope: Option<AccessScope>,
+    pub(crate) managed_by: Option<i64>,
+}
+
+/// The look-ups of a dry run, on its read transaction: they write nothing.
+pub(crate) struct Snapshot<'c> {
+    by_external_id: Statement<'c>,
+    by_name: Statement<'c>,
+}
+
+const FOUND_COLUMNS: &str = "id, name, external_id, managed_as, access_scope, managed_by";
+
+fn found(row: &rusqlite::Row<'_>) -> rusqlite::Result<Found> {
+    Ok(Found {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        external_id: row.get(2)?,
+        managed_as: match row.get_ref(3)?.as_str()? {
+            "partner" => ManagedAs::Partner,
+            _ => ManagedAs::Customer,
+        },
+        scope: row.get_ref(4)?.as_str_or_null()?.and_then(parse_scope),
+        managed_by: row.get(5)?,
+    })
+}
+
+impl<'c> Snapshot<'c> {
+    /// Prepares the look-ups for the operation's tenant, and returns them with the highest
+    /// company id in use (new records would be given the ids after it).
+    pub(crate) fn new(op: &Op<'c>) -> Result<(Snapshot<'c>, i64)> {
+        let Op { conn, tenant, .. } = *op;
+        let prepare = |sql: String| {
+            conn.prepare(&sql)
+                .and_then(|mut statement| {
+                    statement.raw_bind_parameter(1, tenant.as_str())?;
+                    Ok(statement)
+                })
+                .map_err(Error::from)
+        };
+        let snapshot = Snapshot {
+            by_external_id: prepare(format!(
+                "SELECT {FOUND_COLUMNS} FROM companies WHERE tenant_id = ?1 AND external_id = ?2"
+            ))?,
+            by_name: prepare(format!(
+                "SELECT {FOUND_COLUMNS} FROM companies
+                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE ORDER BY id"
+            ))?,
+        };
+        let max: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM companies", [], |r| {
+            r.get(0)
+        })?;
+        Ok((snapshot, max))
+    }
+
+    /// The record with this external id, if any.
+    pub(crate) fn by_external_id(&mut self, external_id: &str) -> Result<Option<Found>> {
+        self.by_external_id.raw_bind_parameter(2, external_id)?;
+        let mut rows = self.by_external_id.raw_query();
+        Ok(rows.next()?.map(found).transpose()?)
+    }
+
+    /// The records with this name (ignoring case as the import's look-up does), oldest first.
+    pub(crate) fn by_name(&mut self, name: &str) -> Result<Vec<Found>> {
+        self.by_name.raw_bind_parameter(2, name)?;
+        let mut rows = self.by_name.raw_query();
+        let mut all = Vec::new();
+        while let Some(row) = rows.next()? {
+            all.push(found(row)?);
+        }
+        Ok(all)
+    }
+}
+
+/// A name folded as the import's look-up by name compares it (SQLite's NOCASE: ASCII letters
+/// only), for keeping names in memory.
+pub(crate) fn fold_name(name: &str) -> String {
+    name.trim().to_ascii_lowercase()
 }
 
 /// The hash of a look-up key: an external id as it is, a name folded the way SQLite's NOCASE

@@ -1,5 +1,6 @@
 //! Hooks a committed change still owes, kept durable: this module owns the `pending_hooks`
-//! table.
+//! table. A share's owed notifications are kept by the share itself (see `sharing::resume`);
+//! they run here with the rest.
 //!
 //! A change that triggers an after-commit hook (a partner created or tagged) records the hook
 //! here in its own transaction. The transaction that applies the hook's effects (a lifecycle
@@ -15,6 +16,7 @@ use crate::context::Op;
 use crate::error::Result;
 use crate::host::Tenant;
 use crate::partners::Undo;
+use crate::sharing;
 use crate::store::Store;
 
 /// Runs after which an automatic resumption (at open, or on a tenant handle) leaves a hook to
@@ -122,9 +124,10 @@ fn owed(op: &Op<'_>, automatic: bool) -> Result<Vec<Owed>> {
         .collect())
 }
 
-/// The tenants that owe hooks an automatic resumption would run.
-pub(crate) fn tenants_owing(store: &Store) -> Result<Vec<String>> {
-    store.with(|conn| {
+/// The tenants that owe hooks an automatic resumption at `now` would run: *partner created*
+/// hooks, and shares' notifications.
+pub(crate) fn tenants_owing(store: &Store, now: i64) -> Result<Vec<String>> {
+    let mut tenants: Vec<String> = store.with(|conn| {
         let tenants = conn
             .prepare_cached(
                 "SELECT DISTINCT tenant_id FROM pending_hooks WHERE attempts < ?1 ORDER BY 1",
@@ -132,7 +135,11 @@ pub(crate) fn tenants_owing(store: &Store) -> Result<Vec<String>> {
             .query_map([AUTOMATIC_ATTEMPTS], |row| row.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(tenants)
-    })
+    })?;
+    tenants.extend(sharing::resume::tenants_owing(store, now)?);
+    tenants.sort();
+    tenants.dedup();
+    Ok(tenants)
 }
 
 /// What a run of the pending hooks did.
@@ -150,9 +157,11 @@ pub struct PendingHooksRun {
 
 impl Tenant<'_> {
     /// Runs the hooks that committed changes of this tenant still owe (a *partner created* hook
-    /// cut short by a crash, for one), oldest first, each until done. Every hook takes effect
-    /// once: a hook that another process ran meanwhile is skipped. Opening a host, and every
-    /// tenant handle, does this too; `cshost tenant hooks run` does it on demand.
+    /// cut short by a crash, for one; or a share's notifications, not yet queued when its
+    /// process died), oldest first, each until done. Every hook takes effect once: a hook that
+    /// another process ran meanwhile is skipped. Opening a host, and every tenant handle, does
+    /// this too (leaving a share younger than five minutes to the process sharing it);
+    /// `cshost tenant hooks run` does it on demand, for every share.
     pub fn run_pending_hooks(&self) -> Result<PendingHooksRun> {
         self.require(crate::access::Permission::ManagePlugins)?;
         self.as_system().resume(false)
@@ -184,6 +193,18 @@ impl Tenant<'_> {
                     run.failed.push(format!("{what}: {error}"));
                 }
                 Err(error) => run.refused.push(format!("{what}: {error}")),
+            }
+        }
+        for share in self.read(|op| sharing::resume::owed(op, automatic))? {
+            let what = format!("plan shared, share {share}");
+            match self.resume_share_notifications(share) {
+                Ok(Some(report)) => run.done.push(format!("{what}: {report}")),
+                // Another run queued them meanwhile.
+                Ok(None) => {}
+                Err(error) => {
+                    self.write(|op| sharing::resume::note_failure(op, share, &error.to_string()))?;
+                    run.failed.push(format!("{what}: {error}"));
+                }
             }
         }
         Ok(run)

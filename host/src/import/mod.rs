@@ -3,26 +3,30 @@
 //! A file is streamed: its CSV properties are detected from the first 64 KB (and can be
 //! overridden), its header is checked against the field mapping before any row is read, and
 //! each row is read, mapped, passed through the *CSV row mapped* hook, checked against the field
-//! schema and written. Rows are committed in batches, each batch with the job's counts and its
-//! row errors, so a crash never leaves half a row and the counts always describe the committed
-//! data. Records are matched by `external_id` (or else by name, ignoring case), so running a
+//! schema and written. Rows are committed in slices (a batch, or less when writing it holds the
+//! database's write lock too long), each with the job's counts and its row errors, so a crash
+//! never leaves half a row, the counts always describe the committed data, and other writers get
+//! their turn between two slices. A dry run decides every row in memory on a read snapshot and
+//! writes nothing. Records are matched by `external_id` (or else by name, ignoring case), so running a
 //! file again updates what is there instead of duplicating it.
 //!
 //! The stages, each in a file of its own: detect the CSV properties (`csvfile.rs`), plan the
 //! mapping (`plan.rs`), read and map rows with the *CSV row mapped* hook on a thread of their
 //! own (`read.rs`), write through the companies repository (`write.rs`, and
 //! `companies/import.rs` for the look-ups and bulk inserts), and keep the job log and its error
-//! CSV (`job.rs`, `report.rs`). This file runs them: the two threads, the batches and their
-//! commits.
+//! CSV (`job.rs`, `report.rs`). This file runs them on two threads; the writing thread's loop,
+//! its slices and their commits are in `slices.rs`, and a dry run's decisions in `dry.rs`.
 
 mod cancel;
 mod csvfile;
+mod dry;
 mod generate;
 mod job;
 mod options;
 mod plan;
 mod read;
 mod report;
+mod slices;
 mod write;
 
 use std::collections::HashMap;
@@ -30,8 +34,6 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
-
-use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::access::Permission;
 use crate::companies::import::Writer;
@@ -47,6 +49,7 @@ use plan::{Planned, column_of, plan, quoted_list};
 use read::{Incoming, MESSAGES_IN_FLIGHT, Mapper, Prepared, ROWS_PER_MESSAGE, read_rows};
 pub(crate) use report::write_errors;
 use report::{example, label};
+use slices::Batches;
 use write::Run;
 
 use crate::companies::{self, CompanyWrite, EXTERNAL_ID, FieldDef, FieldType, NAME, Schema};
@@ -551,78 +554,38 @@ impl Tenant<'_> {
                 from: rows_in,
                 rows: Vec::new().into_iter(),
             };
-            let outcome = self.read(|base| {
-                let mut writer = Writer::new(base)?;
-                let mut dry_tx = if options.dry_run {
-                    Some(Transaction::new_unchecked(
-                        base.conn,
-                        TransactionBehavior::Deferred,
-                    )?)
-                } else {
-                    None
-                };
-                let mut more = true;
-                while more {
-                    let tx = if dry_tx.is_some() {
-                        None
-                    } else {
-                        Some(Transaction::new_unchecked(
-                            base.conn,
-                            TransactionBehavior::Immediate,
-                        )?)
-                    };
-                    let conn: &Connection = match (&tx, &mut dry_tx) {
-                        (Some(tx), _) => tx,
-                        (None, Some(tx)) => tx,
-                        (None, None) => unreachable!("one of the two is set"),
-                    };
-                    let op = base.on(conn);
-                    if options.target != ImportTarget::Relationships {
-                        // Relationship rows are written one by one: nothing is queued.
-                        writer.begin()?;
-                    }
-                    let mut in_batch = 0;
-                    while in_batch < options.batch_rows {
-                        let rows = job.rows;
-                        let Some(prepared) = incoming.next(&mut || watch.tick(rows, progress))?
-                        else {
-                            more = false;
-                            break;
-                        };
-                        in_batch += 1;
-                        run.row(&op, &mut writer, prepared)?;
-                        if writer.is_empty() {
-                            run.settle(&op, &mut job)?;
-                        }
-                    }
-                    // Every row of the batch is written before its transaction commits.
-                    run.flush(&mut writer)?;
-                    run.settle(&op, &mut job)?;
-                    if !more {
-                        job.status = if watch.cancelled {
-                            JobStatus::Cancelled
-                        } else {
-                            JobStatus::Completed
-                        };
-                        job.finished_at = Some(self.host.now());
-                    }
-                    if let (Some(tx), Some(id)) = (tx, job.id) {
-                        job::save(&base.on(&tx), id, &job)?;
-                        tx.commit()?;
-                    }
-                    if lifecycle {
-                        self.run_partner_hooks(&mut run.new_partners, &mut job)?;
-                    }
-                    run.new_partners.clear();
-                    // The reading thread may map the next batch's rows now. It may have
-                    // stopped already (after the last row): nothing waits then.
-                    let _ = committed_out.send(());
-                    watch.committed(job.rows, progress);
-                }
-                // A dry run's transaction is dropped here: rolled back, nothing written.
-                drop(dry_tx);
-                Ok(())
-            });
+            let batches = Batches {
+                rows: options.batch_rows,
+                committed: &committed_out,
+            };
+            let outcome = if options.dry_run && options.target == ImportTarget::Relationships {
+                self.rehearse(
+                    &mut run,
+                    &mut job,
+                    &mut incoming,
+                    &mut watch,
+                    progress,
+                    &batches,
+                )
+            } else if options.dry_run {
+                self.imagine(
+                    &mut run,
+                    &mut job,
+                    &mut incoming,
+                    &mut watch,
+                    progress,
+                    &batches,
+                )
+            } else {
+                self.write_slices(
+                    &mut run,
+                    &mut job,
+                    &mut incoming,
+                    &mut watch,
+                    progress,
+                    &batches,
+                )
+            };
             // Whatever happened, the reading thread stops: its channels are closed.
             drop(incoming);
             drop(committed_out);

@@ -218,7 +218,8 @@ impl ImportOptions {
         self
     }
 
-    /// Reports what would happen and writes nothing. By default, false.
+    /// Reports what would happen and writes nothing: the rows are decided in memory on a read
+    /// snapshot, taking no lock, so writers never wait for a dry run. By default, false.
     pub fn dry_run(mut self, dry_run: bool) -> ImportOptions {
         self.dry_run = dry_run;
         self

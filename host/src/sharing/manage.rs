@@ -119,28 +119,13 @@ impl Tenant<'_> {
                 )));
             }
             let token = new_token()?;
-            op.conn.execute(
-                "UPDATE share_recipients SET token_hash = ?3, blocked_at = NULL, otp_hash = NULL,
-                        otp_expires_at = NULL, otps_issued = 0, otp_failures = 0,
-                        session_hash = NULL, session_expires_at = NULL
-                 WHERE tenant_id = ?1 AND id = ?2",
-                params![
-                    op.tenant.as_str(),
-                    recipient_id,
-                    token_hash(&token).as_slice()
-                ],
-            )?;
-            op.audit(
-                "share.reissue",
-                &format!("share-recipient:{recipient_id}"),
-                None,
-                Some(serde_json::json!({ "email": email })),
-            )?;
+            let detail = serde_json::json!({ "email": email });
+            let link = replace_token(op, recipient_id, &token, detail)?;
             Ok(RecipientLink {
                 recipient_id,
                 email,
                 permission: permission.parse().unwrap_or_default(),
-                link: format!("{}{token}", settings(op)?.link_base),
+                link,
             })
         })
     }
@@ -364,4 +349,34 @@ impl Tenant<'_> {
                 .map_err(Error::from)
         })
     }
+}
+
+/// Gives recipient `recipient_id` the new `token` in place of the old one (whose link stops
+/// working at once), starts its one-time code state and session afresh, audits it as
+/// `share.reissue` with `detail`, and returns the new link.
+pub(super) fn replace_token(
+    op: &Op<'_>,
+    recipient_id: i64,
+    token: &str,
+    detail: serde_json::Value,
+) -> Result<String> {
+    op.conn
+        .prepare_cached(
+            "UPDATE share_recipients SET token_hash = ?3, blocked_at = NULL, otp_hash = NULL,
+                    otp_expires_at = NULL, otps_issued = 0, otp_failures = 0,
+                    session_hash = NULL, session_expires_at = NULL
+             WHERE tenant_id = ?1 AND id = ?2",
+        )?
+        .execute(params![
+            op.tenant.as_str(),
+            recipient_id,
+            token_hash(token).as_slice()
+        ])?;
+    op.audit(
+        "share.reissue",
+        &format!("share-recipient:{recipient_id}"),
+        None,
+        Some(detail),
+    )?;
+    Ok(format!("{}{token}", settings(op)?.link_base))
 }

@@ -12,6 +12,7 @@ mod links;
 mod manage;
 mod otp;
 mod preview;
+pub(crate) mod resume;
 mod send;
 mod settings;
 
@@ -32,7 +33,7 @@ use crate::model::{Audience, Channel, Notification, Objective, Recipient, ShareE
 use crate::names::named_enum;
 use crate::outbox::{self, MessageKind};
 use crate::plans::{self, Cta, Plan, PlanObjective, PlanStatus, TaskUpdate, dates};
-use crate::store::{Sealed, SecretKind};
+use crate::store::{Sealed, SecretKey, SecretKind};
 use crate::users::Licence;
 
 pub use links::{Opened, RecipientSession, SharedPlan};

@@ -64,12 +64,7 @@ impl Tenant<'_> {
             return Err(invalid("a share needs at least one recipient".to_owned()));
         }
         let plan = plans::load_plan(op, request.plan_id)?;
-        let customer = company_name(op, plan.company_id)?;
-        // A plan for a relationship names it after its customer.
-        let customer = match plan.relationship_id {
-            Some(r) => format!("{customer} ({})", crate::relationships::load(op, r)?.name),
-            None => customer,
-        };
+        let customer = customer_label(op, &plan)?;
         let settings = settings(op)?;
         if request.audience == Audience::Contacts && !plan.share_with_contacts {
             return Err(invalid(format!(
@@ -169,6 +164,16 @@ impl Tenant<'_> {
             })
             .collect())
     }
+}
+
+/// The name a share gives a plan's customer: the company's, and for a plan of a relationship,
+/// the relationship's after it.
+pub(super) fn customer_label(op: &Op<'_>, plan: &Plan) -> Result<String> {
+    let customer = company_name(op, plan.company_id)?;
+    Ok(match plan.relationship_id {
+        Some(r) => format!("{customer} ({})", crate::relationships::load(op, r)?.name),
+        None => customer,
+    })
 }
 
 /// What stands for a recipient's link in a preview.

@@ -130,6 +130,9 @@ pub enum Notifications {
         /// The notifier's error.
         error: String,
     },
+    /// Another run queued them first, with the same links: it took this share for one whose
+    /// process had died (see [`Tenant::run_pending_hooks`]).
+    Resumed,
 }
 
 impl std::fmt::Display for Notifications {
@@ -139,6 +142,7 @@ impl std::fmt::Display for Notifications {
             Notifications::Held { count, error } => {
                 write!(f, "{count} notification(s) held: {error}")
             }
+            Notifications::Resumed => write!(f, "notifications queued by another run"),
         }
     }
 }
@@ -159,8 +163,11 @@ impl Tenant<'_> {
     /// Internal users must exist and hold a Full, Viewer or Viewer + Analytics licence
     /// ([`ErrorKind::ShareRefused`] otherwise). Contacts need the plan's "sharing with contacts"
     /// switch on; an email that is not yet a person becomes one. The share and its links are
-    /// recorded first; then the tenant's notifiers run (the *plan shared* hook) and their
-    /// notifications (by default, one email per recipient) go to the outbox.
+    /// recorded first, owing their notifications; then the tenant's notifiers run (the *plan
+    /// shared* hook) and their notifications (by default, one email per recipient) go to the
+    /// outbox, in the transaction that marks them no longer owed. A process that dies in between
+    /// leaves them owed: [`Tenant::run_pending_hooks`] (also run on opening a host and on every
+    /// tenant handle) queues them, with the same links (each token is kept sealed until then).
     pub fn share_plan(&self, request: &ShareRequest) -> Result<ShareReceipt> {
         let now = self.host.now();
         let shared_by = self.actor.clone();
@@ -206,8 +213,9 @@ impl Tenant<'_> {
                 let mut seals = Vec::with_capacity(resolved.len());
                 let mut insert = op.conn.prepare_cached(
                     "INSERT INTO share_recipients (tenant_id, share_id, email, name, external,
-                                                       user_id, person_id, token_hash, permission)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                                       user_id, person_id, token_hash, permission,
+                                                       link_seal)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?;
                 for r in &resolved {
                     let sealed = Sealed::new(SecretKind::LinkToken)?;
@@ -221,7 +229,10 @@ impl Tenant<'_> {
                         r.user_id,
                         r.person_id,
                         token_hash(&token).as_slice(),
-                        r.permission.as_str()
+                        r.permission.as_str(),
+                        // Kept until the notifications are queued, for a run that queues them
+                        // after this process died.
+                        sealed.stored(secret_key)
                     ])?;
                     links.push(RecipientLink {
                         recipient_id: op.conn.last_insert_rowid(),
@@ -269,58 +280,38 @@ impl Tenant<'_> {
         let planned = default_notifications(&event);
         let (messages, held) = self.notifications(&event, planned);
 
-        // 3. The notifications, with each recipient's own link, to the outbox: sealed, the
-        // link's token a marker the deliverer fills in.
-        // Addresses are compared normalised (trimmed, lower case, nothing but an address).
-        let by_email: HashMap<String, &(Sealed, String)> = links
+        // 3. The notifications, with each recipient's own link, to the outbox (sealed: the
+        // link's token a marker the deliverer fills in), in the transaction that marks them
+        // queued. A run that resumed the share's owed notifications meanwhile (this process
+        // looked dead to it) has queued them already, with the same links: then this run queues
+        // nothing.
+        let sealed: Vec<(String, Sealed, String)> = links
             .iter()
-            .zip(&seals)
-            .filter_map(|(l, seal)| Some((outbox::normalize_address(&l.email)?, seal)))
+            .zip(seals)
+            .map(|(l, (seal, base))| (l.email.clone(), seal, base))
             .collect();
-        let personal = |n: &Notification| {
-            let to = outbox::normalize_address(&n.recipient);
-            let seal = to.as_ref().and_then(|to| by_email.get(to));
-            match (seal, to) {
-                (Some((sealed, base)), Some(to)) => {
-                    let link = format!("{base}{}", sealed.kind().marker());
-                    let message = Notification {
-                        channel: n.channel,
-                        recipient: to,
-                        subject: n.subject.replace(LINK_PLACEHOLDER, &link),
-                        body: n.body.replace(LINK_PLACEHOLDER, &link),
-                    };
-                    (message, Some(sealed))
-                }
-                // Someone who is not a recipient never gets a recipient's link.
-                _ => (n.clone(), None),
+        let queued = self.write(|op| {
+            if !super::resume::take(op, share_id, held.as_deref())? {
+                return Ok(false);
             }
-        };
-        self.write(|op| {
-            for (index, message) in messages.iter().enumerate() {
-                let key = format!("share:{share_id}:{index}");
-                let (message, sealed) = personal(message);
-                let secret = sealed.map(|s| (s, secret_key));
-                outbox::enqueue_with(
-                    op,
-                    &key,
-                    MessageKind::Share,
-                    &message,
-                    held.as_deref(),
-                    secret,
-                )?;
-            }
-            op.conn.execute(
-                "UPDATE shares SET notify_status = ?3, notify_error = ?4
-                 WHERE tenant_id = ?1 AND id = ?2",
-                params![
-                    op.tenant.as_str(),
-                    share_id,
-                    if held.is_some() { "held" } else { "queued" },
-                    held
-                ],
+            enqueue_all(
+                op,
+                share_id,
+                &messages,
+                held.as_deref(),
+                &sealed,
+                secret_key,
             )?;
-            Ok(())
+            Ok(true)
         })?;
+        if !queued {
+            return Ok(ShareReceipt {
+                share_id,
+                links,
+                expires_at,
+                notifications: Notifications::Resumed,
+            });
+        }
         Ok(ShareReceipt {
             share_id,
             links,
@@ -429,6 +420,54 @@ impl Tenant<'_> {
             }
         }
     }
+}
+
+/// Queues a share's notifications in the caller's transaction (held with `held`, a fail-closed
+/// notifier's error, when there is one), each recipient's own link in place of `{link}`: the
+/// link base and a marker, with the token sealed under `key` for the deliverer to render.
+/// `links` holds each recipient's email, sealed token and link base. The outbox keys are the
+/// share's id and the message's place in the list, so a second run of the same share's
+/// notifications adds nothing.
+pub(super) fn enqueue_all(
+    op: &Op<'_>,
+    share_id: i64,
+    messages: &[Notification],
+    held: Option<&str>,
+    links: &[(String, Sealed, String)],
+    key: &SecretKey,
+) -> Result<()> {
+    // Addresses are compared normalised (trimmed, lower case, nothing but an address).
+    let by_email: HashMap<String, (&Sealed, &str)> = links
+        .iter()
+        .filter_map(|(email, seal, base)| {
+            Some((outbox::normalize_address(email)?, (seal, base.as_str())))
+        })
+        .collect();
+    let personal = |n: &Notification| {
+        let to = outbox::normalize_address(&n.recipient);
+        let seal = to.as_ref().and_then(|to| by_email.get(to));
+        match (seal, to) {
+            (Some((sealed, base)), Some(to)) => {
+                let link = format!("{base}{}", sealed.kind().marker());
+                let message = Notification {
+                    channel: n.channel,
+                    recipient: to,
+                    subject: n.subject.replace(LINK_PLACEHOLDER, &link),
+                    body: n.body.replace(LINK_PLACEHOLDER, &link),
+                };
+                (message, Some(*sealed))
+            }
+            // Someone who is not a recipient never gets a recipient's link.
+            _ => (n.clone(), None),
+        }
+    };
+    for (index, message) in messages.iter().enumerate() {
+        let outbox_key = format!("share:{share_id}:{index}");
+        let (message, sealed) = personal(message);
+        let secret = sealed.map(|s| (s, key));
+        outbox::enqueue_with(op, &outbox_key, MessageKind::Share, &message, held, secret)?;
+    }
+    Ok(())
 }
 
 /// The host's own notification for each recipient: by email, with the subject, the note and

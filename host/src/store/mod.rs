@@ -65,6 +65,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0014_sealed_secrets",
         include_str!("migrations/0014_sealed_secrets.sql"),
     ),
+    (
+        "0015_share_notify_resume",
+        include_str!("migrations/0015_share_notify_resume.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
@@ -200,7 +204,7 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = match &self.location {
+        let mut conn = match &self.location {
             // A file's name is taken literally: `file:x.db?mode=memory` is a file of that name,
             // never a URI that could make the database vanish or open something else. SQLite
             // (as built here) reads any name starting with `file:` as a URI, so a relative name
@@ -217,10 +221,11 @@ impl Store {
         // Per connection, never in a migration: these do not persist in the file.
         conn.execute_batch(
             "PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000;
              PRAGMA synchronous = NORMAL;",
         )
         .map_err(|e| self.error(e))?;
+        conn.busy_handler(Some(wait_for_turn))
+            .map_err(|e| self.error(e))?;
         if matches!(self.location, Location::File(_)) {
             use_wal(&conn).map_err(|e| self.error(e))?;
         }
@@ -305,8 +310,71 @@ impl Drop for Claim {
 }
 
 /// How long opening a connection waits for the other connections to let it switch a new file to
-/// WAL: as long as the busy timeout.
+/// WAL.
 const WAL_SWITCH_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a statement waits for its turn at the database (the write lock, in practice) before
+/// it fails with "database is locked". Every writer holds the lock for a short while only: the
+/// longest, an import, commits in slices of at most [`LONGEST_WRITE`] and pauses between them, so
+/// a writer that waits this long is facing something other than this program's writers (a
+/// stuck process holding a transaction open, another program).
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(120);
+
+/// The longest this program's writers hold the write lock at a time: an import commits its
+/// slice of rows once it has held the lock this long, and every other write is far shorter.
+pub(crate) const LONGEST_WRITE: Duration = Duration::from_millis(500);
+
+/// The pause between two slices of a long writer (an import), in which the writers waiting for
+/// the lock (who try again at least every [`RETRY_AT_MOST`]) take their turn: a slice started at
+/// once after the last would win the lock again and again, and starve them.
+pub(crate) fn pause_after(slice: Duration) -> Duration {
+    (slice / 20).clamp(RETRY_AT_MOST + RETRY_AT_MOST / 2, Duration::from_millis(25))
+}
+
+/// The longest a waiting statement sleeps between two tries for the lock.
+const RETRY_AT_MOST: Duration = Duration::from_millis(2);
+
+/// SQLite's busy handler on every connection: called with the number of tries so far each time
+/// the database is busy, it sleeps a little and says to try again, until [`LOCK_WAIT`] has passed
+/// since the first try.
+///
+/// SQLite's own busy timeout sleeps up to 100 ms between tries, while an import gives the lock
+/// up for a few milliseconds between two slices: a writer would wait through the whole import,
+/// and fail once it took longer than the timeout. Short sleeps, uneven so that waiting processes
+/// do not try in step, catch those pauses.
+fn wait_for_turn(tries: i32) -> bool {
+    use std::cell::Cell;
+    use std::hash::{BuildHasher, Hasher};
+    thread_local! {
+        /// When the current wait began (a connection runs on one thread at a time).
+        static SINCE: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+    let now = Instant::now();
+    let since = match SINCE.get() {
+        Some(since) if tries > 0 => since,
+        _ => {
+            SINCE.set(Some(now));
+            now
+        }
+    };
+    if now.duration_since(since) >= LOCK_WAIT {
+        return false;
+    }
+    let most = if tries < 4 {
+        RETRY_AT_MOST / 4
+    } else {
+        RETRY_AT_MOST
+    };
+    // A random fraction of `most`, from the standard library's per-process random keys.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let micros = most.as_micros() as u64;
+    std::thread::sleep(Duration::from_micros(
+        micros / 4 + random % (micros * 3 / 4 + 1),
+    ));
+    true
+}
 
 /// Puts the database in WAL mode (a property of the file, kept once set).
 ///

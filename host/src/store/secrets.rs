@@ -208,6 +208,16 @@ impl Sealed {
         stored: &str,
         key: &SecretKey,
     ) -> std::result::Result<(SecretKind, String), String> {
+        let sealed = Sealed::from_stored(stored, key)?;
+        Ok((sealed.kind, sealed.reveal(key)))
+    }
+
+    /// The sealed secret a stored form stands for; an error when the form is not one, or was
+    /// sealed under another key than `key`.
+    pub(crate) fn from_stored(
+        stored: &str,
+        key: &SecretKey,
+    ) -> std::result::Result<Sealed, String> {
         let mut parts = stored.splitn(3, ':');
         let (Some(kind), Some(id), Some(nonce)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(format!("`{stored}` is not a sealed secret"));
@@ -228,8 +238,7 @@ impl Sealed {
             .ok()
             .and_then(|n| n.try_into().ok())
             .ok_or_else(|| format!("`{stored}` is not a sealed secret"))?;
-        let sealed = Sealed { kind, nonce };
-        Ok((kind, sealed.reveal(key)))
+        Ok(Sealed { kind, nonce })
     }
 }
 
