@@ -521,6 +521,12 @@ fn the_api_checks_tokens_and_permissions_and_answers_errors_as_json() {
     assert_eq!(bad_field.code(), "invalid_field");
     assert!(bad_field.body.contains("arr"), "{}", bad_field.body);
 
+    // A body over the limit (1 MiB) is refused before it is parsed.
+    let oversize = format!(r#"{{"name": "{}"}}"#, "x".repeat(1024 * 1024));
+    let too_large = server.post_json(companies, &made.admin_token, &oversize);
+    assert_eq!(too_large.status, 413, "{}", too_large.body);
+    assert_eq!(too_large.code(), "body_too_large");
+
     // An unknown tenant, and another tenant than the token's: the same answer.
     let unknown = server.get("/api/v1/tenants/nope/companies", Some(&made.admin_token));
     assert_eq!(unknown.status, 404);
