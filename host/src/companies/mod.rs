@@ -275,22 +275,29 @@ pub(crate) fn partner_id_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {
 }
 
 /// The company a key names, for an import row that refers to one: by external id, or else by
-/// name (ignoring case; the oldest company of that name when there are several).
+/// name (ignoring case; the oldest company of that name when there are several). Two look-ups,
+/// each served by an index (one query with `OR` would read every company of the tenant).
 pub(crate) fn company_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {
     let scope = scope_condition(op, "");
-    let found = op
+    let by_external_id = op
         .conn
         .prepare_cached(&format!(
-            "SELECT id FROM companies
-             WHERE tenant_id = ?1 AND (external_id = ?2 OR name_folded = ?3){scope}
-             ORDER BY external_id = ?2 DESC, id LIMIT 1"
+            "SELECT id FROM companies WHERE tenant_id = ?1 AND external_id = ?2{scope}"
         ))?
-        .query_row(
-            params![op.tenant.as_str(), key, fold_case(key.trim())],
-            |r| r.get(0),
-        )
+        .query_row(params![op.tenant.as_str(), key], |r| r.get(0))
         .optional()?;
-    Ok(found)
+    if by_external_id.is_some() {
+        return Ok(by_external_id);
+    }
+    let by_name = op
+        .conn
+        .prepare_cached(&format!(
+            "SELECT id FROM companies WHERE tenant_id = ?1 AND name_folded = ?2{scope}
+             ORDER BY id LIMIT 1"
+        ))?
+        .query_row(params![op.tenant.as_str(), fold_case(key.trim())], |r| r.get(0))
+        .optional()?;
+    Ok(by_name)
 }
 
 /// The companies of the tenant that match `filter`, an SQL condition over the companies'

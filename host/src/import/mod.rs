@@ -497,6 +497,7 @@ impl Tenant<'_> {
             lifecycle,
             fields: Fields::new(),
             partners_by_key: HashMap::new(),
+            companies_by_key: HashMap::new(),
             new_partners: Vec::new(),
             outcomes: Vec::new(),
             written: Vec::new(),

@@ -27,6 +27,8 @@ pub(super) struct Run<'a> {
     pub(super) fields: Fields,
     /// Partners looked up by the `managed_by` column: name or external id to id.
     pub(super) partners_by_key: HashMap<String, Option<i64>>,
+    /// Companies looked up by a relationship import's `company` column, likewise.
+    pub(super) companies_by_key: HashMap<String, Option<i64>>,
     /// Whether new partners owe the *partner created* hook (lifecycle plugins are enabled).
     pub(super) lifecycle: bool,
     /// Partners created or tagged in the current batch, whose hooks it owes: (id, row, how to
@@ -272,7 +274,15 @@ impl Run<'_> {
         type_id: i64,
         type_name: &str,
     ) -> Result<Settled> {
-        let Some(company_id) = relationship_import::company(op, company)? else {
+        let found = match self.companies_by_key.get(company) {
+            Some(found) => *found,
+            None => {
+                let found = relationship_import::company(op, company)?;
+                self.companies_by_key.insert(company.to_owned(), found);
+                found
+            }
+        };
+        let Some(company_id) = found else {
             return Ok(Self::refuse(
                 number,
                 self.column_of(relationship_import::COMPANY),
