@@ -32,6 +32,7 @@ mod plugin_admin;
 mod plugin_test;
 mod relationship;
 mod scaffold;
+mod serve;
 mod share;
 mod share_request;
 mod signals;
@@ -169,15 +170,27 @@ enum Command {
     /// Relationships of companies: add, edit, delete, show, list, search, Managed By.
     #[command(subcommand)]
     Relationship(relationship::RelationshipCommand),
+    /// The HTTP service: the JSON API, the pages share links open, health, metrics, and the
+    /// outbox worker.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the command line and turns its outcome into an exit code.
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // The server logs its requests by default; other commands only what RUST_LOG asks for.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) => tracing_subscriber::EnvFilter::new(directives),
+        Err(_) if matches!(cli.command, Command::Serve(_)) => {
+            tracing_subscriber::EnvFilter::new("info")
+        }
+        Err(_) => tracing_subscriber::EnvFilter::from_default_env(),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let (db, cache_dir) = (
         cli.db.clone(),
         cli.cache_dir.clone().or_else(default_cache_dir),
@@ -245,6 +258,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Access(command) => access::run(command, &open),
         Command::RelationshipType(command) => relationship::run_types(command, &open),
         Command::Relationship(command) => relationship::run(command, &open),
+        Command::Serve(args) => serve::run(args, &open),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `cshost outbox`: list a tenant's outbox, and deliver what is pending.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -77,17 +77,7 @@ pub fn run(
             from,
             max,
         } => {
-            let transport: Box<dyn Transport> = match smtp {
-                Some(server) => {
-                    let (host_name, port) = server
-                        .rsplit_once(':')
-                        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-                        .ok_or_else(|| anyhow::anyhow!("--smtp `{server}`: expected HOST:PORT"))?;
-                    let from = from.as_deref().unwrap_or_default();
-                    Box::new(SmtpMailer::new(host_name, port, from)?)
-                }
-                None => Box::new(FileMailbox::new(&mailbox)),
-            };
+            let transport = transport(&mailbox, smtp.as_deref(), from)?;
             let report = host.deliver_outbox(&*transport, max)?;
             println!(
                 "{} sent, {} already delivered, {} deferred by the rate limit, {} failed",
@@ -105,4 +95,23 @@ pub fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The transport of `--mailbox DIR` or `--smtp HOST:PORT --from ADDRESS`.
+pub(crate) fn transport(
+    mailbox: &Path,
+    smtp: Option<&str>,
+    from: Option<String>,
+) -> anyhow::Result<Box<dyn Transport>> {
+    Ok(match smtp {
+        Some(server) => {
+            let (host_name, port) = server
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+                .ok_or_else(|| anyhow::anyhow!("--smtp `{server}`: expected HOST:PORT"))?;
+            let from = from.as_deref().unwrap_or_default();
+            Box::new(SmtpMailer::new(host_name, port, from)?)
+        }
+        None => Box::new(FileMailbox::new(mailbox)),
+    })
 }
