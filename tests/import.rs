@@ -8,8 +8,8 @@ use std::process::Command;
 use cs_host::model::{AccessScope, FieldValue};
 use cs_host::plugins::{EnableOptions, FailurePolicy};
 use cs_host::{
-    CompanyKey, ErrorKind, Host, ImportOptions, ImportTarget, JobStatus, Mapping, RowErrorKind,
-    TenantLevel,
+    CompanyKey, ErrorKind, Host, ImportOptions, ImportTarget, JobStatus, Mapping, NewCompany,
+    RowErrorKind, TenantLevel,
 };
 
 fn host_at(path: &Path) -> Host {
@@ -834,4 +834,73 @@ fn a_slow_import_reports_progress_every_second_and_stops_when_cancelled() {
         acme.import_job(job.id.unwrap()).unwrap().status,
         JobStatus::Cancelled
     );
+}
+
+#[test]
+fn names_that_differ_only_in_non_ascii_case_are_one_company() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
+    // Added by hand, then imported in another case: the import updates it.
+    let ecole = acme.add_company(NewCompany::new("École")).unwrap();
+    let data = "Name,Country\nécole,FR\nÄrzte,DE\närzte,AT\nSTRASSE,DE\nStraße,CH\n";
+    let job = acme
+        .import_bytes("case.csv", data.as_bytes(), &ImportOptions::companies())
+        .unwrap();
+    assert_eq!((job.created, job.updated, job.failed), (2, 3, 0), "{job:?}");
+    let found = acme.company(CompanyKey::Name("ÉCOLE")).unwrap().unwrap();
+    assert_eq!(found.id, ecole.to_string());
+    assert_eq!(found.fields["country"], FieldValue::from("FR"));
+    let arzte = acme.company(CompanyKey::Name("ÄRZTE")).unwrap().unwrap();
+    assert_eq!(arzte.fields["country"], FieldValue::from("AT"));
+    assert_eq!(acme.search_companies("", 100).unwrap().len(), 3);
+    // Imported again, and from another file in yet another case: still one each.
+    let job = acme
+        .import_bytes(
+            "again.csv",
+            "Name\nécole\nÄRZTE\n".as_bytes(),
+            &ImportOptions::companies(),
+        )
+        .unwrap();
+    assert_eq!((job.created, job.updated), (0, 2), "{job:?}");
+    assert_eq!(acme.search_companies("", 100).unwrap().len(), 3);
+    // A partner added by hand under a name that exists in another case is warned about.
+    let (_, report) = acme
+        .add_partner(NewCompany::new("école"), Some(AccessScope::Both))
+        .unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.starts_with(&format!("company {ecole} ")) && w.contains("same name")),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn companies_written_before_names_were_folded_are_found_in_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cs.db");
+    let host = host_at(&path);
+    let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
+    let id = acme.add_company(NewCompany::new("Ärzte eG")).unwrap();
+    drop(acme);
+    drop(host);
+    // The database as it was before the folded names (the newest step this test knows of).
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let step: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    db.execute_batch(&format!(
+        "DROP INDEX companies_name_folded;
+         ALTER TABLE companies DROP COLUMN name_folded;
+         PRAGMA user_version = {};",
+        step - 1
+    ))
+    .unwrap();
+    drop(db);
+    let host = host_at(&path);
+    let acme = host.tenant("acme").unwrap();
+    let found = acme.company(CompanyKey::Name("ÄRZTE EG")).unwrap().unwrap();
+    assert_eq!(found.id, id.to_string());
 }

@@ -107,6 +107,11 @@ fn prepare(db: &Path) -> Made {
 impl Server {
     /// Prepares a database and starts `cshost serve` on a free port of 127.0.0.1.
     fn start() -> (Server, Made) {
+        Server::start_with(&[])
+    }
+
+    /// The same, with more arguments for `cshost serve`.
+    fn start_with(args: &[&str]) -> (Server, Made) {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("cs.db");
         let mailbox = dir.path().join("mailbox");
@@ -118,6 +123,7 @@ impl Server {
             .arg(&db)
             .arg("--mailbox")
             .arg(&mailbox)
+            .args(args)
             .env("CSHOST_CACHE_DIR", support::cache_dir())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -771,4 +777,34 @@ fn three_wrong_codes_block_the_link_which_then_looks_like_any_unknown_link() {
     }
     assert_eq!(blocked.status, 404);
     assert!(blocked.body.contains("This link is not valid"));
+}
+
+#[test]
+fn one_client_address_gets_a_limited_number_of_code_requests_and_attempts() {
+    let (server, made) = Server::start_with(&["--recipient-tries", "3"]);
+    let path = path_of(&share(&server, &made, "pat@globex.example"));
+    let mut browser = Browser::new(&server);
+    let token = csrf(&browser.get(&path).body);
+    let sent = browser.post(&format!("{path}/code"), &[("csrf", &token)]);
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let code = code_in(&server.mail_containing("acme", "Your one-time code is "));
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let first = browser.post(
+        &format!("{path}/verify"),
+        &[("csrf", &token), ("code", wrong)],
+    );
+    assert_eq!(first.status, 400, "{}", first.body);
+    let second = browser.post(&format!("{path}/code"), &[("csrf", &token)]);
+    assert_eq!(second.status, 303, "{}", second.body);
+    // The fourth try from this address is refused before it reaches the link, which stays
+    // open (a wrong code counted there would have been its second).
+    let refused = browser.post(
+        &format!("{path}/verify"),
+        &[("csrf", &token), ("code", wrong)],
+    );
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(refused.body.contains("Too many tries"), "{}", refused.body);
+    let host = server.host();
+    let shares = host.tenant("acme").unwrap().shares(None).unwrap();
+    assert_eq!(shares[0].state, cs_host::LinkState::Active);
 }

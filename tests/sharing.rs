@@ -1642,6 +1642,8 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
          DROP INDEX shares_notify_pending;
          ALTER TABLE shares DROP COLUMN notify_attempts;
          ALTER TABLE share_recipients DROP COLUMN link_seal;
+         DROP INDEX companies_name_folded;
+         ALTER TABLE companies DROP COLUMN name_folded;
          PRAGMA user_version = {};",
         sealed_step - 1
     ))

@@ -103,3 +103,64 @@ mod tests {
         assert_eq!(one_of(&["a", "b", "c"]), "a, b or c");
     }
 }
+
+/// `text` folded for comparing names "ignoring case", in every script: `Ärzte` and `ärzte`,
+/// `École` and `école`, `STRASSE` and `Straße`, `ΟΔΟΣ` and `οδος` fold alike.
+///
+/// Each character is upper-cased, then lower-cased (`char::to_uppercase`, `to_lowercase`): for
+/// comparing, this agrees with Unicode's full case folding (CaseFolding.txt, statuses C and F)
+/// on the cases names meet: the round trip sends `ß` to `ss` (and `ẞ`, with one more step), `ς` to `σ`, `ﬁ` to `fi`,
+/// `µ` to `μ`, the Kelvin sign to `k`, where a plain `to_lowercase` keeps them apart. Unicode
+/// does not fold the dotless `ı` (the round trip would make it `i`), so it is kept as it is. No
+/// normalisation is done: a name typed with a combining accent is another name.
+pub(crate) fn fold_case(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    let mut folded = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == 'ı' {
+            folded.push(c);
+            continue;
+        }
+        for lower in c.to_uppercase().flat_map(char::to_lowercase) {
+            // The capital `ẞ` upper-cases to itself: its `ß` is folded here.
+            if lower == 'ß' {
+                folded.push_str("ss");
+            } else {
+                folded.push(lower);
+            }
+        }
+    }
+    folded
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::fold_case;
+
+    #[test]
+    fn names_fold_alike_whatever_their_case_in_any_script() {
+        for (a, b) in [
+            ("Ärzte", "ärzte"),
+            ("École", "école"),
+            ("ÉCOLE", "école"),
+            ("STRASSE", "Straße"),
+            ("Straße", "STRAẞE"),
+            ("ΟΔΟΣ", "οδος"),
+            ("οδοσ", "οδος"),
+            ("\u{212A}elvin", "kelvin"),
+            ("ﬁne", "FINE"),
+            ("Acme", "ACME"),
+        ] {
+            assert_eq!(fold_case(a), fold_case(b), "{a} / {b}");
+        }
+        for (a, b) in [
+            ("Kırmızı", "Kirmizi"),
+            ("École", "Ecole"),
+            ("Ärzte", "Aerzte"),
+        ] {
+            assert_ne!(fold_case(a), fold_case(b), "{a} / {b}");
+        }
+    }
+}

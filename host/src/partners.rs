@@ -363,7 +363,7 @@ fn duplicate_check(op: &Op<'_>, company: &NewCompany) -> Result<Vec<String>> {
     if let Some(key) = external_id
         && let Some(existing) = companies::by_external_id(op, key)?
     {
-        let message = if existing.name.eq_ignore_ascii_case(name) {
+        let message = if crate::names::fold_case(&existing.name) == crate::names::fold_case(name) {
             format!(
                 "company {} `{}` has this name and external id `{key}` already: it is the same \
                  company; tag it as a partner (`cshost partner tag {}`) instead of adding it again",

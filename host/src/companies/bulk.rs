@@ -39,9 +39,9 @@ impl<'c> BulkInsert<'c> {
         let per_statement = per_statement.max(1);
         let sql = |rows: usize| {
             let mut sql = String::from(
-                "INSERT INTO companies (id, tenant_id, external_id, name, managed_as, managed_by,
-                     access_scope, industry, region, country, website, email, arr, custom,
-                     created_at, updated_at) VALUES ",
+                "INSERT INTO companies (id, tenant_id, external_id, name, name_folded, managed_as,
+                     managed_by, access_scope, industry, region, country, website, email, arr,
+                     custom, created_at, updated_at) VALUES ",
             );
             for row in 0..rows {
                 if row > 0 {
@@ -50,9 +50,10 @@ impl<'c> BulkInsert<'c> {
                 // ?1 is the tenant and ?2 the time, shared by every row.
                 let p = |i: usize| 3 + row * BULK_VALUES + i;
                 sql.push_str(&format!(
-                    "(?{},?1,?{},?{},?{},?{},?{},?{},?{},?{},?{},?{},?{},?{},?2,?2)",
+                    "(?{},?1,?{},?{},cs_fold(?{}),?{},?{},?{},?{},?{},?{},?{},?{},?{},?{},?2,?2)",
                     p(0),
                     p(1),
+                    p(2),
                     p(2),
                     p(3),
                     p(4),

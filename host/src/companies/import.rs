@@ -3,7 +3,7 @@
 //!
 //! The statements are prepared once per import, not fetched from the connection's cache per
 //! row. A new record is queued rather than inserted at once; a later row whose key (external
-//! id, or name as SQLite's NOCASE folds it) may be one of the queued rows' waits for the queue to
+//! id, or name case-folded) may be one of the queued rows' waits for the queue to
 //! be written before it is looked up, so it finds and updates that record exactly as if every
 //! row had been written in turn.
 //!
@@ -22,6 +22,7 @@ use super::{BulkInsert, EXTERNAL_ID, parse_scope};
 use crate::context::Op;
 use crate::error::{Error, Result};
 use crate::model::{AccessScope, FieldValue, Fields, ManagedAs};
+use crate::names::fold_case;
 use crate::store::TenantId;
 
 /// New records per INSERT statement: enough to spread a statement's fixed cost thin, few
@@ -86,7 +87,7 @@ impl<'c> Writer<'c> {
             )?,
             by_name: prepare(
                 "SELECT id, managed_as, access_scope FROM companies
-                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE ORDER BY id LIMIT 1",
+                 WHERE tenant_id = ?1 AND name_folded = ?2 ORDER BY id LIMIT 1",
                 true,
             )?,
             max_id: prepare("SELECT coalesce(max(id), 0) FROM companies", false)?,
@@ -181,9 +182,13 @@ impl<'c> Writer<'c> {
         {
             return Ok(None);
         }
+        let folded;
         let (statement, key) = match external_id {
             Some(external_id) => (&mut self.by_external_id, external_id),
-            None => (&mut self.by_name, name.trim()),
+            None => {
+                folded = fold_case(name.trim());
+                (&mut self.by_name, folded.as_str())
+            }
         };
         let found = statement.raw_bind_parameter(2, key).and_then(|()| {
             // Dropping the rows resets the statement, so it holds no read open.
@@ -304,7 +309,7 @@ impl<'c> Snapshot<'c> {
             ))?,
             by_name: prepare(format!(
                 "SELECT {FOUND_COLUMNS} FROM companies
-                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE ORDER BY id"
+                 WHERE tenant_id = ?1 AND name_folded = ?2 ORDER BY id"
             ))?,
         };
         let max: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM companies", [], |r| {
@@ -322,7 +327,7 @@ impl<'c> Snapshot<'c> {
 
     /// The records with this name (ignoring case as the import's look-up does), oldest first.
     pub(crate) fn by_name(&mut self, name: &str) -> Result<Vec<Found>> {
-        self.by_name.raw_bind_parameter(2, name)?;
+        self.by_name.raw_bind_parameter(2, fold_case(name.trim()))?;
         let mut rows = self.by_name.raw_query();
         let mut all = Vec::new();
         while let Some(row) = rows.next()? {
@@ -332,26 +337,29 @@ impl<'c> Snapshot<'c> {
     }
 }
 
-/// A name folded as the import's look-up by name compares it (SQLite's NOCASE: ASCII letters
-/// only), for keeping names in memory.
+/// A name folded as the import's look-up by name compares it ([`fold_case`], every script),
+/// for keeping names in memory.
 pub(crate) fn fold_name(name: &str) -> String {
-    name.trim().to_ascii_lowercase()
+    fold_case(name.trim())
 }
 
-/// The hash of a look-up key: an external id as it is, a name folded the way SQLite's NOCASE
-/// compares (ASCII letters only).
+/// The hash of a look-up key: an external id as it is, a name case-folded the way names are
+/// compared ([`fold_case`]: every script, not ASCII only).
 ///
 /// FNV-1a: quick on short keys, and nothing is lost to a collision but an early write or a
 /// look-up, so no defence against chosen collisions is needed.
 fn key_hash(external_id: Option<&str>, name: &str) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let (mut hash, bytes, fold) = match external_id {
-        Some(external_id) => (0xcbf2_9ce4_8422_2325u64, external_id.as_bytes(), false),
+    let folded;
+    let (mut hash, bytes) = match external_id {
+        Some(external_id) => (0xcbf2_9ce4_8422_2325u64, external_id.as_bytes()),
         // Another start keeps a name from meeting an external id of the same text.
-        None => (0x8422_2325_cbf2_9ce4u64, name.as_bytes(), true),
+        None => {
+            folded = fold_case(name);
+            (0x8422_2325_cbf2_9ce4u64, folded.as_bytes())
+        }
     };
     for &b in bytes {
-        let b = if fold { b.to_ascii_lowercase() } else { b };
         hash = (hash ^ u64::from(b)).wrapping_mul(PRIME);
     }
     hash

@@ -19,6 +19,7 @@ use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Tenant;
 use crate::model::{AccessScope, Company, FieldValue, Fields, ManagedAs};
+use crate::names::fold_case;
 
 pub(crate) use bulk::BulkInsert;
 pub(crate) use directory::Directory;
@@ -87,10 +88,10 @@ pub(crate) fn find_with_scope(
         CompanyKey::Name(name) => conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM companies
-                 WHERE tenant_id = ?1 AND name = ?2 COLLATE NOCASE{scope} ORDER BY id LIMIT 1"
+                 WHERE tenant_id = ?1 AND name_folded = ?2{scope} ORDER BY id LIMIT 1"
             ))
             .and_then(|mut q| {
-                q.query_row(params![tenant.as_str(), name.trim()], |row| {
+                q.query_row(params![tenant.as_str(), fold_case(name.trim())], |row| {
                     read_row(row, &schema)
                 })
                 .optional()
@@ -140,9 +141,15 @@ pub(crate) fn set_field(op: &Op<'_>, id: i64, name: &str, value: &FieldValue) ->
         name == NAME || name == EXTERNAL_ID || STANDARD_FIELDS.iter().any(|(s, _)| *s == name);
     let result = if standard {
         // `name` is one of a fixed list of column names, never input text.
+        let folded = if name == NAME {
+            ", name_folded = cs_fold(?3)"
+        } else {
+            ""
+        };
         tx.execute(
             &format!(
-                "UPDATE companies SET {name} = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2"
+                "UPDATE companies SET {name} = ?3, updated_at = ?4{folded}
+                 WHERE tenant_id = ?1 AND id = ?2"
             ),
             params![tenant.as_str(), id, sql_value, now],
         )
@@ -234,10 +241,13 @@ pub(crate) fn partner_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {
         .prepare_cached(
             "SELECT id FROM companies
              WHERE tenant_id = ?1 AND managed_as = 'partner'
-               AND (external_id = ?2 OR name = ?2 COLLATE NOCASE)
+               AND (external_id = ?2 OR name_folded = ?3)
              ORDER BY external_id = ?2 DESC, id LIMIT 1",
         )?
-        .query_row(params![op.tenant.as_str(), key], |r| r.get(0))
+        .query_row(
+            params![op.tenant.as_str(), key, fold_case(key.trim())],
+            |r| r.get(0),
+        )
         .optional()?;
     Ok(found)
 }
@@ -250,10 +260,13 @@ pub(crate) fn company_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {
         .conn
         .prepare_cached(&format!(
             "SELECT id FROM companies
-             WHERE tenant_id = ?1 AND (external_id = ?2 OR name = ?2 COLLATE NOCASE){scope}
+             WHERE tenant_id = ?1 AND (external_id = ?2 OR name_folded = ?3){scope}
              ORDER BY external_id = ?2 DESC, id LIMIT 1"
         ))?
-        .query_row(params![op.tenant.as_str(), key], |r| r.get(0))
+        .query_row(
+            params![op.tenant.as_str(), key, fold_case(key.trim())],
+            |r| r.get(0),
+        )
         .optional()?;
     Ok(found)
 }
@@ -317,10 +330,10 @@ pub(crate) fn insert(op: &Op<'_>, write: &CompanyWrite<'_>) -> Result<i64> {
     let (external_id, [industry, region, country, website, email, arr]) =
         standard_values(write.fields);
     conn.prepare_cached(
-        "INSERT INTO companies (tenant_id, external_id, name, managed_as, managed_by,
+        "INSERT INTO companies (tenant_id, external_id, name, name_folded, managed_as, managed_by,
              access_scope, industry, region, country, website, email, arr, custom,
              created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+         VALUES (?1, ?2, ?3, cs_fold(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
     )
     .and_then(|mut insert| {
         insert.execute(params![
@@ -368,7 +381,8 @@ pub(crate) fn update(op: &Op<'_>, id: i64, write: &CompanyWrite<'_>) -> Result<(
     ];
     conn.prepare_cached(
         "UPDATE companies SET
-             name = ?3, managed_as = ?4, managed_by = COALESCE(?5, managed_by),
+             name = ?3, name_folded = cs_fold(?3), managed_as = ?4,
+             managed_by = COALESCE(?5, managed_by),
              access_scope = ?6,
              external_id = CASE WHEN ?7 THEN ?8 ELSE external_id END,
              industry = CASE WHEN ?9 THEN ?10 ELSE industry END,

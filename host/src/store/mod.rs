@@ -69,6 +69,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0015_share_notify_resume",
         include_str!("migrations/0015_share_notify_resume.sql"),
     ),
+    (
+        "0016_folded_names",
+        include_str!("migrations/0016_folded_names.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.
@@ -224,6 +228,7 @@ impl Store {
              PRAGMA synchronous = NORMAL;",
         )
         .map_err(|e| self.error(e))?;
+        register_functions(&conn).map_err(|e| self.error(e))?;
         conn.busy_handler(Some(wait_for_turn))
             .map_err(|e| self.error(e))?;
         if matches!(self.location, Location::File(_)) {
@@ -277,6 +282,25 @@ impl Store {
             source,
         })
     }
+}
+
+/// The SQL functions of the schema, on every connection: `cs_fold(text)`, a name folded for
+/// comparing ignoring case in every script ([`crate::names::fold_case`]); the migration that
+/// added the folded names fills them with it, and writes keep them up to date with it.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "cs_fold",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(ctx
+                .get_raw(0)
+                .as_str_or_null()
+                .map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?
+                .map(crate::names::fold_case))
+        },
+    )
 }
 
 /// The directory beside a database file where claims and requests between processes live.

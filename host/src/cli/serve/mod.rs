@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// Seconds between two runs of the resumer of owed hooks.
     #[arg(long, default_value_t = 30)]
     resume_every: u64,
+    /// The most one-time code requests and attempts one client address may make per hour, on
+    /// any links (each link has its own limits besides).
+    #[arg(long, default_value_t = 60)]
+    recipient_tries: u32,
 }
 
 /// What every request handler shares.
@@ -75,6 +79,8 @@ pub struct App {
     pub ready: AtomicBool,
     /// Wakes the outbox worker (a one-time code should not wait for the next run).
     pub outbox_wake: tokio::sync::Notify,
+    /// Code requests and attempts per client address.
+    pub recipient_tries: pages::Tries,
 }
 
 /// The shared state of the handlers.
@@ -109,6 +115,7 @@ pub fn run(args: ServeArgs, open: &dyn Fn() -> anyhow::Result<Host>) -> anyhow::
         from,
         outbox_every,
         resume_every,
+        recipient_tries,
     } = args;
     let transport = super::outbox::transport(&mailbox, smtp.as_deref(), from)?;
     let host = open()?;
@@ -134,6 +141,7 @@ pub fn run(args: ServeArgs, open: &dyn Fn() -> anyhow::Result<Host>) -> anyhow::
             metrics: metrics::Metrics::default(),
             ready: AtomicBool::new(true),
             outbox_wake: tokio::sync::Notify::new(),
+            recipient_tries: pages::Tries::new(recipient_tries, Duration::from_secs(3600)),
         });
         blocking(&app, workers::link_bases(&app))
             .await

@@ -9,9 +9,14 @@
 //! of a random value in a cookie of the browser's own (double submit), compared in constant
 //! time.
 
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -126,6 +131,50 @@ fn csrf_ok(app: &Shared, link: &Link, headers: &HeaderMap, given: &str) -> bool 
     };
     let expected = csrf_token(app, link, &cookie);
     bool::from(expected.as_bytes().ct_eq(given.trim().as_bytes()))
+}
+
+/// Code requests and code attempts per client address (the TCP peer's: behind a proxy, the
+/// proxy's), counted over a window; the library's limits per link apply besides.
+pub struct Tries {
+    max: u32,
+    window: Duration,
+    seen: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl Tries {
+    /// At most `max` tries per address in each `window`.
+    pub fn new(max: u32, window: Duration) -> Tries {
+        Tries {
+            max,
+            window,
+            seen: Mutex::default(),
+        }
+    }
+
+    /// Counts a try from `address`; false when the address is over its limit.
+    fn allow(&self, address: IpAddr) -> bool {
+        let now = Instant::now();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget the addresses whose window is over, so the map stays small.
+        if seen.len() > 10_000 {
+            seen.retain(|_, (since, _)| now.duration_since(*since) < self.window);
+        }
+        let entry = seen.entry(address).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= self.max
+    }
+}
+
+/// The page for an address over its limit of code requests and attempts.
+fn too_many_tries() -> Response {
+    message_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many tries",
+        "Too many codes were asked for or tried from your address; try again in an hour.",
+    )
 }
 
 /// The page for a form whose CSRF token is missing or wrong (a stale page, or a forgery).
@@ -463,6 +512,7 @@ struct CsrfForm {
 /// `POST /shared/{tenant}/{token}/code`: sends a one-time code.
 async fn request_code(
     State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((tenant, token)): Path<(String, String)>,
     headers: HeaderMap,
     form: Result<axum::Form<CsrfForm>, FormRejection>,
@@ -470,6 +520,9 @@ async fn request_code(
     let Some(link) = Link::parse(tenant, token) else {
         return unavailable();
     };
+    if !app.recipient_tries.allow(peer.ip()) {
+        return too_many_tries();
+    }
     let Ok(axum::Form(form)) = form else {
         return stale_form();
     };
@@ -521,6 +574,7 @@ struct CodeForm {
 /// cookie.
 async fn verify_code(
     State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((tenant, token)): Path<(String, String)>,
     headers: HeaderMap,
     form: Result<axum::Form<CodeForm>, FormRejection>,
@@ -528,6 +582,9 @@ async fn verify_code(
     let Some(link) = Link::parse(tenant, token) else {
         return unavailable();
     };
+    if !app.recipient_tries.allow(peer.ip()) {
+        return too_many_tries();
+    }
     let Ok(axum::Form(form)) = form else {
         return stale_form();
     };
