@@ -249,7 +249,7 @@ fn imports_shares_link_opens_codes_and_company_adds_in_parallel_processes_all_su
     // Two imports (one per tenant: a tenant runs one at a time), each of a whole number of
     // batches and longer than SQLite's usual busy timeout of a few seconds, next to processes
     // that share plans, open links, ask for codes and add companies, a fixed number of each.
-    const ROWS: usize = 60_000;
+    const ROWS: usize = 150_000;
     const EACH: usize = 8;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cs.db");
@@ -358,7 +358,10 @@ fn imports_shares_link_opens_codes_and_company_adds_in_parallel_processes_all_su
         assert_eq!((jobs[0].rows, jobs[0].created), (ROWS as u64, ROWS as u64));
     }
     let globex = host.tenant("globex").unwrap();
-    assert_eq!(globex.companies(0, 100_000).unwrap().len(), 1 + ROWS + EACH);
+    assert_eq!(
+        globex.companies(0, 1_000_000).unwrap().len(),
+        1 + ROWS + EACH
+    );
 }
 
 #[test]
@@ -434,7 +437,7 @@ fn a_dry_run_neither_waits_for_nor_holds_up_an_import_and_company_adds() {
     // A dry run of one file while another file is imported into the same tenant, and another
     // tenant adds companies: all succeed, and the dry run reports the file's rows as new (the
     // other file's records are others).
-    const ROWS: usize = 60_000;
+    const ROWS: usize = 100_000;
     const EACH: usize = 8;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cs.db");
@@ -506,7 +509,7 @@ fn a_dry_run_neither_waits_for_nor_holds_up_an_import_and_company_adds() {
 
     let host = Host::open(&db, HostConfig::default()).unwrap();
     let acme = host.tenant("acme").unwrap();
-    assert_eq!(acme.companies(0, 100_000).unwrap().len(), ROWS);
+    assert_eq!(acme.companies(0, 1_000_000).unwrap().len(), ROWS);
     let jobs = acme.import_jobs().unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].status, cs_host::JobStatus::Completed);
