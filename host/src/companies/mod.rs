@@ -295,7 +295,9 @@ pub(crate) fn company_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {
             "SELECT id FROM companies WHERE tenant_id = ?1 AND name_folded = ?2{scope}
              ORDER BY id LIMIT 1"
         ))?
-        .query_row(params![op.tenant.as_str(), fold_case(key.trim())], |r| r.get(0))
+        .query_row(params![op.tenant.as_str(), fold_case(key.trim())], |r| {
+            r.get(0)
+        })
         .optional()?;
     Ok(by_name)
 }
