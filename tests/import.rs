@@ -886,17 +886,19 @@ fn companies_written_before_names_were_folded_are_found_in_any_case() {
     let id = acme.add_company(NewCompany::new("Ärzte eG")).unwrap();
     drop(acme);
     drop(host);
-    // The database as it was before the folded names (the newest step this test knows of).
+    // The database as it was before the folded names (step 16), the steps after it undone too:
+    // a new step must be undone here as well, which the assertion makes impossible to miss.
     let db = rusqlite::Connection::open(&path).unwrap();
     let step: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    db.execute_batch(&format!(
-        "DROP INDEX companies_name_folded;
+    assert_eq!(step, 17, "undo the steps after 16 below");
+    db.execute_batch(
+        "ALTER TABLE users DROP COLUMN partner_relationship_id;
+         DROP INDEX companies_name_folded;
          ALTER TABLE companies DROP COLUMN name_folded;
-         PRAGMA user_version = {};",
-        step - 1
-    ))
+         PRAGMA user_version = 15;",
+    )
     .unwrap();
     drop(db);
     let host = host_at(&path);
