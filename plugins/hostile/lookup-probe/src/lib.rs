@@ -44,15 +44,18 @@ impl Plugin for LookupProbe {
     }
 }
 
-/// Looks up `fallback` (an id or a name), or the configured company instead: by id when the
-/// key is all digits, else by name. `Ok(None)` when nothing is found; the message of a denied
-/// look-up otherwise.
-fn look_up(fallback: &str) -> Result<Option<Company>, String> {
-    let key = host::config("look-up")
-        .filter(|key| !key.trim().is_empty())
-        .unwrap_or_else(|| fallback.to_owned());
+/// Looks up the configured company (by id when the key is all digits, else by name), or else
+/// `fallback`: an id when `fallback_is_id`, a name otherwise. `Ok(None)` when nothing is found;
+/// the message of a denied look-up otherwise.
+fn look_up(fallback: &str, fallback_is_id: bool) -> Result<Option<Company>, String> {
+    let configured = host::config("look-up").filter(|key| !key.trim().is_empty());
+    let by_id = match &configured {
+        Some(key) => key.trim().bytes().all(|b| b.is_ascii_digit()),
+        None => fallback_is_id,
+    };
+    let key = configured.unwrap_or_else(|| fallback.to_owned());
     let key = key.trim();
-    let found = if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
+    let found = if by_id {
         host::company_by_id(key)
     } else {
         host::company_by_name(key)
@@ -77,7 +80,7 @@ impl Notifier for LookupProbe {
         event: &ShareEvent,
         _planned: Vec<Notification>,
     ) -> Result<Vec<Notification>, PluginError> {
-        let body = name_or_not_found(look_up(&event.customer_id).map_err(denied)?);
+        let body = name_or_not_found(look_up(&event.customer_id, true).map_err(denied)?);
         Ok(vec![Notification::in_app(&event.shared_by, "lookup", body)])
     }
 }
@@ -85,7 +88,7 @@ impl Notifier for LookupProbe {
 impl FieldMapper for LookupProbe {
     fn map_row(row: &mut Row) -> Result<(), Refusal> {
         let name = row.text("name").unwrap_or_default().to_owned();
-        let found = look_up(&name).map_err(|message| Refusal::reject("notes", message))?;
+        let found = look_up(&name, false).map_err(|message| Refusal::reject("notes", message))?;
         row.set("notes", name_or_not_found(found));
         Ok(())
     }
@@ -93,7 +96,7 @@ impl FieldMapper for LookupProbe {
 
 impl CriteriaFilter for LookupProbe {
     fn matches(company: &Company, _arguments: &Arguments) -> Result<bool, PluginError> {
-        Ok(look_up(&company.id).map_err(denied)?.is_some())
+        Ok(look_up(&company.id, true).map_err(denied)?.is_some())
     }
 }
 
