@@ -326,6 +326,40 @@ mod tests {
     }
 
     #[test]
+    fn a_due_date_stored_out_of_range_before_dates_were_checked_reads_as_none() {
+        let (host, company) = host_with_company();
+        // Written before due dates were checked: years 10000 and 0.
+        host.store()
+            .write(|tx| {
+                tx.execute_batch(&format!(
+                    "INSERT INTO ctas (tenant_id, company_id, type, name, due_date, source,
+                                       created_at)
+                     VALUES ('acme', {company}, 'risk', 'Far', '10000-01-01', 'csm', 0),
+                            ('acme', {company}, 'risk', 'Zero', '0000-06-01', 'csm', 0),
+                            ('acme', {company}, 'risk', 'Fine', '2026-06-01', 'csm', 0)"
+                ))
+                .map_err(Error::from)
+            })
+            .unwrap();
+        let tenant = host.tenant("acme").unwrap();
+        let ctas = tenant.ctas(company).unwrap();
+        let due: Vec<(&str, Option<Date>)> =
+            ctas.iter().map(|c| (c.name.as_str(), c.due_date)).collect();
+        assert_eq!(
+            due,
+            [
+                ("Far", None),
+                ("Zero", None),
+                ("Fine", Date::new(2026, 6, 1))
+            ]
+        );
+        let listed = tenant
+            .cta_list(&crate::plans::CtaFilter::default())
+            .unwrap();
+        assert_eq!(listed.len(), 3);
+    }
+
+    #[test]
     fn open_cta_sets_the_due_date_from_now_and_records_the_source() {
         let (host, company) = host_with_company();
         let tenant = TenantId::new("acme");

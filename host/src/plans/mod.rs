@@ -298,15 +298,18 @@ pub(crate) fn load_plan(op: &Op<'_>, plan_id: i64) -> Result<Plan> {
     Ok(plan)
 }
 
-/// A `YYYY-MM-DD` column as a date.
+/// A `YYYY-MM-DD` column as a date. A date that is not one (a year outside 1 to 9999, written
+/// before dates were checked) reads as no date, with a warning: one bad row must not make a
+/// whole plan or CTA list unreadable, and setting the date again repairs it.
 fn date_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Option<Date>> {
     let text: Option<String> = row.get(index)?;
-    text.map(|t| {
-        t.parse().map_err(|e: crate::model::InvalidDate| {
-            rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
-        })
-    })
-    .transpose()
+    Ok(text.and_then(|t| match t.parse::<Date>() {
+        Ok(date) => Some(date),
+        Err(error) => {
+            tracing::warn!(stored = %t.escape_debug(), %error, "a stored date is not a date; read as none");
+            None
+        }
+    }))
 }
 
 /// A snake_case enum column (CTA type, priority) read through its serde name.
