@@ -84,12 +84,7 @@ impl Tenant<'_> {
                     }
                 }
                 if !more {
-                    job.status = if watch.cancelled {
-                        JobStatus::Cancelled
-                    } else {
-                        JobStatus::Completed
-                    };
-                    job.finished_at = Some(self.host.now());
+                    end(job, watch, self.host.now());
                 }
                 match slice {
                     Some(open) => {
@@ -156,32 +151,27 @@ impl Tenant<'_> {
             let mut writer = Writer::new(base)?;
             let tx = Transaction::new_unchecked(base.conn, TransactionBehavior::Immediate)?;
             let op = base.on(&tx);
-            let mut more = true;
-            while more {
-                let mut in_batch = 0;
-                while in_batch < batches.rows {
-                    let rows = job.rows;
-                    let Some(prepared) = incoming.next(&mut || watch.tick(rows, progress))? else {
-                        more = false;
-                        break;
-                    };
-                    in_batch += 1;
-                    run.row(&op, &mut writer, prepared)?;
-                    if writer.is_empty() {
-                        run.settle(&op, job)?;
+            in_batches(
+                job,
+                incoming,
+                watch,
+                progress,
+                batches,
+                |job, step| match step {
+                    Step::Row(prepared) => {
+                        run.row(&op, &mut writer, prepared)?;
+                        if writer.is_empty() {
+                            run.settle(&op, job)?;
+                        }
+                        Ok(())
                     }
-                }
-                run.flush(&mut writer)?;
-                run.settle(&op, job)?;
-                let _ = batches.committed.send(());
-                watch.committed(job.rows, progress);
-            }
-            job.status = if watch.cancelled {
-                JobStatus::Cancelled
-            } else {
-                JobStatus::Completed
-            };
-            job.finished_at = Some(self.host.now());
+                    Step::BatchEnd => {
+                        run.flush(&mut writer)?;
+                        run.settle(&op, job)
+                    }
+                },
+            )?;
+            end(job, watch, self.host.now());
             // Rolled back: nothing is written.
             drop(tx);
             Ok(())
@@ -208,29 +198,21 @@ impl Tenant<'_> {
                 let tx = Transaction::new_unchecked(base.conn, TransactionBehavior::Deferred)?;
                 let op = base.on(&tx);
                 let mut imagined = Imagined::new(&op)?;
-                let mut more = true;
-                while more {
-                    let mut in_batch = 0;
-                    while in_batch < batches.rows {
-                        let rows = job.rows;
-                        let Some(prepared) = incoming.next(&mut || watch.tick(rows, progress))?
-                        else {
-                            more = false;
-                            break;
-                        };
-                        in_batch += 1;
-                        run.imagine(&op, &mut imagined, prepared)?;
-                        run.settle(&op, job)?;
-                    }
-                    let _ = batches.committed.send(());
-                    watch.committed(job.rows, progress);
-                }
-                job.status = if watch.cancelled {
-                    JobStatus::Cancelled
-                } else {
-                    JobStatus::Completed
-                };
-                job.finished_at = Some(self.host.now());
+                in_batches(
+                    job,
+                    incoming,
+                    watch,
+                    progress,
+                    batches,
+                    |job, step| match step {
+                        Step::Row(prepared) => {
+                            run.imagine(&op, &mut imagined, prepared)?;
+                            run.settle(&op, job)
+                        }
+                        Step::BatchEnd => Ok(()),
+                    },
+                )?;
+                end(job, watch, self.host.now());
                 Ok(())
             })();
             // The connection goes back to the pool writable, whatever happened.
@@ -238,4 +220,48 @@ impl Tenant<'_> {
             result.and(writable.map_err(Error::from))
         })
     }
+}
+
+/// What [`in_batches`] hands its caller: a row, or the end of a batch.
+enum Step {
+    Row(Prepared),
+    BatchEnd,
+}
+
+/// Hands the rows to `step` batch by batch, ending each batch with [`Step::BatchEnd`], then
+/// lets the reading thread map the next batch and reports progress; until the file ends or the
+/// import is cancelled.
+fn in_batches(
+    job: &mut ImportJob,
+    incoming: &mut Incoming,
+    watch: &mut Watch<'_>,
+    progress: &mut dyn FnMut(Progress),
+    batches: &Batches<'_>,
+    mut step: impl FnMut(&mut ImportJob, Step) -> Result<()>,
+) -> Result<()> {
+    let mut more = true;
+    while more {
+        for _ in 0..batches.rows {
+            let rows = job.rows;
+            let Some(prepared) = incoming.next(&mut || watch.tick(rows, progress))? else {
+                more = false;
+                break;
+            };
+            step(job, Step::Row(prepared))?;
+        }
+        step(job, Step::BatchEnd)?;
+        let _ = batches.committed.send(());
+        watch.committed(job.rows, progress);
+    }
+    Ok(())
+}
+
+/// Marks the job ended at `now`: cancelled when it was asked to stop, completed otherwise.
+fn end(job: &mut ImportJob, watch: &Watch<'_>, now: i64) {
+    job.status = if watch.cancelled {
+        JobStatus::Cancelled
+    } else {
+        JobStatus::Completed
+    };
+    job.finished_at = Some(now);
 }
