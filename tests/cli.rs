@@ -430,6 +430,30 @@ fn a_closed_pipe_ends_output_quietly_and_a_full_disk_is_an_error() {
 }
 
 #[test]
+fn a_closed_pipe_ends_the_relationship_and_cta_listings_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    assert!(
+        cshost_on(&db, &["tenant", "create", "acme"])
+            .status
+            .success()
+    );
+    let commands: [&[&str]; 3] = [
+        &["relationship", "list", "--tenant", "acme"],
+        &["relationship-type", "list", "--tenant", "acme"],
+        &["cta", "list", "--tenant", "acme"],
+    ];
+    for args in commands {
+        let mut child = cshost_to(&db, args, std::process::Stdio::piped());
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let err = stderr(&output);
+        assert!(output.status.success(), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn the_database_name_is_taken_literally_not_as_a_uri() {
     // As a URI this would be a private in-memory database, gone when the command ends.
     let dir = tempfile::tempdir().unwrap();
