@@ -13,7 +13,7 @@ use super::context::ContextInner;
 use super::error::{Budget, PluginError, PluginErrorKind};
 use super::host_api::{self, CallState, HostView, LookupFailed};
 use super::log::{LogBuffer, LogLine};
-use super::runtime::{EPOCH_TICK, Exports, Plugin};
+use super::runtime::{Exports, Plugin};
 use super::wasi::{DeadlineWaits, PluginWasi, WaitPastDeadline, WasiState};
 use super::{Capability, ExtensionPoint, PluginContext};
 use crate::inert::inert;
@@ -438,7 +438,8 @@ impl PluginInstance {
         let deadline = limits.deadline_value().min(time_left);
         let fuel = limits.fuel_value().min(fuel_left);
         store.set_fuel(fuel).expect("fuel is enabled on the engine");
-        let ticks = deadline.as_micros().div_ceil(EPOCH_TICK.as_micros());
+        let tick = self.plugin.inner().runtime.epoch_tick().as_micros();
+        let ticks = deadline.as_micros().div_ceil(tick);
         // One tick more, so a call is never stopped before its deadline.
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
         // What the host copies out of the guest in one call (lifting strings and lists, which

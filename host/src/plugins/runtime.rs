@@ -16,8 +16,9 @@ use super::manifest::{self, Manifest};
 use super::{Limits, PluginContext, validate};
 use crate::error::{Error, ErrorKind};
 
-/// How often the ticker advances the engine's epoch: the resolution of call deadlines.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
+/// How often the ticker advances the engine's epoch by default: the resolution of call
+/// deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// The bytes of each freed memory or table slot that stay resident for the next instance.
 const KEEP_RESIDENT: usize = 256 << 10;
@@ -28,6 +29,7 @@ pub struct RuntimeConfig {
     cache_dir: Option<PathBuf>,
     max_limits: Limits,
     instances: u32,
+    epoch_tick: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -44,6 +46,7 @@ impl Default for RuntimeConfig {
                 .operation_time(Duration::from_secs(3600))
                 .operation_fuel(100_000_000_000_000),
             instances: 256,
+            epoch_tick: EPOCH_TICK,
         }
     }
 }
@@ -81,6 +84,17 @@ impl RuntimeConfig {
         self.instances = instances.max(1);
         self
     }
+
+    /// How often the ticker thread advances the engine's epoch, which is how often a running
+    /// call's deadline is checked: a call that overruns its deadline is stopped within about two
+    /// ticks of it (see README "The sandbox" for the measured overshoot and the ticker's cost).
+    /// Clamped to 100 µs .. 1 s.
+    ///
+    /// By default, 1 ms.
+    pub fn epoch_tick(mut self, tick: Duration) -> RuntimeConfig {
+        self.epoch_tick = tick.clamp(Duration::from_micros(100), Duration::from_secs(1));
+        self
+    }
 }
 
 /// The plugin runtime: loads components and runs them sandboxed.
@@ -98,6 +112,7 @@ struct RuntimeInner {
     linker: Linker<StoreState>,
     cache: Option<CompileCache>,
     max_limits: Limits,
+    epoch_tick: Duration,
 }
 
 impl PluginRuntime {
@@ -154,6 +169,7 @@ impl PluginRuntime {
             // The ticker holds the engine weakly: it stops once the runtime and everything
             // compiled by it are gone.
             let engine = engine.weak();
+            let tick = config.epoch_tick;
             std::thread::Builder::new()
                 .name("cs-host-epoch".into())
                 .spawn(move || {
@@ -162,11 +178,11 @@ impl PluginRuntime {
                     let start = std::time::Instant::now();
                     let mut ticks: u128 = 0;
                     loop {
-                        std::thread::sleep(EPOCH_TICK);
+                        std::thread::sleep(tick);
                         let Some(engine) = engine.upgrade() else {
                             return;
                         };
-                        let due = start.elapsed().as_micros() / EPOCH_TICK.as_micros();
+                        let due = start.elapsed().as_micros() / tick.as_micros();
                         while ticks < due {
                             engine.increment_epoch();
                             ticks += 1;
@@ -184,6 +200,7 @@ impl PluginRuntime {
                 linker,
                 cache,
                 max_limits: max,
+                epoch_tick: config.epoch_tick,
             }),
         })
     }
@@ -191,6 +208,11 @@ impl PluginRuntime {
     /// The platform maxima for limits.
     pub fn max_limits(&self) -> &Limits {
         &self.inner.max_limits
+    }
+
+    /// How often the epoch advances: call deadlines are counted in these ticks.
+    pub(crate) fn epoch_tick(&self) -> Duration {
+        self.inner.epoch_tick
     }
 
     pub(crate) fn engine(&self) -> &Engine {
