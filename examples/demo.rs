@@ -182,14 +182,14 @@ fn relationships_demo() -> anyhow::Result<()> {
     host.create_tenant("acme", "Acme", TenantLevel::Both)?;
     // Operations run as one of the tenant's users: its admin.
     host.tenant("acme")?
-        .add_admin("admin@acme.example", "Ada")?;
+        .access().add_admin("admin@acme.example", "Ada")?;
     let acme = host.tenant("acme")?.acting_as("admin@acme.example");
-    let globex = acme.add_company(NewCompany::new("Globex"))?;
-    let (bennett, _) = acme.add_partner(
+    let globex = acme.companies().add(NewCompany::new("Globex"))?;
+    let (bennett, _) = acme.partners().add(
         NewCompany::new("Bennett & Co."),
         Some(AccessScope::RelationshipRecords),
     )?;
-    let (northwind, _) = acme.add_partner(NewCompany::new("Northwind"), Some(AccessScope::Both))?;
+    let (northwind, _) = acme.partners().add(NewCompany::new("Northwind"), Some(AccessScope::Both))?;
     let saas = acme.add_relationship_type("SaaS subscription")?;
     acme.define_relationship_field("SaaS subscription", "seats", FieldType::Number, true)?;
     let on_prem = acme.add_relationship_type("On-premise")?;
@@ -218,8 +218,8 @@ fn relationships_demo() -> anyhow::Result<()> {
     }
     // Relationships from CSV: companies by name or external id, each row's fields checked
     // against its type, row errors naming the column; a second run updates, never duplicates.
-    acme.add_company(NewCompany::new("Aurora Logistics").field("external_id", "C-1001"))?;
-    acme.add_company(NewCompany::new("Kiwi Health Ltd").field("external_id", "C-1002"))?;
+    acme.companies().add(NewCompany::new("Aurora Logistics").field("external_id", "C-1001"))?;
+    acme.companies().add(NewCompany::new("Kiwi Health Ltd").field("external_id", "C-1002"))?;
     let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/relationships.csv");
     for run in ["dry run", "import", "again"] {
         let options = ImportOptions::relationships().dry_run(run == "dry run");
@@ -250,13 +250,13 @@ fn relationships_demo() -> anyhow::Result<()> {
     println!("  cleared, then given to Northwind, which now manages: {managed:?}");
 
     // A plan on the relationship, a CTA in it (on the relationship too), and its due date.
-    let plan = acme.create_plan(&NewPlan {
+    let plan = acme.plans().create(&NewPlan {
         company_id: globex,
         relationship_id: Some(eu),
         name: "EU rollout".into(),
         ..NewPlan::default()
     })?;
-    let cta = acme.open_cta(&NewCta {
+    let cta = acme.ctas().open(&NewCta {
         company_id: globex,
         kind: CtaType::Lifecycle,
         name: "Kick-off".into(),
@@ -265,7 +265,7 @@ fn relationships_demo() -> anyhow::Result<()> {
         plan_id: Some(plan),
         objective_id: None,
     })?;
-    acme.add_task(
+    acme.plans().add_task(
         TaskOf::Cta(cta),
         &NewTask {
             name: "Book the room".into(),
@@ -273,11 +273,11 @@ fn relationships_demo() -> anyhow::Result<()> {
             due_date: Date::new(2026, 3, 12),
         },
     )?;
-    if let Err(e) = acme.set_cta_due(cta, Date::new(2026, 3, 1)) {
+    if let Err(e) = acme.ctas().set_due(cta, Date::new(2026, 3, 1)) {
         println!("  refused: {e}");
     }
-    acme.set_cta_due(cta, Date::new(2026, 3, 12))?;
-    let ctas = acme.relationship_ctas(eu)?;
+    acme.ctas().set_due(cta, Date::new(2026, 3, 12))?;
+    let ctas = acme.ctas().of_relationship(eu)?;
     println!(
         "  plan {plan} and CTA {cta} are on relationship {eu}; the CTA is due {}",
         ctas[0].due_date.map(|d| d.to_string()).unwrap_or_default()
@@ -324,20 +324,20 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     host.install_plugin(&digest, "admin@platform.example")?;
     host.create_tenant("acme", "Acme", TenantLevel::Both)?;
     // The customer success manager runs the tenant: a tenant admin.
-    host.tenant("acme")?.add_admin("csm@acme.example", "Cem")?;
+    host.tenant("acme")?.access().add_admin("csm@acme.example", "Cem")?;
     let tenant = host.tenant("acme")?.as_user("csm@acme.example")?;
     tenant.enable_plugin("share-digest", EnableOptions::new())?;
-    tenant.add_user("vic@acme.example", "Vic Viewer", Licence::Viewer)?;
-    let globex = tenant.add_company(NewCompany::new("Globex"))?;
-    let plan = tenant.create_plan(&NewPlan {
+    tenant.users().add("vic@acme.example", "Vic Viewer", Licence::Viewer)?;
+    let globex = tenant.companies().add(NewCompany::new("Globex"))?;
+    let plan = tenant.plans().create(&NewPlan {
         company_id: globex,
         name: "Onboarding".into(),
         share_with_contacts: true,
         ..NewPlan::default()
     })?;
     let go_live =
-        tenant.add_objective(plan, "Go live on the portal", Date::new(2026, 3, 31), None)?;
-    let training = tenant.add_task(
+        tenant.plans().add_objective(plan, "Go live on the portal", Date::new(2026, 3, 31), None)?;
+    let training = tenant.plans().add_task(
         TaskOf::Objective(go_live),
         &NewTask {
             name: "Train the admins".into(),
@@ -345,8 +345,8 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
             due_date: None,
         },
     )?;
-    tenant.add_objective(plan, "Renewal pricing", None, Some(false))?;
-    tenant.set_plan_status(plan, PlanStatus::Active)?;
+    tenant.plans().add_objective(plan, "Renewal pricing", None, Some(false))?;
+    tenant.plans().set_status(plan, PlanStatus::Active)?;
 
     let mut contact_link = String::new();
     for (audience, email) in [
@@ -354,7 +354,7 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         (Audience::Contacts, "pat@globex.example"),
     ] {
         // The contact may update their tasks; the Viewer user only views.
-        let receipt = tenant.share_plan(&ShareRequest {
+        let receipt = tenant.shares().share(&ShareRequest {
             note: Some("Kick-off is on Monday.".into()),
             recipients: vec![ShareTo {
                 permission: SharePermission::Update,
@@ -366,13 +366,13 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         contact_link = receipt.links[0].link.clone();
     }
     // The contact opens their link: first a one-time code, by email.
-    if tenant.open_link(&contact_link)? == Opened::CodeRequired {
-        tenant.request_otp(&contact_link)?;
+    if tenant.links().open(&contact_link)? == Opened::CodeRequired {
+        tenant.links().request_otp(&contact_link)?;
         // The outbox keeps the code sealed: it is readable only in the delivered email.
         let mailbox = FileMailbox::new(dir.path().join("mailbox"));
         host.deliver_outbox(&mailbox, 100)?;
         let code = tenant
-            .outbox(None)?
+            .outbox().list(None)?
             .into_iter()
             .rfind(|m| m.kind == "otp")
             .and_then(|m| std::fs::read_to_string(mailbox.path_of(&m)).ok())
@@ -382,7 +382,7 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
                 digits.into_iter().find(|w| w.len() == 6).map(str::to_owned)
             })
             .context("the code email")?;
-        let session = tenant.start_session(&contact_link, &code)?;
+        let session = tenant.links().start_session(&contact_link, &code)?;
         let names: Vec<&str> = session
             .plan
             .objectives
@@ -397,16 +397,16 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
             done: Some(true),
             due_date: Date::new(2026, 3, 20),
         };
-        tenant.update_shared_task(&contact_link, token, training, &update)?;
-        tenant.comment_shared_objective(&contact_link, token, go_live, "Admins trained.")?;
-        let task = &tenant.plan(plan)?.objectives[0].tasks[0];
+        tenant.links().update_task(&contact_link, token, training, &update)?;
+        tenant.links().comment_objective(&contact_link, token, go_live, "Admins trained.")?;
+        let task = &tenant.plans().get(plan)?.objectives[0].tasks[0];
         println!(
             "  the CSM sees task `{}`: {}, due {}",
             task.name,
             task.status,
             task.due_date.map(|d| d.to_string()).unwrap_or_default()
         );
-        for event in tenant.share_events(Some(plan))? {
+        for event in tenant.shares().events(Some(plan))? {
             println!(
                 "  share event: {} {} {} {}",
                 event.email, event.action, event.subject, event.detail
@@ -416,7 +416,7 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     let mailbox = FileMailbox::new(dir.path().join("mailbox"));
     let report = host.deliver_outbox(&mailbox, 100)?;
     println!("  delivered: {} message(s)", report.sent);
-    for m in tenant.outbox(None)? {
+    for m in tenant.outbox().list(None)? {
         println!(
             "  #{} {} {:?} to {}: {} [{}]",
             m.id, m.status, m.channel, m.recipient, m.subject, m.kind
@@ -459,7 +459,7 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     let host = Host::open(&db, config)?;
     host.create_tenant("acme", "Acme", TenantLevel::Both)?;
     host.tenant("acme")?
-        .add_admin("admin@acme.example", "Ada")?;
+        .access().add_admin("admin@acme.example", "Ada")?;
     let acme = host.tenant("acme")?.as_user("admin@acme.example")?;
     let mut enabled = Vec::new();
     for name in ["normalize-partner", "partner-welcome", "arr-tier"] {
@@ -497,7 +497,7 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     print_job(&acme.import_file(&data.join("partners.csv"), &options)?);
     print_job(&acme.import_file(&data.join("companies.csv"), &ImportOptions::companies())?);
 
-    let (fjord, _) = acme.add_partner(
+    let (fjord, _) = acme.partners().add(
         NewCompany::new("Fjord Digital")
             .field("country", "NO")
             .field("email", "hei@fjord.example"),
@@ -521,7 +521,7 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         Filter::field("industry", Operator::Eq, text(&["Education"])),
     ])
     .logic("(1 AND 2 AND NOT 3) OR 4");
-    let selection = acme.run_criteria(&criteria)?;
+    let selection = acme.criteria().run(&criteria)?;
     let names: Vec<&str> = selection
         .companies
         .iter()
@@ -536,13 +536,13 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         criteria.logic.as_deref().unwrap_or("-"),
         selection.count
     );
-    let tagged = acme.tag_partners_by_criteria(&criteria, Some(AccessScope::Both))?;
+    let tagged = acme.partners().tag_by_criteria(&criteria, Some(AccessScope::Both))?;
     println!("  tagged {} as partners (both record kinds)", tagged.len());
 
     let oskar = acme
-        .company(CompanyKey::Name("Oskar Berg AB"))?
+        .companies().get(CompanyKey::Name("Oskar Berg AB"))?
         .context("Oskar Berg AB was imported")?;
-    let user = acme.add_partner_user(oskar.id.parse()?, "ines@oskarberg.example", "Ines Berg")?;
+    let user = acme.users().partners().add(oskar.id.parse()?, "ines@oskarberg.example", "Ines Berg")?;
     println!(
         "  partner user {} for {}: licence {}",
         user.email,
@@ -552,8 +552,8 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
 
     // Every new partner, whichever way it came, went through the partner-created hook.
     let mut opened: Vec<(String, String)> = Vec::new();
-    for partner in acme.partners()? {
-        let ctas = acme.ctas(partner.company.id.parse()?)?;
+    for partner in acme.partners().list()? {
+        let ctas = acme.ctas().list(partner.company.id.parse()?)?;
         for cta in ctas.iter().filter(|c| c.source == "plugin:partner-welcome") {
             let due = cta.due_date.map(|d| d.to_string()).unwrap_or_default();
             opened.push((partner.company.name.clone(), due));
@@ -567,7 +567,7 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     let names: Vec<&str> = opened.iter().map(|(name, _)| name.as_str()).collect();
     println!("    {}", names.join("; "));
     println!("  and queued these welcomes in the outbox (partners with an email):");
-    for m in acme.outbox(None)?.iter().filter(|m| m.kind == "lifecycle") {
+    for m in acme.outbox().list(None)?.iter().filter(|m| m.kind == "lifecycle") {
         println!(
             "    #{} {} to {}: {}",
             m.id, m.status, m.recipient, m.subject

@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         host.create_tenant("acme", "Acme Corp", TenantLevel::Both)?;
         // The platform operator adds the tenant's admin; every later operation acts as a user.
         host.tenant("acme")?
-            .add_admin("admin@acme.example", "Ada")?;
+            .access().add_admin("admin@acme.example", "Ada")?;
     }
     let acme = host.tenant("acme")?.as_user("admin@acme.example")?;
 
@@ -63,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             error.reason
         );
     }
-    for partner in acme.partners()? {
+    for partner in acme.partners().list()? {
         println!("partner {}: {}", partner.company.id, partner.company.name);
     }
     Ok(())

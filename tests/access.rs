@@ -40,7 +40,7 @@ impl World {
 
     fn plan_on(&self, company: i64, name: &str) -> i64 {
         self.as_user(ADMIN)
-            .create_plan(&NewPlan {
+            .plans().create(&NewPlan {
                 company_id: company,
                 name: name.into(),
                 ..NewPlan::default()
@@ -55,29 +55,29 @@ fn world() -> World {
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let operator = host.tenant("acme").unwrap();
-    operator.add_admin(ADMIN, "Ada").unwrap();
+    operator.access().add_admin(ADMIN, "Ada").unwrap();
     let admin = operator.as_user(ADMIN).unwrap();
-    admin.add_user(VIC, "Vic", Licence::Viewer).unwrap();
+    admin.users().add(VIC, "Vic", Licence::Viewer).unwrap();
     let (bennett, _) = admin
-        .add_partner(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
+        .partners().add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
         .unwrap();
     let (tui, _) = admin
-        .add_partner(
+        .partners().add(
             NewCompany::new("Tui Partners"),
             Some(AccessScope::CompanyRecords),
         )
         .unwrap();
     let bennett_customer = admin
-        .add_company(NewCompany::new("Customer of Bennett").managed_by(bennett))
+        .companies().add(NewCompany::new("Customer of Bennett").managed_by(bennett))
         .unwrap();
     let tui_customer = admin
-        .add_company(NewCompany::new("Customer of Tui").managed_by(tui))
+        .companies().add(NewCompany::new("Customer of Tui").managed_by(tui))
         .unwrap();
     let direct_customer = admin
-        .add_company(NewCompany::new("Customer of Acme"))
+        .companies().add(NewCompany::new("Customer of Acme"))
         .unwrap();
-    admin.add_partner_user(bennett, PAT, "Pat").unwrap();
-    admin.add_partner_user(tui, TIA, "Tia").unwrap();
+    admin.users().partners().add(bennett, PAT, "Pat").unwrap();
+    admin.users().partners().add(tui, TIA, "Tia").unwrap();
     World {
         host,
         clock,
@@ -117,14 +117,14 @@ fn an_unknown_actor_is_refused_and_changes_nothing() {
     // The handle that names its actor without checking it fails at its first operation.
     let outsider = acme.acting_as("nobody-at-all@evil.example");
     let error = outsider
-        .share_plan(&ShareRequest::new(plan, Audience::Users, [VIC]))
+        .shares().share(&ShareRequest::new(plan, Audience::Users, [VIC]))
         .unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::UnknownActor { .. }),
         "{error}"
     );
     assert!(error.to_string().contains("not a user of tenant `acme`"));
-    assert!(w.as_user(ADMIN).shares(None).unwrap().is_empty());
+    assert!(w.as_user(ADMIN).shares().list(None).unwrap().is_empty());
 }
 
 #[test]
@@ -132,41 +132,41 @@ fn a_partner_user_cannot_read_list_or_search_another_partners_customer() {
     let w = world();
     let pat = w.as_user(PAT);
     assert!(
-        pat.company(CompanyKey::Id(w.bennett_customer))
+        pat.companies().get(CompanyKey::Id(w.bennett_customer))
             .unwrap()
             .is_some()
     );
     for hidden in [w.tui_customer, w.direct_customer, w.tui] {
-        assert_eq!(pat.company(CompanyKey::Id(hidden)).unwrap(), None);
+        assert_eq!(pat.companies().get(CompanyKey::Id(hidden)).unwrap(), None);
     }
     assert_eq!(
-        pat.company(CompanyKey::Name("Customer of Tui")).unwrap(),
+        pat.companies().get(CompanyKey::Name("Customer of Tui")).unwrap(),
         None
     );
     assert_eq!(
-        names(&pat.companies(0, 100).unwrap()),
+        names(&pat.companies().page(0, 100).unwrap()),
         ["Customer of Bennett"]
     );
     assert_eq!(
-        names(&pat.search_companies("customer", 100).unwrap()),
+        names(&pat.companies().search("customer", 100).unwrap()),
         ["Customer of Bennett"]
     );
     // Its partner list is its own partner; users, its partner's users.
-    let partners = pat.partners().unwrap();
+    let partners = pat.partners().list().unwrap();
     assert_eq!(partners.len(), 1);
     assert_eq!(partners[0].company.name, "Bennett & Co.");
     let users: Vec<String> = pat
-        .users(None)
+        .users().list(None)
         .unwrap()
         .into_iter()
         .map(|u| u.email)
         .collect();
     assert_eq!(users, [PAT]);
-    assert!(pat.users(Some(w.tui)).unwrap().is_empty());
+    assert!(pat.users().list(Some(w.tui)).unwrap().is_empty());
     // The admin sees all three customers.
     assert_eq!(
         w.as_user(ADMIN)
-            .search_companies("customer", 100)
+            .companies().search("customer", 100)
             .unwrap()
             .len(),
         3
@@ -181,12 +181,12 @@ fn a_partner_user_cannot_select_another_partners_customer_by_criteria() {
         Operator::Contains,
         [FieldValue::Text("Customer".into())],
     )]);
-    let selection = w.as_user(PAT).run_criteria(&criteria).unwrap();
+    let selection = w.as_user(PAT).criteria().run(&criteria).unwrap();
     assert_eq!(selection.count, 1);
     assert_eq!(names(&selection.companies), ["Customer of Bennett"]);
-    let selection = w.as_user(TIA).run_criteria(&criteria).unwrap();
+    let selection = w.as_user(TIA).criteria().run(&criteria).unwrap();
     assert_eq!(names(&selection.companies), ["Customer of Tui"]);
-    assert_eq!(w.as_user(ADMIN).run_criteria(&criteria).unwrap().count, 3);
+    assert_eq!(w.as_user(ADMIN).criteria().run(&criteria).unwrap().count, 3);
 }
 
 #[test]
@@ -195,15 +195,15 @@ fn a_partner_user_cannot_plan_on_open_a_cta_on_or_share_another_partners_custome
     let pat = w.as_user(PAT);
     // Planning on its own customer works.
     let own = pat
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: w.bennett_customer,
             name: "Adoption".into(),
             ..NewPlan::default()
         })
         .unwrap();
-    assert_eq!(pat.plan(own).unwrap().name, "Adoption");
+    assert_eq!(pat.plans().get(own).unwrap().name, "Adoption");
 
-    assert_not_found(pat.create_plan(&NewPlan {
+    assert_not_found(pat.plans().create(&NewPlan {
         company_id: w.tui_customer,
         name: "Takeover".into(),
         ..NewPlan::default()
@@ -217,28 +217,28 @@ fn a_partner_user_cannot_plan_on_open_a_cta_on_or_share_another_partners_custome
         plan_id: None,
         objective_id: None,
     };
-    assert_not_found(pat.open_cta(&cta));
-    assert_not_found(pat.ctas(w.tui_customer));
+    assert_not_found(pat.ctas().open(&cta));
+    assert_not_found(pat.ctas().list(w.tui_customer));
 
     // A plan of Tui's customer, made by the admin, is out of Pat's reach in every way.
     let theirs = w.plan_on(w.tui_customer, "Tui's plan");
-    assert_not_found(pat.plan(theirs));
-    assert!(pat.plans(w.tui_customer).unwrap().is_empty());
-    assert_not_found(pat.add_objective(theirs, "Steal", None, None));
-    assert_not_found(pat.set_plan_status(theirs, cs_host::PlanStatus::Complete));
-    assert_not_found(pat.share_plan(&ShareRequest::new(theirs, Audience::Users, [PAT])));
-    assert_not_found(pat.revoke_plan(theirs));
+    assert_not_found(pat.plans().get(theirs));
+    assert!(pat.plans().list(w.tui_customer).unwrap().is_empty());
+    assert_not_found(pat.plans().add_objective(theirs, "Steal", None, None));
+    assert_not_found(pat.plans().set_status(theirs, cs_host::PlanStatus::Complete));
+    assert_not_found(pat.shares().share(&ShareRequest::new(theirs, Audience::Users, [PAT])));
+    assert_not_found(pat.shares().revoke_plan(theirs));
 
     // Shares of Tui's plans are not listed to Pat, nor can Pat revoke or re-issue their links.
     let receipt = w
         .as_user(ADMIN)
-        .share_plan(&ShareRequest::new(theirs, Audience::Users, [VIC]))
+        .shares().share(&ShareRequest::new(theirs, Audience::Users, [VIC]))
         .unwrap();
     let recipient = receipt.links[0].recipient_id;
-    assert!(pat.shares(None).unwrap().is_empty());
-    assert_not_found(pat.revoke_recipient(recipient));
-    assert_not_found(pat.reissue_link(recipient));
-    assert_eq!(w.as_user(ADMIN).shares(None).unwrap().len(), 1);
+    assert!(pat.shares().list(None).unwrap().is_empty());
+    assert_not_found(pat.shares().revoke_recipient(recipient));
+    assert_not_found(pat.shares().reissue_link(recipient));
+    assert_eq!(w.as_user(ADMIN).shares().list(None).unwrap().len(), 1);
 }
 
 #[test]
@@ -247,9 +247,9 @@ fn a_viewer_cannot_share_or_change_anything() {
     let plan = w.plan_on(w.direct_customer, "Onboarding");
     let vic = w.as_user(VIC);
     // It reads.
-    assert_eq!(vic.plan(plan).unwrap().name, "Onboarding");
+    assert_eq!(vic.plans().get(plan).unwrap().name, "Onboarding");
     let error = vic
-        .share_plan(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
+        .shares().share(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
         .unwrap_err();
     assert!(
         matches!(
@@ -262,21 +262,21 @@ fn a_viewer_cannot_share_or_change_anything() {
         "{error}"
     );
     assert!(error.to_string().contains("user:viewer"), "{error}");
-    assert!(vic.add_company(NewCompany::new("Sneaky")).is_err());
-    assert!(vic.audit_log().is_err());
+    assert!(vic.companies().add(NewCompany::new("Sneaky")).is_err());
+    assert!(vic.audit().list().is_err());
     // A writing bundle does not lift a Viewer licence's cap.
     let admin = w.as_user(ADMIN);
     admin
-        .define_bundle("sharers", Permissions::of(&[Permission::SharePlans]))
+        .access().define_bundle("sharers", Permissions::of(&[Permission::SharePlans]))
         .unwrap();
-    admin.assign_bundle(VIC, "sharers").unwrap();
+    admin.access().assign_bundle(VIC, "sharers").unwrap();
     assert!(
         w.as_user(VIC)
-            .share_plan(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
+            .shares().share(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
             .is_err()
     );
     // Nor can a Viewer be made a tenant admin.
-    assert!(admin.assign_bundle(VIC, "admin").is_err());
+    assert!(admin.access().assign_bundle(VIC, "admin").is_err());
 }
 
 #[test]
@@ -284,14 +284,14 @@ fn a_partner_narrowed_to_read_only_plans_cannot_create_or_share_them() {
     let w = world();
     let admin = w.as_user(ADMIN);
     admin
-        .set_partner_permissions(
+        .access().set_partner_permissions(
             w.bennett,
             Permissions::of(&[Permission::Read, Permission::ManageCtas]),
         )
         .unwrap();
     let pat = w.as_user(PAT);
     let error = pat
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: w.bennett_customer,
             name: "Adoption".into(),
             ..NewPlan::default()
@@ -309,7 +309,7 @@ fn a_partner_narrowed_to_read_only_plans_cannot_create_or_share_them() {
     );
     // Reading its plans still works; Tui's users are not narrowed.
     let plan = w.plan_on(w.bennett_customer, "Adoption");
-    assert_eq!(pat.plan(plan).unwrap().name, "Adoption");
+    assert_eq!(pat.plans().get(plan).unwrap().name, "Adoption");
     assert!(
         w.as_user(TIA)
             .principal()
@@ -318,9 +318,9 @@ fn a_partner_narrowed_to_read_only_plans_cannot_create_or_share_them() {
     );
     // A partner user never gains administration, whatever it is assigned.
     admin
-        .define_bundle("everything", Permissions::all())
+        .access().define_bundle("everything", Permissions::all())
         .unwrap();
-    admin.assign_bundle(PAT, "everything").unwrap();
+    admin.access().assign_bundle(PAT, "everything").unwrap();
     let pat = w.as_user(PAT).principal().unwrap();
     assert!(!pat.may(Permission::ManageUsers));
     assert!(!pat.may(Permission::CreatePlans));
@@ -332,13 +332,13 @@ fn partner_seats_are_refused_clearly_beyond_the_limit() {
     let w = world();
     let admin = w.as_user(ADMIN);
     admin
-        .set_access_settings(AccessSettings {
+        .access().set_settings(AccessSettings {
             max_partners: Some(2),
             max_partner_users: Some(3),
         })
         .unwrap();
     let error = admin
-        .add_partner(NewCompany::new("Third Partner"), Some(AccessScope::Both))
+        .partners().add(NewCompany::new("Third Partner"), Some(AccessScope::Both))
         .unwrap_err();
     assert!(
         matches!(
@@ -354,17 +354,17 @@ fn partner_seats_are_refused_clearly_beyond_the_limit() {
     assert!(error.to_string().contains("2 partners of the 2"), "{error}");
     assert!(
         admin
-            .company(CompanyKey::Name("Third Partner"))
+            .companies().get(CompanyKey::Name("Third Partner"))
             .unwrap()
             .is_none()
     );
     // Tagging a customer as a partner takes a seat too.
-    assert!(admin.tag_partners(&[w.direct_customer], None).is_err());
+    assert!(admin.partners().tag(&[w.direct_customer], None).is_err());
     admin
-        .add_partner_user(w.bennett, "pam@bennett.example", "Pam")
+        .users().partners().add(w.bennett, "pam@bennett.example", "Pam")
         .unwrap();
     let error = admin
-        .add_partner_user(w.tui, "tom@tui.example", "Tom")
+        .users().partners().add(w.tui, "tom@tui.example", "Tom")
         .unwrap_err();
     assert!(
         matches!(
@@ -382,10 +382,10 @@ fn partner_seats_are_refused_clearly_beyond_the_limit() {
 fn revoking_a_token_stops_it_at_once_and_an_expired_one_fails_alike() {
     let w = world();
     let pat = w.as_user(PAT);
-    let created = pat.create_token(PAT, "portal", 30).unwrap();
+    let created = pat.access().create_token(PAT, "portal", 30).unwrap();
     assert!(created.token.starts_with("csh_"));
     // Listed without the token; stored only as a hash.
-    let listed = pat.tokens().unwrap();
+    let listed = pat.access().tokens().unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].user.as_deref(), Some(PAT));
     assert!(!format!("{listed:?}").contains(&created.token));
@@ -398,7 +398,7 @@ fn revoking_a_token_stops_it_at_once_and_an_expired_one_fails_alike() {
     let remote = w.host.tenant_for(&who, "acme").unwrap();
     // The token acts with Pat's rights: Tui's customer does not exist for it.
     assert_eq!(
-        remote.company(CompanyKey::Id(w.tui_customer)).unwrap(),
+        remote.companies().get(CompanyKey::Id(w.tui_customer)).unwrap(),
         None
     );
     assert!(matches!(
@@ -406,9 +406,9 @@ fn revoking_a_token_stops_it_at_once_and_an_expired_one_fails_alike() {
         ErrorKind::UnknownTenant(_)
     ));
     // Pat cannot make a token for someone else.
-    assert!(pat.create_token(ADMIN, "escalate", 30).is_err());
+    assert!(pat.access().create_token(ADMIN, "escalate", 30).is_err());
 
-    assert!(pat.revoke_token(created.info.id).unwrap());
+    assert!(pat.access().revoke_token(created.info.id).unwrap());
     let error = w.host.authenticate(&created.token).unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::Unauthenticated),
@@ -443,15 +443,15 @@ fn the_audit_log_names_the_principal_and_role_of_each_change() {
     let w = world();
     let pat = w.as_user(PAT);
     let plan = pat
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: w.bennett_customer,
             name: "Adoption".into(),
             ..NewPlan::default()
         })
         .unwrap();
-    let token = pat.create_token(PAT, "portal", 7).unwrap();
-    pat.revoke_token(token.info.id).unwrap();
-    let log = w.as_user(ADMIN).audit_log().unwrap();
+    let token = pat.access().create_token(PAT, "portal", 7).unwrap();
+    pat.access().revoke_token(token.info.id).unwrap();
+    let log = w.as_user(ADMIN).audit().list().unwrap();
     let who = |action: &str, subject: &str| {
         log.iter()
             .find(|e| e.action == action && e.subject == subject)
@@ -500,18 +500,18 @@ fn the_command_line_checks_as_and_shows_a_partner_user_only_its_customers() {
     let bennett = {
         let host = Host::open(&db, HostConfig::default()).unwrap();
         let acme = host.tenant("acme").unwrap();
-        acme.add_admin(ADMIN, "Ada").unwrap();
+        acme.access().add_admin(ADMIN, "Ada").unwrap();
         let (bennett, _) = acme
-            .add_partner(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
+            .partners().add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
             .unwrap();
         let (tui, _) = acme
-            .add_partner(NewCompany::new("Tui Partners"), Some(AccessScope::Both))
+            .partners().add(NewCompany::new("Tui Partners"), Some(AccessScope::Both))
             .unwrap();
-        acme.add_company(NewCompany::new("Customer of Bennett").managed_by(bennett))
+        acme.companies().add(NewCompany::new("Customer of Bennett").managed_by(bennett))
             .unwrap();
-        acme.add_company(NewCompany::new("Customer of Tui").managed_by(tui))
+        acme.companies().add(NewCompany::new("Customer of Tui").managed_by(tui))
             .unwrap();
-        acme.add_partner_user(bennett, PAT, "Pat").unwrap();
+        acme.users().partners().add(bennett, PAT, "Pat").unwrap();
         bennett.to_string()
     };
     let all = ok(&["company", "list", "--tenant", "acme", "--as", ADMIN]);
@@ -623,7 +623,7 @@ fn a_partner_with_company_scope_cannot_reach_relationship_records_or_what_hangs_
     let admin = w.as_user(ADMIN);
     let company_plan = w.plan_on(w.tui_customer, "Company plan");
     let relationship_plan = admin
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: w.tui_customer,
             relationship_id: Some(relationship),
             name: "Relationship plan".into(),
@@ -631,14 +631,14 @@ fn a_partner_with_company_scope_cannot_reach_relationship_records_or_what_hangs_
         })
         .unwrap();
     let company_cta = admin
-        .open_cta(&cta_on(w.tui_customer, "On company"))
+        .ctas().open(&cta_on(w.tui_customer, "On company"))
         .unwrap();
     let relationship_cta = admin
-        .open_relationship_cta(relationship, &cta_on(w.tui_customer, "On relationship"))
+        .ctas().open_on_relationship(relationship, &cta_on(w.tui_customer, "On relationship"))
         .unwrap();
     for plan in [company_plan, relationship_plan] {
         admin
-            .share_plan(&ShareRequest::new(plan, Audience::Users, [VIC]))
+            .shares().share(&ShareRequest::new(plan, Audience::Users, [VIC]))
             .unwrap();
     }
 
@@ -650,20 +650,20 @@ fn a_partner_with_company_scope_cannot_reach_relationship_records_or_what_hangs_
     assert!(tia.search_relationships("Tui", 10).unwrap().is_empty());
     assert!(tia.relationships_managed_by(w.tui).unwrap().is_empty());
     // What hangs off it: plans, CTAs and shares answer "not found" or are not listed.
-    assert_not_found(tia.relationship_plans(relationship));
-    assert_not_found(tia.relationship_ctas(relationship));
-    assert_not_found(tia.relationship_shares(relationship));
-    assert_not_found(tia.revoke_relationship(relationship));
-    assert_not_found(tia.plan(relationship_plan));
-    assert_not_found(tia.add_objective(relationship_plan, "Steal", None, None));
-    assert_not_found(tia.share_plan(&ShareRequest::new(
+    assert_not_found(tia.plans().of_relationship(relationship));
+    assert_not_found(tia.ctas().of_relationship(relationship));
+    assert_not_found(tia.shares().of_relationship(relationship));
+    assert_not_found(tia.shares().revoke_relationship(relationship));
+    assert_not_found(tia.plans().get(relationship_plan));
+    assert_not_found(tia.plans().add_objective(relationship_plan, "Steal", None, None));
+    assert_not_found(tia.shares().share(&ShareRequest::new(
         relationship_plan,
         Audience::Users,
         [TIA],
     )));
-    assert_not_found(tia.close_cta(relationship_cta, "mine now"));
-    assert_not_found(tia.open_relationship_cta(relationship, &cta_on(w.tui_customer, "Poach")));
-    assert_not_found(tia.create_plan(&NewPlan {
+    assert_not_found(tia.ctas().close(relationship_cta, "mine now"));
+    assert_not_found(tia.ctas().open_on_relationship(relationship, &cta_on(w.tui_customer, "Poach")));
+    assert_not_found(tia.plans().create(&NewPlan {
         company_id: w.tui_customer,
         relationship_id: Some(relationship),
         name: "Takeover".into(),
@@ -671,20 +671,20 @@ fn a_partner_with_company_scope_cannot_reach_relationship_records_or_what_hangs_
     }));
     // The company record's plans, CTAs and shares stay within reach.
     assert_eq!(
-        ids(&tia.plans(w.tui_customer).unwrap(), |p| p.id),
+        ids(&tia.plans().list(w.tui_customer).unwrap(), |p| p.id),
         [company_plan]
     );
     assert_eq!(
-        ids(&tia.ctas(w.tui_customer).unwrap(), |c| c.id),
+        ids(&tia.ctas().list(w.tui_customer).unwrap(), |c| c.id),
         [company_cta]
     );
-    let listed = tia.cta_list(&CtaFilter::default()).unwrap();
+    let listed = tia.ctas().cockpit(&CtaFilter::default()).unwrap();
     assert_eq!(ids(&listed, |c| c.id), [company_cta]);
-    let shares = tia.shares(None).unwrap();
+    let shares = tia.shares().list(None).unwrap();
     assert_eq!(ids(&shares, |s| s.plan_id), [company_plan]);
     // The admin sees both.
-    assert_eq!(admin.plans(w.tui_customer).unwrap().len(), 2);
-    assert_eq!(admin.shares(None).unwrap().len(), 2);
+    assert_eq!(admin.plans().list(w.tui_customer).unwrap().len(), 2);
+    assert_eq!(admin.shares().list(None).unwrap().len(), 2);
 }
 
 #[test]
@@ -692,46 +692,46 @@ fn a_partner_with_relationship_scope_cannot_reach_the_companies_it_manages_as_co
     let w = world();
     let admin = w.as_user(ADMIN);
     let (rel_partner, _) = admin
-        .add_partner(
+        .partners().add(
             NewCompany::new("Rel Partners"),
             Some(AccessScope::RelationshipRecords),
         )
         .unwrap();
     // A company record Managed By the partner, and a relationship it manages of another one.
     let managed_company = admin
-        .add_company(NewCompany::new("Managed as company").managed_by(rel_partner))
+        .companies().add(NewCompany::new("Managed as company").managed_by(rel_partner))
         .unwrap();
     let relationship = relationship_on(&w, w.direct_customer, Some(rel_partner), "Acme EU");
     admin
-        .add_partner_user(rel_partner, "ria@rel.example", "Ria")
+        .users().partners().add(rel_partner, "ria@rel.example", "Ria")
         .unwrap();
     let company_plan = w.plan_on(managed_company, "Company plan");
     admin
-        .share_plan(&ShareRequest::new(company_plan, Audience::Users, [VIC]))
+        .shares().share(&ShareRequest::new(company_plan, Audience::Users, [VIC]))
         .unwrap();
 
     let ria = w.as_user("ria@rel.example");
     // The company record is out of reach everywhere.
-    assert_eq!(ria.company(CompanyKey::Id(managed_company)).unwrap(), None);
-    assert!(ria.companies(0, 100).unwrap().is_empty());
-    assert!(ria.search_companies("Managed", 10).unwrap().is_empty());
+    assert_eq!(ria.companies().get(CompanyKey::Id(managed_company)).unwrap(), None);
+    assert!(ria.companies().page(0, 100).unwrap().is_empty());
+    assert!(ria.companies().search("Managed", 10).unwrap().is_empty());
     let criteria = Criteria::new(vec![Filter::field(
         "name",
         Operator::Contains,
         [FieldValue::Text("a".into())],
     )]);
-    assert_eq!(ria.run_criteria(&criteria).unwrap().count, 0);
-    assert_not_found(ria.plan(company_plan));
-    assert!(ria.plans(managed_company).unwrap().is_empty());
-    assert_not_found(ria.ctas(managed_company));
-    assert_not_found(ria.open_cta(&cta_on(managed_company, "Poach")));
-    assert_not_found(ria.create_plan(&NewPlan {
+    assert_eq!(ria.criteria().run(&criteria).unwrap().count, 0);
+    assert_not_found(ria.plans().get(company_plan));
+    assert!(ria.plans().list(managed_company).unwrap().is_empty());
+    assert_not_found(ria.ctas().list(managed_company));
+    assert_not_found(ria.ctas().open(&cta_on(managed_company, "Poach")));
+    assert_not_found(ria.plans().create(&NewPlan {
         company_id: managed_company,
         name: "Takeover".into(),
         ..NewPlan::default()
     }));
-    assert!(ria.shares(None).unwrap().is_empty());
-    assert_not_found(ria.revoke_plan(company_plan));
+    assert!(ria.shares().list(None).unwrap().is_empty());
+    assert_not_found(ria.shares().revoke_plan(company_plan));
 
     // The relationship it manages is within reach, with what hangs off it, though its
     // company is not.
@@ -749,11 +749,11 @@ fn a_partner_with_relationship_scope_cannot_reach_the_companies_it_manages_as_co
         [relationship]
     );
     assert_eq!(
-        ria.company(CompanyKey::Id(w.direct_customer)).unwrap(),
+        ria.companies().get(CompanyKey::Id(w.direct_customer)).unwrap(),
         None
     );
     let plan = ria
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: w.direct_customer,
             relationship_id: Some(relationship),
             name: "EU rollout".into(),
@@ -761,24 +761,24 @@ fn a_partner_with_relationship_scope_cannot_reach_the_companies_it_manages_as_co
         })
         .unwrap();
     let cta = ria
-        .open_relationship_cta(relationship, &cta_on(w.direct_customer, "Kick-off"))
+        .ctas().open_on_relationship(relationship, &cta_on(w.direct_customer, "Kick-off"))
         .unwrap();
     assert_eq!(
-        ids(&ria.relationship_plans(relationship).unwrap(), |p| p.id),
+        ids(&ria.plans().of_relationship(relationship).unwrap(), |p| p.id),
         [plan]
     );
     assert_eq!(
-        ids(&ria.relationship_ctas(relationship).unwrap(), |c| c.id),
+        ids(&ria.ctas().of_relationship(relationship).unwrap(), |c| c.id),
         [cta]
     );
-    assert_eq!(ids(&ria.ctas(w.direct_customer).unwrap(), |c| c.id), [cta]);
+    assert_eq!(ids(&ria.ctas().list(w.direct_customer).unwrap(), |c| c.id), [cta]);
     assert_eq!(
-        ids(&ria.plans(w.direct_customer).unwrap(), |p| p.id),
+        ids(&ria.plans().list(w.direct_customer).unwrap(), |p| p.id),
         [plan]
     );
     // The tenant's own plan on that company is not the partner's.
     let direct_plan = w.plan_on(w.direct_customer, "Acme's own");
-    assert_not_found(ria.plan(direct_plan));
+    assert_not_found(ria.plans().get(direct_plan));
 }
 
 #[test]
@@ -788,7 +788,7 @@ fn a_partner_users_partner_id_may_be_a_relationship_of_its_partner() {
     // The tenant's relationship record with Bennett: its reseller agreement.
     let agreement = relationship_on(&w, w.bennett, None, "Bennett reseller agreement");
     let pia = admin
-        .add_partner_user_for(
+        .users().add_partner_for(
             PartnerId::Relationship(agreement),
             "pia@bennett.example",
             "Pia",
@@ -797,7 +797,7 @@ fn a_partner_users_partner_id_may_be_a_relationship_of_its_partner() {
     assert_eq!(pia.partner_id, Some(w.bennett));
     assert_eq!(pia.partner_relationship_id, Some(agreement));
     assert!(pia.is_partner());
-    let stored = admin.user_by_email("pia@bennett.example").unwrap().unwrap();
+    let stored = admin.users().by_email("pia@bennett.example").unwrap().unwrap();
     assert_eq!(stored, pia);
 
     // Pia works for Bennett: it sees Bennett's customer and nothing else.
@@ -805,16 +805,16 @@ fn a_partner_users_partner_id_may_be_a_relationship_of_its_partner() {
     let scope = as_pia.principal().unwrap().partner_scope().unwrap();
     assert_eq!(scope.partner_id, w.bennett);
     assert_eq!(
-        names(&as_pia.companies(0, 100).unwrap()),
+        names(&as_pia.companies().page(0, 100).unwrap()),
         ["Customer of Bennett"]
     );
     assert_eq!(
-        as_pia.company(CompanyKey::Id(w.tui_customer)).unwrap(),
+        as_pia.companies().get(CompanyKey::Id(w.tui_customer)).unwrap(),
         None
     );
     assert!(
         as_pia
-            .users(None)
+            .users().list(None)
             .unwrap()
             .iter()
             .any(|u| u.email == "pia@bennett.example")
@@ -824,14 +824,14 @@ fn a_partner_users_partner_id_may_be_a_relationship_of_its_partner() {
     // agreement cannot be deleted while it is Pia's Partner ID.
     let customer_relationship = relationship_on(&w, w.direct_customer, None, "Plain");
     let error = admin
-        .add_partner_user_for(
+        .users().add_partner_for(
             PartnerId::Relationship(customer_relationship),
             "x@acme.example",
             "X",
         )
         .unwrap_err();
     assert!(error.to_string().contains("not a partner"), "{error}");
-    assert_not_found(admin.add_partner_user_for(
+    assert_not_found(admin.users().add_partner_for(
         PartnerId::Relationship(999_999),
         "y@acme.example",
         "Y",
@@ -839,7 +839,7 @@ fn a_partner_users_partner_id_may_be_a_relationship_of_its_partner() {
     let error = admin.delete_relationship(agreement).unwrap_err();
     assert!(error.to_string().contains("Partner ID"), "{error}");
     // Untagging Bennett is refused: it has partner users, Pia among them.
-    assert!(admin.untag_partner(w.bennett).is_err());
+    assert!(admin.partners().untag(w.bennett).is_err());
 }
 
 #[test]
@@ -847,7 +847,7 @@ fn a_partners_portfolio_lists_what_it_manages_and_a_partner_user_asks_only_about
     let w = world();
     let relationship = relationship_on(&w, w.direct_customer, Some(w.bennett), "Acme EU");
     let admin = w.as_user(ADMIN);
-    let portfolio = admin.partner_portfolio(w.bennett).unwrap();
+    let portfolio = admin.partners().portfolio(w.bennett).unwrap();
     assert_eq!(portfolio.partner.company.name, "Bennett & Co.");
     assert_eq!(portfolio.partner.scope, AccessScope::Both);
     assert_eq!(names(&portfolio.customers), ["Customer of Bennett"]);
@@ -855,14 +855,14 @@ fn a_partners_portfolio_lists_what_it_manages_and_a_partner_user_asks_only_about
 
     // Pat sees the same of Bennett; Tui's is "not found" to it.
     let pat = w.as_user(PAT);
-    assert_eq!(pat.partner_portfolio(w.bennett).unwrap(), portfolio);
-    assert_not_found(pat.partner_portfolio(w.tui));
+    assert_eq!(pat.partners().portfolio(w.bennett).unwrap(), portfolio);
+    assert_not_found(pat.partners().portfolio(w.tui));
     // Tia (company records) gets Tui's customers and no relationship.
-    let tui = w.as_user(TIA).partner_portfolio(w.tui).unwrap();
+    let tui = w.as_user(TIA).partners().portfolio(w.tui).unwrap();
     assert_eq!(names(&tui.customers), ["Customer of Tui"]);
     assert!(tui.relationships.is_empty());
     // A customer has no portfolio.
-    let error = admin.partner_portfolio(w.direct_customer).unwrap_err();
+    let error = admin.partners().portfolio(w.direct_customer).unwrap_err();
     assert!(error.to_string().contains("not a partner"), "{error}");
 }
 
@@ -872,7 +872,7 @@ fn criteria_select_by_managed_as_and_managed_by_and_a_partner_user_cannot_name_a
     let admin = w.as_user(ADMIN);
     let run = |tenant: &Tenant<'_>, filters: Vec<Filter>| {
         let mut found: Vec<String> = tenant
-            .run_criteria(&Criteria::new(filters))
+            .criteria().run(&Criteria::new(filters))
             .unwrap()
             .companies
             .into_iter()
@@ -931,7 +931,7 @@ fn criteria_select_by_managed_as_and_managed_by_and_a_partner_user_cannot_name_a
     );
     // Bad input names the filter and the field.
     let error = admin
-        .run_criteria(&Criteria::new(vec![Filter::field(
+        .criteria().run(&Criteria::new(vec![Filter::field(
             "managed_by",
             Operator::Gt,
             [FieldValue::Integer(1)],
@@ -942,7 +942,7 @@ fn criteria_select_by_managed_as_and_managed_by_and_a_partner_user_cannot_name_a
         "{error}"
     );
     let error = admin
-        .run_criteria(&Criteria::new(vec![managed_by(FieldValue::Text(
+        .criteria().run(&Criteria::new(vec![managed_by(FieldValue::Text(
             "Nobody Ltd".into(),
         ))]))
         .unwrap_err();
@@ -960,7 +960,7 @@ fn criteria_select_by_managed_as_and_managed_by_and_a_partner_user_cannot_name_a
     );
     assert!(run(&pat, vec![managed_by(FieldValue::Integer(w.tui))]).is_empty());
     assert!(
-        pat.run_criteria(&Criteria::new(vec![managed_by(FieldValue::Text(
+        pat.criteria().run(&Criteria::new(vec![managed_by(FieldValue::Text(
             "Tui Partners".into()
         ))]))
         .is_err()
@@ -1014,7 +1014,7 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
         .unwrap();
     let admin = w.as_user(ADMIN);
     admin
-        .define_company_field("notes", FieldType::Text, false)
+        .companies().define_field("notes", FieldType::Text, false)
         .unwrap();
     // The probe looks up Tui's customer in every hook it serves.
     admin
@@ -1028,7 +1028,7 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
     let pat = w.as_user(PAT);
     let notes = |tenant: &Tenant<'_>, name: &str| {
         tenant
-            .company(CompanyKey::Name(name))
+            .companies().get(CompanyKey::Name(name))
             .unwrap()
             .unwrap_or_else(|| panic!("{name} was not imported"))
             .fields
@@ -1061,23 +1061,23 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
 
     // A criteria run: a company matches when the look-up finds something.
     let probe = Criteria::new(vec![Filter::plugin("lookup-probe", Default::default())]);
-    assert_eq!(pat.run_criteria(&probe).unwrap().count, 0);
-    assert!(admin.run_criteria(&probe).unwrap().count > 0);
+    assert_eq!(pat.criteria().run(&probe).unwrap().count, 0);
+    assert!(admin.criteria().run(&probe).unwrap().count > 0);
 
     // A share: the notifier tells the sharer what it found.
     let plan = pat
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: w.bennett_customer,
             name: "Adoption".into(),
             ..NewPlan::default()
         })
         .unwrap();
-    pat.share_plan(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
+    pat.shares().share(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
         .unwrap();
     // What the probe told the sharer, as queued in the outbox.
     let told = |sharer: &str| -> Vec<String> {
         admin
-            .outbox(None)
+            .outbox().list(None)
             .unwrap()
             .into_iter()
             .filter(|m| m.subject == "lookup" && m.recipient == sharer)
@@ -1087,7 +1087,7 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
     assert_eq!(told(PAT), ["not found"]);
     let theirs = w.plan_on(w.tui_customer, "Tui's plan");
     admin
-        .share_plan(&ShareRequest::new(theirs, Audience::Users, [VIC]))
+        .shares().share(&ShareRequest::new(theirs, Audience::Users, [VIC]))
         .unwrap();
     assert_eq!(told(ADMIN), ["Customer of Tui"]);
 }
@@ -1102,20 +1102,20 @@ fn a_partner_users_import_cannot_update_another_partners_customer_and_adds_its_o
     // Tui's customer is untouched; Pat's row made a company of Bennett's of that name.
     let admin = w.as_user(ADMIN);
     let tuis = admin
-        .company(CompanyKey::Id(w.tui_customer))
+        .companies().get(CompanyKey::Id(w.tui_customer))
         .unwrap()
         .unwrap();
     assert_eq!(tuis.fields.get("industry"), None);
     assert_eq!(tuis.managed_by, Some(w.tui.to_string()));
     let own = pat
-        .company(CompanyKey::Id(w.bennett_customer))
+        .companies().get(CompanyKey::Id(w.bennett_customer))
         .unwrap()
         .unwrap();
     assert_eq!(
         own.fields.get("industry"),
         Some(&FieldValue::Text("Aerospace".into()))
     );
-    let pats: Vec<_> = pat.companies(0, 100).unwrap();
+    let pats: Vec<_> = pat.companies().page(0, 100).unwrap();
     assert_eq!(pats.len(), 2, "{pats:?}");
     assert!(
         pats.iter()

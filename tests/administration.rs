@@ -44,8 +44,8 @@ fn install(host: &Host, crate_name: &str) {
 /// Tenant `tenant`, acting as its admin (added the first time).
 fn admin<'h>(host: &'h Host, tenant: &str) -> Tenant<'h> {
     let handle = host.tenant(tenant).unwrap();
-    if handle.user_by_email(ADMIN).unwrap().is_none() {
-        handle.add_admin(ADMIN, "Ada").unwrap();
+    if handle.users().by_email(ADMIN).unwrap().is_none() {
+        handle.access().add_admin(ADMIN, "Ada").unwrap();
     }
     handle.acting_as(ADMIN)
 }
@@ -64,7 +64,7 @@ fn rows(names: &[&str]) -> Value {
 
 fn import(tenant: &Tenant<'_>, names: &[&str]) -> Vec<Value> {
     let out = tenant
-        .run_hook(ExtensionPoint::FieldMapper, rows(names), None)
+        .hooks().run(ExtensionPoint::FieldMapper, rows(names), None)
         .unwrap();
     out.as_array().unwrap().clone()
 }
@@ -194,13 +194,13 @@ fn a_capability_is_held_only_when_requested_and_granted() {
     let host = host(dir.path());
     install(&host, "lookup-probe");
     let acme = admin(&host, "acme");
-    let id = acme.add_company(NewCompany::new("Acme Customer")).unwrap();
+    let id = acme.companies().add(NewCompany::new("Acme Customer")).unwrap();
     acme.enable_plugin("lookup-probe", EnableOptions::new())
         .unwrap();
 
     // Not granted: the look-up is denied, the probe fails, and fail-closed holds the share.
     let out = acme
-        .run_hook(ExtensionPoint::Notifier, share(&id.to_string()), None)
+        .hooks().run(ExtensionPoint::Notifier, share(&id.to_string()), None)
         .unwrap();
     assert_eq!(out["error"]["code"], "capability-not-granted", "{out}");
     assert_eq!(out["error"]["plugin"], "lookup-probe");
@@ -212,7 +212,7 @@ fn a_capability_is_held_only_when_requested_and_granted() {
     acme.grant_capability("lookup-probe", Capability::ReadCompanies)
         .unwrap();
     let out = acme
-        .run_hook(ExtensionPoint::Notifier, share(&id.to_string()), None)
+        .hooks().run(ExtensionPoint::Notifier, share(&id.to_string()), None)
         .unwrap();
     assert_eq!(out["send"][0]["subject"], "lookup", "{out}");
     assert_eq!(out["send"][0]["body"], "Acme Customer");
@@ -220,7 +220,7 @@ fn a_capability_is_held_only_when_requested_and_granted() {
     acme.revoke_capability("lookup-probe", Capability::ReadCompanies)
         .unwrap();
     let out = acme
-        .run_hook(ExtensionPoint::Notifier, share(&id.to_string()), None)
+        .hooks().run(ExtensionPoint::Notifier, share(&id.to_string()), None)
         .unwrap();
     assert_eq!(out["error"]["code"], "capability-not-granted", "{out}");
     assert_eq!(stats_of(&acme, "lookup-probe").denied, 2);
@@ -350,7 +350,7 @@ fn the_breaker_disables_a_failing_plugin_and_it_stays_off() {
     assert_eq!(stats_of(&acme, "panic").calls, 3);
     assert_eq!(stats_of(&acme, "tag-source").calls, 7);
 
-    let log = acme.audit_log().unwrap();
+    let log = acme.audit().list().unwrap();
     let trip = log
         .iter()
         .find(|e| e.action == "plugin.auto-disable")
@@ -428,7 +428,7 @@ fn an_upgrade_keeps_each_tenants_config_and_moves_only_when_asked() {
     });
     let matches = |tenant: &Tenant<'_>| {
         let out = tenant
-            .run_hook(
+            .hooks().run(
                 ExtensionPoint::CriteriaFilter,
                 input.clone(),
                 Some("arr-tier"),
@@ -492,7 +492,7 @@ fn a_change_never_reaches_an_operation_already_running() {
     let host = host(dir.path());
     install(&host, "tag-source");
     let acme = admin(&host, "acme");
-    acme.define_company_field("notes", FieldType::Text, false)
+    acme.companies().define_field("notes", FieldType::Text, false)
         .unwrap();
     acme.enable_plugin("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
@@ -516,7 +516,7 @@ fn a_change_never_reaches_an_operation_already_running() {
     .unwrap();
     assert!(changed, "the import reported progress between batches");
     for name in ["Ada", "Bea", "Cy"] {
-        let company = acme.company(CompanyKey::Name(name)).unwrap().unwrap();
+        let company = acme.companies().get(CompanyKey::Name(name)).unwrap().unwrap();
         assert_eq!(
             company.fields.get("notes"),
             Some(&FieldValue::from(format!("web: {name}"))),
@@ -527,7 +527,7 @@ fn a_change_never_reaches_an_operation_already_running() {
     // The next operation sees the change: the plugin is off.
     std::fs::write(&csv, "Name\nDee\n").unwrap();
     acme.import_file(&csv, &options).unwrap();
-    let dee = acme.company(CompanyKey::Name("Dee")).unwrap().unwrap();
+    let dee = acme.companies().get(CompanyKey::Name("Dee")).unwrap().unwrap();
     assert_eq!(dee.fields.get("notes"), None);
 }
 
@@ -539,9 +539,9 @@ fn lookup_rejects_other_tenants_ids_and_plugins_never_run_for_other_tenants() {
     install(&host, "tag-source");
     let acme = admin(&host, "acme");
     let globex = admin(&host, "globex");
-    let ours = acme.add_company(NewCompany::new("Acme Customer")).unwrap();
+    let ours = acme.companies().add(NewCompany::new("Acme Customer")).unwrap();
     let theirs = globex
-        .add_company(NewCompany::new("Globex Secret"))
+        .companies().add(NewCompany::new("Globex Secret"))
         .unwrap();
     acme.enable_plugin(
         "lookup-probe",
@@ -553,7 +553,7 @@ fn lookup_rejects_other_tenants_ids_and_plugins_never_run_for_other_tenants() {
 
     let body = |tenant: &Tenant<'_>, id: i64| {
         let out = tenant
-            .run_hook(ExtensionPoint::Notifier, share(&id.to_string()), None)
+            .hooks().run(ExtensionPoint::Notifier, share(&id.to_string()), None)
             .unwrap();
         out["send"][0]["body"].as_str().unwrap().to_owned()
     };
@@ -585,13 +585,13 @@ fn the_audit_log_tells_the_whole_story() {
     acme.enable_plugin("lookup-probe", EnableOptions::new().priority(5))
         .unwrap();
     // Denied look-up, fail-closed, threshold 1: the breaker trips on the first share.
-    acme.run_hook(ExtensionPoint::Notifier, share("1"), None)
+    acme.hooks().run(ExtensionPoint::Notifier, share("1"), None)
         .unwrap();
     host.install_plugin(&plugin_bytes("lookup-probe"), OPS)
         .unwrap();
 
     let story: Vec<(String, String, Option<String>)> = acme
-        .audit_log()
+        .audit().list()
         .unwrap()
         .into_iter()
         .filter(|e| e.subject == "plugin:lookup-probe")
@@ -614,7 +614,7 @@ fn the_audit_log_tells_the_whole_story() {
             ),
         ]
     );
-    let log = acme.audit_log().unwrap();
+    let log = acme.audit().list().unwrap();
     let grant = log.iter().find(|e| e.action == "plugin.grant").unwrap();
     assert_eq!(grant.before.as_ref().unwrap()["grants"], json!([]));
     assert_eq!(

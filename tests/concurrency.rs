@@ -60,23 +60,23 @@ fn count(summary: &str, what: &str) -> usize {
 fn tenant_with_share(host: &Host, id: &str, users: usize, per_hour: u32) -> ShareReceipt {
     host.create_tenant(id, id, TenantLevel::Both).unwrap();
     let tenant = host.tenant(id).unwrap();
-    let mut settings = tenant.sharing_settings().unwrap();
+    let mut settings = tenant.shares().settings().unwrap();
     settings.notifications_per_hour = per_hour;
-    tenant.set_sharing_settings(&settings).unwrap();
+    tenant.shares().set_settings(&settings).unwrap();
     let emails: Vec<String> = (0..users).map(|i| format!("u{i}@{id}.example")).collect();
     for email in &emails {
-        tenant.add_user(email, email, Licence::Viewer).unwrap();
+        tenant.users().add(email, email, Licence::Viewer).unwrap();
     }
-    let company = tenant.add_company(NewCompany::new("Customer")).unwrap();
+    let company = tenant.companies().add(NewCompany::new("Customer")).unwrap();
     let plan = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "Plan".into(),
             ..NewPlan::default()
         })
         .unwrap();
     tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             plan,
             Audience::Users,
             emails.iter().map(String::as_str),
@@ -108,12 +108,12 @@ fn one_tenants_backlog_never_holds_back_another_tenants_share_or_code() {
     // Another tenant shares a plan and its recipient asks for a code.
     let receipt = tenant_with_share(&host, "small", 1, 10);
     let small = host.tenant("small").unwrap();
-    small.request_otp(&receipt.links[0].link).unwrap();
+    small.links().request_otp(&receipt.links[0].link).unwrap();
 
     // The code goes first, though the share is older; the big tenant's backlog is skipped.
     let summary = deliver(&db, &mailbox, 1);
     assert_eq!(count(&summary, "sent"), 1, "{summary}");
-    let sent = small.outbox(Some(OutboxStatus::Sent)).unwrap();
+    let sent = small.outbox().list(Some(OutboxStatus::Sent)).unwrap();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].kind, "otp");
 
@@ -126,7 +126,7 @@ fn one_tenants_backlog_never_holds_back_another_tenants_share_or_code() {
     );
     assert!(
         small
-            .outbox(Some(OutboxStatus::Pending))
+            .outbox().list(Some(OutboxStatus::Pending))
             .unwrap()
             .is_empty()
     );
@@ -195,8 +195,8 @@ fn concurrent_deliverers_never_send_more_than_the_hourly_limit() {
     assert_eq!(files_in(mailbox.join("globex")), 7);
     let host = Host::open(&db, HostConfig::default()).unwrap();
     let acme = host.tenant("acme").unwrap();
-    assert_eq!(acme.outbox(Some(OutboxStatus::Sent)).unwrap().len(), 5);
-    assert_eq!(acme.outbox(Some(OutboxStatus::Pending)).unwrap().len(), 35);
+    assert_eq!(acme.outbox().list(Some(OutboxStatus::Sent)).unwrap().len(), 5);
+    assert_eq!(acme.outbox().list(Some(OutboxStatus::Pending)).unwrap().len(), 35);
 }
 
 /// The import size limit of the tenants whose imports run next to other processes: their files
@@ -237,7 +237,7 @@ fn links(host: &Host, tenant: &str, plan: i64, emails: &[String]) -> Vec<String>
         .iter()
         .map(|email| {
             let receipt = tenant
-                .share_plan(&ShareRequest::new(plan, Audience::Users, [email.as_str()]))
+                .shares().share(&ShareRequest::new(plan, Audience::Users, [email.as_str()]))
                 .unwrap();
             receipt.links[0].link.clone()
         })
@@ -260,16 +260,16 @@ fn imports_shares_link_opens_codes_and_company_adds_in_parallel_processes_all_su
         host.create_tenant(id, id, TenantLevel::Both).unwrap();
         let tenant = host.tenant(id).unwrap();
         tenant.set_import_size_limit(LARGE_FILES).unwrap();
-        let mut settings = tenant.sharing_settings().unwrap();
+        let mut settings = tenant.shares().settings().unwrap();
         settings.otp_required = otp;
-        tenant.set_sharing_settings(&settings).unwrap();
+        tenant.shares().set_settings(&settings).unwrap();
         let emails: Vec<String> = (0..EACH).map(|i| format!("u{i}@{id}.example")).collect();
         for email in &emails {
-            tenant.add_user(email, email, Licence::Viewer).unwrap();
+            tenant.users().add(email, email, Licence::Viewer).unwrap();
         }
-        let company = tenant.add_company(NewCompany::new("Customer")).unwrap();
+        let company = tenant.companies().add(NewCompany::new("Customer")).unwrap();
         let plan = tenant
-            .create_plan(&NewPlan {
+            .plans().create(&NewPlan {
                 company_id: company,
                 name: "Plan".into(),
                 ..NewPlan::default()
@@ -359,7 +359,7 @@ fn imports_shares_link_opens_codes_and_company_adds_in_parallel_processes_all_su
     }
     let globex = host.tenant("globex").unwrap();
     assert_eq!(
-        globex.companies(0, 1_000_000).unwrap().len(),
+        globex.companies().page(0, 1_000_000).unwrap().len(),
         1 + ROWS + EACH
     );
 }
@@ -410,12 +410,12 @@ fn a_dry_run_reports_what_the_real_run_then_does_with_repeats_inside_the_file() 
             rows,
         )
     };
-    let before = acme.companies(0, 100).unwrap();
+    let before = acme.companies().page(0, 100).unwrap();
     let dry = acme
         .import_bytes("c.csv", csv.as_bytes(), &companies.clone().dry_run(true))
         .unwrap();
     assert_eq!(
-        acme.companies(0, 100).unwrap(),
+        acme.companies().page(0, 100).unwrap(),
         before,
         "a dry run writes nothing"
     );
@@ -509,10 +509,10 @@ fn a_dry_run_neither_waits_for_nor_holds_up_an_import_and_company_adds() {
 
     let host = Host::open(&db, HostConfig::default()).unwrap();
     let acme = host.tenant("acme").unwrap();
-    assert_eq!(acme.companies(0, 1_000_000).unwrap().len(), ROWS);
+    assert_eq!(acme.companies().page(0, 1_000_000).unwrap().len(), ROWS);
     let jobs = acme.import_jobs().unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].status, cs_host::JobStatus::Completed);
     let globex = host.tenant("globex").unwrap();
-    assert_eq!(globex.companies(0, 100).unwrap().len(), EACH);
+    assert_eq!(globex.companies().page(0, 100).unwrap().len(), EACH);
 }

@@ -45,13 +45,13 @@ fn date(text: &str) -> FieldValue {
 /// | Initech     | -          | EMEA   | -         | 10    | true     | 2024-12-31 | gold_plus |
 /// | 100% Data   | Data 50%   | -      | 1500000   | 5     | false    | 2022-06-30 | silver    |
 fn seed(acme: &Tenant<'_>) {
-    acme.define_company_field("seats", FieldType::Number, false)
+    acme.companies().define_field("seats", FieldType::Number, false)
         .unwrap();
-    acme.define_company_field("reseller", FieldType::Boolean, false)
+    acme.companies().define_field("reseller", FieldType::Boolean, false)
         .unwrap();
-    acme.define_company_field("since", FieldType::Date, false)
+    acme.companies().define_field("since", FieldType::Date, false)
         .unwrap();
-    acme.define_company_field("tier", FieldType::Text, false)
+    acme.companies().define_field("tier", FieldType::Text, false)
         .unwrap();
     let companies = [
         NewCompany::new("Northwind")
@@ -89,14 +89,14 @@ fn seed(acme: &Tenant<'_>) {
             .field("tier", "silver"),
     ];
     for company in companies {
-        acme.add_company(company).unwrap();
+        acme.companies().add(company).unwrap();
     }
 }
 
 /// The names criteria select, sorted.
 fn names(tenant: &Tenant<'_>, criteria: &Criteria) -> Vec<String> {
     let selection = tenant
-        .run_criteria(criteria)
+        .criteria().run(criteria)
         .unwrap_or_else(|e| panic!("{criteria:?}: {e}"));
     assert_eq!(selection.count, selection.companies.len());
     let mut names: Vec<String> = selection.companies.into_iter().map(|c| c.name).collect();
@@ -130,7 +130,7 @@ fn sorted(names: &[&str]) -> Vec<String> {
 /// The criteria error's message, asserting it is a criteria error without a position (a
 /// filter's problem, not the expression's).
 fn filter_error(tenant: &Tenant<'_>, criteria: &Criteria) -> String {
-    let error = tenant.run_criteria(criteria).unwrap_err();
+    let error = tenant.criteria().run(criteria).unwrap_err();
     match error.kind() {
         ErrorKind::Criteria {
             position: None,
@@ -146,7 +146,7 @@ fn logic_error(tenant: &Tenant<'_>, filters: usize, logic: &str) -> (usize, Stri
         .map(|_| f("region", Operator::IsNotNull, []))
         .collect();
     let error = tenant
-        .run_criteria(&Criteria::new(filters).logic(logic))
+        .criteria().run(&Criteria::new(filters).logic(logic))
         .unwrap_err();
     match error.kind() {
         ErrorKind::Criteria {
@@ -166,8 +166,8 @@ fn setup(dir: &Path) -> Host {
 /// The tenant `acme`, acting as its admin (added the first time).
 fn admin(host: &Host) -> cs_host::Tenant<'_> {
     let acme = host.tenant("acme").unwrap();
-    if acme.user_by_email(ADMIN).unwrap().is_none() {
-        acme.add_admin(ADMIN, "Ada").unwrap();
+    if acme.users().by_email(ADMIN).unwrap().is_none() {
+        acme.access().add_admin(ADMIN, "Ada").unwrap();
     }
     acme.acting_as(ADMIN)
 }
@@ -697,7 +697,7 @@ fn logic_errors_point_at_the_position() {
     }
     // People read positions from 1.
     let shown = acme
-        .run_criteria(
+        .criteria().run(
             &Criteria::new(vec![
                 f("region", Operator::IsNull, []),
                 f("region", Operator::IsNull, []),
@@ -731,13 +731,13 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
 
     // Not installed, then installed but not enabled: refused, naming the plugin.
     let error = acme
-        .run_criteria(&Criteria::new(vec![tier("gold")]))
+        .criteria().run(&Criteria::new(vec![tier("gold")]))
         .unwrap_err();
     assert!(error.to_string().contains("arr-tier"), "{error}");
     host.install_plugin(&support::plugin_bytes("arr-tier"), ADMIN)
         .unwrap();
     let error = acme
-        .run_criteria(&Criteria::new(vec![tier("gold")]))
+        .criteria().run(&Criteria::new(vec![tier("gold")]))
         .unwrap_err();
     assert!(error.to_string().contains("arr-tier"), "{error}");
 
@@ -806,7 +806,7 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
 
     // A tier the configuration does not define fails the selection (fail-closed), naming it.
     let error = acme
-        .run_criteria(&Criteria::new(vec![tier("gold")]))
+        .criteria().run(&Criteria::new(vec![tier("gold")]))
         .unwrap_err();
     let shown = error.to_string();
     assert!(
@@ -818,7 +818,7 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
     // no company the plugin would be asked about.
     let globex = host.tenant("globex").unwrap();
     let error = globex
-        .run_criteria(&Criteria::new(vec![tier("big")]))
+        .criteria().run(&Criteria::new(vec![tier("big")]))
         .unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::PluginNotEnabled { plugin, .. } if plugin == "arr-tier"),
@@ -827,7 +827,7 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
     // The same when the built-in filters leave no candidate.
     acme.disable_plugin("arr-tier").unwrap();
     let error = acme
-        .run_criteria(&Criteria::new(vec![
+        .criteria().run(&Criteria::new(vec![
             f("region", Eq, [t("Atlantis")]),
             tier("big"),
         ]))
@@ -852,12 +852,12 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
     let emea = Criteria::new(vec![f("region", Eq, [t("EMEA")])]);
     // The tenant works at both levels: the scope must be chosen, and nothing is tagged until
     // it is.
-    let error = acme.tag_partners_by_criteria(&emea, None).unwrap_err();
+    let error = acme.partners().tag_by_criteria(&emea, None).unwrap_err();
     assert!(error.to_string().contains("access scope"), "{error}");
-    assert!(acme.partners().unwrap().is_empty());
+    assert!(acme.partners().list().unwrap().is_empty());
 
     let tagged = acme
-        .tag_partners_by_criteria(&emea, Some(AccessScope::RelationshipRecords))
+        .partners().tag_by_criteria(&emea, Some(AccessScope::RelationshipRecords))
         .unwrap();
     assert_eq!(tagged.len(), 2);
     // Each new partner went through the partner-created hook.
@@ -869,12 +869,12 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
                 .any(|line| line.contains("partner-welcome: opened CTA")),
             "{report:?}"
         );
-        let ctas = acme.ctas(*id).unwrap();
+        let ctas = acme.ctas().list(*id).unwrap();
         assert_eq!(ctas.len(), 1);
         assert_eq!(ctas[0].name, "Partner onboarding");
     }
     let partners: Vec<(String, AccessScope)> = acme
-        .partners()
+        .partners().list()
         .unwrap()
         .into_iter()
         .map(|p| (p.company.name, p.scope))
@@ -888,7 +888,7 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
     );
     // The criteria now see them as partners.
     let northwind = acme
-        .company(CompanyKey::Name("northwind"))
+        .companies().get(CompanyKey::Name("northwind"))
         .unwrap()
         .unwrap();
     assert_eq!(northwind.managed_as, ManagedAs::Partner);
@@ -896,47 +896,47 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
     // Running the same criteria again tags nothing new; with another scope it is refused, not
     // silently ignored: the error names the command that changes a partner's scope.
     let again = acme
-        .tag_partners_by_criteria(&emea, Some(AccessScope::RelationshipRecords))
+        .partners().tag_by_criteria(&emea, Some(AccessScope::RelationshipRecords))
         .unwrap();
     assert!(again.is_empty(), "{again:?}");
     let other_scope = acme
-        .tag_partners_by_criteria(&emea, Some(AccessScope::Both))
+        .partners().tag_by_criteria(&emea, Some(AccessScope::Both))
         .unwrap_err();
     assert!(
         other_scope.to_string().contains("cshost partner scope"),
         "{other_scope}"
     );
     assert!(
-        acme.partners()
+        acme.partners().list()
             .unwrap()
             .iter()
             .all(|p| p.scope == AccessScope::RelationshipRecords)
     );
-    assert_eq!(acme.ctas(northwind.id.parse().unwrap()).unwrap().len(), 1);
+    assert_eq!(acme.ctas().list(northwind.id.parse().unwrap()).unwrap().len(), 1);
 
     // Criteria that do not run tag nothing.
-    let before = acme.partners().unwrap().len();
+    let before = acme.partners().list().unwrap().len();
     assert!(
-        acme.tag_partners_by_criteria(
+        acme.partners().tag_by_criteria(
             &Criteria::new(vec![f("arr", Contains, [t("1")])]),
             Some(AccessScope::Both)
         )
         .is_err()
     );
-    assert_eq!(acme.partners().unwrap().len(), before);
+    assert_eq!(acme.partners().list().unwrap().len(), before);
 
     // A tenant at the company level gets company records, and cannot ask for more.
     let globex = host.tenant("globex").unwrap();
     globex
-        .add_company(NewCompany::new("Umbrella").field("region", "EMEA"))
+        .companies().add(NewCompany::new("Umbrella").field("region", "EMEA"))
         .unwrap();
     assert!(
         globex
-            .tag_partners_by_criteria(&emea, Some(AccessScope::Both))
+            .partners().tag_by_criteria(&emea, Some(AccessScope::Both))
             .is_err()
     );
-    globex.tag_partners_by_criteria(&emea, None).unwrap();
-    let partners = globex.partners().unwrap();
+    globex.partners().tag_by_criteria(&emea, None).unwrap();
+    let partners = globex.partners().list().unwrap();
     assert_eq!(partners.len(), 1);
     assert_eq!(partners[0].company.name, "Umbrella");
     assert_eq!(partners[0].scope, AccessScope::CompanyRecords);
@@ -949,23 +949,23 @@ fn a_record_keeps_its_one_partner_when_matches_are_given_to_another() {
     let acme = admin(&host);
     use Operator::*;
     let (bennett, _) = acme
-        .add_partner(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
+        .partners().add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
         .unwrap();
     let (orbit, _) = acme
-        .add_partner(NewCompany::new("Orbit Resellers"), Some(AccessScope::Both))
+        .partners().add(NewCompany::new("Orbit Resellers"), Some(AccessScope::Both))
         .unwrap();
     // Bennett takes every reseller the criteria select.
     let resellers = acme
-        .run_criteria(&Criteria::new(vec![f("reseller", Eq, [t("true")])]))
+        .criteria().run(&Criteria::new(vec![f("reseller", Eq, [t("true")])]))
         .unwrap();
     assert_eq!(resellers.count, 2);
     for company in &resellers.companies {
-        acme.set_managed_by(company.id.parse().unwrap(), Some(bennett))
+        acme.companies().set_managed_by(company.id.parse().unwrap(), Some(bennett))
             .unwrap();
     }
     // The selection shows who manages each record now.
     let managed = acme
-        .run_criteria(&Criteria::new(vec![f("reseller", Eq, [t("true")])]))
+        .criteria().run(&Criteria::new(vec![f("reseller", Eq, [t("true")])]))
         .unwrap();
     assert!(
         managed
@@ -983,7 +983,7 @@ fn a_record_keeps_its_one_partner_when_matches_are_given_to_another() {
         .id
         .parse()
         .unwrap();
-    let error = acme.set_managed_by(northwind, Some(orbit)).unwrap_err();
+    let error = acme.companies().set_managed_by(northwind, Some(orbit)).unwrap_err();
     match error.kind() {
         ErrorKind::AlreadyManaged {
             record,
@@ -997,23 +997,23 @@ fn a_record_keeps_its_one_partner_when_matches_are_given_to_another() {
         other => panic!("expected AlreadyManaged, got {other:?}"),
     }
     assert!(error.to_string().contains("Bennett & Co."), "{error}");
-    let still = acme.company(CompanyKey::Id(northwind)).unwrap().unwrap();
+    let still = acme.companies().get(CompanyKey::Id(northwind)).unwrap().unwrap();
     assert_eq!(still.managed_by, Some(bennett.to_string()));
     // Giving it to the same partner again is no change; clearing it first frees it for Orbit.
-    acme.set_managed_by(northwind, Some(bennett)).unwrap();
-    acme.set_managed_by(northwind, None).unwrap();
-    acme.set_managed_by(northwind, Some(orbit)).unwrap();
+    acme.companies().set_managed_by(northwind, Some(bennett)).unwrap();
+    acme.companies().set_managed_by(northwind, None).unwrap();
+    acme.companies().set_managed_by(northwind, Some(orbit)).unwrap();
     assert_eq!(
-        acme.company(CompanyKey::Id(northwind))
+        acme.companies().get(CompanyKey::Id(northwind))
             .unwrap()
             .unwrap()
             .managed_by,
         Some(orbit.to_string())
     );
     // Only a partner can manage records: a customer is refused as a manager.
-    let customer = acme.company(CompanyKey::Name("Fabrikam")).unwrap().unwrap();
+    let customer = acme.companies().get(CompanyKey::Name("Fabrikam")).unwrap().unwrap();
     let error = acme
-        .set_managed_by(customer.id.parse().unwrap(), Some(northwind))
+        .companies().set_managed_by(customer.id.parse().unwrap(), Some(northwind))
         .unwrap_err();
     assert!(error.to_string().contains("not a partner"), "{error}");
 }
@@ -1025,39 +1025,39 @@ fn manual_selection_searches_by_name_and_tags_by_id() {
     let acme = admin(&host);
     let globex = host.tenant("globex").unwrap();
     globex
-        .add_company(NewCompany::new("Northwind Globex"))
+        .companies().add(NewCompany::new("Northwind Globex"))
         .unwrap();
 
     // Search ignores case, finds the text anywhere in the name, and only in this tenant.
-    let found = acme.search_companies("WIND", 10).unwrap();
+    let found = acme.companies().search("WIND", 10).unwrap();
     assert_eq!(
         found.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
         ["Northwind"]
     );
     // `%` is text to find, not a wildcard.
-    let found = acme.search_companies("%", 10).unwrap();
+    let found = acme.companies().search("%", 10).unwrap();
     assert_eq!(
         found.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
         ["100% Data"]
     );
     assert_eq!(
-        acme.search_companies("o", 2).unwrap().len(),
+        acme.companies().search("o", 2).unwrap().len(),
         2,
         "the limit holds"
     );
 
     let ids: Vec<i64> = acme
-        .search_companies("o", 10)
+        .companies().search("o", 10)
         .unwrap()
         .iter()
         .filter(|c| c.name == "Contoso" || c.name == "Northwind")
         .map(|c| c.id.parse().unwrap())
         .collect();
     assert_eq!(ids.len(), 2);
-    let tagged = acme.tag_partners(&ids, Some(AccessScope::Both)).unwrap();
+    let tagged = acme.partners().tag(&ids, Some(AccessScope::Both)).unwrap();
     assert_eq!(tagged.len(), 2);
     let partners: Vec<String> = acme
-        .partners()
+        .partners().list()
         .unwrap()
         .into_iter()
         .map(|p| p.company.name)
@@ -1065,30 +1065,30 @@ fn manual_selection_searches_by_name_and_tags_by_id() {
     assert_eq!(partners, ["Contoso", "Northwind"]);
 
     // Another tenant's company id is not this tenant's: refused, nothing tagged.
-    let other: i64 = globex.search_companies("north", 1).unwrap()[0]
+    let other: i64 = globex.companies().search("north", 1).unwrap()[0]
         .id
         .parse()
         .unwrap();
-    let fabrikam: i64 = acme.search_companies("fabrikam", 1).unwrap()[0]
+    let fabrikam: i64 = acme.companies().search("fabrikam", 1).unwrap()[0]
         .id
         .parse()
         .unwrap();
     if other != fabrikam {
         let error = acme
-            .tag_partners(&[fabrikam, other], Some(AccessScope::Both))
+            .partners().tag(&[fabrikam, other], Some(AccessScope::Both))
             .unwrap_err();
         assert!(
             matches!(error.kind(), ErrorKind::NotFound { id, .. } if *id == other.to_string()),
             "{error}"
         );
-        assert_eq!(acme.partners().unwrap().len(), 2, "all or nothing");
+        assert_eq!(acme.partners().list().unwrap().len(), 2, "all or nothing");
     }
     let error = acme
-        .tag_partners(&[fabrikam, 999_999], Some(AccessScope::Both))
+        .partners().tag(&[fabrikam, 999_999], Some(AccessScope::Both))
         .unwrap_err();
     assert!(error.to_string().contains("999999"), "{error}");
-    assert_eq!(acme.partners().unwrap().len(), 2, "all or nothing");
-    assert!(globex.partners().unwrap().is_empty());
+    assert_eq!(acme.partners().list().unwrap().len(), 2, "all or nothing");
+    assert!(globex.partners().list().unwrap().is_empty());
 }
 
 #[test]
@@ -1097,7 +1097,7 @@ fn criteria_never_select_another_tenants_companies() {
     let host = setup(dir.path());
     let globex = host.tenant("globex").unwrap();
     globex
-        .add_company(NewCompany::new("Umbrella").field("region", "EMEA"))
+        .companies().add(NewCompany::new("Umbrella").field("region", "EMEA"))
         .unwrap();
     assert_eq!(
         one(&globex, f("region", Operator::IsNotNull, [])),
@@ -1120,46 +1120,46 @@ fn changing_a_fields_type_converts_its_values_or_names_the_records_that_do_not_f
     let dir = tempfile::tempdir().unwrap();
     let host = host(dir.path());
     let acme = admin(&host);
-    acme.define_company_field("tier", FieldType::Text, false)
+    acme.companies().define_field("tier", FieldType::Text, false)
         .unwrap();
-    acme.define_company_field("seats", FieldType::Text, false)
+    acme.companies().define_field("seats", FieldType::Text, false)
         .unwrap();
     for (name, tier, seats) in [("Gold Co", "gold", "10"), ("Silver Co", "2", "2.5")] {
-        acme.add_company(
+        acme.companies().add(
             NewCompany::new(name)
                 .field("tier", tier)
                 .field("seats", seats),
         )
         .unwrap();
     }
-    acme.add_company(NewCompany::new("Bare Co")).unwrap();
+    acme.companies().add(NewCompany::new("Bare Co")).unwrap();
 
     // `gold` is no number: the change is refused, naming the record, and nothing changes.
     let error = acme
-        .define_company_field("tier", FieldType::Number, false)
+        .companies().define_field("tier", FieldType::Number, false)
         .unwrap_err();
     let message = error.to_string();
     assert!(
         message.contains("Gold Co (company 1): `gold`") && !message.contains("Silver"),
         "{message}"
     );
-    let tier = acme.company_fields().unwrap();
+    let tier = acme.companies().fields().unwrap();
     let tier = tier.iter().find(|f| f.name == "tier").unwrap();
     assert_eq!(tier.field_type, FieldType::Text);
     let error = acme
-        .run_criteria(&Criteria::new(vec![f("tier", Operator::Gt, [n(1)])]))
+        .criteria().run(&Criteria::new(vec![f("tier", Operator::Gt, [n(1)])]))
         .unwrap_err();
     assert!(error.to_string().contains("text field"), "{error}");
 
     // Every value of `seats` is a number: they are converted, and compare as numbers.
-    acme.define_company_field("seats", FieldType::Number, false)
+    acme.companies().define_field("seats", FieldType::Number, false)
         .unwrap();
     assert_eq!(
         one(&acme, f("seats", Operator::Gt, [n(5)])),
         sorted(&["Gold Co"])
     );
     let silver = acme
-        .company(CompanyKey::Name("Silver Co"))
+        .companies().get(CompanyKey::Name("Silver Co"))
         .unwrap()
         .unwrap();
     assert_eq!(silver.fields["seats"], FieldValue::Number(2.5));
@@ -1172,7 +1172,7 @@ fn a_custom_field_cannot_take_a_built_in_name() {
     let acme = admin(&host);
     for name in ["managed_by", "managed_as", "id", "tenant_id", "created_at"] {
         let error = acme
-            .define_company_field(name, FieldType::Text, false)
+            .companies().define_field(name, FieldType::Text, false)
             .unwrap_err();
         assert!(error.to_string().contains("reserved"), "{name}: {error}");
     }

@@ -163,25 +163,25 @@ fn share_killed_while_notifying(dir: &Path) -> PathBuf {
         host.create_tenant("acme", "Acme", TenantLevel::Company)
             .unwrap();
         let tenant = host.tenant("acme").unwrap();
-        tenant.add_admin("csm@acme.example", "Cem").unwrap();
+        tenant.access().add_admin("csm@acme.example", "Cem").unwrap();
         tenant
-            .add_user("vic@acme.example", "Vic Viewer", Licence::Viewer)
+            .users().add("vic@acme.example", "Vic Viewer", Licence::Viewer)
             .unwrap();
         tenant
-            .add_user("fay@acme.example", "Fay Full", Licence::Full)
+            .users().add("fay@acme.example", "Fay Full", Licence::Full)
             .unwrap();
-        let company = tenant.add_company(NewCompany::new("Globex")).unwrap();
+        let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
         tenant
-            .create_plan(&NewPlan {
+            .plans().create(&NewPlan {
                 company_id: company,
                 name: "Onboarding".into(),
                 due_date: Date::new(2026, 6, 30),
                 ..NewPlan::default()
             })
             .unwrap();
-        let mut settings = tenant.sharing_settings().unwrap();
+        let mut settings = tenant.shares().settings().unwrap();
         settings.otp_required = false;
-        tenant.set_sharing_settings(&settings).unwrap();
+        tenant.shares().set_settings(&settings).unwrap();
         host.install_plugin(&support::plugin_bytes("slow-notifier"), "ops@acme.example")
             .unwrap();
         tenant

@@ -20,7 +20,7 @@ fn host_at(path: &Path) -> Host {
             .unwrap();
         host.tenant("acme")
             .unwrap()
-            .add_admin("admin@acme.example", "Ada")
+            .access().add_admin("admin@acme.example", "Ada")
             .unwrap();
     }
     host
@@ -43,7 +43,7 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
         .unwrap();
     assert_eq!((job.created, job.failed), (2, 0), "{job:?}");
     let lumen = acme
-        .company(CompanyKey::Name("Lumen; Lark"))
+        .companies().get(CompanyKey::Name("Lumen; Lark"))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -58,7 +58,7 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     }
     let job = acme.import_bytes("utf16.csv", &utf16, &partners()).unwrap();
     assert_eq!(job.created, 1);
-    assert!(acme.company(CompanyKey::Name("Zoë Ltd")).unwrap().is_some());
+    assert!(acme.companies().get(CompanyKey::Name("Zoë Ltd")).unwrap().is_some());
 
     // Ragged rows, an empty Name, a bad number: those rows fail by row and column.
     let data = "Name,Country,ARR\nGood,DE,10\nShort,DE\n,FR,5\nBadArr,US,lots\n";
@@ -131,7 +131,7 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
     let dry = acme.import_file(&file, &partners().dry_run(true)).unwrap();
     assert_eq!((dry.id, dry.created), (None, 6));
     assert!(
-        acme.partners().unwrap().is_empty(),
+        acme.partners().list().unwrap().is_empty(),
         "a dry run writes nothing"
     );
     assert!(acme.import_jobs().unwrap().is_empty());
@@ -140,7 +140,7 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
     assert_eq!((first.created, first.updated), (6, 0));
     let again = acme.import_file(&file, &partners()).unwrap();
     assert_eq!((again.created, again.updated), (0, 6));
-    assert_eq!(acme.partners().unwrap().len(), 6);
+    assert_eq!(acme.partners().list().unwrap().len(), 6);
 
     // Customers managed by the partners; an unknown partner fails the row by column.
     let companies = support::root().join("examples/data/companies.csv");
@@ -149,11 +149,11 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
         .unwrap();
     assert_eq!((job.created, job.failed), (8, 0), "{:?}", job.errors);
     let aurora = acme
-        .company(CompanyKey::Name("Aurora Logistics"))
+        .companies().get(CompanyKey::Name("Aurora Logistics"))
         .unwrap()
         .unwrap();
     let bennett = acme
-        .company(CompanyKey::Name("bennett & co."))
+        .companies().get(CompanyKey::Name("bennett & co."))
         .unwrap()
         .unwrap();
     assert_eq!(aurora.managed_by, Some(bennett.id.clone()));
@@ -208,7 +208,7 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
     assert_eq!(rejected.field.as_deref(), Some("email"));
     assert_eq!(rejected.column.as_deref(), Some("Email"));
     let bennett = acme
-        .company(CompanyKey::Name("Bennett & Co."))
+        .companies().get(CompanyKey::Name("Bennett & Co."))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -232,7 +232,7 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
             .all(|e| e.plugin.as_deref() == Some("panic"))
     );
     assert!(job.errors.iter().all(|e| e.outcome == RowErrorKind::Failed));
-    assert!(acme.company(CompanyKey::Name("One")).unwrap().is_none());
+    assert!(acme.companies().get(CompanyKey::Name("One")).unwrap().is_none());
 }
 
 #[test]
@@ -264,7 +264,7 @@ fn a_mapper_setting_a_field_the_schema_lacks_is_named_with_the_command_that_adds
     );
 
     // Once the field exists, the same rows go in.
-    acme.define_company_field("notes", cs_host::FieldType::Text, false)
+    acme.companies().define_field("notes", cs_host::FieldType::Text, false)
         .unwrap();
     let job = acme
         .import_bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
@@ -337,7 +337,7 @@ fn a_process_killed_mid_import_leaves_whole_rows_and_a_rerun_completes() {
     assert_eq!(killed.status, JobStatus::Running);
     assert!(killed.rows < rows, "killed before the end: {killed:?}");
     // The counts describe exactly the committed rows: whole batches, no half rows.
-    let in_db = acme.partners().unwrap().len() as u64;
+    let in_db = acme.partners().list().unwrap().len() as u64;
     assert_eq!(in_db, killed.created, "{killed:?}");
     assert_eq!(killed.rows % 5_000, 0);
 
@@ -354,7 +354,7 @@ fn a_process_killed_mid_import_leaves_whole_rows_and_a_rerun_completes() {
     assert_eq!(rerun.status, JobStatus::Completed);
     assert_eq!(rerun.updated, in_db);
     assert_eq!(rerun.created, rows - in_db);
-    assert_eq!(acme.partners().unwrap().len() as u64, rows, "no duplicates");
+    assert_eq!(acme.partners().list().unwrap().len() as u64, rows, "no duplicates");
 }
 
 /// Runs `cshost --db DB ARGS…` with `stdin` as its standard input.
@@ -414,7 +414,7 @@ fn a_piped_file_over_the_size_limit_is_stopped_at_the_limit() {
     );
     // Nothing past the limit went in: at most the rows of the bytes before it.
     let host = host_at(&db);
-    let partners = host.tenant("acme").unwrap().partners().unwrap().len();
+    let partners = host.tenant("acme").unwrap().partners().list().unwrap().len();
     assert!(
         partners * "Piped Partner 0000\n".len() <= limit,
         "{partners}"
@@ -468,7 +468,7 @@ fn one_invalid_utf8_row_fails_alone_and_the_others_keep_their_accents() {
     assert_eq!(job.errors[0].row, 3);
     for name in ["Müller GmbH", "École Sàrl", "Zoë Ltd"] {
         assert!(
-            acme.company(CompanyKey::Name(name)).unwrap().is_some(),
+            acme.companies().get(CompanyKey::Name(name)).unwrap().is_some(),
             "{name}"
         );
     }
@@ -538,7 +538,7 @@ fn empty_and_headerless_files_are_refused_with_what_to_do() {
         .unwrap();
     assert_eq!(job.created, 1, "{job:?}");
     assert!(
-        acme.company(CompanyKey::Name("Lumen, Inc"))
+        acme.companies().get(CompanyKey::Name("Lumen, Inc"))
             .unwrap()
             .is_some()
     );
@@ -649,7 +649,7 @@ fn slow_import_setup(dir: &Path, rows: u64) -> (std::path::PathBuf, std::path::P
     )
     .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
-    acme.define_company_field("notes", cs_host::FieldType::Text, false)
+    acme.companies().define_field("notes", cs_host::FieldType::Text, false)
         .unwrap();
     acme.enable_plugin("slow-mapper", EnableOptions::new())
         .unwrap();
@@ -710,9 +710,9 @@ fn assert_cancelled(db: &Path, id: i64, total: u64) {
     assert!(job.finished_at.is_some());
     assert!(job.rows >= 40 && job.rows < total, "{job:?}");
     assert_eq!(job.created, job.rows, "{job:?}");
-    assert_eq!(acme.partners().unwrap().len() as u64, job.created);
+    assert_eq!(acme.partners().list().unwrap().len() as u64, job.created);
     let last = acme
-        .company(CompanyKey::Name(&format!("P{}", job.rows)))
+        .companies().get(CompanyKey::Name(&format!("P{}", job.rows)))
         .unwrap()
         .expect("the last row counted is written");
     assert_eq!(
@@ -829,7 +829,7 @@ fn a_slow_import_reports_progress_every_second_and_stops_when_cancelled() {
     assert!(read.windows(2).all(|w| w[0] <= w[1]) && read[read.len() - 1] > read[0]);
     // Cancelled within the batch: what was written of it is committed and counted.
     assert!(job.rows > 0 && job.rows < 2_000, "{job:?}");
-    assert_eq!(acme.partners().unwrap().len() as u64, job.created);
+    assert_eq!(acme.partners().list().unwrap().len() as u64, job.created);
     assert_eq!(
         acme.import_job(job.id.unwrap()).unwrap().status,
         JobStatus::Cancelled
@@ -842,18 +842,18 @@ fn names_that_differ_only_in_non_ascii_case_are_one_company() {
     let host = host_at(&dir.path().join("cs.db"));
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
     // Added by hand, then imported in another case: the import updates it.
-    let ecole = acme.add_company(NewCompany::new("École")).unwrap();
+    let ecole = acme.companies().add(NewCompany::new("École")).unwrap();
     let data = "Name,Country\nécole,FR\nÄrzte,DE\närzte,AT\nSTRASSE,DE\nStraße,CH\n";
     let job = acme
         .import_bytes("case.csv", data.as_bytes(), &ImportOptions::companies())
         .unwrap();
     assert_eq!((job.created, job.updated, job.failed), (2, 3, 0), "{job:?}");
-    let found = acme.company(CompanyKey::Name("ÉCOLE")).unwrap().unwrap();
+    let found = acme.companies().get(CompanyKey::Name("ÉCOLE")).unwrap().unwrap();
     assert_eq!(found.id, ecole.to_string());
     assert_eq!(found.fields["country"], FieldValue::from("FR"));
-    let arzte = acme.company(CompanyKey::Name("ÄRZTE")).unwrap().unwrap();
+    let arzte = acme.companies().get(CompanyKey::Name("ÄRZTE")).unwrap().unwrap();
     assert_eq!(arzte.fields["country"], FieldValue::from("AT"));
-    assert_eq!(acme.search_companies("", 100).unwrap().len(), 3);
+    assert_eq!(acme.companies().search("", 100).unwrap().len(), 3);
     // Imported again, and from another file in yet another case: still one each.
     let job = acme
         .import_bytes(
@@ -863,10 +863,10 @@ fn names_that_differ_only_in_non_ascii_case_are_one_company() {
         )
         .unwrap();
     assert_eq!((job.created, job.updated), (0, 2), "{job:?}");
-    assert_eq!(acme.search_companies("", 100).unwrap().len(), 3);
+    assert_eq!(acme.companies().search("", 100).unwrap().len(), 3);
     // A partner added by hand under a name that exists in another case is warned about.
     let (_, report) = acme
-        .add_partner(NewCompany::new("école"), Some(AccessScope::Both))
+        .partners().add(NewCompany::new("école"), Some(AccessScope::Both))
         .unwrap();
     assert!(
         report
@@ -883,7 +883,7 @@ fn companies_written_before_names_were_folded_are_found_in_any_case() {
     let path = dir.path().join("cs.db");
     let host = host_at(&path);
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
-    let id = acme.add_company(NewCompany::new("Ärzte eG")).unwrap();
+    let id = acme.companies().add(NewCompany::new("Ärzte eG")).unwrap();
     drop(acme);
     drop(host);
     // The database as it was before the folded names (step 16), the steps after it undone too:
@@ -903,6 +903,6 @@ fn companies_written_before_names_were_folded_are_found_in_any_case() {
     drop(db);
     let host = host_at(&path);
     let acme = host.tenant("acme").unwrap();
-    let found = acme.company(CompanyKey::Name("ÄRZTE EG")).unwrap().unwrap();
+    let found = acme.companies().get(CompanyKey::Name("ÄRZTE EG")).unwrap().unwrap();
     assert_eq!(found.id, id.to_string());
 }

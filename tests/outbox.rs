@@ -25,15 +25,15 @@ fn setup() -> (Host, ManualClock, i64) {
     let tenant = host.tenant("acme").unwrap();
     for who in ["ann", "bob", "cy"] {
         tenant
-            .add_user(&format!("{who}@acme.example"), who, Licence::Viewer)
+            .users().add(&format!("{who}@acme.example"), who, Licence::Viewer)
             .unwrap();
     }
     tenant
-        .add_user("csm@acme.example", "Cem", Licence::Full)
+        .users().add("csm@acme.example", "Cem", Licence::Full)
         .unwrap();
-    let company = tenant.add_company(NewCompany::new("Globex")).unwrap();
+    let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
     let plan = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "Onboarding".into(),
             ..NewPlan::default()
@@ -46,7 +46,7 @@ fn share(host: &Host, plan: i64, emails: &[&str]) -> cs_host::ShareReceipt {
     host.tenant("acme")
         .unwrap()
         .acting_as("csm@acme.example")
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             plan,
             Audience::Users,
             emails.iter().copied(),
@@ -80,7 +80,7 @@ fn a_retry_after_a_crash_between_send_and_mark_sent_does_not_send_twice() {
 
     crash_during_delivery(&host, &mailbox);
     let tenant = host.tenant("acme").unwrap();
-    let pending = tenant.outbox(Some(OutboxStatus::Pending)).unwrap();
+    let pending = tenant.outbox().list(Some(OutboxStatus::Pending)).unwrap();
     assert_eq!(pending.len(), 1, "the delivery was never recorded");
     assert_eq!(pending[0].attempts, 1);
 
@@ -89,7 +89,7 @@ fn a_retry_after_a_crash_between_send_and_mark_sent_does_not_send_twice() {
     clock.advance(Duration::from_secs(61));
     let report = host.deliver_outbox(&mailbox, 10).unwrap();
     assert_eq!((report.sent, report.already_delivered), (0, 1));
-    let sent = tenant.outbox(Some(OutboxStatus::Sent)).unwrap();
+    let sent = tenant.outbox().list(Some(OutboxStatus::Sent)).unwrap();
     assert_eq!(sent.len(), 1);
 
     let files: Vec<_> = std::fs::read_dir(dir.path().join("acme"))
@@ -113,7 +113,7 @@ fn smtp_delivers_to_a_real_server_with_a_stable_message_id() {
     let (host, clock, plan) = setup();
     let tenant = host.tenant("acme").unwrap();
     let receipt = share(&host, plan, &["ann@acme.example", "bob@acme.example"]);
-    tenant.request_otp(&receipt.links[0].link).unwrap();
+    tenant.links().request_otp(&receipt.links[0].link).unwrap();
     let mailer = SmtpMailer::new("127.0.0.1", sink.port, "cs-host <noreply@acme.example>").unwrap();
 
     let report = host.deliver_outbox(&mailer, 10).unwrap();
@@ -137,7 +137,7 @@ fn smtp_delivers_to_a_real_server_with_a_stable_message_id() {
         first.contains("Content-Type: text/plain; charset=utf-8"),
         "{first}"
     );
-    let sent = tenant.outbox(Some(OutboxStatus::Sent)).unwrap();
+    let sent = tenant.outbox().list(Some(OutboxStatus::Sent)).unwrap();
     assert!(first.contains(&sent[0].message_id()), "{first}");
 
     // SMTP cannot be asked what arrived, so a crash after sending makes the retry send again;
@@ -173,7 +173,7 @@ fn a_failed_delivery_stays_pending_with_its_error() {
     let pending = host
         .tenant("acme")
         .unwrap()
-        .outbox(Some(OutboxStatus::Pending))
+        .outbox().list(Some(OutboxStatus::Pending))
         .unwrap();
     assert_eq!(pending.len(), 1);
     assert!(pending[0].error.as_deref().unwrap().contains("127.0.0.1:1"));
@@ -191,33 +191,33 @@ fn a_failed_delivery_stays_pending_with_its_error() {
 fn the_rate_limit_holds_notifications_back_per_tenant_but_never_codes() {
     let (host, clock, plan) = setup();
     let tenant = host.tenant("acme").unwrap();
-    let mut settings = tenant.sharing_settings().unwrap();
+    let mut settings = tenant.shares().settings().unwrap();
     settings.notifications_per_hour = 2;
-    tenant.set_sharing_settings(&settings).unwrap();
+    tenant.shares().set_settings(&settings).unwrap();
     let receipt = share(
         &host,
         plan,
         &["ann@acme.example", "bob@acme.example", "cy@acme.example"],
     );
-    tenant.request_otp(&receipt.links[2].link).unwrap();
+    tenant.links().request_otp(&receipt.links[2].link).unwrap();
 
     // A second tenant is not slowed by the first.
     host.create_tenant("globex", "Globex", TenantLevel::Both)
         .unwrap();
     let other = host.tenant("globex").unwrap();
     other
-        .add_user("dee@globex.example", "Dee", Licence::Full)
+        .users().add("dee@globex.example", "Dee", Licence::Full)
         .unwrap();
-    let company = other.add_company(NewCompany::new("Hooli")).unwrap();
+    let company = other.companies().add(NewCompany::new("Hooli")).unwrap();
     let other_plan = other
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "P".into(),
             ..NewPlan::default()
         })
         .unwrap();
     other
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             other_plan,
             Audience::Users,
             ["dee@globex.example"],
@@ -228,7 +228,7 @@ fn the_rate_limit_holds_notifications_back_per_tenant_but_never_codes() {
     let mailbox = FileMailbox::new(dir.path());
     let report = host.deliver_outbox(&mailbox, 100).unwrap();
     assert_eq!((report.sent, report.deferred), (4, 1), "{report:?}");
-    let pending = tenant.outbox(Some(OutboxStatus::Pending)).unwrap();
+    let pending = tenant.outbox().list(Some(OutboxStatus::Pending)).unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].recipient, "cy@acme.example");
     assert_eq!(pending[0].kind, "share");

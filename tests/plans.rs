@@ -18,8 +18,8 @@ fn host() -> (Host, i64) {
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let acme = host.tenant("acme").unwrap();
-    acme.add_admin("csm@acme.example", "Cem").unwrap();
-    let company = acme.add_company(NewCompany::new("Globex")).unwrap();
+    acme.access().add_admin("csm@acme.example", "Cem").unwrap();
+    let company = acme.companies().add(NewCompany::new("Globex")).unwrap();
     (host, company)
 }
 
@@ -28,7 +28,7 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
     let (host, company) = host();
     let tenant = host.tenant("acme").unwrap().acting_as("csm@acme.example");
     let plan = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "Onboarding".into(),
             plan_type: "Onboarding".into(),
@@ -36,10 +36,10 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
         })
         .unwrap();
     let objective = tenant
-        .add_objective(plan, "Go live", date(2026, 4, 30), None)
+        .plans().add_objective(plan, "Go live", date(2026, 4, 30), None)
         .unwrap();
     let cta = tenant
-        .open_cta(&NewCta {
+        .ctas().open(&NewCta {
             company_id: company,
             kind: CtaType::Objective,
             name: "Kick-off".into(),
@@ -50,7 +50,7 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
         })
         .unwrap();
     tenant
-        .add_task(
+        .plans().add_task(
             TaskOf::Cta(cta),
             &NewTask {
                 name: "Book the room".into(),
@@ -60,7 +60,7 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
         )
         .unwrap();
     let late = tenant
-        .add_task(
+        .plans().add_task(
             TaskOf::Cta(cta),
             &NewTask {
                 name: "Send the agenda".into(),
@@ -71,7 +71,7 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
         .unwrap();
 
     let error = tenant
-        .set_plan_status(plan, PlanStatus::Active)
+        .plans().set_status(plan, PlanStatus::Active)
         .unwrap_err();
     match error.kind() {
         ErrorKind::CtaDueBeforeTask { from, broken, .. } => {
@@ -91,18 +91,18 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
         "{message}"
     );
     assert!(message.contains("`Kick-off`") && message.contains("`Send the agenda`"));
-    assert_eq!(tenant.plan(plan).unwrap().status, PlanStatus::Draft);
+    assert_eq!(tenant.plans().get(plan).unwrap().status, PlanStatus::Draft);
 
     // The handbook's fix: re-apply the task's due date, which moves the CTA's.
-    tenant.set_task_due(late, date(2026, 3, 20)).unwrap();
-    let loaded = tenant.plan(plan).unwrap();
+    tenant.plans().set_task_due(late, date(2026, 3, 20)).unwrap();
+    let loaded = tenant.plans().get(plan).unwrap();
     assert_eq!(loaded.ctas[0].due_date, date(2026, 3, 20));
-    tenant.set_plan_status(plan, PlanStatus::Active).unwrap();
-    assert_eq!(tenant.plan(plan).unwrap().status, PlanStatus::Active);
+    tenant.plans().set_status(plan, PlanStatus::Active).unwrap();
+    assert_eq!(tenant.plans().get(plan).unwrap().status, PlanStatus::Active);
 
     // On an active plan, a task may not be added past its CTA's date.
     let refused = tenant
-        .add_task(
+        .plans().add_task(
             TaskOf::Cta(cta),
             &NewTask {
                 name: "Follow up".into(),
@@ -113,7 +113,7 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
         .unwrap_err();
     assert!(refused.to_string().contains("Follow up"), "{refused}");
 
-    let log = tenant.audit_log().unwrap();
+    let log = tenant.audit().list().unwrap();
     let status = log.iter().rfind(|e| e.action == "plan.status").unwrap();
     assert_eq!(status.actor, "csm@acme.example");
 }
@@ -123,22 +123,22 @@ fn the_contacts_switch_marks_objectives_external_and_each_can_go_back() {
     let (host, company) = host();
     let tenant = host.tenant("acme").unwrap();
     let plan = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "Adoption".into(),
             ..NewPlan::default()
         })
         .unwrap();
-    let a = tenant.add_objective(plan, "A", None, None).unwrap();
-    let b = tenant.add_objective(plan, "B", None, None).unwrap();
-    let loaded = tenant.plan(plan).unwrap();
+    let a = tenant.plans().add_objective(plan, "A", None, None).unwrap();
+    let b = tenant.plans().add_objective(plan, "B", None, None).unwrap();
+    let loaded = tenant.plans().get(plan).unwrap();
     assert!(!loaded.share_with_contacts);
     assert!(loaded.objectives.iter().all(|o| !o.shared_externally));
 
-    tenant.set_sharing_with_contacts(plan, true).unwrap();
-    tenant.set_objective_shared(b, false).unwrap();
-    let c = tenant.add_objective(plan, "C", None, None).unwrap();
-    let loaded = tenant.plan(plan).unwrap();
+    tenant.plans().set_sharing_with_contacts(plan, true).unwrap();
+    tenant.plans().set_objective_shared(b, false).unwrap();
+    let c = tenant.plans().add_objective(plan, "C", None, None).unwrap();
+    let loaded = tenant.plans().get(plan).unwrap();
     let shared: Vec<(i64, bool)> = loaded
         .objectives
         .iter()
@@ -152,7 +152,7 @@ fn plans_and_ctas_check_what_they_point_at() {
     let (host, company) = host();
     let tenant = host.tenant("acme").unwrap();
     let missing = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company + 100,
             name: "X".into(),
             ..NewPlan::default()
@@ -169,7 +169,7 @@ fn plans_and_ctas_check_what_they_point_at() {
         "{missing}"
     );
     let blank = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "  ".into(),
             ..NewPlan::default()
@@ -177,16 +177,16 @@ fn plans_and_ctas_check_what_they_point_at() {
         .unwrap_err();
     assert!(blank.to_string().contains("plan name"), "{blank}");
 
-    let other = tenant.add_company(NewCompany::new("Initech")).unwrap();
+    let other = tenant.companies().add(NewCompany::new("Initech")).unwrap();
     let plan = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "P".into(),
             ..NewPlan::default()
         })
         .unwrap();
     let wrong_company = tenant
-        .open_cta(&NewCta {
+        .ctas().open(&NewCta {
             company_id: other,
             kind: CtaType::Risk,
             name: "Churn".into(),
@@ -209,7 +209,7 @@ fn plans_and_ctas_check_what_they_point_at() {
         CtaType::Activity,
     ] {
         tenant
-            .open_cta(&NewCta {
+            .ctas().open(&NewCta {
                 company_id: other,
                 kind,
                 name: format!("{kind:?}"),
@@ -220,16 +220,16 @@ fn plans_and_ctas_check_what_they_point_at() {
             })
             .unwrap();
     }
-    let ctas = tenant.ctas(other).unwrap();
+    let ctas = tenant.ctas().list(other).unwrap();
     assert_eq!(ctas.len(), 4);
     assert!(
         ctas.iter()
             .all(|c| c.source == "operator" && c.status == "open")
     );
-    tenant.close_cta(ctas[0].id, "Handled by phone").unwrap();
-    assert_eq!(tenant.ctas(other).unwrap()[0].status, "closed");
+    tenant.ctas().close(ctas[0].id, "Handled by phone").unwrap();
+    assert_eq!(tenant.ctas().list(other).unwrap()[0].status, "closed");
     let task = tenant
-        .add_task(
+        .plans().add_task(
             TaskOf::Cta(ctas[1].id),
             &NewTask {
                 name: "Call".into(),
@@ -237,16 +237,16 @@ fn plans_and_ctas_check_what_they_point_at() {
             },
         )
         .unwrap();
-    tenant.complete_task(task, true).unwrap();
-    assert_eq!(tenant.ctas(other).unwrap()[1].tasks[0].status, "done");
-    assert!(tenant.close_cta(9_999, "gone").is_err());
+    tenant.plans().complete_task(task, true).unwrap();
+    assert_eq!(tenant.ctas().list(other).unwrap()[1].tasks[0].status, "done");
+    assert!(tenant.ctas().close(9_999, "gone").is_err());
     // Another tenant sees none of it.
     host.create_tenant("umbrella", "Umbrella", TenantLevel::Both)
         .unwrap();
     let umbrella = host.tenant("umbrella").unwrap();
-    assert!(umbrella.ctas(other).unwrap().is_empty());
+    assert!(umbrella.ctas().list(other).unwrap().is_empty());
     assert!(matches!(
-        umbrella.plan(plan).unwrap_err().kind(),
+        umbrella.plans().get(plan).unwrap_err().kind(),
         ErrorKind::NotFound { .. }
     ));
 }
@@ -262,7 +262,7 @@ fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
     let admin = "admin@acme.example";
     host.tenant("acme")
         .unwrap()
-        .add_admin(admin, "Ada")
+        .access().add_admin(admin, "Ada")
         .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as(admin);
     host.install_plugin(&support::plugin_bytes("partner-welcome"), admin)
@@ -274,7 +274,7 @@ fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
     .unwrap();
 
     let (partner, report) = acme
-        .add_partner(NewCompany::new("Bennett & Co."), None)
+        .partners().add(NewCompany::new("Bennett & Co."), None)
         .unwrap();
     assert!(report.applied.is_empty(), "{report:?}");
     let refused = report.refused.join("\n");
@@ -283,7 +283,7 @@ fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
         "{refused}"
     );
     // The company's CTAs still list: nothing unreadable was stored.
-    assert!(acme.ctas(partner).unwrap().is_empty());
+    assert!(acme.ctas().list(partner).unwrap().is_empty());
 
     // A sane count opens the CTA, due that many days after today.
     acme.configure_plugin(
@@ -291,9 +291,9 @@ fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
         [("due-days".to_owned(), "14".to_owned())].into(),
     )
     .unwrap();
-    let (partner, report) = acme.add_partner(NewCompany::new("Contoso"), None).unwrap();
+    let (partner, report) = acme.partners().add(NewCompany::new("Contoso"), None).unwrap();
     assert!(report.refused.is_empty(), "{report:?}");
-    let ctas = acme.ctas(partner).unwrap();
+    let ctas = acme.ctas().list(partner).unwrap();
     assert_eq!(ctas.len(), 1);
     assert!(ctas[0].due_date.is_some());
 }
@@ -305,7 +305,7 @@ fn plan_with_late_ctas(
     ctas: usize,
 ) -> (i64, Vec<(i64, i64)>) {
     let plan = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "Onboarding".into(),
             ..NewPlan::default()
@@ -314,7 +314,7 @@ fn plan_with_late_ctas(
     let late = (0..ctas)
         .map(|n| {
             let cta = tenant
-                .open_cta(&NewCta {
+                .ctas().open(&NewCta {
                     company_id: company,
                     kind: CtaType::Activity,
                     name: format!("CTA {n}"),
@@ -325,7 +325,7 @@ fn plan_with_late_ctas(
                 })
                 .unwrap();
             let task = tenant
-                .add_task(
+                .plans().add_task(
                     TaskOf::Cta(cta),
                     &NewTask {
                         name: format!("Task {n}"),
@@ -345,9 +345,9 @@ fn every_plan_transition_is_allowed_or_refused_by_name_and_audited() {
     let (host, company) = host();
     let tenant = host.tenant("acme").unwrap().acting_as("csm@acme.example");
     let (plan, late) = plan_with_late_ctas(&tenant, company, 3);
-    let status = |t: &cs_host::Tenant<'_>| t.plan(plan).unwrap().status;
+    let status = |t: &cs_host::Tenant<'_>| t.plans().get(plan).unwrap().status;
     let refused = |to: PlanStatus, from: PlanStatus, reason: &str| {
-        let error = tenant.set_plan_status(plan, to).unwrap_err();
+        let error = tenant.plans().set_status(plan, to).unwrap_err();
         match error.kind() {
             ErrorKind::PlanTransitionRefused { from: f, to: t, .. } => {
                 assert_eq!((*f, *t), (from, to), "{error}")
@@ -359,14 +359,14 @@ fn every_plan_transition_is_allowed_or_refused_by_name_and_audited() {
             message.contains(&format!("{from} → {to} is refused")) && message.contains(reason),
             "{message}"
         );
-        assert_eq!(tenant.plan(plan).unwrap().status, from);
+        assert_eq!(tenant.plans().get(plan).unwrap().status, from);
     };
 
     // Draft: not to itself, not straight to complete; to active only with the CTA rule.
     refused(PlanStatus::Draft, PlanStatus::Draft, "already draft");
     refused(PlanStatus::Complete, PlanStatus::Draft, "activated");
     let error = tenant
-        .set_plan_status(plan, PlanStatus::Active)
+        .plans().set_status(plan, PlanStatus::Active)
         .unwrap_err();
     let ErrorKind::CtaDueBeforeTask { broken, .. } = error.kind() else {
         panic!("{error:?}")
@@ -384,9 +384,9 @@ fn every_plan_transition_is_allowed_or_refused_by_name_and_audited() {
     );
     assert_eq!(status(&tenant), PlanStatus::Draft);
     for (_, task) in &late {
-        tenant.set_task_due(*task, date(2026, 3, 20)).unwrap();
+        tenant.plans().set_task_due(*task, date(2026, 3, 20)).unwrap();
     }
-    tenant.set_plan_status(plan, PlanStatus::Active).unwrap();
+    tenant.plans().set_status(plan, PlanStatus::Active).unwrap();
     assert_eq!(status(&tenant), PlanStatus::Active);
 
     // Active: not back to draft, not to itself; to complete.
@@ -396,7 +396,7 @@ fn every_plan_transition_is_allowed_or_refused_by_name_and_audited() {
         "does not go back to draft",
     );
     refused(PlanStatus::Active, PlanStatus::Active, "already active");
-    tenant.set_plan_status(plan, PlanStatus::Complete).unwrap();
+    tenant.plans().set_status(plan, PlanStatus::Complete).unwrap();
     assert_eq!(status(&tenant), PlanStatus::Complete);
 
     // Complete: not to draft, not to itself, not to active by a status change; reopening is
@@ -412,16 +412,16 @@ fn every_plan_transition_is_allowed_or_refused_by_name_and_audited() {
         PlanStatus::Complete,
         "reopen it with a reason",
     );
-    let no_reason = tenant.reopen_plan(plan, "  ").unwrap_err();
+    let no_reason = tenant.plans().reopen(plan, "  ").unwrap_err();
     assert!(
         no_reason.to_string().contains("needs a reason"),
         "{no_reason}"
     );
     tenant
-        .reopen_plan(plan, "The customer added a second site")
+        .plans().reopen(plan, "The customer added a second site")
         .unwrap();
     assert_eq!(status(&tenant), PlanStatus::Active);
-    let again = tenant.reopen_plan(plan, "twice").unwrap_err();
+    let again = tenant.plans().reopen(plan, "twice").unwrap_err();
     assert!(
         again
             .to_string()
@@ -429,7 +429,7 @@ fn every_plan_transition_is_allowed_or_refused_by_name_and_audited() {
         "{again}"
     );
 
-    let log = tenant.audit_log().unwrap();
+    let log = tenant.audit().list().unwrap();
     let moves: Vec<(String, String)> = log
         .iter()
         .filter(|e| {
@@ -465,12 +465,12 @@ fn reopening_checks_the_cta_rule_like_activating() {
     let (host, company) = host();
     let tenant = host.tenant("acme").unwrap();
     let (plan, late) = plan_with_late_ctas(&tenant, company, 1);
-    tenant.set_task_due(late[0].1, date(2026, 3, 20)).unwrap();
-    tenant.set_plan_status(plan, PlanStatus::Active).unwrap();
-    tenant.set_plan_status(plan, PlanStatus::Complete).unwrap();
+    tenant.plans().set_task_due(late[0].1, date(2026, 3, 20)).unwrap();
+    tenant.plans().set_status(plan, PlanStatus::Active).unwrap();
+    tenant.plans().set_status(plan, PlanStatus::Complete).unwrap();
     // While complete, a CTA task moves past its CTA (only an active plan refuses that).
     tenant
-        .add_task(
+        .plans().add_task(
             TaskOf::Cta(late[0].0),
             &NewTask {
                 name: "Late review".into(),
@@ -479,7 +479,7 @@ fn reopening_checks_the_cta_rule_like_activating() {
             },
         )
         .unwrap();
-    let error = tenant.reopen_plan(plan, "more work").unwrap_err();
+    let error = tenant.plans().reopen(plan, "more work").unwrap_err();
     let message = error.to_string();
     assert!(
         message.contains("stays complete (complete → active refused)")
@@ -487,7 +487,7 @@ fn reopening_checks_the_cta_rule_like_activating() {
             && message.contains("reopen again"),
         "{message}"
     );
-    assert_eq!(tenant.plan(plan).unwrap().status, PlanStatus::Complete);
+    assert_eq!(tenant.plans().get(plan).unwrap().status, PlanStatus::Complete);
 }
 
 #[test]
@@ -522,7 +522,7 @@ fn the_command_line_walks_a_plan_through_its_states() {
         .unwrap()
         .tenant("acme")
         .unwrap()
-        .add_admin("csm@acme.example", "Cem")
+        .access().add_admin("csm@acme.example", "Cem")
         .unwrap();
     ok(&["company", "add", "--tenant", "acme", "Globex"]);
     let plan = ok(&[
@@ -584,13 +584,13 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
     let admin = host.tenant("acme").unwrap();
     // The CSM is the fixture's admin already.
     admin
-        .add_user("amy@acme.example", "amy@acme.example", Licence::Full)
+        .users().add("amy@acme.example", "amy@acme.example", Licence::Full)
         .unwrap();
-    let initech = admin.add_company(NewCompany::new("Initech")).unwrap();
+    let initech = admin.companies().add(NewCompany::new("Initech")).unwrap();
     let csm = host.tenant("acme").unwrap().acting_as("csm@acme.example");
     let amy = host.tenant("acme").unwrap().acting_as("amy@acme.example");
     let late_low = csm
-        .open_cta(&cta(
+        .ctas().open(&cta(
             globex,
             CtaType::Risk,
             "Late low",
@@ -599,7 +599,7 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
         ))
         .unwrap();
     let soon_low = csm
-        .open_cta(&cta(
+        .ctas().open(&cta(
             globex,
             CtaType::Activity,
             "Soon low",
@@ -608,7 +608,7 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
         ))
         .unwrap();
     let soon_high = csm
-        .open_cta(&cta(
+        .ctas().open(&cta(
             initech,
             CtaType::Expansion,
             "Soon high",
@@ -617,10 +617,10 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
         ))
         .unwrap();
     let undated = csm
-        .open_cta(&cta(globex, CtaType::Risk, "Undated", Priority::High, None))
+        .ctas().open(&cta(globex, CtaType::Risk, "Undated", Priority::High, None))
         .unwrap();
     let amys = amy
-        .open_cta(&cta(
+        .ctas().open(&cta(
             globex,
             CtaType::Risk,
             "Amy's",
@@ -629,7 +629,7 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
         ))
         .unwrap();
     let ids = |filter: &CtaFilter| -> Vec<i64> {
-        csm.cta_list(filter).unwrap().iter().map(|c| c.id).collect()
+        csm.ctas().cockpit(filter).unwrap().iter().map(|c| c.id).collect()
     };
 
     // Whoever opens a CTA owns it. "My CTAs", open, by due date then priority.
@@ -646,13 +646,13 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
     assert_eq!(ids(&globex_open), [amys, soon_low, late_low, undated]);
 
     // Closing needs a reason and keeps it; closed CTAs leave the open list.
-    let no_reason = csm.close_cta(soon_low, " ").unwrap_err();
+    let no_reason = csm.ctas().close(soon_low, " ").unwrap_err();
     assert!(no_reason.to_string().contains("reason"), "{no_reason}");
-    csm.close_cta(soon_low, "Customer renewed early").unwrap();
-    assert!(csm.close_cta(soon_low, "again").is_err());
+    csm.ctas().close(soon_low, "Customer renewed early").unwrap();
+    assert!(csm.ctas().close(soon_low, "again").is_err());
     assert_eq!(ids(&mine), [soon_high, late_low, undated]);
     let closed = csm
-        .cta_list(&CtaFilter {
+        .ctas().cockpit(&CtaFilter {
             status: CtaStatus::Closed,
             ..CtaFilter::default()
         })
@@ -667,26 +667,26 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
         ..CtaFilter::default()
     };
     assert_eq!(ids(&all), [amys, soon_high, soon_low, late_low, undated]);
-    csm.reopen_cta(soon_low).unwrap();
+    csm.ctas().reopen(soon_low).unwrap();
     assert_eq!(
-        csm.cta_list(&all).unwrap()[2].closed_reason,
+        csm.ctas().cockpit(&all).unwrap()[2].closed_reason,
         None,
         "reopening clears the reason"
     );
 
     // Assigning moves a CTA to another user's list; only users can own CTAs.
-    csm.assign_cta(undated, "amy@acme.example").unwrap();
+    csm.ctas().assign(undated, "amy@acme.example").unwrap();
     let amys_list = CtaFilter {
         owner: Some("amy@acme.example".into()),
         ..CtaFilter::default()
     };
     assert_eq!(ids(&amys_list), [amys, undated]);
-    let stranger = csm.assign_cta(undated, "nobody@acme.example").unwrap_err();
+    let stranger = csm.ctas().assign(undated, "nobody@acme.example").unwrap_err();
     assert!(
         matches!(stranger.kind(), ErrorKind::NotFound { .. }),
         "{stranger}"
     );
-    let log = csm.audit_log().unwrap();
+    let log = csm.audit().list().unwrap();
     for action in ["cta.close", "cta.reopen", "cta.assign"] {
         assert!(
             log.iter()
@@ -710,16 +710,16 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
     let admin = "admin@acme.example";
     host.tenant("acme")
         .unwrap()
-        .add_admin(admin, "Ada")
+        .access().add_admin(admin, "Ada")
         .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as(admin);
-    let globex = acme.add_company(NewCompany::new("Globex")).unwrap();
+    let globex = acme.companies().add(NewCompany::new("Globex")).unwrap();
     let task = |name: &str, days: Option<u32>| PlaybookTask {
         name: name.into(),
         due_in_days: days,
         owner: None,
     };
-    acme.define_playbook(&Playbook {
+    acme.playbooks().define(&Playbook {
         name: "Account Triage".into(),
         cta_type: CtaType::Risk,
         tasks: vec![
@@ -729,14 +729,14 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
         default: true,
     })
     .unwrap();
-    acme.define_playbook(&Playbook {
+    acme.playbooks().define(&Playbook {
         name: "Partner onboarding".into(),
         cta_type: CtaType::Lifecycle,
         tasks: vec![task("Send the welcome kit", Some(2))],
         default: true,
     })
     .unwrap();
-    acme.define_playbook(&Playbook {
+    acme.playbooks().define(&Playbook {
         name: "Executive escalation".into(),
         cta_type: CtaType::Risk,
         tasks: vec![task("Brief the VP", None)],
@@ -744,7 +744,7 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
     })
     .unwrap();
     let empty = acme
-        .define_playbook(&Playbook {
+        .playbooks().define(&Playbook {
             name: "Empty".into(),
             cta_type: CtaType::Risk,
             tasks: vec![],
@@ -756,7 +756,7 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
     // Opened by a user: the type's default playbook's tasks, due from today, never after the
     // CTA, owned by the CTA's owner.
     let risk = acme
-        .open_cta(&cta(
+        .ctas().open(&cta(
             globex,
             CtaType::Risk,
             "Usage dropped",
@@ -764,7 +764,7 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
             date(2026, 3, 15),
         ))
         .unwrap();
-    let opened = &acme.ctas(globex).unwrap()[0];
+    let opened = &acme.ctas().list(globex).unwrap()[0];
     assert_eq!(opened.id, risk);
     let tasks: Vec<(&str, Option<Date>, Option<&str>)> = opened
         .tasks
@@ -780,19 +780,19 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
     );
     // Another playbook on request, only for its type.
     assert_eq!(
-        acme.apply_playbook(risk, "executive escalation").unwrap(),
+        acme.playbooks().apply(risk, "executive escalation").unwrap(),
         1
     );
     let activity = acme
-        .open_cta(&cta(globex, CtaType::Activity, "QBR", Priority::Low, None))
+        .ctas().open(&cta(globex, CtaType::Activity, "QBR", Priority::Low, None))
         .unwrap();
     assert!(
-        acme.ctas(globex).unwrap()[1].tasks.is_empty(),
+        acme.ctas().list(globex).unwrap()[1].tasks.is_empty(),
         "no default for activity"
     );
-    let wrong = acme.apply_playbook(activity, "Account Triage").unwrap_err();
+    let wrong = acme.playbooks().apply(activity, "Account Triage").unwrap_err();
     assert!(wrong.to_string().contains("for risk CTAs"), "{wrong}");
-    assert_eq!(acme.playbooks().unwrap().len(), 3);
+    assert_eq!(acme.playbooks().list().unwrap().len(), 3);
 
     // Opened by a plugin (partner-welcome's open-cta): the lifecycle default applies too, and
     // a plugin's CTA has no owner until someone is assigned.
@@ -800,9 +800,9 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
         .unwrap();
     acme.enable_plugin("partner-welcome", EnableOptions::new())
         .unwrap();
-    let (partner, report) = acme.add_partner(NewCompany::new("Contoso"), None).unwrap();
+    let (partner, report) = acme.partners().add(NewCompany::new("Contoso"), None).unwrap();
     assert!(report.refused.is_empty(), "{report:?}");
-    let welcome = &acme.ctas(partner).unwrap()[0];
+    let welcome = &acme.ctas().list(partner).unwrap()[0];
     assert!(welcome.source.starts_with("plugin:"), "{welcome:?}");
     assert_eq!(welcome.owner, None);
     assert_eq!(
@@ -845,7 +845,7 @@ fn the_command_line_runs_the_cockpit_and_playbooks() {
         .unwrap()
         .tenant("acme")
         .unwrap()
-        .add_admin("csm@acme.example", "Cem")
+        .access().add_admin("csm@acme.example", "Cem")
         .unwrap();
     run(&["company", "add", "--tenant", "acme", "Globex"]);
     run(&[
@@ -922,7 +922,7 @@ fn the_cockpit_lists_a_relationships_ctas() {
         .add_relationship(cs_host::NewRelationship::new(globex, saas, "Globex EU"))
         .unwrap();
     let on_eu = tenant
-        .open_relationship_cta(
+        .ctas().open_on_relationship(
             eu,
             &cta(
                 globex,
@@ -934,7 +934,7 @@ fn the_cockpit_lists_a_relationships_ctas() {
         )
         .unwrap();
     let urgent_eu = tenant
-        .open_relationship_cta(
+        .ctas().open_on_relationship(
             eu,
             &cta(
                 globex,
@@ -946,7 +946,7 @@ fn the_cockpit_lists_a_relationships_ctas() {
         )
         .unwrap();
     tenant
-        .open_cta(&cta(
+        .ctas().open(&cta(
             globex,
             CtaType::Risk,
             "Company-wide",
@@ -955,7 +955,7 @@ fn the_cockpit_lists_a_relationships_ctas() {
         ))
         .unwrap();
     let listed: Vec<i64> = tenant
-        .cta_list(&CtaFilter {
+        .ctas().cockpit(&CtaFilter {
             relationship_id: Some(eu),
             ..CtaFilter::default()
         })
@@ -966,7 +966,7 @@ fn the_cockpit_lists_a_relationships_ctas() {
     assert_eq!(listed, [urgent_eu, on_eu], "same date: high priority first");
     assert_eq!(
         tenant
-            .cta_list(&CtaFilter {
+            .ctas().cockpit(&CtaFilter {
                 company_id: Some(globex),
                 ..CtaFilter::default()
             })

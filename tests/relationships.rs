@@ -26,15 +26,15 @@ fn world() -> World {
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let operator = host.tenant("acme").unwrap();
-    operator.add_admin("admin@acme.example", "Ada").unwrap();
-    operator.add_admin("csm@acme.example", "Cem").unwrap();
+    operator.access().add_admin("admin@acme.example", "Ada").unwrap();
+    operator.access().add_admin("csm@acme.example", "Cem").unwrap();
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
-    let company = acme.add_company(NewCompany::new("Globex")).unwrap();
+    let company = acme.companies().add(NewCompany::new("Globex")).unwrap();
     let (partner, _) = acme
-        .add_partner(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
+        .partners().add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
         .unwrap();
     let (other_partner, _) = acme
-        .add_partner(
+        .partners().add(
             NewCompany::new("Northwind Partners"),
             Some(AccessScope::RelationshipRecords),
         )
@@ -204,7 +204,7 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
     assert!(acme.relationship_type("On-premise").unwrap().is_none());
 
     // Every change is audited by who made it.
-    let log = acme.audit_log().unwrap();
+    let log = acme.audit().list().unwrap();
     for action in [
         "relationship_type.add",
         "relationship.add",
@@ -224,7 +224,7 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
 fn managed_by_names_one_partner_and_a_partner_sees_the_relationships_it_manages() {
     let w = world();
     let acme = w.host.tenant("acme").unwrap();
-    let customer = acme.add_company(NewCompany::new("Initech")).unwrap();
+    let customer = acme.companies().add(NewCompany::new("Initech")).unwrap();
     let eu = acme
         .add_relationship(
             NewRelationship::new(w.company, w.saas, "Globex EU")
@@ -292,7 +292,7 @@ fn managed_by_names_one_partner_and_a_partner_sees_the_relationships_it_manages(
         .collect();
     assert_eq!(managed, [eu, us]);
     assert_eq!(
-        acme.company(cs_host::CompanyKey::Id(w.partner))
+        acme.companies().get(cs_host::CompanyKey::Id(w.partner))
             .unwrap()
             .unwrap()
             .managed_as,
@@ -431,10 +431,10 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
     let eu = acme
         .add_relationship(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
         .unwrap();
-    let initech = acme.add_company(NewCompany::new("Initech")).unwrap();
+    let initech = acme.companies().add(NewCompany::new("Initech")).unwrap();
     let plan = |relationship: Option<i64>, name: &str| {
         let id = acme
-            .create_plan(&NewPlan {
+            .plans().create(&NewPlan {
                 company_id: w.company,
                 relationship_id: relationship,
                 name: name.into(),
@@ -442,7 +442,7 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
                 ..NewPlan::default()
             })
             .unwrap();
-        acme.set_plan_status(id, PlanStatus::Active).unwrap();
+        acme.plans().set_status(id, PlanStatus::Active).unwrap();
         id
     };
     let eu_plan = plan(Some(eu), "EU rollout");
@@ -458,25 +458,25 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
     };
     // A CTA opened on the relationship, one in its plan (on it without asking), one on the
     // company only.
-    let on_eu = acme.open_relationship_cta(eu, &cta(None)).unwrap();
-    let in_plan = acme.open_cta(&cta(Some(eu_plan))).unwrap();
-    let on_company = acme.open_cta(&cta(None)).unwrap();
+    let on_eu = acme.ctas().open_on_relationship(eu, &cta(None)).unwrap();
+    let in_plan = acme.ctas().open(&cta(Some(eu_plan))).unwrap();
+    let on_company = acme.ctas().open(&cta(None)).unwrap();
     let ids: Vec<i64> = acme
-        .relationship_ctas(eu)
+        .ctas().of_relationship(eu)
         .unwrap()
         .iter()
         .map(|c| c.id)
         .collect();
     assert_eq!(ids, [on_eu, in_plan]);
     assert!(
-        acme.ctas(w.company)
+        acme.ctas().list(w.company)
             .unwrap()
             .iter()
             .any(|c| c.id == on_company && c.relationship_id.is_none())
     );
     // A relationship of another company, or other than the plan's, is refused.
     let err = acme
-        .open_relationship_cta(
+        .ctas().open_on_relationship(
             eu,
             &NewCta {
                 company_id: initech,
@@ -489,11 +489,11 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
         .add_relationship(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
         .unwrap();
     let err = acme
-        .open_relationship_cta(other, &cta(Some(eu_plan)))
+        .ctas().open_on_relationship(other, &cta(Some(eu_plan)))
         .unwrap_err();
     assert!(err.to_string().contains("is for relationship"), "{err}");
     let plans: Vec<i64> = acme
-        .relationship_plans(eu)
+        .plans().of_relationship(eu)
         .unwrap()
         .iter()
         .map(|p| p.id)
@@ -502,30 +502,30 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
 
     // Shares: the relationship's view holds only its plans' recipients, the subject names the
     // relationship, and revoking by relationship leaves the company's other plans alone.
-    acme.share_plan(&ShareRequest::new(
+    acme.shares().share(&ShareRequest::new(
         eu_plan,
         Audience::Contacts,
         ["ops@globex.example"],
     ))
     .unwrap();
-    let outbox = acme.outbox(None).unwrap();
+    let outbox = acme.outbox().list(None).unwrap();
     assert!(
         outbox.iter().any(|m| m.recipient == "ops@globex.example"
             && m.subject == "EU rollout for Globex (Globex EU)"),
         "{outbox:?}"
     );
-    acme.share_plan(&ShareRequest::new(
+    acme.shares().share(&ShareRequest::new(
         company_plan,
         Audience::Contacts,
         ["cfo@globex.example"],
     ))
     .unwrap();
-    let view = acme.relationship_shares(eu).unwrap();
+    let view = acme.shares().of_relationship(eu).unwrap();
     let emails: Vec<&str> = view.iter().map(|r| r.email.as_str()).collect();
     assert_eq!(emails, ["ops@globex.example"]);
-    assert_eq!(acme.revoke_relationship(eu).unwrap(), 1);
+    assert_eq!(acme.shares().revoke_relationship(eu).unwrap(), 1);
     let states: Vec<(String, cs_host::LinkState)> = acme
-        .shares(None)
+        .shares().list(None)
         .unwrap()
         .into_iter()
         .map(|r| (r.email, r.state))
@@ -533,7 +533,7 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
     assert!(states.contains(&("ops@globex.example".into(), cs_host::LinkState::Revoked)));
     assert!(states.contains(&("cfo@globex.example".into(), cs_host::LinkState::Active)));
     assert!(
-        acme.audit_log()
+        acme.audit().list()
             .unwrap()
             .iter()
             .any(|e| e.action == "share.revoke" && e.subject == format!("relationship:{eu}"))
@@ -628,19 +628,19 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
 
     // Managed By on a company: the one-partner error says "clear it first", and clearing works.
     let customer = acme
-        .add_company(NewCompany::new("Initech").managed_by(w.partner))
+        .companies().add(NewCompany::new("Initech").managed_by(w.partner))
         .unwrap();
     let err = acme
-        .set_managed_by(customer, Some(w.other_partner))
+        .companies().set_managed_by(customer, Some(w.other_partner))
         .unwrap_err();
     assert!(err.to_string().contains("clear it first"), "{err}");
-    acme.set_managed_by(customer, None).unwrap();
-    acme.set_managed_by(customer, Some(w.other_partner))
+    acme.companies().set_managed_by(customer, None).unwrap();
+    acme.companies().set_managed_by(customer, Some(w.other_partner))
         .unwrap();
 
     // A company another partner manages is not tagged as a partner.
     let err = acme
-        .tag_partners(&[customer], Some(AccessScope::Both))
+        .partners().tag(&[customer], Some(AccessScope::Both))
         .unwrap_err();
     assert!(
         err.to_string()
@@ -648,7 +648,7 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
         "{err}"
     );
     assert!(
-        acme.partners()
+        acme.partners().list()
             .unwrap()
             .iter()
             .all(|p| p.company.name != "Initech")
@@ -657,13 +657,13 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
     // Re-tagging a partner with another scope is refused, naming the command; the scope
     // command changes it.
     let err = acme
-        .tag_partners(&[w.partner], Some(AccessScope::CompanyRecords))
+        .partners().tag(&[w.partner], Some(AccessScope::CompanyRecords))
         .unwrap_err();
     assert!(err.to_string().contains("cshost partner scope"), "{err}");
-    acme.set_partner_scope(w.partner, Some(AccessScope::CompanyRecords))
+    acme.partners().set_scope(w.partner, Some(AccessScope::CompanyRecords))
         .unwrap();
     let scope = |id: i64| {
-        acme.partners()
+        acme.partners().list()
             .unwrap()
             .into_iter()
             .find(|p| p.company.id == id.to_string())
@@ -679,18 +679,18 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
                 .managed_by(w.other_partner),
         )
         .unwrap();
-    let err = acme.untag_partner(w.other_partner).unwrap_err();
+    let err = acme.partners().untag(w.other_partner).unwrap_err();
     assert!(
         err.to_string()
             .contains("manages 1 company(ies) and 1 relationship(s)"),
         "{err}"
     );
-    acme.set_managed_by(customer, None).unwrap();
+    acme.companies().set_managed_by(customer, None).unwrap();
     acme.set_relationship_managed_by(rel, None).unwrap();
-    acme.untag_partner(w.other_partner).unwrap();
+    acme.partners().untag(w.other_partner).unwrap();
     assert_eq!(scope(w.other_partner), None);
     assert!(
-        acme.audit_log()
+        acme.audit().list()
             .unwrap()
             .iter()
             .any(|e| e.action == "partner.untag")
@@ -698,7 +698,7 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
 
     // Partners added by hand: the same name warns; the same name and external id is refused.
     let (_, report) = acme
-        .add_partner(
+        .partners().add(
             NewCompany::new("bennett & co.").field("external_id", "P-9"),
             Some(AccessScope::Both),
         )
@@ -708,7 +708,7 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
         "{report:?}"
     );
     let err = acme
-        .add_partner(
+        .partners().add(
             NewCompany::new("Bennett & Co.").field("external_id", "P-9"),
             Some(AccessScope::Both),
         )
@@ -717,22 +717,22 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
 
     // An objective goes internal again, and external.
     let plan = acme
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: w.company,
             name: "Onboarding".into(),
             share_with_contacts: true,
             ..NewPlan::default()
         })
         .unwrap();
-    let objective = acme.add_objective(plan, "Go live", None, None).unwrap();
-    acme.set_objective_shared(objective, false).unwrap();
-    assert!(!acme.plan(plan).unwrap().objectives[0].shared_externally);
-    acme.set_objective_shared(objective, true).unwrap();
-    assert!(acme.plan(plan).unwrap().objectives[0].shared_externally);
+    let objective = acme.plans().add_objective(plan, "Go live", None, None).unwrap();
+    acme.plans().set_objective_shared(objective, false).unwrap();
+    assert!(!acme.plans().get(plan).unwrap().objectives[0].shared_externally);
+    acme.plans().set_objective_shared(objective, true).unwrap();
+    assert!(acme.plans().get(plan).unwrap().objectives[0].shared_externally);
 
     // A CTA's due date moves, checked against its tasks.
     let cta = acme
-        .open_cta(&NewCta {
+        .ctas().open(&NewCta {
             company_id: w.company,
             kind: CtaType::Risk,
             name: "Kick-off".into(),
@@ -743,7 +743,7 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
         })
         .unwrap();
     let task = acme
-        .add_task(
+        .plans().add_task(
             TaskOf::Cta(cta),
             &NewTask {
                 name: "Book the room".into(),
@@ -752,7 +752,7 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
             },
         )
         .unwrap();
-    let err = acme.set_cta_due(cta, Date::new(2026, 3, 5)).unwrap_err();
+    let err = acme.ctas().set_due(cta, Date::new(2026, 3, 5)).unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains(&format!(
@@ -760,11 +760,11 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
         )),
         "{message}"
     );
-    acme.set_cta_due(cta, Date::new(2026, 3, 8)).unwrap();
-    let due = acme.ctas(w.company).unwrap()[0].due_date;
+    acme.ctas().set_due(cta, Date::new(2026, 3, 8)).unwrap();
+    let due = acme.ctas().list(w.company).unwrap()[0].due_date;
     assert_eq!(due, Date::new(2026, 3, 8));
-    acme.set_cta_due(cta, None).unwrap();
-    assert_eq!(acme.ctas(w.company).unwrap()[0].due_date, None);
+    acme.ctas().set_due(cta, None).unwrap();
+    assert_eq!(acme.ctas().list(w.company).unwrap()[0].due_date, None);
 }
 
 #[test]
@@ -773,26 +773,26 @@ fn a_draft_plan_can_be_shared_and_its_recipients_see_that_it_is_a_draft() {
     use cs_host::{Licence, NewPlan, Opened, PlanStatus, ShareRequest};
     let w = world();
     let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
-    acme.add_user("vic@acme.example", "Vic", Licence::Full)
+    acme.users().add("vic@acme.example", "Vic", Licence::Full)
         .unwrap();
-    let mut settings = acme.sharing_settings().unwrap();
+    let mut settings = acme.shares().settings().unwrap();
     settings.otp_required = false;
-    acme.set_sharing_settings(&settings).unwrap();
+    acme.shares().set_settings(&settings).unwrap();
     let plan = acme
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: w.company,
             name: "Onboarding".into(),
             ..NewPlan::default()
         })
         .unwrap();
     let receipt = acme
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             plan,
             Audience::Users,
             ["vic@acme.example"],
         ))
         .unwrap();
-    match acme.open_link(&receipt.links[0].link).unwrap() {
+    match acme.links().open(&receipt.links[0].link).unwrap() {
         Opened::Plan(shared) => assert_eq!(shared.status, PlanStatus::Draft),
         Opened::CodeRequired => panic!("no code is required"),
     }
@@ -907,7 +907,7 @@ fn import_world() -> (World, i64) {
         .unwrap()
         .acting_as("admin@acme.example");
     let initech = acme
-        .add_company(NewCompany::new("Initech").field("external_id", "C-2"))
+        .companies().add(NewCompany::new("Initech").field("external_id", "C-2"))
         .unwrap();
     acme.add_relationship_type("On-premise").unwrap();
     acme.define_relationship_field("On-premise", "servers", FieldType::Number, false)
@@ -1117,9 +1117,9 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
             && header.ends_with(",Managed By"),
         "{sample}"
     );
-    acme.add_company(NewCompany::new("Aurora Logistics"))
+    acme.companies().add(NewCompany::new("Aurora Logistics"))
         .unwrap();
-    acme.add_company(NewCompany::new("Kiwi Health").field("external_id", "C-0002"))
+    acme.companies().add(NewCompany::new("Kiwi Health").field("external_id", "C-0002"))
         .unwrap();
     let job = acme
         .import_bytes("sample.csv", sample.as_bytes(), &options)

@@ -721,7 +721,7 @@ fn a_plugin_that_describes_itself_differently_after_install_is_refused() {
             .unwrap();
         host.tenant("acme")
             .unwrap()
-            .add_admin("admin@acme.example", "Ada")
+            .access().add_admin("admin@acme.example", "Ada")
             .unwrap();
         let installed = host
             .install_plugin(&plugin_bytes("describe-switcher"), OPS)
@@ -743,7 +743,7 @@ fn a_plugin_that_describes_itself_differently_after_install_is_refused() {
     for _ in 0..64 {
         let host = Host::open(&db, support::host_config()).unwrap();
         let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
-        match acme.run_hook(ExtensionPoint::FieldMapper, input.clone(), None) {
+        match acme.hooks().run(ExtensionPoint::FieldMapper, input.clone(), None) {
             Ok(out) => {
                 // It agreed this time: it sees exactly what the recorded manifest allows.
                 let seen = out[0]["fields"]["name"].as_str().unwrap().to_owned();
@@ -775,10 +775,10 @@ fn host_with(dir: &std::path::Path, plugin: &str, options: EnableOptions) -> Hos
         .unwrap();
     host.tenant("acme")
         .unwrap()
-        .add_admin("admin@acme.example", "Ada")
+        .access().add_admin("admin@acme.example", "Ada")
         .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
-    acme.add_user("csm@acme.example", "Cem", cs_host::Licence::Full)
+    acme.users().add("csm@acme.example", "Cem", cs_host::Licence::Full)
         .unwrap();
     host.install_plugin(&plugin_bytes(plugin), "ops@platform.example")
         .unwrap();
@@ -813,7 +813,7 @@ fn a_notifier_cannot_mail_a_shared_plan_to_an_outside_address() {
     let host = host_with(dir.path(), "exfiltrator", EnableOptions::new());
     let acme = host.tenant("acme").unwrap();
     let out = acme
-        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     assert_eq!(out["error"]["code"], "egress-denied", "{out}");
     assert!(
@@ -837,7 +837,7 @@ fn a_notifier_cannot_mail_a_shared_plan_to_an_outside_address() {
     )
     .unwrap();
     let out = acme
-        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     let sent = out["send"].as_array().unwrap();
     assert_eq!(sent.len(), 1, "{out}");
@@ -854,7 +854,7 @@ fn a_notifier_cannot_flood_the_outbox_with_empty_notifications() {
     let out = host
         .tenant("acme")
         .unwrap()
-        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     // Empty notifications are not free: each counts against the 4 KiB output cap.
     assert_eq!(out["error"]["code"], "output-too-large", "{out}");
@@ -869,7 +869,7 @@ fn a_notifier_cannot_write_headers_through_a_subject_or_an_address() {
     let out = host
         .tenant("acme")
         .unwrap()
-        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     // The address ` \tPAT@GLOBEX.EXAMPLE\r\n` is the recipient's, normalised; the subject's
     // line break is made a space by every transport (tested with the outbox).
@@ -883,7 +883,7 @@ fn a_lifecycle_plugin_cannot_notify_outside_the_partner_or_flood_it() {
     let host = host_with(dir.path(), "exfiltrator", EnableOptions::new());
     let acme = host.tenant("acme").unwrap();
     let err = acme
-        .run_hook(ExtensionPoint::Lifecycle, partner_input(), None)
+        .hooks().run(ExtensionPoint::Lifecycle, partner_input(), None)
         .unwrap_err();
     let cs_host::ErrorKind::Plugin(error) = err.kind() else {
         panic!("expected a plugin error, got {err}")
@@ -894,7 +894,7 @@ fn a_lifecycle_plugin_cannot_notify_outside_the_partner_or_flood_it() {
     acme.enable_plugin("exfiltrator", EnableOptions::new().config("mode", "flood"))
         .unwrap();
     let err = acme
-        .run_hook(ExtensionPoint::Lifecycle, partner_input(), None)
+        .hooks().run(ExtensionPoint::Lifecycle, partner_input(), None)
         .unwrap_err();
     let cs_host::ErrorKind::Plugin(error) = err.kind() else {
         panic!("expected a plugin error, got {err}")
@@ -927,7 +927,7 @@ fn an_egress_grant_lets_a_notifier_reach_only_the_allowed_domain_and_is_audited(
     let enablement = acme.allow_egress("exfiltrator", "Evil.Example").unwrap();
     assert_eq!(enablement.egress, ["evil.example".to_owned()].into());
     let out = acme
-        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     let sent = out["send"].as_array().unwrap();
     assert!(
@@ -935,7 +935,7 @@ fn an_egress_grant_lets_a_notifier_reach_only_the_allowed_domain_and_is_audited(
             .any(|n| n["recipient"] == "attacker@evil.example"),
         "{out}"
     );
-    let audit = acme.audit_log().unwrap();
+    let audit = acme.audit().list().unwrap();
     assert!(
         audit
             .iter()
@@ -945,7 +945,7 @@ fn an_egress_grant_lets_a_notifier_reach_only_the_allowed_domain_and_is_audited(
     // Taken back, the outside address is refused again.
     acme.deny_egress("exfiltrator", "evil.example").unwrap();
     let out = acme
-        .run_hook(ExtensionPoint::Notifier, share_input(), None)
+        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     assert_eq!(out["error"]["code"], "egress-denied", "{out}");
 }
@@ -1103,7 +1103,7 @@ fn import_slowly(
     let host = host_with(dir.path(), "slow-mapper", options);
     host.tenant("acme")
         .unwrap()
-        .define_company_field("notes", cs_host::FieldType::Text, false)
+        .companies().define_field("notes", cs_host::FieldType::Text, false)
         .unwrap();
     let mut csv = String::from("Name,Notes\n");
     for n in 1..=rows {
@@ -1162,7 +1162,7 @@ fn a_spent_import_budget_lets_a_fail_open_plugin_sit_out_the_rest() {
     assert_eq!((job.created, job.failed), (100, 0), "{job:?}");
     let acme = host.tenant("acme").unwrap();
     let notes = |name: &str| {
-        acme.company(cs_host::CompanyKey::Name(name))
+        acme.companies().get(cs_host::CompanyKey::Name(name))
             .unwrap()
             .unwrap()
             .fields

@@ -49,18 +49,18 @@ fn prepare(db: &Path) -> Made {
     host.create_tenant("beta", "Beta", TenantLevel::Both)
         .unwrap();
     let operator = host.tenant("acme").unwrap();
-    operator.add_admin("csm@acme.example", "Cem").unwrap();
+    operator.access().add_admin("csm@acme.example", "Cem").unwrap();
     operator
-        .add_user("viewer@acme.example", "Vic", Licence::Viewer)
+        .users().add("viewer@acme.example", "Vic", Licence::Viewer)
         .unwrap();
     let acme = host
         .tenant("acme")
         .unwrap()
         .as_user("csm@acme.example")
         .unwrap();
-    let company = acme.add_company(NewCompany::new("Globex")).unwrap();
+    let company = acme.companies().add(NewCompany::new("Globex")).unwrap();
     let plan = acme
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "Onboarding <pilot>".into(),
             due_date: Date::new(2027, 6, 30),
@@ -69,10 +69,10 @@ fn prepare(db: &Path) -> Made {
         })
         .unwrap();
     let objective = acme
-        .add_objective(plan, "Go live", Date::new(2027, 4, 30), Some(true))
+        .plans().add_objective(plan, "Go live", Date::new(2027, 4, 30), Some(true))
         .unwrap();
     let task = acme
-        .add_task(
+        .plans().add_task(
             TaskOf::Objective(objective),
             &NewTask {
                 name: "Train <b>admins</b>".into(),
@@ -81,13 +81,13 @@ fn prepare(db: &Path) -> Made {
         )
         .unwrap();
     let admin_token = acme
-        .create_token("csm@acme.example", "tests", 1)
+        .access().create_token("csm@acme.example", "tests", 1)
         .unwrap()
         .token;
     let viewer_token = host
         .tenant("acme")
         .unwrap()
-        .create_token("viewer@acme.example", "tests", 1)
+        .access().create_token("viewer@acme.example", "tests", 1)
         .unwrap()
         .token;
     let operator_token = host
@@ -406,7 +406,7 @@ fn share(server: &Server, made: &Made, email: &str) -> String {
         .as_user("csm@acme.example")
         .unwrap();
     let receipt = acme
-        .share_plan(&ShareRequest {
+        .shares().share(&ShareRequest {
             recipients: vec![ShareTo {
                 permission: SharePermission::Update,
                 ..ShareTo::email(email)
@@ -711,11 +711,11 @@ fn a_recipient_opens_the_link_enters_the_mailed_code_and_updates_a_task() {
     // The CSM sees the change, made by the recipient.
     let host = server.host();
     let acme = host.tenant("acme").unwrap();
-    let task = &acme.plan(made.plan).unwrap().objectives[0].tasks[0];
+    let task = &acme.plans().get(made.plan).unwrap().objectives[0].tasks[0];
     assert_eq!(task.status, "done");
     assert_eq!(task.due_date, Date::new(2027, 4, 20));
     assert!(
-        acme.audit_log()
+        acme.audit().list()
             .unwrap()
             .iter()
             .any(|e| e.actor == "recipient:pat@globex.example")
@@ -727,7 +727,7 @@ fn a_recipient_opens_the_link_enters_the_mailed_code_and_updates_a_task() {
     assert!(page.body.contains("Send me a code"));
     let refused = stranger.post(&task_path, &[("csrf", &csrf(&page.body)), ("done", "0")]);
     assert_eq!(refused.status, 401, "{}", refused.body);
-    let task = &acme.plan(made.plan).unwrap().objectives[0].tasks[0];
+    let task = &acme.plans().get(made.plan).unwrap().objectives[0].tasks[0];
     assert_eq!(task.status, "done");
 }
 
@@ -805,6 +805,6 @@ fn one_client_address_gets_a_limited_number_of_code_requests_and_attempts() {
     assert_eq!(refused.status, 429, "{}", refused.body);
     assert!(refused.body.contains("Too many tries"), "{}", refused.body);
     let host = server.host();
-    let shares = host.tenant("acme").unwrap().shares(None).unwrap();
+    let shares = host.tenant("acme").unwrap().shares().list(None).unwrap();
     assert_eq!(shares[0].state, cs_host::LinkState::Active);
 }

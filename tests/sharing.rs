@@ -43,30 +43,30 @@ fn fixture() -> Fixture {
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let tenant = host.tenant("acme").unwrap();
-    tenant.add_admin("csm@acme.example", "Cem").unwrap();
+    tenant.access().add_admin("csm@acme.example", "Cem").unwrap();
     tenant
-        .add_user("full@acme.example", "Fay Full", Licence::Full)
+        .users().add("full@acme.example", "Fay Full", Licence::Full)
         .unwrap();
     tenant
-        .add_user("viewer@acme.example", "Vic Viewer", Licence::Viewer)
+        .users().add("viewer@acme.example", "Vic Viewer", Licence::Viewer)
         .unwrap();
     tenant
-        .add_user(
+        .users().add(
             "analyst@acme.example",
             "Ana Lytics",
             Licence::ViewerAnalytics,
         )
         .unwrap();
     tenant
-        .add_user(
+        .users().add(
             "collab@acme.example",
             "Col Laborator",
             Licence::InternalCollaborator,
         )
         .unwrap();
-    let company = tenant.add_company(NewCompany::new("Globex")).unwrap();
+    let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
     let plan = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "Onboarding".into(),
             due_date: Date::new(2026, 6, 30),
@@ -74,14 +74,14 @@ fn fixture() -> Fixture {
         })
         .unwrap();
     let internal = tenant
-        .add_objective(plan, "Renewal pricing", None, Some(false))
+        .plans().add_objective(plan, "Renewal pricing", None, Some(false))
         .unwrap();
     let external = tenant
-        .add_objective(plan, "Go live", Date::new(2026, 4, 30), Some(true))
+        .plans().add_objective(plan, "Go live", Date::new(2026, 4, 30), Some(true))
         .unwrap();
     for (objective, task) in [(internal, "Draft the quote"), (external, "Train admins")] {
         tenant
-            .add_task(
+            .plans().add_task(
                 TaskOf::Objective(objective),
                 &NewTask {
                     name: task.into(),
@@ -99,9 +99,9 @@ fn fixture() -> Fixture {
 }
 
 fn without_otp(tenant: &Tenant<'_>) {
-    let mut settings = tenant.sharing_settings().unwrap();
+    let mut settings = tenant.shares().settings().unwrap();
     settings.otp_required = false;
-    tenant.set_sharing_settings(&settings).unwrap();
+    tenant.shares().set_settings(&settings).unwrap();
 }
 
 fn objective_names(opened: Opened) -> Vec<String> {
@@ -121,12 +121,12 @@ fn internal_users_need_a_viewer_or_full_licence() {
         "analyst@acme.example",
     ];
     let receipt = tenant
-        .share_plan(&ShareRequest::new(f.plan, Audience::Users, emails))
+        .shares().share(&ShareRequest::new(f.plan, Audience::Users, emails))
         .unwrap();
     assert_eq!(receipt.links.len(), 3);
 
     let refused = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["viewer@acme.example", "collab@acme.example"],
@@ -140,7 +140,7 @@ fn internal_users_need_a_viewer_or_full_licence() {
         other => panic!("{other:?}"),
     }
     let unknown = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["nobody@acme.example"],
@@ -151,7 +151,7 @@ fn internal_users_need_a_viewer_or_full_licence() {
         "{unknown}"
     );
     // A refused share records nothing: not the share, not the other recipient's link.
-    assert_eq!(tenant.shares(Some(f.plan)).unwrap().len(), 3);
+    assert_eq!(tenant.shares().list(Some(f.plan)).unwrap().len(), 3);
 }
 
 #[test]
@@ -167,19 +167,19 @@ fn contacts_need_the_plan_switch_and_become_persons() {
         }],
         ..ShareRequest::new(f.plan, Audience::Contacts, [])
     };
-    let off = tenant.share_plan(&request).unwrap_err();
+    let off = tenant.shares().share(&request).unwrap_err();
     assert!(off.to_string().contains("sharing with contacts"), "{off}");
     assert!(
         tenant
-            .person_by_email("pat@globex.example")
+            .persons().by_email("pat@globex.example")
             .unwrap()
             .is_none()
     );
 
-    tenant.set_sharing_with_contacts(f.plan, true).unwrap();
-    tenant.share_plan(&request).unwrap();
+    tenant.plans().set_sharing_with_contacts(f.plan, true).unwrap();
+    tenant.shares().share(&request).unwrap();
     let person = tenant
-        .person_by_email("pat@globex.example")
+        .persons().by_email("pat@globex.example")
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -188,8 +188,8 @@ fn contacts_need_the_plan_switch_and_become_persons() {
     );
     assert_eq!(person.company_id, Some(f.company));
     // Sharing again finds the same person.
-    tenant.share_plan(&request).unwrap();
-    assert_eq!(tenant.persons(f.company).unwrap().len(), 1);
+    tenant.shares().share(&request).unwrap();
+    assert_eq!(tenant.persons().list(f.company).unwrap().len(), 1);
 }
 
 #[test]
@@ -197,30 +197,30 @@ fn external_recipients_see_only_objectives_shared_externally() {
     let f = fixture();
     let tenant = f.tenant();
     without_otp(&tenant);
-    tenant.set_sharing_with_contacts(f.plan, true).unwrap();
+    tenant.plans().set_sharing_with_contacts(f.plan, true).unwrap();
     // Turning the switch on shares every objective; mark one internal again.
-    let plan = tenant.plan(f.plan).unwrap();
+    let plan = tenant.plans().get(f.plan).unwrap();
     tenant
-        .set_objective_shared(plan.objectives[0].id, false)
+        .plans().set_objective_shared(plan.objectives[0].id, false)
         .unwrap();
 
     let external = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Contacts,
             ["pat@globex.example"],
         ))
         .unwrap();
     let internal = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["viewer@acme.example"],
         ))
         .unwrap();
-    let seen = objective_names(tenant.open_link(&external.links[0].link).unwrap());
+    let seen = objective_names(tenant.links().open(&external.links[0].link).unwrap());
     assert_eq!(seen, ["Go live"]);
-    let seen = objective_names(tenant.open_link(&internal.links[0].link).unwrap());
+    let seen = objective_names(tenant.links().open(&internal.links[0].link).unwrap());
     assert_eq!(seen, ["Renewal pricing", "Go live"]);
 }
 
@@ -230,32 +230,32 @@ fn the_sharer_can_exclude_tasks_and_the_subject_defaults_to_plan_for_customer() 
     let tenant = f.tenant();
     without_otp(&tenant);
     let with_tasks = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example"],
         ))
         .unwrap();
     let without = tenant
-        .share_plan(&ShareRequest {
+        .shares().share(&ShareRequest {
             include_tasks: false,
             subject: Some("Our plan".into()),
             note: Some("See you Monday".into()),
             ..ShareRequest::new(f.plan, Audience::Users, ["viewer@acme.example"])
         })
         .unwrap();
-    let Opened::Plan(full) = tenant.open_link(&with_tasks.links[0].link).unwrap() else {
+    let Opened::Plan(full) = tenant.links().open(&with_tasks.links[0].link).unwrap() else {
         panic!()
     };
     assert_eq!(full.objectives[1].tasks[0].name, "Train admins");
     assert_eq!(full.customer, "Globex");
-    let Opened::Plan(bare) = tenant.open_link(&without.links[0].link).unwrap() else {
+    let Opened::Plan(bare) = tenant.links().open(&without.links[0].link).unwrap() else {
         panic!()
     };
     assert!(bare.objectives.iter().all(|o| o.tasks.is_empty()));
     assert_eq!(bare.note.as_deref(), Some("See you Monday"));
 
-    let outbox = tenant.outbox(None).unwrap();
+    let outbox = tenant.outbox().list(None).unwrap();
     assert_eq!(outbox.len(), 2);
     assert_eq!(outbox[0].subject, "Onboarding for Globex");
     assert_eq!(outbox[1].subject, "Our plan");
@@ -280,21 +280,21 @@ fn links_are_long_random_tokens_stored_only_as_hashes() {
         .unwrap();
     let tenant = host.tenant("acme").unwrap();
     tenant
-        .add_user("full@acme.example", "Fay", Licence::Full)
+        .users().add("full@acme.example", "Fay", Licence::Full)
         .unwrap();
     tenant
-        .add_user("viewer@acme.example", "Vic", Licence::Viewer)
+        .users().add("viewer@acme.example", "Vic", Licence::Viewer)
         .unwrap();
-    let company = tenant.add_company(NewCompany::new("Globex")).unwrap();
+    let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
     let plan = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "P".into(),
             ..NewPlan::default()
         })
         .unwrap();
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             plan,
             Audience::Users,
             ["full@acme.example", "viewer@acme.example"],
@@ -343,11 +343,11 @@ fn unknown_expired_revoked_and_blocked_links_get_the_same_message() {
     let f = fixture();
     let tenant = f.tenant();
     without_otp(&tenant);
-    let mut settings = tenant.sharing_settings().unwrap();
+    let mut settings = tenant.shares().settings().unwrap();
     settings.link_expiry_days = 7;
-    tenant.set_sharing_settings(&settings).unwrap();
+    tenant.shares().set_settings(&settings).unwrap();
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example", "viewer@acme.example"],
@@ -356,7 +356,7 @@ fn unknown_expired_revoked_and_blocked_links_get_the_same_message() {
     let (a, b) = (&receipt.links[0], &receipt.links[1]);
     assert_eq!(receipt.expires_at, START as i64 + 7 * 86_400);
 
-    let message = |link: &str| tenant.open_link(link).unwrap_err().to_string();
+    let message = |link: &str| tenant.links().open(link).unwrap_err().to_string();
     let unknown = message(&format!("https://x/{}", "ab".repeat(32)));
     assert!(
         unknown.contains("ask the person who shared it"),
@@ -364,17 +364,17 @@ fn unknown_expired_revoked_and_blocked_links_get_the_same_message() {
     );
     assert_eq!(message("not a token"), unknown);
 
-    tenant.revoke_recipient(b.recipient_id).unwrap();
+    tenant.shares().revoke_recipient(b.recipient_id).unwrap();
     assert_eq!(message(&b.link), unknown);
-    assert!(tenant.open_link(&a.link).is_ok());
+    assert!(tenant.links().open(&a.link).is_ok());
 
     // Expiry at the boundary: valid one second before, gone at the instant.
     f.clock.advance(Duration::from_secs(7 * 86_400 - 1));
-    assert!(tenant.open_link(&a.link).is_ok());
+    assert!(tenant.links().open(&a.link).is_ok());
     f.clock.advance(Duration::from_secs(1));
     assert_eq!(message(&a.link), unknown);
     assert!(matches!(
-        tenant.open_link(&a.link).unwrap_err().kind(),
+        tenant.links().open(&a.link).unwrap_err().kind(),
         ErrorKind::LinkUnavailable
     ));
 }
@@ -423,40 +423,40 @@ fn one_time_codes_open_the_plan_once_and_expire_after_five_minutes() {
     let f = fixture();
     let tenant = f.tenant();
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["viewer@acme.example"],
         ))
         .unwrap();
     let link = &receipt.links[0].link;
-    assert_eq!(tenant.open_link(link).unwrap(), Opened::CodeRequired);
-    let early = tenant.verify_otp(link, "123456").unwrap_err();
+    assert_eq!(tenant.links().open(link).unwrap(), Opened::CodeRequired);
+    let early = tenant.links().verify_otp(link, "123456").unwrap_err();
     assert!(matches!(
         early.kind(),
         ErrorKind::Otp(OtpError::NotRequested)
     ));
 
-    tenant.request_otp(link).unwrap();
+    tenant.links().request_otp(link).unwrap();
     let code = last_code(&f.host, "viewer@acme.example");
     f.clock.advance(Duration::from_secs(299));
-    let plan = tenant.verify_otp(link, &code).unwrap();
+    let plan = tenant.links().verify_otp(link, &code).unwrap();
     assert_eq!(plan.name, "Onboarding");
     // A code works once.
     assert!(matches!(
-        tenant.verify_otp(link, &code).unwrap_err().kind(),
+        tenant.links().verify_otp(link, &code).unwrap_err().kind(),
         ErrorKind::Otp(OtpError::NotRequested)
     ));
 
-    tenant.request_otp(link).unwrap();
+    tenant.links().request_otp(link).unwrap();
     let code = last_code(&f.host, "viewer@acme.example");
     f.clock.advance(Duration::from_secs(300));
     assert!(matches!(
-        tenant.verify_otp(link, &code).unwrap_err().kind(),
+        tenant.links().verify_otp(link, &code).unwrap_err().kind(),
         ErrorKind::Otp(OtpError::Expired)
     ));
     // The manage-shares view shows when the recipient last got in.
-    let rows = tenant.shares(Some(f.plan)).unwrap();
+    let rows = tenant.shares().list(Some(f.plan)).unwrap();
     assert_eq!(rows[0].last_access_at, Some(START as i64 + 299));
 }
 
@@ -465,7 +465,7 @@ fn a_link_gets_at_most_five_codes() {
     let f = fixture();
     let tenant = f.tenant();
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["viewer@acme.example"],
@@ -473,18 +473,18 @@ fn a_link_gets_at_most_five_codes() {
         .unwrap();
     let link = &receipt.links[0].link;
     for _ in 0..5 {
-        tenant.request_otp(link).unwrap();
+        tenant.links().request_otp(link).unwrap();
     }
-    let sixth = tenant.request_otp(link).unwrap_err();
+    let sixth = tenant.links().request_otp(link).unwrap_err();
     assert!(
         matches!(sixth.kind(), ErrorKind::Otp(OtpError::NoMoreCodes)),
         "{sixth}"
     );
     // The fifth code (the resend) still works.
     let code = last_code(&f.host, "viewer@acme.example");
-    assert!(tenant.verify_otp(link, &code).is_ok());
+    assert!(tenant.links().verify_otp(link, &code).is_ok());
     let sent = tenant
-        .outbox(None)
+        .outbox().list(None)
         .unwrap()
         .into_iter()
         .filter(|m| m.kind == "otp")
@@ -497,18 +497,18 @@ fn three_wrong_codes_block_the_link() {
     let f = fixture();
     let tenant = f.tenant();
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["viewer@acme.example", "full@acme.example"],
         ))
         .unwrap();
     let link = &receipt.links[0].link;
-    tenant.request_otp(link).unwrap();
+    tenant.links().request_otp(link).unwrap();
     let code = last_code(&f.host, "viewer@acme.example");
     let bad = wrong(&code);
     for left in [2, 1, 0] {
-        let error = tenant.verify_otp(link, &bad).unwrap_err();
+        let error = tenant.links().verify_otp(link, &bad).unwrap_err();
         assert!(
             matches!(error.kind(), ErrorKind::Otp(OtpError::Wrong { tries_left }) if *tries_left == left),
             "{error}"
@@ -516,14 +516,14 @@ fn three_wrong_codes_block_the_link() {
     }
     // Blocked: even the right code, and new codes, are refused with the common message.
     assert!(matches!(
-        tenant.verify_otp(link, &code).unwrap_err().kind(),
+        tenant.links().verify_otp(link, &code).unwrap_err().kind(),
         ErrorKind::LinkUnavailable
     ));
     assert!(matches!(
-        tenant.request_otp(link).unwrap_err().kind(),
+        tenant.links().request_otp(link).unwrap_err().kind(),
         ErrorKind::LinkUnavailable
     ));
-    let rows = tenant.shares(Some(f.plan)).unwrap();
+    let rows = tenant.shares().list(Some(f.plan)).unwrap();
     let state = |email: &str| rows.iter().find(|r| r.email == email).unwrap().state;
     assert_eq!(state("viewer@acme.example"), LinkState::Blocked);
     assert_eq!(state("full@acme.example"), LinkState::Active);
@@ -535,15 +535,15 @@ fn revoking_by_recipient_plan_and_customer_and_the_manage_shares_view() {
     let tenant = f.tenant();
     without_otp(&tenant);
     let other_plan = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: f.company,
             name: "Expansion".into(),
             ..NewPlan::default()
         })
         .unwrap();
-    let other_company = tenant.add_company(NewCompany::new("Initech")).unwrap();
+    let other_company = tenant.companies().add(NewCompany::new("Initech")).unwrap();
     let third_plan = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: other_company,
             name: "Renewal".into(),
             ..NewPlan::default()
@@ -551,7 +551,7 @@ fn revoking_by_recipient_plan_and_customer_and_the_manage_shares_view() {
         .unwrap();
     let share = |plan| {
         tenant
-            .share_plan(&ShareRequest::new(
+            .shares().share(&ShareRequest::new(
                 plan,
                 Audience::Users,
                 ["full@acme.example", "viewer@acme.example"],
@@ -564,15 +564,15 @@ fn revoking_by_recipient_plan_and_customer_and_the_manage_shares_view() {
 
     assert!(
         tenant
-            .revoke_recipient(first.links[0].recipient_id)
+            .shares().revoke_recipient(first.links[0].recipient_id)
             .unwrap()
     );
     assert!(
         !tenant
-            .revoke_recipient(first.links[0].recipient_id)
+            .shares().revoke_recipient(first.links[0].recipient_id)
             .unwrap()
     );
-    let rows = tenant.shares(Some(f.plan)).unwrap();
+    let rows = tenant.shares().list(Some(f.plan)).unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].state, LinkState::Revoked);
     assert_eq!(rows[1].state, LinkState::Active);
@@ -580,17 +580,17 @@ fn revoking_by_recipient_plan_and_customer_and_the_manage_shares_view() {
     assert_eq!(rows[0].shared_on, START as i64);
     assert_eq!(rows[0].expires_at, START as i64 + 30 * 86_400);
 
-    assert_eq!(tenant.revoke_plan(f.plan).unwrap(), 1);
+    assert_eq!(tenant.shares().revoke_plan(f.plan).unwrap(), 1);
     // Per customer: both of Globex's plans, not Initech's.
-    assert_eq!(tenant.revoke_company(f.company).unwrap(), 2);
-    assert!(tenant.open_link(&second.links[1].link).is_err());
-    assert!(tenant.open_link(&third.links[1].link).is_ok());
-    let all = tenant.shares(None).unwrap();
+    assert_eq!(tenant.shares().revoke_company(f.company).unwrap(), 2);
+    assert!(tenant.links().open(&second.links[1].link).is_err());
+    assert!(tenant.links().open(&third.links[1].link).is_ok());
+    let all = tenant.shares().list(None).unwrap();
     assert_eq!(
         all.iter().filter(|r| r.state == LinkState::Revoked).count(),
         4
     );
-    let missing = tenant.revoke_recipient(9_999).unwrap_err();
+    let missing = tenant.shares().revoke_recipient(9_999).unwrap_err();
     assert!(missing.to_string().contains("9999"), "{missing}");
 }
 
@@ -600,7 +600,7 @@ fn a_link_of_one_tenant_does_not_open_in_another() {
     let tenant = f.tenant();
     without_otp(&tenant);
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example"],
@@ -611,7 +611,7 @@ fn a_link_of_one_tenant_does_not_open_in_another() {
         .unwrap();
     let other = f.host.tenant("globex").unwrap();
     assert!(matches!(
-        other.open_link(&receipt.links[0].link).unwrap_err().kind(),
+        other.links().open(&receipt.links[0].link).unwrap_err().kind(),
         ErrorKind::LinkUnavailable
     ));
 }
@@ -630,9 +630,9 @@ fn share_digest_replaces_the_default_email_with_personal_links() {
     let f = fixture();
     install(&f, "share-digest", FailurePolicy::FailClosed);
     let tenant = f.tenant();
-    tenant.set_sharing_with_contacts(f.plan, true).unwrap();
+    tenant.plans().set_sharing_with_contacts(f.plan, true).unwrap();
     let users = tenant
-        .share_plan(&ShareRequest {
+        .shares().share(&ShareRequest {
             note: Some("Kick-off is on Monday".into()),
             ..ShareRequest::new(
                 f.plan,
@@ -642,10 +642,10 @@ fn share_digest_replaces_the_default_email_with_personal_links() {
         })
         .unwrap();
     assert_eq!(users.notifications, Notifications::Queued(2));
-    assert_eq!(tenant.outbox(None).unwrap().len(), 2);
+    assert_eq!(tenant.outbox().list(None).unwrap().len(), 2);
     deliver(&f.host);
     for link in &users.links {
-        let message = &tenant.in_app_messages(&link.email).unwrap()[0];
+        let message = &tenant.outbox().in_app(&link.email).unwrap()[0];
         // Internal users get the digest in the platform, with their own link filled in.
         assert_eq!(message.channel, Channel::InApp);
         assert_eq!(message.recipient, link.email);
@@ -655,7 +655,7 @@ fn share_digest_replaces_the_default_email_with_personal_links() {
         assert!(message.body.contains(&link.link), "{}", message.body);
     }
     let contacts = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Contacts,
             ["pat@globex.example"],
@@ -673,22 +673,22 @@ fn an_empty_list_from_a_notifier_suppresses_the_default() {
     let tenant = f.tenant();
     // share-digest sends nothing for a plan with no visible objective.
     let empty = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: f.company,
             name: "Empty".into(),
             ..NewPlan::default()
         })
         .unwrap();
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             empty,
             Audience::Users,
             ["full@acme.example"],
         ))
         .unwrap();
     assert_eq!(receipt.notifications, Notifications::Queued(0));
-    assert!(tenant.outbox(None).unwrap().is_empty());
-    assert_eq!(tenant.shares(Some(empty)).unwrap().len(), 1);
+    assert!(tenant.outbox().list(None).unwrap().is_empty());
+    assert_eq!(tenant.shares().list(Some(empty)).unwrap().len(), 1);
 }
 
 #[test]
@@ -697,14 +697,14 @@ fn a_trapping_notifier_fail_open_still_sends_the_default_email() {
     install(&f, "notifier-trap", FailurePolicy::FailOpen);
     let tenant = f.tenant();
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example"],
         ))
         .unwrap();
     assert_eq!(receipt.notifications, Notifications::Queued(1));
-    let outbox = tenant.outbox(Some(OutboxStatus::Pending)).unwrap();
+    let outbox = tenant.outbox().list(Some(OutboxStatus::Pending)).unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].subject, "Onboarding for Globex");
     assert!(deliver(&f.host)[0].body.contains(&receipt.links[0].link));
@@ -716,7 +716,7 @@ fn a_trapping_notifier_fail_closed_records_the_share_and_holds_its_notifications
     install(&f, "notifier-trap", FailurePolicy::FailClosed);
     let tenant = f.tenant();
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example", "viewer@acme.example"],
@@ -728,23 +728,23 @@ fn a_trapping_notifier_fail_closed_records_the_share_and_holds_its_notifications
     assert_eq!(*count, 2);
     assert!(error.contains("notifier-trap"), "{error}");
     // The share stands, its links open, and the held messages carry the plugin's error.
-    assert_eq!(tenant.shares(Some(f.plan)).unwrap().len(), 2);
+    assert_eq!(tenant.shares().list(Some(f.plan)).unwrap().len(), 2);
     assert_eq!(
-        tenant.open_link(&receipt.links[0].link).unwrap(),
+        tenant.links().open(&receipt.links[0].link).unwrap(),
         Opened::CodeRequired
     );
-    let held = tenant.outbox(Some(OutboxStatus::Held)).unwrap();
+    let held = tenant.outbox().list(Some(OutboxStatus::Held)).unwrap();
     assert_eq!(held.len(), 2);
     assert!(held[0].error.as_deref().unwrap().contains("notifier-trap"));
     assert!(
         tenant
-            .outbox(Some(OutboxStatus::Pending))
+            .outbox().list(Some(OutboxStatus::Pending))
             .unwrap()
             .is_empty()
     );
     // An admin can release them.
-    tenant.release_held(held[0].id).unwrap();
-    assert_eq!(tenant.outbox(Some(OutboxStatus::Pending)).unwrap().len(), 1);
+    tenant.outbox().release_held(held[0].id).unwrap();
+    assert_eq!(tenant.outbox().list(Some(OutboxStatus::Pending)).unwrap().len(), 1);
 }
 
 /// Runs `cshost` on a database file as the CSM; returns stdout, failing on a non-zero exit.
@@ -773,7 +773,7 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
         .unwrap()
         .tenant("acme")
         .unwrap()
-        .add_admin("csm@acme.example", "Cem")
+        .access().add_admin("csm@acme.example", "Cem")
         .unwrap();
     run(&[
         "user",
@@ -927,7 +927,7 @@ fn a_lost_link_is_reissued_and_the_old_one_stops_working() {
     let tenant = f.tenant();
     without_otp(&tenant);
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example", "viewer@acme.example"],
@@ -935,19 +935,19 @@ fn a_lost_link_is_reissued_and_the_old_one_stops_working() {
         .unwrap();
     let (lost, other) = (&receipt.links[0], &receipt.links[1]);
 
-    let new = tenant.reissue_link(lost.recipient_id).unwrap();
+    let new = tenant.shares().reissue_link(lost.recipient_id).unwrap();
     assert_eq!(new.email, lost.email);
     assert_ne!(new.link, lost.link);
     assert!(matches!(
-        tenant.open_link(&lost.link).unwrap_err().kind(),
+        tenant.links().open(&lost.link).unwrap_err().kind(),
         ErrorKind::LinkUnavailable
     ));
-    assert!(tenant.open_link(&new.link).is_ok());
+    assert!(tenant.links().open(&new.link).is_ok());
     assert!(
-        tenant.open_link(&other.link).is_ok(),
+        tenant.links().open(&other.link).is_ok(),
         "other links are untouched"
     );
-    let audit = tenant.audit_log().unwrap();
+    let audit = tenant.audit().list().unwrap();
     assert!(
         audit.iter().any(|e| e.action == "share.reissue"
             && e.subject == format!("share-recipient:{}", lost.recipient_id)
@@ -956,11 +956,11 @@ fn a_lost_link_is_reissued_and_the_old_one_stops_working() {
     );
 
     // A revoked link is not brought back this way.
-    tenant.revoke_recipient(other.recipient_id).unwrap();
-    let error = tenant.reissue_link(other.recipient_id).unwrap_err();
+    tenant.shares().revoke_recipient(other.recipient_id).unwrap();
+    let error = tenant.shares().reissue_link(other.recipient_id).unwrap_err();
     assert!(error.to_string().contains("revoked"), "{error}");
     assert!(matches!(
-        tenant.reissue_link(9_999).unwrap_err().kind(),
+        tenant.shares().reissue_link(9_999).unwrap_err().kind(),
         ErrorKind::NotFound { .. }
     ));
 }
@@ -970,14 +970,14 @@ fn a_lost_link_is_reissued_and_the_old_one_stops_working() {
 /// objective, its task, the CTA's task).
 fn shared_with_contacts(f: &Fixture) -> (i64, i64, i64) {
     let tenant = f.tenant();
-    tenant.set_sharing_with_contacts(f.plan, true).unwrap();
-    let plan = tenant.plan(f.plan).unwrap();
+    tenant.plans().set_sharing_with_contacts(f.plan, true).unwrap();
+    let plan = tenant.plans().get(f.plan).unwrap();
     tenant
-        .set_objective_shared(plan.objectives[0].id, false)
+        .plans().set_objective_shared(plan.objectives[0].id, false)
         .unwrap();
     let external = plan.objectives[1].id;
     let cta = tenant
-        .open_cta(&NewCta {
+        .ctas().open(&NewCta {
             company_id: f.company,
             kind: cs_host::model::CtaType::Objective,
             name: "Kick-off".into(),
@@ -988,7 +988,7 @@ fn shared_with_contacts(f: &Fixture) -> (i64, i64, i64) {
         })
         .unwrap();
     let cta_task = tenant
-        .add_task(
+        .plans().add_task(
             TaskOf::Cta(cta),
             &NewTask {
                 name: "Book the room".into(),
@@ -1012,9 +1012,9 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     let f = fixture();
     let tenant = f.tenant();
     let (objective, task, cta_task) = shared_with_contacts(&f);
-    let internal_task = tenant.plan(f.plan).unwrap().objectives[0].tasks[0].id;
+    let internal_task = tenant.plans().get(f.plan).unwrap().objectives[0].tasks[0].id;
     let receipt = tenant
-        .share_plan(&ShareRequest {
+        .shares().share(&ShareRequest {
             recipients: vec![
                 contact("pat@globex.example", SharePermission::Update),
                 contact("sam@globex.example", SharePermission::View),
@@ -1031,36 +1031,36 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
         due_date: Date::new(2026, 4, 20),
     };
     let no_session = tenant
-        .update_shared_task(pat, None, task, &due)
+        .links().update_task(pat, None, task, &due)
         .unwrap_err();
     assert!(
         matches!(no_session.kind(), ErrorKind::SessionRequired),
         "{no_session}"
     );
-    tenant.request_otp(pat).unwrap();
+    tenant.links().request_otp(pat).unwrap();
     let session = tenant
-        .start_session(pat, &last_code(&f.host, "pat@globex.example"))
+        .links().start_session(pat, &last_code(&f.host, "pat@globex.example"))
         .unwrap();
     let token = session.token.clone().expect("a session");
     assert_eq!(session.plan.permission, SharePermission::Update);
     // The link opens again within the session without another code.
     assert!(matches!(
-        tenant.open_link_with(pat, Some(&token)).unwrap(),
+        tenant.links().open_with(pat, Some(&token)).unwrap(),
         Opened::Plan(_)
     ));
     assert_eq!(
-        tenant.open_link_with(pat, Some(&"0".repeat(64))).unwrap(),
+        tenant.links().open_with(pat, Some(&"0".repeat(64))).unwrap(),
         Opened::CodeRequired
     );
 
     // Pat sets the due date and marks the task done, and comments on the objective.
     let seen = tenant
-        .update_shared_task(pat, Some(&token), task, &due)
+        .links().update_task(pat, Some(&token), task, &due)
         .unwrap();
     let updated = &seen.objectives[0].tasks[0];
     assert_eq!(updated.due_date, Date::new(2026, 4, 20));
     tenant
-        .update_shared_task(
+        .links().update_task(
             pat,
             Some(&token),
             task,
@@ -1071,12 +1071,12 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
         )
         .unwrap();
     tenant
-        .comment_shared_objective(pat, Some(&token), objective, "Training moved\nto Monday")
+        .links().comment_objective(pat, Some(&token), objective, "Training moved\nto Monday")
         .unwrap();
 
     // The CTA rule still holds: a CTA's task may not move past its CTA.
     let late = tenant
-        .update_shared_task(
+        .links().update_task(
             pat,
             Some(&token),
             cta_task,
@@ -1091,7 +1091,7 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
         "{late}"
     );
     tenant
-        .update_shared_task(
+        .links().update_task(
             pat,
             Some(&token),
             cta_task,
@@ -1104,24 +1104,24 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
 
     // A task of an internal objective is not theirs to change, nor is a view-only link.
     let hidden = tenant
-        .update_shared_task(pat, Some(&token), internal_task, &due)
+        .links().update_task(pat, Some(&token), internal_task, &due)
         .unwrap_err();
     assert!(
         matches!(hidden.kind(), ErrorKind::RecipientRefused { .. }),
         "{hidden}"
     );
-    tenant.request_otp(sam).unwrap();
+    tenant.links().request_otp(sam).unwrap();
     let sam_session = tenant
-        .start_session(sam, &last_code(&f.host, "sam@globex.example"))
+        .links().start_session(sam, &last_code(&f.host, "sam@globex.example"))
         .unwrap();
     let view_only = tenant
-        .update_shared_task(sam, sam_session.token.as_deref(), task, &due)
+        .links().update_task(sam, sam_session.token.as_deref(), task, &due)
         .unwrap_err();
     assert!(view_only.to_string().contains("view only"), "{view_only}");
 
     // The CSM sees it all: the plan, the audit log (as the external person), the events, and
     // the last access in the manage-shares view.
-    let plan = tenant.plan(f.plan).unwrap();
+    let plan = tenant.plans().get(f.plan).unwrap();
     let changed = &plan.objectives[1].tasks[0];
     assert_eq!(
         (changed.status.as_str(), changed.due_date),
@@ -1137,14 +1137,14 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
         ),
         ("pat@globex.example", true, "Training moved\nto Monday")
     );
-    let audit = tenant.audit_log().unwrap();
+    let audit = tenant.audit().list().unwrap();
     assert!(
         audit
             .iter()
             .any(|e| e.action == "task.update" && e.actor == "recipient:pat@globex.example"),
         "{audit:?}"
     );
-    let events = tenant.share_events(Some(f.plan)).unwrap();
+    let events = tenant.shares().events(Some(f.plan)).unwrap();
     assert_eq!(
         events
             .iter()
@@ -1159,7 +1159,7 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     );
     assert!(events.iter().all(|e| e.email == "pat@globex.example"));
     assert_eq!(events[0].detail["after"]["due_date"], "2026-04-20");
-    let rows = tenant.shares(Some(f.plan)).unwrap();
+    let rows = tenant.shares().list(Some(f.plan)).unwrap();
     let pat_row = rows
         .iter()
         .find(|r| r.email == "pat@globex.example")
@@ -1168,9 +1168,9 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     assert_eq!(pat_row.last_access_at, Some(START as i64));
 
     // Re-issuing the link ends the session with the old link.
-    let new_link = tenant.reissue_link(receipt.links[0].recipient_id).unwrap();
+    let new_link = tenant.shares().reissue_link(receipt.links[0].recipient_id).unwrap();
     let reissued = tenant
-        .update_shared_task(&new_link.link, Some(&token), task, &due)
+        .links().update_task(&new_link.link, Some(&token), task, &due)
         .unwrap_err();
     assert!(
         matches!(reissued.kind(), ErrorKind::SessionRequired),
@@ -1178,17 +1178,17 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     );
 
     // Sessions end: twelve hours later a code is needed again.
-    tenant.request_otp(&new_link.link).unwrap();
+    tenant.links().request_otp(&new_link.link).unwrap();
     let session = tenant
-        .start_session(&new_link.link, &last_code(&f.host, "pat@globex.example"))
+        .links().start_session(&new_link.link, &last_code(&f.host, "pat@globex.example"))
         .unwrap();
     let token = session.token.unwrap();
     tenant
-        .update_shared_task(&new_link.link, Some(&token), task, &due)
+        .links().update_task(&new_link.link, Some(&token), task, &due)
         .unwrap();
     f.clock.advance(Duration::from_secs(12 * 3600));
     let ended = tenant
-        .update_shared_task(&new_link.link, Some(&token), task, &due)
+        .links().update_task(&new_link.link, Some(&token), task, &due)
         .unwrap_err();
     assert!(
         matches!(ended.kind(), ErrorKind::SessionRequired),
@@ -1202,7 +1202,7 @@ fn a_viewer_licence_only_views_even_when_asked_to_update() {
     let tenant = f.tenant();
     without_otp(&tenant);
     let receipt = tenant
-        .share_plan(&ShareRequest {
+        .shares().share(&ShareRequest {
             recipients: vec![
                 contact("viewer@acme.example", SharePermission::Update),
                 contact("full@acme.example", SharePermission::Update),
@@ -1220,16 +1220,16 @@ fn a_viewer_licence_only_views_even_when_asked_to_update() {
     );
     // Without the code rule, the link alone lets the Full user update, and see the internal
     // objective's task.
-    let internal_task = tenant.plan(f.plan).unwrap().objectives[0].tasks[0].id;
+    let internal_task = tenant.plans().get(f.plan).unwrap().objectives[0].tasks[0].id;
     let done = TaskUpdate {
         done: Some(true),
         due_date: None,
     };
     tenant
-        .update_shared_task(&receipt.links[1].link, None, internal_task, &done)
+        .links().update_task(&receipt.links[1].link, None, internal_task, &done)
         .unwrap();
     let refused = tenant
-        .update_shared_task(&receipt.links[0].link, None, internal_task, &done)
+        .links().update_task(&receipt.links[0].link, None, internal_task, &done)
         .unwrap_err();
     assert!(refused.to_string().contains("view only"), "{refused}");
 }
@@ -1252,7 +1252,7 @@ fn a_preview_shows_each_recipient_their_plan_and_message_and_sends_nothing() {
         include_tasks: false,
         ..ShareRequest::new(f.plan, Audience::Contacts, [])
     };
-    let previews = tenant.preview_share(&request).unwrap();
+    let previews = tenant.shares().preview(&request).unwrap();
     assert_eq!(previews.len(), 2);
     let pat = &previews[0];
     assert_eq!(
@@ -1281,11 +1281,11 @@ fn a_preview_shows_each_recipient_their_plan_and_message_and_sends_nothing() {
         pat.messages[0].body
     );
     // Nothing was recorded or sent, and nobody became a person.
-    assert!(tenant.shares(None).unwrap().is_empty());
-    assert!(tenant.outbox(None).unwrap().is_empty());
+    assert!(tenant.shares().list(None).unwrap().is_empty());
+    assert!(tenant.outbox().list(None).unwrap().is_empty());
     assert!(
         tenant
-            .person_by_email("pat@globex.example")
+            .persons().by_email("pat@globex.example")
             .unwrap()
             .is_none()
     );
@@ -1297,7 +1297,7 @@ fn a_link_is_extended_and_an_expired_one_opens_again() {
     let tenant = f.tenant();
     without_otp(&tenant);
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example", "viewer@acme.example"],
@@ -1306,36 +1306,36 @@ fn a_link_is_extended_and_an_expired_one_opens_again() {
     let (one, other) = (&receipt.links[0], &receipt.links[1]);
     f.clock.advance(Duration::from_secs(31 * 86_400));
     assert!(matches!(
-        tenant.open_link(&one.link).unwrap_err().kind(),
+        tenant.links().open(&one.link).unwrap_err().kind(),
         ErrorKind::LinkUnavailable
     ));
-    let shorter = tenant.extend_link(one.recipient_id, 0).unwrap_err();
+    let shorter = tenant.shares().extend_link(one.recipient_id, 0).unwrap_err();
     assert!(shorter.to_string().contains("1 to 3650"), "{shorter}");
-    let until = tenant.extend_link(one.recipient_id, 7).unwrap();
+    let until = tenant.shares().extend_link(one.recipient_id, 7).unwrap();
     let now = START as i64 + 31 * 86_400;
     assert_eq!(until, now + 7 * 86_400);
-    assert!(tenant.open_link(&one.link).is_ok());
+    assert!(tenant.links().open(&one.link).is_ok());
     assert!(
-        tenant.open_link(&other.link).is_err(),
+        tenant.links().open(&other.link).is_err(),
         "the other recipient keeps the share's expiry"
     );
-    let rows = tenant.shares(Some(f.plan)).unwrap();
+    let rows = tenant.shares().list(Some(f.plan)).unwrap();
     let row = rows
         .iter()
         .find(|r| r.recipient_id == one.recipient_id)
         .unwrap();
     assert_eq!((row.state, row.expires_at), (LinkState::Active, until));
-    let cut = tenant.extend_link(one.recipient_id, 1).unwrap_err();
+    let cut = tenant.shares().extend_link(one.recipient_id, 1).unwrap_err();
     assert!(cut.to_string().contains("would shorten"), "{cut}");
     assert!(
         tenant
-            .audit_log()
+            .audit().list()
             .unwrap()
             .iter()
             .any(|e| e.action == "share.extend" && e.actor == "csm@acme.example")
     );
-    tenant.revoke_recipient(one.recipient_id).unwrap();
-    let revoked = tenant.extend_link(one.recipient_id, 30).unwrap_err();
+    tenant.shares().revoke_recipient(one.recipient_id).unwrap();
+    let revoked = tenant.shares().extend_link(one.recipient_id, 30).unwrap_err();
     assert!(revoked.to_string().contains("revoked"), "{revoked}");
 }
 
@@ -1350,7 +1350,7 @@ fn the_command_line_lets_a_recipient_update_a_task_and_the_csm_list_it() {
         .unwrap()
         .tenant("acme")
         .unwrap()
-        .add_admin("csm@acme.example", "Cem")
+        .access().add_admin("csm@acme.example", "Cem")
         .unwrap();
     run(&["company", "add", "--tenant", "acme", "Globex"]);
     let plan = run(&[
@@ -1507,21 +1507,21 @@ fn shared_on_file(path: &std::path::Path) -> (Host, String, i64) {
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let tenant = host.tenant("acme").unwrap();
-    tenant.add_admin("csm@acme.example", "Cem").unwrap();
+    tenant.access().add_admin("csm@acme.example", "Cem").unwrap();
     tenant
-        .add_user("viewer@acme.example", "Vic", Licence::Viewer)
+        .users().add("viewer@acme.example", "Vic", Licence::Viewer)
         .unwrap();
     let tenant = tenant.acting_as("csm@acme.example");
-    let company = tenant.add_company(NewCompany::new("Globex")).unwrap();
+    let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
     let plan = tenant
-        .create_plan(&NewPlan {
+        .plans().create(&NewPlan {
             company_id: company,
             name: "Onboarding".into(),
             ..NewPlan::default()
         })
         .unwrap();
     let receipt = tenant
-        .share_plan(&ShareRequest::new(
+        .shares().share(&ShareRequest::new(
             plan,
             Audience::Users,
             ["viewer@acme.example"],
@@ -1539,11 +1539,11 @@ fn links_and_codes_are_not_readable_from_the_database_before_or_after_delivery()
     let path = dir.path().join("cs.db");
     let (host, link, recipient) = shared_on_file(&path);
     let tenant = host.tenant("acme").unwrap();
-    tenant.request_otp(&link).unwrap();
+    tenant.links().request_otp(&link).unwrap();
     let token = link.rsplit('/').next().unwrap().to_owned();
 
     // Pending: the messages hold markers, the database neither the token nor the code.
-    let listed = tenant.outbox(None).unwrap();
+    let listed = tenant.outbox().list(None).unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed[0].body.contains("/{token}"), "{}", listed[0].body);
     assert!(
@@ -1594,7 +1594,7 @@ fn links_and_codes_are_not_readable_from_the_database_before_or_after_delivery()
         .query_row("SELECT count(secret) FROM outbox", [], |r| r.get(0))
         .unwrap();
     assert_eq!(secrets, 0);
-    for m in tenant.outbox(None).unwrap() {
+    for m in tenant.outbox().list(None).unwrap() {
         assert!(
             !m.body.contains(&token) && !m.body.contains(&code),
             "{}",
@@ -1605,7 +1605,7 @@ fn links_and_codes_are_not_readable_from_the_database_before_or_after_delivery()
     assert!(!database_bytes(&path).contains(&token));
 
     // And the code works, once.
-    assert_eq!(tenant.verify_otp(&link, &code).unwrap().name, "Onboarding");
+    assert_eq!(tenant.links().verify_otp(&link, &code).unwrap().name, "Onboarding");
 }
 
 fn last_code_of(sent: &[OutboxMessage]) -> String {
@@ -1622,7 +1622,7 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cs.db");
     let (host, link, recipient) = shared_on_file(&path);
-    host.tenant("acme").unwrap().request_otp(&link).unwrap();
+    host.tenant("acme").unwrap().links().request_otp(&link).unwrap();
     drop(host);
     let token = link.rsplit('/').next().unwrap().to_owned();
     // The database as the release before sealed secrets left it: the link and the code in the
@@ -1659,12 +1659,12 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
     let host = Host::open(&path, support::host_config()).unwrap();
     let tenant = host.tenant("acme").unwrap();
     // The old code is withdrawn, clearly: ask for a new one.
-    let withdrawn = tenant.verify_otp(&link, "123456").unwrap_err();
+    let withdrawn = tenant.links().verify_otp(&link, "123456").unwrap_err();
     assert!(
         matches!(withdrawn.kind(), ErrorKind::Otp(OtpError::NotRequested)),
         "{withdrawn}"
     );
-    let held = tenant.outbox(Some(OutboxStatus::Held)).unwrap();
+    let held = tenant.outbox().list(Some(OutboxStatus::Held)).unwrap();
     assert_eq!(held.len(), 1);
     assert!(held[0].error.as_deref().unwrap().contains("withdrawn"));
     assert!(!held[0].body.contains("123456"));
@@ -1676,9 +1676,9 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
     assert!(sent[0].body.contains(&link), "{}", sent[0].body);
     assert!(!outbox_text(&path).contains(&token));
     // A new code works.
-    tenant.request_otp(&link).unwrap();
+    tenant.links().request_otp(&link).unwrap();
     let code = last_code_of(&deliver(&host));
-    assert!(tenant.verify_otp(&link, &code).is_ok());
+    assert!(tenant.links().verify_otp(&link, &code).is_ok());
 }
 
 #[test]
@@ -1700,7 +1700,7 @@ fn a_share_owed_without_its_sealed_links_is_notified_with_links_reissued_and_aud
 
     let host = Host::open(&path, support::host_config()).unwrap();
     let tenant = host.tenant("acme").unwrap();
-    let run = tenant.run_pending_hooks().unwrap();
+    let run = tenant.hooks().run_pending().unwrap();
     assert_eq!(
         run.done,
         ["plan shared, share 1: 1 notification(s) queued, 1 link(s) re-issued"]
@@ -1717,12 +1717,12 @@ fn a_share_owed_without_its_sealed_links_is_notified_with_links_reissued_and_aud
         .expect("a link")
         .to_owned();
     assert_ne!(new_link, old_link);
-    assert!(matches!(tenant.open_link(&new_link), Ok(Opened::Plan(_))));
+    assert!(matches!(tenant.links().open(&new_link), Ok(Opened::Plan(_))));
     assert!(matches!(
-        tenant.open_link(&old_link).unwrap_err().kind(),
+        tenant.links().open(&old_link).unwrap_err().kind(),
         ErrorKind::LinkUnavailable
     ));
-    let audit = tenant.audit_log().unwrap();
+    let audit = tenant.audit().list().unwrap();
     assert!(
         audit
             .iter()
@@ -1731,6 +1731,6 @@ fn a_share_owed_without_its_sealed_links_is_notified_with_links_reissued_and_aud
         "{audit:?}"
     );
     // Done once: nothing is owed any more.
-    assert_eq!(tenant.run_pending_hooks().unwrap().done.len(), 0);
+    assert_eq!(tenant.hooks().run_pending().unwrap().done.len(), 0);
     assert_eq!(deliver(&host).len(), 0);
 }

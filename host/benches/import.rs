@@ -68,14 +68,14 @@ fn partner_and_admin_criteria(
         .unwrap();
     assert_eq!(job.created, customers);
     let partner = acme
-        .company(CompanyKey::Name("Channel Partner 1 Inc"))
+        .companies().get(CompanyKey::Name("Channel Partner 1 Inc"))
         .unwrap()
         .expect("the first generated partner")
         .id
         .parse()
         .unwrap();
-    acme.add_admin("ada@acme.example", "Ada").unwrap();
-    acme.add_partner_user(partner, "pat@partner.example", "Pat")
+    acme.access().add_admin("ada@acme.example", "Ada").unwrap();
+    acme.users().partners().add(partner, "pat@partner.example", "Pat")
         .unwrap();
     let total = rows + customers;
     let mut secs = Vec::new();
@@ -85,7 +85,7 @@ fn partner_and_admin_criteria(
     ] {
         let tenant = acme.clone().as_user(email).unwrap();
         let start = Instant::now();
-        let selection = tenant.run_criteria(criteria).unwrap();
+        let selection = tenant.criteria().run(criteria).unwrap();
         let elapsed = start.elapsed().as_secs_f64();
         println!(
             "criteria as {who:<13} over {total} companies ({customers} the partner's): {elapsed:.3} s, {} match",
@@ -179,7 +179,7 @@ fn main() {
                 Filter::plugin("arr-tier", arguments),
             ]);
             let start = Instant::now();
-            let selection = acme.run_criteria(&criteria).unwrap();
+            let selection = acme.criteria().run(&criteria).unwrap();
             println!(
                 "criteria (2 built-in + arr-tier) over {rows} companies: {:.3} s, {} match",
                 start.elapsed().as_secs_f64(),

@@ -32,21 +32,21 @@ fn setup(dir: &std::path::Path) -> (Host, [i64; 2], Vec<String>) {
         host.create_tenant(id, id, TenantLevel::Both).unwrap();
         let tenant = host.tenant(id).unwrap();
         tenant
-            .add_user("csm@acme.example", "Cem", Licence::Full)
+            .users().add("csm@acme.example", "Cem", Licence::Full)
             .unwrap();
         for email in &emails {
-            tenant.add_user(email, email, Licence::Viewer).unwrap();
+            tenant.users().add(email, email, Licence::Viewer).unwrap();
         }
-        let company = tenant.add_company(NewCompany::new("Globex")).unwrap();
+        let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
         let plan = tenant
-            .create_plan(&NewPlan {
+            .plans().create(&NewPlan {
                 company_id: company,
                 name: "Onboarding".into(),
                 ..NewPlan::default()
             })
             .unwrap();
         for objective in ["Go live", "Train admins", "First business review"] {
-            tenant.add_objective(plan, objective, None, None).unwrap();
+            tenant.plans().add_objective(plan, objective, None, None).unwrap();
         }
         plans[i] = plan;
     }
@@ -62,7 +62,7 @@ fn share(host: &Host, tenant: &str, plan: i64, emails: &[String]) {
         .tenant(tenant)
         .unwrap()
         .acting_as("csm@acme.example")
-        .share_plan(&ShareRequest {
+        .shares().share(&ShareRequest {
             note: Some("Kick-off on Monday".into()),
             ..ShareRequest::new(plan, Audience::Users, emails.iter().map(String::as_str))
         })

@@ -3,8 +3,10 @@
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
+use crate::access::Permission;
 use crate::context::Op;
 use crate::error::Result;
+use crate::tenant::Tenant;
 use crate::store::TenantId;
 
 /// One entry of the audit log.
@@ -72,6 +74,23 @@ pub(crate) fn record_as(conn: &Connection, at: i64, change: Change<'_>, role: &s
         ])
     })?;
     Ok(())
+}
+
+/// The tenant's audit log, from [`Tenant::audit`].
+#[derive(Debug, Clone, Copy)]
+pub struct AuditLog<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
+
+impl AuditLog<'_> {
+    /// The tenant's audit log, oldest entry first, with the platform-level entries (plugin
+    /// installs) among them. Needs `logs.read`.
+    pub fn list(&self) -> Result<Vec<AuditEntry>> {
+        self.tenant.read(|op| {
+            op.require(Permission::ReadLogs)?;
+            list(op)
+        })
+    }
 }
 
 /// The tenant's audit log (with the platform-level entries), oldest first.

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{self, Permission, Principal};
-use crate::audit::{self, AuditEntry, Change};
+use crate::audit::{self, Change};
 use crate::clock::{Clock, SystemClock};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
@@ -17,6 +17,7 @@ use crate::hooks::pending;
 use crate::names::named_enum;
 use crate::plugins::{Limits, LoadedPlugins, PluginRuntime, RuntimeConfig};
 use crate::store::{Store, TenantId, unix_seconds};
+use crate::tenant::Tenant;
 
 /// The longest tenant id, in characters (letters, digits, `-` and `_`).
 pub const MAX_TENANT_ID: usize = 64;
@@ -83,7 +84,7 @@ impl Host {
     /// plugin runtime starts when a plugin is first needed.
     ///
     /// Hooks that committed changes still owe (cut short by a crash) run here, before the host is
-    /// returned; see [`Tenant::run_pending_hooks`].
+    /// returned; see [`Hooks::run_pending`].
     pub fn open(path: impl AsRef<Path>, config: HostConfig) -> Result<Host> {
         let host = Host::start(Store::open(path.as_ref())?, config)?;
         for tenant in pending::tenants_owing(&host.store, host.now())? {
@@ -205,16 +206,9 @@ impl Host {
                 .map_err(Error::from)
             })?
             .ok_or_else(|| Error::new(ErrorKind::UnknownTenant(id.to_owned())))?;
-        let operator = Principal::operator();
-        let tenant = Tenant {
-            host: self,
-            id: TenantId::new(info.id.clone()),
-            info,
-            actor: operator.name().to_owned(),
-            acting: Acting::Checked(operator),
-        };
+        let tenant = Tenant::new(self, info);
         // Hooks the tenant's committed changes still owe run before its next operation.
-        tenant.resume_pending_hooks();
+        tenant.hooks().resume_pending();
         Ok(tenant)
     }
 
@@ -284,149 +278,6 @@ named_enum!(TenantLevel, "tenant level", {
     Both => "both",
 });
 
-/// A handle on one tenant: every tenant-scoped operation is a method of it, so none can forget
-/// which tenant it works for. Cheap to make; get one from [`Host::tenant`], which acts as the
-/// platform operator, and act as one of the tenant's users with [`Tenant::as_user`].
-#[derive(Clone)]
-pub struct Tenant<'h> {
-    pub(crate) host: &'h Host,
-    pub(crate) id: TenantId,
-    info: TenantInfo,
-    /// The acting principal's name, as the audit log records it.
-    pub(crate) actor: String,
-    acting: Acting,
-}
-
-/// Who a tenant handle acts as.
-#[derive(Clone)]
-enum Acting {
-    /// A principal resolved when the handle was made.
-    Checked(Arc<Principal>),
-    /// A user named by [`Tenant::acting_as`], resolved by each operation: an operation fails
-    /// if the tenant has no such user.
-    Named(String),
-}
-
-impl fmt::Debug for Tenant<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tenant")
-            .field("id", &self.id)
-            .field("actor", &self.actor)
-            .finish()
-    }
-}
-
-impl<'h> Tenant<'h> {
-    /// The tenant's id.
-    pub fn id(&self) -> &str {
-        self.id.as_str()
-    }
-
-    /// The tenant's record.
-    pub fn info(&self) -> &TenantInfo {
-        &self.info
-    }
-
-    /// The same tenant, acting as its user `email`, with that user's rights (its licence, its
-    /// bundles and, for a partner user, only what its partner manages). Fails with
-    /// [`ErrorKind::UnknownActor`] if the tenant has no such user.
-    pub fn as_user(mut self, email: &str) -> Result<Tenant<'h>> {
-        let now = self.host.now();
-        let principal = self
-            .store()
-            .with(|conn| access::resolve_in(conn, &self.id, now, email))?;
-        self.actor = principal.name().to_owned();
-        self.acting = Acting::Checked(principal);
-        Ok(self)
-    }
-
-    /// The same tenant, acting as its user `actor` (an email), like [`Tenant::as_user`] but
-    /// checked by each operation instead: every operation of the handle fails with
-    /// [`ErrorKind::UnknownActor`] if the tenant has no such user.
-    pub fn acting_as(mut self, actor: impl Into<String>) -> Tenant<'h> {
-        let actor = actor.into();
-        self.actor = actor.trim().to_owned();
-        self.acting = Acting::Named(actor);
-        self
-    }
-
-    /// The same tenant, acting as the system (hooks, resumers, the outbox).
-    pub(crate) fn as_system(&self) -> Tenant<'h> {
-        let mut this = self.clone();
-        this.actor = Principal::system().name().to_owned();
-        this.acting = Acting::Checked(Arc::new(Principal::system().clone()));
-        this
-    }
-
-    /// The acting principal, for what outlives one operation (a plugin's company look-ups); a
-    /// principal that cannot be resolved (an unknown user) sees nothing.
-    pub(crate) fn principal_or_nobody(&self) -> Arc<Principal> {
-        let now = self.host.now();
-        self.store()
-            .with(|conn| self.principal_on(conn, now))
-            .unwrap_or_else(|_| Arc::new(Principal::nobody()))
-    }
-
-    /// Fails with [`ErrorKind::PermissionDenied`] unless the acting principal may do
-    /// `permission` (for operations that check before their transaction starts).
-    pub(crate) fn require(&self, permission: Permission) -> Result<()> {
-        self.read(|op| op.require(permission))
-    }
-
-    /// The tenant's audit log, oldest entry first, with the platform-level entries (plugin
-    /// installs) among them. Needs `logs.read`.
-    pub fn audit_log(&self) -> Result<Vec<AuditEntry>> {
-        self.read(|op| {
-            op.require(Permission::ReadLogs)?;
-            audit::list(op)
-        })
-    }
-
-    pub(crate) fn store(&self) -> &'h Store {
-        self.host.store()
-    }
-
-    /// The acting principal, resolved on `conn` if the handle names a user to check.
-    fn principal_on(&self, conn: &rusqlite::Connection, now: i64) -> Result<Arc<Principal>> {
-        match &self.acting {
-            Acting::Checked(principal) => Ok(principal.clone()),
-            Acting::Named(email) => access::resolve_in(conn, &self.id, now, email),
-        }
-    }
-
-    /// Runs a reading operation of this tenant on a connection of the pool, as the acting
-    /// principal.
-    pub(crate) fn read<T>(&self, work: impl FnOnce(&Op<'_>) -> Result<T>) -> Result<T> {
-        let now = self.host.now();
-        self.store().with(|conn| {
-            let principal = self.principal_on(conn, now)?;
-            work(&Op {
-                conn,
-                tenant: &self.id,
-                now,
-                actor: principal.name(),
-                principal: &principal,
-            })
-        })
-    }
-
-    /// Runs a writing operation of this tenant in one immediate transaction, as the acting
-    /// principal: it commits whole when `work` succeeds and not at all when it fails.
-    pub(crate) fn write<T>(&self, work: impl FnOnce(&Op<'_>) -> Result<T>) -> Result<T> {
-        let now = self.host.now();
-        self.store().write(|tx| {
-            let principal = self.principal_on(tx, now)?;
-            work(&Op {
-                conn: tx,
-                tenant: &self.id,
-                now,
-                actor: principal.name(),
-                principal: &principal,
-            })
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,7 +297,7 @@ mod tests {
         assert!(missing.to_string().contains("globex"), "{missing}");
         let bad = host.create_tenant("a b", "Spaces", TenantLevel::Both);
         assert!(bad.unwrap_err().to_string().contains("a b"));
-        let log = host.tenant("acme").unwrap().audit_log().unwrap();
+        let log = host.tenant("acme").unwrap().audit().list().unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].action, "tenant.create");
     }

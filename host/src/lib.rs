@@ -14,11 +14,11 @@
 //! let host = Host::open_in_memory(HostConfig::default())?;
 //! host.create_tenant("acme", "Acme Corp", TenantLevel::Both)?;
 //! // The platform operator adds the tenant's admin; operations then run as that user, checked.
-//! host.tenant("acme")?.add_admin("admin@acme.example", "Ada")?;
+//! host.tenant("acme")?.access().add_admin("admin@acme.example", "Ada")?;
 //! let acme = host.tenant("acme")?.as_user("admin@acme.example")?;
 //!
 //! // A company through the form: Name is mandatory, fields are checked against the schema.
-//! let globex = acme.add_company(NewCompany::new("Globex").field("arr", 250_000.0))?;
+//! let globex = acme.companies().add(NewCompany::new("Globex").field("arr", 250_000.0))?;
 //!
 //! // Partners from a CSV: the header maps to fields by name; a bad row is a row error.
 //! let csv = "Name,Industry,ARR\nBennett & Co.,Logistics,120000\nNo Name Row,,not a number\n";
@@ -26,12 +26,12 @@
 //! assert_eq!((job.created, job.failed), (1, 1));
 //! assert!(job.errors[0].reason.contains("arr"));
 //!
-//! let partners = acme.partners()?;
+//! let partners = acme.partners().list()?;
 //! assert_eq!(partners[0].company.name, "Bennett & Co.");
-//! let company = acme.company(CompanyKey::Id(globex))?.expect("added above");
+//! let company = acme.companies().get(CompanyKey::Id(globex))?.expect("added above");
 //! assert_eq!(company.fields["arr"], FieldValue::Number(250_000.0));
 //! // Every change is in the audit log, by who made it.
-//! assert!(acme.audit_log()?.iter().any(|e| e.actor == "admin@acme.example"));
+//! assert!(acme.audit().list()?.iter().any(|e| e.actor == "admin@acme.example"));
 //! # Ok(())
 //! # }
 //! ```
@@ -58,19 +58,20 @@ pub mod plugins;
 mod relationships;
 mod sharing;
 mod store;
+mod tenant;
 mod users;
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditLog};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use companies::{CompanyKey, FieldDef, FieldType, NewCompany};
-pub use criteria::{Criteria, Filter, Operator, Selection};
+pub use companies::{Companies, CompanyKey, FieldDef, FieldType, NewCompany};
+pub use criteria::{Criteria, Filter, Operator, Selection, Selections};
 pub use error::{Error, ErrorKind, Result};
 pub use hooks::pending::PendingHooksRun;
 pub use hooks::{
-    CriteriaInput, IMPORT_OBJECT_KEY, IMPORT_OBJECTS, PartnerInput, RowInput, RowsInput,
+    CriteriaInput, Hooks, IMPORT_OBJECT_KEY, IMPORT_OBJECTS, PartnerInput, RowInput, RowsInput,
     ShareInput, parse_hook_input,
 };
-pub use host::{Host, HostConfig, Tenant, TenantInfo, TenantLevel};
+pub use host::{Host, HostConfig, TenantInfo, TenantLevel};
 pub use import::{
     CsvProperties, Encoding, ImportCancel, ImportJob, ImportOptions, ImportTarget, JobStatus,
     Mapping, Progress, RowError, RowErrorKind, Separator, generate_partners_csv,
@@ -78,15 +79,15 @@ pub use import::{
 pub use inert::{inert, shell_quote};
 pub use names::nearest;
 pub use outbox::{
-    DeliveryReport, FileMailbox, OutboxMessage, OutboxStatus, Sent, SmtpMailer, Transport,
+    DeliveryReport, FileMailbox, Outbox, OutboxMessage, OutboxStatus, Sent, SmtpMailer, Transport,
     TransportError,
 };
-pub use partners::{HookReport, Portfolio};
-pub use persons::Person;
+pub use partners::{HookReport, Partners, Portfolio};
+pub use persons::{Person, Persons};
 pub use plans::dates::rfc3339 as utc_timestamp;
 pub use plans::{
-    Cta, CtaFilter, CtaStatus, LateCta, NewCta, NewPlan, NewTask, ObjectiveComment, Plan,
-    PlanObjective, PlanStatus, Playbook, PlaybookTask, Task, TaskOf, TaskUpdate,
+    Cta, CtaFilter, CtaStatus, Ctas, LateCta, NewCta, NewPlan, NewTask, ObjectiveComment, Plan,
+    PlanObjective, PlanStatus, Plans, Playbook, PlaybookTask, Playbooks, Task, TaskOf, TaskUpdate,
 };
 pub use plugins::{
     Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext, PluginError,
@@ -101,9 +102,10 @@ pub use relationships::{
     STANDARD_FIELDS as RELATIONSHIP_STANDARD_FIELDS,
 };
 pub use sharing::{
-    LinkState, Notifications, Opened, OtpError, RecipientLink, RecipientSession, ShareActivity,
+    LinkState, Links, Notifications, Opened, OtpError, RecipientLink, RecipientSession, ShareActivity,
     SharePermission, SharePreview, ShareReceipt, ShareRequest, ShareRow, ShareTo, SharedPlan,
-    SharingSettings,
+    Shares, SharingSettings,
 };
 pub use store::TenantId;
-pub use users::{Licence, PartnerId, User};
+pub use tenant::Tenant;
+pub use users::{Licence, PartnerId, User, Users};

@@ -1,5 +1,5 @@
 //! Partners: companies managed as partners, with the records their users may access. They are
-//! added by a form ([`Tenant::add_partner`]), by tagging existing companies (by id, or the
+//! added by a form ([`Partners::add`]), by tagging existing companies (by id, or the
 //! result of criteria), or by CSV import; every new partner goes through the *partner created*
 //! hook, whose lifecycle plugins' actions the host validates and applies here.
 
@@ -8,10 +8,12 @@ use serde::Serialize;
 use crate::access::Permission;
 use crate::audit::{self, Change};
 use crate::companies::{self, CompanyKey, NewCompany, Schema};
+use crate::criteria::Criteria;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::pending::{self, Owed};
-use crate::host::{Tenant, TenantLevel};
+use crate::host::TenantLevel;
+use crate::tenant::Tenant;
 use crate::model::{AccessScope, Company, LifecycleAction, ManagedAs, Partner};
 use crate::outbox::{self, MessageKind};
 use crate::relationships::Relationship;
@@ -76,7 +78,7 @@ pub(crate) fn resolve_scope(level: TenantLevel, scope: Option<AccessScope>) -> R
 }
 
 /// What a partner manages: the query a partner program starts from
-/// ([`Tenant::partner_portfolio`]).
+/// ([`Partners::portfolio`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Portfolio {
     /// The partner, with its access scope.
@@ -87,25 +89,31 @@ pub struct Portfolio {
     pub relationships: Vec<Relationship>,
 }
 
-impl Tenant<'_> {
+/// The tenant's partners, from [`Tenant::partners`]: adding them through the form, tagging and untagging companies, their access scope and their portfolio.
+#[derive(Debug, Clone, Copy)]
+pub struct Partners<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
+
+impl Partners<'_> {
     /// Adds one partner through the form: Name is mandatory, Managed As is Partner (whatever
     /// `company.managed_as` says), other fields are checked against the field schema, then the
     /// access scope (chosen only when the tenant works at both levels; pass `None` otherwise).
     /// Runs the *partner created* hook; a fail-closed lifecycle plugin that fails leaves no
     /// partner behind and its error is returned.
-    pub fn add_partner(
+    pub fn add(
         &self,
         company: NewCompany,
         scope: Option<AccessScope>,
     ) -> Result<(i64, HookReport)> {
-        let scope = resolve_scope(self.info().level, scope)?;
+        let scope = resolve_scope(self.tenant.info().level, scope)?;
         let company = NewCompany {
             managed_as: ManagedAs::Partner,
             managed_by: None,
             ..company
         };
-        let warnings = self.read(|op| duplicate_check(op, &company))?;
-        let id = self.insert_company(company, Some(scope), "partner.add", |op, id| {
+        let warnings = self.tenant.read(|op| duplicate_check(op, &company))?;
+        let id = self.tenant.companies().insert(company, Some(scope), "partner.add", |op, id| {
             pending::record(
                 op,
                 Owed::PartnerCreated {
@@ -114,7 +122,7 @@ impl Tenant<'_> {
                 },
             )
         })?;
-        let mut report = self.partner_created_hook(id, Undo::Delete)?;
+        let mut report = self.list().created_hook(id, Undo::Delete)?;
         report.warnings = warnings;
         Ok((id, report))
     }
@@ -124,13 +132,13 @@ impl Tenant<'_> {
     /// reported again. Returns, per newly tagged company, the hook's report; the first
     /// fail-closed hook failure stops the tagging with that error (the companies tagged before
     /// it stay partners).
-    pub fn tag_partners(
+    pub fn tag(
         &self,
         ids: &[i64],
         scope: Option<AccessScope>,
     ) -> Result<Vec<(i64, HookReport)>> {
-        let scope = resolve_scope(self.info().level, scope)?;
-        let tagged: Vec<i64> = self.write(|op| {
+        let scope = resolve_scope(self.tenant.info().level, scope)?;
+        let tagged: Vec<i64> = self.tenant.write(|op| {
             op.require(Permission::ManagePartners)?;
             let mut tagged = Vec::new();
             for &id in ids {
@@ -185,15 +193,15 @@ impl Tenant<'_> {
         })?;
         tagged
             .into_iter()
-            .map(|id| Ok((id, self.partner_created_hook(id, Undo::Untag)?)))
+            .map(|id| Ok((id, self.list().created_hook(id, Undo::Untag)?)))
             .collect()
     }
 
     /// Makes partner `id` a customer again. Refused while it manages companies or
     /// relationships, or has partner users: the error says which, so they can be moved first.
-    pub fn untag_partner(&self, id: i64) -> Result<()> {
-        let users = self.users(Some(id))?.len();
-        self.write(|op| {
+    pub fn untag(&self, id: i64) -> Result<()> {
+        let users = self.tenant.users().list(Some(id))?.len();
+        self.tenant.write(|op| {
             op.require(Permission::ManagePartners)?;
             companies::check_is_partner(op, id)?;
             let companies_managed = companies::count_managed_by(op, id)?;
@@ -221,9 +229,9 @@ impl Tenant<'_> {
 
     /// Changes partner `id`'s access scope (chosen only when the tenant works at both levels,
     /// as when it was tagged).
-    pub fn set_partner_scope(&self, id: i64, scope: Option<AccessScope>) -> Result<()> {
-        let scope = resolve_scope(self.info().level, scope)?;
-        self.write(|op| {
+    pub fn set_scope(&self, id: i64, scope: Option<AccessScope>) -> Result<()> {
+        let scope = resolve_scope(self.tenant.info().level, scope)?;
+        self.tenant.write(|op| {
             op.require(Permission::ManagePartners)?;
             companies::check_is_partner(op, id)?;
             let (_, before) = companies::find_with_scope(op, CompanyKey::Id(id))?
@@ -242,8 +250,8 @@ impl Tenant<'_> {
     /// manages (company records whose Managed By is the partner) and the relationships it
     /// manages, each by name. A partner user asks about its own partner only (any other is
     /// "not found") and gets the records its scope reaches.
-    pub fn partner_portfolio(&self, partner: i64) -> Result<Portfolio> {
-        self.read(|op| {
+    pub fn portfolio(&self, partner: i64) -> Result<Portfolio> {
+        self.tenant.read(|op| {
             let Some((company, scope)) = companies::partner(op, partner)? else {
                 if op.scope().is_none() {
                     companies::check_is_partner(op, partner)?;
@@ -264,8 +272,8 @@ impl Tenant<'_> {
     }
 
     /// The tenant's partners with their access scope, by name.
-    pub fn partners(&self) -> Result<Vec<Partner>> {
-        self.read(|op| {
+    pub fn list(&self) -> Result<Vec<Partner>> {
+        self.tenant.read(|op| {
             Ok(companies::partners(op)?
                 .into_iter()
                 .map(|(company, scope)| Partner {
@@ -276,14 +284,30 @@ impl Tenant<'_> {
         })
     }
 
+    /// Tags every customer company the criteria select as a partner with the access scope;
+    /// see [`Partners::tag`].
+    pub fn tag_by_criteria(
+        &self,
+        criteria: &Criteria,
+        scope: Option<AccessScope>,
+    ) -> Result<Vec<(i64, HookReport)>> {
+        let selection = self.tenant.criteria().run(criteria)?;
+        let ids: Vec<i64> = selection
+            .companies
+            .iter()
+            .filter_map(|c| c.id.parse().ok())
+            .collect();
+        self.tag(&ids, scope)
+    }
+
     /// Runs the *partner created* hook that committed partner `id` owes: calls the lifecycle
     /// plugins (outside any transaction, so their look-ups see the partner), then validates and
     /// applies their actions in one transaction, which also takes the hook out of the pending
     /// hooks. When a fail-closed plugin fails, undoes the partner (`undo`) and returns the
     /// error. A hook no longer owed (another run applied it) applies nothing.
-    pub(crate) fn partner_created_hook(&self, id: i64, undo: Undo) -> Result<HookReport> {
+    pub(crate) fn created_hook(&self, id: i64, undo: Undo) -> Result<HookReport> {
         // The hook acts for the change that owes it, as the system.
-        let system = self.as_system();
+        let system = self.tenant.as_system();
         let this = &system;
         let owed = Owed::PartnerCreated { company: id, undo };
         let found = this.read(|op| companies::find_with_scope(op, CompanyKey::Id(id)))?;
@@ -299,7 +323,7 @@ impl Tenant<'_> {
             company,
             scope: scope.unwrap_or_default(),
         };
-        let results = match this.partner_created(&partner) {
+        let results = match this.hooks().partner_created(&partner) {
             Ok(results) => results,
             Err(error) => {
                 this.undo_partner(owed, &error)?;
@@ -347,7 +371,7 @@ impl Tenant<'_> {
     /// owed (another run applied it).
     fn undo_partner(&self, owed: Owed, error: &Error) -> Result<()> {
         let Owed::PartnerCreated { company: id, undo } = owed;
-        self.write(|op| {
+        self.tenant.write(|op| {
             if !pending::take(op, owed)? {
                 return Ok(());
             }
@@ -542,26 +566,26 @@ mod tests {
         let acme = host.tenant("acme").unwrap();
         // Managed As is Partner whatever the form said.
         let (id, report) = acme
-            .add_partner(
+            .partners().add(
                 NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Customer),
                 Some(AccessScope::Both),
             )
             .unwrap();
         assert_eq!(report, HookReport::default());
-        let customer = acme.add_company(NewCompany::new("Northwind")).unwrap();
+        let customer = acme.companies().add(NewCompany::new("Northwind")).unwrap();
         let tagged = acme
-            .tag_partners(&[customer], Some(AccessScope::RelationshipRecords))
+            .partners().tag(&[customer], Some(AccessScope::RelationshipRecords))
             .unwrap();
         assert_eq!(tagged.len(), 1);
         let again = acme
-            .tag_partners(&[customer, id], Some(AccessScope::Both))
+            .partners().tag(&[customer, id], Some(AccessScope::Both))
             .unwrap_err();
         assert!(again.to_string().contains("partner scope"), "{again}");
         let tagged = acme
-            .tag_partners(&[customer], Some(AccessScope::RelationshipRecords))
+            .partners().tag(&[customer], Some(AccessScope::RelationshipRecords))
             .unwrap();
         assert!(tagged.is_empty(), "a partner already is not tagged again");
-        let partners = acme.partners().unwrap();
+        let partners = acme.partners().list().unwrap();
         let summary: Vec<(&str, AccessScope)> = partners
             .iter()
             .map(|p| (p.company.name.as_str(), p.scope))
@@ -574,7 +598,7 @@ mod tests {
             ]
         );
         let err = acme
-            .tag_partners(&[9999], Some(AccessScope::Both))
+            .partners().tag(&[9999], Some(AccessScope::Both))
             .unwrap_err();
         assert!(err.to_string().contains("9999"), "{err}");
     }

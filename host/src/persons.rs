@@ -8,7 +8,7 @@ use crate::access::Permission;
 use crate::companies;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::Tenant;
+use crate::tenant::Tenant;
 
 /// An external contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,16 +36,22 @@ impl Person {
     }
 }
 
-impl Tenant<'_> {
+/// The tenant's people (external contacts), from [`Tenant::persons`].
+#[derive(Debug, Clone, Copy)]
+pub struct Persons<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
+
+impl Persons<'_> {
     /// Adds a person (or returns the one with this email, unchanged).
-    pub fn add_person(
+    pub fn add(
         &self,
         company_id: Option<i64>,
         email: &str,
         first_name: &str,
         last_name: &str,
     ) -> Result<Person> {
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::EditCompanies)?;
             if op.scope().is_some() {
                 // A partner user adds people to the companies it may reach only.
@@ -65,8 +71,8 @@ impl Tenant<'_> {
 
     /// The person with this email, if there is one (and the acting principal may see its
     /// company).
-    pub fn person_by_email(&self, email: &str) -> Result<Option<Person>> {
-        self.read(|op| {
+    pub fn by_email(&self, email: &str) -> Result<Option<Person>> {
+        self.tenant.read(|op| {
             Ok(by_email(op, email)?.filter(|person| {
                 op.scope().is_none()
                     || person
@@ -77,8 +83,8 @@ impl Tenant<'_> {
     }
 
     /// The people of a company, by email (none for a company the acting principal may not see).
-    pub fn persons(&self, company_id: i64) -> Result<Vec<Person>> {
-        self.read(|op| {
+    pub fn list(&self, company_id: i64) -> Result<Vec<Person>> {
+        self.tenant.read(|op| {
             if op.scope().is_some() && companies::require(op, company_id).is_err() {
                 return Ok(Vec::new());
             }

@@ -11,7 +11,7 @@ use crate::access::Permission;
 use crate::companies;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::Tenant;
+use crate::tenant::Tenant;
 
 /// What a user may do on the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -183,15 +183,22 @@ pub(crate) fn check_email(email: &str) -> Result<&str> {
     }
 }
 
-impl Tenant<'_> {
+/// The tenant's users, from [`Users::list`]: adding them (partner users among them) and finding
+/// them.
+#[derive(Debug, Clone, Copy)]
+pub struct Users<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
+
+impl Users<'_> {
     /// Adds a user of the tenant; returns it. Fails if a user has this email already.
-    pub fn add_user(&self, email: &str, name: &str, licence: Licence) -> Result<User> {
+    pub fn add(&self, email: &str, name: &str, licence: Licence) -> Result<User> {
         self.insert_user(email, name, licence, None)
     }
 
     /// Adds a partner user: a user who works for partner company `partner`. Partner users
     /// always hold a Full licence.
-    pub fn add_partner_user(&self, partner: i64, email: &str, name: &str) -> Result<User> {
+    pub fn add_partner(&self, partner: i64, email: &str, name: &str) -> Result<User> {
         self.insert_user(
             email,
             name,
@@ -203,7 +210,7 @@ impl Tenant<'_> {
     /// Adds a partner user whose Partner ID references a partner company or a relationship of
     /// one (see [`PartnerId`]). A relationship whose company is not a partner is refused, naming
     /// it.
-    pub fn add_partner_user_for(
+    pub fn add_partner_for(
         &self,
         partner: PartnerId,
         email: &str,
@@ -220,8 +227,8 @@ impl Tenant<'_> {
         partner_id: Option<PartnerId>,
     ) -> Result<User> {
         let email = check_email(email)?;
-        let now = self.host.now();
-        self.write(|op| {
+        let now = self.tenant.host.now();
+        self.tenant.write(|op| {
             let (partner, relationship) = match partner_id {
                 Some(PartnerId::Company(partner)) => (Some(partner), None),
                 Some(PartnerId::Relationship(id)) => {
@@ -253,7 +260,7 @@ impl Tenant<'_> {
             if by_email(op, email)?.is_some() {
                 return Err(Error::new(ErrorKind::Invalid(format!(
                     "a user {email} exists already in tenant {}",
-                    self.id
+                    self.tenant.id
                 ))));
             }
             op.conn
@@ -297,13 +304,13 @@ impl Tenant<'_> {
     }
 
     /// The user with this email (ignoring case), if any.
-    pub fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        self.read(|op| by_email(op, email))
+    pub fn by_email(&self, email: &str) -> Result<Option<User>> {
+        self.tenant.read(|op| by_email(op, email))
     }
 
     /// The tenant's users, by email; only partner `partner`'s users when `Some`.
-    pub fn users(&self, partner: Option<i64>) -> Result<Vec<User>> {
-        self.read(|op| {
+    pub fn list(&self, partner: Option<i64>) -> Result<Vec<User>> {
+        self.tenant.read(|op| {
             // A partner user sees its own partner's users only.
             let partner = match op.scope() {
                 Some(scope) if partner.is_some_and(|p| p != scope.partner_id) => return Ok(vec![]),
@@ -336,30 +343,30 @@ mod tests {
             .unwrap();
         let acme = host.tenant("acme").unwrap();
         let viewer = acme
-            .add_user("Vic@acme.example", "Vic", Licence::Viewer)
+            .users().add("Vic@acme.example", "Vic", Licence::Viewer)
             .unwrap();
         assert_eq!(
-            acme.user_by_email("vic@ACME.example").unwrap(),
+            acme.users().by_email("vic@ACME.example").unwrap(),
             Some(viewer)
         );
-        let again = acme.add_user("vic@acme.example", "Vic 2", Licence::Full);
+        let again = acme.users().add("vic@acme.example", "Vic 2", Licence::Full);
         assert!(again.unwrap_err().to_string().contains("exists already"));
-        assert!(acme.add_user("not-an-email", "X", Licence::Full).is_err());
+        assert!(acme.users().add("not-an-email", "X", Licence::Full).is_err());
 
         let partner = acme
-            .add_company(NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Partner))
+            .companies().add(NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Partner))
             .unwrap();
-        let customer = acme.add_company(NewCompany::new("Customer")).unwrap();
+        let customer = acme.companies().add(NewCompany::new("Customer")).unwrap();
         let pu = acme
-            .add_partner_user(partner, "pat@bennett.example", "Pat")
+            .users().partners().add(partner, "pat@bennett.example", "Pat")
             .unwrap();
         assert_eq!(pu.licence, Licence::Full);
         assert!(pu.is_partner());
         let err = acme
-            .add_partner_user(customer, "x@customer.example", "X")
+            .users().partners().add(customer, "x@customer.example", "X")
             .unwrap_err();
         assert!(err.to_string().contains("not a partner"), "{err}");
-        assert_eq!(acme.users(Some(partner)).unwrap(), vec![pu]);
+        assert_eq!(acme.users().list(Some(partner)).unwrap(), vec![pu]);
         assert_eq!(
             "Viewer + Analytics".parse::<Licence>().unwrap(),
             Licence::ViewerAnalytics

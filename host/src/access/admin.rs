@@ -14,7 +14,8 @@ use super::{BUILTIN_BUNDLES, Principal, Role};
 use crate::companies;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::{Host, Tenant};
+use crate::host::Host;
+use crate::tenant::Tenant;
 use crate::store::TenantId;
 use crate::users::{self, Licence, User};
 
@@ -107,16 +108,16 @@ fn with_emails(op: &Op<'_>, mut list: Vec<TokenInfo>) -> Result<Vec<TokenInfo>> 
     Ok(list)
 }
 
-impl<'h> Tenant<'h> {
-    /// Who this handle acts as. Fails with [`ErrorKind::UnknownActor`] for a handle made by
-    /// [`Tenant::acting_as`] with someone who is not a user of the tenant.
-    pub fn principal(&self) -> Result<Principal> {
-        self.read(|op| Ok(op.principal.clone()))
-    }
+/// The tenant's access control, from [`Tenant::access`]: permission bundles and who holds them, its admins, partners' data permissions, its access settings and API tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct Access<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
 
+impl Access<'_> {
     /// The built-in bundles and the tenant's named ones.
     pub fn bundles(&self) -> Result<Vec<Bundle>> {
-        self.read(|op| {
+        self.tenant.read(|op| {
             let mut all: Vec<Bundle> = BUILTIN_BUNDLES
                 .iter()
                 .map(|name| Bundle {
@@ -140,7 +141,7 @@ impl<'h> Tenant<'h> {
                  another name"
             ))));
         }
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManageUsers)?;
             let before = permissions::bundle(op, name)?;
             permissions::define(op, name, permissions)?;
@@ -157,7 +158,7 @@ impl<'h> Tenant<'h> {
     /// admin; partner users and other licences cannot hold it. A licence still caps what its
     /// user may do (a Viewer with a writing bundle still only reads). Needs `users.manage`.
     pub fn assign_bundle(&self, email: &str, bundle: &str) -> Result<()> {
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManageUsers)?;
             let user = user_named(op, email)?;
             if permissions::bundle(op, bundle)?.is_none() {
@@ -186,7 +187,7 @@ impl<'h> Tenant<'h> {
 
     /// Takes bundle `bundle` away from user `email`. Needs `users.manage`.
     pub fn unassign_bundle(&self, email: &str, bundle: &str) -> Result<()> {
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManageUsers)?;
             let user = user_named(op, email)?;
             if permissions::assign(op, user.id, bundle, false)? {
@@ -204,25 +205,25 @@ impl<'h> Tenant<'h> {
     /// Adds a tenant admin: a user with a Full licence holding the built-in `admin` bundle.
     /// Needs `users.manage` (the platform operator has it).
     pub fn add_admin(&self, email: &str, name: &str) -> Result<User> {
-        let user = self.add_user(email, name, Licence::Full)?;
+        let user = self.tenant.users().add(email, name, Licence::Full)?;
         self.assign_bundle(&user.email, ADMIN_BUNDLE)?;
         Ok(user)
     }
 
     /// The bundles assigned to user `email` (besides its licence's or the partner bundle).
-    pub fn user_bundles(&self, email: &str) -> Result<Vec<String>> {
-        self.read(|op| permissions::assigned(op, user_named(op, email)?.id))
+    pub fn bundles_of(&self, email: &str) -> Result<Vec<String>> {
+        self.tenant.read(|op| permissions::assigned(op, user_named(op, email)?.id))
     }
 
     /// What user `email` may do: its principal, resolved now.
     pub fn principal_of(&self, email: &str) -> Result<Principal> {
-        self.read(|op| super::resolve_user(&op.as_system(), email))
+        self.tenant.read(|op| super::resolve_user(&op.as_system(), email))
     }
 
     /// Narrows what partner `partner`'s users may do (its data permissions), such as read-only
     /// plans. Its users never get more than the partner bundle. Needs `partners.manage`.
     pub fn set_partner_permissions(&self, partner: i64, allowed: Permissions) -> Result<()> {
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManagePartners)?;
             companies::check_is_partner(op, partner)?;
             let before = permissions::partner_permissions(op, partner)?;
@@ -238,21 +239,21 @@ impl<'h> Tenant<'h> {
 
     /// The data permissions of partner `partner`.
     pub fn partner_permissions(&self, partner: i64) -> Result<Permissions> {
-        self.read(|op| {
+        self.tenant.read(|op| {
             companies::check_is_partner(op, partner)?;
             permissions::partner_permissions(op, partner)
         })
     }
 
     /// The tenant's partner seats.
-    pub fn access_settings(&self) -> Result<AccessSettings> {
-        self.read(settings)
+    pub fn settings(&self) -> Result<AccessSettings> {
+        self.tenant.read(settings)
     }
 
     /// Sets the tenant's partner seats. Lowering them below what is in use is allowed: adding
     /// more is then refused. Needs `users.manage`.
-    pub fn set_access_settings(&self, new: AccessSettings) -> Result<()> {
-        self.write(|op| {
+    pub fn set_settings(&self, new: AccessSettings) -> Result<()> {
+        self.tenant.write(|op| {
             op.require(Permission::ManageUsers)?;
             let before = settings(op)?;
             op.conn
@@ -281,7 +282,7 @@ impl<'h> Tenant<'h> {
     /// someone else needs `users.manage`.
     pub fn create_token(&self, email: &str, label: &str, days: u32) -> Result<NewToken> {
         let lifetime = tokens::check_days(days)?;
-        self.write(|op| {
+        self.tenant.write(|op| {
             let user = user_named(op, email)?;
             if op.principal.user_id() != Some(user.id) {
                 op.require(Permission::ManageUsers)?;
@@ -308,7 +309,7 @@ impl<'h> Tenant<'h> {
     /// The tenant's API tokens (never the tokens themselves): all of them with `users.manage`,
     /// otherwise the acting user's own.
     pub fn tokens(&self) -> Result<Vec<TokenInfo>> {
-        self.read(|op| {
+        self.tenant.read(|op| {
             let only = if op.principal.may(Permission::ManageUsers) {
                 None
             } else {
@@ -321,7 +322,7 @@ impl<'h> Tenant<'h> {
     /// Revokes API token `id` at once; returns whether it was live. A user revokes its own;
     /// revoking someone else's needs `users.manage`.
     pub fn revoke_token(&self, id: i64) -> Result<bool> {
-        self.write(|op| {
+        self.tenant.write(|op| {
             let token = tokens::get(op.conn, Some(op.tenant), id)?;
             if token.user_id != op.principal.user_id() {
                 op.require(Permission::ManageUsers)?;

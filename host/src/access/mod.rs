@@ -32,7 +32,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::AccessScope;
 use crate::users::{self, Licence};
 
-pub use admin::AccessSettings;
+pub use admin::{Access, AccessSettings};
 pub use permissions::{
     ADMIN_BUNDLE, BUILTIN_BUNDLES, Bundle, PARTNER_BUNDLE, Permission, Permissions, builtin_bundle,
 };

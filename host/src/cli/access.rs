@@ -163,7 +163,7 @@ pub fn run_token(
         } => {
             let created = match (tenant, user) {
                 (Some(tenant), Some(user)) => {
-                    super::tenant(&host, &tenant)?.create_token(&user, &label, days)?
+                    super::tenant(&host, &tenant)?.access().create_token(&user, &label, days)?
                 }
                 _ => host.create_operator_token(&label, days, &super::operator_name())?,
             };
@@ -176,14 +176,14 @@ pub fn run_token(
         }
         TokenCommand::List { tenant } => {
             let tokens = match tenant {
-                Some(tenant) => super::tenant(&host, &tenant)?.tokens()?,
+                Some(tenant) => super::tenant(&host, &tenant)?.access().tokens()?,
                 None => host.operator_tokens()?,
             };
             print_tokens(&tokens);
         }
         TokenCommand::Revoke { id, tenant } => {
             let revoked = match tenant {
-                Some(tenant) => super::tenant(&host, &tenant)?.revoke_token(id)?,
+                Some(tenant) => super::tenant(&host, &tenant)?.access().revoke_token(id)?,
                 None => host.revoke_operator_token(id, &super::operator_name())?,
             };
             println!(
@@ -208,7 +208,7 @@ pub fn run(
         AccessCommand::Whoami { tenant, user } => {
             let tenant = super::tenant(&host, &tenant)?;
             let principal = match user {
-                Some(user) => tenant.principal_of(&user)?,
+                Some(user) => tenant.access().principal_of(&user)?,
                 None => tenant.principal()?,
             };
             println!("{} ({})", principal.name(), principal.role());
@@ -233,7 +233,7 @@ pub fn run(
             }
         }
         AccessCommand::Bundles { tenant } => {
-            for bundle in super::tenant(&host, &tenant)?.bundles()? {
+            for bundle in super::tenant(&host, &tenant)?.access().bundles()? {
                 let kind = if bundle.builtin { "built-in" } else { "named" };
                 println!("{:<24} {kind:<9} {}", bundle.name, bundle.permissions);
             }
@@ -244,7 +244,7 @@ pub fn run(
             permissions,
         } => {
             let permissions = Permissions::parse_list(&permissions)?;
-            super::tenant(&host, &tenant)?.define_bundle(&name, permissions)?;
+            super::tenant(&host, &tenant)?.access().define_bundle(&name, permissions)?;
             println!("bundle {name}: {permissions}");
         }
         AccessCommand::Assign {
@@ -252,7 +252,7 @@ pub fn run(
             user,
             bundle,
         } => {
-            super::tenant(&host, &tenant)?.assign_bundle(&user, &bundle)?;
+            super::tenant(&host, &tenant)?.access().assign_bundle(&user, &bundle)?;
             println!("{user} holds bundle {bundle}");
         }
         AccessCommand::Unassign {
@@ -260,7 +260,7 @@ pub fn run(
             user,
             bundle,
         } => {
-            super::tenant(&host, &tenant)?.unassign_bundle(&user, &bundle)?;
+            super::tenant(&host, &tenant)?.access().unassign_bundle(&user, &bundle)?;
             println!("{user} no longer holds bundle {bundle}");
         }
         AccessCommand::PartnerPermissions {
@@ -270,11 +270,11 @@ pub fn run(
         } => {
             let tenant = super::tenant(&host, &tenant)?;
             if let Some(permissions) = permissions {
-                tenant.set_partner_permissions(partner, Permissions::parse_list(&permissions)?)?;
+                tenant.access().set_partner_permissions(partner, Permissions::parse_list(&permissions)?)?;
             }
             println!(
                 "partner {partner}: {}",
-                tenant.partner_permissions(partner)?
+                tenant.access().partner_permissions(partner)?
             );
         }
         AccessCommand::Seats {
@@ -283,13 +283,13 @@ pub fn run(
             partner_users,
         } => {
             let tenant = super::tenant(&host, &tenant)?;
-            let mut seats = tenant.access_settings()?;
+            let mut seats = tenant.access().settings()?;
             if partners.is_some() || partner_users.is_some() {
                 seats = AccessSettings {
                     max_partners: limit(partners, seats.max_partners)?,
                     max_partner_users: limit(partner_users, seats.max_partner_users)?,
                 };
-                tenant.set_access_settings(seats)?;
+                tenant.access().set_settings(seats)?;
             }
             let show = |n: Option<u32>| n.map_or("no limit".to_owned(), |n| n.to_string());
             println!(

@@ -370,7 +370,7 @@ pub fn run(
             let mut company = NewCompany::new(name);
             company.fields = parse_fields(&fields)?;
             company.managed_by = managed_by;
-            let id = tenant.add_company(company)?;
+            let id = tenant.companies().add(company)?;
             println!("added company {id}");
         }
         CompanyCommand::Import(args) => {
@@ -386,8 +386,8 @@ pub fn run(
         } => {
             let tenant = super::tenant(&host, &tenant)?;
             let companies = match search {
-                Some(text) => tenant.search_companies(&text, limit)?,
-                None => tenant.companies(0, limit)?,
+                Some(text) => tenant.companies().search(&text, limit)?,
+                None => tenant.companies().page(0, limit)?,
             };
             if json {
                 println!("{}", serde_json::to_string_pretty(&companies)?);
@@ -402,7 +402,7 @@ pub fn run(
             clear,
         } => {
             let partner = if clear { None } else { partner };
-            super::tenant(&host, &tenant)?.set_managed_by(id, partner)?;
+            super::tenant(&host, &tenant)?.companies().set_managed_by(id, partner)?;
             match partner {
                 Some(p) => println!("company {id} is managed by partner {p}"),
                 None => println!("company {id} is managed by no partner"),
@@ -414,7 +414,7 @@ pub fn run(
             field_type,
             required,
         } => {
-            super::tenant(&host, &tenant)?.define_company_field(&name, field_type, required)?;
+            super::tenant(&host, &tenant)?.companies().define_field(&name, field_type, required)?;
             println!("defined company field {name} ({field_type})");
         }
     }

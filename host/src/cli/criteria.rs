@@ -139,7 +139,7 @@ pub fn run(
             json,
         } => {
             let tenant = super::tenant(&host, &criteria.tenant)?;
-            let selection = tenant.run_criteria(&criteria.criteria()?)?;
+            let selection = tenant.criteria().run(&criteria.criteria()?)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&selection)?);
             } else {

@@ -147,7 +147,7 @@ pub fn run(
                     _ => CtaStatus::Open,
                 },
             };
-            let ctas = actor.tenant(&host, &tenant)?.cta_list(&filter)?;
+            let ctas = actor.tenant(&host, &tenant)?.ctas().cockpit(&filter)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&ctas)?);
             } else {
@@ -160,11 +160,11 @@ pub fn run(
             reason,
             actor,
         } => {
-            actor.tenant(&host, &tenant)?.close_cta(cta, &reason)?;
+            actor.tenant(&host, &tenant)?.ctas().close(cta, &reason)?;
             println!("CTA {cta} is closed");
         }
         CtaCommand::Reopen { tenant, cta, actor } => {
-            actor.tenant(&host, &tenant)?.reopen_cta(cta)?;
+            actor.tenant(&host, &tenant)?.ctas().reopen(cta)?;
             println!("CTA {cta} is open");
         }
         CtaCommand::Assign {
@@ -173,7 +173,7 @@ pub fn run(
             owner,
             actor,
         } => {
-            actor.tenant(&host, &tenant)?.assign_cta(cta, &owner)?;
+            actor.tenant(&host, &tenant)?.ctas().assign(cta, &owner)?;
             println!("CTA {cta} is {owner}'s");
         }
         CtaCommand::Playbook {
@@ -204,7 +204,7 @@ pub fn run(
                 tasks,
                 default,
             };
-            actor.tenant(&host, &tenant)?.define_playbook(&playbook)?;
+            actor.tenant(&host, &tenant)?.playbooks().define(&playbook)?;
             println!(
                 "playbook `{}` ({} task(s)){}",
                 playbook.name,
@@ -213,7 +213,7 @@ pub fn run(
             );
         }
         CtaCommand::Playbooks { tenant, json } => {
-            let playbooks = super::tenant(&host, &tenant)?.playbooks()?;
+            let playbooks = super::tenant(&host, &tenant)?.playbooks().list()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&playbooks)?);
             } else {
@@ -244,7 +244,7 @@ pub fn run(
         } => {
             let added = actor
                 .tenant(&host, &tenant)?
-                .apply_playbook(cta, &playbook)?;
+                .playbooks().apply(cta, &playbook)?;
             println!("CTA {cta}: {added} task(s) from `{playbook}`");
         }
     }

@@ -53,7 +53,7 @@ pub fn run(
             bodies,
             json,
         } => {
-            let messages = super::tenant(&host, &tenant)?.outbox(status)?;
+            let messages = super::tenant(&host, &tenant)?.outbox().list(status)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&messages)?);
                 return Ok(ExitCode::SUCCESS);

@@ -149,7 +149,7 @@ pub fn run(
             let tenant = super::tenant(&host, &tenant)?;
             let mut company = NewCompany::new(name);
             company.fields = parse_fields(&fields)?;
-            let (id, report) = tenant.add_partner(company, scope(&s)?)?;
+            let (id, report) = tenant.partners().add(company, scope(&s)?)?;
             println!("added partner {id}");
             print_reports(&[(id, report)]);
         }
@@ -158,16 +158,16 @@ pub fn run(
             ids,
             scope: s,
         } => {
-            let tagged = super::tenant(&host, &tenant)?.tag_partners(&ids, scope(&s)?)?;
+            let tagged = super::tenant(&host, &tenant)?.partners().tag(&ids, scope(&s)?)?;
             print_tagged(&tagged);
         }
         PartnerCommand::TagCriteria { criteria, scope: s } => {
             let tenant = super::tenant(&host, &criteria.tenant)?;
-            let tagged = tenant.tag_partners_by_criteria(&criteria.criteria()?, scope(&s)?)?;
+            let tagged = tenant.partners().tag_by_criteria(&criteria.criteria()?, scope(&s)?)?;
             print_tagged(&tagged);
         }
         PartnerCommand::List { tenant, json } => {
-            let partners = super::tenant(&host, &tenant)?.partners()?;
+            let partners = super::tenant(&host, &tenant)?.partners().list()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&partners)?);
             } else {
@@ -180,7 +180,7 @@ pub fn run(
             }
         }
         PartnerCommand::Portfolio { tenant, id, json } => {
-            let portfolio = super::tenant(&host, &tenant)?.partner_portfolio(id)?;
+            let portfolio = super::tenant(&host, &tenant)?.partners().portfolio(id)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&portfolio)?);
             } else {
@@ -205,7 +205,7 @@ pub fn run(
             }
         }
         PartnerCommand::Untag { tenant, id } => {
-            super::tenant(&host, &tenant)?.untag_partner(id)?;
+            super::tenant(&host, &tenant)?.partners().untag(id)?;
             println!("company {id} is a customer again");
         }
         PartnerCommand::Scope {
@@ -214,9 +214,9 @@ pub fn run(
             scope: s,
         } => {
             let tenant = super::tenant(&host, &tenant)?;
-            tenant.set_partner_scope(id, scope(&s)?)?;
+            tenant.partners().set_scope(id, scope(&s)?)?;
             let now = tenant
-                .partners()?
+                .partners().list()?
                 .into_iter()
                 .find(|p| p.company.id == id.to_string())
                 .map(|p| p.scope)

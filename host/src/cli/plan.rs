@@ -313,7 +313,7 @@ pub fn run(
             contacts,
             actor,
         } => {
-            let id = actor.tenant(&host, &tenant)?.create_plan(&NewPlan {
+            let id = actor.tenant(&host, &tenant)?.plans().create(&NewPlan {
                 company_id: company,
                 relationship_id: relationship,
                 name,
@@ -334,7 +334,7 @@ pub fn run(
             let external = visibility.map(|v| matches!(v, Visibility::External));
             let id = actor
                 .tenant(&host, &tenant)?
-                .add_objective(plan, &name, due, external)?;
+                .plans().add_objective(plan, &name, due, external)?;
             println!("{id}");
         }
         PlanCommand::Task {
@@ -356,7 +356,7 @@ pub fn run(
                 owner,
                 due_date: due,
             };
-            println!("{}", actor.tenant(&host, &tenant)?.add_task(of, &task)?);
+            println!("{}", actor.tenant(&host, &tenant)?.plans().add_task(of, &task)?);
         }
         PlanCommand::CtaDue {
             tenant,
@@ -366,7 +366,7 @@ pub fn run(
             actor,
         } => {
             let due = if clear { None } else { due };
-            actor.tenant(&host, &tenant)?.set_cta_due(cta, due)?;
+            actor.tenant(&host, &tenant)?.ctas().set_due(cta, due)?;
             match due {
                 Some(due) => println!("CTA {cta} is due {due}"),
                 None => println!("CTA {cta} has no due date"),
@@ -380,7 +380,7 @@ pub fn run(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .set_objective_shared(objective, sharing == "external")?;
+                .plans().set_objective_shared(objective, sharing == "external")?;
             println!("objective {objective} is {sharing}");
         }
         PlanCommand::Comment {
@@ -391,7 +391,7 @@ pub fn run(
         } => {
             let id = actor
                 .tenant(&host, &tenant)?
-                .comment_objective(objective, &text)?;
+                .plans().comment_objective(objective, &text)?;
             println!("{id}");
         }
         PlanCommand::TaskDue {
@@ -402,7 +402,7 @@ pub fn run(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .set_task_due(task, Some(due))?;
+                .plans().set_task_due(task, Some(due))?;
             println!("task {task} is due {due}");
         }
         PlanCommand::Cta {
@@ -432,8 +432,8 @@ pub fn run(
             };
             let tenant = actor.tenant(&host, &tenant)?;
             let id = match relationship {
-                Some(r) => tenant.open_relationship_cta(r, &cta)?,
-                None => tenant.open_cta(&cta)?,
+                Some(r) => tenant.ctas().open_on_relationship(r, &cta)?,
+                None => tenant.ctas().open(&cta)?,
             };
             println!("{id}");
         }
@@ -444,7 +444,7 @@ pub fn run(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .set_plan_status(plan, PlanStatus::Active)?;
+                .plans().set_status(plan, PlanStatus::Active)?;
             println!("plan {plan} is active");
         }
         PlanCommand::Reopen {
@@ -453,7 +453,7 @@ pub fn run(
             reason,
             actor,
         } => {
-            actor.tenant(&host, &tenant)?.reopen_plan(plan, &reason)?;
+            actor.tenant(&host, &tenant)?.plans().reopen(plan, &reason)?;
             println!("plan {plan} is active again");
         }
         PlanCommand::Status {
@@ -469,7 +469,7 @@ pub fn run(
             };
             actor
                 .tenant(&host, &tenant)?
-                .set_plan_status(plan, status)?;
+                .plans().set_status(plan, status)?;
             println!("plan {plan} is {status}");
         }
         PlanCommand::Contacts {
@@ -480,12 +480,12 @@ pub fn run(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .set_sharing_with_contacts(plan, switch == "on")?;
+                .plans().set_sharing_with_contacts(plan, switch == "on")?;
             println!("plan {plan}: sharing with contacts {switch}");
         }
         PlanCommand::Show { tenant, plan, json } => {
             let tenant = super::tenant(&host, &tenant)?;
-            let plan = tenant.plan(plan)?;
+            let plan = tenant.plans().get(plan)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&plan)?);
             } else {

@@ -193,12 +193,12 @@ pub enum RelationshipCommand {
 pub fn company_id(tenant: &Tenant<'_>, key: &str) -> anyhow::Result<i64> {
     let key = key.trim();
     if let Ok(id) = key.parse::<i64>()
-        && tenant.company(CompanyKey::Id(id))?.is_some()
+        && tenant.companies().get(CompanyKey::Id(id))?.is_some()
     {
         return Ok(id);
     }
     let company = tenant
-        .company(CompanyKey::Name(key))?
+        .companies().get(CompanyKey::Name(key))?
         .with_context(|| format!("tenant `{}` has no company `{}`", tenant.id(), inert(key)))?;
     Ok(company.id.parse()?)
 }
@@ -365,14 +365,14 @@ pub fn run(
             } else {
                 println!("relationship {} `{}`", r.id, inert(&r.name));
                 let company = tenant
-                    .company(CompanyKey::Id(r.company_id))?
+                    .companies().get(CompanyKey::Id(r.company_id))?
                     .map_or_else(String::new, |c| c.name);
                 println!("  company:    {} `{}`", r.company_id, inert(&company));
                 println!("  type:       {} `{}`", r.type_id, inert(&r.type_name));
                 match r.managed_by {
                     Some(p) => {
                         let partner = tenant
-                            .company(CompanyKey::Id(p))?
+                            .companies().get(CompanyKey::Id(p))?
                             .map_or_else(String::new, |c| c.name);
                         println!("  managed by: {p} `{}`", inert(&partner));
                     }

@@ -211,7 +211,7 @@ pub fn run(
         ShareCommand::Create { share, actor, json } => {
             let receipt = actor
                 .tenant(&host, &share.tenant)?
-                .share_plan(&share.request())?;
+                .shares().share(&share.request())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&receipt)?);
             } else {
@@ -232,7 +232,7 @@ pub fn run(
             }
         }
         ShareCommand::Open { tenant, link, json } => {
-            match super::tenant(&host, &tenant)?.open_link(&link)? {
+            match super::tenant(&host, &tenant)?.links().open(&link)? {
                 Opened::CodeRequired => {
                     println!("this link needs a one-time code: run `cshost share otp`")
                 }
@@ -242,7 +242,7 @@ pub fn run(
         ShareCommand::Preview { share, actor, json } => {
             let previews = actor
                 .tenant(&host, &share.tenant)?
-                .preview_share(&share.request())?;
+                .shares().preview(&share.request())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&previews)?);
             } else {
@@ -291,7 +291,7 @@ pub fn run(
                 },
                 due_date: due,
             };
-            let plan = host.tenant(&tenant)?.update_shared_task(
+            let plan = host.tenant(&tenant)?.links().update_task(
                 &link,
                 session.as_deref(),
                 task,
@@ -307,7 +307,7 @@ pub fn run(
             objective,
             text,
         } => {
-            host.tenant(&tenant)?.comment_shared_objective(
+            host.tenant(&tenant)?.links().comment_objective(
                 &link,
                 session.as_deref(),
                 objective,
@@ -316,7 +316,7 @@ pub fn run(
             println!("comment added to objective {objective}");
         }
         ShareCommand::Events { tenant, plan, json } => {
-            let events = host.tenant(&tenant)?.share_events(plan)?;
+            let events = host.tenant(&tenant)?.shares().events(plan)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&events)?);
             } else {
@@ -340,11 +340,11 @@ pub fn run(
             days,
             actor,
         } => {
-            let until = actor.tenant(&host, &tenant)?.extend_link(recipient, days)?;
+            let until = actor.tenant(&host, &tenant)?.shares().extend_link(recipient, days)?;
             println!("recipient {recipient}: the link expires {}", time(until));
         }
         ShareCommand::Otp { tenant, link } => {
-            super::tenant(&host, &tenant)?.request_otp(&link)?;
+            super::tenant(&host, &tenant)?.links().request_otp(&link)?;
             println!("a code is on its way (see `cshost outbox list`)");
         }
         ShareCommand::Verify {
@@ -353,7 +353,7 @@ pub fn run(
             code,
             json,
         } => {
-            let session = super::tenant(&host, &tenant)?.start_session(&link, &code)?;
+            let session = super::tenant(&host, &tenant)?.links().start_session(&link, &code)?;
             if let Some(token) = &session.token
                 && !json
             {
@@ -373,7 +373,7 @@ pub fn run(
             recipient,
             actor,
         } => {
-            let link = actor.tenant(&host, &tenant)?.reissue_link(recipient)?;
+            let link = actor.tenant(&host, &tenant)?.shares().reissue_link(recipient)?;
             println!(
                 "recipient {} {}: {}",
                 link.recipient_id, link.email, link.link
@@ -389,10 +389,10 @@ pub fn run(
         } => {
             let tenant = actor.tenant(&host, &tenant)?;
             let revoked = match (recipient, plan, company, relationship) {
-                (Some(r), _, _, _) => usize::from(tenant.revoke_recipient(r)?),
-                (_, Some(p), _, _) => tenant.revoke_plan(p)?,
-                (_, _, Some(c), _) => tenant.revoke_company(c)?,
-                (_, _, _, Some(r)) => tenant.revoke_relationship(r)?,
+                (Some(r), _, _, _) => usize::from(tenant.shares().revoke_recipient(r)?),
+                (_, Some(p), _, _) => tenant.shares().revoke_plan(p)?,
+                (_, _, Some(c), _) => tenant.shares().revoke_company(c)?,
+                (_, _, _, Some(r)) => tenant.shares().revoke_relationship(r)?,
                 _ => anyhow::bail!("give --recipient, --plan, --company or --relationship"),
             };
             println!("{revoked} link(s) revoked");
@@ -405,8 +405,8 @@ pub fn run(
         } => {
             let tenant = super::tenant(&host, &tenant)?;
             let rows = match relationship {
-                Some(r) => tenant.relationship_shares(r)?,
-                None => tenant.shares(plan)?,
+                Some(r) => tenant.shares().of_relationship(r)?,
+                None => tenant.shares().list(plan)?,
             };
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -455,7 +455,7 @@ pub fn run(
             actor,
         } => {
             let tenant = actor.tenant(&host, &tenant)?;
-            let mut settings = tenant.sharing_settings()?;
+            let mut settings = tenant.shares().settings()?;
             let changing =
                 otp.is_some() || expiry_days.is_some() || link_base.is_some() || per_hour.is_some();
             if let Some(otp) = otp {
@@ -471,7 +471,7 @@ pub fn run(
                 settings.notifications_per_hour = n;
             }
             if changing {
-                tenant.set_sharing_settings(&settings)?;
+                tenant.shares().set_settings(&settings)?;
             }
             println!("{}", serde_json::to_string_pretty(&settings)?);
         }

@@ -54,7 +54,7 @@ pub fn run(
         }
         TenantCommand::Hooks(HooksCommand::Run { tenant }) => {
             let host = host()?;
-            let run = super::tenant(&host, &tenant)?.run_pending_hooks()?;
+            let run = super::tenant(&host, &tenant)?.hooks().run_pending()?;
             for line in &run.done {
                 println!("done: {line}");
             }

@@ -64,15 +64,15 @@ pub fn run(
                     if licence != Licence::Full {
                         anyhow::bail!("partner users always hold a Full licence");
                     }
-                    tenant.add_partner_user_for(partner_id, &email, &name)?
+                    tenant.users().add_partner_for(partner_id, &email, &name)?
                 }
-                None => tenant.add_user(&email, &name, licence)?,
+                None => tenant.users().add(&email, &name, licence)?,
             };
             println!("added user {} ({}, {})", user.email, user.id, user.licence);
         }
         UserCommand::List { tenant, partner } => {
             println!("{:<36} {:<22} {:<8} NAME", "EMAIL", "LICENCE", "PARTNER");
-            for u in super::tenant(&host, &tenant)?.users(partner)? {
+            for u in super::tenant(&host, &tenant)?.users().list(partner)? {
                 let partner = match (u.partner_id, u.partner_relationship_id) {
                     (Some(p), Some(r)) => format!("{p} (relationship {r})"),
                     (Some(p), None) => p.to_string(),

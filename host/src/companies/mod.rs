@@ -8,6 +8,7 @@
 
 mod bulk;
 mod directory;
+mod handle;
 pub(crate) mod import;
 mod row;
 mod schema;
@@ -17,7 +18,7 @@ use rusqlite::{OptionalExtension, params};
 use crate::access::{PartnerScope, Permission};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::Tenant;
+use crate::tenant::Tenant;
 use crate::model::{AccessScope, Company, FieldValue, Fields, ManagedAs};
 use crate::names::fold_case;
 
@@ -31,6 +32,7 @@ pub(crate) use schema::{
     EXTERNAL_ID, NAME, RESERVED_NAMES, STANDARD_FIELDS, Schema, check_value, custom_fields,
     custom_type, define_custom, parse_text, remove_custom,
 };
+pub use handle::{Companies, NewCompany};
 pub use schema::{FieldDef, FieldType};
 
 /// How to find one company of a tenant.
@@ -529,241 +531,6 @@ pub(crate) fn managed_by(op: &Op<'_>, id: i64) -> Result<Option<(String, i64, St
     .map_err(Error::from)
 }
 
-/// A company to add through the form-like API: Name is mandatory, the other fields are checked
-/// against the tenant's field schema.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NewCompany {
-    /// The company's name (required).
-    pub name: String,
-    /// Customer (the default) or partner.
-    pub managed_as: ManagedAs,
-    /// The id of the partner company that manages it, if any.
-    pub managed_by: Option<i64>,
-    /// Standard and custom fields by name (`industry`, `arr`, `external_id`, custom ones).
-    pub fields: Fields,
-}
-
-impl NewCompany {
-    /// A customer company called `name`, with no other fields.
-    pub fn new(name: impl Into<String>) -> NewCompany {
-        NewCompany {
-            name: name.into(),
-            ..NewCompany::default()
-        }
-    }
-
-    /// Sets a field.
-    pub fn field(mut self, name: impl Into<String>, value: impl Into<FieldValue>) -> NewCompany {
-        self.fields.insert(name.into(), value.into());
-        self
-    }
-
-    /// Sets how the company is managed.
-    pub fn managed_as(mut self, managed_as: ManagedAs) -> NewCompany {
-        self.managed_as = managed_as;
-        self
-    }
-
-    /// Sets the partner that manages it.
-    pub fn managed_by(mut self, partner: i64) -> NewCompany {
-        self.managed_by = Some(partner);
-        self
-    }
-}
-
-impl Tenant<'_> {
-    /// The tenant's company fields: the standard ones, then its custom ones.
-    pub fn company_fields(&self) -> Result<Vec<FieldDef>> {
-        self.read(|op| Ok(Schema::load(op)?.fields().to_vec()))
-    }
-
-    /// Adds (or changes) a custom company field. Standard fields cannot be redefined.
-    pub fn define_company_field(
-        &self,
-        name: &str,
-        field_type: FieldType,
-        required: bool,
-    ) -> Result<()> {
-        let name = name.trim();
-        if !is_field_name(name) {
-            return Err(Error::new(ErrorKind::Invalid(format!(
-                "field name `{name}`: use lower-case letters, digits and `_`"
-            ))));
-        }
-        if name == NAME || name == EXTERNAL_ID || STANDARD_FIELDS.iter().any(|(s, _)| *s == name) {
-            return Err(Error::new(ErrorKind::Invalid(format!(
-                "`{name}` is a standard company field and cannot be redefined"
-            ))));
-        }
-        if schema::RESERVED_NAMES.contains(&name) {
-            return Err(Error::new(ErrorKind::Invalid(format!(
-                "`{name}` is reserved for the host (a record's id, tenant, partner or times); \
-                 choose another name"
-            ))));
-        }
-        self.write(|op| {
-            op.require(Permission::ManageSchema)?;
-            Schema::define(op, name, field_type, required)?;
-            op.audit(
-                "field.define",
-                &format!("field:company.{name}"),
-                None,
-                Some(serde_json::json!({"type": field_type, "required": required})),
-            )
-        })
-    }
-
-    /// Adds a company; returns its id. Name is mandatory and every field is checked against
-    /// the field schema; the error names the field at fault. A partner added this way gets
-    /// access to company records; use [`Tenant::add_partner`] to choose its scope.
-    pub fn add_company(&self, company: NewCompany) -> Result<i64> {
-        let scope = (company.managed_as == ManagedAs::Partner).then_some(AccessScope::default());
-        self.insert_company(company, scope, "company.add", |_, _| Ok(()))
-    }
-
-    /// Inserts a checked company with its audit entry; shared by the manual-add paths.
-    /// Adds a company in one transaction with what `then` does with its id (a partner's owed
-    /// hook).
-    pub(crate) fn insert_company(
-        &self,
-        company: NewCompany,
-        scope: Option<AccessScope>,
-        action: &str,
-        then: impl FnOnce(&Op<'_>, i64) -> Result<()>,
-    ) -> Result<i64> {
-        let NewCompany {
-            name,
-            managed_as,
-            managed_by,
-            mut fields,
-        } = company;
-        self.write(|op| {
-            if managed_as == ManagedAs::Partner {
-                op.require(Permission::ManagePartners)?;
-                crate::access::check_partner_seats(op, 1, 0)?;
-            } else {
-                op.require(Permission::EditCompanies)?;
-            }
-            let schema = Schema::load(op)?;
-            schema
-                .check_all(&name, &mut fields)
-                .map_err(|(field, message)| {
-                    Error::new(ErrorKind::InvalidField { field, message })
-                })?;
-            if let Some(partner) = managed_by {
-                check_is_partner(op, partner)?;
-            }
-            let id = insert(
-                op,
-                &CompanyWrite {
-                    name: &name,
-                    managed_as,
-                    managed_by,
-                    scope,
-                    fields: &fields,
-                },
-            )?;
-            op.audit(
-                action,
-                &format!("company:{id}"),
-                None,
-                Some(serde_json::json!({
-                    "name": name.trim(),
-                    "managed_as": managed_as,
-                    "managed_by": managed_by,
-                    "scope": scope,
-                    "fields": fields,
-                })),
-            )?;
-            then(op, id)?;
-            Ok(id)
-        })
-    }
-
-    /// One company, by id or name; `None` when the tenant has no such company.
-    pub fn company(&self, key: CompanyKey<'_>) -> Result<Option<Company>> {
-        self.read(|op| find(op, key))
-    }
-
-    /// Companies whose name contains `text` (ignoring case), by name, at most `limit`: the
-    /// search of manual selection.
-    pub fn search_companies(&self, text: &str, limit: usize) -> Result<Vec<Company>> {
-        self.read(|op| {
-            let schema = Schema::load(op)?;
-            let pattern = format!(
-                "%{}%",
-                text.trim()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
-            let scope = scope_condition(op, "");
-            let mut query = op.conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM companies
-                     WHERE tenant_id = ?1 AND name LIKE ?2 ESCAPE '\\'{scope}
-                     ORDER BY name COLLATE NOCASE, id LIMIT ?3"
-            ))?;
-            query
-                .query_map(params![op.tenant.as_str(), pattern, limit as i64], |row| {
-                    read_row(row, &schema).map(|(c, _)| c)
-                })
-                .and_then(|rows| rows.collect())
-                .map_err(Error::from)
-        })
-    }
-
-    /// Changes which partner manages company `id`: `None` clears it. Giving a company managed
-    /// by one partner to another fails with [`ErrorKind::AlreadyManaged`], naming the partner
-    /// that manages it now: clear it first.
-    pub fn set_managed_by(&self, id: i64, partner: Option<i64>) -> Result<()> {
-        let now = self.host.now();
-        self.write(|op| {
-            op.require(Permission::ManagePartners)?;
-            if let Some(partner) = partner {
-                check_is_partner(op, partner)?;
-            }
-            let before = find(op, CompanyKey::Id(id))?.ok_or_else(|| {
-                Error::new(ErrorKind::NotFound {
-                    object: "company",
-                    id: id.to_string(),
-                })
-            })?;
-            op.conn
-                .prepare_cached(
-                    "UPDATE companies SET managed_by = ?3, updated_at = ?4
-                 WHERE tenant_id = ?1 AND id = ?2",
-                )
-                .and_then(|mut q| q.execute(params![op.tenant.as_str(), id, partner, now]))
-                .map_err(|e| one_partner_error(op, id, e))?;
-            op.audit(
-                "company.managed_by",
-                &format!("company:{id}"),
-                Some(serde_json::json!({"managed_by": before.managed_by})),
-                Some(serde_json::json!({"managed_by": partner})),
-            )
-        })
-    }
-
-    /// The tenant's companies, by id, at most `limit`, starting after id `after`.
-    pub fn companies(&self, after: i64, limit: usize) -> Result<Vec<Company>> {
-        self.read(|op| {
-            let schema = Schema::load(op)?;
-            let scope = scope_condition(op, "");
-            let mut query = op.conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND id > ?2{scope}
-                     ORDER BY id LIMIT ?3"
-            ))?;
-            query
-                .query_map(params![op.tenant.as_str(), after, limit as i64], |row| {
-                    read_row(row, &schema).map(|(c, _)| c)
-                })
-                .and_then(|rows| rows.collect())
-                .map_err(Error::from)
-        })
-    }
-}
-
-/// Fails unless company `id` of the tenant is a partner.
 /// How many partner companies the tenant has.
 pub(crate) fn count_partners(op: &Op<'_>) -> Result<u64> {
     let count: i64 = op
@@ -878,24 +645,24 @@ mod tests {
                 }
             }
         }
-        let company = acme.company(CompanyKey::Id(first + 9)).unwrap().unwrap();
+        let company = acme.companies().get(CompanyKey::Id(first + 9)).unwrap().unwrap();
         assert_eq!(company.name, "Company 9");
         assert_eq!(company.fields["arr"], FieldValue::Number(9.0));
         assert_eq!(company.fields["industry"], FieldValue::from("Retail"));
-        assert!(acme.company(CompanyKey::Id(first + 5)).unwrap().is_none());
-        assert_eq!(acme.companies(0, 100).unwrap().len(), 9);
+        assert!(acme.companies().get(CompanyKey::Id(first + 5)).unwrap().is_none());
+        assert_eq!(acme.companies().page(0, 100).unwrap().len(), 9);
     }
 
     #[test]
     fn added_companies_are_found_by_id_and_name_with_typed_fields() {
         let host = host();
         let acme = host.tenant("acme").unwrap();
-        acme.define_company_field("renewal", FieldType::Date, false)
+        acme.companies().define_field("renewal", FieldType::Date, false)
             .unwrap();
-        acme.define_company_field("strategic", FieldType::Boolean, false)
+        acme.companies().define_field("strategic", FieldType::Boolean, false)
             .unwrap();
         let id = acme
-            .add_company(
+            .companies().add(
                 NewCompany::new("Bennett & Co.")
                     .field("industry", "Logistics")
                     .field("arr", 120_000i64)
@@ -903,7 +670,7 @@ mod tests {
                     .field("strategic", true),
             )
             .unwrap();
-        let by_id = acme.company(CompanyKey::Id(id)).unwrap().unwrap();
+        let by_id = acme.companies().get(CompanyKey::Id(id)).unwrap().unwrap();
         assert_eq!(by_id.id, id.to_string());
         assert_eq!(by_id.name, "Bennett & Co.");
         assert_eq!(by_id.fields["arr"], FieldValue::Number(120_000.0));
@@ -917,7 +684,7 @@ mod tests {
             "unset fields are absent"
         );
         let by_name = acme
-            .company(CompanyKey::Name("bennett & co."))
+            .companies().get(CompanyKey::Name("bennett & co."))
             .unwrap()
             .unwrap();
         assert_eq!(by_name, by_id);
@@ -929,12 +696,12 @@ mod tests {
         let id = host
             .tenant("acme")
             .unwrap()
-            .add_company(NewCompany::new("Secret Corp"))
+            .companies().add(NewCompany::new("Secret Corp"))
             .unwrap();
         let globex = host.tenant("globex").unwrap();
-        assert_eq!(globex.company(CompanyKey::Id(id)).unwrap(), None);
+        assert_eq!(globex.companies().get(CompanyKey::Id(id)).unwrap(), None);
         assert_eq!(
-            globex.company(CompanyKey::Name("Secret Corp")).unwrap(),
+            globex.companies().get(CompanyKey::Name("Secret Corp")).unwrap(),
             None
         );
     }
@@ -943,12 +710,12 @@ mod tests {
     fn the_form_refuses_a_missing_name_unknown_fields_and_wrong_types() {
         let host = host();
         let acme = host.tenant("acme").unwrap();
-        acme.define_company_field("tier", FieldType::Text, true)
+        acme.companies().define_field("tier", FieldType::Text, true)
             .unwrap();
-        let err = acme.add_company(NewCompany::new("  ")).unwrap_err();
+        let err = acme.companies().add(NewCompany::new("  ")).unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "name"));
         let err = acme
-            .add_company(
+            .companies().add(
                 NewCompany::new("A")
                     .field("tier", "gold")
                     .field("colour", "red"),
@@ -956,14 +723,14 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
         let err = acme
-            .add_company(
+            .companies().add(
                 NewCompany::new("A")
                     .field("tier", "gold")
                     .field("arr", "lots"),
             )
             .unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "arr"));
-        let err = acme.add_company(NewCompany::new("A")).unwrap_err();
+        let err = acme.companies().add(NewCompany::new("A")).unwrap_err();
         assert!(err.to_string().contains("`tier` is required"), "{err}");
     }
 
@@ -972,15 +739,15 @@ mod tests {
         let host = host();
         let acme = host.tenant("acme").unwrap();
         let bennett = acme
-            .add_company(NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Partner))
+            .companies().add(NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Partner))
             .unwrap();
         let other = acme
-            .add_company(NewCompany::new("Other Partner").managed_as(ManagedAs::Partner))
+            .companies().add(NewCompany::new("Other Partner").managed_as(ManagedAs::Partner))
             .unwrap();
         let customer = acme
-            .add_company(NewCompany::new("Customer").managed_by(bennett))
+            .companies().add(NewCompany::new("Customer").managed_by(bennett))
             .unwrap();
-        let err = acme.set_managed_by(customer, Some(other)).unwrap_err();
+        let err = acme.companies().set_managed_by(customer, Some(other)).unwrap_err();
         match err.kind() {
             ErrorKind::AlreadyManaged {
                 partner_id,
@@ -994,9 +761,9 @@ mod tests {
         }
         assert!(err.to_string().contains("Bennett & Co."), "{err}");
         // Clearing first, then giving it to the other partner, works.
-        acme.set_managed_by(customer, None).unwrap();
-        acme.set_managed_by(customer, Some(other)).unwrap();
-        let company = acme.company(CompanyKey::Id(customer)).unwrap().unwrap();
+        acme.companies().set_managed_by(customer, None).unwrap();
+        acme.companies().set_managed_by(customer, Some(other)).unwrap();
+        let company = acme.companies().get(CompanyKey::Id(customer)).unwrap().unwrap();
         assert_eq!(company.managed_by, Some(other.to_string()));
         // The database itself refuses the swap, whatever the code above it does.
         let raw = acme.write(|op| {
@@ -1009,7 +776,7 @@ mod tests {
         });
         assert!(raw.unwrap_err().to_string().contains("one-partner rule"));
         // And a customer cannot be made the manager.
-        let err = acme.set_managed_by(bennett, Some(customer)).unwrap_err();
+        let err = acme.companies().set_managed_by(bennett, Some(customer)).unwrap_err();
         assert!(err.to_string().contains("not a partner"), "{err}");
     }
 }

@@ -6,7 +6,7 @@
 //! here in its own transaction. The transaction that applies the hook's effects (a lifecycle
 //! plugin's CTA, field changes and messages, or the undoing of a partner a fail-closed plugin
 //! refused) takes the record out again, and applies nothing if another run took it first. So a
-//! crash between the change and its hook leaves the hook to be run later ([`Tenant::run_pending_hooks`],
+//! crash between the change and its hook leaves the hook to be run later ([`Hooks::run_pending`],
 //! which opening a host and every tenant handle call), and every hook takes effect exactly once.
 
 use rusqlite::params;
@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::context::Op;
 use crate::error::Result;
-use crate::host::Tenant;
+use crate::tenant::Tenant;
 use crate::partners::Undo;
 use crate::sharing;
 use crate::store::Store;
@@ -155,30 +155,30 @@ pub struct PendingHooksRun {
     pub failed: Vec<String>,
 }
 
-impl Tenant<'_> {
+impl Hooks<'_> {
     /// Runs the hooks that committed changes of this tenant still owe (a *partner created* hook
     /// cut short by a crash, for one; or a share's notifications, not yet queued when its
     /// process died), oldest first, each until done. Every hook takes effect once: a hook that
     /// another process ran meanwhile is skipped. Opening a host, and every tenant handle, does
     /// this too (leaving a share younger than five minutes to the process sharing it);
     /// `cshost tenant hooks run` does it on demand, for every share.
-    pub fn run_pending_hooks(&self) -> Result<PendingHooksRun> {
-        self.require(crate::access::Permission::ManagePlugins)?;
-        self.as_system().resume(false)
+    pub fn run_pending(&self) -> Result<PendingHooksRun> {
+        self.tenant.require(crate::access::Permission::ManagePlugins)?;
+        self.tenant.as_system().hooks().resume(false)
     }
 
     /// Runs the owed hooks automatically, as the system: errors are noted on the hooks, not
     /// returned.
-    pub(crate) fn resume_pending_hooks(&self) {
-        let _ = self.as_system().resume(true);
+    pub(crate) fn resume_pending(&self) {
+        let _ = self.tenant.as_system().hooks().resume(true);
     }
 
     fn resume(&self, automatic: bool) -> Result<PendingHooksRun> {
         let mut run = PendingHooksRun::default();
-        for hook in self.read(|op| owed(op, automatic))? {
+        for hook in self.tenant.read(|op| owed(op, automatic))? {
             let Owed::PartnerCreated { company, undo } = hook;
             let what = format!("partner created, company {company}");
-            match self.partner_created_hook(company, undo) {
+            match self.tenant.partners().created_hook(company, undo) {
                 Ok(report) => {
                     let mut lines = report.applied;
                     lines.extend(report.refused.into_iter().map(|r| format!("refused {r}")));
@@ -188,21 +188,21 @@ impl Tenant<'_> {
                         format!("{what}: {}", lines.join("; "))
                     });
                 }
-                Err(error) if self.read(|op| owed(op, false))?.contains(&hook) => {
-                    self.write(|op| note_failure(op, hook, &error.to_string()))?;
+                Err(error) if self.tenant.read(|op| owed(op, false))?.contains(&hook) => {
+                    self.tenant.write(|op| note_failure(op, hook, &error.to_string()))?;
                     run.failed.push(format!("{what}: {error}"));
                 }
                 Err(error) => run.refused.push(format!("{what}: {error}")),
             }
         }
-        for share in self.read(|op| sharing::resume::owed(op, automatic))? {
+        for share in self.tenant.read(|op| sharing::resume::owed(op, automatic))? {
             let what = format!("plan shared, share {share}");
-            match self.resume_share_notifications(share) {
+            match self.tenant.shares().resume_notifications(share) {
                 Ok(Some(report)) => run.done.push(format!("{what}: {report}")),
                 // Another run queued them meanwhile.
                 Ok(None) => {}
                 Err(error) => {
-                    self.write(|op| sharing::resume::note_failure(op, share, &error.to_string()))?;
+                    self.tenant.write(|op| sharing::resume::note_failure(op, share, &error.to_string()))?;
                     run.failed.push(format!("{what}: {error}"));
                 }
             }

@@ -57,7 +57,7 @@ use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::pending::{self, Owed};
 use crate::hooks::{RowMappers, RowVerdict};
-use crate::host::Tenant;
+use crate::tenant::Tenant;
 use crate::model::{AccessScope, FieldValue, Fields, ManagedAs};
 use crate::names::named_enum;
 use crate::partners::{self, Undo};
@@ -228,7 +228,7 @@ impl Tenant<'_> {
             rows[0].push("Bennett & Co.".to_owned());
             rows[1].push(String::new());
         } else {
-            for def in &self.company_fields()? {
+            for def in &self.companies().fields()? {
                 header.push(label(&def.name));
                 for (i, row) in rows.iter_mut().enumerate() {
                     row.push(example(def, target, i));
@@ -481,7 +481,7 @@ impl Tenant<'_> {
         }
 
         let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
-        let mappers = match self.row_mappers(Some(options.target.object()), &columns, &field_names)
+        let mappers = match self.hooks().row_mappers(Some(options.target.object()), &columns, &field_names)
         {
             Ok(mappers) => mappers,
             Err(error) => return Err(self.fail_job(job, error)),
@@ -627,7 +627,7 @@ impl Tenant<'_> {
     ) -> Result<()> {
         for (id, row, undo) in new_partners.drain(..) {
             let created = undo == Undo::Delete;
-            if let Err(error) = self.partner_created_hook(id, undo) {
+            if let Err(error) = self.partners().created_hook(id, undo) {
                 let plugin = match error.kind() {
                     ErrorKind::Plugin(e) => Some(e.plugin().to_owned()),
                     _ => None,
@@ -730,13 +730,13 @@ mod tests {
         );
         let rows: Vec<u64> = job.errors.iter().map(|e| e.row).collect();
         assert_eq!(rows, [4, 7]);
-        let alpha = acme.company(CompanyKey::Name("alpha")).unwrap().unwrap();
+        let alpha = acme.companies().get(CompanyKey::Name("alpha")).unwrap().unwrap();
         assert_eq!(alpha.name, "ALPHA");
         assert_eq!(alpha.fields["industry"], FieldValue::from("Software"));
-        let beta = acme.company(CompanyKey::Name("beta two")).unwrap().unwrap();
+        let beta = acme.companies().get(CompanyKey::Name("beta two")).unwrap().unwrap();
         assert_eq!(beta.fields["industry"], FieldValue::from("Finance"));
-        assert_eq!(acme.companies(0, 100).unwrap().len(), 3);
-        assert_eq!(acme.companies(0, 100).unwrap().len(), 3);
+        assert_eq!(acme.companies().page(0, 100).unwrap().len(), 3);
+        assert_eq!(acme.companies().page(0, 100).unwrap().len(), 3);
     }
 
     #[test]
@@ -751,7 +751,7 @@ mod tests {
         let mapping = Mapping::new().map("Name", "name");
         let plan = plan(&mapping, &columns, &schema, ImportTarget::Partners).unwrap();
         let mut mappers = acme
-            .row_mappers(Some("partner"), &columns, &["name".to_owned()])
+            .hooks().row_mappers(Some("partner"), &columns, &["name".to_owned()])
             .unwrap();
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -820,14 +820,14 @@ mod tests {
                     // After the first batch, someone else adds the record row 3 is about.
                     if !added {
                         added = true;
-                        acme.add_company(NewCompany::new("Late").field("external_id", "P-3"))
+                        acme.companies().add(NewCompany::new("Late").field("external_id", "P-3"))
                             .unwrap();
                     }
                 },
             )
             .unwrap();
         assert_eq!((job.created, job.updated, job.failed), (2, 1, 0), "{job:?}");
-        let three = acme.company(CompanyKey::Name("three")).unwrap().unwrap();
+        let three = acme.companies().get(CompanyKey::Name("three")).unwrap().unwrap();
         assert_eq!(three.managed_as, ManagedAs::Partner);
     }
 

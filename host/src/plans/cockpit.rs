@@ -24,7 +24,7 @@ named_enum!(CtaStatus, "CTA status", {
     All => "all",
 });
 
-/// Which CTAs [`Tenant::cta_list`] lists: every condition given must hold.
+/// Which CTAs [`Ctas::cockpit`] lists: every condition given must hold.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CtaFilter {
     /// Only this company's.
@@ -41,11 +41,11 @@ pub struct CtaFilter {
     pub status: CtaStatus,
 }
 
-impl Tenant<'_> {
+impl Ctas<'_> {
     /// The cockpit: the CTAs the filter selects, soonest due first (those without a due date
     /// last), then high priority before medium before low, then oldest first; with their tasks.
-    pub fn cta_list(&self, filter: &CtaFilter) -> Result<Vec<Cta>> {
-        self.read(|op| {
+    pub fn cockpit(&self, filter: &CtaFilter) -> Result<Vec<Cta>> {
+        self.tenant.read(|op| {
             let status = match filter.status {
                 CtaStatus::Open => Some("open"),
                 CtaStatus::Closed => Some("closed"),
@@ -86,9 +86,9 @@ impl Tenant<'_> {
 
     /// Closes a CTA, with a reason (required), audited as `cta.close`. A closed CTA is not
     /// closed again.
-    pub fn close_cta(&self, cta_id: i64, reason: &str) -> Result<()> {
+    pub fn close(&self, cta_id: i64, reason: &str) -> Result<()> {
         let reason = required("reason for closing the CTA", reason)?;
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManageCtas)?;
             scope::check(op, Of::Cta(cta_id))?;
             let status = cta_status(op, cta_id)?;
@@ -110,8 +110,8 @@ impl Tenant<'_> {
     }
 
     /// Opens a closed CTA again (its reason is cleared), audited as `cta.reopen`.
-    pub fn reopen_cta(&self, cta_id: i64) -> Result<()> {
-        self.write(|op| {
+    pub fn reopen(&self, cta_id: i64) -> Result<()> {
+        self.tenant.write(|op| {
             op.require(Permission::ManageCtas)?;
             scope::check(op, Of::Cta(cta_id))?;
             if cta_status(op, cta_id)? != "closed" {
@@ -135,9 +135,9 @@ impl Tenant<'_> {
 
     /// Gives a CTA to an owner: a user of the tenant, by email ([`ErrorKind::NotFound`] for
     /// someone else). Audited as `cta.assign`.
-    pub fn assign_cta(&self, cta_id: i64, owner: &str) -> Result<()> {
+    pub fn assign(&self, cta_id: i64, owner: &str) -> Result<()> {
         let email = crate::users::check_email(owner)?;
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManageCtas)?;
             scope::check(op, Of::Cta(cta_id))?;
             let user =

@@ -6,11 +6,11 @@ use rusqlite::{OptionalExtension, params};
 
 use super::*;
 
-impl Tenant<'_> {
+impl Ctas<'_> {
     /// Sets (or, with `None`, clears) CTA `cta_id`'s due date. Refused, naming the task, when a
     /// task of the CTA is due after the new date: move that task first, or choose a later date.
-    pub fn set_cta_due(&self, cta_id: i64, due_date: Option<Date>) -> Result<()> {
-        self.write(|op| {
+    pub fn set_due(&self, cta_id: i64, due_date: Option<Date>) -> Result<()> {
+        self.tenant.write(|op| {
             op.require(Permission::ManageCtas)?;
             scope::check(op, Of::Cta(cta_id))?;
             let (name, before): (String, Option<String>) = op

@@ -41,7 +41,7 @@ pub struct Cta {
     pub tasks: Vec<Task>,
 }
 
-/// A new CTA, for [`Tenant::open_cta`].
+/// A new CTA, for [`Ctas::open`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewCta {
     /// The company it is about.
@@ -64,19 +64,19 @@ pub struct NewCta {
     pub objective_id: Option<i64>,
 }
 
-impl Tenant<'_> {
+impl Ctas<'_> {
     /// Opens a CTA on a company, on behalf of the tenant's acting user, and returns its id. A
     /// CTA in a plan that is for a relationship is on that relationship too. The acting user
     /// owns it, and the default playbook of its type (if any) gives it its tasks.
-    pub fn open_cta(&self, cta: &NewCta) -> Result<i64> {
+    pub fn open(&self, cta: &NewCta) -> Result<i64> {
         self.open_cta_on(cta, None)
     }
 
     /// Opens a CTA, on `relationship` (of its company) if given.
     pub(super) fn open_cta_on(&self, cta: &NewCta, relationship: Option<i64>) -> Result<i64> {
         let name = required("CTA name", &cta.name)?;
-        let now = self.host.now();
-        self.write(|op| {
+        let now = self.tenant.host.now();
+        self.tenant.write(|op| {
             op.require(Permission::ManageCtas)?;
             scope::require_owner(op, cta.company_id, relationship)?;
             if let Some(plan) = cta.plan_id {
@@ -119,7 +119,7 @@ impl Tenant<'_> {
                 cta.plan_id,
                 cta.objective_id,
                 (cta.kind, name, cta.priority, cta.due_date),
-                &self.actor,
+                &self.tenant.actor,
                 now,
             )?;
             super::relationship::attach_cta(op, id, cta.company_id, cta.plan_id, relationship)?;
@@ -129,8 +129,8 @@ impl Tenant<'_> {
     }
 
     /// The CTAs of a company (in a plan or not), oldest first, with their tasks.
-    pub fn ctas(&self, company_id: i64) -> Result<Vec<Cta>> {
-        self.read(|op| {
+    pub fn list(&self, company_id: i64) -> Result<Vec<Cta>> {
+        self.tenant.read(|op| {
             scope::require_listing(op, company_id)?;
             load_ctas(op, "company_id", company_id)
         })
@@ -342,7 +342,7 @@ mod tests {
             })
             .unwrap();
         let tenant = host.tenant("acme").unwrap();
-        let ctas = tenant.ctas(company).unwrap();
+        let ctas = tenant.ctas().list(company).unwrap();
         let due: Vec<(&str, Option<Date>)> =
             ctas.iter().map(|c| (c.name.as_str(), c.due_date)).collect();
         assert_eq!(
@@ -354,7 +354,7 @@ mod tests {
             ]
         );
         let listed = tenant
-            .cta_list(&crate::plans::CtaFilter::default())
+            .ctas().cockpit(&crate::plans::CtaFilter::default())
             .unwrap();
         assert_eq!(listed.len(), 3);
     }
@@ -384,7 +384,7 @@ mod tests {
                 open_cta(&op, company, &request, "plugin:welcome")
             })
             .unwrap();
-        let ctas = host.tenant("acme").unwrap().ctas(company).unwrap();
+        let ctas = host.tenant("acme").unwrap().ctas().list(company).unwrap();
         assert_eq!(ctas.len(), 1);
         assert_eq!(ctas[0].id, id);
         assert_eq!(ctas[0].due_date, Some(Date::new(2026, 1, 15).unwrap()));

@@ -24,7 +24,7 @@ use crate::audit::{self, Change};
 use crate::companies;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::Tenant;
+use crate::tenant::Tenant;
 use crate::model::{CtaRequest, CtaType, Date, Priority};
 use crate::names::named_enum;
 use crate::relationships;
@@ -43,10 +43,10 @@ pub(crate) use relationship::{count_on_relationship, ids_of_relationship};
 ///
 /// | from     | to       | how                                   | rule                           |
 /// |----------|----------|---------------------------------------|--------------------------------|
-/// | (new)    | Draft    | [`Tenant::create_plan`]               |                                |
-/// | Draft    | Active   | [`Tenant::set_plan_status`]           | no CTA due before its tasks    |
-/// | Active   | Complete | [`Tenant::set_plan_status`]           |                                |
-/// | Complete | Active   | [`Tenant::reopen_plan`], with a reason| no CTA due before its tasks    |
+/// | (new)    | Draft    | [`Plans::create`]               |                                |
+/// | Draft    | Active   | [`Plans::set_status`]           | no CTA due before its tasks    |
+/// | Active   | Complete | [`Plans::set_status`]           |                                |
+/// | Complete | Active   | [`Plans::reopen`], with a reason| no CTA due before its tasks    |
 ///
 /// Every other move (Draft → Complete, Active → Draft, Complete → Draft, a status to itself) is
 /// refused with [`ErrorKind::PlanTransitionRefused`], naming it.
@@ -85,7 +85,7 @@ pub struct LateCta {
     pub task_due: String,
 }
 
-/// A new success plan, for [`Tenant::create_plan`].
+/// A new success plan, for [`Plans::create`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NewPlan {
     /// The customer company the plan is for.
@@ -168,7 +168,7 @@ pub struct ObjectiveComment {
 }
 
 /// A change a recipient with update permission makes to a task through a shared link, for
-/// [`Tenant::update_shared_task`]: its status, its due date, or both.
+/// [`Links::update_task`]: its status, its due date, or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TaskUpdate {
     /// `Some(true)` marks the task done, `Some(false)` open again.
@@ -194,7 +194,7 @@ pub struct Task {
     pub status: String,
 }
 
-/// A new task, for [`Tenant::add_task`].
+/// A new task, for [`Plans::add_task`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NewTask {
     /// The task's name (required).
@@ -216,15 +216,35 @@ pub enum TaskOf {
     Cta(i64),
 }
 
-impl Tenant<'_> {
+/// The tenant's success plans, from [`Tenant::plans`]: creating them, their state, objectives,
+/// tasks and comments.
+#[derive(Debug, Clone, Copy)]
+pub struct Plans<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
+
+/// The tenant's CTAs (calls to action), from [`Tenant::ctas`]: opening them, the cockpit's lists,
+/// closing, reopening, owners and due dates.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctas<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
+
+/// The tenant's playbooks, from [`Tenant::playbooks`]: named task lists applied to CTAs.
+#[derive(Debug, Clone, Copy)]
+pub struct Playbooks<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
+
+impl Plans<'_> {
     /// A plan with its objectives, tasks and CTAs.
-    pub fn plan(&self, plan_id: i64) -> Result<Plan> {
-        self.read(|op| load_plan(op, plan_id))
+    pub fn get(&self, plan_id: i64) -> Result<Plan> {
+        self.tenant.read(|op| load_plan(op, plan_id))
     }
 
     /// The plans of a company, oldest first, with their objectives, tasks and CTAs.
-    pub fn plans(&self, company_id: i64) -> Result<Vec<Plan>> {
-        self.read(|op| {
+    pub fn list(&self, company_id: i64) -> Result<Vec<Plan>> {
+        self.tenant.read(|op| {
             ids_of_company(op, company_id)?
                 .into_iter()
                 .map(|id| load_plan(op, id))

@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::*;
 
-impl Tenant<'_> {
+impl Plans<'_> {
     /// Adds an objective to a plan and returns its id. `shared_externally` says whether external
     /// contacts may see it; by default (`None`) it follows the plan's "sharing with contacts"
     /// switch.
@@ -16,7 +16,7 @@ impl Tenant<'_> {
         shared_externally: Option<bool>,
     ) -> Result<i64> {
         let name = required("objective name", name)?;
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::CreatePlans)?;
             scope::check(op, Of::Plan(plan_id))?;
             let contacts: bool = op
@@ -58,7 +58,7 @@ impl Tenant<'_> {
 
     /// Marks an objective as shared with external contacts (`true`) or internal only (`false`).
     pub fn set_objective_shared(&self, objective_id: i64, shared_externally: bool) -> Result<()> {
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::SharePlans)?;
             scope::check(op, Of::Objective(objective_id))?;
             let changed = op.conn.execute(
@@ -76,9 +76,9 @@ impl Tenant<'_> {
 
     /// Turns a plan's "sharing with contacts" switch on or off. Turning it on marks every
     /// objective of the plan as shared externally; single objectives can then be made internal
-    /// again with [`Tenant::set_objective_shared`].
+    /// again with [`Plans::set_objective_shared`].
     pub fn set_sharing_with_contacts(&self, plan_id: i64, on: bool) -> Result<()> {
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::SharePlans)?;
             scope::check(op, Of::Plan(plan_id))?;
             let changed = op.conn
@@ -106,10 +106,10 @@ impl Tenant<'_> {
     /// Adds a task to an objective or a CTA and returns its id.
     ///
     /// On a CTA of an active plan, a task may not be due after the CTA (the plan would break
-    /// the rule it was activated under); set the CTA's date with [`Tenant::set_task_due`].
+    /// the rule it was activated under); set the CTA's date with [`Plans::set_task_due`].
     pub fn add_task(&self, of: TaskOf, task: &NewTask) -> Result<i64> {
         let name = required("task name", &task.name)?;
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(match of {
                 TaskOf::Objective(_) => Permission::CreatePlans,
                 TaskOf::Cta(_) => Permission::ManageCtas,
@@ -167,7 +167,7 @@ impl Tenant<'_> {
     /// Sets (re-applies) a task's due date. When the task belongs to a CTA due earlier, the
     /// CTA's due date moves to the task's: this is how a plan that failed to activate is fixed.
     pub fn set_task_due(&self, task_id: i64, due_date: Option<Date>) -> Result<()> {
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::CreatePlans)?;
             scope::check(op, Of::Task(task_id))?;
             let cta: Option<i64> = op
@@ -198,7 +198,7 @@ impl Tenant<'_> {
 
     /// Comments on an objective, as the acting user; returns the comment's id.
     pub fn comment_objective(&self, objective_id: i64, body: &str) -> Result<i64> {
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::CreatePlans)?;
             scope::check(op, Of::Objective(objective_id))?;
             add_comment(op, objective_id, op.actor, false, body)
@@ -208,10 +208,10 @@ impl Tenant<'_> {
     /// Marks a task done (or open again with `done = false`).
     pub fn complete_task(&self, task_id: i64, done: bool) -> Result<()> {
         let status = if done { "done" } else { "open" };
-        self.set_status("tasks", "task", task_id, status, "task.status")
+        self.set_item_status("tasks", "task", task_id, status, "task.status")
     }
 
-    pub(super) fn set_status(
+    pub(super) fn set_item_status(
         &self,
         table: &'static str,
         object: &'static str,
@@ -219,7 +219,7 @@ impl Tenant<'_> {
         status: &str,
         action: &str,
     ) -> Result<()> {
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManageCtas)?;
             scope::check(
                 op,

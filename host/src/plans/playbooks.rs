@@ -34,10 +34,10 @@ pub struct PlaybookTask {
     pub owner: Option<String>,
 }
 
-impl Tenant<'_> {
+impl Playbooks<'_> {
     /// Defines a playbook, or replaces the one with the same name. Audited as
     /// `playbook.define`.
-    pub fn define_playbook(&self, playbook: &Playbook) -> Result<()> {
+    pub fn define(&self, playbook: &Playbook) -> Result<()> {
         let name = required("playbook name", &playbook.name)?;
         if playbook.tasks.is_empty() {
             return Err(invalid(format!(
@@ -60,7 +60,7 @@ impl Tenant<'_> {
         }
         let tasks = serde_json::to_string(&playbook.tasks)
             .map_err(|e| invalid(format!("playbook `{name}`: {e}")))?;
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManageSchema)?;
             let kind = cta_type_str(playbook.cta_type);
             if playbook.default {
@@ -87,8 +87,8 @@ impl Tenant<'_> {
     }
 
     /// The tenant's playbooks, by CTA type and name.
-    pub fn playbooks(&self) -> Result<Vec<Playbook>> {
-        self.read(|op| {
+    pub fn list(&self) -> Result<Vec<Playbook>> {
+        self.tenant.read(|op| {
             op.conn
                 .prepare_cached(
                     "SELECT name, cta_type, tasks, is_default FROM playbooks
@@ -101,8 +101,8 @@ impl Tenant<'_> {
     }
 
     /// Removes a playbook (CTAs keep the tasks it gave them). Audited as `playbook.delete`.
-    pub fn delete_playbook(&self, name: &str) -> Result<()> {
-        self.write(|op| {
+    pub fn delete(&self, name: &str) -> Result<()> {
+        self.tenant.write(|op| {
             op.require(Permission::ManageSchema)?;
             let gone = op.conn.execute(
                 "DELETE FROM playbooks WHERE tenant_id = ?1 AND name = ?2",
@@ -122,8 +122,8 @@ impl Tenant<'_> {
 
     /// Adds a playbook's tasks to a CTA (of the playbook's type). Returns how many tasks it
     /// added. Audited as `cta.playbook`.
-    pub fn apply_playbook(&self, cta_id: i64, name: &str) -> Result<usize> {
-        self.write(|op| {
+    pub fn apply(&self, cta_id: i64, name: &str) -> Result<usize> {
+        self.tenant.write(|op| {
             op.require(Permission::ManageCtas)?;
             let playbook = op
                 .conn

@@ -88,32 +88,34 @@ pub(super) fn attach_cta(
     Ok(())
 }
 
-impl Tenant<'_> {
+impl Ctas<'_> {
     /// Opens a CTA on a relationship of `cta.company_id` (the relationship's company) and
     /// returns its id. A CTA opened in a plan that is for a relationship is on that
     /// relationship without asking.
-    pub fn open_relationship_cta(&self, relationship_id: i64, cta: &NewCta) -> Result<i64> {
+    pub fn open_on_relationship(&self, relationship_id: i64, cta: &NewCta) -> Result<i64> {
         self.open_cta_on(cta, Some(relationship_id))
     }
 
+    /// The CTAs on relationship `relationship_id` (in a plan or not), oldest first, with their
+    /// tasks.
+    pub fn of_relationship(&self, relationship_id: i64) -> Result<Vec<Cta>> {
+        self.tenant.read(|op| {
+            relationships::load(op, relationship_id)?;
+            load_ctas(op, "relationship_id", relationship_id)
+        })
+    }
+}
+
+impl Plans<'_> {
     /// The plans on relationship `relationship_id`, oldest first, with their objectives, tasks
     /// and CTAs.
-    pub fn relationship_plans(&self, relationship_id: i64) -> Result<Vec<Plan>> {
-        self.read(|op| {
+    pub fn of_relationship(&self, relationship_id: i64) -> Result<Vec<Plan>> {
+        self.tenant.read(|op| {
             relationships::load(op, relationship_id)?;
             ids_of_relationship(op, relationship_id)?
                 .into_iter()
                 .map(|id| load_plan(op, id))
                 .collect()
-        })
-    }
-
-    /// The CTAs on relationship `relationship_id` (in a plan or not), oldest first, with their
-    /// tasks.
-    pub fn relationship_ctas(&self, relationship_id: i64) -> Result<Vec<Cta>> {
-        self.read(|op| {
-            relationships::load(op, relationship_id)?;
-            load_ctas(op, "relationship_id", relationship_id)
         })
     }
 }

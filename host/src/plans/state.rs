@@ -4,12 +4,12 @@ use rusqlite::{OptionalExtension, params};
 
 use super::*;
 
-impl Tenant<'_> {
+impl Plans<'_> {
     /// Creates a draft success plan for a company and returns its id.
-    pub fn create_plan(&self, plan: &NewPlan) -> Result<i64> {
+    pub fn create(&self, plan: &NewPlan) -> Result<i64> {
         let name = required("plan name", &plan.name)?;
-        let now = self.host.now();
-        self.write(|op| {
+        let now = self.tenant.host.now();
+        self.tenant.write(|op| {
             op.require(Permission::CreatePlans)?;
             scope::require_owner(op, plan.company_id, plan.relationship_id)?;
             if let Some(relationship) = plan.relationship_id {
@@ -49,10 +49,10 @@ impl Tenant<'_> {
     /// Moves a plan along its state machine (see [`PlanStatus`]): Draft → Active (refused
     /// while a CTA of the plan is due before one of its tasks), Active → Complete. Every other
     /// move is refused with [`ErrorKind::PlanTransitionRefused`], which names it; reopening a
-    /// complete plan is [`Tenant::reopen_plan`], with a reason. A refused move changes nothing.
+    /// complete plan is [`Plans::reopen`], with a reason. A refused move changes nothing.
     /// Audited as `plan.status`.
-    pub fn set_plan_status(&self, plan_id: i64, status: PlanStatus) -> Result<()> {
-        self.write(|op| {
+    pub fn set_status(&self, plan_id: i64, status: PlanStatus) -> Result<()> {
+        self.tenant.write(|op| {
             op.require(Permission::ActivatePlans)?;
             scope::check(op, Of::Plan(plan_id))?;
             let from = status_of(op, plan_id)?;
@@ -99,8 +99,8 @@ impl Tenant<'_> {
     /// Reopens a complete plan: Complete → Active, with a reason (required), audited as
     /// `plan.reopen` with the reason. Like activation, it is refused while a CTA of the plan
     /// is due before one of its tasks; a plan that is not complete is not reopened.
-    pub fn reopen_plan(&self, plan_id: i64, reason: &str) -> Result<()> {
-        self.write(|op| {
+    pub fn reopen(&self, plan_id: i64, reason: &str) -> Result<()> {
+        self.tenant.write(|op| {
             op.require(Permission::ActivatePlans)?;
             scope::check(op, Of::Plan(plan_id))?;
             let from = status_of(op, plan_id)?;

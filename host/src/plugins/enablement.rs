@@ -18,7 +18,7 @@ use crate::access::Permission;
 use crate::audit::{self, Change};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::Tenant;
+use crate::tenant::Tenant;
 use crate::store::TenantId;
 
 /// The circuit breaker's threshold when the admin sets none: consecutive failures before the
@@ -869,11 +869,11 @@ mod tests {
         let ours = host
             .tenant("a")
             .unwrap()
-            .add_company(NewCompany::new("Ours"));
+            .companies().add(NewCompany::new("Ours"));
         let theirs = host
             .tenant("b")
             .unwrap()
-            .add_company(NewCompany::new("Theirs"));
+            .companies().add(NewCompany::new("Theirs"));
         let directory = crate::companies::Directory::new(
             host.shared_store(),
             host.shared_clock(),

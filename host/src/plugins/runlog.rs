@@ -17,7 +17,7 @@ use crate::access::Permission;
 use crate::clock::Clock;
 use crate::context::Op;
 use crate::error::{Error, Result};
-use crate::host::Tenant;
+use crate::tenant::Tenant;
 use crate::store::{Store, TenantId, unix_seconds};
 
 /// How many failures (with their input) the run log keeps per tenant and plugin.

@@ -21,7 +21,7 @@ use crate::companies::{
 };
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::Tenant;
+use crate::tenant::Tenant;
 use crate::model::{FieldValue, Fields};
 
 pub(crate) use store::{any_reached_of, company_of, count_managed_by, reach_sql, visible};

@@ -8,8 +8,8 @@ use super::*;
 pub enum Opened {
     /// The plan, as this recipient may see it.
     Plan(SharedPlan),
-    /// The tenant wants a one-time code first: call [`Tenant::request_otp`], then
-    /// [`Tenant::verify_otp`].
+    /// The tenant wants a one-time code first: call [`Links::request_otp`], then
+    /// [`Links::verify_otp`].
     CodeRequired,
 }
 
@@ -53,7 +53,7 @@ impl SharedPlan {
 }
 
 /// What a recipient verified with a one-time code holds: a session for acting on the plan
-/// (see [`Tenant::start_session`]).
+/// (see [`Links::start_session`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecipientSession {
     /// The session token (64 hex digits) to give with the link when acting on the plan; `None`
@@ -122,22 +122,22 @@ pub(super) fn visible_plan(plan: Plan, customer: String, seen: &Seen) -> SharedP
     }
 }
 
-impl Tenant<'_> {
+impl Links<'_> {
     /// Opens a shared link (the whole link, or its token). Without a code rule this returns the
     /// plan as the recipient may see it; with one, [`Opened::CodeRequired`].
     ///
     /// Unknown, expired, revoked and blocked links all fail with
     /// [`ErrorKind::LinkUnavailable`].
-    pub fn open_link(&self, link: &str) -> Result<Opened> {
-        self.open_link_with(link, None)
+    pub fn open(&self, link: &str) -> Result<Opened> {
+        self.open_with(link, None)
     }
 
-    /// Opens a shared link within a session a one-time code opened ([`Tenant::start_session`]):
+    /// Opens a shared link within a session a one-time code opened ([`Links::start_session`]):
     /// a link that needs a code opens the plan while the session lasts, and asks for a code
     /// ([`Opened::CodeRequired`]) without one or after it.
-    pub fn open_link_with(&self, link: &str, session: Option<&str>) -> Result<Opened> {
-        let now = self.host.now();
-        self.write(|op| {
+    pub fn open_with(&self, link: &str, session: Option<&str>) -> Result<Opened> {
+        let now = self.tenant.host.now();
+        self.tenant.write(|op| {
             let link = find_link(op, link)?;
             if link.otp_required && !session.is_some_and(|s| link.session_matches(s, now)) {
                 return Ok(Opened::CodeRequired);
@@ -151,8 +151,8 @@ impl Tenant<'_> {
     /// replacing any earlier code. A link may be sent at most five codes
     /// ([`OtpError::NoMoreCodes`] after that).
     pub fn request_otp(&self, link: &str) -> Result<()> {
-        let now = self.host.now();
-        self.write(|op| {
+        let now = self.tenant.host.now();
+        self.tenant.write(|op| {
             let link = find_link(op, link)?;
             if !link.otp_required {
                 return Err(invalid("this link needs no code".to_owned()));
@@ -162,7 +162,7 @@ impl Tenant<'_> {
             }
             // The code is sealed: the outbox keeps a nonce, and the deliverer renders the code
             // from it with the server's key, so the database never holds it readable.
-            let secret_key = self.store().key()?;
+            let secret_key = self.tenant.store().key()?;
             let sealed = Sealed::new(SecretKind::Code)?;
             let code = sealed.reveal(secret_key);
             op.conn
@@ -208,16 +208,16 @@ impl Tenant<'_> {
         self.start_session(link, code).map(|session| session.plan)
     }
 
-    /// Checks a one-time code like [`Tenant::verify_otp`] and, when it is right, opens a
+    /// Checks a one-time code like [`Links::verify_otp`] and, when it is right, opens a
     /// session: its token, given with the link, lets the recipient act on the plan
-    /// ([`Tenant::update_shared_task`], [`Tenant::comment_shared_objective`]) and open it again
-    /// ([`Tenant::open_link_with`]) for twelve hours without another code. A new session
+    /// ([`Links::update_task`], [`Links::comment_objective`]) and open it again
+    /// ([`Links::open_with`]) for twelve hours without another code. A new session
     /// replaces the recipient's earlier one.
     pub fn start_session(&self, link: &str, code: &str) -> Result<RecipientSession> {
-        let now = self.host.now();
+        let now = self.tenant.host.now();
         // A wrong code must be counted even though the call fails, so the transaction commits
         // and the refusal is returned after.
-        let verdict = self.write(|op| {
+        let verdict = self.tenant.write(|op| {
             let link = find_link(op, link)?;
             if !link.otp_required {
                 touch(op.conn, link.recipient_id, now)?;
@@ -238,7 +238,7 @@ impl Tenant<'_> {
             if now >= expires {
                 return Ok(Err(OtpError::Expired));
             }
-            let given = otp::hash(self.store().key()?, link.recipient_id, code.trim());
+            let given = otp::hash(self.tenant.store().key()?, link.recipient_id, code.trim());
             if bool::from(given.as_slice().ct_eq(&hash)) {
                 let token = new_token()?;
                 let session_ends = (now + SESSION_LIFETIME_SECS).min(link.expires_at);
@@ -290,7 +290,7 @@ impl Tenant<'_> {
     }
 }
 
-impl Tenant<'_> {
+impl Links<'_> {
     /// The plan as the recipient of `link` may see it.
     fn shared_plan(&self, op: &Op<'_>, link: &Link) -> Result<SharedPlan> {
         let plan = plans::load_plan(op, link.plan_id)?;
@@ -313,9 +313,9 @@ impl Tenant<'_> {
     /// [`ErrorKind::SessionRequired`] otherwise), the recipient must hold update permission, and
     /// the task must be one they see ([`ErrorKind::RecipientRefused`] otherwise). A CTA's task
     /// may not become due after its CTA. The change is audited as `recipient:<email>`, recorded
-    /// as a share event ([`Tenant::share_events`]) and counts as an access. Returns the plan as
+    /// as a share event ([`Shares::events`]) and counts as an access. Returns the plan as
     /// the recipient now sees it.
-    pub fn update_shared_task(
+    pub fn update_task(
         &self,
         link: &str,
         session: Option<&str>,
@@ -341,10 +341,10 @@ impl Tenant<'_> {
     }
 
     /// Comments on an objective through a shared link, for its recipient; the same checks as
-    /// [`Tenant::update_shared_task`] (the objective must be one they see). Audited as
+    /// [`Links::update_task`] (the objective must be one they see). Audited as
     /// `recipient:<email>` and recorded as a share event. Returns the plan as the recipient now
     /// sees it.
-    pub fn comment_shared_objective(
+    pub fn comment_objective(
         &self,
         link: &str,
         session: Option<&str>,
@@ -373,8 +373,8 @@ impl Tenant<'_> {
         session: Option<&str>,
         change: impl FnOnce(&Op<'_>, &Link, &SharedPlan) -> Result<()>,
     ) -> Result<SharedPlan> {
-        let now = self.host.now();
-        self.write(|op| {
+        let now = self.tenant.host.now();
+        self.tenant.write(|op| {
             let link = find_link(op, link)?;
             if link.otp_required && !session.is_some_and(|s| link.session_matches(s, now)) {
                 return Err(Error::new(ErrorKind::SessionRequired));
@@ -395,7 +395,7 @@ impl Tenant<'_> {
     }
 }
 
-/// Records what a recipient did, for the sharer's tools ([`Tenant::share_events`]).
+/// Records what a recipient did, for the sharer's tools ([`Shares::events`]).
 fn record_event(
     op: &Op<'_>,
     link: &Link,

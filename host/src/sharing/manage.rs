@@ -45,7 +45,7 @@ pub struct ShareRow {
     pub permission: SharePermission,
 }
 
-/// Something a recipient did through their link: one row of [`Tenant::share_events`].
+/// Something a recipient did through their link: one row of [`Shares::events`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ShareActivity {
     /// The event's id.
@@ -67,10 +67,10 @@ pub struct ShareActivity {
     pub at: i64,
 }
 
-impl Tenant<'_> {
+impl Shares<'_> {
     /// Revokes one recipient's link. Returns whether it was active (not revoked before).
     pub fn revoke_recipient(&self, recipient_id: i64) -> Result<bool> {
-        self.read(|op| {
+        self.tenant.read(|op| {
             op.require(Permission::Revoke)?;
             recipient_in_scope(op, recipient_id)
         })?;
@@ -88,8 +88,8 @@ impl Tenant<'_> {
     /// (a link blocked by wrong codes is usable again). A revoked or expired link is not
     /// re-issued: share the plan again. Audited as `share.reissue`.
     pub fn reissue_link(&self, recipient_id: i64) -> Result<RecipientLink> {
-        let now = self.host.now();
-        self.write(|op| {
+        let now = self.tenant.host.now();
+        self.tenant.write(|op| {
             op.require(Permission::SharePlans)?;
             recipient_in_scope(op, recipient_id)?;
             let found: Option<(String, Option<i64>, i64, String)> = op
@@ -132,14 +132,14 @@ impl Tenant<'_> {
 
     /// Revokes every link to a plan. Returns how many were revoked.
     pub fn revoke_plan(&self, plan_id: i64) -> Result<usize> {
-        self.read(|op| plans::require(op, plans::Record::Plan, plan_id))?;
+        self.tenant.read(|op| plans::require(op, plans::Record::Plan, plan_id))?;
         self.revoke("s.plan_id = ?2", plan_id, &format!("plan:{plan_id}"))
     }
 
     /// Revokes every link to every plan of a customer company. Returns how many were revoked.
     pub fn revoke_company(&self, company_id: i64) -> Result<usize> {
-        self.read(|op| crate::companies::require(op, company_id))?;
-        let plans = self.read(|op| plans::ids_of_company(op, company_id))?;
+        self.tenant.read(|op| crate::companies::require(op, company_id))?;
+        let plans = self.tenant.read(|op| plans::ids_of_company(op, company_id))?;
         self.revoke(
             "s.plan_id IN (SELECT value FROM json_each(?2))",
             serde_json::json!(plans).to_string(),
@@ -149,7 +149,7 @@ impl Tenant<'_> {
 
     /// Revokes every link to every plan of a relationship. Returns how many were revoked.
     pub fn revoke_relationship(&self, relationship_id: i64) -> Result<usize> {
-        let plans = self.read(|op| {
+        let plans = self.tenant.read(|op| {
             crate::relationships::load(op, relationship_id)?;
             plans::ids_of_relationship(op, relationship_id)
         })?;
@@ -160,21 +160,21 @@ impl Tenant<'_> {
         )
     }
 
-    /// The "manage shares" view of one relationship: the rows of [`Tenant::shares`] whose plan
+    /// The "manage shares" view of one relationship: the rows of [`Shares::list`] whose plan
     /// is for that relationship.
-    pub fn relationship_shares(&self, relationship_id: i64) -> Result<Vec<ShareRow>> {
-        let plans = self.read(|op| {
+    pub fn of_relationship(&self, relationship_id: i64) -> Result<Vec<ShareRow>> {
+        let plans = self.tenant.read(|op| {
             crate::relationships::load(op, relationship_id)?;
             plans::ids_of_relationship(op, relationship_id)
         })?;
-        let mut rows = self.shares(None)?;
+        let mut rows = self.list().list(None)?;
         rows.retain(|row| plans.contains(&row.plan_id));
         Ok(rows)
     }
 
     fn revoke(&self, condition: &str, id: impl rusqlite::ToSql, subject: &str) -> Result<usize> {
-        let now = self.host.now();
-        self.write(|op| {
+        let now = self.tenant.host.now();
+        self.tenant.write(|op| {
             op.require(Permission::Revoke)?;
             let revoked = op.conn.execute(
                 &format!(
@@ -184,7 +184,7 @@ impl Tenant<'_> {
                              JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
                              WHERE r.tenant_id = ?1 AND {condition})"
                 ),
-                params![op.tenant.as_str(), id, now, self.actor],
+                params![op.tenant.as_str(), id, now, self.tenant.actor],
             )?;
             op.audit(
                 "share.revoke",
@@ -198,9 +198,9 @@ impl Tenant<'_> {
 
     /// The "manage shares" view: every recipient of every share of a plan (or of all plans),
     /// newest share first, with their state, who shared it, when, and until when.
-    pub fn shares(&self, plan_id: Option<i64>) -> Result<Vec<ShareRow>> {
-        let now = self.host.now();
-        self.read(|op| {
+    pub fn list(&self, plan_id: Option<i64>) -> Result<Vec<ShareRow>> {
+        let now = self.tenant.host.now();
+        self.tenant.read(|op| {
             // A partner user sees the shares of the plans it may reach only.
             let scope = plans::scope::plan_condition(op, "s.plan_id");
             op.conn
@@ -271,8 +271,8 @@ impl Tenant<'_> {
                 "extending a link by {days} days: use 1 to 3650 days"
             )));
         }
-        let now = self.host.now();
-        self.write(|op| {
+        let now = self.tenant.host.now();
+        self.tenant.write(|op| {
             op.require(Permission::SharePlans)?;
             recipient_in_scope(op, recipient_id)?;
             let found: Option<(String, Option<i64>, i64)> = op
@@ -320,8 +320,8 @@ impl Tenant<'_> {
 
     /// What recipients did through their links (task updates, comments), of one plan or of
     /// all, oldest first.
-    pub fn share_events(&self, plan_id: Option<i64>) -> Result<Vec<ShareActivity>> {
-        self.read(|op| {
+    pub fn events(&self, plan_id: Option<i64>) -> Result<Vec<ShareActivity>> {
+        self.tenant.read(|op| {
             // A partner user sees what was done on the plans it may reach only.
             let scope = plans::scope::plan_condition(op, "e.plan_id");
             op.conn

@@ -28,7 +28,7 @@ use crate::audit::{self, Change};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::NotifyOutcome;
-use crate::host::Tenant;
+use crate::tenant::Tenant;
 use crate::model::{Audience, Channel, Notification, Objective, Recipient, ShareEvent};
 use crate::names::named_enum;
 use crate::outbox::{self, MessageKind};
@@ -45,6 +45,21 @@ pub use send::{
 };
 pub use settings::SharingSettings;
 pub(crate) use settings::settings;
+
+/// The tenant's shares of success plans, from [`Tenant::shares`]: sharing, previewing, the
+/// manage-shares view, revoking, re-issuing and extending links, share events and the sharing
+/// settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Shares<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
+
+/// What a share's recipient does through their link, from [`Tenant::links`]: opening it, the
+/// one-time code, the session, and the changes they may make to the shared plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Links<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
 
 /// How long a one-time code is valid.
 const OTP_LIFETIME_SECS: i64 = 5 * 60;

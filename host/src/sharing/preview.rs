@@ -50,7 +50,7 @@ impl Outline {
     }
 }
 
-impl Tenant<'_> {
+impl Shares<'_> {
     /// Checks a share request and works out its plan, customer, subject, expiry and recipients
     /// (each once); `create` adds contacts who are not yet persons.
     pub(super) fn outline(
@@ -106,11 +106,11 @@ impl Tenant<'_> {
     /// What each recipient of this share would get, without recording or sending anything: the
     /// plan as they would see it (objectives, tasks, CTAs), their permission, and the message
     /// after the tenant's notifiers, with `[your link]` where their link would be. The same
-    /// checks as [`Tenant::share_plan`] apply; contacts are not added as persons.
-    pub fn preview_share(&self, request: &ShareRequest) -> Result<Vec<SharePreview>> {
-        let now = self.host.now();
+    /// checks as [`Shares::share`] apply; contacts are not added as persons.
+    pub fn preview(&self, request: &ShareRequest) -> Result<Vec<SharePreview>> {
+        let now = self.tenant.host.now();
         let note = trimmed_note(request);
-        let (outline, resolved) = self.read(|op| self.outline(op, request, now, false))?;
+        let (outline, resolved) = self.tenant.read(|op| self.outline(op, request, now, false))?;
         let recipients: Vec<Recipient> = resolved
             .iter()
             .map(|r| Recipient {
@@ -119,7 +119,7 @@ impl Tenant<'_> {
                 external: r.external,
             })
             .collect();
-        let event = outline.event(request, recipients, note.clone(), self.actor.clone());
+        let event = outline.event(request, recipients, note.clone(), self.tenant.actor.clone());
         let planned = default_notifications(&event);
         let (messages, held) = self.notifications(&event, planned);
         let external = request.audience == Audience::Contacts;
@@ -129,7 +129,7 @@ impl Tenant<'_> {
             &super::links::Seen {
                 external,
                 include_tasks: request.include_tasks,
-                shared_by: self.actor.clone(),
+                shared_by: self.tenant.actor.clone(),
                 note,
                 expires_at: outline.expires_at,
             },
@@ -179,7 +179,7 @@ pub(super) fn customer_label(op: &Op<'_>, plan: &Plan) -> Result<String> {
 /// What stands for a recipient's link in a preview.
 const PREVIEW_LINK: &str = "[your link]";
 
-/// What one recipient of a share would get: the preview of [`Tenant::preview_share`].
+/// What one recipient of a share would get: the preview of [`Shares::preview`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SharePreview {
     /// Their email.

@@ -205,21 +205,21 @@ fn load(op: &Op<'_>, share_id: i64) -> Result<Option<Owed>> {
     Ok(Some(Owed { event, recipients }))
 }
 
-impl Tenant<'_> {
+impl Shares<'_> {
     /// Queues the notifications share `share_id` still owes (its process died after the share
     /// committed): the *plan shared* hook runs on the share as recorded, and the notifications
     /// carry each recipient's link as the share made it (a recipient whose seal is missing gets
     /// a new link, audited as `share.reissue`), in the transaction that marks them queued.
     /// Returns what it did, such as `2 notification(s) queued`, or `None` when the
     /// notifications were not owed (any more).
-    pub(crate) fn resume_share_notifications(&self, share_id: i64) -> Result<Option<String>> {
-        let Some(owed) = self.read(|op| load(op, share_id))? else {
+    pub(crate) fn resume_notifications(&self, share_id: i64) -> Result<Option<String>> {
+        let Some(owed) = self.tenant.read(|op| load(op, share_id))? else {
             return Ok(None);
         };
-        let key = self.store().key()?;
+        let key = self.tenant.store().key()?;
         let planned = default_notifications(&owed.event);
         let (messages, held) = self.notifications(&owed.event, planned);
-        self.write(|op| {
+        self.tenant.write(|op| {
             if !take(op, share_id, held.as_deref())? {
                 return Ok(None);
             }

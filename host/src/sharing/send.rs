@@ -3,7 +3,7 @@
 use super::preview::{Outline, trimmed_note};
 use super::*;
 
-/// What to share, with whom: the input of [`Tenant::share_plan`].
+/// What to share, with whom: the input of [`Shares::share`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShareRequest {
     /// The plan.
@@ -131,7 +131,7 @@ pub enum Notifications {
         error: String,
     },
     /// Another run queued them first, with the same links: it took this share for one whose
-    /// process had died (see [`Tenant::run_pending_hooks`]).
+    /// process had died (see [`Hooks::run_pending`]).
     Resumed,
 }
 
@@ -157,7 +157,7 @@ pub(super) struct Resolved {
     pub(super) person_id: Option<i64>,
 }
 
-impl Tenant<'_> {
+impl Shares<'_> {
     /// Shares a plan, on behalf of the acting user (see [`Tenant::acting_as`]).
     ///
     /// Internal users must exist and hold a Full, Viewer or Viewer + Analytics licence
@@ -166,15 +166,15 @@ impl Tenant<'_> {
     /// recorded first, owing their notifications; then the tenant's notifiers run (the *plan
     /// shared* hook) and their notifications (by default, one email per recipient) go to the
     /// outbox, in the transaction that marks them no longer owed. A process that dies in between
-    /// leaves them owed: [`Tenant::run_pending_hooks`] (also run on opening a host and on every
+    /// leaves them owed: [`Hooks::run_pending`] (also run on opening a host and on every
     /// tenant handle) queues them, with the same links (each token is kept sealed until then).
-    pub fn share_plan(&self, request: &ShareRequest) -> Result<ShareReceipt> {
-        let now = self.host.now();
-        let shared_by = self.actor.clone();
+    pub fn share(&self, request: &ShareRequest) -> Result<ShareReceipt> {
+        let now = self.tenant.host.now();
+        let shared_by = self.tenant.actor.clone();
         let note = trimmed_note(request);
 
         // 1. Record the share and its recipients, all or nothing.
-        let secret_key = self.store().key()?;
+        let secret_key = self.tenant.store().key()?;
         let (share_id, plan, customer, subject, expires_at, links, seals, recipients) = self
             .write(|op| {
                 op.require(Permission::SharePlans)?;
@@ -290,7 +290,7 @@ impl Tenant<'_> {
             .zip(seals)
             .map(|(l, (seal, base))| (l.email.clone(), seal, base))
             .collect();
-        let queued = self.write(|op| {
+        let queued = self.tenant.write(|op| {
             if !super::resume::take(op, share_id, held.as_deref())? {
                 return Ok(false);
             }
@@ -333,7 +333,7 @@ impl Tenant<'_> {
         event: &ShareEvent,
         planned: Vec<Notification>,
     ) -> (Vec<Notification>, Option<String>) {
-        match self.plan_shared(event, planned.clone()) {
+        match self.tenant.hooks().plan_shared(event, planned.clone()) {
             Ok(NotifyOutcome::Send(list)) => (list, None),
             Ok(NotifyOutcome::Held { error, planned }) => (planned, Some(error.to_string())),
             // The share stands; its notifications wait, held, with the reason.

@@ -17,15 +17,15 @@ pub struct SharingSettings {
     pub notifications_per_hour: u32,
 }
 
-impl Tenant<'_> {
+impl Shares<'_> {
     /// The tenant's sharing settings.
-    pub fn sharing_settings(&self) -> Result<SharingSettings> {
-        self.read(settings)
+    pub fn settings(&self) -> Result<SharingSettings> {
+        self.tenant.read(settings)
     }
 
     /// Changes the tenant's sharing settings. Links already sent keep the expiry and code rule
     /// they were sent with.
-    pub fn set_sharing_settings(&self, new: &SharingSettings) -> Result<()> {
+    pub fn set_settings(&self, new: &SharingSettings) -> Result<()> {
         if !(1..=3650).contains(&new.link_expiry_days) {
             return Err(invalid(format!(
                 "link expiry of {} days: use 1 to 3650 days",
@@ -41,7 +41,7 @@ impl Tenant<'_> {
         if base.is_empty() {
             return Err(invalid("the link base is required".to_owned()));
         }
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManageSettings)?;
             let before = settings(op)?;
             op.conn.execute(
@@ -60,7 +60,7 @@ impl Tenant<'_> {
             )?;
             op.audit(
                 "sharing.settings",
-                &format!("tenant:{}", self.id),
+                &format!("tenant:{}", self.tenant.id),
                 serde_json::to_value(before).ok(),
                 serde_json::to_value(new).ok(),
             )

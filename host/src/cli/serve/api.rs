@@ -320,7 +320,7 @@ async fn companies(
     QueryOf(page): QueryOf<Page>,
 ) -> Result<Json<Vec<cs_host::model::Company>>, ApiError> {
     let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-    on_tenant(&app, who, tenant, move |t| t.companies(page.after, limit))
+    on_tenant(&app, who, tenant, move |t| t.companies().page(page.after, limit))
         .await
         .map(Json)
 }
@@ -359,7 +359,7 @@ async fn add_company(
     Params(tenant): Params<String>,
     Body(form): Body<CompanyForm>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    let id = on_tenant(&app, who, tenant, move |t| t.add_company(form.into_new())).await?;
+    let id = on_tenant(&app, who, tenant, move |t| t.companies().add(form.into_new())).await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
@@ -369,7 +369,7 @@ async fn plans(
     Caller(who): Caller,
     Params((tenant, company)): Params<(String, i64)>,
 ) -> Result<Json<Vec<cs_host::Plan>>, ApiError> {
-    on_tenant(&app, who, tenant, move |t| t.plans(company))
+    on_tenant(&app, who, tenant, move |t| t.plans().list(company))
         .await
         .map(Json)
 }
@@ -380,7 +380,7 @@ async fn partners(
     Caller(who): Caller,
     Params(tenant): Params<String>,
 ) -> Result<Json<Vec<cs_host::model::Partner>>, ApiError> {
-    on_tenant(&app, who, tenant, |t| t.partners())
+    on_tenant(&app, who, tenant, |t| t.partners().list())
         .await
         .map(Json)
 }
@@ -416,7 +416,7 @@ async fn add_partner(
             fields: form.fields,
             ..NewCompany::default()
         };
-        t.add_partner(company, form.scope)
+        t.partners().add(company, form.scope)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(PartnerAdded { id, hooks })))
@@ -434,7 +434,7 @@ async fn shares(
     Params(tenant): Params<String>,
     QueryOf(query): QueryOf<SharesQuery>,
 ) -> Result<Json<Vec<cs_host::ShareRow>>, ApiError> {
-    on_tenant(&app, who, tenant, move |t| t.shares(query.plan))
+    on_tenant(&app, who, tenant, move |t| t.shares().list(query.plan))
         .await
         .map(Json)
 }
@@ -450,7 +450,7 @@ async fn revoke_share(
     Caller(who): Caller,
     Params((tenant, recipient)): Params<(String, i64)>,
 ) -> Result<Json<Revoked>, ApiError> {
-    on_tenant(&app, who, tenant, move |t| t.revoke_recipient(recipient))
+    on_tenant(&app, who, tenant, move |t| t.shares().revoke_recipient(recipient))
         .await
         .map(|revoked| Json(Revoked { revoked }))
 }
@@ -473,7 +473,7 @@ async fn outbox(
         .map(|s| s.parse::<OutboxStatus>())
         .transpose()
         .map_err(ApiError::from)?;
-    on_tenant(&app, who, tenant, move |t| t.outbox(status))
+    on_tenant(&app, who, tenant, move |t| t.outbox().list(status))
         .await
         .map(Json)
 }
@@ -495,7 +495,7 @@ async fn audit_log(
     Caller(who): Caller,
     Params(tenant): Params<String>,
 ) -> Result<Json<Vec<cs_host::AuditEntry>>, ApiError> {
-    on_tenant(&app, who, tenant, |t| t.audit_log())
+    on_tenant(&app, who, tenant, |t| t.audit().list())
         .await
         .map(Json)
 }

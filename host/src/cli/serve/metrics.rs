@@ -116,7 +116,7 @@ pub async fn metrics(State(app): State<Shared>, caller: Caller) -> Result<Respon
             let handle = host.tenant(&tenant.id)?;
             figures.push(TenantFigures {
                 stats: handle.plugin_stats()?,
-                backlog: handle.outbox(Some(OutboxStatus::Pending))?.len(),
+                backlog: handle.outbox().list(Some(OutboxStatus::Pending))?.len(),
                 tenant: tenant.id,
             });
         }

@@ -234,7 +234,7 @@ async fn open(
     let (tenant, token, session) = (link.tenant.clone(), link.token.clone(), session(&headers));
     let opened = blocking(&app, move |host| {
         host.tenant(&tenant)
-            .and_then(|t| t.open_link_with(&token, session.as_deref()))
+            .and_then(|t| t.links().open_with(&token, session.as_deref()))
             .map_err(LinkError::from)
     })
     .await;
@@ -532,7 +532,7 @@ async fn request_code(
     let (tenant, token) = (link.tenant.clone(), link.token.clone());
     let sent = blocking(&app, move |host| {
         host.tenant(&tenant)
-            .and_then(|t| t.request_otp(&token))
+            .and_then(|t| t.links().request_otp(&token))
             .map_err(LinkError::from)
     })
     .await;
@@ -597,7 +597,7 @@ async fn verify_code(
         let tenant = host.tenant(&tenant)?;
         let now = host_now();
         tenant
-            .start_session(&token, &code)
+            .links().start_session(&token, &code)
             .map(|session| (session, now))
             .map_err(LinkError::from)
     })
@@ -689,7 +689,7 @@ async fn update_task(
     };
     let update = TaskUpdate { done, due_date };
     act(app, link, headers, "saved", move |t, token, session| {
-        t.update_shared_task(token, session, task, &update)
+        t.links().update_task(token, session, task, &update)
     })
     .await
 }
@@ -719,7 +719,7 @@ async fn comment(
         return stale_form();
     }
     act(app, link, headers, "commented", move |t, token, session| {
-        t.comment_shared_objective(token, session, objective, &form.body)
+        t.links().comment_objective(token, session, objective, &form.body)
     })
     .await
 }
@@ -748,7 +748,7 @@ async fn act(
                         | ErrorKind::InvalidField { .. }
                 ) =>
             {
-                match tenant.open_link_with(&token, session.as_deref())? {
+                match tenant.links().open_with(&token, session.as_deref())? {
                     Opened::Plan(plan) => Ok(Err((error.to_string(), Some(plan)))),
                     _ => Ok(Err((error.to_string(), None))),
                 }

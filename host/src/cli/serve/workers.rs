@@ -97,10 +97,10 @@ pub fn link_bases(app: &Shared) -> impl FnOnce(&Host) -> Result<(), ApiError> + 
 fn set_link_bases(host: &Host, base: &str) -> Result<(), ApiError> {
     for tenant in host.tenants()? {
         let handle = host.tenant(&tenant.id)?;
-        let mut settings = handle.sharing_settings()?;
+        let mut settings = handle.shares().settings()?;
         if settings.link_base.starts_with("https://cs-host.invalid/") {
             settings.link_base = format!("{base}/shared/{}/", tenant.id);
-            handle.set_sharing_settings(&settings)?;
+            handle.shares().set_settings(&settings)?;
             tracing::info!(
                 tenant = tenant.id,
                 link_base = settings.link_base,
