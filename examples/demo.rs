@@ -326,7 +326,7 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     // The customer success manager runs the tenant: a tenant admin.
     host.tenant("acme")?.access().add_admin("csm@acme.example", "Cem")?;
     let tenant = host.tenant("acme")?.as_user("csm@acme.example")?;
-    tenant.enable_plugin("share-digest", EnableOptions::new())?;
+    tenant.plugins().enable("share-digest", EnableOptions::new())?;
     tenant.users().add("vic@acme.example", "Vic Viewer", Licence::Viewer)?;
     let globex = tenant.companies().add(NewCompany::new("Globex"))?;
     let plan = tenant.plans().create(&NewPlan {
@@ -467,7 +467,7 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         let bytes = std::fs::read(&path)
             .with_context(|| format!("run `make plugins` first ({})", path.display()))?;
         let installed = host.install_plugin(&bytes, "ops@platform.example")?;
-        acme.enable_plugin(name, EnableOptions::new())?;
+        acme.plugins().enable(name, EnableOptions::new())?;
         let m = &installed.plugin.manifest;
         enabled.push(format!("{} {}", m.name, m.version));
     }

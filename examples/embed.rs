@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "installed {} {}",
         installed.plugin.manifest.name, installed.plugin.manifest.version
     );
-    acme.enable_plugin("normalize-partner", EnableOptions::default())?;
+    acme.plugins().enable("normalize-partner", EnableOptions::default())?;
 
     // Import partners; the tenant works at both levels, so the access scope is chosen.
     let job = acme.import_file(&csv, &ImportOptions::partners(Some(AccessScope::Both)))?;

@@ -1018,7 +1018,7 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
         .unwrap();
     // The probe looks up Tui's customer in every hook it serves.
     admin
-        .enable_plugin(
+        .plugins().enable(
             "lookup-probe",
             EnableOptions::new()
                 .grant(Capability::ReadCompanies)

@@ -84,7 +84,7 @@ fn share(customer_id: &str) -> Value {
 
 fn stats_of(tenant: &Tenant<'_>, plugin: &str) -> cs_host::RunStats {
     tenant
-        .plugin_stats()
+        .plugins().stats()
         .unwrap()
         .into_iter()
         .find(|s| s.plugin == plugin)
@@ -100,7 +100,7 @@ fn config_is_checked_against_the_declared_keys() {
     let acme = admin(&host, "acme");
 
     let missing = acme
-        .enable_plugin("tag-source", EnableOptions::new())
+        .plugins().enable("tag-source", EnableOptions::new())
         .unwrap_err();
     assert!(
         matches!(missing.kind(), ErrorKind::PluginConfig { plugin, key, .. }
@@ -110,7 +110,7 @@ fn config_is_checked_against_the_declared_keys() {
     assert!(missing.to_string().contains("required"), "{missing}");
 
     let unknown = acme
-        .enable_plugin(
+        .plugins().enable(
             "tag-source",
             EnableOptions::new()
                 .config("tag", "web")
@@ -124,7 +124,7 @@ fn config_is_checked_against_the_declared_keys() {
     assert!(unknown.to_string().contains("it declares tag"), "{unknown}");
 
     let greedy = acme
-        .enable_plugin(
+        .plugins().enable(
             "tag-source",
             EnableOptions::new()
                 .config("tag", "web")
@@ -137,7 +137,7 @@ fn config_is_checked_against_the_declared_keys() {
     );
 
     let unrequested = acme
-        .enable_plugin(
+        .plugins().enable(
             "normalize-partner",
             EnableOptions::new().grant(Capability::ReadCompanies),
         )
@@ -148,16 +148,16 @@ fn config_is_checked_against_the_declared_keys() {
     );
 
     // Nothing refused was saved.
-    assert!(acme.plugins().unwrap().is_empty());
+    assert!(acme.plugins().list().unwrap().is_empty());
 
     let enabled = acme
-        .enable_plugin("tag-source", EnableOptions::new().config("tag", "web"))
+        .plugins().enable("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
     assert_eq!(enabled.config["tag"], "web");
     let refused =
-        acme.configure_plugin("tag-source", [("color".to_owned(), "x".to_owned())].into());
+        acme.plugins().configure("tag-source", [("color".to_owned(), "x".to_owned())].into());
     assert!(refused.is_err());
-    assert_eq!(acme.plugin("tag-source").unwrap().config["tag"], "web");
+    assert_eq!(acme.plugins().get("tag-source").unwrap().config["tag"], "web");
 }
 
 #[test]
@@ -167,9 +167,9 @@ fn plugins_run_in_priority_order_each_seeing_the_previous_output() {
     install(&host, "tag-source");
     install(&host, "normalize-partner");
     let acme = admin(&host, "acme");
-    acme.enable_plugin("normalize-partner", EnableOptions::new().priority(1))
+    acme.plugins().enable("normalize-partner", EnableOptions::new().priority(1))
         .unwrap();
-    acme.enable_plugin(
+    acme.plugins().enable(
         "tag-source",
         EnableOptions::new().config("tag", "web").priority(2),
     )
@@ -181,7 +181,7 @@ fn plugins_run_in_priority_order_each_seeing_the_previous_output() {
     assert_eq!(out[0]["fields"]["notes"], "web: Acme Corp");
 
     // Swap them: tag-source now sees the name as imported.
-    acme.enable_plugin("tag-source", EnableOptions::new().priority(0))
+    acme.plugins().enable("tag-source", EnableOptions::new().priority(0))
         .unwrap();
     let out = import(&acme, &["acme corp"]);
     assert_eq!(out[0]["fields"]["name"], "Acme Corp");
@@ -195,7 +195,7 @@ fn a_capability_is_held_only_when_requested_and_granted() {
     install(&host, "lookup-probe");
     let acme = admin(&host, "acme");
     let id = acme.companies().add(NewCompany::new("Acme Customer")).unwrap();
-    acme.enable_plugin("lookup-probe", EnableOptions::new())
+    acme.plugins().enable("lookup-probe", EnableOptions::new())
         .unwrap();
 
     // Not granted: the look-up is denied, the probe fails, and fail-closed holds the share.
@@ -209,7 +209,7 @@ fn a_capability_is_held_only_when_requested_and_granted() {
     assert_eq!(stats.failures_by_kind["capability-not-granted"], 1);
     assert_eq!(stats.denied, 1);
 
-    acme.grant_capability("lookup-probe", Capability::ReadCompanies)
+    acme.plugins().grant("lookup-probe", Capability::ReadCompanies)
         .unwrap();
     let out = acme
         .hooks().run(ExtensionPoint::Notifier, share(&id.to_string()), None)
@@ -217,7 +217,7 @@ fn a_capability_is_held_only_when_requested_and_granted() {
     assert_eq!(out["send"][0]["subject"], "lookup", "{out}");
     assert_eq!(out["send"][0]["body"], "Acme Customer");
 
-    acme.revoke_capability("lookup-probe", Capability::ReadCompanies)
+    acme.plugins().revoke("lookup-probe", Capability::ReadCompanies)
         .unwrap();
     let out = acme
         .hooks().run(ExtensionPoint::Notifier, share(&id.to_string()), None)
@@ -234,14 +234,14 @@ fn fail_open_skips_the_plugin_and_fail_closed_fails_the_row() {
     install(&host, "spin");
     install(&host, "tag-source");
     let acme = admin(&host, "acme");
-    acme.enable_plugin(
+    acme.plugins().enable(
         "panic",
         EnableOptions::new()
             .priority(0)
             .failure_policy(FailurePolicy::FailOpen),
     )
     .unwrap();
-    acme.enable_plugin(
+    acme.plugins().enable(
         "spin",
         EnableOptions::new()
             .priority(1)
@@ -253,7 +253,7 @@ fn fail_open_skips_the_plugin_and_fail_closed_fails_the_row() {
             ),
     )
     .unwrap();
-    acme.enable_plugin(
+    acme.plugins().enable(
         "tag-source",
         EnableOptions::new().priority(2).config("tag", "web"),
     )
@@ -271,7 +271,7 @@ fn fail_open_skips_the_plugin_and_fail_closed_fails_the_row() {
     assert_eq!(stats_of(&acme, "tag-source").failures, 0);
 
     // The failure is kept with its input, which `cshost plugin run` replays as it was.
-    let failures = acme.plugin_failures(Some("panic")).unwrap();
+    let failures = acme.plugins().failures(Some("panic")).unwrap();
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].hook, "csv-row-mapped");
     let input = dir.path().join("replay.json");
@@ -290,7 +290,7 @@ fn fail_open_skips_the_plugin_and_fail_closed_fails_the_row() {
     assert_eq!(report["error"]["code"], "trap", "{report}");
 
     // Fail-closed: the row fails with the plugin's error, and later plugins do not run.
-    acme.enable_plugin(
+    acme.plugins().enable(
         "panic",
         EnableOptions::new().failure_policy(FailurePolicy::FailClosed),
     )
@@ -315,7 +315,7 @@ fn the_breaker_disables_a_failing_plugin_and_it_stays_off() {
     install(&host, "panic");
     install(&host, "tag-source");
     let acme = admin(&host, "acme");
-    acme.enable_plugin(
+    acme.plugins().enable(
         "panic",
         EnableOptions::new()
             .failure_policy(FailurePolicy::FailOpen)
@@ -323,7 +323,7 @@ fn the_breaker_disables_a_failing_plugin_and_it_stays_off() {
             .admin("plugins@acme.example"),
     )
     .unwrap();
-    acme.enable_plugin(
+    acme.plugins().enable(
         "tag-source",
         EnableOptions::new().config("tag", "web").priority(1),
     )
@@ -331,7 +331,7 @@ fn the_breaker_disables_a_failing_plugin_and_it_stays_off() {
 
     // Two failures in a row: still on. The count carries over to the next import.
     import(&acme, &["a", "b"]);
-    let panic = acme.plugin("panic").unwrap();
+    let panic = acme.plugins().get("panic").unwrap();
     assert!(panic.enabled);
     assert_eq!(panic.consecutive_failures, 2);
 
@@ -339,7 +339,7 @@ fn the_breaker_disables_a_failing_plugin_and_it_stays_off() {
     let out = import(&acme, &["c", "d", "e"]);
     assert!(out.iter().all(|row| row["verdict"] == "keep"), "{out:?}");
     assert_eq!(stats_of(&acme, "panic").calls, 3);
-    let panic = acme.plugin("panic").unwrap();
+    let panic = acme.plugins().get("panic").unwrap();
     assert!(!panic.enabled);
     let reason = panic.disabled_reason.unwrap();
     assert!(reason.contains("3 consecutive failures"), "{reason}");
@@ -381,11 +381,11 @@ fn an_upgrade_keeps_each_tenants_config_and_moves_only_when_asked() {
     install(&host, "arr-tier");
     let tiers = "small=0..1000,big=1000..";
     let acme = admin(&host, "acme");
-    acme.enable_plugin("arr-tier", EnableOptions::new().config("tiers", tiers))
+    acme.plugins().enable("arr-tier", EnableOptions::new().config("tiers", tiers))
         .unwrap();
     let globex = admin(&host, "globex");
     globex
-        .enable_plugin(
+        .plugins().enable(
             "arr-tier",
             EnableOptions::new()
                 .config("tiers", tiers)
@@ -403,8 +403,8 @@ fn an_upgrade_keeps_each_tenants_config_and_moves_only_when_asked() {
         }
     );
     assert_eq!(installed.moved, ["globex"]);
-    assert_eq!(acme.plugin("arr-tier").unwrap().version, "0.1.0");
-    let moved = globex.plugin("arr-tier").unwrap();
+    assert_eq!(acme.plugins().get("arr-tier").unwrap().version, "0.1.0");
+    let moved = globex.plugins().get("arr-tier").unwrap();
     assert_eq!(
         (moved.version.as_str(), moved.config["tiers"].as_str()),
         ("0.2.0", tiers)
@@ -442,7 +442,7 @@ fn an_upgrade_keeps_each_tenants_config_and_moves_only_when_asked() {
     };
     assert_eq!(matches(&acme), [false, true]);
 
-    let upgraded = acme.upgrade_plugin("arr-tier", None).unwrap();
+    let upgraded = acme.plugins().upgrade("arr-tier", None).unwrap();
     assert_eq!(upgraded.version, "0.2.0");
     assert_eq!(upgraded.config["tiers"], tiers);
     assert_eq!(matches(&acme), [false, true]);
@@ -459,7 +459,7 @@ fn an_upgrade_keeps_each_tenants_config_and_moves_only_when_asked() {
         "{refused}"
     );
     host.uninstall_plugin("arr-tier", None, true, OPS).unwrap();
-    assert!(acme.plugins().unwrap().is_empty());
+    assert!(acme.plugins().list().unwrap().is_empty());
     assert!(host.installed_plugins().unwrap().is_empty());
 }
 
@@ -469,19 +469,19 @@ fn enable_disable_and_config_changes_apply_to_the_next_operation() {
     let host = host(dir.path());
     install(&host, "tag-source");
     let acme = admin(&host, "acme");
-    acme.enable_plugin("tag-source", EnableOptions::new().config("tag", "web"))
+    acme.plugins().enable("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
     assert_eq!(import(&acme, &["x"])[0]["fields"]["notes"], "web: x");
 
-    acme.disable_plugin("tag-source").unwrap();
+    acme.plugins().disable("tag-source").unwrap();
     assert_eq!(import(&acme, &["x"])[0]["fields"]["notes"], "");
 
     // Enabled again: the configuration was kept.
-    acme.enable_plugin("tag-source", EnableOptions::new())
+    acme.plugins().enable("tag-source", EnableOptions::new())
         .unwrap();
     assert_eq!(import(&acme, &["x"])[0]["fields"]["notes"], "web: x");
 
-    acme.configure_plugin("tag-source", [("tag".to_owned(), "crm".to_owned())].into())
+    acme.plugins().configure("tag-source", [("tag".to_owned(), "crm".to_owned())].into())
         .unwrap();
     assert_eq!(import(&acme, &["x"])[0]["fields"]["notes"], "crm: x");
 }
@@ -494,7 +494,7 @@ fn a_change_never_reaches_an_operation_already_running() {
     let acme = admin(&host, "acme");
     acme.companies().define_field("notes", FieldType::Text, false)
         .unwrap();
-    acme.enable_plugin("tag-source", EnableOptions::new().config("tag", "web"))
+    acme.plugins().enable("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
     let csv = dir.path().join("partners.csv");
     std::fs::write(&csv, "Name\nAda\nBea\nCy\n").unwrap();
@@ -507,9 +507,9 @@ fn a_change_never_reaches_an_operation_already_running() {
         if !changed {
             let other = admin(&host, "acme");
             other
-                .configure_plugin("tag-source", [("tag".to_owned(), "crm".to_owned())].into())
+                .plugins().configure("tag-source", [("tag".to_owned(), "crm".to_owned())].into())
                 .unwrap();
-            other.disable_plugin("tag-source").unwrap();
+            other.plugins().disable("tag-source").unwrap();
             changed = true;
         }
     })
@@ -543,12 +543,12 @@ fn lookup_rejects_other_tenants_ids_and_plugins_never_run_for_other_tenants() {
     let theirs = globex
         .companies().add(NewCompany::new("Globex Secret"))
         .unwrap();
-    acme.enable_plugin(
+    acme.plugins().enable(
         "lookup-probe",
         EnableOptions::new().grant(Capability::ReadCompanies),
     )
     .unwrap();
-    acme.enable_plugin("tag-source", EnableOptions::new().config("tag", "web"))
+    acme.plugins().enable("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
 
     let body = |tenant: &Tenant<'_>, id: i64| {
@@ -565,7 +565,7 @@ fn lookup_rejects_other_tenants_ids_and_plugins_never_run_for_other_tenants() {
     // run log stays empty.
     assert_eq!(body(&globex, theirs), "default");
     assert_eq!(import(&globex, &["x"])[0]["fields"]["notes"], "");
-    assert!(globex.plugin_stats().unwrap().is_empty());
+    assert!(globex.plugins().stats().unwrap().is_empty());
     assert_eq!(stats_of(&acme, "lookup-probe").calls, 2);
 }
 
@@ -575,14 +575,14 @@ fn the_audit_log_tells_the_whole_story() {
     let host = host(dir.path());
     install(&host, "lookup-probe");
     let acme = admin(&host, "acme");
-    acme.enable_plugin("lookup-probe", EnableOptions::new().breaker_threshold(1))
+    acme.plugins().enable("lookup-probe", EnableOptions::new().breaker_threshold(1))
         .unwrap();
-    acme.grant_capability("lookup-probe", Capability::ReadCompanies)
+    acme.plugins().grant("lookup-probe", Capability::ReadCompanies)
         .unwrap();
-    acme.revoke_capability("lookup-probe", Capability::ReadCompanies)
+    acme.plugins().revoke("lookup-probe", Capability::ReadCompanies)
         .unwrap();
-    acme.disable_plugin("lookup-probe").unwrap();
-    acme.enable_plugin("lookup-probe", EnableOptions::new().priority(5))
+    acme.plugins().disable("lookup-probe").unwrap();
+    acme.plugins().enable("lookup-probe", EnableOptions::new().priority(5))
         .unwrap();
     // Denied look-up, fail-closed, threshold 1: the breaker trips on the first share.
     acme.hooks().run(ExtensionPoint::Notifier, share("1"), None)

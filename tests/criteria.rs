@@ -742,7 +742,7 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
     assert!(error.to_string().contains("arr-tier"), "{error}");
 
     // Enabled with the default tiers: bronze < 50k <= silver < 250k <= gold < 1M <= platinum.
-    acme.enable_plugin("arr-tier", EnableOptions::new())
+    acme.plugins().enable("arr-tier", EnableOptions::new())
         .unwrap();
     assert_eq!(one(&acme, tier("gold")), sorted(&["Contoso"]));
     assert_eq!(one(&acme, tier("Silver")), sorted(&["Northwind"]));
@@ -790,7 +790,7 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
     );
 
     // The tenant's configuration is the plugin's: a custom tier list changes the answers.
-    acme.configure_plugin(
+    acme.plugins().configure(
         "arr-tier",
         [(
             "tiers".to_owned(),
@@ -825,7 +825,7 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
         "{error}"
     );
     // The same when the built-in filters leave no candidate.
-    acme.disable_plugin("arr-tier").unwrap();
+    acme.plugins().disable("arr-tier").unwrap();
     let error = acme
         .criteria().run(&Criteria::new(vec![
             f("region", Eq, [t("Atlantis")]),
@@ -846,7 +846,7 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
     use Operator::*;
     host.install_plugin(&support::plugin_bytes("partner-welcome"), ADMIN)
         .unwrap();
-    acme.enable_plugin("partner-welcome", EnableOptions::new())
+    acme.plugins().enable("partner-welcome", EnableOptions::new())
         .unwrap();
 
     let emea = Criteria::new(vec![f("region", Eq, [t("EMEA")])]);

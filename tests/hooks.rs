@@ -52,7 +52,7 @@ fn killing_an_import_with_partner_welcome_leaves_every_partner_its_cta_exactly_o
         .unwrap();
         host.tenant("acme")
             .unwrap()
-            .enable_plugin("partner-welcome", EnableOptions::new())
+            .plugins().enable("partner-welcome", EnableOptions::new())
             .unwrap();
     }
     let cshost = || {
@@ -185,7 +185,7 @@ fn share_killed_while_notifying(dir: &Path) -> PathBuf {
         host.install_plugin(&support::plugin_bytes("slow-notifier"), "ops@acme.example")
             .unwrap();
         tenant
-            .enable_plugin("slow-notifier", EnableOptions::new().config("ms", "800"))
+            .plugins().enable("slow-notifier", EnableOptions::new().config("ms", "800"))
             .unwrap();
     }
     let mut child = cshost_on(&db)

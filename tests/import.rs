@@ -196,7 +196,7 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
         host.install_plugin(&support::plugin_bytes(name), "admin@acme.example")
             .unwrap();
     }
-    acme.enable_plugin("normalize-partner", EnableOptions::default())
+    acme.plugins().enable("normalize-partner", EnableOptions::default())
         .unwrap();
     let file = support::root().join("examples/data/partners.csv");
     let job = acme.import_file(&file, &partners()).unwrap();
@@ -216,7 +216,7 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
         FieldValue::from("partners@bennett.co")
     );
 
-    acme.enable_plugin(
+    acme.plugins().enable(
         "panic",
         EnableOptions::default().failure_policy(FailurePolicy::FailClosed),
     )
@@ -243,7 +243,7 @@ fn a_mapper_setting_a_field_the_schema_lacks_is_named_with_the_command_that_adds
     host.install_plugin(&support::plugin_bytes("tag-source"), "admin@acme.example")
         .unwrap();
     // tag-source writes `notes`, which this tenant has not defined.
-    acme.enable_plugin("tag-source", EnableOptions::new().config("tag", "web"))
+    acme.plugins().enable("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
     let job = acme
         .import_bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
@@ -651,7 +651,7 @@ fn slow_import_setup(dir: &Path, rows: u64) -> (std::path::PathBuf, std::path::P
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
     acme.companies().define_field("notes", cs_host::FieldType::Text, false)
         .unwrap();
-    acme.enable_plugin("slow-mapper", EnableOptions::new())
+    acme.plugins().enable("slow-mapper", EnableOptions::new())
         .unwrap();
     let csv = dir.join("slow.csv");
     let mut data = String::from("Name,Notes\n");
@@ -720,7 +720,7 @@ fn assert_cancelled(db: &Path, id: i64, total: u64) {
         FieldValue::from(format!("slow {}", job.rows))
     );
     // The run log was written as the import ended: at least a call per row written.
-    let stats = acme.plugin_stats().unwrap();
+    let stats = acme.plugins().stats().unwrap();
     assert!(stats[0].calls >= job.rows, "{stats:?}");
     assert_eq!(stats[0].failures, 0);
     // The tenant can import again at once.

@@ -267,7 +267,7 @@ fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
     let acme = host.tenant("acme").unwrap().acting_as(admin);
     host.install_plugin(&support::plugin_bytes("partner-welcome"), admin)
         .unwrap();
-    acme.enable_plugin(
+    acme.plugins().enable(
         "partner-welcome",
         EnableOptions::new().config("due-days", u32::MAX.to_string()),
     )
@@ -286,7 +286,7 @@ fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
     assert!(acme.ctas().list(partner).unwrap().is_empty());
 
     // A sane count opens the CTA, due that many days after today.
-    acme.configure_plugin(
+    acme.plugins().configure(
         "partner-welcome",
         [("due-days".to_owned(), "14".to_owned())].into(),
     )
@@ -798,7 +798,7 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
     // a plugin's CTA has no owner until someone is assigned.
     host.install_plugin(&support::plugin_bytes("partner-welcome"), admin)
         .unwrap();
-    acme.enable_plugin("partner-welcome", EnableOptions::new())
+    acme.plugins().enable("partner-welcome", EnableOptions::new())
         .unwrap();
     let (partner, report) = acme.partners().add(NewCompany::new("Contoso"), None).unwrap();
     assert!(report.refused.is_empty(), "{report:?}");

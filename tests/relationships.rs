@@ -930,7 +930,7 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
     w.host
         .install_plugin(&support::plugin_bytes("row-object"), "admin@acme.example")
         .unwrap();
-    acme.enable_plugin("row-object", EnableOptions::default())
+    acme.plugins().enable("row-object", EnableOptions::default())
         .unwrap();
     let csv = RELATIONSHIPS_CSV.as_bytes();
 
@@ -1295,7 +1295,7 @@ fn a_field_mapper_setting_a_field_the_rows_type_lacks_is_named_with_the_command_
     w.host
         .install_plugin(&support::plugin_bytes("row-object"), "admin@acme.example")
         .unwrap();
-    acme.enable_plugin("row-object", EnableOptions::default())
+    acme.plugins().enable("row-object", EnableOptions::default())
         .unwrap();
     // row-object writes `notes`, which the SaaS type does not have.
     let csv = "Name,Company,Type,Seats\nGlobex EU,Globex,SaaS,3\n";

@@ -729,7 +729,7 @@ fn a_plugin_that_describes_itself_differently_after_install_is_refused() {
         host.tenant("acme")
             .unwrap()
             .acting_as("admin@acme.example")
-            .enable_plugin("describe-switcher", EnableOptions::new())
+            .plugins().enable("describe-switcher", EnableOptions::new())
             .unwrap();
         installed.plugin.manifest
     };
@@ -757,7 +757,7 @@ fn a_plugin_that_describes_itself_differently_after_install_is_refused() {
                 let message = error.to_string();
                 assert!(message.contains("describe-switcher"), "{message}");
                 assert!(message.contains("the fields it reads"), "{message}");
-                let failures = acme.plugin_failures(Some("describe-switcher")).unwrap();
+                let failures = acme.plugins().failures(Some("describe-switcher")).unwrap();
                 assert_eq!(failures[0].code, "manifest-changed");
                 assert!(failures[0].message.contains("the fields it reads"));
                 return;
@@ -782,7 +782,7 @@ fn host_with(dir: &std::path::Path, plugin: &str, options: EnableOptions) -> Hos
         .unwrap();
     host.install_plugin(&plugin_bytes(plugin), "ops@platform.example")
         .unwrap();
-    acme.enable_plugin(plugin, options).unwrap();
+    acme.plugins().enable(plugin, options).unwrap();
     host
 }
 
@@ -831,7 +831,7 @@ fn a_notifier_cannot_mail_a_shared_plan_to_an_outside_address() {
 
     // Fail-open: the plugin is skipped and the planned notifications go out as they were.
     let acme = acme.acting_as("admin@acme.example");
-    acme.enable_plugin(
+    acme.plugins().enable(
         "exfiltrator",
         EnableOptions::new().failure_policy(cs_host::FailurePolicy::FailOpen),
     )
@@ -891,7 +891,7 @@ fn a_lifecycle_plugin_cannot_notify_outside_the_partner_or_flood_it() {
     assert_eq!(error.code(), "egress-denied", "{err}");
 
     let acme = acme.acting_as("admin@acme.example");
-    acme.enable_plugin("exfiltrator", EnableOptions::new().config("mode", "flood"))
+    acme.plugins().enable("exfiltrator", EnableOptions::new().config("mode", "flood"))
         .unwrap();
     let err = acme
         .hooks().run(ExtensionPoint::Lifecycle, partner_input(), None)
@@ -923,8 +923,8 @@ fn an_egress_grant_lets_a_notifier_reach_only_the_allowed_domain_and_is_audited(
     let dir = tempfile::tempdir().unwrap();
     let host = host_with(dir.path(), "exfiltrator", EnableOptions::new());
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
-    assert!(acme.allow_egress("exfiltrator", "not a domain").is_err());
-    let enablement = acme.allow_egress("exfiltrator", "Evil.Example").unwrap();
+    assert!(acme.plugins().allow_egress("exfiltrator", "not a domain").is_err());
+    let enablement = acme.plugins().allow_egress("exfiltrator", "Evil.Example").unwrap();
     assert_eq!(enablement.egress, ["evil.example".to_owned()].into());
     let out = acme
         .hooks().run(ExtensionPoint::Notifier, share_input(), None)
@@ -943,7 +943,7 @@ fn an_egress_grant_lets_a_notifier_reach_only_the_allowed_domain_and_is_audited(
         "{audit:?}"
     );
     // Taken back, the outside address is refused again.
-    acme.deny_egress("exfiltrator", "evil.example").unwrap();
+    acme.plugins().deny_egress("exfiltrator", "evil.example").unwrap();
     let out = acme
         .hooks().run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
@@ -1139,14 +1139,14 @@ fn a_spent_import_budget_fails_the_remaining_rows_of_a_fail_closed_plugin() {
     );
     // Every row left fails with the same error, and the run log records it once.
     assert!(job.errors.iter().all(|e| e.reason == first.reason));
-    let stats = host.tenant("acme").unwrap().plugin_stats().unwrap();
+    let stats = host.tenant("acme").unwrap().plugins().stats().unwrap();
     assert_eq!(stats[0].failures, 1, "{stats:?}");
     assert_eq!(stats[0].failures_by_kind["budget-spent"], 1);
     // The breaker does not count a spent budget as a run of failures.
     assert!(
         host.tenant("acme")
             .unwrap()
-            .plugin("slow-mapper")
+            .plugins().get("slow-mapper")
             .unwrap()
             .enabled
     );
@@ -1181,7 +1181,7 @@ fn an_operation_budget_over_the_platform_maximum_is_refused() {
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
     let limits = Limits::default().operation_time(Duration::from_secs(7200));
     let err = acme
-        .enable_plugin("slow-mapper", EnableOptions::new().limits(limits))
+        .plugins().enable("slow-mapper", EnableOptions::new().limits(limits))
         .unwrap_err();
     assert!(err.to_string().contains("operation time"), "{err}");
 }

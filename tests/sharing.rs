@@ -621,7 +621,7 @@ fn install(f: &Fixture, plugin: &str, policy: FailurePolicy) {
         .install_plugin(&support::plugin_bytes(plugin), "admin@platform.example")
         .unwrap();
     f.tenant()
-        .enable_plugin(plugin, EnableOptions::new().failure_policy(policy))
+        .plugins().enable(plugin, EnableOptions::new().failure_policy(policy))
         .unwrap();
 }
 

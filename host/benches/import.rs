@@ -137,7 +137,7 @@ fn main() {
         if with_plugin {
             host.install_plugin(&support::plugin_bytes("normalize-partner"), "bench")
                 .unwrap();
-            acme.enable_plugin("normalize-partner", EnableOptions::default())
+            acme.plugins().enable("normalize-partner", EnableOptions::default())
                 .unwrap();
         }
         let start = Instant::now();
@@ -169,7 +169,7 @@ fn main() {
         if !with_plugin {
             host.install_plugin(&support::plugin_bytes("arr-tier"), "bench")
                 .unwrap();
-            acme.enable_plugin("arr-tier", EnableOptions::default())
+            acme.plugins().enable("arr-tier", EnableOptions::default())
                 .unwrap();
             let mut arguments = Fields::new();
             arguments.insert("tier".into(), FieldValue::from("gold"));

@@ -52,7 +52,7 @@ fn setup(dir: &std::path::Path) -> (Host, [i64; 2], Vec<String>) {
     }
     host.tenant("digest")
         .unwrap()
-        .enable_plugin("share-digest", EnableOptions::new())
+        .plugins().enable("share-digest", EnableOptions::new())
         .unwrap();
     (host, plans, emails)
 }

@@ -94,7 +94,7 @@ pub use plugins::{
     PluginErrorKind, PluginInstance, PluginRuntime, RuntimeConfig,
 };
 pub use plugins::{
-    EnableOptions, Enablement, FailurePolicy, InstallOutcome, Installed, InstalledPlugin,
+    EnableOptions, Enablement, FailurePolicy, InstallOutcome, Installed, InstalledPlugin, Plugins,
     RecordedFailure, RunStats,
 };
 pub use relationships::{

@@ -19,6 +19,7 @@ use crate::persons::Persons;
 use crate::plans::{Ctas, Plans, Playbooks};
 use crate::sharing::{Links, Shares};
 use crate::store::{Store, TenantId};
+use crate::plugins::Plugins;
 use crate::users::Users;
 
 /// A handle on one tenant: every tenant-scoped operation starts from it (through the handle of
@@ -196,6 +197,11 @@ impl<'h> Tenant<'h> {
     /// The tenant's hooks: running its plugins on one hook, and the hooks still owed.
     pub fn hooks(&self) -> Hooks<'_> {
         Hooks { tenant: self }
+    }
+
+    /// The tenant's plugins: enabling and configuring them, and their run log.
+    pub fn plugins(&self) -> Plugins<'_> {
+        Plugins { tenant: self }
     }
 
     pub(crate) fn store(&self) -> &'h Store {

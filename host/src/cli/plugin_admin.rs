@@ -267,7 +267,7 @@ pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<Exi
                     continue;
                 }
                 super::tenant(host, &tenant)?
-                    .upgrade_plugin(&name, Some(&installed.plugin.manifest.version))
+                    .plugins().upgrade(&name, Some(&installed.plugin.manifest.version))
                     .with_context(|| format!("cannot move tenant {tenant}"))?;
                 moved.push(tenant);
             }

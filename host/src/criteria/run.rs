@@ -80,8 +80,8 @@ impl Selections<'_> {
                     }
                     // Checked up front, so criteria naming a plugin the tenant has not enabled
                     // fail whether or not the built-in filters leave candidates for it.
-                    if used[index] && !self.tenant.plugin(plugin)?.enabled {
-                        return Err(self.tenant.not_enabled(plugin));
+                    if used[index] && !self.tenant.plugins().get(plugin)?.enabled {
+                        return Err(self.tenant.plugins().not_enabled(plugin));
                     }
                     None
                 }

@@ -23,7 +23,7 @@ impl Hooks<'_> {
         columns: &[String],
         fields: &[String],
     ) -> Result<RowMappers> {
-        let mut active = self.tenant.active_plugins(ExtensionPoint::FieldMapper)?;
+        let mut active = self.tenant.plugins().active(ExtensionPoint::FieldMapper)?;
         if let Some(object) = object {
             for active in &mut active {
                 // A plugin's own key of that name keeps its meaning.
@@ -92,7 +92,7 @@ impl Hooks<'_> {
         arguments: &Fields,
         candidates: &[Company],
     ) -> Result<Vec<bool>> {
-        let active = self.tenant.active_plugin(plugin)?;
+        let active = self.tenant.plugins().active_one(plugin)?;
         if !active
             .plugin
             .manifest()
@@ -138,7 +138,7 @@ impl Hooks<'_> {
         event: &ShareEvent,
         planned: Vec<Notification>,
     ) -> Result<NotifyOutcome> {
-        let active = self.tenant.active_plugins(ExtensionPoint::Notifier)?;
+        let active = self.tenant.plugins().active(ExtensionPoint::Notifier)?;
         if active.is_empty() {
             return Ok(NotifyOutcome::Send(planned));
         }
@@ -191,7 +191,7 @@ impl Hooks<'_> {
     /// A fail-closed plugin's failure is an error naming the plugin (the partner should not be
     /// created); a fail-open plugin that fails contributes no actions.
     pub(crate) fn partner_created(&self, partner: &Partner) -> Result<Vec<PluginActions>> {
-        let active = self.tenant.active_plugins(ExtensionPoint::Lifecycle)?;
+        let active = self.tenant.plugins().active(ExtensionPoint::Lifecycle)?;
         if active.is_empty() {
             return Ok(Vec::new());
         }

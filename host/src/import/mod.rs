@@ -488,7 +488,7 @@ impl Tenant<'_> {
         };
         let lifecycle = !options.dry_run
             && options.target == ImportTarget::Partners
-            && !self.active_plugins(ExtensionPoint::Lifecycle)?.is_empty();
+            && !self.plugins().active(ExtensionPoint::Lifecycle)?.is_empty();
 
         let mut run = Run {
             plan: &plan,

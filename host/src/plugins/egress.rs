@@ -6,7 +6,7 @@
 //! address fields of its record) and the tenant's users. One call may return at most
 //! [`Limits::notifications`](super::Limits::notifications) notifications per address the event
 //! names. Anything else needs the tenant admin's grant: an allow-list of addresses and domains
-//! per enablement ([`Tenant::allow_egress`](crate::Tenant::allow_egress), audited). A plugin that
+//! per enablement ([`Plugins::allow_egress`](crate::Plugins::allow_egress), audited). A plugin that
 //! breaks the policy fails like any other plugin error, and its failure policy applies: nothing
 //! it returned is sent.
 

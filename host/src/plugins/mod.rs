@@ -25,7 +25,9 @@ mod validate;
 mod wasi;
 
 pub use context::{CompanyDirectory, PluginContext, StaticDirectory};
-pub use enablement::{DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy};
+pub use enablement::{
+    DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy, Plugins,
+};
 pub use error::{Budget, PluginError, PluginErrorKind, grouped};
 pub use instance::{CallStats, PluginInstance, RowOutcome};
 pub use limits::Limits;

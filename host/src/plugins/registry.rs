@@ -94,7 +94,7 @@ impl Host {
     ///
     /// Installing the same bytes again changes nothing. Installing a new version of an
     /// installed plugin is an upgrade: tenants keep running the version they enabled until their
-    /// admin moves them ([`Tenant::upgrade_plugin`](crate::Tenant::upgrade_plugin)), except
+    /// admin moves them ([`Plugins::upgrade`](crate::Plugins::upgrade)), except
     /// those that follow the latest version, which move now if their configuration fits.
     pub fn install_plugin(&self, bytes: &[u8], actor: &str) -> Result<Installed> {
         let hash = hex::encode(Sha256::digest(bytes));

@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::context::Op;
 use crate::error::{Error, Result};
 use crate::tenant::Tenant;
+use super::enablement::Plugins;
 use crate::store::{Store, TenantId, unix_seconds};
 
 /// How many failures (with their input) the run log keeps per tenant and plugin.
@@ -75,10 +76,10 @@ pub struct RecordedFailure {
     pub grants: BTreeSet<Capability>,
 }
 
-impl Tenant<'_> {
+impl Plugins<'_> {
     /// The run log's aggregates for this tenant, by plugin and hook.
-    pub fn plugin_stats(&self) -> Result<Vec<RunStats>> {
-        self.read(|op| {
+    pub fn stats(&self) -> Result<Vec<RunStats>> {
+        self.tenant.read(|op| {
             op.require(Permission::ReadLogs)?;
             let mut query = op.conn.prepare_cached(
                 "SELECT plugin, hook, calls, failures, failures_by_kind, denied, fuel,
@@ -110,8 +111,8 @@ impl Tenant<'_> {
     }
 
     /// The failures the run log keeps for this tenant (of one plugin, or all), newest first.
-    pub fn plugin_failures(&self, plugin: Option<&str>) -> Result<Vec<RecordedFailure>> {
-        self.read(|op| {
+    pub fn failures(&self, plugin: Option<&str>) -> Result<Vec<RecordedFailure>> {
+        self.tenant.read(|op| {
             op.require(Permission::ReadLogs)?;
             let mut query = op.conn.prepare_cached(
                 "SELECT id, at, plugin, version, hook, code, message, input, config, grants

@@ -202,7 +202,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
     };
     match command {
         TenantPluginCommand::Plugins { tenant, json } => {
-            let plugins = crate::cli::tenant(host, &tenant)?.plugins()?;
+            let plugins = crate::cli::tenant(host, &tenant)?.plugins().list()?;
             if json {
                 print_json(&plugins)?;
             } else {
@@ -241,7 +241,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             for grant in grants {
                 options = options.grant(grant);
             }
-            let current = tenant.plugin(&plugin).ok().map(|e| e.limits);
+            let current = tenant.plugins().get(&plugin).ok().map(|e| e.limits);
             if let Some(limits) = limits.apply(current.unwrap_or_default()) {
                 options = options.limits(limits);
             }
@@ -254,13 +254,13 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             if let Some(notify) = notify {
                 options = options.admin(notify);
             }
-            show(tenant.enable_plugin(&plugin, options)?)
+            show(tenant.plugins().enable(&plugin, options)?)
         }
         TenantPluginCommand::Disable {
             tenant,
             plugin,
             actor: _,
-        } => show(crate::cli::tenant(host, &tenant)?.disable_plugin(&plugin)?),
+        } => show(crate::cli::tenant(host, &tenant)?.plugins().disable(&plugin)?),
         TenantPluginCommand::Config {
             tenant,
             plugin,
@@ -269,39 +269,39 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             actor: _,
         } => {
             let tenant = crate::cli::tenant(host, &tenant)?;
-            let mut config = tenant.plugin(&plugin)?.config;
+            let mut config = tenant.plugins().get(&plugin)?.config;
             config.extend(key_values(&set)?);
             for key in &unset {
                 if config.remove(key).is_none() {
                     bail!("plugin `{plugin}` has no configuration value `{key}` to unset");
                 }
             }
-            show(tenant.configure_plugin(&plugin, config)?)
+            show(tenant.plugins().configure(&plugin, config)?)
         }
         TenantPluginCommand::Grant {
             tenant,
             plugin,
             capability,
             actor: _,
-        } => show(crate::cli::tenant(host, &tenant)?.grant_capability(&plugin, capability)?),
+        } => show(crate::cli::tenant(host, &tenant)?.plugins().grant(&plugin, capability)?),
         TenantPluginCommand::Revoke {
             tenant,
             plugin,
             capability,
             actor: _,
-        } => show(crate::cli::tenant(host, &tenant)?.revoke_capability(&plugin, capability)?),
+        } => show(crate::cli::tenant(host, &tenant)?.plugins().revoke(&plugin, capability)?),
         TenantPluginCommand::AllowEgress {
             tenant,
             plugin,
             target,
             actor: _,
-        } => show(crate::cli::tenant(host, &tenant)?.allow_egress(&plugin, &target)?),
+        } => show(crate::cli::tenant(host, &tenant)?.plugins().allow_egress(&plugin, &target)?),
         TenantPluginCommand::DenyEgress {
             tenant,
             plugin,
             target,
             actor: _,
-        } => show(crate::cli::tenant(host, &tenant)?.deny_egress(&plugin, &target)?),
+        } => show(crate::cli::tenant(host, &tenant)?.plugins().deny_egress(&plugin, &target)?),
         TenantPluginCommand::Stats {
             tenant,
             plugin,
@@ -315,7 +315,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
                 return replay_failure(host, &tenant, id, &out);
             }
             if failures {
-                let failures = tenant.plugin_failures(plugin.as_deref())?;
+                let failures = tenant.plugins().failures(plugin.as_deref())?;
                 if json {
                     print_json(&failures)?;
                 } else {
@@ -338,7 +338,7 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            let mut stats = tenant.plugin_stats()?;
+            let mut stats = tenant.plugins().stats()?;
             if let Some(plugin) = &plugin {
                 stats.retain(|s| &s.plugin == plugin);
             }
@@ -439,7 +439,7 @@ fn replay_failure(
     out: &Path,
 ) -> anyhow::Result<ExitCode> {
     let failure = tenant
-        .plugin_failures(None)?
+        .plugins().failures(None)?
         .into_iter()
         .find(|f| f.id == id)
         .with_context(|| format!("tenant {} has no recorded failure {id}", tenant.id()))?;

@@ -484,7 +484,7 @@ async fn tenant_plugins(
     Caller(who): Caller,
     Params(tenant): Params<String>,
 ) -> Result<Json<Vec<cs_host::Enablement>>, ApiError> {
-    on_tenant(&app, who, tenant, |t| t.plugins())
+    on_tenant(&app, who, tenant, |t| t.plugins().list())
         .await
         .map(Json)
 }

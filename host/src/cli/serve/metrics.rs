@@ -115,7 +115,7 @@ pub async fn metrics(State(app): State<Shared>, caller: Caller) -> Result<Respon
         for tenant in host.tenants()? {
             let handle = host.tenant(&tenant.id)?;
             figures.push(TenantFigures {
-                stats: handle.plugin_stats()?,
+                stats: handle.plugins().stats()?,
                 backlog: handle.outbox().list(Some(OutboxStatus::Pending))?.len(),
                 tenant: tenant.id,
             });

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+mod handle;
+
 use super::registry::{compare_versions, manifest_of, versions_of};
 use super::{Capability, ExtensionPoint, Limits, Manifest, Plugin, PluginContext};
 use crate::access::Permission;
@@ -20,6 +22,8 @@ use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::tenant::Tenant;
 use crate::store::TenantId;
+
+pub use handle::Plugins;
 
 /// The circuit breaker's threshold when the admin sets none: consecutive failures before the
 /// host disables a plugin for the tenant.
@@ -107,7 +111,7 @@ pub struct Enablement {
     pub updated_at: i64,
 }
 
-/// How to enable a plugin: [`Tenant::enable_plugin`] with these.
+/// How to enable a plugin: [`Plugins::enable`] with these.
 ///
 /// Settings left unset keep their current value when the plugin was enabled before (so
 /// disabling and enabling again keeps the configuration), or take the default given by each
@@ -213,294 +217,6 @@ impl EnableOptions {
     pub fn admin(mut self, email: impl Into<String>) -> EnableOptions {
         self.admin = Some(email.into());
         self
-    }
-}
-
-impl Tenant<'_> {
-    /// Enables a plugin for this tenant (or changes an enablement), checking the configuration
-    /// against the keys the plugin declares (unknown keys and missing required keys are
-    /// refused), the limits against the platform maxima, and the grants against the
-    /// capabilities the plugin requests. Takes effect for the next operation.
-    pub fn enable_plugin(&self, name: &str, options: EnableOptions) -> Result<Enablement> {
-        let host = self.host;
-        let now = host.now();
-        self.write(|op| {
-            op.require(Permission::ManagePlugins)?;
-            let before = enablement(op, name)?;
-            let hash = match (&options.version, &before) {
-                (Some(version), _) => hash_of(op.conn, name, Some(version))?,
-                (None, Some(before)) => before.hash.clone(),
-                (None, None) => hash_of(op.conn, name, None)?,
-            };
-            let manifest = manifest_of(op.conn, &hash)?;
-            let previous = before.clone();
-            let after = Enablement {
-                plugin: name.to_owned(),
-                version: manifest.version.clone(),
-                hash,
-                enabled: true,
-                follow_latest: options
-                    .follow_latest
-                    .or(previous.as_ref().map(|p| p.follow_latest))
-                    .unwrap_or(false),
-                config: options
-                    .config
-                    .clone()
-                    .or(previous.as_ref().map(|p| p.config.clone()))
-                    .unwrap_or_default(),
-                priority: options
-                    .priority
-                    .or(previous.as_ref().map(|p| p.priority))
-                    .unwrap_or(0),
-                limits: options
-                    .limits
-                    .or(previous.as_ref().map(|p| p.limits))
-                    .unwrap_or_default(),
-                failure_policy: options
-                    .policy
-                    .or(previous.as_ref().map(|p| p.failure_policy))
-                    .unwrap_or_default(),
-                grants: options
-                    .grants
-                    .clone()
-                    .or(previous.as_ref().map(|p| p.grants.clone()))
-                    .unwrap_or_default(),
-                egress: previous
-                    .as_ref()
-                    .map(|p| p.egress.clone())
-                    .unwrap_or_default(),
-                breaker_threshold: options
-                    .breaker_threshold
-                    .or(previous.as_ref().map(|p| p.breaker_threshold))
-                    .unwrap_or(DEFAULT_BREAKER_THRESHOLD),
-                // Enabling again after the breaker tripped starts a fresh count.
-                consecutive_failures: 0,
-                disabled_reason: None,
-                admin: options
-                    .admin
-                    .clone()
-                    .or(previous.as_ref().and_then(|p| p.admin.clone()))
-                    .or_else(|| self.actor.contains('@').then(|| self.actor.clone())),
-                updated_at: now,
-            };
-            check_config(&manifest, &after.config)?;
-            check_grants(&manifest, &after.grants)?;
-            let over = after.limits.exceeding(host.max_limits());
-            if !over.is_empty() {
-                return Err(Error::new(ErrorKind::LimitsExceeded {
-                    plugin: name.to_owned(),
-                    limits: over.into_iter().map(str::to_owned).collect(),
-                }));
-            }
-            save(op, &after)?;
-            audit_plugin(op, "plugin.enable", name, before.as_ref(), Some(&after))?;
-            Ok(after)
-        })
-    }
-
-    /// Disables a plugin for this tenant; its enablement (configuration, grants) is kept for
-    /// when it is enabled again. Takes effect for the next operation.
-    pub fn disable_plugin(&self, name: &str) -> Result<Enablement> {
-        self.change(name, "plugin.disable", |e, _| {
-            e.enabled = false;
-            Ok(())
-        })
-    }
-
-    /// Replaces the plugin's configuration, checked against the keys it declares.
-    pub fn configure_plugin(
-        &self,
-        name: &str,
-        config: BTreeMap<String, String>,
-    ) -> Result<Enablement> {
-        self.change(name, "plugin.config", |e, manifest| {
-            check_config(manifest, &config)?;
-            e.config = config;
-            Ok(())
-        })
-    }
-
-    /// Lets the plugin's notifications reach `target` (an address, or every address of a
-    /// domain) besides the egress policy's defaults. Recorded in the audit log.
-    pub fn allow_egress(&self, name: &str, target: &str) -> Result<Enablement> {
-        let target = egress_target(target)?;
-        self.change(name, "plugin.egress.allow", |e, _| {
-            e.egress.insert(target);
-            Ok(())
-        })
-    }
-
-    /// Takes back an address or domain given with [`allow_egress`](Self::allow_egress).
-    pub fn deny_egress(&self, name: &str, target: &str) -> Result<Enablement> {
-        let target = egress_target(target)?;
-        self.change(name, "plugin.egress.deny", |e, _| {
-            e.egress.remove(&target);
-            Ok(())
-        })
-    }
-
-    /// Grants the plugin a capability it requests.
-    pub fn grant_capability(&self, name: &str, capability: Capability) -> Result<Enablement> {
-        self.change(name, "plugin.grant", |e, manifest| {
-            e.grants.insert(capability);
-            check_grants(manifest, &e.grants)
-        })
-    }
-
-    /// Takes a capability back from the plugin.
-    pub fn revoke_capability(&self, name: &str, capability: Capability) -> Result<Enablement> {
-        self.change(name, "plugin.revoke", |e, _| {
-            e.grants.remove(&capability);
-            Ok(())
-        })
-    }
-
-    /// Moves the tenant to another installed version of a plugin (the newest by default),
-    /// keeping its configuration, which must fit the new version's keys.
-    pub fn upgrade_plugin(&self, name: &str, version: Option<&str>) -> Result<Enablement> {
-        let host = self.host;
-        let now = host.now();
-        self.write(|op| {
-            op.require(Permission::ManagePlugins)?;
-            op.require(Permission::ManagePlugins)?;
-            let before = enablement(op, name)?.ok_or_else(|| self.not_enabled(name))?;
-            let hash = hash_of(op.conn, name, version)?;
-            let manifest = manifest_of(op.conn, &hash)?;
-            check_config(&manifest, &before.config)?;
-            let mut after = before.clone();
-            after.grants.retain(|c| manifest.capabilities.contains(c));
-            after.hash = hash;
-            after.version = manifest.version.clone();
-            after.updated_at = now;
-            save(op, &after)?;
-            audit_plugin(op, "plugin.upgrade", name, Some(&before), Some(&after))?;
-            Ok(after)
-        })
-    }
-
-    /// The tenant's plugins (enabled or not), by priority and then name.
-    pub fn plugins(&self) -> Result<Vec<Enablement>> {
-        self.read(all_of)
-    }
-
-    /// The tenant's enablement of one plugin.
-    pub fn plugin(&self, name: &str) -> Result<Enablement> {
-        self.read(|op| enablement(op, name))?
-            .ok_or_else(|| self.not_enabled(name))
-    }
-
-    pub(crate) fn not_enabled(&self, name: &str) -> Error {
-        Error::new(ErrorKind::PluginNotEnabled {
-            tenant: self.id.as_str().to_owned(),
-            plugin: name.to_owned(),
-        })
-    }
-
-    /// Applies `edit` to an existing enablement, with its audit record.
-    fn change(
-        &self,
-        name: &str,
-        action: &str,
-        edit: impl FnOnce(&mut Enablement, &Manifest) -> Result<()>,
-    ) -> Result<Enablement> {
-        let host = self.host;
-        let now = host.now();
-        self.write(|op| {
-            let before = enablement(op, name)?.ok_or_else(|| self.not_enabled(name))?;
-            let manifest = manifest_of(op.conn, &before.hash)?;
-            let mut after = before.clone();
-            edit(&mut after, &manifest)?;
-            after.updated_at = now;
-            save(op, &after)?;
-            audit_plugin(op, action, name, Some(&before), Some(&after))?;
-            Ok(after)
-        })
-    }
-
-    /// The tenant's enabled plugins implementing `point`, in priority order, each with the
-    /// context it runs in. Read once per operation.
-    pub(crate) fn active_plugins(&self, point: ExtensionPoint) -> Result<Vec<Active>> {
-        let enabled: Vec<Enablement> = self.read(|op| {
-            let mut query = op.conn.prepare_cached(ENABLEMENT_QUERY_ENABLED)?;
-            query
-                .query_map([op.tenant.as_str()], enablement_row)
-                .and_then(|rows| rows.collect())
-                .map_err(Error::from)
-        })?;
-        let mut active = Vec::with_capacity(enabled.len());
-        for enablement in enabled {
-            let plugin = match self.host.plugin_by_hash(&enablement.hash) {
-                Ok(plugin) => plugin,
-                Err(error) => {
-                    let ErrorKind::Plugin(failure) = error.kind() else {
-                        return Err(error);
-                    };
-                    // A plugin that cannot load (its manifest changed, say) fails like a call:
-                    // recorded in the run log, then its failure policy applies.
-                    let sink = super::runlog::RunLogSink::for_tenant(self);
-                    let mut log = super::runlog::CallLog::of_enablement(&enablement, point.hook());
-                    let stats = super::CallStats::default();
-                    log.failure(
-                        &stats,
-                        failure,
-                        &*sink.clock,
-                        || serde_json::json!({"load": enablement.hash}),
-                    );
-                    sink.write_or_warn([&mut log]);
-                    match enablement.failure_policy {
-                        FailurePolicy::FailOpen => continue,
-                        FailurePolicy::FailClosed => return Err(error),
-                    }
-                }
-            };
-            if !plugin.manifest().implements(point) {
-                continue;
-            }
-            let context = self.plugin_context(&plugin, &enablement);
-            active.push(Active {
-                enablement,
-                plugin,
-                context,
-            });
-        }
-        Ok(active)
-    }
-
-    /// One enabled plugin by name, with its context; an error if it is not enabled.
-    pub(crate) fn active_plugin(&self, name: &str) -> Result<Active> {
-        let enablement = self.plugin(name)?;
-        if !enablement.enabled {
-            return Err(self.not_enabled(name));
-        }
-        let plugin = self.host.plugin_by_hash(&enablement.hash)?;
-        let context = self.plugin_context(&plugin, &enablement);
-        Ok(Active {
-            enablement,
-            plugin,
-            context,
-        })
-    }
-
-    /// The context a plugin runs in for this tenant: its configuration, the capabilities it
-    /// both requested and was granted, its limits capped by the platform maxima, and the
-    /// tenant's companies.
-    fn plugin_context(&self, plugin: &Plugin, enablement: &Enablement) -> PluginContext {
-        let host = self.host;
-        let mut context = PluginContext::new(self.id.as_str())
-            .config_map(enablement.config.clone())
-            .limits(enablement.limits.capped_by(host.max_limits()))
-            .companies(Arc::new(crate::companies::Directory::new(
-                host.shared_store(),
-                host.shared_clock(),
-                self.id.clone(),
-                self.principal_or_nobody(),
-            )));
-        for capability in &enablement.grants {
-            if plugin.manifest().capabilities.contains(capability) {
-                context = context.grant(*capability);
-            }
-        }
-        context
     }
 }
 
