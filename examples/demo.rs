@@ -223,7 +223,7 @@ fn relationships_demo() -> anyhow::Result<()> {
     let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/relationships.csv");
     for run in ["dry run", "import", "again"] {
         let options = ImportOptions::relationships().dry_run(run == "dry run");
-        let job = acme.import_file(&csv, &options)?;
+        let job = acme.imports().file(&csv, &options)?;
         println!(
             "  {run}: {} rows, {} created, {} updated, {} failed",
             job.rows, job.created, job.updated, job.failed
@@ -494,8 +494,8 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         }
     };
     let options = ImportOptions::partners(Some(AccessScope::Both));
-    print_job(&acme.import_file(&data.join("partners.csv"), &options)?);
-    print_job(&acme.import_file(&data.join("companies.csv"), &ImportOptions::companies())?);
+    print_job(&acme.imports().file(&data.join("partners.csv"), &options)?);
+    print_job(&acme.imports().file(&data.join("companies.csv"), &ImportOptions::companies())?);
 
     let (fjord, _) = acme.partners().add(
         NewCompany::new("Fjord Digital")

@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     acme.plugins().enable("normalize-partner", EnableOptions::default())?;
 
     // Import partners; the tenant works at both levels, so the access scope is chosen.
-    let job = acme.import_file(&csv, &ImportOptions::partners(Some(AccessScope::Both)))?;
+    let job = acme.imports().file(&csv, &ImportOptions::partners(Some(AccessScope::Both)))?;
     println!(
         "job {}: {} rows, {} created, {} updated, {} skipped, {} failed",
         job.id.unwrap_or_default(),

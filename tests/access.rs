@@ -1037,7 +1037,7 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
     };
 
     // An import: the mapper writes what it found into the row's notes.
-    pat.import_bytes(
+    pat.imports().bytes(
         "pat.csv",
         b"Name\nPat's new customer\n",
         &ImportOptions::companies(),
@@ -1048,7 +1048,7 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
         Some(FieldValue::Text("not found".into()))
     );
     admin
-        .import_bytes(
+        .imports().bytes(
             "ada.csv",
             b"Name\nAda's new customer\n",
             &ImportOptions::companies(),
@@ -1097,7 +1097,7 @@ fn a_partner_users_import_cannot_update_another_partners_customer_and_adds_its_o
     let w = world();
     let pat = w.as_user(PAT);
     let csv = b"Name,Industry\nCustomer of Tui,Stolen\nCustomer of Bennett,Aerospace\n";
-    pat.import_bytes("pat.csv", csv, &ImportOptions::companies())
+    pat.imports().bytes("pat.csv", csv, &ImportOptions::companies())
         .unwrap();
     // Tui's customer is untouched; Pat's row made a company of Bennett's of that name.
     let admin = w.as_user(ADMIN);
@@ -1123,7 +1123,7 @@ fn a_partner_users_import_cannot_update_another_partners_customer_and_adds_its_o
     );
     // Naming another partner in Managed By is refused: Pat knows no such partner.
     let job = pat
-        .import_bytes(
+        .imports().bytes(
             "pat2.csv",
             b"Name,Managed By\nPoached,Tui Partners\n",
             &ImportOptions::companies(),

@@ -503,7 +503,7 @@ fn a_change_never_reaches_an_operation_already_running() {
     // the import is still running.
     let options = ImportOptions::partners(Some(AccessScope::Both)).batch_rows(1);
     let mut changed = false;
-    acme.import_file_with_progress(&csv, &options, &mut |_| {
+    acme.imports().file_with_progress(&csv, &options, &mut |_| {
         if !changed {
             let other = admin(&host, "acme");
             other
@@ -526,7 +526,7 @@ fn a_change_never_reaches_an_operation_already_running() {
 
     // The next operation sees the change: the plugin is off.
     std::fs::write(&csv, "Name\nDee\n").unwrap();
-    acme.import_file(&csv, &options).unwrap();
+    acme.imports().file(&csv, &options).unwrap();
     let dee = acme.companies().get(CompanyKey::Name("Dee")).unwrap().unwrap();
     assert_eq!(dee.fields.get("notes"), None);
 }

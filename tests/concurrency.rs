@@ -259,7 +259,7 @@ fn imports_shares_link_opens_codes_and_company_adds_in_parallel_processes_all_su
     for (id, otp) in [("acme", false), ("globex", true)] {
         host.create_tenant(id, id, TenantLevel::Both).unwrap();
         let tenant = host.tenant(id).unwrap();
-        tenant.set_import_size_limit(LARGE_FILES).unwrap();
+        tenant.imports().set_size_limit(LARGE_FILES).unwrap();
         let mut settings = tenant.shares().settings().unwrap();
         settings.otp_required = otp;
         tenant.shares().set_settings(&settings).unwrap();
@@ -352,7 +352,7 @@ fn imports_shares_link_opens_codes_and_company_adds_in_parallel_processes_all_su
     // Each import committed every row and says so.
     let host = Host::open(&db, HostConfig::default()).unwrap();
     for tenant in ["acme", "globex"] {
-        let jobs = host.tenant(tenant).unwrap().import_jobs().unwrap();
+        let jobs = host.tenant(tenant).unwrap().imports().jobs().unwrap();
         assert_eq!(jobs.len(), 1, "{tenant}");
         assert_eq!(jobs[0].status, cs_host::JobStatus::Completed, "{tenant}");
         assert_eq!((jobs[0].rows, jobs[0].created), (ROWS as u64, ROWS as u64));
@@ -375,11 +375,11 @@ fn a_dry_run_reports_what_the_real_run_then_does_with_repeats_inside_the_file() 
     let acme = host.tenant("acme").unwrap();
     let partners = "External ID,Name\nP-1,Bennett\nP-2,Carver\n";
     let options = ImportOptions::partners(Some(AccessScope::Both));
-    acme.import_bytes("partners.csv", partners.as_bytes(), &options)
+    acme.imports().bytes("partners.csv", partners.as_bytes(), &options)
         .unwrap();
     let existing = "External ID,Name,Managed By\nE-1,Existing,Bennett\n";
     let companies = ImportOptions::companies();
-    acme.import_bytes("existing.csv", existing.as_bytes(), &companies)
+    acme.imports().bytes("existing.csv", existing.as_bytes(), &companies)
         .unwrap();
 
     // Names and external ids repeated inside the file (in another case, after a rename), a
@@ -412,16 +412,16 @@ fn a_dry_run_reports_what_the_real_run_then_does_with_repeats_inside_the_file() 
     };
     let before = acme.companies().page(0, 100).unwrap();
     let dry = acme
-        .import_bytes("c.csv", csv.as_bytes(), &companies.clone().dry_run(true))
+        .imports().bytes("c.csv", csv.as_bytes(), &companies.clone().dry_run(true))
         .unwrap();
     assert_eq!(
         acme.companies().page(0, 100).unwrap(),
         before,
         "a dry run writes nothing"
     );
-    assert_eq!(acme.import_jobs().unwrap().len(), 2);
+    assert_eq!(acme.imports().jobs().unwrap().len(), 2);
     let real = acme
-        .import_bytes("c.csv", csv.as_bytes(), &companies)
+        .imports().bytes("c.csv", csv.as_bytes(), &companies)
         .unwrap();
     // Row 7 has no external id: the update by name clears E-1 from the record row 6 renamed, so
     // row 11 creates a record with E-1.
@@ -445,7 +445,7 @@ fn a_dry_run_neither_waits_for_nor_holds_up_an_import_and_company_adds() {
     for id in ["acme", "globex"] {
         host.create_tenant(id, id, TenantLevel::Both).unwrap();
         let tenant = host.tenant(id).unwrap();
-        tenant.set_import_size_limit(LARGE_FILES).unwrap();
+        tenant.imports().set_size_limit(LARGE_FILES).unwrap();
     }
     drop(host);
     let file = |name: &str| {
@@ -510,7 +510,7 @@ fn a_dry_run_neither_waits_for_nor_holds_up_an_import_and_company_adds() {
     let host = Host::open(&db, HostConfig::default()).unwrap();
     let acme = host.tenant("acme").unwrap();
     assert_eq!(acme.companies().page(0, 1_000_000).unwrap().len(), ROWS);
-    let jobs = acme.import_jobs().unwrap();
+    let jobs = acme.imports().jobs().unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].status, cs_host::JobStatus::Completed);
     let globex = host.tenant("globex").unwrap();

@@ -39,7 +39,7 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     // Quoted fields holding separators and line breaks; semicolons detected; a BOM.
     let data = "\u{feff}Name;Industry;Email\n\"Lumen; Lark\";\"Retail\nand more\";a@b.example\nPlain;Software;c@d.example\n";
     let job = acme
-        .import_bytes("quoted.csv", data.as_bytes(), &partners())
+        .imports().bytes("quoted.csv", data.as_bytes(), &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (2, 0), "{job:?}");
     let lumen = acme
@@ -56,14 +56,14 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     for unit in "Name,Country\nZoë Ltd,GB\n".encode_utf16() {
         utf16.extend(unit.to_le_bytes());
     }
-    let job = acme.import_bytes("utf16.csv", &utf16, &partners()).unwrap();
+    let job = acme.imports().bytes("utf16.csv", &utf16, &partners()).unwrap();
     assert_eq!(job.created, 1);
     assert!(acme.companies().get(CompanyKey::Name("Zoë Ltd")).unwrap().is_some());
 
     // Ragged rows, an empty Name, a bad number: those rows fail by row and column.
     let data = "Name,Country,ARR\nGood,DE,10\nShort,DE\n,FR,5\nBadArr,US,lots\n";
     let job = acme
-        .import_bytes("ragged.csv", data.as_bytes(), &partners())
+        .imports().bytes("ragged.csv", data.as_bytes(), &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (1, 3), "{job:?}");
     let rows: Vec<(u64, Option<&str>)> = job
@@ -81,7 +81,7 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     // Invalid UTF-8 in a file read as UTF-8 fails that row, naming the column.
     let data = b"Name,Country\nGood Two,DE\nBad\xff\xfe,FR\n";
     let job = acme
-        .import_bytes(
+        .imports().bytes(
             "latin.csv",
             data,
             &partners().encoding(cs_host::Encoding::Utf8),
@@ -93,7 +93,7 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     // Refused before reading rows: no Name column, duplicate headers, unknown fields, missing
     // mapped columns, over the size limit.
     let refused = |data: &str, options: ImportOptions| {
-        acme.import_bytes("bad.csv", data.as_bytes(), &options)
+        acme.imports().bytes("bad.csv", data.as_bytes(), &options)
             .unwrap_err()
             .to_string()
     };
@@ -103,18 +103,18 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     assert!(refused("Name,X\nA,B\n", unknown).contains("unknown target field `colour`"));
     let missing = partners().mapping(Mapping::new().map("Company", "name"));
     assert!(refused("Name\nA\n", missing).contains("mapped column `Company` is not in the file"));
-    acme.set_import_size_limit(10).unwrap();
+    acme.imports().set_size_limit(10).unwrap();
     let err = acme
-        .import_bytes("big.csv", b"Name\nA long name\n", &partners())
+        .imports().bytes("big.csv", b"Name\nA long name\n", &partners())
         .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::FileTooLarge { limit: 10, .. }),
         "{err}"
     );
-    acme.set_import_size_limit(2 * 1024 * 1024).unwrap();
+    acme.imports().set_size_limit(2 * 1024 * 1024).unwrap();
     // No job was left behind by the refusals.
     assert!(
-        acme.import_jobs()
+        acme.imports().jobs()
             .unwrap()
             .iter()
             .all(|j| j.status == JobStatus::Completed)
@@ -128,24 +128,24 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
     let acme = host.tenant("acme").unwrap();
     let file = support::root().join("examples/data/partners.csv");
 
-    let dry = acme.import_file(&file, &partners().dry_run(true)).unwrap();
+    let dry = acme.imports().file(&file, &partners().dry_run(true)).unwrap();
     assert_eq!((dry.id, dry.created), (None, 6));
     assert!(
         acme.partners().list().unwrap().is_empty(),
         "a dry run writes nothing"
     );
-    assert!(acme.import_jobs().unwrap().is_empty());
+    assert!(acme.imports().jobs().unwrap().is_empty());
 
-    let first = acme.import_file(&file, &partners()).unwrap();
+    let first = acme.imports().file(&file, &partners()).unwrap();
     assert_eq!((first.created, first.updated), (6, 0));
-    let again = acme.import_file(&file, &partners()).unwrap();
+    let again = acme.imports().file(&file, &partners()).unwrap();
     assert_eq!((again.created, again.updated), (0, 6));
     assert_eq!(acme.partners().list().unwrap().len(), 6);
 
     // Customers managed by the partners; an unknown partner fails the row by column.
     let companies = support::root().join("examples/data/companies.csv");
     let job = acme
-        .import_file(&companies, &ImportOptions::companies())
+        .imports().file(&companies, &ImportOptions::companies())
         .unwrap();
     assert_eq!((job.created, job.failed), (8, 0), "{:?}", job.errors);
     let aurora = acme
@@ -162,7 +162,7 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
     // partner that manages it now.
     let data = "External ID,Name,Managed By\nC-1001,Aurora Logistics,Tui Cloud Advisors\nC-1009,New Co,Nobody Inc\n";
     let job = acme
-        .import_bytes("move.csv", data.as_bytes(), &ImportOptions::companies())
+        .imports().bytes("move.csv", data.as_bytes(), &ImportOptions::companies())
         .unwrap();
     assert_eq!(job.failed, 2);
     assert!(
@@ -172,7 +172,7 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
     );
     assert!(job.errors[1].reason.contains("no partner `Nobody Inc`"));
     let mut csv = Vec::new();
-    acme.write_error_csv(job.id.unwrap(), &mut csv).unwrap();
+    acme.imports().write_error_csv(job.id.unwrap(), &mut csv).unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert!(
         csv.starts_with("row,outcome,column,field,plugin,reason\n1,failed,Managed By,managed_by,,"),
@@ -180,9 +180,9 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
     );
 
     // The sample CSV maps itself and imports.
-    let sample = acme.sample_csv(ImportTarget::Partners).unwrap();
+    let sample = acme.imports().sample_csv(ImportTarget::Partners).unwrap();
     let job = acme
-        .import_bytes("sample.csv", sample.as_bytes(), &partners())
+        .imports().bytes("sample.csv", sample.as_bytes(), &partners())
         .unwrap();
     assert_eq!(job.created + job.updated, 2, "{job:?}");
 }
@@ -199,7 +199,7 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
     acme.plugins().enable("normalize-partner", EnableOptions::default())
         .unwrap();
     let file = support::root().join("examples/data/partners.csv");
-    let job = acme.import_file(&file, &partners()).unwrap();
+    let job = acme.imports().file(&file, &partners()).unwrap();
     // Brightpath's email is not an address: normalize-partner rejects the row on `email`.
     assert_eq!((job.created, job.failed), (5, 1), "{:?}", job.errors);
     let rejected = &job.errors[0];
@@ -223,7 +223,7 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
     .unwrap();
     let data = "Name\nOne\nTwo\nThree\n";
     let job = acme
-        .import_bytes("trap.csv", data.as_bytes(), &partners())
+        .imports().bytes("trap.csv", data.as_bytes(), &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (0, 3), "{job:?}");
     assert!(
@@ -246,7 +246,7 @@ fn a_mapper_setting_a_field_the_schema_lacks_is_named_with_the_command_that_adds
     acme.plugins().enable("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
     let job = acme
-        .import_bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
+        .imports().bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (0, 2), "{job:?}");
     let error = &job.errors[0];
@@ -267,7 +267,7 @@ fn a_mapper_setting_a_field_the_schema_lacks_is_named_with_the_command_that_adds
     acme.companies().define_field("notes", cs_host::FieldType::Text, false)
         .unwrap();
     let job = acme
-        .import_bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
+        .imports().bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (2, 0), "{job:?}");
 }
@@ -320,7 +320,7 @@ fn a_process_killed_mid_import_leaves_whole_rows_and_a_rerun_completes() {
     let host = host_at(&db);
     let acme = host.tenant("acme").unwrap();
     loop {
-        let done = acme.import_jobs().unwrap().first().map_or(0, |j| j.rows);
+        let done = acme.imports().jobs().unwrap().first().map_or(0, |j| j.rows);
         if done >= 10_000 {
             break;
         }
@@ -332,7 +332,7 @@ fn a_process_killed_mid_import_leaves_whole_rows_and_a_rerun_completes() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let jobs = acme.import_jobs().unwrap();
+    let jobs = acme.imports().jobs().unwrap();
     let killed = &jobs[0];
     assert_eq!(killed.status, JobStatus::Running);
     assert!(killed.rows < rows, "killed before the end: {killed:?}");
@@ -348,7 +348,7 @@ fn a_process_killed_mid_import_leaves_whole_rows_and_a_rerun_completes() {
         "acme",
         csv.to_str().unwrap(),
     ]);
-    let jobs = acme.import_jobs().unwrap();
+    let jobs = acme.imports().jobs().unwrap();
     assert_eq!(jobs[0].status, JobStatus::Interrupted);
     let rerun = &jobs[1];
     assert_eq!(rerun.status, JobStatus::Completed);
@@ -428,9 +428,9 @@ fn a_file_without_line_ends_is_refused_with_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let host = host_at(&dir.path().join("cs.db"));
     let acme = host.tenant("acme").unwrap();
-    acme.set_import_size_limit(1 << 30).unwrap();
+    acme.imports().set_size_limit(1 << 30).unwrap();
     let err = acme
-        .import_file(Path::new("/dev/zero"), &partners())
+        .imports().file(Path::new("/dev/zero"), &partners())
         .unwrap_err();
     assert!(
         err.to_string().contains("a line longer than 1048576 bytes"),
@@ -441,7 +441,7 @@ fn a_file_without_line_ends_is_refused_with_bounded_memory() {
     let long = "x".repeat(70_000);
     let data = format!("Name,Industry\nShort Ltd,Retail\nLong Ltd,{long}\nAfter Ltd,Retail\n");
     let job = acme
-        .import_bytes("long.csv", data.as_bytes(), &partners())
+        .imports().bytes("long.csv", data.as_bytes(), &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (2, 1), "{job:?}");
     assert_eq!(job.errors[0].row, 2);
@@ -462,7 +462,7 @@ fn one_invalid_utf8_row_fails_alone_and_the_others_keep_their_accents() {
         .as_bytes()
         .to_vec();
     data.extend(b"Bad \xFF Row,DE\nZo\xC3\xAB Ltd,GB\n");
-    let job = acme.import_bytes("mixed.csv", &data, &partners()).unwrap();
+    let job = acme.imports().bytes("mixed.csv", &data, &partners()).unwrap();
     assert_eq!(job.properties.encoding.as_str(), "utf-8");
     assert_eq!((job.created, job.failed), (3, 1), "{job:?}");
     assert_eq!(job.errors[0].row, 3);
@@ -484,11 +484,11 @@ fn formula_cells_in_the_error_csv_are_neutralised() {
     let data = format!("Name,\"{}\"\nAcme,-1+2\n", hostile.replace('"', "\"\""));
     let options = partners().mapping(Mapping::new().map("Name", "name").map(hostile, "arr"));
     let job = acme
-        .import_bytes("hostile.csv", data.as_bytes(), &options)
+        .imports().bytes("hostile.csv", data.as_bytes(), &options)
         .unwrap();
     assert_eq!(job.failed, 1, "{job:?}");
     let mut out = Vec::new();
-    acme.write_error_csv(job.id.unwrap(), &mut out).unwrap();
+    acme.imports().write_error_csv(job.id.unwrap(), &mut out).unwrap();
     let mut reader = csv::Reader::from_reader(out.as_slice());
     let row = reader.records().next().unwrap().unwrap();
     assert_eq!(&row[2], format!("'{hostile}"));
@@ -503,7 +503,7 @@ fn empty_and_headerless_files_are_refused_with_what_to_do() {
     let host = host_at(&dir.path().join("cs.db"));
     let acme = host.tenant("acme").unwrap();
     let err = acme
-        .import_bytes("empty.csv", b"", &partners())
+        .imports().bytes("empty.csv", b"", &partners())
         .unwrap_err();
     assert!(
         err.to_string().contains("empty.csv: the file is empty"),
@@ -512,7 +512,7 @@ fn empty_and_headerless_files_are_refused_with_what_to_do() {
 
     let headless = b"Acme Corp,DE\nGlobex,US\n";
     let err = acme
-        .import_bytes("headless.csv", headless, &partners())
+        .imports().bytes("headless.csv", headless, &partners())
         .unwrap_err();
     let message = err.to_string();
     assert!(
@@ -524,13 +524,13 @@ fn empty_and_headerless_files_are_refused_with_what_to_do() {
         .has_header(false)
         .mapping(Mapping::new().map("1", "name").map("2", "country"));
     let job = acme
-        .import_bytes("headless.csv", headless, &options)
+        .imports().bytes("headless.csv", headless, &options)
         .unwrap();
     assert_eq!(job.created, 2);
 
     // Data quoted with `'` under a header without quotes.
     let job = acme
-        .import_bytes(
+        .imports().bytes(
             "single.csv",
             b"Name,Country\n'Lumen, Inc','DE'\n",
             &partners(),
@@ -612,7 +612,7 @@ fn a_second_import_of_a_tenant_is_refused_while_one_runs_and_not_after_a_kill() 
     let host = host_at(&db);
     let acme = host.tenant("acme").unwrap();
     while acme
-        .import_jobs()
+        .imports().jobs()
         .unwrap()
         .first()
         .is_none_or(|j| j.rows == 0)
@@ -623,18 +623,18 @@ fn a_second_import_of_a_tenant_is_refused_while_one_runs_and_not_after_a_kill() 
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    let error = acme.import_file(&small, &partners()).unwrap_err();
+    let error = acme.imports().file(&small, &partners()).unwrap_err();
     assert!(
         error.to_string().contains("has an import running already"),
         "{error}"
     );
     // The running job was not marked interrupted by the refused one.
-    assert_eq!(acme.import_jobs().unwrap()[0].status, JobStatus::Running);
+    assert_eq!(acme.imports().jobs().unwrap()[0].status, JobStatus::Running);
 
     child.kill().unwrap();
     child.wait().unwrap();
     // The killed process's claim went with it.
-    let job = acme.import_file(&small, &partners()).unwrap();
+    let job = acme.imports().file(&small, &partners()).unwrap();
     assert_eq!(job.created, 1);
 }
 
@@ -688,7 +688,7 @@ fn start_slow_import(db: &Path, csv: &Path) -> (std::process::Child, i64) {
     let acme = host.tenant("acme").unwrap();
     let started = std::time::Instant::now();
     while started.elapsed() < std::time::Duration::from_secs(60) {
-        if let Some(job) = acme.import_jobs().unwrap().first()
+        if let Some(job) = acme.imports().jobs().unwrap().first()
             && job.rows >= 40
         {
             return (child, job.id.unwrap());
@@ -705,7 +705,7 @@ fn start_slow_import(db: &Path, csv: &Path) -> (std::process::Child, i64) {
 fn assert_cancelled(db: &Path, id: i64, total: u64) {
     let host = host_at(db);
     let acme = host.tenant("acme").unwrap();
-    let job = acme.import_job(id).unwrap();
+    let job = acme.imports().job(id).unwrap();
     assert_eq!(job.status, JobStatus::Cancelled, "{job:?}");
     assert!(job.finished_at.is_some());
     assert!(job.rows >= 40 && job.rows < total, "{job:?}");
@@ -724,7 +724,7 @@ fn assert_cancelled(db: &Path, id: i64, total: u64) {
     assert!(stats[0].calls >= job.rows, "{stats:?}");
     assert_eq!(stats[0].failures, 0);
     // The tenant can import again at once.
-    assert!(acme.cancel_import(id).is_err());
+    assert!(acme.imports().cancel(id).is_err());
 }
 
 #[test]
@@ -806,7 +806,7 @@ fn a_slow_import_reports_progress_every_second_and_stops_when_cancelled() {
     // Batches of 5,000 rows: no batch commits before the cancel, so every report comes from
     // between the batches' commits.
     let job = acme
-        .import_file_with_progress(&csv, &options, &mut |p| {
+        .imports().file_with_progress(&csv, &options, &mut |p| {
             reports.push((started.elapsed(), p));
             // Cancelled once rows are being written (the first 256 mapped rows take 5 s).
             if p.rows > 0 {
@@ -831,7 +831,7 @@ fn a_slow_import_reports_progress_every_second_and_stops_when_cancelled() {
     assert!(job.rows > 0 && job.rows < 2_000, "{job:?}");
     assert_eq!(acme.partners().list().unwrap().len() as u64, job.created);
     assert_eq!(
-        acme.import_job(job.id.unwrap()).unwrap().status,
+        acme.imports().job(job.id.unwrap()).unwrap().status,
         JobStatus::Cancelled
     );
 }
@@ -845,7 +845,7 @@ fn names_that_differ_only_in_non_ascii_case_are_one_company() {
     let ecole = acme.companies().add(NewCompany::new("École")).unwrap();
     let data = "Name,Country\nécole,FR\nÄrzte,DE\närzte,AT\nSTRASSE,DE\nStraße,CH\n";
     let job = acme
-        .import_bytes("case.csv", data.as_bytes(), &ImportOptions::companies())
+        .imports().bytes("case.csv", data.as_bytes(), &ImportOptions::companies())
         .unwrap();
     assert_eq!((job.created, job.updated, job.failed), (2, 3, 0), "{job:?}");
     let found = acme.companies().get(CompanyKey::Name("ÉCOLE")).unwrap().unwrap();
@@ -856,7 +856,7 @@ fn names_that_differ_only_in_non_ascii_case_are_one_company() {
     assert_eq!(acme.companies().search("", 100).unwrap().len(), 3);
     // Imported again, and from another file in yet another case: still one each.
     let job = acme
-        .import_bytes(
+        .imports().bytes(
             "again.csv",
             "Name\nécole\nÄRZTE\n".as_bytes(),
             &ImportOptions::companies(),

@@ -937,7 +937,7 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
     // A dry run reports what would happen and writes nothing.
     let options = ImportOptions::relationships();
     let dry = acme
-        .import_bytes("relationships.csv", csv, &options.clone().dry_run(true))
+        .imports().bytes("relationships.csv", csv, &options.clone().dry_run(true))
         .unwrap();
     assert_eq!(dry.id, None);
     assert_eq!(
@@ -949,7 +949,7 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
     assert!(acme.relationships(None).unwrap().is_empty());
 
     let job = acme
-        .import_bytes("relationships.csv", csv, &options)
+        .imports().bytes("relationships.csv", csv, &options)
         .unwrap();
     assert_eq!(
         (job.rows, job.created, job.updated, job.failed),
@@ -1023,7 +1023,7 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
     // Running the file again updates the same relationships: R-1 by its external id, the plant
     // by its natural key (company, type, name).
     let again = acme
-        .import_bytes("relationships.csv", csv, &options)
+        .imports().bytes("relationships.csv", csv, &options)
         .unwrap();
     assert_eq!(
         (again.created, again.updated, again.failed),
@@ -1033,7 +1033,7 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
     );
     let changed = "Name,Company,Type,Servers\ninitech plant,Initech,on-premise,6\n";
     let job = acme
-        .import_bytes("plant.csv", changed.as_bytes(), &options)
+        .imports().bytes("plant.csv", changed.as_bytes(), &options)
         .unwrap();
     assert_eq!((job.created, job.updated), (0, 1), "{:?}", job.errors);
     let all = acme.relationships(None).unwrap();
@@ -1050,7 +1050,7 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
     // An external id names one relationship: it cannot move to another type.
     let moved = "ID,Name,Company,Type,Servers\nR-1,Globex EU,Globex,On-premise,2\n";
     let job = acme
-        .import_bytes("moved.csv", moved.as_bytes(), &options)
+        .imports().bytes("moved.csv", moved.as_bytes(), &options)
         .unwrap();
     assert_eq!(job.failed, 1);
     assert_eq!(job.errors[0].column.as_deref(), Some("ID"));
@@ -1071,11 +1071,11 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
         .acting_as("admin@acme.example");
     let options = ImportOptions::relationships();
     let err = acme
-        .import_bytes("r.csv", b"Name,Type\nGlobex EU,SaaS\n", &options)
+        .imports().bytes("r.csv", b"Name,Type\nGlobex EU,SaaS\n", &options)
         .unwrap_err();
     assert!(err.to_string().contains("Company is not mapped"), "{err}");
     let err = acme
-        .import_bytes("r.csv", b"Name,Company\nGlobex EU,Globex\n", &options)
+        .imports().bytes("r.csv", b"Name,Company\nGlobex EU,Globex\n", &options)
         .unwrap_err();
     assert!(err.to_string().contains("Type is not mapped"), "{err}");
     // An explicit mapping names the columns; an unknown target field lists the fields.
@@ -1084,7 +1084,7 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
         .map("Customer", "company")
         .map("Kind", "kind");
     let err = acme
-        .import_bytes(
+        .imports().bytes(
             "r.csv",
             b"Product,Customer,Kind\nGlobex EU,Globex,SaaS\n",
             &options.clone().mapping(mapping),
@@ -1101,7 +1101,7 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
         .map("Kind", "type")
         .map("Seats", "seats");
     let job = acme
-        .import_bytes(
+        .imports().bytes(
             "r.csv",
             b"Product,Customer,Kind,Seats\nGlobex EU,Globex,SaaS,3\n",
             &options.clone().mapping(mapping),
@@ -1110,7 +1110,7 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
     assert_eq!(job.created, 1, "{:?}", job.errors);
 
     // The sample CSV maps itself: a row of each type, another type's columns left empty.
-    let sample = acme.sample_csv(ImportTarget::Relationships).unwrap();
+    let sample = acme.imports().sample_csv(ImportTarget::Relationships).unwrap();
     let header = sample.lines().next().unwrap();
     assert!(
         header.starts_with("Name,Company,Type,External ID,Status,ARR,Renewal Date,")
@@ -1122,7 +1122,7 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
     acme.companies().add(NewCompany::new("Kiwi Health").field("external_id", "C-0002"))
         .unwrap();
     let job = acme
-        .import_bytes("sample.csv", sample.as_bytes(), &options)
+        .imports().bytes("sample.csv", sample.as_bytes(), &options)
         .unwrap();
     assert_eq!(
         (job.created, job.failed),
@@ -1132,9 +1132,9 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
     );
 
     // The tenant's size limit holds for relationship files too.
-    acme.set_import_size_limit(10).unwrap();
+    acme.imports().set_size_limit(10).unwrap();
     let err = acme
-        .import_bytes("big.csv", RELATIONSHIPS_CSV.as_bytes(), &options)
+        .imports().bytes("big.csv", RELATIONSHIPS_CSV.as_bytes(), &options)
         .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::FileTooLarge { .. }),
@@ -1301,7 +1301,7 @@ fn a_field_mapper_setting_a_field_the_rows_type_lacks_is_named_with_the_command_
     let csv = "Name,Company,Type,Seats\nGlobex EU,Globex,SaaS,3\n";
     let options = ImportOptions::relationships();
     let job = acme
-        .import_bytes("r.csv", csv.as_bytes(), &options)
+        .imports().bytes("r.csv", csv.as_bytes(), &options)
         .unwrap();
     assert_eq!((job.created, job.failed), (0, 1), "{job:?}");
     let error = &job.errors[0];
@@ -1316,7 +1316,7 @@ fn a_field_mapper_setting_a_field_the_rows_type_lacks_is_named_with_the_command_
     acme.define_relationship_field("SaaS", "notes", FieldType::Text, false)
         .unwrap();
     let job = acme
-        .import_bytes("r.csv", csv.as_bytes(), &options)
+        .imports().bytes("r.csv", csv.as_bytes(), &options)
         .unwrap();
     assert_eq!((job.created, job.failed), (1, 0), "{job:?}");
 }

@@ -1112,7 +1112,7 @@ fn import_slowly(
     let job = host
         .tenant("acme")
         .unwrap()
-        .import_bytes(
+        .imports().bytes(
             "slow.csv",
             csv.as_bytes(),
             &cs_host::ImportOptions::partners(Some(AccessScope::Both)).batch_rows(20),

@@ -64,7 +64,7 @@ fn partner_and_admin_criteria(
     }
     drop(out);
     let job = acme
-        .import_file(&csv_path, &ImportOptions::companies())
+        .imports().file(&csv_path, &ImportOptions::companies())
         .unwrap();
     assert_eq!(job.created, customers);
     let partner = acme
@@ -133,7 +133,7 @@ fn main() {
         host.create_tenant("acme", "Acme", TenantLevel::Both)
             .unwrap();
         let acme = host.tenant("acme").unwrap();
-        acme.set_import_size_limit(size + 1).unwrap();
+        acme.imports().set_size_limit(size + 1).unwrap();
         if with_plugin {
             host.install_plugin(&support::plugin_bytes("normalize-partner"), "bench")
                 .unwrap();
@@ -143,7 +143,7 @@ fn main() {
         let start = Instant::now();
         let cpu_start = thread_cpu_secs();
         let job = acme
-            .import_file(&csv_path, &ImportOptions::partners(Some(AccessScope::Both)))
+            .imports().file(&csv_path, &ImportOptions::partners(Some(AccessScope::Both)))
             .unwrap();
         let secs = start.elapsed().as_secs_f64();
         let cpu = thread_cpu_secs() - cpu_start;

@@ -22,7 +22,7 @@
 //!
 //! // Partners from a CSV: the header maps to fields by name; a bad row is a row error.
 //! let csv = "Name,Industry,ARR\nBennett & Co.,Logistics,120000\nNo Name Row,,not a number\n";
-//! let job = acme.import_bytes("partners.csv", csv.as_bytes(), &ImportOptions::partners(Some(AccessScope::Both)))?;
+//! let job = acme.imports().bytes("partners.csv", csv.as_bytes(), &ImportOptions::partners(Some(AccessScope::Both)))?;
 //! assert_eq!((job.created, job.failed), (1, 1));
 //! assert!(job.errors[0].reason.contains("arr"));
 //!
@@ -73,7 +73,7 @@ pub use hooks::{
 };
 pub use host::{Host, HostConfig, TenantInfo, TenantLevel};
 pub use import::{
-    CsvProperties, Encoding, ImportCancel, ImportJob, ImportOptions, ImportTarget, JobStatus,
+    CsvProperties, Encoding, ImportCancel, ImportJob, Imports, ImportOptions, ImportTarget, JobStatus,
     Mapping, Progress, RowError, RowErrorKind, Separator, generate_partners_csv,
 };
 pub use inert::{inert, shell_quote};

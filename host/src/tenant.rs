@@ -19,6 +19,7 @@ use crate::persons::Persons;
 use crate::plans::{Ctas, Plans, Playbooks};
 use crate::sharing::{Links, Shares};
 use crate::store::{Store, TenantId};
+use crate::import::Imports;
 use crate::plugins::Plugins;
 use crate::users::Users;
 
@@ -202,6 +203,11 @@ impl<'h> Tenant<'h> {
     /// The tenant's plugins: enabling and configuring them, and their run log.
     pub fn plugins(&self) -> Plugins<'_> {
         Plugins { tenant: self }
+    }
+
+    /// The tenant's CSV imports of companies, partners and relationships, and their jobs.
+    pub fn imports(&self) -> Imports<'_> {
+        Imports { tenant: self }
     }
 
     pub(crate) fn store(&self) -> &'h Store {

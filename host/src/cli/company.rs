@@ -194,7 +194,7 @@ fn import_with_progress(
             indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        let job = tenant.import_file_with_progress(file, options, &mut |p: Progress| {
+        let job = tenant.imports().file_with_progress(file, options, &mut |p: Progress| {
             bar.set_length(p.total_bytes);
             bar.set_position(p.bytes);
             bar.set_message(format!("{} rows read, {} written", p.read, p.rows));
@@ -203,7 +203,7 @@ fn import_with_progress(
         job
     } else {
         let mut shown = 0;
-        let job = tenant.import_file_with_progress(file, options, &mut |p: Progress| {
+        let job = tenant.imports().file_with_progress(file, options, &mut |p: Progress| {
             // The file is read ahead of the rows written: 100% of the bytes comes before the
             // last rows are counted, so that line waits for the end.
             let percent = (p.bytes * 100).checked_div(p.total_bytes).unwrap_or(0);

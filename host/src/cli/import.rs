@@ -80,13 +80,13 @@ pub fn run(
     match command {
         ImportCommand::List { tenant } => {
             let host = host()?;
-            for job in super::tenant(&host, &tenant)?.import_jobs()? {
+            for job in super::tenant(&host, &tenant)?.imports().jobs()? {
                 print_job(&job, false)?;
             }
         }
         ImportCommand::Show { tenant, job, json } => {
             let host = host()?;
-            print_job(&super::tenant(&host, &tenant)?.import_job(job)?, json)?;
+            print_job(&super::tenant(&host, &tenant)?.imports().job(job)?, json)?;
         }
         ImportCommand::Errors {
             tenant,
@@ -99,21 +99,21 @@ pub fn run(
                 Some(path) => {
                     let file = std::fs::File::create(&path)
                         .with_context(|| format!("cannot create {}", path.display()))?;
-                    tenant.write_error_csv(job, std::io::BufWriter::new(file))?;
+                    tenant.imports().write_error_csv(job, std::io::BufWriter::new(file))?;
                 }
-                None => tenant.write_error_csv(job, std::io::stdout().lock())?,
+                None => tenant.imports().write_error_csv(job, std::io::stdout().lock())?,
             }
         }
         ImportCommand::Cancel { tenant, job, wait } => {
             let host = host()?;
             let tenant = super::tenant(&host, &tenant)?;
-            if tenant.cancel_import(job)? == JobStatus::Interrupted {
+            if tenant.imports().cancel(job)? == JobStatus::Interrupted {
                 println!("job {job}: no process was running it any more; marked interrupted");
                 return Ok(ExitCode::SUCCESS);
             }
             let until = Instant::now() + Duration::from_secs(wait);
             loop {
-                let current = tenant.import_job(job)?;
+                let current = tenant.imports().job(job)?;
                 if current.status != JobStatus::Running {
                     print_job(&current, false)?;
                     break;
@@ -131,9 +131,9 @@ pub fn run(
             let host = host()?;
             let tenant = super::tenant(&host, &tenant)?;
             if let Some(bytes) = bytes {
-                tenant.set_import_size_limit(bytes)?;
+                tenant.imports().set_size_limit(bytes)?;
             }
-            println!("import size limit: {} bytes", tenant.import_size_limit()?);
+            println!("import size limit: {} bytes", tenant.imports().size_limit()?);
         }
         ImportCommand::Generate { file, rows } => {
             let out = std::fs::File::create(&file)

@@ -226,7 +226,7 @@ pub fn run(
         PartnerCommand::SampleCsv { tenant } => {
             print!(
                 "{}",
-                super::tenant(&host, &tenant)?.sample_csv(ImportTarget::Partners)?
+                super::tenant(&host, &tenant)?.imports().sample_csv(ImportTarget::Partners)?
             );
         }
     }

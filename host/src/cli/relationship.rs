@@ -332,7 +332,7 @@ pub fn run(
             return args.run(&tenant, options);
         }
         RelationshipCommand::SampleCsv { tenant } => {
-            let sample = super::tenant(&host, &tenant)?.sample_csv(ImportTarget::Relationships)?;
+            let sample = super::tenant(&host, &tenant)?.imports().sample_csv(ImportTarget::Relationships)?;
             print!("{sample}");
         }
         RelationshipCommand::Edit {

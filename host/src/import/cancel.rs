@@ -1,7 +1,7 @@
 //! Cancelling a running import, and reporting its progress while it runs.
 //!
 //! An import is cancelled in its own process through an [`ImportCancel`] (the command line sets
-//! one on Ctrl-C and SIGTERM), or from another process with [`Tenant::cancel_import`], which
+//! one on Ctrl-C and SIGTERM), or from another process with [`Imports::cancel`], which
 //! leaves a request beside the database that the import looks for twice a second. Either way
 //! the import stops between two rows: every row written before the cancel is committed with
 //! the job's counts and its row errors, the rows read ahead but not yet written are dropped,
@@ -28,7 +28,7 @@ pub(super) const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 /// let cancel = ImportCancel::new();
 /// cancel.cancel();
 /// let options = ImportOptions::companies().cancel_on(cancel);
-/// let job = host.tenant("acme")?.import_bytes("c.csv", b"Name\nGlobex\n", &options)?;
+/// let job = host.tenant("acme")?.imports().bytes("c.csv", b"Name\nGlobex\n", &options)?;
 /// assert_eq!((job.status, job.rows), (JobStatus::Cancelled, 0));
 /// # Ok(())
 /// # }
@@ -118,7 +118,7 @@ impl Watch<'_> {
     }
 }
 
-impl Tenant<'_> {
+impl Imports<'_> {
     /// Cancels the running import job `id`, from any process on the same database: the import
     /// stops between two rows within about half a second (or, while a plugin call is under
     /// way, when the call ends, within its deadline), and its job ends
@@ -128,9 +128,9 @@ impl Tenant<'_> {
     /// seen the request (poll [`import_job`](Self::import_job) to see it end), or
     /// [`Interrupted`](JobStatus::Interrupted) when no process was running it any more (it
     /// died mid-import). A job that has ended already is an error saying how it ended.
-    pub fn cancel_import(&self, id: i64) -> Result<JobStatus> {
-        self.require(crate::access::Permission::Import)?;
-        let job = self.import_job(id)?;
+    pub fn cancel(&self, id: i64) -> Result<JobStatus> {
+        self.tenant.require(crate::access::Permission::Import)?;
+        let job = self.job(id)?;
         if job.status != JobStatus::Running {
             return Err(Error::new(ErrorKind::Invalid(format!(
                 "import job {id} is {}: only a running job can be cancelled",
@@ -138,11 +138,11 @@ impl Tenant<'_> {
             ))));
         }
         // No process holds the tenant's import claim: the job's process died.
-        if let Some(_claim) = self.store().claim(&self.id, "import")? {
-            self.write(job::interrupt_stale)?;
+        if let Some(_claim) = self.tenant.store().claim(&self.tenant.id, "import")? {
+            self.tenant.write(job::interrupt_stale)?;
             return Ok(JobStatus::Interrupted);
         }
-        self.store().request_stop(&self.id, "import", id)?;
+        self.tenant.store().request_stop(&self.tenant.id, "import", id)?;
         Ok(JobStatus::Running)
     }
 }

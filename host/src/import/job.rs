@@ -26,7 +26,7 @@ pub enum JobStatus {
     /// stay; run the file again to finish (rows already in are updated, not duplicated).
     Interrupted,
     /// It was cancelled (Ctrl-C, SIGTERM, [`ImportCancel`](crate::ImportCancel) or
-    /// [`Tenant::cancel_import`](crate::Tenant::cancel_import)). Every row written before the
+    /// [`Imports::cancel`](crate::Imports::cancel)). Every row written before the
     /// cancel is committed and counted; run the file again to finish.
     Cancelled,
 }
@@ -141,7 +141,7 @@ pub struct ImportJob {
     /// When it ended.
     pub finished_at: Option<i64>,
     /// The first row errors (at most 100; all of a stored job's are in
-    /// [`Tenant::import_errors`](crate::Tenant::import_errors)).
+    /// [`Imports::errors`](crate::Imports::errors)).
     pub errors: Vec<RowError>,
 }
 

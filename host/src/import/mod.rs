@@ -26,6 +26,7 @@ mod options;
 mod plan;
 mod read;
 mod report;
+mod run;
 mod slices;
 mod write;
 
@@ -71,17 +72,25 @@ const MANAGED_BY: &str = "managed_by";
 /// How many row errors an [`ImportJob`] carries with it.
 const ERRORS_KEPT: usize = 100;
 
-impl Tenant<'_> {
+/// The tenant's CSV imports, from [`Tenant::imports`]: running them (from a file or bytes, with
+/// progress), their jobs and row errors, the error and sample CSVs, cancelling, and the size
+/// limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Imports<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
+
+impl Imports<'_> {
     /// Imports a CSV file. See [`ImportOptions`] for the choices, and the module docs for what
     /// happens to each row. Refusals found before any row is read (over the size limit, Name
     /// not mapped, unknown fields, duplicate headers, mapped columns missing) are errors
     /// naming the file and what is wrong; row problems are the job's row errors.
-    pub fn import_file(&self, path: &Path, options: &ImportOptions) -> Result<ImportJob> {
-        self.import_file_with_progress(path, options, &mut |_| {})
+    pub fn file(&self, path: &Path, options: &ImportOptions) -> Result<ImportJob> {
+        self.file_with_progress(path, options, &mut |_| {})
     }
 
     /// Like [`import_file`](Self::import_file), calling `progress` after each batch.
-    pub fn import_file_with_progress(
+    pub fn file_with_progress(
         &self,
         path: &Path,
         options: &ImportOptions,
@@ -99,7 +108,7 @@ impl Tenant<'_> {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        self.run_import(
+        self.run(
             &name,
             io::BufReader::with_capacity(256 * 1024, file),
             size,
@@ -109,34 +118,34 @@ impl Tenant<'_> {
     }
 
     /// Imports CSV data held in memory, named `source` in messages and in the job.
-    pub fn import_bytes(
+    pub fn bytes(
         &self,
         source: &str,
         data: &[u8],
         options: &ImportOptions,
     ) -> Result<ImportJob> {
-        self.run_import(source, data, data.len() as u64, options, &mut |_| {})
+        self.run(source, data, data.len() as u64, options, &mut |_| {})
     }
 
     /// The largest CSV file the tenant accepts, in bytes. By default, 2 MB (2,097,152 bytes).
-    pub fn import_size_limit(&self) -> Result<u64> {
-        self.read(job::size_limit)
+    pub fn size_limit(&self) -> Result<u64> {
+        self.tenant.read(job::size_limit)
     }
 
     /// Sets the largest CSV file the tenant accepts, in bytes (an admin's decision).
-    pub fn set_import_size_limit(&self, bytes: u64) -> Result<()> {
+    pub fn set_size_limit(&self, bytes: u64) -> Result<()> {
         if bytes == 0 || bytes > i64::MAX as u64 {
             return Err(Error::new(ErrorKind::Invalid(format!(
                 "import size limit {bytes}: give a positive number of bytes"
             ))));
         }
-        let before = self.import_size_limit()?;
-        self.write(|op| {
+        let before = self.size_limit()?;
+        self.tenant.write(|op| {
             op.require(Permission::ManageSchema)?;
             job::set_size_limit(op, bytes)?;
             op.audit(
                 "import.size_limit",
-                &format!("tenant:{}", self.id),
+                &format!("tenant:{}", self.tenant.id),
                 Some(serde_json::json!(before)),
                 Some(serde_json::json!(bytes)),
             )
@@ -144,8 +153,8 @@ impl Tenant<'_> {
     }
 
     /// One import job, with its first row errors.
-    pub fn import_job(&self, id: i64) -> Result<ImportJob> {
-        self.read(|op| {
+    pub fn job(&self, id: i64) -> Result<ImportJob> {
+        self.tenant.read(|op| {
             let mut job = job::load(op, id)?.ok_or_else(|| {
                 Error::new(ErrorKind::NotFound {
                     object: "import job",
@@ -158,19 +167,19 @@ impl Tenant<'_> {
     }
 
     /// The tenant's import jobs, oldest first (without their row errors).
-    pub fn import_jobs(&self) -> Result<Vec<ImportJob>> {
-        self.read(job::list)
+    pub fn jobs(&self) -> Result<Vec<ImportJob>> {
+        self.tenant.read(job::list)
     }
 
     /// Every row error of a job, by row.
-    pub fn import_errors(&self, id: i64) -> Result<Vec<RowError>> {
-        self.import_job(id)?;
-        self.read(|op| job::errors(op, id, None))
+    pub fn errors(&self, id: i64) -> Result<Vec<RowError>> {
+        self.job(id)?;
+        self.tenant.read(|op| job::errors(op, id, None))
     }
 
     /// Writes a job's row errors as CSV: `row,outcome,column,field,plugin,reason`.
     pub fn write_error_csv(&self, id: i64, out: impl io::Write) -> Result<()> {
-        let errors = self.import_errors(id)?;
+        let errors = self.errors(id)?;
         write_errors(&errors, out).map_err(|e| {
             // The writer's own error as it is (a closed pipe stays a closed pipe).
             let source = match e.into_kind() {
@@ -183,483 +192,8 @@ impl Tenant<'_> {
             })
         })
     }
-
-    /// A sample CSV for the tenant's fields: a header that maps itself, and two example rows.
-    ///
-    /// For relationships: a column per field of any type, and one row of the first type and
-    /// one of the last (the columns of another type's fields left empty); refused while the
-    /// tenant has no relationship type.
-    pub fn sample_csv(&self, target: ImportTarget) -> Result<String> {
-        let mut header: Vec<String> = Vec::new();
-        let mut rows: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-        if target == ImportTarget::Relationships {
-            let types = self.read(ImportTypes::load)?;
-            let kinds: Vec<(&str, &Schema)> = types.all().collect();
-            let (Some(first), Some(last)) = (kinds.first(), kinds.last()) else {
-                return Err(Error::new(ErrorKind::Invalid(
-                    "the tenant has no relationship types yet: an admin adds them with \
-                     `cshost relationship-type add`"
-                        .to_owned(),
-                )));
-            };
-            for def in types.mappable().fields() {
-                header.push(label(&def.name));
-                for (i, (row, (kind, schema))) in rows.iter_mut().zip([first, last]).enumerate() {
-                    let pick = |a: &str, b: &str| if i == 0 { a } else { b }.to_owned();
-                    row.push(match def.name.as_str() {
-                        NAME => pick("Aurora EU", "Kiwi data centre"),
-                        relationship_import::COMPANY => pick("Aurora Logistics", "C-0002"),
-                        relationship_import::TYPE => (*kind).to_owned(),
-                        EXTERNAL_ID => pick("R-0001", "R-0002"),
-                        "status" => pick("active", "renewing"),
-                        "renewal_date" => pick("2027-01-31", "2026-12-01"),
-                        name => match schema.get(name) {
-                            // Another type's field stays empty on this type's row.
-                            None => String::new(),
-                            Some(own) if own.required && own.field_type == FieldType::Text => {
-                                "text".to_owned()
-                            }
-                            Some(own) => example(own, target, i),
-                        },
-                    });
-                }
-            }
-            header.push("Managed By".to_owned());
-            rows[0].push("Bennett & Co.".to_owned());
-            rows[1].push(String::new());
-        } else {
-            for def in &self.companies().fields()? {
-                header.push(label(&def.name));
-                for (i, row) in rows.iter_mut().enumerate() {
-                    row.push(example(def, target, i));
-                }
-            }
-        }
-        if target == ImportTarget::Companies {
-            header.push("Managed By".to_owned());
-            rows[0].push("Bennett & Co.".to_owned());
-            rows[1].push(String::new());
-        }
-        let mut out = csv::Writer::from_writer(Vec::new());
-        let mut write = |cells: &[String]| {
-            out.write_record(
-                cells
-                    .iter()
-                    .map(|cell| csvfile::safe_cell(cell).into_owned()),
-            )
-        };
-        let written = write(&header)
-            .and_then(|_| write(&rows[0]))
-            .and_then(|_| write(&rows[1]));
-        let bytes = written
-            .map_err(io::Error::other)
-            .and_then(|_| {
-                out.into_inner()
-                    .map_err(|e| io::Error::other(e.to_string()))
-            })
-            .map_err(|source| {
-                Error::new(ErrorKind::Io {
-                    path: "sample CSV".into(),
-                    source,
-                })
-            })?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
-    }
-
-    fn run_import<R: Read + Send>(
-        &self,
-        source: &str,
-        reader: R,
-        size: u64,
-        options: &ImportOptions,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<ImportJob> {
-        self.require(Permission::Import)?;
-        if options.target == ImportTarget::Partners {
-            self.require(Permission::ManagePartners)?;
-        }
-        let limit = self.import_size_limit()?;
-        if size > limit {
-            return Err(Error::new(ErrorKind::FileTooLarge {
-                file: source.to_owned(),
-                size,
-                limit,
-            }));
-        }
-        let refuse = |message: String| {
-            Error::new(ErrorKind::Csv {
-                file: source.to_owned(),
-                row: None,
-                column: None,
-                message,
-            })
-        };
-        let io_error = |e: io::Error| {
-            Error::new(ErrorKind::Io {
-                path: source.into(),
-                source: e,
-            })
-        };
-
-        // Properties: detected from the first bytes, then overridden.
-        let mut reader = reader;
-        let mut sample = Vec::with_capacity(csvfile::SAMPLE);
-        (&mut reader)
-            .take(csvfile::SAMPLE as u64)
-            .read_to_end(&mut sample)
-            .map_err(io_error)?;
-        let mut properties = CsvProperties::detect(&sample);
-        if let Some(s) = options.separator {
-            properties.separator = s;
-        }
-        if let Some(q) = options.quote {
-            properties.quote = q;
-        }
-        if let Some(e) = options.escape {
-            properties.escape = e;
-        }
-        if let Some(h) = options.has_header {
-            properties.has_header = h;
-        }
-        if let Some(e) = options.encoding {
-            properties.encoding = e;
-        }
-        let ascii = |c: char, what: &str| {
-            u8::try_from(c)
-                .ok()
-                .filter(u8::is_ascii)
-                .ok_or_else(|| refuse(format!("the {what} character `{c}` must be ASCII")))
-        };
-        let quote = ascii(properties.quote, "quote")?;
-        let escape = properties.escape.map(|c| ascii(c, "escape")).transpose()?;
-
-        let bytes_read = Arc::new(AtomicU64::new(0));
-        let counted = csvfile::Guarded::new(
-            io::Cursor::new(sample).chain(reader),
-            limit,
-            bytes_read.clone(),
-        );
-        let mut csv = csv::ReaderBuilder::new()
-            .delimiter(properties.separator.byte())
-            .quote(quote)
-            .escape(escape)
-            .double_quote(escape.is_none())
-            .has_headers(false)
-            .flexible(true)
-            .buffer_capacity(256 * 1024)
-            .from_reader(csvfile::Utf8Reader::new(counted, properties.encoding));
-
-        // The header (or the column count of the first row), checked before any row is read.
-        let mut record = csv::ByteRecord::new();
-        let mut first = None;
-        let columns: Vec<String> = if csv
-            .read_byte_record(&mut record)
-            .map_err(|e| csv_error(source, None, e))?
-        {
-            if properties.has_header {
-                let mut names = Vec::with_capacity(record.len());
-                for (i, cell) in record.iter().enumerate() {
-                    let text = std::str::from_utf8(cell).map_err(|_| {
-                        refuse(format!(
-                            "header column {} is not valid {} text; is the encoding right? \
-                             (detected {})",
-                            i + 1,
-                            properties.encoding,
-                            properties.encoding
-                        ))
-                    })?;
-                    names.push(text.trim().to_owned());
-                }
-                names
-            } else {
-                first = Some(record.clone());
-                (1..=record.len()).map(|i| i.to_string()).collect()
-            }
-        } else {
-            Vec::new()
-        };
-        let mut duplicates: Vec<&str> = Vec::new();
-        for (i, name) in columns.iter().enumerate() {
-            if columns[..i].contains(name) && !duplicates.contains(&name.as_str()) {
-                duplicates.push(name);
-            }
-        }
-        if !duplicates.is_empty() {
-            return Err(refuse(format!(
-                "duplicate header {}: each column needs its own name",
-                quoted_list(&duplicates)
-            )));
-        }
-        // A relationship import maps to the fields of every type, and checks each row against
-        // the type it names.
-        let types = match options.target {
-            ImportTarget::Relationships => Some(self.read(ImportTypes::load)?),
-            _ => None,
-        };
-        let schema = match &types {
-            Some(types) => types.mappable(),
-            None => self.read(Schema::load)?,
-        };
-        let mapping = match &options.mapping {
-            Some(mapping) => mapping.clone(),
-            None => Mapping::automatic(&columns, schema.fields(), options.target),
-        };
-        if columns.is_empty() {
-            return Err(refuse(
-                "the file is empty: there is no header row and no data".to_owned(),
-            ));
-        }
-        let plan = plan(&mapping, &columns, &schema, options.target).map_err(|message| {
-            // Automatic mapping found no Name column in the first row: it is likely data.
-            if properties.has_header && options.mapping.is_none() && message.starts_with("Name") {
-                refuse(format!(
-                    "{message}; no column of the first row ({}) names a field: if the file has \
-                     no header row, import it with --no-header (`ImportOptions::has_header(false)`) \
-                     and map the columns by number (--map 1=name)",
-                    quoted_list(&columns.iter().map(String::as_str).collect::<Vec<_>>())
-                ))
-            } else {
-                refuse(message)
-            }
-        })?;
-        let scope = match options.target {
-            ImportTarget::Partners => {
-                Some(partners::resolve_scope(self.info().level, options.scope)?)
-            }
-            ImportTarget::Companies | ImportTarget::Relationships => {
-                if options.scope.is_some() {
-                    return Err(refuse(
-                        "an access scope applies to partner imports only".to_owned(),
-                    ));
-                }
-                None
-            }
-        };
-
-        let now = self.host.now();
-        let mut job = ImportJob {
-            id: None,
-            target: options.target,
-            source: source.to_owned(),
-            properties,
-            mapping,
-            scope,
-            dry_run: options.dry_run,
-            status: JobStatus::Running,
-            rows: 0,
-            created: 0,
-            updated: 0,
-            skipped: 0,
-            failed: 0,
-            error: None,
-            started_at: now,
-            finished_at: None,
-            errors: Vec::new(),
-        };
-        // One import per tenant at a time: the claim lasts until this function returns, and
-        // ends with the process if it is killed. Holding it, any job still marked running was
-        // left by a process that died. A dry run writes nothing and claims nothing.
-        let _running = if options.dry_run {
-            None
-        } else {
-            let claim = self.store().claim(&self.id, "import")?;
-            if claim.is_none() {
-                return Err(refuse(format!(
-                    "tenant `{}` has an import running already; one import per tenant runs at a \
-                     time: wait for it to finish (`cshost import list`)",
-                    self.id
-                )));
-            }
-            claim
-        };
-        if !options.dry_run {
-            let id = self.write(|op| {
-                job::interrupt_stale(op)?;
-                job::insert(op, &job)
-            })?;
-            job.id = Some(id);
-        }
-
-        let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
-        let mappers = match self.hooks().row_mappers(Some(options.target.object()), &columns, &field_names)
-        {
-            Ok(mappers) => mappers,
-            Err(error) => return Err(self.fail_job(job, error)),
-        };
-        let lifecycle = !options.dry_run
-            && options.target == ImportTarget::Partners
-            && !self.plugins().active(ExtensionPoint::Lifecycle)?.is_empty();
-
-        let mut run = Run {
-            plan: &plan,
-            target: options.target,
-            scope,
-            lifecycle,
-            fields: Fields::new(),
-            partners_by_key: HashMap::new(),
-            companies_by_key: HashMap::new(),
-            new_partners: Vec::new(),
-            outcomes: Vec::new(),
-            written: Vec::new(),
-            spare: Vec::new(),
-            recycle: None,
-        };
-        let shared = Shared::default();
-        let mut watch = Watch {
-            tenant: self,
-            job: job.id,
-            cancel: options.cancel.as_ref(),
-            shared: &shared,
-            bytes: &bytes_read,
-            total_bytes: size,
-            last: std::time::Instant::now(),
-            cancelled: false,
-        };
-        let mut mapper = Mapper {
-            schema: &schema,
-            plan: &plan,
-            columns: &columns,
-            source: Vec::new(),
-            stock: Vec::new(),
-            types: types.as_ref(),
-        };
-        // Two threads: this one writes while a second reads, maps (running the field mappers)
-        // and checks the rows ahead of it, so on two cores the plugins' work and SQLite's
-        // overlap.
-        let (outcome, mappers) = std::thread::scope(|scope| {
-            let (rows_out, rows_in) = mpsc::sync_channel(MESSAGES_IN_FLIGHT);
-            let (committed_out, committed_in) = mpsc::channel::<()>();
-            let (spares_out, spares_in) = mpsc::channel();
-            run.recycle = Some(spares_out);
-            let wait_for_commits = mappers.reads_companies();
-            let batch_rows = options.batch_rows;
-            let mut mappers = mappers;
-            let shared = &shared;
-            let reader = scope.spawn(move || {
-                read_rows(
-                    &mut csv,
-                    source,
-                    first,
-                    &mut mapper,
-                    &mut mappers,
-                    batch_rows,
-                    wait_for_commits.then_some(&committed_in),
-                    &spares_in,
-                    &rows_out,
-                    shared,
-                );
-                mappers
-            });
-            let mut incoming = Incoming {
-                from: rows_in,
-                rows: Vec::new().into_iter(),
-            };
-            let batches = Batches {
-                rows: options.batch_rows,
-                committed: &committed_out,
-            };
-            let outcome = if options.dry_run && options.target == ImportTarget::Relationships {
-                self.rehearse(
-                    &mut run,
-                    &mut job,
-                    &mut incoming,
-                    &mut watch,
-                    progress,
-                    &batches,
-                )
-            } else if options.dry_run {
-                self.imagine(
-                    &mut run,
-                    &mut job,
-                    &mut incoming,
-                    &mut watch,
-                    progress,
-                    &batches,
-                )
-            } else {
-                self.write_slices(
-                    &mut run,
-                    &mut job,
-                    &mut incoming,
-                    &mut watch,
-                    progress,
-                    &batches,
-                )
-            };
-            // Whatever happened, the reading thread stops: its channels are closed.
-            drop(incoming);
-            drop(committed_out);
-            run.recycle = None;
-            match reader.join() {
-                Ok(mappers) => (outcome, mappers),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        });
-        drop(mappers);
-        if let Some(id) = job.id {
-            self.store().clear_stop(&self.id, "import", id);
-        }
-        match outcome {
-            Ok(()) => Ok(job),
-            Err(error) => Err(self.fail_job(job, error)),
-        }
-    }
-
-    /// Records a fatal error on a stored job (its committed rows stay), and returns the error.
-    fn fail_job(&self, mut job: ImportJob, error: Error) -> Error {
-        if let Some(id) = job.id {
-            job.status = JobStatus::Failed;
-            job.error = Some(error.to_string());
-            job.finished_at = Some(self.host.now());
-            // The job row must say why it stopped; if even that fails, the original error is
-            // the one to report.
-            let _ = self.write(|op| job::save(op, id, &job));
-        }
-        error
-    }
-
-    /// Runs the *partner created* hook for a committed batch's new partners. A partner whose
-    /// fail-closed hook fails is undone, and its row counted as failed with the plugin's error.
-    fn run_partner_hooks(
-        &self,
-        new_partners: &mut Vec<(i64, u64, Undo)>,
-        job: &mut ImportJob,
-    ) -> Result<()> {
-        for (id, row, undo) in new_partners.drain(..) {
-            let created = undo == Undo::Delete;
-            if let Err(error) = self.partners().created_hook(id, undo) {
-                let plugin = match error.kind() {
-                    ErrorKind::Plugin(e) => Some(e.plugin().to_owned()),
-                    _ => None,
-                };
-                if created {
-                    job.created -= 1;
-                } else {
-                    job.updated -= 1;
-                }
-                job.failed += 1;
-                let row_error = RowError {
-                    row,
-                    outcome: RowErrorKind::Failed,
-                    column: None,
-                    field: None,
-                    plugin,
-                    reason: format!("partner created hook: {error}"),
-                };
-                if let Some(job_id) = job.id {
-                    self.write(|op| {
-                        job::insert_error(op, job_id, &row_error)?;
-                        job::save(op, job_id, job)
-                    })?;
-                }
-                if job.errors.len() < ERRORS_KEPT {
-                    job.errors.push(row_error);
-                }
-            }
-        }
-        Ok(())
-    }
 }
+
 
 /// The error a CSV reader stopped with, naming the file; `row` is the data row it was reading
 /// (`None` for the header), for the limits that stop it inside a record.
@@ -718,7 +252,7 @@ mod tests {
                    P-3,Gamma,Retail\n\
                    P-4,,Retail\n";
         let job = acme
-            .import_bytes(
+            .imports().bytes(
                 "partners.csv",
                 csv.as_bytes(),
                 &ImportOptions::partners(None),
@@ -813,7 +347,7 @@ mod tests {
         std::fs::write(&path, "External ID,Name\nP-1,One\nP-2,Two\nP-3,Three\n").unwrap();
         let mut added = false;
         let job = acme
-            .import_file_with_progress(
+            .imports().file_with_progress(
                 &path,
                 &ImportOptions::partners(None).batch_rows(2),
                 &mut |_| {

@@ -232,7 +232,7 @@ impl ImportOptions {
     }
 
     /// Stops the import when `cancel` is cancelled: see [`ImportCancel`]. By default, only
-    /// [`Tenant::cancel_import`](crate::Tenant::cancel_import) cancels it.
+    /// [`Imports::cancel`](crate::Imports::cancel) cancels it.
     pub fn cancel_on(mut self, cancel: ImportCancel) -> ImportOptions {
         self.cancel = Some(cancel);
         self

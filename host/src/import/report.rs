@@ -77,3 +77,87 @@ pub(super) fn example(def: &FieldDef, target: ImportTarget, row: usize) -> Strin
         },
     }
 }
+
+impl Imports<'_> {
+    /// A sample CSV for the tenant's fields: a header that maps itself, and two example rows.
+    ///
+    /// For relationships: a column per field of any type, and one row of the first type and
+    /// one of the last (the columns of another type's fields left empty); refused while the
+    /// tenant has no relationship type.
+    pub fn sample_csv(&self, target: ImportTarget) -> Result<String> {
+        let mut header: Vec<String> = Vec::new();
+        let mut rows: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+        if target == ImportTarget::Relationships {
+            let types = self.tenant.read(ImportTypes::load)?;
+            let kinds: Vec<(&str, &Schema)> = types.all().collect();
+            let (Some(first), Some(last)) = (kinds.first(), kinds.last()) else {
+                return Err(Error::new(ErrorKind::Invalid(
+                    "the tenant has no relationship types yet: an admin adds them with \
+                     `cshost relationship-type add`"
+                        .to_owned(),
+                )));
+            };
+            for def in types.mappable().fields() {
+                header.push(label(&def.name));
+                for (i, (row, (kind, schema))) in rows.iter_mut().zip([first, last]).enumerate() {
+                    let pick = |a: &str, b: &str| if i == 0 { a } else { b }.to_owned();
+                    row.push(match def.name.as_str() {
+                        NAME => pick("Aurora EU", "Kiwi data centre"),
+                        relationship_import::COMPANY => pick("Aurora Logistics", "C-0002"),
+                        relationship_import::TYPE => (*kind).to_owned(),
+                        EXTERNAL_ID => pick("R-0001", "R-0002"),
+                        "status" => pick("active", "renewing"),
+                        "renewal_date" => pick("2027-01-31", "2026-12-01"),
+                        name => match schema.get(name) {
+                            // Another type's field stays empty on this type's row.
+                            None => String::new(),
+                            Some(own) if own.required && own.field_type == FieldType::Text => {
+                                "text".to_owned()
+                            }
+                            Some(own) => example(own, target, i),
+                        },
+                    });
+                }
+            }
+            header.push("Managed By".to_owned());
+            rows[0].push("Bennett & Co.".to_owned());
+            rows[1].push(String::new());
+        } else {
+            for def in &self.tenant.companies().fields()? {
+                header.push(label(&def.name));
+                for (i, row) in rows.iter_mut().enumerate() {
+                    row.push(example(def, target, i));
+                }
+            }
+        }
+        if target == ImportTarget::Companies {
+            header.push("Managed By".to_owned());
+            rows[0].push("Bennett & Co.".to_owned());
+            rows[1].push(String::new());
+        }
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let mut write = |cells: &[String]| {
+            out.write_record(
+                cells
+                    .iter()
+                    .map(|cell| csvfile::safe_cell(cell).into_owned()),
+            )
+        };
+        let written = write(&header)
+            .and_then(|_| write(&rows[0]))
+            .and_then(|_| write(&rows[1]));
+        let bytes = written
+            .map_err(io::Error::other)
+            .and_then(|_| {
+                out.into_inner()
+                    .map_err(|e| io::Error::other(e.to_string()))
+            })
+            .map_err(|source| {
+                Error::new(ErrorKind::Io {
+                    path: "sample CSV".into(),
+                    source,
+                })
+            })?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}

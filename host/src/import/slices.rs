@@ -30,7 +30,7 @@ struct Slice<'c> {
     began: Instant,
 }
 
-impl Tenant<'_> {
+impl Imports<'_> {
     /// Writes the rows in slices; see the module docs.
     pub(super) fn write_slices(
         &self,
@@ -41,7 +41,7 @@ impl Tenant<'_> {
         progress: &mut dyn FnMut(Progress),
         batches: &Batches<'_>,
     ) -> Result<()> {
-        self.read(|base| {
+        self.tenant.read(|base| {
             let mut writer = Writer::new(base)?;
             // When the last slice committed, and how long the next one waits from then on.
             let mut last: Option<(Instant, Duration)> = None;
@@ -84,7 +84,7 @@ impl Tenant<'_> {
                     }
                 }
                 if !more {
-                    end(job, watch, self.host.now());
+                    end(job, watch, self.tenant.host.now());
                 }
                 match slice {
                     Some(open) => {
@@ -94,7 +94,7 @@ impl Tenant<'_> {
                     // on its own.
                     None if !more => {
                         if let Some(id) = job.id {
-                            self.write(|op| job::save(op, id, job))?;
+                            self.tenant.write(|op| job::save(op, id, job))?;
                         }
                     }
                     None => {}
@@ -147,7 +147,7 @@ impl Tenant<'_> {
         progress: &mut dyn FnMut(Progress),
         batches: &Batches<'_>,
     ) -> Result<()> {
-        self.read(|base| {
+        self.tenant.read(|base| {
             let mut writer = Writer::new(base)?;
             let tx = Transaction::new_unchecked(base.conn, TransactionBehavior::Immediate)?;
             let op = base.on(&tx);
@@ -171,7 +171,7 @@ impl Tenant<'_> {
                     }
                 },
             )?;
-            end(job, watch, self.host.now());
+            end(job, watch, self.tenant.host.now());
             // Rolled back: nothing is written.
             drop(tx);
             Ok(())
@@ -191,7 +191,7 @@ impl Tenant<'_> {
         progress: &mut dyn FnMut(Progress),
         batches: &Batches<'_>,
     ) -> Result<()> {
-        self.read(|base| {
+        self.tenant.read(|base| {
             base.conn.execute_batch("PRAGMA query_only = ON")?;
             let result = (|| -> Result<()> {
                 // A read transaction: every look-up sees the database as it was at the first.
@@ -212,7 +212,7 @@ impl Tenant<'_> {
                         Step::BatchEnd => Ok(()),
                     },
                 )?;
-                end(job, watch, self.host.now());
+                end(job, watch, self.tenant.host.now());
                 Ok(())
             })();
             // The connection goes back to the pool writable, whatever happened.

@@ -1,0 +1,400 @@
+//! Running an import: the reading thread and the writing thread, the job's start and end, and
+//! the *partner created* hooks a committed batch owes.
+
+use super::*;
+
+impl Imports<'_> {
+    fn run<R: Read + Send>(
+        &self,
+        source: &str,
+        reader: R,
+        size: u64,
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<ImportJob> {
+        self.tenant.require(Permission::Import)?;
+        if options.target == ImportTarget::Partners {
+            self.tenant.require(Permission::ManagePartners)?;
+        }
+        let limit = self.size_limit()?;
+        if size > limit {
+            return Err(Error::new(ErrorKind::FileTooLarge {
+                file: source.to_owned(),
+                size,
+                limit,
+            }));
+        }
+        let refuse = |message: String| {
+            Error::new(ErrorKind::Csv {
+                file: source.to_owned(),
+                row: None,
+                column: None,
+                message,
+            })
+        };
+        let io_error = |e: io::Error| {
+            Error::new(ErrorKind::Io {
+                path: source.into(),
+                source: e,
+            })
+        };
+
+        // Properties: detected from the first bytes, then overridden.
+        let mut reader = reader;
+        let mut sample = Vec::with_capacity(csvfile::SAMPLE);
+        (&mut reader)
+            .take(csvfile::SAMPLE as u64)
+            .read_to_end(&mut sample)
+            .map_err(io_error)?;
+        let mut properties = CsvProperties::detect(&sample);
+        if let Some(s) = options.separator {
+            properties.separator = s;
+        }
+        if let Some(q) = options.quote {
+            properties.quote = q;
+        }
+        if let Some(e) = options.escape {
+            properties.escape = e;
+        }
+        if let Some(h) = options.has_header {
+            properties.has_header = h;
+        }
+        if let Some(e) = options.encoding {
+            properties.encoding = e;
+        }
+        let ascii = |c: char, what: &str| {
+            u8::try_from(c)
+                .ok()
+                .filter(u8::is_ascii)
+                .ok_or_else(|| refuse(format!("the {what} character `{c}` must be ASCII")))
+        };
+        let quote = ascii(properties.quote, "quote")?;
+        let escape = properties.escape.map(|c| ascii(c, "escape")).transpose()?;
+
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let counted = csvfile::Guarded::new(
+            io::Cursor::new(sample).chain(reader),
+            limit,
+            bytes_read.clone(),
+        );
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(properties.separator.byte())
+            .quote(quote)
+            .escape(escape)
+            .double_quote(escape.is_none())
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(256 * 1024)
+            .from_reader(csvfile::Utf8Reader::new(counted, properties.encoding));
+
+        // The header (or the column count of the first row), checked before any row is read.
+        let mut record = csv::ByteRecord::new();
+        let mut first = None;
+        let columns: Vec<String> = if csv
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(source, None, e))?
+        {
+            if properties.has_header {
+                let mut names = Vec::with_capacity(record.len());
+                for (i, cell) in record.iter().enumerate() {
+                    let text = std::str::from_utf8(cell).map_err(|_| {
+                        refuse(format!(
+                            "header column {} is not valid {} text; is the encoding right? \
+                             (detected {})",
+                            i + 1,
+                            properties.encoding,
+                            properties.encoding
+                        ))
+                    })?;
+                    names.push(text.trim().to_owned());
+                }
+                names
+            } else {
+                first = Some(record.clone());
+                (1..=record.len()).map(|i| i.to_string()).collect()
+            }
+        } else {
+            Vec::new()
+        };
+        let mut duplicates: Vec<&str> = Vec::new();
+        for (i, name) in columns.iter().enumerate() {
+            if columns[..i].contains(name) && !duplicates.contains(&name.as_str()) {
+                duplicates.push(name);
+            }
+        }
+        if !duplicates.is_empty() {
+            return Err(refuse(format!(
+                "duplicate header {}: each column needs its own name",
+                quoted_list(&duplicates)
+            )));
+        }
+        // A relationship import maps to the fields of every type, and checks each row against
+        // the type it names.
+        let types = match options.target {
+            ImportTarget::Relationships => Some(self.tenant.read(ImportTypes::load)?),
+            _ => None,
+        };
+        let schema = match &types {
+            Some(types) => types.mappable(),
+            None => self.tenant.read(Schema::load)?,
+        };
+        let mapping = match &options.mapping {
+            Some(mapping) => mapping.clone(),
+            None => Mapping::automatic(&columns, schema.fields(), options.target),
+        };
+        if columns.is_empty() {
+            return Err(refuse(
+                "the file is empty: there is no header row and no data".to_owned(),
+            ));
+        }
+        let plan = plan(&mapping, &columns, &schema, options.target).map_err(|message| {
+            // Automatic mapping found no Name column in the first row: it is likely data.
+            if properties.has_header && options.mapping.is_none() && message.starts_with("Name") {
+                refuse(format!(
+                    "{message}; no column of the first row ({}) names a field: if the file has \
+                     no header row, import it with --no-header (`ImportOptions::has_header(false)`) \
+                     and map the columns by number (--map 1=name)",
+                    quoted_list(&columns.iter().map(String::as_str).collect::<Vec<_>>())
+                ))
+            } else {
+                refuse(message)
+            }
+        })?;
+        let scope = match options.target {
+            ImportTarget::Partners => {
+                Some(partners::resolve_scope(self.tenant.info().level, options.scope)?)
+            }
+            ImportTarget::Companies | ImportTarget::Relationships => {
+                if options.scope.is_some() {
+                    return Err(refuse(
+                        "an access scope applies to partner imports only".to_owned(),
+                    ));
+                }
+                None
+            }
+        };
+
+        let now = self.tenant.host.now();
+        let mut job = ImportJob {
+            id: None,
+            target: options.target,
+            source: source.to_owned(),
+            properties,
+            mapping,
+            scope,
+            dry_run: options.dry_run,
+            status: JobStatus::Running,
+            rows: 0,
+            created: 0,
+            updated: 0,
+            skipped: 0,
+            failed: 0,
+            error: None,
+            started_at: now,
+            finished_at: None,
+            errors: Vec::new(),
+        };
+        // One import per tenant at a time: the claim lasts until this function returns, and
+        // ends with the process if it is killed. Holding it, any job still marked running was
+        // left by a process that died. A dry run writes nothing and claims nothing.
+        let _running = if options.dry_run {
+            None
+        } else {
+            let claim = self.tenant.store().claim(&self.tenant.id, "import")?;
+            if claim.is_none() {
+                return Err(refuse(format!(
+                    "tenant `{}` has an import running already; one import per tenant runs at a \
+                     time: wait for it to finish (`cshost import list`)",
+                    self.tenant.id
+                )));
+            }
+            claim
+        };
+        if !options.dry_run {
+            let id = self.tenant.write(|op| {
+                job::interrupt_stale(op)?;
+                job::insert(op, &job)
+            })?;
+            job.id = Some(id);
+        }
+
+        let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
+        let mappers = match self.tenant.hooks().row_mappers(Some(options.target.object()), &columns, &field_names)
+        {
+            Ok(mappers) => mappers,
+            Err(error) => return Err(self.fail_job(job, error)),
+        };
+        let lifecycle = !options.dry_run
+            && options.target == ImportTarget::Partners
+            && !self.tenant.plugins().active(ExtensionPoint::Lifecycle)?.is_empty();
+
+        let mut run = Run {
+            plan: &plan,
+            target: options.target,
+            scope,
+            lifecycle,
+            fields: Fields::new(),
+            partners_by_key: HashMap::new(),
+            companies_by_key: HashMap::new(),
+            new_partners: Vec::new(),
+            outcomes: Vec::new(),
+            written: Vec::new(),
+            spare: Vec::new(),
+            recycle: None,
+        };
+        let shared = Shared::default();
+        let mut watch = Watch {
+            tenant: self,
+            job: job.id,
+            cancel: options.cancel.as_ref(),
+            shared: &shared,
+            bytes: &bytes_read,
+            total_bytes: size,
+            last: std::time::Instant::now(),
+            cancelled: false,
+        };
+        let mut mapper = Mapper {
+            schema: &schema,
+            plan: &plan,
+            columns: &columns,
+            source: Vec::new(),
+            stock: Vec::new(),
+            types: types.as_ref(),
+        };
+        // Two threads: this one writes while a second reads, maps (running the field mappers)
+        // and checks the rows ahead of it, so on two cores the plugins' work and SQLite's
+        // overlap.
+        let (outcome, mappers) = std::thread::scope(|scope| {
+            let (rows_out, rows_in) = mpsc::sync_channel(MESSAGES_IN_FLIGHT);
+            let (committed_out, committed_in) = mpsc::channel::<()>();
+            let (spares_out, spares_in) = mpsc::channel();
+            run.recycle = Some(spares_out);
+            let wait_for_commits = mappers.reads_companies();
+            let batch_rows = options.batch_rows;
+            let mut mappers = mappers;
+            let shared = &shared;
+            let reader = scope.spawn(move || {
+                read_rows(
+                    &mut csv,
+                    source,
+                    first,
+                    &mut mapper,
+                    &mut mappers,
+                    batch_rows,
+                    wait_for_commits.then_some(&committed_in),
+                    &spares_in,
+                    &rows_out,
+                    shared,
+                );
+                mappers
+            });
+            let mut incoming = Incoming {
+                from: rows_in,
+                rows: Vec::new().into_iter(),
+            };
+            let batches = Batches {
+                rows: options.batch_rows,
+                committed: &committed_out,
+            };
+            let outcome = if options.dry_run && options.target == ImportTarget::Relationships {
+                self.rehearse(
+                    &mut run,
+                    &mut job,
+                    &mut incoming,
+                    &mut watch,
+                    progress,
+                    &batches,
+                )
+            } else if options.dry_run {
+                self.imagine(
+                    &mut run,
+                    &mut job,
+                    &mut incoming,
+                    &mut watch,
+                    progress,
+                    &batches,
+                )
+            } else {
+                self.write_slices(
+                    &mut run,
+                    &mut job,
+                    &mut incoming,
+                    &mut watch,
+                    progress,
+                    &batches,
+                )
+            };
+            // Whatever happened, the reading thread stops: its channels are closed.
+            drop(incoming);
+            drop(committed_out);
+            run.recycle = None;
+            match reader.join() {
+                Ok(mappers) => (outcome, mappers),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        drop(mappers);
+        if let Some(id) = job.id {
+            self.tenant.store().clear_stop(&self.tenant.id, "import", id);
+        }
+        match outcome {
+            Ok(()) => Ok(job),
+            Err(error) => Err(self.fail_job(job, error)),
+        }
+    }
+
+    /// Records a fatal error on a stored job (its committed rows stay), and returns the error.
+    fn fail_job(&self, mut job: ImportJob, error: Error) -> Error {
+        if let Some(id) = job.id {
+            job.status = JobStatus::Failed;
+            job.error = Some(error.to_string());
+            job.finished_at = Some(self.tenant.host.now());
+            // The job row must say why it stopped; if even that fails, the original error is
+            // the one to report.
+            let _ = self.tenant.write(|op| job::save(op, id, &job));
+        }
+        error
+    }
+
+    /// Runs the *partner created* hook for a committed batch's new partners. A partner whose
+    /// fail-closed hook fails is undone, and its row counted as failed with the plugin's error.
+    fn run_partner_hooks(
+        &self,
+        new_partners: &mut Vec<(i64, u64, Undo)>,
+        job: &mut ImportJob,
+    ) -> Result<()> {
+        for (id, row, undo) in new_partners.drain(..) {
+            let created = undo == Undo::Delete;
+            if let Err(error) = self.tenant.partners().created_hook(id, undo) {
+                let plugin = match error.kind() {
+                    ErrorKind::Plugin(e) => Some(e.plugin().to_owned()),
+                    _ => None,
+                };
+                if created {
+                    job.created -= 1;
+                } else {
+                    job.updated -= 1;
+                }
+                job.failed += 1;
+                let row_error = RowError {
+                    row,
+                    outcome: RowErrorKind::Failed,
+                    column: None,
+                    field: None,
+                    plugin,
+                    reason: format!("partner created hook: {error}"),
+                };
+                if let Some(job_id) = job.id {
+                    self.tenant.write(|op| {
+                        job::insert_error(op, job_id, &row_error)?;
+                        job::save(op, job_id, job)
+                    })?;
+                }
+                if job.errors.len() < ERRORS_KEPT {
+                    job.errors.push(row_error);
+                }
+            }
+        }
+        Ok(())
+    }
+}
