@@ -190,27 +190,27 @@ fn relationships_demo() -> anyhow::Result<()> {
         Some(AccessScope::RelationshipRecords),
     )?;
     let (northwind, _) = acme.partners().add(NewCompany::new("Northwind"), Some(AccessScope::Both))?;
-    let saas = acme.add_relationship_type("SaaS subscription")?;
-    acme.define_relationship_field("SaaS subscription", "seats", FieldType::Number, true)?;
-    let on_prem = acme.add_relationship_type("On-premise")?;
-    acme.define_relationship_field("On-premise", "servers", FieldType::Number, false)?;
-    for t in acme.relationship_types()? {
+    let saas = acme.relationship_types().add("SaaS subscription")?;
+    acme.relationship_types().define_field("SaaS subscription", "seats", FieldType::Number, true)?;
+    let on_prem = acme.relationship_types().add("On-premise")?;
+    acme.relationship_types().define_field("On-premise", "servers", FieldType::Number, false)?;
+    for t in acme.relationship_types().list()? {
         let fields: Vec<String> = t.fields.iter().map(|f| f.name.clone()).collect();
         println!("  type {} `{}`: fields {}", t.id, t.name, fields.join(", "));
     }
-    let eu = acme.add_relationship(
+    let eu = acme.relationships().add(
         NewRelationship::new(globex, saas, "Globex EU")
             .field("seats", 250i64)
             .managed_by(bennett),
     )?;
-    acme.add_relationship(
+    acme.relationships().add(
         NewRelationship::new(globex, on_prem, "Globex data centre").field("servers", 12i64),
     )?;
-    match acme.add_relationship(NewRelationship::new(globex, saas, "Globex US")) {
+    match acme.relationships().add(NewRelationship::new(globex, saas, "Globex US")) {
         Err(e) => println!("  refused: {e}"),
         Ok(id) => anyhow::bail!("relationship {id} added without its required seats"),
     }
-    for r in acme.relationships(Some(globex))? {
+    for r in acme.relationships().list(Some(globex))? {
         println!(
             "  relationship {} `{}` ({}), managed by {:?}",
             r.id, r.name, r.type_name, r.managed_by
@@ -237,13 +237,13 @@ fn relationships_demo() -> anyhow::Result<()> {
     }
 
     // The one-partner rule, and the command its message asks for.
-    if let Err(e) = acme.set_relationship_managed_by(eu, Some(northwind)) {
+    if let Err(e) = acme.relationships().set_managed_by(eu, Some(northwind)) {
         println!("  refused: {e}");
     }
-    acme.set_relationship_managed_by(eu, None)?;
-    acme.set_relationship_managed_by(eu, Some(northwind))?;
+    acme.relationships().set_managed_by(eu, None)?;
+    acme.relationships().set_managed_by(eu, Some(northwind))?;
     let managed: Vec<String> = acme
-        .relationships_managed_by(northwind)?
+        .relationships().managed_by(northwind)?
         .into_iter()
         .map(|r| r.name)
         .collect();

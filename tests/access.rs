@@ -588,15 +588,15 @@ fn the_command_line_checks_as_and_shows_a_partner_user_only_its_customers() {
 /// A relationship type and, on `company`, a relationship managed by `partner`.
 fn relationship_on(w: &World, company: i64, partner: Option<i64>, name: &str) -> i64 {
     let admin = w.as_user(ADMIN);
-    let kind = match admin.relationship_type("Subscription").unwrap() {
+    let kind = match admin.relationship_types().get("Subscription").unwrap() {
         Some(kind) => kind.id,
-        None => admin.add_relationship_type("Subscription").unwrap(),
+        None => admin.relationship_types().add("Subscription").unwrap(),
     };
     let mut new = NewRelationship::new(company, kind, name);
     if let Some(partner) = partner {
         new = new.managed_by(partner);
     }
-    admin.add_relationship(new).unwrap()
+    admin.relationships().add(new).unwrap()
 }
 
 fn cta_on(company: i64, name: &str) -> NewCta {
@@ -644,11 +644,11 @@ fn a_partner_with_company_scope_cannot_reach_relationship_records_or_what_hangs_
 
     let tia = w.as_user(TIA);
     // The relationship record: not shown, listed, searched, nor in Tui's own list.
-    assert_eq!(tia.relationship(relationship).unwrap(), None);
-    assert!(tia.relationships(None).unwrap().is_empty());
-    assert!(tia.relationships(Some(w.tui_customer)).unwrap().is_empty());
-    assert!(tia.search_relationships("Tui", 10).unwrap().is_empty());
-    assert!(tia.relationships_managed_by(w.tui).unwrap().is_empty());
+    assert_eq!(tia.relationships().get(relationship).unwrap(), None);
+    assert!(tia.relationships().list(None).unwrap().is_empty());
+    assert!(tia.relationships().list(Some(w.tui_customer)).unwrap().is_empty());
+    assert!(tia.relationships().search("Tui", 10).unwrap().is_empty());
+    assert!(tia.relationships().managed_by(w.tui).unwrap().is_empty());
     // What hangs off it: plans, CTAs and shares answer "not found" or are not listed.
     assert_not_found(tia.plans().of_relationship(relationship));
     assert_not_found(tia.ctas().of_relationship(relationship));
@@ -736,15 +736,15 @@ fn a_partner_with_relationship_scope_cannot_reach_the_companies_it_manages_as_co
     // The relationship it manages is within reach, with what hangs off it, though its
     // company is not.
     assert_eq!(
-        ria.relationship(relationship).unwrap().unwrap().name,
+        ria.relationships().get(relationship).unwrap().unwrap().name,
         "Acme EU"
     );
     assert_eq!(
-        ids(&ria.relationships(None).unwrap(), |r| r.id),
+        ids(&ria.relationships().list(None).unwrap(), |r| r.id),
         [relationship]
     );
     assert_eq!(
-        ids(&ria.relationships(Some(w.direct_customer)).unwrap(), |r| r
+        ids(&ria.relationships().list(Some(w.direct_customer)).unwrap(), |r| r
             .id),
         [relationship]
     );
@@ -836,7 +836,7 @@ fn a_partner_users_partner_id_may_be_a_relationship_of_its_partner() {
         "y@acme.example",
         "Y",
     ));
-    let error = admin.delete_relationship(agreement).unwrap_err();
+    let error = admin.relationships().delete(agreement).unwrap_err();
     assert!(error.to_string().contains("Partner ID"), "{error}");
     // Untagging Bennett is refused: it has partner users, Pia among them.
     assert!(admin.partners().untag(w.bennett).is_err());

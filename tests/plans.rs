@@ -917,9 +917,9 @@ fn the_command_line_runs_the_cockpit_and_playbooks() {
 fn the_cockpit_lists_a_relationships_ctas() {
     let (host, globex) = host();
     let tenant = host.tenant("acme").unwrap().acting_as("csm@acme.example");
-    let saas = tenant.add_relationship_type("SaaS").unwrap();
+    let saas = tenant.relationship_types().add("SaaS").unwrap();
     let eu = tenant
-        .add_relationship(cs_host::NewRelationship::new(globex, saas, "Globex EU"))
+        .relationships().add(cs_host::NewRelationship::new(globex, saas, "Globex EU"))
         .unwrap();
     let on_eu = tenant
         .ctas().open_on_relationship(

@@ -39,10 +39,10 @@ fn world() -> World {
             Some(AccessScope::RelationshipRecords),
         )
         .unwrap();
-    let saas = acme.add_relationship_type("SaaS").unwrap();
-    acme.define_relationship_field("SaaS", "seats", FieldType::Number, true)
+    let saas = acme.relationship_types().add("SaaS").unwrap();
+    acme.relationship_types().define_field("SaaS", "seats", FieldType::Number, true)
         .unwrap();
-    acme.define_relationship_field("saas", "go_live", FieldType::Date, false)
+    acme.relationship_types().define_field("saas", "go_live", FieldType::Date, false)
         .unwrap();
     World {
         host,
@@ -58,12 +58,12 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
     let w = world();
     let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
     // No limit on the number of types; each has its own fields; names are unique.
-    let on_prem = acme.add_relationship_type("On-premise").unwrap();
-    acme.define_relationship_field("On-premise", "servers", FieldType::Number, false)
+    let on_prem = acme.relationship_types().add("On-premise").unwrap();
+    acme.relationship_types().define_field("On-premise", "servers", FieldType::Number, false)
         .unwrap();
-    let err = acme.add_relationship_type("saas").unwrap_err();
+    let err = acme.relationship_types().add("saas").unwrap_err();
     assert!(err.to_string().contains("exists already"), "{err}");
-    let types = acme.relationship_types().unwrap();
+    let types = acme.relationship_types().list().unwrap();
     let summary: Vec<(&str, Vec<&str>)> = types
         .iter()
         .map(|t| {
@@ -83,7 +83,7 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
 
     // A relationship of the SaaS type: its fields are checked against that type's schema.
     let id = acme
-        .add_relationship(
+        .relationships().add(
             NewRelationship::new(w.company, w.saas, "Globex EU")
                 .field("seats", 250i64)
                 .field("go_live", "2026-03-01")
@@ -91,7 +91,7 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
                 .field("external_id", "R-1"),
         )
         .unwrap();
-    let r = acme.relationship(id).unwrap().unwrap();
+    let r = acme.relationships().get(id).unwrap().unwrap();
     assert_eq!(
         (r.company_id, r.type_name.as_str(), r.name.as_str()),
         (w.company, "SaaS", "Globex EU")
@@ -105,7 +105,7 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
 
     // Another type's field, a missing required field, a wrong type: refused, naming the field.
     let err = acme
-        .add_relationship(
+        .relationships().add(
             NewRelationship::new(w.company, w.saas, "Globex US")
                 .field("seats", 5i64)
                 .field("servers", 3i64),
@@ -116,34 +116,34 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
         "{err}"
     );
     let err = acme
-        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex US"))
+        .relationships().add(NewRelationship::new(w.company, w.saas, "Globex US"))
         .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "seats"),
         "{err}"
     );
     let err = acme
-        .add_relationship(NewRelationship::new(w.company, w.saas, " ").field("seats", 1i64))
+        .relationships().add(NewRelationship::new(w.company, w.saas, " ").field("seats", 1i64))
         .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "name"),
         "{err}"
     );
     let err = acme
-        .add_relationship(NewRelationship::new(w.company, 999, "X").field("seats", 1i64))
+        .relationships().add(NewRelationship::new(w.company, 999, "X").field("seats", 1i64))
         .unwrap_err();
     assert!(
         err.to_string().contains("no relationship type `999`"),
         "{err}"
     );
     let other = acme
-        .add_relationship(
+        .relationships().add(
             NewRelationship::new(w.company, on_prem, "Globex DC").field("servers", 12i64),
         )
         .unwrap();
 
     // Edit: a field set, one cleared, the name changed; the company and type stay.
-    acme.edit_relationship(
+    acme.relationships().edit(
         id,
         RelationshipEdit {
             name: Some("Globex Europe".into()),
@@ -155,12 +155,12 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
         },
     )
     .unwrap();
-    let r = acme.relationship(id).unwrap().unwrap();
+    let r = acme.relationships().get(id).unwrap().unwrap();
     assert_eq!(r.name, "Globex Europe");
     assert_eq!(r.fields["seats"], FieldValue::Number(300.0));
     assert!(!r.fields.contains_key("go_live"));
     let err = acme
-        .edit_relationship(
+        .relationships().edit(
             id,
             RelationshipEdit {
                 fields: [("seats".to_owned(), FieldValue::Null)].into(),
@@ -175,33 +175,33 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
         list.into_iter().map(|r| r.name).collect()
     };
     assert_eq!(
-        names(acme.relationships(Some(w.company)).unwrap()),
+        names(acme.relationships().list(Some(w.company)).unwrap()),
         ["Globex DC", "Globex Europe"]
     );
     assert_eq!(
-        names(acme.search_relationships("europe", 10).unwrap()),
+        names(acme.relationships().search("europe", 10).unwrap()),
         ["Globex Europe"]
     );
     assert_eq!(
-        names(acme.search_relationships("%", 10).unwrap()),
+        names(acme.relationships().search("%", 10).unwrap()),
         Vec::<String>::new()
     );
 
     // A field's type changes only when every value fits; a type in use cannot be deleted.
     let err = acme
-        .define_relationship_field("SaaS", "seats", FieldType::Date, true)
+        .relationship_types().define_field("SaaS", "seats", FieldType::Date, true)
         .unwrap_err();
     assert!(err.to_string().contains("Globex Europe"), "{err}");
-    acme.define_relationship_field("SaaS", "seats", FieldType::Text, true)
+    acme.relationship_types().define_field("SaaS", "seats", FieldType::Text, true)
         .unwrap();
-    let r = acme.relationship(id).unwrap().unwrap();
+    let r = acme.relationships().get(id).unwrap().unwrap();
     assert_eq!(r.fields["seats"], FieldValue::from("300"));
-    let err = acme.delete_relationship_type("On-premise").unwrap_err();
+    let err = acme.relationship_types().delete("On-premise").unwrap_err();
     assert!(err.to_string().contains("1 relationship"), "{err}");
-    acme.delete_relationship(other).unwrap();
-    acme.delete_relationship_type("On-premise").unwrap();
-    assert!(acme.relationship(other).unwrap().is_none());
-    assert!(acme.relationship_type("On-premise").unwrap().is_none());
+    acme.relationships().delete(other).unwrap();
+    acme.relationship_types().delete("On-premise").unwrap();
+    assert!(acme.relationships().get(other).unwrap().is_none());
+    assert!(acme.relationship_types().get("On-premise").unwrap().is_none());
 
     // Every change is audited by who made it.
     let log = acme.audit().list().unwrap();
@@ -226,19 +226,19 @@ fn managed_by_names_one_partner_and_a_partner_sees_the_relationships_it_manages(
     let acme = w.host.tenant("acme").unwrap();
     let customer = acme.companies().add(NewCompany::new("Initech")).unwrap();
     let eu = acme
-        .add_relationship(
+        .relationships().add(
             NewRelationship::new(w.company, w.saas, "Globex EU")
                 .field("seats", 1i64)
                 .managed_by(w.partner),
         )
         .unwrap();
     let us = acme
-        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
+        .relationships().add(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
         .unwrap();
 
     // The manager must be a partner: a customer is refused, at creation and on change.
     let err = acme
-        .add_relationship(
+        .relationships().add(
             NewRelationship::new(w.company, w.saas, "X")
                 .field("seats", 1i64)
                 .managed_by(customer),
@@ -246,13 +246,13 @@ fn managed_by_names_one_partner_and_a_partner_sees_the_relationships_it_manages(
         .unwrap_err();
     assert!(err.to_string().contains("not a partner"), "{err}");
     let err = acme
-        .set_relationship_managed_by(us, Some(customer))
+        .relationships().set_managed_by(us, Some(customer))
         .unwrap_err();
     assert!(err.to_string().contains("not a partner"), "{err}");
 
     // One partner per relationship: the error names the partner managing it now.
     let err = acme
-        .set_relationship_managed_by(eu, Some(w.other_partner))
+        .relationships().set_managed_by(eu, Some(w.other_partner))
         .unwrap_err();
     match err.kind() {
         ErrorKind::AlreadyManaged {
@@ -266,26 +266,26 @@ fn managed_by_names_one_partner_and_a_partner_sees_the_relationships_it_manages(
         }
         other => panic!("{other:?}"),
     }
-    acme.set_relationship_managed_by(us, Some(w.other_partner))
+    acme.relationships().set_managed_by(us, Some(w.other_partner))
         .unwrap();
 
     // The typed query the access rules scope partner users with.
     let managed: Vec<i64> = acme
-        .relationships_managed_by(w.partner)
+        .relationships().managed_by(w.partner)
         .unwrap()
         .iter()
         .map(|r| r.id)
         .collect();
     assert_eq!(managed, [eu]);
-    let err = acme.relationships_managed_by(customer).unwrap_err();
+    let err = acme.relationships().managed_by(customer).unwrap_err();
     assert!(err.to_string().contains("not a partner"), "{err}");
 
     // Clear, then give it to the other partner.
-    acme.set_relationship_managed_by(eu, None).unwrap();
-    acme.set_relationship_managed_by(eu, Some(w.other_partner))
+    acme.relationships().set_managed_by(eu, None).unwrap();
+    acme.relationships().set_managed_by(eu, Some(w.other_partner))
         .unwrap();
     let managed: Vec<i64> = acme
-        .relationships_managed_by(w.other_partner)
+        .relationships().managed_by(w.other_partner)
         .unwrap()
         .iter()
         .map(|r| r.id)
@@ -308,14 +308,14 @@ fn another_tenant_sees_none_of_it() {
         .unwrap();
     let acme = w.host.tenant("acme").unwrap();
     let id = acme
-        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
+        .relationships().add(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
         .unwrap();
     let other = w.host.tenant("globex").unwrap();
-    assert!(other.relationship(id).unwrap().is_none());
-    assert!(other.relationships(None).unwrap().is_empty());
-    assert!(other.relationship_types().unwrap().is_empty());
+    assert!(other.relationships().get(id).unwrap().is_none());
+    assert!(other.relationships().list(None).unwrap().is_empty());
+    assert!(other.relationship_types().list().unwrap().is_empty());
     let err = other
-        .add_relationship(NewRelationship::new(w.company, w.saas, "Stolen"))
+        .relationships().add(NewRelationship::new(w.company, w.saas, "Stolen"))
         .unwrap_err();
     assert!(err.to_string().contains("company"), "{err}");
 }
@@ -429,7 +429,7 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
     let w = world();
     let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
     let eu = acme
-        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
+        .relationships().add(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
         .unwrap();
     let initech = acme.companies().add(NewCompany::new("Initech")).unwrap();
     let plan = |relationship: Option<i64>, name: &str| {
@@ -486,7 +486,7 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
         .unwrap_err();
     assert!(err.to_string().contains("not to company"), "{err}");
     let other = acme
-        .add_relationship(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
+        .relationships().add(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
         .unwrap();
     let err = acme
         .ctas().open_on_relationship(other, &cta(Some(eu_plan)))
@@ -540,7 +540,7 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
     );
 
     // A relationship with plans or CTAs is not deleted from under them.
-    let err = acme.delete_relationship(eu).unwrap_err();
+    let err = acme.relationships().delete(eu).unwrap_err();
     assert!(
         err.to_string().contains("1 success plan(s) and 2 CTA(s)"),
         "{err}"
@@ -673,7 +673,7 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
 
     // Untagging: refused while the partner manages records, then a customer again.
     let rel = acme
-        .add_relationship(
+        .relationships().add(
             NewRelationship::new(w.company, w.saas, "Globex EU")
                 .field("seats", 1i64)
                 .managed_by(w.other_partner),
@@ -686,7 +686,7 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
         "{err}"
     );
     acme.companies().set_managed_by(customer, None).unwrap();
-    acme.set_relationship_managed_by(rel, None).unwrap();
+    acme.relationships().set_managed_by(rel, None).unwrap();
     acme.partners().untag(w.other_partner).unwrap();
     assert_eq!(scope(w.other_partner), None);
     assert!(
@@ -909,11 +909,11 @@ fn import_world() -> (World, i64) {
     let initech = acme
         .companies().add(NewCompany::new("Initech").field("external_id", "C-2"))
         .unwrap();
-    acme.add_relationship_type("On-premise").unwrap();
-    acme.define_relationship_field("On-premise", "servers", FieldType::Number, false)
+    acme.relationship_types().add("On-premise").unwrap();
+    acme.relationship_types().define_field("On-premise", "servers", FieldType::Number, false)
         .unwrap();
     for kind in ["SaaS", "On-premise"] {
-        acme.define_relationship_field(kind, "notes", FieldType::Text, false)
+        acme.relationship_types().define_field(kind, "notes", FieldType::Text, false)
             .unwrap();
     }
     (w, initech)
@@ -946,7 +946,7 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
         "{:?}",
         dry.errors
     );
-    assert!(acme.relationships(None).unwrap().is_empty());
+    assert!(acme.relationships().list(None).unwrap().is_empty());
 
     let job = acme
         .imports().bytes("relationships.csv", csv, &options)
@@ -995,7 +995,7 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
 
     // The rows went in with their company, type, type fields and Managed By; the field mapper
     // learnt that the rows were relationships, and saw each row's type.
-    let all = acme.relationships(None).unwrap();
+    let all = acme.relationships().list(None).unwrap();
     assert_eq!(all.len(), 2);
     let eu = all.iter().find(|r| r.name == "Globex EU").unwrap();
     assert_eq!(
@@ -1036,7 +1036,7 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
         .imports().bytes("plant.csv", changed.as_bytes(), &options)
         .unwrap();
     assert_eq!((job.created, job.updated), (0, 1), "{:?}", job.errors);
-    let all = acme.relationships(None).unwrap();
+    let all = acme.relationships().list(None).unwrap();
     assert_eq!(all.len(), 2);
     let plant = all.iter().find(|r| r.id == plant.id).unwrap();
     assert_eq!(plant.name, "initech plant");
@@ -1313,7 +1313,7 @@ fn a_field_mapper_setting_a_field_the_rows_type_lacks_is_named_with_the_command_
         error.reason
     );
     // Once the type has the field, the row goes in.
-    acme.define_relationship_field("SaaS", "notes", FieldType::Text, false)
+    acme.relationship_types().define_field("SaaS", "notes", FieldType::Text, false)
         .unwrap();
     let job = acme
         .imports().bytes("r.csv", csv.as_bytes(), &options)

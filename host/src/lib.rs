@@ -98,7 +98,7 @@ pub use plugins::{
     RecordedFailure, RunStats,
 };
 pub use relationships::{
-    NewRelationship, Relationship, RelationshipEdit, RelationshipType,
+    NewRelationship, Relationship, RelationshipEdit, RelationshipType, RelationshipTypes, Relationships,
     STANDARD_FIELDS as RELATIONSHIP_STANDARD_FIELDS,
 };
 pub use sharing::{

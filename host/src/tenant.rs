@@ -19,6 +19,8 @@ use crate::persons::Persons;
 use crate::plans::{Ctas, Plans, Playbooks};
 use crate::sharing::{Links, Shares};
 use crate::store::{Store, TenantId};
+use crate::relationships::Relationships;
+use crate::relationships::RelationshipTypes;
 use crate::import::Imports;
 use crate::plugins::Plugins;
 use crate::users::Users;
@@ -208,6 +210,16 @@ impl<'h> Tenant<'h> {
     /// The tenant's CSV imports of companies, partners and relationships, and their jobs.
     pub fn imports(&self) -> Imports<'_> {
         Imports { tenant: self }
+    }
+
+    /// The tenant's relationship types and their fields.
+    pub fn relationship_types(&self) -> RelationshipTypes<'_> {
+        RelationshipTypes { tenant: self }
+    }
+
+    /// The tenant's relationships: its agreements with its companies.
+    pub fn relationships(&self) -> Relationships<'_> {
+        Relationships { tenant: self }
     }
 
     pub(crate) fn store(&self) -> &'h Store {

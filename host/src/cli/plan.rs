@@ -490,7 +490,7 @@ pub fn run(
                 println!("{}", serde_json::to_string_pretty(&plan)?);
             } else {
                 let relationship = match plan.relationship_id {
-                    Some(r) => tenant.relationship(r)?,
+                    Some(r) => tenant.relationships().get(r)?,
                     None => None,
                 };
                 print_plan(&plan, relationship.as_ref()).context("printing the plan")?;

@@ -237,7 +237,7 @@ pub fn run_types(
             name,
             actor,
         } => {
-            let id = actor.tenant(&host, &tenant)?.add_relationship_type(&name)?;
+            let id = actor.tenant(&host, &tenant)?.relationship_types().add(&name)?;
             println!("{id}");
         }
         RelationshipTypeCommand::Field {
@@ -250,7 +250,7 @@ pub fn run_types(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .define_relationship_field(&type_key, &name, field_type, required)?;
+                .relationship_types().define_field(&type_key, &name, field_type, required)?;
             println!("defined field `{}` ({field_type})", inert(&name));
         }
         RelationshipTypeCommand::Rename {
@@ -261,7 +261,7 @@ pub fn run_types(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .rename_relationship_type(&type_key, &name)?;
+                .relationship_types().rename(&type_key, &name)?;
             println!("renamed to `{}`", inert(name.trim()));
         }
         RelationshipTypeCommand::Delete {
@@ -271,11 +271,11 @@ pub fn run_types(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .delete_relationship_type(&type_key)?;
+                .relationship_types().delete(&type_key)?;
             println!("deleted");
         }
         RelationshipTypeCommand::List { tenant, json } => {
-            let types = super::tenant(&host, &tenant)?.relationship_types()?;
+            let types = super::tenant(&host, &tenant)?.relationship_types().list()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&types)?);
             } else {
@@ -314,7 +314,7 @@ pub fn run(
         } => {
             let tenant = actor.tenant(&host, &tenant)?;
             let company = company_id(&tenant, &company)?;
-            let kind = tenant.relationship_type(&type_key)?.with_context(|| {
+            let kind = tenant.relationship_types().get(&type_key)?.with_context(|| {
                 format!(
                     "there is no relationship type `{}`; `cshost relationship-type list` lists them",
                     inert(&type_key)
@@ -323,7 +323,7 @@ pub fn run(
             let mut relationship = NewRelationship::new(company, kind.id, name);
             relationship.fields = parse_fields(&fields)?;
             relationship.managed_by = managed_by;
-            let id = tenant.add_relationship(relationship)?;
+            let id = tenant.relationships().add(relationship)?;
             println!("{id}");
         }
         RelationshipCommand::Import(args) => {
@@ -342,7 +342,7 @@ pub fn run(
             fields,
             actor,
         } => {
-            actor.tenant(&host, &tenant)?.edit_relationship(
+            actor.tenant(&host, &tenant)?.relationships().edit(
                 id,
                 RelationshipEdit {
                     name,
@@ -352,13 +352,13 @@ pub fn run(
             println!("relationship {id} changed");
         }
         RelationshipCommand::Delete { tenant, id, actor } => {
-            actor.tenant(&host, &tenant)?.delete_relationship(id)?;
+            actor.tenant(&host, &tenant)?.relationships().delete(id)?;
             println!("relationship {id} deleted");
         }
         RelationshipCommand::Show { tenant, id, json } => {
             let tenant = super::tenant(&host, &tenant)?;
             let r = tenant
-                .relationship(id)?
+                .relationships().get(id)?
                 .with_context(|| format!("tenant `{}` has no relationship {id}", tenant.id()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -395,11 +395,11 @@ pub fn run(
             let relationships = match (company, managed_by, search) {
                 (Some(company), _, _) => {
                     let id = company_id(&tenant, &company)?;
-                    tenant.relationships(Some(id))?
+                    tenant.relationships().list(Some(id))?
                 }
-                (_, Some(partner), _) => tenant.relationships_managed_by(partner)?,
-                (_, _, Some(text)) => tenant.search_relationships(&text, limit)?,
-                _ => tenant.relationships(None)?,
+                (_, Some(partner), _) => tenant.relationships().managed_by(partner)?,
+                (_, _, Some(text)) => tenant.relationships().search(&text, limit)?,
+                _ => tenant.relationships().list(None)?,
             };
             print_relationships(&relationships, json)?;
         }
@@ -413,7 +413,7 @@ pub fn run(
             let partner = if clear { None } else { partner };
             actor
                 .tenant(&host, &tenant)?
-                .set_relationship_managed_by(id, partner)?;
+                .relationships().set_managed_by(id, partner)?;
             match partner {
                 Some(p) => println!("relationship {id} is managed by partner {p}"),
                 None => println!("relationship {id} is managed by no partner"),

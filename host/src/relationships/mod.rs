@@ -69,7 +69,7 @@ pub struct Relationship {
     pub fields: Fields,
 }
 
-/// A relationship to add, for [`Tenant::add_relationship`].
+/// A relationship to add, for [`Relationships::add`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewRelationship {
     /// The company it belongs to.
@@ -114,7 +114,7 @@ impl NewRelationship {
     }
 }
 
-/// A change to a relationship, for [`Tenant::edit_relationship`]: a new name, and fields to set
+/// A change to a relationship, for [`Relationships::edit`]: a new name, and fields to set
 /// (a [`FieldValue::Null`] clears one). Fields not named keep their values.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RelationshipEdit {
@@ -258,15 +258,29 @@ fn invalid(message: String) -> Error {
     Error::new(ErrorKind::Invalid(message))
 }
 
-impl Tenant<'_> {
+/// The tenant's relationship types, from [`Tenant::relationship_types`]: adding, renaming and
+/// deleting them, and each type's custom fields.
+#[derive(Debug, Clone, Copy)]
+pub struct RelationshipTypes<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
+
+/// The tenant's relationships, from [`Tenant::relationships`]: adding, editing, deleting, finding
+/// and searching them, and their Managed By.
+#[derive(Debug, Clone, Copy)]
+pub struct Relationships<'t> {
+    pub(crate) tenant: &'t Tenant<'t>,
+}
+
+impl RelationshipTypes<'_> {
     /// Adds a relationship type (an admin's template) and returns its id. Names are unique
     /// (ignoring case); there is no limit on how many types a tenant has.
-    pub fn add_relationship_type(&self, name: &str) -> Result<i64> {
+    pub fn add(&self, name: &str) -> Result<i64> {
         let name = name.trim();
         if name.is_empty() {
             return Err(invalid("a relationship type needs a name".to_owned()));
         }
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManageSchema)?;
             let id = store::insert_type(op, name)?;
             op.audit(
@@ -280,12 +294,12 @@ impl Tenant<'_> {
     }
 
     /// Renames relationship type `key` (its id or name).
-    pub fn rename_relationship_type(&self, key: &str, name: &str) -> Result<()> {
+    pub fn rename(&self, key: &str, name: &str) -> Result<()> {
         let name = name.trim();
         if name.is_empty() {
             return Err(invalid("a relationship type needs a name".to_owned()));
         }
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManageSchema)?;
             let (id, before) = require_type(op, key)?;
             store::rename_type(op, id, name)?;
@@ -300,8 +314,8 @@ impl Tenant<'_> {
 
     /// Deletes relationship type `key` and its fields. Refused while relationships of the type
     /// exist: the error says how many.
-    pub fn delete_relationship_type(&self, key: &str) -> Result<()> {
-        self.write(|op| {
+    pub fn delete(&self, key: &str) -> Result<()> {
+        self.tenant.write(|op| {
             op.require(Permission::ManageSchema)?;
             let (id, name) = require_type(op, key)?;
             let count = store::count_of_type(op, id)?;
@@ -322,8 +336,8 @@ impl Tenant<'_> {
     }
 
     /// The tenant's relationship types with their own fields, by name.
-    pub fn relationship_types(&self) -> Result<Vec<RelationshipType>> {
-        self.read(|op| {
+    pub fn list(&self) -> Result<Vec<RelationshipType>> {
+        self.tenant.read(|op| {
             store::types(op)?
                 .into_iter()
                 .map(|(id, name)| {
@@ -336,8 +350,8 @@ impl Tenant<'_> {
     }
 
     /// One relationship type by id or name (ignoring case); `None` when there is none.
-    pub fn relationship_type(&self, key: &str) -> Result<Option<RelationshipType>> {
-        self.read(|op| {
+    pub fn get(&self, key: &str) -> Result<Option<RelationshipType>> {
+        self.tenant.read(|op| {
             let Some((id, name)) = store::find_type(op, key)? else {
                 return Ok(None);
             };
@@ -348,8 +362,8 @@ impl Tenant<'_> {
     }
 
     /// The fields of a relationship of type `key`: the standard ones, then the type's own.
-    pub fn relationship_fields(&self, key: &str) -> Result<Vec<FieldDef>> {
-        self.read(|op| {
+    pub fn fields(&self, key: &str) -> Result<Vec<FieldDef>> {
+        self.tenant.read(|op| {
             let (id, _) = require_type(op, key)?;
             Ok(schema_of(op, id)?.fields().to_vec())
         })
@@ -357,7 +371,7 @@ impl Tenant<'_> {
 
     /// Adds (or changes) a field of relationship type `key`. A change of type converts the
     /// values the type's relationships hold, or is refused naming those that do not fit.
-    pub fn define_relationship_field(
+    pub fn define_field(
         &self,
         key: &str,
         name: &str,
@@ -381,7 +395,7 @@ impl Tenant<'_> {
                  times); choose another name"
             )));
         }
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::ManageSchema)?;
             let (type_id, type_name) = require_type(op, key)?;
             let object = object_of(type_id);
@@ -400,11 +414,13 @@ impl Tenant<'_> {
             )
         })
     }
+}
 
+impl Relationships<'_> {
     /// Adds a relationship to a company and returns its id. Name and the type are mandatory;
     /// fields are checked against the type's schema (the error names the field); Managed By, if
     /// given, must be a partner other than the company.
-    pub fn add_relationship(&self, relationship: NewRelationship) -> Result<i64> {
+    pub fn add(&self, relationship: NewRelationship) -> Result<i64> {
         let NewRelationship {
             company_id,
             type_id,
@@ -412,7 +428,7 @@ impl Tenant<'_> {
             managed_by,
             mut fields,
         } = relationship;
-        self.write(|op| {
+        self.tenant.write(|op| {
             op.require(Permission::EditCompanies)?;
             companies::require(op, company_id)?;
             require_type(op, &type_id.to_string())?;
@@ -445,8 +461,8 @@ impl Tenant<'_> {
     }
 
     /// One relationship; `None` when the tenant has no such relationship.
-    pub fn relationship(&self, id: i64) -> Result<Option<Relationship>> {
-        self.read(|op| match load(op, id) {
+    pub fn get(&self, id: i64) -> Result<Option<Relationship>> {
+        self.tenant.read(|op| match load(op, id) {
             Ok(found) => Ok(Some(found)),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -455,8 +471,8 @@ impl Tenant<'_> {
 
     /// Changes a relationship's name and fields (its company and type stay), checked against
     /// its type's schema.
-    pub fn edit_relationship(&self, id: i64, edit: RelationshipEdit) -> Result<()> {
-        self.write(|op| {
+    pub fn edit(&self, id: i64, edit: RelationshipEdit) -> Result<()> {
+        self.tenant.write(|op| {
             op.require(Permission::EditCompanies)?;
             let before = load(op, id)?;
             let name = edit.name.clone().unwrap_or_else(|| before.name.clone());
@@ -492,8 +508,8 @@ impl Tenant<'_> {
 
     /// Deletes a relationship. Refused while plans or CTAs are on it, or while it is the
     /// Partner ID of partner users.
-    pub fn delete_relationship(&self, id: i64) -> Result<()> {
-        self.write(|op| {
+    pub fn delete(&self, id: i64) -> Result<()> {
+        self.tenant.write(|op| {
             op.require(Permission::EditCompanies)?;
             let before = load(op, id)?;
             let (plans, ctas) = crate::plans::count_on_relationship(op, id)?;
@@ -524,8 +540,8 @@ impl Tenant<'_> {
 
     /// The relationships of company `company_id` (every relationship with `None`), by company
     /// then name.
-    pub fn relationships(&self, company_id: Option<i64>) -> Result<Vec<Relationship>> {
-        self.read(|op| {
+    pub fn list(&self, company_id: Option<i64>) -> Result<Vec<Relationship>> {
+        self.tenant.read(|op| {
             if let Some(company) = company_id {
                 // A partner whose scope is relationship records lists the relationships it
                 // manages of a company it does not reach as a company record.
@@ -546,8 +562,8 @@ impl Tenant<'_> {
     }
 
     /// Relationships whose name contains `text` (ignoring case), at most `limit`.
-    pub fn search_relationships(&self, text: &str, limit: usize) -> Result<Vec<Relationship>> {
-        self.read(|op| {
+    pub fn search(&self, text: &str, limit: usize) -> Result<Vec<Relationship>> {
+        self.tenant.read(|op| {
             list(
                 op,
                 store::Filter {
@@ -561,8 +577,8 @@ impl Tenant<'_> {
 
     /// The relationships partner `partner_id` manages: the records a partner user with the
     /// relationship access scope may see.
-    pub fn relationships_managed_by(&self, partner_id: i64) -> Result<Vec<Relationship>> {
-        self.read(|op| {
+    pub fn managed_by(&self, partner_id: i64) -> Result<Vec<Relationship>> {
+        self.tenant.read(|op| {
             companies::check_is_partner(op, partner_id)?;
             managed_by_partner(op, partner_id)
         })
@@ -571,8 +587,8 @@ impl Tenant<'_> {
     /// Changes which partner manages relationship `id`: `None` clears it. Giving a relationship
     /// managed by one partner to another fails with [`ErrorKind::AlreadyManaged`] naming the
     /// partner that manages it now: clear it first.
-    pub fn set_relationship_managed_by(&self, id: i64, partner: Option<i64>) -> Result<()> {
-        self.write(|op| {
+    pub fn set_managed_by(&self, id: i64, partner: Option<i64>) -> Result<()> {
+        self.tenant.write(|op| {
             op.require(Permission::ManagePartners)?;
             let before = load(op, id)?;
             if let Some(partner) = partner {
