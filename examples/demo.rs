@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cs_host::model::{Company, Fields, ManagedAs, Notification, Partner, ShareEvent};
-use cs_host::plugins::{RowOutcome, StaticDirectory};
+use cs_host::{RowOutcome, StaticDirectory};
 use cs_host::{Capability, Limits, Plugin, PluginContext, PluginRuntime, RuntimeConfig};
 
 fn main() -> anyhow::Result<()> {

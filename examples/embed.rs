@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use cs_host::model::AccessScope;
-use cs_host::plugins::EnableOptions;
+use cs_host::EnableOptions;
 use cs_host::{Host, HostConfig, ImportOptions, TenantLevel};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

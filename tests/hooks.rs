@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use cs_host::model::Date;
-use cs_host::plugins::EnableOptions;
+use cs_host::EnableOptions;
 use cs_host::{
     Host, Licence, ManualClock, NewCompany, NewPlan, TenantLevel, generate_partners_csv,
 };

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use cs_host::model::{AccessScope, FieldValue};
-use cs_host::plugins::{EnableOptions, FailurePolicy};
+use cs_host::{EnableOptions, FailurePolicy};
 use cs_host::{
     CompanyKey, ErrorKind, Host, ImportOptions, ImportTarget, JobStatus, Mapping, NewCompany,
     RowErrorKind, TenantLevel,

@@ -5,7 +5,7 @@
 mod support;
 
 use cs_host::model::{AccessScope, Date, FieldValue, ManagedAs};
-use cs_host::plugins::EnableOptions;
+use cs_host::EnableOptions;
 use cs_host::{
     ErrorKind, FieldType, Host, ImportOptions, ImportTarget, Mapping, NewCompany, NewRelationship,
     RelationshipEdit, RowErrorKind, TenantLevel,

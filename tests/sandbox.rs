@@ -17,7 +17,7 @@ use cs_host::model::{
     AccessScope, Audience, Channel, Company, CtaType, FieldValue, Fields, LifecycleAction,
     Objective, Partner, Recipient, ShareEvent,
 };
-use cs_host::plugins::{RowOutcome, StaticDirectory};
+use cs_host::{RowOutcome, StaticDirectory};
 use cs_host::{
     Capability, EnableOptions, ExtensionPoint, Host, Limits, PluginContext, PluginError,
     PluginErrorKind, PluginRuntime, RuntimeConfig, TenantLevel,
@@ -1035,7 +1035,7 @@ fn a_slow_mapper_stops_at_its_import_budget_naming_the_row() {
         error.kind(),
         &PluginErrorKind::BudgetSpent {
             operation: "import".into(),
-            budget: cs_host::plugins::Budget::Time(Duration::from_millis(300)),
+            budget: cs_host::Budget::Time(Duration::from_millis(300)),
             row: Some(row),
         }
     );
@@ -1080,7 +1080,7 @@ fn a_fuel_budget_bounds_the_whole_operation() {
         matches!(
             error.kind(),
             PluginErrorKind::BudgetSpent {
-                budget: cs_host::plugins::Budget::Fuel(5_000_000),
+                budget: cs_host::Budget::Fuel(5_000_000),
                 ..
             }
         ),

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use cs_host::model::{AccessScope, FieldValue, Fields};
-use cs_host::plugins::EnableOptions;
+use cs_host::EnableOptions;
 use cs_host::{
     CompanyKey, Criteria, Filter, Host, HostConfig, ImportOptions, Operator, RuntimeConfig,
     TenantLevel,

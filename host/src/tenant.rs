@@ -13,16 +13,15 @@ use crate::criteria::Selections;
 use crate::error::Result;
 use crate::hooks::Hooks;
 use crate::host::{Host, TenantInfo};
+use crate::import::Imports;
 use crate::outbox::Outbox;
 use crate::partners::Partners;
 use crate::persons::Persons;
 use crate::plans::{Ctas, Plans, Playbooks};
+use crate::plugins::Plugins;
+use crate::relationships::{RelationshipTypes, Relationships};
 use crate::sharing::{Links, Shares};
 use crate::store::{Store, TenantId};
-use crate::relationships::Relationships;
-use crate::relationships::RelationshipTypes;
-use crate::import::Imports;
-use crate::plugins::Plugins;
 use crate::users::Users;
 
 /// A handle on one tenant: every tenant-scoped operation starts from it (through the handle of
@@ -132,29 +131,36 @@ impl<'h> Tenant<'h> {
         self.read(|op| Ok(op.principal.clone()))
     }
 
-    /// The tenant's users.
-    pub fn users(&self) -> Users<'_> {
-        Users { tenant: self }
+    // The domains: each accessor returns the handle of one domain, defined in its module.
+
+    /// The tenant's companies and their field schema.
+    pub fn companies(&self) -> Companies<'_> {
+        Companies { tenant: self }
     }
 
-    /// The tenant's audit log.
-    pub fn audit(&self) -> AuditLog<'_> {
-        AuditLog { tenant: self }
+    /// The tenant's partners: the companies it works with that manage customers of their own.
+    pub fn partners(&self) -> Partners<'_> {
+        Partners { tenant: self }
     }
 
-    /// The tenant's people: the external contacts of its customers.
-    pub fn persons(&self) -> Persons<'_> {
-        Persons { tenant: self }
+    /// The tenant's relationships: its agreements with its companies.
+    pub fn relationships(&self) -> Relationships<'_> {
+        Relationships { tenant: self }
     }
 
-    /// The tenant's outbox: the notifications queued for delivery.
-    pub fn outbox(&self) -> Outbox<'_> {
-        Outbox { tenant: self }
+    /// The tenant's relationship types and their fields.
+    pub fn relationship_types(&self) -> RelationshipTypes<'_> {
+        RelationshipTypes { tenant: self }
     }
 
     /// Criteria run over the tenant's companies.
     pub fn criteria(&self) -> Selections<'_> {
         Selections { tenant: self }
+    }
+
+    /// The tenant's CSV imports of companies, partners and relationships, and their jobs.
+    pub fn imports(&self) -> Imports<'_> {
+        Imports { tenant: self }
     }
 
     /// The tenant's success plans.
@@ -182,14 +188,19 @@ impl<'h> Tenant<'h> {
         Links { tenant: self }
     }
 
-    /// The tenant's companies and their field schema.
-    pub fn companies(&self) -> Companies<'_> {
-        Companies { tenant: self }
+    /// The tenant's outbox: the notifications queued for delivery.
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox { tenant: self }
     }
 
-    /// The tenant's partners: the companies it works with that manage customers of their own.
-    pub fn partners(&self) -> Partners<'_> {
-        Partners { tenant: self }
+    /// The tenant's users.
+    pub fn users(&self) -> Users<'_> {
+        Users { tenant: self }
+    }
+
+    /// The tenant's people: the external contacts of its customers.
+    pub fn persons(&self) -> Persons<'_> {
+        Persons { tenant: self }
     }
 
     /// The tenant's access control: bundles, admins, partner permissions, settings and API tokens.
@@ -197,9 +208,9 @@ impl<'h> Tenant<'h> {
         Access { tenant: self }
     }
 
-    /// The tenant's hooks: running its plugins on one hook, and the hooks still owed.
-    pub fn hooks(&self) -> Hooks<'_> {
-        Hooks { tenant: self }
+    /// The tenant's audit log.
+    pub fn audit(&self) -> AuditLog<'_> {
+        AuditLog { tenant: self }
     }
 
     /// The tenant's plugins: enabling and configuring them, and their run log.
@@ -207,19 +218,9 @@ impl<'h> Tenant<'h> {
         Plugins { tenant: self }
     }
 
-    /// The tenant's CSV imports of companies, partners and relationships, and their jobs.
-    pub fn imports(&self) -> Imports<'_> {
-        Imports { tenant: self }
-    }
-
-    /// The tenant's relationship types and their fields.
-    pub fn relationship_types(&self) -> RelationshipTypes<'_> {
-        RelationshipTypes { tenant: self }
-    }
-
-    /// The tenant's relationships: its agreements with its companies.
-    pub fn relationships(&self) -> Relationships<'_> {
-        Relationships { tenant: self }
+    /// The tenant's hooks: running its plugins on one hook, and the hooks still owed.
+    pub fn hooks(&self) -> Hooks<'_> {
+        Hooks { tenant: self }
     }
 
     pub(crate) fn store(&self) -> &'h Store {

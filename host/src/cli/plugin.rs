@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use cs_host::model::{Company, FieldValue};
-use cs_host::plugins::{CallStats, LogLine, StaticDirectory};
+use cs_host::{CallStats, LogLine, StaticDirectory};
 use cs_host::{
     Capability, CriteriaInput, ExtensionPoint, IMPORT_OBJECT_KEY, IMPORT_OBJECTS, Limits,
     PartnerInput, Plugin, PluginContext, PluginRuntime, RowsInput, ShareInput, parse_hook_input,

@@ -198,7 +198,7 @@ fn diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
 /// `fuel 81,604, memory 1.1 MiB, 0.23 ms`.
 fn cost(run: &HookRun) -> String {
     let fuel = match run.stats.fuel_used {
-        Some(fuel) => cs_host::plugins::grouped(fuel),
+        Some(fuel) => cs_host::grouped(fuel),
         None => "-".to_owned(),
     };
     format!(
