@@ -8,14 +8,14 @@ use super::schema::{EXTERNAL_ID, STANDARD_FIELDS};
 
 use super::row::{custom_json, managed_as_str, scope_str};
 
-/// The values of one row of a [`BulkInsert`] that change from row to row: id, external id,
-/// name, managed-as, managed-by, access scope, the six standard columns and `custom`.
-const BULK_VALUES: usize = 13;
+/// The values of one row of a [`BulkInsert`] that change from row to row: external id, name,
+/// managed-as, managed-by, access scope, the six standard columns and `custom`.
+const BULK_VALUES: usize = 12;
 
 /// Inserts many companies of one tenant, several rows to a statement: each statement's fixed
 /// cost in SQLite (starting the statement, its journal, the check constraints' lookup tables,
-/// closing the cursors) is then paid once for many rows instead of once per row. The caller
-/// gives each row its id (the next free one), so it knows the ids before they are written.
+/// closing the cursors) is then paid once for many rows instead of once per row. SQLite gives
+/// each row its id, and `RETURNING id` hands the ids back.
 ///
 /// Rows are queued with [`push`](Self::push) and written by [`flush`](Self::flush), which says
 /// for each row whether it went in. A statement that a row's constraint refuses is rolled back
@@ -27,6 +27,8 @@ pub(crate) struct BulkInsert<'c> {
     per_statement: usize,
     /// The queued rows' values, [`BULK_VALUES`] per row.
     values: Vec<rusqlite::types::Value>,
+    /// The ids a statement returned, reused from statement to statement.
+    ids: Vec<i64>,
 }
 
 impl<'c> BulkInsert<'c> {
@@ -39,7 +41,7 @@ impl<'c> BulkInsert<'c> {
         let per_statement = per_statement.max(1);
         let sql = |rows: usize| {
             let mut sql = String::from(
-                "INSERT INTO companies (id, tenant_id, external_id, name, name_folded, managed_as,
+                "INSERT INTO companies (tenant_id, external_id, name, name_folded, managed_as,
                      managed_by, access_scope, industry, region, country, website, email, arr,
                      custom, created_at, updated_at) VALUES ",
             );
@@ -50,10 +52,10 @@ impl<'c> BulkInsert<'c> {
                 // ?1 is the tenant and ?2 the time, shared by every row.
                 let p = |i: usize| 3 + row * BULK_VALUES + i;
                 sql.push_str(&format!(
-                    "(?{},?1,?{},?{},cs_fold(?{}),?{},?{},?{},?{},?{},?{},?{},?{},?{},?{},?2,?2)",
+                    "(?1,?{},?{},cs_fold(?{}),?{},?{},?{},?{},?{},?{},?{},?{},?{},?{},?2,?2)",
                     p(0),
                     p(1),
-                    p(2),
+                    p(1),
                     p(2),
                     p(3),
                     p(4),
@@ -63,10 +65,10 @@ impl<'c> BulkInsert<'c> {
                     p(8),
                     p(9),
                     p(10),
-                    p(11),
-                    p(12)
+                    p(11)
                 ));
             }
+            sql.push_str(" RETURNING id");
             sql
         };
         let prepare = |rows: usize| -> rusqlite::Result<rusqlite::Statement<'c>> {
@@ -82,6 +84,7 @@ impl<'c> BulkInsert<'c> {
             one,
             per_statement,
             values: Vec::with_capacity(per_statement * BULK_VALUES),
+            ids: Vec::with_capacity(per_statement),
         })
     }
 
@@ -95,11 +98,10 @@ impl<'c> BulkInsert<'c> {
         self.len() >= self.per_statement
     }
 
-    /// Queues company `id`. The fields must have passed [`Schema::check_all`]; their values are
+    /// Queues a company. The fields must have passed [`Schema::check_all`]; their values are
     /// moved out of `fields` (which is left to be cleared), so queuing copies no text.
     pub(crate) fn push(
         &mut self,
-        id: i64,
         name: String,
         managed_as: ManagedAs,
         managed_by: Option<i64>,
@@ -118,7 +120,6 @@ impl<'c> BulkInsert<'c> {
             _ => None,
         };
         self.values.extend([
-            Value::Integer(id),
             text(external_id),
             Value::Text(name),
             Value::Text(managed_as_str(managed_as).to_owned()),
@@ -136,21 +137,30 @@ impl<'c> BulkInsert<'c> {
         self.values.push(Value::Text(custom));
     }
 
-    /// Writes the queued rows. `written` gets one result per row, in the order queued: `Ok`,
-    /// or the error inserting that row alone gave (a refused row, or database trouble). An
-    /// `Err` from this call is trouble that stops the import.
-    pub(crate) fn flush(&mut self, written: &mut Vec<Result<()>>) -> Result<()> {
+    /// Writes the queued rows. `written` gets one result per row, in the order queued: the id
+    /// SQLite gave the new company, or the error inserting that row alone gave (a refused row,
+    /// or database trouble). An `Err` from this call is trouble that stops the import.
+    pub(crate) fn flush(&mut self, written: &mut Vec<Result<i64>>) -> Result<()> {
         let rows = self.len();
         let mut row = 0;
         while row < rows {
             let start = row * BULK_VALUES;
             if rows - row >= self.per_statement && self.per_statement > 1 {
                 let end = start + self.per_statement * BULK_VALUES;
-                match execute(&mut self.many, &self.values[start..end]) {
-                    Ok(()) => {
-                        written.extend((0..self.per_statement).map(|_| Ok(())));
+                match execute(&mut self.many, &self.values[start..end], &mut self.ids) {
+                    Ok(()) if self.ids.len() == self.per_statement => {
+                        // The rows went in in the order of the statement's values, each with the
+                        // next id, while RETURNING may give the ids in any order: sorted, they
+                        // are the rows' ids in order.
+                        self.ids.sort_unstable();
+                        written.extend(self.ids.drain(..).map(Ok));
                         row += self.per_statement;
                         continue;
+                    }
+                    Ok(()) => {
+                        return Err(Error::from(rusqlite::Error::StatementChangedRows(
+                            self.ids.len(),
+                        )));
                     }
                     // A row broke a rule and SQLite rolled the statement back: find which by
                     // writing the rows one by one.
@@ -160,28 +170,41 @@ impl<'c> BulkInsert<'c> {
                 }
                 for one in 0..self.per_statement {
                     let at = start + one * BULK_VALUES;
-                    let result = execute(&mut self.one, &self.values[at..at + BULK_VALUES]);
-                    written.push(result.map_err(Error::from));
+                    written.push(self.one_row(at));
                 }
                 row += self.per_statement;
             } else {
-                let result = execute(&mut self.one, &self.values[start..start + BULK_VALUES]);
-                written.push(result.map_err(Error::from));
+                written.push(self.one_row(start));
                 row += 1;
             }
         }
         self.values.clear();
         Ok(())
     }
+
+    /// Inserts the queued row whose values start at `at` on its own; its id, or why not.
+    fn one_row(&mut self, at: usize) -> Result<i64> {
+        execute(&mut self.one, &self.values[at..at + BULK_VALUES], &mut self.ids)?;
+        self.ids
+            .pop()
+            .ok_or_else(|| Error::from(rusqlite::Error::QueryReturnedNoRows))
+    }
 }
 
-/// Binds `values` from parameter 3 on (1 and 2 stay bound) and runs the statement.
+/// Binds `values` from parameter 3 on (1 and 2 stay bound), runs the statement and puts the ids
+/// it returns in `ids` (emptied first).
 fn execute(
     statement: &mut rusqlite::Statement<'_>,
     values: &[rusqlite::types::Value],
+    ids: &mut Vec<i64>,
 ) -> rusqlite::Result<()> {
+    ids.clear();
     for (i, value) in values.iter().enumerate() {
         statement.raw_bind_parameter(3 + i, value)?;
     }
-    statement.raw_execute().map(drop)
+    let mut rows = statement.raw_query();
+    while let Some(row) = rows.next()? {
+        ids.push(row.get(0)?);
+    }
+    Ok(())
 }

@@ -45,10 +45,7 @@ pub(crate) type Existing = (i64, ManagedAs, Option<AccessScope>);
 pub(crate) struct Writer<'c> {
     by_external_id: Statement<'c>,
     by_name: Statement<'c>,
-    max_id: Statement<'c>,
     bulk: BulkInsert<'c>,
-    /// The id the next new record gets.
-    next_id: i64,
     /// Hashes of the queued records' keys. A hit may be a collision, which only costs an early
     /// write of the queue. The keys are hashes already: the set does not hash them again.
     queued_keys: HashSet<u64, BuildHasherDefault<AsIs>>,
@@ -98,9 +95,7 @@ impl<'c> Writer<'c> {
                 ),
                 true,
             )?,
-            max_id: prepare("SELECT coalesce(max(id), 0) FROM companies", false)?,
             bulk: BulkInsert::new(op, ROWS_PER_INSERT)?,
-            next_id: 0,
             queued_keys: HashSet::default(),
             filter: None,
             tenant: tenant.clone(),
@@ -110,12 +105,9 @@ impl<'c> Writer<'c> {
         })
     }
 
-    /// Starts a transaction's worth of rows: new records take ids from the highest one in use
-    /// on, as SQLite would give them. Called inside the transaction, which holds the database's
-    /// write lock.
+    /// Starts a transaction's worth of rows. Called inside the transaction, which holds the
+    /// database's write lock.
     pub(crate) fn begin(&mut self) -> Result<()> {
-        let max: i64 = self.max_id.query_row([], |r| r.get(0))?;
-        self.next_id = max + 1;
         let data_version: i64 = self
             .conn
             .pragma_query_value(None, "data_version", |r| r.get(0))?;
@@ -217,7 +209,7 @@ impl<'c> Writer<'c> {
                 .contains(&key_hash(external_id, name.trim()))
     }
 
-    /// Queues a new record and returns the id it will have. Its values are moved out of
+    /// Queues a new record; [`Writer::flush`] gives its id. Its values are moved out of
     /// `fields`.
     pub(crate) fn queue(
         &mut self,
@@ -226,7 +218,7 @@ impl<'c> Writer<'c> {
         managed_by: Option<i64>,
         scope: Option<AccessScope>,
         fields: &mut Fields,
-    ) -> i64 {
+    ) {
         let external_id = fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
         if let Some(external_id) = external_id {
             let hash = key_hash(Some(external_id), "");
@@ -241,11 +233,8 @@ impl<'c> Writer<'c> {
         if let Some(filter) = &mut self.filter {
             add(filter, hash);
         }
-        let id = self.next_id;
-        self.next_id += 1;
         self.bulk
-            .push(id, name, managed_as, managed_by, scope, fields);
-        id
+            .push(name, managed_as, managed_by, scope, fields);
     }
 
     /// Whether a statement's worth of records is queued.
@@ -259,7 +248,7 @@ impl<'c> Writer<'c> {
     }
 
     /// Writes the queued records; see [`BulkInsert::flush`].
-    pub(crate) fn flush(&mut self, written: &mut Vec<Result<()>>) -> Result<()> {
+    pub(crate) fn flush(&mut self, written: &mut Vec<Result<i64>>) -> Result<()> {
         self.queued_keys.clear();
         self.bulk.flush(written)
     }
@@ -299,9 +288,8 @@ fn found(row: &rusqlite::Row<'_>) -> rusqlite::Result<Found> {
 }
 
 impl<'c> Snapshot<'c> {
-    /// Prepares the look-ups for the operation's tenant, and returns them with the highest
-    /// company id in use (new records would be given the ids after it).
-    pub(crate) fn new(op: &Op<'c>) -> Result<(Snapshot<'c>, i64)> {
+    /// Prepares the look-ups for the operation's tenant.
+    pub(crate) fn new(op: &Op<'c>) -> Result<Snapshot<'c>> {
         let Op { conn, tenant, .. } = *op;
         let prepare = |sql: String| {
             conn.prepare(&sql)
@@ -320,10 +308,7 @@ impl<'c> Snapshot<'c> {
                  WHERE tenant_id = ?1 AND name_folded = ?2 ORDER BY id"
             ))?,
         };
-        let max: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM companies", [], |r| {
-            r.get(0)
-        })?;
-        Ok((snapshot, max))
+        Ok(snapshot)
     }
 
     /// The record with this external id, if any.

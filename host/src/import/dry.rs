@@ -24,21 +24,27 @@ pub(super) struct Imagined<'c> {
     by_external_id: HashMap<String, i64>,
     /// The folded names of `records`, each with its records' ids.
     by_name: HashMap<String, BTreeSet<i64>>,
-    /// The id the next new record would get.
+    /// The id the next imagined record gets: the records a dry run would create have ids of
+    /// their own, past any the database gives (they are never written), so that looking them up
+    /// by name finds the existing records first, as a real run would.
     next_id: i64,
 }
+
+/// The first id of the records a dry run imagines: above any id SQLite gives before it runs out
+/// of them (2^63 - 1).
+const FIRST_IMAGINED_ID: i64 = 1 << 62;
 
 impl<'c> Imagined<'c> {
     /// Starts on the operation's connection, whose read transaction is open: the first read
     /// here takes the snapshot every later one sees.
     pub(super) fn new(op: &Op<'c>) -> Result<Imagined<'c>> {
-        let (snapshot, max_id) = Snapshot::new(op)?;
+        let snapshot = Snapshot::new(op)?;
         Ok(Imagined {
             snapshot,
             records: HashMap::new(),
             by_external_id: HashMap::new(),
             by_name: HashMap::new(),
-            next_id: max_id + 1,
+            next_id: FIRST_IMAGINED_ID,
         })
     }
 

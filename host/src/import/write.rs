@@ -13,8 +13,8 @@ pub(super) enum Settled {
         id: i64,
         tagged: bool,
     },
-    /// A new record queued for writing, with the id it will have.
-    Queued(i64),
+    /// A new record queued for writing; it gets its id when the queue is written.
+    Queued,
     Refused(RowError),
 }
 
@@ -37,8 +37,8 @@ pub(super) struct Run<'a> {
     /// What became of the rows read since the last settling, in row order: queued rows are
     /// settled when the queue is written.
     pub(super) outcomes: Vec<(u64, Settled)>,
-    /// Reused for the results of writing the queue.
-    pub(super) written: Vec<Result<()>>,
+    /// Reused for the results of writing the queue: each new record's id, or why not.
+    pub(super) written: Vec<Result<i64>>,
     /// Written rows' field maps, and where to send them back for filling again.
     pub(super) spare: Vec<Fields>,
     pub(super) recycle: Option<mpsc::Sender<Vec<Fields>>>,
@@ -75,7 +75,7 @@ impl Run<'_> {
                 let _ = recycle.send(std::mem::take(&mut self.spare));
             }
         }
-        let queued = matches!(settled, Settled::Queued(_));
+        let queued = matches!(settled, Settled::Queued);
         self.outcomes.push((number, settled));
         if queued && writer.is_full() {
             self.flush(writer)?;
@@ -92,12 +92,12 @@ impl Run<'_> {
         writer.flush(&mut self.written)?;
         let mut written = self.written.drain(..);
         for (number, settled) in &mut self.outcomes {
-            let Settled::Queued(id) = *settled else {
+            let Settled::Queued = *settled else {
                 continue;
             };
             let result = written.next().expect("one result per queued record");
             *settled = match result {
-                Ok(()) => Settled::Created(id),
+                Ok(id) => Settled::Created(id),
                 Err(error) => refusal(*number, error)?,
             };
         }
@@ -124,7 +124,7 @@ impl Run<'_> {
                         self.new_partner(op, id, number, Undo::Untag)?;
                     }
                 }
-                Settled::Queued(_) => unreachable!("settled only once the queue is written"),
+                Settled::Queued => unreachable!("settled only once the queue is written"),
                 Settled::Refused(error) => {
                     match error.outcome {
                         RowErrorKind::Failed => job.failed += 1,
@@ -200,22 +200,12 @@ impl Run<'_> {
                 "a relationship row without its company and type".to_owned(),
             ))),
             (ImportTarget::Partners, None) => {
-                return Ok(Settled::Queued(writer.queue(
-                    name,
-                    ManagedAs::Partner,
-                    None,
-                    self.scope,
-                    &mut self.fields,
-                )));
+                writer.queue(name, ManagedAs::Partner, None, self.scope, &mut self.fields);
+                return Ok(Settled::Queued);
             }
             (ImportTarget::Companies, None) => {
-                return Ok(Settled::Queued(writer.queue(
-                    name,
-                    ManagedAs::Customer,
-                    manager,
-                    None,
-                    &mut self.fields,
-                )));
+                writer.queue(name, ManagedAs::Customer, manager, None, &mut self.fields);
+                return Ok(Settled::Queued);
             }
             (ImportTarget::Partners, Some((id, was, _))) => companies::update(
                 op,
