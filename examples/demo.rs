@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cs_host::model::{Company, Fields, ManagedAs, Notification, Partner, ShareEvent};
-use cs_host::{RowOutcome, StaticDirectory};
 use cs_host::{Capability, Limits, Plugin, PluginContext, PluginRuntime, RuntimeConfig};
+use cs_host::{RowOutcome, StaticDirectory};
 
 fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -182,18 +182,27 @@ fn relationships_demo() -> anyhow::Result<()> {
     host.create_tenant("acme", "Acme", TenantLevel::Both)?;
     // Operations run as one of the tenant's users: its admin.
     host.tenant("acme")?
-        .access().add_admin("admin@acme.example", "Ada")?;
+        .access()
+        .add_admin("admin@acme.example", "Ada")?;
     let acme = host.tenant("acme")?.acting_as("admin@acme.example");
     let globex = acme.companies().add(NewCompany::new("Globex"))?;
     let (bennett, _) = acme.partners().add(
         NewCompany::new("Bennett & Co."),
         Some(AccessScope::RelationshipRecords),
     )?;
-    let (northwind, _) = acme.partners().add(NewCompany::new("Northwind"), Some(AccessScope::Both))?;
+    let (northwind, _) = acme
+        .partners()
+        .add(NewCompany::new("Northwind"), Some(AccessScope::Both))?;
     let saas = acme.relationship_types().add("SaaS subscription")?;
-    acme.relationship_types().define_field("SaaS subscription", "seats", FieldType::Number, true)?;
+    acme.relationship_types().define_field(
+        "SaaS subscription",
+        "seats",
+        FieldType::Number,
+        true,
+    )?;
     let on_prem = acme.relationship_types().add("On-premise")?;
-    acme.relationship_types().define_field("On-premise", "servers", FieldType::Number, false)?;
+    acme.relationship_types()
+        .define_field("On-premise", "servers", FieldType::Number, false)?;
     for t in acme.relationship_types().list()? {
         let fields: Vec<String> = t.fields.iter().map(|f| f.name.clone()).collect();
         println!("  type {} `{}`: fields {}", t.id, t.name, fields.join(", "));
@@ -203,10 +212,12 @@ fn relationships_demo() -> anyhow::Result<()> {
             .field("seats", 250i64)
             .managed_by(bennett),
     )?;
-    acme.relationships().add(
-        NewRelationship::new(globex, on_prem, "Globex data centre").field("servers", 12i64),
-    )?;
-    match acme.relationships().add(NewRelationship::new(globex, saas, "Globex US")) {
+    acme.relationships()
+        .add(NewRelationship::new(globex, on_prem, "Globex data centre").field("servers", 12i64))?;
+    match acme
+        .relationships()
+        .add(NewRelationship::new(globex, saas, "Globex US"))
+    {
         Err(e) => println!("  refused: {e}"),
         Ok(id) => anyhow::bail!("relationship {id} added without its required seats"),
     }
@@ -218,8 +229,10 @@ fn relationships_demo() -> anyhow::Result<()> {
     }
     // Relationships from CSV: companies by name or external id, each row's fields checked
     // against its type, row errors naming the column; a second run updates, never duplicates.
-    acme.companies().add(NewCompany::new("Aurora Logistics").field("external_id", "C-1001"))?;
-    acme.companies().add(NewCompany::new("Kiwi Health Ltd").field("external_id", "C-1002"))?;
+    acme.companies()
+        .add(NewCompany::new("Aurora Logistics").field("external_id", "C-1001"))?;
+    acme.companies()
+        .add(NewCompany::new("Kiwi Health Ltd").field("external_id", "C-1002"))?;
     let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/relationships.csv");
     for run in ["dry run", "import", "again"] {
         let options = ImportOptions::relationships().dry_run(run == "dry run");
@@ -243,7 +256,8 @@ fn relationships_demo() -> anyhow::Result<()> {
     acme.relationships().set_managed_by(eu, None)?;
     acme.relationships().set_managed_by(eu, Some(northwind))?;
     let managed: Vec<String> = acme
-        .relationships().managed_by(northwind)?
+        .relationships()
+        .managed_by(northwind)?
         .into_iter()
         .map(|r| r.name)
         .collect();
@@ -324,10 +338,16 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     host.install_plugin(&digest, "admin@platform.example")?;
     host.create_tenant("acme", "Acme", TenantLevel::Both)?;
     // The customer success manager runs the tenant: a tenant admin.
-    host.tenant("acme")?.access().add_admin("csm@acme.example", "Cem")?;
+    host.tenant("acme")?
+        .access()
+        .add_admin("csm@acme.example", "Cem")?;
     let tenant = host.tenant("acme")?.as_user("csm@acme.example")?;
-    tenant.plugins().enable("share-digest", EnableOptions::new())?;
-    tenant.users().add("vic@acme.example", "Vic Viewer", Licence::Viewer)?;
+    tenant
+        .plugins()
+        .enable("share-digest", EnableOptions::new())?;
+    tenant
+        .users()
+        .add("vic@acme.example", "Vic Viewer", Licence::Viewer)?;
     let globex = tenant.companies().add(NewCompany::new("Globex"))?;
     let plan = tenant.plans().create(&NewPlan {
         company_id: globex,
@@ -335,8 +355,12 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         share_with_contacts: true,
         ..NewPlan::default()
     })?;
-    let go_live =
-        tenant.plans().add_objective(plan, "Go live on the portal", Date::new(2026, 3, 31), None)?;
+    let go_live = tenant.plans().add_objective(
+        plan,
+        "Go live on the portal",
+        Date::new(2026, 3, 31),
+        None,
+    )?;
     let training = tenant.plans().add_task(
         TaskOf::Objective(go_live),
         &NewTask {
@@ -345,7 +369,9 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
             due_date: None,
         },
     )?;
-    tenant.plans().add_objective(plan, "Renewal pricing", None, Some(false))?;
+    tenant
+        .plans()
+        .add_objective(plan, "Renewal pricing", None, Some(false))?;
     tenant.plans().set_status(plan, PlanStatus::Active)?;
 
     let mut contact_link = String::new();
@@ -372,7 +398,8 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         let mailbox = FileMailbox::new(dir.path().join("mailbox"));
         host.deliver_outbox(&mailbox, 100)?;
         let code = tenant
-            .outbox().list(None)?
+            .outbox()
+            .list(None)?
             .into_iter()
             .rfind(|m| m.kind == "otp")
             .and_then(|m| std::fs::read_to_string(mailbox.path_of(&m)).ok())
@@ -397,8 +424,12 @@ fn sharing_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
             done: Some(true),
             due_date: Date::new(2026, 3, 20),
         };
-        tenant.links().update_task(&contact_link, token, training, &update)?;
-        tenant.links().comment_objective(&contact_link, token, go_live, "Admins trained.")?;
+        tenant
+            .links()
+            .update_task(&contact_link, token, training, &update)?;
+        tenant
+            .links()
+            .comment_objective(&contact_link, token, go_live, "Admins trained.")?;
         let task = &tenant.plans().get(plan)?.objectives[0].tasks[0];
         println!(
             "  the CSM sees task `{}`: {}, due {}",
@@ -459,7 +490,8 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     let host = Host::open(&db, config)?;
     host.create_tenant("acme", "Acme", TenantLevel::Both)?;
     host.tenant("acme")?
-        .access().add_admin("admin@acme.example", "Ada")?;
+        .access()
+        .add_admin("admin@acme.example", "Ada")?;
     let acme = host.tenant("acme")?.as_user("admin@acme.example")?;
     let mut enabled = Vec::new();
     for name in ["normalize-partner", "partner-welcome", "arr-tier"] {
@@ -495,7 +527,11 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     };
     let options = ImportOptions::partners(Some(AccessScope::Both));
     print_job(&acme.imports().file(&data.join("partners.csv"), &options)?);
-    print_job(&acme.imports().file(&data.join("companies.csv"), &ImportOptions::companies())?);
+    print_job(
+        &acme
+            .imports()
+            .file(&data.join("companies.csv"), &ImportOptions::companies())?,
+    );
 
     let (fjord, _) = acme.partners().add(
         NewCompany::new("Fjord Digital")
@@ -536,13 +572,18 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
         criteria.logic.as_deref().unwrap_or("-"),
         selection.count
     );
-    let tagged = acme.partners().tag_by_criteria(&criteria, Some(AccessScope::Both))?;
+    let tagged = acme
+        .partners()
+        .tag_by_criteria(&criteria, Some(AccessScope::Both))?;
     println!("  tagged {} as partners (both record kinds)", tagged.len());
 
     let oskar = acme
-        .companies().get(CompanyKey::Name("Oskar Berg AB"))?
+        .companies()
+        .get(CompanyKey::Name("Oskar Berg AB"))?
         .context("Oskar Berg AB was imported")?;
-    let user = acme.users().partners().add(oskar.id.parse()?, "ines@oskarberg.example", "Ines Berg")?;
+    let user =
+        acme.users()
+            .add_partner(oskar.id.parse()?, "ines@oskarberg.example", "Ines Berg")?;
     println!(
         "  partner user {} for {}: licence {}",
         user.email,
@@ -567,7 +608,12 @@ fn onboarding_demo(root: &Path, plugins: &Path) -> anyhow::Result<()> {
     let names: Vec<&str> = opened.iter().map(|(name, _)| name.as_str()).collect();
     println!("    {}", names.join("; "));
     println!("  and queued these welcomes in the outbox (partners with an email):");
-    for m in acme.outbox().list(None)?.iter().filter(|m| m.kind == "lifecycle") {
+    for m in acme
+        .outbox()
+        .list(None)?
+        .iter()
+        .filter(|m| m.kind == "lifecycle")
+    {
         println!(
             "    #{} {} to {}: {}",
             m.id, m.status, m.recipient, m.subject

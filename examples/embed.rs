@@ -10,8 +10,8 @@
 
 use std::path::PathBuf;
 
-use cs_host::model::AccessScope;
 use cs_host::EnableOptions;
+use cs_host::model::AccessScope;
 use cs_host::{Host, HostConfig, ImportOptions, TenantLevel};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,7 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         host.create_tenant("acme", "Acme Corp", TenantLevel::Both)?;
         // The platform operator adds the tenant's admin; every later operation acts as a user.
         host.tenant("acme")?
-            .access().add_admin("admin@acme.example", "Ada")?;
+            .access()
+            .add_admin("admin@acme.example", "Ada")?;
     }
     let acme = host.tenant("acme")?.as_user("admin@acme.example")?;
 
@@ -42,10 +43,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "installed {} {}",
         installed.plugin.manifest.name, installed.plugin.manifest.version
     );
-    acme.plugins().enable("normalize-partner", EnableOptions::default())?;
+    acme.plugins()
+        .enable("normalize-partner", EnableOptions::default())?;
 
     // Import partners; the tenant works at both levels, so the access scope is chosen.
-    let job = acme.imports().file(&csv, &ImportOptions::partners(Some(AccessScope::Both)))?;
+    let job = acme
+        .imports()
+        .file(&csv, &ImportOptions::partners(Some(AccessScope::Both)))?;
     println!(
         "job {}: {} rows, {} created, {} updated, {} skipped, {} failed",
         job.id.unwrap_or_default(),

@@ -40,7 +40,8 @@ impl World {
 
     fn plan_on(&self, company: i64, name: &str) -> i64 {
         self.as_user(ADMIN)
-            .plans().create(&NewPlan {
+            .plans()
+            .create(&NewPlan {
                 company_id: company,
                 name: name.into(),
                 ..NewPlan::default()
@@ -59,25 +60,30 @@ fn world() -> World {
     let admin = operator.as_user(ADMIN).unwrap();
     admin.users().add(VIC, "Vic", Licence::Viewer).unwrap();
     let (bennett, _) = admin
-        .partners().add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
+        .partners()
+        .add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
         .unwrap();
     let (tui, _) = admin
-        .partners().add(
+        .partners()
+        .add(
             NewCompany::new("Tui Partners"),
             Some(AccessScope::CompanyRecords),
         )
         .unwrap();
     let bennett_customer = admin
-        .companies().add(NewCompany::new("Customer of Bennett").managed_by(bennett))
+        .companies()
+        .add(NewCompany::new("Customer of Bennett").managed_by(bennett))
         .unwrap();
     let tui_customer = admin
-        .companies().add(NewCompany::new("Customer of Tui").managed_by(tui))
+        .companies()
+        .add(NewCompany::new("Customer of Tui").managed_by(tui))
         .unwrap();
     let direct_customer = admin
-        .companies().add(NewCompany::new("Customer of Acme"))
+        .companies()
+        .add(NewCompany::new("Customer of Acme"))
         .unwrap();
-    admin.users().partners().add(bennett, PAT, "Pat").unwrap();
-    admin.users().partners().add(tui, TIA, "Tia").unwrap();
+    admin.users().add_partner(bennett, PAT, "Pat").unwrap();
+    admin.users().add_partner(tui, TIA, "Tia").unwrap();
     World {
         host,
         clock,
@@ -117,7 +123,8 @@ fn an_unknown_actor_is_refused_and_changes_nothing() {
     // The handle that names its actor without checking it fails at its first operation.
     let outsider = acme.acting_as("nobody-at-all@evil.example");
     let error = outsider
-        .shares().share(&ShareRequest::new(plan, Audience::Users, [VIC]))
+        .shares()
+        .share(&ShareRequest::new(plan, Audience::Users, [VIC]))
         .unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::UnknownActor { .. }),
@@ -132,7 +139,8 @@ fn a_partner_user_cannot_read_list_or_search_another_partners_customer() {
     let w = world();
     let pat = w.as_user(PAT);
     assert!(
-        pat.companies().get(CompanyKey::Id(w.bennett_customer))
+        pat.companies()
+            .get(CompanyKey::Id(w.bennett_customer))
             .unwrap()
             .is_some()
     );
@@ -140,7 +148,9 @@ fn a_partner_user_cannot_read_list_or_search_another_partners_customer() {
         assert_eq!(pat.companies().get(CompanyKey::Id(hidden)).unwrap(), None);
     }
     assert_eq!(
-        pat.companies().get(CompanyKey::Name("Customer of Tui")).unwrap(),
+        pat.companies()
+            .get(CompanyKey::Name("Customer of Tui"))
+            .unwrap(),
         None
     );
     assert_eq!(
@@ -156,7 +166,8 @@ fn a_partner_user_cannot_read_list_or_search_another_partners_customer() {
     assert_eq!(partners.len(), 1);
     assert_eq!(partners[0].company.name, "Bennett & Co.");
     let users: Vec<String> = pat
-        .users().list(None)
+        .users()
+        .list(None)
         .unwrap()
         .into_iter()
         .map(|u| u.email)
@@ -166,7 +177,8 @@ fn a_partner_user_cannot_read_list_or_search_another_partners_customer() {
     // The admin sees all three customers.
     assert_eq!(
         w.as_user(ADMIN)
-            .companies().search("customer", 100)
+            .companies()
+            .search("customer", 100)
             .unwrap()
             .len(),
         3
@@ -195,7 +207,8 @@ fn a_partner_user_cannot_plan_on_open_a_cta_on_or_share_another_partners_custome
     let pat = w.as_user(PAT);
     // Planning on its own customer works.
     let own = pat
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: w.bennett_customer,
             name: "Adoption".into(),
             ..NewPlan::default()
@@ -225,14 +238,21 @@ fn a_partner_user_cannot_plan_on_open_a_cta_on_or_share_another_partners_custome
     assert_not_found(pat.plans().get(theirs));
     assert!(pat.plans().list(w.tui_customer).unwrap().is_empty());
     assert_not_found(pat.plans().add_objective(theirs, "Steal", None, None));
-    assert_not_found(pat.plans().set_status(theirs, cs_host::PlanStatus::Complete));
-    assert_not_found(pat.shares().share(&ShareRequest::new(theirs, Audience::Users, [PAT])));
+    assert_not_found(
+        pat.plans()
+            .set_status(theirs, cs_host::PlanStatus::Complete),
+    );
+    assert_not_found(
+        pat.shares()
+            .share(&ShareRequest::new(theirs, Audience::Users, [PAT])),
+    );
     assert_not_found(pat.shares().revoke_plan(theirs));
 
     // Shares of Tui's plans are not listed to Pat, nor can Pat revoke or re-issue their links.
     let receipt = w
         .as_user(ADMIN)
-        .shares().share(&ShareRequest::new(theirs, Audience::Users, [VIC]))
+        .shares()
+        .share(&ShareRequest::new(theirs, Audience::Users, [VIC]))
         .unwrap();
     let recipient = receipt.links[0].recipient_id;
     assert!(pat.shares().list(None).unwrap().is_empty());
@@ -249,7 +269,8 @@ fn a_viewer_cannot_share_or_change_anything() {
     // It reads.
     assert_eq!(vic.plans().get(plan).unwrap().name, "Onboarding");
     let error = vic
-        .shares().share(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
+        .shares()
+        .share(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
         .unwrap_err();
     assert!(
         matches!(
@@ -267,12 +288,14 @@ fn a_viewer_cannot_share_or_change_anything() {
     // A writing bundle does not lift a Viewer licence's cap.
     let admin = w.as_user(ADMIN);
     admin
-        .access().define_bundle("sharers", Permissions::of(&[Permission::SharePlans]))
+        .access()
+        .define_bundle("sharers", Permissions::of(&[Permission::SharePlans]))
         .unwrap();
     admin.access().assign_bundle(VIC, "sharers").unwrap();
     assert!(
         w.as_user(VIC)
-            .shares().share(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
+            .shares()
+            .share(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
             .is_err()
     );
     // Nor can a Viewer be made a tenant admin.
@@ -284,14 +307,16 @@ fn a_partner_narrowed_to_read_only_plans_cannot_create_or_share_them() {
     let w = world();
     let admin = w.as_user(ADMIN);
     admin
-        .access().set_partner_permissions(
+        .access()
+        .set_partner_permissions(
             w.bennett,
             Permissions::of(&[Permission::Read, Permission::ManageCtas]),
         )
         .unwrap();
     let pat = w.as_user(PAT);
     let error = pat
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: w.bennett_customer,
             name: "Adoption".into(),
             ..NewPlan::default()
@@ -318,7 +343,8 @@ fn a_partner_narrowed_to_read_only_plans_cannot_create_or_share_them() {
     );
     // A partner user never gains administration, whatever it is assigned.
     admin
-        .access().define_bundle("everything", Permissions::all())
+        .access()
+        .define_bundle("everything", Permissions::all())
         .unwrap();
     admin.access().assign_bundle(PAT, "everything").unwrap();
     let pat = w.as_user(PAT).principal().unwrap();
@@ -332,13 +358,15 @@ fn partner_seats_are_refused_clearly_beyond_the_limit() {
     let w = world();
     let admin = w.as_user(ADMIN);
     admin
-        .access().set_settings(AccessSettings {
+        .access()
+        .set_settings(AccessSettings {
             max_partners: Some(2),
             max_partner_users: Some(3),
         })
         .unwrap();
     let error = admin
-        .partners().add(NewCompany::new("Third Partner"), Some(AccessScope::Both))
+        .partners()
+        .add(NewCompany::new("Third Partner"), Some(AccessScope::Both))
         .unwrap_err();
     assert!(
         matches!(
@@ -354,17 +382,20 @@ fn partner_seats_are_refused_clearly_beyond_the_limit() {
     assert!(error.to_string().contains("2 partners of the 2"), "{error}");
     assert!(
         admin
-            .companies().get(CompanyKey::Name("Third Partner"))
+            .companies()
+            .get(CompanyKey::Name("Third Partner"))
             .unwrap()
             .is_none()
     );
     // Tagging a customer as a partner takes a seat too.
     assert!(admin.partners().tag(&[w.direct_customer], None).is_err());
     admin
-        .users().partners().add(w.bennett, "pam@bennett.example", "Pam")
+        .users()
+        .add_partner(w.bennett, "pam@bennett.example", "Pam")
         .unwrap();
     let error = admin
-        .users().partners().add(w.tui, "tom@tui.example", "Tom")
+        .users()
+        .add_partner(w.tui, "tom@tui.example", "Tom")
         .unwrap_err();
     assert!(
         matches!(
@@ -398,7 +429,10 @@ fn revoking_a_token_stops_it_at_once_and_an_expired_one_fails_alike() {
     let remote = w.host.tenant_for(&who, "acme").unwrap();
     // The token acts with Pat's rights: Tui's customer does not exist for it.
     assert_eq!(
-        remote.companies().get(CompanyKey::Id(w.tui_customer)).unwrap(),
+        remote
+            .companies()
+            .get(CompanyKey::Id(w.tui_customer))
+            .unwrap(),
         None
     );
     assert!(matches!(
@@ -443,7 +477,8 @@ fn the_audit_log_names_the_principal_and_role_of_each_change() {
     let w = world();
     let pat = w.as_user(PAT);
     let plan = pat
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: w.bennett_customer,
             name: "Adoption".into(),
             ..NewPlan::default()
@@ -502,16 +537,20 @@ fn the_command_line_checks_as_and_shows_a_partner_user_only_its_customers() {
         let acme = host.tenant("acme").unwrap();
         acme.access().add_admin(ADMIN, "Ada").unwrap();
         let (bennett, _) = acme
-            .partners().add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
+            .partners()
+            .add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
             .unwrap();
         let (tui, _) = acme
-            .partners().add(NewCompany::new("Tui Partners"), Some(AccessScope::Both))
+            .partners()
+            .add(NewCompany::new("Tui Partners"), Some(AccessScope::Both))
             .unwrap();
-        acme.companies().add(NewCompany::new("Customer of Bennett").managed_by(bennett))
+        acme.companies()
+            .add(NewCompany::new("Customer of Bennett").managed_by(bennett))
             .unwrap();
-        acme.companies().add(NewCompany::new("Customer of Tui").managed_by(tui))
+        acme.companies()
+            .add(NewCompany::new("Customer of Tui").managed_by(tui))
             .unwrap();
-        acme.users().partners().add(bennett, PAT, "Pat").unwrap();
+        acme.users().add_partner(bennett, PAT, "Pat").unwrap();
         bennett.to_string()
     };
     let all = ok(&["company", "list", "--tenant", "acme", "--as", ADMIN]);
@@ -623,7 +662,8 @@ fn a_partner_with_company_scope_cannot_reach_relationship_records_or_what_hangs_
     let admin = w.as_user(ADMIN);
     let company_plan = w.plan_on(w.tui_customer, "Company plan");
     let relationship_plan = admin
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: w.tui_customer,
             relationship_id: Some(relationship),
             name: "Relationship plan".into(),
@@ -631,14 +671,17 @@ fn a_partner_with_company_scope_cannot_reach_relationship_records_or_what_hangs_
         })
         .unwrap();
     let company_cta = admin
-        .ctas().open(&cta_on(w.tui_customer, "On company"))
+        .ctas()
+        .open(&cta_on(w.tui_customer, "On company"))
         .unwrap();
     let relationship_cta = admin
-        .ctas().open_on_relationship(relationship, &cta_on(w.tui_customer, "On relationship"))
+        .ctas()
+        .open_on_relationship(relationship, &cta_on(w.tui_customer, "On relationship"))
         .unwrap();
     for plan in [company_plan, relationship_plan] {
         admin
-            .shares().share(&ShareRequest::new(plan, Audience::Users, [VIC]))
+            .shares()
+            .share(&ShareRequest::new(plan, Audience::Users, [VIC]))
             .unwrap();
     }
 
@@ -646,7 +689,12 @@ fn a_partner_with_company_scope_cannot_reach_relationship_records_or_what_hangs_
     // The relationship record: not shown, listed, searched, nor in Tui's own list.
     assert_eq!(tia.relationships().get(relationship).unwrap(), None);
     assert!(tia.relationships().list(None).unwrap().is_empty());
-    assert!(tia.relationships().list(Some(w.tui_customer)).unwrap().is_empty());
+    assert!(
+        tia.relationships()
+            .list(Some(w.tui_customer))
+            .unwrap()
+            .is_empty()
+    );
     assert!(tia.relationships().search("Tui", 10).unwrap().is_empty());
     assert!(tia.relationships().managed_by(w.tui).unwrap().is_empty());
     // What hangs off it: plans, CTAs and shares answer "not found" or are not listed.
@@ -655,14 +703,20 @@ fn a_partner_with_company_scope_cannot_reach_relationship_records_or_what_hangs_
     assert_not_found(tia.shares().of_relationship(relationship));
     assert_not_found(tia.shares().revoke_relationship(relationship));
     assert_not_found(tia.plans().get(relationship_plan));
-    assert_not_found(tia.plans().add_objective(relationship_plan, "Steal", None, None));
+    assert_not_found(
+        tia.plans()
+            .add_objective(relationship_plan, "Steal", None, None),
+    );
     assert_not_found(tia.shares().share(&ShareRequest::new(
         relationship_plan,
         Audience::Users,
         [TIA],
     )));
     assert_not_found(tia.ctas().close(relationship_cta, "mine now"));
-    assert_not_found(tia.ctas().open_on_relationship(relationship, &cta_on(w.tui_customer, "Poach")));
+    assert_not_found(
+        tia.ctas()
+            .open_on_relationship(relationship, &cta_on(w.tui_customer, "Poach")),
+    );
     assert_not_found(tia.plans().create(&NewPlan {
         company_id: w.tui_customer,
         relationship_id: Some(relationship),
@@ -692,27 +746,36 @@ fn a_partner_with_relationship_scope_cannot_reach_the_companies_it_manages_as_co
     let w = world();
     let admin = w.as_user(ADMIN);
     let (rel_partner, _) = admin
-        .partners().add(
+        .partners()
+        .add(
             NewCompany::new("Rel Partners"),
             Some(AccessScope::RelationshipRecords),
         )
         .unwrap();
     // A company record Managed By the partner, and a relationship it manages of another one.
     let managed_company = admin
-        .companies().add(NewCompany::new("Managed as company").managed_by(rel_partner))
+        .companies()
+        .add(NewCompany::new("Managed as company").managed_by(rel_partner))
         .unwrap();
     let relationship = relationship_on(&w, w.direct_customer, Some(rel_partner), "Acme EU");
     admin
-        .users().partners().add(rel_partner, "ria@rel.example", "Ria")
+        .users()
+        .add_partner(rel_partner, "ria@rel.example", "Ria")
         .unwrap();
     let company_plan = w.plan_on(managed_company, "Company plan");
     admin
-        .shares().share(&ShareRequest::new(company_plan, Audience::Users, [VIC]))
+        .shares()
+        .share(&ShareRequest::new(company_plan, Audience::Users, [VIC]))
         .unwrap();
 
     let ria = w.as_user("ria@rel.example");
     // The company record is out of reach everywhere.
-    assert_eq!(ria.companies().get(CompanyKey::Id(managed_company)).unwrap(), None);
+    assert_eq!(
+        ria.companies()
+            .get(CompanyKey::Id(managed_company))
+            .unwrap(),
+        None
+    );
     assert!(ria.companies().page(0, 100).unwrap().is_empty());
     assert!(ria.companies().search("Managed", 10).unwrap().is_empty());
     let criteria = Criteria::new(vec![Filter::field(
@@ -744,16 +807,21 @@ fn a_partner_with_relationship_scope_cannot_reach_the_companies_it_manages_as_co
         [relationship]
     );
     assert_eq!(
-        ids(&ria.relationships().list(Some(w.direct_customer)).unwrap(), |r| r
-            .id),
+        ids(
+            &ria.relationships().list(Some(w.direct_customer)).unwrap(),
+            |r| r.id
+        ),
         [relationship]
     );
     assert_eq!(
-        ria.companies().get(CompanyKey::Id(w.direct_customer)).unwrap(),
+        ria.companies()
+            .get(CompanyKey::Id(w.direct_customer))
+            .unwrap(),
         None
     );
     let plan = ria
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: w.direct_customer,
             relationship_id: Some(relationship),
             name: "EU rollout".into(),
@@ -761,17 +829,22 @@ fn a_partner_with_relationship_scope_cannot_reach_the_companies_it_manages_as_co
         })
         .unwrap();
     let cta = ria
-        .ctas().open_on_relationship(relationship, &cta_on(w.direct_customer, "Kick-off"))
+        .ctas()
+        .open_on_relationship(relationship, &cta_on(w.direct_customer, "Kick-off"))
         .unwrap();
     assert_eq!(
-        ids(&ria.plans().of_relationship(relationship).unwrap(), |p| p.id),
+        ids(&ria.plans().of_relationship(relationship).unwrap(), |p| p
+            .id),
         [plan]
     );
     assert_eq!(
         ids(&ria.ctas().of_relationship(relationship).unwrap(), |c| c.id),
         [cta]
     );
-    assert_eq!(ids(&ria.ctas().list(w.direct_customer).unwrap(), |c| c.id), [cta]);
+    assert_eq!(
+        ids(&ria.ctas().list(w.direct_customer).unwrap(), |c| c.id),
+        [cta]
+    );
     assert_eq!(
         ids(&ria.plans().list(w.direct_customer).unwrap(), |p| p.id),
         [plan]
@@ -788,7 +861,8 @@ fn a_partner_users_partner_id_may_be_a_relationship_of_its_partner() {
     // The tenant's relationship record with Bennett: its reseller agreement.
     let agreement = relationship_on(&w, w.bennett, None, "Bennett reseller agreement");
     let pia = admin
-        .users().add_partner_for(
+        .users()
+        .add_partner_for(
             PartnerId::Relationship(agreement),
             "pia@bennett.example",
             "Pia",
@@ -797,7 +871,11 @@ fn a_partner_users_partner_id_may_be_a_relationship_of_its_partner() {
     assert_eq!(pia.partner_id, Some(w.bennett));
     assert_eq!(pia.partner_relationship_id, Some(agreement));
     assert!(pia.is_partner());
-    let stored = admin.users().by_email("pia@bennett.example").unwrap().unwrap();
+    let stored = admin
+        .users()
+        .by_email("pia@bennett.example")
+        .unwrap()
+        .unwrap();
     assert_eq!(stored, pia);
 
     // Pia works for Bennett: it sees Bennett's customer and nothing else.
@@ -809,12 +887,16 @@ fn a_partner_users_partner_id_may_be_a_relationship_of_its_partner() {
         ["Customer of Bennett"]
     );
     assert_eq!(
-        as_pia.companies().get(CompanyKey::Id(w.tui_customer)).unwrap(),
+        as_pia
+            .companies()
+            .get(CompanyKey::Id(w.tui_customer))
+            .unwrap(),
         None
     );
     assert!(
         as_pia
-            .users().list(None)
+            .users()
+            .list(None)
             .unwrap()
             .iter()
             .any(|u| u.email == "pia@bennett.example")
@@ -824,7 +906,8 @@ fn a_partner_users_partner_id_may_be_a_relationship_of_its_partner() {
     // agreement cannot be deleted while it is Pia's Partner ID.
     let customer_relationship = relationship_on(&w, w.direct_customer, None, "Plain");
     let error = admin
-        .users().add_partner_for(
+        .users()
+        .add_partner_for(
             PartnerId::Relationship(customer_relationship),
             "x@acme.example",
             "X",
@@ -872,7 +955,8 @@ fn criteria_select_by_managed_as_and_managed_by_and_a_partner_user_cannot_name_a
     let admin = w.as_user(ADMIN);
     let run = |tenant: &Tenant<'_>, filters: Vec<Filter>| {
         let mut found: Vec<String> = tenant
-            .criteria().run(&Criteria::new(filters))
+            .criteria()
+            .run(&Criteria::new(filters))
             .unwrap()
             .companies
             .into_iter()
@@ -931,7 +1015,8 @@ fn criteria_select_by_managed_as_and_managed_by_and_a_partner_user_cannot_name_a
     );
     // Bad input names the filter and the field.
     let error = admin
-        .criteria().run(&Criteria::new(vec![Filter::field(
+        .criteria()
+        .run(&Criteria::new(vec![Filter::field(
             "managed_by",
             Operator::Gt,
             [FieldValue::Integer(1)],
@@ -942,7 +1027,8 @@ fn criteria_select_by_managed_as_and_managed_by_and_a_partner_user_cannot_name_a
         "{error}"
     );
     let error = admin
-        .criteria().run(&Criteria::new(vec![managed_by(FieldValue::Text(
+        .criteria()
+        .run(&Criteria::new(vec![managed_by(FieldValue::Text(
             "Nobody Ltd".into(),
         ))]))
         .unwrap_err();
@@ -960,10 +1046,11 @@ fn criteria_select_by_managed_as_and_managed_by_and_a_partner_user_cannot_name_a
     );
     assert!(run(&pat, vec![managed_by(FieldValue::Integer(w.tui))]).is_empty());
     assert!(
-        pat.criteria().run(&Criteria::new(vec![managed_by(FieldValue::Text(
-            "Tui Partners".into()
-        ))]))
-        .is_err()
+        pat.criteria()
+            .run(&Criteria::new(vec![managed_by(FieldValue::Text(
+                "Tui Partners".into()
+            ))]))
+            .is_err()
     );
 }
 
@@ -1014,11 +1101,13 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
         .unwrap();
     let admin = w.as_user(ADMIN);
     admin
-        .companies().define_field("notes", FieldType::Text, false)
+        .companies()
+        .define_field("notes", FieldType::Text, false)
         .unwrap();
     // The probe looks up Tui's customer in every hook it serves.
     admin
-        .plugins().enable(
+        .plugins()
+        .enable(
             "lookup-probe",
             EnableOptions::new()
                 .grant(Capability::ReadCompanies)
@@ -1028,7 +1117,8 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
     let pat = w.as_user(PAT);
     let notes = |tenant: &Tenant<'_>, name: &str| {
         tenant
-            .companies().get(CompanyKey::Name(name))
+            .companies()
+            .get(CompanyKey::Name(name))
             .unwrap()
             .unwrap_or_else(|| panic!("{name} was not imported"))
             .fields
@@ -1037,18 +1127,20 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
     };
 
     // An import: the mapper writes what it found into the row's notes.
-    pat.imports().bytes(
-        "pat.csv",
-        b"Name\nPat's new customer\n",
-        &ImportOptions::companies(),
-    )
-    .unwrap();
+    pat.imports()
+        .bytes(
+            "pat.csv",
+            b"Name\nPat's new customer\n",
+            &ImportOptions::companies(),
+        )
+        .unwrap();
     assert_eq!(
         notes(&pat, "Pat's new customer"),
         Some(FieldValue::Text("not found".into()))
     );
     admin
-        .imports().bytes(
+        .imports()
+        .bytes(
             "ada.csv",
             b"Name\nAda's new customer\n",
             &ImportOptions::companies(),
@@ -1066,18 +1158,21 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
 
     // A share: the notifier tells the sharer what it found.
     let plan = pat
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: w.bennett_customer,
             name: "Adoption".into(),
             ..NewPlan::default()
         })
         .unwrap();
-    pat.shares().share(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
+    pat.shares()
+        .share(&ShareRequest::new(plan, Audience::Users, [ADMIN]))
         .unwrap();
     // What the probe told the sharer, as queued in the outbox.
     let told = |sharer: &str| -> Vec<String> {
         admin
-            .outbox().list(None)
+            .outbox()
+            .list(None)
             .unwrap()
             .into_iter()
             .filter(|m| m.subject == "lookup" && m.recipient == sharer)
@@ -1087,7 +1182,8 @@ fn a_plugin_in_a_partner_users_import_criteria_run_or_share_cannot_look_up_a_com
     assert_eq!(told(PAT), ["not found"]);
     let theirs = w.plan_on(w.tui_customer, "Tui's plan");
     admin
-        .shares().share(&ShareRequest::new(theirs, Audience::Users, [VIC]))
+        .shares()
+        .share(&ShareRequest::new(theirs, Audience::Users, [VIC]))
         .unwrap();
     assert_eq!(told(ADMIN), ["Customer of Tui"]);
 }
@@ -1097,18 +1193,21 @@ fn a_partner_users_import_cannot_update_another_partners_customer_and_adds_its_o
     let w = world();
     let pat = w.as_user(PAT);
     let csv = b"Name,Industry\nCustomer of Tui,Stolen\nCustomer of Bennett,Aerospace\n";
-    pat.imports().bytes("pat.csv", csv, &ImportOptions::companies())
+    pat.imports()
+        .bytes("pat.csv", csv, &ImportOptions::companies())
         .unwrap();
     // Tui's customer is untouched; Pat's row made a company of Bennett's of that name.
     let admin = w.as_user(ADMIN);
     let tuis = admin
-        .companies().get(CompanyKey::Id(w.tui_customer))
+        .companies()
+        .get(CompanyKey::Id(w.tui_customer))
         .unwrap()
         .unwrap();
     assert_eq!(tuis.fields.get("industry"), None);
     assert_eq!(tuis.managed_by, Some(w.tui.to_string()));
     let own = pat
-        .companies().get(CompanyKey::Id(w.bennett_customer))
+        .companies()
+        .get(CompanyKey::Id(w.bennett_customer))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -1123,7 +1222,8 @@ fn a_partner_users_import_cannot_update_another_partners_customer_and_adds_its_o
     );
     // Naming another partner in Managed By is refused: Pat knows no such partner.
     let job = pat
-        .imports().bytes(
+        .imports()
+        .bytes(
             "pat2.csv",
             b"Name,Managed By\nPoached,Tui Partners\n",
             &ImportOptions::companies(),

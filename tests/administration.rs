@@ -64,7 +64,8 @@ fn rows(names: &[&str]) -> Value {
 
 fn import(tenant: &Tenant<'_>, names: &[&str]) -> Vec<Value> {
     let out = tenant
-        .hooks().run(ExtensionPoint::FieldMapper, rows(names), None)
+        .hooks()
+        .run(ExtensionPoint::FieldMapper, rows(names), None)
         .unwrap();
     out.as_array().unwrap().clone()
 }
@@ -84,7 +85,8 @@ fn share(customer_id: &str) -> Value {
 
 fn stats_of(tenant: &Tenant<'_>, plugin: &str) -> cs_host::RunStats {
     tenant
-        .plugins().stats()
+        .plugins()
+        .stats()
         .unwrap()
         .into_iter()
         .find(|s| s.plugin == plugin)
@@ -100,7 +102,8 @@ fn config_is_checked_against_the_declared_keys() {
     let acme = admin(&host, "acme");
 
     let missing = acme
-        .plugins().enable("tag-source", EnableOptions::new())
+        .plugins()
+        .enable("tag-source", EnableOptions::new())
         .unwrap_err();
     assert!(
         matches!(missing.kind(), ErrorKind::PluginConfig { plugin, key, .. }
@@ -110,7 +113,8 @@ fn config_is_checked_against_the_declared_keys() {
     assert!(missing.to_string().contains("required"), "{missing}");
 
     let unknown = acme
-        .plugins().enable(
+        .plugins()
+        .enable(
             "tag-source",
             EnableOptions::new()
                 .config("tag", "web")
@@ -124,7 +128,8 @@ fn config_is_checked_against_the_declared_keys() {
     assert!(unknown.to_string().contains("it declares tag"), "{unknown}");
 
     let greedy = acme
-        .plugins().enable(
+        .plugins()
+        .enable(
             "tag-source",
             EnableOptions::new()
                 .config("tag", "web")
@@ -137,7 +142,8 @@ fn config_is_checked_against_the_declared_keys() {
     );
 
     let unrequested = acme
-        .plugins().enable(
+        .plugins()
+        .enable(
             "normalize-partner",
             EnableOptions::new().grant(Capability::ReadCompanies),
         )
@@ -151,13 +157,18 @@ fn config_is_checked_against_the_declared_keys() {
     assert!(acme.plugins().list().unwrap().is_empty());
 
     let enabled = acme
-        .plugins().enable("tag-source", EnableOptions::new().config("tag", "web"))
+        .plugins()
+        .enable("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
     assert_eq!(enabled.config["tag"], "web");
-    let refused =
-        acme.plugins().configure("tag-source", [("color".to_owned(), "x".to_owned())].into());
+    let refused = acme
+        .plugins()
+        .configure("tag-source", [("color".to_owned(), "x".to_owned())].into());
     assert!(refused.is_err());
-    assert_eq!(acme.plugins().get("tag-source").unwrap().config["tag"], "web");
+    assert_eq!(
+        acme.plugins().get("tag-source").unwrap().config["tag"],
+        "web"
+    );
 }
 
 #[test]
@@ -167,13 +178,15 @@ fn plugins_run_in_priority_order_each_seeing_the_previous_output() {
     install(&host, "tag-source");
     install(&host, "normalize-partner");
     let acme = admin(&host, "acme");
-    acme.plugins().enable("normalize-partner", EnableOptions::new().priority(1))
+    acme.plugins()
+        .enable("normalize-partner", EnableOptions::new().priority(1))
         .unwrap();
-    acme.plugins().enable(
-        "tag-source",
-        EnableOptions::new().config("tag", "web").priority(2),
-    )
-    .unwrap();
+    acme.plugins()
+        .enable(
+            "tag-source",
+            EnableOptions::new().config("tag", "web").priority(2),
+        )
+        .unwrap();
     // normalize-partner first: tag-source sees the title-cased name.
     let out = import(&acme, &["acme corp"]);
     assert_eq!(out[0]["verdict"], "keep");
@@ -181,7 +194,8 @@ fn plugins_run_in_priority_order_each_seeing_the_previous_output() {
     assert_eq!(out[0]["fields"]["notes"], "web: Acme Corp");
 
     // Swap them: tag-source now sees the name as imported.
-    acme.plugins().enable("tag-source", EnableOptions::new().priority(0))
+    acme.plugins()
+        .enable("tag-source", EnableOptions::new().priority(0))
         .unwrap();
     let out = import(&acme, &["acme corp"]);
     assert_eq!(out[0]["fields"]["name"], "Acme Corp");
@@ -194,13 +208,18 @@ fn a_capability_is_held_only_when_requested_and_granted() {
     let host = host(dir.path());
     install(&host, "lookup-probe");
     let acme = admin(&host, "acme");
-    let id = acme.companies().add(NewCompany::new("Acme Customer")).unwrap();
-    acme.plugins().enable("lookup-probe", EnableOptions::new())
+    let id = acme
+        .companies()
+        .add(NewCompany::new("Acme Customer"))
+        .unwrap();
+    acme.plugins()
+        .enable("lookup-probe", EnableOptions::new())
         .unwrap();
 
     // Not granted: the look-up is denied, the probe fails, and fail-closed holds the share.
     let out = acme
-        .hooks().run(ExtensionPoint::Notifier, share(&id.to_string()), None)
+        .hooks()
+        .run(ExtensionPoint::Notifier, share(&id.to_string()), None)
         .unwrap();
     assert_eq!(out["error"]["code"], "capability-not-granted", "{out}");
     assert_eq!(out["error"]["plugin"], "lookup-probe");
@@ -209,18 +228,22 @@ fn a_capability_is_held_only_when_requested_and_granted() {
     assert_eq!(stats.failures_by_kind["capability-not-granted"], 1);
     assert_eq!(stats.denied, 1);
 
-    acme.plugins().grant("lookup-probe", Capability::ReadCompanies)
+    acme.plugins()
+        .grant("lookup-probe", Capability::ReadCompanies)
         .unwrap();
     let out = acme
-        .hooks().run(ExtensionPoint::Notifier, share(&id.to_string()), None)
+        .hooks()
+        .run(ExtensionPoint::Notifier, share(&id.to_string()), None)
         .unwrap();
     assert_eq!(out["send"][0]["subject"], "lookup", "{out}");
     assert_eq!(out["send"][0]["body"], "Acme Customer");
 
-    acme.plugins().revoke("lookup-probe", Capability::ReadCompanies)
+    acme.plugins()
+        .revoke("lookup-probe", Capability::ReadCompanies)
         .unwrap();
     let out = acme
-        .hooks().run(ExtensionPoint::Notifier, share(&id.to_string()), None)
+        .hooks()
+        .run(ExtensionPoint::Notifier, share(&id.to_string()), None)
         .unwrap();
     assert_eq!(out["error"]["code"], "capability-not-granted", "{out}");
     assert_eq!(stats_of(&acme, "lookup-probe").denied, 2);
@@ -234,30 +257,33 @@ fn fail_open_skips_the_plugin_and_fail_closed_fails_the_row() {
     install(&host, "spin");
     install(&host, "tag-source");
     let acme = admin(&host, "acme");
-    acme.plugins().enable(
-        "panic",
-        EnableOptions::new()
-            .priority(0)
-            .failure_policy(FailurePolicy::FailOpen),
-    )
-    .unwrap();
-    acme.plugins().enable(
-        "spin",
-        EnableOptions::new()
-            .priority(1)
-            .failure_policy(FailurePolicy::FailOpen)
-            .limits(
-                Limits::default()
-                    .fuel(5_000_000)
-                    .deadline(Duration::from_secs(5)),
-            ),
-    )
-    .unwrap();
-    acme.plugins().enable(
-        "tag-source",
-        EnableOptions::new().priority(2).config("tag", "web"),
-    )
-    .unwrap();
+    acme.plugins()
+        .enable(
+            "panic",
+            EnableOptions::new()
+                .priority(0)
+                .failure_policy(FailurePolicy::FailOpen),
+        )
+        .unwrap();
+    acme.plugins()
+        .enable(
+            "spin",
+            EnableOptions::new()
+                .priority(1)
+                .failure_policy(FailurePolicy::FailOpen)
+                .limits(
+                    Limits::default()
+                        .fuel(5_000_000)
+                        .deadline(Duration::from_secs(5)),
+                ),
+        )
+        .unwrap();
+    acme.plugins()
+        .enable(
+            "tag-source",
+            EnableOptions::new().priority(2).config("tag", "web"),
+        )
+        .unwrap();
 
     // Both hostile plugins fail and are skipped: tag-source still runs on the row.
     let out = import(&acme, &["acme corp"]);
@@ -290,11 +316,12 @@ fn fail_open_skips_the_plugin_and_fail_closed_fails_the_row() {
     assert_eq!(report["error"]["code"], "trap", "{report}");
 
     // Fail-closed: the row fails with the plugin's error, and later plugins do not run.
-    acme.plugins().enable(
-        "panic",
-        EnableOptions::new().failure_policy(FailurePolicy::FailClosed),
-    )
-    .unwrap();
+    acme.plugins()
+        .enable(
+            "panic",
+            EnableOptions::new().failure_policy(FailurePolicy::FailClosed),
+        )
+        .unwrap();
     let out = import(&acme, &["acme corp"]);
     assert_eq!(out[0]["verdict"], "failed", "{out:?}");
     assert_eq!(out[0]["error"]["plugin"], "panic");
@@ -315,19 +342,21 @@ fn the_breaker_disables_a_failing_plugin_and_it_stays_off() {
     install(&host, "panic");
     install(&host, "tag-source");
     let acme = admin(&host, "acme");
-    acme.plugins().enable(
-        "panic",
-        EnableOptions::new()
-            .failure_policy(FailurePolicy::FailOpen)
-            .breaker_threshold(3)
-            .admin("plugins@acme.example"),
-    )
-    .unwrap();
-    acme.plugins().enable(
-        "tag-source",
-        EnableOptions::new().config("tag", "web").priority(1),
-    )
-    .unwrap();
+    acme.plugins()
+        .enable(
+            "panic",
+            EnableOptions::new()
+                .failure_policy(FailurePolicy::FailOpen)
+                .breaker_threshold(3)
+                .admin("plugins@acme.example"),
+        )
+        .unwrap();
+    acme.plugins()
+        .enable(
+            "tag-source",
+            EnableOptions::new().config("tag", "web").priority(1),
+        )
+        .unwrap();
 
     // Two failures in a row: still on. The count carries over to the next import.
     import(&acme, &["a", "b"]);
@@ -381,11 +410,13 @@ fn an_upgrade_keeps_each_tenants_config_and_moves_only_when_asked() {
     install(&host, "arr-tier");
     let tiers = "small=0..1000,big=1000..";
     let acme = admin(&host, "acme");
-    acme.plugins().enable("arr-tier", EnableOptions::new().config("tiers", tiers))
+    acme.plugins()
+        .enable("arr-tier", EnableOptions::new().config("tiers", tiers))
         .unwrap();
     let globex = admin(&host, "globex");
     globex
-        .plugins().enable(
+        .plugins()
+        .enable(
             "arr-tier",
             EnableOptions::new()
                 .config("tiers", tiers)
@@ -428,7 +459,8 @@ fn an_upgrade_keeps_each_tenants_config_and_moves_only_when_asked() {
     });
     let matches = |tenant: &Tenant<'_>| {
         let out = tenant
-            .hooks().run(
+            .hooks()
+            .run(
                 ExtensionPoint::CriteriaFilter,
                 input.clone(),
                 Some("arr-tier"),
@@ -469,7 +501,8 @@ fn enable_disable_and_config_changes_apply_to_the_next_operation() {
     let host = host(dir.path());
     install(&host, "tag-source");
     let acme = admin(&host, "acme");
-    acme.plugins().enable("tag-source", EnableOptions::new().config("tag", "web"))
+    acme.plugins()
+        .enable("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
     assert_eq!(import(&acme, &["x"])[0]["fields"]["notes"], "web: x");
 
@@ -477,11 +510,13 @@ fn enable_disable_and_config_changes_apply_to_the_next_operation() {
     assert_eq!(import(&acme, &["x"])[0]["fields"]["notes"], "");
 
     // Enabled again: the configuration was kept.
-    acme.plugins().enable("tag-source", EnableOptions::new())
+    acme.plugins()
+        .enable("tag-source", EnableOptions::new())
         .unwrap();
     assert_eq!(import(&acme, &["x"])[0]["fields"]["notes"], "web: x");
 
-    acme.plugins().configure("tag-source", [("tag".to_owned(), "crm".to_owned())].into())
+    acme.plugins()
+        .configure("tag-source", [("tag".to_owned(), "crm".to_owned())].into())
         .unwrap();
     assert_eq!(import(&acme, &["x"])[0]["fields"]["notes"], "crm: x");
 }
@@ -492,9 +527,11 @@ fn a_change_never_reaches_an_operation_already_running() {
     let host = host(dir.path());
     install(&host, "tag-source");
     let acme = admin(&host, "acme");
-    acme.companies().define_field("notes", FieldType::Text, false)
+    acme.companies()
+        .define_field("notes", FieldType::Text, false)
         .unwrap();
-    acme.plugins().enable("tag-source", EnableOptions::new().config("tag", "web"))
+    acme.plugins()
+        .enable("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
     let csv = dir.path().join("partners.csv");
     std::fs::write(&csv, "Name\nAda\nBea\nCy\n").unwrap();
@@ -503,20 +540,26 @@ fn a_change_never_reaches_an_operation_already_running() {
     // the import is still running.
     let options = ImportOptions::partners(Some(AccessScope::Both)).batch_rows(1);
     let mut changed = false;
-    acme.imports().file_with_progress(&csv, &options, &mut |_| {
-        if !changed {
-            let other = admin(&host, "acme");
-            other
-                .plugins().configure("tag-source", [("tag".to_owned(), "crm".to_owned())].into())
-                .unwrap();
-            other.plugins().disable("tag-source").unwrap();
-            changed = true;
-        }
-    })
-    .unwrap();
+    acme.imports()
+        .file_with_progress(&csv, &options, &mut |_| {
+            if !changed {
+                let other = admin(&host, "acme");
+                other
+                    .plugins()
+                    .configure("tag-source", [("tag".to_owned(), "crm".to_owned())].into())
+                    .unwrap();
+                other.plugins().disable("tag-source").unwrap();
+                changed = true;
+            }
+        })
+        .unwrap();
     assert!(changed, "the import reported progress between batches");
     for name in ["Ada", "Bea", "Cy"] {
-        let company = acme.companies().get(CompanyKey::Name(name)).unwrap().unwrap();
+        let company = acme
+            .companies()
+            .get(CompanyKey::Name(name))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             company.fields.get("notes"),
             Some(&FieldValue::from(format!("web: {name}"))),
@@ -527,7 +570,11 @@ fn a_change_never_reaches_an_operation_already_running() {
     // The next operation sees the change: the plugin is off.
     std::fs::write(&csv, "Name\nDee\n").unwrap();
     acme.imports().file(&csv, &options).unwrap();
-    let dee = acme.companies().get(CompanyKey::Name("Dee")).unwrap().unwrap();
+    let dee = acme
+        .companies()
+        .get(CompanyKey::Name("Dee"))
+        .unwrap()
+        .unwrap();
     assert_eq!(dee.fields.get("notes"), None);
 }
 
@@ -539,21 +586,28 @@ fn lookup_rejects_other_tenants_ids_and_plugins_never_run_for_other_tenants() {
     install(&host, "tag-source");
     let acme = admin(&host, "acme");
     let globex = admin(&host, "globex");
-    let ours = acme.companies().add(NewCompany::new("Acme Customer")).unwrap();
-    let theirs = globex
-        .companies().add(NewCompany::new("Globex Secret"))
+    let ours = acme
+        .companies()
+        .add(NewCompany::new("Acme Customer"))
         .unwrap();
-    acme.plugins().enable(
-        "lookup-probe",
-        EnableOptions::new().grant(Capability::ReadCompanies),
-    )
-    .unwrap();
-    acme.plugins().enable("tag-source", EnableOptions::new().config("tag", "web"))
+    let theirs = globex
+        .companies()
+        .add(NewCompany::new("Globex Secret"))
+        .unwrap();
+    acme.plugins()
+        .enable(
+            "lookup-probe",
+            EnableOptions::new().grant(Capability::ReadCompanies),
+        )
+        .unwrap();
+    acme.plugins()
+        .enable("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
 
     let body = |tenant: &Tenant<'_>, id: i64| {
         let out = tenant
-            .hooks().run(ExtensionPoint::Notifier, share(&id.to_string()), None)
+            .hooks()
+            .run(ExtensionPoint::Notifier, share(&id.to_string()), None)
             .unwrap();
         out["send"][0]["body"].as_str().unwrap().to_owned()
     };
@@ -575,23 +629,29 @@ fn the_audit_log_tells_the_whole_story() {
     let host = host(dir.path());
     install(&host, "lookup-probe");
     let acme = admin(&host, "acme");
-    acme.plugins().enable("lookup-probe", EnableOptions::new().breaker_threshold(1))
+    acme.plugins()
+        .enable("lookup-probe", EnableOptions::new().breaker_threshold(1))
         .unwrap();
-    acme.plugins().grant("lookup-probe", Capability::ReadCompanies)
+    acme.plugins()
+        .grant("lookup-probe", Capability::ReadCompanies)
         .unwrap();
-    acme.plugins().revoke("lookup-probe", Capability::ReadCompanies)
+    acme.plugins()
+        .revoke("lookup-probe", Capability::ReadCompanies)
         .unwrap();
     acme.plugins().disable("lookup-probe").unwrap();
-    acme.plugins().enable("lookup-probe", EnableOptions::new().priority(5))
+    acme.plugins()
+        .enable("lookup-probe", EnableOptions::new().priority(5))
         .unwrap();
     // Denied look-up, fail-closed, threshold 1: the breaker trips on the first share.
-    acme.hooks().run(ExtensionPoint::Notifier, share("1"), None)
+    acme.hooks()
+        .run(ExtensionPoint::Notifier, share("1"), None)
         .unwrap();
     host.install_plugin(&plugin_bytes("lookup-probe"), OPS)
         .unwrap();
 
     let story: Vec<(String, String, Option<String>)> = acme
-        .audit().list()
+        .audit()
+        .list()
         .unwrap()
         .into_iter()
         .filter(|e| e.subject == "plugin:lookup-probe")

@@ -69,14 +69,16 @@ fn tenant_with_share(host: &Host, id: &str, users: usize, per_hour: u32) -> Shar
     }
     let company = tenant.companies().add(NewCompany::new("Customer")).unwrap();
     let plan = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "Plan".into(),
             ..NewPlan::default()
         })
         .unwrap();
     tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             plan,
             Audience::Users,
             emails.iter().map(String::as_str),
@@ -126,7 +128,8 @@ fn one_tenants_backlog_never_holds_back_another_tenants_share_or_code() {
     );
     assert!(
         small
-            .outbox().list(Some(OutboxStatus::Pending))
+            .outbox()
+            .list(Some(OutboxStatus::Pending))
             .unwrap()
             .is_empty()
     );
@@ -195,8 +198,17 @@ fn concurrent_deliverers_never_send_more_than_the_hourly_limit() {
     assert_eq!(files_in(mailbox.join("globex")), 7);
     let host = Host::open(&db, HostConfig::default()).unwrap();
     let acme = host.tenant("acme").unwrap();
-    assert_eq!(acme.outbox().list(Some(OutboxStatus::Sent)).unwrap().len(), 5);
-    assert_eq!(acme.outbox().list(Some(OutboxStatus::Pending)).unwrap().len(), 35);
+    assert_eq!(
+        acme.outbox().list(Some(OutboxStatus::Sent)).unwrap().len(),
+        5
+    );
+    assert_eq!(
+        acme.outbox()
+            .list(Some(OutboxStatus::Pending))
+            .unwrap()
+            .len(),
+        35
+    );
 }
 
 /// The import size limit of the tenants whose imports run next to other processes: their files
@@ -237,7 +249,8 @@ fn links(host: &Host, tenant: &str, plan: i64, emails: &[String]) -> Vec<String>
         .iter()
         .map(|email| {
             let receipt = tenant
-                .shares().share(&ShareRequest::new(plan, Audience::Users, [email.as_str()]))
+                .shares()
+                .share(&ShareRequest::new(plan, Audience::Users, [email.as_str()]))
                 .unwrap();
             receipt.links[0].link.clone()
         })
@@ -269,7 +282,8 @@ fn imports_shares_link_opens_codes_and_company_adds_in_parallel_processes_all_su
         }
         let company = tenant.companies().add(NewCompany::new("Customer")).unwrap();
         let plan = tenant
-            .plans().create(&NewPlan {
+            .plans()
+            .create(&NewPlan {
                 company_id: company,
                 name: "Plan".into(),
                 ..NewPlan::default()
@@ -375,11 +389,13 @@ fn a_dry_run_reports_what_the_real_run_then_does_with_repeats_inside_the_file() 
     let acme = host.tenant("acme").unwrap();
     let partners = "External ID,Name\nP-1,Bennett\nP-2,Carver\n";
     let options = ImportOptions::partners(Some(AccessScope::Both));
-    acme.imports().bytes("partners.csv", partners.as_bytes(), &options)
+    acme.imports()
+        .bytes("partners.csv", partners.as_bytes(), &options)
         .unwrap();
     let existing = "External ID,Name,Managed By\nE-1,Existing,Bennett\n";
     let companies = ImportOptions::companies();
-    acme.imports().bytes("existing.csv", existing.as_bytes(), &companies)
+    acme.imports()
+        .bytes("existing.csv", existing.as_bytes(), &companies)
         .unwrap();
 
     // Names and external ids repeated inside the file (in another case, after a rename), a
@@ -412,7 +428,8 @@ fn a_dry_run_reports_what_the_real_run_then_does_with_repeats_inside_the_file() 
     };
     let before = acme.companies().page(0, 100).unwrap();
     let dry = acme
-        .imports().bytes("c.csv", csv.as_bytes(), &companies.clone().dry_run(true))
+        .imports()
+        .bytes("c.csv", csv.as_bytes(), &companies.clone().dry_run(true))
         .unwrap();
     assert_eq!(
         acme.companies().page(0, 100).unwrap(),
@@ -421,7 +438,8 @@ fn a_dry_run_reports_what_the_real_run_then_does_with_repeats_inside_the_file() 
     );
     assert_eq!(acme.imports().jobs().unwrap().len(), 2);
     let real = acme
-        .imports().bytes("c.csv", csv.as_bytes(), &companies)
+        .imports()
+        .bytes("c.csv", csv.as_bytes(), &companies)
         .unwrap();
     // Row 7 has no external id: the update by name clears E-1 from the record row 6 renamed, so
     // row 11 creates a record with E-1.

@@ -45,13 +45,17 @@ fn date(text: &str) -> FieldValue {
 /// | Initech     | -          | EMEA   | -         | 10    | true     | 2024-12-31 | gold_plus |
 /// | 100% Data   | Data 50%   | -      | 1500000   | 5     | false    | 2022-06-30 | silver    |
 fn seed(acme: &Tenant<'_>) {
-    acme.companies().define_field("seats", FieldType::Number, false)
+    acme.companies()
+        .define_field("seats", FieldType::Number, false)
         .unwrap();
-    acme.companies().define_field("reseller", FieldType::Boolean, false)
+    acme.companies()
+        .define_field("reseller", FieldType::Boolean, false)
         .unwrap();
-    acme.companies().define_field("since", FieldType::Date, false)
+    acme.companies()
+        .define_field("since", FieldType::Date, false)
         .unwrap();
-    acme.companies().define_field("tier", FieldType::Text, false)
+    acme.companies()
+        .define_field("tier", FieldType::Text, false)
         .unwrap();
     let companies = [
         NewCompany::new("Northwind")
@@ -96,7 +100,8 @@ fn seed(acme: &Tenant<'_>) {
 /// The names criteria select, sorted.
 fn names(tenant: &Tenant<'_>, criteria: &Criteria) -> Vec<String> {
     let selection = tenant
-        .criteria().run(criteria)
+        .criteria()
+        .run(criteria)
         .unwrap_or_else(|e| panic!("{criteria:?}: {e}"));
     assert_eq!(selection.count, selection.companies.len());
     let mut names: Vec<String> = selection.companies.into_iter().map(|c| c.name).collect();
@@ -146,7 +151,8 @@ fn logic_error(tenant: &Tenant<'_>, filters: usize, logic: &str) -> (usize, Stri
         .map(|_| f("region", Operator::IsNotNull, []))
         .collect();
     let error = tenant
-        .criteria().run(&Criteria::new(filters).logic(logic))
+        .criteria()
+        .run(&Criteria::new(filters).logic(logic))
         .unwrap_err();
     match error.kind() {
         ErrorKind::Criteria {
@@ -697,7 +703,8 @@ fn logic_errors_point_at_the_position() {
     }
     // People read positions from 1.
     let shown = acme
-        .criteria().run(
+        .criteria()
+        .run(
             &Criteria::new(vec![
                 f("region", Operator::IsNull, []),
                 f("region", Operator::IsNull, []),
@@ -731,18 +738,21 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
 
     // Not installed, then installed but not enabled: refused, naming the plugin.
     let error = acme
-        .criteria().run(&Criteria::new(vec![tier("gold")]))
+        .criteria()
+        .run(&Criteria::new(vec![tier("gold")]))
         .unwrap_err();
     assert!(error.to_string().contains("arr-tier"), "{error}");
     host.install_plugin(&support::plugin_bytes("arr-tier"), ADMIN)
         .unwrap();
     let error = acme
-        .criteria().run(&Criteria::new(vec![tier("gold")]))
+        .criteria()
+        .run(&Criteria::new(vec![tier("gold")]))
         .unwrap_err();
     assert!(error.to_string().contains("arr-tier"), "{error}");
 
     // Enabled with the default tiers: bronze < 50k <= silver < 250k <= gold < 1M <= platinum.
-    acme.plugins().enable("arr-tier", EnableOptions::new())
+    acme.plugins()
+        .enable("arr-tier", EnableOptions::new())
         .unwrap();
     assert_eq!(one(&acme, tier("gold")), sorted(&["Contoso"]));
     assert_eq!(one(&acme, tier("Silver")), sorted(&["Northwind"]));
@@ -790,15 +800,16 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
     );
 
     // The tenant's configuration is the plugin's: a custom tier list changes the answers.
-    acme.plugins().configure(
-        "arr-tier",
-        [(
-            "tiers".to_owned(),
-            "small=0..100000,big=100000..".to_owned(),
-        )]
-        .into(),
-    )
-    .unwrap();
+    acme.plugins()
+        .configure(
+            "arr-tier",
+            [(
+                "tiers".to_owned(),
+                "small=0..100000,big=100000..".to_owned(),
+            )]
+            .into(),
+        )
+        .unwrap();
     assert_eq!(
         one(&acme, tier("big")),
         sorted(&["100% Data", "Contoso", "Northwind"])
@@ -806,7 +817,8 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
 
     // A tier the configuration does not define fails the selection (fail-closed), naming it.
     let error = acme
-        .criteria().run(&Criteria::new(vec![tier("gold")]))
+        .criteria()
+        .run(&Criteria::new(vec![tier("gold")]))
         .unwrap_err();
     let shown = error.to_string();
     assert!(
@@ -818,7 +830,8 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
     // no company the plugin would be asked about.
     let globex = host.tenant("globex").unwrap();
     let error = globex
-        .criteria().run(&Criteria::new(vec![tier("big")]))
+        .criteria()
+        .run(&Criteria::new(vec![tier("big")]))
         .unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::PluginNotEnabled { plugin, .. } if plugin == "arr-tier"),
@@ -827,7 +840,8 @@ fn a_plugin_filter_runs_next_to_the_built_in_ones() {
     // The same when the built-in filters leave no candidate.
     acme.plugins().disable("arr-tier").unwrap();
     let error = acme
-        .criteria().run(&Criteria::new(vec![
+        .criteria()
+        .run(&Criteria::new(vec![
             f("region", Eq, [t("Atlantis")]),
             tier("big"),
         ]))
@@ -846,7 +860,8 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
     use Operator::*;
     host.install_plugin(&support::plugin_bytes("partner-welcome"), ADMIN)
         .unwrap();
-    acme.plugins().enable("partner-welcome", EnableOptions::new())
+    acme.plugins()
+        .enable("partner-welcome", EnableOptions::new())
         .unwrap();
 
     let emea = Criteria::new(vec![f("region", Eq, [t("EMEA")])]);
@@ -857,7 +872,8 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
     assert!(acme.partners().list().unwrap().is_empty());
 
     let tagged = acme
-        .partners().tag_by_criteria(&emea, Some(AccessScope::RelationshipRecords))
+        .partners()
+        .tag_by_criteria(&emea, Some(AccessScope::RelationshipRecords))
         .unwrap();
     assert_eq!(tagged.len(), 2);
     // Each new partner went through the partner-created hook.
@@ -874,7 +890,8 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
         assert_eq!(ctas[0].name, "Partner onboarding");
     }
     let partners: Vec<(String, AccessScope)> = acme
-        .partners().list()
+        .partners()
+        .list()
         .unwrap()
         .into_iter()
         .map(|p| (p.company.name, p.scope))
@@ -888,7 +905,8 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
     );
     // The criteria now see them as partners.
     let northwind = acme
-        .companies().get(CompanyKey::Name("northwind"))
+        .companies()
+        .get(CompanyKey::Name("northwind"))
         .unwrap()
         .unwrap();
     assert_eq!(northwind.managed_as, ManagedAs::Partner);
@@ -896,43 +914,55 @@ fn tagging_the_matches_makes_them_partners_with_the_chosen_scope() {
     // Running the same criteria again tags nothing new; with another scope it is refused, not
     // silently ignored: the error names the command that changes a partner's scope.
     let again = acme
-        .partners().tag_by_criteria(&emea, Some(AccessScope::RelationshipRecords))
+        .partners()
+        .tag_by_criteria(&emea, Some(AccessScope::RelationshipRecords))
         .unwrap();
     assert!(again.is_empty(), "{again:?}");
     let other_scope = acme
-        .partners().tag_by_criteria(&emea, Some(AccessScope::Both))
+        .partners()
+        .tag_by_criteria(&emea, Some(AccessScope::Both))
         .unwrap_err();
     assert!(
         other_scope.to_string().contains("cshost partner scope"),
         "{other_scope}"
     );
     assert!(
-        acme.partners().list()
+        acme.partners()
+            .list()
             .unwrap()
             .iter()
             .all(|p| p.scope == AccessScope::RelationshipRecords)
     );
-    assert_eq!(acme.ctas().list(northwind.id.parse().unwrap()).unwrap().len(), 1);
+    assert_eq!(
+        acme.ctas()
+            .list(northwind.id.parse().unwrap())
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Criteria that do not run tag nothing.
     let before = acme.partners().list().unwrap().len();
     assert!(
-        acme.partners().tag_by_criteria(
-            &Criteria::new(vec![f("arr", Contains, [t("1")])]),
-            Some(AccessScope::Both)
-        )
-        .is_err()
+        acme.partners()
+            .tag_by_criteria(
+                &Criteria::new(vec![f("arr", Contains, [t("1")])]),
+                Some(AccessScope::Both)
+            )
+            .is_err()
     );
     assert_eq!(acme.partners().list().unwrap().len(), before);
 
     // A tenant at the company level gets company records, and cannot ask for more.
     let globex = host.tenant("globex").unwrap();
     globex
-        .companies().add(NewCompany::new("Umbrella").field("region", "EMEA"))
+        .companies()
+        .add(NewCompany::new("Umbrella").field("region", "EMEA"))
         .unwrap();
     assert!(
         globex
-            .partners().tag_by_criteria(&emea, Some(AccessScope::Both))
+            .partners()
+            .tag_by_criteria(&emea, Some(AccessScope::Both))
             .is_err()
     );
     globex.partners().tag_by_criteria(&emea, None).unwrap();
@@ -949,23 +979,28 @@ fn a_record_keeps_its_one_partner_when_matches_are_given_to_another() {
     let acme = admin(&host);
     use Operator::*;
     let (bennett, _) = acme
-        .partners().add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
+        .partners()
+        .add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
         .unwrap();
     let (orbit, _) = acme
-        .partners().add(NewCompany::new("Orbit Resellers"), Some(AccessScope::Both))
+        .partners()
+        .add(NewCompany::new("Orbit Resellers"), Some(AccessScope::Both))
         .unwrap();
     // Bennett takes every reseller the criteria select.
     let resellers = acme
-        .criteria().run(&Criteria::new(vec![f("reseller", Eq, [t("true")])]))
+        .criteria()
+        .run(&Criteria::new(vec![f("reseller", Eq, [t("true")])]))
         .unwrap();
     assert_eq!(resellers.count, 2);
     for company in &resellers.companies {
-        acme.companies().set_managed_by(company.id.parse().unwrap(), Some(bennett))
+        acme.companies()
+            .set_managed_by(company.id.parse().unwrap(), Some(bennett))
             .unwrap();
     }
     // The selection shows who manages each record now.
     let managed = acme
-        .criteria().run(&Criteria::new(vec![f("reseller", Eq, [t("true")])]))
+        .criteria()
+        .run(&Criteria::new(vec![f("reseller", Eq, [t("true")])]))
         .unwrap();
     assert!(
         managed
@@ -983,7 +1018,10 @@ fn a_record_keeps_its_one_partner_when_matches_are_given_to_another() {
         .id
         .parse()
         .unwrap();
-    let error = acme.companies().set_managed_by(northwind, Some(orbit)).unwrap_err();
+    let error = acme
+        .companies()
+        .set_managed_by(northwind, Some(orbit))
+        .unwrap_err();
     match error.kind() {
         ErrorKind::AlreadyManaged {
             record,
@@ -997,23 +1035,37 @@ fn a_record_keeps_its_one_partner_when_matches_are_given_to_another() {
         other => panic!("expected AlreadyManaged, got {other:?}"),
     }
     assert!(error.to_string().contains("Bennett & Co."), "{error}");
-    let still = acme.companies().get(CompanyKey::Id(northwind)).unwrap().unwrap();
+    let still = acme
+        .companies()
+        .get(CompanyKey::Id(northwind))
+        .unwrap()
+        .unwrap();
     assert_eq!(still.managed_by, Some(bennett.to_string()));
     // Giving it to the same partner again is no change; clearing it first frees it for Orbit.
-    acme.companies().set_managed_by(northwind, Some(bennett)).unwrap();
+    acme.companies()
+        .set_managed_by(northwind, Some(bennett))
+        .unwrap();
     acme.companies().set_managed_by(northwind, None).unwrap();
-    acme.companies().set_managed_by(northwind, Some(orbit)).unwrap();
+    acme.companies()
+        .set_managed_by(northwind, Some(orbit))
+        .unwrap();
     assert_eq!(
-        acme.companies().get(CompanyKey::Id(northwind))
+        acme.companies()
+            .get(CompanyKey::Id(northwind))
             .unwrap()
             .unwrap()
             .managed_by,
         Some(orbit.to_string())
     );
     // Only a partner can manage records: a customer is refused as a manager.
-    let customer = acme.companies().get(CompanyKey::Name("Fabrikam")).unwrap().unwrap();
+    let customer = acme
+        .companies()
+        .get(CompanyKey::Name("Fabrikam"))
+        .unwrap()
+        .unwrap();
     let error = acme
-        .companies().set_managed_by(customer.id.parse().unwrap(), Some(northwind))
+        .companies()
+        .set_managed_by(customer.id.parse().unwrap(), Some(northwind))
         .unwrap_err();
     assert!(error.to_string().contains("not a partner"), "{error}");
 }
@@ -1025,7 +1077,8 @@ fn manual_selection_searches_by_name_and_tags_by_id() {
     let acme = admin(&host);
     let globex = host.tenant("globex").unwrap();
     globex
-        .companies().add(NewCompany::new("Northwind Globex"))
+        .companies()
+        .add(NewCompany::new("Northwind Globex"))
         .unwrap();
 
     // Search ignores case, finds the text anywhere in the name, and only in this tenant.
@@ -1047,7 +1100,8 @@ fn manual_selection_searches_by_name_and_tags_by_id() {
     );
 
     let ids: Vec<i64> = acme
-        .companies().search("o", 10)
+        .companies()
+        .search("o", 10)
         .unwrap()
         .iter()
         .filter(|c| c.name == "Contoso" || c.name == "Northwind")
@@ -1057,7 +1111,8 @@ fn manual_selection_searches_by_name_and_tags_by_id() {
     let tagged = acme.partners().tag(&ids, Some(AccessScope::Both)).unwrap();
     assert_eq!(tagged.len(), 2);
     let partners: Vec<String> = acme
-        .partners().list()
+        .partners()
+        .list()
         .unwrap()
         .into_iter()
         .map(|p| p.company.name)
@@ -1075,7 +1130,8 @@ fn manual_selection_searches_by_name_and_tags_by_id() {
         .unwrap();
     if other != fabrikam {
         let error = acme
-            .partners().tag(&[fabrikam, other], Some(AccessScope::Both))
+            .partners()
+            .tag(&[fabrikam, other], Some(AccessScope::Both))
             .unwrap_err();
         assert!(
             matches!(error.kind(), ErrorKind::NotFound { id, .. } if *id == other.to_string()),
@@ -1084,7 +1140,8 @@ fn manual_selection_searches_by_name_and_tags_by_id() {
         assert_eq!(acme.partners().list().unwrap().len(), 2, "all or nothing");
     }
     let error = acme
-        .partners().tag(&[fabrikam, 999_999], Some(AccessScope::Both))
+        .partners()
+        .tag(&[fabrikam, 999_999], Some(AccessScope::Both))
         .unwrap_err();
     assert!(error.to_string().contains("999999"), "{error}");
     assert_eq!(acme.partners().list().unwrap().len(), 2, "all or nothing");
@@ -1097,7 +1154,8 @@ fn criteria_never_select_another_tenants_companies() {
     let host = setup(dir.path());
     let globex = host.tenant("globex").unwrap();
     globex
-        .companies().add(NewCompany::new("Umbrella").field("region", "EMEA"))
+        .companies()
+        .add(NewCompany::new("Umbrella").field("region", "EMEA"))
         .unwrap();
     assert_eq!(
         one(&globex, f("region", Operator::IsNotNull, [])),
@@ -1120,23 +1178,27 @@ fn changing_a_fields_type_converts_its_values_or_names_the_records_that_do_not_f
     let dir = tempfile::tempdir().unwrap();
     let host = host(dir.path());
     let acme = admin(&host);
-    acme.companies().define_field("tier", FieldType::Text, false)
+    acme.companies()
+        .define_field("tier", FieldType::Text, false)
         .unwrap();
-    acme.companies().define_field("seats", FieldType::Text, false)
+    acme.companies()
+        .define_field("seats", FieldType::Text, false)
         .unwrap();
     for (name, tier, seats) in [("Gold Co", "gold", "10"), ("Silver Co", "2", "2.5")] {
-        acme.companies().add(
-            NewCompany::new(name)
-                .field("tier", tier)
-                .field("seats", seats),
-        )
-        .unwrap();
+        acme.companies()
+            .add(
+                NewCompany::new(name)
+                    .field("tier", tier)
+                    .field("seats", seats),
+            )
+            .unwrap();
     }
     acme.companies().add(NewCompany::new("Bare Co")).unwrap();
 
     // `gold` is no number: the change is refused, naming the record, and nothing changes.
     let error = acme
-        .companies().define_field("tier", FieldType::Number, false)
+        .companies()
+        .define_field("tier", FieldType::Number, false)
         .unwrap_err();
     let message = error.to_string();
     assert!(
@@ -1147,19 +1209,22 @@ fn changing_a_fields_type_converts_its_values_or_names_the_records_that_do_not_f
     let tier = tier.iter().find(|f| f.name == "tier").unwrap();
     assert_eq!(tier.field_type, FieldType::Text);
     let error = acme
-        .criteria().run(&Criteria::new(vec![f("tier", Operator::Gt, [n(1)])]))
+        .criteria()
+        .run(&Criteria::new(vec![f("tier", Operator::Gt, [n(1)])]))
         .unwrap_err();
     assert!(error.to_string().contains("text field"), "{error}");
 
     // Every value of `seats` is a number: they are converted, and compare as numbers.
-    acme.companies().define_field("seats", FieldType::Number, false)
+    acme.companies()
+        .define_field("seats", FieldType::Number, false)
         .unwrap();
     assert_eq!(
         one(&acme, f("seats", Operator::Gt, [n(5)])),
         sorted(&["Gold Co"])
     );
     let silver = acme
-        .companies().get(CompanyKey::Name("Silver Co"))
+        .companies()
+        .get(CompanyKey::Name("Silver Co"))
         .unwrap()
         .unwrap();
     assert_eq!(silver.fields["seats"], FieldValue::Number(2.5));
@@ -1172,7 +1237,8 @@ fn a_custom_field_cannot_take_a_built_in_name() {
     let acme = admin(&host);
     for name in ["managed_by", "managed_as", "id", "tenant_id", "created_at"] {
         let error = acme
-            .companies().define_field(name, FieldType::Text, false)
+            .companies()
+            .define_field(name, FieldType::Text, false)
             .unwrap_err();
         assert!(error.to_string().contains("reserved"), "{name}: {error}");
     }

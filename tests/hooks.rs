@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cs_host::model::Date;
 use cs_host::EnableOptions;
+use cs_host::model::Date;
 use cs_host::{
     Host, Licence, ManualClock, NewCompany, NewPlan, TenantLevel, generate_partners_csv,
 };
@@ -52,7 +52,8 @@ fn killing_an_import_with_partner_welcome_leaves_every_partner_its_cta_exactly_o
         .unwrap();
         host.tenant("acme")
             .unwrap()
-            .plugins().enable("partner-welcome", EnableOptions::new())
+            .plugins()
+            .enable("partner-welcome", EnableOptions::new())
             .unwrap();
     }
     let cshost = || {
@@ -163,16 +164,22 @@ fn share_killed_while_notifying(dir: &Path) -> PathBuf {
         host.create_tenant("acme", "Acme", TenantLevel::Company)
             .unwrap();
         let tenant = host.tenant("acme").unwrap();
-        tenant.access().add_admin("csm@acme.example", "Cem").unwrap();
         tenant
-            .users().add("vic@acme.example", "Vic Viewer", Licence::Viewer)
+            .access()
+            .add_admin("csm@acme.example", "Cem")
             .unwrap();
         tenant
-            .users().add("fay@acme.example", "Fay Full", Licence::Full)
+            .users()
+            .add("vic@acme.example", "Vic Viewer", Licence::Viewer)
+            .unwrap();
+        tenant
+            .users()
+            .add("fay@acme.example", "Fay Full", Licence::Full)
             .unwrap();
         let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
         tenant
-            .plans().create(&NewPlan {
+            .plans()
+            .create(&NewPlan {
                 company_id: company,
                 name: "Onboarding".into(),
                 due_date: Date::new(2026, 6, 30),
@@ -185,7 +192,8 @@ fn share_killed_while_notifying(dir: &Path) -> PathBuf {
         host.install_plugin(&support::plugin_bytes("slow-notifier"), "ops@acme.example")
             .unwrap();
         tenant
-            .plugins().enable("slow-notifier", EnableOptions::new().config("ms", "800"))
+            .plugins()
+            .enable("slow-notifier", EnableOptions::new().config("ms", "800"))
             .unwrap();
     }
     let mut child = cshost_on(&db)

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::process::Command;
 
 use cs_host::model::{AccessScope, FieldValue};
-use cs_host::{EnableOptions, FailurePolicy};
 use cs_host::{
     CompanyKey, ErrorKind, Host, ImportOptions, ImportTarget, JobStatus, Mapping, NewCompany,
     RowErrorKind, TenantLevel,
 };
+use cs_host::{EnableOptions, FailurePolicy};
 
 fn host_at(path: &Path) -> Host {
     let config = support::host_config();
@@ -20,7 +20,8 @@ fn host_at(path: &Path) -> Host {
             .unwrap();
         host.tenant("acme")
             .unwrap()
-            .access().add_admin("admin@acme.example", "Ada")
+            .access()
+            .add_admin("admin@acme.example", "Ada")
             .unwrap();
     }
     host
@@ -39,11 +40,13 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     // Quoted fields holding separators and line breaks; semicolons detected; a BOM.
     let data = "\u{feff}Name;Industry;Email\n\"Lumen; Lark\";\"Retail\nand more\";a@b.example\nPlain;Software;c@d.example\n";
     let job = acme
-        .imports().bytes("quoted.csv", data.as_bytes(), &partners())
+        .imports()
+        .bytes("quoted.csv", data.as_bytes(), &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (2, 0), "{job:?}");
     let lumen = acme
-        .companies().get(CompanyKey::Name("Lumen; Lark"))
+        .companies()
+        .get(CompanyKey::Name("Lumen; Lark"))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -56,14 +59,23 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     for unit in "Name,Country\nZoë Ltd,GB\n".encode_utf16() {
         utf16.extend(unit.to_le_bytes());
     }
-    let job = acme.imports().bytes("utf16.csv", &utf16, &partners()).unwrap();
+    let job = acme
+        .imports()
+        .bytes("utf16.csv", &utf16, &partners())
+        .unwrap();
     assert_eq!(job.created, 1);
-    assert!(acme.companies().get(CompanyKey::Name("Zoë Ltd")).unwrap().is_some());
+    assert!(
+        acme.companies()
+            .get(CompanyKey::Name("Zoë Ltd"))
+            .unwrap()
+            .is_some()
+    );
 
     // Ragged rows, an empty Name, a bad number: those rows fail by row and column.
     let data = "Name,Country,ARR\nGood,DE,10\nShort,DE\n,FR,5\nBadArr,US,lots\n";
     let job = acme
-        .imports().bytes("ragged.csv", data.as_bytes(), &partners())
+        .imports()
+        .bytes("ragged.csv", data.as_bytes(), &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (1, 3), "{job:?}");
     let rows: Vec<(u64, Option<&str>)> = job
@@ -81,7 +93,8 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     // Invalid UTF-8 in a file read as UTF-8 fails that row, naming the column.
     let data = b"Name,Country\nGood Two,DE\nBad\xff\xfe,FR\n";
     let job = acme
-        .imports().bytes(
+        .imports()
+        .bytes(
             "latin.csv",
             data,
             &partners().encoding(cs_host::Encoding::Utf8),
@@ -93,7 +106,8 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     // Refused before reading rows: no Name column, duplicate headers, unknown fields, missing
     // mapped columns, over the size limit.
     let refused = |data: &str, options: ImportOptions| {
-        acme.imports().bytes("bad.csv", data.as_bytes(), &options)
+        acme.imports()
+            .bytes("bad.csv", data.as_bytes(), &options)
             .unwrap_err()
             .to_string()
     };
@@ -105,7 +119,8 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     assert!(refused("Name\nA\n", missing).contains("mapped column `Company` is not in the file"));
     acme.imports().set_size_limit(10).unwrap();
     let err = acme
-        .imports().bytes("big.csv", b"Name\nA long name\n", &partners())
+        .imports()
+        .bytes("big.csv", b"Name\nA long name\n", &partners())
         .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::FileTooLarge { limit: 10, .. }),
@@ -114,7 +129,8 @@ fn csv_edge_cases_are_read_or_refused_by_name() {
     acme.imports().set_size_limit(2 * 1024 * 1024).unwrap();
     // No job was left behind by the refusals.
     assert!(
-        acme.imports().jobs()
+        acme.imports()
+            .jobs()
             .unwrap()
             .iter()
             .all(|j| j.status == JobStatus::Completed)
@@ -128,7 +144,10 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
     let acme = host.tenant("acme").unwrap();
     let file = support::root().join("examples/data/partners.csv");
 
-    let dry = acme.imports().file(&file, &partners().dry_run(true)).unwrap();
+    let dry = acme
+        .imports()
+        .file(&file, &partners().dry_run(true))
+        .unwrap();
     assert_eq!((dry.id, dry.created), (None, 6));
     assert!(
         acme.partners().list().unwrap().is_empty(),
@@ -145,15 +164,18 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
     // Customers managed by the partners; an unknown partner fails the row by column.
     let companies = support::root().join("examples/data/companies.csv");
     let job = acme
-        .imports().file(&companies, &ImportOptions::companies())
+        .imports()
+        .file(&companies, &ImportOptions::companies())
         .unwrap();
     assert_eq!((job.created, job.failed), (8, 0), "{:?}", job.errors);
     let aurora = acme
-        .companies().get(CompanyKey::Name("Aurora Logistics"))
+        .companies()
+        .get(CompanyKey::Name("Aurora Logistics"))
         .unwrap()
         .unwrap();
     let bennett = acme
-        .companies().get(CompanyKey::Name("bennett & co."))
+        .companies()
+        .get(CompanyKey::Name("bennett & co."))
         .unwrap()
         .unwrap();
     assert_eq!(aurora.managed_by, Some(bennett.id.clone()));
@@ -162,7 +184,8 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
     // partner that manages it now.
     let data = "External ID,Name,Managed By\nC-1001,Aurora Logistics,Tui Cloud Advisors\nC-1009,New Co,Nobody Inc\n";
     let job = acme
-        .imports().bytes("move.csv", data.as_bytes(), &ImportOptions::companies())
+        .imports()
+        .bytes("move.csv", data.as_bytes(), &ImportOptions::companies())
         .unwrap();
     assert_eq!(job.failed, 2);
     assert!(
@@ -172,7 +195,9 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
     );
     assert!(job.errors[1].reason.contains("no partner `Nobody Inc`"));
     let mut csv = Vec::new();
-    acme.imports().write_error_csv(job.id.unwrap(), &mut csv).unwrap();
+    acme.imports()
+        .write_error_csv(job.id.unwrap(), &mut csv)
+        .unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert!(
         csv.starts_with("row,outcome,column,field,plugin,reason\n1,failed,Managed By,managed_by,,"),
@@ -182,7 +207,8 @@ fn reimport_is_idempotent_dry_run_writes_nothing_and_errors_download_as_csv() {
     // The sample CSV maps itself and imports.
     let sample = acme.imports().sample_csv(ImportTarget::Partners).unwrap();
     let job = acme
-        .imports().bytes("sample.csv", sample.as_bytes(), &partners())
+        .imports()
+        .bytes("sample.csv", sample.as_bytes(), &partners())
         .unwrap();
     assert_eq!(job.created + job.updated, 2, "{job:?}");
 }
@@ -196,7 +222,8 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
         host.install_plugin(&support::plugin_bytes(name), "admin@acme.example")
             .unwrap();
     }
-    acme.plugins().enable("normalize-partner", EnableOptions::default())
+    acme.plugins()
+        .enable("normalize-partner", EnableOptions::default())
         .unwrap();
     let file = support::root().join("examples/data/partners.csv");
     let job = acme.imports().file(&file, &partners()).unwrap();
@@ -208,7 +235,8 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
     assert_eq!(rejected.field.as_deref(), Some("email"));
     assert_eq!(rejected.column.as_deref(), Some("Email"));
     let bennett = acme
-        .companies().get(CompanyKey::Name("Bennett & Co."))
+        .companies()
+        .get(CompanyKey::Name("Bennett & Co."))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -216,14 +244,16 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
         FieldValue::from("partners@bennett.co")
     );
 
-    acme.plugins().enable(
-        "panic",
-        EnableOptions::default().failure_policy(FailurePolicy::FailClosed),
-    )
-    .unwrap();
+    acme.plugins()
+        .enable(
+            "panic",
+            EnableOptions::default().failure_policy(FailurePolicy::FailClosed),
+        )
+        .unwrap();
     let data = "Name\nOne\nTwo\nThree\n";
     let job = acme
-        .imports().bytes("trap.csv", data.as_bytes(), &partners())
+        .imports()
+        .bytes("trap.csv", data.as_bytes(), &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (0, 3), "{job:?}");
     assert!(
@@ -232,7 +262,12 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
             .all(|e| e.plugin.as_deref() == Some("panic"))
     );
     assert!(job.errors.iter().all(|e| e.outcome == RowErrorKind::Failed));
-    assert!(acme.companies().get(CompanyKey::Name("One")).unwrap().is_none());
+    assert!(
+        acme.companies()
+            .get(CompanyKey::Name("One"))
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
@@ -243,10 +278,12 @@ fn a_mapper_setting_a_field_the_schema_lacks_is_named_with_the_command_that_adds
     host.install_plugin(&support::plugin_bytes("tag-source"), "admin@acme.example")
         .unwrap();
     // tag-source writes `notes`, which this tenant has not defined.
-    acme.plugins().enable("tag-source", EnableOptions::new().config("tag", "web"))
+    acme.plugins()
+        .enable("tag-source", EnableOptions::new().config("tag", "web"))
         .unwrap();
     let job = acme
-        .imports().bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
+        .imports()
+        .bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (0, 2), "{job:?}");
     let error = &job.errors[0];
@@ -264,10 +301,12 @@ fn a_mapper_setting_a_field_the_schema_lacks_is_named_with_the_command_that_adds
     );
 
     // Once the field exists, the same rows go in.
-    acme.companies().define_field("notes", cs_host::FieldType::Text, false)
+    acme.companies()
+        .define_field("notes", cs_host::FieldType::Text, false)
         .unwrap();
     let job = acme
-        .imports().bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
+        .imports()
+        .bytes("notes.csv", b"Name\nOne\nTwo\n", &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (2, 0), "{job:?}");
 }
@@ -354,7 +393,11 @@ fn a_process_killed_mid_import_leaves_whole_rows_and_a_rerun_completes() {
     assert_eq!(rerun.status, JobStatus::Completed);
     assert_eq!(rerun.updated, in_db);
     assert_eq!(rerun.created, rows - in_db);
-    assert_eq!(acme.partners().list().unwrap().len() as u64, rows, "no duplicates");
+    assert_eq!(
+        acme.partners().list().unwrap().len() as u64,
+        rows,
+        "no duplicates"
+    );
 }
 
 /// Runs `cshost --db DB ARGS…` with `stdin` as its standard input.
@@ -414,7 +457,13 @@ fn a_piped_file_over_the_size_limit_is_stopped_at_the_limit() {
     );
     // Nothing past the limit went in: at most the rows of the bytes before it.
     let host = host_at(&db);
-    let partners = host.tenant("acme").unwrap().partners().list().unwrap().len();
+    let partners = host
+        .tenant("acme")
+        .unwrap()
+        .partners()
+        .list()
+        .unwrap()
+        .len();
     assert!(
         partners * "Piped Partner 0000\n".len() <= limit,
         "{partners}"
@@ -430,7 +479,8 @@ fn a_file_without_line_ends_is_refused_with_bounded_memory() {
     let acme = host.tenant("acme").unwrap();
     acme.imports().set_size_limit(1 << 30).unwrap();
     let err = acme
-        .imports().file(Path::new("/dev/zero"), &partners())
+        .imports()
+        .file(Path::new("/dev/zero"), &partners())
         .unwrap_err();
     assert!(
         err.to_string().contains("a line longer than 1048576 bytes"),
@@ -441,7 +491,8 @@ fn a_file_without_line_ends_is_refused_with_bounded_memory() {
     let long = "x".repeat(70_000);
     let data = format!("Name,Industry\nShort Ltd,Retail\nLong Ltd,{long}\nAfter Ltd,Retail\n");
     let job = acme
-        .imports().bytes("long.csv", data.as_bytes(), &partners())
+        .imports()
+        .bytes("long.csv", data.as_bytes(), &partners())
         .unwrap();
     assert_eq!((job.created, job.failed), (2, 1), "{job:?}");
     assert_eq!(job.errors[0].row, 2);
@@ -462,13 +513,19 @@ fn one_invalid_utf8_row_fails_alone_and_the_others_keep_their_accents() {
         .as_bytes()
         .to_vec();
     data.extend(b"Bad \xFF Row,DE\nZo\xC3\xAB Ltd,GB\n");
-    let job = acme.imports().bytes("mixed.csv", &data, &partners()).unwrap();
+    let job = acme
+        .imports()
+        .bytes("mixed.csv", &data, &partners())
+        .unwrap();
     assert_eq!(job.properties.encoding.as_str(), "utf-8");
     assert_eq!((job.created, job.failed), (3, 1), "{job:?}");
     assert_eq!(job.errors[0].row, 3);
     for name in ["Müller GmbH", "École Sàrl", "Zoë Ltd"] {
         assert!(
-            acme.companies().get(CompanyKey::Name(name)).unwrap().is_some(),
+            acme.companies()
+                .get(CompanyKey::Name(name))
+                .unwrap()
+                .is_some(),
             "{name}"
         );
     }
@@ -484,11 +541,14 @@ fn formula_cells_in_the_error_csv_are_neutralised() {
     let data = format!("Name,\"{}\"\nAcme,-1+2\n", hostile.replace('"', "\"\""));
     let options = partners().mapping(Mapping::new().map("Name", "name").map(hostile, "arr"));
     let job = acme
-        .imports().bytes("hostile.csv", data.as_bytes(), &options)
+        .imports()
+        .bytes("hostile.csv", data.as_bytes(), &options)
         .unwrap();
     assert_eq!(job.failed, 1, "{job:?}");
     let mut out = Vec::new();
-    acme.imports().write_error_csv(job.id.unwrap(), &mut out).unwrap();
+    acme.imports()
+        .write_error_csv(job.id.unwrap(), &mut out)
+        .unwrap();
     let mut reader = csv::Reader::from_reader(out.as_slice());
     let row = reader.records().next().unwrap().unwrap();
     assert_eq!(&row[2], format!("'{hostile}"));
@@ -503,7 +563,8 @@ fn empty_and_headerless_files_are_refused_with_what_to_do() {
     let host = host_at(&dir.path().join("cs.db"));
     let acme = host.tenant("acme").unwrap();
     let err = acme
-        .imports().bytes("empty.csv", b"", &partners())
+        .imports()
+        .bytes("empty.csv", b"", &partners())
         .unwrap_err();
     assert!(
         err.to_string().contains("empty.csv: the file is empty"),
@@ -512,7 +573,8 @@ fn empty_and_headerless_files_are_refused_with_what_to_do() {
 
     let headless = b"Acme Corp,DE\nGlobex,US\n";
     let err = acme
-        .imports().bytes("headless.csv", headless, &partners())
+        .imports()
+        .bytes("headless.csv", headless, &partners())
         .unwrap_err();
     let message = err.to_string();
     assert!(
@@ -524,13 +586,15 @@ fn empty_and_headerless_files_are_refused_with_what_to_do() {
         .has_header(false)
         .mapping(Mapping::new().map("1", "name").map("2", "country"));
     let job = acme
-        .imports().bytes("headless.csv", headless, &options)
+        .imports()
+        .bytes("headless.csv", headless, &options)
         .unwrap();
     assert_eq!(job.created, 2);
 
     // Data quoted with `'` under a header without quotes.
     let job = acme
-        .imports().bytes(
+        .imports()
+        .bytes(
             "single.csv",
             b"Name,Country\n'Lumen, Inc','DE'\n",
             &partners(),
@@ -538,7 +602,8 @@ fn empty_and_headerless_files_are_refused_with_what_to_do() {
         .unwrap();
     assert_eq!(job.created, 1, "{job:?}");
     assert!(
-        acme.companies().get(CompanyKey::Name("Lumen, Inc"))
+        acme.companies()
+            .get(CompanyKey::Name("Lumen, Inc"))
             .unwrap()
             .is_some()
     );
@@ -612,7 +677,8 @@ fn a_second_import_of_a_tenant_is_refused_while_one_runs_and_not_after_a_kill() 
     let host = host_at(&db);
     let acme = host.tenant("acme").unwrap();
     while acme
-        .imports().jobs()
+        .imports()
+        .jobs()
         .unwrap()
         .first()
         .is_none_or(|j| j.rows == 0)
@@ -649,9 +715,11 @@ fn slow_import_setup(dir: &Path, rows: u64) -> (std::path::PathBuf, std::path::P
     )
     .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
-    acme.companies().define_field("notes", cs_host::FieldType::Text, false)
+    acme.companies()
+        .define_field("notes", cs_host::FieldType::Text, false)
         .unwrap();
-    acme.plugins().enable("slow-mapper", EnableOptions::new())
+    acme.plugins()
+        .enable("slow-mapper", EnableOptions::new())
         .unwrap();
     let csv = dir.join("slow.csv");
     let mut data = String::from("Name,Notes\n");
@@ -712,7 +780,8 @@ fn assert_cancelled(db: &Path, id: i64, total: u64) {
     assert_eq!(job.created, job.rows, "{job:?}");
     assert_eq!(acme.partners().list().unwrap().len() as u64, job.created);
     let last = acme
-        .companies().get(CompanyKey::Name(&format!("P{}", job.rows)))
+        .companies()
+        .get(CompanyKey::Name(&format!("P{}", job.rows)))
         .unwrap()
         .expect("the last row counted is written");
     assert_eq!(
@@ -806,7 +875,8 @@ fn a_slow_import_reports_progress_every_second_and_stops_when_cancelled() {
     // Batches of 5,000 rows: no batch commits before the cancel, so every report comes from
     // between the batches' commits.
     let job = acme
-        .imports().file_with_progress(&csv, &options, &mut |p| {
+        .imports()
+        .file_with_progress(&csv, &options, &mut |p| {
             reports.push((started.elapsed(), p));
             // Cancelled once rows are being written (the first 256 mapped rows take 5 s).
             if p.rows > 0 {
@@ -845,18 +915,28 @@ fn names_that_differ_only_in_non_ascii_case_are_one_company() {
     let ecole = acme.companies().add(NewCompany::new("École")).unwrap();
     let data = "Name,Country\nécole,FR\nÄrzte,DE\närzte,AT\nSTRASSE,DE\nStraße,CH\n";
     let job = acme
-        .imports().bytes("case.csv", data.as_bytes(), &ImportOptions::companies())
+        .imports()
+        .bytes("case.csv", data.as_bytes(), &ImportOptions::companies())
         .unwrap();
     assert_eq!((job.created, job.updated, job.failed), (2, 3, 0), "{job:?}");
-    let found = acme.companies().get(CompanyKey::Name("ÉCOLE")).unwrap().unwrap();
+    let found = acme
+        .companies()
+        .get(CompanyKey::Name("ÉCOLE"))
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, ecole.to_string());
     assert_eq!(found.fields["country"], FieldValue::from("FR"));
-    let arzte = acme.companies().get(CompanyKey::Name("ÄRZTE")).unwrap().unwrap();
+    let arzte = acme
+        .companies()
+        .get(CompanyKey::Name("ÄRZTE"))
+        .unwrap()
+        .unwrap();
     assert_eq!(arzte.fields["country"], FieldValue::from("AT"));
     assert_eq!(acme.companies().search("", 100).unwrap().len(), 3);
     // Imported again, and from another file in yet another case: still one each.
     let job = acme
-        .imports().bytes(
+        .imports()
+        .bytes(
             "again.csv",
             "Name\nécole\nÄRZTE\n".as_bytes(),
             &ImportOptions::companies(),
@@ -866,7 +946,8 @@ fn names_that_differ_only_in_non_ascii_case_are_one_company() {
     assert_eq!(acme.companies().search("", 100).unwrap().len(), 3);
     // A partner added by hand under a name that exists in another case is warned about.
     let (_, report) = acme
-        .partners().add(NewCompany::new("école"), Some(AccessScope::Both))
+        .partners()
+        .add(NewCompany::new("école"), Some(AccessScope::Both))
         .unwrap();
     assert!(
         report
@@ -903,6 +984,10 @@ fn companies_written_before_names_were_folded_are_found_in_any_case() {
     drop(db);
     let host = host_at(&path);
     let acme = host.tenant("acme").unwrap();
-    let found = acme.companies().get(CompanyKey::Name("ÄRZTE EG")).unwrap().unwrap();
+    let found = acme
+        .companies()
+        .get(CompanyKey::Name("ÄRZTE EG"))
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, id.to_string());
 }

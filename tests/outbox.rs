@@ -25,15 +25,18 @@ fn setup() -> (Host, ManualClock, i64) {
     let tenant = host.tenant("acme").unwrap();
     for who in ["ann", "bob", "cy"] {
         tenant
-            .users().add(&format!("{who}@acme.example"), who, Licence::Viewer)
+            .users()
+            .add(&format!("{who}@acme.example"), who, Licence::Viewer)
             .unwrap();
     }
     tenant
-        .users().add("csm@acme.example", "Cem", Licence::Full)
+        .users()
+        .add("csm@acme.example", "Cem", Licence::Full)
         .unwrap();
     let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
     let plan = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "Onboarding".into(),
             ..NewPlan::default()
@@ -46,7 +49,8 @@ fn share(host: &Host, plan: i64, emails: &[&str]) -> cs_host::ShareReceipt {
     host.tenant("acme")
         .unwrap()
         .acting_as("csm@acme.example")
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             plan,
             Audience::Users,
             emails.iter().copied(),
@@ -173,7 +177,8 @@ fn a_failed_delivery_stays_pending_with_its_error() {
     let pending = host
         .tenant("acme")
         .unwrap()
-        .outbox().list(Some(OutboxStatus::Pending))
+        .outbox()
+        .list(Some(OutboxStatus::Pending))
         .unwrap();
     assert_eq!(pending.len(), 1);
     assert!(pending[0].error.as_deref().unwrap().contains("127.0.0.1:1"));
@@ -206,18 +211,21 @@ fn the_rate_limit_holds_notifications_back_per_tenant_but_never_codes() {
         .unwrap();
     let other = host.tenant("globex").unwrap();
     other
-        .users().add("dee@globex.example", "Dee", Licence::Full)
+        .users()
+        .add("dee@globex.example", "Dee", Licence::Full)
         .unwrap();
     let company = other.companies().add(NewCompany::new("Hooli")).unwrap();
     let other_plan = other
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "P".into(),
             ..NewPlan::default()
         })
         .unwrap();
     other
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             other_plan,
             Audience::Users,
             ["dee@globex.example"],

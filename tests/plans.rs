@@ -28,7 +28,8 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
     let (host, company) = host();
     let tenant = host.tenant("acme").unwrap().acting_as("csm@acme.example");
     let plan = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "Onboarding".into(),
             plan_type: "Onboarding".into(),
@@ -36,10 +37,12 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
         })
         .unwrap();
     let objective = tenant
-        .plans().add_objective(plan, "Go live", date(2026, 4, 30), None)
+        .plans()
+        .add_objective(plan, "Go live", date(2026, 4, 30), None)
         .unwrap();
     let cta = tenant
-        .ctas().open(&NewCta {
+        .ctas()
+        .open(&NewCta {
             company_id: company,
             kind: CtaType::Objective,
             name: "Kick-off".into(),
@@ -50,7 +53,8 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
         })
         .unwrap();
     tenant
-        .plans().add_task(
+        .plans()
+        .add_task(
             TaskOf::Cta(cta),
             &NewTask {
                 name: "Book the room".into(),
@@ -60,7 +64,8 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
         )
         .unwrap();
     let late = tenant
-        .plans().add_task(
+        .plans()
+        .add_task(
             TaskOf::Cta(cta),
             &NewTask {
                 name: "Send the agenda".into(),
@@ -71,7 +76,8 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
         .unwrap();
 
     let error = tenant
-        .plans().set_status(plan, PlanStatus::Active)
+        .plans()
+        .set_status(plan, PlanStatus::Active)
         .unwrap_err();
     match error.kind() {
         ErrorKind::CtaDueBeforeTask { from, broken, .. } => {
@@ -94,7 +100,10 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
     assert_eq!(tenant.plans().get(plan).unwrap().status, PlanStatus::Draft);
 
     // The handbook's fix: re-apply the task's due date, which moves the CTA's.
-    tenant.plans().set_task_due(late, date(2026, 3, 20)).unwrap();
+    tenant
+        .plans()
+        .set_task_due(late, date(2026, 3, 20))
+        .unwrap();
     let loaded = tenant.plans().get(plan).unwrap();
     assert_eq!(loaded.ctas[0].due_date, date(2026, 3, 20));
     tenant.plans().set_status(plan, PlanStatus::Active).unwrap();
@@ -102,7 +111,8 @@ fn a_plan_stays_draft_while_a_cta_is_due_before_its_task() {
 
     // On an active plan, a task may not be added past its CTA's date.
     let refused = tenant
-        .plans().add_task(
+        .plans()
+        .add_task(
             TaskOf::Cta(cta),
             &NewTask {
                 name: "Follow up".into(),
@@ -123,7 +133,8 @@ fn the_contacts_switch_marks_objectives_external_and_each_can_go_back() {
     let (host, company) = host();
     let tenant = host.tenant("acme").unwrap();
     let plan = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "Adoption".into(),
             ..NewPlan::default()
@@ -135,7 +146,10 @@ fn the_contacts_switch_marks_objectives_external_and_each_can_go_back() {
     assert!(!loaded.share_with_contacts);
     assert!(loaded.objectives.iter().all(|o| !o.shared_externally));
 
-    tenant.plans().set_sharing_with_contacts(plan, true).unwrap();
+    tenant
+        .plans()
+        .set_sharing_with_contacts(plan, true)
+        .unwrap();
     tenant.plans().set_objective_shared(b, false).unwrap();
     let c = tenant.plans().add_objective(plan, "C", None, None).unwrap();
     let loaded = tenant.plans().get(plan).unwrap();
@@ -152,7 +166,8 @@ fn plans_and_ctas_check_what_they_point_at() {
     let (host, company) = host();
     let tenant = host.tenant("acme").unwrap();
     let missing = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company + 100,
             name: "X".into(),
             ..NewPlan::default()
@@ -169,7 +184,8 @@ fn plans_and_ctas_check_what_they_point_at() {
         "{missing}"
     );
     let blank = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "  ".into(),
             ..NewPlan::default()
@@ -179,14 +195,16 @@ fn plans_and_ctas_check_what_they_point_at() {
 
     let other = tenant.companies().add(NewCompany::new("Initech")).unwrap();
     let plan = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "P".into(),
             ..NewPlan::default()
         })
         .unwrap();
     let wrong_company = tenant
-        .ctas().open(&NewCta {
+        .ctas()
+        .open(&NewCta {
             company_id: other,
             kind: CtaType::Risk,
             name: "Churn".into(),
@@ -209,7 +227,8 @@ fn plans_and_ctas_check_what_they_point_at() {
         CtaType::Activity,
     ] {
         tenant
-            .ctas().open(&NewCta {
+            .ctas()
+            .open(&NewCta {
                 company_id: other,
                 kind,
                 name: format!("{kind:?}"),
@@ -229,7 +248,8 @@ fn plans_and_ctas_check_what_they_point_at() {
     tenant.ctas().close(ctas[0].id, "Handled by phone").unwrap();
     assert_eq!(tenant.ctas().list(other).unwrap()[0].status, "closed");
     let task = tenant
-        .plans().add_task(
+        .plans()
+        .add_task(
             TaskOf::Cta(ctas[1].id),
             &NewTask {
                 name: "Call".into(),
@@ -238,7 +258,10 @@ fn plans_and_ctas_check_what_they_point_at() {
         )
         .unwrap();
     tenant.plans().complete_task(task, true).unwrap();
-    assert_eq!(tenant.ctas().list(other).unwrap()[1].tasks[0].status, "done");
+    assert_eq!(
+        tenant.ctas().list(other).unwrap()[1].tasks[0].status,
+        "done"
+    );
     assert!(tenant.ctas().close(9_999, "gone").is_err());
     // Another tenant sees none of it.
     host.create_tenant("umbrella", "Umbrella", TenantLevel::Both)
@@ -262,19 +285,22 @@ fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
     let admin = "admin@acme.example";
     host.tenant("acme")
         .unwrap()
-        .access().add_admin(admin, "Ada")
+        .access()
+        .add_admin(admin, "Ada")
         .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as(admin);
     host.install_plugin(&support::plugin_bytes("partner-welcome"), admin)
         .unwrap();
-    acme.plugins().enable(
-        "partner-welcome",
-        EnableOptions::new().config("due-days", u32::MAX.to_string()),
-    )
-    .unwrap();
+    acme.plugins()
+        .enable(
+            "partner-welcome",
+            EnableOptions::new().config("due-days", u32::MAX.to_string()),
+        )
+        .unwrap();
 
     let (partner, report) = acme
-        .partners().add(NewCompany::new("Bennett & Co."), None)
+        .partners()
+        .add(NewCompany::new("Bennett & Co."), None)
         .unwrap();
     assert!(report.applied.is_empty(), "{report:?}");
     let refused = report.refused.join("\n");
@@ -286,12 +312,16 @@ fn a_lifecycle_plugin_cannot_open_a_cta_due_past_the_year_9999() {
     assert!(acme.ctas().list(partner).unwrap().is_empty());
 
     // A sane count opens the CTA, due that many days after today.
-    acme.plugins().configure(
-        "partner-welcome",
-        [("due-days".to_owned(), "14".to_owned())].into(),
-    )
-    .unwrap();
-    let (partner, report) = acme.partners().add(NewCompany::new("Contoso"), None).unwrap();
+    acme.plugins()
+        .configure(
+            "partner-welcome",
+            [("due-days".to_owned(), "14".to_owned())].into(),
+        )
+        .unwrap();
+    let (partner, report) = acme
+        .partners()
+        .add(NewCompany::new("Contoso"), None)
+        .unwrap();
     assert!(report.refused.is_empty(), "{report:?}");
     let ctas = acme.ctas().list(partner).unwrap();
     assert_eq!(ctas.len(), 1);
@@ -305,7 +335,8 @@ fn plan_with_late_ctas(
     ctas: usize,
 ) -> (i64, Vec<(i64, i64)>) {
     let plan = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "Onboarding".into(),
             ..NewPlan::default()
@@ -314,7 +345,8 @@ fn plan_with_late_ctas(
     let late = (0..ctas)
         .map(|n| {
             let cta = tenant
-                .ctas().open(&NewCta {
+                .ctas()
+                .open(&NewCta {
                     company_id: company,
                     kind: CtaType::Activity,
                     name: format!("CTA {n}"),
@@ -325,7 +357,8 @@ fn plan_with_late_ctas(
                 })
                 .unwrap();
             let task = tenant
-                .plans().add_task(
+                .plans()
+                .add_task(
                     TaskOf::Cta(cta),
                     &NewTask {
                         name: format!("Task {n}"),
@@ -366,7 +399,8 @@ fn every_plan_transition_is_allowed_or_refused_by_name_and_audited() {
     refused(PlanStatus::Draft, PlanStatus::Draft, "already draft");
     refused(PlanStatus::Complete, PlanStatus::Draft, "activated");
     let error = tenant
-        .plans().set_status(plan, PlanStatus::Active)
+        .plans()
+        .set_status(plan, PlanStatus::Active)
         .unwrap_err();
     let ErrorKind::CtaDueBeforeTask { broken, .. } = error.kind() else {
         panic!("{error:?}")
@@ -384,7 +418,10 @@ fn every_plan_transition_is_allowed_or_refused_by_name_and_audited() {
     );
     assert_eq!(status(&tenant), PlanStatus::Draft);
     for (_, task) in &late {
-        tenant.plans().set_task_due(*task, date(2026, 3, 20)).unwrap();
+        tenant
+            .plans()
+            .set_task_due(*task, date(2026, 3, 20))
+            .unwrap();
     }
     tenant.plans().set_status(plan, PlanStatus::Active).unwrap();
     assert_eq!(status(&tenant), PlanStatus::Active);
@@ -396,7 +433,10 @@ fn every_plan_transition_is_allowed_or_refused_by_name_and_audited() {
         "does not go back to draft",
     );
     refused(PlanStatus::Active, PlanStatus::Active, "already active");
-    tenant.plans().set_status(plan, PlanStatus::Complete).unwrap();
+    tenant
+        .plans()
+        .set_status(plan, PlanStatus::Complete)
+        .unwrap();
     assert_eq!(status(&tenant), PlanStatus::Complete);
 
     // Complete: not to draft, not to itself, not to active by a status change; reopening is
@@ -418,7 +458,8 @@ fn every_plan_transition_is_allowed_or_refused_by_name_and_audited() {
         "{no_reason}"
     );
     tenant
-        .plans().reopen(plan, "The customer added a second site")
+        .plans()
+        .reopen(plan, "The customer added a second site")
         .unwrap();
     assert_eq!(status(&tenant), PlanStatus::Active);
     let again = tenant.plans().reopen(plan, "twice").unwrap_err();
@@ -465,12 +506,19 @@ fn reopening_checks_the_cta_rule_like_activating() {
     let (host, company) = host();
     let tenant = host.tenant("acme").unwrap();
     let (plan, late) = plan_with_late_ctas(&tenant, company, 1);
-    tenant.plans().set_task_due(late[0].1, date(2026, 3, 20)).unwrap();
+    tenant
+        .plans()
+        .set_task_due(late[0].1, date(2026, 3, 20))
+        .unwrap();
     tenant.plans().set_status(plan, PlanStatus::Active).unwrap();
-    tenant.plans().set_status(plan, PlanStatus::Complete).unwrap();
+    tenant
+        .plans()
+        .set_status(plan, PlanStatus::Complete)
+        .unwrap();
     // While complete, a CTA task moves past its CTA (only an active plan refuses that).
     tenant
-        .plans().add_task(
+        .plans()
+        .add_task(
             TaskOf::Cta(late[0].0),
             &NewTask {
                 name: "Late review".into(),
@@ -487,7 +535,10 @@ fn reopening_checks_the_cta_rule_like_activating() {
             && message.contains("reopen again"),
         "{message}"
     );
-    assert_eq!(tenant.plans().get(plan).unwrap().status, PlanStatus::Complete);
+    assert_eq!(
+        tenant.plans().get(plan).unwrap().status,
+        PlanStatus::Complete
+    );
 }
 
 #[test]
@@ -522,7 +573,8 @@ fn the_command_line_walks_a_plan_through_its_states() {
         .unwrap()
         .tenant("acme")
         .unwrap()
-        .access().add_admin("csm@acme.example", "Cem")
+        .access()
+        .add_admin("csm@acme.example", "Cem")
         .unwrap();
     ok(&["company", "add", "--tenant", "acme", "Globex"]);
     let plan = ok(&[
@@ -584,13 +636,15 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
     let admin = host.tenant("acme").unwrap();
     // The CSM is the fixture's admin already.
     admin
-        .users().add("amy@acme.example", "amy@acme.example", Licence::Full)
+        .users()
+        .add("amy@acme.example", "amy@acme.example", Licence::Full)
         .unwrap();
     let initech = admin.companies().add(NewCompany::new("Initech")).unwrap();
     let csm = host.tenant("acme").unwrap().acting_as("csm@acme.example");
     let amy = host.tenant("acme").unwrap().acting_as("amy@acme.example");
     let late_low = csm
-        .ctas().open(&cta(
+        .ctas()
+        .open(&cta(
             globex,
             CtaType::Risk,
             "Late low",
@@ -599,7 +653,8 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
         ))
         .unwrap();
     let soon_low = csm
-        .ctas().open(&cta(
+        .ctas()
+        .open(&cta(
             globex,
             CtaType::Activity,
             "Soon low",
@@ -608,7 +663,8 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
         ))
         .unwrap();
     let soon_high = csm
-        .ctas().open(&cta(
+        .ctas()
+        .open(&cta(
             initech,
             CtaType::Expansion,
             "Soon high",
@@ -617,10 +673,12 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
         ))
         .unwrap();
     let undated = csm
-        .ctas().open(&cta(globex, CtaType::Risk, "Undated", Priority::High, None))
+        .ctas()
+        .open(&cta(globex, CtaType::Risk, "Undated", Priority::High, None))
         .unwrap();
     let amys = amy
-        .ctas().open(&cta(
+        .ctas()
+        .open(&cta(
             globex,
             CtaType::Risk,
             "Amy's",
@@ -629,7 +687,12 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
         ))
         .unwrap();
     let ids = |filter: &CtaFilter| -> Vec<i64> {
-        csm.ctas().cockpit(filter).unwrap().iter().map(|c| c.id).collect()
+        csm.ctas()
+            .cockpit(filter)
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect()
     };
 
     // Whoever opens a CTA owns it. "My CTAs", open, by due date then priority.
@@ -648,11 +711,14 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
     // Closing needs a reason and keeps it; closed CTAs leave the open list.
     let no_reason = csm.ctas().close(soon_low, " ").unwrap_err();
     assert!(no_reason.to_string().contains("reason"), "{no_reason}");
-    csm.ctas().close(soon_low, "Customer renewed early").unwrap();
+    csm.ctas()
+        .close(soon_low, "Customer renewed early")
+        .unwrap();
     assert!(csm.ctas().close(soon_low, "again").is_err());
     assert_eq!(ids(&mine), [soon_high, late_low, undated]);
     let closed = csm
-        .ctas().cockpit(&CtaFilter {
+        .ctas()
+        .cockpit(&CtaFilter {
             status: CtaStatus::Closed,
             ..CtaFilter::default()
         })
@@ -681,7 +747,10 @@ fn the_cockpit_lists_ctas_by_owner_company_and_status_soonest_and_highest_first(
         ..CtaFilter::default()
     };
     assert_eq!(ids(&amys_list), [amys, undated]);
-    let stranger = csm.ctas().assign(undated, "nobody@acme.example").unwrap_err();
+    let stranger = csm
+        .ctas()
+        .assign(undated, "nobody@acme.example")
+        .unwrap_err();
     assert!(
         matches!(stranger.kind(), ErrorKind::NotFound { .. }),
         "{stranger}"
@@ -710,7 +779,8 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
     let admin = "admin@acme.example";
     host.tenant("acme")
         .unwrap()
-        .access().add_admin(admin, "Ada")
+        .access()
+        .add_admin(admin, "Ada")
         .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as(admin);
     let globex = acme.companies().add(NewCompany::new("Globex")).unwrap();
@@ -719,32 +789,36 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
         due_in_days: days,
         owner: None,
     };
-    acme.playbooks().define(&Playbook {
-        name: "Account Triage".into(),
-        cta_type: CtaType::Risk,
-        tasks: vec![
-            task("Call the sponsor", Some(3)),
-            task("Review usage", Some(30)),
-        ],
-        default: true,
-    })
-    .unwrap();
-    acme.playbooks().define(&Playbook {
-        name: "Partner onboarding".into(),
-        cta_type: CtaType::Lifecycle,
-        tasks: vec![task("Send the welcome kit", Some(2))],
-        default: true,
-    })
-    .unwrap();
-    acme.playbooks().define(&Playbook {
-        name: "Executive escalation".into(),
-        cta_type: CtaType::Risk,
-        tasks: vec![task("Brief the VP", None)],
-        default: false,
-    })
-    .unwrap();
+    acme.playbooks()
+        .define(&Playbook {
+            name: "Account Triage".into(),
+            cta_type: CtaType::Risk,
+            tasks: vec![
+                task("Call the sponsor", Some(3)),
+                task("Review usage", Some(30)),
+            ],
+            default: true,
+        })
+        .unwrap();
+    acme.playbooks()
+        .define(&Playbook {
+            name: "Partner onboarding".into(),
+            cta_type: CtaType::Lifecycle,
+            tasks: vec![task("Send the welcome kit", Some(2))],
+            default: true,
+        })
+        .unwrap();
+    acme.playbooks()
+        .define(&Playbook {
+            name: "Executive escalation".into(),
+            cta_type: CtaType::Risk,
+            tasks: vec![task("Brief the VP", None)],
+            default: false,
+        })
+        .unwrap();
     let empty = acme
-        .playbooks().define(&Playbook {
+        .playbooks()
+        .define(&Playbook {
             name: "Empty".into(),
             cta_type: CtaType::Risk,
             tasks: vec![],
@@ -756,7 +830,8 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
     // Opened by a user: the type's default playbook's tasks, due from today, never after the
     // CTA, owned by the CTA's owner.
     let risk = acme
-        .ctas().open(&cta(
+        .ctas()
+        .open(&cta(
             globex,
             CtaType::Risk,
             "Usage dropped",
@@ -780,17 +855,23 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
     );
     // Another playbook on request, only for its type.
     assert_eq!(
-        acme.playbooks().apply(risk, "executive escalation").unwrap(),
+        acme.playbooks()
+            .apply(risk, "executive escalation")
+            .unwrap(),
         1
     );
     let activity = acme
-        .ctas().open(&cta(globex, CtaType::Activity, "QBR", Priority::Low, None))
+        .ctas()
+        .open(&cta(globex, CtaType::Activity, "QBR", Priority::Low, None))
         .unwrap();
     assert!(
         acme.ctas().list(globex).unwrap()[1].tasks.is_empty(),
         "no default for activity"
     );
-    let wrong = acme.playbooks().apply(activity, "Account Triage").unwrap_err();
+    let wrong = acme
+        .playbooks()
+        .apply(activity, "Account Triage")
+        .unwrap_err();
     assert!(wrong.to_string().contains("for risk CTAs"), "{wrong}");
     assert_eq!(acme.playbooks().list().unwrap().len(), 3);
 
@@ -798,9 +879,13 @@ fn a_playbook_gives_a_cta_of_its_type_its_tasks_when_a_user_or_a_plugin_opens_it
     // a plugin's CTA has no owner until someone is assigned.
     host.install_plugin(&support::plugin_bytes("partner-welcome"), admin)
         .unwrap();
-    acme.plugins().enable("partner-welcome", EnableOptions::new())
+    acme.plugins()
+        .enable("partner-welcome", EnableOptions::new())
         .unwrap();
-    let (partner, report) = acme.partners().add(NewCompany::new("Contoso"), None).unwrap();
+    let (partner, report) = acme
+        .partners()
+        .add(NewCompany::new("Contoso"), None)
+        .unwrap();
     assert!(report.refused.is_empty(), "{report:?}");
     let welcome = &acme.ctas().list(partner).unwrap()[0];
     assert!(welcome.source.starts_with("plugin:"), "{welcome:?}");
@@ -845,7 +930,8 @@ fn the_command_line_runs_the_cockpit_and_playbooks() {
         .unwrap()
         .tenant("acme")
         .unwrap()
-        .access().add_admin("csm@acme.example", "Cem")
+        .access()
+        .add_admin("csm@acme.example", "Cem")
         .unwrap();
     run(&["company", "add", "--tenant", "acme", "Globex"]);
     run(&[
@@ -919,10 +1005,12 @@ fn the_cockpit_lists_a_relationships_ctas() {
     let tenant = host.tenant("acme").unwrap().acting_as("csm@acme.example");
     let saas = tenant.relationship_types().add("SaaS").unwrap();
     let eu = tenant
-        .relationships().add(cs_host::NewRelationship::new(globex, saas, "Globex EU"))
+        .relationships()
+        .add(cs_host::NewRelationship::new(globex, saas, "Globex EU"))
         .unwrap();
     let on_eu = tenant
-        .ctas().open_on_relationship(
+        .ctas()
+        .open_on_relationship(
             eu,
             &cta(
                 globex,
@@ -934,7 +1022,8 @@ fn the_cockpit_lists_a_relationships_ctas() {
         )
         .unwrap();
     let urgent_eu = tenant
-        .ctas().open_on_relationship(
+        .ctas()
+        .open_on_relationship(
             eu,
             &cta(
                 globex,
@@ -946,7 +1035,8 @@ fn the_cockpit_lists_a_relationships_ctas() {
         )
         .unwrap();
     tenant
-        .ctas().open(&cta(
+        .ctas()
+        .open(&cta(
             globex,
             CtaType::Risk,
             "Company-wide",
@@ -955,7 +1045,8 @@ fn the_cockpit_lists_a_relationships_ctas() {
         ))
         .unwrap();
     let listed: Vec<i64> = tenant
-        .ctas().cockpit(&CtaFilter {
+        .ctas()
+        .cockpit(&CtaFilter {
             relationship_id: Some(eu),
             ..CtaFilter::default()
         })
@@ -966,7 +1057,8 @@ fn the_cockpit_lists_a_relationships_ctas() {
     assert_eq!(listed, [urgent_eu, on_eu], "same date: high priority first");
     assert_eq!(
         tenant
-            .ctas().cockpit(&CtaFilter {
+            .ctas()
+            .cockpit(&CtaFilter {
                 company_id: Some(globex),
                 ..CtaFilter::default()
             })

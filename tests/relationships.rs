@@ -4,8 +4,8 @@
 
 mod support;
 
-use cs_host::model::{AccessScope, Date, FieldValue, ManagedAs};
 use cs_host::EnableOptions;
+use cs_host::model::{AccessScope, Date, FieldValue, ManagedAs};
 use cs_host::{
     ErrorKind, FieldType, Host, ImportOptions, ImportTarget, Mapping, NewCompany, NewRelationship,
     RelationshipEdit, RowErrorKind, TenantLevel,
@@ -26,23 +26,33 @@ fn world() -> World {
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let operator = host.tenant("acme").unwrap();
-    operator.access().add_admin("admin@acme.example", "Ada").unwrap();
-    operator.access().add_admin("csm@acme.example", "Cem").unwrap();
+    operator
+        .access()
+        .add_admin("admin@acme.example", "Ada")
+        .unwrap();
+    operator
+        .access()
+        .add_admin("csm@acme.example", "Cem")
+        .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
     let company = acme.companies().add(NewCompany::new("Globex")).unwrap();
     let (partner, _) = acme
-        .partners().add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
+        .partners()
+        .add(NewCompany::new("Bennett & Co."), Some(AccessScope::Both))
         .unwrap();
     let (other_partner, _) = acme
-        .partners().add(
+        .partners()
+        .add(
             NewCompany::new("Northwind Partners"),
             Some(AccessScope::RelationshipRecords),
         )
         .unwrap();
     let saas = acme.relationship_types().add("SaaS").unwrap();
-    acme.relationship_types().define_field("SaaS", "seats", FieldType::Number, true)
+    acme.relationship_types()
+        .define_field("SaaS", "seats", FieldType::Number, true)
         .unwrap();
-    acme.relationship_types().define_field("saas", "go_live", FieldType::Date, false)
+    acme.relationship_types()
+        .define_field("saas", "go_live", FieldType::Date, false)
         .unwrap();
     World {
         host,
@@ -59,7 +69,8 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
     let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
     // No limit on the number of types; each has its own fields; names are unique.
     let on_prem = acme.relationship_types().add("On-premise").unwrap();
-    acme.relationship_types().define_field("On-premise", "servers", FieldType::Number, false)
+    acme.relationship_types()
+        .define_field("On-premise", "servers", FieldType::Number, false)
         .unwrap();
     let err = acme.relationship_types().add("saas").unwrap_err();
     assert!(err.to_string().contains("exists already"), "{err}");
@@ -83,7 +94,8 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
 
     // A relationship of the SaaS type: its fields are checked against that type's schema.
     let id = acme
-        .relationships().add(
+        .relationships()
+        .add(
             NewRelationship::new(w.company, w.saas, "Globex EU")
                 .field("seats", 250i64)
                 .field("go_live", "2026-03-01")
@@ -105,7 +117,8 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
 
     // Another type's field, a missing required field, a wrong type: refused, naming the field.
     let err = acme
-        .relationships().add(
+        .relationships()
+        .add(
             NewRelationship::new(w.company, w.saas, "Globex US")
                 .field("seats", 5i64)
                 .field("servers", 3i64),
@@ -116,51 +129,55 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
         "{err}"
     );
     let err = acme
-        .relationships().add(NewRelationship::new(w.company, w.saas, "Globex US"))
+        .relationships()
+        .add(NewRelationship::new(w.company, w.saas, "Globex US"))
         .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "seats"),
         "{err}"
     );
     let err = acme
-        .relationships().add(NewRelationship::new(w.company, w.saas, " ").field("seats", 1i64))
+        .relationships()
+        .add(NewRelationship::new(w.company, w.saas, " ").field("seats", 1i64))
         .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "name"),
         "{err}"
     );
     let err = acme
-        .relationships().add(NewRelationship::new(w.company, 999, "X").field("seats", 1i64))
+        .relationships()
+        .add(NewRelationship::new(w.company, 999, "X").field("seats", 1i64))
         .unwrap_err();
     assert!(
         err.to_string().contains("no relationship type `999`"),
         "{err}"
     );
     let other = acme
-        .relationships().add(
-            NewRelationship::new(w.company, on_prem, "Globex DC").field("servers", 12i64),
-        )
+        .relationships()
+        .add(NewRelationship::new(w.company, on_prem, "Globex DC").field("servers", 12i64))
         .unwrap();
 
     // Edit: a field set, one cleared, the name changed; the company and type stay.
-    acme.relationships().edit(
-        id,
-        RelationshipEdit {
-            name: Some("Globex Europe".into()),
-            fields: [
-                ("seats".to_owned(), FieldValue::Integer(300)),
-                ("go_live".to_owned(), FieldValue::Null),
-            ]
-            .into(),
-        },
-    )
-    .unwrap();
+    acme.relationships()
+        .edit(
+            id,
+            RelationshipEdit {
+                name: Some("Globex Europe".into()),
+                fields: [
+                    ("seats".to_owned(), FieldValue::Integer(300)),
+                    ("go_live".to_owned(), FieldValue::Null),
+                ]
+                .into(),
+            },
+        )
+        .unwrap();
     let r = acme.relationships().get(id).unwrap().unwrap();
     assert_eq!(r.name, "Globex Europe");
     assert_eq!(r.fields["seats"], FieldValue::Number(300.0));
     assert!(!r.fields.contains_key("go_live"));
     let err = acme
-        .relationships().edit(
+        .relationships()
+        .edit(
             id,
             RelationshipEdit {
                 fields: [("seats".to_owned(), FieldValue::Null)].into(),
@@ -189,10 +206,12 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
 
     // A field's type changes only when every value fits; a type in use cannot be deleted.
     let err = acme
-        .relationship_types().define_field("SaaS", "seats", FieldType::Date, true)
+        .relationship_types()
+        .define_field("SaaS", "seats", FieldType::Date, true)
         .unwrap_err();
     assert!(err.to_string().contains("Globex Europe"), "{err}");
-    acme.relationship_types().define_field("SaaS", "seats", FieldType::Text, true)
+    acme.relationship_types()
+        .define_field("SaaS", "seats", FieldType::Text, true)
         .unwrap();
     let r = acme.relationships().get(id).unwrap().unwrap();
     assert_eq!(r.fields["seats"], FieldValue::from("300"));
@@ -201,7 +220,12 @@ fn types_are_templates_with_their_own_fields_and_relationships_follow_their_type
     acme.relationships().delete(other).unwrap();
     acme.relationship_types().delete("On-premise").unwrap();
     assert!(acme.relationships().get(other).unwrap().is_none());
-    assert!(acme.relationship_types().get("On-premise").unwrap().is_none());
+    assert!(
+        acme.relationship_types()
+            .get("On-premise")
+            .unwrap()
+            .is_none()
+    );
 
     // Every change is audited by who made it.
     let log = acme.audit().list().unwrap();
@@ -226,19 +250,22 @@ fn managed_by_names_one_partner_and_a_partner_sees_the_relationships_it_manages(
     let acme = w.host.tenant("acme").unwrap();
     let customer = acme.companies().add(NewCompany::new("Initech")).unwrap();
     let eu = acme
-        .relationships().add(
+        .relationships()
+        .add(
             NewRelationship::new(w.company, w.saas, "Globex EU")
                 .field("seats", 1i64)
                 .managed_by(w.partner),
         )
         .unwrap();
     let us = acme
-        .relationships().add(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
+        .relationships()
+        .add(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
         .unwrap();
 
     // The manager must be a partner: a customer is refused, at creation and on change.
     let err = acme
-        .relationships().add(
+        .relationships()
+        .add(
             NewRelationship::new(w.company, w.saas, "X")
                 .field("seats", 1i64)
                 .managed_by(customer),
@@ -246,13 +273,15 @@ fn managed_by_names_one_partner_and_a_partner_sees_the_relationships_it_manages(
         .unwrap_err();
     assert!(err.to_string().contains("not a partner"), "{err}");
     let err = acme
-        .relationships().set_managed_by(us, Some(customer))
+        .relationships()
+        .set_managed_by(us, Some(customer))
         .unwrap_err();
     assert!(err.to_string().contains("not a partner"), "{err}");
 
     // One partner per relationship: the error names the partner managing it now.
     let err = acme
-        .relationships().set_managed_by(eu, Some(w.other_partner))
+        .relationships()
+        .set_managed_by(eu, Some(w.other_partner))
         .unwrap_err();
     match err.kind() {
         ErrorKind::AlreadyManaged {
@@ -266,12 +295,14 @@ fn managed_by_names_one_partner_and_a_partner_sees_the_relationships_it_manages(
         }
         other => panic!("{other:?}"),
     }
-    acme.relationships().set_managed_by(us, Some(w.other_partner))
+    acme.relationships()
+        .set_managed_by(us, Some(w.other_partner))
         .unwrap();
 
     // The typed query the access rules scope partner users with.
     let managed: Vec<i64> = acme
-        .relationships().managed_by(w.partner)
+        .relationships()
+        .managed_by(w.partner)
         .unwrap()
         .iter()
         .map(|r| r.id)
@@ -282,17 +313,20 @@ fn managed_by_names_one_partner_and_a_partner_sees_the_relationships_it_manages(
 
     // Clear, then give it to the other partner.
     acme.relationships().set_managed_by(eu, None).unwrap();
-    acme.relationships().set_managed_by(eu, Some(w.other_partner))
+    acme.relationships()
+        .set_managed_by(eu, Some(w.other_partner))
         .unwrap();
     let managed: Vec<i64> = acme
-        .relationships().managed_by(w.other_partner)
+        .relationships()
+        .managed_by(w.other_partner)
         .unwrap()
         .iter()
         .map(|r| r.id)
         .collect();
     assert_eq!(managed, [eu, us]);
     assert_eq!(
-        acme.companies().get(cs_host::CompanyKey::Id(w.partner))
+        acme.companies()
+            .get(cs_host::CompanyKey::Id(w.partner))
             .unwrap()
             .unwrap()
             .managed_as,
@@ -308,14 +342,16 @@ fn another_tenant_sees_none_of_it() {
         .unwrap();
     let acme = w.host.tenant("acme").unwrap();
     let id = acme
-        .relationships().add(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
+        .relationships()
+        .add(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
         .unwrap();
     let other = w.host.tenant("globex").unwrap();
     assert!(other.relationships().get(id).unwrap().is_none());
     assert!(other.relationships().list(None).unwrap().is_empty());
     assert!(other.relationship_types().list().unwrap().is_empty());
     let err = other
-        .relationships().add(NewRelationship::new(w.company, w.saas, "Stolen"))
+        .relationships()
+        .add(NewRelationship::new(w.company, w.saas, "Stolen"))
         .unwrap_err();
     assert!(err.to_string().contains("company"), "{err}");
 }
@@ -429,12 +465,14 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
     let w = world();
     let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
     let eu = acme
-        .relationships().add(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
+        .relationships()
+        .add(NewRelationship::new(w.company, w.saas, "Globex EU").field("seats", 1i64))
         .unwrap();
     let initech = acme.companies().add(NewCompany::new("Initech")).unwrap();
     let plan = |relationship: Option<i64>, name: &str| {
         let id = acme
-            .plans().create(&NewPlan {
+            .plans()
+            .create(&NewPlan {
                 company_id: w.company,
                 relationship_id: relationship,
                 name: name.into(),
@@ -462,21 +500,24 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
     let in_plan = acme.ctas().open(&cta(Some(eu_plan))).unwrap();
     let on_company = acme.ctas().open(&cta(None)).unwrap();
     let ids: Vec<i64> = acme
-        .ctas().of_relationship(eu)
+        .ctas()
+        .of_relationship(eu)
         .unwrap()
         .iter()
         .map(|c| c.id)
         .collect();
     assert_eq!(ids, [on_eu, in_plan]);
     assert!(
-        acme.ctas().list(w.company)
+        acme.ctas()
+            .list(w.company)
             .unwrap()
             .iter()
             .any(|c| c.id == on_company && c.relationship_id.is_none())
     );
     // A relationship of another company, or other than the plan's, is refused.
     let err = acme
-        .ctas().open_on_relationship(
+        .ctas()
+        .open_on_relationship(
             eu,
             &NewCta {
                 company_id: initech,
@@ -486,14 +527,17 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
         .unwrap_err();
     assert!(err.to_string().contains("not to company"), "{err}");
     let other = acme
-        .relationships().add(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
+        .relationships()
+        .add(NewRelationship::new(w.company, w.saas, "Globex US").field("seats", 1i64))
         .unwrap();
     let err = acme
-        .ctas().open_on_relationship(other, &cta(Some(eu_plan)))
+        .ctas()
+        .open_on_relationship(other, &cta(Some(eu_plan)))
         .unwrap_err();
     assert!(err.to_string().contains("is for relationship"), "{err}");
     let plans: Vec<i64> = acme
-        .plans().of_relationship(eu)
+        .plans()
+        .of_relationship(eu)
         .unwrap()
         .iter()
         .map(|p| p.id)
@@ -502,30 +546,33 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
 
     // Shares: the relationship's view holds only its plans' recipients, the subject names the
     // relationship, and revoking by relationship leaves the company's other plans alone.
-    acme.shares().share(&ShareRequest::new(
-        eu_plan,
-        Audience::Contacts,
-        ["ops@globex.example"],
-    ))
-    .unwrap();
+    acme.shares()
+        .share(&ShareRequest::new(
+            eu_plan,
+            Audience::Contacts,
+            ["ops@globex.example"],
+        ))
+        .unwrap();
     let outbox = acme.outbox().list(None).unwrap();
     assert!(
         outbox.iter().any(|m| m.recipient == "ops@globex.example"
             && m.subject == "EU rollout for Globex (Globex EU)"),
         "{outbox:?}"
     );
-    acme.shares().share(&ShareRequest::new(
-        company_plan,
-        Audience::Contacts,
-        ["cfo@globex.example"],
-    ))
-    .unwrap();
+    acme.shares()
+        .share(&ShareRequest::new(
+            company_plan,
+            Audience::Contacts,
+            ["cfo@globex.example"],
+        ))
+        .unwrap();
     let view = acme.shares().of_relationship(eu).unwrap();
     let emails: Vec<&str> = view.iter().map(|r| r.email.as_str()).collect();
     assert_eq!(emails, ["ops@globex.example"]);
     assert_eq!(acme.shares().revoke_relationship(eu).unwrap(), 1);
     let states: Vec<(String, cs_host::LinkState)> = acme
-        .shares().list(None)
+        .shares()
+        .list(None)
         .unwrap()
         .into_iter()
         .map(|r| (r.email, r.state))
@@ -533,7 +580,8 @@ fn plans_ctas_and_shares_are_scoped_to_a_relationship() {
     assert!(states.contains(&("ops@globex.example".into(), cs_host::LinkState::Revoked)));
     assert!(states.contains(&("cfo@globex.example".into(), cs_host::LinkState::Active)));
     assert!(
-        acme.audit().list()
+        acme.audit()
+            .list()
             .unwrap()
             .iter()
             .any(|e| e.action == "share.revoke" && e.subject == format!("relationship:{eu}"))
@@ -628,19 +676,23 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
 
     // Managed By on a company: the one-partner error says "clear it first", and clearing works.
     let customer = acme
-        .companies().add(NewCompany::new("Initech").managed_by(w.partner))
+        .companies()
+        .add(NewCompany::new("Initech").managed_by(w.partner))
         .unwrap();
     let err = acme
-        .companies().set_managed_by(customer, Some(w.other_partner))
+        .companies()
+        .set_managed_by(customer, Some(w.other_partner))
         .unwrap_err();
     assert!(err.to_string().contains("clear it first"), "{err}");
     acme.companies().set_managed_by(customer, None).unwrap();
-    acme.companies().set_managed_by(customer, Some(w.other_partner))
+    acme.companies()
+        .set_managed_by(customer, Some(w.other_partner))
         .unwrap();
 
     // A company another partner manages is not tagged as a partner.
     let err = acme
-        .partners().tag(&[customer], Some(AccessScope::Both))
+        .partners()
+        .tag(&[customer], Some(AccessScope::Both))
         .unwrap_err();
     assert!(
         err.to_string()
@@ -648,7 +700,8 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
         "{err}"
     );
     assert!(
-        acme.partners().list()
+        acme.partners()
+            .list()
             .unwrap()
             .iter()
             .all(|p| p.company.name != "Initech")
@@ -657,13 +710,16 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
     // Re-tagging a partner with another scope is refused, naming the command; the scope
     // command changes it.
     let err = acme
-        .partners().tag(&[w.partner], Some(AccessScope::CompanyRecords))
+        .partners()
+        .tag(&[w.partner], Some(AccessScope::CompanyRecords))
         .unwrap_err();
     assert!(err.to_string().contains("cshost partner scope"), "{err}");
-    acme.partners().set_scope(w.partner, Some(AccessScope::CompanyRecords))
+    acme.partners()
+        .set_scope(w.partner, Some(AccessScope::CompanyRecords))
         .unwrap();
     let scope = |id: i64| {
-        acme.partners().list()
+        acme.partners()
+            .list()
             .unwrap()
             .into_iter()
             .find(|p| p.company.id == id.to_string())
@@ -673,7 +729,8 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
 
     // Untagging: refused while the partner manages records, then a customer again.
     let rel = acme
-        .relationships().add(
+        .relationships()
+        .add(
             NewRelationship::new(w.company, w.saas, "Globex EU")
                 .field("seats", 1i64)
                 .managed_by(w.other_partner),
@@ -690,7 +747,8 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
     acme.partners().untag(w.other_partner).unwrap();
     assert_eq!(scope(w.other_partner), None);
     assert!(
-        acme.audit().list()
+        acme.audit()
+            .list()
             .unwrap()
             .iter()
             .any(|e| e.action == "partner.untag")
@@ -698,7 +756,8 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
 
     // Partners added by hand: the same name warns; the same name and external id is refused.
     let (_, report) = acme
-        .partners().add(
+        .partners()
+        .add(
             NewCompany::new("bennett & co.").field("external_id", "P-9"),
             Some(AccessScope::Both),
         )
@@ -708,7 +767,8 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
         "{report:?}"
     );
     let err = acme
-        .partners().add(
+        .partners()
+        .add(
             NewCompany::new("Bennett & Co.").field("external_id", "P-9"),
             Some(AccessScope::Both),
         )
@@ -717,14 +777,18 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
 
     // An objective goes internal again, and external.
     let plan = acme
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: w.company,
             name: "Onboarding".into(),
             share_with_contacts: true,
             ..NewPlan::default()
         })
         .unwrap();
-    let objective = acme.plans().add_objective(plan, "Go live", None, None).unwrap();
+    let objective = acme
+        .plans()
+        .add_objective(plan, "Go live", None, None)
+        .unwrap();
     acme.plans().set_objective_shared(objective, false).unwrap();
     assert!(!acme.plans().get(plan).unwrap().objectives[0].shared_externally);
     acme.plans().set_objective_shared(objective, true).unwrap();
@@ -732,7 +796,8 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
 
     // A CTA's due date moves, checked against its tasks.
     let cta = acme
-        .ctas().open(&NewCta {
+        .ctas()
+        .open(&NewCta {
             company_id: w.company,
             kind: CtaType::Risk,
             name: "Kick-off".into(),
@@ -743,7 +808,8 @@ fn the_commands_the_messages_ask_for_exist_and_the_smaller_seed_rules_hold() {
         })
         .unwrap();
     let task = acme
-        .plans().add_task(
+        .plans()
+        .add_task(
             TaskOf::Cta(cta),
             &NewTask {
                 name: "Book the room".into(),
@@ -773,20 +839,23 @@ fn a_draft_plan_can_be_shared_and_its_recipients_see_that_it_is_a_draft() {
     use cs_host::{Licence, NewPlan, Opened, PlanStatus, ShareRequest};
     let w = world();
     let acme = w.host.tenant("acme").unwrap().acting_as("csm@acme.example");
-    acme.users().add("vic@acme.example", "Vic", Licence::Full)
+    acme.users()
+        .add("vic@acme.example", "Vic", Licence::Full)
         .unwrap();
     let mut settings = acme.shares().settings().unwrap();
     settings.otp_required = false;
     acme.shares().set_settings(&settings).unwrap();
     let plan = acme
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: w.company,
             name: "Onboarding".into(),
             ..NewPlan::default()
         })
         .unwrap();
     let receipt = acme
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             plan,
             Audience::Users,
             ["vic@acme.example"],
@@ -907,13 +976,16 @@ fn import_world() -> (World, i64) {
         .unwrap()
         .acting_as("admin@acme.example");
     let initech = acme
-        .companies().add(NewCompany::new("Initech").field("external_id", "C-2"))
+        .companies()
+        .add(NewCompany::new("Initech").field("external_id", "C-2"))
         .unwrap();
     acme.relationship_types().add("On-premise").unwrap();
-    acme.relationship_types().define_field("On-premise", "servers", FieldType::Number, false)
+    acme.relationship_types()
+        .define_field("On-premise", "servers", FieldType::Number, false)
         .unwrap();
     for kind in ["SaaS", "On-premise"] {
-        acme.relationship_types().define_field(kind, "notes", FieldType::Text, false)
+        acme.relationship_types()
+            .define_field(kind, "notes", FieldType::Text, false)
             .unwrap();
     }
     (w, initech)
@@ -930,14 +1002,16 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
     w.host
         .install_plugin(&support::plugin_bytes("row-object"), "admin@acme.example")
         .unwrap();
-    acme.plugins().enable("row-object", EnableOptions::default())
+    acme.plugins()
+        .enable("row-object", EnableOptions::default())
         .unwrap();
     let csv = RELATIONSHIPS_CSV.as_bytes();
 
     // A dry run reports what would happen and writes nothing.
     let options = ImportOptions::relationships();
     let dry = acme
-        .imports().bytes("relationships.csv", csv, &options.clone().dry_run(true))
+        .imports()
+        .bytes("relationships.csv", csv, &options.clone().dry_run(true))
         .unwrap();
     assert_eq!(dry.id, None);
     assert_eq!(
@@ -949,7 +1023,8 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
     assert!(acme.relationships().list(None).unwrap().is_empty());
 
     let job = acme
-        .imports().bytes("relationships.csv", csv, &options)
+        .imports()
+        .bytes("relationships.csv", csv, &options)
         .unwrap();
     assert_eq!(
         (job.rows, job.created, job.updated, job.failed),
@@ -1023,7 +1098,8 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
     // Running the file again updates the same relationships: R-1 by its external id, the plant
     // by its natural key (company, type, name).
     let again = acme
-        .imports().bytes("relationships.csv", csv, &options)
+        .imports()
+        .bytes("relationships.csv", csv, &options)
         .unwrap();
     assert_eq!(
         (again.created, again.updated, again.failed),
@@ -1033,7 +1109,8 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
     );
     let changed = "Name,Company,Type,Servers\ninitech plant,Initech,on-premise,6\n";
     let job = acme
-        .imports().bytes("plant.csv", changed.as_bytes(), &options)
+        .imports()
+        .bytes("plant.csv", changed.as_bytes(), &options)
         .unwrap();
     assert_eq!((job.created, job.updated), (0, 1), "{:?}", job.errors);
     let all = acme.relationships().list(None).unwrap();
@@ -1050,7 +1127,8 @@ fn relationships_import_from_csv_with_a_field_mapper_row_errors_a_dry_run_and_no
     // An external id names one relationship: it cannot move to another type.
     let moved = "ID,Name,Company,Type,Servers\nR-1,Globex EU,Globex,On-premise,2\n";
     let job = acme
-        .imports().bytes("moved.csv", moved.as_bytes(), &options)
+        .imports()
+        .bytes("moved.csv", moved.as_bytes(), &options)
         .unwrap();
     assert_eq!(job.failed, 1);
     assert_eq!(job.errors[0].column.as_deref(), Some("ID"));
@@ -1071,11 +1149,13 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
         .acting_as("admin@acme.example");
     let options = ImportOptions::relationships();
     let err = acme
-        .imports().bytes("r.csv", b"Name,Type\nGlobex EU,SaaS\n", &options)
+        .imports()
+        .bytes("r.csv", b"Name,Type\nGlobex EU,SaaS\n", &options)
         .unwrap_err();
     assert!(err.to_string().contains("Company is not mapped"), "{err}");
     let err = acme
-        .imports().bytes("r.csv", b"Name,Company\nGlobex EU,Globex\n", &options)
+        .imports()
+        .bytes("r.csv", b"Name,Company\nGlobex EU,Globex\n", &options)
         .unwrap_err();
     assert!(err.to_string().contains("Type is not mapped"), "{err}");
     // An explicit mapping names the columns; an unknown target field lists the fields.
@@ -1084,7 +1164,8 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
         .map("Customer", "company")
         .map("Kind", "kind");
     let err = acme
-        .imports().bytes(
+        .imports()
+        .bytes(
             "r.csv",
             b"Product,Customer,Kind\nGlobex EU,Globex,SaaS\n",
             &options.clone().mapping(mapping),
@@ -1101,7 +1182,8 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
         .map("Kind", "type")
         .map("Seats", "seats");
     let job = acme
-        .imports().bytes(
+        .imports()
+        .bytes(
             "r.csv",
             b"Product,Customer,Kind,Seats\nGlobex EU,Globex,SaaS,3\n",
             &options.clone().mapping(mapping),
@@ -1110,19 +1192,25 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
     assert_eq!(job.created, 1, "{:?}", job.errors);
 
     // The sample CSV maps itself: a row of each type, another type's columns left empty.
-    let sample = acme.imports().sample_csv(ImportTarget::Relationships).unwrap();
+    let sample = acme
+        .imports()
+        .sample_csv(ImportTarget::Relationships)
+        .unwrap();
     let header = sample.lines().next().unwrap();
     assert!(
         header.starts_with("Name,Company,Type,External ID,Status,ARR,Renewal Date,")
             && header.ends_with(",Managed By"),
         "{sample}"
     );
-    acme.companies().add(NewCompany::new("Aurora Logistics"))
+    acme.companies()
+        .add(NewCompany::new("Aurora Logistics"))
         .unwrap();
-    acme.companies().add(NewCompany::new("Kiwi Health").field("external_id", "C-0002"))
+    acme.companies()
+        .add(NewCompany::new("Kiwi Health").field("external_id", "C-0002"))
         .unwrap();
     let job = acme
-        .imports().bytes("sample.csv", sample.as_bytes(), &options)
+        .imports()
+        .bytes("sample.csv", sample.as_bytes(), &options)
         .unwrap();
     assert_eq!(
         (job.created, job.failed),
@@ -1134,7 +1222,8 @@ fn a_relationship_import_needs_name_company_and_type_mapped_and_keeps_the_size_l
     // The tenant's size limit holds for relationship files too.
     acme.imports().set_size_limit(10).unwrap();
     let err = acme
-        .imports().bytes("big.csv", RELATIONSHIPS_CSV.as_bytes(), &options)
+        .imports()
+        .bytes("big.csv", RELATIONSHIPS_CSV.as_bytes(), &options)
         .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::FileTooLarge { .. }),
@@ -1295,13 +1384,15 @@ fn a_field_mapper_setting_a_field_the_rows_type_lacks_is_named_with_the_command_
     w.host
         .install_plugin(&support::plugin_bytes("row-object"), "admin@acme.example")
         .unwrap();
-    acme.plugins().enable("row-object", EnableOptions::default())
+    acme.plugins()
+        .enable("row-object", EnableOptions::default())
         .unwrap();
     // row-object writes `notes`, which the SaaS type does not have.
     let csv = "Name,Company,Type,Seats\nGlobex EU,Globex,SaaS,3\n";
     let options = ImportOptions::relationships();
     let job = acme
-        .imports().bytes("r.csv", csv.as_bytes(), &options)
+        .imports()
+        .bytes("r.csv", csv.as_bytes(), &options)
         .unwrap();
     assert_eq!((job.created, job.failed), (0, 1), "{job:?}");
     let error = &job.errors[0];
@@ -1313,10 +1404,12 @@ fn a_field_mapper_setting_a_field_the_rows_type_lacks_is_named_with_the_command_
         error.reason
     );
     // Once the type has the field, the row goes in.
-    acme.relationship_types().define_field("SaaS", "notes", FieldType::Text, false)
+    acme.relationship_types()
+        .define_field("SaaS", "notes", FieldType::Text, false)
         .unwrap();
     let job = acme
-        .imports().bytes("r.csv", csv.as_bytes(), &options)
+        .imports()
+        .bytes("r.csv", csv.as_bytes(), &options)
         .unwrap();
     assert_eq!((job.created, job.failed), (1, 0), "{job:?}");
 }

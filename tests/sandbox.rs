@@ -17,11 +17,11 @@ use cs_host::model::{
     AccessScope, Audience, Channel, Company, CtaType, FieldValue, Fields, LifecycleAction,
     Objective, Partner, Recipient, ShareEvent,
 };
-use cs_host::{RowOutcome, StaticDirectory};
 use cs_host::{
     Capability, EnableOptions, ExtensionPoint, Host, Limits, PluginContext, PluginError,
     PluginErrorKind, PluginRuntime, RuntimeConfig, TenantLevel,
 };
+use cs_host::{RowOutcome, StaticDirectory};
 use serde_json::json;
 
 use support::{load, plugin_bytes, runtime};
@@ -721,7 +721,8 @@ fn a_plugin_that_describes_itself_differently_after_install_is_refused() {
             .unwrap();
         host.tenant("acme")
             .unwrap()
-            .access().add_admin("admin@acme.example", "Ada")
+            .access()
+            .add_admin("admin@acme.example", "Ada")
             .unwrap();
         let installed = host
             .install_plugin(&plugin_bytes("describe-switcher"), OPS)
@@ -729,7 +730,8 @@ fn a_plugin_that_describes_itself_differently_after_install_is_refused() {
         host.tenant("acme")
             .unwrap()
             .acting_as("admin@acme.example")
-            .plugins().enable("describe-switcher", EnableOptions::new())
+            .plugins()
+            .enable("describe-switcher", EnableOptions::new())
             .unwrap();
         installed.plugin.manifest
     };
@@ -743,7 +745,10 @@ fn a_plugin_that_describes_itself_differently_after_install_is_refused() {
     for _ in 0..64 {
         let host = Host::open(&db, support::host_config()).unwrap();
         let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
-        match acme.hooks().run(ExtensionPoint::FieldMapper, input.clone(), None) {
+        match acme
+            .hooks()
+            .run(ExtensionPoint::FieldMapper, input.clone(), None)
+        {
             Ok(out) => {
                 // It agreed this time: it sees exactly what the recorded manifest allows.
                 let seen = out[0]["fields"]["name"].as_str().unwrap().to_owned();
@@ -775,10 +780,12 @@ fn host_with(dir: &std::path::Path, plugin: &str, options: EnableOptions) -> Hos
         .unwrap();
     host.tenant("acme")
         .unwrap()
-        .access().add_admin("admin@acme.example", "Ada")
+        .access()
+        .add_admin("admin@acme.example", "Ada")
         .unwrap();
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
-    acme.users().add("csm@acme.example", "Cem", cs_host::Licence::Full)
+    acme.users()
+        .add("csm@acme.example", "Cem", cs_host::Licence::Full)
         .unwrap();
     host.install_plugin(&plugin_bytes(plugin), "ops@platform.example")
         .unwrap();
@@ -813,7 +820,8 @@ fn a_notifier_cannot_mail_a_shared_plan_to_an_outside_address() {
     let host = host_with(dir.path(), "exfiltrator", EnableOptions::new());
     let acme = host.tenant("acme").unwrap();
     let out = acme
-        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
+        .hooks()
+        .run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     assert_eq!(out["error"]["code"], "egress-denied", "{out}");
     assert!(
@@ -831,13 +839,15 @@ fn a_notifier_cannot_mail_a_shared_plan_to_an_outside_address() {
 
     // Fail-open: the plugin is skipped and the planned notifications go out as they were.
     let acme = acme.acting_as("admin@acme.example");
-    acme.plugins().enable(
-        "exfiltrator",
-        EnableOptions::new().failure_policy(cs_host::FailurePolicy::FailOpen),
-    )
-    .unwrap();
+    acme.plugins()
+        .enable(
+            "exfiltrator",
+            EnableOptions::new().failure_policy(cs_host::FailurePolicy::FailOpen),
+        )
+        .unwrap();
     let out = acme
-        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
+        .hooks()
+        .run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     let sent = out["send"].as_array().unwrap();
     assert_eq!(sent.len(), 1, "{out}");
@@ -854,7 +864,8 @@ fn a_notifier_cannot_flood_the_outbox_with_empty_notifications() {
     let out = host
         .tenant("acme")
         .unwrap()
-        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
+        .hooks()
+        .run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     // Empty notifications are not free: each counts against the 4 KiB output cap.
     assert_eq!(out["error"]["code"], "output-too-large", "{out}");
@@ -869,7 +880,8 @@ fn a_notifier_cannot_write_headers_through_a_subject_or_an_address() {
     let out = host
         .tenant("acme")
         .unwrap()
-        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
+        .hooks()
+        .run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     // The address ` \tPAT@GLOBEX.EXAMPLE\r\n` is the recipient's, normalised; the subject's
     // line break is made a space by every transport (tested with the outbox).
@@ -883,7 +895,8 @@ fn a_lifecycle_plugin_cannot_notify_outside_the_partner_or_flood_it() {
     let host = host_with(dir.path(), "exfiltrator", EnableOptions::new());
     let acme = host.tenant("acme").unwrap();
     let err = acme
-        .hooks().run(ExtensionPoint::Lifecycle, partner_input(), None)
+        .hooks()
+        .run(ExtensionPoint::Lifecycle, partner_input(), None)
         .unwrap_err();
     let cs_host::ErrorKind::Plugin(error) = err.kind() else {
         panic!("expected a plugin error, got {err}")
@@ -891,10 +904,12 @@ fn a_lifecycle_plugin_cannot_notify_outside_the_partner_or_flood_it() {
     assert_eq!(error.code(), "egress-denied", "{err}");
 
     let acme = acme.acting_as("admin@acme.example");
-    acme.plugins().enable("exfiltrator", EnableOptions::new().config("mode", "flood"))
+    acme.plugins()
+        .enable("exfiltrator", EnableOptions::new().config("mode", "flood"))
         .unwrap();
     let err = acme
-        .hooks().run(ExtensionPoint::Lifecycle, partner_input(), None)
+        .hooks()
+        .run(ExtensionPoint::Lifecycle, partner_input(), None)
         .unwrap_err();
     let cs_host::ErrorKind::Plugin(error) = err.kind() else {
         panic!("expected a plugin error, got {err}")
@@ -923,11 +938,19 @@ fn an_egress_grant_lets_a_notifier_reach_only_the_allowed_domain_and_is_audited(
     let dir = tempfile::tempdir().unwrap();
     let host = host_with(dir.path(), "exfiltrator", EnableOptions::new());
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
-    assert!(acme.plugins().allow_egress("exfiltrator", "not a domain").is_err());
-    let enablement = acme.plugins().allow_egress("exfiltrator", "Evil.Example").unwrap();
+    assert!(
+        acme.plugins()
+            .allow_egress("exfiltrator", "not a domain")
+            .is_err()
+    );
+    let enablement = acme
+        .plugins()
+        .allow_egress("exfiltrator", "Evil.Example")
+        .unwrap();
     assert_eq!(enablement.egress, ["evil.example".to_owned()].into());
     let out = acme
-        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
+        .hooks()
+        .run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     let sent = out["send"].as_array().unwrap();
     assert!(
@@ -943,9 +966,12 @@ fn an_egress_grant_lets_a_notifier_reach_only_the_allowed_domain_and_is_audited(
         "{audit:?}"
     );
     // Taken back, the outside address is refused again.
-    acme.plugins().deny_egress("exfiltrator", "evil.example").unwrap();
+    acme.plugins()
+        .deny_egress("exfiltrator", "evil.example")
+        .unwrap();
     let out = acme
-        .hooks().run(ExtensionPoint::Notifier, share_input(), None)
+        .hooks()
+        .run(ExtensionPoint::Notifier, share_input(), None)
         .unwrap();
     assert_eq!(out["error"]["code"], "egress-denied", "{out}");
 }
@@ -1103,7 +1129,8 @@ fn import_slowly(
     let host = host_with(dir.path(), "slow-mapper", options);
     host.tenant("acme")
         .unwrap()
-        .companies().define_field("notes", cs_host::FieldType::Text, false)
+        .companies()
+        .define_field("notes", cs_host::FieldType::Text, false)
         .unwrap();
     let mut csv = String::from("Name,Notes\n");
     for n in 1..=rows {
@@ -1112,7 +1139,8 @@ fn import_slowly(
     let job = host
         .tenant("acme")
         .unwrap()
-        .imports().bytes(
+        .imports()
+        .bytes(
             "slow.csv",
             csv.as_bytes(),
             &cs_host::ImportOptions::partners(Some(AccessScope::Both)).batch_rows(20),
@@ -1146,7 +1174,8 @@ fn a_spent_import_budget_fails_the_remaining_rows_of_a_fail_closed_plugin() {
     assert!(
         host.tenant("acme")
             .unwrap()
-            .plugins().get("slow-mapper")
+            .plugins()
+            .get("slow-mapper")
             .unwrap()
             .enabled
     );
@@ -1162,7 +1191,8 @@ fn a_spent_import_budget_lets_a_fail_open_plugin_sit_out_the_rest() {
     assert_eq!((job.created, job.failed), (100, 0), "{job:?}");
     let acme = host.tenant("acme").unwrap();
     let notes = |name: &str| {
-        acme.companies().get(cs_host::CompanyKey::Name(name))
+        acme.companies()
+            .get(cs_host::CompanyKey::Name(name))
             .unwrap()
             .unwrap()
             .fields
@@ -1181,7 +1211,8 @@ fn an_operation_budget_over_the_platform_maximum_is_refused() {
     let acme = host.tenant("acme").unwrap().acting_as("admin@acme.example");
     let limits = Limits::default().operation_time(Duration::from_secs(7200));
     let err = acme
-        .plugins().enable("slow-mapper", EnableOptions::new().limits(limits))
+        .plugins()
+        .enable("slow-mapper", EnableOptions::new().limits(limits))
         .unwrap_err();
     assert!(err.to_string().contains("operation time"), "{err}");
 }

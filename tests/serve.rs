@@ -49,9 +49,13 @@ fn prepare(db: &Path) -> Made {
     host.create_tenant("beta", "Beta", TenantLevel::Both)
         .unwrap();
     let operator = host.tenant("acme").unwrap();
-    operator.access().add_admin("csm@acme.example", "Cem").unwrap();
     operator
-        .users().add("viewer@acme.example", "Vic", Licence::Viewer)
+        .access()
+        .add_admin("csm@acme.example", "Cem")
+        .unwrap();
+    operator
+        .users()
+        .add("viewer@acme.example", "Vic", Licence::Viewer)
         .unwrap();
     let acme = host
         .tenant("acme")
@@ -60,7 +64,8 @@ fn prepare(db: &Path) -> Made {
         .unwrap();
     let company = acme.companies().add(NewCompany::new("Globex")).unwrap();
     let plan = acme
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "Onboarding <pilot>".into(),
             due_date: Date::new(2027, 6, 30),
@@ -69,10 +74,12 @@ fn prepare(db: &Path) -> Made {
         })
         .unwrap();
     let objective = acme
-        .plans().add_objective(plan, "Go live", Date::new(2027, 4, 30), Some(true))
+        .plans()
+        .add_objective(plan, "Go live", Date::new(2027, 4, 30), Some(true))
         .unwrap();
     let task = acme
-        .plans().add_task(
+        .plans()
+        .add_task(
             TaskOf::Objective(objective),
             &NewTask {
                 name: "Train <b>admins</b>".into(),
@@ -81,13 +88,15 @@ fn prepare(db: &Path) -> Made {
         )
         .unwrap();
     let admin_token = acme
-        .access().create_token("csm@acme.example", "tests", 1)
+        .access()
+        .create_token("csm@acme.example", "tests", 1)
         .unwrap()
         .token;
     let viewer_token = host
         .tenant("acme")
         .unwrap()
-        .access().create_token("viewer@acme.example", "tests", 1)
+        .access()
+        .create_token("viewer@acme.example", "tests", 1)
         .unwrap()
         .token;
     let operator_token = host
@@ -406,7 +415,8 @@ fn share(server: &Server, made: &Made, email: &str) -> String {
         .as_user("csm@acme.example")
         .unwrap();
     let receipt = acme
-        .shares().share(&ShareRequest {
+        .shares()
+        .share(&ShareRequest {
             recipients: vec![ShareTo {
                 permission: SharePermission::Update,
                 ..ShareTo::email(email)
@@ -715,7 +725,8 @@ fn a_recipient_opens_the_link_enters_the_mailed_code_and_updates_a_task() {
     assert_eq!(task.status, "done");
     assert_eq!(task.due_date, Date::new(2027, 4, 20));
     assert!(
-        acme.audit().list()
+        acme.audit()
+            .list()
             .unwrap()
             .iter()
             .any(|e| e.actor == "recipient:pat@globex.example")

@@ -43,22 +43,29 @@ fn fixture() -> Fixture {
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let tenant = host.tenant("acme").unwrap();
-    tenant.access().add_admin("csm@acme.example", "Cem").unwrap();
     tenant
-        .users().add("full@acme.example", "Fay Full", Licence::Full)
+        .access()
+        .add_admin("csm@acme.example", "Cem")
         .unwrap();
     tenant
-        .users().add("viewer@acme.example", "Vic Viewer", Licence::Viewer)
+        .users()
+        .add("full@acme.example", "Fay Full", Licence::Full)
         .unwrap();
     tenant
-        .users().add(
+        .users()
+        .add("viewer@acme.example", "Vic Viewer", Licence::Viewer)
+        .unwrap();
+    tenant
+        .users()
+        .add(
             "analyst@acme.example",
             "Ana Lytics",
             Licence::ViewerAnalytics,
         )
         .unwrap();
     tenant
-        .users().add(
+        .users()
+        .add(
             "collab@acme.example",
             "Col Laborator",
             Licence::InternalCollaborator,
@@ -66,7 +73,8 @@ fn fixture() -> Fixture {
         .unwrap();
     let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
     let plan = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "Onboarding".into(),
             due_date: Date::new(2026, 6, 30),
@@ -74,14 +82,17 @@ fn fixture() -> Fixture {
         })
         .unwrap();
     let internal = tenant
-        .plans().add_objective(plan, "Renewal pricing", None, Some(false))
+        .plans()
+        .add_objective(plan, "Renewal pricing", None, Some(false))
         .unwrap();
     let external = tenant
-        .plans().add_objective(plan, "Go live", Date::new(2026, 4, 30), Some(true))
+        .plans()
+        .add_objective(plan, "Go live", Date::new(2026, 4, 30), Some(true))
         .unwrap();
     for (objective, task) in [(internal, "Draft the quote"), (external, "Train admins")] {
         tenant
-            .plans().add_task(
+            .plans()
+            .add_task(
                 TaskOf::Objective(objective),
                 &NewTask {
                     name: task.into(),
@@ -121,12 +132,14 @@ fn internal_users_need_a_viewer_or_full_licence() {
         "analyst@acme.example",
     ];
     let receipt = tenant
-        .shares().share(&ShareRequest::new(f.plan, Audience::Users, emails))
+        .shares()
+        .share(&ShareRequest::new(f.plan, Audience::Users, emails))
         .unwrap();
     assert_eq!(receipt.links.len(), 3);
 
     let refused = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["viewer@acme.example", "collab@acme.example"],
@@ -140,7 +153,8 @@ fn internal_users_need_a_viewer_or_full_licence() {
         other => panic!("{other:?}"),
     }
     let unknown = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["nobody@acme.example"],
@@ -171,15 +185,20 @@ fn contacts_need_the_plan_switch_and_become_persons() {
     assert!(off.to_string().contains("sharing with contacts"), "{off}");
     assert!(
         tenant
-            .persons().by_email("pat@globex.example")
+            .persons()
+            .by_email("pat@globex.example")
             .unwrap()
             .is_none()
     );
 
-    tenant.plans().set_sharing_with_contacts(f.plan, true).unwrap();
+    tenant
+        .plans()
+        .set_sharing_with_contacts(f.plan, true)
+        .unwrap();
     tenant.shares().share(&request).unwrap();
     let person = tenant
-        .persons().by_email("pat@globex.example")
+        .persons()
+        .by_email("pat@globex.example")
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -197,22 +216,28 @@ fn external_recipients_see_only_objectives_shared_externally() {
     let f = fixture();
     let tenant = f.tenant();
     without_otp(&tenant);
-    tenant.plans().set_sharing_with_contacts(f.plan, true).unwrap();
+    tenant
+        .plans()
+        .set_sharing_with_contacts(f.plan, true)
+        .unwrap();
     // Turning the switch on shares every objective; mark one internal again.
     let plan = tenant.plans().get(f.plan).unwrap();
     tenant
-        .plans().set_objective_shared(plan.objectives[0].id, false)
+        .plans()
+        .set_objective_shared(plan.objectives[0].id, false)
         .unwrap();
 
     let external = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Contacts,
             ["pat@globex.example"],
         ))
         .unwrap();
     let internal = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["viewer@acme.example"],
@@ -230,14 +255,16 @@ fn the_sharer_can_exclude_tasks_and_the_subject_defaults_to_plan_for_customer() 
     let tenant = f.tenant();
     without_otp(&tenant);
     let with_tasks = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example"],
         ))
         .unwrap();
     let without = tenant
-        .shares().share(&ShareRequest {
+        .shares()
+        .share(&ShareRequest {
             include_tasks: false,
             subject: Some("Our plan".into()),
             note: Some("See you Monday".into()),
@@ -280,21 +307,25 @@ fn links_are_long_random_tokens_stored_only_as_hashes() {
         .unwrap();
     let tenant = host.tenant("acme").unwrap();
     tenant
-        .users().add("full@acme.example", "Fay", Licence::Full)
+        .users()
+        .add("full@acme.example", "Fay", Licence::Full)
         .unwrap();
     tenant
-        .users().add("viewer@acme.example", "Vic", Licence::Viewer)
+        .users()
+        .add("viewer@acme.example", "Vic", Licence::Viewer)
         .unwrap();
     let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
     let plan = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "P".into(),
             ..NewPlan::default()
         })
         .unwrap();
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             plan,
             Audience::Users,
             ["full@acme.example", "viewer@acme.example"],
@@ -347,7 +378,8 @@ fn unknown_expired_revoked_and_blocked_links_get_the_same_message() {
     settings.link_expiry_days = 7;
     tenant.shares().set_settings(&settings).unwrap();
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example", "viewer@acme.example"],
@@ -423,7 +455,8 @@ fn one_time_codes_open_the_plan_once_and_expire_after_five_minutes() {
     let f = fixture();
     let tenant = f.tenant();
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["viewer@acme.example"],
@@ -465,7 +498,8 @@ fn a_link_gets_at_most_five_codes() {
     let f = fixture();
     let tenant = f.tenant();
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["viewer@acme.example"],
@@ -484,7 +518,8 @@ fn a_link_gets_at_most_five_codes() {
     let code = last_code(&f.host, "viewer@acme.example");
     assert!(tenant.links().verify_otp(link, &code).is_ok());
     let sent = tenant
-        .outbox().list(None)
+        .outbox()
+        .list(None)
         .unwrap()
         .into_iter()
         .filter(|m| m.kind == "otp")
@@ -497,7 +532,8 @@ fn three_wrong_codes_block_the_link() {
     let f = fixture();
     let tenant = f.tenant();
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["viewer@acme.example", "full@acme.example"],
@@ -535,7 +571,8 @@ fn revoking_by_recipient_plan_and_customer_and_the_manage_shares_view() {
     let tenant = f.tenant();
     without_otp(&tenant);
     let other_plan = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: f.company,
             name: "Expansion".into(),
             ..NewPlan::default()
@@ -543,7 +580,8 @@ fn revoking_by_recipient_plan_and_customer_and_the_manage_shares_view() {
         .unwrap();
     let other_company = tenant.companies().add(NewCompany::new("Initech")).unwrap();
     let third_plan = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: other_company,
             name: "Renewal".into(),
             ..NewPlan::default()
@@ -551,7 +589,8 @@ fn revoking_by_recipient_plan_and_customer_and_the_manage_shares_view() {
         .unwrap();
     let share = |plan| {
         tenant
-            .shares().share(&ShareRequest::new(
+            .shares()
+            .share(&ShareRequest::new(
                 plan,
                 Audience::Users,
                 ["full@acme.example", "viewer@acme.example"],
@@ -564,12 +603,14 @@ fn revoking_by_recipient_plan_and_customer_and_the_manage_shares_view() {
 
     assert!(
         tenant
-            .shares().revoke_recipient(first.links[0].recipient_id)
+            .shares()
+            .revoke_recipient(first.links[0].recipient_id)
             .unwrap()
     );
     assert!(
         !tenant
-            .shares().revoke_recipient(first.links[0].recipient_id)
+            .shares()
+            .revoke_recipient(first.links[0].recipient_id)
             .unwrap()
     );
     let rows = tenant.shares().list(Some(f.plan)).unwrap();
@@ -600,7 +641,8 @@ fn a_link_of_one_tenant_does_not_open_in_another() {
     let tenant = f.tenant();
     without_otp(&tenant);
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example"],
@@ -611,7 +653,11 @@ fn a_link_of_one_tenant_does_not_open_in_another() {
         .unwrap();
     let other = f.host.tenant("globex").unwrap();
     assert!(matches!(
-        other.links().open(&receipt.links[0].link).unwrap_err().kind(),
+        other
+            .links()
+            .open(&receipt.links[0].link)
+            .unwrap_err()
+            .kind(),
         ErrorKind::LinkUnavailable
     ));
 }
@@ -621,7 +667,8 @@ fn install(f: &Fixture, plugin: &str, policy: FailurePolicy) {
         .install_plugin(&support::plugin_bytes(plugin), "admin@platform.example")
         .unwrap();
     f.tenant()
-        .plugins().enable(plugin, EnableOptions::new().failure_policy(policy))
+        .plugins()
+        .enable(plugin, EnableOptions::new().failure_policy(policy))
         .unwrap();
 }
 
@@ -630,9 +677,13 @@ fn share_digest_replaces_the_default_email_with_personal_links() {
     let f = fixture();
     install(&f, "share-digest", FailurePolicy::FailClosed);
     let tenant = f.tenant();
-    tenant.plans().set_sharing_with_contacts(f.plan, true).unwrap();
+    tenant
+        .plans()
+        .set_sharing_with_contacts(f.plan, true)
+        .unwrap();
     let users = tenant
-        .shares().share(&ShareRequest {
+        .shares()
+        .share(&ShareRequest {
             note: Some("Kick-off is on Monday".into()),
             ..ShareRequest::new(
                 f.plan,
@@ -655,7 +706,8 @@ fn share_digest_replaces_the_default_email_with_personal_links() {
         assert!(message.body.contains(&link.link), "{}", message.body);
     }
     let contacts = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Contacts,
             ["pat@globex.example"],
@@ -673,14 +725,16 @@ fn an_empty_list_from_a_notifier_suppresses_the_default() {
     let tenant = f.tenant();
     // share-digest sends nothing for a plan with no visible objective.
     let empty = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: f.company,
             name: "Empty".into(),
             ..NewPlan::default()
         })
         .unwrap();
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             empty,
             Audience::Users,
             ["full@acme.example"],
@@ -697,7 +751,8 @@ fn a_trapping_notifier_fail_open_still_sends_the_default_email() {
     install(&f, "notifier-trap", FailurePolicy::FailOpen);
     let tenant = f.tenant();
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example"],
@@ -716,7 +771,8 @@ fn a_trapping_notifier_fail_closed_records_the_share_and_holds_its_notifications
     install(&f, "notifier-trap", FailurePolicy::FailClosed);
     let tenant = f.tenant();
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example", "viewer@acme.example"],
@@ -738,13 +794,21 @@ fn a_trapping_notifier_fail_closed_records_the_share_and_holds_its_notifications
     assert!(held[0].error.as_deref().unwrap().contains("notifier-trap"));
     assert!(
         tenant
-            .outbox().list(Some(OutboxStatus::Pending))
+            .outbox()
+            .list(Some(OutboxStatus::Pending))
             .unwrap()
             .is_empty()
     );
     // An admin can release them.
     tenant.outbox().release_held(held[0].id).unwrap();
-    assert_eq!(tenant.outbox().list(Some(OutboxStatus::Pending)).unwrap().len(), 1);
+    assert_eq!(
+        tenant
+            .outbox()
+            .list(Some(OutboxStatus::Pending))
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// Runs `cshost` on a database file as the CSM; returns stdout, failing on a non-zero exit.
@@ -773,7 +837,8 @@ fn the_command_line_creates_activates_shares_opens_revokes_and_delivers() {
         .unwrap()
         .tenant("acme")
         .unwrap()
-        .access().add_admin("csm@acme.example", "Cem")
+        .access()
+        .add_admin("csm@acme.example", "Cem")
         .unwrap();
     run(&[
         "user",
@@ -927,7 +992,8 @@ fn a_lost_link_is_reissued_and_the_old_one_stops_working() {
     let tenant = f.tenant();
     without_otp(&tenant);
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example", "viewer@acme.example"],
@@ -956,8 +1022,14 @@ fn a_lost_link_is_reissued_and_the_old_one_stops_working() {
     );
 
     // A revoked link is not brought back this way.
-    tenant.shares().revoke_recipient(other.recipient_id).unwrap();
-    let error = tenant.shares().reissue_link(other.recipient_id).unwrap_err();
+    tenant
+        .shares()
+        .revoke_recipient(other.recipient_id)
+        .unwrap();
+    let error = tenant
+        .shares()
+        .reissue_link(other.recipient_id)
+        .unwrap_err();
     assert!(error.to_string().contains("revoked"), "{error}");
     assert!(matches!(
         tenant.shares().reissue_link(9_999).unwrap_err().kind(),
@@ -970,14 +1042,19 @@ fn a_lost_link_is_reissued_and_the_old_one_stops_working() {
 /// objective, its task, the CTA's task).
 fn shared_with_contacts(f: &Fixture) -> (i64, i64, i64) {
     let tenant = f.tenant();
-    tenant.plans().set_sharing_with_contacts(f.plan, true).unwrap();
+    tenant
+        .plans()
+        .set_sharing_with_contacts(f.plan, true)
+        .unwrap();
     let plan = tenant.plans().get(f.plan).unwrap();
     tenant
-        .plans().set_objective_shared(plan.objectives[0].id, false)
+        .plans()
+        .set_objective_shared(plan.objectives[0].id, false)
         .unwrap();
     let external = plan.objectives[1].id;
     let cta = tenant
-        .ctas().open(&NewCta {
+        .ctas()
+        .open(&NewCta {
             company_id: f.company,
             kind: cs_host::model::CtaType::Objective,
             name: "Kick-off".into(),
@@ -988,7 +1065,8 @@ fn shared_with_contacts(f: &Fixture) -> (i64, i64, i64) {
         })
         .unwrap();
     let cta_task = tenant
-        .plans().add_task(
+        .plans()
+        .add_task(
             TaskOf::Cta(cta),
             &NewTask {
                 name: "Book the room".into(),
@@ -1014,7 +1092,8 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     let (objective, task, cta_task) = shared_with_contacts(&f);
     let internal_task = tenant.plans().get(f.plan).unwrap().objectives[0].tasks[0].id;
     let receipt = tenant
-        .shares().share(&ShareRequest {
+        .shares()
+        .share(&ShareRequest {
             recipients: vec![
                 contact("pat@globex.example", SharePermission::Update),
                 contact("sam@globex.example", SharePermission::View),
@@ -1031,7 +1110,8 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
         due_date: Date::new(2026, 4, 20),
     };
     let no_session = tenant
-        .links().update_task(pat, None, task, &due)
+        .links()
+        .update_task(pat, None, task, &due)
         .unwrap_err();
     assert!(
         matches!(no_session.kind(), ErrorKind::SessionRequired),
@@ -1039,7 +1119,8 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     );
     tenant.links().request_otp(pat).unwrap();
     let session = tenant
-        .links().start_session(pat, &last_code(&f.host, "pat@globex.example"))
+        .links()
+        .start_session(pat, &last_code(&f.host, "pat@globex.example"))
         .unwrap();
     let token = session.token.clone().expect("a session");
     assert_eq!(session.plan.permission, SharePermission::Update);
@@ -1049,18 +1130,23 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
         Opened::Plan(_)
     ));
     assert_eq!(
-        tenant.links().open_with(pat, Some(&"0".repeat(64))).unwrap(),
+        tenant
+            .links()
+            .open_with(pat, Some(&"0".repeat(64)))
+            .unwrap(),
         Opened::CodeRequired
     );
 
     // Pat sets the due date and marks the task done, and comments on the objective.
     let seen = tenant
-        .links().update_task(pat, Some(&token), task, &due)
+        .links()
+        .update_task(pat, Some(&token), task, &due)
         .unwrap();
     let updated = &seen.objectives[0].tasks[0];
     assert_eq!(updated.due_date, Date::new(2026, 4, 20));
     tenant
-        .links().update_task(
+        .links()
+        .update_task(
             pat,
             Some(&token),
             task,
@@ -1071,12 +1157,14 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
         )
         .unwrap();
     tenant
-        .links().comment_objective(pat, Some(&token), objective, "Training moved\nto Monday")
+        .links()
+        .comment_objective(pat, Some(&token), objective, "Training moved\nto Monday")
         .unwrap();
 
     // The CTA rule still holds: a CTA's task may not move past its CTA.
     let late = tenant
-        .links().update_task(
+        .links()
+        .update_task(
             pat,
             Some(&token),
             cta_task,
@@ -1091,7 +1179,8 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
         "{late}"
     );
     tenant
-        .links().update_task(
+        .links()
+        .update_task(
             pat,
             Some(&token),
             cta_task,
@@ -1104,7 +1193,8 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
 
     // A task of an internal objective is not theirs to change, nor is a view-only link.
     let hidden = tenant
-        .links().update_task(pat, Some(&token), internal_task, &due)
+        .links()
+        .update_task(pat, Some(&token), internal_task, &due)
         .unwrap_err();
     assert!(
         matches!(hidden.kind(), ErrorKind::RecipientRefused { .. }),
@@ -1112,10 +1202,12 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     );
     tenant.links().request_otp(sam).unwrap();
     let sam_session = tenant
-        .links().start_session(sam, &last_code(&f.host, "sam@globex.example"))
+        .links()
+        .start_session(sam, &last_code(&f.host, "sam@globex.example"))
         .unwrap();
     let view_only = tenant
-        .links().update_task(sam, sam_session.token.as_deref(), task, &due)
+        .links()
+        .update_task(sam, sam_session.token.as_deref(), task, &due)
         .unwrap_err();
     assert!(view_only.to_string().contains("view only"), "{view_only}");
 
@@ -1168,9 +1260,13 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     assert_eq!(pat_row.last_access_at, Some(START as i64));
 
     // Re-issuing the link ends the session with the old link.
-    let new_link = tenant.shares().reissue_link(receipt.links[0].recipient_id).unwrap();
+    let new_link = tenant
+        .shares()
+        .reissue_link(receipt.links[0].recipient_id)
+        .unwrap();
     let reissued = tenant
-        .links().update_task(&new_link.link, Some(&token), task, &due)
+        .links()
+        .update_task(&new_link.link, Some(&token), task, &due)
         .unwrap_err();
     assert!(
         matches!(reissued.kind(), ErrorKind::SessionRequired),
@@ -1180,15 +1276,18 @@ fn a_recipient_updates_a_task_through_the_link_and_the_csm_sees_it() {
     // Sessions end: twelve hours later a code is needed again.
     tenant.links().request_otp(&new_link.link).unwrap();
     let session = tenant
-        .links().start_session(&new_link.link, &last_code(&f.host, "pat@globex.example"))
+        .links()
+        .start_session(&new_link.link, &last_code(&f.host, "pat@globex.example"))
         .unwrap();
     let token = session.token.unwrap();
     tenant
-        .links().update_task(&new_link.link, Some(&token), task, &due)
+        .links()
+        .update_task(&new_link.link, Some(&token), task, &due)
         .unwrap();
     f.clock.advance(Duration::from_secs(12 * 3600));
     let ended = tenant
-        .links().update_task(&new_link.link, Some(&token), task, &due)
+        .links()
+        .update_task(&new_link.link, Some(&token), task, &due)
         .unwrap_err();
     assert!(
         matches!(ended.kind(), ErrorKind::SessionRequired),
@@ -1202,7 +1301,8 @@ fn a_viewer_licence_only_views_even_when_asked_to_update() {
     let tenant = f.tenant();
     without_otp(&tenant);
     let receipt = tenant
-        .shares().share(&ShareRequest {
+        .shares()
+        .share(&ShareRequest {
             recipients: vec![
                 contact("viewer@acme.example", SharePermission::Update),
                 contact("full@acme.example", SharePermission::Update),
@@ -1226,10 +1326,12 @@ fn a_viewer_licence_only_views_even_when_asked_to_update() {
         due_date: None,
     };
     tenant
-        .links().update_task(&receipt.links[1].link, None, internal_task, &done)
+        .links()
+        .update_task(&receipt.links[1].link, None, internal_task, &done)
         .unwrap();
     let refused = tenant
-        .links().update_task(&receipt.links[0].link, None, internal_task, &done)
+        .links()
+        .update_task(&receipt.links[0].link, None, internal_task, &done)
         .unwrap_err();
     assert!(refused.to_string().contains("view only"), "{refused}");
 }
@@ -1285,7 +1387,8 @@ fn a_preview_shows_each_recipient_their_plan_and_message_and_sends_nothing() {
     assert!(tenant.outbox().list(None).unwrap().is_empty());
     assert!(
         tenant
-            .persons().by_email("pat@globex.example")
+            .persons()
+            .by_email("pat@globex.example")
             .unwrap()
             .is_none()
     );
@@ -1297,7 +1400,8 @@ fn a_link_is_extended_and_an_expired_one_opens_again() {
     let tenant = f.tenant();
     without_otp(&tenant);
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             f.plan,
             Audience::Users,
             ["full@acme.example", "viewer@acme.example"],
@@ -1309,7 +1413,10 @@ fn a_link_is_extended_and_an_expired_one_opens_again() {
         tenant.links().open(&one.link).unwrap_err().kind(),
         ErrorKind::LinkUnavailable
     ));
-    let shorter = tenant.shares().extend_link(one.recipient_id, 0).unwrap_err();
+    let shorter = tenant
+        .shares()
+        .extend_link(one.recipient_id, 0)
+        .unwrap_err();
     assert!(shorter.to_string().contains("1 to 3650"), "{shorter}");
     let until = tenant.shares().extend_link(one.recipient_id, 7).unwrap();
     let now = START as i64 + 31 * 86_400;
@@ -1325,17 +1432,24 @@ fn a_link_is_extended_and_an_expired_one_opens_again() {
         .find(|r| r.recipient_id == one.recipient_id)
         .unwrap();
     assert_eq!((row.state, row.expires_at), (LinkState::Active, until));
-    let cut = tenant.shares().extend_link(one.recipient_id, 1).unwrap_err();
+    let cut = tenant
+        .shares()
+        .extend_link(one.recipient_id, 1)
+        .unwrap_err();
     assert!(cut.to_string().contains("would shorten"), "{cut}");
     assert!(
         tenant
-            .audit().list()
+            .audit()
+            .list()
             .unwrap()
             .iter()
             .any(|e| e.action == "share.extend" && e.actor == "csm@acme.example")
     );
     tenant.shares().revoke_recipient(one.recipient_id).unwrap();
-    let revoked = tenant.shares().extend_link(one.recipient_id, 30).unwrap_err();
+    let revoked = tenant
+        .shares()
+        .extend_link(one.recipient_id, 30)
+        .unwrap_err();
     assert!(revoked.to_string().contains("revoked"), "{revoked}");
 }
 
@@ -1350,7 +1464,8 @@ fn the_command_line_lets_a_recipient_update_a_task_and_the_csm_list_it() {
         .unwrap()
         .tenant("acme")
         .unwrap()
-        .access().add_admin("csm@acme.example", "Cem")
+        .access()
+        .add_admin("csm@acme.example", "Cem")
         .unwrap();
     run(&["company", "add", "--tenant", "acme", "Globex"]);
     let plan = run(&[
@@ -1507,21 +1622,27 @@ fn shared_on_file(path: &std::path::Path) -> (Host, String, i64) {
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
     let tenant = host.tenant("acme").unwrap();
-    tenant.access().add_admin("csm@acme.example", "Cem").unwrap();
     tenant
-        .users().add("viewer@acme.example", "Vic", Licence::Viewer)
+        .access()
+        .add_admin("csm@acme.example", "Cem")
+        .unwrap();
+    tenant
+        .users()
+        .add("viewer@acme.example", "Vic", Licence::Viewer)
         .unwrap();
     let tenant = tenant.acting_as("csm@acme.example");
     let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
     let plan = tenant
-        .plans().create(&NewPlan {
+        .plans()
+        .create(&NewPlan {
             company_id: company,
             name: "Onboarding".into(),
             ..NewPlan::default()
         })
         .unwrap();
     let receipt = tenant
-        .shares().share(&ShareRequest::new(
+        .shares()
+        .share(&ShareRequest::new(
             plan,
             Audience::Users,
             ["viewer@acme.example"],
@@ -1605,7 +1726,10 @@ fn links_and_codes_are_not_readable_from_the_database_before_or_after_delivery()
     assert!(!database_bytes(&path).contains(&token));
 
     // And the code works, once.
-    assert_eq!(tenant.links().verify_otp(&link, &code).unwrap().name, "Onboarding");
+    assert_eq!(
+        tenant.links().verify_otp(&link, &code).unwrap().name,
+        "Onboarding"
+    );
 }
 
 fn last_code_of(sent: &[OutboxMessage]) -> String {
@@ -1622,7 +1746,11 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cs.db");
     let (host, link, recipient) = shared_on_file(&path);
-    host.tenant("acme").unwrap().links().request_otp(&link).unwrap();
+    host.tenant("acme")
+        .unwrap()
+        .links()
+        .request_otp(&link)
+        .unwrap();
     drop(host);
     let token = link.rsplit('/').next().unwrap().to_owned();
     // The database as the release before sealed secrets left it: the link and the code in the
@@ -1717,7 +1845,10 @@ fn a_share_owed_without_its_sealed_links_is_notified_with_links_reissued_and_aud
         .expect("a link")
         .to_owned();
     assert_ne!(new_link, old_link);
-    assert!(matches!(tenant.links().open(&new_link), Ok(Opened::Plan(_))));
+    assert!(matches!(
+        tenant.links().open(&new_link),
+        Ok(Opened::Plan(_))
+    ));
     assert!(matches!(
         tenant.links().open(&old_link).unwrap_err().kind(),
         ErrorKind::LinkUnavailable

@@ -56,7 +56,9 @@ fn main() {
         let before = cpu_time();
         std::thread::sleep(idle);
         let idle_cpu = match (before, cpu_time()) {
-            (Some(before), Some(after)) => format!("{:.1} ms", (after - before).as_secs_f64() * 500.0),
+            (Some(before), Some(after)) => {
+                format!("{:.1} ms", (after - before).as_secs_f64() * 500.0)
+            }
             _ => "n/a".to_owned(),
         };
         for deadline_ms in [20u64, 100] {
@@ -68,7 +70,9 @@ fn main() {
                 let mut instance = plugin.instantiate(&context);
                 instance.begin_rows(&[], &fields).expect("begin");
                 let started = Instant::now();
-                let error = instance.map_row(2, &[], &values).expect_err("spin never returns");
+                let error = instance
+                    .map_row(2, &[], &values)
+                    .expect_err("spin never returns");
                 let took = started.elapsed();
                 assert_eq!(error.code(), "deadline-exceeded", "{error}");
                 overshoots.push(took.saturating_sub(deadline));

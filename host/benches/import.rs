@@ -18,8 +18,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use cs_host::model::{AccessScope, FieldValue, Fields};
 use cs_host::EnableOptions;
+use cs_host::model::{AccessScope, FieldValue, Fields};
 use cs_host::{
     CompanyKey, Criteria, Filter, Host, HostConfig, ImportOptions, Operator, RuntimeConfig,
     TenantLevel,
@@ -64,18 +64,21 @@ fn partner_and_admin_criteria(
     }
     drop(out);
     let job = acme
-        .imports().file(&csv_path, &ImportOptions::companies())
+        .imports()
+        .file(&csv_path, &ImportOptions::companies())
         .unwrap();
     assert_eq!(job.created, customers);
     let partner = acme
-        .companies().get(CompanyKey::Name("Channel Partner 1 Inc"))
+        .companies()
+        .get(CompanyKey::Name("Channel Partner 1 Inc"))
         .unwrap()
         .expect("the first generated partner")
         .id
         .parse()
         .unwrap();
     acme.access().add_admin("ada@acme.example", "Ada").unwrap();
-    acme.users().partners().add(partner, "pat@partner.example", "Pat")
+    acme.users()
+        .add_partner(partner, "pat@partner.example", "Pat")
         .unwrap();
     let total = rows + customers;
     let mut secs = Vec::new();
@@ -137,13 +140,15 @@ fn main() {
         if with_plugin {
             host.install_plugin(&support::plugin_bytes("normalize-partner"), "bench")
                 .unwrap();
-            acme.plugins().enable("normalize-partner", EnableOptions::default())
+            acme.plugins()
+                .enable("normalize-partner", EnableOptions::default())
                 .unwrap();
         }
         let start = Instant::now();
         let cpu_start = thread_cpu_secs();
         let job = acme
-            .imports().file(&csv_path, &ImportOptions::partners(Some(AccessScope::Both)))
+            .imports()
+            .file(&csv_path, &ImportOptions::partners(Some(AccessScope::Both)))
             .unwrap();
         let secs = start.elapsed().as_secs_f64();
         let cpu = thread_cpu_secs() - cpu_start;
@@ -169,7 +174,8 @@ fn main() {
         if !with_plugin {
             host.install_plugin(&support::plugin_bytes("arr-tier"), "bench")
                 .unwrap();
-            acme.plugins().enable("arr-tier", EnableOptions::default())
+            acme.plugins()
+                .enable("arr-tier", EnableOptions::default())
                 .unwrap();
             let mut arguments = Fields::new();
             arguments.insert("tier".into(), FieldValue::from("gold"));

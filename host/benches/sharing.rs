@@ -32,27 +32,33 @@ fn setup(dir: &std::path::Path) -> (Host, [i64; 2], Vec<String>) {
         host.create_tenant(id, id, TenantLevel::Both).unwrap();
         let tenant = host.tenant(id).unwrap();
         tenant
-            .users().add("csm@acme.example", "Cem", Licence::Full)
+            .users()
+            .add("csm@acme.example", "Cem", Licence::Full)
             .unwrap();
         for email in &emails {
             tenant.users().add(email, email, Licence::Viewer).unwrap();
         }
         let company = tenant.companies().add(NewCompany::new("Globex")).unwrap();
         let plan = tenant
-            .plans().create(&NewPlan {
+            .plans()
+            .create(&NewPlan {
                 company_id: company,
                 name: "Onboarding".into(),
                 ..NewPlan::default()
             })
             .unwrap();
         for objective in ["Go live", "Train admins", "First business review"] {
-            tenant.plans().add_objective(plan, objective, None, None).unwrap();
+            tenant
+                .plans()
+                .add_objective(plan, objective, None, None)
+                .unwrap();
         }
         plans[i] = plan;
     }
     host.tenant("digest")
         .unwrap()
-        .plugins().enable("share-digest", EnableOptions::new())
+        .plugins()
+        .enable("share-digest", EnableOptions::new())
         .unwrap();
     (host, plans, emails)
 }
@@ -62,7 +68,8 @@ fn share(host: &Host, tenant: &str, plan: i64, emails: &[String]) {
         .tenant(tenant)
         .unwrap()
         .acting_as("csm@acme.example")
-        .shares().share(&ShareRequest {
+        .shares()
+        .share(&ShareRequest {
             note: Some("Kick-off on Monday".into()),
             ..ShareRequest::new(plan, Audience::Users, emails.iter().map(String::as_str))
         })

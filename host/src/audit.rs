@@ -6,8 +6,8 @@ use serde::Serialize;
 use crate::access::Permission;
 use crate::context::Op;
 use crate::error::Result;
-use crate::tenant::Tenant;
 use crate::store::TenantId;
+use crate::tenant::Tenant;
 
 /// One entry of the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize)]

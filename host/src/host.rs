@@ -8,10 +8,8 @@ use std::sync::{Arc, OnceLock};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{self, Permission, Principal};
 use crate::audit::{self, Change};
 use crate::clock::{Clock, SystemClock};
-use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::pending;
 use crate::names::named_enum;

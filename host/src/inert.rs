@@ -32,6 +32,7 @@ pub(crate) struct Inert<'a>(pub(crate) &'a str);
 /// `arg` quoted for a POSIX shell, so a printed command pastes as the words it shows: bare when
 /// it holds only characters no shell treats specially, in single quotes otherwise (a `'` inside
 /// written `'\''`), and inert either way.
+#[cfg(feature = "cli")]
 pub fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty()
         && arg
@@ -64,6 +65,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "cli")]
     fn printed_commands_quote_shell_characters() {
         assert_eq!(shell_quote("out/input.json"), "out/input.json");
         assert_eq!(shell_quote("x; touch X; #"), "'x; touch X; #'");

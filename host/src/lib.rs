@@ -131,8 +131,8 @@ pub use plugins::{
     EnableOptions, Enablement, ExtensionPoint, FailurePolicy, InstallOutcome, Installed,
     InstalledPlugin, KEPT_FAILURES, Limits, LogLevel, LogLine, Manifest, Plugin, PluginContext,
     PluginError, PluginErrorKind, PluginInstance, PluginRuntime, Plugins, RecordedFailure,
-    RowOutcome, RunStats, RuntimeConfig, StaticDirectory, UnknownCapability,
-    UnknownExtensionPoint, supported_contracts,
+    RowOutcome, RunStats, RuntimeConfig, StaticDirectory, UnknownCapability, UnknownExtensionPoint,
+    supported_contracts,
 };
 
 // Helpers of the `cshost` program (escaping for a terminal and a shell, the sample-data

@@ -8,15 +8,15 @@ use serde::Serialize;
 use crate::access::Permission;
 use crate::audit::{self, Change};
 use crate::companies::{self, CompanyKey, NewCompany, Schema};
-use crate::criteria::Criteria;
 use crate::context::Op;
+use crate::criteria::Criteria;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::pending::{self, Owed};
 use crate::host::TenantLevel;
-use crate::tenant::Tenant;
 use crate::model::{AccessScope, Company, LifecycleAction, ManagedAs, Partner};
 use crate::outbox::{self, MessageKind};
 use crate::relationships::Relationship;
+use crate::tenant::Tenant;
 
 /// What the *partner created* hook did for one new partner.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -113,16 +113,19 @@ impl Partners<'_> {
             ..company
         };
         let warnings = self.tenant.read(|op| duplicate_check(op, &company))?;
-        let id = self.tenant.companies().insert(company, Some(scope), "partner.add", |op, id| {
-            pending::record(
-                op,
-                Owed::PartnerCreated {
-                    company: id,
-                    undo: Undo::Delete,
-                },
-            )
-        })?;
-        let mut report = self.list().created_hook(id, Undo::Delete)?;
+        let id =
+            self.tenant
+                .companies()
+                .insert(company, Some(scope), "partner.add", |op, id| {
+                    pending::record(
+                        op,
+                        Owed::PartnerCreated {
+                            company: id,
+                            undo: Undo::Delete,
+                        },
+                    )
+                })?;
+        let mut report = self.created_hook(id, Undo::Delete)?;
         report.warnings = warnings;
         Ok((id, report))
     }
@@ -132,11 +135,7 @@ impl Partners<'_> {
     /// reported again. Returns, per newly tagged company, the hook's report; the first
     /// fail-closed hook failure stops the tagging with that error (the companies tagged before
     /// it stay partners).
-    pub fn tag(
-        &self,
-        ids: &[i64],
-        scope: Option<AccessScope>,
-    ) -> Result<Vec<(i64, HookReport)>> {
+    pub fn tag(&self, ids: &[i64], scope: Option<AccessScope>) -> Result<Vec<(i64, HookReport)>> {
         let scope = resolve_scope(self.tenant.info().level, scope)?;
         let tagged: Vec<i64> = self.tenant.write(|op| {
             op.require(Permission::ManagePartners)?;
@@ -193,7 +192,7 @@ impl Partners<'_> {
         })?;
         tagged
             .into_iter()
-            .map(|id| Ok((id, self.list().created_hook(id, Undo::Untag)?)))
+            .map(|id| Ok((id, self.created_hook(id, Undo::Untag)?)))
             .collect()
     }
 
@@ -326,7 +325,7 @@ impl Partners<'_> {
         let results = match this.hooks().partner_created(&partner) {
             Ok(results) => results,
             Err(error) => {
-                this.undo_partner(owed, &error)?;
+                this.partners().undo_partner(owed, &error)?;
                 return Err(error);
             }
         };
@@ -566,7 +565,8 @@ mod tests {
         let acme = host.tenant("acme").unwrap();
         // Managed As is Partner whatever the form said.
         let (id, report) = acme
-            .partners().add(
+            .partners()
+            .add(
                 NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Customer),
                 Some(AccessScope::Both),
             )
@@ -574,15 +574,18 @@ mod tests {
         assert_eq!(report, HookReport::default());
         let customer = acme.companies().add(NewCompany::new("Northwind")).unwrap();
         let tagged = acme
-            .partners().tag(&[customer], Some(AccessScope::RelationshipRecords))
+            .partners()
+            .tag(&[customer], Some(AccessScope::RelationshipRecords))
             .unwrap();
         assert_eq!(tagged.len(), 1);
         let again = acme
-            .partners().tag(&[customer, id], Some(AccessScope::Both))
+            .partners()
+            .tag(&[customer, id], Some(AccessScope::Both))
             .unwrap_err();
         assert!(again.to_string().contains("partner scope"), "{again}");
         let tagged = acme
-            .partners().tag(&[customer], Some(AccessScope::RelationshipRecords))
+            .partners()
+            .tag(&[customer], Some(AccessScope::RelationshipRecords))
             .unwrap();
         assert!(tagged.is_empty(), "a partner already is not tagged again");
         let partners = acme.partners().list().unwrap();
@@ -598,7 +601,8 @@ mod tests {
             ]
         );
         let err = acme
-            .partners().tag(&[9999], Some(AccessScope::Both))
+            .partners()
+            .tag(&[9999], Some(AccessScope::Both))
             .unwrap_err();
         assert!(err.to_string().contains("9999"), "{err}");
     }

@@ -210,12 +210,7 @@ impl Users<'_> {
     /// Adds a partner user whose Partner ID references a partner company or a relationship of
     /// one (see [`PartnerId`]). A relationship whose company is not a partner is refused, naming
     /// it.
-    pub fn add_partner_for(
-        &self,
-        partner: PartnerId,
-        email: &str,
-        name: &str,
-    ) -> Result<User> {
+    pub fn add_partner_for(&self, partner: PartnerId, email: &str, name: &str) -> Result<User> {
         self.insert_user(email, name, Licence::Full, Some(partner))
     }
 
@@ -343,7 +338,8 @@ mod tests {
             .unwrap();
         let acme = host.tenant("acme").unwrap();
         let viewer = acme
-            .users().add("Vic@acme.example", "Vic", Licence::Viewer)
+            .users()
+            .add("Vic@acme.example", "Vic", Licence::Viewer)
             .unwrap();
         assert_eq!(
             acme.users().by_email("vic@ACME.example").unwrap(),
@@ -351,19 +347,26 @@ mod tests {
         );
         let again = acme.users().add("vic@acme.example", "Vic 2", Licence::Full);
         assert!(again.unwrap_err().to_string().contains("exists already"));
-        assert!(acme.users().add("not-an-email", "X", Licence::Full).is_err());
+        assert!(
+            acme.users()
+                .add("not-an-email", "X", Licence::Full)
+                .is_err()
+        );
 
         let partner = acme
-            .companies().add(NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Partner))
+            .companies()
+            .add(NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Partner))
             .unwrap();
         let customer = acme.companies().add(NewCompany::new("Customer")).unwrap();
         let pu = acme
-            .users().partners().add(partner, "pat@bennett.example", "Pat")
+            .users()
+            .add_partner(partner, "pat@bennett.example", "Pat")
             .unwrap();
         assert_eq!(pu.licence, Licence::Full);
         assert!(pu.is_partner());
         let err = acme
-            .users().partners().add(customer, "x@customer.example", "X")
+            .users()
+            .add_partner(customer, "x@customer.example", "X")
             .unwrap_err();
         assert!(err.to_string().contains("not a partner"), "{err}");
         assert_eq!(acme.users().list(Some(partner)).unwrap(), vec![pu]);

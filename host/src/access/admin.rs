@@ -15,8 +15,8 @@ use crate::companies;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Host;
-use crate::tenant::Tenant;
 use crate::store::TenantId;
+use crate::tenant::Tenant;
 use crate::users::{self, Licence, User};
 
 /// A tenant's partner seats: how many partners and partner users it may have (`None`: no
@@ -212,12 +212,14 @@ impl Access<'_> {
 
     /// The bundles assigned to user `email` (besides its licence's or the partner bundle).
     pub fn bundles_of(&self, email: &str) -> Result<Vec<String>> {
-        self.tenant.read(|op| permissions::assigned(op, user_named(op, email)?.id))
+        self.tenant
+            .read(|op| permissions::assigned(op, user_named(op, email)?.id))
     }
 
     /// What user `email` may do: its principal, resolved now.
     pub fn principal_of(&self, email: &str) -> Result<Principal> {
-        self.tenant.read(|op| super::resolve_user(&op.as_system(), email))
+        self.tenant
+            .read(|op| super::resolve_user(&op.as_system(), email))
     }
 
     /// Narrows what partner `partner`'s users may do (its data permissions), such as read-only

@@ -162,9 +162,9 @@ pub fn run_token(
             days,
         } => {
             let created = match (tenant, user) {
-                (Some(tenant), Some(user)) => {
-                    super::tenant(&host, &tenant)?.access().create_token(&user, &label, days)?
-                }
+                (Some(tenant), Some(user)) => super::tenant(&host, &tenant)?
+                    .access()
+                    .create_token(&user, &label, days)?,
                 _ => host.create_operator_token(&label, days, &super::operator_name())?,
             };
             println!("{}", created.token);
@@ -244,7 +244,9 @@ pub fn run(
             permissions,
         } => {
             let permissions = Permissions::parse_list(&permissions)?;
-            super::tenant(&host, &tenant)?.access().define_bundle(&name, permissions)?;
+            super::tenant(&host, &tenant)?
+                .access()
+                .define_bundle(&name, permissions)?;
             println!("bundle {name}: {permissions}");
         }
         AccessCommand::Assign {
@@ -252,7 +254,9 @@ pub fn run(
             user,
             bundle,
         } => {
-            super::tenant(&host, &tenant)?.access().assign_bundle(&user, &bundle)?;
+            super::tenant(&host, &tenant)?
+                .access()
+                .assign_bundle(&user, &bundle)?;
             println!("{user} holds bundle {bundle}");
         }
         AccessCommand::Unassign {
@@ -260,7 +264,9 @@ pub fn run(
             user,
             bundle,
         } => {
-            super::tenant(&host, &tenant)?.access().unassign_bundle(&user, &bundle)?;
+            super::tenant(&host, &tenant)?
+                .access()
+                .unassign_bundle(&user, &bundle)?;
             println!("{user} no longer holds bundle {bundle}");
         }
         AccessCommand::PartnerPermissions {
@@ -270,7 +276,9 @@ pub fn run(
         } => {
             let tenant = super::tenant(&host, &tenant)?;
             if let Some(permissions) = permissions {
-                tenant.access().set_partner_permissions(partner, Permissions::parse_list(&permissions)?)?;
+                tenant
+                    .access()
+                    .set_partner_permissions(partner, Permissions::parse_list(&permissions)?)?;
             }
             println!(
                 "partner {partner}: {}",

@@ -194,24 +194,28 @@ fn import_with_progress(
             indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        let job = tenant.imports().file_with_progress(file, options, &mut |p: Progress| {
-            bar.set_length(p.total_bytes);
-            bar.set_position(p.bytes);
-            bar.set_message(format!("{} rows read, {} written", p.read, p.rows));
-        });
+        let job = tenant
+            .imports()
+            .file_with_progress(file, options, &mut |p: Progress| {
+                bar.set_length(p.total_bytes);
+                bar.set_position(p.bytes);
+                bar.set_message(format!("{} rows read, {} written", p.read, p.rows));
+            });
         bar.finish_and_clear();
         job
     } else {
         let mut shown = 0;
-        let job = tenant.imports().file_with_progress(file, options, &mut |p: Progress| {
-            // The file is read ahead of the rows written: 100% of the bytes comes before the
-            // last rows are counted, so that line waits for the end.
-            let percent = (p.bytes * 100).checked_div(p.total_bytes).unwrap_or(0);
-            if percent < 100 && percent >= shown + 10 {
-                shown = percent - percent % 10;
-                eprintln!("{}: {} rows, {percent}%", file.display(), p.rows);
-            }
-        });
+        let job = tenant
+            .imports()
+            .file_with_progress(file, options, &mut |p: Progress| {
+                // The file is read ahead of the rows written: 100% of the bytes comes before the
+                // last rows are counted, so that line waits for the end.
+                let percent = (p.bytes * 100).checked_div(p.total_bytes).unwrap_or(0);
+                if percent < 100 && percent >= shown + 10 {
+                    shown = percent - percent % 10;
+                    eprintln!("{}: {} rows, {percent}%", file.display(), p.rows);
+                }
+            });
         if let Ok(job) = &job {
             let end = match job.status {
                 cs_host::JobStatus::Cancelled => "cancelled",
@@ -402,7 +406,9 @@ pub fn run(
             clear,
         } => {
             let partner = if clear { None } else { partner };
-            super::tenant(&host, &tenant)?.companies().set_managed_by(id, partner)?;
+            super::tenant(&host, &tenant)?
+                .companies()
+                .set_managed_by(id, partner)?;
             match partner {
                 Some(p) => println!("company {id} is managed by partner {p}"),
                 None => println!("company {id} is managed by no partner"),
@@ -414,7 +420,9 @@ pub fn run(
             field_type,
             required,
         } => {
-            super::tenant(&host, &tenant)?.companies().define_field(&name, field_type, required)?;
+            super::tenant(&host, &tenant)?
+                .companies()
+                .define_field(&name, field_type, required)?;
             println!("defined company field {name} ({field_type})");
         }
     }

@@ -204,7 +204,10 @@ pub fn run(
                 tasks,
                 default,
             };
-            actor.tenant(&host, &tenant)?.playbooks().define(&playbook)?;
+            actor
+                .tenant(&host, &tenant)?
+                .playbooks()
+                .define(&playbook)?;
             println!(
                 "playbook `{}` ({} task(s)){}",
                 playbook.name,
@@ -244,7 +247,8 @@ pub fn run(
         } => {
             let added = actor
                 .tenant(&host, &tenant)?
-                .playbooks().apply(cta, &playbook)?;
+                .playbooks()
+                .apply(cta, &playbook)?;
             println!("CTA {cta}: {added} task(s) from `{playbook}`");
         }
     }

@@ -99,9 +99,13 @@ pub fn run(
                 Some(path) => {
                     let file = std::fs::File::create(&path)
                         .with_context(|| format!("cannot create {}", path.display()))?;
-                    tenant.imports().write_error_csv(job, std::io::BufWriter::new(file))?;
+                    tenant
+                        .imports()
+                        .write_error_csv(job, std::io::BufWriter::new(file))?;
                 }
-                None => tenant.imports().write_error_csv(job, std::io::stdout().lock())?,
+                None => tenant
+                    .imports()
+                    .write_error_csv(job, std::io::stdout().lock())?,
             }
         }
         ImportCommand::Cancel { tenant, job, wait } => {
@@ -133,7 +137,10 @@ pub fn run(
             if let Some(bytes) = bytes {
                 tenant.imports().set_size_limit(bytes)?;
             }
-            println!("import size limit: {} bytes", tenant.imports().size_limit()?);
+            println!(
+                "import size limit: {} bytes",
+                tenant.imports().size_limit()?
+            );
         }
         ImportCommand::Generate { file, rows } => {
             let out = std::fs::File::create(&file)

@@ -158,12 +158,16 @@ pub fn run(
             ids,
             scope: s,
         } => {
-            let tagged = super::tenant(&host, &tenant)?.partners().tag(&ids, scope(&s)?)?;
+            let tagged = super::tenant(&host, &tenant)?
+                .partners()
+                .tag(&ids, scope(&s)?)?;
             print_tagged(&tagged);
         }
         PartnerCommand::TagCriteria { criteria, scope: s } => {
             let tenant = super::tenant(&host, &criteria.tenant)?;
-            let tagged = tenant.partners().tag_by_criteria(&criteria.criteria()?, scope(&s)?)?;
+            let tagged = tenant
+                .partners()
+                .tag_by_criteria(&criteria.criteria()?, scope(&s)?)?;
             print_tagged(&tagged);
         }
         PartnerCommand::List { tenant, json } => {
@@ -216,7 +220,8 @@ pub fn run(
             let tenant = super::tenant(&host, &tenant)?;
             tenant.partners().set_scope(id, scope(&s)?)?;
             let now = tenant
-                .partners().list()?
+                .partners()
+                .list()?
                 .into_iter()
                 .find(|p| p.company.id == id.to_string())
                 .map(|p| p.scope)
@@ -226,7 +231,9 @@ pub fn run(
         PartnerCommand::SampleCsv { tenant } => {
             print!(
                 "{}",
-                super::tenant(&host, &tenant)?.imports().sample_csv(ImportTarget::Partners)?
+                super::tenant(&host, &tenant)?
+                    .imports()
+                    .sample_csv(ImportTarget::Partners)?
             );
         }
     }

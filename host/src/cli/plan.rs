@@ -334,7 +334,8 @@ pub fn run(
             let external = visibility.map(|v| matches!(v, Visibility::External));
             let id = actor
                 .tenant(&host, &tenant)?
-                .plans().add_objective(plan, &name, due, external)?;
+                .plans()
+                .add_objective(plan, &name, due, external)?;
             println!("{id}");
         }
         PlanCommand::Task {
@@ -356,7 +357,10 @@ pub fn run(
                 owner,
                 due_date: due,
             };
-            println!("{}", actor.tenant(&host, &tenant)?.plans().add_task(of, &task)?);
+            println!(
+                "{}",
+                actor.tenant(&host, &tenant)?.plans().add_task(of, &task)?
+            );
         }
         PlanCommand::CtaDue {
             tenant,
@@ -380,7 +384,8 @@ pub fn run(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .plans().set_objective_shared(objective, sharing == "external")?;
+                .plans()
+                .set_objective_shared(objective, sharing == "external")?;
             println!("objective {objective} is {sharing}");
         }
         PlanCommand::Comment {
@@ -391,7 +396,8 @@ pub fn run(
         } => {
             let id = actor
                 .tenant(&host, &tenant)?
-                .plans().comment_objective(objective, &text)?;
+                .plans()
+                .comment_objective(objective, &text)?;
             println!("{id}");
         }
         PlanCommand::TaskDue {
@@ -402,7 +408,8 @@ pub fn run(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .plans().set_task_due(task, Some(due))?;
+                .plans()
+                .set_task_due(task, Some(due))?;
             println!("task {task} is due {due}");
         }
         PlanCommand::Cta {
@@ -444,7 +451,8 @@ pub fn run(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .plans().set_status(plan, PlanStatus::Active)?;
+                .plans()
+                .set_status(plan, PlanStatus::Active)?;
             println!("plan {plan} is active");
         }
         PlanCommand::Reopen {
@@ -453,7 +461,10 @@ pub fn run(
             reason,
             actor,
         } => {
-            actor.tenant(&host, &tenant)?.plans().reopen(plan, &reason)?;
+            actor
+                .tenant(&host, &tenant)?
+                .plans()
+                .reopen(plan, &reason)?;
             println!("plan {plan} is active again");
         }
         PlanCommand::Status {
@@ -469,7 +480,8 @@ pub fn run(
             };
             actor
                 .tenant(&host, &tenant)?
-                .plans().set_status(plan, status)?;
+                .plans()
+                .set_status(plan, status)?;
             println!("plan {plan} is {status}");
         }
         PlanCommand::Contacts {
@@ -480,7 +492,8 @@ pub fn run(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .plans().set_sharing_with_contacts(plan, switch == "on")?;
+                .plans()
+                .set_sharing_with_contacts(plan, switch == "on")?;
             println!("plan {plan}: sharing with contacts {switch}");
         }
         PlanCommand::Show { tenant, plan, json } => {

@@ -9,12 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, Subcommand};
-use cs_host::{
-    Capability, EnableOptions, Enablement, FailurePolicy, Host, InstallOutcome, InstalledPlugin,
-    Limits, inert, shell_quote,
-};
+use cs_host::{Host, InstallOutcome, InstalledPlugin, Limits, inert};
 
 pub use enablements::{TenantPluginCommand, run_tenant};
 
@@ -267,7 +264,8 @@ pub fn run_registry(command: RegistryCommand, host: &Host) -> anyhow::Result<Exi
                     continue;
                 }
                 super::tenant(host, &tenant)?
-                    .plugins().upgrade(&name, Some(&installed.plugin.manifest.version))
+                    .plugins()
+                    .upgrade(&name, Some(&installed.plugin.manifest.version))
                     .with_context(|| format!("cannot move tenant {tenant}"))?;
                 moved.push(tenant);
             }

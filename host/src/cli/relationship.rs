@@ -198,7 +198,8 @@ pub fn company_id(tenant: &Tenant<'_>, key: &str) -> anyhow::Result<i64> {
         return Ok(id);
     }
     let company = tenant
-        .companies().get(CompanyKey::Name(key))?
+        .companies()
+        .get(CompanyKey::Name(key))?
         .with_context(|| format!("tenant `{}` has no company `{}`", tenant.id(), inert(key)))?;
     Ok(company.id.parse()?)
 }
@@ -237,7 +238,10 @@ pub fn run_types(
             name,
             actor,
         } => {
-            let id = actor.tenant(&host, &tenant)?.relationship_types().add(&name)?;
+            let id = actor
+                .tenant(&host, &tenant)?
+                .relationship_types()
+                .add(&name)?;
             println!("{id}");
         }
         RelationshipTypeCommand::Field {
@@ -250,7 +254,8 @@ pub fn run_types(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .relationship_types().define_field(&type_key, &name, field_type, required)?;
+                .relationship_types()
+                .define_field(&type_key, &name, field_type, required)?;
             println!("defined field `{}` ({field_type})", inert(&name));
         }
         RelationshipTypeCommand::Rename {
@@ -261,7 +266,8 @@ pub fn run_types(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .relationship_types().rename(&type_key, &name)?;
+                .relationship_types()
+                .rename(&type_key, &name)?;
             println!("renamed to `{}`", inert(name.trim()));
         }
         RelationshipTypeCommand::Delete {
@@ -271,7 +277,8 @@ pub fn run_types(
         } => {
             actor
                 .tenant(&host, &tenant)?
-                .relationship_types().delete(&type_key)?;
+                .relationship_types()
+                .delete(&type_key)?;
             println!("deleted");
         }
         RelationshipTypeCommand::List { tenant, json } => {
@@ -332,7 +339,9 @@ pub fn run(
             return args.run(&tenant, options);
         }
         RelationshipCommand::SampleCsv { tenant } => {
-            let sample = super::tenant(&host, &tenant)?.imports().sample_csv(ImportTarget::Relationships)?;
+            let sample = super::tenant(&host, &tenant)?
+                .imports()
+                .sample_csv(ImportTarget::Relationships)?;
             print!("{sample}");
         }
         RelationshipCommand::Edit {
@@ -358,21 +367,24 @@ pub fn run(
         RelationshipCommand::Show { tenant, id, json } => {
             let tenant = super::tenant(&host, &tenant)?;
             let r = tenant
-                .relationships().get(id)?
+                .relationships()
+                .get(id)?
                 .with_context(|| format!("tenant `{}` has no relationship {id}", tenant.id()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 println!("relationship {} `{}`", r.id, inert(&r.name));
                 let company = tenant
-                    .companies().get(CompanyKey::Id(r.company_id))?
+                    .companies()
+                    .get(CompanyKey::Id(r.company_id))?
                     .map_or_else(String::new, |c| c.name);
                 println!("  company:    {} `{}`", r.company_id, inert(&company));
                 println!("  type:       {} `{}`", r.type_id, inert(&r.type_name));
                 match r.managed_by {
                     Some(p) => {
                         let partner = tenant
-                            .companies().get(CompanyKey::Id(p))?
+                            .companies()
+                            .get(CompanyKey::Id(p))?
                             .map_or_else(String::new, |c| c.name);
                         println!("  managed by: {p} `{}`", inert(&partner));
                     }
@@ -413,7 +425,8 @@ pub fn run(
             let partner = if clear { None } else { partner };
             actor
                 .tenant(&host, &tenant)?
-                .relationships().set_managed_by(id, partner)?;
+                .relationships()
+                .set_managed_by(id, partner)?;
             match partner {
                 Some(p) => println!("relationship {id} is managed by partner {p}"),
                 None => println!("relationship {id} is managed by no partner"),

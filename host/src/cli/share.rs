@@ -211,7 +211,8 @@ pub fn run(
         ShareCommand::Create { share, actor, json } => {
             let receipt = actor
                 .tenant(&host, &share.tenant)?
-                .shares().share(&share.request())?;
+                .shares()
+                .share(&share.request())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&receipt)?);
             } else {
@@ -242,7 +243,8 @@ pub fn run(
         ShareCommand::Preview { share, actor, json } => {
             let previews = actor
                 .tenant(&host, &share.tenant)?
-                .shares().preview(&share.request())?;
+                .shares()
+                .preview(&share.request())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&previews)?);
             } else {
@@ -340,7 +342,10 @@ pub fn run(
             days,
             actor,
         } => {
-            let until = actor.tenant(&host, &tenant)?.shares().extend_link(recipient, days)?;
+            let until = actor
+                .tenant(&host, &tenant)?
+                .shares()
+                .extend_link(recipient, days)?;
             println!("recipient {recipient}: the link expires {}", time(until));
         }
         ShareCommand::Otp { tenant, link } => {
@@ -353,7 +358,9 @@ pub fn run(
             code,
             json,
         } => {
-            let session = super::tenant(&host, &tenant)?.links().start_session(&link, &code)?;
+            let session = super::tenant(&host, &tenant)?
+                .links()
+                .start_session(&link, &code)?;
             if let Some(token) = &session.token
                 && !json
             {
@@ -373,7 +380,10 @@ pub fn run(
             recipient,
             actor,
         } => {
-            let link = actor.tenant(&host, &tenant)?.shares().reissue_link(recipient)?;
+            let link = actor
+                .tenant(&host, &tenant)?
+                .shares()
+                .reissue_link(recipient)?;
             println!(
                 "recipient {} {}: {}",
                 link.recipient_id, link.email, link.link

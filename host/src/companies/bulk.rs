@@ -184,7 +184,11 @@ impl<'c> BulkInsert<'c> {
 
     /// Inserts the queued row whose values start at `at` on its own; its id, or why not.
     fn one_row(&mut self, at: usize) -> Result<i64> {
-        execute(&mut self.one, &self.values[at..at + BULK_VALUES], &mut self.ids)?;
+        execute(
+            &mut self.one,
+            &self.values[at..at + BULK_VALUES],
+            &mut self.ids,
+        )?;
         self.ids
             .pop()
             .ok_or_else(|| Error::from(rusqlite::Error::QueryReturnedNoRows))

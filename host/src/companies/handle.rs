@@ -4,14 +4,15 @@
 use rusqlite::params;
 
 use super::{
-    COLUMNS, CompanyKey, CompanyWrite, EXTERNAL_ID, NAME, STANDARD_FIELDS, Schema, check_is_partner,
-    find, insert, is_field_name, one_partner_error, read_row, schema, scope_condition,
+    COLUMNS, CompanyKey, CompanyWrite, EXTERNAL_ID, FieldDef, FieldType, NAME, STANDARD_FIELDS,
+    Schema, check_is_partner, find, insert, is_field_name, one_partner_error, read_row, schema,
+    scope_condition,
 };
 use crate::access::Permission;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::tenant::Tenant;
 use crate::model::{AccessScope, Company, FieldValue, Fields, ManagedAs};
+use crate::tenant::Tenant;
 
 /// A company to add through the form-like API: Name is mandatory, the other fields are checked
 /// against the tenant's field schema.
@@ -65,16 +66,12 @@ pub struct Companies<'t> {
 impl Companies<'_> {
     /// The tenant's company fields: the standard ones, then its custom ones.
     pub fn fields(&self) -> Result<Vec<FieldDef>> {
-        self.tenant.read(|op| Ok(Schema::load(op)?.fields().to_vec()))
+        self.tenant
+            .read(|op| Ok(Schema::load(op)?.fields().to_vec()))
     }
 
     /// Adds (or changes) a custom company field. Standard fields cannot be redefined.
-    pub fn define_field(
-        &self,
-        name: &str,
-        field_type: FieldType,
-        required: bool,
-    ) -> Result<()> {
+    pub fn define_field(&self, name: &str, field_type: FieldType, required: bool) -> Result<()> {
         let name = name.trim();
         if !is_field_name(name) {
             return Err(Error::new(ErrorKind::Invalid(format!(
@@ -109,7 +106,7 @@ impl Companies<'_> {
     /// access to company records; use [`Partners::add`](crate::Partners::add) to choose its scope.
     pub fn add(&self, company: NewCompany) -> Result<i64> {
         let scope = (company.managed_as == ManagedAs::Partner).then_some(AccessScope::default());
-        self.page().insert(company, scope, "company.add", |_, _| Ok(()))
+        self.insert(company, scope, "company.add", |_, _| Ok(()))
     }
 
     /// Inserts a checked company with its audit entry; shared by the manual-add paths.

@@ -233,8 +233,7 @@ impl<'c> Writer<'c> {
         if let Some(filter) = &mut self.filter {
             add(filter, hash);
         }
-        self.bulk
-            .push(name, managed_as, managed_by, scope, fields);
+        self.bulk.push(name, managed_as, managed_by, scope, fields);
     }
 
     /// Whether a statement's worth of records is queued.

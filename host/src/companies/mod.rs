@@ -15,15 +15,15 @@ mod schema;
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::access::{PartnerScope, Permission};
+use crate::access::PartnerScope;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::tenant::Tenant;
-use crate::model::{AccessScope, Company, FieldValue, Fields, ManagedAs};
+use crate::model::{AccessScope, Company, FieldValue, ManagedAs};
 use crate::names::fold_case;
 
 pub(crate) use bulk::BulkInsert;
 pub(crate) use directory::Directory;
+pub use handle::{Companies, NewCompany};
 pub(crate) use row::{
     COLUMNS, CompanyWrite, custom_from_json, custom_to_json, parse_scope, read_row, scope_str,
 };
@@ -32,7 +32,6 @@ pub(crate) use schema::{
     EXTERNAL_ID, NAME, RESERVED_NAMES, STANDARD_FIELDS, Schema, check_value, custom_fields,
     custom_type, define_custom, parse_text, remove_custom,
 };
-pub use handle::{Companies, NewCompany};
 pub use schema::{FieldDef, FieldType};
 
 /// How to find one company of a tenant.
@@ -575,7 +574,7 @@ pub(crate) fn is_field_name(name: &str) -> bool {
 mod tests {
     use super::*;
     use crate::host::{Host, HostConfig, TenantLevel};
-    use crate::model::Date;
+    use crate::model::{Date, Fields};
 
     fn host() -> Host {
         let host = Host::open_in_memory(HostConfig::default()).unwrap();
@@ -624,13 +623,7 @@ mod tests {
                     fields.insert("industry".into(), FieldValue::from("Retail"));
                     fields.insert("arr".into(), FieldValue::Number(i as f64));
                     let name = format!(" Company {i} ");
-                    bulk.push(
-                        name,
-                        ManagedAs::Customer,
-                        None,
-                        None,
-                        &mut fields,
-                    );
+                    bulk.push(name, ManagedAs::Customer, None, None, &mut fields);
                 }
                 assert_eq!(bulk.len(), 10);
                 let mut written = Vec::new();
@@ -664,12 +657,15 @@ mod tests {
     fn added_companies_are_found_by_id_and_name_with_typed_fields() {
         let host = host();
         let acme = host.tenant("acme").unwrap();
-        acme.companies().define_field("renewal", FieldType::Date, false)
+        acme.companies()
+            .define_field("renewal", FieldType::Date, false)
             .unwrap();
-        acme.companies().define_field("strategic", FieldType::Boolean, false)
+        acme.companies()
+            .define_field("strategic", FieldType::Boolean, false)
             .unwrap();
         let id = acme
-            .companies().add(
+            .companies()
+            .add(
                 NewCompany::new("Bennett & Co.")
                     .field("industry", "Logistics")
                     .field("arr", 120_000i64)
@@ -691,7 +687,8 @@ mod tests {
             "unset fields are absent"
         );
         let by_name = acme
-            .companies().get(CompanyKey::Name("bennett & co."))
+            .companies()
+            .get(CompanyKey::Name("bennett & co."))
             .unwrap()
             .unwrap();
         assert_eq!(by_name, by_id);
@@ -703,12 +700,16 @@ mod tests {
         let id = host
             .tenant("acme")
             .unwrap()
-            .companies().add(NewCompany::new("Secret Corp"))
+            .companies()
+            .add(NewCompany::new("Secret Corp"))
             .unwrap();
         let globex = host.tenant("globex").unwrap();
         assert_eq!(globex.companies().get(CompanyKey::Id(id)).unwrap(), None);
         assert_eq!(
-            globex.companies().get(CompanyKey::Name("Secret Corp")).unwrap(),
+            globex
+                .companies()
+                .get(CompanyKey::Name("Secret Corp"))
+                .unwrap(),
             None
         );
     }
@@ -717,12 +718,14 @@ mod tests {
     fn the_form_refuses_a_missing_name_unknown_fields_and_wrong_types() {
         let host = host();
         let acme = host.tenant("acme").unwrap();
-        acme.companies().define_field("tier", FieldType::Text, true)
+        acme.companies()
+            .define_field("tier", FieldType::Text, true)
             .unwrap();
         let err = acme.companies().add(NewCompany::new("  ")).unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::InvalidField { field, .. } if field == "name"));
         let err = acme
-            .companies().add(
+            .companies()
+            .add(
                 NewCompany::new("A")
                     .field("tier", "gold")
                     .field("colour", "red"),
@@ -730,7 +733,8 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
         let err = acme
-            .companies().add(
+            .companies()
+            .add(
                 NewCompany::new("A")
                     .field("tier", "gold")
                     .field("arr", "lots"),
@@ -746,15 +750,21 @@ mod tests {
         let host = host();
         let acme = host.tenant("acme").unwrap();
         let bennett = acme
-            .companies().add(NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Partner))
+            .companies()
+            .add(NewCompany::new("Bennett & Co.").managed_as(ManagedAs::Partner))
             .unwrap();
         let other = acme
-            .companies().add(NewCompany::new("Other Partner").managed_as(ManagedAs::Partner))
+            .companies()
+            .add(NewCompany::new("Other Partner").managed_as(ManagedAs::Partner))
             .unwrap();
         let customer = acme
-            .companies().add(NewCompany::new("Customer").managed_by(bennett))
+            .companies()
+            .add(NewCompany::new("Customer").managed_by(bennett))
             .unwrap();
-        let err = acme.companies().set_managed_by(customer, Some(other)).unwrap_err();
+        let err = acme
+            .companies()
+            .set_managed_by(customer, Some(other))
+            .unwrap_err();
         match err.kind() {
             ErrorKind::AlreadyManaged {
                 partner_id,
@@ -769,8 +779,14 @@ mod tests {
         assert!(err.to_string().contains("Bennett & Co."), "{err}");
         // Clearing first, then giving it to the other partner, works.
         acme.companies().set_managed_by(customer, None).unwrap();
-        acme.companies().set_managed_by(customer, Some(other)).unwrap();
-        let company = acme.companies().get(CompanyKey::Id(customer)).unwrap().unwrap();
+        acme.companies()
+            .set_managed_by(customer, Some(other))
+            .unwrap();
+        let company = acme
+            .companies()
+            .get(CompanyKey::Id(customer))
+            .unwrap()
+            .unwrap();
         assert_eq!(company.managed_by, Some(other.to_string()));
         // The database itself refuses the swap, whatever the code above it does.
         let raw = acme.write(|op| {
@@ -783,7 +799,10 @@ mod tests {
         });
         assert!(raw.unwrap_err().to_string().contains("one-partner rule"));
         // And a customer cannot be made the manager.
-        let err = acme.companies().set_managed_by(bennett, Some(customer)).unwrap_err();
+        let err = acme
+            .companies()
+            .set_managed_by(bennett, Some(customer))
+            .unwrap_err();
         assert!(err.to_string().contains("not a partner"), "{err}");
     }
 }

@@ -18,9 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::companies::{self, EXTERNAL_ID, FieldDef, FieldType, NAME, STANDARD_FIELDS, Schema};
 use crate::error::{Error, ErrorKind, Result};
-use crate::tenant::Tenant;
-use crate::model::{AccessScope, Company, FieldValue, Fields};
-use crate::partners::HookReport;
+use crate::model::{Company, FieldValue, Fields};
 use logic::Expr;
 
 pub use run::Selections;

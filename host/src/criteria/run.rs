@@ -4,11 +4,14 @@
 use rusqlite::types::Value;
 
 use super::logic::{self, Expr};
-use super::{Criteria, Filter, MANAGED_AS, MANAGED_BY, Selection, field_sql, invalid, managed_sql, superset_sql};
+use super::{
+    Criteria, Filter, MANAGED_AS, MANAGED_BY, Selection, field_sql, invalid, managed_sql,
+    superset_sql,
+};
 use crate::companies::{self, Schema};
 use crate::error::Result;
-use crate::tenant::Tenant;
 use crate::model::Company;
+use crate::tenant::Tenant;
 
 /// Criteria run for the tenant, from [`Tenant::criteria`]: the companies they select, and
 /// tagging those as partners.
@@ -22,7 +25,8 @@ impl Selections<'_> {
     /// fault (unknown field, an operator that does not fit the field's type, wrong number of
     /// values) or the position in the logic expression.
     pub fn run(&self, criteria: &Criteria) -> Result<Selection> {
-        self.tenant.require(crate::access::Permission::RunCriteria)?;
+        self.tenant
+            .require(crate::access::Permission::RunCriteria)?;
         let count = criteria.filters.len();
         let expr = match criteria.logic.as_deref().map(str::trim) {
             Some(text) if !text.is_empty() => Some(logic::parse(text, count)?),
@@ -110,8 +114,9 @@ impl Selections<'_> {
                 format!("COALESCE(({sql}), 0)")
             })
             .collect();
-        let rows: Vec<(Company, Vec<bool>)> =
-            self.tenant.read(|op| companies::select_where(op, &schema, &filter, &extra, &params))?;
+        let rows: Vec<(Company, Vec<bool>)> = self
+            .tenant
+            .read(|op| companies::select_where(op, &schema, &filter, &extra, &params))?;
         let Some(expr) = expr.filter(|_| has_plugins && !rows.is_empty()) else {
             let companies: Vec<Company> = rows.into_iter().map(|(c, _)| c).collect();
             return Ok(Selection {
@@ -130,7 +135,11 @@ impl Selections<'_> {
                 continue;
             }
             if let Filter::Plugin { plugin, arguments } = filter {
-                answers[index] = Some(self.tenant.hooks().criteria_filter(plugin, arguments, &candidates)?);
+                answers[index] = Some(self.tenant.hooks().criteria_filter(
+                    plugin,
+                    arguments,
+                    &candidates,
+                )?);
             }
         }
         let companies: Vec<Company> = candidates

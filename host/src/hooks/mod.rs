@@ -13,7 +13,6 @@ use serde_json::json;
 
 use crate::access::Permission;
 use crate::error::{Error, ErrorKind, Result};
-use crate::tenant::Tenant;
 use crate::model::{
     Company, FieldValue, Fields, LifecycleAction, Notification, Partner, ShareEvent,
 };
@@ -21,6 +20,7 @@ use crate::plugins::egress::Egress;
 use crate::plugins::enablement::{Active, FailurePolicy};
 use crate::plugins::runlog::{CallLog, RunLogSink};
 use crate::plugins::{ExtensionPoint, PluginError, PluginErrorKind, PluginInstance, RowOutcome};
+use crate::tenant::Tenant;
 
 /// The configuration key under which a field mapper learns which object an import's rows are
 /// for: `company`, `partner` or `relationship` (see

@@ -12,9 +12,9 @@
 use rusqlite::params;
 use serde::Serialize;
 
+use super::Hooks;
 use crate::context::Op;
 use crate::error::Result;
-use crate::tenant::Tenant;
 use crate::partners::Undo;
 use crate::sharing;
 use crate::store::Store;
@@ -163,7 +163,8 @@ impl Hooks<'_> {
     /// this too (leaving a share younger than five minutes to the process sharing it);
     /// `cshost tenant hooks run` does it on demand, for every share.
     pub fn run_pending(&self) -> Result<PendingHooksRun> {
-        self.tenant.require(crate::access::Permission::ManagePlugins)?;
+        self.tenant
+            .require(crate::access::Permission::ManagePlugins)?;
         self.tenant.as_system().hooks().resume(false)
     }
 
@@ -189,20 +190,25 @@ impl Hooks<'_> {
                     });
                 }
                 Err(error) if self.tenant.read(|op| owed(op, false))?.contains(&hook) => {
-                    self.tenant.write(|op| note_failure(op, hook, &error.to_string()))?;
+                    self.tenant
+                        .write(|op| note_failure(op, hook, &error.to_string()))?;
                     run.failed.push(format!("{what}: {error}"));
                 }
                 Err(error) => run.refused.push(format!("{what}: {error}")),
             }
         }
-        for share in self.tenant.read(|op| sharing::resume::owed(op, automatic))? {
+        for share in self
+            .tenant
+            .read(|op| sharing::resume::owed(op, automatic))?
+        {
             let what = format!("plan shared, share {share}");
             match self.tenant.shares().resume_notifications(share) {
                 Ok(Some(report)) => run.done.push(format!("{what}: {report}")),
                 // Another run queued them meanwhile.
                 Ok(None) => {}
                 Err(error) => {
-                    self.tenant.write(|op| sharing::resume::note_failure(op, share, &error.to_string()))?;
+                    self.tenant
+                        .write(|op| sharing::resume::note_failure(op, share, &error.to_string()))?;
                     run.failed.push(format!("{what}: {error}"));
                 }
             }

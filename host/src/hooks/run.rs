@@ -273,7 +273,7 @@ impl Hooks<'_> {
                 {
                     return Err(Error::new(ErrorKind::Invalid(format!(
                         "the input's object `{}` is none of {}",
-                        crate::inert(object),
+                        crate::inert::inert(object),
                         IMPORT_OBJECTS.join(", ")
                     ))));
                 }

@@ -142,7 +142,9 @@ impl Imports<'_> {
             self.tenant.write(job::interrupt_stale)?;
             return Ok(JobStatus::Interrupted);
         }
-        self.tenant.store().request_stop(&self.tenant.id, "import", id)?;
+        self.tenant
+            .store()
+            .request_stop(&self.tenant.id, "import", id)?;
         Ok(JobStatus::Running)
     }
 }

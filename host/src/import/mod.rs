@@ -20,6 +20,7 @@
 mod cancel;
 mod csvfile;
 mod dry;
+#[cfg(feature = "cli")]
 mod generate;
 mod job;
 mod options;
@@ -43,13 +44,13 @@ use serde::{Deserialize, Serialize};
 pub use cancel::ImportCancel;
 use cancel::{Shared, Watch};
 pub use csvfile::{CsvProperties, Encoding, Separator};
+#[cfg(feature = "cli")]
 pub use generate::generate_partners_csv;
 pub use job::{ImportJob, JobStatus, RowError, RowErrorKind};
 pub use options::{ImportOptions, ImportTarget, Mapping, Progress};
 use plan::{Planned, column_of, plan, quoted_list};
 use read::{Incoming, MESSAGES_IN_FLIGHT, Mapper, Prepared, ROWS_PER_MESSAGE, read_rows};
 pub(crate) use report::write_errors;
-use report::{example, label};
 use slices::Batches;
 use write::Run;
 
@@ -58,12 +59,12 @@ use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::pending::{self, Owed};
 use crate::hooks::{RowMappers, RowVerdict};
-use crate::tenant::Tenant;
 use crate::model::{AccessScope, FieldValue, Fields, ManagedAs};
 use crate::names::named_enum;
 use crate::partners::{self, Undo};
 use crate::plugins::ExtensionPoint;
 use crate::relationships::import::{self as relationship_import, ImportTypes};
+use crate::tenant::Tenant;
 
 /// The target field of a companies import that names the managing partner (by name or
 /// `external_id`).
@@ -118,12 +119,7 @@ impl Imports<'_> {
     }
 
     /// Imports CSV data held in memory, named `source` in messages and in the job.
-    pub fn bytes(
-        &self,
-        source: &str,
-        data: &[u8],
-        options: &ImportOptions,
-    ) -> Result<ImportJob> {
+    pub fn bytes(&self, source: &str, data: &[u8], options: &ImportOptions) -> Result<ImportJob> {
         self.run(source, data, data.len() as u64, options, &mut |_| {})
     }
 
@@ -194,7 +190,6 @@ impl Imports<'_> {
     }
 }
 
-
 /// The error a CSV reader stopped with, naming the file; `row` is the data row it was reading
 /// (`None` for the header), for the limits that stop it inside a record.
 fn csv_error(source: &str, row: Option<u64>, error: csv::Error) -> Error {
@@ -231,6 +226,7 @@ fn csv_error(source: &str, row: Option<u64>, error: csv::Error) -> Error {
 mod tests {
     use super::options::normalise;
     use super::read::Message;
+    use super::report::label;
     use super::*;
 
     #[test]
@@ -252,7 +248,8 @@ mod tests {
                    P-3,Gamma,Retail\n\
                    P-4,,Retail\n";
         let job = acme
-            .imports().bytes(
+            .imports()
+            .bytes(
                 "partners.csv",
                 csv.as_bytes(),
                 &ImportOptions::partners(None),
@@ -264,10 +261,18 @@ mod tests {
         );
         let rows: Vec<u64> = job.errors.iter().map(|e| e.row).collect();
         assert_eq!(rows, [4, 7]);
-        let alpha = acme.companies().get(CompanyKey::Name("alpha")).unwrap().unwrap();
+        let alpha = acme
+            .companies()
+            .get(CompanyKey::Name("alpha"))
+            .unwrap()
+            .unwrap();
         assert_eq!(alpha.name, "ALPHA");
         assert_eq!(alpha.fields["industry"], FieldValue::from("Software"));
-        let beta = acme.companies().get(CompanyKey::Name("beta two")).unwrap().unwrap();
+        let beta = acme
+            .companies()
+            .get(CompanyKey::Name("beta two"))
+            .unwrap()
+            .unwrap();
         assert_eq!(beta.fields["industry"], FieldValue::from("Finance"));
         assert_eq!(acme.companies().page(0, 100).unwrap().len(), 3);
         assert_eq!(acme.companies().page(0, 100).unwrap().len(), 3);
@@ -285,7 +290,8 @@ mod tests {
         let mapping = Mapping::new().map("Name", "name");
         let plan = plan(&mapping, &columns, &schema, ImportTarget::Partners).unwrap();
         let mut mappers = acme
-            .hooks().row_mappers(Some("partner"), &columns, &["name".to_owned()])
+            .hooks()
+            .row_mappers(Some("partner"), &columns, &["name".to_owned()])
             .unwrap();
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -347,21 +353,27 @@ mod tests {
         std::fs::write(&path, "External ID,Name\nP-1,One\nP-2,Two\nP-3,Three\n").unwrap();
         let mut added = false;
         let job = acme
-            .imports().file_with_progress(
+            .imports()
+            .file_with_progress(
                 &path,
                 &ImportOptions::partners(None).batch_rows(2),
                 &mut |_| {
                     // After the first batch, someone else adds the record row 3 is about.
                     if !added {
                         added = true;
-                        acme.companies().add(NewCompany::new("Late").field("external_id", "P-3"))
+                        acme.companies()
+                            .add(NewCompany::new("Late").field("external_id", "P-3"))
                             .unwrap();
                     }
                 },
             )
             .unwrap();
         assert_eq!((job.created, job.updated, job.failed), (2, 1, 0), "{job:?}");
-        let three = acme.companies().get(CompanyKey::Name("three")).unwrap().unwrap();
+        let three = acme
+            .companies()
+            .get(CompanyKey::Name("three"))
+            .unwrap()
+            .unwrap();
         assert_eq!(three.managed_as, ManagedAs::Partner);
     }
 

@@ -4,7 +4,7 @@
 use super::*;
 
 impl Imports<'_> {
-    fn run<R: Read + Send>(
+    pub(super) fn run<R: Read + Send>(
         &self,
         source: &str,
         reader: R,
@@ -161,9 +161,10 @@ impl Imports<'_> {
             }
         })?;
         let scope = match options.target {
-            ImportTarget::Partners => {
-                Some(partners::resolve_scope(self.tenant.info().level, options.scope)?)
-            }
+            ImportTarget::Partners => Some(partners::resolve_scope(
+                self.tenant.info().level,
+                options.scope,
+            )?),
             ImportTarget::Companies | ImportTarget::Relationships => {
                 if options.scope.is_some() {
                     return Err(refuse(
@@ -219,14 +220,21 @@ impl Imports<'_> {
         }
 
         let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
-        let mappers = match self.tenant.hooks().row_mappers(Some(options.target.object()), &columns, &field_names)
-        {
+        let mappers = match self.tenant.hooks().row_mappers(
+            Some(options.target.object()),
+            &columns,
+            &field_names,
+        ) {
             Ok(mappers) => mappers,
             Err(error) => return Err(self.fail_job(job, error)),
         };
         let lifecycle = !options.dry_run
             && options.target == ImportTarget::Partners
-            && !self.tenant.plugins().active(ExtensionPoint::Lifecycle)?.is_empty();
+            && !self
+                .tenant
+                .plugins()
+                .active(ExtensionPoint::Lifecycle)?
+                .is_empty();
 
         let mut run = Run {
             plan: &plan,
@@ -244,7 +252,7 @@ impl Imports<'_> {
         };
         let shared = Shared::default();
         let mut watch = Watch {
-            tenant: self,
+            tenant: self.tenant,
             job: job.id,
             cancel: options.cancel.as_ref(),
             shared: &shared,
@@ -335,7 +343,9 @@ impl Imports<'_> {
         });
         drop(mappers);
         if let Some(id) = job.id {
-            self.tenant.store().clear_stop(&self.tenant.id, "import", id);
+            self.tenant
+                .store()
+                .clear_stop(&self.tenant.id, "import", id);
         }
         match outcome {
             Ok(()) => Ok(job),
@@ -344,7 +354,7 @@ impl Imports<'_> {
     }
 
     /// Records a fatal error on a stored job (its committed rows stay), and returns the error.
-    fn fail_job(&self, mut job: ImportJob, error: Error) -> Error {
+    pub(super) fn fail_job(&self, mut job: ImportJob, error: Error) -> Error {
         if let Some(id) = job.id {
             job.status = JobStatus::Failed;
             job.error = Some(error.to_string());
@@ -358,7 +368,7 @@ impl Imports<'_> {
 
     /// Runs the *partner created* hook for a committed batch's new partners. A partner whose
     /// fail-closed hook fails is undone, and its row counted as failed with the plugin's error.
-    fn run_partner_hooks(
+    pub(super) fn run_partner_hooks(
         &self,
         new_partners: &mut Vec<(i64, u64, Undo)>,
         job: &mut ImportJob,

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use rusqlite::{OptionalExtension, params};
 
 use super::*;
+use crate::host::Host;
 
 impl Host {
     /// Delivers up to `max` pending messages through `transport`: every pending one-time code

@@ -13,17 +13,17 @@
 mod deliver;
 mod transport;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::access::Permission;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::tenant::Tenant;
 use crate::model::{Channel, Notification};
 use crate::names::named_enum;
 use crate::store::{Sealed, SecretKey, Store, TenantId};
+use crate::tenant::Tenant;
 
 pub use transport::{FileMailbox, Sent, SmtpMailer, Transport, TransportError};
 

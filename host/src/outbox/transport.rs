@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{OutboxMessage, header_text, normalize_address};
+use super::{OutboxMessage, channel_str, header_text, normalize_address};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The recipient of a message, checked for a header: the transport's error when it is not an

@@ -354,7 +354,8 @@ mod tests {
             ]
         );
         let listed = tenant
-            .ctas().cockpit(&crate::plans::CtaFilter::default())
+            .ctas()
+            .cockpit(&crate::plans::CtaFilter::default())
             .unwrap();
         assert_eq!(listed.len(), 3);
     }

@@ -24,10 +24,10 @@ use crate::audit::{self, Change};
 use crate::companies;
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::tenant::Tenant;
 use crate::model::{CtaRequest, CtaType, Date, Priority};
 use crate::names::named_enum;
 use crate::relationships;
+use crate::tenant::Tenant;
 use scope::Of;
 
 pub use cockpit::{CtaFilter, CtaStatus};

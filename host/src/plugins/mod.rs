@@ -28,7 +28,9 @@ pub use context::{CompanyDirectory, PluginContext, StaticDirectory};
 pub use enablement::{
     DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy, Plugins,
 };
-pub use error::{Budget, PluginError, PluginErrorKind, grouped};
+#[cfg(feature = "cli")]
+pub use error::grouped;
+pub use error::{Budget, PluginError, PluginErrorKind};
 pub use instance::{CallStats, PluginInstance, RowOutcome};
 pub use limits::Limits;
 pub use log::{LogLevel, LogLine};

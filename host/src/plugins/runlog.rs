@@ -11,15 +11,15 @@ use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::enablement::Plugins;
 use super::enablement::{Active, BreakerFeed, Enablement, feed_breaker};
 use super::{CallStats, Capability, PluginError};
 use crate::access::Permission;
 use crate::clock::Clock;
 use crate::context::Op;
 use crate::error::{Error, Result};
-use crate::tenant::Tenant;
-use super::enablement::Plugins;
 use crate::store::{Store, TenantId, unix_seconds};
+use crate::tenant::Tenant;
 
 /// How many failures (with their input) the run log keeps per tenant and plugin.
 pub const KEPT_FAILURES: usize = 20;

@@ -21,8 +21,8 @@ use crate::companies::{
 };
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::tenant::Tenant;
 use crate::model::{FieldValue, Fields};
+use crate::tenant::Tenant;
 
 pub(crate) use store::{any_reached_of, company_of, count_managed_by, reach_sql, visible};
 

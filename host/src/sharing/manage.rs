@@ -132,14 +132,18 @@ impl Shares<'_> {
 
     /// Revokes every link to a plan. Returns how many were revoked.
     pub fn revoke_plan(&self, plan_id: i64) -> Result<usize> {
-        self.tenant.read(|op| plans::require(op, plans::Record::Plan, plan_id))?;
+        self.tenant
+            .read(|op| plans::require(op, plans::Record::Plan, plan_id))?;
         self.revoke("s.plan_id = ?2", plan_id, &format!("plan:{plan_id}"))
     }
 
     /// Revokes every link to every plan of a customer company. Returns how many were revoked.
     pub fn revoke_company(&self, company_id: i64) -> Result<usize> {
-        self.tenant.read(|op| crate::companies::require(op, company_id))?;
-        let plans = self.tenant.read(|op| plans::ids_of_company(op, company_id))?;
+        self.tenant
+            .read(|op| crate::companies::require(op, company_id))?;
+        let plans = self
+            .tenant
+            .read(|op| plans::ids_of_company(op, company_id))?;
         self.revoke(
             "s.plan_id IN (SELECT value FROM json_each(?2))",
             serde_json::json!(plans).to_string(),
@@ -167,7 +171,7 @@ impl Shares<'_> {
             crate::relationships::load(op, relationship_id)?;
             plans::ids_of_relationship(op, relationship_id)
         })?;
-        let mut rows = self.list().list(None)?;
+        let mut rows = self.list(None)?;
         rows.retain(|row| plans.contains(&row.plan_id));
         Ok(rows)
     }

@@ -28,12 +28,12 @@ use crate::audit::{self, Change};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hooks::NotifyOutcome;
-use crate::tenant::Tenant;
 use crate::model::{Audience, Channel, Notification, Objective, Recipient, ShareEvent};
 use crate::names::named_enum;
 use crate::outbox::{self, MessageKind};
 use crate::plans::{self, Cta, Plan, PlanObjective, PlanStatus, TaskUpdate, dates};
 use crate::store::{Sealed, SecretKey, SecretKind};
+use crate::tenant::Tenant;
 use crate::users::Licence;
 
 pub use links::{Opened, RecipientSession, SharedPlan};

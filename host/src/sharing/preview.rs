@@ -110,7 +110,9 @@ impl Shares<'_> {
     pub fn preview(&self, request: &ShareRequest) -> Result<Vec<SharePreview>> {
         let now = self.tenant.host.now();
         let note = trimmed_note(request);
-        let (outline, resolved) = self.tenant.read(|op| self.outline(op, request, now, false))?;
+        let (outline, resolved) = self
+            .tenant
+            .read(|op| self.outline(op, request, now, false))?;
         let recipients: Vec<Recipient> = resolved
             .iter()
             .map(|r| Recipient {

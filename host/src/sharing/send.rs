@@ -175,8 +175,8 @@ impl Shares<'_> {
 
         // 1. Record the share and its recipients, all or nothing.
         let secret_key = self.tenant.store().key()?;
-        let (share_id, plan, customer, subject, expires_at, links, seals, recipients) = self
-            .write(|op| {
+        let (share_id, plan, customer, subject, expires_at, links, seals, recipients) =
+            self.tenant.write(|op| {
                 op.require(Permission::SharePlans)?;
                 let settings = settings(op)?;
                 let (outline, resolved) = self.outline(op, request, now, true)?;

@@ -260,7 +260,11 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             tenant,
             plugin,
             actor: _,
-        } => show(crate::cli::tenant(host, &tenant)?.plugins().disable(&plugin)?),
+        } => show(
+            crate::cli::tenant(host, &tenant)?
+                .plugins()
+                .disable(&plugin)?,
+        ),
         TenantPluginCommand::Config {
             tenant,
             plugin,
@@ -283,25 +287,41 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
             plugin,
             capability,
             actor: _,
-        } => show(crate::cli::tenant(host, &tenant)?.plugins().grant(&plugin, capability)?),
+        } => show(
+            crate::cli::tenant(host, &tenant)?
+                .plugins()
+                .grant(&plugin, capability)?,
+        ),
         TenantPluginCommand::Revoke {
             tenant,
             plugin,
             capability,
             actor: _,
-        } => show(crate::cli::tenant(host, &tenant)?.plugins().revoke(&plugin, capability)?),
+        } => show(
+            crate::cli::tenant(host, &tenant)?
+                .plugins()
+                .revoke(&plugin, capability)?,
+        ),
         TenantPluginCommand::AllowEgress {
             tenant,
             plugin,
             target,
             actor: _,
-        } => show(crate::cli::tenant(host, &tenant)?.plugins().allow_egress(&plugin, &target)?),
+        } => show(
+            crate::cli::tenant(host, &tenant)?
+                .plugins()
+                .allow_egress(&plugin, &target)?,
+        ),
         TenantPluginCommand::DenyEgress {
             tenant,
             plugin,
             target,
             actor: _,
-        } => show(crate::cli::tenant(host, &tenant)?.plugins().deny_egress(&plugin, &target)?),
+        } => show(
+            crate::cli::tenant(host, &tenant)?
+                .plugins()
+                .deny_egress(&plugin, &target)?,
+        ),
         TenantPluginCommand::Stats {
             tenant,
             plugin,
@@ -439,7 +459,8 @@ fn replay_failure(
     out: &Path,
 ) -> anyhow::Result<ExitCode> {
     let failure = tenant
-        .plugins().failures(None)?
+        .plugins()
+        .failures(None)?
         .into_iter()
         .find(|f| f.id == id)
         .with_context(|| format!("tenant {} has no recorded failure {id}", tenant.id()))?;

@@ -320,9 +320,11 @@ async fn companies(
     QueryOf(page): QueryOf<Page>,
 ) -> Result<Json<Vec<cs_host::model::Company>>, ApiError> {
     let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-    on_tenant(&app, who, tenant, move |t| t.companies().page(page.after, limit))
-        .await
-        .map(Json)
+    on_tenant(&app, who, tenant, move |t| {
+        t.companies().page(page.after, limit)
+    })
+    .await
+    .map(Json)
 }
 
 /// A company to add: its name, fields by name, and the partner that manages it.
@@ -359,7 +361,10 @@ async fn add_company(
     Params(tenant): Params<String>,
     Body(form): Body<CompanyForm>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    let id = on_tenant(&app, who, tenant, move |t| t.companies().add(form.into_new())).await?;
+    let id = on_tenant(&app, who, tenant, move |t| {
+        t.companies().add(form.into_new())
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
@@ -450,9 +455,11 @@ async fn revoke_share(
     Caller(who): Caller,
     Params((tenant, recipient)): Params<(String, i64)>,
 ) -> Result<Json<Revoked>, ApiError> {
-    on_tenant(&app, who, tenant, move |t| t.shares().revoke_recipient(recipient))
-        .await
-        .map(|revoked| Json(Revoked { revoked }))
+    on_tenant(&app, who, tenant, move |t| {
+        t.shares().revoke_recipient(recipient)
+    })
+    .await
+    .map(|revoked| Json(Revoked { revoked }))
 }
 
 #[derive(Deserialize)]

@@ -597,7 +597,8 @@ async fn verify_code(
         let tenant = host.tenant(&tenant)?;
         let now = host_now();
         tenant
-            .links().start_session(&token, &code)
+            .links()
+            .start_session(&token, &code)
             .map(|session| (session, now))
             .map_err(LinkError::from)
     })
@@ -719,7 +720,8 @@ async fn comment(
         return stale_form();
     }
     act(app, link, headers, "commented", move |t, token, session| {
-        t.links().comment_objective(token, session, objective, &form.body)
+        t.links()
+            .comment_objective(token, session, objective, &form.body)
     })
     .await
 }

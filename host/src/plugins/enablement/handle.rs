@@ -76,7 +76,12 @@ impl Plugins<'_> {
                     .admin
                     .clone()
                     .or(previous.as_ref().and_then(|p| p.admin.clone()))
-                    .or_else(|| self.tenant.actor.contains('@').then(|| self.tenant.actor.clone())),
+                    .or_else(|| {
+                        self.tenant
+                            .actor
+                            .contains('@')
+                            .then(|| self.tenant.actor.clone())
+                    }),
                 updated_at: now,
             };
             check_config(&manifest, &after.config)?;
@@ -104,11 +109,7 @@ impl Plugins<'_> {
     }
 
     /// Replaces the plugin's configuration, checked against the keys it declares.
-    pub fn configure(
-        &self,
-        name: &str,
-        config: BTreeMap<String, String>,
-    ) -> Result<Enablement> {
+    pub fn configure(&self, name: &str, config: BTreeMap<String, String>) -> Result<Enablement> {
         self.change(name, "plugin.config", |e, manifest| {
             check_config(manifest, &config)?;
             e.config = config;
@@ -159,7 +160,7 @@ impl Plugins<'_> {
         self.tenant.write(|op| {
             op.require(Permission::ManagePlugins)?;
             op.require(Permission::ManagePlugins)?;
-            let before = enablement(op, name)?.ok_or_else(|| self.list().not_enabled(name))?;
+            let before = enablement(op, name)?.ok_or_else(|| self.not_enabled(name))?;
             let hash = hash_of(op.conn, name, version)?;
             let manifest = manifest_of(op.conn, &hash)?;
             check_config(&manifest, &before.config)?;
@@ -181,8 +182,9 @@ impl Plugins<'_> {
 
     /// The tenant's enablement of one plugin.
     pub fn get(&self, name: &str) -> Result<Enablement> {
-        self.tenant.read(|op| enablement(op, name))?
-            .ok_or_else(|| self.list().not_enabled(name))
+        self.tenant
+            .read(|op| enablement(op, name))?
+            .ok_or_else(|| self.not_enabled(name))
     }
 
     pub(crate) fn not_enabled(&self, name: &str) -> Error {
@@ -202,7 +204,7 @@ impl Plugins<'_> {
         let host = self.tenant.host;
         let now = host.now();
         self.tenant.write(|op| {
-            let before = enablement(op, name)?.ok_or_else(|| self.list().not_enabled(name))?;
+            let before = enablement(op, name)?.ok_or_else(|| self.not_enabled(name))?;
             let manifest = manifest_of(op.conn, &before.hash)?;
             let mut after = before.clone();
             edit(&mut after, &manifest)?;
@@ -234,7 +236,8 @@ impl Plugins<'_> {
                     // A plugin that cannot load (its manifest changed, say) fails like a call:
                     // recorded in the run log, then its failure policy applies.
                     let sink = crate::plugins::runlog::RunLogSink::for_tenant(self.tenant);
-                    let mut log = crate::plugins::runlog::CallLog::of_enablement(&enablement, point.hook());
+                    let mut log =
+                        crate::plugins::runlog::CallLog::of_enablement(&enablement, point.hook());
                     let stats = crate::plugins::CallStats::default();
                     log.failure(
                         &stats,
@@ -264,9 +267,9 @@ impl Plugins<'_> {
 
     /// One enabled plugin by name, with its context; an error if it is not enabled.
     pub(crate) fn active_one(&self, name: &str) -> Result<Active> {
-        let enablement = self.list().get(name)?;
+        let enablement = self.get(name)?;
         if !enablement.enabled {
-            return Err(self.list().not_enabled(name));
+            return Err(self.not_enabled(name));
         }
         let plugin = self.tenant.host.plugin_by_hash(&enablement.hash)?;
         let context = self.plugin_context(&plugin, &enablement);

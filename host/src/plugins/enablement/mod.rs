@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -20,8 +19,8 @@ use crate::access::Permission;
 use crate::audit::{self, Change};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
-use crate::tenant::Tenant;
 use crate::store::TenantId;
+use crate::tenant::Tenant;
 
 pub use handle::Plugins;
 
@@ -585,11 +584,13 @@ mod tests {
         let ours = host
             .tenant("a")
             .unwrap()
-            .companies().add(NewCompany::new("Ours"));
+            .companies()
+            .add(NewCompany::new("Ours"));
         let theirs = host
             .tenant("b")
             .unwrap()
-            .companies().add(NewCompany::new("Theirs"));
+            .companies()
+            .add(NewCompany::new("Theirs"));
         let directory = crate::companies::Directory::new(
             host.shared_store(),
             host.shared_clock(),
