@@ -87,6 +87,7 @@ impl From<cs_host::Error> for ApiError {
         let (status, code) = match error.kind() {
             ErrorKind::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated"),
             ErrorKind::PermissionDenied { .. } => (S::FORBIDDEN, "permission_denied"),
+            ErrorKind::OutOfScope { .. } => (S::FORBIDDEN, "out_of_scope"),
             ErrorKind::UnknownActor { .. } => (S::FORBIDDEN, "unknown_actor"),
             ErrorKind::UnknownTenant(_) => (S::NOT_FOUND, "unknown_tenant"),
             ErrorKind::NotFound { .. } => (S::NOT_FOUND, "not_found"),
