@@ -1237,13 +1237,15 @@ fn a_partner_user_imports_only_the_records_its_partners_scope_reaches() {
     let w = world();
     let admin = w.as_user(ADMIN);
     let (rel_partner, _) = admin
-        .partners().add(
+        .partners()
+        .add(
             NewCompany::new("Rel Partners"),
             Some(AccessScope::RelationshipRecords),
         )
         .unwrap();
     admin
-        .users().add_partner(rel_partner, "ria@rel.example", "Ria")
+        .users()
+        .add_partner(rel_partner, "ria@rel.example", "Ria")
         .unwrap();
     let before = admin.companies().page(0, 1000).unwrap().len();
 
@@ -1251,7 +1253,8 @@ fn a_partner_user_imports_only_the_records_its_partners_scope_reaches() {
     // could never see, so it is refused before any row is read.
     let ria = w.as_user("ria@rel.example");
     let error = ria
-        .imports().bytes(
+        .imports()
+        .bytes(
             "ria.csv",
             b"Name\nShadow company\n",
             &ImportOptions::companies(),
@@ -1273,7 +1276,8 @@ fn a_partner_user_imports_only_the_records_its_partners_scope_reaches() {
     // Tia's partner manages company records only: no relationship import.
     let error = w
         .as_user(TIA)
-        .imports().bytes(
+        .imports()
+        .bytes(
             "tia.csv",
             b"Name,Company,Type\nEU,Customer of Tui,Subsidiary\n",
             &ImportOptions::relationships(),
