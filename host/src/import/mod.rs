@@ -478,6 +478,14 @@ impl Tenant<'_> {
                 job::insert(op, &job)
             })?;
             job.id = Some(id);
+            // The job exists: a caller that runs the import in the background learns its id now.
+            progress(Progress {
+                job: job.id,
+                rows: 0,
+                read: 0,
+                bytes: 0,
+                total_bytes: size,
+            });
         }
 
         let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
