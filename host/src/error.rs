@@ -205,6 +205,14 @@ pub enum ErrorKind {
         /// The permission the operation needs, such as `plans.share`.
         permission: &'static str,
     },
+    /// A partner user asked to write a kind of record its partner's access scope does not reach
+    /// (a partner with relationship records importing companies, or the reverse).
+    OutOfScope {
+        /// Who acted.
+        actor: String,
+        /// What it asked to write: `companies` or `relationships`.
+        records: &'static str,
+    },
     /// The tenant has no partner seat left.
     SeatsExhausted {
         /// The tenant.
@@ -246,6 +254,7 @@ impl Error {
         match &*self.kind {
             ErrorKind::Unauthenticated | ErrorKind::SessionRequired => "unauthenticated",
             ErrorKind::PermissionDenied { .. }
+            | ErrorKind::OutOfScope { .. }
             | ErrorKind::UnknownActor { .. }
             | ErrorKind::RecipientRefused { .. } => "forbidden",
             ErrorKind::UnknownTenant(_)
@@ -459,6 +468,11 @@ impl fmt::Display for Error {
                 f,
                 "{actor} ({role}) may not do this: it needs permission `{permission}`, which \
                  none of its bundles grants (a tenant admin assigns bundles)"
+            ),
+            ErrorKind::OutOfScope { actor, records } => write!(
+                f,
+                "{actor} may not write {records}: its partner's access scope does not include \
+                 {records} (a tenant admin sets the partner's scope)"
             ),
             ErrorKind::SeatsExhausted {
                 tenant,
