@@ -279,6 +279,25 @@ impl Tenant<'_> {
         if options.target == ImportTarget::Partners {
             self.require(Permission::ManagePartners)?;
         }
+        // A partner user writes only the kind of record its partner's scope reaches: a partner
+        // with relationship records could otherwise create and update company records it can
+        // never see.
+        self.read(|op| {
+            let Some(scope) = op.scope() else {
+                return Ok(());
+            };
+            let (reached, records) = match options.target {
+                ImportTarget::Relationships => (scope.relationships, "relationships"),
+                ImportTarget::Companies | ImportTarget::Partners => (scope.companies, "companies"),
+            };
+            if reached {
+                return Ok(());
+            }
+            Err(Error::new(ErrorKind::OutOfScope {
+                actor: op.actor.to_owned(),
+                records,
+            }))
+        })?;
         let limit = self.import_size_limit()?;
         if size > limit {
             return Err(Error::new(ErrorKind::FileTooLarge {
@@ -496,6 +515,14 @@ impl Tenant<'_> {
                 job::insert(op, &job)
             })?;
             job.id = Some(id);
+            // The job exists: a caller that runs the import in the background learns its id now.
+            progress(Progress {
+                job: job.id,
+                rows: 0,
+                read: 0,
+                bytes: 0,
+                total_bytes: size,
+            });
         }
 
         let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
