@@ -11,8 +11,8 @@
 //! file again updates what is there instead of duplicating it.
 //!
 //! The stages, each in a file of its own: detect the CSV properties (`csvfile.rs`), plan the
-//! mapping (`plan.rs`), read and map rows with the *CSV row mapped* hook on a thread of their
-//! own (`read.rs`), write through the companies repository (`write.rs`, and
+//! mapping (`plan.rs`), keep an unclosed quote to its row (`quotes.rs`), read and map rows with
+//! the *CSV row mapped* hook on a thread of their own (`read.rs`), write through the companies repository (`write.rs`, and
 //! `companies/import.rs` for the look-ups and bulk inserts), and keep the job log and its error
 //! CSV (`job.rs`, `report.rs`). This file runs them on two threads; the writing thread's loop,
 //! its slices and their commits are in `slices.rs`, and a dry run's decisions in `dry.rs`.
@@ -25,6 +25,7 @@ mod generate;
 mod job;
 mod options;
 mod plan;
+mod quotes;
 mod read;
 mod report;
 mod run;
@@ -318,6 +319,7 @@ mod tests {
             scope.spawn(move || {
                 read_rows(
                     csv,
+                    &quotes::Unclosed::default(),
                     "t.csv",
                     None,
                     mapper,

@@ -96,6 +96,7 @@ impl Imports<'_> {
             limit,
             bytes_read.clone(),
         );
+        let unclosed = quotes::Unclosed::default();
         let mut csv = csv::ReaderBuilder::new()
             .delimiter(properties.separator.byte())
             .quote(quote)
@@ -104,7 +105,13 @@ impl Imports<'_> {
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(256 * 1024)
-            .from_reader(csvfile::Utf8Reader::new(counted, properties.encoding));
+            .from_reader(quotes::QuoteGuard::new(
+                csvfile::Utf8Reader::new(counted, properties.encoding),
+                properties.separator.byte(),
+                quote,
+                escape,
+                unclosed.clone(),
+            ));
 
         // The header (or the column count of the first row), checked before any row is read.
         let mut record = csv::ByteRecord::new();
@@ -113,6 +120,16 @@ impl Imports<'_> {
             .read_byte_record(&mut record)
             .map_err(|e| csv_error(source, None, e))?
         {
+            let never_closed = unclosed.within(
+                record.position().map_or(0, |p| p.byte()),
+                csv.position().byte(),
+            );
+            if let (true, Some(field)) = (properties.has_header, never_closed) {
+                return Err(refuse(format!(
+                    "the header row: a quote opened in column {} is never closed",
+                    field + 1
+                )));
+            }
             if properties.has_header {
                 let mut names = Vec::with_capacity(record.len());
                 for (i, cell) in record.iter().enumerate() {
@@ -129,7 +146,7 @@ impl Imports<'_> {
                 }
                 names
             } else {
-                first = Some(record.clone());
+                first = Some((record.clone(), never_closed));
                 (1..=record.len()).map(|i| i.to_string()).collect()
             }
         } else {
@@ -236,6 +253,14 @@ impl Imports<'_> {
                 job::insert(op, &job)
             })?;
             job.id = Some(id);
+            // The job exists: a caller that runs the import in the background learns its id now.
+            progress(Progress {
+                job: job.id,
+                rows: 0,
+                read: 0,
+                bytes: 0,
+                total_bytes: size,
+            });
         }
 
         let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
@@ -303,6 +328,7 @@ impl Imports<'_> {
             let reader = scope.spawn(move || {
                 read_rows(
                     &mut csv,
+                    &unclosed,
                     source,
                     first,
                     &mut mapper,
@@ -323,16 +349,7 @@ impl Imports<'_> {
                 rows: options.batch_rows,
                 committed: &committed_out,
             };
-            let outcome = if options.dry_run && options.target == ImportTarget::Relationships {
-                self.rehearse(
-                    &mut run,
-                    &mut job,
-                    &mut incoming,
-                    &mut watch,
-                    progress,
-                    &batches,
-                )
-            } else if options.dry_run {
+            let outcome = if options.dry_run {
                 self.imagine(
                     &mut run,
                     &mut job,
