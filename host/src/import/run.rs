@@ -253,14 +253,6 @@ impl Imports<'_> {
                 job::insert(op, &job)
             })?;
             job.id = Some(id);
-            // The job exists: a caller that runs the import in the background learns its id now.
-            progress(Progress {
-                job: job.id,
-                rows: 0,
-                read: 0,
-                bytes: 0,
-                total_bytes: size,
-            });
         }
 
         let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
@@ -279,6 +271,18 @@ impl Imports<'_> {
                 .plugins()
                 .active(ExtensionPoint::Lifecycle)?
                 .is_empty();
+        if job.id.is_some() {
+            // The job exists: a caller that runs the import in the background learns its id now,
+            // once the enablements the import runs with are read (a change made from here on
+            // reaches the next operation, never this one).
+            progress(Progress {
+                job: job.id,
+                rows: 0,
+                read: 0,
+                bytes: 0,
+                total_bytes: size,
+            });
+        }
 
         let mut run = Run {
             plan: &plan,
