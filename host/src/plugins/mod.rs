@@ -19,15 +19,17 @@ mod limits;
 mod log;
 mod manifest;
 mod registry;
+mod rows;
 pub(crate) mod runlog;
 mod runtime;
+mod store;
 mod validate;
 mod wasi;
 
 pub use context::{CompanyDirectory, PluginContext, StaticDirectory};
 pub use enablement::{DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy};
 pub use error::{Budget, PluginError, PluginErrorKind, grouped};
-pub use instance::{CallStats, PluginInstance, RowOutcome};
+pub use instance::{CallStats, PluginInstance};
 pub use limits::Limits;
 pub use log::{LogLevel, LogLine};
 pub use manifest::{
@@ -35,6 +37,7 @@ pub use manifest::{
 };
 pub(crate) use registry::LoadedPlugins;
 pub use registry::{InstallOutcome, Installed, InstalledPlugin};
+pub use rows::{BatchRow, RowAction, RowOutcome};
 pub use runlog::{KEPT_FAILURES, RecordedFailure, RunStats};
 pub use runtime::{Plugin, PluginRuntime, RuntimeConfig};
 
