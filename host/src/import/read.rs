@@ -195,7 +195,7 @@ struct Parsed {
 /// refused rows keep their place among them.
 #[derive(Default)]
 struct Staged {
-    rows: Vec<std::result::Result<Parsed, Prepared>>,
+    rows: Vec<std::result::Result<Parsed, Box<Prepared>>>,
     /// The values of the parsed rows, in order, as the chain takes them.
     batch: Vec<BatchRow>,
     /// Buffers of earlier batches, for the next.
@@ -238,7 +238,7 @@ impl Staged {
         let mut mapped = self.batch.iter_mut().zip(verdicts);
         for staged in self.rows.drain(..) {
             out.push(match staged {
-                Err(refused) => refused,
+                Err(refused) => *refused,
                 Ok(mut parsed) => {
                     let (row, verdict) = mapped.next().expect("a verdict per parsed row");
                     mappers.put_row(row, &mut parsed.fields);
@@ -281,7 +281,7 @@ impl Mapper<'_> {
                 };
                 self.finish(mappers, parsed, verdict)
             }
-            Err(refused) => refused,
+            Err(refused) => *refused,
         }
     }
 
@@ -292,7 +292,7 @@ impl Mapper<'_> {
         mappers: &RowMappers,
         number: u64,
         record: &csv::ByteRecord,
-    ) -> std::result::Result<Parsed, Prepared> {
+    ) -> std::result::Result<Parsed, Box<Prepared>> {
         let mut fields = self.stock.pop().unwrap_or_default();
         let plan = self.plan;
         let planned = |field: &str| plan.iter().any(|p| p.def.is_some() && p.field == field);
@@ -302,7 +302,7 @@ impl Mapper<'_> {
             fields.retain(|field, _| planned(field));
         }
         if record.len() != self.columns.len() {
-            return Err(Prepared::Refused(refused(
+            return Err(refuse(refused(
                 number,
                 None,
                 None,
@@ -317,7 +317,7 @@ impl Mapper<'_> {
             .iter()
             .position(|cell| cell.len() > csvfile::MAX_FIELD_BYTES)
         {
-            return Err(Prepared::Refused(refused(
+            return Err(refuse(refused(
                 number,
                 Some(&self.columns[index]),
                 None,
@@ -332,7 +332,7 @@ impl Mapper<'_> {
         for planned in self.plan {
             let cell = &record[planned.index];
             let Ok(text) = std::str::from_utf8(cell) else {
-                return Err(Prepared::Refused(refused(
+                return Err(refuse(refused(
                     number,
                     Some(&planned.column),
                     Some(&planned.field),
@@ -349,7 +349,7 @@ impl Mapper<'_> {
                         }
                     },
                     Err(reason) => {
-                        return Err(Prepared::Refused(refused(
+                        return Err(refuse(refused(
                             number,
                             Some(&planned.column),
                             Some(&planned.field),
@@ -534,6 +534,11 @@ fn unknown_field_reason(plugins: &str, field: &str, relationship: bool) -> Strin
         "a company field of this tenant"
     };
     format!("field mapper `{plugins}` set `{field}`, which is not {object}: {fix}")
+}
+
+/// A row refused before the chain: boxed, as the rare case beside a parsed row.
+fn refuse(error: RowError) -> Box<Prepared> {
+    Box::new(Prepared::Refused(error))
 }
 
 /// A failed row's error, without a plugin.
