@@ -3,6 +3,7 @@
 //! field schema, then sent to the writing thread in messages of many rows.
 
 use super::cancel::{PROGRESS_EVERY, Shared};
+use super::quotes::Unclosed;
 use super::*;
 use crate::plugins::BatchRow;
 
@@ -52,13 +53,15 @@ pub(super) const MESSAGES_IN_FLIGHT: usize = 8;
 /// The reading thread of an import: reads, maps and checks rows and sends them on, in order.
 /// With a field mapper that may look companies up, it maps no row of a batch before the
 /// previous batch is committed (a signal on `committed`), so the mapper sees what it would see
-/// if the rows were handled one at a time. Returns when every row is sent, the file fails, or the
-/// writing side has gone.
+/// if the rows were handled one at a time. A row whose quote never closed (noted in `unclosed`
+/// by the [`QuoteGuard`](super::quotes::QuoteGuard) under `csv`; for `first`, given with it)
+/// fails by name. Returns when every row is sent, the file fails, or the writing side has gone.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn read_rows<R: Read>(
     csv: &mut csv::Reader<R>,
+    unclosed: &Unclosed,
     source: &str,
-    mut first: Option<csv::ByteRecord>,
+    mut first: Option<(csv::ByteRecord, Option<usize>)>,
     mapper: &mut Mapper<'_>,
     mappers: &mut RowMappers,
     batch_rows: usize,
@@ -78,12 +81,22 @@ pub(super) fn read_rows<R: Read>(
         if shared.stop.load(Ordering::Relaxed) {
             return;
         }
-        let read = match first.take() {
-            Some(first) => {
+        let (read, never_closed) = match first.take() {
+            Some((first, never_closed)) => {
                 record = first;
-                Ok(true)
+                (Ok(true), never_closed)
             }
-            None => csv.read_byte_record(&mut record),
+            None => {
+                let read = csv.read_byte_record(&mut record);
+                let never_closed = match read {
+                    Ok(true) => unclosed.within(
+                        record.position().map_or(0, |p| p.byte()),
+                        csv.position().byte(),
+                    ),
+                    _ => None,
+                };
+                (read, never_closed)
+            }
         };
         match read {
             Ok(true) => {}
@@ -121,12 +134,12 @@ pub(super) fn read_rows<R: Read>(
         }
         match &mut staged {
             Some(staged) => {
-                staged.push(mapper, mappers, number, &record);
+                staged.push(mapper, mappers, number, &record, never_closed);
                 if rows.len() + staged.len() == ROWS_PER_MESSAGE {
                     staged.flush(mapper, mappers, &mut rows);
                 }
             }
-            None => rows.push(mapper.prepare(mappers, number, &record)),
+            None => rows.push(mapper.prepare(mappers, number, &record, never_closed)),
         }
         shared.read.store(number, Ordering::Relaxed);
         if rows.len() == ROWS_PER_MESSAGE {
@@ -214,8 +227,9 @@ impl Staged {
         mappers: &RowMappers,
         number: u64,
         record: &csv::ByteRecord,
+        never_closed: Option<usize>,
     ) {
-        let mut parsed = mapper.parse(mappers, number, record);
+        let mut parsed = mapper.parse(mappers, number, record, never_closed);
         if let Ok(parsed) = &mut parsed {
             let mut row = self.spare.pop().unwrap_or_default();
             mappers.take_row(&mut row, number, &mapper.source, &mut parsed.fields);
@@ -265,14 +279,16 @@ pub(super) struct Mapper<'a> {
 }
 
 impl Mapper<'_> {
-    /// Reads, maps (through the *CSV row mapped* chain) and checks one row.
+    /// Reads, maps (through the *CSV row mapped* chain) and checks one row; `never_closed` is
+    /// the field where a quote of the row opened and never closed, if one did.
     pub(super) fn prepare(
         &mut self,
         mappers: &mut RowMappers,
         number: u64,
         record: &csv::ByteRecord,
+        never_closed: Option<usize>,
     ) -> Prepared {
-        match self.parse(mappers, number, record) {
+        match self.parse(mappers, number, record, never_closed) {
             Ok(mut parsed) => {
                 let verdict = if mappers.is_empty() {
                     RowVerdict::Keep
@@ -292,6 +308,7 @@ impl Mapper<'_> {
         mappers: &RowMappers,
         number: u64,
         record: &csv::ByteRecord,
+        never_closed: Option<usize>,
     ) -> std::result::Result<Parsed, Box<Prepared>> {
         let mut fields = self.stock.pop().unwrap_or_default();
         let plan = self.plan;
@@ -300,6 +317,22 @@ impl Mapper<'_> {
             // A plugin added fields to the row this map held: only the mapped ones stay, and
             // every one of those gets this row's value below.
             fields.retain(|field, _| planned(field));
+        }
+        if let Some(field) = never_closed {
+            let column = self.columns.get(field).map(String::as_str);
+            let named = column.map_or_else(
+                || format!("column {}", field + 1),
+                |c| format!("column `{c}`"),
+            );
+            return Err(refuse(refused(
+                number,
+                column,
+                None,
+                format!(
+                    "a quote opened in {named} is never closed: the row ends at that quote, and \
+                     the lines after this row's are read as rows of their own"
+                ),
+            )));
         }
         if record.len() != self.columns.len() {
             return Err(refuse(refused(
