@@ -178,7 +178,7 @@ fn contract_version(exports: &[String]) -> Result<&'static str, PluginErrorKind>
                  call `cs_plugin_sdk::export!(MyPlugin: FieldMapper)` once in the crate (naming \
                  the extension points it implements); in JavaScript, export `metadata` \
                  (`export const metadata = defineMetadata({{..}})`)",
-                SUPPORTED_VERSIONS[0]
+                SUPPORTED_VERSIONS.join("` or `cs:plugin/metadata@")
             ),
         });
     };
