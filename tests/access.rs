@@ -1131,3 +1131,62 @@ fn a_partner_users_import_cannot_update_another_partners_customer_and_adds_its_o
         .unwrap();
     assert_eq!(job.failed, 1);
 }
+
+#[test]
+fn a_partner_user_imports_only_the_records_its_partners_scope_reaches() {
+    let w = world();
+    let admin = w.as_user(ADMIN);
+    let (rel_partner, _) = admin
+        .add_partner(
+            NewCompany::new("Rel Partners"),
+            Some(AccessScope::RelationshipRecords),
+        )
+        .unwrap();
+    admin
+        .add_partner_user(rel_partner, "ria@rel.example", "Ria")
+        .unwrap();
+    let before = admin.companies(0, 1000).unwrap().len();
+
+    // Ria's partner manages relationship records: a company import would create companies she
+    // could never see, so it is refused before any row is read.
+    let ria = w.as_user("ria@rel.example");
+    let error = ria
+        .import_bytes(
+            "ria.csv",
+            b"Name\nShadow company\n",
+            &ImportOptions::companies(),
+        )
+        .expect_err("out of scope");
+    assert!(
+        matches!(
+            error.kind(),
+            ErrorKind::OutOfScope {
+                records: "companies",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("ria@rel.example"), "{error}");
+    assert_eq!(admin.companies(0, 1000).unwrap().len(), before);
+
+    // Tia's partner manages company records only: no relationship import.
+    let error = w
+        .as_user(TIA)
+        .import_bytes(
+            "tia.csv",
+            b"Name,Company,Type\nEU,Customer of Tui,Subsidiary\n",
+            &ImportOptions::relationships(),
+        )
+        .expect_err("out of scope");
+    assert!(
+        matches!(
+            error.kind(),
+            ErrorKind::OutOfScope {
+                records: "relationships",
+                ..
+            }
+        ),
+        "{error}"
+    );
+}

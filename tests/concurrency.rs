@@ -383,8 +383,8 @@ fn a_dry_run_reports_what_the_real_run_then_does_with_repeats_inside_the_file() 
         .unwrap();
 
     // Names and external ids repeated inside the file (in another case, after a rename), a
-    // record of the database renamed and then named again, an external id cleared and then
-    // used again, and refusals: an empty name, an unknown partner, and records managed by one
+    // record of the database renamed and then named again (its external id kept by a row
+    // without one), and refusals: an empty name, an unknown partner, and records managed by one
     // partner asked to move to another.
     let csv = "External ID,Name,Industry,Managed By\n\
                ,Alpha,Retail,\n\
@@ -423,9 +423,9 @@ fn a_dry_run_reports_what_the_real_run_then_does_with_repeats_inside_the_file() 
     let real = acme
         .import_bytes("c.csv", csv.as_bytes(), &companies)
         .unwrap();
-    // Row 7 has no external id: the update by name clears E-1 from the record row 6 renamed, so
-    // row 11 creates a record with E-1.
-    assert_eq!(counts(&real), (12, 4, 4, 0, 4, vec![5, 9, 10, 12]));
+    // Row 7 has no external id: the update by name keeps E-1 on the record row 6 renamed, so
+    // row 11 is about that record, which Bennett manages.
+    assert_eq!(counts(&real), (12, 3, 4, 0, 5, vec![5, 9, 10, 11, 12]));
     assert_eq!(counts(&dry), counts(&real));
     let reasons =
         |job: &ImportJob| -> Vec<String> { job.errors.iter().map(|e| e.reason.clone()).collect() };
@@ -515,4 +515,135 @@ fn a_dry_run_neither_waits_for_nor_holds_up_an_import_and_company_adds() {
     assert_eq!(jobs[0].status, cs_host::JobStatus::Completed);
     let globex = host.tenant("globex").unwrap();
     assert_eq!(globex.companies(0, 100).unwrap().len(), EACH);
+}
+
+#[test]
+fn a_relationship_dry_run_locks_nothing_while_another_process_writes_and_reports_the_real_counts() {
+    use cs_host::model::AccessScope;
+    use cs_host::{FieldType, ImportJob, ImportOptions};
+    const GENERATED: usize = 5_000;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let host = Host::open(&db, HostConfig::default()).unwrap();
+    for id in ["acme", "globex"] {
+        host.create_tenant(id, id, TenantLevel::Both).unwrap();
+    }
+    let acme = host.tenant("acme").unwrap();
+    acme.set_import_size_limit(LARGE_FILES).unwrap();
+    let partners = "External ID,Name\nP-1,Bennett\nP-2,Carver\n";
+    acme.import_bytes(
+        "partners.csv",
+        partners.as_bytes(),
+        &ImportOptions::partners(Some(AccessScope::Both)),
+    )
+    .unwrap();
+    let companies = "External ID,Name\nC-1,Globex\nC-2,Initech\n";
+    acme.import_bytes(
+        "companies.csv",
+        companies.as_bytes(),
+        &ImportOptions::companies(),
+    )
+    .unwrap();
+    acme.add_relationship_type("SaaS").unwrap();
+    acme.define_relationship_field("SaaS", "seats", FieldType::Number, false)
+        .unwrap();
+    let options = ImportOptions::relationships();
+    let existing = "ID,Name,Company,Type,Managed By\n\
+                    R-1,Existing,Globex,SaaS,Bennett\n\
+                    ,Plain,Initech,SaaS,\n";
+    acme.import_bytes("existing.csv", existing.as_bytes(), &options)
+        .unwrap();
+
+    // Names, external ids and natural keys repeated inside the file (in another case, after a
+    // rename), an external id given to a relationship found by its natural key, and refusals:
+    // the one-partner rule, an external id of another company's relationship, an unknown
+    // company and partner, a value of the wrong type. Then many new relationships.
+    let mut csv = String::from(
+        "ID,Name,Company,Type,Seats,Managed By\n\
+         ,Alpha,Globex,SaaS,1,\n\
+         ,ALPHA,Globex,SaaS,2,\n\
+         R-2,Beta,Globex,SaaS,3,Bennett\n\
+         R-2,Beta Two,Globex,SaaS,4,Bennett\n\
+         R-2,Beta Three,Globex,SaaS,5,Carver\n\
+         R-1,Existing Renamed,Globex,SaaS,6,\n\
+         ,existing renamed,Globex,SaaS,7,\n\
+         R-1,Moved,Initech,SaaS,8,\n\
+         R-3,plain,Initech,SaaS,9,\n\
+         R-3,Other,Initech,SaaS,10,\n\
+         R-4,Alpha,Globex,SaaS,11,\n\
+         R-5,alpha,Globex,SaaS,12,\n\
+         ,Gamma,Umbrella,SaaS,1,\n\
+         ,Delta,Globex,SaaS,many,\n\
+         R-2,Beta Two,Globex,SaaS,4,Nobody\n\
+         ,Ärzte EU,Globex,SaaS,1,\n\
+         ,ärzte eu,Globex,SaaS,2,\n",
+    );
+    for i in 0..GENERATED {
+        csv.push_str(&format!("G-{i},Generated {i},Initech,SaaS,{i},Carver\n"));
+    }
+    let path = dir.path().join("relationships.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let counts = |job: &ImportJob| {
+        let rows: Vec<u64> = job.errors.iter().map(|e| e.row).collect();
+        let reasons: Vec<String> = job.errors.iter().map(|e| e.reason.clone()).collect();
+        (
+            job.rows,
+            job.created,
+            job.updated,
+            job.failed,
+            rows,
+            reasons,
+        )
+    };
+    let before = acme.relationships(None).unwrap();
+
+    // While the dry run runs (after its first batch), another connection takes the write lock
+    // without waiting, and another process adds a company.
+    let mut checked = false;
+    let dry = acme
+        .import_file_with_progress(
+            &path,
+            &options.clone().dry_run(true).batch_rows(100),
+            &mut |_| {
+                if checked {
+                    return;
+                }
+                checked = true;
+                let other = rusqlite::Connection::open(&db).unwrap();
+                other.busy_timeout(std::time::Duration::ZERO).unwrap();
+                other
+                    .execute_batch("BEGIN IMMEDIATE; COMMIT;")
+                    .expect("a dry run holds no lock");
+                let added = cshost(&db, &["company", "add", "--tenant", "globex", "Added"])
+                    .output()
+                    .unwrap();
+                stdout(&added, "company add during a dry run");
+            },
+        )
+        .unwrap();
+    assert!(checked);
+    assert_eq!(dry.id, None);
+    assert_eq!(
+        acme.relationships(None).unwrap(),
+        before,
+        "a dry run writes nothing"
+    );
+    let globex = host.tenant("globex").unwrap();
+    assert_eq!(globex.companies(0, 10).unwrap().len(), 1);
+
+    let real = acme.import_file(&path, &options).unwrap();
+    let (rows, created, updated, failed, at, _) = counts(&real);
+    assert_eq!(
+        (rows, created, updated, failed, at),
+        (
+            17 + GENERATED as u64,
+            4 + GENERATED as u64,
+            8,
+            5,
+            vec![5, 8, 13, 14, 15]
+        ),
+        "{:?}",
+        real.errors
+    );
+    assert_eq!(counts(&dry), counts(&real));
 }

@@ -892,9 +892,13 @@ fn companies_written_before_names_were_folded_are_found_in_any_case() {
     let step: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(step, 17, "undo the steps after 16 below");
+    assert_eq!(step, 18, "undo the steps after 16 below");
     db.execute_batch(
-        "ALTER TABLE users DROP COLUMN partner_relationship_id;
+        "DROP INDEX relationship_types_name_folded;
+         ALTER TABLE relationship_types DROP COLUMN name_folded;
+         DROP INDEX relationships_natural_key;
+         ALTER TABLE relationships DROP COLUMN name_folded;
+         ALTER TABLE users DROP COLUMN partner_relationship_id;
          DROP INDEX companies_name_folded;
          ALTER TABLE companies DROP COLUMN name_folded;
          PRAGMA user_version = 15;",
@@ -905,4 +909,164 @@ fn companies_written_before_names_were_folded_are_found_in_any_case() {
     let acme = host.tenant("acme").unwrap();
     let found = acme.company(CompanyKey::Name("ÄRZTE EG")).unwrap().unwrap();
     assert_eq!(found.id, id.to_string());
+}
+
+/// A generated file of `rows` rows for `target`, row 7's Name cell opening a quote it never
+/// closes; with `later_quotes`, the rows after it hold quoted cells of their own (whose quotes
+/// would otherwise pair up with row 7's).
+fn file_with_an_unclosed_quote(target: ImportTarget, rows: usize, later_quotes: bool) -> String {
+    let (header, tail) = match target {
+        ImportTarget::Relationships => ("Name,Company,Type,Status", "Globex,SaaS"),
+        _ => ("Name,Industry,Email", "Retail"),
+    };
+    let mut csv = format!("{header}\n");
+    for i in 1..=rows {
+        let name = match i {
+            7 => format!("\"Broken {i}"),
+            _ if later_quotes && i % 3 == 0 => format!("\"{target} quoted, {i}\""),
+            _ => format!("{target} row {i}"),
+        };
+        csv.push_str(&format!("{name},{tail},x{i}@example.com\n"));
+    }
+    csv
+}
+
+#[test]
+fn an_unclosed_quote_fails_its_row_by_name_and_the_rows_after_it_are_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+    acme.add_company(NewCompany::new("Globex")).unwrap();
+    acme.add_relationship_type("SaaS").unwrap();
+    let targets = [
+        (ImportTarget::Companies, ImportOptions::companies()),
+        (ImportTarget::Partners, partners()),
+        (ImportTarget::Relationships, ImportOptions::relationships()),
+    ];
+    for (target, options) in targets {
+        for later_quotes in [false, true] {
+            let csv = file_with_an_unclosed_quote(target, 20, later_quotes);
+            let what = format!("{target} (quotes after it: {later_quotes})");
+            let dry = acme
+                .import_bytes("q.csv", csv.as_bytes(), &options.clone().dry_run(true))
+                .unwrap();
+            let job = acme
+                .import_bytes("q.csv", csv.as_bytes(), &options)
+                .unwrap();
+            for job in [&dry, &job] {
+                assert_eq!((job.rows, job.failed), (20, 1), "{what}: {:?}", job.errors);
+                let error = &job.errors[0];
+                assert_eq!(
+                    (error.row, error.column.as_deref()),
+                    (7, Some("Name")),
+                    "{what}"
+                );
+                assert!(
+                    error
+                        .reason
+                        .starts_with("a quote opened in column `Name` is never closed"),
+                    "{what}: {}",
+                    error.reason
+                );
+            }
+            // The first run of each target creates the 19 good rows; the second updates them,
+            // but for the 6 quoted names, which are new.
+            let (created, updated) = if later_quotes { (6, 13) } else { (19, 0) };
+            assert_eq!((job.created, job.updated), (created, updated), "{what}");
+            let mut out = Vec::new();
+            acme.write_error_csv(job.id.unwrap(), &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            let line = out.lines().nth(1).unwrap();
+            assert!(
+                line.starts_with("7,failed,Name,,,")
+                    && line.contains("a quote opened in column `Name` is never closed"),
+                "{what}: {out}"
+            );
+        }
+    }
+    // Every good row is there, the quoted ones with their quotes read.
+    let names: Vec<String> = acme
+        .companies(0, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    for expected in [
+        "companies row 6",
+        "companies row 8",
+        "companies row 20",
+        "companies quoted, 9",
+        "partners quoted, 18",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
+    }
+    assert!(!names.iter().any(|n| n.contains("Broken")), "{names:?}");
+    let relationships: Vec<String> = acme
+        .relationships(None)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(relationships.len(), 19 + 6, "{relationships:?}");
+}
+
+#[test]
+fn a_header_whose_quote_never_closes_is_refused_naming_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+    let error = acme
+        .import_bytes(
+            "h.csv",
+            b"Name,\"Industry\nAcme,Retail\n",
+            &ImportOptions::companies(),
+        )
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("the header row: a quote opened in column 2 is never closed"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_empty_external_id_cell_keeps_the_external_id_of_the_record_its_name_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+    let cases = [
+        (ImportOptions::companies(), "C-1", "Globex"),
+        (partners(), "P-1", "Bennett"),
+    ];
+    for (options, external_id, name) in cases {
+        let first = format!("External ID,Name,Industry\n{external_id},{name},Retail\n");
+        acme.import_bytes("1.csv", first.as_bytes(), &options)
+            .unwrap();
+        // The same record by name, in another case, its External ID cell empty.
+        let again = format!(
+            "External ID,Name,Industry\n,{},Software\n",
+            name.to_uppercase()
+        );
+        for dry_run in [true, false] {
+            let job = acme
+                .import_bytes("2.csv", again.as_bytes(), &options.clone().dry_run(dry_run))
+                .unwrap();
+            assert_eq!((job.created, job.updated), (0, 1), "{:?}", job.errors);
+        }
+        let found = acme.company(CompanyKey::Name(name)).unwrap().unwrap();
+        assert_eq!(found.name, name.to_uppercase());
+        assert_eq!(
+            found.fields.get("external_id"),
+            Some(&FieldValue::from(external_id)),
+            "{found:?}"
+        );
+        assert_eq!(found.fields["industry"], FieldValue::from("Software"));
+        // So the external id still finds it.
+        let by_id = format!("External ID,Name\n{external_id},{name}\n");
+        let job = acme
+            .import_bytes("3.csv", by_id.as_bytes(), &options)
+            .unwrap();
+        assert_eq!((job.created, job.updated), (0, 1), "{:?}", job.errors);
+    }
 }

@@ -1320,3 +1320,86 @@ fn a_field_mapper_setting_a_field_the_rows_type_lacks_is_named_with_the_command_
         .unwrap();
     assert_eq!((job.created, job.failed), (1, 0), "{job:?}");
 }
+
+#[test]
+fn relationship_and_type_names_that_differ_only_in_non_ascii_case_are_one_name() {
+    let w = world();
+    let acme = w
+        .host
+        .tenant("acme")
+        .unwrap()
+        .acting_as("admin@acme.example");
+    let doctors = acme.add_relationship_type("Ärzte-Netz").unwrap();
+    let taken = acme.add_relationship_type("ärzte-netz").unwrap_err();
+    assert!(taken.to_string().contains("exists already"), "{taken}");
+    let school = acme.add_relationship_type("École").unwrap();
+    let taken = acme
+        .rename_relationship_type("école", "ÄRZTE-NETZ")
+        .unwrap_err();
+    assert!(taken.to_string().contains("exists already"), "{taken}");
+    let found = |key: &str| acme.relationship_type(key).unwrap().map(|t| t.id);
+    assert_eq!(found("ÄRZTE-NETZ"), Some(doctors));
+    assert_eq!(found("ÉCOLE"), Some(school));
+
+    // An import finds the type, and the relationship by its natural key, in any case.
+    let options = ImportOptions::relationships();
+    let first = "Name,Company,Type\nÄrzte EU,Globex,ärzte-netz\nStraße,Globex,École\n";
+    let job = acme
+        .import_bytes("1.csv", first.as_bytes(), &options)
+        .unwrap();
+    assert_eq!((job.created, job.failed), (2, 0), "{:?}", job.errors);
+    let again = "Name,Company,Type\närzte eu,Globex,ÄRZTE-NETZ\nSTRASSE,Globex,ÉCOLE\n";
+    for dry_run in [true, false] {
+        let job = acme
+            .import_bytes("2.csv", again.as_bytes(), &options.clone().dry_run(dry_run))
+            .unwrap();
+        assert_eq!(
+            (job.created, job.updated, job.failed),
+            (0, 2, 0),
+            "dry run {dry_run}: {:?}",
+            job.errors
+        );
+    }
+    let mut names: Vec<String> = acme
+        .relationships(Some(w.company))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["STRASSE", "ärzte eu"]);
+}
+
+#[test]
+fn an_empty_external_id_cell_keeps_the_external_id_of_the_relationship_its_name_matches() {
+    let w = world();
+    let acme = w
+        .host
+        .tenant("acme")
+        .unwrap()
+        .acting_as("admin@acme.example");
+    let options = ImportOptions::relationships();
+    let first = "ID,Name,Company,Type,Seats\nR-1,Globex EU,Globex,SaaS,10\n";
+    let job = acme
+        .import_bytes("1.csv", first.as_bytes(), &options)
+        .unwrap();
+    assert_eq!(job.created, 1, "{:?}", job.errors);
+    // The same relationship by its natural key, its ID cell empty.
+    let again = "ID,Name,Company,Type,Seats\n,GLOBEX EU,Globex,SaaS,20\n";
+    for dry_run in [true, false] {
+        let job = acme
+            .import_bytes("2.csv", again.as_bytes(), &options.clone().dry_run(dry_run))
+            .unwrap();
+        assert_eq!((job.created, job.updated), (0, 1), "{:?}", job.errors);
+    }
+    let all = acme.relationships(None).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].fields["external_id"], FieldValue::from("R-1"));
+    assert_eq!(all[0].fields["seats"], FieldValue::Number(20.0));
+    // So its external id still finds it.
+    let by_id = "ID,Name,Company,Type,Seats\nR-1,Renamed,Globex,SaaS,30\n";
+    let job = acme
+        .import_bytes("3.csv", by_id.as_bytes(), &options)
+        .unwrap();
+    assert_eq!((job.created, job.updated), (0, 1), "{:?}", job.errors);
+}

@@ -182,6 +182,68 @@ impl Server {
         )
     }
 
+    /// A request with a JSON body (`""` for none) and the token.
+    fn send_json(&self, method: &str, path: &str, token: &str, body: &str) -> Reply {
+        let auth = format!("Bearer {token}");
+        self.request(
+            method,
+            path,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+    }
+
+    /// A CSV upload to the tenant's imports (`query` after `?`).
+    fn upload(&self, tenant: &str, query: &str, token: &str, csv: &[u8]) -> Reply {
+        let auth = format!("Bearer {token}");
+        self.request(
+            "POST",
+            &format!("/api/v1/tenants/{tenant}/imports?{query}"),
+            &[("Authorization", &auth), ("Content-Type", "text/csv")],
+            csv,
+        )
+    }
+
+    /// The import job `id` once it has ended, polled as a client would.
+    fn finished_job(&self, tenant: &str, id: i64, token: &str) -> serde_json::Value {
+        let started = Instant::now();
+        loop {
+            let job = self.get(
+                &format!("/api/v1/tenants/{tenant}/imports/{id}"),
+                Some(token),
+            );
+            assert_eq!(job.status, 200, "{}", job.body);
+            let job = job.json();
+            if job["status"] != "running" {
+                return job;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "import job {id} still runs: {job}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the server's log holds `needle`.
+    fn log_shows(&self, needle: &str) {
+        let started = Instant::now();
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if log.contains(needle) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the log never showed `{needle}`:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// One request on its own connection.
     fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
@@ -482,7 +544,7 @@ fn the_api_checks_tokens_and_permissions_and_answers_errors_as_json() {
     assert_eq!(server.get(companies, Some(&made.viewer_token)).status, 200);
     let refused = server.post_json(companies, &made.viewer_token, r#"{"name": "Hooli"}"#);
     assert_eq!(refused.status, 403, "{}", refused.body);
-    assert_eq!(refused.code(), "permission_denied");
+    assert_eq!(refused.code(), "forbidden");
     let message = refused.json()["error"]["message"]
         .as_str()
         .unwrap()
@@ -494,7 +556,7 @@ fn the_api_checks_tokens_and_permissions_and_answers_errors_as_json() {
         server
             .get("/api/v1/plugins", Some(&made.admin_token))
             .code(),
-        "permission_denied"
+        "forbidden"
     );
     assert_eq!(
         server
@@ -524,27 +586,27 @@ fn the_api_checks_tokens_and_permissions_and_answers_errors_as_json() {
         r#"{"name": "Hooli", "fields": {"arr": "lots"}}"#,
     );
     assert_eq!(bad_field.status, 422, "{}", bad_field.body);
-    assert_eq!(bad_field.code(), "invalid_field");
+    assert_eq!(bad_field.code(), "invalid_input");
     assert!(bad_field.body.contains("arr"), "{}", bad_field.body);
 
     // A body over the limit (1 MiB) is refused before it is parsed.
     let oversize = format!(r#"{{"name": "{}"}}"#, "x".repeat(1024 * 1024));
     let too_large = server.post_json(companies, &made.admin_token, &oversize);
     assert_eq!(too_large.status, 413, "{}", too_large.body);
-    assert_eq!(too_large.code(), "body_too_large");
+    assert_eq!(too_large.code(), "too_large");
 
     // An unknown tenant, and another tenant than the token's: the same answer.
     let unknown = server.get("/api/v1/tenants/nope/companies", Some(&made.admin_token));
     assert_eq!(unknown.status, 404);
-    assert_eq!(unknown.code(), "unknown_tenant");
+    assert_eq!(unknown.code(), "not_found");
     let other = server.get("/api/v1/tenants/beta/companies", Some(&made.admin_token));
     assert_eq!(other.status, 404);
-    assert_eq!(other.code(), "unknown_tenant");
+    assert_eq!(other.code(), "not_found");
     assert_eq!(
         server
             .get("/api/v1/tenants/nope/companies", Some(&made.operator_token))
             .code(),
-        "unknown_tenant"
+        "not_found"
     );
     // A malformed id in the path, and a route that does not exist.
     let bad_path = server.get(
@@ -807,4 +869,791 @@ fn one_client_address_gets_a_limited_number_of_code_requests_and_attempts() {
     let host = server.host();
     let shares = host.tenant("acme").unwrap().shares(None).unwrap();
     assert_eq!(shares[0].state, cs_host::LinkState::Active);
+}
+
+/// Every class of error answers its stable code with its HTTP status, over real HTTP.
+#[test]
+fn each_class_of_error_answers_its_code_and_status() {
+    let (server, made) = Server::start_with(&["--rate-limit", "1", "--rate-burst", "60"]);
+    let admin = made.admin_token.as_str();
+    let companies = "/api/v1/tenants/acme/companies";
+    {
+        let host = server.host();
+        let acme = host.tenant("acme").unwrap();
+        acme.set_import_size_limit(200).unwrap();
+        acme.set_access_settings(cs_host::access::AccessSettings {
+            max_partners: Some(0),
+            max_partner_users: None,
+        })
+        .unwrap();
+    }
+    let cases: Vec<(Reply, u16, &str)> = vec![
+        (server.get(companies, None), 401, "unauthenticated"),
+        (
+            server.post_json(companies, &made.viewer_token, r#"{"name": "Hooli"}"#),
+            403,
+            "forbidden",
+        ),
+        (
+            server.get("/api/v1/tenants/nope/companies", Some(admin)),
+            404,
+            "not_found",
+        ),
+        (
+            server.get(&format!("{companies}/999999"), Some(admin)),
+            404,
+            "not_found",
+        ),
+        (
+            server.post_json(
+                companies,
+                admin,
+                r#"{"name": "Hooli", "fields": {"arr": "lots"}}"#,
+            ),
+            422,
+            "invalid_input",
+        ),
+        (
+            server.post_json(
+                "/api/v1/tenants",
+                &made.operator_token,
+                r#"{"id": "acme", "name": "Again", "level": "both"}"#,
+            ),
+            409,
+            "conflict",
+        ),
+        (
+            server.post_json(
+                "/api/v1/tenants/acme/partners",
+                admin,
+                r#"{"name": "Bennett", "scope": "both"}"#,
+            ),
+            422,
+            "limit_exceeded",
+        ),
+        (
+            server.upload(
+                "acme",
+                "name=big.csv",
+                admin,
+                "Name\n".repeat(100).as_bytes(),
+            ),
+            413,
+            "too_large",
+        ),
+        (
+            server.post_json(companies, admin, "{"),
+            400,
+            "malformed_json",
+        ),
+        (
+            server.get(&format!("{companies}/x"), Some(admin)),
+            400,
+            "invalid_path",
+        ),
+        (
+            server.get("/api/v1/nothing", Some(admin)),
+            404,
+            "no_such_route",
+        ),
+        (
+            server.send_json("DELETE", "/api/v1/whoami", admin, ""),
+            405,
+            "method_not_allowed",
+        ),
+    ];
+    for (reply, status, code) in &cases {
+        assert_eq!(reply.status, *status, "{code}: {}", reply.body);
+        assert_eq!(reply.code(), *code, "{}", reply.body);
+        let message = reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(!message.is_empty());
+    }
+    // The library's words: the refused field and the full file are named.
+    assert!(cases[4].0.body.contains("arr"), "{}", cases[4].0.body);
+    assert!(cases[7].0.body.contains("big.csv"), "{}", cases[7].0.body);
+    // Nothing of the refused upload was imported.
+    let host = server.host();
+    assert!(
+        host.tenant("acme")
+            .unwrap()
+            .import_jobs()
+            .unwrap()
+            .is_empty()
+    );
+
+    // The viewer's token spends its own bucket: 60 at once, then 429 with Retry-After, while the
+    // admin's token goes on.
+    let mut limited = None;
+    for _ in 0..61 {
+        let reply = server.get(companies, Some(&made.viewer_token));
+        if reply.status != 200 {
+            limited = Some(reply);
+            break;
+        }
+    }
+    let limited = limited.expect("the 61st request of a burst of 60 is refused");
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert_eq!(limited.code(), "rate_limited");
+    let wait: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!(wait >= 1, "{wait}");
+    assert_eq!(server.get(companies, Some(admin)).status, 200);
+}
+
+/// The API does what the command line does, through the library's checks: tenants and users,
+/// relationships, partners and criteria, plans, tasks and CTAs, shares, plugins and their
+/// enablements, the run log and the audit log.
+#[test]
+fn the_api_covers_what_the_command_line_does() {
+    let (server, made) = Server::start();
+    let admin = made.admin_token.as_str();
+    let operator = made.operator_token.as_str();
+    let api = |path: &str| format!("/api/v1/tenants/acme{path}");
+    let ok = |reply: Reply, status: u16| -> serde_json::Value {
+        assert_eq!(reply.status, status, "{}", reply.body);
+        reply.json()
+    };
+
+    // Tenants: the operator creates one and sees all; a user sees its own.
+    let created = ok(
+        server.post_json(
+            "/api/v1/tenants",
+            operator,
+            r#"{"id": "gamma", "name": "Gamma", "level": "company"}"#,
+        ),
+        201,
+    );
+    assert_eq!(created["id"], "gamma");
+    let all = ok(server.get("/api/v1/tenants", Some(operator)), 200);
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let own = ok(server.get("/api/v1/tenants", Some(admin)), 200);
+    assert_eq!(own[0]["id"], "acme");
+    assert_eq!(own.as_array().unwrap().len(), 1);
+    assert_eq!(
+        server
+            .post_json(
+                "/api/v1/tenants",
+                admin,
+                r#"{"id": "x", "name": "X", "level": "both"}"#
+            )
+            .code(),
+        "forbidden"
+    );
+
+    // Users: an admin adds a viewer; a viewer may not add users.
+    ok(
+        server.post_json(
+            &api("/users"),
+            admin,
+            r#"{"email": "val@acme.example", "name": "Val", "licence": "viewer"}"#,
+        ),
+        201,
+    );
+    let users = ok(server.get(&api("/users"), Some(admin)), 200);
+    assert!(users.to_string().contains("val@acme.example"), "{users}");
+    assert_eq!(
+        server
+            .post_json(
+                &api("/users"),
+                &made.viewer_token,
+                r#"{"email": "eve@acme.example", "admin": true}"#
+            )
+            .code(),
+        "forbidden"
+    );
+
+    // Relationship types and relationships.
+    let kind = ok(
+        server.post_json(
+            &api("/relationship-types"),
+            admin,
+            r#"{"name": "Subsidiary"}"#,
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let body = format!(
+        r#"{{"company_id": {}, "type_id": {kind}, "name": "Globex EU"}}"#,
+        made.company
+    );
+    let relationship = ok(server.post_json(&api("/relationships"), admin, &body), 201)["id"]
+        .as_i64()
+        .unwrap();
+    let listed = ok(
+        server.get(
+            &api(&format!("/relationships?company={}", made.company)),
+            Some(admin),
+        ),
+        200,
+    );
+    assert_eq!(listed[0]["name"], "Globex EU");
+    ok(
+        server.send_json(
+            "PATCH",
+            &api(&format!("/relationships/{relationship}")),
+            admin,
+            r#"{"name": "Globex Europe"}"#,
+        ),
+        200,
+    );
+    let one = ok(
+        server.get(&api(&format!("/relationships/{relationship}")), Some(admin)),
+        200,
+    );
+    assert_eq!(one["name"], "Globex Europe");
+    assert_eq!(
+        server
+            .send_json(
+                "DELETE",
+                &api(&format!("/relationships/{relationship}")),
+                &made.viewer_token,
+                ""
+            )
+            .code(),
+        "forbidden"
+    );
+    ok(
+        server.send_json(
+            "DELETE",
+            &api(&format!("/relationships/{relationship}")),
+            admin,
+            "",
+        ),
+        200,
+    );
+
+    // Partners: added, tagged from a company, and by criteria.
+    let initech = ok(
+        server.post_json(
+            &api("/companies"),
+            admin,
+            r#"{"name": "Initech", "fields": {"industry": "Software"}}"#,
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let tagged = ok(
+        server.post_json(
+            &api("/partners/tag"),
+            admin,
+            &format!(r#"{{"ids": [{initech}], "scope": "both"}}"#),
+        ),
+        200,
+    );
+    assert_eq!(tagged[0]["id"], initech);
+    let criteria = serde_json::to_string(&cs_host::Criteria::new(vec![cs_host::Filter::field(
+        "name",
+        cs_host::Operator::Eq,
+        [cs_host::model::FieldValue::Text("Globex".into())],
+    )]))
+    .unwrap();
+    let selection = ok(
+        server.post_json(&api("/criteria/run"), admin, &criteria),
+        200,
+    );
+    assert_eq!(selection["count"], 1);
+    let portfolio = ok(
+        server.get(&api(&format!("/partners/{initech}/portfolio")), Some(admin)),
+        200,
+    );
+    assert!(portfolio.is_object(), "{portfolio}");
+    ok(
+        server.send_json("DELETE", &api(&format!("/partners/{initech}")), admin, ""),
+        200,
+    );
+
+    // A plan with an objective and a task, updated; a CTA opened, closed and reopened.
+    let plan = ok(
+        server.post_json(
+            &api("/plans"),
+            admin,
+            &format!(
+                r#"{{"company_id": {}, "name": "Renewal", "due_date": "2027-09-30"}}"#,
+                made.company
+            ),
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let objective = ok(
+        server.post_json(
+            &api(&format!("/plans/{plan}/objectives")),
+            admin,
+            r#"{"name": "Expand", "due_date": "2027-08-31"}"#,
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let task = ok(
+        server.post_json(
+            &api(&format!("/objectives/{objective}/tasks")),
+            admin,
+            r#"{"name": "Call the sponsor"}"#,
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    ok(
+        server.send_json(
+            "PATCH",
+            &api(&format!("/tasks/{task}")),
+            admin,
+            r#"{"done": true, "due_date": "2027-07-01"}"#,
+        ),
+        200,
+    );
+    let shown = ok(
+        server.get(&api(&format!("/plans/{plan}")), Some(admin)),
+        200,
+    );
+    assert!(shown.to_string().contains("Call the sponsor"), "{shown}");
+    ok(
+        server.post_json(
+            &api(&format!("/plans/{plan}/status")),
+            admin,
+            r#"{"status": "active"}"#,
+        ),
+        200,
+    );
+    let refused = server.post_json(
+        &api(&format!("/plans/{plan}/status")),
+        admin,
+        r#"{"status": "draft"}"#,
+    );
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.code(), "conflict");
+    let cta = ok(
+        server.post_json(
+            &api("/ctas"),
+            admin,
+            &format!(
+                r#"{{"company_id": {}, "kind": "risk", "name": "Usage drop"}}"#,
+                made.company
+            ),
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    ok(
+        server.post_json(
+            &api(&format!("/ctas/{cta}/close")),
+            admin,
+            r#"{"reason": "resolved"}"#,
+        ),
+        200,
+    );
+    ok(
+        server.post_json(&api(&format!("/ctas/{cta}/reopen")), admin, ""),
+        200,
+    );
+    let ctas = ok(
+        server.get(
+            &api(&format!("/ctas?company_id={}", made.company)),
+            Some(admin),
+        ),
+        200,
+    );
+    assert!(ctas.to_string().contains("Usage drop"), "{ctas}");
+
+    // Shares: created (the answer holds the link), re-issued (a new link), revoked.
+    let share = format!(
+        r#"{{"plan_id": {}, "audience": "contacts", "recipients": [{{"email": "kim@globex.example"}}]}}"#,
+        made.plan
+    );
+    let receipt = ok(server.post_json(&api("/shares"), admin, &share), 201);
+    let first = receipt["links"][0]["link"].as_str().unwrap().to_owned();
+    let recipient = ok(server.get(&api("/shares"), Some(admin)), 200)[0]["recipient_id"]
+        .as_i64()
+        .unwrap();
+    let reissued = ok(
+        server.post_json(&api(&format!("/shares/{recipient}/reissue")), admin, ""),
+        200,
+    );
+    assert_ne!(reissued["link"].as_str().unwrap(), first);
+    assert_eq!(server.get(&path_of(&first), None).status, 404);
+
+    // Plugins: the operator installs one, a tenant admin enables it with limits and a policy,
+    // configures it, and the platform refuses limits over its maxima.
+    let wasm = support::plugin_bytes("slow-mapper");
+    let installed = server.request(
+        "POST",
+        "/api/v1/plugins",
+        &[
+            ("Authorization", &format!("Bearer {operator}")),
+            ("Content-Type", "application/wasm"),
+        ],
+        &wasm,
+    );
+    assert_eq!(installed.status, 201, "{}", installed.body);
+    let inspected = ok(
+        server.get("/api/v1/plugins/slow-mapper", Some(operator)),
+        200,
+    );
+    assert_eq!(inspected["manifest"]["name"], "slow-mapper");
+    let enabled = ok(
+        server.send_json(
+            "PUT",
+            &api("/plugins/slow-mapper"),
+            admin,
+            r#"{"config": {"ms-per-row": "1"}, "policy": "fail-open", "limits": {"fuel": 5000000}}"#,
+        ),
+        200,
+    );
+    assert_eq!(enabled["enabled"], true);
+    assert_eq!(enabled["failure_policy"], "fail-open");
+    assert_eq!(enabled["limits"]["fuel"], 5_000_000);
+    let over = server.send_json(
+        "PUT",
+        &api("/plugins/slow-mapper/limits"),
+        admin,
+        r#"{"fuel": 1000000000000000}"#,
+    );
+    assert_eq!(over.status, 422, "{}", over.body);
+    assert_eq!(over.code(), "limit_exceeded");
+    let configured = ok(
+        server.send_json(
+            "PUT",
+            &api("/plugins/slow-mapper/config"),
+            admin,
+            r#"{"ms-per-row": "2"}"#,
+        ),
+        200,
+    );
+    assert_eq!(configured["config"]["ms-per-row"], "2");
+    let bad_key = server.send_json(
+        "PUT",
+        &api("/plugins/slow-mapper/config"),
+        admin,
+        r#"{"nope": "1"}"#,
+    );
+    assert_eq!(bad_key.code(), "invalid_input", "{}", bad_key.body);
+    assert_eq!(
+        server
+            .send_json(
+                "PUT",
+                &api("/plugins/slow-mapper"),
+                &made.viewer_token,
+                "{}"
+            )
+            .code(),
+        "forbidden"
+    );
+    let in_use = server.send_json("DELETE", "/api/v1/plugins/slow-mapper", operator, "");
+    assert_eq!(in_use.status, 409, "{}", in_use.body);
+    ok(
+        server.post_json(&api("/plugins/slow-mapper/disable"), admin, ""),
+        200,
+    );
+    ok(server.get(&api("/runs/stats"), Some(admin)), 200);
+    ok(
+        server.get(&api("/runs/failures?plugin=slow-mapper"), Some(admin)),
+        200,
+    );
+    ok(
+        server.send_json(
+            "DELETE",
+            "/api/v1/plugins/slow-mapper?force=true",
+            operator,
+            "",
+        ),
+        200,
+    );
+
+    // All of it is in the audit log, by whom.
+    let audit = server.get(&api("/audit"), Some(admin)).body;
+    for action in [
+        "plan.status",
+        "share.reissue",
+        "plugin.enable",
+        "plugin.disable",
+    ] {
+        assert!(audit.contains(action), "{action} missing: {audit}");
+    }
+}
+
+/// A CSV upload becomes an import job: polled to its end, with its row errors and their CSV;
+/// relationships likewise; a viewer may not import.
+#[test]
+fn a_csv_upload_becomes_an_import_job_with_progress_and_row_errors() {
+    let (server, made) = Server::start();
+    let admin = made.admin_token.as_str();
+    let mut csv = String::from("Name,ARR\n");
+    for n in 1..=2000 {
+        csv.push_str(&format!("Company {n},{}\n", n * 10));
+    }
+    csv.push_str("Broken,not a number\n");
+    let started = server.upload("acme", "name=customers.csv", admin, csv.as_bytes());
+    assert_eq!(started.status, 202, "{}", started.body);
+    let id = started.json()["id"].as_i64().unwrap();
+    assert_eq!(
+        started.header("location"),
+        Some(format!("/api/v1/tenants/acme/imports/{id}").as_str())
+    );
+    let job = server.finished_job("acme", id, admin);
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["source"], "customers.csv");
+    assert_eq!(
+        (job["created"].as_u64(), job["failed"].as_u64()),
+        (Some(2000), Some(1))
+    );
+    assert_eq!(job["errors"][0]["row"], 2001, "{job}");
+    let errors = server.get(
+        &format!("/api/v1/tenants/acme/imports/{id}/errors.csv"),
+        Some(admin),
+    );
+    assert_eq!(errors.status, 200);
+    assert!(
+        errors
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(errors.body.starts_with("row,"), "{}", errors.body);
+    assert!(errors.body.contains("2001"), "{}", errors.body);
+    let jobs = server
+        .get("/api/v1/tenants/acme/imports", Some(admin))
+        .json();
+    assert_eq!(jobs.as_array().unwrap().len(), 1);
+
+    // A dry run answers its report at once and writes nothing.
+    let dry = server.upload("acme", "dry_run=true", admin, b"Name\nNever Written\n");
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert_eq!(dry.json()["created"], 1);
+    let search = server.get("/api/v1/tenants/acme/companies?search=Never", Some(admin));
+    assert_eq!(
+        search.json().as_array().unwrap().len(),
+        0,
+        "{}",
+        search.body
+    );
+
+    // A file refused before its first row answers at once, in the library's words.
+    let refused = server.upload("acme", "name=headless.csv", admin, b"Industry\nRetail\n");
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.code(), "invalid_input");
+    assert!(refused.body.contains("headless.csv"), "{}", refused.body);
+    // A viewer may not import; an unknown target is refused.
+    let viewer = server.upload("acme", "", &made.viewer_token, b"Name\nX\n");
+    assert_eq!(viewer.status, 403, "{}", viewer.body);
+    assert_eq!(
+        server
+            .upload("acme", "target=planets", admin, b"Name\nX\n")
+            .code(),
+        "invalid_input"
+    );
+
+    // Relationships: an upload of their own target.
+    server
+        .host()
+        .tenant("acme")
+        .unwrap()
+        .add_relationship_type("Subsidiary")
+        .unwrap();
+    let rows =
+        b"Relationship Name,Company,Type\nGlobex EU,Globex,Subsidiary\nLost,Nobody,Subsidiary\n";
+    let started = server.upload("acme", "target=relationships&name=rel.csv", admin, rows);
+    assert_eq!(started.status, 202, "{}", started.body);
+    let job = server.finished_job("acme", started.json()["id"].as_i64().unwrap(), admin);
+    assert_eq!(
+        (job["created"].as_u64(), job["failed"].as_u64()),
+        (Some(1), Some(1)),
+        "{job}"
+    );
+    assert!(
+        job["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Nobody"),
+        "{job}"
+    );
+}
+
+/// Plugin uploads: only the operator's, only components, only up to the platform maximum.
+#[test]
+fn plugin_uploads_refuse_what_is_not_a_component_or_too_large() {
+    let (server, made) = Server::start_with(&["--max-plugin-size", "4096"]);
+    let upload = |token: &str, bytes: &[u8]| {
+        server.request(
+            "POST",
+            "/api/v1/plugins",
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Content-Type", "application/wasm"),
+            ],
+            bytes,
+        )
+    };
+    let not_wasm = upload(&made.operator_token, b"#!/bin/sh\necho hello\n");
+    assert_eq!(not_wasm.status, 422, "{}", not_wasm.body);
+    assert_eq!(not_wasm.code(), "invalid_input");
+    assert!(not_wasm.body.contains("WebAssembly"), "{}", not_wasm.body);
+    // A WebAssembly module that is no component: the library's refusal.
+    let module = upload(&made.operator_token, b"\0asm\x01\0\0\0");
+    assert_eq!(module.status, 422, "{}", module.body);
+    assert_eq!(module.code(), "invalid_input");
+    let big = upload(&made.operator_token, &vec![0u8; 8192]);
+    assert_eq!(big.status, 413, "{}", big.body);
+    assert_eq!(big.code(), "too_large");
+    let admin = upload(&made.admin_token, b"\0asm\x01\0\0\0");
+    assert_eq!(admin.status, 403, "{}", admin.body);
+    assert!(server.host().installed_plugins().unwrap().is_empty());
+}
+
+/// The OpenAPI document lists every route the API mounts, and every route it lists is mounted.
+#[test]
+fn the_openapi_document_and_the_mounted_routes_agree() {
+    let (server, _) = Server::start();
+    let document = server.get("/api/v1/openapi.json", None);
+    assert_eq!(document.status, 200, "{}", document.body);
+    let document = document.json();
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() > 40, "{}", paths.len());
+    // Documented → mounted: every documented operation reaches its handler (which asks for a
+    // token), never the fallbacks for unknown routes and methods.
+    for (path, operations) in paths {
+        for method in operations.as_object().unwrap().keys() {
+            let concrete: String = path
+                .split('/')
+                .map(|segment| match segment {
+                    "{tenant}" => "acme",
+                    "{plugin}" | "{key}" => "x",
+                    "{capability}" => "read-companies",
+                    s if s.starts_with('{') => "1",
+                    s => s,
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let reply = server.request(
+                &method.to_uppercase(),
+                &format!("/api/v1{concrete}"),
+                &[],
+                b"",
+            );
+            assert!(
+                reply.status == 401 || path == "/openapi.json",
+                "{method} {path}: {} {}",
+                reply.status,
+                reply.body
+            );
+        }
+    }
+    // Mounted → documented: the API mounts routes only from the table the document is made of.
+    let dir = support::root().join("host/src/cli/serve/api");
+    let mut mounts = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        for call in [
+            ".route(",
+            ".nest(",
+            ".merge(",
+            ".route_service(",
+            ".nest_service(",
+        ] {
+            mounts += source.matches(call).count();
+            if call != ".route(" {
+                assert!(
+                    !source.contains(call),
+                    "{} mounts with {call}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert_eq!(mounts, 1, "only the route table's macro mounts API routes");
+}
+
+/// SIGTERM during an upload: the upload in flight completes and starts its job, the import
+/// running is cancelled between two rows with what it committed kept, and the process exits 0.
+#[test]
+fn sigterm_finishes_the_request_in_flight_and_leaves_a_running_import_cancelled() {
+    let (mut server, made) = Server::start();
+    let admin = made.admin_token.as_str();
+    {
+        let host = server.host();
+        host.install_plugin(
+            &support::plugin_bytes("slow-mapper"),
+            "ops@platform.example",
+        )
+        .unwrap();
+        let acme = host.tenant("acme").unwrap();
+        acme.define_company_field("notes", cs_host::FieldType::Text, false)
+            .unwrap();
+        acme.enable_plugin("slow-mapper", cs_host::EnableOptions::new())
+            .unwrap();
+    }
+    // 20 ms a row: 20,000 rows would take minutes.
+    let mut csv = String::from("Name,Notes\n");
+    for n in 1..=20_000 {
+        csv.push_str(&format!("Slow {n},\n"));
+    }
+    let started = server.upload("acme", "name=slow.csv", admin, csv.as_bytes());
+    assert_eq!(started.status, 202, "{}", started.body);
+    let slow = started.json()["id"].as_i64().unwrap();
+
+    // A second upload (to another tenant) is in flight, half sent, when SIGTERM comes.
+    let body = b"Name\nLate One\nLate Two\n";
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    let head = format!(
+        "POST /api/v1/tenants/beta/imports?name=late.csv HTTP/1.1\r\nHost: {}\r\n\
+         Authorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+        server.addr,
+        made.operator_token,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..7]).unwrap();
+    stream.flush().unwrap();
+    // The server accepts connections in order: once a later one is answered, the upload's
+    // connection was accepted, and its head read soon after.
+    assert_eq!(server.get("/healthz", None).status, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let host = server.host();
+    let child = server.child.take().unwrap();
+    // SAFETY: sending a signal to the child process this test started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    server.log_shows("shutting down");
+    stream.write_all(&body[7..]).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let late = Reply::parse(&raw);
+    assert!(late.status == 202 || late.status == 200, "{}", late.body);
+    let mut child = child;
+    assert!(child.wait().unwrap().success(), "the server exits 0");
+
+    // The slow import ended cancelled, its counts matching the rows it committed.
+    let acme = host.tenant("acme").unwrap();
+    let job = acme.import_job(slow).unwrap();
+    assert_eq!(job.status, cs_host::JobStatus::Cancelled, "{job:?}");
+    assert!(job.created < 20_000, "{job:?}");
+    let slow_companies = acme
+        .companies(0, 100_000)
+        .unwrap()
+        .iter()
+        .filter(|c| c.name.starts_with("Slow "))
+        .count();
+    assert_eq!(slow_companies as u64, job.created);
+    // The late upload's import ran or was cancelled: either way, whole.
+    let beta = host.tenant("beta").unwrap();
+    let late_job = &beta.import_jobs().unwrap()[0];
+    assert!(
+        matches!(
+            late_job.status,
+            cs_host::JobStatus::Completed | cs_host::JobStatus::Cancelled
+        ),
+        "{late_job:?}"
+    );
+    assert_eq!(
+        beta.companies(0, 10).unwrap().len() as u64,
+        late_job.created
+    );
 }

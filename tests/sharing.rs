@@ -1642,6 +1642,10 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
          DROP INDEX shares_notify_pending;
          ALTER TABLE shares DROP COLUMN notify_attempts;
          ALTER TABLE share_recipients DROP COLUMN link_seal;
+         DROP INDEX relationship_types_name_folded;
+         ALTER TABLE relationship_types DROP COLUMN name_folded;
+         DROP INDEX relationships_natural_key;
+         ALTER TABLE relationships DROP COLUMN name_folded;
          ALTER TABLE users DROP COLUMN partner_relationship_id;
          DROP INDEX companies_name_folded;
          ALTER TABLE companies DROP COLUMN name_folded;

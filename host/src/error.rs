@@ -205,6 +205,14 @@ pub enum ErrorKind {
         /// The permission the operation needs, such as `plans.share`.
         permission: &'static str,
     },
+    /// A partner user asked to write a kind of record its partner's access scope does not reach
+    /// (a partner with relationship records importing companies, or the reverse).
+    OutOfScope {
+        /// Who acted.
+        actor: String,
+        /// What it asked to write: `companies` or `relationships`.
+        records: &'static str,
+    },
     /// The tenant has no partner seat left.
     SeatsExhausted {
         /// The tenant.
@@ -236,6 +244,89 @@ impl Error {
     pub fn into_kind(self) -> ErrorKind {
         *self.kind
     }
+
+    /// The error's class as a short, stable code, for programs that answer errors (the HTTP
+    /// API's JSON errors carry it beside the message): one of [`Error::CODES`]. The classes
+    /// stay the same when kinds are added; the message says what exactly went wrong.
+    pub fn code(&self) -> &'static str {
+        use crate::plugins::PluginErrorKind as P;
+        use crate::sharing::OtpError;
+        match &*self.kind {
+            ErrorKind::Unauthenticated | ErrorKind::SessionRequired => "unauthenticated",
+            ErrorKind::PermissionDenied { .. }
+            | ErrorKind::OutOfScope { .. }
+            | ErrorKind::UnknownActor { .. }
+            | ErrorKind::RecipientRefused { .. } => "forbidden",
+            ErrorKind::UnknownTenant(_)
+            | ErrorKind::NotFound { .. }
+            | ErrorKind::UnknownPlugin { .. }
+            | ErrorKind::PluginNotEnabled { .. }
+            | ErrorKind::LinkUnavailable => "not_found",
+            ErrorKind::Invalid(_)
+            | ErrorKind::InvalidField { .. }
+            | ErrorKind::Csv { .. }
+            | ErrorKind::Criteria { .. }
+            | ErrorKind::PluginConfig { .. }
+            | ErrorKind::ShareRefused { .. } => "invalid_input",
+            ErrorKind::Otp(OtpError::NoMoreCodes) => "limit_exceeded",
+            ErrorKind::Otp(_) => "invalid_input",
+            ErrorKind::TenantExists(_)
+            | ErrorKind::AlreadyManaged { .. }
+            | ErrorKind::PluginInUse { .. }
+            | ErrorKind::CtaDueBeforeTask { .. }
+            | ErrorKind::PlanTransitionRefused { .. } => "conflict",
+            ErrorKind::LimitsExceeded { .. } | ErrorKind::SeatsExhausted { .. } => "limit_exceeded",
+            ErrorKind::FileTooLarge { .. } => "too_large",
+            // A file that is no plugin this host runs is bad input; the host's own trouble
+            // running a plugin is the host's; anything else is the plugin failing.
+            ErrorKind::Plugin(error) => match error.kind() {
+                P::IncompatibleComponent { .. }
+                | P::ForbiddenImport { .. }
+                | P::ManifestChanged { .. } => "invalid_input",
+                P::Host { .. } => "internal",
+                _ => "plugin_failed",
+            },
+            ErrorKind::Engine(_)
+            | ErrorKind::Database { .. }
+            | ErrorKind::SchemaTooNew { .. }
+            | ErrorKind::Io { .. }
+            | ErrorKind::Random(_) => "internal",
+        }
+    }
+
+    /// Every code [`Error::code`] answers, each with what it means.
+    pub const CODES: &'static [(&'static str, &'static str)] = &[
+        (
+            "unauthenticated",
+            "no valid token (unknown, expired, revoked), or a link session is needed",
+        ),
+        (
+            "forbidden",
+            "the acting principal may not do this (a permission, a partner's scope)",
+        ),
+        (
+            "not_found",
+            "no such tenant, record, plugin or link (or one the caller may not see)",
+        ),
+        (
+            "invalid_input",
+            "the input is refused: the message names the field, row, column or plugin",
+        ),
+        (
+            "conflict",
+            "the current state refuses the change (exists already, in use, a plan's state)",
+        ),
+        (
+            "limit_exceeded",
+            "a limit refuses it: plugin limits over the platform maxima, partner seats, codes",
+        ),
+        ("too_large", "a file is over the tenant's import size limit"),
+        ("plugin_failed", "a plugin failed and the operation with it"),
+        (
+            "internal",
+            "the database, a file, the engine: the host's trouble, not the caller's",
+        ),
+    ];
 }
 
 impl fmt::Display for Error {
@@ -378,6 +469,11 @@ impl fmt::Display for Error {
                 "{actor} ({role}) may not do this: it needs permission `{permission}`, which \
                  none of its bundles grants (a tenant admin assigns bundles)"
             ),
+            ErrorKind::OutOfScope { actor, records } => write!(
+                f,
+                "{actor} may not write {records}: its partner's access scope does not include \
+                 {records} (a tenant admin sets the partner's scope)"
+            ),
             ErrorKind::SeatsExhausted {
                 tenant,
                 what,
@@ -440,5 +536,110 @@ impl Error {
             *database = name();
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::PluginErrorKind;
+
+    fn code(kind: ErrorKind) -> &'static str {
+        Error::new(kind).code()
+    }
+
+    #[test]
+    fn each_kind_of_error_has_the_code_of_its_class() {
+        let plugin = |kind| ErrorKind::Plugin(PluginError::new("p", kind));
+        let cases = [
+            (ErrorKind::Unauthenticated, "unauthenticated"),
+            (ErrorKind::SessionRequired, "unauthenticated"),
+            (
+                ErrorKind::PermissionDenied {
+                    actor: "v@x".into(),
+                    role: "user:viewer".into(),
+                    permission: "plans.share",
+                },
+                "forbidden",
+            ),
+            (ErrorKind::UnknownTenant("nope".into()), "not_found"),
+            (
+                ErrorKind::NotFound {
+                    object: "task",
+                    id: "7".into(),
+                },
+                "not_found",
+            ),
+            (ErrorKind::LinkUnavailable, "not_found"),
+            (ErrorKind::Invalid("bad".into()), "invalid_input"),
+            (
+                ErrorKind::InvalidField {
+                    field: "arr".into(),
+                    message: "not a number".into(),
+                },
+                "invalid_input",
+            ),
+            (
+                ErrorKind::Otp(crate::sharing::OtpError::Expired),
+                "invalid_input",
+            ),
+            (
+                ErrorKind::Otp(crate::sharing::OtpError::NoMoreCodes),
+                "limit_exceeded",
+            ),
+            (ErrorKind::TenantExists("acme".into()), "conflict"),
+            (
+                ErrorKind::PluginInUse {
+                    plugin: "p".into(),
+                    tenants: vec!["acme".into()],
+                },
+                "conflict",
+            ),
+            (
+                ErrorKind::LimitsExceeded {
+                    plugin: "p".into(),
+                    limits: vec!["fuel".into()],
+                },
+                "limit_exceeded",
+            ),
+            (
+                ErrorKind::FileTooLarge {
+                    file: "a.csv".into(),
+                    size: 2,
+                    limit: 1,
+                },
+                "too_large",
+            ),
+            (
+                plugin(PluginErrorKind::IncompatibleComponent {
+                    reason: "not a component".into(),
+                }),
+                "invalid_input",
+            ),
+            (
+                plugin(PluginErrorKind::Trap {
+                    reason: "unreachable".into(),
+                    panic: None,
+                }),
+                "plugin_failed",
+            ),
+            (
+                plugin(PluginErrorKind::Host {
+                    reason: "pool full".into(),
+                }),
+                "internal",
+            ),
+            (ErrorKind::Engine("no".into()), "internal"),
+            (ErrorKind::Random("no".into()), "internal"),
+        ];
+        for (kind, expected) in cases {
+            let shown = format!("{kind:?}");
+            let got = code(kind);
+            assert_eq!(got, expected, "{shown}");
+            assert!(
+                Error::CODES.iter().any(|(c, _)| *c == got),
+                "{got} is not listed in Error::CODES"
+            );
+        }
     }
 }

@@ -245,23 +245,35 @@ pub(crate) fn by_external_id(op: &Op<'_>, key: &str) -> Result<Option<Company>> 
     }
 }
 
+/// [`partner_by_key`]'s look-up by external id.
+const PARTNER_BY_EXTERNAL_ID: &str = "SELECT id FROM companies
+     WHERE tenant_id = ?1 AND external_id = ?2 AND managed_as = 'partner'";
+
+/// [`partner_by_key`]'s look-up by folded name, the oldest first.
+const PARTNER_BY_NAME: &str = "SELECT id FROM companies
+     WHERE tenant_id = ?1 AND name_folded = ?2 AND managed_as = 'partner'
+     ORDER BY id LIMIT 1";
+
 /// The partner an import names in its managed-by column: by external id first, else by name
-/// (ignoring case), the oldest first.
+/// (ignoring case), the oldest first. Two look-ups, each served by an index: one query with
+/// `OR` reads every company of the tenant.
 pub(crate) fn partner_by_key(op: &Op<'_>, key: &str) -> Result<Option<i64>> {
-    let found = op
+    let by_external_id = op
         .conn
-        .prepare_cached(
-            "SELECT id FROM companies
-             WHERE tenant_id = ?1 AND managed_as = 'partner'
-               AND (external_id = ?2 OR name_folded = ?3)
-             ORDER BY external_id = ?2 DESC, id LIMIT 1",
-        )?
-        .query_row(
-            params![op.tenant.as_str(), key, fold_case(key.trim())],
-            |r| r.get(0),
-        )
+        .prepare_cached(PARTNER_BY_EXTERNAL_ID)?
+        .query_row(params![op.tenant.as_str(), key], |r| r.get(0))
         .optional()?;
-    Ok(found)
+    if by_external_id.is_some() {
+        return Ok(by_external_id);
+    }
+    let by_name = op
+        .conn
+        .prepare_cached(PARTNER_BY_NAME)?
+        .query_row(params![op.tenant.as_str(), fold_case(key.trim())], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(by_name)
 }
 
 /// The partner that `key` names (its external id, or its name ignoring case), if the acting
@@ -427,7 +439,9 @@ pub(crate) fn insert(op: &Op<'_>, write: &CompanyWrite<'_>) -> Result<i64> {
 }
 
 /// Updates company `id` with the fields set in `write.fields` (the others keep their values);
-/// the name, managed-as and scope are replaced, `managed_by` only when `Some`.
+/// the name, managed-as and scope are replaced, `managed_by` only when `Some`. The external id
+/// is the record's import key: it changes to another value, and is never cleared (an import
+/// row with an empty External ID cell that matched the record by name keeps it).
 pub(crate) fn update(op: &Op<'_>, id: i64, write: &CompanyWrite<'_>) -> Result<()> {
     let Op {
         conn, tenant, now, ..
@@ -472,7 +486,7 @@ pub(crate) fn update(op: &Op<'_>, id: i64, write: &CompanyWrite<'_>) -> Result<(
             managed_as_str(write.managed_as),
             write.managed_by,
             write.scope.map(scope_str),
-            present(EXTERNAL_ID),
+            external_id.is_some(),
             external_id,
             cols[0].0,
             cols[0].1,
@@ -817,6 +831,30 @@ mod tests {
         host.create_tenant("globex", "Globex", TenantLevel::Company)
             .unwrap();
         host
+    }
+
+    #[test]
+    fn partner_look_ups_by_key_search_an_index_rather_than_read_every_company_of_the_tenant() {
+        let host = host();
+        let acme = host.tenant("acme").unwrap();
+        acme.read(|op| {
+            for (sql, column) in [
+                (PARTNER_BY_EXTERNAL_ID, "external_id=?"),
+                (PARTNER_BY_NAME, "name_folded=?"),
+            ] {
+                let plan: Vec<String> = op
+                    .conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?
+                    .query_map(params!["acme", "x"], |r| r.get(3))?
+                    .collect::<rusqlite::Result<_>>()?;
+                assert!(
+                    plan.iter().any(|step| step.contains(column)),
+                    "{sql}: {plan:?}"
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
     }
 
     #[test]

@@ -80,6 +80,7 @@ impl Watch<'_> {
     /// The progress of `job` now.
     pub(super) fn progress(&self, rows: u64) -> Progress {
         Progress {
+            job: self.job,
             rows,
             read: self.shared.read.load(Ordering::Relaxed).max(rows),
             bytes: self.bytes.load(Ordering::Relaxed).min(self.total_bytes),

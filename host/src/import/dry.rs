@@ -1,5 +1,7 @@
-//! A dry run's decisions, made in memory: what each row of a company or partner import would do
-//! to the tenant's records if the file were imported now, without writing anything.
+//! A dry run's decisions, made in memory: what each row of an import would do to the tenant's
+//! records if the file were imported now, without writing anything. Relationship rows are
+//! decided by the relationships module's own rules, against its [`Imagined`] relationships
+//! (see [`relationship_import::Imagined`]).
 //!
 //! The database is read on one snapshot; the records the earlier rows of the file would have
 //! created or changed are kept here, so a later row about one of them finds it as a real run
@@ -10,7 +12,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::write::Settled;
+use super::write::{RelationshipRow, Settled};
 use super::*;
 use crate::companies::import::{Found, Snapshot, fold_name};
 
@@ -26,6 +28,8 @@ pub(super) struct Imagined<'c> {
     by_name: HashMap<String, BTreeSet<i64>>,
     /// The id the next new record would get.
     next_id: i64,
+    /// The relationships the run has imagined, in a relationship import.
+    relationships: relationship_import::Imagined,
 }
 
 impl<'c> Imagined<'c> {
@@ -39,6 +43,7 @@ impl<'c> Imagined<'c> {
             by_external_id: HashMap::new(),
             by_name: HashMap::new(),
             next_id: max_id + 1,
+            relationships: relationship_import::Imagined::default(),
         })
     }
 
@@ -134,25 +139,22 @@ impl Run<'_> {
         imagined: &mut Imagined<'_>,
         prepared: Prepared,
     ) -> Result<Settled> {
-        if self.target == ImportTarget::Relationships {
-            return Err(Error::new(ErrorKind::Invalid(
-                "a relationship import's dry run is rehearsed, not imagined".to_owned(),
-            )));
-        }
-        let (number, name, managed_by) = match prepared {
+        let (number, name, managed_by, relationship) = match prepared {
             Prepared::Refused(error) => return Ok(Settled::Refused(error)),
             Prepared::Row {
                 number,
                 name,
                 fields,
                 managed_by,
-                relationship: _,
+                relationship,
             } => {
                 self.fields = fields;
-                (number, name, managed_by)
+                (number, name, managed_by, relationship)
             }
         };
         let manager = match managed_by {
+            // As in a real run, a partner user's new relationships are its partner's.
+            None if relationship.is_some() => op.scope().map(|scope| scope.partner_id),
             None => None,
             Some(key) => match self.partner(op, &key)? {
                 Some(id) => Some(id),
@@ -166,11 +168,23 @@ impl Run<'_> {
                 }
             },
         };
+        if let Some((company, type_id, type_name)) = relationship {
+            let row = RelationshipRow {
+                number,
+                name: &name,
+                manager,
+                company: &company,
+                type_id,
+                type_name: &type_name,
+            };
+            return self.relationship(op, &mut imagined.relationships, &row);
+        }
         let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
         let existing = imagined.lookup(external_id, &name)?;
-        // An update sets the external id when the row has the field (to nothing when empty).
-        let new_external_id = match self.fields.get(EXTERNAL_ID) {
-            Some(value) => value.as_text().map(str::to_owned),
+        // An update sets the external id when the row has one; an empty cell keeps the
+        // record's.
+        let new_external_id = match external_id {
+            Some(external_id) => Some(external_id.to_owned()),
             None => existing.as_ref().and_then(|e| e.external_id.clone()),
         };
         let name = name.trim().to_owned();

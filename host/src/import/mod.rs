@@ -11,7 +11,7 @@
 //! file again updates what is there instead of duplicating it.
 //!
 //! The stages, each in a file of its own: detect the CSV properties (`csvfile.rs`), plan the
-//! mapping (`plan.rs`), read and map rows with the *CSV row mapped* hook on a thread of their
+//! mapping (`plan.rs`), keep an unclosed quote to its row (`quotes.rs`), read and map rows with the *CSV row mapped* hook on a thread of their
 //! own (`read.rs`), write through the companies repository (`write.rs`, and
 //! `companies/import.rs` for the look-ups and bulk inserts), and keep the job log and its error
 //! CSV (`job.rs`, `report.rs`). This file runs them on two threads; the writing thread's loop,
@@ -24,6 +24,7 @@ mod generate;
 mod job;
 mod options;
 mod plan;
+mod quotes;
 mod read;
 mod report;
 mod slices;
@@ -278,6 +279,25 @@ impl Tenant<'_> {
         if options.target == ImportTarget::Partners {
             self.require(Permission::ManagePartners)?;
         }
+        // A partner user writes only the kind of record its partner's scope reaches: a partner
+        // with relationship records could otherwise create and update company records it can
+        // never see.
+        self.read(|op| {
+            let Some(scope) = op.scope() else {
+                return Ok(());
+            };
+            let (reached, records) = match options.target {
+                ImportTarget::Relationships => (scope.relationships, "relationships"),
+                ImportTarget::Companies | ImportTarget::Partners => (scope.companies, "companies"),
+            };
+            if reached {
+                return Ok(());
+            }
+            Err(Error::new(ErrorKind::OutOfScope {
+                actor: op.actor.to_owned(),
+                records,
+            }))
+        })?;
         let limit = self.import_size_limit()?;
         if size > limit {
             return Err(Error::new(ErrorKind::FileTooLarge {
@@ -339,6 +359,7 @@ impl Tenant<'_> {
             limit,
             bytes_read.clone(),
         );
+        let unclosed = quotes::Unclosed::default();
         let mut csv = csv::ReaderBuilder::new()
             .delimiter(properties.separator.byte())
             .quote(quote)
@@ -347,7 +368,13 @@ impl Tenant<'_> {
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(256 * 1024)
-            .from_reader(csvfile::Utf8Reader::new(counted, properties.encoding));
+            .from_reader(quotes::QuoteGuard::new(
+                csvfile::Utf8Reader::new(counted, properties.encoding),
+                properties.separator.byte(),
+                quote,
+                escape,
+                unclosed.clone(),
+            ));
 
         // The header (or the column count of the first row), checked before any row is read.
         let mut record = csv::ByteRecord::new();
@@ -356,6 +383,16 @@ impl Tenant<'_> {
             .read_byte_record(&mut record)
             .map_err(|e| csv_error(source, None, e))?
         {
+            let never_closed = unclosed.within(
+                record.position().map_or(0, |p| p.byte()),
+                csv.position().byte(),
+            );
+            if let (true, Some(field)) = (properties.has_header, never_closed) {
+                return Err(refuse(format!(
+                    "the header row: a quote opened in column {} is never closed",
+                    field + 1
+                )));
+            }
             if properties.has_header {
                 let mut names = Vec::with_capacity(record.len());
                 for (i, cell) in record.iter().enumerate() {
@@ -372,7 +409,7 @@ impl Tenant<'_> {
                 }
                 names
             } else {
-                first = Some(record.clone());
+                first = Some((record.clone(), never_closed));
                 (1..=record.len()).map(|i| i.to_string()).collect()
             }
         } else {
@@ -478,6 +515,14 @@ impl Tenant<'_> {
                 job::insert(op, &job)
             })?;
             job.id = Some(id);
+            // The job exists: a caller that runs the import in the background learns its id now.
+            progress(Progress {
+                job: job.id,
+                rows: 0,
+                read: 0,
+                bytes: 0,
+                total_bytes: size,
+            });
         }
 
         let field_names: Vec<String> = plan.iter().map(|p| p.field.clone()).collect();
@@ -538,6 +583,7 @@ impl Tenant<'_> {
             let reader = scope.spawn(move || {
                 read_rows(
                     &mut csv,
+                    &unclosed,
                     source,
                     first,
                     &mut mapper,
@@ -558,16 +604,7 @@ impl Tenant<'_> {
                 rows: options.batch_rows,
                 committed: &committed_out,
             };
-            let outcome = if options.dry_run && options.target == ImportTarget::Relationships {
-                self.rehearse(
-                    &mut run,
-                    &mut job,
-                    &mut incoming,
-                    &mut watch,
-                    progress,
-                    &batches,
-                )
-            } else if options.dry_run {
+            let outcome = if options.dry_run {
                 self.imagine(
                     &mut run,
                     &mut job,
@@ -778,6 +815,7 @@ mod tests {
             scope.spawn(move || {
                 read_rows(
                     csv,
+                    &quotes::Unclosed::default(),
                     "t.csv",
                     None,
                     mapper,

@@ -239,9 +239,13 @@ impl ImportOptions {
     }
 }
 
-/// How far an import has got, reported after each batch and at least twice a second between.
+/// How far an import has got, reported once when its job is recorded, then after each batch and
+/// at least twice a second between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
+    /// The job's id: known once the job is recorded, before the first row is read (a dry run
+    /// records no job).
+    pub job: Option<i64>,
     /// Data rows settled so far.
     pub rows: u64,
     /// Data rows read and mapped (by the plugins too) so far: ahead of `rows`, which counts

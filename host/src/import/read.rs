@@ -3,6 +3,7 @@
 //! field schema, then sent to the writing thread in messages of many rows.
 
 use super::cancel::{PROGRESS_EVERY, Shared};
+use super::quotes::Unclosed;
 use super::*;
 
 /// A row read, mapped and checked, on its way to be written.
@@ -51,13 +52,15 @@ pub(super) const MESSAGES_IN_FLIGHT: usize = 8;
 /// The reading thread of an import: reads, maps and checks rows and sends them on, in order.
 /// With a field mapper that may look companies up, it maps no row of a batch before the
 /// previous batch is committed (a signal on `committed`), so the mapper sees what it would see
-/// if the rows were handled one at a time. Returns when every row is sent, the file fails, or the
-/// writing side has gone.
+/// if the rows were handled one at a time. A row whose quote never closed (noted in `unclosed`
+/// by the [`QuoteGuard`](super::quotes::QuoteGuard) under `csv`; for `first`, given with it)
+/// fails by name. Returns when every row is sent, the file fails, or the writing side has gone.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn read_rows<R: Read>(
     csv: &mut csv::Reader<R>,
+    unclosed: &Unclosed,
     source: &str,
-    mut first: Option<csv::ByteRecord>,
+    mut first: Option<(csv::ByteRecord, Option<usize>)>,
     mapper: &mut Mapper<'_>,
     mappers: &mut RowMappers,
     batch_rows: usize,
@@ -74,12 +77,22 @@ pub(super) fn read_rows<R: Read>(
         if shared.stop.load(Ordering::Relaxed) {
             return;
         }
-        let read = match first.take() {
-            Some(first) => {
+        let (read, never_closed) = match first.take() {
+            Some((first, never_closed)) => {
                 record = first;
-                Ok(true)
+                (Ok(true), never_closed)
             }
-            None => csv.read_byte_record(&mut record),
+            None => {
+                let read = csv.read_byte_record(&mut record);
+                let never_closed = match read {
+                    Ok(true) => unclosed.within(
+                        record.position().map_or(0, |p| p.byte()),
+                        csv.position().byte(),
+                    ),
+                    _ => None,
+                };
+                (read, never_closed)
+            }
         };
         match read {
             Ok(true) => {}
@@ -109,7 +122,7 @@ pub(super) fn read_rows<R: Read>(
         {
             mapper.stock = spare;
         }
-        rows.push(mapper.prepare(mappers, number, &record));
+        rows.push(mapper.prepare(mappers, number, &record, never_closed));
         shared.read.store(number, Ordering::Relaxed);
         if rows.len() == ROWS_PER_MESSAGE {
             let full = std::mem::replace(&mut rows, Vec::with_capacity(ROWS_PER_MESSAGE));
@@ -178,12 +191,14 @@ pub(super) struct Mapper<'a> {
 }
 
 impl Mapper<'_> {
-    /// Reads, maps (through the *CSV row mapped* chain) and checks one row.
+    /// Reads, maps (through the *CSV row mapped* chain) and checks one row; `never_closed` is
+    /// the field where a quote of the row opened and never closed, if one did.
     pub(super) fn prepare(
         &mut self,
         mappers: &mut RowMappers,
         number: u64,
         record: &csv::ByteRecord,
+        never_closed: Option<usize>,
     ) -> Prepared {
         let mut fields = self.stock.pop().unwrap_or_default();
         let plan = self.plan;
@@ -192,6 +207,22 @@ impl Mapper<'_> {
             // A plugin added fields to the row this map held: only the mapped ones stay, and
             // every one of those gets this row's value below.
             fields.retain(|field, _| planned(field));
+        }
+        if let Some(field) = never_closed {
+            let column = self.columns.get(field).map(String::as_str);
+            let named = column.map_or_else(
+                || format!("column {}", field + 1),
+                |c| format!("column `{c}`"),
+            );
+            return Prepared::Refused(refused(
+                number,
+                column,
+                None,
+                format!(
+                    "a quote opened in {named} is never closed: the row ends at that quote, and \
+                     the lines after this row's are read as rows of their own"
+                ),
+            ));
         }
         if record.len() != self.columns.len() {
             return Prepared::Refused(refused(

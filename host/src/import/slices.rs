@@ -134,50 +134,6 @@ impl Tenant<'_> {
         Ok((Instant::now(), pause))
     }
 
-    /// A dry run of a relationship import: its rows are written as a real run writes them, in
-    /// one immediate transaction rolled back at the end. Unlike [`imagine`](Self::imagine), it
-    /// holds the write lock while it runs (other writers wait for it, up to
-    /// [`LOCK_WAIT`](crate::store::LOCK_WAIT)).
-    pub(super) fn rehearse(
-        &self,
-        run: &mut Run<'_>,
-        job: &mut ImportJob,
-        incoming: &mut Incoming,
-        watch: &mut Watch<'_>,
-        progress: &mut dyn FnMut(Progress),
-        batches: &Batches<'_>,
-    ) -> Result<()> {
-        self.read(|base| {
-            let mut writer = Writer::new(base)?;
-            let tx = Transaction::new_unchecked(base.conn, TransactionBehavior::Immediate)?;
-            let op = base.on(&tx);
-            in_batches(
-                job,
-                incoming,
-                watch,
-                progress,
-                batches,
-                |job, step| match step {
-                    Step::Row(prepared) => {
-                        run.row(&op, &mut writer, prepared)?;
-                        if writer.is_empty() {
-                            run.settle(&op, job)?;
-                        }
-                        Ok(())
-                    }
-                    Step::BatchEnd => {
-                        run.flush(&mut writer)?;
-                        run.settle(&op, job)
-                    }
-                },
-            )?;
-            end(job, watch, self.host.now());
-            // Rolled back: nothing is written.
-            drop(tx);
-            Ok(())
-        })
-    }
-
     /// A dry run: every row decided as a real run would decide it, against one read snapshot
     /// of the database and the records the earlier rows would have created or changed, kept in
     /// memory. The connection is made read-only for the while: nothing is written, and no write
@@ -198,20 +154,10 @@ impl Tenant<'_> {
                 let tx = Transaction::new_unchecked(base.conn, TransactionBehavior::Deferred)?;
                 let op = base.on(&tx);
                 let mut imagined = Imagined::new(&op)?;
-                in_batches(
-                    job,
-                    incoming,
-                    watch,
-                    progress,
-                    batches,
-                    |job, step| match step {
-                        Step::Row(prepared) => {
-                            run.imagine(&op, &mut imagined, prepared)?;
-                            run.settle(&op, job)
-                        }
-                        Step::BatchEnd => Ok(()),
-                    },
-                )?;
+                in_batches(job, incoming, watch, progress, batches, |job, prepared| {
+                    run.imagine(&op, &mut imagined, prepared)?;
+                    run.settle(&op, job)
+                })?;
                 end(job, watch, self.host.now());
                 Ok(())
             })();
@@ -222,22 +168,15 @@ impl Tenant<'_> {
     }
 }
 
-/// What [`in_batches`] hands its caller: a row, or the end of a batch.
-enum Step {
-    Row(Prepared),
-    BatchEnd,
-}
-
-/// Hands the rows to `step` batch by batch, ending each batch with [`Step::BatchEnd`], then
-/// lets the reading thread map the next batch and reports progress; until the file ends or the
-/// import is cancelled.
+/// Hands the rows to `step` batch by batch; after each batch, lets the reading thread map the
+/// next one and reports progress; until the file ends or the import is cancelled.
 fn in_batches(
     job: &mut ImportJob,
     incoming: &mut Incoming,
     watch: &mut Watch<'_>,
     progress: &mut dyn FnMut(Progress),
     batches: &Batches<'_>,
-    mut step: impl FnMut(&mut ImportJob, Step) -> Result<()>,
+    mut step: impl FnMut(&mut ImportJob, Prepared) -> Result<()>,
 ) -> Result<()> {
     let mut more = true;
     while more {
@@ -247,9 +186,8 @@ fn in_batches(
                 more = false;
                 break;
             };
-            step(job, Step::Row(prepared))?;
+            step(job, prepared)?;
         }
-        step(job, Step::BatchEnd)?;
         let _ = batches.committed.send(());
         watch.committed(job.rows, progress);
     }

@@ -180,7 +180,15 @@ impl Run<'_> {
             },
         };
         if let Some((company, type_id, type_name)) = relationship {
-            return self.relationship(op, number, &name, manager, &company, type_id, &type_name);
+            let row = RelationshipRow {
+                number,
+                name: &name,
+                manager,
+                company: &company,
+                type_id,
+                type_name: &type_name,
+            };
+            return self.relationship(op, &mut relationship_import::Stored, &row);
         }
         let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
         if writer.may_be_queued(external_id, &name) {
@@ -261,19 +269,23 @@ impl Run<'_> {
         }
     }
 
-    /// Writes a relationship row through the relationships module: finds the company it names,
-    /// then creates the relationship or updates the one the row is about.
-    #[allow(clippy::too_many_arguments)]
-    fn relationship(
+    /// Decides a relationship row through the relationships module: finds the company it names,
+    /// then creates the relationship or updates the one the row is about, in `records` (the
+    /// database, or a dry run's imagination).
+    pub(super) fn relationship(
         &mut self,
         op: &Op<'_>,
-        number: u64,
-        name: &str,
-        manager: Option<i64>,
-        company: &str,
-        type_id: i64,
-        type_name: &str,
+        records: &mut dyn relationship_import::Records,
+        row: &RelationshipRow<'_>,
     ) -> Result<Settled> {
+        let &RelationshipRow {
+            number,
+            name,
+            manager,
+            company,
+            type_id,
+            type_name,
+        } = row;
         let found = match self.companies_by_key.get(company) {
             Some(found) => *found,
             None => {
@@ -298,7 +310,7 @@ impl Run<'_> {
             managed_by: manager,
             fields: &self.fields,
         };
-        match relationship_import::import_row(op, &row) {
+        match relationship_import::import_row(op, records, &row) {
             Ok(Ok(relationship_import::Imported::Created(id))) => Ok(Settled::Created(id)),
             Ok(Ok(relationship_import::Imported::Updated(id))) => {
                 Ok(Settled::Updated { id, tagged: false })
@@ -334,6 +346,18 @@ impl Run<'_> {
         self.partners_by_key.insert(key.to_owned(), found);
         Ok(found)
     }
+}
+
+/// A relationship row, checked and mapped: what [`Run::relationship`] decides.
+pub(super) struct RelationshipRow<'a> {
+    pub(super) number: u64,
+    pub(super) name: &'a str,
+    /// The partner the row names as Managed By (or the acting partner user's partner).
+    pub(super) manager: Option<i64>,
+    /// The `company` cell's text.
+    pub(super) company: &'a str,
+    pub(super) type_id: i64,
+    pub(super) type_name: &'a str,
 }
 
 /// A row refused by a rule of the data (a constraint), with the database's message; other

@@ -4,15 +4,22 @@
 //!
 //! A row is about an existing relationship when its external id is that relationship's, or
 //! else when it names a relationship of the same company and type with the same name (ignoring
-//! case) that has no other external id: the natural key `(company, type, name)`. Running a file
-//! again therefore updates what it created instead of duplicating it.
+//! case, in every script) that has no other external id: the natural key `(company, type,
+//! name)`. Running a file again therefore updates what it created instead of duplicating it.
+//!
+//! A row is decided once, whatever it is decided against ([`Records`]): the database in a real
+//! run, or in a dry run the database's snapshot with the earlier rows' writes kept in memory
+//! ([`Imagined`]), which writes and locks nothing.
+
+use std::collections::{BTreeSet, HashMap};
 
 use crate::companies::{self, FieldDef, FieldType, Schema, parse_text};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{FieldValue, Fields};
+use crate::names::fold_case;
 
-use super::{EXTERNAL_ID, NAME, check_manager, schema_of, store};
+use super::{EXTERNAL_ID, NAME, Relationship, check_manager, schema_of, store};
 
 /// The import's target field naming the company a relationship belongs to (by its name or
 /// external id).
@@ -84,9 +91,10 @@ impl ImportTypes {
             .iter()
             .find(|(id, _, _)| id.to_string() == key)
             .or_else(|| {
+                let folded = fold_case(key);
                 self.types
                     .iter()
-                    .find(|(_, name, _)| name.eq_ignore_ascii_case(key))
+                    .find(|(_, name, _)| fold_case(name) == folded)
             });
         match found {
             Some((id, name, schema)) => Ok((*id, name, schema)),
@@ -168,13 +176,227 @@ pub(crate) enum Imported {
 /// A row's problem: the field at fault and what is wrong.
 pub(crate) type RowProblem = (&'static str, String);
 
+/// The relationships an import row is looked up in and written to: the database in a real run
+/// ([`Stored`]), the run's imagination in a dry run ([`Imagined`]). A refusal is the error a
+/// real write gets from the database: [`store::external_id_taken`] for an external id another
+/// relationship has, [`ErrorKind::AlreadyManaged`] for the one-partner rule.
+pub(crate) trait Records {
+    /// The relationship with external id `key`, as the acting principal may see it.
+    fn by_external_id(&mut self, op: &Op<'_>, key: &str) -> Result<Option<Relationship>>;
+    /// The oldest relationship with natural key `key`.
+    fn by_natural_key(
+        &mut self,
+        op: &Op<'_>,
+        key: store::NaturalKey<'_>,
+    ) -> Result<Option<Relationship>>;
+    /// The typed fields of relationship `found` (one of those the look-ups returned).
+    fn fields_of(&mut self, op: &Op<'_>, found: &Relationship) -> Result<Fields>;
+    /// Creates a relationship of type `type_name`; returns its id.
+    fn insert(&mut self, op: &Op<'_>, write: &store::Write<'_>, type_name: &str) -> Result<i64>;
+    /// Rewrites relationship `found` whole.
+    fn update(&mut self, op: &Op<'_>, found: &Relationship, write: &store::Write<'_>)
+    -> Result<()>;
+}
+
+/// A real run's relationships: the database.
+pub(crate) struct Stored;
+
+impl Records for Stored {
+    fn by_external_id(&mut self, op: &Op<'_>, key: &str) -> Result<Option<Relationship>> {
+        store::find_by_external_id(op, key)
+    }
+
+    fn by_natural_key(
+        &mut self,
+        op: &Op<'_>,
+        key: store::NaturalKey<'_>,
+    ) -> Result<Option<Relationship>> {
+        store::find_by_natural_key(op, key)
+    }
+
+    fn fields_of(&mut self, op: &Op<'_>, found: &Relationship) -> Result<Fields> {
+        Ok(super::load(op, found.id)?.fields)
+    }
+
+    fn insert(&mut self, op: &Op<'_>, write: &store::Write<'_>, _type_name: &str) -> Result<i64> {
+        store::insert(op, write)
+    }
+
+    fn update(
+        &mut self,
+        op: &Op<'_>,
+        found: &Relationship,
+        write: &store::Write<'_>,
+    ) -> Result<()> {
+        store::update(op, found.id, write)
+    }
+}
+
+/// A dry run's relationships: the database, read on the run's snapshot, and every relationship
+/// the earlier rows would have created or changed, as it would be now, kept here. A
+/// relationship kept here is no longer looked up in the database. The database's rules on
+/// writes are applied as it applies them: an external id belongs to one relationship in the
+/// tenant, and a relationship managed by one partner is not given to another.
+#[derive(Default)]
+pub(crate) struct Imagined {
+    records: HashMap<i64, Relationship>,
+    /// The external ids of `records`.
+    by_external_id: HashMap<String, i64>,
+    /// The natural keys (company, type, folded name) of `records`, each with their ids.
+    by_key: HashMap<(i64, i64, String), BTreeSet<i64>>,
+    /// The id the next new relationship would get, once one is created.
+    next_id: Option<i64>,
+}
+
+impl Imagined {
+    fn key_of(record: &Relationship) -> (i64, i64, String) {
+        (
+            record.company_id,
+            record.type_id,
+            fold_case(record.name.trim()),
+        )
+    }
+
+    /// The relationship that has external id `key` now, whoever may see it.
+    fn holder(&self, op: &Op<'_>, key: &str) -> Result<Option<i64>> {
+        if let Some(id) = self.by_external_id.get(key) {
+            return Ok(Some(*id));
+        }
+        // A relationship kept here has its external id in `by_external_id`, or none any more.
+        Ok(store::holder_of_external_id(op, key)?.filter(|id| !self.records.contains_key(id)))
+    }
+
+    /// Keeps `record` as it would be now, in place of what was known of it.
+    fn keep(&mut self, record: Relationship) {
+        if let Some(before) = self.records.remove(&record.id) {
+            if let Some(key) = store::external_id(&before.fields) {
+                self.by_external_id.remove(key);
+            }
+            let key = Self::key_of(&before);
+            if let Some(ids) = self.by_key.get_mut(&key) {
+                ids.remove(&before.id);
+                if ids.is_empty() {
+                    self.by_key.remove(&key);
+                }
+            }
+        }
+        if let Some(key) = store::external_id(&record.fields) {
+            self.by_external_id.insert(key.to_owned(), record.id);
+        }
+        self.by_key
+            .entry(Self::key_of(&record))
+            .or_default()
+            .insert(record.id);
+        self.records.insert(record.id, record);
+    }
+
+    fn record(write: &store::Write<'_>, id: i64, type_name: String) -> Relationship {
+        Relationship {
+            id,
+            company_id: write.company,
+            type_id: write.type_id,
+            type_name,
+            name: write.name.trim().to_owned(),
+            managed_by: write.managed_by,
+            fields: write
+                .fields
+                .iter()
+                .filter(|(_, value)| !value.is_null())
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl Records for Imagined {
+    fn by_external_id(&mut self, op: &Op<'_>, key: &str) -> Result<Option<Relationship>> {
+        if let Some(id) = self.by_external_id.get(key) {
+            return Ok(self.records.get(id).cloned());
+        }
+        Ok(store::find_by_external_id(op, key)?
+            .filter(|found| !self.records.contains_key(&found.id)))
+    }
+
+    fn by_natural_key(
+        &mut self,
+        op: &Op<'_>,
+        key: store::NaturalKey<'_>,
+    ) -> Result<Option<Relationship>> {
+        let fits = |record: &Relationship| {
+            !key.without_external_id || store::external_id(&record.fields).is_none()
+        };
+        let mine = self
+            .by_key
+            .get(&(key.company, key.type_id, fold_case(key.name.trim())))
+            .and_then(|ids| {
+                ids.iter()
+                    .filter_map(|id| self.records.get(id))
+                    .find(|record| fits(record))
+            });
+        let theirs = store::natural_key_matches(op, key, None)?
+            .into_iter()
+            .find(|found| !self.records.contains_key(&found.id));
+        Ok(match (mine, theirs) {
+            (Some(mine), Some(theirs)) if theirs.id < mine.id => Some(theirs),
+            (Some(mine), _) => Some(mine.clone()),
+            (None, theirs) => theirs,
+        })
+    }
+
+    fn fields_of(&mut self, op: &Op<'_>, found: &Relationship) -> Result<Fields> {
+        match self.records.get(&found.id) {
+            Some(record) => Ok(record.fields.clone()),
+            None => Ok(super::load(op, found.id)?.fields),
+        }
+    }
+
+    fn insert(&mut self, op: &Op<'_>, write: &store::Write<'_>, type_name: &str) -> Result<i64> {
+        if let Some(key) = store::external_id(write.fields)
+            && self.holder(op, key)?.is_some()
+        {
+            return Err(store::external_id_taken(key));
+        }
+        let id = match self.next_id {
+            Some(id) => id,
+            None => store::max_id(op)? + 1,
+        };
+        self.next_id = Some(id + 1);
+        self.keep(Self::record(write, id, type_name.to_owned()));
+        Ok(id)
+    }
+
+    fn update(
+        &mut self,
+        op: &Op<'_>,
+        found: &Relationship,
+        write: &store::Write<'_>,
+    ) -> Result<()> {
+        // The one-partner trigger runs before the unique index is checked.
+        if let (Some(now), Some(asked)) = (found.managed_by, write.managed_by)
+            && now != asked
+        {
+            return Err(store::already_managed(op, &found.name, found.id, now));
+        }
+        if let Some(key) = store::external_id(write.fields)
+            && self
+                .holder(op, key)?
+                .is_some_and(|holder| holder != found.id)
+        {
+            return Err(store::external_id_taken(key));
+        }
+        self.keep(Self::record(write, found.id, found.type_name.clone()));
+        Ok(())
+    }
+}
+
 /// Creates the relationship `row` describes, or updates the one it is about (see the module
-/// docs). The inner error is the row's problem, which the import reports and goes on: the
-/// manager is not a partner (or is the company), the one-partner rule, the row's external id is
-/// a relationship of another type or company, or another relationship's. The outer error is
-/// fatal to the import (the database failed).
+/// docs), in `records`. The inner error is the row's problem, which the import reports and goes
+/// on: the manager is not a partner (or is the company), the one-partner rule, the row's
+/// external id is a relationship of another type or company, or another relationship's. The
+/// outer error is fatal to the import (the database failed).
 pub(crate) fn import_row(
     op: &Op<'_>,
+    records: &mut dyn Records,
     row: &ImportRow<'_>,
 ) -> Result<std::result::Result<Imported, RowProblem>> {
     const MANAGED_BY: &str = "managed_by";
@@ -195,7 +417,7 @@ pub(crate) fn import_row(
     }
     let external_id = row.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
     let mut existing = match external_id {
-        Some(key) => store::find_by_external_id(op, key)?,
+        Some(key) => records.by_external_id(op, key)?,
         None => None,
     };
     if let (Some(found), Some(key)) = (&existing, external_id) {
@@ -221,13 +443,13 @@ pub(crate) fn import_row(
         }
     }
     if existing.is_none() {
-        existing = store::find_by_natural_key(
-            op,
-            row.company,
-            row.type_id,
-            row.name,
-            external_id.is_some(),
-        )?;
+        let key = store::NaturalKey {
+            company: row.company,
+            type_id: row.type_id,
+            name: row.name,
+            without_external_id: external_id.is_some(),
+        };
+        existing = records.by_natural_key(op, key)?;
     }
     let Some(found) = existing else {
         let fields: Fields = row
@@ -243,18 +465,24 @@ pub(crate) fn import_row(
             managed_by: row.managed_by,
             fields: &fields,
         };
-        return match store::insert(op, &write) {
+        return match records.insert(op, &write, row.type_name) {
             Ok(id) => Ok(Ok(Imported::Created(id))),
             Err(error) => row_problem(EXTERNAL_ID, error),
         };
     };
     let id = found.id;
-    let mut fields = super::load(op, id)?.fields;
+    let mut fields = records.fields_of(op, &found)?;
     for (name, value) in row.fields {
-        if value.is_null() {
-            fields.remove(name);
-        } else {
-            fields.insert(name.clone(), value.clone());
+        // An empty External ID cell on a row found by its natural key keeps the relationship's
+        // external id: the import key is never cleared by a cell left empty.
+        match value {
+            FieldValue::Null if name == EXTERNAL_ID => {}
+            FieldValue::Null => {
+                fields.remove(name);
+            }
+            value => {
+                fields.insert(name.clone(), value.clone());
+            }
         }
     }
     let write = store::Write {
@@ -264,7 +492,7 @@ pub(crate) fn import_row(
         managed_by: row.managed_by.or(found.managed_by),
         fields: &fields,
     };
-    match store::update(op, id, &write) {
+    match records.update(op, &found, &write) {
         Ok(()) => Ok(Ok(Imported::Updated(id))),
         Err(error) if matches!(error.kind(), ErrorKind::AlreadyManaged { .. }) => {
             row_problem(MANAGED_BY, error)

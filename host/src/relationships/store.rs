@@ -8,6 +8,7 @@ use crate::companies::{self, custom_from_json, custom_to_json};
 use crate::context::Op;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{FieldValue, Fields};
+use crate::names::fold_case;
 
 use super::{EXTERNAL_ID, Relationship, RelationshipType};
 
@@ -133,38 +134,77 @@ pub(crate) fn find_by_external_id(op: &Op<'_>, external_id: &str) -> Result<Opti
     Ok(found)
 }
 
-/// The relationship an import row without a matching external id is about: of company
-/// `company`, of type `type_id`, named `name` (ignoring case), the oldest first. With
-/// `without_external_id`, only one that has no external id (a row whose external id matched
-/// nothing is not about a relationship known by another external id).
+/// The natural key of a relationship import: company, type, and the name folded
+/// ([`fold_case`], every script), the oldest first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NaturalKey<'a> {
+    pub company: i64,
+    pub type_id: i64,
+    pub name: &'a str,
+    /// Only relationships without an external id (a row whose external id matched nothing is
+    /// not about a relationship known by another external id).
+    pub without_external_id: bool,
+}
+
+/// The relationship an import row without a matching external id is about: the oldest with
+/// the row's natural key (see [`NaturalKey`]).
 pub(crate) fn find_by_natural_key(
     op: &Op<'_>,
-    company: i64,
-    type_id: i64,
-    name: &str,
-    without_external_id: bool,
+    key: NaturalKey<'_>,
 ) -> Result<Option<Relationship>> {
+    Ok(natural_key_matches(op, key, Some(1))?.into_iter().next())
+}
+
+/// Every relationship with `key`, the oldest first, at most `limit`.
+pub(crate) fn natural_key_matches(
+    op: &Op<'_>,
+    key: NaturalKey<'_>,
+    limit: Option<usize>,
+) -> Result<Vec<Relationship>> {
     let scope = scope_condition(op);
+    let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
     let found = op
         .conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM {FROM}
              WHERE r.tenant_id = ?1 AND r.company_id = ?2 AND r.type_id = ?3
-               AND r.name = ?4 COLLATE NOCASE AND (NOT ?5 OR r.external_id IS NULL){scope}
-             ORDER BY r.id LIMIT 1"
+               AND r.name_folded = ?4 AND (NOT ?5 OR r.external_id IS NULL){scope}
+             ORDER BY r.id LIMIT ?6"
         ))?
-        .query_row(
+        .query_map(
             params![
                 op.tenant.as_str(),
-                company,
-                type_id,
-                name.trim(),
-                without_external_id
+                key.company,
+                key.type_id,
+                fold_case(key.name.trim()),
+                key.without_external_id,
+                limit
             ],
             read,
-        )
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(found)
+}
+
+/// The id of the relationship with external id `external_id`, whoever may see it: the
+/// external id is unique in the tenant.
+pub(crate) fn holder_of_external_id(op: &Op<'_>, external_id: &str) -> Result<Option<i64>> {
+    let found = op
+        .conn
+        .prepare_cached("SELECT id FROM relationships WHERE tenant_id = ?1 AND external_id = ?2")?
+        .query_row(params![op.tenant.as_str(), external_id], |r| r.get(0))
         .optional()?;
     Ok(found)
+}
+
+/// The highest relationship id in use (0 when there is none): a new relationship would be
+/// given the ids after it.
+pub(crate) fn max_id(op: &Op<'_>) -> Result<i64> {
+    let max = op
+        .conn
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM relationships")?
+        .query_row([], |r| r.get(0))?;
+    Ok(max)
 }
 
 /// What to list: the relationships of one company, managed by one partner, of one type, whose
@@ -230,7 +270,8 @@ fn custom_json(fields: &Fields) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-fn external_id(fields: &Fields) -> Option<&str> {
+/// The external id among `fields`, if it has one.
+pub(crate) fn external_id(fields: &Fields) -> Option<&str> {
     fields.get(EXTERNAL_ID).and_then(FieldValue::as_text)
 }
 
@@ -249,9 +290,9 @@ pub(crate) fn insert(op: &Op<'_>, write: &Write<'_>) -> Result<i64> {
     let id = op
         .conn
         .prepare_cached(
-            "INSERT INTO relationships (tenant_id, company_id, type_id, name, managed_by,
-                 external_id, custom, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id",
+            "INSERT INTO relationships (tenant_id, company_id, type_id, name, name_folded,
+                 managed_by, external_id, custom, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, cs_fold(?4), ?5, ?6, ?7, ?8, ?8) RETURNING id",
         )?
         .query_row(
             params![
@@ -274,8 +315,9 @@ pub(crate) fn insert(op: &Op<'_>, write: &Write<'_>) -> Result<i64> {
 pub(crate) fn update(op: &Op<'_>, id: i64, write: &Write<'_>) -> Result<()> {
     op.conn
         .prepare_cached(
-            "UPDATE relationships SET company_id = ?3, type_id = ?4, name = ?5, managed_by = ?6,
-                 external_id = ?7, custom = ?8, updated_at = ?9
+            "UPDATE relationships SET company_id = ?3, type_id = ?4, name = ?5,
+                 name_folded = cs_fold(?5), managed_by = ?6, external_id = ?7, custom = ?8,
+                 updated_at = ?9
              WHERE tenant_id = ?1 AND id = ?2",
         )?
         .execute(params![
@@ -330,12 +372,17 @@ fn unique_error(error: rusqlite::Error, fields: &Fields) -> Error {
     let unique = matches!(&error, rusqlite::Error::SqliteFailure(_, Some(m))
         if m.contains("relationships.external_id"));
     match (unique, external_id(fields)) {
-        (true, Some(key)) => Error::new(ErrorKind::InvalidField {
-            field: EXTERNAL_ID.to_owned(),
-            message: format!("another relationship has the external id `{key}` already"),
-        }),
+        (true, Some(key)) => external_id_taken(key),
         _ => Error::from(error),
     }
+}
+
+/// The refusal of external id `key`, which another relationship has.
+pub(crate) fn external_id_taken(key: &str) -> Error {
+    Error::new(ErrorKind::InvalidField {
+        field: EXTERNAL_ID.to_owned(),
+        message: format!("another relationship has the external id `{key}` already"),
+    })
 }
 
 /// The one-partner trigger's refusal as an error naming the partner that manages relationship
@@ -352,12 +399,18 @@ fn one_partner_error(op: &Op<'_>, id: i64, error: Error) -> Error {
     let Some(partner_id) = relationship.managed_by else {
         return error;
     };
+    already_managed(op, &relationship.name, id, partner_id)
+}
+
+/// The one-partner rule's refusal for relationship `id`, called `name`, which partner
+/// `partner_id` manages.
+pub(crate) fn already_managed(op: &Op<'_>, name: &str, id: i64, partner_id: i64) -> Error {
     let partner = companies::find(op, companies::CompanyKey::Id(partner_id))
         .ok()
         .flatten()
         .map_or_else(String::new, |c| c.name);
     Error::new(ErrorKind::AlreadyManaged {
-        record: format!("{} (relationship {id})", relationship.name),
+        record: format!("{name} (relationship {id})"),
         partner_id,
         partner,
     })
@@ -376,31 +429,45 @@ pub(crate) fn types(op: &Op<'_>) -> Result<Vec<(i64, String)>> {
     Ok(types)
 }
 
-/// The relationship type with id `id`, or else named `name` (ignoring case).
+/// The relationship type with id `id`, or else named `name` (ignoring case, in every script).
 pub(crate) fn find_type(op: &Op<'_>, key: &str) -> Result<Option<(i64, String)>> {
+    let key = key.trim();
     let found = op
         .conn
         .prepare_cached(
             "SELECT id, name FROM relationship_types
-             WHERE tenant_id = ?1 AND (CAST(id AS TEXT) = ?2 OR name = ?2 COLLATE NOCASE)
+             WHERE tenant_id = ?1 AND (CAST(id AS TEXT) = ?2 OR name_folded = ?3)
              ORDER BY CAST(id AS TEXT) = ?2 DESC, id LIMIT 1",
         )?
-        .query_row(params![op.tenant.as_str(), key.trim()], |r| {
+        .query_row(params![op.tenant.as_str(), key, fold_case(key)], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()?;
     Ok(found)
 }
 
+/// The type other than `except` named `name` (ignoring case, in every script), if any.
+fn type_named(op: &Op<'_>, name: &str, except: Option<i64>) -> Result<bool> {
+    let found = op
+        .conn
+        .prepare_cached(
+            "SELECT 1 FROM relationship_types
+             WHERE tenant_id = ?1 AND name_folded = ?2 AND id IS NOT ?3",
+        )?
+        .exists(params![op.tenant.as_str(), fold_case(name.trim()), except])?;
+    Ok(found)
+}
+
 /// Inserts a relationship type; fails with a clear error when the name is taken.
 pub(crate) fn insert_type(op: &Op<'_>, name: &str) -> Result<i64> {
-    if find_type(op, name)?.is_some_and(|(_, n)| n.eq_ignore_ascii_case(name)) {
+    if type_named(op, name, None)? {
         return Err(taken(name));
     }
     let id = op
         .conn
         .prepare_cached(
-            "INSERT INTO relationship_types (tenant_id, name) VALUES (?1, ?2) RETURNING id",
+            "INSERT INTO relationship_types (tenant_id, name, name_folded)
+             VALUES (?1, ?2, cs_fold(?2)) RETURNING id",
         )?
         .query_row(params![op.tenant.as_str(), name], |r| r.get(0))?;
     Ok(id)
@@ -408,11 +475,14 @@ pub(crate) fn insert_type(op: &Op<'_>, name: &str) -> Result<i64> {
 
 /// Renames relationship type `id`.
 pub(crate) fn rename_type(op: &Op<'_>, id: i64, name: &str) -> Result<()> {
-    if find_type(op, name)?.is_some_and(|(other, n)| other != id && n.eq_ignore_ascii_case(name)) {
+    if type_named(op, name, Some(id))? {
         return Err(taken(name));
     }
     op.conn
-        .prepare_cached("UPDATE relationship_types SET name = ?3 WHERE tenant_id = ?1 AND id = ?2")?
+        .prepare_cached(
+            "UPDATE relationship_types SET name = ?3, name_folded = cs_fold(?3)
+             WHERE tenant_id = ?1 AND id = ?2",
+        )?
         .execute(params![op.tenant.as_str(), id, name])?;
     Ok(())
 }

@@ -77,6 +77,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0017_partner_id_relationship",
         include_str!("migrations/0017_partner_id_relationship.sql"),
     ),
+    (
+        "0018_folded_relationship_names",
+        include_str!("migrations/0018_folded_relationship_names.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps.

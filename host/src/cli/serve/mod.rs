@@ -13,6 +13,7 @@ mod cookies;
 mod html;
 mod metrics;
 mod pages;
+mod rate;
 mod workers;
 
 use std::net::SocketAddr;
@@ -65,6 +66,15 @@ pub struct ServeArgs {
     /// any links (each link has its own limits besides).
     #[arg(long, default_value_t = 60)]
     recipient_tries: u32,
+    /// The API requests one bearer token may make a minute, on average (0: no limit).
+    #[arg(long, default_value_t = 3000)]
+    rate_limit: u32,
+    /// The API requests one bearer token may make at once, over its average.
+    #[arg(long, default_value_t = 100)]
+    rate_burst: u32,
+    /// The largest plugin component the API accepts for installation, in bytes.
+    #[arg(long, default_value_t = 32 << 20)]
+    max_plugin_size: usize,
 }
 
 /// What every request handler shares.
@@ -84,6 +94,12 @@ pub struct App {
     pub outbox_wake: tokio::sync::Notify,
     /// Code requests and attempts per client address.
     pub recipient_tries: pages::Tries,
+    /// The API's per-token rate limits.
+    pub rate: rate::RateLimits,
+    /// The imports running, for a shutdown to cancel.
+    pub imports: api::Imports,
+    /// The largest plugin component an upload may be, in bytes.
+    pub max_plugin_size: usize,
     /// The console's sessions and uploads (in memory: a restart signs everyone out).
     pub console: console::Console,
 }
@@ -121,6 +137,9 @@ pub fn run(args: ServeArgs, open: &dyn Fn() -> anyhow::Result<Host>) -> anyhow::
         outbox_every,
         resume_every,
         recipient_tries,
+        rate_limit,
+        rate_burst,
+        max_plugin_size,
     } = args;
     let transport = super::outbox::transport(&mailbox, smtp.as_deref(), from)?;
     let host = open()?;
@@ -147,6 +166,9 @@ pub fn run(args: ServeArgs, open: &dyn Fn() -> anyhow::Result<Host>) -> anyhow::
             ready: AtomicBool::new(true),
             outbox_wake: tokio::sync::Notify::new(),
             recipient_tries: pages::Tries::new(recipient_tries, Duration::from_secs(3600)),
+            rate: rate::RateLimits::new(rate_limit, rate_burst),
+            imports: api::Imports::default(),
+            max_plugin_size,
             console: console::Console::default(),
         });
         blocking(&app, workers::link_bases(&app))
@@ -179,7 +201,10 @@ pub fn run(args: ServeArgs, open: &dyn Fn() -> anyhow::Result<Host>) -> anyhow::
         })
         .await
         .context("the HTTP server failed")?;
-        // The requests are done; the workers finish the run they are in, then stop.
+        // The requests are done (an upload in flight has started its import): the imports
+        // running are cancelled, each keeping the rows it committed, and waited for.
+        app.imports.shut_down().await;
+        // The workers finish the run they are in, then stop.
         let _ = stop.send(true);
         let _ = outbox.await;
         let _ = resumer.await;

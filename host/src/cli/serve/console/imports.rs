@@ -20,10 +20,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use cs_host::model::AccessScope;
-use cs_host::{CsvProperties, ImportOptions, ImportTarget, JobStatus, Mapping};
+use cs_host::{CsvProperties, ImportCancel, ImportOptions, ImportTarget, JobStatus, Mapping};
 
 use super::multipart;
 use super::{User, label, safe_name, see_other, when};
+use crate::cli::serve::api::Imports;
 use crate::cli::serve::html::esc;
 use crate::cli::serve::{ApiError, Shared};
 
@@ -401,14 +402,28 @@ async fn start(
             mapping = mapping.map(column.clone(), field.clone());
         }
     }
+    // Registered with the API's imports, so that a shutdown cancels it between two rows.
+    let cancel = ImportCancel::new();
+    let Some(running) = Imports::start(&app, cancel.clone()) else {
+        return user.fail(
+            &app,
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the server is stopping and starts no import; upload again later".to_owned(),
+            ),
+        );
+    };
     let options = match target {
         ImportTarget::Partners => ImportOptions::partners(scope),
         _ => ImportOptions::companies(),
     }
-    .mapping(mapping);
+    .mapping(mapping)
+    .cancel_on(cancel);
     let (who, tenant) = (user.who.clone(), user.tenant.clone());
     let app2 = app.clone();
     tokio::task::spawn_blocking(move || {
+        let _running = running;
         let outcome = (|| {
             let dir = tempfile::tempdir().map_err(|e| {
                 tracing::error!(error = %e, "cannot make a directory for an upload");

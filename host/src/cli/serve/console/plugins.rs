@@ -363,7 +363,7 @@ async fn configure(
                 &app,
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid",
+                    "invalid_input",
                     format!("configuration line {}: `{line}` is not key=value", i + 1),
                 ),
             );
@@ -469,7 +469,7 @@ async fn grants(
                 &app,
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid",
+                    "invalid_input",
                     error.to_string(),
                 ),
             );

@@ -1,0 +1,354 @@
+//! Plugins: installed on the platform (the platform operator's), enabled per tenant (its
+//! admins'), and their run log.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use cs_host::access::Authenticated;
+use cs_host::{
+    Capability, EnableOptions, Enablement, FailurePolicy, Installed, InstalledPlugin, Limits,
+    RecordedFailure, RunStats,
+};
+use serde::Deserialize;
+
+use super::{ApiError, Body, Caller, Params, QueryOf, Shared, as_operator, on_tenant};
+
+/// The first bytes of every WebAssembly binary, a component's included.
+const WASM_MAGIC: &[u8] = b"\0asm";
+
+/// The name the audit log records for an operator's token.
+fn operator(caller: &Caller) -> String {
+    match &caller.0 {
+        Authenticated::Operator { token } => {
+            format!("{} (token {token})", cs_host::access::OPERATOR)
+        }
+        Authenticated::User { email, .. } => email.clone(),
+    }
+}
+
+/// `GET /api/v1/plugins`: the plugins installed on the platform.
+pub async fn installed(
+    State(app): State<Shared>,
+    caller: Caller,
+) -> Result<Json<Vec<InstalledPlugin>>, ApiError> {
+    as_operator(&app, &caller, |host| host.installed_plugins())
+        .await
+        .map(Json)
+}
+
+/// `POST /api/v1/plugins`: installs the component the body holds (at most the platform's
+/// `--max-plugin-size`), validated by the library as `cshost plugin install` does.
+pub async fn install(
+    State(app): State<Shared>,
+    caller: Caller,
+    body: axum::body::Body,
+) -> Result<(StatusCode, Json<Installed>), ApiError> {
+    caller.require_operator()?;
+    let max = app.max_plugin_size;
+    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the plugin is over the platform's maximum of {max} bytes"),
+        )
+    })?;
+    if !bytes.starts_with(WASM_MAGIC) {
+        return Err(ApiError::invalid(
+            "the body is not a WebAssembly component (a `.wasm` file starts with `\\0asm`): \
+             send the component's bytes as `application/wasm`"
+                .to_owned(),
+        ));
+    }
+    let actor = operator(&caller);
+    let installed = as_operator(&app, &caller, move |host| {
+        host.install_plugin(&bytes, &actor)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(installed)))
+}
+
+#[derive(Deserialize)]
+pub struct VersionQuery {
+    version: Option<String>,
+    #[serde(default)]
+    force: bool,
+}
+
+/// `GET /api/v1/plugins/{plugin}?version=`: one installed plugin, its manifest.
+pub async fn inspect(
+    State(app): State<Shared>,
+    caller: Caller,
+    Params(name): Params<String>,
+    QueryOf(query): QueryOf<VersionQuery>,
+) -> Result<Json<InstalledPlugin>, ApiError> {
+    as_operator(&app, &caller, move |host| {
+        host.installed_plugin(&name, query.version.as_deref())
+    })
+    .await
+    .map(Json)
+}
+
+/// `DELETE /api/v1/plugins/{plugin}?version=&force=true`: uninstalls; returns what was removed.
+pub async fn uninstall(
+    State(app): State<Shared>,
+    caller: Caller,
+    Params(name): Params<String>,
+    QueryOf(query): QueryOf<VersionQuery>,
+) -> Result<Json<Vec<InstalledPlugin>>, ApiError> {
+    let actor = operator(&caller);
+    as_operator(&app, &caller, move |host| {
+        host.uninstall_plugin(&name, query.version.as_deref(), query.force, &actor)
+    })
+    .await
+    .map(Json)
+}
+
+/// `GET /api/v1/tenants/{tenant}/plugins`: the tenant's enablements.
+pub async fn enablements(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params(tenant): Params<String>,
+) -> Result<Json<Vec<Enablement>>, ApiError> {
+    on_tenant(&app, who, tenant, |t| t.plugins())
+        .await
+        .map(Json)
+}
+
+/// `GET /api/v1/tenants/{tenant}/plugins/{plugin}`.
+pub async fn enablement(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params((tenant, name)): Params<(String, String)>,
+) -> Result<Json<Enablement>, ApiError> {
+    on_tenant(&app, who, tenant, move |t| t.plugin(&name))
+        .await
+        .map(Json)
+}
+
+/// How to enable a plugin; what is left out keeps its value (or takes the default).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EnableForm {
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    config: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    priority: Option<i32>,
+    /// Some limits, over the current ones (or the defaults).
+    #[serde(default)]
+    limits: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    policy: Option<FailurePolicy>,
+    #[serde(default)]
+    grants: Vec<Capability>,
+    #[serde(default)]
+    follow_latest: Option<bool>,
+    #[serde(default)]
+    breaker_threshold: Option<u32>,
+    #[serde(default)]
+    admin: Option<String>,
+}
+
+/// `limits` over `current`: the fields given replace theirs.
+fn merged_limits(
+    current: Limits,
+    given: serde_json::Map<String, serde_json::Value>,
+) -> Result<Limits, ApiError> {
+    let mut value = serde_json::to_value(current).map_err(|_| ApiError::internal())?;
+    if let Some(object) = value.as_object_mut() {
+        for (key, v) in given {
+            if !object.contains_key(&key) {
+                return Err(ApiError::invalid(format!(
+                    "unknown limit `{key}`: the limits are {}",
+                    object.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+            object.insert(key, v);
+        }
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::invalid(format!("limits: {e}")))
+}
+
+/// Enables with `form` on the blocking pool.
+async fn enable_with(
+    app: &Shared,
+    who: Authenticated,
+    tenant: String,
+    name: String,
+    form: EnableForm,
+) -> Result<Json<Enablement>, ApiError> {
+    super::blocking(app, move |host| {
+        let t = host.tenant_for(&who, &tenant)?;
+        let mut options = EnableOptions::new();
+        if let Some(version) = form.version {
+            options = options.version(version);
+        }
+        if let Some(config) = form.config {
+            options = options.config_map(config);
+        }
+        if let Some(priority) = form.priority {
+            options = options.priority(priority);
+        }
+        if let Some(given) = form.limits {
+            let current = t.plugin(&name).map(|e| e.limits).unwrap_or_default();
+            options = options.limits(merged_limits(current, given)?);
+        }
+        if let Some(policy) = form.policy {
+            options = options.failure_policy(policy);
+        }
+        for grant in form.grants {
+            options = options.grant(grant);
+        }
+        if let Some(follow) = form.follow_latest {
+            options = options.follow_latest(follow);
+        }
+        if let Some(threshold) = form.breaker_threshold {
+            options = options.breaker_threshold(threshold);
+        }
+        if let Some(admin) = form.admin {
+            options = options.admin(admin);
+        }
+        t.enable_plugin(&name, options).map_err(ApiError::from)
+    })
+    .await
+    .map(Json)
+}
+
+/// `PUT /api/v1/tenants/{tenant}/plugins/{plugin}`: enables (or changes an enablement).
+pub async fn enable(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params((tenant, name)): Params<(String, String)>,
+    Body(form): Body<EnableForm>,
+) -> Result<Json<Enablement>, ApiError> {
+    enable_with(&app, who, tenant, name, form).await
+}
+
+/// `PUT /api/v1/tenants/{tenant}/plugins/{plugin}/limits`: some limits, over the current ones
+/// (this enables the plugin, as `cshost tenant plugin enable --fuel ...` does).
+pub async fn set_limits(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params((tenant, name)): Params<(String, String)>,
+    Body(limits): Body<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Json<Enablement>, ApiError> {
+    let form = EnableForm {
+        limits: Some(limits),
+        ..EnableForm::default()
+    };
+    enable_with(&app, who, tenant, name, form).await
+}
+
+/// A failure policy.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyForm {
+    policy: FailurePolicy,
+}
+
+/// `PUT /api/v1/tenants/{tenant}/plugins/{plugin}/policy` (this enables the plugin).
+pub async fn set_policy(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params((tenant, name)): Params<(String, String)>,
+    Body(form): Body<PolicyForm>,
+) -> Result<Json<Enablement>, ApiError> {
+    let form = EnableForm {
+        policy: Some(form.policy),
+        ..EnableForm::default()
+    };
+    enable_with(&app, who, tenant, name, form).await
+}
+
+/// `POST /api/v1/tenants/{tenant}/plugins/{plugin}/disable`.
+pub async fn disable(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params((tenant, name)): Params<(String, String)>,
+) -> Result<Json<Enablement>, ApiError> {
+    on_tenant(&app, who, tenant, move |t| t.disable_plugin(&name))
+        .await
+        .map(Json)
+}
+
+/// `PUT /api/v1/tenants/{tenant}/plugins/{plugin}/config`: the body is the whole
+/// configuration, `{"key": "value"}`.
+pub async fn configure(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params((tenant, name)): Params<(String, String)>,
+    Body(config): Body<BTreeMap<String, String>>,
+) -> Result<Json<Enablement>, ApiError> {
+    on_tenant(&app, who, tenant, move |t| {
+        t.configure_plugin(&name, config)
+    })
+    .await
+    .map(Json)
+}
+
+fn capability(text: &str) -> Result<Capability, ApiError> {
+    text.parse()
+        .map_err(|e: cs_host::plugins::UnknownCapability| ApiError::invalid(e.to_string()))
+}
+
+/// `PUT /api/v1/tenants/{tenant}/plugins/{plugin}/grants/{capability}`.
+pub async fn grant(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params((tenant, name, granted)): Params<(String, String, String)>,
+) -> Result<Json<Enablement>, ApiError> {
+    let granted = capability(&granted)?;
+    on_tenant(&app, who, tenant, move |t| {
+        t.grant_capability(&name, granted)
+    })
+    .await
+    .map(Json)
+}
+
+/// `DELETE /api/v1/tenants/{tenant}/plugins/{plugin}/grants/{capability}`.
+pub async fn revoke(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params((tenant, name, revoked)): Params<(String, String, String)>,
+) -> Result<Json<Enablement>, ApiError> {
+    let revoked = capability(&revoked)?;
+    on_tenant(&app, who, tenant, move |t| {
+        t.revoke_capability(&name, revoked)
+    })
+    .await
+    .map(Json)
+}
+
+/// `GET /api/v1/tenants/{tenant}/runs/stats`: calls, failures and durations per plugin and hook.
+pub async fn stats(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params(tenant): Params<String>,
+) -> Result<Json<Vec<RunStats>>, ApiError> {
+    on_tenant(&app, who, tenant, |t| t.plugin_stats())
+        .await
+        .map(Json)
+}
+
+#[derive(Deserialize)]
+pub struct FailuresQuery {
+    plugin: Option<String>,
+}
+
+/// `GET /api/v1/tenants/{tenant}/runs/failures?plugin=`: recorded failures, newest first, each
+/// with the input, configuration and grants that replay it (`cshost plugin run`, as `cshost tenant plugin stats --replay` writes them).
+pub async fn failures(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params(tenant): Params<String>,
+    QueryOf(query): QueryOf<FailuresQuery>,
+) -> Result<Json<Vec<RecordedFailure>>, ApiError> {
+    on_tenant(&app, who, tenant, move |t| {
+        t.plugin_failures(query.plugin.as_deref())
+    })
+    .await
+    .map(Json)
+}

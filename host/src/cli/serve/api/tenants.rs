@@ -1,0 +1,126 @@
+//! Whom a token acts as, tenants (the platform operator's) and the users of a tenant.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use cs_host::access::Authenticated;
+use cs_host::{Licence, TenantInfo, TenantLevel, User};
+use serde::Deserialize;
+
+use super::{ApiError, Body, Caller, Params, QueryOf, Shared, as_operator, blocking, on_tenant};
+
+/// `GET /api/v1/whoami`: whom the token acts as.
+pub async fn whoami(Caller(who): Caller) -> Json<serde_json::Value> {
+    Json(match who {
+        Authenticated::Operator { token } => {
+            serde_json::json!({ "role": "platform_operator", "token": token })
+        }
+        Authenticated::User {
+            token,
+            tenant,
+            email,
+        } => serde_json::json!({ "tenant": tenant, "user": email, "token": token }),
+    })
+}
+
+/// `GET /api/v1/tenants`: every tenant for the platform operator, a user's own tenant for a
+/// user.
+pub async fn list(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+) -> Result<Json<Vec<TenantInfo>>, ApiError> {
+    blocking(&app, move |host| {
+        let mut tenants = host.tenants().map_err(ApiError::from)?;
+        if let Authenticated::User { tenant, .. } = &who {
+            tenants.retain(|t| &t.id == tenant);
+        }
+        Ok(tenants)
+    })
+    .await
+    .map(Json)
+}
+
+/// A tenant to create.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    id: String,
+    name: String,
+    level: TenantLevel,
+}
+
+/// `POST /api/v1/tenants`: creates a tenant (the platform operator only).
+pub async fn create(
+    State(app): State<Shared>,
+    caller: Caller,
+    Body(form): Body<NewTenant>,
+) -> Result<(StatusCode, Json<TenantInfo>), ApiError> {
+    let tenant = as_operator(&app, &caller, move |host| {
+        host.create_tenant(&form.id, &form.name, form.level)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(tenant)))
+}
+
+#[derive(Deserialize)]
+pub struct UsersQuery {
+    partner: Option<i64>,
+}
+
+/// `GET /api/v1/tenants/{tenant}/users?partner=`.
+pub async fn users(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params(tenant): Params<String>,
+    QueryOf(query): QueryOf<UsersQuery>,
+) -> Result<Json<Vec<User>>, ApiError> {
+    on_tenant(&app, who, tenant, move |t| t.users(query.partner))
+        .await
+        .map(Json)
+}
+
+/// A user to add: a tenant admin (`"admin": true`), a partner's user (`"partner": ID`), or a
+/// user with a licence.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    licence: Option<Licence>,
+    #[serde(default)]
+    admin: bool,
+    #[serde(default)]
+    partner: Option<i64>,
+}
+
+/// `POST /api/v1/tenants/{tenant}/users`.
+pub async fn add_user(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params(tenant): Params<String>,
+    Body(form): Body<NewUser>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    let kinds = usize::from(form.admin)
+        + usize::from(form.partner.is_some())
+        + usize::from(form.licence.is_some());
+    if kinds != 1 {
+        return Err(ApiError::invalid(
+            "a user is one of: a tenant admin (\"admin\": true), a partner's user (\"partner\": \
+             ID) or a user with a licence (\"licence\": \"full\", \"viewer\", ...)"
+                .to_owned(),
+        ));
+    }
+    let user = on_tenant(&app, who, tenant, move |t| {
+        match (form.admin, form.partner, form.licence) {
+            (true, _, _) => t.add_admin(&form.email, &form.name),
+            (_, Some(partner), _) => t.add_partner_user(partner, &form.email, &form.name),
+            (_, _, licence) => {
+                t.add_user(&form.email, &form.name, licence.unwrap_or(Licence::Full))
+            }
+        }
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
