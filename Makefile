@@ -1,16 +1,18 @@
 # The two commands of the quick start, and a few more. Each installs what it needs.
 CARGO ?= cargo
 
-.PHONY: demo test bench plugins js-plugins lint
+.PHONY: demo test bench plugins js-plugins browser-tools screenshots lint
 
 JS := plugins/js
+# apt-get needs root: through sudo for anyone else.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 ## Build the plugins and run the end-to-end demo.
 demo: plugins
 	$(CARGO) run --quiet -p cs-host --example demo
 
-## Build the plugins and run every test.
-test: plugins js-plugins
+## Build the plugins and run every test (the browser tests need chromium: see browser-tools).
+test: plugins js-plugins browser-tools
 	$(CARGO) test --workspace
 
 ## Run the benchmarks (without backtrace capture, which slows error paths).
@@ -32,6 +34,16 @@ js-plugins: $(JS)/node_modules/.package-lock.json
 
 $(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
 	cd $(JS) && npm ci --no-audit --no-fund
+
+## Headless Chromium and its WebDriver server for the browser tests (tests/browser.rs), from
+## Debian's packages, when missing.
+browser-tools:
+	command -v chromedriver >/dev/null || \
+		($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver)
+
+## Screenshots of the console and the recipient's plan page for the README (docs/screenshots/).
+screenshots: plugins browser-tools
+	CSHOST_SCREENSHOTS=docs/screenshots $(CARGO) test -p cs-host --test browser
 
 ## Formatting and lints, host and plugins.
 lint:

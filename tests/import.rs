@@ -271,6 +271,58 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
 }
 
 #[test]
+fn a_mapper_built_for_either_contract_imports_a_file_alike() {
+    // normalize-partner from the same source, built for cs:plugin@0.1.0 (a call per row) and
+    // for 0.2.0 (batches of rows): the same file comes out the same, rejections included.
+    let mut data = String::from("Name,Email,Website,Country,Industry\n");
+    for i in 1..=700 {
+        let email = if i % 97 == 0 {
+            "not an address".to_owned()
+        } else {
+            format!(" Sales{i}@Example.COM")
+        };
+        let country = ["de", "US", "zz", "", "jp"][i % 5];
+        data.push_str(&format!(
+            "  acme {i} CORP ,{email},https://WWW.Acme{i}.example/x,{country},Aerospace \n"
+        ));
+    }
+    let mut outcomes = Vec::new();
+    for (contract, bytes) in [
+        ("0.1.0", support::plugin_bytes("normalize-partner")),
+        ("0.2.0", support::plugin_bytes_v0_2("normalize-partner")),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_at(&dir.path().join("cs.db"));
+        let installed = host.install_plugin(&bytes, "admin@acme.example").unwrap();
+        assert_eq!(installed.plugin.manifest.contract, contract);
+        let acme = host.tenant("acme").unwrap();
+        acme.plugins()
+            .enable("normalize-partner", EnableOptions::default())
+            .unwrap();
+        let job = acme
+            .imports()
+            .bytes("mixed.csv", data.as_bytes(), &partners())
+            .unwrap();
+        assert_eq!((job.created, job.failed), (693, 7), "{contract}: {job:?}");
+        let companies: Vec<_> = acme
+            .companies()
+            .page(0, 1000)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.name, c.fields))
+            .collect();
+        outcomes.push((job.errors, companies));
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    let (errors, companies) = &outcomes[0];
+    assert_eq!(errors[0].row, 97);
+    assert_eq!(errors[0].field.as_deref(), Some("email"));
+    let (name, fields) = &companies[0];
+    assert_eq!(name, "Acme 1 CORP");
+    assert_eq!(fields["email"], FieldValue::from("sales1@example.com"));
+}
+
+#[test]
 fn a_mapper_setting_a_field_the_schema_lacks_is_named_with_the_command_that_adds_it() {
     let dir = tempfile::tempdir().unwrap();
     let host = host_at(&dir.path().join("cs.db"));

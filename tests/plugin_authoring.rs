@@ -79,13 +79,21 @@ fn files_of(dir: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn vendored_wit_copies_are_identical_to_the_contract() {
-    let contract = files_of(&support::root().join("wit").join("v0.1.0"));
-    for copy in ["plugins/sdk-macros/wit/v0.1.0", "plugins/js/wit/v0.1.0"] {
-        let vendored = files_of(&support::root().join(copy));
-        assert_eq!(
-            vendored, contract,
-            "{copy} differs from wit/v0.1.0: copy the contract there again"
-        );
+    for (version, copies) in [
+        (
+            "v0.1.0",
+            &["plugins/sdk-macros/wit/v0.1.0", "plugins/js/wit/v0.1.0"][..],
+        ),
+        ("v0.2.0", &["plugins/sdk-macros/wit/v0.2.0"][..]),
+    ] {
+        let contract = files_of(&support::root().join("wit").join(version));
+        for copy in copies {
+            let vendored = files_of(&support::root().join(copy));
+            assert_eq!(
+                vendored, contract,
+                "{copy} differs from wit/{version}: copy the contract there again"
+            );
+        }
     }
 }
 

@@ -17,11 +17,11 @@ use cs_host::model::{
     AccessScope, Audience, Channel, Company, CtaType, FieldValue, Fields, LifecycleAction,
     Objective, Partner, Recipient, ShareEvent,
 };
+use cs_host::{BatchRow, RowAction, RowOutcome, StaticDirectory};
 use cs_host::{
     Capability, EnableOptions, ExtensionPoint, Host, Limits, PluginContext, PluginError,
     PluginErrorKind, PluginRuntime, RuntimeConfig, TenantLevel,
 };
-use cs_host::{RowOutcome, StaticDirectory};
 use serde_json::json;
 
 use support::{load, plugin_bytes, runtime};
@@ -499,6 +499,65 @@ fn one_instance_serves_rows_after_a_trap_on_an_earlier_row() {
     let error = notes(7, "trap").unwrap_err();
     assert_eq!(error.code(), "trap", "{error}");
     assert_eq!(notes(8, "e").unwrap(), FieldValue::from("call 1"));
+}
+
+#[test]
+fn a_trap_on_one_row_of_a_batch_fails_that_row_alone() {
+    // The same plugin built for cs:plugin@0.2.0 maps rows in batches. The batch with a trapping
+    // row fails as a whole; the host maps its rows again one at a time, so only that row fails.
+    let plugin = runtime()
+        .load(&support::plugin_bytes_v0_2("trap-on-row"))
+        .unwrap();
+    assert_eq!(plugin.manifest().contract, "0.2.0");
+    let mut instance = plugin.instantiate(&context());
+    instance
+        .begin_rows(&[], &["name".into(), "notes".into()])
+        .unwrap();
+    let mut rows: Vec<BatchRow> = ["a", "b", "trap", "c"]
+        .iter()
+        .zip(2..)
+        .map(|(name, number)| BatchRow {
+            number,
+            values: vec![FieldValue::from(*name), FieldValue::Null],
+            ..BatchRow::default()
+        })
+        .collect();
+    let results = instance.map_rows(&mut rows);
+    let codes: Vec<Result<RowAction, String>> = results
+        .into_iter()
+        .map(|(result, _)| result.map_err(|e| e.code().to_owned()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            Ok(RowAction::Keep),
+            Ok(RowAction::Keep),
+            Err("trap".to_owned()),
+            Ok(RowAction::Keep)
+        ]
+    );
+    // Rows mapped again one at a time: a fresh guest for the batch of each after the trap.
+    assert_eq!(rows[0].values[1], FieldValue::from("call 1"));
+    assert_eq!(rows[2].values[1], FieldValue::Null);
+    assert_eq!(rows[3].values[1], FieldValue::from("call 1"));
+    // A batch without a trap is one call on one guest.
+    let mut rows: Vec<BatchRow> = (0..3)
+        .map(|i| BatchRow {
+            number: 10 + i,
+            values: vec![FieldValue::from("x"), FieldValue::Null],
+            ..BatchRow::default()
+        })
+        .collect();
+    let results = instance.map_rows(&mut rows);
+    assert!(results.iter().all(|(r, _)| r == &Ok(RowAction::Keep)));
+    let notes: Vec<&FieldValue> = rows.iter().map(|row| &row.values[1]).collect();
+    assert_eq!(
+        notes,
+        ["call 2", "call 3", "call 4"]
+            .map(FieldValue::from)
+            .iter()
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -1674,3 +1674,73 @@ fn sigterm_finishes_the_request_in_flight_and_leaves_a_running_import_cancelled(
         late_job.created
     );
 }
+
+/// A partner user's token reaches only what its partner manages: other companies are unknown
+/// to it, as on the command line.
+#[test]
+fn a_partner_users_token_sees_only_its_partners_records() {
+    let (server, made) = Server::start();
+    let (partner_token, managed) = {
+        let host = server.host();
+        let acme = host
+            .tenant("acme")
+            .unwrap()
+            .as_user("csm@acme.example")
+            .unwrap();
+        let (partner, _) = acme
+            .partners()
+            .add(
+                NewCompany::new("Bennett"),
+                Some(cs_host::model::AccessScope::CompanyRecords),
+            )
+            .unwrap();
+        acme.users()
+            .add_partner(partner, "pam@bennett.example", "Pam")
+            .unwrap();
+        let managed = acme
+            .companies()
+            .add(NewCompany {
+                managed_by: Some(partner),
+                ..NewCompany::new("Managed Co")
+            })
+            .unwrap();
+        let token = acme
+            .access()
+            .create_token("pam@bennett.example", "tests", 1)
+            .unwrap()
+            .token;
+        (token, managed)
+    };
+    let listed = server.get("/api/v1/tenants/acme/companies", Some(&partner_token));
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let names: Vec<String> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["Managed Co"]);
+    let own = server.get(
+        &format!("/api/v1/tenants/acme/companies/{managed}"),
+        Some(&partner_token),
+    );
+    assert_eq!(own.status, 200, "{}", own.body);
+    let other = server.get(
+        &format!("/api/v1/tenants/acme/companies/{}", made.company),
+        Some(&partner_token),
+    );
+    assert_eq!(other.status, 404, "{}", other.body);
+    assert_eq!(other.code(), "not_found");
+    // Nor may it reach another tenant, or the operator's routes.
+    assert_eq!(
+        server
+            .get("/api/v1/tenants/beta/companies", Some(&partner_token))
+            .code(),
+        "not_found"
+    );
+    assert_eq!(
+        server.get("/api/v1/plugins", Some(&partner_token)).code(),
+        "forbidden"
+    );
+}

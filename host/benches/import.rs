@@ -129,17 +129,24 @@ fn main() {
     );
 
     let mut runs = Vec::new();
-    for with_plugin in [false, true] {
+    // No plugin; normalize-partner built for cs:plugin@0.1.0 (a call per row); the same
+    // source built for 0.2.0 (a call per batch of 256 rows).
+    for contract in [None, Some("0.1.0"), Some("0.2.0")] {
+        let with_plugin = contract.is_some();
         let config = HostConfig::default()
             .runtime(RuntimeConfig::default().cache_dir(dir.path().join("cache")));
-        let host = Host::open(dir.path().join(format!("bench-{with_plugin}.db")), config).unwrap();
+        let db = format!("bench-{}.db", contract.unwrap_or("none"));
+        let host = Host::open(dir.path().join(db), config).unwrap();
         host.create_tenant("acme", "Acme", TenantLevel::Both)
             .unwrap();
         let acme = host.tenant("acme").unwrap();
         acme.imports().set_size_limit(size + 1).unwrap();
-        if with_plugin {
-            host.install_plugin(&support::plugin_bytes("normalize-partner"), "bench")
-                .unwrap();
+        if let Some(contract) = contract {
+            let bytes = match contract {
+                "0.1.0" => support::plugin_bytes("normalize-partner"),
+                _ => support::plugin_bytes_v0_2("normalize-partner"),
+            };
+            host.install_plugin(&bytes, "bench").unwrap();
             acme.plugins()
                 .enable("normalize-partner", EnableOptions::default())
                 .unwrap();
@@ -153,10 +160,10 @@ fn main() {
         let secs = start.elapsed().as_secs_f64();
         let cpu = thread_cpu_secs() - cpu_start;
         assert_eq!(job.rows, rows);
-        let label = if with_plugin {
-            "import, normalize-partner"
-        } else {
-            "import, no plugin"
+        let label = match contract {
+            Some("0.1.0") => "import, normalize 0.1.0",
+            Some(_) => "import, normalize 0.2.0",
+            None => "import, no plugin",
         };
         println!(
             "{label:<24}{:>8.2} s  {:>9.0} rows/s  (CPU {:.2} s, {:.0} rows/s)  {:>5.1}x native  peak RSS {:.0} MB  ({} created, {} failed)",
@@ -194,9 +201,11 @@ fn main() {
             partner_and_admin_criteria(&acme, dir.path(), rows, &criteria);
         }
     }
-    println!(
-        "plugin cost: {:.2}x the import without a plugin (CPU time: {:.2}x)",
-        runs[1].0 / runs[0].0,
-        runs[1].1 / runs[0].1
-    );
+    for (run, contract) in runs[1..].iter().zip(["0.1.0", "0.2.0"]) {
+        println!(
+            "plugin cost ({contract}): {:.2}x the import without a plugin (CPU time: {:.2}x)",
+            run.0 / runs[0].0,
+            run.1 / runs[0].1
+        );
+    }
 }

@@ -1,7 +1,9 @@
 //! What a plugin call costs, against the same work done natively in the same run.
 //!
 //! - `map_row`: one 10-field partner row through `normalize-partner` on a warm instance, and the
-//!   same normalisation compiled natively (the plugin's own `normalize.rs`).
+//!   same normalisation compiled natively (the plugin's own `normalize.rs`); then the same row
+//!   256 times in one batch through the plugin built for `cs:plugin@0.2.0` (the time is per
+//!   batch: divide by 256 for a row).
 //! - `fresh_instance`: a fresh store and instance, `begin` and the first row.
 //! - `process_start`: `cshost plugin run` from process start to the first plugin call's output,
 //!   with the compile cache warm, against `cshost --version` (the same process doing no plugin
@@ -22,6 +24,7 @@ use std::process::Command;
 use std::rc::Rc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use cs_host::BatchRow;
 use cs_host::PluginContext;
 use cs_host::model::FieldValue;
 
@@ -72,8 +75,40 @@ fn map_row(c: &mut Criterion) {
     let plugin = support::load("normalize-partner");
     let mut instance = plugin.instantiate(&PluginContext::new("bench"));
     instance.begin_rows(&[], &names).unwrap();
+    // The plugin's changes are applied to the row in place: each iteration starts again from
+    // the untidy row (`clone_from` reuses the strings' buffers).
+    let mut row = values.clone();
+    let mut added = Vec::new();
     group.bench_function("wasm", |b| {
-        b.iter(|| black_box(instance.map_row(2, &[], black_box(&values)).unwrap()))
+        b.iter(|| {
+            row.clone_from(&values);
+            added.clear();
+            black_box(
+                instance
+                    .map_row_in_place(2, &[], &mut row, &mut added)
+                    .unwrap(),
+            )
+        })
+    });
+
+    let plugin = support::runtime()
+        .load(&support::plugin_bytes_v0_2("normalize-partner"))
+        .unwrap();
+    let mut instance = plugin.instantiate(&PluginContext::new("bench"));
+    instance.begin_rows(&[], &names).unwrap();
+    let batch: Vec<BatchRow> = (0..256)
+        .map(|i| BatchRow {
+            number: i + 2,
+            values: values.clone(),
+            ..BatchRow::default()
+        })
+        .collect();
+    let mut rows = batch.clone();
+    group.bench_function("wasm 0.2.0, batch of 256 rows", |b| {
+        b.iter(|| {
+            rows.clone_from(&batch);
+            black_box(instance.map_rows(&mut rows))
+        })
     });
     group.finish();
 }
@@ -98,7 +133,13 @@ fn fresh_instance(c: &mut Criterion) {
         b.iter(|| {
             let mut instance = plugin.instantiate(&context);
             instance.begin_rows(&[], &names).unwrap();
-            black_box(instance.map_row(2, &[], &values).unwrap())
+            let mut row = values.clone();
+            let mut added = Vec::new();
+            black_box(
+                instance
+                    .map_row_in_place(2, &[], &mut row, &mut added)
+                    .unwrap(),
+            )
         })
     });
     group.finish();

@@ -127,12 +127,12 @@ pub use users::{Licence, PartnerId, User, Users};
 
 // Plugins: the engine (usable without a database), the registry and each tenant's enablements.
 pub use plugins::{
-    Budget, CallStats, Capability, CompanyDirectory, ConfigKey, DEFAULT_BREAKER_THRESHOLD,
-    EnableOptions, Enablement, ExtensionPoint, FailurePolicy, InstallOutcome, Installed,
-    InstalledPlugin, KEPT_FAILURES, Limits, LogLevel, LogLine, Manifest, Plugin, PluginContext,
-    PluginError, PluginErrorKind, PluginInstance, PluginRuntime, Plugins, RecordedFailure,
-    RowOutcome, RunStats, RuntimeConfig, StaticDirectory, UnknownCapability, UnknownExtensionPoint,
-    supported_contracts,
+    BatchRow, Budget, CallStats, Capability, CompanyDirectory, ConfigKey,
+    DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, ExtensionPoint, FailurePolicy,
+    InstallOutcome, Installed, InstalledPlugin, KEPT_FAILURES, Limits, LogLevel, LogLine, Manifest,
+    Plugin, PluginContext, PluginError, PluginErrorKind, PluginInstance, PluginRuntime, Plugins,
+    RecordedFailure, RowAction, RowOutcome, RunStats, RuntimeConfig, StaticDirectory,
+    UnknownCapability, UnknownExtensionPoint, supported_contracts,
 };
 
 // Helpers of the `cshost` program (escaping for a terminal and a shell, the sample-data

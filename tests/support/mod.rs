@@ -55,6 +55,45 @@ pub fn plugin_path(name: &str) -> PathBuf {
     plugin_dir().join(format!("{}.wasm", name.replace('-', "_")))
 }
 
+/// The path of a plugin built for `cs:plugin@0.2.0` from the same source (the SDK's
+/// `contract-v0-2` feature), in a target directory of its own so that it does not replace the
+/// 0.1.0 build. Built once per process and name.
+pub fn plugin_path_v0_2(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    build_plugins();
+    let target = plugin_dir()
+        .parent()
+        .and_then(Path::parent)
+        .expect("target")
+        .join("contract-v0.2");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(root().join("plugins"))
+            .args(["build", "--release", "--quiet", "-p", name])
+            .args(["--features", "cs-plugin-sdk/contract-v0-2", "--target-dir"])
+            .arg(&target)
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "building {name} for contract 0.2.0 failed"
+        );
+        built.push(name.to_owned());
+    }
+    target
+        .join("wasm32-wasip2")
+        .join("release")
+        .join(format!("{}.wasm", name.replace('-', "_")))
+}
+
+/// The component bytes of a plugin built for `cs:plugin@0.2.0` (see [`plugin_path_v0_2`]).
+pub fn plugin_bytes_v0_2(name: &str) -> Vec<u8> {
+    let path = plugin_path_v0_2(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
 /// The component bytes of a built plugin.
 pub fn plugin_bytes(name: &str) -> Vec<u8> {
     let path = plugin_path(name);

@@ -304,8 +304,11 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("cs-host"))
 }
 
+/// The runtime of the `plugin` commands, which run one plugin a few calls at a time: a small
+/// instance pool, since reserving the default pool's 256 slots is a good part of a short
+/// command's start-up.
 fn runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<PluginRuntime> {
-    let mut config = RuntimeConfig::default();
+    let mut config = RuntimeConfig::default().instances(8);
     if let Some(dir) = cache_dir {
         config = config.cache_dir(dir);
     }

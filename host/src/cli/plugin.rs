@@ -350,7 +350,7 @@ pub(super) fn call_hook(
         ExtensionPoint::FieldMapper => {
             let input: RowsInput = parse_hook_input(hook, input)?;
             let fields = input.field_names();
-            let begun = instance.begin_rows(&input.columns, &fields);
+            let begun = instance.begin_rows_for(input.object.as_deref(), &input.columns, &fields);
             record(&instance);
             begun
                 .map(|()| Vec::new())

@@ -5,6 +5,7 @@
 //! enabled plugins in priority order, applies each one's failure policy, and writes what
 //! happened to the run log (which feeds the circuit breaker) when the operation ends.
 
+mod mapping;
 pub(crate) mod pending;
 mod run;
 
@@ -13,13 +14,11 @@ use serde_json::json;
 
 use crate::access::Permission;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{
-    Company, FieldValue, Fields, LifecycleAction, Notification, Partner, ShareEvent,
-};
+use crate::model::{Company, Fields, LifecycleAction, Notification, Partner, ShareEvent};
 use crate::plugins::egress::Egress;
 use crate::plugins::enablement::{Active, FailurePolicy};
 use crate::plugins::runlog::{CallLog, RunLogSink};
-use crate::plugins::{ExtensionPoint, PluginError, PluginErrorKind, PluginInstance, RowOutcome};
+use crate::plugins::{BatchRow, ExtensionPoint, PluginError, PluginErrorKind, PluginInstance};
 use crate::tenant::Tenant;
 
 /// The configuration key under which a field mapper learns which object an import's rows are
@@ -30,6 +29,7 @@ use crate::tenant::Tenant;
 /// never asks is unaffected; a plugin that declares a configuration key of that very name
 /// keeps its own key's value (the host then does not set it), so no existing plugin can misread
 /// it. Outside an import (`cshost plugin run` without an `object`), the key has no value.
+/// Contract 0.2.0 also says it in the field mapper's `begin`; the key is set for both versions.
 pub const IMPORT_OBJECT_KEY: &str = "cs.import.object";
 
 /// The row objects [`IMPORT_OBJECT_KEY`] can hold.
@@ -43,8 +43,10 @@ pub(crate) struct RowMappers {
     object: Option<String>,
     columns: Vec<String>,
     fields: Vec<String>,
-    /// Reused for each plugin's view of a row's values, in the order of `fields`.
-    values: Vec<FieldValue>,
+    /// Whether a plugin of the chain reads the rows' source values.
+    reads_source: bool,
+    /// A row's buffers, reused from row to row.
+    spare: BatchRow,
     sink: Option<RunLogSink>,
 }
 
@@ -286,83 +288,6 @@ impl RowMappers {
             .map(Slot::name)
             .collect();
         (!names.is_empty()).then(|| names.join(", "))
-    }
-
-    /// Runs the chain on one mapped row; each plugin's `keep` changes are applied to `fields` in
-    /// place before the next plugin sees them.
-    pub(crate) fn map_row(
-        &mut self,
-        number: u64,
-        source: &[String],
-        fields: &mut Fields,
-    ) -> RowVerdict {
-        for slot in &mut self.slots {
-            if slot.benched {
-                continue;
-            }
-            if slot.log.tripped() || slot.spent {
-                // The breaker tripped, or the plugin spent its budget, during this import: the
-                // plugin is not called again, and its failure policy decides for each row left.
-                match (slot.policy, &slot.last_error) {
-                    (FailurePolicy::FailClosed, Some(error)) => {
-                        return RowVerdict::Failed(error.clone());
-                    }
-                    _ => continue,
-                }
-            }
-            self.values.clear();
-            self.values.extend(
-                self.fields
-                    .iter()
-                    .map(|name| fields.get(name).cloned().unwrap_or_default()),
-            );
-            let result = slot.instance.map_row(number, source, &self.values);
-            let stats = slot.instance.last_call();
-            match result {
-                Ok(RowOutcome::Keep(changes)) => {
-                    slot.log.success(&stats);
-                    fields.extend(changes);
-                }
-                Ok(RowOutcome::Skip(reason)) => {
-                    slot.log.success(&stats);
-                    return RowVerdict::Skip {
-                        plugin: slot.name().to_owned(),
-                        reason,
-                    };
-                }
-                Ok(RowOutcome::Reject { field, message }) => {
-                    slot.log.success(&stats);
-                    return RowVerdict::Reject {
-                        plugin: slot.name().to_owned(),
-                        field,
-                        message,
-                    };
-                }
-                Err(error) => {
-                    let columns = &self.columns;
-                    let object = self.object.as_deref();
-                    let clock = &self
-                        .sink
-                        .as_ref()
-                        .expect("a chain with plugins has a sink")
-                        .clock;
-                    slot.log.failure(&stats, &error, &**clock, || {
-                        let row = json!({"number": number, "source": source, "fields": &*fields});
-                        rows_json(object, columns, json!([row]))
-                    });
-                    // A spent budget is recorded once, not once for each row left.
-                    slot.spent = matches!(error.kind(), PluginErrorKind::BudgetSpent { .. });
-                    match slot.policy {
-                        FailurePolicy::FailClosed => {
-                            slot.last_error = Some(error.clone());
-                            return RowVerdict::Failed(error);
-                        }
-                        FailurePolicy::FailOpen => slot.last_error = Some(error),
-                    }
-                }
-            }
-        }
-        RowVerdict::Keep
     }
 }
 

@@ -42,7 +42,8 @@ impl Hooks<'_> {
             object: object.map(str::to_owned),
             columns: columns.to_vec(),
             fields: fields.to_vec(),
-            values: Vec::with_capacity(fields.len()),
+            reads_source: false,
+            spare: BatchRow::default(),
             sink: None,
         };
         if active.is_empty() {
@@ -52,7 +53,8 @@ impl Hooks<'_> {
         let clock = self.tenant.host.shared_clock();
         for active in active {
             let mut slot = Slot::new(active, ExtensionPoint::FieldMapper);
-            match slot.instance.begin_rows(columns, fields) {
+            mappers.reads_source |= slot.instance.plugin().manifest().reads_source;
+            match slot.instance.begin_rows_for(object, columns, fields) {
                 // A successful `begin` is not counted: the run log and the breaker count rows.
                 Ok(()) => mappers.slots.push(slot),
                 Err(error) => {

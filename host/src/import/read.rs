@@ -5,6 +5,7 @@
 use super::cancel::{PROGRESS_EVERY, Shared};
 use super::quotes::Unclosed;
 use super::*;
+use crate::plugins::BatchRow;
 
 /// A row read, mapped and checked, on its way to be written.
 pub(super) enum Prepared {
@@ -72,6 +73,9 @@ pub(super) fn read_rows<R: Read>(
     let mut record = csv::ByteRecord::new();
     let mut number = 0u64;
     let mut rows = Vec::with_capacity(ROWS_PER_MESSAGE);
+    // With a plugin that maps rows in batches, rows wait here for a batch's worth (a message's),
+    // and go through the chain together.
+    let mut staged = mappers.batches().then(Staged::default);
     loop {
         // Cancelled: the writing side takes no more rows.
         if shared.stop.load(Ordering::Relaxed) {
@@ -98,6 +102,9 @@ pub(super) fn read_rows<R: Read>(
             Ok(true) => {}
             Ok(false) => break,
             Err(error) => {
+                if let Some(staged) = &mut staged {
+                    staged.flush(mapper, mappers, &mut rows);
+                }
                 if !rows.is_empty() {
                     let _ = out.send(Message::Rows(rows));
                 }
@@ -110,6 +117,9 @@ pub(super) fn read_rows<R: Read>(
             && number > 1
             && (number - 1).is_multiple_of(batch_rows as u64)
         {
+            if let Some(staged) = &mut staged {
+                staged.flush(mapper, mappers, &mut rows);
+            }
             let batch = std::mem::replace(&mut rows, Vec::with_capacity(ROWS_PER_MESSAGE));
             if (!batch.is_empty() && out.send(Message::Rows(batch)).is_err())
                 || committed.recv().is_err()
@@ -122,7 +132,15 @@ pub(super) fn read_rows<R: Read>(
         {
             mapper.stock = spare;
         }
-        rows.push(mapper.prepare(mappers, number, &record, never_closed));
+        match &mut staged {
+            Some(staged) => {
+                staged.push(mapper, mappers, number, &record, never_closed);
+                if rows.len() + staged.len() == ROWS_PER_MESSAGE {
+                    staged.flush(mapper, mappers, &mut rows);
+                }
+            }
+            None => rows.push(mapper.prepare(mappers, number, &record, never_closed)),
+        }
         shared.read.store(number, Ordering::Relaxed);
         if rows.len() == ROWS_PER_MESSAGE {
             let full = std::mem::replace(&mut rows, Vec::with_capacity(ROWS_PER_MESSAGE));
@@ -130,6 +148,9 @@ pub(super) fn read_rows<R: Read>(
                 return;
             }
         }
+    }
+    if let Some(staged) = &mut staged {
+        staged.flush(mapper, mappers, &mut rows);
     }
     if !rows.is_empty() && out.send(Message::Rows(rows)).is_err() {
         return;
@@ -176,6 +197,73 @@ impl Incoming {
     }
 }
 
+/// A row read and mapped by the plan, on its way through the chain.
+struct Parsed {
+    number: u64,
+    fields: Fields,
+    managed_by: Option<String>,
+}
+
+/// Rows read and waiting for a batch of the chain (when a plugin of the chain takes batches):
+/// refused rows keep their place among them.
+#[derive(Default)]
+struct Staged {
+    rows: Vec<std::result::Result<Parsed, Box<Prepared>>>,
+    /// The values of the parsed rows, in order, as the chain takes them.
+    batch: Vec<BatchRow>,
+    /// Buffers of earlier batches, for the next.
+    spare: Vec<BatchRow>,
+}
+
+impl Staged {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Reads a row into the batch.
+    fn push(
+        &mut self,
+        mapper: &mut Mapper<'_>,
+        mappers: &RowMappers,
+        number: u64,
+        record: &csv::ByteRecord,
+        never_closed: Option<usize>,
+    ) {
+        let mut parsed = mapper.parse(mappers, number, record, never_closed);
+        if let Ok(parsed) = &mut parsed {
+            let mut row = self.spare.pop().unwrap_or_default();
+            mappers.take_row(&mut row, number, &mapper.source, &mut parsed.fields);
+            self.batch.push(row);
+        }
+        self.rows.push(parsed);
+    }
+
+    /// Runs the batch through the chain and checks its rows, onto `out`.
+    fn flush(
+        &mut self,
+        mapper: &mut Mapper<'_>,
+        mappers: &mut RowMappers,
+        out: &mut Vec<Prepared>,
+    ) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let verdicts = mappers.map_rows(&mut self.batch);
+        let mut mapped = self.batch.iter_mut().zip(verdicts);
+        for staged in self.rows.drain(..) {
+            out.push(match staged {
+                Err(refused) => *refused,
+                Ok(mut parsed) => {
+                    let (row, verdict) = mapped.next().expect("a verdict per parsed row");
+                    mappers.put_row(row, &mut parsed.fields);
+                    mapper.finish(mappers, parsed, verdict)
+                }
+            });
+        }
+        self.spare.append(&mut self.batch);
+    }
+}
+
 /// The reading side of an import: turns CSV records into checked rows.
 pub(super) struct Mapper<'a> {
     pub(super) schema: &'a Schema,
@@ -200,6 +288,28 @@ impl Mapper<'_> {
         record: &csv::ByteRecord,
         never_closed: Option<usize>,
     ) -> Prepared {
+        match self.parse(mappers, number, record, never_closed) {
+            Ok(mut parsed) => {
+                let verdict = if mappers.is_empty() {
+                    RowVerdict::Keep
+                } else {
+                    mappers.map_row(number, &self.source, &mut parsed.fields)
+                };
+                self.finish(mappers, parsed, verdict)
+            }
+            Err(refused) => *refused,
+        }
+    }
+
+    /// Reads one row and maps it by the plan; its source values (for the chain's plugins that
+    /// read them) are left in `self.source`.
+    fn parse(
+        &mut self,
+        mappers: &RowMappers,
+        number: u64,
+        record: &csv::ByteRecord,
+        never_closed: Option<usize>,
+    ) -> std::result::Result<Parsed, Box<Prepared>> {
         let mut fields = self.stock.pop().unwrap_or_default();
         let plan = self.plan;
         let planned = |field: &str| plan.iter().any(|p| p.def.is_some() && p.field == field);
@@ -214,7 +324,7 @@ impl Mapper<'_> {
                 || format!("column {}", field + 1),
                 |c| format!("column `{c}`"),
             );
-            return Prepared::Refused(refused(
+            return Err(refuse(refused(
                 number,
                 column,
                 None,
@@ -222,10 +332,10 @@ impl Mapper<'_> {
                     "a quote opened in {named} is never closed: the row ends at that quote, and \
                      the lines after this row's are read as rows of their own"
                 ),
-            ));
+            )));
         }
         if record.len() != self.columns.len() {
-            return Prepared::Refused(refused(
+            return Err(refuse(refused(
                 number,
                 None,
                 None,
@@ -234,13 +344,13 @@ impl Mapper<'_> {
                     record.len(),
                     self.columns.len()
                 ),
-            ));
+            )));
         }
         if let Some(index) = record
             .iter()
             .position(|cell| cell.len() > csvfile::MAX_FIELD_BYTES)
         {
-            return Prepared::Refused(refused(
+            return Err(refuse(refused(
                 number,
                 Some(&self.columns[index]),
                 None,
@@ -249,19 +359,19 @@ impl Mapper<'_> {
                     record[index].len(),
                     csvfile::MAX_FIELD_BYTES
                 ),
-            ));
+            )));
         }
         let mut managed_by: Option<String> = None;
         for planned in self.plan {
             let cell = &record[planned.index];
             let Ok(text) = std::str::from_utf8(cell) else {
-                return Prepared::Refused(refused(
+                return Err(refuse(refused(
                     number,
                     Some(&planned.column),
                     Some(&planned.field),
                     "not valid UTF-8 text: is the file's encoding right? (try windows-1252)"
                         .to_owned(),
-                ));
+                )));
             };
             match &planned.def {
                 Some(def) => match companies::parse_text(def, text) {
@@ -272,12 +382,12 @@ impl Mapper<'_> {
                         }
                     },
                     Err(reason) => {
-                        return Prepared::Refused(refused(
+                        return Err(refuse(refused(
                             number,
                             Some(&planned.column),
                             Some(&planned.field),
                             reason,
-                        ));
+                        )));
                     }
                 },
                 None => {
@@ -288,14 +398,31 @@ impl Mapper<'_> {
                 }
             }
         }
-        if !mappers.is_empty() {
-            self.source.clear();
+        self.source.clear();
+        if mappers.reads_source() {
             self.source.extend(
                 record
                     .iter()
                     .map(|cell| String::from_utf8_lossy(cell).into_owned()),
             );
-            match mappers.map_row(number, &self.source, &mut fields) {
+        }
+        Ok(Parsed {
+            number,
+            fields,
+            managed_by,
+        })
+    }
+
+    /// Checks a row the chain has mapped (`verdict`), against the field schema.
+    fn finish(&mut self, mappers: &RowMappers, parsed: Parsed, verdict: RowVerdict) -> Prepared {
+        let Parsed {
+            number,
+            mut fields,
+            managed_by,
+        } = parsed;
+        let plan = self.plan;
+        {
+            match verdict {
                 RowVerdict::Keep => {}
                 RowVerdict::Skip { plugin, reason } => {
                     return Prepared::Refused(RowError {
@@ -440,6 +567,11 @@ fn unknown_field_reason(plugins: &str, field: &str, relationship: bool) -> Strin
         "a company field of this tenant"
     };
     format!("field mapper `{plugins}` set `{field}`, which is not {object}: {fix}")
+}
+
+/// A row refused before the chain: boxed, as the rare case beside a parsed row.
+fn refuse(error: RowError) -> Box<Prepared> {
+    Box::new(Prepared::Refused(error))
 }
 
 /// A failed row's error, without a plugin.

@@ -29,9 +29,36 @@ pub(crate) mod v0_1 {
 
     pub(crate) use cs::plugin::host::{Host, LogLevel, LookupError};
     pub(crate) use cs::plugin::types as t;
-    pub(crate) use exports::cs::plugin::{
-        criteria_filter, field_mapper, lifecycle, metadata, notifier,
-    };
+    pub(crate) use exports::cs::plugin::field_mapper;
+}
+
+/// `cs:plugin@0.2.0`. Its types are 0.1.0's (less the field mapper's, which moved into its
+/// interface): the host uses 0.1.0's bindings of them for both versions.
+pub(crate) mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../wit/v0.2.0",
+        inline: "
+            package cs:host-bindings-v0-2;
+
+            world plugin-v0-2 {
+                include cs:plugin/field-mapper-plugin@0.2.0;
+                include cs:plugin/criteria-filter-plugin@0.2.0;
+                include cs:plugin/notifier-plugin@0.2.0;
+                include cs:plugin/lifecycle-plugin@0.2.0;
+            }
+        ",
+        ownership: Borrowing { duplicate_if_necessary: true },
+        imports: {
+            "cs:plugin/host.company-by-id": trappable,
+            "cs:plugin/host.company-by-name": trappable,
+        },
+        with: {
+            "cs:plugin/types@0.2.0": crate::plugins::bindings::v0_1::cs::plugin::types,
+        },
+    });
+
+    pub(crate) use cs::plugin::host::{Host, LogLevel, LookupError};
+    pub(crate) use exports::cs::plugin::field_mapper;
 }
 
 use v0_1::t;
@@ -89,28 +116,6 @@ pub(crate) fn value_result(value: t::FieldValueResult) -> Result<FieldValue, Str
 pub(crate) fn field_result(field: t::FieldResult) -> Result<(String, FieldValue), String> {
     let value = value_result(field.value).map_err(|e| format!("field `{}`: {e}", field.name))?;
     Ok((field.name, value))
-}
-
-/// Converts what a field mapper changed in a row into fields by name: `fields` names the
-/// fields of the row, by position.
-pub(crate) fn changes(changes: t::Changes, fields: &[String]) -> Result<model::Fields, String> {
-    let mut out = model::Fields::new();
-    for change in changes.changed {
-        let Some(name) = fields.get(change.index as usize) else {
-            return Err(format!(
-                "it changed field {} of a row of {} fields",
-                change.index,
-                fields.len()
-            ));
-        };
-        let value = value_result(change.value).map_err(|e| format!("field `{name}`: {e}"))?;
-        out.insert(name.clone(), value);
-    }
-    for field in changes.added {
-        let (name, value) = field_result(field)?;
-        out.insert(name, value);
-    }
-    Ok(out)
 }
 
 fn managed_as(value: model::ManagedAs) -> t::ManagedAs {
@@ -373,6 +378,25 @@ impl OutputSize for v0_1::field_mapper::RowOutcome {
             RowOutcome::Skip(reason) => reason.len(),
             RowOutcome::Reject(error) => error.field.len() + error.message.len(),
         }
+    }
+}
+
+impl OutputSize for v0_2::field_mapper::Mapped {
+    fn output_size(&self) -> usize {
+        let outcomes: usize = self
+            .outcomes
+            .iter()
+            .map(|outcome| {
+                use v0_2::field_mapper::RowOutcome;
+                match outcome {
+                    RowOutcome::Keep => 1,
+                    RowOutcome::Skip(reason) => reason.len(),
+                    RowOutcome::Reject(error) => error.field.len() + error.message.len(),
+                }
+            })
+            .sum();
+        let added: usize = self.added.iter().map(|a| 4 + a.field.output_size()).sum();
+        outcomes + self.text.len() + self.changed.len() * 16 + added
     }
 }
 

@@ -10,24 +10,40 @@ use wasmtime::component::{ComponentNamedList, Instance, Lift, Lower};
 
 use super::ExtensionPoint;
 use super::bindings::v0_1::{self, t};
+use super::bindings::v0_2;
+use super::runtime::Contract;
 
-/// Checks the metadata interface and each extension interface in `points` against
-/// `cs:plugin@0.1.0`, returning a reason that names the first function that does not match.
-pub(crate) fn check_v0_1<T>(
+/// Checks the metadata interface and each extension interface in `points` against the
+/// contract version the component speaks, returning a reason that names the first function
+/// that does not match.
+pub(crate) fn check<T>(
+    contract: Contract,
     store: &mut Store<T>,
     instance: &Instance,
     points: &[ExtensionPoint],
 ) -> Result<(), String> {
-    let mut check = Checker { store, instance };
+    let mut check = Checker {
+        store,
+        instance,
+        version: contract.version(),
+    };
     check.func::<(), (t::PluginInfo,)>("metadata", "describe")?;
     for point in points {
         match point {
-            ExtensionPoint::FieldMapper => {
+            ExtensionPoint::FieldMapper if contract == Contract::V0_1 => {
                 check.func::<(&[&str], &[&str]), ()>("field-mapper", "begin")?;
                 check.func::<(v0_1::field_mapper::Row<'_>,), (v0_1::field_mapper::RowOutcome,)>(
                     "field-mapper",
                     "map-row",
                 )?;
+            }
+            ExtensionPoint::FieldMapper => {
+                use v0_2::field_mapper as fm;
+                check.func::<(Option<fm::RecordKind>, &[&str], &[&str]), ()>(
+                    "field-mapper",
+                    "begin",
+                )?;
+                check.func::<(fm::Rows<'_>,), (fm::Mapped,)>("field-mapper", "map-rows")?;
             }
             ExtensionPoint::CriteriaFilter => {
                 check.func::<
@@ -56,6 +72,7 @@ pub(crate) fn check_v0_1<T>(
 struct Checker<'a, T: 'static> {
     store: &'a mut Store<T>,
     instance: &'a Instance,
+    version: &'static str,
 }
 
 impl<T> Checker<'_, T> {
@@ -65,7 +82,7 @@ impl<T> Checker<'_, T> {
         P: ComponentNamedList + Lower,
         R: ComponentNamedList + Lift,
     {
-        let full = format!("cs:plugin/{interface}@0.1.0");
+        let full = format!("cs:plugin/{interface}@{}", self.version);
         let at = |what: &str| format!("its export `{full}` {what}");
         let parent = self
             .instance

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmtime::component::{HasData, Linker};
 
-use super::bindings::{self, v0_1};
+use super::bindings::{self, v0_1, v0_2};
 use super::context::{CompanyDirectory, ContextInner};
 use super::log::{LogBuffer, LogLevel};
 use super::{Capability, Manifest};
@@ -46,12 +46,14 @@ impl std::fmt::Display for LookupFailed {
 
 impl std::error::Error for LookupFailed {}
 
-/// Links `cs:plugin/host` for stores whose data gives a [`HostView`].
+/// Links `cs:plugin/host` of every contract version for stores whose data gives a
+/// [`HostView`].
 pub(crate) fn add_to_linker<T: 'static>(
     linker: &mut Linker<T>,
     view: fn(&mut T) -> HostView<'_>,
 ) -> wasmtime::Result<()> {
-    v0_1::cs::plugin::host::add_to_linker::<T, HostData>(linker, view)
+    v0_1::cs::plugin::host::add_to_linker::<T, HostData>(linker, view)?;
+    v0_2::cs::plugin::host::add_to_linker::<T, HostData>(linker, view)
 }
 
 struct HostData;
@@ -126,6 +128,42 @@ impl v0_1::Host for HostView<'_> {
 
     fn company_by_name(&mut self, name: String) -> wasmtime::Result<LookUp> {
         self.look_up(|directory| directory.company_by_name(&name))
+    }
+}
+
+/// `cs:plugin/host@0.2.0` is 0.1.0's interface under another version: served by the same code.
+impl v0_2::Host for HostView<'_> {
+    fn log(&mut self, level: v0_2::LogLevel, message: String) {
+        use v0_1::LogLevel as L;
+        let level = match level {
+            v0_2::LogLevel::Trace => L::Trace,
+            v0_2::LogLevel::Debug => L::Debug,
+            v0_2::LogLevel::Info => L::Info,
+            v0_2::LogLevel::Warn => L::Warn,
+            v0_2::LogLevel::Error => L::Error,
+            v0_2::LogLevel::Fatal => L::Fatal,
+        };
+        v0_1::Host::log(self, level, message);
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        v0_1::Host::config(self, key)
+    }
+
+    fn company_by_id(&mut self, id: String) -> wasmtime::Result<LookUpV0_2> {
+        Ok(v0_1::Host::company_by_id(self, id)?.map_err(lookup_error))
+    }
+
+    fn company_by_name(&mut self, name: String) -> wasmtime::Result<LookUpV0_2> {
+        Ok(v0_1::Host::company_by_name(self, name)?.map_err(lookup_error))
+    }
+}
+
+type LookUpV0_2 = Result<Option<v0_1::t::CompanyResult>, v0_2::LookupError>;
+
+fn lookup_error(error: v0_1::LookupError) -> v0_2::LookupError {
+    match error {
+        v0_1::LookupError::NotGranted => v0_2::LookupError::NotGranted,
     }
 }
 

@@ -1,42 +1,22 @@
 //! One plugin instance serving one operation of one tenant: the store, the calls, and the
 //! translation of everything that can go wrong into a typed [`PluginError`].
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use wasmtime::component::Instance;
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::component::{ComponentExportIndex, ComponentNamedList, Instance, Lift, Lower};
+use wasmtime::{Store, Trap};
 
 use super::bindings::{self, OutputSize, v0_1};
-use super::context::ContextInner;
 use super::error::{Budget, PluginError, PluginErrorKind};
-use super::host_api::{self, CallState, HostView, LookupFailed};
+use super::host_api::CallState;
 use super::log::{LogBuffer, LogLine};
+use super::rows::{FieldMapperGuest, RowSchema};
 use super::runtime::{Exports, Plugin};
-use super::wasi::{DeadlineWaits, PluginWasi, WaitPastDeadline, WasiState};
+use super::store::{MemoryLimiter, StoreState, classify, hostcall_fuel};
 use super::{Capability, ExtensionPoint, PluginContext};
-use crate::inert::inert;
-use crate::model::{
-    Company, FieldValue, Fields, LifecycleAction, Notification, Partner, ShareEvent,
-};
-
-/// What a field mapper decided about a row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RowOutcome {
-    /// Keep the row with these fields set (the rest unchanged; `Null` clears a field).
-    Keep(Fields),
-    /// Leave the row out, for this reason.
-    Skip(String),
-    /// Refuse the row.
-    Reject {
-        /// The field at fault.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-}
+use crate::model::{Company, Fields, LifecycleAction, Notification, Partner, ShareEvent};
 
 /// What the last call of an instance cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,182 +35,13 @@ pub struct CallStats {
 /// The number of companies passed to a criteria filter in one call.
 const FILTER_BATCH: usize = 1024;
 
-/// The most bytes the host copies out of a guest in one call or host-function call, for an
-/// output cap of `output` bytes: twice the cap, since the host's copy of a value is larger than
-/// its size as the output cap counts it, and 64 KiB more for small caps.
-fn hostcall_fuel(output: usize) -> usize {
-    output.saturating_mul(2).saturating_add(64 << 10)
-}
-
-/// What wasmtime says when a guest made the host copy more than its hostcall fuel allows.
-const HOSTCALL_FUEL_EXHAUSTED: &str =
-    "too much data is being copied between the host and the guest";
-
-/// The data of a store: everything host functions may touch while a plugin runs.
-pub(crate) struct StoreState {
-    context: Arc<ContextInner>,
-    plugin: Plugin,
-    memory: MemoryLimiter,
-    log: Arc<Mutex<LogBuffer>>,
-    /// What the current call did that the host reads afterwards.
-    call: CallState,
-    /// When the current call must end: host waits end here.
-    ends_at: Instant,
-    wasi: Option<WasiState>,
-}
-
-impl StoreState {
-    fn log_buffer(&self) -> MutexGuard<'_, LogBuffer> {
-        host_api::lock(&self.log)
-    }
-
-    /// The view the host interface is served on.
-    pub(crate) fn host_view(&mut self) -> HostView<'_> {
-        HostView {
-            context: &self.context,
-            manifest: self.plugin.manifest(),
-            log: &self.log,
-            call: &mut self.call,
-        }
-    }
-}
-
-impl wasmtime_wasi::WasiView for StoreState {
-    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-        let log = &self.log;
-        self.wasi.get_or_insert_with(|| WasiState::new(log)).view()
-    }
-}
-
-impl PluginWasi for StoreState {
-    fn waits(&mut self) -> DeadlineWaits<'_> {
-        let log = &self.log;
-        let ends_at = self.ends_at;
-        self.wasi
-            .get_or_insert_with(|| WasiState::new(log))
-            .waits(ends_at)
-    }
-}
-
-/// The bytes a table element counts for against the memory cap: the host keeps a pointer for
-/// each.
-const TABLE_ELEMENT_BYTES: usize = 8;
-
-/// Caps the memory of a whole instance, and remembers the peak.
-///
-/// A component may hold many core instances, each with linear memories and tables of its own:
-/// the cap bounds their sum, not each one. The limiter belongs to the store, and a store holds
-/// exactly one component instance.
-struct MemoryLimiter {
-    limit: usize,
-    /// Bytes held now, across every memory and table of the instance.
-    used: usize,
-    peak: usize,
-}
-
-/// A plugin tried to grow its memory past its cap.
-#[derive(Debug)]
-struct MemoryLimitHit;
-
-impl std::fmt::Display for MemoryLimitHit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("memory limit reached")
-    }
-}
-
-impl std::error::Error for MemoryLimitHit {}
-
-impl MemoryLimiter {
-    /// Accounts for one memory or table going from `current` to `desired` bytes.
-    fn grow(&mut self, current: usize, desired: usize) -> wasmtime::Result<bool> {
-        let used = self.used.saturating_sub(current).saturating_add(desired);
-        if used > self.limit {
-            // An error, not `Ok(false)`: a refused growth would surface as an opaque
-            // `unreachable` in the guest, while an error comes back to the host as itself.
-            return Err(MemoryLimitHit.into());
-        }
-        self.used = used;
-        self.peak = self.peak.max(used);
-        Ok(true)
-    }
-}
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        // Called for each memory as it is created (from 0 to its initial size) and as it grows.
-        self.grow(current, desired)
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.grow(
-            current.saturating_mul(TABLE_ELEMENT_BYTES),
-            desired.saturating_mul(TABLE_ELEMENT_BYTES),
-        )
-    }
-}
-
 /// A live store and instance.
-struct Live {
-    store: Store<StoreState>,
-    instance: Instance,
-    field_mapper: Option<v0_1::field_mapper::Guest>,
-    criteria_filter: Option<v0_1::criteria_filter::Guest>,
-    notifier: Option<v0_1::notifier::Guest>,
-    lifecycle: Option<v0_1::lifecycle::Guest>,
+pub(crate) struct Live {
+    pub(crate) store: Store<StoreState>,
+    pub(crate) instance: Instance,
+    pub(crate) field_mapper: Option<FieldMapperGuest>,
     /// Whether `begin` has been sent to this instance.
-    rows_begun: bool,
-}
-
-/// What a field mapper was told at the start of an import, and which of the caller's values it
-/// receives.
-struct RowSchema {
-    columns: Vec<String>,
-    fields: Vec<String>,
-    /// For each field the plugin receives, its index in the caller's rows.
-    picks: Vec<usize>,
-    /// The current row's text and cells, as the contract passes them. Kept from row to row so
-    /// that passing a row allocates nothing once the buffers have grown.
-    text: String,
-    cells: Vec<v0_1::t::Cell>,
-}
-
-impl RowSchema {
-    /// Lays out the picked values of a row as the contract passes them: all the text in one
-    /// string, and a cell per field. `None` if the text does not fit the contract's 32-bit
-    /// offsets.
-    fn fill(&mut self, values: &[FieldValue]) -> Option<()> {
-        use v0_1::t::Cell;
-        self.text.clear();
-        self.cells.clear();
-        for &i in &self.picks {
-            let cell = match values.get(i).unwrap_or(&FieldValue::Null) {
-                FieldValue::Null => Cell::Null,
-                FieldValue::Text(text) => {
-                    let offset = u32::try_from(self.text.len()).ok()?;
-                    let len = u32::try_from(text.len()).ok()?;
-                    offset.checked_add(len)?;
-                    self.text.push_str(text);
-                    Cell::Text(v0_1::t::Span { offset, len })
-                }
-                FieldValue::Integer(v) => Cell::Integer(*v),
-                FieldValue::Number(v) => Cell::Number(*v),
-                FieldValue::Boolean(v) => Cell::Boolean(*v),
-                FieldValue::Date(d) => Cell::Date(bindings::date_out(*d)),
-            };
-            self.cells.push(cell);
-        }
-        Some(())
-    }
+    pub(crate) rows_begun: bool,
 }
 
 /// An instance of a plugin serving one operation of one tenant.
@@ -239,18 +50,18 @@ impl RowSchema {
 /// [`PluginError`]. After a crash the instance is discarded and a fresh one serves the next call,
 /// so one bad row does not take the rest of an import down with it.
 pub struct PluginInstance {
-    plugin: Plugin,
+    pub(super) plugin: Plugin,
     context: PluginContext,
     log: Arc<Mutex<LogBuffer>>,
-    live: Option<Live>,
-    rows: Option<RowSchema>,
-    stats: CallStats,
+    pub(super) live: Option<Live>,
+    pub(super) rows: Option<RowSchema>,
+    pub(super) stats: CallStats,
     /// What the calls so far have used of the operation's budget.
     spent: Spent,
     /// The operation the calls serve, named in a spent budget's error.
-    operation: &'static str,
+    pub(super) operation: &'static str,
     /// The import's data row being mapped, named in a spent budget's error.
-    row: Option<u64>,
+    pub(super) row: Option<u64>,
 }
 
 /// What an instance's calls have used of their operation's budget.
@@ -365,11 +176,11 @@ impl PluginInstance {
         .expect("a plugin call never panics the host")
     }
 
-    fn error(&self, kind: PluginErrorKind) -> PluginError {
+    pub(super) fn error(&self, kind: PluginErrorKind) -> PluginError {
         PluginError::new(self.plugin.name(), kind)
     }
 
-    fn require(&self, point: ExtensionPoint) -> Result<(), PluginError> {
+    pub(super) fn require(&self, point: ExtensionPoint) -> Result<(), PluginError> {
         if self.plugin.manifest().implements(point) {
             Ok(())
         } else {
@@ -380,17 +191,13 @@ impl PluginInstance {
     }
 
     /// Makes sure a live instance exists, creating a fresh store and instance if needed.
-    fn live(&mut self) -> Result<&mut Live, PluginError> {
+    pub(super) fn live(&mut self) -> Result<&mut Live, PluginError> {
         if self.live.is_none() {
             let inner = self.plugin.inner();
             let state = StoreState {
                 context: self.context.shared(),
                 plugin: self.plugin.clone(),
-                memory: MemoryLimiter {
-                    limit: self.context.limits_value().memory_value(),
-                    used: 0,
-                    peak: 0,
-                },
+                memory: MemoryLimiter::new(self.context.limits_value().memory_value()),
                 log: self.log.clone(),
                 call: CallState::default(),
                 ends_at: Instant::now(),
@@ -416,9 +223,6 @@ impl PluginInstance {
                 store,
                 instance,
                 field_mapper: None,
-                criteria_filter: None,
-                notifier: None,
-                lifecycle: None,
                 rows_begun: false,
             });
         }
@@ -457,7 +261,7 @@ impl PluginInstance {
     }
 
     /// Runs one call into the guest under the context's limits.
-    fn call<R: OutputSize>(
+    pub(super) fn call<R: OutputSize>(
         &mut self,
         run: impl FnOnce(&mut Live) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
@@ -537,164 +341,32 @@ impl PluginInstance {
         }
     }
 
-    fn exports(&self) -> &Exports {
-        &self.plugin.inner().exports
+    /// The function of an extension interface the plugin exports, if it implements it.
+    fn export(
+        &self,
+        point: ExtensionPoint,
+        select: fn(&Exports) -> Option<ComponentExportIndex>,
+    ) -> Result<ComponentExportIndex, PluginError> {
+        self.require(point)?;
+        select(&self.plugin.inner().exports).ok_or_else(|| {
+            self.error(PluginErrorKind::NotImplemented {
+                extension_point: point.interface().to_owned(),
+            })
+        })
     }
 
     /// Type-checks the component's exports against the contract, in the live instance.
     pub(crate) fn check_exports(&mut self) -> Result<(), PluginError> {
         let points = self.plugin.manifest().extension_points.clone();
+        let contract = self.plugin.inner().exports.contract;
         let live = self.live()?;
-        super::contract::check_v0_1(&mut live.store, &live.instance, &points)
+        super::contract::check(contract, &mut live.store, &live.instance, &points)
             .map_err(|reason| self.error(PluginErrorKind::IncompatibleComponent { reason }))
     }
 
     pub(crate) fn describe(&mut self) -> Result<v0_1::t::PluginInfo, PluginError> {
-        let Exports::V0_1 { metadata, .. } = self.exports();
-        let indices = metadata.clone();
-        self.call(|live| {
-            let guest = indices.load(&mut live.store, &live.instance)?;
-            guest.call_describe(&mut live.store)
-        })
-    }
-
-    /// Starts an import for a field mapper: the file's columns and the fields each row carries,
-    /// in the order [`map_row`](Self::map_row) will pass their values.
-    ///
-    /// The plugin receives only the fields it declared it reads, and the columns only if it
-    /// declared it reads the source.
-    pub fn begin_rows(&mut self, columns: &[String], fields: &[String]) -> Result<(), PluginError> {
-        self.require(ExtensionPoint::FieldMapper)?;
-        self.operation = "import";
-        self.row = None;
-        let manifest = self.plugin.manifest();
-        let picks: Vec<usize> = (0..fields.len())
-            .filter(|&i| manifest.reads_field(&fields[i]))
-            .collect();
-        self.rows = Some(RowSchema {
-            columns: if manifest.reads_source {
-                columns.to_vec()
-            } else {
-                Vec::new()
-            },
-            fields: picks.iter().map(|&i| fields[i].clone()).collect(),
-            picks,
-            text: String::new(),
-            cells: Vec::new(),
-        });
-        if let Some(live) = &mut self.live {
-            live.rows_begun = false;
-        }
-        self.send_begin()
-    }
-
-    fn field_mapper(&mut self) -> Result<v0_1::field_mapper::Guest, PluginError> {
-        self.guest(
-            ExtensionPoint::FieldMapper,
-            |Exports::V0_1 { field_mapper, .. }| field_mapper.as_ref().map(|i| i as _),
-            |live| &mut live.field_mapper,
-        )
-    }
-
-    /// Sends `begin` to the live instance if it has not had it yet.
-    fn send_begin(&mut self) -> Result<(), PluginError> {
-        let guest = self.field_mapper()?;
-        if self.live.as_ref().is_some_and(|live| live.rows_begun) {
-            return Ok(());
-        }
-        let Some(rows) = self.rows.take() else {
-            return Err(self.error(PluginErrorKind::Host {
-                reason: "map_row was called before begin_rows".into(),
-            }));
-        };
-        let result = self.call(|live| {
-            let columns: Vec<&str> = rows.columns.iter().map(String::as_str).collect();
-            let fields: Vec<&str> = rows.fields.iter().map(String::as_str).collect();
-            guest.call_begin(&mut live.store, &columns, &fields)?;
-            live.rows_begun = true;
-            Ok(Vec::<bool>::new())
-        });
-        self.rows = Some(rows);
-        result.map(drop)
-    }
-
-    /// Maps one row: `source` holds the row's values by column, `values` its mapped values by
-    /// field, in the order given to [`begin_rows`](Self::begin_rows).
-    pub fn map_row(
-        &mut self,
-        number: u64,
-        source: &[String],
-        values: &[FieldValue],
-    ) -> Result<RowOutcome, PluginError> {
-        self.operation = "import";
-        self.row = Some(number);
-        self.send_begin()?;
-        let guest = self.field_mapper()?;
-        let mut rows = self.rows.take().expect("begun above");
-        if rows.fill(values).is_none() {
-            self.rows = Some(rows);
-            return Err(self.error(PluginErrorKind::Host {
-                reason: "the row's text is over 4 GiB".into(),
-            }));
-        }
-        let result = self.call(|live| {
-            let source: Vec<&str> = if rows.columns.is_empty() {
-                Vec::new()
-            } else {
-                source.iter().map(String::as_str).collect()
-            };
-            let row = v0_1::field_mapper::Row {
-                number,
-                source: &source,
-                text: &rows.text,
-                values: &rows.cells,
-            };
-            guest.call_map_row(&mut live.store, row)
-        });
-        use v0_1::field_mapper::RowOutcome as Wit;
-        let outcome = match result {
-            Ok(Wit::Keep(changes)) => bindings::changes(changes, &rows.fields)
-                .map(RowOutcome::Keep)
-                .map_err(|reason| self.error(PluginErrorKind::InvalidOutput { reason })),
-            // The plugin's words reach import reports and terminals: keep them inert.
-            Ok(Wit::Skip(reason)) => Ok(RowOutcome::Skip(inert(&reason).into_owned())),
-            Ok(Wit::Reject(error)) => Ok(RowOutcome::Reject {
-                field: inert(&error.field).into_owned(),
-                message: inert(&error.message).into_owned(),
-            }),
-            Err(error) => Err(error),
-        };
-        self.rows = Some(rows);
-        outcome
-    }
-
-    /// The bindings of one extension interface in the live instance, loaded on first use.
-    fn guest<G: Clone>(
-        &mut self,
-        point: ExtensionPoint,
-        select: impl FnOnce(&Exports) -> Option<&dyn LoadGuest<G>>,
-        slot: fn(&mut Live) -> &mut Option<G>,
-    ) -> Result<G, PluginError> {
-        self.require(point)?;
-        let plugin = self.plugin.clone();
-        let Some(indices) = select(&plugin.inner().exports) else {
-            return Err(self.error(PluginErrorKind::NotImplemented {
-                extension_point: point.interface().to_owned(),
-            }));
-        };
-        let live = self.live()?;
-        if let Some(guest) = slot(live) {
-            return Ok(guest.clone());
-        }
-        match indices.load_guest(&mut live.store, &live.instance) {
-            Ok(guest) => {
-                *slot(live) = Some(guest.clone());
-                Ok(guest)
-            }
-            Err(e) => Err(self.error(PluginErrorKind::IncompatibleComponent {
-                reason: format!("{e:#}"),
-            })),
-        }
+        let describe = self.plugin.inner().exports.describe;
+        self.call(|live| typed_call::<(), (v0_1::t::PluginInfo,)>(live, describe, ()).map(|r| r.0))
     }
 
     /// Asks a criteria filter which of the candidates match, with the filter's arguments.
@@ -706,13 +378,7 @@ impl PluginInstance {
     ) -> Result<Vec<bool>, PluginError> {
         self.operation = "selection";
         self.row = None;
-        let guest = self.guest(
-            ExtensionPoint::CriteriaFilter,
-            |Exports::V0_1 {
-                 criteria_filter, ..
-             }| criteria_filter.as_ref().map(|i| i as _),
-            |live| &mut live.criteria_filter,
-        )?;
+        let matches = self.export(ExtensionPoint::CriteriaFilter, |e| e.matches)?;
         let manifest = self.plugin.manifest().clone();
         let arguments = bindings::field_params(arguments);
         let mut answers = Vec::with_capacity(candidates.len());
@@ -734,7 +400,12 @@ impl PluginInstance {
                 .map(|(company, fields)| bindings::company_param(company, fields))
                 .collect();
             let batch_answers = self.call_reporting(|live| {
-                guest.call_matches(&mut live.store, &arguments, &companies)
+                typed_call::<_, (Result<Vec<bool>, v0_1::t::PluginError>,)>(
+                    live,
+                    matches,
+                    (&arguments[..], &companies[..]),
+                )
+                .map(|r| r.0)
             })?;
             if batch_answers.len() != batch.len() {
                 return Err(self.error(PluginErrorKind::InvalidOutput {
@@ -758,11 +429,7 @@ impl PluginInstance {
     ) -> Result<Vec<Notification>, PluginError> {
         self.operation = "share";
         self.row = None;
-        let guest = self.guest(
-            ExtensionPoint::Notifier,
-            |Exports::V0_1 { notifier, .. }| notifier.as_ref().map(|i| i as _),
-            |live| &mut live.notifier,
-        )?;
+        let on_plan_shared = self.export(ExtensionPoint::Notifier, |e| e.on_plan_shared)?;
         let recipients: Vec<_> = event.recipients.iter().map(bindings::recipient).collect();
         let objectives: Vec<_> = event
             .visible_objectives
@@ -785,7 +452,12 @@ impl PluginInstance {
             link_expires_at: event.link_expires_at.as_deref(),
         };
         let notifications = self.call_reporting(|live| {
-            guest.call_on_plan_shared(&mut live.store, wit_event, &planned)
+            typed_call::<_, (Result<Vec<v0_1::t::NotificationResult>, v0_1::t::PluginError>,)>(
+                live,
+                on_plan_shared,
+                (wit_event, &planned[..]),
+            )
+            .map(|r| r.0)
         })?;
         Ok(notifications
             .into_iter()
@@ -800,11 +472,8 @@ impl PluginInstance {
     ) -> Result<Vec<LifecycleAction>, PluginError> {
         self.operation = "partner creation";
         self.row = None;
-        let guest = self.guest(
-            ExtensionPoint::Lifecycle,
-            |Exports::V0_1 { lifecycle, .. }| lifecycle.as_ref().map(|i| i as _),
-            |live| &mut live.lifecycle,
-        )?;
+        let on_partner_created =
+            self.export(ExtensionPoint::Lifecycle, |e| e.on_partner_created)?;
         let manifest = self.plugin.manifest();
         let fields = bindings::field_params(
             partner
@@ -817,8 +486,14 @@ impl PluginInstance {
             company: bindings::company_param(&partner.company, &fields),
             scope: bindings::access_scope(partner.scope),
         };
-        let actions = self
-            .call_reporting(|live| guest.call_on_partner_created(&mut live.store, wit_partner))?;
+        let actions = self.call_reporting(|live| {
+            typed_call::<_, (Result<Vec<v0_1::t::LifecycleAction>, v0_1::t::PluginError>,)>(
+                live,
+                on_partner_created,
+                (wit_partner,),
+            )
+            .map(|r| r.0)
+        })?;
         actions
             .into_iter()
             .map(bindings::lifecycle_action)
@@ -827,107 +502,18 @@ impl PluginInstance {
     }
 }
 
-/// The generated `GuestIndices` of each extension interface, behind one face.
-trait LoadGuest<G> {
-    fn load_guest(&self, store: &mut Store<StoreState>, instance: &Instance)
-    -> wasmtime::Result<G>;
-}
-
-macro_rules! load_guest {
-    ($($module:ident),*) => {$(
-        impl LoadGuest<v0_1::$module::Guest> for v0_1::$module::GuestIndices {
-            fn load_guest(
-                &self,
-                store: &mut Store<StoreState>,
-                instance: &Instance,
-            ) -> wasmtime::Result<v0_1::$module::Guest> {
-                self.load(store, instance)
-            }
-        }
-    )*};
-}
-
-load_guest!(field_mapper, criteria_filter, notifier, lifecycle);
-
-/// Turns whatever a failed call returned into the typed error it stands for.
-fn classify(
-    error: &wasmtime::Error,
-    store: &Store<StoreState>,
-    limits: &super::Limits,
-) -> PluginErrorKind {
-    let state = store.data();
-    if let Some(capability) = state.call.denied {
-        return PluginErrorKind::CapabilityNotGranted {
-            capability: capability.name().to_owned(),
-        };
-    }
-    if error.downcast_ref::<WaitPastDeadline>().is_some() {
-        return PluginErrorKind::DeadlineExceeded {
-            deadline: limits.deadline_value(),
-        };
-    }
-    if error.downcast_ref::<MemoryLimitHit>().is_some() {
-        return PluginErrorKind::MemoryLimit {
-            limit: limits.memory_value(),
-        };
-    }
-    if let Some(failure) = error.downcast_ref::<LookupFailed>() {
-        return PluginErrorKind::Host {
-            reason: failure.to_string(),
-        };
-    }
-    let panic = || {
-        state
-            .call
-            .fatal
-            .clone()
-            .or_else(|| state.log_buffer().printed_panic())
-    };
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => PluginErrorKind::FuelExhausted {
-            budget: limits.fuel_value(),
-        },
-        Some(Trap::Interrupt) => PluginErrorKind::DeadlineExceeded {
-            deadline: limits.deadline_value(),
-        },
-        Some(Trap::StackOverflow) => PluginErrorKind::Trap {
-            reason: "stack overflow: the plugin recursed too deeply".into(),
-            panic: None,
-        },
-        Some(trap) => PluginErrorKind::Trap {
-            reason: trap.to_string(),
-            panic: panic(),
-        },
-        None => match error.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            Some(exit) => PluginErrorKind::Trap {
-                reason: format!("the plugin called exit({})", exit.0),
-                panic: panic(),
-            },
-            // The guest holds more resource handles than a store allows (100,000 live), for
-            // example pollables it never dropped: its fault, not a fault of its output.
-            None if error
-                .downcast_ref::<wasmtime::component::ResourceTableError>()
-                .is_some()
-                || format!("{error:#}").contains("cannot allocate another handle") =>
-            {
-                PluginErrorKind::Trap {
-                    reason: format!("it ran out of resource handles: {error:#}"),
-                    panic: panic(),
-                }
-            }
-            // The output (or a host function's argument) was more than the host copies for
-            // this output cap: the type of this wasmtime error is private, its message is not.
-            None if format!("{error:#}").contains(HOSTCALL_FUEL_EXHAUSTED) => {
-                PluginErrorKind::OutputTooLarge {
-                    size: hostcall_fuel(limits.output_value()),
-                    limit: limits.output_value(),
-                }
-            }
-            // Lifting what the plugin returned failed: a bad pointer, invalid UTF-8, an unknown
-            // case.
-            None => PluginErrorKind::InvalidOutput {
-                reason: format!("{error:#}"),
-            },
-        },
-    }
+/// Calls the export at `index` as a function from `P` to `R`. The types are checked at each
+/// call, which costs little next to a hook called once or a few times per operation (the field
+/// mapper, called per row, uses bindings checked once).
+fn typed_call<P, R>(live: &mut Live, index: ComponentExportIndex, params: P) -> wasmtime::Result<R>
+where
+    P: ComponentNamedList + Lower,
+    R: ComponentNamedList + Lift,
+{
+    let func = live
+        .instance
+        .get_func(&mut live.store, index)
+        .ok_or_else(|| wasmtime::format_err!("the export is not a function"))?;
+    func.typed::<P, R>(&live.store)?
+        .call(&mut live.store, params)
 }

@@ -19,8 +19,10 @@ mod limits;
 mod log;
 mod manifest;
 mod registry;
+mod rows;
 pub(crate) mod runlog;
 mod runtime;
+mod store;
 mod validate;
 mod wasi;
 
@@ -31,7 +33,7 @@ pub use enablement::{
 #[cfg(feature = "cli")]
 pub use error::grouped;
 pub use error::{Budget, PluginError, PluginErrorKind};
-pub use instance::{CallStats, PluginInstance, RowOutcome};
+pub use instance::{CallStats, PluginInstance};
 pub use limits::Limits;
 pub use log::{LogLevel, LogLine};
 pub use manifest::{
@@ -39,6 +41,7 @@ pub use manifest::{
 };
 pub(crate) use registry::LoadedPlugins;
 pub use registry::{InstallOutcome, Installed, InstalledPlugin};
+pub use rows::{BatchRow, RowAction, RowOutcome};
 pub use runlog::{KEPT_FAILURES, RecordedFailure, RunStats};
 pub use runtime::{Plugin, PluginRuntime, RuntimeConfig};
 

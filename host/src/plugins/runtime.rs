@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::{self, v0_1};
 use super::cache::CompileCache;
 use super::error::{PluginError, PluginErrorKind};
-use super::instance::{PluginInstance, StoreState};
+use super::instance::PluginInstance;
 use super::manifest::{self, Manifest};
+use super::store::StoreState;
 use super::{Limits, PluginContext, validate};
 use crate::error::{Error, ErrorKind};
 
@@ -261,7 +262,9 @@ impl PluginRuntime {
             .linker
             .instantiate_pre(&component)
             .map_err(incompatible)?;
-        let exports = Exports::new(&pre, &shape.extension_points).map_err(incompatible)?;
+        let contract = Contract::of(shape.version);
+        let exports =
+            Exports::new(&pre, contract, &shape.extension_points).map_err(incompatible)?;
 
         let provisional = Manifest {
             name: label.to_owned(),
@@ -352,40 +355,99 @@ pub(crate) struct PluginInner {
     pub(crate) exports: Exports,
 }
 
-/// Where each export of a contract version lives in a component, looked up once at load time.
-pub(crate) enum Exports {
-    V0_1 {
-        metadata: v0_1::metadata::GuestIndices,
-        field_mapper: Option<v0_1::field_mapper::GuestIndices>,
-        criteria_filter: Option<v0_1::criteria_filter::GuestIndices>,
-        notifier: Option<v0_1::notifier::GuestIndices>,
-        lifecycle: Option<v0_1::lifecycle::GuestIndices>,
-    },
+/// A contract version the host serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Contract {
+    /// `cs:plugin@0.1.0`: a field mapper maps one row per call.
+    V0_1,
+    /// `cs:plugin@0.2.0`: a field mapper maps a batch of rows per call.
+    V0_2,
+}
+
+impl Contract {
+    /// The version a component speaks, as [`validate`] read it from its exports.
+    fn of(version: &str) -> Contract {
+        match version {
+            "0.2.0" => Contract::V0_2,
+            _ => Contract::V0_1,
+        }
+    }
+
+    /// The version, such as `0.1.0`.
+    pub(crate) fn version(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "0.1.0",
+            Contract::V0_2 => "0.2.0",
+        }
+    }
+}
+
+/// Where each export of the component lives, looked up once at load time. Only the field
+/// mapper's interface differs between the contract versions; the other hooks' functions have the
+/// same types in both.
+pub(crate) struct Exports {
+    pub(crate) contract: Contract,
+    pub(crate) describe: ComponentExportIndex,
+    pub(crate) field_mapper: Option<FieldMapperIndices>,
+    pub(crate) matches: Option<ComponentExportIndex>,
+    pub(crate) on_plan_shared: Option<ComponentExportIndex>,
+    pub(crate) on_partner_created: Option<ComponentExportIndex>,
+}
+
+/// The field mapper's exports, by contract version.
+pub(crate) enum FieldMapperIndices {
+    V0_1(v0_1::field_mapper::GuestIndices),
+    V0_2(bindings::v0_2::field_mapper::GuestIndices),
 }
 
 impl Exports {
     fn new(
         pre: &InstancePre<StoreState>,
+        contract: Contract,
         points: &[super::ExtensionPoint],
     ) -> wasmtime::Result<Exports> {
         use super::ExtensionPoint as P;
         let has = |point| points.contains(&point);
-        Ok(Exports::V0_1 {
-            metadata: v0_1::metadata::GuestIndices::new(pre)?,
-            field_mapper: has(P::FieldMapper)
-                .then(|| v0_1::field_mapper::GuestIndices::new(pre))
-                .transpose()?,
-            criteria_filter: has(P::CriteriaFilter)
-                .then(|| v0_1::criteria_filter::GuestIndices::new(pre))
-                .transpose()?,
-            notifier: has(P::Notifier)
-                .then(|| v0_1::notifier::GuestIndices::new(pre))
-                .transpose()?,
-            lifecycle: has(P::Lifecycle)
-                .then(|| v0_1::lifecycle::GuestIndices::new(pre))
-                .transpose()?,
+        let func = |point: P, name: &str| -> wasmtime::Result<Option<ComponentExportIndex>> {
+            if !has(point) {
+                return Ok(None);
+            }
+            func_index(pre, contract, point.interface(), name).map(Some)
+        };
+        Ok(Exports {
+            contract,
+            describe: func_index(pre, contract, "metadata", "describe")?,
+            field_mapper: match (has(P::FieldMapper), contract) {
+                (false, _) => None,
+                (true, Contract::V0_1) => Some(FieldMapperIndices::V0_1(
+                    v0_1::field_mapper::GuestIndices::new(pre)?,
+                )),
+                (true, Contract::V0_2) => Some(FieldMapperIndices::V0_2(
+                    bindings::v0_2::field_mapper::GuestIndices::new(pre)?,
+                )),
+            },
+            matches: func(P::CriteriaFilter, "matches")?,
+            on_plan_shared: func(P::Notifier, "on-plan-shared")?,
+            on_partner_created: func(P::Lifecycle, "on-partner-created")?,
         })
     }
+}
+
+/// The index of the function `name` of the contract's interface `interface`.
+fn func_index(
+    pre: &InstancePre<StoreState>,
+    contract: Contract,
+    interface: &str,
+    name: &str,
+) -> wasmtime::Result<ComponentExportIndex> {
+    let component = pre.component();
+    let full = format!("cs:plugin/{interface}@{}", contract.version());
+    let parent = component
+        .get_export_index(None, &full)
+        .ok_or_else(|| wasmtime::format_err!("the component does not export `{full}`"))?;
+    component
+        .get_export_index(Some(&parent), name)
+        .ok_or_else(|| wasmtime::format_err!("its export `{full}` has no function `{name}`"))
 }
 
 impl std::fmt::Debug for Plugin {

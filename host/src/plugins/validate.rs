@@ -6,7 +6,7 @@ use super::ExtensionPoint;
 use super::error::PluginErrorKind;
 
 /// The contract versions this host serves, newest first.
-pub(crate) const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+pub(crate) const SUPPORTED_VERSIONS: &[&str] = &["0.2.0", "0.1.0"];
 
 /// The WASI 0.2 interfaces a plugin may import. The host serves them deny-by-default: nothing
 /// preopened, no environment, no arguments; stdout and stderr go to the plugin's log. Guest
@@ -178,7 +178,7 @@ fn contract_version(exports: &[String]) -> Result<&'static str, PluginErrorKind>
                  call `cs_plugin_sdk::export!(MyPlugin: FieldMapper)` once in the crate (naming \
                  the extension points it implements); in JavaScript, export `metadata` \
                  (`export const metadata = defineMetadata({{..}})`)",
-                SUPPORTED_VERSIONS[0]
+                SUPPORTED_VERSIONS.join("` or `cs:plugin/metadata@")
             ),
         });
     };

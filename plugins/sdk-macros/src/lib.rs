@@ -6,12 +6,20 @@
 
 use proc_macro::{TokenStream, TokenTree};
 
-/// The contract the SDK targets.
+/// The contract the SDK targets: 0.1.0, or 0.2.0 with the `contract-v0-2` feature.
+#[cfg(not(feature = "contract-v0-2"))]
 const CONTRACT: &str = "0.1.0";
+/// The contract the SDK targets: 0.1.0, or 0.2.0 with the `contract-v0-2` feature.
+#[cfg(feature = "contract-v0-2")]
+const CONTRACT: &str = "0.2.0";
 
 /// The WIT package of that contract, vendored in this crate so that it builds wherever it is
 /// unpacked (a test in the repository keeps it identical to the repository's `wit/`).
+#[cfg(not(feature = "contract-v0-2"))]
 const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/wit/v0.1.0");
+/// The WIT package of that contract (see above).
+#[cfg(feature = "contract-v0-2")]
+const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/wit/v0.2.0");
 
 /// An extension point: the SDK trait that implements it and its contract interface.
 struct Extension {
@@ -164,12 +172,13 @@ __cs_plugin_bindings::export!(__CsPluginExport with_types_in __cs_plugin_binding
     )
 }
 
+#[cfg(not(feature = "contract-v0-2"))]
 fn field_mapper_glue(plugin: &str) -> String {
     format!(
         r#"
 impl __cs_plugin_bindings::exports::cs::plugin::field_mapper::Guest for __CsPluginExport {{
     fn begin(columns: ::std::vec::Vec<::std::string::String>, fields: ::std::vec::Vec<::std::string::String>) {{
-        ::cs_plugin_sdk::__private::begin(columns, fields)
+        ::cs_plugin_sdk::__private::begin(::std::option::Option::None, columns, fields)
     }}
 
     fn map_row(
@@ -182,6 +191,61 @@ impl __cs_plugin_bindings::exports::cs::plugin::field_mapper::Guest for __CsPlug
             ::cs_plugin_sdk::__private::RowOutcome::Reject {{ field, message }} => {{
                 wit::RowOutcome::Reject(wit::RowError {{ field, message }})
             }}
+        }}
+    }}
+}}
+"#
+    )
+}
+
+#[cfg(feature = "contract-v0-2")]
+fn field_mapper_glue(plugin: &str) -> String {
+    format!(
+        r#"
+impl __cs_plugin_bindings::exports::cs::plugin::field_mapper::Guest for __CsPluginExport {{
+    fn begin(
+        object: ::std::option::Option<__cs_plugin_bindings::exports::cs::plugin::field_mapper::RecordKind>,
+        columns: ::std::vec::Vec<::std::string::String>,
+        fields: ::std::vec::Vec<::std::string::String>,
+    ) {{
+        use __cs_plugin_bindings::exports::cs::plugin::field_mapper as wit;
+        let object = object.map(|object| match object {{
+            wit::RecordKind::Company => "company",
+            wit::RecordKind::Partner => "partner",
+            wit::RecordKind::Relationship => "relationship",
+        }});
+        ::cs_plugin_sdk::__private::begin(object, columns, fields)
+    }}
+
+    fn map_rows(
+        rows: __cs_plugin_bindings::exports::cs::plugin::field_mapper::Rows,
+    ) -> __cs_plugin_bindings::exports::cs::plugin::field_mapper::Mapped {{
+        use __cs_plugin_bindings::exports::cs::plugin::field_mapper as wit;
+        use ::cs_plugin_sdk::__private::RowOutcome;
+        let mapped = ::cs_plugin_sdk::__private::map_rows::<{plugin}>(rows.text, rows.numbers, rows.cells, rows.source);
+        wit::Mapped {{
+            outcomes: mapped
+                .outcomes
+                .into_iter()
+                .map(|outcome| match outcome {{
+                    RowOutcome::Keep(()) => wit::RowOutcome::Keep,
+                    RowOutcome::Skip(reason) => wit::RowOutcome::Skip(reason),
+                    RowOutcome::Reject {{ field, message }} => {{
+                        wit::RowOutcome::Reject(wit::RowError {{ field, message }})
+                    }}
+                }})
+                .collect(),
+            text: mapped.text,
+            changed: mapped
+                .changed
+                .into_iter()
+                .map(|(row, index, value)| wit::CellChange {{ row, index, value }})
+                .collect(),
+            added: mapped
+                .added
+                .into_iter()
+                .map(|(row, field)| wit::AddedField {{ row, field }})
+                .collect(),
         }}
     }}
 }}

@@ -1,13 +1,14 @@
 //! The field mapper's row: read fields, change them, and the host gets only the changes.
 //!
-//! A row arrives as one string holding all its text and one cell per field pointing into it
-//! (see `cell` in the contract), so reading a field copies nothing. Changes are kept apart and
-//! sent back by field position.
+//! Rows arrive as one string holding all their text and one cell per field pointing into it
+//! (see `cell` in the contract), so reading a field copies nothing. The fields' names come once,
+//! in `begin`, where the SDK turns each into a small key: a look-up by name then compares a few
+//! integers rather than strings. Changes are kept apart and sent back by field position.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::{Cell, Change, Changes, Date, Field, FieldMapper, FieldValue};
+use crate::{Cell, Date, Field, FieldMapper, FieldValue};
 
 /// Why a row does not go in.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,16 +117,42 @@ impl<'a> From<&'a FieldValue> for Value<'a> {
     }
 }
 
+/// A new value for one of the fields a row carries, by position.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Change {
+    pub(crate) index: u32,
+    pub(crate) value: FieldValue,
+}
+
+/// Where a row's source values are.
+#[derive(Debug)]
+enum Source {
+    /// One string per column (`cs:plugin@0.1.0`).
+    #[cfg_attr(feature = "contract-v0-2", allow(dead_code))]
+    Owned(Vec<String>),
+    /// Spans of the batch's text, row after row (`cs:plugin@0.2.0`).
+    #[cfg_attr(not(feature = "contract-v0-2"), allow(dead_code))]
+    Spans(Vec<crate::Span>),
+}
+
 /// One row of an import, after the admin's column mapping.
+///
+/// Read and set fields by name ([`get`](Row::get), [`text`](Row::text), [`set`](Row::set)); a
+/// plugin that goes through the fields in order can use their positions instead
+/// ([`position`](Row::position), [`get_at`](Row::get_at), [`set_at`](Row::set_at)).
 #[derive(Debug)]
 pub struct Row {
     number: u64,
     schema: Rc<Schema>,
-    source: Vec<String>,
-    /// The text of the row's text values; the cells point into it.
+    /// The text of the batch the row is in: the cells' and the source's spans point into it.
     text: String,
+    /// The cells of the batch: this row's are `cells[base..base + fields]`.
     cells: Vec<Cell>,
-    /// New values of the fields the row carries, by position.
+    base: usize,
+    source: Source,
+    /// The row's position in its batch.
+    at: usize,
+    /// New values of the fields the row carries.
     changed: Vec<Change>,
     /// Fields the row did not carry.
     added: Vec<Field>,
@@ -137,6 +164,43 @@ pub struct Row {
 struct Schema {
     columns: Vec<String>,
     fields: Rc<[String]>,
+    /// A key of each field's name (see [`name_key`]), in the fields' order.
+    keys: Vec<u64>,
+    /// What the rows are for (`company`, `partner` or `relationship`), when the host says.
+    object: Option<&'static str>,
+}
+
+impl Schema {
+    fn new(object: Option<&'static str>, columns: Vec<String>, fields: Vec<String>) -> Schema {
+        Schema {
+            keys: fields.iter().map(|f| name_key(f)).collect(),
+            columns,
+            fields: fields.into(),
+            object,
+        }
+    }
+
+    /// The position of a field, by name.
+    fn position(&self, field: &str) -> Option<usize> {
+        let key = name_key(field);
+        // The key holds the length and the first seven bytes: for a short name, equal keys are
+        // equal names; a longer one compares its remaining bytes only.
+        self.keys.iter().enumerate().find_map(|(i, &k)| {
+            (k == key
+                && (field.len() <= 7 || self.fields[i].as_bytes()[7..] == field.as_bytes()[7..]))
+                .then_some(i)
+        })
+    }
+}
+
+/// A name's length (up to 255) and its first seven bytes, packed in an integer.
+fn name_key(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let mut key = bytes.len().min(255) as u64;
+    for (i, &byte) in bytes.iter().take(7).enumerate() {
+        key |= u64::from(byte) << (8 * (i + 1));
+    }
+    key
 }
 
 thread_local! {
@@ -150,42 +214,56 @@ impl Row {
         self.number
     }
 
-    fn index(&self, field: &str) -> Option<usize> {
-        // Most names differ in length or first byte: checking those first skips the call to
-        // `memcmp`, which in WebAssembly is a byte-by-byte loop.
-        let first = field.as_bytes().first();
-        self.schema
-            .fields
-            .iter()
-            .position(|f| f.len() == field.len() && f.as_bytes().first() == first && f == field)
+    /// What the import's rows are for: `company`, `partner` or `relationship`, when the host says
+    /// (contract 0.2.0 says in `begin`; 0.1.0 passes it as the `cs.import.object`
+    /// configuration key).
+    pub fn object(&self) -> Option<&'static str> {
+        self.schema.object
+    }
+
+    /// A field's position among the fields the row carries (those of
+    /// [`field_names`](Row::field_names)), or `None` if it does not carry the field. The same
+    /// for every row of an import.
+    pub fn position(&self, field: &str) -> Option<usize> {
+        self.schema.position(field)
     }
 
     /// A field's value; `None` if the row does not carry the field.
     pub fn get(&self, field: &str) -> Option<Value<'_>> {
-        let Some(i) = self.index(field) else {
-            return self
+        match self.position(field) {
+            Some(i) => self.get_at(i),
+            None => self
                 .added
                 .iter()
                 .find(|f| f.name == field)
-                .map(|f| Value::from(&f.value));
-        };
+                .map(|f| Value::from(&f.value)),
+        }
+    }
+
+    /// The value of the field at position `i` (see [`position`](Row::position)); `None` past
+    /// the last field.
+    pub fn get_at(&self, i: usize) -> Option<Value<'_>> {
         if let Some(change) = self.changed.iter().find(|c| c.index as usize == i) {
             return Some(Value::from(&change.value));
         }
-        Some(match *self.cells.get(i)? {
+        if i >= self.schema.fields.len() {
+            return None;
+        }
+        Some(match *self.cells.get(self.base + i)? {
             Cell::Null => Value::Null,
-            Cell::Text(span) => {
-                let start = span.offset as usize;
-                // The host always sends a span within the text; anything else reads as no value.
-                self.text
-                    .get(start..start + span.len as usize)
-                    .map_or(Value::Null, Value::Text)
-            }
+            Cell::Text(span) => self.span(span).map_or(Value::Null, Value::Text),
             Cell::Integer(value) => Value::Integer(value),
             Cell::Number(value) => Value::Number(value),
             Cell::Boolean(value) => Value::Boolean(value),
             Cell::Date(date) => Value::Date(date),
         })
+    }
+
+    /// A span of the batch's text. The host always sends spans within the text; anything else
+    /// reads as no value.
+    fn span(&self, span: crate::Span) -> Option<&str> {
+        let start = span.offset as usize;
+        self.text.get(start..start.checked_add(span.len as usize)?)
     }
 
     /// A text field's value.
@@ -196,20 +274,8 @@ impl Row {
     /// Sets a field. Only fields that change are sent back to the host.
     pub fn set(&mut self, field: &str, value: impl Into<FieldValue>) {
         let value = value.into();
-        match self.index(field) {
-            Some(i) => {
-                if self.get(field) == Some(Value::from(&value)) {
-                    return;
-                }
-                match self.changed.iter_mut().find(|c| c.index as usize == i) {
-                    Some(change) => change.value = value,
-                    None => self.changed.push(Change {
-                        // `begin` cannot name more than `u32::MAX` fields.
-                        index: i as u32,
-                        value,
-                    }),
-                }
-            }
+        match self.position(field) {
+            Some(i) => self.set_at(i, value),
             None => match self.added.iter_mut().find(|f| f.name == field) {
                 Some(existing) => existing.value = value,
                 None => self.added.push(Field {
@@ -220,10 +286,33 @@ impl Row {
         }
     }
 
+    /// Sets the field at position `i` (see [`position`](Row::position)). Does nothing past the
+    /// last field.
+    pub fn set_at(&mut self, i: usize, value: impl Into<FieldValue>) {
+        let value = value.into();
+        if i >= self.schema.fields.len() || self.get_at(i) == Some(Value::from(&value)) {
+            return;
+        }
+        match self.changed.iter_mut().find(|c| c.index as usize == i) {
+            Some(change) => change.value = value,
+            None => self.changed.push(Change {
+                // `begin` cannot name more than `u32::MAX` fields.
+                index: i as u32,
+                value,
+            }),
+        }
+    }
+
     /// A source column's value, if the plugin declared `reads_source`.
     pub fn source(&self, column: &str) -> Option<&str> {
         let i = self.schema.columns.iter().position(|c| c == column)?;
-        self.source.get(i).map(String::as_str)
+        match &self.source {
+            Source::Owned(values) => values.get(i).map(String::as_str),
+            Source::Spans(spans) => {
+                let span = *spans.get(self.at * self.schema.columns.len() + i)?;
+                self.span(span)
+            }
+        }
     }
 
     /// The names of the fields the row carries, in order. Cheap: the names are shared, not
@@ -232,51 +321,146 @@ impl Row {
     pub fn field_names(&self) -> Rc<[String]> {
         self.schema.fields.clone()
     }
-
-    fn into_changes(self) -> Changes {
-        Changes {
-            changed: self.changed,
-            added: self.added,
-        }
-    }
 }
 
+/// What a plugin decided about one row.
 #[doc(hidden)]
-pub enum RowOutcome {
-    Keep(Changes),
+pub enum RowOutcome<K> {
+    Keep(K),
     Skip(String),
     Reject { field: String, message: String },
 }
 
+fn outcome<K>(result: Result<(), Refusal>, keep: impl FnOnce() -> K) -> RowOutcome<K> {
+    match result {
+        Ok(()) => RowOutcome::Keep(keep()),
+        Err(Refusal::Skip(reason)) => RowOutcome::Skip(reason),
+        Err(Refusal::Reject { field, message }) => RowOutcome::Reject { field, message },
+    }
+}
+
 #[doc(hidden)]
-pub fn begin(columns: Vec<String>, fields: Vec<String>) {
+pub fn begin(object: Option<&'static str>, columns: Vec<String>, fields: Vec<String>) {
     crate::__private::panic_hook();
-    let schema = Schema {
-        columns,
-        fields: fields.into(),
-    };
+    let schema = Schema::new(object, columns, fields);
     SCHEMA.with_borrow_mut(|current| *current = Rc::new(schema));
 }
 
+/// `map-row` of `cs:plugin@0.1.0`: one row.
+#[cfg(not(feature = "contract-v0-2"))]
 #[doc(hidden)]
 pub fn map_row<P: FieldMapper>(
     number: u64,
     source: Vec<String>,
     text: String,
     cells: Vec<Cell>,
-) -> RowOutcome {
+) -> RowOutcome<crate::Changes> {
     let mut row = Row {
         number,
         schema: SCHEMA.with_borrow(Rc::clone),
-        source,
         text,
         cells,
+        base: 0,
+        source: Source::Owned(source),
+        at: 0,
         changed: Vec::new(),
         added: Vec::new(),
     };
-    match P::map_row(&mut row) {
-        Ok(()) => RowOutcome::Keep(row.into_changes()),
-        Err(Refusal::Skip(reason)) => RowOutcome::Skip(reason),
-        Err(Refusal::Reject { field, message }) => RowOutcome::Reject { field, message },
+    let result = P::map_row(&mut row);
+    outcome(result, || crate::Changes {
+        changed: row
+            .changed
+            .into_iter()
+            .map(|c| crate::bindings::cs::plugin::types::Change {
+                index: c.index,
+                value: c.value,
+            })
+            .collect(),
+        added: row.added,
+    })
+}
+
+#[cfg(feature = "contract-v0-2")]
+/// What a plugin made of a batch (`cs:plugin@0.2.0`), before the export glue turns it into the
+/// contract's types.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct Mapped {
+    pub outcomes: Vec<RowOutcome<()>>,
+    pub text: String,
+    /// Row, field position, new value.
+    pub changed: Vec<(u32, u32, Cell)>,
+    /// Row, field.
+    pub added: Vec<(u32, Field)>,
+}
+
+#[cfg(feature = "contract-v0-2")]
+/// `map-rows` of `cs:plugin@0.2.0`: a batch of rows, one [`Row`] moving over them.
+#[doc(hidden)]
+pub fn map_rows<P: FieldMapper>(
+    text: String,
+    numbers: Vec<u64>,
+    cells: Vec<Cell>,
+    source: Vec<crate::Span>,
+) -> Mapped {
+    let schema = SCHEMA.with_borrow(Rc::clone);
+    let width = schema.fields.len();
+    let mut out = Mapped {
+        outcomes: Vec::with_capacity(numbers.len()),
+        ..Mapped::default()
+    };
+    let mut row = Row {
+        number: 0,
+        schema,
+        text,
+        cells,
+        base: 0,
+        source: Source::Spans(source),
+        at: 0,
+        changed: Vec::new(),
+        added: Vec::new(),
+    };
+    for (at, &number) in numbers.iter().enumerate() {
+        row.number = number;
+        row.at = at;
+        row.base = at * width;
+        row.changed.clear();
+        row.added.clear();
+        let result = P::map_row(&mut row);
+        let kept = result.is_ok();
+        out.outcomes.push(outcome(result, || ()));
+        if !kept {
+            continue;
+        }
+        // A batch cannot hold more than `u32::MAX` rows, nor its text more than 4 GiB: the
+        // guest's memory is smaller.
+        let at = at as u32;
+        for change in row.changed.drain(..) {
+            let cell = cell(&mut out.text, change.value);
+            out.changed.push((at, change.index, cell));
+        }
+        out.added
+            .extend(row.added.drain(..).map(|field| (at, field)));
+    }
+    out
+}
+
+#[cfg(feature = "contract-v0-2")]
+/// A value as a cell: text goes into `text`, and the cell holds its span.
+fn cell(text: &mut String, value: FieldValue) -> Cell {
+    match value {
+        FieldValue::Null => Cell::Null,
+        FieldValue::Text(value) => {
+            let offset = text.len() as u32;
+            text.push_str(&value);
+            Cell::Text(crate::Span {
+                offset,
+                len: value.len() as u32,
+            })
+        }
+        FieldValue::Integer(value) => Cell::Integer(value),
+        FieldValue::Number(value) => Cell::Number(value),
+        FieldValue::Boolean(value) => Cell::Boolean(value),
+        FieldValue::Date(date) => Cell::Date(date),
     }
 }

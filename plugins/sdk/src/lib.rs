@@ -45,12 +45,14 @@ mod types;
 
 pub mod host;
 
+#[cfg(not(feature = "contract-v0-2"))]
+use bindings::cs::plugin::types::Changes;
 pub use bindings::cs::plugin::types::{
     AccessScope, Audience, Capability, Channel, Company, ConfigKey, Cta, CtaType, Date, Field,
     FieldValue, LifecycleAction, ManagedAs, Notification, Objective, Partner, PluginError,
     PluginInfo, Priority, Recipient, ShareEvent,
 };
-use bindings::cs::plugin::types::{Cell, Change, Changes};
+use bindings::cs::plugin::types::{Cell, Span};
 pub use cs_plugin_sdk_macros::export;
 pub use field_mapper::{Refusal, Row, Value};
 pub use types::Arguments;
@@ -96,7 +98,11 @@ pub trait Lifecycle: Plugin {
 #[doc(hidden)]
 pub mod __private {
     pub use super::bindings;
-    pub use super::field_mapper::{RowOutcome, begin, map_row};
+    #[cfg(not(feature = "contract-v0-2"))]
+    pub use super::field_mapper::map_row;
+    #[cfg(feature = "contract-v0-2")]
+    pub use super::field_mapper::{Mapped, map_rows};
+    pub use super::field_mapper::{RowOutcome, begin};
     pub use wit_bindgen;
 
     use super::*;

@@ -32,12 +32,24 @@ pub fn esc(text: &str) -> String {
 
 /// A whole page: `title` is escaped here; `body` is HTML already built from escaped parts.
 pub fn page(title: &str, body: &str) -> String {
+    frame(title, "", "", body)
+}
+
+/// A whole page with more in its head (`head`: HTML of ours, such as a stylesheet link or a
+/// refresh) and a class on its `<main>`; `title` is escaped here, the rest is HTML already
+/// built from escaped parts.
+pub fn frame(title: &str, head: &str, class: &str, body: &str) -> String {
+    let class = if class.is_empty() {
+        String::new()
+    } else {
+        format!(" class=\"{}\"", esc(class))
+    };
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <title>{}</title>\n<link rel=\"stylesheet\" href=\"/assets/style.css\">\n</head>\n\
-         <body>\n<main>\n{body}\n</main>\n</body>\n</html>\n",
+         <title>{}</title>\n<link rel=\"stylesheet\" href=\"/assets/style.css\">\n{head}</head>\n\
+         <body>\n<main{class}>\n{body}\n</main>\n</body>\n</html>\n",
         esc(title)
     )
 }

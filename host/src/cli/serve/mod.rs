@@ -1,12 +1,15 @@
 //! `cshost serve`: the HTTP service. A JSON API for admins and integrators under `/api/v1`, the
-//! pages a share link opens under `/shared/<tenant>/<token>`, health and readiness checks,
-//! Prometheus metrics, and the background work (the outbox worker, the resumer of owed hooks).
+//! pages a share link opens under `/shared/<tenant>/<token>`, the web console under `/console`,
+//! health and readiness checks, Prometheus metrics, and the background work (the outbox worker,
+//! the resumer of owed hooks).
 //!
 //! The library is synchronous (SQLite, wasmtime): every call into it runs on tokio's blocking
 //! pool ([`blocking`]), never on the async executor. Permission checks stay in the library: a
 //! request acts through the tenant handle its bearer token resolves to.
 
 mod api;
+mod console;
+mod cookies;
 mod html;
 mod metrics;
 mod pages;
@@ -80,8 +83,8 @@ pub struct App {
     pub host: Host,
     /// The public address links point at, without a trailing `/`.
     pub link_base: String,
-    /// Keys the CSRF tokens of the recipient's forms; drawn at start, so a restart makes open
-    /// forms stale (they ask to open the link again) and nothing else.
+    /// Keys the CSRF tokens of the recipient's and the console's forms; drawn at start, so a
+    /// restart makes open forms stale (they ask to open the link again) and nothing else.
     pub secret: [u8; 32],
     /// Request counts and durations.
     pub metrics: metrics::Metrics,
@@ -97,6 +100,8 @@ pub struct App {
     pub imports: api::Imports,
     /// The largest plugin component an upload may be, in bytes.
     pub max_plugin_size: usize,
+    /// The console's sessions and uploads (in memory: a restart signs everyone out).
+    pub console: console::Console,
 }
 
 /// The shared state of the handlers.
@@ -164,6 +169,7 @@ pub fn run(args: ServeArgs, open: &dyn Fn() -> anyhow::Result<Host>) -> anyhow::
             rate: rate::RateLimits::new(rate_limit, rate_burst),
             imports: api::Imports::default(),
             max_plugin_size,
+            console: console::Console::default(),
         });
         blocking(&app, workers::link_bases(&app))
             .await
@@ -216,6 +222,7 @@ pub fn router(app: Shared) -> Router {
         .route("/assets/style.css", get(html::stylesheet))
         .nest("/api/v1", api::router())
         .merge(pages::router())
+        .merge(console::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)

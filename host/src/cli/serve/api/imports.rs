@@ -53,7 +53,7 @@ impl Drop for Running {
 
 impl Imports {
     /// Registers an import about to start, or `None` when the server is stopping.
-    fn start(app: &Shared, cancel: ImportCancel) -> Option<Running> {
+    pub(in crate::cli::serve) fn start(app: &Shared, cancel: ImportCancel) -> Option<Running> {
         let imports = &app.imports;
         let mut running = imports.running.lock().unwrap_or_else(|e| e.into_inner());
         if imports.closed.load(Ordering::SeqCst) {

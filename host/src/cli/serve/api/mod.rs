@@ -84,7 +84,7 @@ routes! {
     delete "/tenants/{tenant}/partners/{partner}" => records::untag_partner, "", "partners.manage", "Untag a partner";
     get "/tenants/{tenant}/partners/{partner}/portfolio" => records::portfolio, "", "read", "A partner's portfolio";
     post "/tenants/{tenant}/criteria/run" => records::run_criteria, "json", "criteria.run", "Run criteria {filters, logic}";
-    post "/tenants/{tenant}/criteria/tag-partners" => records::tag_by_criteria, "json", "partners.manage", "Tag the companies criteria select {criteria, scope}";
+    post "/tenants/{tenant}/criteria/tag-partners" => records::tag_by_criteria, "json", "criteria.run, partners.manage", "Tag the companies criteria select {criteria, scope}";
     get "/tenants/{tenant}/relationship-types" => records::relationship_types, "", "read", "Relationship types";
     post "/tenants/{tenant}/relationship-types" => records::add_relationship_type, "json", "schema.manage", "Add a relationship type {name}";
     patch "/tenants/{tenant}/relationship-types/{key}" => records::rename_relationship_type, "json", "schema.manage", "Rename a relationship type {name}";
@@ -99,7 +99,7 @@ routes! {
     post "/tenants/{tenant}/plans/{plan}/status" => plans::set_status, "json", "plans.activate", "Move a plan {status, reason}";
     post "/tenants/{tenant}/plans/{plan}/objectives" => plans::add_objective, "json", "plans.create", "Add an objective {name, due_date, shared_externally}";
     post "/tenants/{tenant}/objectives/{objective}/tasks" => plans::add_objective_task, "json", "plans.create", "Add a task to an objective";
-    patch "/tenants/{tenant}/tasks/{task}" => plans::update_task, "json", "plans.create", "Update a task {done, due_date}";
+    patch "/tenants/{tenant}/tasks/{task}" => plans::update_task, "json", "plans.create (due date), ctas.manage (done)", "Update a task {done, due_date}";
     get "/tenants/{tenant}/ctas" => plans::ctas, "", "read", "CTAs (?company=ID, or the cockpit's open CTAs)";
     post "/tenants/{tenant}/ctas" => plans::open_cta, "json", "ctas.manage", "Open a CTA";
     patch "/tenants/{tenant}/ctas/{cta}" => plans::update_cta, "json", "ctas.manage", "Update a CTA {due_date, owner}";
@@ -110,7 +110,7 @@ routes! {
     post "/tenants/{tenant}/shares" => plans::share, "json", "plans.share", "Share a plan";
     post "/tenants/{tenant}/shares/{recipient}/revoke" => plans::revoke_share, "", "shares.revoke", "Revoke one recipient's link";
     post "/tenants/{tenant}/shares/{recipient}/reissue" => plans::reissue_share, "", "plans.share", "Re-issue one recipient's link";
-    get "/tenants/{tenant}/outbox" => plans::outbox, "", "logs.read", "The outbox (?status=pending)";
+    get "/tenants/{tenant}/outbox" => plans::outbox, "", "outbox.deliver", "The outbox (?status=pending)";
     get "/tenants/{tenant}/audit" => plans::audit_log, "", "logs.read", "The audit log";
     get "/tenants/{tenant}/plugins" => plugins::enablements, "", "read", "The tenant's enablements";
     get "/tenants/{tenant}/plugins/{plugin}" => plugins::enablement, "", "read", "One enablement";

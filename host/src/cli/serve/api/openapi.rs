@@ -53,7 +53,7 @@ pub fn build() -> Value {
             "description": match route.permission {
                 "-" => "Needs no permission beyond a valid token.".to_owned(),
                 "operator" => "The platform operator's token only.".to_owned(),
-                permission => format!("Needs permission `{permission}` (checked by the library)."),
+                permission => format!("Needs permission: {permission} (checked by the library)."),
             },
             "parameters": parameters,
             "responses": responses(),

@@ -339,7 +339,8 @@ pub struct FailuresQuery {
 }
 
 /// `GET /api/v1/tenants/{tenant}/runs/failures?plugin=`: recorded failures, newest first, each
-/// with the input, configuration and grants that replay it (`cshost plugin run`, as `cshost tenant plugin stats --replay` writes them).
+/// with the input, configuration and grants that replay it (`cshost plugin run`, as
+/// `cshost tenant stats --replay` writes them).
 pub async fn failures(
     State(app): State<Shared>,
     Caller(who): Caller,
