@@ -39,7 +39,8 @@ $(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
 ## Debian's packages, when missing.
 browser-tools:
 	command -v chromedriver >/dev/null || \
-		($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver)
+		($(SUDO) apt-get update && \
+		 $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
 
 ## Screenshots of the console and the recipient's plan page for the README (docs/screenshots/).
 screenshots: plugins browser-tools
