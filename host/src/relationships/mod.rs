@@ -69,7 +69,7 @@ pub struct Relationship {
     pub fields: Fields,
 }
 
-/// A relationship to add, for [`Tenant::add_relationship`].
+/// A relationship to add, for [`Relationships::add`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewRelationship {
     /// The company it belongs to.
@@ -114,7 +114,7 @@ impl NewRelationship {
     }
 }
 
-/// A change to a relationship, for [`Tenant::edit_relationship`]: a new name, and fields to set
+/// A change to a relationship, for [`Relationships::edit`]: a new name, and fields to set
 /// (a [`FieldValue::Null`] clears one). Fields not named keep their values.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RelationshipEdit {

@@ -4,7 +4,7 @@
 //!
 //! An upload waits in memory, for its session only, until it is started or an hour passes. A
 //! started import runs on the blocking pool through the library's own import
-//! ([`Tenant::import_file_with_progress`](cs_host::Tenant::import_file_with_progress)), so the
+//! ([`Imports::file_with_progress`](cs_host::Imports::file_with_progress)), so the
 //! tenant's size limit, its permission checks, the *CSV row mapped* hook and the job log all
 //! apply as on the command line.
 
