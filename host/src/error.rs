@@ -516,7 +516,7 @@ impl From<PluginError> for Error {
 }
 
 /// A database error. The database is named once, where the operation leaves the store
-/// ([`crate::store::Store::with`] and [`crate::store::Store::write`]), so the code that runs SQL
+/// (`Store::with` and `Store::write`), so the code that runs SQL
 /// only writes `?`.
 impl From<rusqlite::Error> for Error {
     fn from(source: rusqlite::Error) -> Error {

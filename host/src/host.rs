@@ -82,7 +82,7 @@ impl Host {
     /// plugin runtime starts when a plugin is first needed.
     ///
     /// Hooks that committed changes still owe (cut short by a crash) run here, before the host is
-    /// returned; see [`Hooks::run_pending`].
+    /// returned; see [`Hooks::run_pending`](crate::Hooks::run_pending).
     pub fn open(path: impl AsRef<Path>, config: HostConfig) -> Result<Host> {
         let host = Host::start(Store::open(path.as_ref())?, config)?;
         for tenant in pending::tenants_owing(&host.store, host.now())? {

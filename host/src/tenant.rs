@@ -81,7 +81,7 @@ impl<'h> Tenant<'h> {
 
     /// The same tenant, acting as its user `email`, with that user's rights (its licence, its
     /// bundles and, for a partner user, only what its partner manages). Fails with
-    /// [`ErrorKind::UnknownActor`] if the tenant has no such user.
+    /// [`ErrorKind::UnknownActor`](crate::ErrorKind::UnknownActor) if the tenant has no such user.
     pub fn as_user(mut self, email: &str) -> Result<Tenant<'h>> {
         let now = self.host.now();
         let principal = self
@@ -94,7 +94,7 @@ impl<'h> Tenant<'h> {
 
     /// The same tenant, acting as its user `actor` (an email), like [`Tenant::as_user`] but
     /// checked by each operation instead: every operation of the handle fails with
-    /// [`ErrorKind::UnknownActor`] if the tenant has no such user.
+    /// [`ErrorKind::UnknownActor`](crate::ErrorKind::UnknownActor) if the tenant has no such user.
     pub fn acting_as(mut self, actor: impl Into<String>) -> Tenant<'h> {
         let actor = actor.into();
         self.actor = actor.trim().to_owned();
@@ -125,7 +125,7 @@ impl<'h> Tenant<'h> {
         self.read(|op| op.require(permission))
     }
 
-    /// Who this handle acts as. Fails with [`ErrorKind::UnknownActor`] for a handle made by
+    /// Who this handle acts as. Fails with [`ErrorKind::UnknownActor`](crate::ErrorKind::UnknownActor) for a handle made by
     /// [`Tenant::acting_as`] with someone who is not a user of the tenant.
     pub fn principal(&self) -> Result<Principal> {
         self.read(|op| Ok(op.principal.clone()))

@@ -13,7 +13,7 @@
 //! - the **system** (hooks, resumers, the outbox);
 //! - an **external recipient** holding a shared link (it reaches one shared plan, by its link).
 //!
-//! Permissions are checked where the operation starts, inside the library ([`Op::require`]);
+//! Permissions are checked where the operation starts, inside the library (`Op::require`);
 //! the partner scope is part of the SQL of the repositories that read the scoped records, so a
 //! record outside it answers as if it did not exist.
 

@@ -126,7 +126,7 @@ impl Imports<'_> {
     /// [`Cancelled`](JobStatus::Cancelled) with the rows written before.
     ///
     /// Returns the job's status now: [`Running`](JobStatus::Running) until the import has
-    /// seen the request (poll [`import_job`](Self::import_job) to see it end), or
+    /// seen the request (poll [`job`](Self::job) to see it end), or
     /// [`Interrupted`](JobStatus::Interrupted) when no process was running it any more (it
     /// died mid-import). A job that has ended already is an error saying how it ended.
     pub fn cancel(&self, id: i64) -> Result<JobStatus> {

@@ -91,7 +91,7 @@ impl Imports<'_> {
         self.file_with_progress(path, options, &mut |_| {})
     }
 
-    /// Like [`import_file`](Self::import_file), calling `progress` after each batch.
+    /// Like [`file`](Self::file), calling `progress` after each batch.
     pub fn file_with_progress(
         &self,
         path: &Path,

@@ -35,7 +35,7 @@ pub enum Sent {
 pub type TransportError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Delivers email messages from the outbox. In-app messages never reach a transport: they are
-/// read inside the platform ([`Outbox::in_app`]).
+/// read inside the platform ([`Outbox::in_app`](crate::Outbox::in_app)).
 pub trait Transport: Send + Sync {
     /// Delivers one message. The same message may come again (same
     /// [`OutboxMessage::message_id`]) if the host stopped between a delivery and recording it;

@@ -168,7 +168,7 @@ pub struct ObjectiveComment {
 }
 
 /// A change a recipient with update permission makes to a task through a shared link, for
-/// [`Links::update_task`]: its status, its due date, or both.
+/// [`Links::update_task`](crate::Links::update_task): its status, its due date, or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TaskUpdate {
     /// `Some(true)` marks the task done, `Some(false)` open again.

@@ -131,7 +131,7 @@ pub enum Notifications {
         error: String,
     },
     /// Another run queued them first, with the same links: it took this share for one whose
-    /// process had died (see [`Hooks::run_pending`]).
+    /// process had died (see [`Hooks::run_pending`](crate::Hooks::run_pending)).
     Resumed,
 }
 
@@ -166,7 +166,7 @@ impl Shares<'_> {
     /// recorded first, owing their notifications; then the tenant's notifiers run (the *plan
     /// shared* hook) and their notifications (by default, one email per recipient) go to the
     /// outbox, in the transaction that marks them no longer owed. A process that dies in between
-    /// leaves them owed: [`Hooks::run_pending`] (also run on opening a host and on every
+    /// leaves them owed: [`Hooks::run_pending`](crate::Hooks::run_pending) (also run on opening a host and on every
     /// tenant handle) queues them, with the same links (each token is kept sealed until then).
     pub fn share(&self, request: &ShareRequest) -> Result<ShareReceipt> {
         let now = self.tenant.host.now();
