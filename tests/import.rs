@@ -746,6 +746,12 @@ fn a_second_import_of_a_tenant_is_refused_while_one_runs_and_not_after_a_kill() 
         error.to_string().contains("has an import running already"),
         "{error}"
     );
+    // A conflict with the running import, not bad input: the API answers 409.
+    assert!(
+        matches!(error.kind(), ErrorKind::ImportRunning { .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.code(), "conflict");
     // The running job was not marked interrupted by the refused one.
     assert_eq!(acme.imports().jobs().unwrap()[0].status, JobStatus::Running);
 

@@ -205,6 +205,11 @@ pub enum ErrorKind {
         /// The permission the operation needs, such as `plans.share`.
         permission: &'static str,
     },
+    /// The tenant has an import running already: one import per tenant runs at a time.
+    ImportRunning {
+        /// The tenant.
+        tenant: String,
+    },
     /// A partner user asked to write a kind of record its partner's access scope does not reach
     /// (a partner with relationship records importing companies, or the reverse).
     OutOfScope {
@@ -274,7 +279,8 @@ impl Error {
             | ErrorKind::AlreadyManaged { .. }
             | ErrorKind::PluginInUse { .. }
             | ErrorKind::CtaDueBeforeTask { .. }
-            | ErrorKind::PlanTransitionRefused { .. } => "conflict",
+            | ErrorKind::PlanTransitionRefused { .. }
+            | ErrorKind::ImportRunning { .. } => "conflict",
             ErrorKind::LimitsExceeded { .. } | ErrorKind::SeatsExhausted { .. } => "limit_exceeded",
             ErrorKind::FileTooLarge { .. } => "too_large",
             // A file that is no plugin this host runs is bad input; the host's own trouble
@@ -468,6 +474,11 @@ impl fmt::Display for Error {
                 f,
                 "{actor} ({role}) may not do this: it needs permission `{permission}`, which \
                  none of its bundles grants (a tenant admin assigns bundles)"
+            ),
+            ErrorKind::ImportRunning { tenant } => write!(
+                f,
+                "tenant `{tenant}` has an import running already; one import per tenant runs at \
+                 a time: wait for it to finish (`cshost import list`)"
             ),
             ErrorKind::OutOfScope { actor, records } => write!(
                 f,

@@ -239,11 +239,9 @@ impl Imports<'_> {
         } else {
             let claim = self.tenant.store().claim(&self.tenant.id, "import")?;
             if claim.is_none() {
-                return Err(refuse(format!(
-                    "tenant `{}` has an import running already; one import per tenant runs at a \
-                     time: wait for it to finish (`cshost import list`)",
-                    self.tenant.id
-                )));
+                return Err(Error::new(ErrorKind::ImportRunning {
+                    tenant: self.tenant.id.as_str().to_owned(),
+                }));
             }
             claim
         };
