@@ -5,13 +5,14 @@
 //! server's outbox worker delivers to), a link blocked by three wrong codes, metrics, and a
 //! clean stop on SIGTERM.
 
+#[path = "support/server.rs"]
+mod server;
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cs_host::model::{Audience, Date};
@@ -21,13 +22,14 @@ use cs_host::{
 };
 
 /// A `cshost serve` process on a fresh database, stopped (SIGTERM) when dropped.
-struct Server {
-    child: Option<Child>,
-    addr: String,
-    db: PathBuf,
-    mailbox: PathBuf,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
+struct Server(server::Serve);
+
+impl std::ops::Deref for Server {
+    type Target = server::Serve;
+
+    fn deref(&self) -> &server::Serve {
+        &self.0
+    }
 }
 
 /// What the fixture made: the plan's ids and the bearer tokens.
@@ -121,48 +123,9 @@ impl Server {
 
     /// The same, with more arguments for `cshost serve`.
     fn start_with(args: &[&str]) -> (Server, Made) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("cs.db");
-        let mailbox = dir.path().join("mailbox");
-        let log = dir.path().join("server.log");
-        let made = prepare(&db);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cshost"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--outbox-every", "1"])
-            .arg("--db")
-            .arg(&db)
-            .arg("--mailbox")
-            .arg(&mailbox)
-            .args(args)
-            .env("CSHOST_CACHE_DIR", support::cache_dir())
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("cshost serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| {
-                panic!(
-                    "cshost serve printed `{line}`; its log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            })
-            .to_owned();
-        let server = Server {
-            child: Some(child),
-            addr,
-            db,
-            mailbox,
-            log,
-            _dir: dir,
-        };
-        (server, made)
+        let mut made = None;
+        let serve = server::Serve::start(|db| made = Some(prepare(db)), args);
+        (Server(serve), made.expect("the fixture ran"))
     }
 
     fn host(&self) -> Host {
@@ -255,54 +218,17 @@ impl Server {
 
     /// One request on its own connection.
     fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(body).unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
-        Reply::parse(&raw)
-    }
-
-    /// The text of the first message in the mailbox of `tenant` whose text contains `needle`,
-    /// waiting for the outbox worker to deliver it.
-    fn mail_containing(&self, tenant: &str, needle: &str) -> String {
-        let dir = self.mailbox.join(tenant);
-        let started = Instant::now();
-        loop {
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-                paths.sort();
-                for path in paths {
-                    if path.extension().is_some_and(|e| e == "eml") {
-                        let text = std::fs::read_to_string(&path).unwrap_or_default();
-                        if text.contains(needle) {
-                            return text;
-                        }
-                    }
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "no message with `{needle}` reached {}; the server's log:\n{}",
-                dir.display(),
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        let reply = server::http(&self.addr, method, path, headers, body);
+        Reply {
+            body: reply.text(),
+            status: reply.status,
+            headers: reply.headers,
         }
     }
 
     /// Stops the server with SIGTERM and returns whether it exited successfully.
     fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else {
+        let Some(mut child) = self.0.take_process() else {
             return true;
         };
         // SAFETY: sending a signal to the child process this test started.
@@ -707,7 +633,7 @@ fn a_recipient_opens_the_link_enters_the_mailed_code_and_updates_a_task() {
         link.starts_with(&format!("http://{}/shared/acme/", server.addr)),
         "{link}"
     );
-    server.mail_containing("acme", &link);
+    server.mail_containing("acme", &[&link]);
     let path = path_of(&link);
 
     let mut browser = Browser::new(&server);
@@ -735,7 +661,7 @@ fn a_recipient_opens_the_link_enters_the_mailed_code_and_updates_a_task() {
         sent.header("location"),
         Some(&*format!("{path}?notice=sent"))
     );
-    let code = code_in(&server.mail_containing("acme", "Your one-time code is "));
+    let code = code_in(&server.mail_containing("acme", &["Your one-time code is "]));
 
     let verified = browser.post(
         &format!("{path}/verify"),
@@ -816,7 +742,7 @@ fn three_wrong_codes_block_the_link_which_then_looks_like_any_unknown_link() {
             .status,
         303
     );
-    let code = code_in(&server.mail_containing("acme", "Your one-time code is "));
+    let code = code_in(&server.mail_containing("acme", &["Your one-time code is "]));
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for tries_left in ["2 more tries", "1 more try"] {
         let reply = browser.post(
@@ -860,7 +786,7 @@ fn one_client_address_gets_a_limited_number_of_code_requests_and_attempts() {
     let token = csrf(&browser.get(&path).body);
     let sent = browser.post(&format!("{path}/code"), &[("csrf", &token)]);
     assert_eq!(sent.status, 303, "{}", sent.body);
-    let code = code_in(&server.mail_containing("acme", "Your one-time code is "));
+    let code = code_in(&server.mail_containing("acme", &["Your one-time code is "]));
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let first = browser.post(
         &format!("{path}/verify"),
@@ -1634,7 +1560,7 @@ fn sigterm_finishes_the_request_in_flight_and_leaves_a_running_import_cancelled(
     assert_eq!(server.get("/healthz", None).status, 200);
     std::thread::sleep(Duration::from_millis(200));
     let host = server.host();
-    let child = server.child.take().unwrap();
+    let child = server.0.take_process().unwrap();
     // SAFETY: sending a signal to the child process this test started.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     server.log_shows("shutting down");

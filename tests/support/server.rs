@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A `cshost serve` process, killed when dropped.
+/// A `cshost serve` process, killed when dropped (unless a test took it to stop it itself).
 pub struct Serve {
-    child: Child,
+    child: Option<Child>,
     /// `127.0.0.1:PORT`.
     pub addr: String,
     /// The database file.
@@ -64,13 +64,18 @@ impl Serve {
             })
             .to_owned();
         Serve {
-            child,
+            child: Some(child),
             addr,
             db,
             mailbox,
             log,
             _dir: dir,
         }
+    }
+
+    /// The server's process, for a test that stops it itself (then it is not killed on drop).
+    pub fn take_process(&mut self) -> Option<Child> {
+        self.child.take()
     }
 
     /// The full URL of `path` on this server.
@@ -109,8 +114,10 @@ impl Serve {
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
