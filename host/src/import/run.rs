@@ -351,25 +351,21 @@ impl Imports<'_> {
                 rows: options.batch_rows,
                 committed: &committed_out,
             };
-            let outcome = if options.dry_run {
-                self.imagine(
-                    &mut run,
-                    &mut job,
-                    &mut incoming,
-                    &mut watch,
-                    progress,
-                    &batches,
-                )
+            // A dry run decides the same rows in memory; a real run writes them.
+            let settle = if options.dry_run {
+                Self::imagine
             } else {
-                self.write_slices(
-                    &mut run,
-                    &mut job,
-                    &mut incoming,
-                    &mut watch,
-                    progress,
-                    &batches,
-                )
+                Self::write_slices
             };
+            let outcome = settle(
+                self,
+                &mut run,
+                &mut job,
+                &mut incoming,
+                &mut watch,
+                progress,
+                &batches,
+            );
             // Whatever happened, the reading thread stops: its channels are closed.
             drop(incoming);
             drop(committed_out);
