@@ -1294,3 +1294,49 @@ fn a_partner_user_imports_only_the_records_its_partners_scope_reaches() {
         "{error}"
     );
 }
+
+#[test]
+fn a_partner_users_dry_run_neither_matches_nor_reveals_another_partners_customer() {
+    let w = world();
+    let pat = w.as_user(PAT);
+    // Its own customer (updated), another partner's customer of the same name (out of reach:
+    // a new record of Pat's partner), a new one, and a Managed By naming another partner.
+    let csv = b"Name,Industry,Managed By\n\
+        Customer of Bennett,Aerospace,\n\
+        Customer of Tui,Stolen,\n\
+        Brand new,Retail,\n\
+        Poached,Retail,Tui Partners\n";
+    let dry = pat
+        .imports()
+        .bytes("pat.csv", csv, &ImportOptions::companies().dry_run(true))
+        .unwrap();
+    let real = pat
+        .imports()
+        .bytes("pat.csv", csv, &ImportOptions::companies())
+        .unwrap();
+    assert_eq!(
+        (dry.rows, dry.created, dry.updated, dry.failed),
+        (real.rows, real.created, real.updated, real.failed),
+        "dry {dry:?}\nreal {real:?}"
+    );
+    assert_eq!(
+        (real.created, real.updated, real.failed),
+        (2, 1, 1),
+        "{real:?}"
+    );
+    // Nothing in the dry run's report speaks of Tui's customer or its partner.
+    assert!(
+        dry.errors
+            .iter()
+            .all(|e| !e.reason.contains("managed by partner")),
+        "{:?}",
+        dry.errors
+    );
+    // What the real run created is the partner's, as the dry run assumed.
+    let brand_new = pat
+        .companies()
+        .get(CompanyKey::Name("Brand new"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(brand_new.managed_by, Some(w.bennett.to_string()));
+}

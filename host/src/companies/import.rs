@@ -290,6 +290,9 @@ impl<'c> Snapshot<'c> {
     /// Prepares the look-ups for the operation's tenant.
     pub(crate) fn new(op: &Op<'c>) -> Result<Snapshot<'c>> {
         let Op { conn, tenant, .. } = *op;
+        // Confined to what the actor may see, as the writer's look-ups are: a partner user's
+        // dry run neither matches nor names another partner's records.
+        let scope = super::scope_condition(op, "");
         let prepare = |sql: String| {
             conn.prepare(&sql)
                 .and_then(|mut statement| {
@@ -300,11 +303,12 @@ impl<'c> Snapshot<'c> {
         };
         let snapshot = Snapshot {
             by_external_id: prepare(format!(
-                "SELECT {FOUND_COLUMNS} FROM companies WHERE tenant_id = ?1 AND external_id = ?2"
+                "SELECT {FOUND_COLUMNS} FROM companies
+                 WHERE tenant_id = ?1 AND external_id = ?2{scope}"
             ))?,
             by_name: prepare(format!(
                 "SELECT {FOUND_COLUMNS} FROM companies
-                 WHERE tenant_id = ?1 AND name_folded = ?2 ORDER BY id"
+                 WHERE tenant_id = ?1 AND name_folded = ?2{scope} ORDER BY id"
             ))?,
         };
         Ok(snapshot)

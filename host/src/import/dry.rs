@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::write::{RelationshipRow, Settled};
+use super::write::{Opened, RelationshipRow, Settled};
 use super::*;
 use crate::companies::import::{Found, Snapshot, fold_name};
 
@@ -145,34 +145,14 @@ impl Run<'_> {
         imagined: &mut Imagined<'_>,
         prepared: Prepared,
     ) -> Result<Settled> {
-        let (number, name, managed_by, relationship) = match prepared {
-            Prepared::Refused(error) => return Ok(Settled::Refused(error)),
-            Prepared::Row {
-                number,
-                name,
-                fields,
-                managed_by,
-                relationship,
-            } => {
-                self.fields = fields;
-                (number, name, managed_by, relationship)
-            }
-        };
-        let manager = match managed_by {
-            // As in a real run, a partner user's new relationships are its partner's.
-            None if relationship.is_some() => op.scope().map(|scope| scope.partner_id),
-            None => None,
-            Some(key) => match self.partner(op, &key)? {
-                Some(id) => Some(id),
-                None => {
-                    return Ok(Self::refuse(
-                        number,
-                        self.column_of(MANAGED_BY),
-                        Some(MANAGED_BY),
-                        format!("there is no partner `{key}` (by name or external id)"),
-                    ));
-                }
-            },
+        let Opened {
+            number,
+            name,
+            manager,
+            relationship,
+        } = match self.open(op, prepared)? {
+            Ok(opened) => opened,
+            Err(settled) => return Ok(settled),
         };
         if let Some((company, type_id, type_name)) = relationship {
             let row = RelationshipRow {

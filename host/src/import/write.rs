@@ -143,16 +143,17 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Updates the record a prepared row matches or queues a new one. Row problems are
-    /// `Settled::Refused`; an `Err` is fatal to the import.
-    pub(super) fn decide(
+    /// Takes a prepared row's fields and resolves its partner, as the dry run and the real run
+    /// both do before deciding: `Err` holds the row's outcome when that settles it already
+    /// (refused by the reader, or naming no partner the actor may name). With no Managed By
+    /// cell, a partner user's new records are its partner's.
+    pub(super) fn open(
         &mut self,
         op: &Op<'_>,
-        writer: &mut Writer<'_>,
         prepared: Prepared,
-    ) -> Result<Settled> {
+    ) -> Result<Result<Opened, Settled>> {
         let (number, name, managed_by, relationship) = match prepared {
-            Prepared::Refused(error) => return Ok(Settled::Refused(error)),
+            Prepared::Refused(error) => return Ok(Err(Settled::Refused(error))),
             Prepared::Row {
                 number,
                 name,
@@ -165,19 +166,43 @@ impl Run<'_> {
             }
         };
         let manager = match managed_by {
-            // A partner user's new customers are its partner's.
             None => op.scope().map(|scope| scope.partner_id),
             Some(key) => match self.partner(op, &key)? {
                 Some(id) => Some(id),
                 None => {
-                    return Ok(Self::refuse(
+                    return Ok(Err(Self::refuse(
                         number,
                         self.column_of(MANAGED_BY),
                         Some(MANAGED_BY),
                         format!("there is no partner `{key}` (by name or external id)"),
-                    ));
+                    )));
                 }
             },
+        };
+        Ok(Ok(Opened {
+            number,
+            name,
+            manager,
+            relationship,
+        }))
+    }
+
+    /// Updates the record a prepared row matches or queues a new one. Row problems are
+    /// `Settled::Refused`; an `Err` is fatal to the import.
+    pub(super) fn decide(
+        &mut self,
+        op: &Op<'_>,
+        writer: &mut Writer<'_>,
+        prepared: Prepared,
+    ) -> Result<Settled> {
+        let Opened {
+            number,
+            name,
+            manager,
+            relationship,
+        } = match self.open(op, prepared)? {
+            Ok(opened) => opened,
+            Err(settled) => return Ok(settled),
         };
         if let Some((company, type_id, type_name)) = relationship {
             let row = RelationshipRow {
@@ -336,6 +361,16 @@ impl Run<'_> {
         self.partners_by_key.insert(key.to_owned(), found);
         Ok(found)
     }
+}
+
+/// A prepared row with its fields taken and its partner resolved (see [`Run::open`]).
+pub(super) struct Opened {
+    pub(super) number: u64,
+    pub(super) name: String,
+    /// The partner that manages the record: the Managed By cell's, else a partner user's own.
+    pub(super) manager: Option<i64>,
+    /// For a relationship: the `company` cell's text and the type it names.
+    pub(super) relationship: Option<(String, i64, String)>,
 }
 
 /// A relationship row, checked and mapped: what [`Run::relationship`] decides.
