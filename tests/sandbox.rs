@@ -993,6 +993,33 @@ fn notifications_aliasing_one_buffer_are_not_copied_past_the_output_cap() {
 }
 
 #[test]
+fn changed_values_whose_spans_all_cover_one_text_are_not_copied_past_the_output_cap() {
+    // A 0.2.0 mapper answers a 256 KiB text and 3,000 changes that each name all of it: a small
+    // answer to lift, 750 MiB if every span were copied out. Each span counts at its length.
+    let plugin = load("span-amplifier");
+    assert_eq!(plugin.manifest().contract, "0.2.0");
+    let mut instance = plugin.instantiate(&context());
+    instance.begin_rows(&[], &["name".into()]).unwrap();
+    let mut rows: Vec<BatchRow> = (2..4)
+        .map(|number| BatchRow {
+            number,
+            values: vec![FieldValue::from("Acme")],
+            ..BatchRow::default()
+        })
+        .collect();
+    for (result, _) in instance.map_rows(&mut rows) {
+        let error = result.expect_err("over the output cap");
+        assert_eq!(error.code(), "output-too-large", "{error}");
+    }
+    // Nothing of the answer reached the rows.
+    assert!(
+        rows.iter()
+            .all(|row| row.values[0] == FieldValue::from("Acme"))
+    );
+    assert_host_still_serves();
+}
+
+#[test]
 fn an_egress_grant_lets_a_notifier_reach_only_the_allowed_domain_and_is_audited() {
     let dir = tempfile::tempdir().unwrap();
     let host = host_with(dir.path(), "exfiltrator", EnableOptions::new());

@@ -396,7 +396,20 @@ impl OutputSize for v0_2::field_mapper::Mapped {
             })
             .sum();
         let added: usize = self.added.iter().map(|a| 4 + a.field.output_size()).sum();
-        outcomes + self.text.len() + self.changed.len() * 16 + added
+        // A changed text is counted at its span's length, not once for the shared buffer: spans
+        // may all alias one region, and the host copies each out, so a plugin cannot make it
+        // copy the buffer once per change beyond the cap.
+        let changed = self.changed.iter().fold(0usize, |sum, change| {
+            let text = match change.value {
+                t::Cell::Text(span) => span.len as usize,
+                _ => 0,
+            };
+            sum.saturating_add(16).saturating_add(text)
+        });
+        outcomes
+            .saturating_add(self.text.len())
+            .saturating_add(changed)
+            .saturating_add(added)
     }
 }
 
