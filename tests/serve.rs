@@ -1670,3 +1670,45 @@ fn a_partner_users_token_sees_only_its_partners_records() {
         "forbidden"
     );
 }
+
+#[test]
+fn the_server_goes_on_serving_after_its_standard_output_is_closed() {
+    // Its address printed to a reader that went away, as `cshost serve | head -1` leaves it.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    prepare(&db);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .args(["serve", "--listen", &addr, "--db"])
+        .arg(&db)
+        .env("CSHOST_CACHE_DIR", support::cache_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let started = Instant::now();
+    let status = loop {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break server::http(&addr, "GET", "/healthz", &[], b"").status;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the server stopped when its standard output closed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status, 200);
+    assert!(child.try_wait().unwrap().is_none(), "the server still runs");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -186,8 +186,13 @@ pub fn run(args: ServeArgs, open: &dyn Fn() -> anyhow::Result<Host>) -> anyhow::
             Duration::from_secs(resume_every.max(1)),
             stopped,
         ));
-        println!("listening on http://{local}");
-        super::out::flush();
+        // A notice for whoever started the server: once nobody reads standard output any more
+        // (`cshost serve | head -1` read the address), the server goes on serving.
+        {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on http://{local}").and_then(|()| out.flush());
+        }
         tracing::info!(address = %local, "listening");
         let shutdown_app = app.clone();
         axum::serve(
