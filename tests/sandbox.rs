@@ -306,6 +306,36 @@ fn an_infinite_loop_stops_at_its_deadline() {
 }
 
 #[test]
+fn an_infinite_loop_stops_at_its_deadline_after_the_runtime_sat_idle() {
+    // The epoch ticker parks once no call has run for ten ticks; the next call must wake it, or
+    // a call that never returns runs on until its fuel is spent. A runtime of its own, so that
+    // no other test's calls keep its ticker awake.
+    let runtime = PluginRuntime::new(RuntimeConfig::default().cache_dir(support::cache_dir()))
+        .expect("runtime starts");
+    let plugin = runtime.load(&plugin_bytes("spin")).expect("spin loads");
+    let limits = Limits::default()
+        .deadline(Duration::from_millis(50))
+        .fuel(20_000_000_000);
+    let fields: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
+    let values: Vec<FieldValue> = good_row().iter().map(|v| FieldValue::from(*v)).collect();
+    for _ in 0..2 {
+        let mut instance = plugin.instantiate(&context().limits(limits));
+        instance.begin_rows(&[], &fields).expect("begin");
+        // Long enough for the ticker to park (ten ticks of 1 ms).
+        std::thread::sleep(Duration::from_millis(100));
+        let error = instance
+            .map_row(2, &[], &values)
+            .expect_err("spin never returns");
+        assert_eq!(
+            error.kind(),
+            &PluginErrorKind::DeadlineExceeded {
+                deadline: Duration::from_millis(50)
+            }
+        );
+    }
+}
+
+#[test]
 fn an_infinite_loop_stops_when_its_fuel_runs_out() {
     let limits = Limits::default()
         .fuel(5_000_000)
