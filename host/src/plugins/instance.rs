@@ -75,6 +75,8 @@ struct Spent {
 /// limit) set each bound.
 #[derive(Debug, Clone, Copy)]
 struct Armed {
+    /// When the call was armed: its wall time counts from here.
+    at: Instant,
     fuel: u64,
     time_by_budget: bool,
     fuel_by_budget: bool,
@@ -254,6 +256,7 @@ impl PluginInstance {
             .checked_add(deadline)
             .unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
         Armed {
+            at: now,
             fuel,
             time_by_budget: time_left < limits.deadline_value(),
             fuel_by_budget: fuel_left < limits.fuel_value(),
@@ -278,9 +281,8 @@ impl PluginInstance {
             .log_buffer()
             .start_call(limits.log_value());
 
-        let started = Instant::now();
         let result = run(&mut live);
-        let wall_time = started.elapsed();
+        let wall_time = armed.at.elapsed();
         let fuel_left = live.store.get_fuel().unwrap_or(0);
         self.spent.time = self.spent.time.saturating_add(wall_time);
         self.spent.fuel = self
