@@ -28,7 +28,8 @@ mod wasi;
 
 pub use context::{CompanyDirectory, PluginContext, StaticDirectory};
 pub use enablement::{
-    DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy, Plugins,
+    AvailablePlugin, DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy, Plugins,
+    Tuning,
 };
 #[cfg(feature = "cli")]
 pub use error::grouped;
