@@ -345,7 +345,10 @@ fn a_javascript_mapper_built_for_either_contract_imports_a_file_alike() {
     import_alike(
         "normalize-partner-js",
         [
-            ("0.1.0", read(support::js_plugin_path("normalize-partner-js"))),
+            (
+                "0.1.0",
+                read(support::js_plugin_path("normalize-partner-js")),
+            ),
             (
                 "0.2.0",
                 read(support::js_plugin_path_v0_2("normalize-partner-js")),

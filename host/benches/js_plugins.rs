@@ -77,8 +77,14 @@ fn map_rows(c: &mut Criterion) {
     let js = support::js_plugin_path_v0_2("normalize-partner-js");
     let mut group = c.benchmark_group("js_map_rows");
     for (label, bytes) in [
-        ("rust 0.2.0", support::plugin_bytes_v0_2("normalize-partner")),
-        ("js 0.2.0", std::fs::read(js).expect("the JS plugin is built")),
+        (
+            "rust 0.2.0",
+            support::plugin_bytes_v0_2("normalize-partner"),
+        ),
+        (
+            "js 0.2.0",
+            std::fs::read(js).expect("the JS plugin is built"),
+        ),
     ] {
         let plugin = support::runtime().load(&bytes).expect("plugin loads");
         let mut instance = plugin.instantiate(&PluginContext::new("bench"));

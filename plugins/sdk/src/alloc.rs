@@ -185,12 +185,20 @@ mod tests {
                 block.write_bytes(i as u8, 24);
             }
             for (i, &block) in blocks.iter().enumerate() {
-                assert!(std::slice::from_raw_parts(block, 24).iter().all(|&b| b == i as u8));
+                assert!(
+                    std::slice::from_raw_parts(block, 24)
+                        .iter()
+                        .all(|&b| b == i as u8)
+                );
             }
             heap.dealloc(blocks[7], layout);
             assert_eq!(heap.alloc(layout), blocks[7]);
             let grown = heap.realloc(blocks[8], layout, 20_000);
-            assert!(std::slice::from_raw_parts(grown, 24).iter().all(|&b| b == 8));
+            assert!(
+                std::slice::from_raw_parts(grown, 24)
+                    .iter()
+                    .all(|&b| b == 8)
+            );
             heap.dealloc(grown, Layout::from_size_align(20_000, 8).unwrap());
         }
     }

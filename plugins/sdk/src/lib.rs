@@ -46,7 +46,11 @@ mod types;
 
 /// The SDK's allocator serves the plugin's small allocations (see [`alloc`]); turn the default
 /// `allocator` feature off to bring your own.
-#[cfg(all(feature = "allocator", target_family = "wasm", not(target_feature = "atomics")))]
+#[cfg(all(
+    feature = "allocator",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
 #[global_allocator]
 static ALLOCATOR: alloc::SizeClasses = alloc::SizeClasses::new();
 
