@@ -405,20 +405,46 @@ impl Host {
     pub fn authenticate(&self, token: &str) -> Result<Authenticated> {
         let now = self.now();
         self.store().write(|tx| {
-            let (id, owner) = tokens::authenticate(tx, token, now)?;
-            let Some((tenant, user)) = owner else {
-                return Ok(Authenticated::Operator { token: id });
-            };
-            let op = Op::system(tx, &tenant, now);
-            let email = users::by_id(&op, user)?
-                .ok_or_else(|| Error::new(ErrorKind::Unauthenticated))?
-                .email;
-            Ok(Authenticated::User {
-                token: id,
-                tenant: tenant.as_str().to_owned(),
-                email,
-            })
+            let found = tokens::authenticate(tx, token, now)?;
+            authenticated(tx, now, found)
         })
+    }
+
+    /// Opens a console session of `who` (authenticated by its token) on `tenant`, lasting
+    /// `seconds`: the session's id is for the browser's cookie; the database keeps only its
+    /// SHA-256, so sessions outlive a restart of the server. Fails unless `who` reaches
+    /// `tenant`.
+    pub fn open_session(
+        &self,
+        who: &Authenticated,
+        tenant: &str,
+        seconds: u64,
+    ) -> Result<tokens::NewSession> {
+        self.tenant_for(who, tenant)?;
+        let token = match who {
+            Authenticated::Operator { token } | Authenticated::User { token, .. } => *token,
+        };
+        let now = self.now();
+        let tenant = TenantId::new(tenant.to_owned());
+        let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+        self.store()
+            .write(|tx| tokens::open_session(tx, token, &tenant, now, seconds))
+    }
+
+    /// Whom the live console session `id` acts as, authenticated again through its token (a
+    /// revoked or expired token ends the session), and the tenant it works on. A session that
+    /// ended, or that never was, is [`ErrorKind::Unauthenticated`].
+    pub fn session(&self, id: &str) -> Result<(Authenticated, String)> {
+        let now = self.now();
+        self.store().write(|tx| {
+            let (found, tenant) = tokens::session(tx, id, now)?;
+            Ok((authenticated(tx, now, found)?, tenant.as_str().to_owned()))
+        })
+    }
+
+    /// Ends the console session `id` (signing out); the token stays valid.
+    pub fn close_session(&self, id: &str) -> Result<()> {
+        self.store().write(|tx| tokens::close_session(tx, id))
     }
 
     /// The handle on tenant `tenant` for whom a token authenticated: the platform operator
@@ -434,6 +460,26 @@ impl Host {
             }
         }
     }
+}
+
+/// Whom a token found by [`tokens::authenticate`] (its id, and its tenant and user) stands for.
+fn authenticated(
+    tx: &rusqlite::Connection,
+    now: i64,
+    (id, owner): tokens::FoundToken,
+) -> Result<Authenticated> {
+    let Some((tenant, user)) = owner else {
+        return Ok(Authenticated::Operator { token: id });
+    };
+    let op = Op::system(tx, &tenant, now);
+    let email = users::by_id(&op, user)?
+        .ok_or_else(|| Error::new(ErrorKind::Unauthenticated))?
+        .email;
+    Ok(Authenticated::User {
+        token: id,
+        tenant: tenant.as_str().to_owned(),
+        email,
+    })
 }
 
 /// The principal of a handle that acts as user `email`, resolved in `conn`'s database.
