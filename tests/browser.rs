@@ -10,15 +10,13 @@
 //!   sees the plan and marks a task done;
 //! - three wrong codes block a link, which then looks like any unknown link.
 //!
-//! `CSHOST_SCREENSHOTS=docs/screenshots cargo test -p cs-host --test browser` also saves the
+//! `CSHOST_SCREENSHOTS=docs/screenshots cargo test -p cs-host --test all browser::` also saves the
 //! screenshots the README shows (relative paths are from the repository's root).
 
-mod support;
+use crate::support;
 
-#[path = "support/server.rs"]
-mod server;
-#[path = "support/webdriver.rs"]
-mod webdriver;
+use crate::support::server;
+use crate::support::webdriver;
 
 use std::path::{Path, PathBuf};
 

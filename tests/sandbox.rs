@@ -2,7 +2,7 @@
 //! hostile plugin misbehaves ends in its typed error within its limit, and the host goes on
 //! serving good plugins.
 
-mod support;
+use crate::support;
 
 // The logic of normalize-partner compiled natively, so its unit tests run here.
 #[allow(dead_code)]

@@ -5,9 +5,8 @@
 //! server's outbox worker delivers to), a link blocked by three wrong codes, metrics, and a
 //! clean stop on SIGTERM.
 
-#[path = "support/server.rs"]
-mod server;
-mod support;
+use crate::support;
+use crate::support::server;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
