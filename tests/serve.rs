@@ -2097,3 +2097,39 @@ fn console_sessions_survive_a_restart_and_end_at_sign_out() {
     assert!(acme.access().revoke_token(token.id).unwrap());
     assert_eq!(home(&server, &viewer).status, 303);
 }
+
+#[test]
+fn a_token_revoked_elsewhere_fails_on_its_next_request_and_its_use_is_noted() {
+    let (server, made) = Server::start();
+    let companies = "/api/v1/tenants/acme/companies";
+    // Used many times in a row, as a client under load uses it.
+    for _ in 0..20 {
+        let list = server.get(companies, Some(&made.viewer_token));
+        assert_eq!(list.status, 200, "{}", list.body);
+    }
+    // Its use is noted, though requests only read the token.
+    let host = server.host();
+    let acme = host
+        .tenant("acme")
+        .unwrap()
+        .as_user("csm@acme.example")
+        .unwrap();
+    let viewer = acme
+        .access()
+        .tokens()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.user.as_deref() == Some("viewer@acme.example"))
+        .unwrap();
+    assert!(viewer.last_used_at.is_some(), "{viewer:?}");
+    // Revoked by another process on the database (as `cshost token revoke` does): the very
+    // next request is refused, and so is every one after.
+    assert!(acme.access().revoke_token(viewer.id).unwrap());
+    for _ in 0..3 {
+        let refused = server.get(companies, Some(&made.viewer_token));
+        assert_eq!(refused.status, 401, "{}", refused.body);
+        assert_eq!(refused.code(), "unauthenticated");
+    }
+    // The other tokens work on.
+    assert_eq!(server.get(companies, Some(&made.admin_token)).status, 200);
+}

@@ -404,10 +404,17 @@ impl Host {
     /// for an unknown one). For the HTTP service; see [`Host::tenant_for`].
     pub fn authenticate(&self, token: &str) -> Result<Authenticated> {
         let now = self.now();
-        self.store().write(|tx| {
-            let found = tokens::authenticate(tx, token, now)?;
-            authenticated(tx, now, found)
-        })
+        // Reads only: every request authenticates, and a write transaction each would make
+        // them all queue for the database's one write lock.
+        let (who, live) = self.store().with(|conn| {
+            let live = tokens::authenticate(conn, token, now)?;
+            Ok((authenticated(conn, now, &live)?, live))
+        })?;
+        if live.unnoted {
+            self.store()
+                .write(|tx| tokens::note_use(tx, live.id, now))?;
+        }
+        Ok(who)
     }
 
     /// Opens a console session of `who` (authenticated by its token) on `tenant`, lasting
@@ -436,10 +443,15 @@ impl Host {
     /// ended, or that never was, is [`ErrorKind::Unauthenticated`].
     pub fn session(&self, id: &str) -> Result<(Authenticated, String)> {
         let now = self.now();
-        self.store().write(|tx| {
-            let (found, tenant) = tokens::session(tx, id, now)?;
-            Ok((authenticated(tx, now, found)?, tenant.as_str().to_owned()))
-        })
+        let (who, live, tenant) = self.store().with(|conn| {
+            let (live, tenant) = tokens::session(conn, id, now)?;
+            Ok((authenticated(conn, now, &live)?, live, tenant))
+        })?;
+        if live.unnoted {
+            self.store()
+                .write(|tx| tokens::note_use(tx, live.id, now))?;
+        }
+        Ok((who, tenant.as_str().to_owned()))
     }
 
     /// Ends the console session `id` (signing out); the token stays valid.
@@ -462,21 +474,21 @@ impl Host {
     }
 }
 
-/// Whom a token found by [`tokens::authenticate`] (its id, and its tenant and user) stands for.
+/// Whom a live token found by [`tokens::authenticate`] or [`tokens::session`] stands for.
 fn authenticated(
-    tx: &rusqlite::Connection,
+    conn: &rusqlite::Connection,
     now: i64,
-    (id, owner): tokens::FoundToken,
+    live: &tokens::Live,
 ) -> Result<Authenticated> {
-    let Some((tenant, user)) = owner else {
-        return Ok(Authenticated::Operator { token: id });
+    let Some((tenant, user)) = &live.owner else {
+        return Ok(Authenticated::Operator { token: live.id });
     };
-    let op = Op::system(tx, &tenant, now);
-    let email = users::by_id(&op, user)?
+    let op = Op::system(conn, tenant, now);
+    let email = users::by_id(&op, *user)?
         .ok_or_else(|| Error::new(ErrorKind::Unauthenticated))?
         .email;
     Ok(Authenticated::User {
-        token: id,
+        token: live.id,
         tenant: tenant.as_str().to_owned(),
         email,
     })

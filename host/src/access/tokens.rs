@@ -185,29 +185,48 @@ pub(crate) fn revoke(
     Ok(changed > 0)
 }
 
-/// A live token found: its id, and its tenant and user (`None` for the platform operator's).
-pub(crate) type FoundToken = (i64, Option<(TenantId, i64)>);
+/// A live token found by [`authenticate`]: its id, its tenant and user (none for the platform
+/// operator's), and whether its use at this second is still to be noted ([`note_use`]).
+pub(crate) struct Live {
+    /// The token's id.
+    pub id: i64,
+    /// Its tenant and user's id; `None` for the platform operator's.
+    pub owner: Option<(TenantId, i64)>,
+    /// Whether its `last_used_at` is not this second yet.
+    pub unnoted: bool,
+}
 
-/// The live token `token` at `now` (its id, tenant and user), noting its use. Unknown, expired
-/// and revoked tokens all fail alike ([`ErrorKind::Unauthenticated`]).
-pub(crate) fn authenticate(conn: &Connection, token: &str, now: i64) -> Result<FoundToken> {
+/// The live token `token` at `now`. Unknown, expired and revoked tokens all fail alike
+/// ([`ErrorKind::Unauthenticated`]). It only reads, so requests authenticating at once do not
+/// queue for the write lock: its use is noted by [`note_use`], once a second at most.
+pub(crate) fn authenticate(conn: &Connection, token: &str, now: i64) -> Result<Live> {
     let token = token.trim();
     let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
-    let found: Option<(i64, Option<String>, Option<i64>)> = conn
-        .prepare_cached(
-            "SELECT id, tenant_id, user_id FROM api_tokens
-             WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2",
-        )?
-        .query_row(params![&hash(token)[..], now], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    conn.prepare_cached(
+        "SELECT id, tenant_id, user_id, last_used_at FROM api_tokens
+         WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+    )?
+    .query_row(params![&hash(token)[..], now], |r| {
+        let tenant: Option<String> = r.get(1)?;
+        let user: Option<i64> = r.get(2)?;
+        Ok(Live {
+            id: r.get(0)?,
+            owner: tenant.zip(user).map(|(t, u)| (TenantId::new(t), u)),
+            unnoted: r.get::<_, Option<i64>>(3)? != Some(now),
         })
-        .optional()?;
-    let Some((id, tenant, user)) = found else {
-        return Err(Error::new(ErrorKind::Unauthenticated));
-    };
-    conn.prepare_cached("UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1")?
-        .execute(params![id, now])?;
-    Ok((id, tenant.zip(user).map(|(t, u)| (TenantId::new(t), u))))
+    })
+    .optional()?
+    .ok_or_else(|| Error::new(ErrorKind::Unauthenticated))
+}
+
+/// Notes that token `id` was used at `now` (its `last_used_at`, in seconds: a second's other
+/// requests would write the same value again).
+pub(crate) fn note_use(conn: &Connection, id: i64, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1 AND last_used_at IS NOT ?2",
+    )?
+    .execute(params![id, now])?;
+    Ok(())
 }
 
 /// A console session just opened ([`Host::open_session`](crate::Host::open_session)): the id the
@@ -250,28 +269,27 @@ pub(crate) fn open_session(
 }
 
 /// The live session `id`: its token (as [`authenticate`] finds it) and its tenant. A session
-/// that ended, or whose token was revoked or expired, is [`ErrorKind::Unauthenticated`].
-pub(crate) fn session(conn: &Connection, id: &str, now: i64) -> Result<(FoundToken, TenantId)> {
-    let found: Option<(i64, Option<String>, Option<i64>, String)> = conn
-        .prepare_cached(
-            "SELECT t.id, t.tenant_id, t.user_id, s.tenant_id
-             FROM console_sessions s JOIN api_tokens t ON t.id = s.token_id
-             WHERE s.id_hash = ?1 AND s.expires_at > ?2
-               AND t.revoked_at IS NULL AND t.expires_at > ?2",
-        )?
-        .query_row(params![&hash(id)[..], now], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
-    let Some((token, tenant, user, on)) = found else {
-        return Err(Error::new(ErrorKind::Unauthenticated));
-    };
-    conn.prepare_cached("UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1")?
-        .execute(params![token, now])?;
-    Ok((
-        (token, tenant.zip(user).map(|(t, u)| (TenantId::new(t), u))),
-        TenantId::new(on),
-    ))
+/// that ended, or whose token was revoked or expired, is [`ErrorKind::Unauthenticated`]. It
+/// only reads, as [`authenticate`] does.
+pub(crate) fn session(conn: &Connection, id: &str, now: i64) -> Result<(Live, TenantId)> {
+    conn.prepare_cached(
+        "SELECT t.id, t.tenant_id, t.user_id, t.last_used_at, s.tenant_id
+         FROM console_sessions s JOIN api_tokens t ON t.id = s.token_id
+         WHERE s.id_hash = ?1 AND s.expires_at > ?2
+           AND t.revoked_at IS NULL AND t.expires_at > ?2",
+    )?
+    .query_row(params![&hash(id)[..], now], |r| {
+        let tenant: Option<String> = r.get(1)?;
+        let user: Option<i64> = r.get(2)?;
+        let live = Live {
+            id: r.get(0)?,
+            owner: tenant.zip(user).map(|(t, u)| (TenantId::new(t), u)),
+            unnoted: r.get::<_, Option<i64>>(3)? != Some(now),
+        };
+        Ok((live, TenantId::new(r.get::<_, String>(4)?)))
+    })
+    .optional()?
+    .ok_or_else(|| Error::new(ErrorKind::Unauthenticated))
 }
 
 /// Ends session `id` (nothing happens if there is none).

@@ -23,6 +23,7 @@ mod rows;
 pub(crate) mod runlog;
 mod runtime;
 mod store;
+mod ticker;
 mod validate;
 mod wasi;
 

@@ -13,6 +13,7 @@ use cs_host::{
 use super::{Actor, LimitArgs, key_values, or_dash, print_json};
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum TenantPluginCommand {
     /// List the tenant's plugins: version, on or off, priority, policy, grants, configuration.
     Plugins {
