@@ -44,7 +44,7 @@ browser-tools:
 
 ## Screenshots of the console and the recipient's plan page for the README (docs/screenshots/).
 screenshots: plugins browser-tools
-	CSHOST_SCREENSHOTS=docs/screenshots $(CARGO) test -p cs-host --test browser
+	CSHOST_SCREENSHOTS=docs/screenshots $(CARGO) test -p cs-host --test all browser::
 
 ## Formatting and lints, host and plugins.
 lint:

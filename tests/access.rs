@@ -2,7 +2,7 @@
 //! attack it makes, over a tenant with two partners (Bennett & Co. and Tui Partners) and their
 //! customers, through the library and the `cshost` command line.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! SQLite file, enabled per tenant, run through the hooks. Each test is one rule of the
 //! registry, the enablement, or the safety net (breaker, audit, run log).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! `cshost plugin inspect` and `cshost plugin run`, driven as a plugin author would drive them.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,7 +1,7 @@
 //! Several `cshost` processes on one database file, as operators run them: deliverers side by
 //! side, and a backlog of one tenant next to another tenant's mail.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,7 +3,7 @@
 //! refuse the rest, "include nulls", the logic expression and its errors, the `arr-tier` plugin
 //! filter enabled through the administration API, and tagging the matches as partners.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! middle of its work (an import while its partners' hooks run, a share while its notifier
 //! runs), then run again.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,6 +1,6 @@
 //! CSV import end to end: real SQLite files, real built plugins, the real `cshost` binary.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

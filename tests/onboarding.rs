@@ -1,6 +1,6 @@
 //! The embedding example, built and run as an application would run it.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -1,8 +1,7 @@
 //! The outbox: delivery through the file mailbox and through SMTP to a real sink on loopback,
 //! idempotency across a crash between sending and recording, and the per-tenant rate limit.
 
-#[path = "support/smtp.rs"]
-mod smtp;
+use crate::support::smtp;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Success plans and CTAs: the Draft-to-Active rule (a CTA may not be due before its tasks),
 //! objectives' sharing flags, CTAs on their own, and the CTAs a lifecycle plugin opens.
 
-mod support;
+use crate::support;
 
 use cs_host::model::{CtaType, Date, Priority};
 use cs_host::{

@@ -1,7 +1,7 @@
 //! Writing plugins outside this repository: the self-contained SDK, `cshost plugin new` in both
 //! languages, `cshost plugin test`, and JavaScript plugins run through the same host as Rust ones.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,7 +2,7 @@
 //! an admin's types each with its own fields, relationships of companies with Managed By and
 //! its one-partner rule, through the library and through `cshost`.
 
-mod support;
+use crate::support;
 
 use cs_host::EnableOptions;
 use cs_host::model::{AccessScope, Date, FieldValue, ManagedAs};

@@ -5,9 +5,8 @@
 //! server's outbox worker delivers to), a link blocked by three wrong codes, metrics, and a
 //! clean stop on SIGTERM.
 
-#[path = "support/server.rs"]
-mod server;
-mod support;
+use crate::support;
+use crate::support::server;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -1711,4 +1710,356 @@ fn the_server_goes_on_serving_after_its_standard_output_is_closed() {
     assert!(child.try_wait().unwrap().is_none(), "the server still runs");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Uploads are refused from their head: a CSV over the tenant's import limit, a viewer's CSV, a
+/// CSV for an unknown tenant, a plugin over the platform's maximum and a plugin from a tenant
+/// admin are answered while the client has sent a few bytes of the body and waits to send the
+/// rest. A chunked body, whose length is not announced, is still counted against the limit as
+/// it streams. Nothing is imported or installed.
+#[test]
+fn uploads_are_refused_before_their_body_is_sent() {
+    let (server, made) = Server::start_with(&["--max-plugin-size", "4096"]);
+    server
+        .host()
+        .tenant("acme")
+        .unwrap()
+        .imports()
+        .set_size_limit(1000)
+        .unwrap();
+    let code = |reply: &server::Reply| -> String {
+        let body: serde_json::Value = serde_json::from_str(&reply.text())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", reply.text()));
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let csv = |token: &str, tenant: &str, length: usize| {
+        server::http_partial(
+            &server.addr,
+            &format!("/api/v1/tenants/{tenant}/imports?name=big.csv"),
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Content-Type", "text/csv"),
+            ],
+            length,
+            b"Name\n",
+        )
+    };
+    let over = csv(&made.admin_token, "acme", 1_000_000);
+    assert_eq!((over.status, code(&over)), (413, "too_large".into()));
+    assert!(
+        over.text().contains("big.csv: over 1000 bytes"),
+        "{}",
+        over.text()
+    );
+    let viewer = csv(&made.viewer_token, "acme", 500);
+    assert_eq!((viewer.status, code(&viewer)), (403, "forbidden".into()));
+    assert!(
+        viewer.text().contains("viewer@acme.example"),
+        "{}",
+        viewer.text()
+    );
+    let unknown = csv(&made.operator_token, "nowhere", 500);
+    assert_eq!((unknown.status, code(&unknown)), (404, "not_found".into()));
+    let other = csv(&made.admin_token, "beta", 500);
+    assert_eq!((other.status, code(&other)), (404, "not_found".into()));
+
+    let wasm = |token: &str| {
+        server::http_partial(
+            &server.addr,
+            "/api/v1/plugins",
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Content-Type", "application/wasm"),
+            ],
+            1 << 20,
+            b"\0asm",
+        )
+    };
+    let big = wasm(&made.operator_token);
+    assert_eq!((big.status, code(&big)), (413, "too_large".into()));
+    let admin = wasm(&made.admin_token);
+    assert_eq!((admin.status, code(&admin)), (403, "forbidden".into()));
+
+    // Chunked: no length to refuse from, so the body is counted as it comes.
+    let rows = "Company Name Of Some Length\n".repeat(20);
+    let chunked = server::http_chunked(
+        &server.addr,
+        "/api/v1/tenants/acme/imports",
+        &[
+            ("Authorization", &format!("Bearer {}", made.admin_token)),
+            ("Content-Type", "text/csv"),
+        ],
+        &[b"Name\n", rows.as_bytes(), rows.as_bytes(), rows.as_bytes()],
+    );
+    assert_eq!((chunked.status, code(&chunked)), (413, "too_large".into()));
+    // Under the limit, a chunked upload is imported.
+    let small = server::http_chunked(
+        &server.addr,
+        "/api/v1/tenants/acme/imports?dry_run=true",
+        &[
+            ("Authorization", &format!("Bearer {}", made.admin_token)),
+            ("Content-Type", "text/csv"),
+        ],
+        &[b"Name\n", b"Initech\n"],
+    );
+    assert_eq!(small.status, 200, "{}", small.text());
+
+    let jobs = server
+        .get("/api/v1/tenants/acme/imports", Some(&made.admin_token))
+        .json();
+    assert_eq!(jobs.as_array().unwrap().len(), 0, "{jobs}");
+    assert!(server.host().installed_plugins().unwrap().is_empty());
+}
+
+/// The plugins a tenant's admin may enable are a read of their own, refused to a viewer; an
+/// enabled plugin's policy, priority and limits change without enabling it (API, console and
+/// command line), each change checked by the library and in the audit log; a viewer changes
+/// nothing (disable, configuration, grants, tuning).
+#[test]
+fn an_admin_lists_the_plugins_it_may_enable_and_tunes_one_without_enabling_it() {
+    let (server, made) = Server::start();
+    let admin = made.admin_token.as_str();
+    let viewer = made.viewer_token.as_str();
+    server
+        .host()
+        .install_plugin(&support::plugin_bytes("slow-mapper"), "operator")
+        .unwrap();
+    let api = |path: &str| format!("/api/v1/tenants/acme{path}");
+
+    let refused = server.get(&api("/available-plugins"), Some(viewer));
+    assert_eq!((refused.status, refused.code()), (403, "forbidden".into()));
+    let available = server.get(&api("/available-plugins"), Some(admin));
+    assert_eq!(available.status, 200, "{}", available.body);
+    let available = available.json();
+    let entry = &available[0];
+    assert_eq!(entry["manifest"]["name"], "slow-mapper", "{available}");
+    assert_eq!(entry["enabled"], false);
+    assert!(entry["enablement"].is_null(), "{entry}");
+    assert_eq!(entry["versions"].as_array().unwrap().len(), 1, "{entry}");
+    // Who installed it and which other tenants run it are the platform's business.
+    assert!(entry.get("installed_by").is_none(), "{entry}");
+    assert!(entry.get("tenants").is_none(), "{entry}");
+
+    let enabled = server.send_json(
+        "PUT",
+        &api("/plugins/slow-mapper"),
+        admin,
+        r#"{"config": {"ms-per-row": "1"}}"#,
+    );
+    assert_eq!(enabled.status, 200, "{}", enabled.body);
+    let disabled = server.post_json(&api("/plugins/slow-mapper/disable"), admin, "");
+    assert_eq!(disabled.status, 200, "{}", disabled.body);
+
+    // Tuned while disabled: it stays disabled.
+    let tuned = server.send_json(
+        "PATCH",
+        &api("/plugins/slow-mapper"),
+        admin,
+        r#"{"policy": "fail-open", "priority": 3, "limits": {"fuel": 7000000}}"#,
+    );
+    assert_eq!(tuned.status, 200, "{}", tuned.body);
+    let tuned = tuned.json();
+    assert_eq!(tuned["enabled"], false, "{tuned}");
+    assert_eq!(tuned["failure_policy"], "fail-open");
+    assert_eq!(tuned["priority"], 3);
+    assert_eq!(tuned["limits"]["fuel"], 7_000_000);
+    assert_eq!(tuned["config"]["ms-per-row"], "1");
+    let limits = server.send_json(
+        "PUT",
+        &api("/plugins/slow-mapper/limits"),
+        admin,
+        r#"{"fuel": 6000000}"#,
+    );
+    assert_eq!(limits.status, 200, "{}", limits.body);
+    assert_eq!(limits.json()["enabled"], false);
+    assert_eq!(limits.json()["failure_policy"], "fail-open");
+    let over = server.send_json(
+        "PATCH",
+        &api("/plugins/slow-mapper"),
+        admin,
+        r#"{"limits": {"fuel": 1000000000000000}}"#,
+    );
+    assert_eq!((over.status, over.code()), (422, "limit_exceeded".into()));
+
+    // Enabled again, it keeps what was tuned.
+    let again = server.send_json("PUT", &api("/plugins/slow-mapper"), admin, "{}");
+    assert_eq!(
+        again.json()["failure_policy"],
+        "fail-open",
+        "{}",
+        again.body
+    );
+    assert_eq!(again.json()["limits"]["fuel"], 6_000_000);
+
+    // A viewer changes nothing.
+    let before = server
+        .host()
+        .tenant("acme")
+        .unwrap()
+        .plugins()
+        .get("slow-mapper")
+        .unwrap();
+    for (method, path, body) in [
+        ("PATCH", "/plugins/slow-mapper", r#"{"priority": 9}"#),
+        (
+            "PUT",
+            "/plugins/slow-mapper/policy",
+            r#"{"policy": "fail-closed"}"#,
+        ),
+        ("POST", "/plugins/slow-mapper/disable", ""),
+        (
+            "PUT",
+            "/plugins/slow-mapper/config",
+            r#"{"ms-per-row": "5"}"#,
+        ),
+        ("DELETE", "/plugins/slow-mapper/grants/read-companies", ""),
+    ] {
+        let reply = server.send_json(method, &api(path), viewer, body);
+        assert_eq!(
+            (reply.status, reply.code()),
+            (403, "forbidden".into()),
+            "{method} {path}: {}",
+            reply.body
+        );
+    }
+    let after = server
+        .host()
+        .tenant("acme")
+        .unwrap()
+        .plugins()
+        .get("slow-mapper")
+        .unwrap();
+    assert_eq!(before, after);
+
+    // The command line tunes it too, as the admin; a viewer is refused in the same words.
+    let cli = |actor: &str, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cshost"))
+            .args(args)
+            .env("CSHOST_DB", &server.db)
+            .env("CSHOST_CACHE_DIR", support::cache_dir())
+            .env("CSHOST_ACTOR", actor)
+            .output()
+            .unwrap()
+    };
+    let tune = [
+        "tenant",
+        "tune",
+        "acme",
+        "slow-mapper",
+        "--policy",
+        "fail-closed",
+        "--deadline-ms",
+        "250",
+    ];
+    let by_viewer = cli("viewer@acme.example", &tune);
+    assert!(!by_viewer.status.success());
+    assert!(
+        String::from_utf8_lossy(&by_viewer.stderr).contains("may not"),
+        "{}",
+        String::from_utf8_lossy(&by_viewer.stderr)
+    );
+    let by_admin = cli("csm@acme.example", &tune);
+    assert!(
+        by_admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_admin.stderr)
+    );
+    let e = server
+        .host()
+        .tenant("acme")
+        .unwrap()
+        .plugins()
+        .get("slow-mapper")
+        .unwrap();
+    assert!(e.enabled);
+    assert_eq!(e.failure_policy, cs_host::FailurePolicy::FailClosed);
+    assert_eq!(e.limits.deadline_value(), Duration::from_millis(250));
+    assert_eq!(e.limits.fuel_value(), 6_000_000);
+    let nothing = cli(
+        "csm@acme.example",
+        &["tenant", "tune", "acme", "slow-mapper"],
+    );
+    assert!(!nothing.status.success());
+
+    // The console's form saves policy, priority and limits; the plugin stays as it was.
+    let mut browser = Browser::new(&server);
+    let signin = browser.get("/console/signin");
+    let signed = browser.post(
+        "/console/signin",
+        &[("csrf", &csrf(&signin.body)), ("token", admin)],
+    );
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let page = browser.get("/console/plugins/slow-mapper");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(">Save</button>"), "{}", page.body);
+    assert!(!page.body.contains("Save and enable"), "{}", page.body);
+    server.post_json(&api("/plugins/slow-mapper/disable"), admin, "");
+    let saved = browser.post(
+        "/console/plugins/slow-mapper/settings",
+        &[
+            ("csrf", &csrf(&page.body)),
+            ("policy", "fail-open"),
+            ("priority", "2"),
+            ("deadline_ms", "300"),
+            ("fuel", "5000000"),
+            ("memory_mb", "16"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let e = server
+        .host()
+        .tenant("acme")
+        .unwrap()
+        .plugins()
+        .get("slow-mapper")
+        .unwrap();
+    assert!(!e.enabled, "saving the settings does not enable it");
+    assert_eq!(
+        (e.failure_policy, e.priority, e.limits.fuel_value()),
+        (cs_host::FailurePolicy::FailOpen, 2, 5_000_000)
+    );
+    let list = browser.get("/console/plugins");
+    assert!(list.body.contains("slow-mapper"), "{}", list.body);
+
+    let audit = server.get(&api("/audit"), Some(admin)).body;
+    assert!(audit.contains("plugin.tune"), "{audit}");
+}
+
+#[test]
+fn a_token_revoked_elsewhere_fails_on_its_next_request_and_its_use_is_noted() {
+    let (server, made) = Server::start();
+    let companies = "/api/v1/tenants/acme/companies";
+    // Used many times in a row, as a client under load uses it.
+    for _ in 0..20 {
+        let list = server.get(companies, Some(&made.viewer_token));
+        assert_eq!(list.status, 200, "{}", list.body);
+    }
+    // Its use is noted, though requests only read the token.
+    let host = server.host();
+    let acme = host
+        .tenant("acme")
+        .unwrap()
+        .as_user("csm@acme.example")
+        .unwrap();
+    let viewer = acme
+        .access()
+        .tokens()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.user.as_deref() == Some("viewer@acme.example"))
+        .unwrap();
+    assert!(viewer.last_used_at.is_some(), "{viewer:?}");
+    // Revoked by another process on the database (as `cshost token revoke` does): the very
+    // next request is refused, and so is every one after.
+    assert!(acme.access().revoke_token(viewer.id).unwrap());
+    for _ in 0..3 {
+        let refused = server.get(companies, Some(&made.viewer_token));
+        assert_eq!(refused.status, 401, "{}", refused.body);
+        assert_eq!(refused.code(), "unauthenticated");
+    }
+    // The other tokens work on.
+    assert_eq!(server.get(companies, Some(&made.admin_token)).status, 200);
 }

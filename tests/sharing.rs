@@ -2,7 +2,7 @@
 //! their expiry, one-time codes and their limits, revoking, the manage-shares view, and the
 //! *plan shared* hook with real notifier plugins (share-digest, and one that traps).
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

@@ -127,11 +127,11 @@ pub use users::{Licence, PartnerId, User, Users};
 
 // Plugins: the engine (usable without a database), the registry and each tenant's enablements.
 pub use plugins::{
-    BatchRow, Budget, CallStats, Capability, CompanyDirectory, ConfigKey,
+    AvailablePlugin, BatchRow, Budget, CallStats, Capability, CompanyDirectory, ConfigKey,
     DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, ExtensionPoint, FailurePolicy,
     InstallOutcome, Installed, InstalledPlugin, KEPT_FAILURES, Limits, LogLevel, LogLine, Manifest,
     Plugin, PluginContext, PluginError, PluginErrorKind, PluginInstance, PluginRuntime, Plugins,
-    RecordedFailure, RowAction, RowOutcome, RunStats, RuntimeConfig, StaticDirectory,
+    RecordedFailure, RowAction, RowOutcome, RunStats, RuntimeConfig, StaticDirectory, Tuning,
     UnknownCapability, UnknownExtensionPoint, supported_contracts,
 };
 

@@ -1,7 +1,11 @@
-//! Shared by the end-to-end tests: builds the guest plugins from source once per test binary and
+//! Shared by the end-to-end tests: builds the guest plugins from source once per test process and
 //! loads them into a runtime whose compile cache lives in the target directory.
 
 #![allow(dead_code)]
+
+pub mod server;
+pub mod smtp;
+pub mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

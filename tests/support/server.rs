@@ -156,7 +156,63 @@ pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
-    // Read the head, then as much body as it announces: a server may keep the connection open.
+    read_reply(stream, method)
+}
+
+/// A request that announces a body of `length` bytes (`Content-Length`) but sends only `sent`
+/// of them, then reads the answer: what the server answers before the rest of the body.
+pub fn http_partial(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    length: usize,
+    sent: &[u8],
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    // A server that waits for the rest would hang the test: fail it instead.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {length}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(sent).unwrap();
+    read_reply(stream, "POST")
+}
+
+/// A request whose body is sent chunked (`Transfer-Encoding: chunked`, no length announced),
+/// one chunk per item of `chunks`.
+pub fn http_chunked(addr: &str, path: &str, headers: &[(&str, &str)], chunks: &[&[u8]]) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    for chunk in chunks {
+        // The server may answer (and stop reading) before the last chunk.
+        if stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .and_then(|()| stream.write_all(chunk))
+            .and_then(|()| stream.write_all(b"\r\n"))
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
+    read_reply(stream, "POST")
+}
+
+/// Reads an answer: the head, then as much body as it announces (a server may keep the
+/// connection open).
+fn read_reply(stream: TcpStream, method: &str) -> Reply {
     let mut reader = BufReader::new(stream);
     let mut status_line = String::new();
     reader.read_line(&mut status_line).unwrap();

@@ -404,21 +404,29 @@ impl Host {
     /// for an unknown one). For the HTTP service; see [`Host::tenant_for`].
     pub fn authenticate(&self, token: &str) -> Result<Authenticated> {
         let now = self.now();
-        self.store().write(|tx| {
-            let (id, owner) = tokens::authenticate(tx, token, now)?;
-            let Some((tenant, user)) = owner else {
-                return Ok(Authenticated::Operator { token: id });
+        // Reads only: every request authenticates, and a write transaction each would make
+        // them all queue for the database's one write lock.
+        let (who, live) = self.store().with(|conn| {
+            let live = tokens::authenticate(conn, token, now)?;
+            let Some((tenant, user)) = &live.owner else {
+                return Ok((Authenticated::Operator { token: live.id }, live));
             };
-            let op = Op::system(tx, &tenant, now);
-            let email = users::by_id(&op, user)?
+            let op = Op::system(conn, tenant, now);
+            let email = users::by_id(&op, *user)?
                 .ok_or_else(|| Error::new(ErrorKind::Unauthenticated))?
                 .email;
-            Ok(Authenticated::User {
-                token: id,
+            let who = Authenticated::User {
+                token: live.id,
                 tenant: tenant.as_str().to_owned(),
                 email,
-            })
-        })
+            };
+            Ok((who, live))
+        })?;
+        if live.unnoted {
+            self.store()
+                .write(|tx| tokens::note_use(tx, live.id, now))?;
+        }
+        Ok(who)
     }
 
     /// The handle on tenant `tenant` for whom a token authenticated: the platform operator

@@ -185,28 +185,46 @@ pub(crate) fn revoke(
     Ok(changed > 0)
 }
 
-/// The live token `token` at `now` (its id, tenant and user), noting its use. Unknown, expired
-/// and revoked tokens all fail alike ([`ErrorKind::Unauthenticated`]).
-pub(crate) fn authenticate(
-    conn: &Connection,
-    token: &str,
-    now: i64,
-) -> Result<(i64, Option<(TenantId, i64)>)> {
+/// A live token found by [`authenticate`]: its id, its tenant and user (none for the platform
+/// operator's), and whether its use at this second is still to be noted ([`note_use`]).
+pub(crate) struct Live {
+    /// The token's id.
+    pub id: i64,
+    /// Its tenant and user's id; `None` for the platform operator's.
+    pub owner: Option<(TenantId, i64)>,
+    /// Whether its `last_used_at` is not this second yet.
+    pub unnoted: bool,
+}
+
+/// The live token `token` at `now`. Unknown, expired and revoked tokens all fail alike
+/// ([`ErrorKind::Unauthenticated`]). It only reads, so requests authenticating at once do not
+/// queue for the write lock: its use is noted by [`note_use`], once a second at most.
+pub(crate) fn authenticate(conn: &Connection, token: &str, now: i64) -> Result<Live> {
     let token = token.trim();
     let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
-    let found: Option<(i64, Option<String>, Option<i64>)> = conn
-        .prepare_cached(
-            "SELECT id, tenant_id, user_id FROM api_tokens
-             WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2",
-        )?
-        .query_row(params![&hash(token)[..], now], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    conn.prepare_cached(
+        "SELECT id, tenant_id, user_id, last_used_at FROM api_tokens
+         WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+    )?
+    .query_row(params![&hash(token)[..], now], |r| {
+        let tenant: Option<String> = r.get(1)?;
+        let user: Option<i64> = r.get(2)?;
+        Ok(Live {
+            id: r.get(0)?,
+            owner: tenant.zip(user).map(|(t, u)| (TenantId::new(t), u)),
+            unnoted: r.get::<_, Option<i64>>(3)? != Some(now),
         })
-        .optional()?;
-    let Some((id, tenant, user)) = found else {
-        return Err(Error::new(ErrorKind::Unauthenticated));
-    };
-    conn.prepare_cached("UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1")?
-        .execute(params![id, now])?;
-    Ok((id, tenant.zip(user).map(|(t, u)| (TenantId::new(t), u))))
+    })
+    .optional()?
+    .ok_or_else(|| Error::new(ErrorKind::Unauthenticated))
+}
+
+/// Notes that token `id` was used at `now` (its `last_used_at`, in seconds: a second's other
+/// requests would write the same value again).
+pub(crate) fn note_use(conn: &Connection, id: i64, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1 AND last_used_at IS NOT ?2",
+    )?
+    .execute(params![id, now])?;
+    Ok(())
 }

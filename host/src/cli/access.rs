@@ -8,6 +8,7 @@ use cs_host::Host;
 use cs_host::access::{AccessSettings, Permissions, TokenInfo};
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum TokenCommand {
     /// Create an API token for a user of a tenant (with --tenant and --user) or for the
     /// platform operator (without); the token is printed once and stored only as a hash.
@@ -42,6 +43,7 @@ pub enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum AccessCommand {
     /// Who a user is: its role, permissions and partner scope (the acting user without
     /// --user).

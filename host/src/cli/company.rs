@@ -14,6 +14,7 @@ use cs_host::{
 };
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum CompanyCommand {
     /// Add a company (Name mandatory; other fields checked against the schema).
     Add {

@@ -11,6 +11,7 @@ use cs_host::model::FieldValue;
 use super::company::{parse_value, print_companies};
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum CriteriaCommand {
     /// Run criteria: the count and the matching companies.
     Run {

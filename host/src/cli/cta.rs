@@ -10,6 +10,7 @@ use cs_host::{Cta, CtaFilter, CtaStatus, Host, Playbook, PlaybookTask, inert};
 use super::plan::{Actor, CliCtaType};
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum CtaCommand {
     /// List CTAs, soonest due first, then by priority (high first).
     List {

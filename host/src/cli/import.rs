@@ -14,6 +14,7 @@ use cs_host::{Host, JobStatus};
 use super::company::print_job;
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum ImportCommand {
     /// List the tenant's import jobs.
     List {

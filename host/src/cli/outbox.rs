@@ -7,6 +7,7 @@ use clap::Subcommand;
 use cs_host::{FileMailbox, Host, OutboxStatus, SmtpMailer, Transport};
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum OutboxCommand {
     /// List a tenant's messages, oldest first.
     List {

@@ -10,6 +10,7 @@ use super::company::{ImportArgs, parse_fields, parse_scope};
 use super::criteria::CriteriaArgs;
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum PartnerCommand {
     /// Import partners from a CSV file.
     Import {

@@ -19,6 +19,7 @@ impl Actor {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum PlanCommand {
     /// Create a draft success plan for a company; prints its id.
     Create {

@@ -18,6 +18,7 @@ use cs_host::{
 use serde_json::json;
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum PluginCommand {
     /// Show what a component is: name, version, extension points, imports, capabilities,
     /// configuration keys, size and hash. Give a .wasm file, or the name of an installed plugin

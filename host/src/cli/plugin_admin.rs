@@ -20,6 +20,7 @@ pub use enablements::{TenantPluginCommand, run_tenant};
 pub struct Actor {}
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum RegistryCommand {
     /// Install a plugin component on the platform: validate it and store it by its hash.
     /// Installing the same file again changes nothing; a new version of an installed plugin is

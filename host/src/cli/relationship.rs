@@ -15,6 +15,7 @@ use super::company::{ImportArgs, parse_fields};
 use super::plan::Actor;
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum RelationshipTypeCommand {
     /// Add a relationship type (a template with its own fields); prints its id.
     Add {
@@ -78,6 +79,7 @@ pub enum RelationshipTypeCommand {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum RelationshipCommand {
     /// Add a relationship to a company (Name and type mandatory); prints its id.
     Add {

@@ -11,6 +11,7 @@ use super::plan::Actor;
 use super::share_request::ShareArgs;
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum ShareCommand {
     /// Share a plan with internal users or with external contacts; prints each recipient's
     /// link (the only time it can be read) and what became of the notifications.

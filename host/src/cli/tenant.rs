@@ -6,6 +6,7 @@ use clap::Subcommand;
 use cs_host::{Host, TenantLevel};
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum TenantCommand {
     /// Create a tenant.
     Create {
@@ -33,6 +34,7 @@ pub enum TenantCommand {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum HooksCommand {
     /// Run the hooks a tenant's committed changes still owe (a *partner created* hook cut short
     /// by a crash), each until done and once in effect. Opening the database runs them too; this

@@ -6,6 +6,7 @@ use clap::Subcommand;
 use cs_host::{Host, Licence, PartnerId};
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum UserCommand {
     /// Add a user; with --partner, a partner user (always a Full licence).
     Add {

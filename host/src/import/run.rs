@@ -4,14 +4,11 @@
 use super::*;
 
 impl Imports<'_> {
-    pub(super) fn run<R: Read + Send>(
-        &self,
-        source: &str,
-        reader: R,
-        size: u64,
-        options: &ImportOptions,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<ImportJob> {
+    /// Checks that the acting principal may run an import with `options` (the permissions, and
+    /// a partner user's scope), and returns the tenant's size limit in bytes: what a server
+    /// asks before it reads an upload, so a refused upload is answered before its body is sent.
+    /// Every import makes the same checks when it starts.
+    pub fn admit(&self, options: &ImportOptions) -> Result<u64> {
         self.tenant.require(Permission::Import)?;
         if options.target == ImportTarget::Partners {
             self.tenant.require(Permission::ManagePartners)?;
@@ -35,7 +32,18 @@ impl Imports<'_> {
                 records,
             }))
         })?;
-        let limit = self.size_limit()?;
+        self.size_limit()
+    }
+
+    pub(super) fn run<R: Read + Send>(
+        &self,
+        source: &str,
+        reader: R,
+        size: u64,
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<ImportJob> {
+        let limit = self.admit(options)?;
         if size > limit {
             return Err(Error::new(ErrorKind::FileTooLarge {
                 file: source.to_owned(),

@@ -207,7 +207,10 @@ impl PluginInstance {
             store.limiter(|state| &mut state.memory);
             // Instantiation runs guest start code: give it a budget too.
             self.arm(&mut store);
-            let instance = match inner.pre.instantiate(&mut store) {
+            let ticking = inner.runtime.ticking().map_err(|kind| self.error(kind))?;
+            let instantiated = inner.pre.instantiate(&mut store);
+            drop(ticking);
+            let instance = match instantiated {
                 Ok(instance) => instance,
                 Err(error) => {
                     let kind = match classify(&error, &store, self.context.limits_value()) {
@@ -278,9 +281,17 @@ impl PluginInstance {
             .log_buffer()
             .start_call(limits.log_value());
 
+        let ticking = match self.plugin.inner().runtime.ticking() {
+            Ok(ticking) => ticking,
+            Err(kind) => {
+                self.live = Some(live);
+                return Err(self.error(kind));
+            }
+        };
         let started = Instant::now();
         let result = run(&mut live);
         let wall_time = started.elapsed();
+        drop(ticking);
         let fuel_left = live.store.get_fuel().unwrap_or(0);
         self.spent.time = self.spent.time.saturating_add(wall_time);
         self.spent.fuel = self

@@ -23,12 +23,14 @@ mod rows;
 pub(crate) mod runlog;
 mod runtime;
 mod store;
+mod ticker;
 mod validate;
 mod wasi;
 
 pub use context::{CompanyDirectory, PluginContext, StaticDirectory};
 pub use enablement::{
-    DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy, Plugins,
+    AvailablePlugin, DEFAULT_BREAKER_THRESHOLD, EnableOptions, Enablement, FailurePolicy, Plugins,
+    Tuning,
 };
 #[cfg(feature = "cli")]
 pub use error::grouped;

@@ -14,6 +14,7 @@ use super::error::{PluginError, PluginErrorKind};
 use super::instance::PluginInstance;
 use super::manifest::{self, Manifest};
 use super::store::StoreState;
+use super::ticker::{Ticker, Ticking};
 use super::{Limits, PluginContext, validate};
 use crate::error::{Error, ErrorKind};
 
@@ -114,10 +115,13 @@ struct RuntimeInner {
     cache: Option<CompileCache>,
     max_limits: Limits,
     epoch_tick: Duration,
+    /// Advances the engine's epoch while calls run.
+    ticker: Ticker,
 }
 
 impl PluginRuntime {
-    /// Starts a runtime: builds the engine and the linker, opens the cache, starts the ticker.
+    /// Starts a runtime: builds the engine and the linker, opens the cache. The epoch ticker
+    /// starts with the first call.
     pub fn new(config: RuntimeConfig) -> Result<PluginRuntime, Error> {
         let engine_error = |e: wasmtime::Error| Error::new(ErrorKind::Engine(format!("{e:#}")));
         let max = config.max_limits;
@@ -166,37 +170,9 @@ impl PluginRuntime {
             None => None,
         };
 
-        {
-            // The ticker holds the engine weakly: it stops once the runtime and everything
-            // compiled by it are gone.
-            let engine = engine.weak();
-            let tick = config.epoch_tick;
-            std::thread::Builder::new()
-                .name("cs-host-epoch".into())
-                .spawn(move || {
-                    // Ticks follow the clock, not the sum of sleeps: a sleep always runs a little
-                    // long, and a deadline of a second would otherwise end 10% late.
-                    let start = std::time::Instant::now();
-                    let mut ticks: u128 = 0;
-                    loop {
-                        std::thread::sleep(tick);
-                        let Some(engine) = engine.upgrade() else {
-                            return;
-                        };
-                        let due = start.elapsed().as_micros() / tick.as_micros();
-                        while ticks < due {
-                            engine.increment_epoch();
-                            ticks += 1;
-                        }
-                    }
-                })
-                .map_err(|e| {
-                    Error::new(ErrorKind::Engine(format!("cannot start the ticker: {e}")))
-                })?;
-        }
-
         Ok(PluginRuntime {
             inner: Arc::new(RuntimeInner {
+                ticker: Ticker::new(&engine, config.epoch_tick),
                 engine,
                 linker,
                 cache,
@@ -214,6 +190,15 @@ impl PluginRuntime {
     /// How often the epoch advances: call deadlines are counted in these ticks.
     pub(crate) fn epoch_tick(&self) -> Duration {
         self.inner.epoch_tick
+    }
+
+    /// Marks a call into a guest as running until the guard is dropped, so the epoch advances
+    /// (and the call's deadline can end it). Take it after arming the call's deadline.
+    pub(crate) fn ticking(&self) -> Result<Ticking<'_>, PluginErrorKind> {
+        self.inner
+            .ticker
+            .ticking()
+            .map_err(|reason| PluginErrorKind::Host { reason })
     }
 
     pub(crate) fn engine(&self) -> &Engine {

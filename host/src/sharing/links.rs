@@ -137,14 +137,24 @@ impl Links<'_> {
     /// ([`Opened::CodeRequired`]) without one or after it.
     pub fn open_with(&self, link: &str, session: Option<&str>) -> Result<Opened> {
         let now = self.tenant.host.now();
-        self.tenant.write(|op| {
+        // Opening reads only, so a link opened by many at once does not queue them for the
+        // write lock; the access is noted after, in a write of its own, when this second's is
+        // not noted yet (the time is kept in seconds).
+        let (opened, recipient) = self.tenant.read(|op| {
+            // One read transaction: the plan, its objectives and tasks as of one moment.
+            let _snapshot = op.conn.unchecked_transaction()?;
             let link = find_link(op, link)?;
             if link.otp_required && !session.is_some_and(|s| link.session_matches(s, now)) {
-                return Ok(Opened::CodeRequired);
+                return Ok((Opened::CodeRequired, None));
             }
-            touch(op.conn, link.recipient_id, now)?;
-            Ok(Opened::Plan(self.shared_plan(op, &link)?))
-        })
+            let noted = link.last_access_at == Some(now);
+            let plan = self.shared_plan(op, &link)?;
+            Ok((Opened::Plan(plan), (!noted).then_some(link.recipient_id)))
+        })?;
+        if let Some(recipient) = recipient {
+            self.tenant.write(|op| touch(op.conn, recipient, now))?;
+        }
+        Ok(opened)
     }
 
     /// Sends the recipient of a link a new one-time code by email (through the outbox),
@@ -438,6 +448,7 @@ struct Link {
     otp_required: bool,
     otps_issued: i64,
     otp_failures: i64,
+    last_access_at: Option<i64>,
 }
 
 impl Link {
@@ -486,7 +497,7 @@ fn find_link(op: &Op<'_>, link: &str) -> Result<Link> {
                     s.shared_by, COALESCE(r.expires_at, s.expires_at), s.otp_required,
                     r.otps_issued, r.otp_failures,
                     r.revoked_at IS NOT NULL OR r.blocked_at IS NOT NULL, r.token_hash,
-                    r.permission, r.session_hash, r.session_expires_at
+                    r.permission, r.session_hash, r.session_expires_at, r.last_access_at
              FROM share_recipients r
              JOIN shares s ON s.tenant_id = r.tenant_id AND s.id = r.share_id
              WHERE r.tenant_id = ?1 AND r.token_hash = ?2",
@@ -516,6 +527,7 @@ fn find_link(op: &Op<'_>, link: &str) -> Result<Link> {
                     otp_required: r.get(8)?,
                     otps_issued: r.get(9)?,
                     otp_failures: r.get(10)?,
+                    last_access_at: r.get(16)?,
                 };
                 let closed: bool = r.get(11)?;
                 Ok((link, closed, stored))
@@ -539,8 +551,12 @@ fn find_link(op: &Op<'_>, link: &str) -> Result<Link> {
     }
 }
 
+/// Notes an access to recipient `recipient`'s link at `now`.
 fn touch(conn: &Connection, recipient: i64, now: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE share_recipients SET last_access_at = ?2 WHERE id = ?1")
-        .and_then(|mut update| update.execute(params![recipient, now]))?;
+    conn.prepare_cached(
+        "UPDATE share_recipients SET last_access_at = ?2
+         WHERE id = ?1 AND last_access_at IS NOT ?2",
+    )
+    .and_then(|mut update| update.execute(params![recipient, now]))?;
     Ok(())
 }

@@ -83,8 +83,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// How many idle connections the pool keeps.
-const IDLE_CONNECTIONS: usize = 4;
+/// How many idle connections the pool keeps. A connection given back over this is closed, and
+/// the next operation to find the pool empty opens a new one, which costs far more than the
+/// operation itself (the file, the WAL switch, the schema parsed again, every cached statement
+/// prepared again). A server runs one operation per request in flight on its blocking threads,
+/// with a plugin's look-ups besides, so the pool keeps enough for a few dozen at once.
+const IDLE_CONNECTIONS: usize = 32;
 
 /// The id of a tenant, such as `acme`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

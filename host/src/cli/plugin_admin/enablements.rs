@@ -1,4 +1,4 @@
-//! Each tenant's plugins on the command line: `cshost tenant plugins | enable | disable | config
+//! Each tenant's plugins on the command line: `cshost tenant plugins | enable | tune | disable | config
 //! | grant | revoke | allow-egress | deny-egress | stats | audit`.
 
 use std::path::{Path, PathBuf};
@@ -6,11 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use cs_host::{Capability, EnableOptions, Enablement, FailurePolicy, Host, inert, shell_quote};
+use cs_host::{
+    Capability, EnableOptions, Enablement, FailurePolicy, Host, Tuning, inert, shell_quote,
+};
 
 use super::{Actor, LimitArgs, key_values, or_dash, print_json};
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum TenantPluginCommand {
     /// List the tenant's plugins: version, on or off, priority, policy, grants, configuration.
     Plugins {
@@ -54,6 +57,27 @@ pub enum TenantPluginCommand {
         /// Who is emailed when the host disables the plugin [default: the --as email].
         #[arg(long)]
         notify: Option<String>,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Change how an enabled plugin runs (limits, failure policy, priority, breaker) without
+    /// enabling or disabling it. Settings not given keep their value.
+    Tune {
+        /// The tenant.
+        tenant: String,
+        /// The plugin.
+        plugin: String,
+        /// Order among the tenant's plugins on the same hook: lower runs first.
+        #[arg(long, allow_hyphen_values = true)]
+        priority: Option<i32>,
+        /// fail-open (skip the plugin on failure) or fail-closed.
+        #[arg(long)]
+        policy: Option<FailurePolicy>,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// Consecutive failures before the host disables the plugin.
+        #[arg(long)]
+        breaker: Option<u32>,
         #[command(flatten)]
         actor: Actor,
     },
@@ -255,6 +279,32 @@ pub fn run_tenant(command: TenantPluginCommand, host: &Host) -> anyhow::Result<E
                 options = options.admin(notify);
             }
             show(tenant.plugins().enable(&plugin, options)?)
+        }
+        TenantPluginCommand::Tune {
+            tenant,
+            plugin,
+            priority,
+            policy,
+            limits,
+            breaker,
+            actor: _,
+        } => {
+            let tenant = crate::cli::tenant(host, &tenant)?;
+            let current = tenant.plugins().get(&plugin)?.limits;
+            let tuning = Tuning {
+                limits: limits.apply(current),
+                policy,
+                priority,
+                breaker_threshold: breaker,
+            };
+            if tuning == Tuning::default() {
+                bail!(
+                    "nothing to change: give --priority, --policy, --breaker or a limit \
+                     (--fuel, --deadline-ms, --memory-mb, --output-kb, --operation-seconds, \
+                     --operation-fuel)"
+                );
+            }
+            show(tenant.plugins().tune(&plugin, tuning)?)
         }
         TenantPluginCommand::Disable {
             tenant,

@@ -159,7 +159,6 @@ impl Plugins<'_> {
         let now = host.now();
         self.tenant.write(|op| {
             op.require(Permission::ManagePlugins)?;
-            op.require(Permission::ManagePlugins)?;
             let before = enablement(op, name)?.ok_or_else(|| self.not_enabled(name))?;
             let hash = hash_of(op.conn, name, version)?;
             let manifest = manifest_of(op.conn, &hash)?;
@@ -173,6 +172,80 @@ impl Plugins<'_> {
             audit_plugin(op, "plugin.upgrade", name, Some(&before), Some(&after))?;
             Ok(after)
         })
+    }
+
+    /// Changes how an enabled (or disabled) plugin runs: its limits (checked against the
+    /// platform maxima), failure policy, priority and breaker threshold, leaving it enabled or
+    /// disabled as it is. Recorded in the audit log as `plugin.tune`; takes effect for the next
+    /// operation.
+    pub fn tune(&self, name: &str, tuning: Tuning) -> Result<Enablement> {
+        let max = self.tenant.host.max_limits();
+        self.change(name, "plugin.tune", |e, _| {
+            if let Some(limits) = tuning.limits {
+                let over = limits.exceeding(max);
+                if !over.is_empty() {
+                    return Err(Error::new(ErrorKind::LimitsExceeded {
+                        plugin: e.plugin.clone(),
+                        limits: over.into_iter().map(str::to_owned).collect(),
+                    }));
+                }
+                e.limits = limits;
+            }
+            if let Some(policy) = tuning.policy {
+                e.failure_policy = policy;
+            }
+            if let Some(priority) = tuning.priority {
+                e.priority = priority;
+            }
+            if let Some(threshold) = tuning.breaker_threshold {
+                e.breaker_threshold = threshold.max(1);
+            }
+            Ok(())
+        })
+    }
+
+    /// The plugins installed on the platform that this tenant's admins may enable: the newest
+    /// version of each, with the tenant's enablement of it. Only for who may manage the tenant's
+    /// plugins: other tenants, and who installed what, are not shown.
+    pub fn available(&self) -> Result<Vec<AvailablePlugin>> {
+        self.tenant.require(Permission::ManagePlugins)?;
+        let mut enablements: BTreeMap<String, Enablement> = self
+            .list()?
+            .into_iter()
+            .map(|e| (e.plugin.clone(), e))
+            .collect();
+        let mut available: Vec<AvailablePlugin> = Vec::new();
+        // Sorted by name and then version, newest first: the first of each name is its newest.
+        for installed in self.tenant.host.installed_plugins()? {
+            if let Some(last) = available.last_mut()
+                && last.manifest.name == installed.manifest.name
+            {
+                last.versions.push(installed.manifest.version);
+                continue;
+            }
+            let enablement = enablements.remove(&installed.manifest.name);
+            available.push(AvailablePlugin {
+                versions: vec![installed.manifest.version.clone()],
+                manifest: installed.manifest,
+                installed_at: installed.installed_at,
+                enabled: enablement.as_ref().is_some_and(|e| e.enabled),
+                enablement,
+            });
+        }
+        Ok(available)
+    }
+
+    /// One of the [`available`](Self::available) plugins, by name.
+    pub fn available_one(&self, name: &str) -> Result<AvailablePlugin> {
+        self.available()?
+            .into_iter()
+            .find(|p| p.manifest.name == name)
+            .ok_or_else(|| {
+                Error::new(ErrorKind::UnknownPlugin {
+                    name: name.to_owned(),
+                    version: None,
+                })
+            })
     }
 
     /// The tenant's plugins (enabled or not), by priority and then name.
@@ -204,6 +277,7 @@ impl Plugins<'_> {
         let host = self.tenant.host;
         let now = host.now();
         self.tenant.write(|op| {
+            op.require(Permission::ManagePlugins)?;
             let before = enablement(op, name)?.ok_or_else(|| self.not_enabled(name))?;
             let manifest = manifest_of(op.conn, &before.hash)?;
             let mut after = before.clone();

@@ -219,6 +219,41 @@ impl EnableOptions {
     }
 }
 
+/// How an enabled plugin runs, changed without enabling or disabling it
+/// ([`Plugins::tune`]): what is left `None` keeps its value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tuning {
+    /// The limits of each call and operation, checked against the platform maxima.
+    #[serde(default)]
+    pub limits: Option<Limits>,
+    /// What a failure does to the operation.
+    #[serde(default)]
+    pub policy: Option<FailurePolicy>,
+    /// Order among the tenant's plugins on the same hook: lower runs first.
+    #[serde(default)]
+    pub priority: Option<i32>,
+    /// Consecutive failures after which the host disables the plugin (at least 1).
+    #[serde(default)]
+    pub breaker_threshold: Option<u32>,
+}
+
+/// A plugin installed on the platform as a tenant's admin sees it ([`Plugins::available`]): the
+/// newest version's manifest, and the tenant's enablement of it, if any.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AvailablePlugin {
+    /// The newest installed version's manifest.
+    pub manifest: Manifest,
+    /// When that version was installed, in Unix seconds.
+    pub installed_at: i64,
+    /// Every installed version, newest first.
+    pub versions: Vec<String>,
+    /// Whether the plugin runs for this tenant.
+    pub enabled: bool,
+    /// The tenant's enablement (enabled or not), if it ever enabled the plugin.
+    pub enablement: Option<Enablement>,
+}
+
 /// Records a change of the tenant's enablement of plugin `name` in the audit log, in the
 /// operation's transaction.
 fn audit_plugin(

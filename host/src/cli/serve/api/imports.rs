@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cs_host::model::AccessScope;
 use cs_host::{ImportCancel, ImportJob, ImportOptions, ImportTarget, JobStatus};
@@ -133,11 +133,17 @@ pub struct Started {
 }
 
 /// `POST /api/v1/tenants/{tenant}/imports?target=&scope=&name=&dry_run=`: the body is the CSV.
+///
+/// Before a byte of the body is read, the library checks the caller may import into the
+/// tenant, and a `Content-Length` over the tenant's limit is refused: a refused upload is
+/// answered while the client is still sending it. A body without a length (chunked) is counted
+/// against the limit as it streams.
 pub async fn upload(
     State(app): State<Shared>,
     Caller(who): Caller,
     Params(tenant): Params<String>,
     super::QueryOf(query): super::QueryOf<UploadQuery>,
+    headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let target: ImportTarget = query
@@ -147,10 +153,31 @@ pub async fn upload(
         .parse()
         .map_err(ApiError::from)?;
     let name = file_name(query.name.as_deref());
-    let limit = on_tenant(&app, who.clone(), tenant.clone(), |t| {
-        t.imports().size_limit()
+    let cancel = ImportCancel::new();
+    let options = match target {
+        ImportTarget::Companies => ImportOptions::companies(),
+        ImportTarget::Partners => ImportOptions::partners(query.scope),
+        ImportTarget::Relationships => ImportOptions::relationships(),
+    }
+    .dry_run(query.dry_run)
+    .cancel_on(cancel.clone());
+    let (limit, options) = on_tenant(&app, who.clone(), tenant.clone(), move |t| {
+        Ok((t.imports().admit(&options)?, options))
     })
     .await?;
+    let too_large = |name: &str| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "{name}: over {limit} bytes, the tenant's import limit; nothing was imported; \
+                 an admin can raise it"
+            ),
+        )
+    };
+    if super::content_length(&headers).is_some_and(|length| length > limit) {
+        return Err(too_large(&name));
+    }
 
     let server_error = |error: std::io::Error| {
         tracing::error!(%error, "cannot keep an upload");
@@ -188,35 +215,20 @@ pub async fn upload(
                     _ => break,
                 }
             }
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!(
-                    "{name}: over {limit} bytes, the tenant's import limit; nothing was \
-                     imported; an admin can raise it"
-                ),
-            ));
+            return Err(too_large(&name));
         }
         file.write_all(data).map_err(server_error)?;
     }
     file.flush().map_err(server_error)?;
     drop(file);
 
-    let cancel = ImportCancel::new();
-    let running = Imports::start(&app, cancel.clone()).ok_or_else(|| {
+    let running = Imports::start(&app, cancel).ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "the server is stopping and starts no import; upload again later".to_owned(),
         )
     })?;
-    let options = match target {
-        ImportTarget::Companies => ImportOptions::companies(),
-        ImportTarget::Partners => ImportOptions::partners(query.scope),
-        ImportTarget::Relationships => ImportOptions::relationships(),
-    }
-    .dry_run(query.dry_run)
-    .cancel_on(cancel);
     let (started, job_id) = tokio::sync::oneshot::channel();
     let worker = app.clone();
     let on = tenant.clone();

@@ -113,12 +113,14 @@ routes! {
     get "/tenants/{tenant}/outbox" => plans::outbox, "", "outbox.deliver", "The outbox (?status=pending)";
     get "/tenants/{tenant}/audit" => plans::audit_log, "", "logs.read", "The audit log";
     get "/tenants/{tenant}/plugins" => plugins::enablements, "", "read", "The tenant's enablements";
+    get "/tenants/{tenant}/available-plugins" => plugins::available, "", "plugins.manage", "The installed plugins the tenant may enable, with its enablement of each";
     get "/tenants/{tenant}/plugins/{plugin}" => plugins::enablement, "", "read", "One enablement";
     put "/tenants/{tenant}/plugins/{plugin}" => plugins::enable, "json", "plugins.manage", "Enable {version, config, priority, limits, policy, grants, follow_latest, breaker_threshold, admin}";
     post "/tenants/{tenant}/plugins/{plugin}/disable" => plugins::disable, "", "plugins.manage", "Disable";
     put "/tenants/{tenant}/plugins/{plugin}/config" => plugins::configure, "json", "plugins.manage", "Replace the configuration {key: value}";
-    put "/tenants/{tenant}/plugins/{plugin}/limits" => plugins::set_limits, "json", "plugins.manage", "Change limits (within the platform maxima); enables";
-    put "/tenants/{tenant}/plugins/{plugin}/policy" => plugins::set_policy, "json", "plugins.manage", "Set the failure policy {policy}; enables";
+    patch "/tenants/{tenant}/plugins/{plugin}" => plugins::tune, "json", "plugins.manage", "Change how it runs {limits, policy, priority, breaker_threshold}; stays enabled or disabled";
+    put "/tenants/{tenant}/plugins/{plugin}/limits" => plugins::set_limits, "json", "plugins.manage", "Change some limits (within the platform maxima); stays enabled or disabled";
+    put "/tenants/{tenant}/plugins/{plugin}/policy" => plugins::set_policy, "json", "plugins.manage", "Set the failure policy {policy}; stays enabled or disabled";
     put "/tenants/{tenant}/plugins/{plugin}/grants/{capability}" => plugins::grant, "", "plugins.manage", "Grant a capability";
     delete "/tenants/{tenant}/plugins/{plugin}/grants/{capability}" => plugins::revoke, "", "plugins.manage", "Revoke a capability";
     get "/tenants/{tenant}/runs/stats" => plugins::stats, "", "logs.read", "Plugin run statistics";
@@ -405,6 +407,18 @@ fn query_rejection(rejection: QueryRejection) -> ApiError {
         "invalid_query",
         rejection.body_text(),
     )
+}
+
+/// The request's `Content-Length`, when it gives one: an upload over its limit is refused from
+/// it before the body is read.
+fn content_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Runs `work` on the tenant handle `who` reaches as, on the blocking pool.

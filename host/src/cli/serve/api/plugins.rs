@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use cs_host::access::Authenticated;
 use cs_host::{
-    Capability, EnableOptions, Enablement, FailurePolicy, Installed, InstalledPlugin, Limits,
-    RecordedFailure, RunStats,
+    AvailablePlugin, Capability, EnableOptions, Enablement, FailurePolicy, Installed,
+    InstalledPlugin, Limits, RecordedFailure, RunStats, Tuning,
 };
 use serde::Deserialize;
 
@@ -39,21 +39,29 @@ pub async fn installed(
 }
 
 /// `POST /api/v1/plugins`: installs the component the body holds (at most the platform's
-/// `--max-plugin-size`), validated by the library as `cshost plugin install` does.
+/// `--max-plugin-size`), validated by the library as `cshost plugin install` does. Who is not
+/// the operator, and a `Content-Length` over the maximum, are refused before the body is read.
 pub async fn install(
     State(app): State<Shared>,
     caller: Caller,
+    headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<(StatusCode, Json<Installed>), ApiError> {
     caller.require_operator()?;
     let max = app.max_plugin_size;
-    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+    let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             format!("the plugin is over the platform's maximum of {max} bytes"),
         )
-    })?;
+    };
+    if super::content_length(&headers).is_some_and(|length| length > max as u64) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| too_large())?;
     if !bytes.starts_with(WASM_MAGIC) {
         return Err(ApiError::invalid(
             "the body is not a WebAssembly component (a `.wasm` file starts with `\\0asm`): \
@@ -227,19 +235,71 @@ pub async fn enable(
     enable_with(&app, who, tenant, name, form).await
 }
 
-/// `PUT /api/v1/tenants/{tenant}/plugins/{plugin}/limits`: some limits, over the current ones
-/// (this enables the plugin, as `cshost tenant plugin enable --fuel ...` does).
+/// How an enablement runs, changed without enabling or disabling it; what is left out keeps
+/// its value.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TuneForm {
+    /// Some limits, over the current ones.
+    #[serde(default)]
+    limits: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    policy: Option<FailurePolicy>,
+    #[serde(default)]
+    priority: Option<i32>,
+    #[serde(default)]
+    breaker_threshold: Option<u32>,
+}
+
+/// Tunes with `form` on the blocking pool ([`cs_host::Plugins::tune`]).
+async fn tune_with(
+    app: &Shared,
+    who: Authenticated,
+    tenant: String,
+    name: String,
+    form: TuneForm,
+) -> Result<Json<Enablement>, ApiError> {
+    super::blocking(app, move |host| {
+        let t = host.tenant_for(&who, &tenant)?;
+        let limits = match form.limits {
+            Some(given) => Some(merged_limits(t.plugins().get(&name)?.limits, given)?),
+            None => None,
+        };
+        let tuning = Tuning {
+            limits,
+            policy: form.policy,
+            priority: form.priority,
+            breaker_threshold: form.breaker_threshold,
+        };
+        t.plugins().tune(&name, tuning).map_err(ApiError::from)
+    })
+    .await
+    .map(Json)
+}
+
+/// `PATCH /api/v1/tenants/{tenant}/plugins/{plugin}`: limits, policy, priority and breaker
+/// threshold of an enablement, which stays enabled or disabled as it is.
+pub async fn tune(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params((tenant, name)): Params<(String, String)>,
+    Body(form): Body<TuneForm>,
+) -> Result<Json<Enablement>, ApiError> {
+    tune_with(&app, who, tenant, name, form).await
+}
+
+/// `PUT /api/v1/tenants/{tenant}/plugins/{plugin}/limits`: some limits, over the current ones.
 pub async fn set_limits(
     State(app): State<Shared>,
     Caller(who): Caller,
     Params((tenant, name)): Params<(String, String)>,
     Body(limits): Body<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Json<Enablement>, ApiError> {
-    let form = EnableForm {
+    let form = TuneForm {
         limits: Some(limits),
-        ..EnableForm::default()
+        ..TuneForm::default()
     };
-    enable_with(&app, who, tenant, name, form).await
+    tune_with(&app, who, tenant, name, form).await
 }
 
 /// A failure policy.
@@ -249,18 +309,30 @@ pub struct PolicyForm {
     policy: FailurePolicy,
 }
 
-/// `PUT /api/v1/tenants/{tenant}/plugins/{plugin}/policy` (this enables the plugin).
+/// `PUT /api/v1/tenants/{tenant}/plugins/{plugin}/policy`.
 pub async fn set_policy(
     State(app): State<Shared>,
     Caller(who): Caller,
     Params((tenant, name)): Params<(String, String)>,
     Body(form): Body<PolicyForm>,
 ) -> Result<Json<Enablement>, ApiError> {
-    let form = EnableForm {
+    let form = TuneForm {
         policy: Some(form.policy),
-        ..EnableForm::default()
+        ..TuneForm::default()
     };
-    enable_with(&app, who, tenant, name, form).await
+    tune_with(&app, who, tenant, name, form).await
+}
+
+/// `GET /api/v1/tenants/{tenant}/available-plugins`: what the tenant's admins may enable, with
+/// the tenant's enablement of each ([`cs_host::Plugins::available`]).
+pub async fn available(
+    State(app): State<Shared>,
+    Caller(who): Caller,
+    Params(tenant): Params<String>,
+) -> Result<Json<Vec<AvailablePlugin>>, ApiError> {
+    on_tenant(&app, who, tenant, |t| t.plugins().available())
+        .await
+        .map(Json)
 }
 
 /// `POST /api/v1/tenants/{tenant}/plugins/{plugin}/disable`.

@@ -1,7 +1,7 @@
-//! The plugins page: every plugin installed on the platform, enabled for the tenant or not, and
-//! one plugin's page with its configuration, grants, limits and failure policy, each with the
-//! form that changes it. The library decides who may change what (`plugins.manage`); a refusal
-//! shows in its words.
+//! The plugins page: the plugins the tenant's admins may enable ([`cs_host::Plugins::available`]),
+//! enabled for the tenant or not, and one plugin's page with its configuration, grants, limits and
+//! failure policy, each with the form that changes it. The library decides who may see and change
+//! them (`plugins.manage`); a refusal shows in its words.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use cs_host::{Capability, EnableOptions, Enablement, FailurePolicy, InstalledPlugin};
+use cs_host::{Capability, EnableOptions, Enablement, FailurePolicy, Tuning};
 use serde::Deserialize;
 
 use super::{Plain, Posted, User, see_other, when};
@@ -36,23 +36,6 @@ fn path(name: &str) -> String {
     format!("/console/plugins/{}", esc(name))
 }
 
-/// The newest installed version of each plugin, with the tenant's enablement of it.
-fn catalogue(
-    installed: Vec<InstalledPlugin>,
-    enabled: Vec<Enablement>,
-) -> Vec<(InstalledPlugin, Option<Enablement>)> {
-    let mut enabled: BTreeMap<String, Enablement> =
-        enabled.into_iter().map(|e| (e.plugin.clone(), e)).collect();
-    installed
-        .into_iter()
-        .filter(|p| p.latest)
-        .map(|p| {
-            let e = enabled.remove(&p.manifest.name);
-            (p, e)
-        })
-        .collect()
-}
-
 fn state(e: Option<&Enablement>) -> &'static str {
     match e {
         None => "not enabled",
@@ -64,12 +47,7 @@ fn state(e: Option<&Enablement>) -> &'static str {
 
 /// `GET /console/plugins`.
 async fn list(State(app): State<Shared>, user: User) -> Response {
-    let plugins = match user
-        .run(&app, |host, t| {
-            Ok(catalogue(host.installed_plugins()?, t.plugins().list()?))
-        })
-        .await
-    {
+    let plugins = match user.run(&app, |_, t| t.plugins().available()).await {
         Ok(plugins) => plugins,
         Err(page) => return page,
     };
@@ -80,9 +58,9 @@ async fn list(State(app): State<Shared>, user: User) -> Response {
     if plugins.is_empty() {
         body.push_str("<tr><td colspan=\"7\">No plugin is installed on the platform.</td></tr>\n");
     }
-    for (plugin, e) in &plugins {
+    for plugin in &plugins {
         let m = &plugin.manifest;
-        let e = e.as_ref();
+        let e = plugin.enablement.as_ref();
         let toggle = if e.is_some_and(|e| e.enabled) {
             user.button(&app, &format!("{}/disable", path(&m.name)), "Disable")
         } else {
@@ -123,34 +101,33 @@ async fn list(State(app): State<Shared>, user: User) -> Response {
 async fn show(State(app): State<Shared>, user: User, Path(name): Path<String>) -> Response {
     let lookup = name.clone();
     let found = user
-        .run(&app, move |host, t| {
-            let installed = host.installed_plugin(&lookup, None)?;
-            let enablement = t.plugins().list()?.into_iter().find(|e| e.plugin == lookup);
+        .run(&app, move |_, t| {
+            let available = t.plugins().available_one(&lookup)?;
             let stats: Vec<cs_host::RunStats> = t
                 .plugins()
                 .stats()
                 .map(|s| s.into_iter().filter(|s| s.plugin == lookup).collect())
                 .unwrap_or_default();
-            Ok((installed, enablement, stats))
+            Ok((available, stats))
         })
         .await;
-    let (installed, e, stats) = match found {
+    let (available, stats) = match found {
         Ok(found) => found,
         Err(page) => return page,
     };
-    let m = &installed.manifest;
+    let e = available.enablement.clone();
+    let m = &available.manifest;
     let here = path(&m.name);
     let csrf = user.csrf_field(&app);
     let points: Vec<String> = m.extension_points.iter().map(|p| p.to_string()).collect();
     let mut body = format!(
-        "<p>{}</p>\n<p class=\"meta\">{} {} · implements {} · installed {} by {}</p>\n\
+        "<p>{}</p>\n<p class=\"meta\">{} {} · implements {} · installed {}</p>\n\
          <section>\n<h2>State</h2>\n<p>This tenant: <strong class=\"state\">{}</strong>{}</p>\n{}\n",
         esc(&m.description),
         esc(&m.name),
         esc(&m.version),
         esc(&points.join(", ")),
-        when(installed.installed_at),
-        esc(&installed.installed_by),
+        when(available.installed_at),
         state(e.as_ref()),
         e.as_ref()
             .and_then(|e| e.disabled_reason.as_deref())
@@ -233,43 +210,50 @@ async fn show(State(app): State<Shared>, user: User, Path(name): Path<String>) -
     }
     body.push_str("</section>\n");
 
-    // Policy, priority and limits: saved through enabling, which keeps what is not given.
-    let limits = e.as_ref().map(|e| e.limits).unwrap_or_default();
-    let policy = e.as_ref().map(|e| e.failure_policy).unwrap_or_default();
-    let selected = |p: FailurePolicy| if p == policy { " selected" } else { "" };
-    body.push_str(&format!(
-        "<section>\n<h2>Policy and limits</h2>\n\
-         <form class=\"block\" method=\"post\" action=\"{here}/settings\">{csrf}\
-         <p><label for=\"policy\">When it fails</label> <select id=\"policy\" name=\"policy\">\
-         <option value=\"fail-closed\"{}>fail closed: the operation fails</option>\
-         <option value=\"fail-open\"{}>fail open: skip the plugin</option></select></p>\
-         <p><label for=\"priority\">Priority</label> <input id=\"priority\" name=\"priority\" \
-         type=\"number\" value=\"{}\"> <span class=\"meta\">lower runs first</span></p>\
-         <p><label for=\"deadline\">Deadline per call (ms)</label> <input id=\"deadline\" \
-         name=\"deadline_ms\" type=\"number\" min=\"1\" value=\"{}\"></p>\
-         <p><label for=\"fuel\">Fuel per call</label> <input id=\"fuel\" name=\"fuel\" \
-         type=\"number\" min=\"1\" value=\"{}\"></p>\
-         <p><label for=\"memory\">Memory (MiB)</label> <input id=\"memory\" name=\"memory_mb\" \
-         type=\"number\" min=\"1\" value=\"{}\"></p>\
-         <button type=\"submit\">Save and enable</button></form>\n\
-         <p class=\"meta\">Output {} KiB, log {} KiB, {} notifications per address, {} s and {} \
-         fuel per operation{}.</p>\n</section>\n",
-        selected(FailurePolicy::FailClosed),
-        selected(FailurePolicy::FailOpen),
-        e.as_ref().map_or(0, |e| e.priority),
-        limits.deadline_value().as_millis(),
-        limits.fuel_value(),
-        limits.memory_value() >> 20,
-        limits.output_value() >> 10,
-        limits.log_value() >> 10,
-        limits.notifications_value(),
-        limits.operation_time_value().as_secs(),
-        limits.operation_fuel_value(),
-        e.as_ref().map_or_else(String::new, |e| format!(
-            "; the host disables it after {} failures in a row",
-            e.breaker_threshold
-        )),
-    ));
+    // Policy, priority and limits: saved as they are, the plugin staying enabled or disabled.
+    if e.is_none() {
+        body.push_str(
+            "<section>\n<h2>Policy and limits</h2>\n<p class=\"meta\">Enable the plugin to set \
+             its policy and limits.</p>\n</section>\n",
+        );
+    } else {
+        let limits = e.as_ref().map(|e| e.limits).unwrap_or_default();
+        let policy = e.as_ref().map(|e| e.failure_policy).unwrap_or_default();
+        let selected = |p: FailurePolicy| if p == policy { " selected" } else { "" };
+        body.push_str(&format!(
+            "<section>\n<h2>Policy and limits</h2>\n\
+             <form class=\"block\" method=\"post\" action=\"{here}/settings\">{csrf}\
+             <p><label for=\"policy\">When it fails</label> <select id=\"policy\" name=\"policy\">\
+             <option value=\"fail-closed\"{}>fail closed: the operation fails</option>\
+             <option value=\"fail-open\"{}>fail open: skip the plugin</option></select></p>\
+             <p><label for=\"priority\">Priority</label> <input id=\"priority\" name=\"priority\" \
+             type=\"number\" value=\"{}\"> <span class=\"meta\">lower runs first</span></p>\
+             <p><label for=\"deadline\">Deadline per call (ms)</label> <input id=\"deadline\" \
+             name=\"deadline_ms\" type=\"number\" min=\"1\" value=\"{}\"></p>\
+             <p><label for=\"fuel\">Fuel per call</label> <input id=\"fuel\" name=\"fuel\" \
+             type=\"number\" min=\"1\" value=\"{}\"></p>\
+             <p><label for=\"memory\">Memory (MiB)</label> <input id=\"memory\" name=\"memory_mb\" \
+             type=\"number\" min=\"1\" value=\"{}\"></p>\
+             <button type=\"submit\">Save</button></form>\n\
+             <p class=\"meta\">Output {} KiB, log {} KiB, {} notifications per address, {} s and {} \
+             fuel per operation{}.</p>\n</section>\n",
+            selected(FailurePolicy::FailClosed),
+            selected(FailurePolicy::FailOpen),
+            e.as_ref().map_or(0, |e| e.priority),
+            limits.deadline_value().as_millis(),
+            limits.fuel_value(),
+            limits.memory_value() >> 20,
+            limits.output_value() >> 10,
+            limits.log_value() >> 10,
+            limits.notifications_value(),
+            limits.operation_time_value().as_secs(),
+            limits.operation_fuel_value(),
+            e.as_ref().map_or_else(String::new, |e| format!(
+                "; the host disables it after {} failures in a row",
+                e.breaker_threshold
+            )),
+        ));
+    }
     if let Some(e) = &e
         && !e.egress.is_empty()
     {
@@ -398,7 +382,8 @@ impl Posted for SettingsForm {
     }
 }
 
-/// `POST /console/plugins/{name}/settings`: policy, priority and limits (and enables it).
+/// `POST /console/plugins/{name}/settings`: policy, priority and limits; the plugin stays
+/// enabled or disabled as it is.
 async fn settings(
     State(app): State<Shared>,
     user: User,
@@ -413,23 +398,21 @@ async fn settings(
     let done = user
         .run(&app, move |_, t| {
             let policy: FailurePolicy = form.policy.parse()?;
-            let current = t
+            let limits = t
                 .plugins()
-                .list()?
-                .into_iter()
-                .find(|e| e.plugin == plugin)
-                .map(|e| e.limits)
-                .unwrap_or_default();
-            let limits = current
+                .get(&plugin)?
+                .limits
                 .deadline(Duration::from_millis(form.deadline_ms))
                 .fuel(form.fuel)
                 .memory(form.memory_mb << 20);
-            t.plugins().enable(
+            t.plugins().tune(
                 &plugin,
-                EnableOptions::new()
-                    .failure_policy(policy)
-                    .priority(form.priority)
-                    .limits(limits),
+                Tuning {
+                    limits: Some(limits),
+                    policy: Some(policy),
+                    priority: Some(form.priority),
+                    ..Tuning::default()
+                },
             )
         })
         .await;
