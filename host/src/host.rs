@@ -195,13 +195,11 @@ impl Host {
         let info = self
             .store
             .with(|conn| {
-                conn.query_row(
-                    "SELECT id, name, level FROM tenants WHERE id = ?1",
-                    [id],
-                    tenant_row,
-                )
-                .optional()
-                .map_err(Error::from)
+                // Every tenant handle reads it: prepared once per connection.
+                conn.prepare_cached("SELECT id, name, level FROM tenants WHERE id = ?1")?
+                    .query_row([id], tenant_row)
+                    .optional()
+                    .map_err(Error::from)
             })?
             .ok_or_else(|| Error::new(ErrorKind::UnknownTenant(id.to_owned())))?;
         let tenant = Tenant::new(self, info);

@@ -110,6 +110,23 @@ impl<'h> Tenant<'h> {
         this
     }
 
+    /// The same handle with its acting principal resolved now, for an operation of several
+    /// steps (a share's two transactions and its notifiers' look-ups): each step then acts as the
+    /// principal the operation started as, resolved once instead of by every step. Fails with
+    /// [`ErrorKind::UnknownActor`](crate::ErrorKind::UnknownActor) as the first step would.
+    pub(crate) fn resolved(&self) -> Result<Tenant<'h>> {
+        let Acting::Named(email) = &self.acting else {
+            return Ok(self.clone());
+        };
+        let now = self.host.now();
+        let principal = self
+            .store()
+            .with(|conn| access::resolve_in(conn, &self.id, now, email))?;
+        let mut this = self.clone();
+        this.acting = Acting::Checked(principal);
+        Ok(this)
+    }
+
     /// The acting principal, for what outlives one operation (a plugin's company look-ups); a
     /// principal that cannot be resolved (an unknown user) sees nothing.
     pub(crate) fn principal_or_nobody(&self) -> Arc<Principal> {

@@ -108,6 +108,12 @@ impl Shares<'_> {
     /// after the tenant's notifiers, with `[your link]` where their link would be. The same
     /// checks as [`Shares::share`] apply; contacts are not added as persons.
     pub fn preview(&self, request: &ShareRequest) -> Result<Vec<SharePreview>> {
+        // The principal resolved once, for the outline and the notifiers' look-ups alike.
+        let tenant = self.tenant.resolved()?;
+        Shares { tenant: &tenant }.preview_resolved(request)
+    }
+
+    fn preview_resolved(&self, request: &ShareRequest) -> Result<Vec<SharePreview>> {
         let now = self.tenant.host.now();
         let note = trimmed_note(request);
         let (outline, resolved) = self

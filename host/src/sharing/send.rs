@@ -169,6 +169,12 @@ impl Shares<'_> {
     /// leaves them owed: [`Hooks::run_pending`](crate::Hooks::run_pending) (also run on opening a host and on every
     /// tenant handle) queues them, with the same links (each token is kept sealed until then).
     pub fn share(&self, request: &ShareRequest) -> Result<ShareReceipt> {
+        // One share, one principal: resolved once, not again by each transaction and look-up.
+        let tenant = self.tenant.resolved()?;
+        Shares { tenant: &tenant }.share_resolved(request)
+    }
+
+    fn share_resolved(&self, request: &ShareRequest) -> Result<ShareReceipt> {
         let now = self.tenant.host.now();
         let shared_by = self.tenant.actor.clone();
         let note = trimmed_note(request);
