@@ -270,10 +270,8 @@ fn field_mappers_skip_or_reject_rows_and_a_fail_closed_trap_fails_rows_by_plugin
     );
 }
 
-#[test]
-fn a_mapper_built_for_either_contract_imports_a_file_alike() {
-    // normalize-partner from the same source, built for cs:plugin@0.1.0 (a call per row) and
-    // for 0.2.0 (batches of rows): the same file comes out the same, rejections included.
+/// 700 untidy partner rows for `normalize-partner`; every 97th has a bad email.
+fn untidy_partners() -> String {
     let mut data = String::from("Name,Email,Website,Country,Industry\n");
     for i in 1..=700 {
         let email = if i % 97 == 0 {
@@ -286,18 +284,22 @@ fn a_mapper_built_for_either_contract_imports_a_file_alike() {
             "  acme {i} CORP ,{email},https://WWW.Acme{i}.example/x,{country},Aerospace \n"
         ));
     }
+    data
+}
+
+/// Imports [`untidy_partners`] through each build of a field mapper, each in a fresh host, and
+/// checks that every build gives the same row errors and the same companies.
+fn import_alike(plugin: &str, builds: [(&str, Vec<u8>); 2]) {
+    let data = untidy_partners();
     let mut outcomes = Vec::new();
-    for (contract, bytes) in [
-        ("0.1.0", support::plugin_bytes("normalize-partner")),
-        ("0.2.0", support::plugin_bytes_v0_2("normalize-partner")),
-    ] {
+    for (contract, bytes) in builds {
         let dir = tempfile::tempdir().unwrap();
         let host = host_at(&dir.path().join("cs.db"));
         let installed = host.install_plugin(&bytes, "admin@acme.example").unwrap();
         assert_eq!(installed.plugin.manifest.contract, contract);
         let acme = host.tenant("acme").unwrap();
         acme.plugins()
-            .enable("normalize-partner", EnableOptions::default())
+            .enable(plugin, EnableOptions::default())
             .unwrap();
         let job = acme
             .imports()
@@ -320,6 +322,39 @@ fn a_mapper_built_for_either_contract_imports_a_file_alike() {
     let (name, fields) = &companies[0];
     assert_eq!(name, "Acme 1 CORP");
     assert_eq!(fields["email"], FieldValue::from("sales1@example.com"));
+}
+
+#[test]
+fn a_mapper_built_for_either_contract_imports_a_file_alike() {
+    // normalize-partner from the same source, built for cs:plugin@0.1.0 (a call per row) and
+    // for 0.2.0 (batches of rows): the same file comes out the same, rejections included.
+    import_alike(
+        "normalize-partner",
+        [
+            ("0.1.0", support::plugin_bytes("normalize-partner")),
+            ("0.2.0", support::plugin_bytes_v0_2("normalize-partner")),
+        ],
+    );
+}
+
+#[test]
+fn a_javascript_mapper_built_for_either_contract_imports_a_file_alike() {
+    // The JavaScript SDK builds the same source for both contracts (`--contract 0.2.0`): its
+    // batches must come out as its rows one at a time do.
+    let read = |path: std::path::PathBuf| std::fs::read(path).unwrap();
+    import_alike(
+        "normalize-partner-js",
+        [
+            (
+                "0.1.0",
+                read(support::js_plugin_path("normalize-partner-js")),
+            ),
+            (
+                "0.2.0",
+                read(support::js_plugin_path_v0_2("normalize-partner-js")),
+            ),
+        ],
+    );
 }
 
 #[test]

@@ -84,7 +84,10 @@ fn vendored_wit_copies_are_identical_to_the_contract() {
             "v0.1.0",
             &["plugins/sdk-macros/wit/v0.1.0", "plugins/js/wit/v0.1.0"][..],
         ),
-        ("v0.2.0", &["plugins/sdk-macros/wit/v0.2.0"][..]),
+        (
+            "v0.2.0",
+            &["plugins/sdk-macros/wit/v0.2.0", "plugins/js/wit/v0.2.0"][..],
+        ),
     ] {
         let contract = files_of(&support::root().join("wit").join(version));
         for copy in copies {
@@ -219,7 +222,7 @@ fn plugin_new_scaffolds_every_kind_in_both_languages_and_they_pass_their_tests()
                 standalone_wasm(&name)
             } else {
                 let wasm = dir.join(format!("{name}.wasm"));
-                support::build_js(&dir.join("src").join("plugin.js"), &wasm);
+                support::build_js(&dir.join("src").join("plugin.js"), &wasm, "0.1.0");
                 wasm
             };
             let output = cshost(&[

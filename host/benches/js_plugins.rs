@@ -3,6 +3,8 @@
 //! componentize-js).
 //!
 //! - `js_map_row`: one 10-field partner row on a warm instance.
+//! - `js_map_rows`: the same row 256 times in one batch, through each plugin built for
+//!   `cs:plugin@0.2.0` from the same source (the time is per batch: divide by 256 for a row).
 //! - `js_fresh_instance`: a fresh store and instance, `begin` and the first row.
 //! - `js_cached_load`: loading a plugin whose compiled artifact is in the compile cache.
 //! - printed once before the groups: component size and compile time without a cache.
@@ -17,7 +19,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use cs_host::model::FieldValue;
-use cs_host::{PluginContext, PluginRuntime, RuntimeConfig};
+use cs_host::{BatchRow, PluginContext, PluginRuntime, RuntimeConfig};
 
 use support::{PARTNER_FIELDS as FIELDS, PARTNER_ROW as ROW};
 
@@ -61,6 +63,43 @@ fn map_row(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same mapping through each plugin built for `cs:plugin@0.2.0`: a batch of 256 rows.
+fn map_rows(c: &mut Criterion) {
+    let names: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
+    let values: Vec<FieldValue> = ROW.iter().map(|v| FieldValue::from(*v)).collect();
+    let batch: Vec<BatchRow> = (0..256)
+        .map(|i| BatchRow {
+            number: i + 2,
+            values: values.clone(),
+            ..BatchRow::default()
+        })
+        .collect();
+    let js = support::js_plugin_path_v0_2("normalize-partner-js");
+    let mut group = c.benchmark_group("js_map_rows");
+    for (label, bytes) in [
+        (
+            "rust 0.2.0",
+            support::plugin_bytes_v0_2("normalize-partner"),
+        ),
+        (
+            "js 0.2.0",
+            std::fs::read(js).expect("the JS plugin is built"),
+        ),
+    ] {
+        let plugin = support::runtime().load(&bytes).expect("plugin loads");
+        let mut instance = plugin.instantiate(&PluginContext::new("bench"));
+        instance.begin_rows(&[], &names).unwrap();
+        let mut rows = batch.clone();
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                rows.clone_from(&batch);
+                black_box(instance.map_rows(&mut rows))
+            })
+        });
+    }
+    group.finish();
+}
+
 fn fresh_instance(c: &mut Criterion) {
     let names: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
     let values: Vec<FieldValue> = ROW.iter().map(|v| FieldValue::from(*v)).collect();
@@ -98,5 +137,5 @@ fn cached_load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, map_row, fresh_instance, cached_load);
+criterion_group!(benches, map_row, map_rows, fresh_instance, cached_load);
 criterion_main!(benches);

@@ -92,6 +92,8 @@ export class Row {
   readonly number: number;
   /** The names of the fields the row carries. */
   readonly fields: readonly string[];
+  /** What the rows are for, when the host says (contract 0.2.0): company, partner or relationship. */
+  readonly object: 'company' | 'partner' | 'relationship' | undefined;
   get(field: string): Value | undefined;
   text(field: string): string | undefined;
   numeric(field: string): number | undefined;

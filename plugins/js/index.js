@@ -195,14 +195,21 @@ export function reject(field, message) {
   return { tag: 'reject', val: { field, message: String(message) } };
 }
 
-/** One row of an import after the admin's column mapping. */
+/**
+ * One row of an import after the admin's column mapping.
+ *
+ * Its values are cells pointing into the text of its call (one row with contract 0.1.0, a batch
+ * of rows with 0.2.0): the text is turned into bytes once per call, and a value is decoded only
+ * when the plugin reads it.
+ */
 export class Row {
-  constructor(schema, row) {
+  constructor(schema, batch, at, number) {
     /** The row's data row number: 1 for the first row after the header, as the import report counts. */
-    this.number = Number(row.number);
+    this.number = number;
     this._schema = schema;
-    this._row = row;
-    this._bytes = undefined;
+    this._batch = batch;
+    this._base = at * schema.fields.length;
+    this._at = at;
     this._changed = new Map();
     this._added = new Map();
   }
@@ -212,20 +219,22 @@ export class Row {
     return this._schema.fields;
   }
 
+  /**
+   * What the import's rows are for: 'company', 'partner' or 'relationship' when the host says
+   * (contract 0.2.0 says in `begin`; with 0.1.0, read the `cs.import.object` configuration key).
+   */
+  get object() {
+    return this._schema.object;
+  }
+
   /** A field's value (null when empty); undefined when the row does not carry the field. */
   get(field) {
     if (this._added.has(field)) return this._added.get(field);
     const i = this._schema.index.get(field);
     if (i === undefined) return undefined;
     if (this._changed.has(i)) return this._changed.get(i);
-    const cell = this._row.values[i];
-    if (cell.tag === 'text') {
-      // Spans count UTF-8 bytes; JavaScript strings count UTF-16 units.
-      if (this._bytes === undefined) this._bytes = encoder.encode(this._row.text);
-      const { offset, len } = cell.val;
-      return decoder.decode(this._bytes.subarray(offset, offset + len));
-    }
-    return fromFieldValue(cell);
+    const cell = this._batch.cells[this._base + i];
+    return cell.tag === 'text' ? this._batch.span(cell.val) : fromFieldValue(cell);
   }
 
   /** A field's text, or undefined when it holds no text (a number during an import, say). */
@@ -246,7 +255,7 @@ export class Row {
   /** A source column's text, when the plugin declared `readsSource`. */
   source(column) {
     const i = this._schema.columns.indexOf(column);
-    return i < 0 ? undefined : this._row.source[i];
+    return i < 0 ? undefined : this._batch.source(this._at, i);
   }
 
   /** Sets a field. Only fields that change are sent back to the host. */
@@ -268,6 +277,44 @@ export class Row {
   }
 }
 
+/** The text and cells of one call: spans count UTF-8 bytes, JavaScript strings UTF-16 units. */
+class Batch {
+  constructor(text, cells, sources, columns) {
+    this.text = text;
+    this.cells = cells;
+    this._sources = sources;
+    this._columns = columns;
+    this._bytes = undefined;
+    // A text of ASCII only (the common case) is sliced as it is, without a byte copy.
+    this._ascii = !/[^\x00-\x7f]/.test(text);
+  }
+
+  span({ offset, len }) {
+    if (this._ascii) return this.text.slice(offset, offset + len);
+    this._bytes ??= encoder.encode(this.text);
+    return decoder.decode(this._bytes.subarray(offset, offset + len));
+  }
+
+  /** Row `at`'s source column `i`: a list of strings (0.1.0) or spans of the text (0.2.0). */
+  source(at, i) {
+    const source = this._sources[at * this._columns + i];
+    return typeof source === 'string' || source === undefined ? source : this.span(source);
+  }
+}
+
+/** The length of a string in UTF-8 bytes. */
+function utf8Length(text) {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) bytes += 1;
+    else if (unit >= 0xd800 && unit <= 0xdbff) i++, (bytes += 2);
+    else bytes += 2;
+  }
+  return bytes;
+}
+
 /** Logs an exception as the plugin's last words, then lets it stop the plugin (a trap). */
 function crash(e) {
   wit.log('fatal', e && e.stack ? `${e}\n${e.stack}` : String(e));
@@ -278,23 +325,64 @@ function crash(e) {
  * The `fieldMapper` export: `export const fieldMapper = defineFieldMapper((row) => { ... })`.
  * The function changes the row with `row.set` and returns nothing to keep it, `skip(reason)` to
  * leave it out, or `reject(field, message)` to refuse it.
+ *
+ * The same object serves either contract: `mapRow` one row at a time (`cs:plugin@0.1.0`),
+ * `mapRows` batches of rows (`cs:plugin@0.2.0`, built with `cs-plugin-build --contract 0.2.0`).
  */
 export function defineFieldMapper(mapRow) {
-  let schema = { columns: [], fields: [], index: new Map() };
+  let schema = { object: undefined, columns: [], fields: [], index: new Map() };
+  const run = (row) => {
+    try {
+      return mapRow(row);
+    } catch (e) {
+      // A field mapper refuses rows by returning skip() or reject(); anything thrown stops it.
+      throw crash(e);
+    }
+  };
   return {
-    begin(columns, fields) {
-      schema = { columns, fields, index: new Map(fields.map((name, i) => [name, i])) };
+    // 0.1.0: begin(columns, fields); 0.2.0: begin(object, columns, fields).
+    begin(...args) {
+      const [object, columns, fields] = args.length === 3 ? args : [undefined, ...args];
+      schema = { object, columns, fields, index: new Map(fields.map((name, i) => [name, i])) };
     },
     mapRow(witRow) {
-      const row = new Row(schema, witRow);
-      let outcome;
-      try {
-        outcome = mapRow(row);
-      } catch (e) {
-        // A field mapper refuses rows by returning skip() or reject(); anything thrown stops it.
-        throw crash(e);
-      }
+      const batch = new Batch(witRow.text, witRow.values, witRow.source, witRow.source.length);
+      const row = new Row(schema, batch, 0, Number(witRow.number));
+      const outcome = run(row);
       return outcome ?? { tag: 'keep', val: row._changes() };
+    },
+    mapRows(rows) {
+      const batch = new Batch(rows.text, rows.cells, rows.source, schema.columns.length);
+      const outcomes = [];
+      const texts = [];
+      let length = 0;
+      const changed = [];
+      const added = [];
+      for (let at = 0; at < rows.numbers.length; at++) {
+        const row = new Row(schema, batch, at, Number(rows.numbers[at]));
+        const outcome = run(row);
+        if (outcome) {
+          outcomes.push(outcome);
+          continue;
+        }
+        outcomes.push({ tag: 'keep' });
+        for (const [index, value] of row._changed) {
+          let cell;
+          if (typeof value === 'string') {
+            const len = utf8Length(value);
+            cell = { tag: 'text', val: { offset: length, len } };
+            texts.push(value);
+            length += len;
+          } else {
+            cell = toFieldValue(value);
+          }
+          changed.push({ row: at, index, value: cell });
+        }
+        for (const [name, value] of row._added) {
+          added.push({ row: at, field: { name, value: toFieldValue(value) } });
+        }
+      }
+      return { outcomes, text: texts.join(''), changed, added };
     },
   };
 }

@@ -204,10 +204,10 @@ pub fn js_plugin_dir() -> PathBuf {
         .join("js-plugins")
 }
 
-/// Builds a JavaScript or TypeScript plugin with the SDK's `cs-plugin-build` into `out`. An
-/// unchanged bundle is taken from the cache that `make js-plugins` fills, so it is
-/// componentized once per change, not once per test.
-pub fn build_js(source: &Path, out: &Path) {
+/// Builds a JavaScript or TypeScript plugin with the SDK's `cs-plugin-build` into `out`, for
+/// a contract version (`0.1.0`, `0.2.0`). An unchanged bundle is taken from the cache that
+/// `make js-plugins` fills, so it is componentized once per change, not once per test.
+pub fn build_js(source: &Path, out: &Path, contract: &str) {
     js_toolchain();
     // Tests of one binary run in parallel: one build at a time, so none reads a half-copied file.
     static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -219,6 +219,7 @@ pub fn build_js(source: &Path, out: &Path) {
         .arg(out)
         .arg("--cache")
         .arg(js_plugin_dir().join("cache"))
+        .args(["--contract", contract])
         .output()
         .expect("node runs");
     assert!(
@@ -231,13 +232,25 @@ pub fn build_js(source: &Path, out: &Path) {
 
 /// The path of a built JavaScript example plugin, by directory name (`normalize-partner-js`).
 pub fn js_plugin_path(name: &str) -> PathBuf {
+    let out = js_plugin_dir().join(format!("{}.wasm", name.replace('-', "_")));
+    build_js(&js_example_source(name), &out, "0.1.0");
+    out
+}
+
+/// The path of a JavaScript example plugin built for `cs:plugin@0.2.0` from the same source
+/// (`cs-plugin-build --contract 0.2.0`).
+pub fn js_plugin_path_v0_2(name: &str) -> PathBuf {
+    let out = js_plugin_dir().join(format!("{}_v0_2.wasm", name.replace('-', "_")));
+    build_js(&js_example_source(name), &out, "0.2.0");
+    out
+}
+
+/// The source file of a JavaScript example plugin.
+fn js_example_source(name: &str) -> PathBuf {
     let examples = js_sdk().join("examples").join(name);
-    let source = ["plugin.js", "plugin.ts"]
+    ["plugin.js", "plugin.ts"]
         .into_iter()
         .map(|file| examples.join(file))
         .find(|path| path.exists())
-        .unwrap_or_else(|| panic!("no plugin.js or plugin.ts in {}", examples.display()));
-    let out = js_plugin_dir().join(format!("{}.wasm", name.replace('-', "_")));
-    build_js(&source, &out);
-    out
+        .unwrap_or_else(|| panic!("no plugin.js or plugin.ts in {}", examples.display()))
 }

@@ -123,8 +123,8 @@ struct Cli {
 }
 
 // Every command enum of the CLI is `defer`red: a command's arguments are built only when it is
-// the one being run (or its help is asked for), not for all 150 or so commands at each start,
-// which took about a third of `cshost --version`'s CPU time and its page faults.
+// the one being run (or its help is asked for), not for all 120 or so commands at each start,
+// which was about a third of the page faults of `cshost --version`.
 #[derive(Subcommand)]
 #[command(defer = true)]
 enum Command {

@@ -79,6 +79,10 @@ pub(crate) struct RowSchema {
     cells: Vec<Cell>,
     numbers: Vec<u64>,
     source: Vec<Span>,
+    /// A row's changes and added fields on their way to its values, kept like the buffers
+    /// above.
+    changed: Vec<(u32, v0_1::t::FieldValueResult)>,
+    added: Vec<(String, v0_1::t::FieldValueResult)>,
 }
 
 impl RowSchema {
@@ -180,6 +184,8 @@ impl PluginInstance {
             cells: Vec::new(),
             numbers: Vec::new(),
             source: Vec::new(),
+            changed: Vec::new(),
+            added: Vec::new(),
         });
         if let Some(live) = &mut self.live {
             live.rows_begun = false;
@@ -323,17 +329,16 @@ impl PluginInstance {
         use v0_1::field_mapper::RowOutcome as Wit;
         let outcome = match result {
             Ok(Wit::Keep(changes)) => {
-                let mut changed: Vec<_> = changes
-                    .changed
-                    .into_iter()
-                    .map(|c| (c.index, c.value))
-                    .collect();
-                let mut added_fields: Vec<_> = changes
-                    .added
-                    .into_iter()
-                    .map(|f| (f.name, f.value))
-                    .collect();
-                apply(&rows, &mut changed, &mut added_fields, values, added)
+                let mut changed = std::mem::take(&mut rows.changed);
+                let mut added_fields = std::mem::take(&mut rows.added);
+                changed.clear();
+                added_fields.clear();
+                changed.extend(changes.changed.into_iter().map(|c| (c.index, c.value)));
+                added_fields.extend(changes.added.into_iter().map(|f| (f.name, f.value)));
+                let applied = apply(&rows, &mut changed, &mut added_fields, values, added);
+                rows.changed = changed;
+                rows.added = added_fields;
+                applied
                     .map(|()| RowAction::Keep)
                     .map_err(|reason| self.error(Kind::InvalidOutput { reason }))
             }
@@ -464,17 +469,20 @@ impl PluginInstance {
             changed.clear();
             added.clear();
             while let Some(change) = changes.next_if(|c| c.row as usize == at) {
-                let value = cell_value(&mapped.text, change.value)
-                    .ok_or_else(|| "a changed text lies outside its buffer".to_owned())?;
-                changed.push((change.index, value));
+                if let Cell::Text(span) = change.value {
+                    span_text(&mapped.text, span)
+                        .ok_or_else(|| "a changed text lies outside its buffer".to_owned())?;
+                }
+                changed.push((change.index, change.value));
             }
             while let Some(field) = fields.next_if(|f| f.row as usize == at) {
                 added.push((field.field.name, field.field.value));
             }
             out.push(match outcome {
-                Wit::Keep => apply(
+                Wit::Keep => apply_cells(
                     schema,
-                    &mut changed,
+                    &mapped.text,
+                    &changed,
                     &mut added,
                     &mut row.values,
                     &mut row.added,
@@ -509,23 +517,65 @@ fn reject(field: &str, message: &str) -> RowAction {
     }
 }
 
-/// A batch's changed value, its text read from the batch's buffer.
-fn cell_value(text: &str, cell: Cell) -> Option<v0_1::t::FieldValueResult> {
-    use v0_1::t::FieldValueResult as V;
-    Some(match cell {
-        Cell::Null => V::Null,
-        Cell::Text(span) => {
-            let start = span.offset as usize;
-            V::Text(
-                text.get(start..start.checked_add(span.len as usize)?)?
-                    .to_owned(),
-            )
+/// A span of a batch's text buffer, if it lies within it on character boundaries.
+fn span_text(text: &str, span: Span) -> Option<&str> {
+    let start = span.offset as usize;
+    text.get(start..start.checked_add(span.len as usize)?)
+}
+
+/// Applies a batch row's changes, given as cells of the batch's text (whose spans the caller
+/// has checked), like [`apply`]. A changed text is copied into the buffer of the text it
+/// replaces, so a row whose values are reused from row to row allocates nothing.
+fn apply_cells(
+    schema: &RowSchema,
+    text: &str,
+    changed: &[(u32, Cell)],
+    added_fields: &mut Vec<(String, v0_1::t::FieldValueResult)>,
+    values: &mut [FieldValue],
+    added: &mut Vec<(String, FieldValue)>,
+) -> Result<(), String> {
+    for (index, cell) in changed {
+        let Some(name) = schema.fields.get(*index as usize) else {
+            return Err(format!(
+                "it changed field {index} of a row of {} fields",
+                schema.fields.len()
+            ));
+        };
+        if let Cell::Date(date) = *cell {
+            check(&v0_1::t::FieldValueResult::Date(date))
+                .map_err(|e| format!("field `{name}`: {e}"))?;
         }
-        Cell::Integer(v) => V::Integer(v),
-        Cell::Number(v) => V::Number(v),
-        Cell::Boolean(v) => V::Boolean(v),
-        Cell::Date(d) => V::Date(d),
-    })
+    }
+    check_added(added_fields)?;
+    for &(index, cell) in changed {
+        let Some(slot) = values.get_mut(schema.picks[index as usize]) else {
+            continue;
+        };
+        let value = match cell {
+            Cell::Text(span) => {
+                let Some(new) = span_text(text, span) else {
+                    continue;
+                };
+                if let FieldValue::Text(old) = slot {
+                    old.clear();
+                    old.push_str(new);
+                    continue;
+                }
+                FieldValue::Text(new.to_owned())
+            }
+            Cell::Null => FieldValue::Null,
+            Cell::Integer(v) => FieldValue::Integer(v),
+            Cell::Number(v) => FieldValue::Number(v),
+            Cell::Boolean(v) => FieldValue::Boolean(v),
+            Cell::Date(d) => match bindings::value_result(v0_1::t::FieldValueResult::Date(d)) {
+                Ok(value) => value,
+                Err(_) => continue,
+            },
+        };
+        *slot = value;
+    }
+    apply_added(added_fields, added);
+    Ok(())
 }
 
 /// Applies a row's changes to its values (by the plugin's field positions, mapped to the
@@ -547,9 +597,7 @@ fn apply(
         };
         check(value).map_err(|e| format!("field `{name}`: {e}"))?;
     }
-    for (name, value) in added_fields.iter() {
-        check(value).map_err(|e| format!("field `{name}`: {e}"))?;
-    }
+    check_added(added_fields)?;
     for (index, value) in changed.drain(..) {
         if let (Some(slot), Ok(value)) = (
             values.get_mut(schema.picks[index as usize]),
@@ -558,6 +606,23 @@ fn apply(
             *slot = value;
         }
     }
+    apply_added(added_fields, added);
+    Ok(())
+}
+
+/// Checks the fields a plugin added to a row.
+fn check_added(added_fields: &[(String, v0_1::t::FieldValueResult)]) -> Result<(), String> {
+    for (name, value) in added_fields {
+        check(value).map_err(|e| format!("field `{name}`: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Adds the fields a plugin added to a row (checked by [`check_added`]), draining them.
+fn apply_added(
+    added_fields: &mut Vec<(String, v0_1::t::FieldValueResult)>,
+    added: &mut Vec<(String, FieldValue)>,
+) {
     for (name, value) in added_fields.drain(..) {
         let Ok(value) = bindings::value_result(value) else {
             continue;
@@ -567,7 +632,6 @@ fn apply(
             None => added.push((name, value)),
         }
     }
-    Ok(())
 }
 
 /// Whether a value a plugin returned is valid: only a date can be invalid.

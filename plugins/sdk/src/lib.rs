@@ -40,8 +40,19 @@ pub mod bindings {
     cs_plugin_sdk_macros::__sdk_bindings!();
 }
 
+pub mod alloc;
 mod field_mapper;
 mod types;
+
+/// The SDK's allocator serves the plugin's small allocations (see [`alloc`]); turn the default
+/// `allocator` feature off to bring your own.
+#[cfg(all(
+    feature = "allocator",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: alloc::SizeClasses = alloc::SizeClasses::new();
 
 pub mod host;
 
