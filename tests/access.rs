@@ -1296,6 +1296,50 @@ fn a_partner_user_imports_only_the_records_its_partners_scope_reaches() {
 }
 
 #[test]
+fn a_partner_users_relationship_dry_run_decides_every_row_as_the_real_run_does() {
+    let w = world();
+    // Out of Pat's reach: relationships on its partner's own customer that no partner, or Tui,
+    // manages. A row of Pat's with the same name is not about them: it creates one of Bennett's.
+    relationship_on(&w, w.bennett_customer, None, "Hidden");
+    relationship_on(&w, w.bennett_customer, Some(w.tui), "Tui's");
+    let pat = w.as_user(PAT);
+    // Each key twice: the second row is about the relationship the first created (in the dry
+    // run, the one its overlay imagined), which Pat's partner manages.
+    let csv = b"External ID,Name,Company,Type\n\
+        ,Renewal EU,Customer of Bennett,Subscription\n\
+        ,renewal eu,Customer of Bennett,Subscription\n\
+        R-1,Renewal US,Customer of Bennett,Subscription\n\
+        R-1,Renewal US,Customer of Bennett,Subscription\n\
+        ,Hidden,Customer of Bennett,Subscription\n\
+        ,hidden,Customer of Bennett,Subscription\n\
+        ,Tui's,Customer of Bennett,Subscription\n";
+    let options = ImportOptions::relationships();
+    let dry = pat
+        .imports()
+        .bytes("pat.csv", csv, &options.clone().dry_run(true))
+        .unwrap();
+    let real = pat.imports().bytes("pat.csv", csv, &options).unwrap();
+    let outcome = |job: &cs_host::ImportJob| {
+        let errors: Vec<(u64, String)> = job
+            .errors
+            .iter()
+            .map(|e| (e.row, e.reason.clone()))
+            .collect();
+        (job.rows, job.created, job.updated, job.failed, errors)
+    };
+    assert_eq!(outcome(&dry), outcome(&real), "dry {dry:?}\nreal {real:?}");
+    assert_eq!(
+        (real.created, real.updated, real.failed),
+        (4, 3, 0),
+        "{real:?}"
+    );
+    // What the real run created is Bennett's, as the dry run assumed.
+    let admin = w.as_user(ADMIN);
+    let bennetts = admin.relationships().managed_by(w.bennett).unwrap();
+    assert_eq!(bennetts.len(), 4, "{bennetts:?}");
+}
+
+#[test]
 fn a_partner_users_dry_run_neither_matches_nor_reveals_another_partners_customer() {
     let w = world();
     let pat = w.as_user(PAT);

@@ -46,6 +46,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("partner_permissions", "access/permissions.rs"),
     ("access_settings", "access/admin.rs"),
     ("api_tokens", "access/tokens.rs"),
+    ("console_sessions", "access/tokens.rs"),
 ];
 
 /// The SQL words after which a table's name appears.

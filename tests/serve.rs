@@ -2028,6 +2028,76 @@ fn an_admin_lists_the_plugins_it_may_enable_and_tunes_one_without_enabling_it() 
     assert!(audit.contains("plugin.tune"), "{audit}");
 }
 
+/// Console sessions are kept in the database: a signed-in browser stays signed in across a
+/// restart (even a crash) of the server; signing out deletes the session, so its cookie opens
+/// nothing afterwards, on a restarted server too; revoking the token ends its sessions.
+#[test]
+fn console_sessions_survive_a_restart_and_end_at_sign_out() {
+    let (mut server, made) = Server::start();
+    let sign_in = |server: &Server, token: &str| {
+        let mut browser = Browser::new(server);
+        let signin = browser.get("/console/signin");
+        let signed = browser.post(
+            "/console/signin",
+            &[("csrf", &csrf(&signin.body)), ("token", token)],
+        );
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        format!("cs_console={}", browser.cookies["cs_console"])
+    };
+    let home = |server: &Server, cookie: &str| {
+        server.request("GET", "/console", &[("Cookie", cookie)], b"")
+    };
+    let admin = sign_in(&server, &made.admin_token);
+    let viewer = sign_in(&server, &made.viewer_token);
+    assert_eq!(home(&server, &admin).status, 200);
+
+    server.0.restart(&[]);
+    let page = home(&server, &admin);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Signed in as csm@acme.example"),
+        "{}",
+        page.body
+    );
+    assert_eq!(home(&server, &viewer).status, 200);
+
+    // Signing out deletes the session.
+    let out = server.request(
+        "POST",
+        "/console/signout",
+        &[
+            ("Cookie", &admin),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        format!("csrf={}", csrf(&page.body)).as_bytes(),
+    );
+    assert_eq!(out.status, 303, "{}", out.body);
+    let ended = home(&server, &admin);
+    assert_eq!(ended.status, 303);
+    assert!(
+        ended
+            .header("location")
+            .unwrap()
+            .starts_with("/console/signin")
+    );
+    server.0.restart(&[]);
+    assert_eq!(home(&server, &admin).status, 303);
+
+    // Revoking the viewer's token ends the viewer's session.
+    assert_eq!(home(&server, &viewer).status, 200);
+    let host = server.host();
+    let acme = host.tenant("acme").unwrap();
+    let token = acme
+        .access()
+        .tokens()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.user.as_deref() == Some("viewer@acme.example"))
+        .expect("the viewer's token");
+    assert!(acme.access().revoke_token(token.id).unwrap());
+    assert_eq!(home(&server, &viewer).status, 303);
+}
+
 #[test]
 fn a_token_revoked_elsewhere_fails_on_its_next_request_and_its_use_is_noted() {
     let (server, made) = Server::start();

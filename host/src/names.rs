@@ -114,10 +114,20 @@ mod tests {
 /// does not fold the dotless `ı` (the round trip would make it `i`), so it is kept as it is. No
 /// normalisation is done: a name typed with a combining accent is another name.
 pub(crate) fn fold_case(text: &str) -> String {
-    if text.is_ascii() {
-        return text.to_ascii_lowercase();
-    }
     let mut folded = String::with_capacity(text.len());
+    fold_case_into(text, &mut folded);
+    folded
+}
+
+/// [`fold_case`] into `folded` (emptied first), for a caller that folds many names and keeps
+/// one buffer for them.
+pub(crate) fn fold_case_into(text: &str, folded: &mut String) {
+    folded.clear();
+    if text.is_ascii() {
+        folded.push_str(text);
+        folded.make_ascii_lowercase();
+        return;
+    }
     for c in text.chars() {
         if c == 'ı' {
             folded.push(c);
@@ -132,7 +142,6 @@ pub(crate) fn fold_case(text: &str) -> String {
             }
         }
     }
-    folded
 }
 
 #[cfg(test)]

@@ -34,35 +34,7 @@ impl Serve {
         let mailbox = dir.path().join("mailbox");
         let log = dir.path().join("server.log");
         prepare(&db);
-        let cache = crate::support::cache_dir();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cshost"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--outbox-every", "1"])
-            .arg("--db")
-            .arg(&db)
-            .arg("--mailbox")
-            .arg(&mailbox)
-            .args(args)
-            .env("CSHOST_CACHE_DIR", cache)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("cshost serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| {
-                panic!(
-                    "cshost serve printed `{line}`; its log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            })
-            .to_owned();
+        let (child, addr) = spawn(&db, &mailbox, &log, args);
         Serve {
             child: Some(child),
             addr,
@@ -71,6 +43,18 @@ impl Serve {
             log,
             _dir: dir,
         }
+    }
+
+    /// Kills the server (as a crash would) and starts it again on the same database, mailbox
+    /// and arguments `args`; it listens on a new port.
+    pub fn restart(&mut self, args: &[&str]) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let (child, addr) = spawn(&self.db, &self.mailbox, &self.log, args);
+        self.child = Some(child);
+        self.addr = addr;
     }
 
     /// The server's process, for a test that stops it itself (then it is not killed on drop).
@@ -110,6 +94,40 @@ impl Serve {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Starts `cshost serve` on `db` and returns it with the address it listens on.
+fn spawn(db: &Path, mailbox: &Path, log: &Path, args: &[&str]) -> (Child, String) {
+    let cache = crate::support::cache_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cshost"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--outbox-every", "1"])
+        .arg("--db")
+        .arg(db)
+        .arg("--mailbox")
+        .arg(mailbox)
+        .args(args)
+        .env("CSHOST_CACHE_DIR", cache)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("cshost serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| {
+            panic!(
+                "cshost serve printed `{line}`; its log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        })
+        .to_owned();
+    (child, addr)
 }
 
 impl Drop for Serve {

@@ -408,25 +408,55 @@ impl Host {
         // them all queue for the database's one write lock.
         let (who, live) = self.store().with(|conn| {
             let live = tokens::authenticate(conn, token, now)?;
-            let Some((tenant, user)) = &live.owner else {
-                return Ok((Authenticated::Operator { token: live.id }, live));
-            };
-            let op = Op::system(conn, tenant, now);
-            let email = users::by_id(&op, *user)?
-                .ok_or_else(|| Error::new(ErrorKind::Unauthenticated))?
-                .email;
-            let who = Authenticated::User {
-                token: live.id,
-                tenant: tenant.as_str().to_owned(),
-                email,
-            };
-            Ok((who, live))
+            Ok((authenticated(conn, now, &live)?, live))
         })?;
         if live.unnoted {
             self.store()
                 .write(|tx| tokens::note_use(tx, live.id, now))?;
         }
         Ok(who)
+    }
+
+    /// Opens a console session of `who` (authenticated by its token) on `tenant`, lasting
+    /// `seconds`: the session's id is for the browser's cookie; the database keeps only its
+    /// SHA-256, so sessions outlive a restart of the server. Fails unless `who` reaches
+    /// `tenant`.
+    pub fn open_session(
+        &self,
+        who: &Authenticated,
+        tenant: &str,
+        seconds: u64,
+    ) -> Result<tokens::NewSession> {
+        self.tenant_for(who, tenant)?;
+        let token = match who {
+            Authenticated::Operator { token } | Authenticated::User { token, .. } => *token,
+        };
+        let now = self.now();
+        let tenant = TenantId::new(tenant.to_owned());
+        let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+        self.store()
+            .write(|tx| tokens::open_session(tx, token, &tenant, now, seconds))
+    }
+
+    /// Whom the live console session `id` acts as, authenticated again through its token (a
+    /// revoked or expired token ends the session), and the tenant it works on. A session that
+    /// ended, or that never was, is [`ErrorKind::Unauthenticated`].
+    pub fn session(&self, id: &str) -> Result<(Authenticated, String)> {
+        let now = self.now();
+        let (who, live, tenant) = self.store().with(|conn| {
+            let (live, tenant) = tokens::session(conn, id, now)?;
+            Ok((authenticated(conn, now, &live)?, live, tenant))
+        })?;
+        if live.unnoted {
+            self.store()
+                .write(|tx| tokens::note_use(tx, live.id, now))?;
+        }
+        Ok((who, tenant.as_str().to_owned()))
+    }
+
+    /// Ends the console session `id` (signing out); the token stays valid.
+    pub fn close_session(&self, id: &str) -> Result<()> {
+        self.store().write(|tx| tokens::close_session(tx, id))
     }
 
     /// The handle on tenant `tenant` for whom a token authenticated: the platform operator
@@ -442,6 +472,26 @@ impl Host {
             }
         }
     }
+}
+
+/// Whom a live token found by [`tokens::authenticate`] or [`tokens::session`] stands for.
+fn authenticated(
+    conn: &rusqlite::Connection,
+    now: i64,
+    live: &tokens::Live,
+) -> Result<Authenticated> {
+    let Some((tenant, user)) = &live.owner else {
+        return Ok(Authenticated::Operator { token: live.id });
+    };
+    let op = Op::system(conn, tenant, now);
+    let email = users::by_id(&op, *user)?
+        .ok_or_else(|| Error::new(ErrorKind::Unauthenticated))?
+        .email;
+    Ok(Authenticated::User {
+        token: live.id,
+        tenant: tenant.as_str().to_owned(),
+        email,
+    })
 }
 
 /// The principal of a handle that acts as user `email`, resolved in `conn`'s database.

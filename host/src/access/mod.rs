@@ -36,7 +36,7 @@ pub use admin::{Access, AccessSettings};
 pub use permissions::{
     ADMIN_BUNDLE, BUILTIN_BUNDLES, Bundle, PARTNER_BUNDLE, Permission, Permissions, builtin_bundle,
 };
-pub use tokens::{Authenticated, NewToken, TokenInfo};
+pub use tokens::{Authenticated, NewSession, NewToken, TokenInfo};
 
 pub(crate) use admin::check_partner_seats;
 pub(crate) use admin::resolve as resolve_in;

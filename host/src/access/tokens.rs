@@ -228,3 +228,73 @@ pub(crate) fn note_use(conn: &Connection, id: i64, now: i64) -> Result<()> {
     .execute(params![id, now])?;
     Ok(())
 }
+
+/// A console session just opened ([`Host::open_session`](crate::Host::open_session)): the id the
+/// browser keeps (its cookie; only its SHA-256 is stored), and when the session ends.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The session's id: 64 hexadecimal digits from the OS's random source.
+    pub id: String,
+    /// When the session ends, in Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Opens a session of token `token_id` on `tenant` for `seconds`, and drops the sessions that
+/// have ended.
+pub(crate) fn open_session(
+    conn: &Connection,
+    token_id: i64,
+    tenant: &TenantId,
+    now: i64,
+    seconds: i64,
+) -> Result<NewSession> {
+    conn.prepare_cached("DELETE FROM console_sessions WHERE expires_at <= ?1")?
+        .execute([now])?;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::new(ErrorKind::Random(e.to_string())))?;
+    let id = hex::encode(bytes);
+    let expires_at = now.saturating_add(seconds);
+    conn.prepare_cached(
+        "INSERT INTO console_sessions (id_hash, token_id, tenant_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        &hash(&id)[..],
+        token_id,
+        tenant.as_str(),
+        now,
+        expires_at
+    ])?;
+    Ok(NewSession { id, expires_at })
+}
+
+/// The live session `id`: its token (as [`authenticate`] finds it) and its tenant. A session
+/// that ended, or whose token was revoked or expired, is [`ErrorKind::Unauthenticated`]. It
+/// only reads, as [`authenticate`] does.
+pub(crate) fn session(conn: &Connection, id: &str, now: i64) -> Result<(Live, TenantId)> {
+    conn.prepare_cached(
+        "SELECT t.id, t.tenant_id, t.user_id, t.last_used_at, s.tenant_id
+         FROM console_sessions s JOIN api_tokens t ON t.id = s.token_id
+         WHERE s.id_hash = ?1 AND s.expires_at > ?2
+           AND t.revoked_at IS NULL AND t.expires_at > ?2",
+    )?
+    .query_row(params![&hash(id)[..], now], |r| {
+        let tenant: Option<String> = r.get(1)?;
+        let user: Option<i64> = r.get(2)?;
+        let live = Live {
+            id: r.get(0)?,
+            owner: tenant.zip(user).map(|(t, u)| (TenantId::new(t), u)),
+            unnoted: r.get::<_, Option<i64>>(3)? != Some(now),
+        };
+        Ok((live, TenantId::new(r.get::<_, String>(4)?)))
+    })
+    .optional()?
+    .ok_or_else(|| Error::new(ErrorKind::Unauthenticated))
+}
+
+/// Ends session `id` (nothing happens if there is none).
+pub(crate) fn close_session(conn: &Connection, id: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM console_sessions WHERE id_hash = ?1")?
+        .execute([&hash(id)[..]])?;
+    Ok(())
+}

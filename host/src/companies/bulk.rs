@@ -9,8 +9,34 @@ use super::schema::{EXTERNAL_ID, STANDARD_FIELDS};
 use super::row::{custom_json, managed_as_str, scope_str};
 
 /// The values of one row of a [`BulkInsert`] that change from row to row: external id, name,
-/// managed-as, managed-by, access scope, the six standard columns and `custom`.
-const BULK_VALUES: usize = 12;
+/// the name folded, managed-as, managed-by, access scope, the six standard columns and `custom`.
+const BULK_VALUES: usize = 13;
+
+/// One value of a queued row. The words the schema spells (`partner`, `both`, an empty
+/// `custom`) are bound from static text, so queuing a row allocates only for its own texts.
+#[derive(Debug)]
+enum Cell {
+    Null,
+    /// NULL, keeping the buffer of a text an earlier row had here.
+    Absent(String),
+    Real(f64),
+    Integer(i64),
+    Text(String),
+    Static(&'static str),
+}
+
+impl rusqlite::ToSql for Cell {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Cell::Null | Cell::Absent(_) => ValueRef::Null,
+            Cell::Real(n) => ValueRef::Real(*n),
+            Cell::Integer(n) => ValueRef::Integer(*n),
+            Cell::Text(text) => ValueRef::Text(text.as_bytes()),
+            Cell::Static(text) => ValueRef::Text(text.as_bytes()),
+        }))
+    }
+}
 
 /// Inserts many companies of one tenant, several rows to a statement: each statement's fixed
 /// cost in SQLite (starting the statement, its journal, the check constraints' lookup tables,
@@ -25,8 +51,12 @@ pub(crate) struct BulkInsert<'c> {
     many: rusqlite::Statement<'c>,
     one: rusqlite::Statement<'c>,
     per_statement: usize,
-    /// The queued rows' values, [`BULK_VALUES`] per row.
-    values: Vec<rusqlite::types::Value>,
+    /// The queued rows' values, [`BULK_VALUES`] per row. Kept from statement to statement
+    /// with their texts' buffers, which the next rows' texts are copied into: a row queued
+    /// allocates nothing once the buffers have grown to the texts' lengths.
+    values: Vec<Cell>,
+    /// How many rows are queued (the first of `values`).
+    queued: usize,
     /// The ids a statement returned, reused from statement to statement.
     ids: Vec<i64>,
 }
@@ -51,22 +81,11 @@ impl<'c> BulkInsert<'c> {
                 }
                 // ?1 is the tenant and ?2 the time, shared by every row.
                 let p = |i: usize| 3 + row * BULK_VALUES + i;
-                sql.push_str(&format!(
-                    "(?1,?{},?{},cs_fold(?{}),?{},?{},?{},?{},?{},?{},?{},?{},?{},?{},?2,?2)",
-                    p(0),
-                    p(1),
-                    p(1),
-                    p(2),
-                    p(3),
-                    p(4),
-                    p(5),
-                    p(6),
-                    p(7),
-                    p(8),
-                    p(9),
-                    p(10),
-                    p(11)
-                ));
+                sql.push_str("(?1");
+                for i in 0..BULK_VALUES {
+                    sql.push_str(&format!(",?{}", p(i)));
+                }
+                sql.push_str(",?2,?2)");
             }
             sql.push_str(" RETURNING id");
             sql
@@ -84,13 +103,14 @@ impl<'c> BulkInsert<'c> {
             one,
             per_statement,
             values: Vec::with_capacity(per_statement * BULK_VALUES),
+            queued: 0,
             ids: Vec::with_capacity(per_statement),
         })
     }
 
     /// How many rows are queued.
     pub(crate) fn len(&self) -> usize {
-        self.values.len() / BULK_VALUES
+        self.queued
     }
 
     /// Whether a statement's worth of rows is queued.
@@ -98,43 +118,51 @@ impl<'c> BulkInsert<'c> {
         self.len() >= self.per_statement
     }
 
-    /// Queues a company. The fields must have passed [`Schema::check_all`]; their values are
-    /// moved out of `fields` (which is left to be cleared), so queuing copies no text.
+    /// Queues a company; `folded` is its trimmed name folded ([`fold_case`]), which the caller
+    /// has computed already for its own look-ups. The fields must have passed
+    /// [`Schema::check_all`]. The texts are copied into buffers kept for the purpose, so the
+    /// caller keeps its own for the next row.
+    ///
+    /// [`Schema::check_all`]: super::Schema::check_all
+    /// [`fold_case`]: crate::names::fold_case
     pub(crate) fn push(
         &mut self,
-        name: String,
+        name: &str,
+        folded: &str,
         managed_as: ManagedAs,
         managed_by: Option<i64>,
         scope: Option<AccessScope>,
-        fields: &mut Fields,
+        fields: &Fields,
     ) {
-        use rusqlite::types::Value;
-        let text = |value: Option<String>| value.map_or(Value::Null, Value::Text);
-        let custom = custom_json(fields, None);
-        let name = match name.trim() {
-            trimmed if trimmed.len() == name.len() => name,
-            trimmed => trimmed.to_owned(),
-        };
-        let external_id = match fields.get_mut(EXTERNAL_ID) {
-            Some(FieldValue::Text(t)) => Some(std::mem::take(t)),
-            _ => None,
-        };
-        self.values.extend([
-            text(external_id),
-            Value::Text(name),
-            Value::Text(managed_as_str(managed_as).to_owned()),
-            managed_by.map_or(Value::Null, Value::Integer),
-            text(scope.map(|s| scope_str(s).to_owned())),
-        ]);
-        for (field, _) in STANDARD_FIELDS {
-            self.values.push(match fields.get_mut(field) {
-                Some(FieldValue::Text(t)) => Value::Text(std::mem::take(t)),
-                Some(FieldValue::Number(n)) => Value::Real(*n),
-                Some(FieldValue::Integer(n)) => Value::Real(*n as f64),
-                _ => Value::Null,
-            });
+        let start = self.queued * BULK_VALUES;
+        if self.values.len() < start + BULK_VALUES {
+            self.values.resize_with(start + BULK_VALUES, || Cell::Null);
         }
-        self.values.push(Value::Text(custom));
+        let row = &mut self.values[start..start + BULK_VALUES];
+        put_text(
+            &mut row[0],
+            fields.get(EXTERNAL_ID).and_then(FieldValue::as_text),
+        );
+        put_text(&mut row[1], Some(name.trim()));
+        put_text(&mut row[2], Some(folded));
+        row[3] = Cell::Static(managed_as_str(managed_as));
+        row[4] = managed_by.map_or(Cell::Null, Cell::Integer);
+        row[5] = scope.map_or(Cell::Null, |s| Cell::Static(scope_str(s)));
+        for (cell, (field, _)) in row[6..12].iter_mut().zip(STANDARD_FIELDS) {
+            match fields.get(field) {
+                Some(FieldValue::Text(t)) => put_text(cell, Some(t)),
+                Some(FieldValue::Number(n)) => *cell = Cell::Real(*n),
+                Some(FieldValue::Integer(n)) => *cell = Cell::Real(*n as f64),
+                _ => put_text(cell, None),
+            }
+        }
+        let custom = custom_json(fields, None);
+        row[12] = if custom == "{}" {
+            Cell::Static("{}")
+        } else {
+            Cell::Text(custom)
+        };
+        self.queued += 1;
     }
 
     /// Writes the queued rows. `written` gets one result per row, in the order queued: the id
@@ -178,7 +206,7 @@ impl<'c> BulkInsert<'c> {
                 row += 1;
             }
         }
-        self.values.clear();
+        self.queued = 0;
         Ok(())
     }
 
@@ -195,11 +223,29 @@ impl<'c> BulkInsert<'c> {
     }
 }
 
+/// Puts a text (or NULL) in `cell`, into the buffer it holds when it has one.
+fn put_text(cell: &mut Cell, value: Option<&str>) {
+    let buffer = match std::mem::replace(cell, Cell::Null) {
+        Cell::Text(buffer) | Cell::Absent(buffer) => Some(buffer),
+        _ => None,
+    };
+    *cell = match (buffer, value) {
+        (Some(mut buffer), Some(value)) => {
+            buffer.clear();
+            buffer.push_str(value);
+            Cell::Text(buffer)
+        }
+        (None, Some(value)) => Cell::Text(value.to_owned()),
+        (Some(buffer), None) => Cell::Absent(buffer),
+        (None, None) => Cell::Null,
+    };
+}
+
 /// Binds `values` from parameter 3 on (1 and 2 stay bound), runs the statement and puts the ids
 /// it returns in `ids` (emptied first).
 fn execute(
     statement: &mut rusqlite::Statement<'_>,
-    values: &[rusqlite::types::Value],
+    values: &[Cell],
     ids: &mut Vec<i64>,
 ) -> rusqlite::Result<()> {
     ids.clear();

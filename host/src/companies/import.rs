@@ -22,7 +22,7 @@ use super::{BulkInsert, EXTERNAL_ID, parse_scope};
 use crate::context::Op;
 use crate::error::{Error, Result};
 use crate::model::{AccessScope, FieldValue, Fields, ManagedAs};
-use crate::names::fold_case;
+use crate::names::{fold_case, fold_case_into};
 use crate::store::TenantId;
 
 /// New records per INSERT statement: enough to spread a statement's fixed cost thin, few
@@ -59,6 +59,8 @@ pub(crate) struct Writer<'c> {
     /// commits change it, this one's do not.
     data_version: i64,
     begun: bool,
+    /// The name of the row being queued, folded (a buffer kept from row to row).
+    folded: String,
 }
 
 impl<'c> Writer<'c> {
@@ -102,6 +104,7 @@ impl<'c> Writer<'c> {
             conn,
             data_version: 0,
             begun: false,
+            folded: String::new(),
         })
     }
 
@@ -209,15 +212,15 @@ impl<'c> Writer<'c> {
                 .contains(&key_hash(external_id, name.trim()))
     }
 
-    /// Queues a new record; [`Writer::flush`] gives its id. Its values are moved out of
-    /// `fields`.
+    /// Queues a new record; [`Writer::flush`] gives its id. Its values are copied: the caller
+    /// keeps `name` and `fields` for the next row.
     pub(crate) fn queue(
         &mut self,
-        name: String,
+        name: &str,
         managed_as: ManagedAs,
         managed_by: Option<i64>,
         scope: Option<AccessScope>,
-        fields: &mut Fields,
+        fields: &Fields,
     ) {
         let external_id = fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
         if let Some(external_id) = external_id {
@@ -228,12 +231,15 @@ impl<'c> Writer<'c> {
             }
         }
         // A later row without an external id matches this record by name, whatever its own.
-        let hash = key_hash(None, name.trim());
+        // The folded name is the record's `name_folded` too.
+        fold_case_into(name.trim(), &mut self.folded);
+        let hash = folded_hash(&self.folded);
         self.queued_keys.insert(hash);
         if let Some(filter) = &mut self.filter {
             add(filter, hash);
         }
-        self.bulk.push(name, managed_as, managed_by, scope, fields);
+        self.bulk
+            .push(name, &self.folded, managed_as, managed_by, scope, fields);
     }
 
     /// Whether a statement's worth of records is queued.
@@ -345,16 +351,21 @@ pub(crate) fn fold_name(name: &str) -> String {
 /// FNV-1a: quick on short keys, and nothing is lost to a collision but an early write or a
 /// look-up, so no defence against chosen collisions is needed.
 fn key_hash(external_id: Option<&str>, name: &str) -> u64 {
+    match external_id {
+        Some(external_id) => fnv1a(0xcbf2_9ce4_8422_2325, external_id.as_bytes()),
+        None => folded_hash(&fold_case(name)),
+    }
+}
+
+/// [`key_hash`] of a name folded already.
+fn folded_hash(folded: &str) -> u64 {
+    // Another start keeps a name from meeting an external id of the same text.
+    fnv1a(0x8422_2325_cbf2_9ce4, folded.as_bytes())
+}
+
+fn fnv1a(start: u64, bytes: &[u8]) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let folded;
-    let (mut hash, bytes) = match external_id {
-        Some(external_id) => (0xcbf2_9ce4_8422_2325u64, external_id.as_bytes()),
-        // Another start keeps a name from meeting an external id of the same text.
-        None => {
-            folded = fold_case(name);
-            (0x8422_2325_cbf2_9ce4u64, folded.as_bytes())
-        }
-    };
+    let mut hash = start;
     for &b in bytes {
         hash = (hash ^ u64::from(b)).wrapping_mul(PRIME);
     }

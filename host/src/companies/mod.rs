@@ -661,7 +661,8 @@ mod tests {
                     fields.insert("industry".into(), FieldValue::from("Retail"));
                     fields.insert("arr".into(), FieldValue::Number(i as f64));
                     let name = format!(" Company {i} ");
-                    bulk.push(name, ManagedAs::Customer, None, None, &mut fields);
+                    let folded = crate::names::fold_case(name.trim());
+                    bulk.push(&name, &folded, ManagedAs::Customer, None, None, &fields);
                 }
                 assert_eq!(bulk.len(), 10);
                 let mut written = Vec::new();

@@ -373,6 +373,17 @@ impl Mapper<'_> {
                         .to_owned(),
                 )));
             };
+            // A text goes into the string its field had in the map's last row, when there is
+            // one: a row then allocates nothing for its texts (see `Run::decide`).
+            if let Some(def) = &planned.def
+                && def.field_type == FieldType::Text
+                && !text.trim().is_empty()
+                && let Some(FieldValue::Text(slot)) = fields.get_mut(&planned.field)
+            {
+                slot.clear();
+                slot.push_str(text.trim());
+                continue;
+            }
             match &planned.def {
                 Some(def) => match companies::parse_text(def, text) {
                     Ok(value) => match fields.get_mut(&planned.field) {

@@ -232,12 +232,18 @@ impl Run<'_> {
             (ImportTarget::Relationships, _) => Err(Error::new(ErrorKind::Invalid(
                 "a relationship row without its company and type".to_owned(),
             ))),
-            (ImportTarget::Partners, None) => {
-                writer.queue(name, ManagedAs::Partner, None, self.scope, &mut self.fields);
-                return Ok(Settled::Queued);
-            }
-            (ImportTarget::Companies, None) => {
-                writer.queue(name, ManagedAs::Customer, manager, None, &mut self.fields);
+            (ImportTarget::Partners | ImportTarget::Companies, None) => {
+                let (managed_as, managed_by, scope) = match self.target {
+                    ImportTarget::Partners => (ManagedAs::Partner, None, self.scope),
+                    _ => (ManagedAs::Customer, manager, None),
+                };
+                writer.queue(&name, managed_as, managed_by, scope, &self.fields);
+                // The name goes back into the row's map, which returns to the reading thread:
+                // the next row's name is read into the same buffer, and no row's text is freed
+                // on another thread than the one that allocated it.
+                if let Some(slot) = self.fields.get_mut(NAME) {
+                    *slot = FieldValue::Text(name);
+                }
                 return Ok(Settled::Queued);
             }
             (ImportTarget::Partners, Some((id, was, _))) => companies::update(

@@ -81,6 +81,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0018_folded_relationship_names",
         include_str!("migrations/0018_folded_relationship_names.sql"),
     ),
+    (
+        "0019_console_sessions",
+        include_str!("migrations/0019_console_sessions.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps. A connection given back over this is closed, and

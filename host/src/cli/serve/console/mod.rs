@@ -2,11 +2,13 @@
 //! users, who see what their permissions let them), with no JavaScript and no asset from
 //! elsewhere (the stylesheet is compiled in).
 //!
-//! Signing in takes an API token (`cshost token create`); the server keeps it in memory under a
-//! random session id, which the browser holds in an `HttpOnly`, `SameSite=Strict` cookie
-//! scoped to `/console` and living at most [`SESSION_SECS`]. Every request authenticates the
-//! token again ([`Host::authenticate`](cs_host::Host::authenticate)), so a revoked token stops
-//! the session at once, and acts through the tenant handle the token reaches
+//! Signing in takes an API token (`cshost token create`) and opens a session in the database
+//! ([`Host::open_session`](cs_host::Host::open_session): the SHA-256 of a random id, the token's
+//! row, the tenant and the end, so sessions outlive a restart of the server); the browser holds
+//! the id in an `HttpOnly`, `SameSite=Strict` cookie scoped to `/console` and living at most
+//! [`SESSION_SECS`]; signing out deletes the session. Every request authenticates the session's
+//! token again ([`Host::session`](cs_host::Host::session)), so a revoked token stops the session
+//! at once, and acts through the tenant handle the token reaches
 //! ([`Host::tenant_for`](cs_host::Host::tenant_for)): the library's permission checks and
 //! partner scoping apply as on the command line and the API. Every form carries a CSRF token
 //! (an HMAC of the session id under the server's key; before signing in, of a random value in a
@@ -22,10 +24,6 @@ mod multipart;
 mod plugins;
 mod records;
 mod runs;
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -50,63 +48,25 @@ const SESSION_COOKIE: &str = "cs_console";
 const SIGNIN_COOKIE: &str = "cs_console_signin";
 /// The largest form the console reads, in bytes (uploads have their own limit).
 const MAX_FORM: usize = 64 * 1024;
-/// The most sessions kept at once; the oldest go first.
-const MAX_SESSIONS: usize = 10_000;
 
-/// The console's memory: the sessions, and the uploaded CSV files waiting to be imported.
+/// The console's memory: the uploaded CSV files waiting to be imported. Sessions are kept in
+/// the database by the library ([`Host::open_session`]), so they outlive a restart.
 #[derive(Default)]
 pub struct Console {
-    sessions: Mutex<HashMap<String, Session>>,
     imports: imports::Uploads,
 }
 
-struct Session {
-    /// The API token the user signed in with.
-    token: String,
-    /// The tenant the session works on.
-    tenant: String,
-    expires: Instant,
-}
-
 impl Console {
-    fn open(&self, token: String, tenant: String) -> Option<String> {
-        let id = cookies::random_hex()?;
-        let now = Instant::now();
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|_, s| s.expires > now);
-        if sessions.len() >= MAX_SESSIONS
-            && let Some(oldest) = sessions
-                .iter()
-                .min_by_key(|(_, s)| s.expires)
-                .map(|(id, _)| id.clone())
+    /// Ends session `id`: in the database, and its uploads waiting here.
+    async fn close(&self, app: &Shared, id: &str) {
+        let session = id.to_owned();
+        if let Err(error) = blocking(app, move |host| {
+            host.close_session(&session).map_err(ApiError::from)
+        })
+        .await
         {
-            sessions.remove(&oldest);
+            tracing::warn!(code = error.code, "cannot end a console session");
         }
-        let expires = now + Duration::from_secs(SESSION_SECS);
-        sessions.insert(
-            id.clone(),
-            Session {
-                token,
-                tenant,
-                expires,
-            },
-        );
-        Some(id)
-    }
-
-    /// The token and tenant of a live session.
-    fn session(&self, id: &str) -> Option<(String, String)> {
-        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions
-            .get(id)
-            .filter(|s| s.expires > Instant::now())
-            .map(|s| (s.token.clone(), s.tenant.clone()))
-    }
-
-    fn close(&self, id: &str) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.remove(id);
-        drop(sessions);
         self.imports.forget_session(id);
     }
 }
@@ -140,23 +100,18 @@ impl FromRequestParts<Shared> for User {
         let Some(session) = cookies::get(&parts.headers, SESSION_COOKIE) else {
             return Err(see_other("/console/signin"));
         };
-        let Some((token, tenant)) = app.console.session(&session) else {
-            return Err(see_other("/console/signin?ended=1"));
-        };
-        match blocking(app, move |host| {
-            host.authenticate(&token).map_err(ApiError::from)
-        })
-        .await
-        {
-            Ok(who) => Ok(User {
+        let id = session.clone();
+        match blocking(app, move |host| host.session(&id).map_err(ApiError::from)).await {
+            Ok((who, tenant)) => Ok(User {
                 who,
                 tenant,
                 session,
             }),
-            Err(_) => {
-                app.console.close(&session);
+            Err(error) if error.code == "unauthenticated" => {
+                app.console.close(app, &session).await;
                 Err(see_other("/console/signin?ended=1"))
             }
+            Err(error) => Err(error.into_response()),
         }
     }
 }
@@ -522,16 +477,13 @@ async fn signin(
             Authenticated::Operator { .. } => tenant,
         };
         // The tenant must be reachable now: a wrong one is refused here, not on every page.
-        host.tenant_for(&who, &tenant).map_err(ApiError::from)?;
-        Ok((token, tenant))
+        host.open_session(&who, &tenant, SESSION_SECS)
+            .map_err(ApiError::from)
     })
     .await;
-    let (token, tenant) = match checked {
-        Ok(pair) => pair,
+    let id = match checked {
+        Ok(session) => session.id,
         Err(error) => return signin_form(&app, &headers, error.status, Some(&error.message)),
-    };
-    let Some(id) = app.console.open(token, tenant) else {
-        return ApiError::internal().into_response();
     };
     let mut response = see_other("/console");
     cookies::set(
@@ -554,7 +506,7 @@ async fn signout(
     if let Err(page) = user.form(&app, form) {
         return page;
     }
-    app.console.close(&user.session);
+    app.console.close(&app, &user.session).await;
     let mut response = see_other("/console/signin");
     // Expire the cookie in the browser too.
     if let Ok(value) = axum::http::HeaderValue::from_str(&format!(
