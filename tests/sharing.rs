@@ -1756,8 +1756,13 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
     // The database as the release before sealed secrets left it: the link and the code in the
     // bodies, the code hashed with plain SHA-256, one share email delivered already.
     let db = rusqlite::Connection::open(&path).unwrap();
-    // 0014_sealed_secrets; the steps after it are undone too.
+    // 0014_sealed_secrets; the steps after it are undone too, which the assertion makes
+    // impossible to miss when a step is added.
     let sealed_step: i64 = 14;
+    let step: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(step, 19, "undo the steps after {sealed_step} below");
     db.execute_batch(&format!(
         "UPDATE outbox SET body = replace(body, '{{token}}', '{token}');
          UPDATE outbox SET body = 'Your one-time code is 123456.' WHERE kind = 'otp';
@@ -1766,6 +1771,7 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
          SELECT tenant_id, idempotency_key || ':old', channel, recipient, subject, body, kind,
                 'sent', created_at, created_at
          FROM outbox WHERE kind = 'share';
+         DROP TABLE console_sessions;
          ALTER TABLE outbox DROP COLUMN secret;
          DROP INDEX shares_notify_pending;
          ALTER TABLE shares DROP COLUMN notify_attempts;
