@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::write::{Opened, RelationshipRow, Settled};
+use super::write::{Opened, Settled};
 use super::*;
 use crate::companies::import::{Found, Snapshot, fold_name};
 
@@ -149,22 +149,10 @@ impl Run<'_> {
             number,
             name,
             manager,
-            relationship,
-        } = match self.open(op, prepared)? {
+        } = match self.open(op, &mut imagined.relationships, prepared)? {
             Ok(opened) => opened,
             Err(settled) => return Ok(settled),
         };
-        if let Some((company, type_id, type_name)) = relationship {
-            let row = RelationshipRow {
-                number,
-                name: &name,
-                manager,
-                company: &company,
-                type_id,
-                type_name: &type_name,
-            };
-            return self.relationship(op, &mut imagined.relationships, &row);
-        }
         let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
         let existing = imagined.lookup(external_id, &name)?;
         // An update sets the external id when the row has one; an empty cell keeps the

@@ -146,10 +146,13 @@ impl Run<'_> {
     /// Takes a prepared row's fields and resolves its partner, as the dry run and the real run
     /// both do before deciding: `Err` holds the row's outcome when that settles it already
     /// (refused by the reader, or naming no partner the actor may name). With no Managed By
-    /// cell, a partner user's new records are its partner's.
+    /// cell, a partner user's new records are its partner's. A relationship row is settled
+    /// here, against `records` (the database's, or the dry run's imagined ones), so `Ok` holds
+    /// a company row.
     pub(super) fn open(
         &mut self,
         op: &Op<'_>,
+        records: &mut dyn relationship_import::Records,
         prepared: Prepared,
     ) -> Result<Result<Opened, Settled>> {
         let (number, name, managed_by, relationship) = match prepared {
@@ -179,11 +182,21 @@ impl Run<'_> {
                 }
             },
         };
+        if let Some((company, type_id, type_name)) = relationship {
+            let row = RelationshipRow {
+                number,
+                name: &name,
+                manager,
+                company: &company,
+                type_id,
+                type_name: &type_name,
+            };
+            return self.relationship(op, records, &row).map(Err);
+        }
         Ok(Ok(Opened {
             number,
             name,
             manager,
-            relationship,
         }))
     }
 
@@ -199,22 +212,10 @@ impl Run<'_> {
             number,
             name,
             manager,
-            relationship,
-        } = match self.open(op, prepared)? {
+        } = match self.open(op, &mut relationship_import::Stored, prepared)? {
             Ok(opened) => opened,
             Err(settled) => return Ok(settled),
         };
-        if let Some((company, type_id, type_name)) = relationship {
-            let row = RelationshipRow {
-                number,
-                name: &name,
-                manager,
-                company: &company,
-                type_id,
-                type_name: &type_name,
-            };
-            return self.relationship(op, &mut relationship_import::Stored, &row);
-        }
         let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
         if writer.may_be_queued(external_id, &name) {
             // The row may be about a record queued but not written: write the queue first so
@@ -369,14 +370,12 @@ impl Run<'_> {
     }
 }
 
-/// A prepared row with its fields taken and its partner resolved (see [`Run::open`]).
+/// A company row with its fields taken and its partner resolved (see [`Run::open`]).
 pub(super) struct Opened {
     pub(super) number: u64,
     pub(super) name: String,
     /// The partner that manages the record: the Managed By cell's, else a partner user's own.
     pub(super) manager: Option<i64>,
-    /// For a relationship: the `company` cell's text and the type it names.
-    pub(super) relationship: Option<(String, i64, String)>,
 }
 
 /// A relationship row, checked and mapped: what [`Run::relationship`] decides.
