@@ -619,6 +619,48 @@ fn one_invalid_utf8_row_fails_alone_and_the_others_keep_their_accents() {
 }
 
 #[test]
+fn a_short_or_empty_cell_after_a_long_one_keeps_nothing_of_the_row_before() {
+    // The writer reuses its buffers from row to row: a hostile file alternating long and short
+    // cells must not leave the tail of one row's text in the next.
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_at(&dir.path().join("cs.db"));
+    let acme = host.tenant("acme").unwrap();
+    let long = "x".repeat(5000);
+    let rows = [
+        (
+            format!("Long {long}"),
+            format!("Longland {long}"),
+            "Retail".to_owned(),
+        ),
+        ("Short".to_owned(), "FR".to_owned(), String::new()),
+        ("Sh".to_owned(), String::new(), "Éa".to_owned()),
+        ("Ärzte eG".to_owned(), "D".to_owned(), "B".to_owned()),
+    ];
+    let mut data = String::from("Name,Country,Industry\n");
+    for (name, country, industry) in &rows {
+        data.push_str(&format!("{name},{country},{industry}\n"));
+    }
+    let job = acme
+        .imports()
+        .bytes("alternating.csv", data.as_bytes(), &partners())
+        .unwrap();
+    assert_eq!((job.created, job.failed), (4, 0), "{job:?}");
+    for (name, country, industry) in &rows {
+        let company = acme
+            .companies()
+            .get(CompanyKey::Name(name))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name} was not imported"));
+        assert_eq!(&company.name, name);
+        for (field, cell) in [("country", country), ("industry", industry)] {
+            let stored = company.fields.get(field).and_then(FieldValue::as_text);
+            let expected = (!cell.is_empty()).then_some(cell.as_str());
+            assert_eq!(stored, expected, "{name}: {field}");
+        }
+    }
+}
+
+#[test]
 fn formula_cells_in_the_error_csv_are_neutralised() {
     // A hostile header and a hostile value: the error report opens in a spreadsheet.
     let dir = tempfile::tempdir().unwrap();
