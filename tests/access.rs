@@ -1340,6 +1340,82 @@ fn a_partner_users_relationship_dry_run_decides_every_row_as_the_real_run_does()
 }
 
 #[test]
+fn relationships_written_many_to_a_statement_fail_alone_and_are_found_by_later_rows() {
+    let w = world();
+    // Another partner's relationship, with an external id Pat's rows cannot see.
+    relationship_on(&w, w.bennett_customer, Some(w.tui), "Tui's");
+    let admin = w.as_user(ADMIN);
+    let seeded = admin
+        .imports()
+        .bytes(
+            "tui.csv",
+            b"External ID,Name,Company,Type,Managed By\n\
+              TUI-1,Tui's,Customer of Bennett,Subscription,Tui Partners\n",
+            &ImportOptions::relationships(),
+        )
+        .unwrap();
+    assert_eq!(seeded.updated, 1, "{seeded:?}");
+    // New relationships go to the database many to a statement. Row 40 takes the hidden
+    // external id: its statement is refused whole and replayed row by row, so only row 40
+    // fails. Rows 70 and 80 are about relationships rows 66 and 75 created, still waiting to be
+    // written when they are read (by natural key, then by external id).
+    let mut csv = String::from("External ID,Name,Company,Type\n");
+    for i in 1..=150 {
+        let row = match i {
+            40 => "TUI-1,Stolen,Customer of Bennett,Subscription".to_owned(),
+            70 => ",deal 66,Customer of Bennett,Subscription".to_owned(),
+            80 => "P-75,Deal 75 renamed,Customer of Bennett,Subscription".to_owned(),
+            _ => format!("P-{i},Deal {i},Customer of Bennett,Subscription"),
+        };
+        csv.push_str(&row);
+        csv.push('\n');
+    }
+    let pat = w.as_user(PAT);
+    let options = ImportOptions::relationships();
+    let dry = pat
+        .imports()
+        .bytes("pat.csv", csv.as_bytes(), &options.clone().dry_run(true))
+        .unwrap();
+    let real = pat
+        .imports()
+        .bytes("pat.csv", csv.as_bytes(), &options)
+        .unwrap();
+    let outcome = |job: &cs_host::ImportJob| {
+        let errors: Vec<_> = job
+            .errors
+            .iter()
+            .map(|e| (e.row, e.column.clone(), e.field.clone(), e.reason.clone()))
+            .collect();
+        (job.rows, job.created, job.updated, job.failed, errors)
+    };
+    assert_eq!(outcome(&dry), outcome(&real), "dry {dry:?}\nreal {real:?}");
+    let (rows, created, updated, failed, errors) = outcome(&real);
+    assert_eq!((rows, created, updated, failed), (150, 147, 2, 1));
+    assert_eq!(
+        errors,
+        [(
+            40,
+            Some("External ID".to_owned()),
+            Some("external_id".to_owned()),
+            "another relationship has the external id `TUI-1` already".to_owned()
+        )]
+    );
+    let bennetts = admin.relationships().managed_by(w.bennett).unwrap();
+    assert_eq!(bennetts.len(), 147, "one relationship per new row");
+    let names: Vec<&str> = bennetts.iter().map(|r| r.name.as_str()).collect();
+    for name in [
+        "deal 66",
+        "Deal 75 renamed",
+        "Deal 39",
+        "Deal 41",
+        "Deal 150",
+    ] {
+        assert!(names.contains(&name), "{name}: {names:?}");
+    }
+    assert!(!names.contains(&"Stolen"), "{names:?}");
+}
+
+#[test]
 fn a_partner_users_dry_run_neither_matches_nor_reveals_another_partners_customer() {
     let w = world();
     let pat = w.as_user(PAT);

@@ -37,10 +37,68 @@ fn peak_rss_mb() -> f64 {
 /// CPU time of the calling thread so far, in seconds (from /proc; 0 where there is none). Shown
 /// beside wall time because this machine's other work can stretch wall time.
 fn thread_cpu_secs() -> f64 {
+    schedstat(0)
+}
+
+/// Time the calling thread has spent ready to run but waiting for a CPU that other work held,
+/// in seconds: the part of wall time that is the machine's load, not the import's own waits.
+fn thread_runnable_wait_secs() -> f64 {
+    schedstat(1)
+}
+
+/// Field `index` of the calling thread's `/proc/thread-self/schedstat` (nanoseconds), in
+/// seconds; 0 where there is none.
+fn schedstat(index: usize) -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .and_then(|s| s.split_whitespace().nth(index)?.parse::<f64>().ok())
         .map_or(0.0, |ns| ns / 1e9)
+}
+
+/// A relationship import of `rows` generated rows (every second one with an external id, the
+/// others found by their natural key) for the partners imported before, run twice: the first
+/// run creates every relationship, the second finds and updates each one.
+fn relationship_imports(acme: &cs_host::Tenant<'_>, dir: &Path, partners: u64) {
+    let rows: u64 = std::env::var("CSHOST_BENCH_RELATIONSHIPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(100_000);
+    if rows == 0 {
+        return;
+    }
+    acme.relationship_types().add("SaaS").unwrap();
+    acme.relationship_types()
+        .define_field("SaaS", "seats", cs_host::FieldType::Number, false)
+        .unwrap();
+    let csv_path = dir.join("relationships.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&csv_path).unwrap());
+    writeln!(out, "ID,Name,Company,Type,Seats").unwrap();
+    for i in 1..=rows {
+        let company = (i - 1) % partners + 1;
+        let seats = 1 + i % 500;
+        if i % 2 == 0 {
+            writeln!(out, "R-{i:07},Subscription {i},P-{company:07},SaaS,{seats}").unwrap();
+        } else {
+            writeln!(out, ",Subscription {i},P-{company:07},SaaS,{seats}").unwrap();
+        }
+    }
+    drop(out);
+    for (run, expected) in [("created", (rows, 0)), ("updated", (0, rows))] {
+        let start = Instant::now();
+        let cpu_start = thread_cpu_secs();
+        let job = acme
+            .imports()
+            .file(&csv_path, &ImportOptions::relationships())
+            .unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        let cpu = thread_cpu_secs() - cpu_start;
+        assert_eq!((job.created, job.updated), expected, "{job:?}");
+        println!(
+            "relationship import, {rows} rows {run}: {secs:.2} s  {:.0} rows/s  (CPU {cpu:.2} s, {:.0} rows/s)",
+            rows as f64 / secs,
+            rows as f64 / cpu
+        );
+    }
 }
 
 /// The same criteria for a tenant admin and for a partner user, over the imported partners
@@ -153,12 +211,14 @@ fn main() {
         }
         let start = Instant::now();
         let cpu_start = thread_cpu_secs();
+        let wait_start = thread_runnable_wait_secs();
         let job = acme
             .imports()
             .file(&csv_path, &ImportOptions::partners(Some(AccessScope::Both)))
             .unwrap();
         let secs = start.elapsed().as_secs_f64();
         let cpu = thread_cpu_secs() - cpu_start;
+        let waited = thread_runnable_wait_secs() - wait_start;
         assert_eq!(job.rows, rows);
         let label = match contract {
             Some("0.1.0") => "import, normalize 0.1.0",
@@ -166,11 +226,12 @@ fn main() {
             None => "import, no plugin",
         };
         println!(
-            "{label:<24}{:>8.2} s  {:>9.0} rows/s  (CPU {:.2} s, {:.0} rows/s)  {:>5.1}x native  peak RSS {:.0} MB  ({} created, {} failed)",
+            "{label:<24}{:>8.2} s  {:>9.0} rows/s  (CPU {:.2} s, {:.0} rows/s; waited for a CPU {:.2} s)  {:>5.1}x native  peak RSS {:.0} MB  ({} created, {} failed)",
             secs,
             rows as f64 / secs,
             cpu,
             rows as f64 / cpu,
+            waited,
             secs / native,
             peak_rss_mb(),
             job.created,
@@ -199,6 +260,7 @@ fn main() {
                 selection.count
             );
             partner_and_admin_criteria(&acme, dir.path(), rows, &criteria);
+            relationship_imports(&acme, dir.path(), rows);
         }
     }
     for (run, contract) in runs[1..].iter().zip(["0.1.0", "0.2.0"]) {

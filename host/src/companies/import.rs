@@ -59,8 +59,11 @@ pub(crate) struct Writer<'c> {
     /// commits change it, this one's do not.
     data_version: i64,
     begun: bool,
-    /// The name of the row being queued, folded (a buffer kept from row to row).
+    /// The name of the row at hand, folded (a buffer kept from row to row): a row's look-up,
+    /// its check against the queue and its insert fold its name once.
     folded: String,
+    /// The trimmed name `folded` was folded from.
+    folded_from: String,
 }
 
 impl<'c> Writer<'c> {
@@ -105,6 +108,7 @@ impl<'c> Writer<'c> {
             data_version: 0,
             begun: false,
             folded: String::new(),
+            folded_from: String::new(),
         })
     }
 
@@ -151,13 +155,40 @@ impl<'c> Writer<'c> {
         Ok(Some(filter))
     }
 
+    /// Folds `name` (trimmed) into `folded`, unless that is the name folded there already.
+    fn fold(&mut self, name: &str) {
+        let name = name.trim();
+        if self.folded_from != name {
+            self.folded_from.clear();
+            self.folded_from.push_str(name);
+            fold_case_into(name, &mut self.folded);
+        }
+    }
+
+    /// The hash of a row's look-up key: its external id, else its name folded.
+    fn key_of(&mut self, external_id: Option<&str>, name: &str) -> u64 {
+        match external_id {
+            Some(external_id) => key_hash(Some(external_id), ""),
+            None => {
+                self.fold(name);
+                folded_hash(&self.folded)
+            }
+        }
+    }
+
     /// Notes that a record now has these keys (a row updated it).
     pub(crate) fn note_keys(&mut self, external_id: Option<&str>, name: &str) {
         if let Some(filter) = &mut self.filter {
             if let Some(external_id) = external_id {
                 add(filter, key_hash(Some(external_id), ""));
             }
-            add(filter, key_hash(None, name.trim()));
+        }
+        if self.filter.is_some() {
+            self.fold(name);
+            let hash = folded_hash(&self.folded);
+            if let Some(filter) = &mut self.filter {
+                add(filter, hash);
+            }
         }
     }
 
@@ -180,17 +211,19 @@ impl<'c> Writer<'c> {
             };
             Ok((r.get::<_, i64>(0)?, managed_as, scope))
         };
-        if let Some(filter) = &self.filter
-            && !contains(filter, key_hash(external_id, name.trim()))
-        {
-            return Ok(None);
+        if self.filter.is_some() {
+            let hash = self.key_of(external_id, name);
+            if let Some(filter) = &self.filter
+                && !contains(filter, hash)
+            {
+                return Ok(None);
+            }
         }
-        let folded;
         let (statement, key) = match external_id {
             Some(external_id) => (&mut self.by_external_id, external_id),
             None => {
-                folded = fold_case(name.trim());
-                (&mut self.by_name, folded.as_str())
+                self.fold(name);
+                (&mut self.by_name, self.folded.as_str())
             }
         };
         let found = statement.raw_bind_parameter(2, key).and_then(|()| {
@@ -205,11 +238,12 @@ impl<'c> Writer<'c> {
     }
 
     /// Whether a row with this key may match a queued record (then write the queue first).
-    pub(crate) fn may_be_queued(&self, external_id: Option<&str>, name: &str) -> bool {
-        !self.queued_keys.is_empty()
-            && self
-                .queued_keys
-                .contains(&key_hash(external_id, name.trim()))
+    pub(crate) fn may_be_queued(&mut self, external_id: Option<&str>, name: &str) -> bool {
+        if self.queued_keys.is_empty() {
+            return false;
+        }
+        let hash = self.key_of(external_id, name);
+        self.queued_keys.contains(&hash)
     }
 
     /// Queues a new record; [`Writer::flush`] gives its id. Its values are copied: the caller
@@ -232,7 +266,7 @@ impl<'c> Writer<'c> {
         }
         // A later row without an external id matches this record by name, whatever its own.
         // The folded name is the record's `name_folded` too.
-        fold_case_into(name.trim(), &mut self.folded);
+        self.fold(name);
         let hash = folded_hash(&self.folded);
         self.queued_keys.insert(hash);
         if let Some(filter) = &mut self.filter {

@@ -43,6 +43,7 @@ impl Imports<'_> {
     ) -> Result<()> {
         self.tenant.read(|base| {
             let mut writer = Writer::new(base)?;
+            let mut relationships = relationship_import::Stored::new(base)?;
             // When the last slice committed, and how long the next one waits from then on.
             let mut last: Option<(Instant, Duration)> = None;
             let mut more = true;
@@ -62,7 +63,6 @@ impl Imports<'_> {
                         let tx =
                             Transaction::new_unchecked(base.conn, TransactionBehavior::Immediate)?;
                         if run.target != ImportTarget::Relationships {
-                            // Relationship rows are written one by one: nothing is queued.
                             writer.begin()?;
                         }
                         slice = Some(Slice {
@@ -73,14 +73,20 @@ impl Imports<'_> {
                     let open = slice.as_ref().expect("a slice is open");
                     let op = base.on(&open.tx);
                     in_batch += 1;
-                    run.row(&op, &mut writer, prepared)?;
-                    if writer.is_empty() {
+                    run.row(&op, &mut writer, &mut relationships, prepared)?;
+                    if writer.is_empty() && relationships.is_empty() {
                         run.settle(&op, job)?;
                     }
                     if open.began.elapsed() >= LONGEST_WRITE
                         && let Some(open) = slice.take()
                     {
-                        last = Some(self.commit_slice(base, open, run, &mut writer, job)?);
+                        last = Some(self.commit_slice(
+                            base,
+                            open,
+                            run,
+                            (&mut writer, &mut relationships),
+                            job,
+                        )?);
                     }
                 }
                 if !more {
@@ -88,7 +94,13 @@ impl Imports<'_> {
                 }
                 match slice {
                     Some(open) => {
-                        last = Some(self.commit_slice(base, open, run, &mut writer, job)?);
+                        last = Some(self.commit_slice(
+                            base,
+                            open,
+                            run,
+                            (&mut writer, &mut relationships),
+                            job,
+                        )?);
                     }
                     // The file ended right after a slice committed: the job's end is written
                     // on its own.
@@ -115,12 +127,12 @@ impl Imports<'_> {
         base: &Op<'_>,
         slice: Slice<'_>,
         run: &mut Run<'_>,
-        writer: &mut Writer<'_>,
+        (writer, relationships): (&mut Writer<'_>, &mut relationship_import::Stored<'_>),
         job: &mut ImportJob,
     ) -> Result<(Instant, Duration)> {
         let op = base.on(&slice.tx);
         // Every row of the slice is written before its transaction commits.
-        run.flush(writer)?;
+        run.flush(writer, relationships)?;
         run.settle(&op, job)?;
         if let Some(id) = job.id {
             job::save(&op, id, job)?;

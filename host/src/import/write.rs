@@ -58,16 +58,18 @@ impl Run<'_> {
         column_of(self.plan, field)
     }
 
-    /// Updates or queues one prepared row, adding its outcome to `outcomes`.
-    /// An `Err` is fatal to the import.
+    /// Updates or queues one prepared row, adding its outcome to `outcomes`: a company row
+    /// through `writer`, a relationship row through `relationships`. An `Err` is fatal to the
+    /// import.
     pub(super) fn row(
         &mut self,
         op: &Op<'_>,
         writer: &mut Writer<'_>,
+        relationships: &mut relationship_import::Stored<'_>,
         prepared: Prepared,
     ) -> Result<()> {
         let number = prepared.number();
-        let settled = self.decide(op, writer, prepared)?;
+        let settled = self.decide(op, writer, relationships, prepared)?;
         if let Some(recycle) = &self.recycle {
             self.spare.push(std::mem::take(&mut self.fields));
             if self.spare.len() >= ROWS_PER_MESSAGE {
@@ -77,19 +79,26 @@ impl Run<'_> {
         }
         let queued = matches!(settled, Settled::Queued);
         self.outcomes.push((number, settled));
-        if queued && writer.is_full() {
-            self.flush(writer)?;
+        if queued && (writer.is_full() || relationships.is_full()) {
+            self.flush(writer, relationships)?;
         }
         Ok(())
     }
 
-    /// Writes the queued records and settles their rows' outcomes.
-    pub(super) fn flush(&mut self, writer: &mut Writer<'_>) -> Result<()> {
-        if writer.is_empty() {
+    /// Writes the queued records (companies, or relationships) and settles their rows'
+    /// outcomes.
+    pub(super) fn flush(
+        &mut self,
+        writer: &mut Writer<'_>,
+        relationships: &mut relationship_import::Stored<'_>,
+    ) -> Result<()> {
+        if writer.is_empty() && relationships.is_empty() {
             return Ok(());
         }
         self.written.clear();
         writer.flush(&mut self.written)?;
+        relationships.flush(&mut self.written)?;
+        let plan = self.plan;
         let mut written = self.written.drain(..);
         for (number, settled) in &mut self.outcomes {
             let Settled::Queued = *settled else {
@@ -98,6 +107,15 @@ impl Run<'_> {
             let result = written.next().expect("one result per queued record");
             *settled = match result {
                 Ok(id) => Settled::Created(id),
+                // A relationship refused as its insert alone would have been.
+                Err(error) if self.target == ImportTarget::Relationships => {
+                    match relationship_import::insert_problem(error) {
+                        Ok((field, reason)) => {
+                            Self::refuse(*number, column_of(plan, field), Some(field), reason)
+                        }
+                        Err(error) => refusal(*number, error)?,
+                    }
+                }
                 Err(error) => refusal(*number, error)?,
             };
         }
@@ -206,13 +224,14 @@ impl Run<'_> {
         &mut self,
         op: &Op<'_>,
         writer: &mut Writer<'_>,
+        relationships: &mut relationship_import::Stored<'_>,
         prepared: Prepared,
     ) -> Result<Settled> {
         let Opened {
             number,
             name,
             manager,
-        } = match self.open(op, &mut relationship_import::Stored, prepared)? {
+        } = match self.open(op, relationships, prepared)? {
             Ok(opened) => opened,
             Err(settled) => return Ok(settled),
         };
@@ -220,7 +239,7 @@ impl Run<'_> {
         if writer.may_be_queued(external_id, &name) {
             // The row may be about a record queued but not written: write the queue first so
             // the look-up finds it.
-            self.flush(writer)?;
+            self.flush(writer, relationships)?;
         }
         let external_id = self.fields.get(EXTERNAL_ID).and_then(FieldValue::as_text);
         let existing = writer.lookup(external_id, &name)?;
@@ -337,6 +356,7 @@ impl Run<'_> {
             Ok(Ok(relationship_import::Imported::Updated(id))) => {
                 Ok(Settled::Updated { id, tagged: false })
             }
+            Ok(Ok(relationship_import::Imported::Queued)) => Ok(Settled::Queued),
             Ok(Err((field, reason))) => Ok(Self::refuse(
                 number,
                 self.column_of(field),

@@ -11,7 +11,7 @@
 //! run, or in a dry run the database's snapshot with the earlier rows' writes kept in memory
 //! ([`Imagined`]), which writes and locks nothing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::companies::{self, FieldDef, FieldType, Schema, parse_text};
 use crate::context::Op;
@@ -171,6 +171,9 @@ pub(crate) enum Imported {
     Created(i64),
     /// An existing relationship, with its id.
     Updated(i64),
+    /// A new relationship, queued: the queue's write gives its id, or its row's problem (see
+    /// [`insert_problem`]).
+    Queued,
 }
 
 /// A row's problem: the field at fault and what is wrong.
@@ -191,18 +194,86 @@ pub(crate) trait Records {
     ) -> Result<Option<Relationship>>;
     /// The typed fields of relationship `found` (one of those the look-ups returned).
     fn fields_of(&mut self, op: &Op<'_>, found: &Relationship) -> Result<Fields>;
-    /// Creates a relationship of type `type_name`; returns its id.
-    fn insert(&mut self, op: &Op<'_>, write: &store::Write<'_>, type_name: &str) -> Result<i64>;
+    /// Creates a relationship of type `type_name`; returns its id, or `None` when it is queued
+    /// to be written with others (the look-ups write the queue first when a queued row may be
+    /// the one they look for).
+    fn insert(
+        &mut self,
+        op: &Op<'_>,
+        write: &store::Write<'_>,
+        type_name: &str,
+    ) -> Result<Option<i64>>;
     /// Rewrites relationship `found` whole.
     fn update(&mut self, op: &Op<'_>, found: &Relationship, write: &store::Write<'_>)
     -> Result<()>;
 }
 
-/// A real run's relationships: the database.
-pub(crate) struct Stored;
+/// New relationships per INSERT statement, as for companies: enough to spread a statement's
+/// fixed cost thin, few enough that the statement stays small (9 values a row).
+const ROWS_PER_INSERT: usize = 64;
 
-impl Records for Stored {
+/// A real run's relationships: the database, with new relationships queued and written many to
+/// a statement. A look-up that a queued row may answer (the same external id, or the same
+/// natural key) and an update giving a relationship a queued row's external id write the queue
+/// first, so every row meets the database as it would if the rows were written one by one: a
+/// later row finds and updates a relationship an earlier row created, and the database's rules
+/// (an external id belongs to one relationship) refuse the same rows with the same errors.
+pub(crate) struct Stored<'c> {
+    bulk: store::BulkInsert<'c>,
+    /// The external ids of the queued rows.
+    queued_external_ids: HashSet<String>,
+    /// The natural keys (company, type, folded name) of the queued rows.
+    queued_keys: HashSet<(i64, i64, String)>,
+    /// The results of queued rows written before a look-up, not yet handed to
+    /// [`flush`](Self::flush)'s caller.
+    written: Vec<Result<i64>>,
+}
+
+impl<'c> Stored<'c> {
+    /// Prepares the inserts for the operation's tenant (stamped with its time).
+    pub(crate) fn new(op: &Op<'c>) -> Result<Stored<'c>> {
+        Ok(Stored {
+            bulk: store::BulkInsert::new(op, ROWS_PER_INSERT)?,
+            queued_external_ids: HashSet::new(),
+            queued_keys: HashSet::new(),
+            written: Vec::new(),
+        })
+    }
+
+    /// Whether a statement's worth of rows is queued.
+    pub(crate) fn is_full(&self) -> bool {
+        self.bulk.is_full()
+    }
+
+    /// Whether no queued row waits to be written or to have its result handed over.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bulk.len() == 0 && self.written.is_empty()
+    }
+
+    /// Writes the queue; `written` gets one result per row queued since the last call, in
+    /// order: the new relationship's id, or the error its insert gave (see
+    /// [`insert_problem`]). An `Err` is trouble that stops the import.
+    pub(crate) fn flush(&mut self, written: &mut Vec<Result<i64>>) -> Result<()> {
+        self.write_queue()?;
+        written.append(&mut self.written);
+        Ok(())
+    }
+
+    fn write_queue(&mut self) -> Result<()> {
+        if self.bulk.len() > 0 {
+            self.queued_external_ids.clear();
+            self.queued_keys.clear();
+            self.bulk.flush(&mut self.written)?;
+        }
+        Ok(())
+    }
+}
+
+impl Records for Stored<'_> {
     fn by_external_id(&mut self, op: &Op<'_>, key: &str) -> Result<Option<Relationship>> {
+        if self.queued_external_ids.contains(key) {
+            self.write_queue()?;
+        }
         store::find_by_external_id(op, key)
     }
 
@@ -211,6 +282,13 @@ impl Records for Stored {
         op: &Op<'_>,
         key: store::NaturalKey<'_>,
     ) -> Result<Option<Relationship>> {
+        if !self.queued_keys.is_empty()
+            && self
+                .queued_keys
+                .contains(&(key.company, key.type_id, fold_case(key.name.trim())))
+        {
+            self.write_queue()?;
+        }
         store::find_by_natural_key(op, key)
     }
 
@@ -218,8 +296,19 @@ impl Records for Stored {
         Ok(super::load(op, found.id)?.fields)
     }
 
-    fn insert(&mut self, op: &Op<'_>, write: &store::Write<'_>, _type_name: &str) -> Result<i64> {
-        store::insert(op, write)
+    fn insert(
+        &mut self,
+        _op: &Op<'_>,
+        write: &store::Write<'_>,
+        _type_name: &str,
+    ) -> Result<Option<i64>> {
+        if let Some(key) = store::external_id(write.fields) {
+            self.queued_external_ids.insert(key.to_owned());
+        }
+        self.queued_keys
+            .insert((write.company, write.type_id, fold_case(write.name.trim())));
+        self.bulk.push(write);
+        Ok(None)
     }
 
     fn update(
@@ -228,6 +317,12 @@ impl Records for Stored {
         found: &Relationship,
         write: &store::Write<'_>,
     ) -> Result<()> {
+        // A queued row holding this external id goes in first, and the update is refused.
+        if let Some(key) = store::external_id(write.fields)
+            && self.queued_external_ids.contains(key)
+        {
+            self.write_queue()?;
+        }
         store::update(op, found.id, write)
     }
 }
@@ -350,7 +445,12 @@ impl Records for Imagined {
         }
     }
 
-    fn insert(&mut self, op: &Op<'_>, write: &store::Write<'_>, type_name: &str) -> Result<i64> {
+    fn insert(
+        &mut self,
+        op: &Op<'_>,
+        write: &store::Write<'_>,
+        type_name: &str,
+    ) -> Result<Option<i64>> {
         if let Some(key) = store::external_id(write.fields)
             && self.holder(op, key)?.is_some()
         {
@@ -362,7 +462,7 @@ impl Records for Imagined {
         };
         self.next_id = Some(id + 1);
         self.keep(Self::record(write, id, type_name.to_owned()));
-        Ok(id)
+        Ok(Some(id))
     }
 
     fn update(
@@ -400,16 +500,7 @@ pub(crate) fn import_row(
     row: &ImportRow<'_>,
 ) -> Result<std::result::Result<Imported, RowProblem>> {
     const MANAGED_BY: &str = "managed_by";
-    let row_problem = |field: &'static str, error: Error| -> Result<_> {
-        match error.kind() {
-            ErrorKind::Invalid(message) => Ok(Err((field, message.clone()))),
-            ErrorKind::InvalidField { message, .. } => Ok(Err((field, message.clone()))),
-            ErrorKind::NotFound { .. } | ErrorKind::AlreadyManaged { .. } => {
-                Ok(Err((field, error.to_string())))
-            }
-            _ => Err(error),
-        }
-    };
+    let row_problem = |field: &'static str, error: Error| row_problem(field, error).map(Err);
     if let Some(partner) = row.managed_by
         && let Err(error) = check_manager(op, row.company, partner)
     {
@@ -466,8 +557,9 @@ pub(crate) fn import_row(
             fields: &fields,
         };
         return match records.insert(op, &write, row.type_name) {
-            Ok(id) => Ok(Ok(Imported::Created(id))),
-            Err(error) => row_problem(EXTERNAL_ID, error),
+            Ok(Some(id)) => Ok(Ok(Imported::Created(id))),
+            Ok(None) => Ok(Ok(Imported::Queued)),
+            Err(error) => insert_problem(error).map(Err),
         };
     };
     let id = found.id;
@@ -499,6 +591,26 @@ pub(crate) fn import_row(
         }
         Err(error) => row_problem(EXTERNAL_ID, error),
     }
+}
+
+/// The row's problem when writing it on `field` failed with `error`: the field and what is
+/// wrong; `Err` holds the error when it is not a row's problem.
+fn row_problem(field: &'static str, error: Error) -> Result<RowProblem> {
+    match error.kind() {
+        ErrorKind::Invalid(message) => Ok((field, message.clone())),
+        ErrorKind::InvalidField { message, .. } => Ok((field, message.clone())),
+        ErrorKind::NotFound { .. } | ErrorKind::AlreadyManaged { .. } => {
+            Ok((field, error.to_string()))
+        }
+        _ => Err(error),
+    }
+}
+
+/// The problem of a row whose new relationship was refused with `error` (written at once, or
+/// from the queue): an external id another relationship has. `Err` holds the error when it is
+/// not a row's problem.
+pub(crate) fn insert_problem(error: Error) -> Result<RowProblem> {
+    row_problem(EXTERNAL_ID, error)
 }
 
 /// The company an import row names, by external id or name; `None` when there is none.

@@ -162,14 +162,22 @@ pub(crate) fn natural_key_matches(
     limit: Option<usize>,
 ) -> Result<Vec<Relationship>> {
     let scope = scope_condition(op);
+    // The limit and the external-id condition are spelled in the SQL, not bound: SQLite's
+    // planner reads a bound LIMIT's value, so binding it again expired the statement and every
+    // look-up parsed and planned it anew (most of a relationship import's time, by profile).
+    let without_external_id = if key.without_external_id {
+        " AND r.external_id IS NULL"
+    } else {
+        ""
+    };
     let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
     let found = op
         .conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM {FROM}
              WHERE r.tenant_id = ?1 AND r.company_id = ?2 AND r.type_id = ?3
-               AND r.name_folded = ?4 AND (NOT ?5 OR r.external_id IS NULL){scope}
-             ORDER BY r.id LIMIT ?6"
+               AND r.name_folded = ?4{without_external_id}{scope}
+             ORDER BY r.id LIMIT {limit}"
         ))?
         .query_map(
             params![
@@ -177,8 +185,6 @@ pub(crate) fn natural_key_matches(
                 key.company,
                 key.type_id,
                 fold_case(key.name.trim()),
-                key.without_external_id,
-                limit
             ],
             read,
         )?
@@ -311,6 +317,179 @@ pub(crate) fn insert(op: &Op<'_>, write: &Write<'_>) -> Result<i64> {
     Ok(id)
 }
 
+/// The values of one queued row of a [`BulkInsert`] that change from row to row: company, type,
+/// name, the name folded, Managed By, external id and `custom`.
+const BULK_VALUES: usize = 7;
+
+/// A relationship queued in a [`BulkInsert`].
+struct Queued {
+    company: i64,
+    type_id: i64,
+    name: String,
+    folded: String,
+    managed_by: Option<i64>,
+    external_id: Option<String>,
+    custom: String,
+}
+
+/// Inserts many relationships of one tenant, several rows to a statement, for imports: the
+/// statement's fixed cost (its start, its statement journal, the insert trigger's program, the
+/// cursors) is paid once for many rows, as the companies' bulk insert does. `RETURNING id` hands
+/// the ids back.
+///
+/// Rows are queued with [`push`](Self::push) and written by [`flush`](Self::flush), which says
+/// for each row whether it went in. A statement a row's constraint refuses is rolled back whole
+/// by SQLite; its rows are then written one by one, so the refused row gets the error
+/// [`insert`] gives (an external id another relationship has is
+/// [`external_id_taken`]) and the others still go in.
+pub(crate) struct BulkInsert<'c> {
+    many: rusqlite::Statement<'c>,
+    one: rusqlite::Statement<'c>,
+    per_statement: usize,
+    queued: Vec<Queued>,
+    /// The ids a statement returned, reused from statement to statement.
+    ids: Vec<i64>,
+}
+
+impl<'c> BulkInsert<'c> {
+    /// Prepares the statements for the operation's rows (its tenant's, stamped with its time),
+    /// `per_statement` rows to a statement.
+    pub(crate) fn new(op: &Op<'c>, per_statement: usize) -> Result<BulkInsert<'c>> {
+        let per_statement = per_statement.max(1);
+        let sql = |rows: usize| {
+            let mut sql = String::from(
+                "INSERT INTO relationships (tenant_id, company_id, type_id, name, name_folded,
+                     managed_by, external_id, custom, created_at, updated_at) VALUES ",
+            );
+            for row in 0..rows {
+                if row > 0 {
+                    sql.push(',');
+                }
+                // ?1 is the tenant and ?2 the time, shared by every row.
+                sql.push_str("(?1");
+                for i in 0..BULK_VALUES {
+                    sql.push_str(&format!(",?{}", 3 + row * BULK_VALUES + i));
+                }
+                sql.push_str(",?2,?2)");
+            }
+            sql.push_str(" RETURNING id");
+            sql
+        };
+        let prepare = |rows: usize| -> rusqlite::Result<rusqlite::Statement<'c>> {
+            let mut statement = op.conn.prepare(&sql(rows))?;
+            statement.raw_bind_parameter(1, op.tenant.as_str())?;
+            statement.raw_bind_parameter(2, op.now)?;
+            Ok(statement)
+        };
+        Ok(BulkInsert {
+            many: prepare(per_statement)?,
+            one: prepare(1)?,
+            per_statement,
+            queued: Vec::with_capacity(per_statement),
+            ids: Vec::with_capacity(per_statement),
+        })
+    }
+
+    /// How many rows are queued.
+    pub(crate) fn len(&self) -> usize {
+        self.queued.len()
+    }
+
+    /// Whether a statement's worth of rows is queued.
+    pub(crate) fn is_full(&self) -> bool {
+        self.len() >= self.per_statement
+    }
+
+    /// Queues a relationship, as [`insert`] would write it.
+    pub(crate) fn push(&mut self, write: &Write<'_>) {
+        let name = write.name.trim();
+        self.queued.push(Queued {
+            company: write.company,
+            type_id: write.type_id,
+            name: name.to_owned(),
+            folded: fold_case(name),
+            managed_by: write.managed_by,
+            external_id: external_id(write.fields).map(str::to_owned),
+            custom: custom_json(write.fields),
+        });
+    }
+
+    /// Writes the queued rows. `written` gets one result per row, in the order queued: the
+    /// new relationship's id, or the error inserting that row alone gave. An `Err` from this
+    /// call is trouble that stops the import.
+    pub(crate) fn flush(&mut self, written: &mut Vec<Result<i64>>) -> Result<()> {
+        let queued = std::mem::take(&mut self.queued);
+        let mut chunks = queued.chunks_exact(self.per_statement);
+        for chunk in chunks.by_ref() {
+            if self.per_statement > 1 {
+                match execute(&mut self.many, chunk, &mut self.ids) {
+                    Ok(()) if self.ids.len() == chunk.len() => {
+                        // The rows went in in order, each with the next id; RETURNING may give
+                        // them in any order.
+                        self.ids.sort_unstable();
+                        written.extend(self.ids.drain(..).map(Ok));
+                        continue;
+                    }
+                    Ok(()) => {
+                        return Err(Error::from(rusqlite::Error::StatementChangedRows(
+                            self.ids.len(),
+                        )));
+                    }
+                    // A row broke a rule and SQLite rolled the statement back: find which by
+                    // writing the rows one by one.
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            for row in chunk {
+                written.push(self.one_row(row));
+            }
+        }
+        for row in chunks.remainder() {
+            written.push(self.one_row(row));
+        }
+        // The buffer is kept for the next rows.
+        self.queued = queued;
+        self.queued.clear();
+        Ok(())
+    }
+
+    /// Inserts one queued row on its own; its id, or why not.
+    fn one_row(&mut self, row: &Queued) -> Result<i64> {
+        execute(&mut self.one, std::slice::from_ref(row), &mut self.ids)
+            .map_err(|e| unique_error_of(e, row.external_id.as_deref()))?;
+        self.ids
+            .pop()
+            .ok_or_else(|| Error::from(rusqlite::Error::QueryReturnedNoRows))
+    }
+}
+
+/// Binds `rows` from parameter 3 on (1 and 2 stay bound), runs the statement and puts the ids it
+/// returns in `ids` (emptied first).
+fn execute(
+    statement: &mut rusqlite::Statement<'_>,
+    rows: &[Queued],
+    ids: &mut Vec<i64>,
+) -> rusqlite::Result<()> {
+    ids.clear();
+    for (i, row) in rows.iter().enumerate() {
+        let at = 3 + i * BULK_VALUES;
+        statement.raw_bind_parameter(at, row.company)?;
+        statement.raw_bind_parameter(at + 1, row.type_id)?;
+        statement.raw_bind_parameter(at + 2, row.name.as_str())?;
+        statement.raw_bind_parameter(at + 3, row.folded.as_str())?;
+        statement.raw_bind_parameter(at + 4, row.managed_by)?;
+        statement.raw_bind_parameter(at + 5, row.external_id.as_deref())?;
+        statement.raw_bind_parameter(at + 6, row.custom.as_str())?;
+    }
+    let mut returned = statement.raw_query();
+    while let Some(row) = returned.next()? {
+        ids.push(row.get(0)?);
+    }
+    Ok(())
+}
+
 /// Rewrites relationship `id` whole, Managed By included.
 pub(crate) fn update(op: &Op<'_>, id: i64, write: &Write<'_>) -> Result<()> {
     op.conn
@@ -369,9 +548,14 @@ pub(crate) fn delete(op: &Op<'_>, id: i64) -> Result<bool> {
 
 /// A unique-index refusal of the external id, as an error naming the field and value.
 fn unique_error(error: rusqlite::Error, fields: &Fields) -> Error {
+    unique_error_of(error, external_id(fields))
+}
+
+/// [`unique_error`] for a row with external id `key`.
+fn unique_error_of(error: rusqlite::Error, key: Option<&str>) -> Error {
     let unique = matches!(&error, rusqlite::Error::SqliteFailure(_, Some(m))
         if m.contains("relationships.external_id"));
-    match (unique, external_id(fields)) {
+    match (unique, key) {
         (true, Some(key)) => external_id_taken(key),
         _ => Error::from(error),
     }
