@@ -10,8 +10,11 @@ use serde::Deserialize;
 use super::{ApiError, Body, Caller, Params, QueryOf, Shared, as_operator, blocking, on_tenant};
 
 /// `GET /api/v1/whoami`: whom the token acts as.
-pub async fn whoami(Caller(who): Caller) -> Json<serde_json::Value> {
-    Json(match who {
+pub async fn whoami(
+    State(app): State<Shared>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(match caller.check(&app).await? {
         Authenticated::Operator { token } => {
             serde_json::json!({ "role": "platform_operator", "token": token })
         }
@@ -20,16 +23,18 @@ pub async fn whoami(Caller(who): Caller) -> Json<serde_json::Value> {
             tenant,
             email,
         } => serde_json::json!({ "tenant": tenant, "user": email, "token": token }),
-    })
+    }))
 }
 
 /// `GET /api/v1/tenants`: every tenant for the platform operator, a user's own tenant for a
 /// user.
 pub async fn list(
     State(app): State<Shared>,
-    Caller(who): Caller,
+    Caller(token): Caller,
 ) -> Result<Json<Vec<TenantInfo>>, ApiError> {
+    let shared = app.clone();
     blocking(&app, move |host| {
+        let who = token.check(&shared)?;
         let mut tenants = host.tenants().map_err(ApiError::from)?;
         if let Authenticated::User { tenant, .. } = &who {
             tenants.retain(|t| &t.id == tenant);
@@ -55,7 +60,7 @@ pub async fn create(
     caller: Caller,
     Body(form): Body<NewTenant>,
 ) -> Result<(StatusCode, Json<TenantInfo>), ApiError> {
-    let tenant = as_operator(&app, &caller, move |host| {
+    let tenant = as_operator(&app, caller, move |host, _| {
         host.create_tenant(&form.id, &form.name, form.level)
     })
     .await?;
