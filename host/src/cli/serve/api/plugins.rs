@@ -13,7 +13,9 @@ use cs_host::{
 };
 use serde::Deserialize;
 
-use super::{ApiError, Bearer, Body, Caller, Params, QueryOf, Shared, as_operator, on_tenant};
+use super::{
+    ApiError, Bearer, Body, Caller, New, Params, QueryOf, Shared, as_operator, on_tenant,
+};
 
 /// The first bytes of every WebAssembly binary, a component's included.
 const WASM_MAGIC: &[u8] = b"\0asm";
@@ -46,7 +48,7 @@ pub async fn install(
     caller: Caller,
     headers: HeaderMap,
     body: axum::body::Body,
-) -> Result<(StatusCode, Json<Installed>), ApiError> {
+) -> Result<New<Installed>, ApiError> {
     let who = caller.check(&app).await?;
     super::require_operator(&who)?;
     let max = app.max_plugin_size;
@@ -76,7 +78,7 @@ pub async fn install(
             .map_err(ApiError::from)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(installed)))
+    Ok(New(installed))
 }
 
 #[derive(Deserialize)]
@@ -137,7 +139,7 @@ pub async fn enablement(
 }
 
 /// How to enable a plugin; what is left out keeps its value (or takes the default).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnableForm {
     #[serde(default)]
@@ -237,7 +239,7 @@ pub async fn enable(
 
 /// How an enablement runs, changed without enabling or disabling it; what is left out keeps
 /// its value.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TuneForm {
     /// Some limits, over the current ones.
@@ -302,7 +304,7 @@ pub async fn set_limits(
 }
 
 /// A failure policy.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyForm {
     policy: FailurePolicy,
