@@ -13,9 +13,7 @@ use cs_host::{
 };
 use serde::Deserialize;
 
-use super::{
-    ApiError, Bearer, Body, Caller, New, Params, QueryOf, Shared, as_operator, on_tenant,
-};
+use super::{ApiError, Bearer, Body, Caller, New, Params, QueryOf, Shared, as_operator, on_tenant};
 
 /// The first bytes of every WebAssembly binary, a component's included.
 const WASM_MAGIC: &[u8] = b"\0asm";

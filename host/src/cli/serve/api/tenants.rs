@@ -41,10 +41,7 @@ pub enum Role {
 }
 
 /// `GET /api/v1/whoami`: whom the token acts as.
-pub async fn whoami(
-    State(app): State<Shared>,
-    caller: Caller,
-) -> Result<Json<WhoAmI>, ApiError> {
+pub async fn whoami(State(app): State<Shared>, caller: Caller) -> Result<Json<WhoAmI>, ApiError> {
     Ok(Json(match caller.check(&app).await? {
         Authenticated::Operator { token } => WhoAmI::Operator {
             role: Role::PlatformOperator,
