@@ -1538,10 +1538,17 @@ fn the_openapi_schemas_describe_what_the_server_really_reads_and_answers() {
                 "{at}: operationId repeated"
             );
             assert!(operation["summary"].is_string(), "{at}");
-            let declared: Vec<&str> = operation["parameters"]
-                .as_array()
-                .unwrap()
+            let parameters = operation["parameters"].as_array().unwrap();
+            for parameter in parameters {
+                assert!(
+                    ["path", "query"].contains(&parameter["in"].as_str().unwrap()),
+                    "{at}: {parameter}"
+                );
+                known_keywords(&doc, &parameter["schema"], &at);
+            }
+            let declared: Vec<&str> = parameters
                 .iter()
+                .filter(|p| p["in"] == "path")
                 .map(|p| p["name"].as_str().unwrap())
                 .collect();
             for name in path.split('/').filter_map(|s| s.strip_prefix('{')) {
@@ -1574,6 +1581,25 @@ fn the_openapi_schemas_describe_what_the_server_really_reads_and_answers() {
     for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
         known_keywords(&doc, schema, name);
     }
+    // Query parameters come from the handlers' query types.
+    let query = |method: &str, route: &str| -> Vec<String> {
+        doc["paths"][route][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        query("get", "/tenants/{tenant}/companies"),
+        ["after", "limit", "search"]
+    );
+    assert_eq!(
+        query("post", "/tenants/{tenant}/imports"),
+        ["dry_run", "name", "scope", "target"]
+    );
+    assert!(query("get", "/tenants/{tenant}/plans/{plan}").is_empty());
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
             let ok = &operation["responses"]["200"]["content"]["application/json"]["schema"];

@@ -60,6 +60,7 @@ macro_rules! routes {
             permission: $permission,
             summary: $summary,
             request: openapi::request_of(&$handler),
+            query: openapi::query_of(&$handler),
             responses: openapi::responses_of(&$handler),
         },)*];
     };
@@ -518,7 +519,7 @@ fn done() -> Json<Done> {
 }
 
 /// Paging of a list: records after id `after`, at most `limit`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct Page {
     #[serde(default)]
     after: i64,

@@ -42,6 +42,8 @@ pub struct Route {
     pub summary: &'static str,
     /// The handler's request body, from its signature.
     pub request: fn(&mut SchemaGenerator) -> Part,
+    /// The handler's query parameters (an object's schema), from its signature.
+    pub query: fn(&mut SchemaGenerator) -> Option<Schema>,
     /// The handler's answers, from its signature.
     pub responses: fn(&mut SchemaGenerator) -> Vec<Answer>,
 }
@@ -72,6 +74,11 @@ pub struct Answer {
 pub trait RequestPart {
     /// The body this argument reads, if any.
     fn part(generator: &mut SchemaGenerator) -> Part;
+
+    /// The query parameters this argument reads, as the schema of an object, if any.
+    fn query(_: &mut SchemaGenerator) -> Option<Schema> {
+        None
+    }
 }
 
 impl<T: JsonSchema> RequestPart for Body<T> {
@@ -105,9 +112,14 @@ impl<T> RequestPart for Params<T> {
     }
 }
 
-impl<T> RequestPart for QueryOf<T> {
+impl<T: JsonSchema> RequestPart for QueryOf<T> {
     fn part(_: &mut SchemaGenerator) -> Part {
         Part::None
+    }
+
+    fn query(generator: &mut SchemaGenerator) -> Option<Schema> {
+        // The object itself rather than a `$ref`: its properties become parameters.
+        Some(T::json_schema(generator))
     }
 }
 
@@ -152,6 +164,8 @@ impl<T: JsonSchema> Answers for super::New<T> {
 pub trait Documented<Arguments> {
     /// The request body.
     fn request(generator: &mut SchemaGenerator) -> Part;
+    /// The query parameters, as the schema of an object.
+    fn query(generator: &mut SchemaGenerator) -> Option<Schema>;
     /// The successful answers.
     fn responses(generator: &mut SchemaGenerator) -> Vec<Answer>;
 }
@@ -177,6 +191,13 @@ macro_rules! documented {
                 body
             }
 
+            #[allow(unused_mut, unused_variables)]
+            fn query(generator: &mut SchemaGenerator) -> Option<Schema> {
+                let mut query = None;
+                $(query = query.or_else(|| $argument::query(generator));)*
+                query
+            }
+
             fn responses(generator: &mut SchemaGenerator) -> Vec<Answer> {
                 <Fut::Output as Answers>::answers(generator)
             }
@@ -195,6 +216,11 @@ documented!(A, B, C, D, E, G);
 /// The request body `handler` reads (for the route table, which is a constant).
 pub const fn request_of<H: Documented<M>, M>(_: &H) -> fn(&mut SchemaGenerator) -> Part {
     H::request
+}
+
+/// The query parameters `handler` reads (for the route table, which is a constant).
+pub const fn query_of<H: Documented<M>, M>(_: &H) -> fn(&mut SchemaGenerator) -> Option<Schema> {
+    H::query
 }
 
 /// The answers `handler` gives (for the route table, which is a constant).
@@ -232,7 +258,7 @@ pub fn build() -> Value {
     let mut answers = generator(Contract::Serialize);
     let mut paths: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
     for route in super::ROUTES {
-        let parameters: Vec<Value> = route
+        let mut parameters: Vec<Value> = route
             .path
             .split('/')
             .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
@@ -246,6 +272,9 @@ pub fn build() -> Value {
                 })
             })
             .collect();
+        if let Some(query) = (route.query)(&mut requests) {
+            parameters.extend(query_parameters(query.to_value()));
+        }
         let mut operation = json!({
             "operationId": format!("{}{}", route.method, route.path.replace(['/', '{', '}', '-', '.'], "_")),
             "summary": route.summary,
@@ -303,8 +332,10 @@ pub fn build() -> Value {
         schemas.insert(name, schema);
     }
     for operation in paths.values_mut().flat_map(|path| path.values_mut()) {
-        if let Some(body) = operation.get_mut("requestBody") {
-            rename_refs(body, &renamed);
+        for read in ["requestBody", "parameters"] {
+            if let Some(part) = operation.get_mut(read) {
+                rename_refs(part, &renamed);
+            }
         }
     }
     let mut codes: Vec<&str> = cs_host::Error::CODES
@@ -350,6 +381,49 @@ pub fn build() -> Value {
             "schemas": schemas,
         },
     })
+}
+
+/// The query parameters of a query type's schema (an object's): one per property, required as
+/// serde requires it. A parameter left out is serde's `None`, so `null` is no value of one.
+fn query_parameters(query: Value) -> Vec<Value> {
+    let required: Vec<Value> = query["required"].as_array().cloned().unwrap_or_default();
+    let Some(Value::Object(properties)) = query.get("properties").cloned() else {
+        return Vec::new();
+    };
+    properties
+        .into_iter()
+        .map(|(name, mut schema)| {
+            let description = schema.as_object_mut().and_then(|s| s.remove("description"));
+            if let Some(object) = schema.as_object_mut() {
+                if object.get("default") == Some(&Value::Null) {
+                    object.remove("default");
+                }
+                if let Some(Value::Array(types)) = object.get_mut("type") {
+                    types.retain(|t| t != "null");
+                    if let [only] = types.as_slice() {
+                        let only = only.clone();
+                        object.insert("type".to_owned(), only);
+                    }
+                }
+                if let Some(Value::Array(options)) = object.get_mut("anyOf") {
+                    options.retain(|o| o != &json!({ "type": "null" }));
+                    if let [only] = options.as_slice() {
+                        schema = only.clone();
+                    }
+                }
+            }
+            let mut parameter = json!({
+                "name": name,
+                "in": "query",
+                "required": required.contains(&Value::String(name.clone())),
+                "schema": schema,
+            });
+            if let Some(description) = description {
+                parameter["description"] = description;
+            }
+            parameter
+        })
+        .collect()
 }
 
 /// Points every `$ref` to a schema in `renamed` at its `Input` twin.

@@ -248,7 +248,7 @@ pub async fn reopen_cta(
     Ok(done())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct SharesQuery {
     plan: Option<i64>,
 }
@@ -309,7 +309,7 @@ pub async fn reissue_share(
     .map(Json)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct OutboxQuery {
     status: Option<String>,
 }

@@ -79,7 +79,7 @@ pub async fn install(
     Ok(New(installed))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct VersionQuery {
     version: Option<String>,
     #[serde(default)]
@@ -404,7 +404,7 @@ pub async fn stats(
         .map(Json)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct FailuresQuery {
     plugin: Option<String>,
 }

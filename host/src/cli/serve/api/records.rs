@@ -304,7 +304,7 @@ pub async fn delete_relationship_type(
     Ok(done())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct RelationshipsQuery {
     company: Option<i64>,
 }

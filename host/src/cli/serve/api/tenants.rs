@@ -100,7 +100,7 @@ pub async fn create(
     Ok(New(tenant))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct UsersQuery {
     partner: Option<i64>,
 }
