@@ -13,14 +13,14 @@ use cs_host::{
 };
 use serde::Deserialize;
 
-use super::{ApiError, Body, Caller, Params, QueryOf, Shared, as_operator, on_tenant};
+use super::{ApiError, Bearer, Body, Caller, New, Params, QueryOf, Shared, as_operator, on_tenant};
 
 /// The first bytes of every WebAssembly binary, a component's included.
 const WASM_MAGIC: &[u8] = b"\0asm";
 
 /// The name the audit log records for an operator's token.
-fn operator(caller: &Caller) -> String {
-    match &caller.0 {
+fn operator(who: &Authenticated) -> String {
+    match who {
         Authenticated::Operator { token } => {
             format!("{} (token {token})", cs_host::access::OPERATOR)
         }
@@ -33,7 +33,7 @@ pub async fn installed(
     State(app): State<Shared>,
     caller: Caller,
 ) -> Result<Json<Vec<InstalledPlugin>>, ApiError> {
-    as_operator(&app, &caller, |host| host.installed_plugins())
+    as_operator(&app, caller, |host, _| host.installed_plugins())
         .await
         .map(Json)
 }
@@ -46,8 +46,9 @@ pub async fn install(
     caller: Caller,
     headers: HeaderMap,
     body: axum::body::Body,
-) -> Result<(StatusCode, Json<Installed>), ApiError> {
-    caller.require_operator()?;
+) -> Result<New<Installed>, ApiError> {
+    let who = caller.check(&app).await?;
+    super::require_operator(&who)?;
     let max = app.max_plugin_size;
     let too_large = || {
         ApiError::new(
@@ -69,15 +70,16 @@ pub async fn install(
                 .to_owned(),
         ));
     }
-    let actor = operator(&caller);
-    let installed = as_operator(&app, &caller, move |host| {
-        host.install_plugin(&bytes, &actor)
+    // The token was checked before the body was read; it is not checked again.
+    let installed = super::blocking(&app, move |host| {
+        host.install_plugin(&bytes, &operator(&who))
+            .map_err(ApiError::from)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(installed)))
+    Ok(New(installed))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct VersionQuery {
     version: Option<String>,
     #[serde(default)]
@@ -91,7 +93,7 @@ pub async fn inspect(
     Params(name): Params<String>,
     QueryOf(query): QueryOf<VersionQuery>,
 ) -> Result<Json<InstalledPlugin>, ApiError> {
-    as_operator(&app, &caller, move |host| {
+    as_operator(&app, caller, move |host, _| {
         host.installed_plugin(&name, query.version.as_deref())
     })
     .await
@@ -105,9 +107,8 @@ pub async fn uninstall(
     Params(name): Params<String>,
     QueryOf(query): QueryOf<VersionQuery>,
 ) -> Result<Json<Vec<InstalledPlugin>>, ApiError> {
-    let actor = operator(&caller);
-    as_operator(&app, &caller, move |host| {
-        host.uninstall_plugin(&name, query.version.as_deref(), query.force, &actor)
+    as_operator(&app, caller, move |host, who| {
+        host.uninstall_plugin(&name, query.version.as_deref(), query.force, &operator(who))
     })
     .await
     .map(Json)
@@ -136,7 +137,7 @@ pub async fn enablement(
 }
 
 /// How to enable a plugin; what is left out keeps its value (or takes the default).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnableForm {
     #[serde(default)]
@@ -183,13 +184,12 @@ fn merged_limits(
 /// Enables with `form` on the blocking pool.
 async fn enable_with(
     app: &Shared,
-    who: Authenticated,
+    token: Bearer,
     tenant: String,
     name: String,
     form: EnableForm,
 ) -> Result<Json<Enablement>, ApiError> {
-    super::blocking(app, move |host| {
-        let t = host.tenant_for(&who, &tenant)?;
+    super::with_tenant(app, token, tenant, move |t| {
         let mut options = EnableOptions::new();
         if let Some(version) = form.version {
             options = options.version(version);
@@ -237,7 +237,7 @@ pub async fn enable(
 
 /// How an enablement runs, changed without enabling or disabling it; what is left out keeps
 /// its value.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TuneForm {
     /// Some limits, over the current ones.
@@ -254,13 +254,12 @@ pub struct TuneForm {
 /// Tunes with `form` on the blocking pool ([`cs_host::Plugins::tune`]).
 async fn tune_with(
     app: &Shared,
-    who: Authenticated,
+    token: Bearer,
     tenant: String,
     name: String,
     form: TuneForm,
 ) -> Result<Json<Enablement>, ApiError> {
-    super::blocking(app, move |host| {
-        let t = host.tenant_for(&who, &tenant)?;
+    super::with_tenant(app, token, tenant, move |t| {
         let limits = match form.limits {
             Some(given) => Some(merged_limits(t.plugins().get(&name)?.limits, given)?),
             None => None,
@@ -303,7 +302,7 @@ pub async fn set_limits(
 }
 
 /// A failure policy.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyForm {
     policy: FailurePolicy,
@@ -405,7 +404,7 @@ pub async fn stats(
         .map(Json)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct FailuresQuery {
     plugin: Option<String>,
 }
