@@ -178,10 +178,8 @@ impl<'c> Writer<'c> {
 
     /// Notes that a record now has these keys (a row updated it).
     pub(crate) fn note_keys(&mut self, external_id: Option<&str>, name: &str) {
-        if let Some(filter) = &mut self.filter {
-            if let Some(external_id) = external_id {
-                add(filter, key_hash(Some(external_id), ""));
-            }
+        if let (Some(filter), Some(external_id)) = (&mut self.filter, external_id) {
+            add(filter, key_hash(Some(external_id), ""));
         }
         if self.filter.is_some() {
             self.fold(name);
