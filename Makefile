@@ -1,19 +1,33 @@
 # The two commands of the quick start, and a few more. Each installs what it needs.
 CARGO ?= cargo
 
-.PHONY: demo test bench plugins js-plugins browser-tools screenshots lint
+.PHONY: demo test test-build bench plugins js-plugins browser-tools screenshots lint
 
 JS := plugins/js
 # apt-get needs root: through sudo for anyone else.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# CI builds a clean clone once: an incremental cache would only be written, never read, and
+# writing it slows the compile of the workspace's own crates.
+ifeq ($(CI),true)
+export CARGO_INCREMENTAL ?= 0
+endif
 
 ## Build the plugins and run the end-to-end demo.
 demo: plugins
 	$(CARGO) run --quiet -p cs-host --example demo
 
 ## Build the plugins and run every test (the browser tests need chromium: see browser-tools).
-test: plugins js-plugins browser-tools
+## The host's tests compile while the guest plugins build and the tools install: the two cargo
+## builds lock different build directories (target/debug, target/wasm32-wasip2/release), and
+## make's job slots (-j3) cap the compilers running at once, cargo's included.
+test:
+	+$(MAKE) --no-print-directory -j3 --output-sync=target test-build plugins js-plugins browser-tools
 	$(CARGO) test --workspace
+
+## Compile every test of the workspace without running any.
+test-build:
+	+$(CARGO) test --workspace --no-run
 
 ## Run the benchmarks (without backtrace capture, which slows error paths).
 bench: plugins
@@ -22,7 +36,7 @@ bench: plugins
 ## Build every guest plugin from source for wasm32-wasip2.
 plugins:
 	rustup target add wasm32-wasip2
-	cd plugins && $(CARGO) build --release
+	+cd plugins && $(CARGO) build --release
 
 ## The JavaScript SDK's toolchain (componentize-js, esbuild), from its lock file, and the
 ## JavaScript example plugins. A build whose bundled source is unchanged is a cache hit.

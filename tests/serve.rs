@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use cs_host::model::{Audience, Date};
 use cs_host::{
-    Host, Licence, NewCompany, NewPlan, NewTask, SharePermission, ShareRequest, ShareTo, TaskOf,
-    TenantLevel,
+    FieldType, Host, Licence, NewCompany, NewPlan, NewTask, SharePermission, ShareRequest, ShareTo,
+    TaskOf, TenantLevel,
 };
 
 /// A `cshost serve` process on a fresh database, stopped (SIGTERM) when dropped.
@@ -1509,6 +1509,545 @@ fn the_openapi_document_and_the_mounted_routes_agree() {
         }
     }
     assert_eq!(mounts, 1, "only the route table's macro mounts API routes");
+}
+
+/// The OpenAPI document is OpenAPI 3.1 with a schema for every JSON body, and what the running
+/// server really answers (companies, a plan, a share, plugin stats, the audit log, an error)
+/// matches the schema the document gives for the route and status; a body the request schema
+/// refuses (a field missing, an unknown field) is refused by the server with the error the
+/// document lists for that status.
+#[test]
+fn the_openapi_schemas_describe_what_the_server_really_reads_and_answers() {
+    let (server, made) = Server::start();
+    let admin = made.admin_token.as_str();
+    let operator = made.operator_token.as_str();
+    let document = server.get("/api/v1/openapi.json", None);
+    assert_eq!(document.status, 200, "{}", document.body);
+    let doc = document.json();
+
+    // The shape of an OpenAPI 3.1 document, and every schema in it checkable here.
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    let mut operation_ids = std::collections::BTreeSet::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        assert!(path.starts_with('/'), "{path}");
+        for (method, operation) in operations.as_object().unwrap() {
+            let at = format!("{method} {path}");
+            assert!(
+                operation_ids.insert(operation["operationId"].as_str().unwrap().to_owned()),
+                "{at}: operationId repeated"
+            );
+            assert!(operation["summary"].is_string(), "{at}");
+            let parameters = operation["parameters"].as_array().unwrap();
+            for parameter in parameters {
+                assert!(
+                    ["path", "query"].contains(&parameter["in"].as_str().unwrap()),
+                    "{at}: {parameter}"
+                );
+                known_keywords(&doc, &parameter["schema"], &at);
+            }
+            let declared: Vec<&str> = parameters
+                .iter()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for name in path.split('/').filter_map(|s| s.strip_prefix('{')) {
+                assert!(declared.contains(&name.trim_end_matches('}')), "{at}");
+            }
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(responses.keys().any(|s| s.starts_with('2')), "{at}");
+            let mut schemas: Vec<&serde_json::Value> = responses
+                .values()
+                .flat_map(|r| r["content"].as_object().unwrap().values())
+                .map(|media| &media["schema"])
+                .collect();
+            if let Some(body) = operation.get("requestBody") {
+                let (media, content) = body["content"].as_object().unwrap().iter().next().unwrap();
+                if media == "application/json" {
+                    // Generated from the handler's type, never a bare `object`.
+                    assert_ne!(
+                        content["schema"],
+                        serde_json::json!({"type": "object"}),
+                        "{at}"
+                    );
+                }
+                schemas.push(&content["schema"]);
+            }
+            for schema in schemas {
+                known_keywords(&doc, schema, &at);
+            }
+        }
+    }
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        known_keywords(&doc, schema, name);
+    }
+    // Query parameters come from the handlers' query types.
+    let query = |method: &str, route: &str| -> Vec<String> {
+        doc["paths"][route][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        query("get", "/tenants/{tenant}/companies"),
+        ["after", "limit", "search"]
+    );
+    assert_eq!(
+        query("post", "/tenants/{tenant}/imports"),
+        ["dry_run", "name", "scope", "target"]
+    );
+    assert!(query("get", "/tenants/{tenant}/plans/{plan}").is_empty());
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let ok = &operation["responses"]["200"]["content"]["application/json"]["schema"];
+            if method == "get" && path != "/openapi.json" && !path.ends_with(".csv") {
+                assert!(ok.is_object(), "{method} {path} documents no JSON answer");
+            }
+        }
+    }
+
+    // Real answers of the running server, each against its route's schema for its status.
+    {
+        // Custom fields, so that the answers hold every kind of field value.
+        let host = server.host();
+        let acme = host.tenant("acme").unwrap();
+        acme.companies()
+            .define_field("renewal", FieldType::Date, false)
+            .unwrap();
+        acme.companies()
+            .define_field("seats", FieldType::Number, false)
+            .unwrap();
+        acme.companies()
+            .define_field("churned", FieldType::Boolean, false)
+            .unwrap();
+    }
+    let api = |path: &str| format!("/api/v1/tenants/acme{path}");
+    let checked = |method: &str, route: &str, reply: Reply| -> serde_json::Value {
+        assert!(
+            matches!(reply.status, 200..=299),
+            "{method} {route}: {} {}",
+            reply.status,
+            reply.body
+        );
+        answers_as_documented(&doc, method, route, &reply);
+        reply.json()
+    };
+    let refused = |method: &str, route: &str, reply: Reply| {
+        assert!(reply.status >= 400, "{method} {route}: {}", reply.status);
+        answers_as_documented(&doc, method, route, &reply);
+    };
+    checked("get", "/whoami", server.get("/api/v1/whoami", Some(admin)));
+    checked(
+        "get",
+        "/whoami",
+        server.get("/api/v1/whoami", Some(operator)),
+    );
+    checked(
+        "get",
+        "/tenants",
+        server.get("/api/v1/tenants", Some(operator)),
+    );
+    let company = server.post_json(
+        &api("/companies"),
+        admin,
+        r#"{"name": "Initech", "fields": {"arr": 1200.5, "renewal": {"date": "2027-01-31"}, "seats": 40, "churned": false, "industry": "Software", "region": null}}"#,
+    );
+    checked("post", "/tenants/{tenant}/companies", company);
+    let companies = checked(
+        "get",
+        "/tenants/{tenant}/companies",
+        server.get(&api("/companies"), Some(admin)),
+    );
+    assert_eq!(companies.as_array().unwrap().len(), 2, "{companies}");
+    checked(
+        "get",
+        "/tenants/{tenant}/plans/{plan}",
+        server.get(&api(&format!("/plans/{}", made.plan)), Some(admin)),
+    );
+    let share = format!(
+        r#"{{"plan_id": {}, "audience": "contacts", "recipients": [{{"email": "kim@globex.example"}}]}}"#,
+        made.plan
+    );
+    request_as_documented(&doc, "post", "/tenants/{tenant}/shares", &share).unwrap();
+    let receipt = checked(
+        "post",
+        "/tenants/{tenant}/shares",
+        server.post_json(&api("/shares"), admin, &share),
+    );
+    assert!(receipt["links"][0]["link"].is_string(), "{receipt}");
+    checked(
+        "get",
+        "/tenants/{tenant}/shares",
+        server.get(&api("/shares"), Some(admin)),
+    );
+    let wasm = support::plugin_bytes("slow-mapper");
+    let installed = server.request(
+        "POST",
+        "/api/v1/plugins",
+        &[
+            ("Authorization", &format!("Bearer {operator}")),
+            ("Content-Type", "application/wasm"),
+        ],
+        &wasm,
+    );
+    checked("post", "/plugins", installed);
+    checked(
+        "get",
+        "/plugins",
+        server.get("/api/v1/plugins", Some(operator)),
+    );
+    let enable =
+        r#"{"config": {"ms-per-row": "0"}, "policy": "fail-open", "limits": {"fuel": 50000000}}"#;
+    request_as_documented(&doc, "put", "/tenants/{tenant}/plugins/{plugin}", enable).unwrap();
+    checked(
+        "put",
+        "/tenants/{tenant}/plugins/{plugin}",
+        server.send_json("PUT", &api("/plugins/slow-mapper"), admin, enable),
+    );
+    let started = server.upload(
+        "acme",
+        "name=few.csv",
+        admin,
+        b"Name,ARR\nHooli,10\nBroken,x\n",
+    );
+    let id = checked("post", "/tenants/{tenant}/imports", started)["id"]
+        .as_i64()
+        .unwrap();
+    server.finished_job("acme", id, admin);
+    checked(
+        "get",
+        "/tenants/{tenant}/imports/{job}",
+        server.get(&api(&format!("/imports/{id}")), Some(admin)),
+    );
+    let dry = server.upload("acme", "dry_run=true", admin, b"Name\nNever\n");
+    checked("post", "/tenants/{tenant}/imports", dry);
+    let stats = checked(
+        "get",
+        "/tenants/{tenant}/runs/stats",
+        server.get(&api("/runs/stats"), Some(admin)),
+    );
+    assert!(!stats.as_array().unwrap().is_empty(), "{stats}");
+    checked(
+        "get",
+        "/tenants/{tenant}/plugins",
+        server.get(&api("/plugins"), Some(admin)),
+    );
+    let audit = checked(
+        "get",
+        "/tenants/{tenant}/audit",
+        server.get(&api("/audit"), Some(admin)),
+    );
+    assert!(!audit.as_array().unwrap().is_empty(), "{audit}");
+
+    // Errors: each matches its status's schema, whose codes the document lists.
+    let missing = server.get(&api("/plans/999999"), Some(admin));
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    refused("get", "/tenants/{tenant}/plans/{plan}", missing);
+    let forbidden = server.get("/api/v1/plugins", Some(admin));
+    assert_eq!(forbidden.status, 403, "{}", forbidden.body);
+    refused("get", "/plugins", forbidden);
+
+    // A body the request schema refuses is refused by the server, naming the same field.
+    for (body, field) in [
+        (r#"{}"#, "name"),
+        (r#"{"name": "A", "colour": "red"}"#, "colour"),
+    ] {
+        let refusal = request_as_documented(&doc, "post", "/tenants/{tenant}/companies", body)
+            .expect_err(body);
+        assert!(refusal.contains(field), "{refusal}");
+        let reply = server.post_json(&api("/companies"), admin, body);
+        assert_eq!(reply.status, 422, "{}", reply.body);
+        assert_eq!(reply.code(), "malformed_json");
+        assert!(reply.body.contains(&format!("`{field}`")), "{}", reply.body);
+        refused("post", "/tenants/{tenant}/companies", reply);
+    }
+}
+
+/// Asserts `reply` is an answer the document gives for `method route`: its status is listed,
+/// and its JSON body matches that status's schema.
+fn answers_as_documented(doc: &serde_json::Value, method: &str, route: &str, reply: &Reply) {
+    let at = format!("{method} {route} answered {}", reply.status);
+    let operation = &doc["paths"][route][method];
+    assert!(operation.is_object(), "{method} {route} is not documented");
+    let answer = &operation["responses"][reply.status.to_string()];
+    assert!(
+        answer.is_object(),
+        "{at}, a status not documented: {}",
+        reply.body
+    );
+    let schema = &answer["content"]["application/json"]["schema"];
+    if let Err(mismatch) = conforms(doc, schema, &reply.json(), "$") {
+        panic!("{at}: {mismatch}\n{}", reply.body);
+    }
+}
+
+/// Checks a request body against the schema the document gives for `method route`.
+fn request_as_documented(
+    doc: &serde_json::Value,
+    method: &str,
+    route: &str,
+    body: &str,
+) -> Result<(), String> {
+    let schema =
+        &doc["paths"][route][method]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(
+        schema.is_object(),
+        "{method} {route} documents no JSON body"
+    );
+    conforms(doc, schema, &serde_json::from_str(body).unwrap(), "$")
+}
+
+/// The JSON Schema keywords [`conforms`] checks, and those that only annotate.
+const CHECKED: &[&str] = &[
+    "$ref",
+    "type",
+    "enum",
+    "const",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "minimum",
+    "maximum",
+    "uniqueItems",
+    "minLength",
+    "maxLength",
+    "prefixItems",
+    "minItems",
+    "maxItems",
+    "format",
+    "pattern",
+];
+const ANNOTATIONS: &[&str] = &["description", "title", "default", "examples", "deprecated"];
+
+/// Asserts every keyword of `schema` (and of the schemas inside it) is one [`conforms`] checks
+/// or an annotation, so a schema it cannot check fails here rather than passing unchecked.
+fn known_keywords(doc: &serde_json::Value, schema: &serde_json::Value, at: &str) {
+    let Some(object) = schema.as_object() else {
+        assert!(schema.is_boolean(), "{at}: {schema}");
+        return;
+    };
+    for (keyword, inner) in object {
+        assert!(
+            CHECKED.contains(&keyword.as_str()) || ANNOTATIONS.contains(&keyword.as_str()),
+            "{at}: keyword `{keyword}` is not checked by the tests"
+        );
+        match keyword.as_str() {
+            "$ref" => {
+                let name = inner
+                    .as_str()
+                    .unwrap()
+                    .strip_prefix("#/components/schemas/");
+                let name = name.unwrap_or_else(|| panic!("{at}: $ref {inner}"));
+                assert!(
+                    doc["components"]["schemas"][name].is_object(),
+                    "{at}: {name}"
+                );
+            }
+            "pattern" => assert_eq!(object["format"], "date", "{at}: only dates have a pattern"),
+            "properties" => {
+                for (name, property) in inner.as_object().unwrap() {
+                    known_keywords(doc, property, &format!("{at}.{name}"));
+                }
+            }
+            "anyOf" | "oneOf" | "allOf" => {
+                for option in inner.as_array().unwrap() {
+                    known_keywords(doc, option, at);
+                }
+            }
+            "items" | "additionalProperties" => known_keywords(doc, inner, at),
+            "prefixItems" => {
+                for item in inner.as_array().unwrap() {
+                    known_keywords(doc, item, at);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether `value` matches `schema` (a schema of the document, `$ref`s into its components):
+/// `Err` says the first mismatch and where it is.
+fn conforms(
+    doc: &serde_json::Value,
+    schema: &serde_json::Value,
+    value: &serde_json::Value,
+    at: &str,
+) -> Result<(), String> {
+    use serde_json::Value;
+    let schema = match schema {
+        Value::Bool(true) => return Ok(()),
+        Value::Bool(false) => return Err(format!("{at}: nothing may be here")),
+        Value::Object(object) => object,
+        other => panic!("{at}: not a schema: {other}"),
+    };
+    if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
+        let name = target.trim_start_matches("#/components/schemas/");
+        conforms(doc, &doc["components"]["schemas"][name], value, at)?;
+    }
+    if let Some(types) = schema.get("type") {
+        let types: Vec<&str> = match types {
+            Value::String(one) => vec![one.as_str()],
+            many => many
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect(),
+        };
+        let is = |kind: &str| match kind {
+            "null" => value.is_null(),
+            "boolean" => value.is_boolean(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "string" => value.is_string(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            other => panic!("unknown type {other}"),
+        };
+        if !types.iter().any(|kind| is(kind)) {
+            return Err(format!("{at}: {value} is not of type {types:?}"));
+        }
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {options:?}"));
+    }
+    if let Some(constant) = schema.get("const")
+        && constant != value
+    {
+        return Err(format!("{at}: {value} is not {constant}"));
+    }
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        for option in all {
+            conforms(doc, option, value, at)?;
+        }
+    }
+    if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
+        let misses: Vec<String> = any
+            .iter()
+            .filter_map(|option| conforms(doc, option, value, at).err())
+            .collect();
+        if misses.len() == any.len() {
+            return Err(format!("{at}: matches none of anyOf: {misses:?}"));
+        }
+    }
+    if let Some(one) = schema.get("oneOf").and_then(Value::as_array) {
+        let matches = one
+            .iter()
+            .filter(|option| conforms(doc, option, value, at).is_ok())
+            .count();
+        if matches != 1 {
+            return Err(format!("{at}: {value} matches {matches} of oneOf, not one"));
+        }
+    }
+    if let (Some(number), Some(minimum)) = (value.as_f64(), schema.get("minimum"))
+        && number < minimum.as_f64().unwrap()
+    {
+        return Err(format!("{at}: {value} is under {minimum}"));
+    }
+    if let (Some(number), Some(maximum)) = (value.as_f64(), schema.get("maximum"))
+        && number > maximum.as_f64().unwrap()
+    {
+        return Err(format!("{at}: {value} is over {maximum}"));
+    }
+    if let (Some(text), Some("date")) =
+        (value.as_str(), schema.get("format").and_then(Value::as_str))
+    {
+        let digits = |range: std::ops::Range<usize>| {
+            text.get(range)
+                .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()))
+        };
+        if !(text.len() == 10
+            && digits(0..4)
+            && &text[4..5] == "-"
+            && digits(5..7)
+            && &text[7..8] == "-"
+            && digits(8..10))
+        {
+            return Err(format!("{at}: {value} is not a date YYYY-MM-DD"));
+        }
+    }
+    if let Some(text) = value.as_str() {
+        let length = text.chars().count() as u64;
+        if schema
+            .get("minLength")
+            .is_some_and(|n| length < n.as_u64().unwrap())
+            || schema
+                .get("maxLength")
+                .is_some_and(|n| length > n.as_u64().unwrap())
+        {
+            return Err(format!("{at}: {value} is not of the length allowed"));
+        }
+    }
+    if let Some(object) = value.as_object() {
+        for name in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if !object.contains_key(name.as_str().unwrap()) {
+                return Err(format!(
+                    "{at}: required property `{}` is missing",
+                    name.as_str().unwrap()
+                ));
+            }
+        }
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for (name, inner) in object {
+            let at = format!("{at}.{name}");
+            match (
+                properties.and_then(|p| p.get(name)),
+                schema.get("additionalProperties"),
+            ) {
+                (Some(property), _) => conforms(doc, property, inner, &at)?,
+                (None, Some(Value::Bool(false))) => {
+                    return Err(format!("{at}: unknown property `{name}`"));
+                }
+                (None, Some(additional)) => conforms(doc, additional, inner, &at)?,
+                (None, None) => {}
+            }
+        }
+    }
+    if let Some(items) = value.as_array() {
+        let length = items.len() as u64;
+        if schema
+            .get("minItems")
+            .is_some_and(|n| length < n.as_u64().unwrap())
+            || schema
+                .get("maxItems")
+                .is_some_and(|n| length > n.as_u64().unwrap())
+        {
+            return Err(format!("{at}: {length} items is not a number allowed"));
+        }
+        let prefix = schema.get("prefixItems").and_then(Value::as_array);
+        for (n, (item, inner)) in prefix.into_iter().flatten().zip(items).enumerate() {
+            conforms(doc, item, inner, &format!("{at}[{n}]"))?;
+        }
+        if let Some(item) = schema.get("items") {
+            // `items` applies after the `prefixItems`.
+            let skip = prefix.map_or(0, Vec::len);
+            for (n, inner) in items.iter().enumerate().skip(skip) {
+                conforms(doc, item, inner, &format!("{at}[{n}]"))?;
+            }
+        }
+        if schema.get("uniqueItems") == Some(&Value::Bool(true)) {
+            for (n, inner) in items.iter().enumerate() {
+                if items[..n].contains(inner) {
+                    return Err(format!("{at}: {inner} appears twice"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// SIGTERM during an upload: the upload in flight completes and starts its job, the import

@@ -11,6 +11,7 @@ use crate::tenant::Tenant;
 
 /// One entry of the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct AuditEntry {
     /// When, in Unix seconds.
     pub at: i64,

@@ -246,6 +246,7 @@ fn tenant_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TenantInfo> {
 
 /// A tenant of the platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct TenantInfo {
     /// Its id, such as `acme`.
     pub id: String,
@@ -258,6 +259,7 @@ pub struct TenantInfo {
 /// The level at which a tenant manages its customers; it decides which partner access scopes
 /// can be offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TenantLevel {
     /// Companies only.

@@ -111,6 +111,23 @@ impl<'de> Deserialize<'de> for Date {
     }
 }
 
+/// A date is a `YYYY-MM-DD` string in JSON (its serde code writes it so).
+#[cfg(feature = "cli")]
+impl schemars::JsonSchema for Date {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Date".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A calendar date, YYYY-MM-DD (years 0001 to 9999).",
+            "type": "string",
+            "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        })
+    }
+}
+
 /// The value of one field of a record.
 ///
 /// In JSON a value is written as itself: `null`, `"text"`, `42` (integer), `4.5` (number),
@@ -296,11 +313,39 @@ impl<'de> Deserialize<'de> for FieldValue {
     }
 }
 
+/// A value is written as itself, a date as `{"date": "YYYY-MM-DD"}` (as its serde code does).
+#[cfg(feature = "cli")]
+impl schemars::JsonSchema for FieldValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FieldValue".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let date = generator.subschema_for::<Date>();
+        schemars::json_schema!({
+            "description": "A field's value: null, text, an integer, a number, true or false, or a date as {\"date\": \"YYYY-MM-DD\"}.",
+            "anyOf": [
+                { "type": "null" },
+                { "type": "string" },
+                { "type": "number" },
+                { "type": "boolean" },
+                {
+                    "type": "object",
+                    "properties": { "date": date },
+                    "required": ["date"],
+                    "additionalProperties": false,
+                },
+            ],
+        })
+    }
+}
+
 /// Named field values, ordered by name.
 pub type Fields = BTreeMap<String, FieldValue>;
 
 /// How the platform manages a company.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ManagedAs {
     /// A customer company.
@@ -312,6 +357,7 @@ pub enum ManagedAs {
 
 /// A company record.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Company {
     /// The company's id, unique within its tenant.
     pub id: String,
@@ -330,6 +376,7 @@ pub struct Company {
 
 /// The records a partner's users may access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccessScope {
     /// Company records only.
@@ -343,6 +390,7 @@ pub enum AccessScope {
 
 /// A company tagged as a partner, with the records its users may access.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Partner {
     /// The partner's company record.
     pub company: Company,
@@ -353,6 +401,7 @@ pub struct Partner {
 
 /// Who a success plan was shared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     /// Internal users of the tenant.
@@ -363,6 +412,7 @@ pub enum Audience {
 
 /// One recipient of a shared plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Recipient {
     /// Email address.
     pub email: String,
@@ -376,6 +426,7 @@ pub struct Recipient {
 
 /// An objective of a success plan, as a share's recipients may see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Objective {
     /// The objective's id.
     pub id: String,
@@ -391,6 +442,7 @@ pub struct Objective {
 
 /// The event of the *plan shared* hook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ShareEvent {
     /// The plan's id.
     pub plan_id: String,
@@ -424,6 +476,7 @@ pub struct ShareEvent {
 
 /// Where a notification is delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// Email.
@@ -434,6 +487,7 @@ pub enum Channel {
 
 /// A message to send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Notification {
     /// Delivery channel.
     pub channel: Channel,
@@ -447,6 +501,7 @@ pub struct Notification {
 
 /// The kinds of call to action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CtaType {
     /// The customer may churn.
@@ -465,6 +520,7 @@ pub enum CtaType {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Can wait.
@@ -478,6 +534,7 @@ pub enum Priority {
 
 /// A CTA a lifecycle plugin asks the host to open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct CtaRequest {
     /// The kind of CTA.
     pub kind: CtaType,
@@ -493,6 +550,7 @@ pub struct CtaRequest {
 
 /// An action a lifecycle plugin asks the host to take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LifecycleAction {
     /// Set a field of the partner's company record.

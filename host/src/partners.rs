@@ -20,6 +20,7 @@ use crate::tenant::Tenant;
 
 /// What the *partner created* hook did for one new partner.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct HookReport {
     /// The actions applied, one line each, such as `partner-welcome: opened CTA 7`.
     pub applied: Vec<String>,
@@ -80,6 +81,7 @@ pub(crate) fn resolve_scope(level: TenantLevel, scope: Option<AccessScope>) -> R
 /// What a partner manages: the query a partner program starts from
 /// ([`Partners::portfolio`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Portfolio {
     /// The partner, with its access scope.
     pub partner: Partner,

@@ -12,6 +12,7 @@ use crate::tenant::Tenant;
 
 /// An external contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Person {
     /// The person's id.
     pub id: i64,

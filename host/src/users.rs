@@ -15,6 +15,7 @@ use crate::tenant::Tenant;
 
 /// What a user may do on the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Licence {
     /// Everything; partner users always hold this one.
@@ -68,6 +69,7 @@ impl FromStr for Licence {
 
 /// A user of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct User {
     /// The user's id.
     pub id: i64,
@@ -89,6 +91,7 @@ pub struct User {
 /// (the tenant's relationship record with the partner). Either way the user works for that
 /// partner and reaches what it manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PartnerId {
     /// A partner company, by id.

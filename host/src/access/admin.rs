@@ -22,6 +22,7 @@ use crate::users::{self, Licence, User};
 /// A tenant's partner seats: how many partners and partner users it may have (`None`: no
 /// limit).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct AccessSettings {
     /// Most partner companies.
     pub max_partners: Option<u32>,

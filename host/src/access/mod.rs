@@ -43,6 +43,7 @@ pub(crate) use admin::resolve as resolve_in;
 
 /// The role a principal acts in, as the audit log records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Installs plugins and creates tenants; stands above tenants.
@@ -83,6 +84,7 @@ impl fmt::Display for Role {
 /// What a partner user may reach: the records its partner manages, of the kinds the partner's
 /// access scope includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct PartnerScope {
     /// The partner company the user works for.
     pub partner_id: i64,
@@ -123,6 +125,7 @@ impl PartnerScope {
 /// Who an operation runs as: its name (an email, `operator` or `system`), its role, its
 /// permissions and, for a partner user, its partner scope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Principal {
     name: String,
     role: Role,

@@ -218,6 +218,24 @@ impl<'de> Deserialize<'de> for Permissions {
     }
 }
 
+/// A set of permissions is a list of their names in JSON (as its serde code writes it).
+#[cfg(feature = "cli")]
+impl schemars::JsonSchema for Permissions {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Permissions".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+        schemars::json_schema!({
+            "description": "A set of permissions, by name.",
+            "type": "array",
+            "items": { "type": "string", "enum": names },
+            "uniqueItems": true,
+        })
+    }
+}
+
 /// The built-in bundle of the tenant admin: every permission.
 pub const ADMIN_BUNDLE: &str = "admin";
 
@@ -290,6 +308,7 @@ pub(crate) fn partner_cap() -> Permissions {
 
 /// A named bundle of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Bundle {
     /// Its name.
     pub name: String,

@@ -19,6 +19,7 @@ pub const MAX_TOKEN_DAYS: u32 = 3650;
 
 /// A token as listed: never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct TokenInfo {
     /// Its id (what revoking names).
     pub id: i64,

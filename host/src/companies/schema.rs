@@ -11,6 +11,7 @@ use crate::names::named_enum;
 
 /// The type of a field's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     /// Text.
@@ -32,6 +33,7 @@ named_enum!(FieldType, "field type", {
 
 /// One field of the company object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct FieldDef {
     /// The field's name, such as `industry` or `partner_tier`.
     pub name: String,

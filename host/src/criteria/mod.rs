@@ -25,6 +25,7 @@ pub use run::Selections;
 
 /// A filter's operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Operator {
     /// Equal (text ignores case). Text, number, boolean, date.
@@ -140,6 +141,7 @@ impl FromStr for Operator {
 
 /// One numbered filter of criteria.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Filter {
     /// A built-in filter on a company field.
@@ -200,6 +202,7 @@ impl Filter {
 
 /// Filters, numbered from 1 in order, and the logic that combines them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Criteria {
     /// The filters.
     pub filters: Vec<Filter>,
@@ -226,6 +229,7 @@ impl Criteria {
 
 /// What criteria matched.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Selection {
     /// How many companies matched.
     pub count: usize,

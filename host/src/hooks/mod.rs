@@ -143,6 +143,7 @@ pub struct Hooks<'t> {
 /// the run log records it: `{"object": "relationship", "columns": [..], "rows": [{"number": 2,
 /// "source": [..], "fields": {..}}]}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RowsInput {
     /// Which object the rows are for: `company`, `partner` or `relationship`, as field mappers
@@ -174,6 +175,7 @@ impl RowsInput {
 
 /// One row of a [`RowsInput`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RowInput {
     /// Its data row number: 1 for the first row after the header, as import reports count rows
@@ -190,6 +192,7 @@ pub struct RowInput {
 
 /// The input of the `criteria` hook in JSON: `{"arguments": {..}, "companies": [..]}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CriteriaInput {
     /// The filter's arguments.
@@ -201,6 +204,7 @@ pub struct CriteriaInput {
 
 /// The input of the `plan-shared` hook in JSON: `{"event": {..}, "planned": [..]}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ShareInput {
     /// The share event.
@@ -212,6 +216,7 @@ pub struct ShareInput {
 
 /// The input of the `partner-created` hook in JSON: `{"partner": {..}}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartnerInput {
     /// The new partner.

@@ -144,6 +144,7 @@ pub(crate) fn tenants_owing(store: &Store, now: i64) -> Result<Vec<String>> {
 
 /// What a run of the pending hooks did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct PendingHooksRun {
     /// Hooks that ran to the end (their effects are applied), one line each, such as
     /// `partner created, company 12: partner-welcome: opened CTA 7`.

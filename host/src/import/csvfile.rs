@@ -24,6 +24,7 @@ pub const MAX_FIELD_BYTES: usize = 64 * 1024;
 
 /// The character encoding of a CSV file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Encoding {
     /// UTF-8, with or without a byte-order mark.
@@ -85,6 +86,7 @@ impl FromStr for Encoding {
 
 /// The character between the fields of a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Separator {
     /// `,`
@@ -158,6 +160,7 @@ impl FromStr for Separator {
 /// How a CSV file is written. [`detect`](CsvProperties::detect) reads them from a file's first
 /// bytes; any of them can be overridden.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct CsvProperties {
     /// Between fields.
     pub separator: Separator,

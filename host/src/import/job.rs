@@ -14,6 +14,7 @@ use crate::model::AccessScope;
 
 /// Where an import job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     /// Rows are being read; the counts are those of the rows committed so far.
@@ -71,6 +72,7 @@ impl FromStr for JobStatus {
 
 /// Whether a row did not go in, or was left out on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RowErrorKind {
     /// The row was refused: bad data, a rule, or a plugin's rejection or failure.
@@ -90,6 +92,7 @@ impl RowErrorKind {
 
 /// A row of an import that did not go in, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct RowError {
     /// The data row's number: 1 for the first row after the header.
     pub row: u64,
@@ -107,6 +110,7 @@ pub struct RowError {
 
 /// An import: what was read, how, and what came of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ImportJob {
     /// The job's id; `None` for a dry run, which writes nothing.
     pub id: Option<i64>,

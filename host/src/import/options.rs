@@ -5,6 +5,7 @@ use super::*;
 
 /// What an import creates or updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ImportTarget {
     /// Company records (customers), optionally managed by a partner (a `managed_by` column).
@@ -39,6 +40,7 @@ impl ImportTarget {
 /// Which source column fills which target field. Without a header row, columns are named by
 /// their position: `1`, `2`, ...
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Mapping {
     /// `(source column, target field)` pairs, in the order given.
     pub columns: Vec<(String, String)>,

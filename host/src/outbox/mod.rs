@@ -162,6 +162,7 @@ fn channel_str(channel: Channel) -> &'static str {
 
 /// Where a message is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxStatus {
     /// Waiting to be delivered.
@@ -180,6 +181,7 @@ named_enum!(OutboxStatus, "outbox status", {
 
 /// A message in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct OutboxMessage {
     /// The message's id in the outbox.
     pub id: i64,
@@ -257,6 +259,7 @@ pub(crate) fn header_text(value: &str) -> String {
 
 /// What one delivery run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct DeliveryReport {
     /// Messages delivered now (in-app ones included).
     pub sent: usize,

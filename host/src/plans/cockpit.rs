@@ -7,6 +7,7 @@ use super::*;
 
 /// Which CTAs a list shows by status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CtaStatus {
     /// Open CTAs only; the default.
@@ -26,6 +27,7 @@ named_enum!(CtaStatus, "CTA status", {
 
 /// Which CTAs [`Ctas::cockpit`] lists: every condition given must hold.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct CtaFilter {
     /// Only this company's.
     #[serde(default)]

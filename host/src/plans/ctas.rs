@@ -6,6 +6,7 @@ use super::*;
 
 /// A call to action on a company.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Cta {
     /// The CTA's id.
     pub id: i64,
@@ -43,6 +44,7 @@ pub struct Cta {
 
 /// A new CTA, for [`Ctas::open`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct NewCta {
     /// The company it is about.
     pub company_id: i64,

@@ -51,6 +51,7 @@ pub(crate) use relationship::{count_on_relationship, ids_of_relationship};
 /// Every other move (Draft → Complete, Active → Draft, Complete → Draft, a status to itself) is
 /// refused with [`ErrorKind::PlanTransitionRefused`], naming it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PlanStatus {
     /// Being written; the default.
@@ -70,6 +71,7 @@ named_enum!(PlanStatus, "plan status", {
 
 /// A CTA of a plan due before one of its tasks, as a refused activation names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct LateCta {
     /// The CTA.
     pub cta: i64,
@@ -87,6 +89,7 @@ pub struct LateCta {
 
 /// A new success plan, for [`Plans::create`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct NewPlan {
     /// The customer company the plan is for.
     pub company_id: i64,
@@ -109,6 +112,7 @@ pub struct NewPlan {
 
 /// A success plan with its objectives, their tasks, and the plan's CTAs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Plan {
     /// The plan's id.
     pub id: i64,
@@ -134,6 +138,7 @@ pub struct Plan {
 
 /// An objective of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct PlanObjective {
     /// The objective's id.
     pub id: i64,
@@ -154,6 +159,7 @@ pub struct PlanObjective {
 
 /// A comment on an objective.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ObjectiveComment {
     /// The comment's id.
     pub id: i64,
@@ -170,6 +176,7 @@ pub struct ObjectiveComment {
 /// A change a recipient with update permission makes to a task through a shared link, for
 /// [`Links::update_task`](crate::Links::update_task): its status, its due date, or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct TaskUpdate {
     /// `Some(true)` marks the task done, `Some(false)` open again.
     #[serde(default)]
@@ -181,6 +188,7 @@ pub struct TaskUpdate {
 
 /// A task of an objective or of a CTA.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Task {
     /// The task's id.
     pub id: i64,
@@ -196,6 +204,7 @@ pub struct Task {
 
 /// A new task, for [`Plans::add_task`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct NewTask {
     /// The task's name (required).
     pub name: String,

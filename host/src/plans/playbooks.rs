@@ -8,6 +8,7 @@ use super::*;
 
 /// A named list of tasks for CTAs of one type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Playbook {
     /// Its name (unique in the tenant, case-insensitively), such as `Account Triage`.
     pub name: String,
@@ -23,6 +24,7 @@ pub struct Playbook {
 
 /// One task of a playbook.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct PlaybookTask {
     /// The task's name.
     pub name: String,

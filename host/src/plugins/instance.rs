@@ -20,6 +20,7 @@ use crate::model::{Company, Fields, LifecycleAction, Notification, Partner, Shar
 
 /// What the last call of an instance cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct CallStats {
     /// Fuel burned, or `None` when the call was stopped at its deadline: the engine does not
     /// record the fuel of a call it interrupts.

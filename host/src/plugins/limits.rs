@@ -19,9 +19,11 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(limits.deadline_value(), Duration::from_millis(50));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Limits {
     #[serde(with = "millis")]
+    #[cfg_attr(feature = "cli", schemars(with = "u64"))]
     deadline: Duration,
     fuel: u64,
     memory: usize,
@@ -29,6 +31,7 @@ pub struct Limits {
     log: usize,
     notifications: usize,
     #[serde(with = "millis")]
+    #[cfg_attr(feature = "cli", schemars(with = "u64"))]
     operation_time: Duration,
     operation_fuel: u64,
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// How important a log line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// Step-by-step detail.
@@ -22,6 +23,7 @@ pub enum LogLevel {
 
 /// One line of a plugin's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct LogLine {
     /// Its level.
     pub level: LogLevel,

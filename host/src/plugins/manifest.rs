@@ -10,6 +10,7 @@ use crate::inert::inert;
 
 /// A place in the host's lifecycle where plugins run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ExtensionPoint {
     /// The *CSV row mapped* hook: transform, skip or reject import rows.
@@ -80,6 +81,7 @@ impl FromStr for ExtensionPoint {
 
 /// A host capability a plugin may request and an admin may grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Capability {
     /// Look up the tenant's company records by id or by name.
@@ -119,6 +121,7 @@ impl FromStr for Capability {
 
 /// A configuration key a plugin reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ConfigKey {
     /// The key.
     pub name: String,
@@ -132,6 +135,7 @@ pub struct ConfigKey {
 
 /// Everything the host knows about an installed plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Manifest {
     /// The plugin's name, such as `normalize-partner`.
     pub name: String,

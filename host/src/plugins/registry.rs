@@ -44,6 +44,7 @@ impl LoadedPlugins {
 
 /// A plugin installed on the platform: one version of one plugin.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct InstalledPlugin {
     /// What the plugin said about itself and what its component shows, at install time.
     pub manifest: Manifest,
@@ -59,6 +60,7 @@ pub struct InstalledPlugin {
 
 /// What [`Host::install_plugin`] did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Installed {
     /// The installed plugin.
     pub plugin: InstalledPlugin,
@@ -73,6 +75,7 @@ pub struct Installed {
 
 /// Whether an install added something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum InstallOutcome {
     /// A plugin whose name was not installed.

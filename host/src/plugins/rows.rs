@@ -17,6 +17,7 @@ use v0_1::t::{Cell, Span};
 
 /// What a field mapper decided about a row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RowOutcome {
     /// Keep the row with these fields set (the rest unchanged; `Null` clears a field).

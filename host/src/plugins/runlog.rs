@@ -26,6 +26,7 @@ pub const KEPT_FAILURES: usize = 20;
 
 /// The aggregates of one tenant's plugin on one hook.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct RunStats {
     /// The plugin.
     pub plugin: String,
@@ -53,6 +54,7 @@ pub struct RunStats {
 
 /// One failure kept by the run log, with what is needed to replay it with `cshost plugin run`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct RecordedFailure {
     /// Its id in the run log.
     pub id: i64,

@@ -41,6 +41,7 @@ pub const STANDARD_FIELDS: [(&str, FieldType); 3] = [
 
 /// A relationship type: the template of its relationships' data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct RelationshipType {
     /// The type's id.
     pub id: i64,
@@ -52,6 +53,7 @@ pub struct RelationshipType {
 
 /// A relationship of a company.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Relationship {
     /// The relationship's id.
     pub id: i64,
@@ -71,6 +73,7 @@ pub struct Relationship {
 
 /// A relationship to add, for [`Relationships::add`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct NewRelationship {
     /// The company it belongs to.
     pub company_id: i64,
@@ -117,6 +120,7 @@ impl NewRelationship {
 /// A change to a relationship, for [`Relationships::edit`]: a new name, and fields to set
 /// (a [`FieldValue::Null`] clears one). Fields not named keep their values.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct RelationshipEdit {
     /// The new name, if it changes.
     #[serde(default)]

@@ -4,6 +4,7 @@ use super::*;
 
 /// What opening a link gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Opened {
     /// The plan, as this recipient may see it.
@@ -16,6 +17,7 @@ pub enum Opened {
 /// A shared plan as one recipient sees it: external recipients see only the objectives shared
 /// externally, and nobody sees tasks the sharer excluded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct SharedPlan {
     /// The plan's id.
     pub plan_id: i64,
@@ -55,6 +57,7 @@ impl SharedPlan {
 /// What a recipient verified with a one-time code holds: a session for acting on the plan
 /// (see [`Links::start_session`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct RecipientSession {
     /// The session token (64 hex digits) to give with the link when acting on the plan; `None`
     /// for a link that needs no code. Only its hash is kept.

@@ -4,6 +4,7 @@ use super::*;
 
 /// A recipient's state, for the "manage shares" view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
     /// The link opens.
@@ -18,6 +19,7 @@ pub enum LinkState {
 
 /// One row of the "manage shares" view: a recipient of a share of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ShareRow {
     /// The recipient's id (for revoking).
     pub recipient_id: i64,
@@ -47,6 +49,7 @@ pub struct ShareRow {
 
 /// Something a recipient did through their link: one row of [`Shares::events`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ShareActivity {
     /// The event's id.
     pub id: i64,

@@ -189,6 +189,7 @@ const PREVIEW_LINK: &str = "[your link]";
 
 /// What one recipient of a share would get: the preview of [`Shares::preview`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct SharePreview {
     /// Their email.
     pub email: String,

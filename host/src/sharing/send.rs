@@ -5,6 +5,7 @@ use super::*;
 
 /// What to share, with whom: the input of [`Shares::share`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ShareRequest {
     /// The plan.
     pub plan_id: i64,
@@ -48,6 +49,7 @@ impl ShareRequest {
 
 /// One recipient of a share. The names are used when a contact becomes a new person.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ShareTo {
     /// Email address.
     pub email: String,
@@ -65,6 +67,7 @@ pub struct ShareTo {
 
 /// What a recipient may do through their link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SharePermission {
     /// See the plan as shared; the default.
@@ -91,6 +94,7 @@ impl ShareTo {
 
 /// What sharing did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ShareReceipt {
     /// The share's id.
     pub share_id: i64,
@@ -105,6 +109,7 @@ pub struct ShareReceipt {
 
 /// One recipient's link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct RecipientLink {
     /// The recipient's id (for revoking).
     pub recipient_id: i64,
@@ -118,6 +123,7 @@ pub struct RecipientLink {
 
 /// What became of a share's notifications.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Notifications {
     /// This many went to the outbox (none when a notifier suppressed them).

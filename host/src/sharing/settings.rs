@@ -4,6 +4,7 @@ use super::*;
 
 /// A tenant's sharing settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct SharingSettings {
     /// Whether opening a link needs a one-time code sent by email. By default, it does.
     pub otp_required: bool,

@@ -104,6 +104,7 @@ const STATEMENT_CACHE: usize = 256;
 
 /// The id of a tenant, such as `acme`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct TenantId(String);
 
 impl TenantId {

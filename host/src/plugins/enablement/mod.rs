@@ -30,6 +30,7 @@ pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
 
 /// What happens to an operation when one of its plugins fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum FailurePolicy {
     /// The operation fails with the plugin's error: the import row fails, the share's
@@ -73,6 +74,7 @@ impl FromStr for FailurePolicy {
 
 /// A tenant's enablement of a plugin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct Enablement {
     /// The plugin's name.
     pub plugin: String,
@@ -222,6 +224,7 @@ impl EnableOptions {
 /// How an enabled plugin runs, changed without enabling or disabling it
 /// ([`Plugins::tune`]): what is left `None` keeps its value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Tuning {
     /// The limits of each call and operation, checked against the platform maxima.
@@ -241,6 +244,7 @@ pub struct Tuning {
 /// A plugin installed on the platform as a tenant's admin sees it ([`Plugins::available`]): the
 /// newest version's manifest, and the tenant's enablement of it, if any.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct AvailablePlugin {
     /// The newest installed version's manifest.
     pub manifest: Manifest,

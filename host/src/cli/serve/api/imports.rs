@@ -89,7 +89,7 @@ impl Imports {
 }
 
 /// How to import the upload.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadQuery {
     /// `companies` (the default), `partners` or `relationships`.
@@ -126,7 +126,7 @@ fn file_name(name: Option<&str>) -> String {
 }
 
 /// The job an upload started.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Started {
     id: i64,
     status: JobStatus,
@@ -145,7 +145,7 @@ pub async fn upload(
     super::QueryOf(query): super::QueryOf<UploadQuery>,
     headers: HeaderMap,
     body: axum::body::Body,
-) -> Result<Response, ApiError> {
+) -> Result<Uploaded, ApiError> {
     let target: ImportTarget = query
         .target
         .as_deref()
@@ -247,27 +247,102 @@ pub async fn upload(
             .map_err(ApiError::from)
     });
     match job_id.await {
-        Ok(id) => {
-            let location = format!("/api/v1/tenants/{tenant}/imports/{id}");
-            Ok((
-                StatusCode::ACCEPTED,
-                [(header::LOCATION, location)],
-                Json(Started {
-                    id,
-                    status: JobStatus::Running,
-                }),
-            )
-                .into_response())
-        }
+        Ok(id) => Ok(Uploaded::Started {
+            location: format!("/api/v1/tenants/{tenant}/imports/{id}"),
+            job: Started {
+                id,
+                status: JobStatus::Running,
+            },
+        }),
         // No job was recorded: a dry run (its report is the answer), or a file refused before
         // its first row.
         Err(_) => match import.await {
-            Ok(result) => result.map(|job| Json(job).into_response()),
+            Ok(result) => result.map(Uploaded::Report),
             Err(error) => {
                 tracing::error!(%error, "an import panicked");
                 Err(ApiError::internal())
             }
         },
+    }
+}
+
+/// The answer to an upload: the job started, or the report of a dry run or of a file refused
+/// before its first row.
+pub enum Uploaded {
+    /// `202 Accepted`: the job to poll, and its address (`Location`).
+    Started {
+        /// The job's address.
+        location: String,
+        /// The job.
+        job: Started,
+    },
+    /// `200 OK`: the finished report.
+    Report(ImportJob),
+}
+
+impl IntoResponse for Uploaded {
+    fn into_response(self) -> Response {
+        match self {
+            Uploaded::Started { location, job } => (
+                StatusCode::ACCEPTED,
+                [(header::LOCATION, location)],
+                Json(job),
+            )
+                .into_response(),
+            Uploaded::Report(job) => Json(job).into_response(),
+        }
+    }
+}
+
+impl super::openapi::Answers for Uploaded {
+    fn answers(generator: &mut schemars::SchemaGenerator) -> Vec<super::openapi::Answer> {
+        vec![
+            super::openapi::Answer {
+                status: "202",
+                media: "application/json",
+                schema: generator.subschema_for::<Started>(),
+                description: "The import job started (its address in `Location`): poll it.",
+            },
+            super::openapi::Answer {
+                status: "200",
+                media: "application/json",
+                schema: generator.subschema_for::<ImportJob>(),
+                description: "A dry run's report, or a file refused before its first row.",
+            },
+        ]
+    }
+}
+
+/// A job's row errors as a CSV file to download.
+pub struct ErrorCsv {
+    job: i64,
+    csv: Vec<u8>,
+}
+
+impl IntoResponse for ErrorCsv {
+    fn into_response(self) -> Response {
+        (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"import-{}-errors.csv\"", self.job),
+                ),
+            ],
+            self.csv,
+        )
+            .into_response()
+    }
+}
+
+impl super::openapi::Answers for ErrorCsv {
+    fn answers(_: &mut schemars::SchemaGenerator) -> Vec<super::openapi::Answer> {
+        vec![super::openapi::Answer {
+            status: "200",
+            media: "text/csv",
+            schema: schemars::json_schema!({ "type": "string" }),
+            description: "The row errors: `row,outcome,column,field,plugin,reason`.",
+        }]
     }
 }
 
@@ -300,24 +375,14 @@ pub async fn error_csv(
     State(app): State<Shared>,
     Caller(who): Caller,
     Params((tenant, id)): Params<(String, i64)>,
-) -> Result<Response, ApiError> {
+) -> Result<ErrorCsv, ApiError> {
     let csv = on_tenant(&app, who, tenant, move |t| {
         let mut out = Vec::new();
         t.imports().write_error_csv(id, &mut out)?;
         Ok(out)
     })
     .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"import-{id}-errors.csv\""),
-            ),
-        ],
-        csv,
-    )
-        .into_response())
+    Ok(ErrorCsv { job: id, csv })
 }
 
 /// `POST /api/v1/tenants/{tenant}/imports/{job}/cancel`: asks a running import to stop.

@@ -36,7 +36,8 @@ pub const MAX_BODY: usize = 1024 * 1024;
 const MAX_PAGE: usize = 1000;
 
 /// Declares the API's routes once: `METHOD "path" => handler, "body", "permission", "summary";`
-/// (the body: `json`, `csv`, `wasm` or none). It
+/// (the body: `json`, `csv`, `wasm` or none; a JSON body's type, and the answer's, are taken from
+/// the handler's signature, and the document refuses a body kind the handler does not read). It
 /// makes [`router`] (which mounts them) and [`ROUTES`] (which the OpenAPI document describes).
 /// The permission is the one the library checks (`-` when none; `operator` for the platform
 /// operator's routes).
@@ -58,6 +59,9 @@ macro_rules! routes {
             body: $body,
             permission: $permission,
             summary: $summary,
+            request: openapi::request_of(&$handler),
+            query: openapi::query_of(&$handler),
+            responses: openapi::responses_of(&$handler),
         },)*];
     };
 }
@@ -148,10 +152,12 @@ pub struct ApiError {
 
 /// The codes the API adds to the library's ([`cs_host::Error::CODES`]), each with its status.
 pub const API_CODES: &[(&str, u16, &str)] = &[
+    ("malformed_json", 400, "the body is not JSON"),
     (
         "malformed_json",
-        400,
-        "the body is not the JSON the route takes",
+        422,
+        "the body is JSON, but not the shape the route takes (a field missing, unknown or of \
+         the wrong type)",
     ),
     ("invalid_path", 400, "a path parameter is malformed"),
     ("invalid_query", 400, "the query string is malformed"),
@@ -446,18 +452,27 @@ async fn as_operator<T: Send + 'static>(
 }
 
 /// The answer to a creation: the new record's id.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Created {
     id: i64,
 }
 
 /// `201 Created` with the new id.
-fn created(id: i64) -> (StatusCode, Json<Created>) {
-    (StatusCode::CREATED, Json(Created { id }))
+fn created(id: i64) -> New<Created> {
+    New(Created { id })
+}
+
+/// An answer `201 Created` with the new record as JSON.
+pub struct New<T>(pub T);
+
+impl<T: Serialize> IntoResponse for New<T> {
+    fn into_response(self) -> Response {
+        (StatusCode::CREATED, Json(self.0)).into_response()
+    }
 }
 
 /// The answer to a change that returns nothing.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Done {
     done: bool,
 }
@@ -467,7 +482,7 @@ fn done() -> Json<Done> {
 }
 
 /// Paging of a list: records after id `after`, at most `limit`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct Page {
     #[serde(default)]
     after: i64,

@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use cs_host::model::Date;
 use cs_host::{
     AuditEntry, Cta, CtaFilter, NewCta, NewPlan, NewTask, OutboxMessage, OutboxStatus, Plan,
@@ -11,7 +10,7 @@ use cs_host::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ApiError, Body, Caller, Created, Done, Params, QueryOf, Shared, created, done, on_tenant,
+    ApiError, Body, Caller, Created, Done, New, Params, QueryOf, Shared, created, done, on_tenant,
 };
 
 /// `GET /api/v1/tenants/{tenant}/companies/{company}/plans`.
@@ -31,7 +30,7 @@ pub async fn create_plan(
     Caller(who): Caller,
     Params(tenant): Params<String>,
     Body(plan): Body<NewPlan>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<New<Created>, ApiError> {
     let id = on_tenant(&app, who, tenant, move |t| t.plans().create(&plan)).await?;
     Ok(created(id))
 }
@@ -48,7 +47,7 @@ pub async fn plan(
 }
 
 /// A plan's move: to `active` or `complete`; with a `reason`, reopening a complete plan.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusForm {
     status: PlanStatus,
@@ -72,7 +71,7 @@ pub async fn set_status(
 }
 
 /// An objective to add.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectiveForm {
     name: String,
@@ -88,7 +87,7 @@ pub async fn add_objective(
     Caller(who): Caller,
     Params((tenant, plan)): Params<(String, i64)>,
     Body(form): Body<ObjectiveForm>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<New<Created>, ApiError> {
     let id = on_tenant(&app, who, tenant, move |t| {
         t.plans()
             .add_objective(plan, &form.name, form.due_date, form.shared_externally)
@@ -103,7 +102,7 @@ pub async fn add_objective_task(
     Caller(who): Caller,
     Params((tenant, objective)): Params<(String, i64)>,
     Body(task): Body<NewTask>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<New<Created>, ApiError> {
     let id = on_tenant(&app, who, tenant, move |t| {
         t.plans().add_task(TaskOf::Objective(objective), &task)
     })
@@ -117,7 +116,7 @@ pub async fn add_cta_task(
     Caller(who): Caller,
     Params((tenant, cta)): Params<(String, i64)>,
     Body(task): Body<NewTask>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<New<Created>, ApiError> {
     let id = on_tenant(&app, who, tenant, move |t| {
         t.plans().add_task(TaskOf::Cta(cta), &task)
     })
@@ -136,7 +135,7 @@ fn due_date(value: Option<serde_json::Value>) -> Result<Option<Option<Date>>, Ap
 }
 
 /// A task's changes: done or not, its due date (`null` clears it).
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskChange {
     #[serde(default)]
@@ -185,13 +184,13 @@ pub async fn open_cta(
     Caller(who): Caller,
     Params(tenant): Params<String>,
     Body(cta): Body<NewCta>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<New<Created>, ApiError> {
     let id = on_tenant(&app, who, tenant, move |t| t.ctas().open(&cta)).await?;
     Ok(created(id))
 }
 
 /// A CTA's changes: its due date (`null` clears it), its owner.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CtaChange {
     #[serde(default)]
@@ -222,7 +221,7 @@ pub async fn update_cta(
 }
 
 /// Why a CTA is closed.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseForm {
     reason: String,
@@ -249,7 +248,7 @@ pub async fn reopen_cta(
     Ok(done())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct SharesQuery {
     plan: Option<i64>,
 }
@@ -273,12 +272,12 @@ pub async fn share(
     Caller(who): Caller,
     Params(tenant): Params<String>,
     Body(request): Body<ShareRequest>,
-) -> Result<(StatusCode, Json<ShareReceipt>), ApiError> {
+) -> Result<New<ShareReceipt>, ApiError> {
     let receipt = on_tenant(&app, who, tenant, move |t| t.shares().share(&request)).await?;
-    Ok((StatusCode::CREATED, Json(receipt)))
+    Ok(New(receipt))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Revoked {
     revoked: bool,
 }
@@ -310,7 +309,7 @@ pub async fn reissue_share(
     .map(Json)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct OutboxQuery {
     status: Option<String>,
 }

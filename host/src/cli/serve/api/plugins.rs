@@ -13,7 +13,7 @@ use cs_host::{
 };
 use serde::Deserialize;
 
-use super::{ApiError, Body, Caller, Params, QueryOf, Shared, as_operator, on_tenant};
+use super::{ApiError, Body, Caller, New, Params, QueryOf, Shared, as_operator, on_tenant};
 
 /// The first bytes of every WebAssembly binary, a component's included.
 const WASM_MAGIC: &[u8] = b"\0asm";
@@ -46,7 +46,7 @@ pub async fn install(
     caller: Caller,
     headers: HeaderMap,
     body: axum::body::Body,
-) -> Result<(StatusCode, Json<Installed>), ApiError> {
+) -> Result<New<Installed>, ApiError> {
     caller.require_operator()?;
     let max = app.max_plugin_size;
     let too_large = || {
@@ -74,10 +74,10 @@ pub async fn install(
         host.install_plugin(&bytes, &actor)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(installed)))
+    Ok(New(installed))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct VersionQuery {
     version: Option<String>,
     #[serde(default)]
@@ -136,7 +136,7 @@ pub async fn enablement(
 }
 
 /// How to enable a plugin; what is left out keeps its value (or takes the default).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnableForm {
     #[serde(default)]
@@ -237,7 +237,7 @@ pub async fn enable(
 
 /// How an enablement runs, changed without enabling or disabling it; what is left out keeps
 /// its value.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TuneForm {
     /// Some limits, over the current ones.
@@ -303,7 +303,7 @@ pub async fn set_limits(
 }
 
 /// A failure policy.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyForm {
     policy: FailurePolicy,
@@ -405,7 +405,7 @@ pub async fn stats(
         .map(Json)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct FailuresQuery {
     plugin: Option<String>,
 }

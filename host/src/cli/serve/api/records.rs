@@ -11,8 +11,8 @@ use cs_host::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ApiError, Body, Caller, Created, Done, MAX_PAGE, Page, Params, QueryOf, Shared, created, done,
-    on_tenant,
+    ApiError, Body, Caller, Created, Done, MAX_PAGE, New, Page, Params, QueryOf, Shared, created,
+    done, on_tenant,
 };
 
 /// A record the tenant does not have (or the caller may not see), in the library's words.
@@ -41,7 +41,7 @@ pub async fn companies(
 }
 
 /// A company to add: its name, fields by name, and the partner that manages it.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompanyForm {
     name: String,
@@ -57,7 +57,7 @@ pub async fn add_company(
     Caller(who): Caller,
     Params(tenant): Params<String>,
     Body(form): Body<CompanyForm>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<New<Created>, ApiError> {
     let company = NewCompany {
         name: form.name,
         managed_by: form.managed_by,
@@ -83,7 +83,7 @@ pub async fn company(
 }
 
 /// The managing partner to set (`null` clears it).
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManagedBy {
     partner: Option<i64>,
@@ -115,7 +115,7 @@ pub async fn partners(
 }
 
 /// A partner to add: a company, and the records its users may reach (at both levels only).
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerForm {
     name: String,
@@ -125,7 +125,7 @@ pub struct PartnerForm {
     scope: Option<AccessScope>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct PartnerAdded {
     id: i64,
     hooks: HookReport,
@@ -138,7 +138,7 @@ pub async fn add_partner(
     Caller(who): Caller,
     Params(tenant): Params<String>,
     Body(form): Body<PartnerForm>,
-) -> Result<(StatusCode, Json<PartnerAdded>), ApiError> {
+) -> Result<New<PartnerAdded>, ApiError> {
     let (id, hooks) = on_tenant(&app, who, tenant, move |t| {
         let company = NewCompany {
             name: form.name,
@@ -148,11 +148,11 @@ pub async fn add_partner(
         t.partners().add(company, form.scope)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(PartnerAdded { id, hooks })))
+    Ok(New(PartnerAdded { id, hooks }))
 }
 
 /// Companies to tag as partners.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagForm {
     ids: Vec<i64>,
@@ -161,7 +161,7 @@ pub struct TagForm {
 }
 
 /// A partner tagged, with its hook's report.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Tagged {
     id: i64,
     hooks: HookReport,
@@ -223,7 +223,7 @@ pub async fn run_criteria(
 }
 
 /// Criteria whose companies to tag as partners.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagByCriteria {
     criteria: Criteria,
@@ -257,7 +257,7 @@ pub async fn relationship_types(
 }
 
 /// A relationship type's name.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypeName {
     name: String,
@@ -269,7 +269,7 @@ pub async fn add_relationship_type(
     Caller(who): Caller,
     Params(tenant): Params<String>,
     Body(form): Body<TypeName>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<New<Created>, ApiError> {
     let id = on_tenant(&app, who, tenant, move |t| {
         t.relationship_types().add(&form.name)
     })
@@ -304,7 +304,7 @@ pub async fn delete_relationship_type(
     Ok(done())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct RelationshipsQuery {
     company: Option<i64>,
 }
@@ -329,7 +329,7 @@ pub async fn add_relationship(
     Caller(who): Caller,
     Params(tenant): Params<String>,
     Body(relationship): Body<NewRelationship>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<New<Created>, ApiError> {
     let id = on_tenant(&app, who, tenant, move |t| {
         t.relationships().add(relationship)
     })

@@ -2,24 +2,60 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use cs_host::access::Authenticated;
 use cs_host::{Licence, TenantInfo, TenantLevel, User};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Body, Caller, Params, QueryOf, Shared, as_operator, blocking, on_tenant};
+use super::{
+    ApiError, Body, Caller, New, Params, QueryOf, Shared, as_operator, blocking, on_tenant,
+};
+
+/// Whom a token acts as: the platform operator, or a user of a tenant.
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum WhoAmI {
+    /// The platform operator.
+    Operator {
+        /// Always `platform_operator`.
+        role: Role,
+        /// The token's id.
+        token: i64,
+    },
+    /// A user of a tenant.
+    User {
+        /// The tenant's id.
+        tenant: String,
+        /// The user's email.
+        user: String,
+        /// The token's id.
+        token: i64,
+    },
+}
+
+/// The platform operator's role, as `whoami` names it.
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The platform operator.
+    PlatformOperator,
+}
 
 /// `GET /api/v1/whoami`: whom the token acts as.
-pub async fn whoami(Caller(who): Caller) -> Json<serde_json::Value> {
+pub async fn whoami(Caller(who): Caller) -> Json<WhoAmI> {
     Json(match who {
-        Authenticated::Operator { token } => {
-            serde_json::json!({ "role": "platform_operator", "token": token })
-        }
+        Authenticated::Operator { token } => WhoAmI::Operator {
+            role: Role::PlatformOperator,
+            token,
+        },
         Authenticated::User {
             token,
             tenant,
             email,
-        } => serde_json::json!({ "tenant": tenant, "user": email, "token": token }),
+        } => WhoAmI::User {
+            tenant,
+            user: email,
+            token,
+        },
     })
 }
 
@@ -41,7 +77,7 @@ pub async fn list(
 }
 
 /// A tenant to create.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {
     id: String,
@@ -54,15 +90,15 @@ pub async fn create(
     State(app): State<Shared>,
     caller: Caller,
     Body(form): Body<NewTenant>,
-) -> Result<(StatusCode, Json<TenantInfo>), ApiError> {
+) -> Result<New<TenantInfo>, ApiError> {
     let tenant = as_operator(&app, &caller, move |host| {
         host.create_tenant(&form.id, &form.name, form.level)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(tenant)))
+    Ok(New(tenant))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct UsersQuery {
     partner: Option<i64>,
 }
@@ -81,7 +117,7 @@ pub async fn users(
 
 /// A user to add: a tenant admin (`"admin": true`), a partner's user (`"partner": ID`), or a
 /// user with a licence.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     email: String,
@@ -101,7 +137,7 @@ pub async fn add_user(
     Caller(who): Caller,
     Params(tenant): Params<String>,
     Body(form): Body<NewUser>,
-) -> Result<(StatusCode, Json<User>), ApiError> {
+) -> Result<New<User>, ApiError> {
     let kinds = usize::from(form.admin)
         + usize::from(form.partner.is_some())
         + usize::from(form.licence.is_some());
@@ -123,5 +159,5 @@ pub async fn add_user(
         }
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok(New(user))
 }
