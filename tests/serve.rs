@@ -1600,6 +1600,15 @@ fn the_openapi_schemas_describe_what_the_server_really_reads_and_answers() {
         ["dry_run", "name", "scope", "target"]
     );
     assert!(query("get", "/tenants/{tenant}/plans/{plan}").is_empty());
+    // Path parameters take their types from the handlers' too.
+    let path_types: Vec<&serde_json::Value> = doc["paths"]["/tenants/{tenant}/plans/{plan}"]["get"]
+        ["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["schema"]["type"])
+        .collect();
+    assert_eq!(path_types, ["string", "integer"]);
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
             let ok = &operation["responses"]["200"]["content"]["application/json"]["schema"];

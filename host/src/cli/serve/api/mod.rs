@@ -61,6 +61,7 @@ macro_rules! routes {
             summary: $summary,
             request: openapi::request_of(&$handler),
             query: openapi::query_of(&$handler),
+            path_types: openapi::path_of(&$handler),
             responses: openapi::responses_of(&$handler),
         },)*];
     };
