@@ -1600,6 +1600,15 @@ fn the_openapi_schemas_describe_what_the_server_really_reads_and_answers() {
         ["dry_run", "name", "scope", "target"]
     );
     assert!(query("get", "/tenants/{tenant}/plans/{plan}").is_empty());
+    // Path parameters take their types from the handlers' too.
+    let path_types: Vec<&serde_json::Value> = doc["paths"]["/tenants/{tenant}/plans/{plan}"]["get"]
+        ["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["schema"]["type"])
+        .collect();
+    assert_eq!(path_types, ["string", "integer"]);
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
             let ok = &operation["responses"]["200"]["content"]["application/json"]["schema"];
@@ -2671,4 +2680,95 @@ fn a_token_revoked_elsewhere_fails_on_its_next_request_and_its_use_is_noted() {
     }
     // The other tokens work on.
     assert_eq!(server.get(companies, Some(&made.admin_token)).status, 200);
+}
+
+/// The forms' CSRF key is derived from the database's secret key, not drawn when the server
+/// starts: a form opened before a restart submits after it, on the console (signing in, then
+/// signing out) and on a recipient's page (asking for a code). A forged token still fails.
+#[test]
+fn forms_opened_before_a_restart_submit_after_it() {
+    let (mut server, made) = Server::start();
+    let path = path_of(&share(&server, &made, "pat@globex.example"));
+    // Each page is opened, the server restarts, and the page's form is sent: the browser
+    // keeps its cookies across.
+    let (signin, code_form, cookies) = {
+        let mut browser = Browser::new(&server);
+        let signin = browser.get("/console/signin");
+        let code_form = browser.get(&path);
+        assert!(
+            code_form.body.contains("Send me a code"),
+            "{}",
+            code_form.body
+        );
+        (signin, code_form, browser.cookies)
+    };
+    server.0.restart(&[]);
+    let (home, cookies) = {
+        let mut browser = Browser {
+            server: &server,
+            cookies,
+        };
+        let signed = browser.post(
+            "/console/signin",
+            &[("csrf", &csrf(&signin.body)), ("token", &made.admin_token)],
+        );
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        let sent = browser.post(&format!("{path}/code"), &[("csrf", &csrf(&code_form.body))]);
+        assert_eq!(sent.status, 303, "{}", sent.body);
+        assert_eq!(
+            sent.header("location"),
+            Some(&*format!("{path}?notice=sent"))
+        );
+        let forged = browser.post(&format!("{path}/code"), &[("csrf", &"0".repeat(64))]);
+        assert_eq!(forged.status, 403);
+        let home = browser.get("/console");
+        assert_eq!(home.status, 200, "{}", home.body);
+        (home, browser.cookies)
+    };
+    server.0.restart(&[]);
+    let mut browser = Browser {
+        server: &server,
+        cookies,
+    };
+    let out = browser.post("/console/signout", &[("csrf", &csrf(&home.body))]);
+    assert_eq!(out.status, 303, "{}", out.body);
+    assert_eq!(browser.get("/console").status, 303, "signed out");
+}
+
+/// Requests leave owed hooks to the server's resumer: a *partner created* hook that a process
+/// which died after its change committed left owed (written here as that change leaves it) is
+/// run by the resumer within `--resume-every` seconds, while the API goes on answering.
+#[test]
+fn the_resumer_runs_the_hooks_another_process_left_owed() {
+    let (server, made) = Server::start_with(&["--resume-every", "1"]);
+    let owed = || -> i64 {
+        let conn = rusqlite::Connection::open(&server.db).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.query_row("SELECT count(*) FROM pending_hooks", [], |row| row.get(0))
+            .unwrap()
+    };
+    {
+        let conn = rusqlite::Connection::open(&server.db).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        conn.execute(
+            "INSERT INTO pending_hooks (tenant_id, hook, subject, undo, created_at)
+             VALUES ('acme', 'partner_created', ?1, 'untag', ?2)",
+            rusqlite::params![made.company, now],
+        )
+        .unwrap();
+    }
+    let companies = "/api/v1/tenants/acme/companies";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while owed() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the resumer never ran the owed hook"
+        );
+        assert_eq!(server.get(companies, Some(&made.admin_token)).status, 200);
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

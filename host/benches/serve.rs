@@ -6,8 +6,13 @@
 //! from the first byte of a 10,000-row CSV upload to its job's end. The machine's load average
 //! is printed beside them: the client shares the cores with the server.
 //!
+//! Beside each endpoint's figures, the CPU time each request took: the server's (from
+//! `/proc/<pid>/stat`) and this client's (its own process's), so that runs on a busy machine
+//! still compare.
+//!
 //! Run with `cargo bench -p cs-host --bench serve` (`CSHOST_BENCH_SECONDS` sets each run's
-//! length, 5 by default).
+//! length, 5 by default; `CSHOST_BENCH_SERVER=PATH` runs another build of `cshost`, to compare
+//! two builds in turns on the same database shape).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -141,8 +146,18 @@ fn read_response(reader: &mut BufReader<TcpStream>) -> u16 {
     status
 }
 
-/// `CONNECTIONS` clients asking `path` for `seconds`: requests a second, p50 and p99.
-fn load(addr: &str, path: &str, token: Option<&str>, seconds: f64) -> (f64, Duration, Duration) {
+/// What one endpoint's run measured.
+struct Run {
+    /// Requests a second.
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    /// How many requests were answered.
+    requests: usize,
+}
+
+/// `CONNECTIONS` clients asking `path` for `seconds`.
+fn load(addr: &str, path: &str, token: Option<&str>, seconds: f64) -> Run {
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
@@ -178,7 +193,12 @@ fn load(addr: &str, path: &str, token: Option<&str>, seconds: f64) -> (f64, Dura
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    (latencies.len() as f64 / elapsed, at(0.50), at(0.99))
+    Run {
+        rate: latencies.len() as f64 / elapsed,
+        p50: at(0.50),
+        p99: at(0.99),
+        requests: latencies.len(),
+    }
 }
 
 /// Uploads a CSV of `UPLOAD_ROWS` companies and polls its job to the end: the time taken.
@@ -233,6 +253,21 @@ fn upload(addr: &str, token: &str, round: usize) -> Duration {
     }
 }
 
+/// The CPU time process `pid` has used so far (user and system), from `/proc`.
+fn cpu_time(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's name (in parentheses, which may hold spaces): utime and
+    // stime are the 12th and 13th of them, in clock ticks.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields
+        .get(11..13)
+        .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
+    // SAFETY: sysconf only reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_secs_f64(ticks as f64 / per_second as f64)
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -247,7 +282,9 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bench.db");
     let (token, page) = prepare(&db);
-    let mut server: Child = Command::new(env!("CARGO_BIN_EXE_cshost"))
+    let binary = std::env::var("CSHOST_BENCH_SERVER")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_cshost").into());
+    let mut server: Child = Command::new(&binary)
         .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "0"])
         .arg("--db")
         .arg(&db)
@@ -274,8 +311,10 @@ fn main() {
          before: {}",
         load_average()
     );
-    println!("| what | requests/s | p50 | p99 |");
-    println!("| --- | ---: | ---: | ---: |");
+    println!("server: {binary}");
+    println!("| what | requests/s | p50 | p99 | server CPU a request | client CPU a request |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    let server_pid = server.id().to_string();
     let json = "/api/v1/tenants/acme/companies?limit=50";
     // A short warm-up: the first requests open the database's connections.
     load(&addr, json, Some(&token), 0.5);
@@ -283,17 +322,22 @@ fn main() {
         ("JSON list (50 companies)", json, Some(token.as_str())),
         ("recipient's plan page", page.as_str(), None),
     ] {
-        let (rate, p50, p99) = load(&addr, path, auth, seconds);
+        let (server_before, client_before) = (cpu_time(&server_pid), cpu_time("self"));
+        let run = load(&addr, path, auth, seconds);
+        let per_request = |spent: Duration| spent.as_secs_f64() * 1e6 / run.requests as f64;
         println!(
-            "| {label} | {rate:.0} | {:.2} ms | {:.2} ms |",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
+            "| {label} | {:.0} | {:.2} ms | {:.2} ms | {:.0} µs | {:.0} µs |",
+            run.rate,
+            run.p50.as_secs_f64() * 1e3,
+            run.p99.as_secs_f64() * 1e3,
+            per_request(cpu_time(&server_pid) - server_before),
+            per_request(cpu_time("self") - client_before),
         );
     }
     let mut uploads: Vec<Duration> = (0..3).map(|round| upload(&addr, &token, round)).collect();
     uploads.sort_unstable();
     println!(
-        "| CSV upload of {UPLOAD_ROWS} rows to its job's end (median of 3) | {:.0} rows/s | {:.0} ms | |",
+        "| CSV upload of {UPLOAD_ROWS} rows to its job's end (median of 3) | {:.0} rows/s | {:.0} ms | | | |",
         UPLOAD_ROWS as f64 / uploads[1].as_secs_f64(),
         uploads[1].as_secs_f64() * 1e3
     );

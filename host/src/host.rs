@@ -67,6 +67,9 @@ pub struct Host {
     clock: Arc<dyn Clock>,
     /// Loaded plugins by content hash, so hooks never compile a plugin twice.
     plugins: LoadedPlugins,
+    /// Whether each tenant handle first runs the hooks its tenant owes (see
+    /// [`Host::resume_on_handles`]).
+    resume_on_handles: bool,
 }
 
 impl fmt::Debug for Host {
@@ -85,10 +88,7 @@ impl Host {
     /// returned; see [`Hooks::run_pending`](crate::Hooks::run_pending).
     pub fn open(path: impl AsRef<Path>, config: HostConfig) -> Result<Host> {
         let host = Host::start(Store::open(path.as_ref())?, config)?;
-        for tenant in pending::tenants_owing(&host.store, host.now())? {
-            // Each tenant handle runs its tenant's owed hooks.
-            host.tenant(&tenant)?;
-        }
+        host.resume_owed_hooks()?;
         Ok(host)
     }
 
@@ -104,6 +104,7 @@ impl Host {
             runtime: OnceLock::new(),
             clock: config.clock,
             plugins: LoadedPlugins::default(),
+            resume_on_handles: true,
         })
     }
 
@@ -189,9 +190,42 @@ impl Host {
         })
     }
 
+    /// Whether each tenant handle ([`Host::tenant`]) first runs the hooks its tenant's committed
+    /// changes still owe: on (the default), a hook cut short by a crash runs before the tenant's
+    /// next operation, at the price of two indexed reads on every handle.
+    ///
+    /// A process that runs [`Host::resume_owed_hooks`] on a schedule of its own (as `cshost
+    /// serve`'s resumer does) turns it off, so that a request does not pay those reads: owed
+    /// hooks then wait for the next scheduled run. [`Host::open`] runs them either way.
+    pub fn resume_on_handles(&mut self, on: bool) {
+        self.resume_on_handles = on;
+    }
+
+    /// Runs the hooks every tenant's committed changes still owe, as opening a host does: each
+    /// tenant's as its system, oldest first, leaving a share younger than five minutes to the
+    /// process sharing it (see [`Hooks::run_pending`](crate::Hooks::run_pending)). A hook's
+    /// failure is noted on the hook, not returned; the error is a failure to find what is owed.
+    pub fn resume_owed_hooks(&self) -> Result<()> {
+        for tenant in pending::tenants_owing(&self.store, self.now())? {
+            self.handle(&tenant)?.hooks().resume_pending();
+        }
+        Ok(())
+    }
+
     /// A handle on one tenant, through which all of its data is reached. Fails if there is no
-    /// such tenant. Hooks the tenant's committed changes still owe run first.
+    /// such tenant. Hooks the tenant's committed changes still owe run first, unless
+    /// [`Host::resume_on_handles`] turned that off.
     pub fn tenant(&self, id: &str) -> Result<Tenant<'_>> {
+        let tenant = self.handle(id)?;
+        if self.resume_on_handles {
+            // Hooks the tenant's committed changes still owe run before its next operation.
+            tenant.hooks().resume_pending();
+        }
+        Ok(tenant)
+    }
+
+    /// A handle on tenant `id`, without running what it owes.
+    fn handle(&self, id: &str) -> Result<Tenant<'_>> {
         let info = self
             .store
             .with(|conn| {
@@ -202,10 +236,15 @@ impl Host {
                     .map_err(Error::from)
             })?
             .ok_or_else(|| Error::new(ErrorKind::UnknownTenant(id.to_owned())))?;
-        let tenant = Tenant::new(self, info);
-        // Hooks the tenant's committed changes still owe run before its next operation.
-        tenant.hooks().resume_pending();
-        Ok(tenant)
+        Ok(Tenant::new(self, info))
+    }
+
+    /// A 32-byte key for `purpose`, derived from the database's secret key (`<database>.key`,
+    /// which also seals links and one-time codes): the same in every process on the database
+    /// and after a restart, and unknown to whoever has only the database file. `cshost serve`
+    /// keys its forms' CSRF tokens with it, so a form opened before a restart still submits.
+    pub fn derived_key(&self, purpose: &str) -> Result<[u8; 32]> {
+        Ok(self.store.key()?.mac("derived key", &[purpose.as_bytes()]))
     }
 
     pub(crate) fn store(&self) -> &Store {

@@ -18,10 +18,22 @@ use super::{Shared, blocking};
 /// The upper bounds of the request duration histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
-/// Request counts and durations, by method, route and status.
+/// Request counts and durations, by method, route and status (nested, so that counting a
+/// request of a series already seen copies no string).
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), Series>>,
+    requests: Mutex<BTreeMap<String, Routes>>,
+}
+
+/// One method's series, by route and status.
+type Routes = BTreeMap<String, BTreeMap<u16, Series>>;
+
+/// The value of `key` in `map`, inserted (its key copied) only when missing.
+fn slot<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 #[derive(Default)]
@@ -36,8 +48,8 @@ impl Metrics {
     /// Counts one request that took `seconds`.
     pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        let series = requests
-            .entry((method.to_owned(), route.to_owned(), status))
+        let series = slot(slot(&mut requests, method), route)
+            .entry(status)
             .or_default();
         series.count += 1;
         series.sum += seconds;
@@ -50,11 +62,21 @@ impl Metrics {
 
     fn write(&self, out: &mut String) {
         let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        let requests: Vec<((&str, &str, u16), &Series)> = requests
+            .iter()
+            .flat_map(|(method, routes)| {
+                routes.iter().flat_map(move |(route, statuses)| {
+                    statuses
+                        .iter()
+                        .map(move |(status, series)| ((&**method, &**route, *status), series))
+                })
+            })
+            .collect();
         out.push_str(
             "# HELP cshost_http_requests_total HTTP requests answered, by route and status.\n\
              # TYPE cshost_http_requests_total counter\n",
         );
-        for ((method, route, status), series) in requests.iter() {
+        for ((method, route, status), series) in &requests {
             let _ = writeln!(
                 out,
                 "cshost_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {}",
@@ -67,7 +89,7 @@ impl Metrics {
             "# HELP cshost_http_request_duration_seconds Time to answer HTTP requests.\n\
              # TYPE cshost_http_request_duration_seconds histogram\n",
         );
-        for ((method, route, status), series) in requests.iter() {
+        for ((method, route, status), series) in &requests {
             let labels = format!(
                 "method=\"{}\",route=\"{}\",status=\"{status}\"",
                 label(method),
@@ -109,7 +131,7 @@ type Figure = fn(&cs_host::RunStats) -> String;
 
 /// `GET /metrics`.
 pub async fn metrics(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
-    caller.require_operator()?;
+    super::api::require_operator(&caller.check(&app).await?)?;
     let figures = blocking(&app, |host| {
         let mut figures = Vec::new();
         for tenant in host.tenants()? {

@@ -83,8 +83,9 @@ pub struct App {
     pub host: Host,
     /// The public address links point at, without a trailing `/`.
     pub link_base: String,
-    /// Keys the CSRF tokens of the recipient's and the console's forms; drawn at start, so a
-    /// restart makes open forms stale (they ask to open the link again) and nothing else.
+    /// Keys the CSRF tokens of the recipient's and the console's forms: derived from the
+    /// database's secret key ([`Host::derived_key`]), so a form opened before a restart (or on
+    /// another server on the same database) still submits.
     pub secret: [u8; 32],
     /// Request counts and durations.
     pub metrics: metrics::Metrics,
@@ -142,7 +143,10 @@ pub fn run(args: ServeArgs, open: &dyn Fn() -> anyhow::Result<Host>) -> anyhow::
         max_plugin_size,
     } = args;
     let transport = super::outbox::transport(&mailbox, smtp.as_deref(), from)?;
-    let host = open()?;
+    let mut host = open()?;
+    // Opening the host ran what was owed; from now on the resumer runs what comes to be owed
+    // (a process that died elsewhere), every `--resume-every`, so requests do not look for it.
+    host.resume_on_handles(false);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,8 +160,7 @@ pub fn run(args: ServeArgs, open: &dyn Fn() -> anyhow::Result<Host>) -> anyhow::
             .unwrap_or_else(|| format!("http://{local}"))
             .trim_end_matches('/')
             .to_owned();
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+        let secret = host.derived_key("cshost serve: forms")?;
         let app: Shared = Arc::new(App {
             host,
             link_base,
@@ -279,10 +282,10 @@ async fn not_found(request: Request) -> Response {
 async fn observe(State(app): State<Shared>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "(unmatched)".to_owned(), |p| p.as_str().to_owned());
+    // A shared string, not a copy: nothing is formatted or copied for the log line unless its
+    // level is on.
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("(unmatched)", MatchedPath::as_str);
     let mut response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
@@ -295,7 +298,7 @@ async fn observe(State(app): State<Shared>, request: Request, next: Next) -> Res
         "request"
     );
     app.metrics
-        .record(method.as_str(), &route, status, elapsed.as_secs_f64());
+        .record(method.as_str(), route, status, elapsed.as_secs_f64());
     let headers = response.headers_mut();
     for (name, value) in [
         (header::REFERRER_POLICY, "no-referrer"),

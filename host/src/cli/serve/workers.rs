@@ -58,8 +58,9 @@ pub async fn outbox(
     }
 }
 
-/// The resumer of owed hooks: a run every `every` over every tenant (a tenant handle runs the
-/// hooks its tenant owes), which also gives new tenants the server's link base.
+/// The resumer of owed hooks: a run every `every` of what every tenant owes (the server's tenant
+/// handles leave it to this worker, so requests do not look for it), which also gives new
+/// tenants the server's link base.
 pub async fn resumer(app: Shared, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
@@ -70,11 +71,7 @@ pub async fn resumer(app: Shared, every: Duration, mut stop: watch::Receiver<boo
             return;
         }
         let run = blocking(&app, |host| {
-            for tenant in host.tenants()? {
-                // Opening the handle runs what the tenant owes, as the system.
-                host.tenant(&tenant.id)?;
-            }
-            Ok::<_, ApiError>(())
+            host.resume_owed_hooks().map_err(ApiError::from)
         })
         .await;
         if let Err(error) = run {

@@ -140,7 +140,7 @@ pub struct Started {
 /// against the limit as it streams.
 pub async fn upload(
     State(app): State<Shared>,
-    Caller(who): Caller,
+    Caller(token): Caller,
     Params(tenant): Params<String>,
     super::QueryOf(query): super::QueryOf<UploadQuery>,
     headers: HeaderMap,
@@ -161,8 +161,12 @@ pub async fn upload(
     }
     .dry_run(query.dry_run)
     .cancel_on(cancel.clone());
-    let (limit, options) = on_tenant(&app, who.clone(), tenant.clone(), move |t| {
-        Ok((t.imports().admit(&options)?, options))
+    let shared = app.clone();
+    let on = tenant.clone();
+    let (who, limit, options) = super::blocking(&app, move |host| {
+        let who = token.check(&shared)?;
+        let limit = host.tenant_for(&who, &on)?.imports().admit(&options)?;
+        Ok::<_, ApiError>((who, limit, options))
     })
     .await?;
     let too_large = |name: &str| {

@@ -24,7 +24,7 @@ use cs_host::{Host, Tenant};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Shared, blocking};
+use super::{App, Shared, blocking};
 
 pub use imports::Imports;
 pub use openapi::Route;
@@ -61,6 +61,7 @@ macro_rules! routes {
             summary: $summary,
             request: openapi::request_of(&$handler),
             query: openapi::query_of(&$handler),
+            path_types: openapi::path_of(&$handler),
             responses: openapi::responses_of(&$handler),
         },)*];
     };
@@ -276,21 +277,28 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Whom the request's bearer token authenticates, checked on every request (a revoked token
-/// stops at once), and counted against the token's rate limit.
-pub struct Caller(pub Authenticated);
+/// The request's bearer token, read from its `Authorization` header (a request without one is
+/// refused here, 401) but not checked yet: the check, the token's look-up and its rate limit,
+/// runs on the blocking pool in the same call as the handler's work ([`on_tenant`],
+/// [`Bearer::check`]), so a request hands off to the pool once. The token is checked on every
+/// request: a revoked token stops at once.
+pub struct Caller(pub Bearer);
+
+/// A bearer token as the request sent it, unchecked.
+pub struct Bearer(String);
 
 impl FromRequestParts<Shared> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Caller, ApiError> {
-        let token = parts
+    async fn from_request_parts(parts: &mut Parts, _: &Shared) -> Result<Caller, ApiError> {
+        parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
-            .map(|token| token.trim().to_owned())
+            .map(str::trim)
             .filter(|token| !token.is_empty())
+            .map(|token| Caller(Bearer(token.to_owned())))
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -299,11 +307,15 @@ impl FromRequestParts<Shared> for Caller {
                      (`cshost token create` makes one)"
                         .to_owned(),
                 )
-            })?;
-        let who = blocking(app, move |host| {
-            host.authenticate(&token).map_err(ApiError::from)
-        })
-        .await?;
+            })
+    }
+}
+
+impl Bearer {
+    /// Whom the token authenticates, counted against the token's rate limit. It reads the
+    /// database: call it on the blocking pool, in the call that does the request's work.
+    pub fn check(&self, app: &App) -> Result<Authenticated, ApiError> {
+        let who = app.host.authenticate(&self.0)?;
         let key = match &who {
             Authenticated::Operator { token } => (true, *token),
             Authenticated::User { token, .. } => (false, *token),
@@ -321,17 +333,24 @@ impl FromRequestParts<Shared> for Caller {
             error.retry_after = Some(wait);
             return Err(error);
         }
-        Ok(Caller(who))
+        Ok(who)
     }
 }
 
 impl Caller {
-    /// Fails unless the token is the platform operator's.
-    pub(super) fn require_operator(&self) -> Result<(), ApiError> {
-        match &self.0 {
-            Authenticated::Operator { .. } => Ok(()),
-            Authenticated::User { email, .. } => Err(ApiError::operator_only(email)),
-        }
+    /// Checks the token ([`Bearer::check`]) in a call of its own on the blocking pool, for the
+    /// handlers that need to know whom it authenticates before their work starts.
+    pub async fn check(self, app: &Shared) -> Result<Authenticated, ApiError> {
+        let shared = app.clone();
+        blocking(app, move |_| self.0.check(&shared)).await
+    }
+}
+
+/// Fails unless `who` is the platform operator.
+pub(super) fn require_operator(who: &Authenticated) -> Result<(), ApiError> {
+    match who {
+        Authenticated::Operator { .. } => Ok(()),
+        Authenticated::User { email, .. } => Err(ApiError::operator_only(email)),
     }
 }
 
@@ -427,28 +446,47 @@ fn content_length(headers: &axum::http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// Runs `work` on the tenant handle `who` reaches as, on the blocking pool.
+/// Checks the token and runs `work` on the tenant handle it reaches, in one call on the blocking
+/// pool.
 async fn on_tenant<T: Send + 'static>(
     app: &Shared,
-    who: Authenticated,
+    token: Bearer,
     tenant: String,
     work: impl FnOnce(&Tenant<'_>) -> cs_host::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
+    with_tenant(app, token, tenant, move |t| work(t).map_err(ApiError::from)).await
+}
+
+/// As [`on_tenant`], for work that fails with API errors of its own.
+async fn with_tenant<T: Send + 'static>(
+    app: &Shared,
+    token: Bearer,
+    tenant: String,
+    work: impl FnOnce(&Tenant<'_>) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let shared = app.clone();
     blocking(app, move |host: &Host| {
+        let who = token.check(&shared)?;
         let handle = host.tenant_for(&who, &tenant)?;
-        work(&handle).map_err(ApiError::from)
+        work(&handle)
     })
     .await
 }
 
-/// Runs `work` on the host for the platform operator, on the blocking pool.
+/// Checks the token and runs `work` on the host for the platform operator (whose name for the
+/// audit log is `work`'s second argument), in one call on the blocking pool.
 async fn as_operator<T: Send + 'static>(
     app: &Shared,
-    caller: &Caller,
-    work: impl FnOnce(&Host) -> cs_host::Result<T> + Send + 'static,
+    caller: Caller,
+    work: impl FnOnce(&Host, &Authenticated) -> cs_host::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    caller.require_operator()?;
-    blocking(app, move |host: &Host| work(host).map_err(ApiError::from)).await
+    let shared = app.clone();
+    blocking(app, move |host: &Host| {
+        let who = caller.0.check(&shared)?;
+        require_operator(&who)?;
+        work(host, &who).map_err(ApiError::from)
+    })
+    .await
 }
 
 /// The answer to a creation: the new record's id.

@@ -44,6 +44,8 @@ pub struct Route {
     pub request: fn(&mut SchemaGenerator) -> Part,
     /// The handler's query parameters (an object's schema), from its signature.
     pub query: fn(&mut SchemaGenerator) -> Option<Schema>,
+    /// The handler's path parameters, in order, from its signature.
+    pub path_types: fn(&mut SchemaGenerator) -> Vec<Schema>,
     /// The handler's answers, from its signature.
     pub responses: fn(&mut SchemaGenerator) -> Vec<Answer>,
 }
@@ -79,6 +81,48 @@ pub trait RequestPart {
     fn query(_: &mut SchemaGenerator) -> Option<Schema> {
         None
     }
+
+    /// The path parameters this argument reads, in order.
+    fn path(_: &mut SchemaGenerator) -> Vec<Schema> {
+        Vec::new()
+    }
+}
+
+/// The type of a handler's path parameters: one value, or a tuple of them in the path's order.
+pub trait PathParameters {
+    /// Each parameter's schema, in order.
+    fn schemas(generator: &mut SchemaGenerator) -> Vec<Schema>;
+}
+
+impl PathParameters for String {
+    fn schemas(generator: &mut SchemaGenerator) -> Vec<Schema> {
+        vec![generator.subschema_for::<String>()]
+    }
+}
+
+impl PathParameters for i64 {
+    fn schemas(generator: &mut SchemaGenerator) -> Vec<Schema> {
+        vec![generator.subschema_for::<i64>()]
+    }
+}
+
+impl<A: JsonSchema, B: JsonSchema> PathParameters for (A, B) {
+    fn schemas(generator: &mut SchemaGenerator) -> Vec<Schema> {
+        vec![
+            generator.subschema_for::<A>(),
+            generator.subschema_for::<B>(),
+        ]
+    }
+}
+
+impl<A: JsonSchema, B: JsonSchema, C: JsonSchema> PathParameters for (A, B, C) {
+    fn schemas(generator: &mut SchemaGenerator) -> Vec<Schema> {
+        vec![
+            generator.subschema_for::<A>(),
+            generator.subschema_for::<B>(),
+            generator.subschema_for::<C>(),
+        ]
+    }
 }
 
 impl<T: JsonSchema> RequestPart for Body<T> {
@@ -106,9 +150,13 @@ macro_rules! no_body {
 
 no_body!(Caller, State<Shared>, HeaderMap);
 
-impl<T> RequestPart for Params<T> {
+impl<T: PathParameters> RequestPart for Params<T> {
     fn part(_: &mut SchemaGenerator) -> Part {
         Part::None
+    }
+
+    fn path(generator: &mut SchemaGenerator) -> Vec<Schema> {
+        T::schemas(generator)
     }
 }
 
@@ -166,6 +214,8 @@ pub trait Documented<Arguments> {
     fn request(generator: &mut SchemaGenerator) -> Part;
     /// The query parameters, as the schema of an object.
     fn query(generator: &mut SchemaGenerator) -> Option<Schema>;
+    /// The path parameters' schemas, in the order of the path.
+    fn path(generator: &mut SchemaGenerator) -> Vec<Schema>;
     /// The successful answers.
     fn responses(generator: &mut SchemaGenerator) -> Vec<Answer>;
 }
@@ -198,6 +248,13 @@ macro_rules! documented {
                 query
             }
 
+            #[allow(unused_mut, unused_variables)]
+            fn path(generator: &mut SchemaGenerator) -> Vec<Schema> {
+                let mut path = Vec::new();
+                $(path.extend($argument::path(generator));)*
+                path
+            }
+
             fn responses(generator: &mut SchemaGenerator) -> Vec<Answer> {
                 <Fut::Output as Answers>::answers(generator)
             }
@@ -221,6 +278,11 @@ pub const fn request_of<H: Documented<M>, M>(_: &H) -> fn(&mut SchemaGenerator) 
 /// The query parameters `handler` reads (for the route table, which is a constant).
 pub const fn query_of<H: Documented<M>, M>(_: &H) -> fn(&mut SchemaGenerator) -> Option<Schema> {
     H::query
+}
+
+/// The path parameters `handler` reads (for the route table, which is a constant).
+pub const fn path_of<H: Documented<M>, M>(_: &H) -> fn(&mut SchemaGenerator) -> Vec<Schema> {
+    H::path
 }
 
 /// The answers `handler` gives (for the route table, which is a constant).
@@ -251,24 +313,38 @@ fn generator(contract: Contract) -> SchemaGenerator {
 /// # Panics
 ///
 /// When the route table and a handler disagree about the body (the table says `json` and the
-/// handler reads none, or raw bytes, or the reverse): the integration tests fetch the document,
-/// so such a table does not pass them.
+/// handler reads none, or raw bytes, or the reverse) or the path has another number of
+/// parameters than the handler reads: the integration tests fetch the document, so such a table
+/// does not pass them.
 pub fn build() -> Value {
     let mut requests = generator(Contract::Deserialize);
     let mut answers = generator(Contract::Serialize);
     let mut paths: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
     for route in super::ROUTES {
-        let mut parameters: Vec<Value> = route
+        let names: Vec<&str> = route
             .path
             .split('/')
             .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
-            .map(|name| {
-                let numeric = !matches!(name, "tenant" | "plugin" | "key" | "capability");
+            .collect();
+        let types = (route.path_types)(&mut requests);
+        assert_eq!(
+            names.len(),
+            types.len(),
+            "{} {}: the path has {} parameters, the handler reads {}",
+            route.method,
+            route.path,
+            names.len(),
+            types.len()
+        );
+        let mut parameters: Vec<Value> = names
+            .into_iter()
+            .zip(types)
+            .map(|(name, schema)| {
                 json!({
                     "name": name,
                     "in": "path",
                     "required": true,
-                    "schema": { "type": if numeric { "integer" } else { "string" } },
+                    "schema": schema,
                 })
             })
             .collect();
@@ -337,6 +413,9 @@ pub fn build() -> Value {
                 rename_refs(part, &renamed);
             }
         }
+    }
+    for schema in schemas.values_mut() {
+        without_examples(schema);
     }
     let mut codes: Vec<&str> = cs_host::Error::CODES
         .iter()
@@ -424,6 +503,31 @@ fn query_parameters(query: Value) -> Vec<Value> {
             parameter
         })
         .collect()
+}
+
+/// Drops the Rust examples (fenced code) that doc comments carry from descriptions: a client
+/// of the API has no use for them.
+fn without_examples(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            for (key, inner) in object.iter_mut() {
+                match (key.as_str(), inner) {
+                    ("description", Value::String(text)) if text.contains("```") => {
+                        let mut kept = String::new();
+                        for (n, part) in text.split("```").enumerate() {
+                            if n % 2 == 0 {
+                                kept.push_str(part);
+                            }
+                        }
+                        *text = kept.trim().to_owned();
+                    }
+                    (_, inner) => without_examples(inner),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_examples),
+        _ => {}
+    }
 }
 
 /// Points every `$ref` to a schema in `renamed` at its `Input` twin.

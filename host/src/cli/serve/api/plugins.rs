@@ -13,14 +13,14 @@ use cs_host::{
 };
 use serde::Deserialize;
 
-use super::{ApiError, Body, Caller, New, Params, QueryOf, Shared, as_operator, on_tenant};
+use super::{ApiError, Bearer, Body, Caller, New, Params, QueryOf, Shared, as_operator, on_tenant};
 
 /// The first bytes of every WebAssembly binary, a component's included.
 const WASM_MAGIC: &[u8] = b"\0asm";
 
 /// The name the audit log records for an operator's token.
-fn operator(caller: &Caller) -> String {
-    match &caller.0 {
+fn operator(who: &Authenticated) -> String {
+    match who {
         Authenticated::Operator { token } => {
             format!("{} (token {token})", cs_host::access::OPERATOR)
         }
@@ -33,7 +33,7 @@ pub async fn installed(
     State(app): State<Shared>,
     caller: Caller,
 ) -> Result<Json<Vec<InstalledPlugin>>, ApiError> {
-    as_operator(&app, &caller, |host| host.installed_plugins())
+    as_operator(&app, caller, |host, _| host.installed_plugins())
         .await
         .map(Json)
 }
@@ -47,7 +47,8 @@ pub async fn install(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<New<Installed>, ApiError> {
-    caller.require_operator()?;
+    let who = caller.check(&app).await?;
+    super::require_operator(&who)?;
     let max = app.max_plugin_size;
     let too_large = || {
         ApiError::new(
@@ -69,9 +70,10 @@ pub async fn install(
                 .to_owned(),
         ));
     }
-    let actor = operator(&caller);
-    let installed = as_operator(&app, &caller, move |host| {
-        host.install_plugin(&bytes, &actor)
+    // The token was checked before the body was read; it is not checked again.
+    let installed = super::blocking(&app, move |host| {
+        host.install_plugin(&bytes, &operator(&who))
+            .map_err(ApiError::from)
     })
     .await?;
     Ok(New(installed))
@@ -91,7 +93,7 @@ pub async fn inspect(
     Params(name): Params<String>,
     QueryOf(query): QueryOf<VersionQuery>,
 ) -> Result<Json<InstalledPlugin>, ApiError> {
-    as_operator(&app, &caller, move |host| {
+    as_operator(&app, caller, move |host, _| {
         host.installed_plugin(&name, query.version.as_deref())
     })
     .await
@@ -105,9 +107,8 @@ pub async fn uninstall(
     Params(name): Params<String>,
     QueryOf(query): QueryOf<VersionQuery>,
 ) -> Result<Json<Vec<InstalledPlugin>>, ApiError> {
-    let actor = operator(&caller);
-    as_operator(&app, &caller, move |host| {
-        host.uninstall_plugin(&name, query.version.as_deref(), query.force, &actor)
+    as_operator(&app, caller, move |host, who| {
+        host.uninstall_plugin(&name, query.version.as_deref(), query.force, &operator(who))
     })
     .await
     .map(Json)
@@ -183,13 +184,12 @@ fn merged_limits(
 /// Enables with `form` on the blocking pool.
 async fn enable_with(
     app: &Shared,
-    who: Authenticated,
+    token: Bearer,
     tenant: String,
     name: String,
     form: EnableForm,
 ) -> Result<Json<Enablement>, ApiError> {
-    super::blocking(app, move |host| {
-        let t = host.tenant_for(&who, &tenant)?;
+    super::with_tenant(app, token, tenant, move |t| {
         let mut options = EnableOptions::new();
         if let Some(version) = form.version {
             options = options.version(version);
@@ -254,13 +254,12 @@ pub struct TuneForm {
 /// Tunes with `form` on the blocking pool ([`cs_host::Plugins::tune`]).
 async fn tune_with(
     app: &Shared,
-    who: Authenticated,
+    token: Bearer,
     tenant: String,
     name: String,
     form: TuneForm,
 ) -> Result<Json<Enablement>, ApiError> {
-    super::blocking(app, move |host| {
-        let t = host.tenant_for(&who, &tenant)?;
+    super::with_tenant(app, token, tenant, move |t| {
         let limits = match form.limits {
             Some(given) => Some(merged_limits(t.plugins().get(&name)?.limits, given)?),
             None => None,

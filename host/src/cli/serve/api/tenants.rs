@@ -41,8 +41,8 @@ pub enum Role {
 }
 
 /// `GET /api/v1/whoami`: whom the token acts as.
-pub async fn whoami(Caller(who): Caller) -> Json<WhoAmI> {
-    Json(match who {
+pub async fn whoami(State(app): State<Shared>, caller: Caller) -> Result<Json<WhoAmI>, ApiError> {
+    Ok(Json(match caller.check(&app).await? {
         Authenticated::Operator { token } => WhoAmI::Operator {
             role: Role::PlatformOperator,
             token,
@@ -56,16 +56,18 @@ pub async fn whoami(Caller(who): Caller) -> Json<WhoAmI> {
             user: email,
             token,
         },
-    })
+    }))
 }
 
 /// `GET /api/v1/tenants`: every tenant for the platform operator, a user's own tenant for a
 /// user.
 pub async fn list(
     State(app): State<Shared>,
-    Caller(who): Caller,
+    Caller(token): Caller,
 ) -> Result<Json<Vec<TenantInfo>>, ApiError> {
+    let shared = app.clone();
     blocking(&app, move |host| {
+        let who = token.check(&shared)?;
         let mut tenants = host.tenants().map_err(ApiError::from)?;
         if let Authenticated::User { tenant, .. } = &who {
             tenants.retain(|t| &t.id == tenant);
@@ -91,7 +93,7 @@ pub async fn create(
     caller: Caller,
     Body(form): Body<NewTenant>,
 ) -> Result<New<TenantInfo>, ApiError> {
-    let tenant = as_operator(&app, &caller, move |host| {
+    let tenant = as_operator(&app, caller, move |host, _| {
         host.create_tenant(&form.id, &form.name, form.level)
     })
     .await?;

@@ -5,9 +5,9 @@
 //! date and comments on objectives.
 //!
 //! Unknown, expired, revoked and blocked links, and links of unknown tenants, all get the same
-//! page. Every form carries a CSRF token: an HMAC, under a key drawn at start, of the link and
-//! of a random value in a cookie of the browser's own (double submit), compared in constant
-//! time.
+//! page. Every form carries a CSRF token: an HMAC, under the server's forms key (derived from the
+//! database's secret key, so it outlives a restart), of the link and of a random value in a
+//! cookie of the browser's own (double submit), compared in constant time.
 //!
 //! This file holds the link, its checks and the page that opens it; `forms.rs` the forms'
 //! handlers, `view.rs` the HTML.
