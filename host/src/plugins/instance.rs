@@ -79,6 +79,9 @@ struct Armed {
     fuel: u64,
     time_by_budget: bool,
     fuel_by_budget: bool,
+    /// When the call was armed: its deadline counts from here, and so does its wall time (one
+    /// clock read fewer per call).
+    at: Instant,
 }
 
 impl PluginInstance {
@@ -261,6 +264,7 @@ impl PluginInstance {
             fuel,
             time_by_budget: time_left < limits.deadline_value(),
             fuel_by_budget: fuel_left < limits.fuel_value(),
+            at: now,
         }
     }
 
@@ -289,9 +293,8 @@ impl PluginInstance {
                 return Err(self.error(kind));
             }
         };
-        let started = Instant::now();
         let result = run(&mut live);
-        let wall_time = started.elapsed();
+        let wall_time = armed.at.elapsed();
         drop(ticking);
         let fuel_left = live.store.get_fuel().unwrap_or(0);
         self.spent.time = self.spent.time.saturating_add(wall_time);

@@ -8,6 +8,12 @@
 //! it a push; fresh blocks are cut from 64 KiB chunks taken from the system allocator. Larger
 //! allocations, and those aligned to more than 16 bytes, go to the system allocator as before.
 //!
+//! The first chunk is part of the allocator itself, so in the module's zeroed static memory: a
+//! fresh instance's first small allocations (its `begin`, its first rows) then grow no memory.
+//! Growing memory costs the host two `mprotect` calls per instance (one to open the new pages, one
+//! to close them again when the instance's slot is recycled), the second with a TLB shoot-down
+//! on every core the process runs on.
+//!
 //! Freed small blocks are kept for their class and never returned: a WebAssembly memory never
 //! shrinks anyway, and the host's memory cap bounds the whole instance as before. A plugin that
 //! wants its own allocator turns the SDK's default `allocator` feature off.
@@ -35,10 +41,18 @@ struct State {
     /// The unused rest of the current chunk.
     next: *mut u8,
     end: *mut u8,
+    /// Whether the allocator's own first chunk has been cut into yet.
+    first_used: bool,
 }
 
 /// The allocator. See the module's documentation.
-pub struct SizeClasses(UnsafeCell<State>);
+#[repr(C, align(16))]
+pub struct SizeClasses {
+    /// The first chunk: zeroed static memory when the allocator is a `static`, which is what a
+    /// `#[global_allocator]` is.
+    first: UnsafeCell<[u8; CHUNK]>,
+    state: UnsafeCell<State>,
+}
 
 // SAFETY: plugins run on single-threaded WebAssembly (no `atomics` target feature), where no
 // two threads can reach the state.
@@ -47,11 +61,15 @@ unsafe impl Sync for SizeClasses {}
 impl SizeClasses {
     /// An allocator with no memory yet.
     pub const fn new() -> SizeClasses {
-        SizeClasses(UnsafeCell::new(State {
-            free: [ptr::null_mut(); CLASSES],
-            next: ptr::null_mut(),
-            end: ptr::null_mut(),
-        }))
+        SizeClasses {
+            first: UnsafeCell::new([0; CHUNK]),
+            state: UnsafeCell::new(State {
+                free: [ptr::null_mut(); CLASSES],
+                next: ptr::null_mut(),
+                end: ptr::null_mut(),
+                first_used: false,
+            }),
+        }
     }
 }
 
@@ -81,7 +99,7 @@ unsafe impl GlobalAlloc for SizeClasses {
         };
         // SAFETY: single-threaded (see `Sync` above), and no reference to the state outlives
         // this call.
-        let state = unsafe { &mut *self.0.get() };
+        let state = unsafe { &mut *self.state.get() };
         let block = state.free[class];
         if !block.is_null() {
             // SAFETY: a free block of this class holds the address of the next one.
@@ -104,8 +122,15 @@ unsafe impl GlobalAlloc for SizeClasses {
                     rest = rest.add(ALIGN << fit);
                 }
             }
-            // SAFETY: a valid, non-zero layout.
-            let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, ALIGN)) };
+            let chunk = if state.first_used {
+                // SAFETY: a valid, non-zero layout.
+                unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, ALIGN)) }
+            } else {
+                // The allocator's own chunk: `CHUNK` bytes, aligned to `ALIGN` (the struct's
+                // alignment, and `first` is its first field), handed out once.
+                state.first_used = true;
+                self.first.get().cast::<u8>()
+            };
             if chunk.is_null() {
                 state.next = ptr::null_mut();
                 state.end = ptr::null_mut();
@@ -129,7 +154,7 @@ unsafe impl GlobalAlloc for SizeClasses {
         };
         // SAFETY: single-threaded; the block is ours, of this class, and at least 16 bytes.
         unsafe {
-            let state = &mut *self.0.get();
+            let state = &mut *self.state.get();
             block.cast::<*mut u8>().write(state.free[class]);
             state.free[class] = block;
         }
@@ -172,6 +197,15 @@ mod tests {
         assert_eq!(class_of(MAX_SMALL), Some(CLASSES - 1));
         assert_eq!(class_of(MAX_SMALL + 1), None);
         assert_eq!(class(Layout::from_size_align(8, 32).unwrap()), None);
+    }
+
+    #[test]
+    fn the_first_small_blocks_come_from_the_allocator_itself() {
+        let heap = Box::new(SizeClasses::new());
+        let first = heap.first.get() as usize;
+        let block = unsafe { heap.alloc(Layout::from_size_align(100, 8).unwrap()) } as usize;
+        assert!((first..first + CHUNK).contains(&block));
+        assert_eq!(block % ALIGN, 0);
     }
 
     #[test]

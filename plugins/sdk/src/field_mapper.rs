@@ -5,7 +5,8 @@
 //! in `begin`, where the SDK turns each into a small key: a look-up by name then compares a few
 //! integers rather than strings. Changes are kept apart and sent back by field position.
 
-use std::cell::RefCell;
+use std::cell::{Cell as Hint, RefCell};
+use std::ptr;
 use std::rc::Rc;
 
 use crate::{Cell, Date, Field, FieldMapper, FieldValue};
@@ -168,28 +169,60 @@ struct Schema {
     keys: Vec<u64>,
     /// What the rows are for (`company`, `partner` or `relationship`), when the host says.
     object: Option<&'static str>,
+    /// Whether no two fields have the same name, so that a name found by its address is the
+    /// first field of that name, as a look-up by its text would find.
+    distinct: bool,
+    /// The position the last look-up found: plugins tend to read a field and then set it, or
+    /// go through the fields in order.
+    last: Hint<usize>,
 }
 
 impl Schema {
     fn new(object: Option<&'static str>, columns: Vec<String>, fields: Vec<String>) -> Schema {
+        let distinct = fields
+            .iter()
+            .enumerate()
+            .all(|(i, f)| !fields[..i].contains(f));
         Schema {
             keys: fields.iter().map(|f| name_key(f)).collect(),
             columns,
             fields: fields.into(),
             object,
+            distinct,
+            last: Hint::new(0),
         }
     }
 
     /// The position of a field, by name.
     fn position(&self, field: &str) -> Option<usize> {
+        // A plugin going through `field_names` passes the schema's own strings back: the one
+        // at the last position found or the next is then recognised by its address, with no
+        // key to make and no scan.
+        if self.distinct {
+            let last = self.last.get();
+            for i in [last, last + 1] {
+                if self
+                    .fields
+                    .get(i)
+                    .is_some_and(|f| ptr::eq(f.as_str(), field))
+                {
+                    self.last.set(i);
+                    return Some(i);
+                }
+            }
+        }
         let key = name_key(field);
         // The key holds the length and the first seven bytes: for a short name, equal keys are
         // equal names; a longer one compares its remaining bytes only.
-        self.keys.iter().enumerate().find_map(|(i, &k)| {
+        let found = self.keys.iter().enumerate().find_map(|(i, &k)| {
             (k == key
                 && (field.len() <= 7 || self.fields[i].as_bytes()[7..] == field.as_bytes()[7..]))
                 .then_some(i)
-        })
+        });
+        if let Some(i) = found {
+            self.last.set(i);
+        }
+        found
     }
 }
 
