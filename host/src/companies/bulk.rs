@@ -175,26 +175,10 @@ impl<'c> BulkInsert<'c> {
             let start = row * BULK_VALUES;
             if rows - row >= self.per_statement && self.per_statement > 1 {
                 let end = start + self.per_statement * BULK_VALUES;
-                match execute(&mut self.many, &self.values[start..end], &mut self.ids) {
-                    Ok(()) if self.ids.len() == self.per_statement => {
-                        // The rows went in in the order of the statement's values, each with the
-                        // next id, while RETURNING may give the ids in any order: sorted, they
-                        // are the rows' ids in order.
-                        self.ids.sort_unstable();
-                        written.extend(self.ids.drain(..).map(Ok));
-                        row += self.per_statement;
-                        continue;
-                    }
-                    Ok(()) => {
-                        return Err(Error::from(rusqlite::Error::StatementChangedRows(
-                            self.ids.len(),
-                        )));
-                    }
-                    // A row broke a rule and SQLite rolled the statement back: find which by
-                    // writing the rows one by one.
-                    Err(rusqlite::Error::SqliteFailure(e, _))
-                        if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
-                    Err(e) => return Err(e.into()),
+                let result = execute(&mut self.many, &self.values[start..end], &mut self.ids);
+                if crate::store::settle_many(result, self.per_statement, &mut self.ids, written)? {
+                    row += self.per_statement;
+                    continue;
                 }
                 for one in 0..self.per_statement {
                     let at = start + one * BULK_VALUES;

@@ -422,24 +422,9 @@ impl<'c> BulkInsert<'c> {
         let mut chunks = queued.chunks_exact(self.per_statement);
         for chunk in chunks.by_ref() {
             if self.per_statement > 1 {
-                match execute(&mut self.many, chunk, &mut self.ids) {
-                    Ok(()) if self.ids.len() == chunk.len() => {
-                        // The rows went in in order, each with the next id; RETURNING may give
-                        // them in any order.
-                        self.ids.sort_unstable();
-                        written.extend(self.ids.drain(..).map(Ok));
-                        continue;
-                    }
-                    Ok(()) => {
-                        return Err(Error::from(rusqlite::Error::StatementChangedRows(
-                            self.ids.len(),
-                        )));
-                    }
-                    // A row broke a rule and SQLite rolled the statement back: find which by
-                    // writing the rows one by one.
-                    Err(rusqlite::Error::SqliteFailure(e, _))
-                        if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
-                    Err(e) => return Err(e.into()),
+                let result = execute(&mut self.many, chunk, &mut self.ids);
+                if crate::store::settle_many(result, chunk.len(), &mut self.ids, written)? {
+                    continue;
                 }
             }
             for row in chunk {

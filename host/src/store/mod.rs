@@ -310,6 +310,37 @@ impl Store {
     }
 }
 
+/// What a multi-row `INSERT … RETURNING id` of `rows` rows did: `Ok(true)` when every row went
+/// in (their ids appended to `written` in the rows' order), `Ok(false)` when a row broke a rule
+/// and SQLite rolled the statement back (the caller writes the rows one by one to find which),
+/// an error for any other trouble.
+pub(crate) fn settle_many(
+    result: rusqlite::Result<()>,
+    rows: usize,
+    ids: &mut Vec<i64>,
+    written: &mut Vec<Result<i64>>,
+) -> Result<bool> {
+    match result {
+        Ok(()) if ids.len() == rows => {
+            // The rows went in in the order of the statement's values, each with the next id,
+            // while RETURNING may give the ids in any order: sorted, they are the rows' ids in
+            // order.
+            ids.sort_unstable();
+            written.extend(ids.drain(..).map(Ok));
+            Ok(true)
+        }
+        Ok(()) => Err(Error::from(rusqlite::Error::StatementChangedRows(
+            ids.len(),
+        ))),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The SQL functions of the schema, on every connection: `cs_fold(text)`, a name folded for
 /// comparing ignoring case in every script ([`crate::names::fold_case`]); the migration that
 /// added the folded names fills them with it, and writes keep them up to date with it.
