@@ -145,7 +145,7 @@ impl Links<'_> {
         // not noted yet (the time is kept in seconds).
         let (opened, recipient) = self.tenant.read(|op| {
             // One read transaction: the plan, its objectives and tasks as of one moment.
-            let _snapshot = op.conn.unchecked_transaction()?;
+            let _snapshot = Snapshot::begin(op.conn)?;
             let link = find_link(op, link)?;
             if link.otp_required && !session.is_some_and(|s| link.session_matches(s, now)) {
                 return Ok((Opened::CodeRequired, None));
@@ -555,6 +555,32 @@ fn find_link(op: &Op<'_>, link: &str) -> Result<Link> {
 }
 
 /// Notes an access to recipient `recipient`'s link at `now`.
+/// A read transaction over the connection's cached statements: `BEGIN` now, `ROLLBACK` when
+/// dropped. rusqlite's own transactions run their `BEGIN` and their end through
+/// `execute_batch`, which parses the SQL anew each time: on a link's page, opened by every
+/// recipient, those were the two statements prepared on every request.
+struct Snapshot<'c>(&'c Connection);
+
+impl<'c> Snapshot<'c> {
+    fn begin(conn: &'c Connection) -> Result<Snapshot<'c>> {
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        Ok(Snapshot(conn))
+    }
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        // It only read: nothing to keep. As with rusqlite's transactions, an error here is
+        // dropped (a transaction SQLite already ended needs no rollback).
+        if !self.0.is_autocommit() {
+            let _ = self
+                .0
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut rollback| rollback.execute([]));
+        }
+    }
+}
+
 fn touch(conn: &Connection, recipient: i64, now: i64) -> Result<()> {
     conn.prepare_cached(
         "UPDATE share_recipients SET last_access_at = ?2

@@ -23,7 +23,7 @@ use cs_host::model::AccessScope;
 use cs_host::{CsvProperties, ImportCancel, ImportOptions, ImportTarget, JobStatus, Mapping};
 
 use super::multipart;
-use super::{User, label, safe_name, see_other, when};
+use super::{User, Visitor, label, safe_name, see_other, when};
 use crate::cli::serve::api::Imports;
 use crate::cli::serve::html::esc;
 use crate::cli::serve::{ApiError, Shared};
@@ -122,9 +122,9 @@ fn gone(user: &User, app: &Shared) -> Response {
 }
 
 /// `GET /console/imports`: the tenant's import jobs and the upload form.
-async fn list(State(app): State<Shared>, user: User) -> Response {
-    let jobs = match user.run(&app, |_, t| t.imports().jobs()).await {
-        Ok(jobs) => jobs,
+async fn list(State(app): State<Shared>, visitor: Visitor) -> Response {
+    let (user, jobs) = match visitor.run(&app, |_, t| t.imports().jobs()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let mut body = format!(
@@ -495,9 +495,9 @@ async fn progress(State(app): State<Shared>, user: User, Path(id): Path<String>)
 }
 
 /// `GET /console/imports/{job}`: a job, its counts and its row errors.
-async fn job(State(app): State<Shared>, user: User, Path(id): Path<i64>) -> Response {
-    let job = match user.run(&app, move |_, t| t.imports().job(id)).await {
-        Ok(job) => job,
+async fn job(State(app): State<Shared>, visitor: Visitor, Path(id): Path<i64>) -> Response {
+    let (user, job) = match visitor.run(&app, move |_, t| t.imports().job(id)).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let mapping: Vec<String> = job
@@ -574,8 +574,8 @@ async fn job(State(app): State<Shared>, user: User, Path(id): Path<i64>) -> Resp
 }
 
 /// `GET /console/imports/{job}/errors.csv`: every row error of a job, as CSV.
-async fn errors_csv(State(app): State<Shared>, user: User, Path(id): Path<i64>) -> Response {
-    let csv = user
+async fn errors_csv(State(app): State<Shared>, visitor: Visitor, Path(id): Path<i64>) -> Response {
+    let csv = visitor
         .run(&app, move |_, t| {
             let mut out = Vec::new();
             t.imports().write_error_csv(id, &mut out)?;
@@ -583,7 +583,7 @@ async fn errors_csv(State(app): State<Shared>, user: User, Path(id): Path<i64>) 
         })
         .await;
     match csv {
-        Ok(csv) => (
+        Ok((_, csv)) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
                 (

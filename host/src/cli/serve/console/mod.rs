@@ -93,25 +93,87 @@ pub(super) struct User {
     session: String,
 }
 
+/// As an extractor, the session is checked in a blocking call of its own: for the handlers that
+/// need to know the user before their first library call (a form's CSRF token, an upload).
 impl FromRequestParts<Shared> for User {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<User, Response> {
-        let Some(session) = cookies::get(&parts.headers, SESSION_COOKIE) else {
-            return Err(see_other("/console/signin"));
-        };
-        let id = session.clone();
+        let visitor = Visitor::from_request_parts(parts, app).await?;
+        let id = visitor.session.clone();
         match blocking(app, move |host| host.session(&id).map_err(ApiError::from)).await {
             Ok((who, tenant)) => Ok(User {
                 who,
                 tenant,
-                session,
+                session: visitor.session,
             }),
-            Err(error) if error.code == "unauthenticated" => {
-                app.console.close(app, &session).await;
-                Err(see_other("/console/signin?ended=1"))
+            Err(error) => Err(visitor.refused(app, error).await),
+        }
+    }
+}
+
+/// A request's console session cookie, not checked yet: [`Visitor::run`] checks it (the
+/// session's look-up, its token's) in the same call on the blocking pool as the page's library
+/// work, so a page that starts with the library hands off to the pool once. A request without
+/// the cookie is sent to sign in.
+pub(super) struct Visitor {
+    session: String,
+}
+
+impl FromRequestParts<Shared> for Visitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &Shared) -> Result<Visitor, Response> {
+        match cookies::get(&parts.headers, SESSION_COOKIE) {
+            Some(session) => Ok(Visitor { session }),
+            None => Err(see_other("/console/signin")),
+        }
+    }
+}
+
+impl Visitor {
+    /// Checks the session and runs `work` on the tenant handle its token reaches, in one call on
+    /// the blocking pool: the signed-in user with `work`'s answer. A session that ended (or
+    /// never was) is sent to sign in again; `work`'s error becomes the user's error page.
+    async fn run<T: Send + 'static>(
+        self,
+        app: &Shared,
+        work: impl FnOnce(&Host, &Tenant<'_>) -> cs_host::Result<T> + Send + 'static,
+    ) -> Result<(User, T), Response> {
+        let id = self.session.clone();
+        let checked = blocking(app, move |host: &Host| {
+            let (who, tenant) = host.session(&id)?;
+            let done = host
+                .tenant_for(&who, &tenant)
+                .and_then(|handle| work(host, &handle))
+                .map_err(ApiError::from);
+            Ok::<_, ApiError>((who, tenant, done))
+        })
+        .await;
+        match checked {
+            Ok((who, tenant, done)) => {
+                let user = User {
+                    who,
+                    tenant,
+                    session: self.session,
+                };
+                match done {
+                    Ok(value) => Ok((user, value)),
+                    Err(error) => Err(user.fail(app, error)),
+                }
             }
-            Err(error) => Err(error.into_response()),
+            Err(error) => Err(self.refused(app, error).await),
+        }
+    }
+
+    /// The answer when the session's check failed: to sign in again when the session ended
+    /// (its uploads waiting here are dropped), else the error.
+    async fn refused(self, app: &Shared, error: ApiError) -> Response {
+        if error.code == "unauthenticated" {
+            app.console.close(app, &self.session).await;
+            see_other("/console/signin?ended=1")
+        } else {
+            error.into_response()
         }
     }
 }
@@ -307,9 +369,9 @@ async fn stylesheet() -> Response {
 }
 
 /// `GET /console`: where each task is, one click away.
-async fn home(State(app): State<Shared>, user: User) -> Response {
-    let principal = match user.run(&app, |_, t| t.principal()).await {
-        Ok(principal) => principal,
+async fn home(State(app): State<Shared>, visitor: Visitor) -> Response {
+    let (user, principal) = match visitor.run(&app, |_, t| t.principal()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let sections = [

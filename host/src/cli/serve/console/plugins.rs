@@ -15,7 +15,7 @@ use axum::{Form, Router};
 use cs_host::{Capability, EnableOptions, Enablement, FailurePolicy, Tuning};
 use serde::Deserialize;
 
-use super::{Plain, Posted, User, see_other, when};
+use super::{Plain, Posted, User, Visitor, see_other, when};
 use crate::cli::serve::html::esc;
 use crate::cli::serve::{ApiError, Shared};
 
@@ -46,9 +46,9 @@ fn state(e: Option<&Enablement>) -> &'static str {
 }
 
 /// `GET /console/plugins`.
-async fn list(State(app): State<Shared>, user: User) -> Response {
-    let plugins = match user.run(&app, |_, t| t.plugins().available()).await {
-        Ok(plugins) => plugins,
+async fn list(State(app): State<Shared>, visitor: Visitor) -> Response {
+    let (user, plugins) = match visitor.run(&app, |_, t| t.plugins().available()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let mut body = String::from(
@@ -98,9 +98,9 @@ async fn list(State(app): State<Shared>, user: User) -> Response {
 }
 
 /// `GET /console/plugins/{name}`: one plugin, its enablement and the forms that change it.
-async fn show(State(app): State<Shared>, user: User, Path(name): Path<String>) -> Response {
+async fn show(State(app): State<Shared>, visitor: Visitor, Path(name): Path<String>) -> Response {
     let lookup = name.clone();
-    let found = user
+    let found = visitor
         .run(&app, move |_, t| {
             let available = t.plugins().available_one(&lookup)?;
             let stats: Vec<cs_host::RunStats> = t
@@ -111,7 +111,7 @@ async fn show(State(app): State<Shared>, user: User, Path(name): Path<String>) -
             Ok((available, stats))
         })
         .await;
-    let (available, stats) = match found {
+    let (user, (available, stats)) = match found {
         Ok(found) => found,
         Err(page) => return page,
     };

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use cs_host::LinkState;
 
-use super::{Plain, User, label, see_other, when};
+use super::{Plain, User, Visitor, label, see_other, when};
 use crate::cli::serve::Shared;
 use crate::cli::serve::html::esc;
 
@@ -26,9 +26,9 @@ pub(super) fn router() -> Router<Shared> {
 }
 
 /// `GET /console/partners`.
-async fn partners(State(app): State<Shared>, user: User) -> Response {
-    let partners = match user.run(&app, |_, t| t.partners().list()).await {
-        Ok(partners) => partners,
+async fn partners(State(app): State<Shared>, visitor: Visitor) -> Response {
+    let (user, partners) = match visitor.run(&app, |_, t| t.partners().list()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let mut body = String::from(
@@ -59,9 +59,12 @@ async fn partners(State(app): State<Shared>, user: User) -> Response {
 }
 
 /// `GET /console/partners/{id}`: a partner's portfolio.
-async fn portfolio(State(app): State<Shared>, user: User, Path(id): Path<i64>) -> Response {
-    let portfolio = match user.run(&app, move |_, t| t.partners().portfolio(id)).await {
-        Ok(portfolio) => portfolio,
+async fn portfolio(State(app): State<Shared>, visitor: Visitor, Path(id): Path<i64>) -> Response {
+    let (user, portfolio) = match visitor
+        .run(&app, move |_, t| t.partners().portfolio(id))
+        .await
+    {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let mut body = format!(
@@ -108,9 +111,9 @@ async fn portfolio(State(app): State<Shared>, user: User, Path(id): Path<i64>) -
 }
 
 /// `GET /console/shares`: the manage-shares view.
-async fn shares(State(app): State<Shared>, user: User) -> Response {
-    let shares = match user.run(&app, |_, t| t.shares().list(None)).await {
-        Ok(shares) => shares,
+async fn shares(State(app): State<Shared>, visitor: Visitor) -> Response {
+    let (user, shares) = match visitor.run(&app, |_, t| t.shares().list(None)).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let mut body = String::from(
@@ -172,9 +175,9 @@ async fn revoke(
 }
 
 /// `GET /console/audit`: the audit log, newest first.
-async fn audit(State(app): State<Shared>, user: User) -> Response {
-    let log = match user.run(&app, |_, t| t.audit().list()).await {
-        Ok(log) => log,
+async fn audit(State(app): State<Shared>, visitor: Visitor) -> Response {
+    let (user, log) = match visitor.run(&app, |_, t| t.audit().list()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let mut body = format!(

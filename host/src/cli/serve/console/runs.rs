@@ -11,7 +11,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::chart::{Row, Series, bars};
-use super::{User, download_json, safe_name, when};
+use super::{Visitor, download_json, safe_name, when};
 use crate::cli::serve::html::esc;
 use crate::cli::serve::{ApiError, Shared};
 
@@ -23,9 +23,9 @@ pub(super) fn router() -> Router<Shared> {
 }
 
 /// `GET /console/stats`: the run log's aggregates, charted and tabled.
-async fn stats(State(app): State<Shared>, user: User) -> Response {
-    let stats = match user.run(&app, |_, t| t.plugins().stats()).await {
-        Ok(stats) => stats,
+async fn stats(State(app): State<Shared>, visitor: Visitor) -> Response {
+    let (user, stats) = match visitor.run(&app, |_, t| t.plugins().stats()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let label = |s: &cs_host::RunStats| format!("{} · {}", s.plugin, s.hook);
@@ -114,7 +114,7 @@ struct FailureQuery {
 /// `GET /console/failures?plugin=`: the failures the run log keeps, newest first.
 async fn failures(
     State(app): State<Shared>,
-    user: User,
+    visitor: Visitor,
     query: Result<Query<FailureQuery>, QueryRejection>,
 ) -> Response {
     let plugin = query
@@ -122,11 +122,11 @@ async fn failures(
         .and_then(|Query(q)| q.plugin)
         .filter(|p| !p.is_empty());
     let of = plugin.clone();
-    let failures = match user
+    let (user, failures) = match visitor
         .run(&app, move |_, t| t.plugins().failures(of.as_deref()))
         .await
     {
-        Ok(failures) => failures,
+        Ok(found) => found,
         Err(page) => return page,
     };
     let mut body = match &plugin {
@@ -181,15 +181,19 @@ async fn failures(
 
 /// `GET /console/failures/{id}/input.json`: a failure's input, to replay with `cshost plugin
 /// run`.
-async fn replay_input(State(app): State<Shared>, user: User, Path(id): Path<i64>) -> Response {
-    let found = user
+async fn replay_input(
+    State(app): State<Shared>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+) -> Response {
+    let found = visitor
         .run(&app, move |_, t| {
             Ok(t.plugins().failures(None)?.into_iter().find(|f| f.id == id))
         })
         .await;
     match found {
-        Ok(Some(failure)) => download_json(&failure.input, "input.json"),
-        Ok(None) => user.fail(
+        Ok((_, Some(failure))) => download_json(&failure.input, "input.json"),
+        Ok((user, None)) => user.fail(
             &app,
             ApiError::new(
                 StatusCode::NOT_FOUND,
