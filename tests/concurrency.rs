@@ -816,3 +816,69 @@ fn a_relationship_another_connection_adds_mid_import_is_updated_by_the_row_about
     assert_eq!(r300[0].name, "Deal 300");
     assert!(all.iter().any(|r| r.name == "added by name elsewhere"));
 }
+
+#[test]
+fn companies_another_connection_adds_while_an_import_runs_are_updated_or_refused_never_doubled() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let host = Host::open(&db, support::host_config()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let csv = dir.path().join("rows.csv");
+    let mut text = String::from("External ID,Name\n");
+    for i in 1..=2000 {
+        text.push_str(&format!("C-{i},Company {i}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let other = Host::open(&db, support::host_config()).unwrap();
+    // Another connection adds companies the file has rows about, while the import runs: each
+    // add either comes first (the import's row then updates it) or finds the import's company
+    // and is refused with a clear error.
+    let (job, adds) = std::thread::scope(|scope| {
+        let adder = scope.spawn(|| {
+            let acme = other.tenant("acme").unwrap();
+            // From the end of the file backwards, so that the adds and the import's rows meet.
+            (0..40)
+                .map(|k| 1951 - 50 * k)
+                .map(|i| {
+                    let added = acme.companies().add(
+                        NewCompany::new(format!("Added {i}"))
+                            .field("external_id", format!("C-{i}")),
+                    );
+                    std::thread::yield_now();
+                    added
+                })
+                .collect::<Vec<_>>()
+        });
+        let job = host
+            .tenant("acme")
+            .unwrap()
+            .imports()
+            .file(&csv, &cs_host::ImportOptions::companies().batch_rows(100))
+            .unwrap();
+        (job, adder.join().unwrap())
+    });
+    let added = adds.iter().filter(|add| add.is_ok()).count() as u64;
+    for refused in adds.iter().filter_map(|add| add.as_ref().err()) {
+        assert!(
+            refused
+                .to_string()
+                .contains("another company has the external id `C-"),
+            "{refused}"
+        );
+    }
+    assert_eq!(
+        (job.rows, job.created, job.updated, job.failed),
+        (2000, 2000 - added, added, 0),
+        "{:?}",
+        job.errors
+    );
+    let all = host
+        .tenant("acme")
+        .unwrap()
+        .companies()
+        .page(0, 10_000)
+        .unwrap();
+    assert_eq!(all.len(), 2000);
+    assert!(all.iter().all(|c| c.name.starts_with("Company ")));
+}
