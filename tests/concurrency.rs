@@ -817,48 +817,78 @@ fn a_relationship_another_connection_adds_mid_import_is_updated_by_the_row_about
     assert!(all.iter().any(|r| r.name == "added by name elsewhere"));
 }
 
-#[test]
-fn companies_another_connection_adds_while_an_import_runs_are_updated_or_refused_never_doubled() {
+/// Imports 2000 rows (`row(i)` for i in 1..=2000) 100 to a transaction into `acme` of a database
+/// file (with the company `Customer of Acme` and the relationship type `Subscription`), while
+/// another connection calls `add(i)` for 40 of the rows, from the end of the file backwards so
+/// that its adds and the import's rows meet. Returns the job, what each add returned, and the
+/// host.
+fn add_while_an_import_runs(
+    header: &str,
+    row: impl Fn(usize) -> String,
+    options: cs_host::ImportOptions,
+    add: impl Fn(&cs_host::Tenant<'_>, usize) -> cs_host::Result<i64> + Send + Sync,
+) -> (
+    cs_host::ImportJob,
+    Vec<cs_host::Result<i64>>,
+    Host,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cs.db");
     let host = Host::open(&db, support::host_config()).unwrap();
     host.create_tenant("acme", "Acme", TenantLevel::Both)
         .unwrap();
+    let acme = host.tenant("acme").unwrap();
+    acme.companies()
+        .add(NewCompany::new("Customer of Acme"))
+        .unwrap();
+    acme.relationship_types().add("Subscription").unwrap();
     let csv = dir.path().join("rows.csv");
-    let mut text = String::from("External ID,Name\n");
+    let mut text = format!("{header}\n");
     for i in 1..=2000 {
-        text.push_str(&format!("C-{i},Company {i}\n"));
+        text.push_str(&row(i));
+        text.push('\n');
     }
     std::fs::write(&csv, text).unwrap();
     let other = Host::open(&db, support::host_config()).unwrap();
-    // Another connection adds companies the file has rows about, while the import runs: each
-    // add either comes first (the import's row then updates it) or finds the import's company
-    // and is refused with a clear error.
     let (job, adds) = std::thread::scope(|scope| {
         let adder = scope.spawn(|| {
             let acme = other.tenant("acme").unwrap();
-            // From the end of the file backwards, so that the adds and the import's rows meet.
             (0..40)
-                .map(|k| 1951 - 50 * k)
-                .map(|i| {
-                    let added = acme.companies().add(
-                        NewCompany::new(format!("Added {i}"))
-                            .field("external_id", format!("C-{i}")),
-                    );
+                .map(|k| {
+                    let added = add(&acme, 1951 - 50 * k);
                     std::thread::yield_now();
                     added
                 })
                 .collect::<Vec<_>>()
         });
-        let job = host
-            .tenant("acme")
-            .unwrap()
-            .imports()
-            .file(&csv, &cs_host::ImportOptions::companies().batch_rows(100))
-            .unwrap();
+        let job = acme.imports().file(&csv, &options.batch_rows(100)).unwrap();
         (job, adder.join().unwrap())
     });
+    // An add either came first (the import's row then updated its record) or found the
+    // import's record and was refused with a clear error; no row failed.
     let added = adds.iter().filter(|add| add.is_ok()).count() as u64;
+    assert_eq!(
+        (job.rows, job.created, job.updated, job.failed),
+        (2000, 2000 - added, added, 0),
+        "{:?}",
+        job.errors
+    );
+    drop(acme);
+    (job, adds, host, dir)
+}
+
+#[test]
+fn companies_another_connection_adds_while_an_import_runs_are_updated_or_refused_never_doubled() {
+    let (_, adds, host, _dir) = add_while_an_import_runs(
+        "External ID,Name",
+        |i| format!("C-{i},Company {i}"),
+        cs_host::ImportOptions::companies(),
+        |acme, i| {
+            acme.companies()
+                .add(NewCompany::new(format!("Added {i}")).field("external_id", format!("C-{i}")))
+        },
+    );
     for refused in adds.iter().filter_map(|add| add.as_ref().err()) {
         assert!(
             refused
@@ -867,18 +897,59 @@ fn companies_another_connection_adds_while_an_import_runs_are_updated_or_refused
             "{refused}"
         );
     }
-    assert_eq!(
-        (job.rows, job.created, job.updated, job.failed),
-        (2000, 2000 - added, added, 0),
-        "{:?}",
-        job.errors
-    );
     let all = host
         .tenant("acme")
         .unwrap()
         .companies()
         .page(0, 10_000)
         .unwrap();
+    assert_eq!(all.len(), 1 + 2000);
+    assert!(
+        all.iter()
+            .all(|c| c.name.starts_with("Company ") || c.name == "Customer of Acme")
+    );
+}
+
+#[test]
+fn relationships_another_connection_adds_while_an_import_runs_are_updated_or_refused_never_doubled()
+{
+    let (_, adds, host, _dir) = add_while_an_import_runs(
+        "External ID,Name,Company,Type",
+        |i| format!("R-{i},Deal {i},Customer of Acme,Subscription"),
+        cs_host::ImportOptions::relationships(),
+        |acme, i| {
+            let company = acme
+                .companies()
+                .get(cs_host::CompanyKey::Name("Customer of Acme"))?
+                .expect("the company")
+                .id
+                .parse()
+                .expect("an id");
+            let kind = acme
+                .relationship_types()
+                .get("Subscription")?
+                .expect("the type")
+                .id;
+            acme.relationships().add(
+                NewRelationship::new(company, kind, format!("Added {i}"))
+                    .field("external_id", format!("R-{i}")),
+            )
+        },
+    );
+    for refused in adds.iter().filter_map(|add| add.as_ref().err()) {
+        assert!(
+            refused
+                .to_string()
+                .contains("another relationship has the external id `R-"),
+            "{refused}"
+        );
+    }
+    let all = host
+        .tenant("acme")
+        .unwrap()
+        .relationships()
+        .list(None)
+        .unwrap();
     assert_eq!(all.len(), 2000);
-    assert!(all.iter().all(|c| c.name.starts_with("Company ")));
+    assert!(all.iter().all(|r| r.name.starts_with("Deal ")));
 }
