@@ -116,7 +116,8 @@ impl Run<'_> {
                         Err(error) => refusal(*number, error)?,
                     }
                 }
-                Err(error) => refusal(*number, error)?,
+                // A company refused as its insert alone would have been.
+                Err(error) => company_refusal(plan, *number, error)?,
             };
         }
         Ok(())
@@ -408,6 +409,21 @@ pub(super) struct RelationshipRow<'a> {
     pub(super) company: &'a str,
     pub(super) type_id: i64,
     pub(super) type_name: &'a str,
+}
+
+/// The outcome of row `number`, whose new company `error` refused: a field's problem (an
+/// external id another company has, maybe one a partner user cannot see) names the field and
+/// its column; otherwise as [`refusal`].
+pub(super) fn company_refusal(plan: &[Planned], number: u64, error: Error) -> Result<Settled> {
+    match error.kind() {
+        ErrorKind::InvalidField { field, message } => Ok(Run::refuse(
+            number,
+            column_of(plan, field),
+            Some(field),
+            message.clone(),
+        )),
+        _ => refusal(number, error),
+    }
 }
 
 /// A row refused by a rule of the data (a constraint), with the database's message; other
