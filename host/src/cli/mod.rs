@@ -326,11 +326,10 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("cs-host"))
 }
 
-/// The runtime of the `plugin` commands, which run one plugin a few calls at a time: a small
-/// instance pool, since reserving the default pool's 256 slots is a good part of a short
-/// command's start-up.
+/// The runtime of the `plugin` commands, which run one plugin a few calls at a time and exit:
+/// without an instance pool, whose set-up would cost such a command more than it saves.
 fn runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<PluginRuntime> {
-    let mut config = RuntimeConfig::default().instances(8);
+    let mut config = RuntimeConfig::default().instance_pool(false);
     if let Some(dir) = cache_dir {
         config = config.cache_dir(dir);
     }
