@@ -1460,3 +1460,150 @@ fn a_partner_users_dry_run_neither_matches_nor_reveals_another_partners_customer
         .unwrap();
     assert_eq!(brand_new.managed_by, Some(w.bennett.to_string()));
 }
+
+/// What an import's row errors say: row, column, field and reason.
+fn row_errors(job: &cs_host::ImportJob) -> Vec<(u64, Option<String>, Option<String>, String)> {
+    job.errors
+        .iter()
+        .map(|e| (e.row, e.column.clone(), e.field.clone(), e.reason.clone()))
+        .collect()
+}
+
+#[test]
+fn a_partner_users_company_row_taking_another_partners_external_id_fails_alone_as_on_its_own() {
+    let w = world();
+    let admin = w.as_user(ADMIN);
+    let tuis = admin
+        .companies()
+        .add(
+            NewCompany::new("Second of Tui")
+                .managed_by(w.tui)
+                .field("external_id", "TUI-C")
+                .field("industry", "Shipping"),
+        )
+        .unwrap();
+    let before = admin.companies().get(CompanyKey::Id(tuis)).unwrap();
+    let pat = w.as_user(PAT);
+    let options = ImportOptions::companies();
+    // On its own: the external id is taken by a company Pat cannot see.
+    let alone = pat
+        .imports()
+        .bytes(
+            "one.csv",
+            b"External ID,Name,Industry\nTUI-C,Poached,Stolen\n",
+            &options,
+        )
+        .unwrap();
+    assert_eq!(
+        row_errors(&alone),
+        [(
+            1,
+            Some("External ID".to_owned()),
+            Some("external_id".to_owned()),
+            "another company has the external id `TUI-C` already".to_owned()
+        )]
+    );
+    // Among 100 new rows: its statement of 64 is refused whole and replayed row by row, and
+    // the same row fails with the same error; every other row goes in.
+    let mut csv = String::from("External ID,Name,Industry\n");
+    for i in 1..=100 {
+        csv.push_str(&match i {
+            30 => "TUI-C,Poached,Stolen\n".to_owned(),
+            _ => format!("P-{i},Pat Co {i},Retail\n"),
+        });
+    }
+    for dry_run in [true, false] {
+        let job = pat
+            .imports()
+            .bytes(
+                "many.csv",
+                csv.as_bytes(),
+                &options.clone().dry_run(dry_run),
+            )
+            .unwrap();
+        assert_eq!(
+            (job.rows, job.created, job.updated, job.failed),
+            (100, 99, 0, 1),
+            "dry run {dry_run}: {job:?}"
+        );
+        let mut expected = row_errors(&alone);
+        expected[0].0 = 30;
+        assert_eq!(row_errors(&job), expected, "dry run {dry_run}");
+    }
+    assert_eq!(admin.companies().get(CompanyKey::Id(tuis)).unwrap(), before);
+    let pats = pat.companies().page(0, 1000).unwrap();
+    assert_eq!(pats.len(), 1 + 99, "{pats:?}");
+    assert!(pats.iter().all(|c| c.name != "Poached"));
+}
+
+#[test]
+fn a_partner_users_relationship_row_naming_another_partners_company_is_refused_in_a_replayed_statement_as_on_its_own()
+ {
+    let w = world();
+    relationship_on(&w, w.tui_customer, Some(w.tui), "Tui's deal");
+    let admin = w.as_user(ADMIN);
+    // A relationship of Tui's on Bennett's customer, with an external id Pat cannot see.
+    admin
+        .imports()
+        .bytes(
+            "tui.csv",
+            b"External ID,Name,Company,Type,Managed By\n\
+              TUI-1,Tui's,Customer of Bennett,Subscription,Tui Partners\n",
+            &ImportOptions::relationships(),
+        )
+        .unwrap();
+    let tuis_before = admin.relationships().managed_by(w.tui).unwrap();
+    let on_tuis_customer = admin.relationships().list(Some(w.tui_customer)).unwrap();
+    let pat = w.as_user(PAT);
+    let options = ImportOptions::relationships();
+    let header = "External ID,Name,Company,Type\n";
+    let poaching = "P-X,Poached,Customer of Tui,Subscription\n";
+    let alone = pat
+        .imports()
+        .bytes(
+            "one.csv",
+            format!("{header}{poaching}").as_bytes(),
+            &options,
+        )
+        .unwrap();
+    assert_eq!(alone.failed, 1, "{alone:?}");
+    assert_eq!(alone.errors[0].column.as_deref(), Some("Company"));
+    // Row 20 takes the hidden external id, so the first statement is refused and replayed row
+    // by row; row 21 names Tui's customer. Imported twice, the second time over the first.
+    let mut csv = String::from(header);
+    for i in 1..=100 {
+        csv.push_str(&match i {
+            20 => "TUI-1,Stolen,Customer of Bennett,Subscription\n".to_owned(),
+            21 => poaching.to_owned(),
+            _ => format!("P-{i},Deal {i},Customer of Bennett,Subscription\n"),
+        });
+    }
+    for (dry_run, created, updated) in [(true, 98, 0), (false, 98, 0), (false, 0, 98)] {
+        let job = pat
+            .imports()
+            .bytes(
+                "many.csv",
+                csv.as_bytes(),
+                &options.clone().dry_run(dry_run),
+            )
+            .unwrap();
+        assert_eq!(
+            (job.rows, job.created, job.updated, job.failed),
+            (100, created, updated, 2),
+            "dry run {dry_run}: {job:?}"
+        );
+        let errors = row_errors(&job);
+        assert_eq!(errors[0].0, 20, "{errors:?}");
+        let mut expected = row_errors(&alone);
+        expected[0].0 = 21;
+        assert_eq!(errors[1..], expected, "dry run {dry_run}");
+    }
+    assert_eq!(
+        admin.relationships().managed_by(w.tui).unwrap(),
+        tuis_before
+    );
+    assert_eq!(
+        admin.relationships().list(Some(w.tui_customer)).unwrap(),
+        on_tuis_customer
+    );
+}

@@ -189,6 +189,53 @@ fn a_failing_plugin_prints_its_typed_error_and_exits_nonzero() {
 }
 
 #[test]
+fn a_local_run_keeps_every_limit_without_the_instance_pool() {
+    // `plugin run` maps each instance's memory when it is made instead of reserving a pool: the
+    // memory cap and the bound on the stack hold all the same.
+    let (report, ok) = run(
+        "memory-bomb",
+        "csv-row-mapped",
+        "normalize-partner.json",
+        &["--memory-mb", "16"],
+    );
+    assert!(!ok);
+    assert_eq!(report["error"]["code"], "memory-limit", "{report:#}");
+    assert!(
+        report["error"]["message"].to_string().contains("16"),
+        "{report:#}"
+    );
+
+    let (report, ok) = run("recursion", "csv-row-mapped", "normalize-partner.json", &[]);
+    assert!(!ok);
+    assert_eq!(report["error"]["code"], "trap", "{report:#}");
+    assert!(
+        report["error"]["message"]
+            .to_string()
+            .contains("stack overflow"),
+        "{report:#}"
+    );
+
+    // The same plugin run twice gives the same answer: the second run loads the compiled
+    // component from the cache the first one wrote.
+    let (first, ok) = run(
+        "normalize-partner",
+        "csv-row-mapped",
+        "normalize-partner.json",
+        &[],
+    );
+    assert!(ok, "{first:#}");
+    let (second, ok) = run(
+        "normalize-partner",
+        "csv-row-mapped",
+        "normalize-partner.json",
+        &[],
+    );
+    assert!(ok, "{second:#}");
+    assert_eq!(first["output"], second["output"]);
+    assert_eq!(first["fuel_used"], second["fuel_used"]);
+}
+
+#[test]
 fn bad_files_and_bad_input_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
 

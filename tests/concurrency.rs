@@ -6,10 +6,10 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cs_host::model::Audience;
+use cs_host::model::{Audience, FieldValue};
 use cs_host::{
-    Host, HostConfig, Licence, NewCompany, NewPlan, OutboxStatus, ShareReceipt, ShareRequest,
-    TenantLevel,
+    Host, HostConfig, Licence, NewCompany, NewPlan, NewRelationship, OutboxStatus, ShareReceipt,
+    ShareRequest, TenantLevel,
 };
 
 /// A `cshost` command on the database file, not yet started.
@@ -669,4 +669,369 @@ fn a_relationship_dry_run_locks_nothing_while_another_process_writes_and_reports
         real.errors
     );
     assert_eq!(counts(&dry), counts(&real));
+}
+
+/// Imports 600 rows (`row(i)` for i in 1..=600) 100 to a transaction into `acme` of a database
+/// file, while another connection, right after the first transaction commits, runs `meanwhile`:
+/// it writes records that rows 300 and 400 are about. Returns the job, and the host.
+fn import_while_another_connection_writes(
+    header: &str,
+    row: impl Fn(usize) -> String,
+    options: cs_host::ImportOptions,
+    meanwhile: impl FnOnce(&cs_host::Tenant<'_>),
+) -> (cs_host::ImportJob, Host, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let host = Host::open(&db, support::host_config()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let acme = host.tenant("acme").unwrap();
+    acme.companies()
+        .add(NewCompany::new("Customer of Acme"))
+        .unwrap();
+    acme.relationship_types().add("Subscription").unwrap();
+    let csv = dir.path().join("rows.csv");
+    let mut text = format!("{header}\n");
+    for i in 1..=600 {
+        text.push_str(&row(i));
+        text.push('\n');
+    }
+    std::fs::write(&csv, text).unwrap();
+    // Another connection: a host of its own on the same file.
+    let other = Host::open(&db, support::host_config()).unwrap();
+    let mut meanwhile = Some(meanwhile);
+    let mut wrote_at = None;
+    let job = acme
+        .imports()
+        .file_with_progress(&csv, &options.batch_rows(100), &mut |progress| {
+            if progress.rows > 0
+                && let Some(write) = meanwhile.take()
+            {
+                wrote_at = Some(progress.rows);
+                write(&other.tenant("acme").unwrap());
+            }
+        })
+        .unwrap();
+    assert_eq!(
+        wrote_at,
+        Some(100),
+        "the other connection wrote after the first batch"
+    );
+    (job, host, dir)
+}
+
+#[test]
+fn a_company_another_connection_adds_mid_import_is_updated_by_the_row_about_it_never_doubled() {
+    let (job, host, _dir) = import_while_another_connection_writes(
+        "External ID,Name,Industry",
+        |i| match i {
+            // About the companies the other connection adds: by external id, and by name.
+            400 => ",added by name elsewhere,Retail".to_owned(),
+            _ => format!("C-{i},Company {i},Retail"),
+        },
+        cs_host::ImportOptions::companies(),
+        |other| {
+            other
+                .companies()
+                .add(NewCompany::new("Elsewhere").field("external_id", "C-300"))
+                .unwrap();
+            other
+                .companies()
+                .add(NewCompany::new("Added By Name Elsewhere"))
+                .unwrap();
+        },
+    );
+    assert_eq!(
+        (job.rows, job.created, job.updated, job.failed),
+        (600, 598, 2, 0),
+        "{:?}",
+        job.errors
+    );
+    let acme = host.tenant("acme").unwrap();
+    let all = acme.companies().page(0, 10_000).unwrap();
+    // The first company, the two the other connection added, the 598 the import created.
+    assert_eq!(all.len(), 1 + 2 + 598);
+    let c300: Vec<_> = all
+        .iter()
+        .filter(|c| c.fields.get("external_id") == Some(&FieldValue::from("C-300")))
+        .collect();
+    assert_eq!(c300.len(), 1, "{c300:?}");
+    assert_eq!(c300[0].name, "Company 300");
+    assert!(all.iter().any(|c| c.name == "added by name elsewhere"));
+}
+
+#[test]
+fn a_relationship_another_connection_adds_mid_import_is_updated_by_the_row_about_it_never_doubled()
+{
+    let (job, host, _dir) = import_while_another_connection_writes(
+        "External ID,Name,Company,Type",
+        |i| match i {
+            400 => ",added by name elsewhere,Customer of Acme,Subscription".to_owned(),
+            _ => format!("R-{i},Deal {i},Customer of Acme,Subscription"),
+        },
+        cs_host::ImportOptions::relationships(),
+        |other| {
+            let company = other
+                .companies()
+                .get(cs_host::CompanyKey::Name("Customer of Acme"))
+                .unwrap()
+                .unwrap()
+                .id
+                .parse()
+                .unwrap();
+            let kind = other
+                .relationship_types()
+                .get("Subscription")
+                .unwrap()
+                .unwrap()
+                .id;
+            other
+                .relationships()
+                .add(NewRelationship::new(company, kind, "Elsewhere").field("external_id", "R-300"))
+                .unwrap();
+            other
+                .relationships()
+                .add(NewRelationship::new(
+                    company,
+                    kind,
+                    "Added By Name Elsewhere",
+                ))
+                .unwrap();
+        },
+    );
+    assert_eq!(
+        (job.rows, job.created, job.updated, job.failed),
+        (600, 598, 2, 0),
+        "{:?}",
+        job.errors
+    );
+    let acme = host.tenant("acme").unwrap();
+    let all = acme.relationships().list(None).unwrap();
+    assert_eq!(all.len(), 2 + 598);
+    let r300: Vec<_> = all
+        .iter()
+        .filter(|r| r.fields.get("external_id") == Some(&FieldValue::from("R-300")))
+        .collect();
+    assert_eq!(r300.len(), 1, "{r300:?}");
+    assert_eq!(r300[0].name, "Deal 300");
+    assert!(all.iter().any(|r| r.name == "added by name elsewhere"));
+}
+
+/// Imports 2000 rows (`row(i)` for i in 1..=2000) 100 to a transaction into `acme` of a database
+/// file (with the company `Customer of Acme` and the relationship type `Subscription`), while
+/// another connection calls `add(i)` for 40 of the rows, from the end of the file backwards so
+/// that its adds and the import's rows meet. Returns the job, what each add returned, and the
+/// host.
+fn add_while_an_import_runs(
+    header: &str,
+    row: impl Fn(usize) -> String,
+    options: cs_host::ImportOptions,
+    add: impl Fn(&cs_host::Tenant<'_>, usize) -> cs_host::Result<i64> + Send + Sync,
+) -> (
+    cs_host::ImportJob,
+    Vec<cs_host::Result<i64>>,
+    Host,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cs.db");
+    let host = Host::open(&db, support::host_config()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let acme = host.tenant("acme").unwrap();
+    acme.companies()
+        .add(NewCompany::new("Customer of Acme"))
+        .unwrap();
+    acme.relationship_types().add("Subscription").unwrap();
+    let csv = dir.path().join("rows.csv");
+    let mut text = format!("{header}\n");
+    for i in 1..=2000 {
+        text.push_str(&row(i));
+        text.push('\n');
+    }
+    std::fs::write(&csv, text).unwrap();
+    let other = Host::open(&db, support::host_config()).unwrap();
+    let (job, adds) = std::thread::scope(|scope| {
+        let adder = scope.spawn(|| {
+            let acme = other.tenant("acme").unwrap();
+            (0..40)
+                .map(|k| {
+                    let added = add(&acme, 1951 - 50 * k);
+                    std::thread::yield_now();
+                    added
+                })
+                .collect::<Vec<_>>()
+        });
+        let job = acme.imports().file(&csv, &options.batch_rows(100)).unwrap();
+        (job, adder.join().unwrap())
+    });
+    // An add either came first (the import's row then updated its record) or found the
+    // import's record and was refused with a clear error; no row failed.
+    let added = adds.iter().filter(|add| add.is_ok()).count() as u64;
+    assert_eq!(
+        (job.rows, job.created, job.updated, job.failed),
+        (2000, 2000 - added, added, 0),
+        "{:?}",
+        job.errors
+    );
+    drop(acme);
+    (job, adds, host, dir)
+}
+
+#[test]
+fn companies_another_connection_adds_while_an_import_runs_are_updated_or_refused_never_doubled() {
+    let (_, adds, host, _dir) = add_while_an_import_runs(
+        "External ID,Name",
+        |i| format!("C-{i},Company {i}"),
+        cs_host::ImportOptions::companies(),
+        |acme, i| {
+            acme.companies()
+                .add(NewCompany::new(format!("Added {i}")).field("external_id", format!("C-{i}")))
+        },
+    );
+    for refused in adds.iter().filter_map(|add| add.as_ref().err()) {
+        assert!(
+            refused
+                .to_string()
+                .contains("another company has the external id `C-"),
+            "{refused}"
+        );
+    }
+    let all = host
+        .tenant("acme")
+        .unwrap()
+        .companies()
+        .page(0, 10_000)
+        .unwrap();
+    assert_eq!(all.len(), 1 + 2000);
+    assert!(
+        all.iter()
+            .all(|c| c.name.starts_with("Company ") || c.name == "Customer of Acme")
+    );
+}
+
+#[test]
+fn relationships_another_connection_adds_while_an_import_runs_are_updated_or_refused_never_doubled()
+{
+    let (_, adds, host, _dir) = add_while_an_import_runs(
+        "External ID,Name,Company,Type",
+        |i| format!("R-{i},Deal {i},Customer of Acme,Subscription"),
+        cs_host::ImportOptions::relationships(),
+        |acme, i| {
+            let company = acme
+                .companies()
+                .get(cs_host::CompanyKey::Name("Customer of Acme"))?
+                .expect("the company")
+                .id
+                .parse()
+                .expect("an id");
+            let kind = acme
+                .relationship_types()
+                .get("Subscription")?
+                .expect("the type")
+                .id;
+            acme.relationships().add(
+                NewRelationship::new(company, kind, format!("Added {i}"))
+                    .field("external_id", format!("R-{i}")),
+            )
+        },
+    );
+    for refused in adds.iter().filter_map(|add| add.as_ref().err()) {
+        assert!(
+            refused
+                .to_string()
+                .contains("another relationship has the external id `R-"),
+            "{refused}"
+        );
+    }
+    let all = host
+        .tenant("acme")
+        .unwrap()
+        .relationships()
+        .list(None)
+        .unwrap();
+    assert_eq!(all.len(), 2000);
+    assert!(all.iter().all(|r| r.name.starts_with("Deal ")));
+}
+
+#[test]
+fn a_company_or_partner_another_connection_adds_mid_import_is_found_by_the_rows_after() {
+    // Row 5 names a company that does not exist yet; row 250, read after another connection
+    // added it, finds it, as it would written on its own.
+    let (job, host, _dir) = import_while_another_connection_writes(
+        "External ID,Name,Company,Type",
+        |i| {
+            let company = if i == 5 || i == 250 {
+                "Late Co"
+            } else {
+                "Customer of Acme"
+            };
+            format!("R-{i},Deal {i},{company},Subscription")
+        },
+        cs_host::ImportOptions::relationships(),
+        |other| {
+            other.companies().add(NewCompany::new("Late Co")).unwrap();
+        },
+    );
+    let errors: Vec<_> = job
+        .errors
+        .iter()
+        .map(|e| (e.row, e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [(5, "there is no company `Late Co` (by name or external id)")]
+    );
+    assert_eq!((job.created, job.failed), (599, 1));
+    let late = host
+        .tenant("acme")
+        .unwrap()
+        .companies()
+        .get(cs_host::CompanyKey::Name("Late Co"))
+        .unwrap()
+        .unwrap();
+    let on_late = host
+        .tenant("acme")
+        .unwrap()
+        .relationships()
+        .list(Some(late.id.parse().unwrap()))
+        .unwrap();
+    assert_eq!(on_late.len(), 1, "{on_late:?}");
+    assert_eq!(on_late[0].name, "Deal 250");
+
+    // The same with a partner named in Managed By.
+    let (job, _host, _dir) = import_while_another_connection_writes(
+        "External ID,Name,Managed By",
+        |i| {
+            let partner = if i == 5 || i == 250 {
+                "Late Partners"
+            } else {
+                ""
+            };
+            format!("C-{i},Company {i},{partner}")
+        },
+        cs_host::ImportOptions::companies(),
+        |other| {
+            other
+                .partners()
+                .add(
+                    NewCompany::new("Late Partners"),
+                    Some(cs_host::model::AccessScope::Both),
+                )
+                .unwrap();
+        },
+    );
+    let errors: Vec<_> = job
+        .errors
+        .iter()
+        .map(|e| (e.row, e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [(
+            5,
+            "there is no partner `Late Partners` (by name or external id)"
+        )]
+    );
+    assert_eq!((job.created, job.failed), (599, 1));
 }

@@ -1305,3 +1305,157 @@ fn an_empty_external_id_cell_keeps_the_external_id_of_the_record_its_name_matche
         assert_eq!((job.created, job.updated), (0, 1), "{:?}", job.errors);
     }
 }
+
+/// A tenant `acme` in memory with its admin, a company and a relationship type, for comparing
+/// imports.
+fn bare_tenant() -> Host {
+    let host = Host::open_in_memory(support::host_config()).unwrap();
+    host.create_tenant("acme", "Acme", TenantLevel::Both)
+        .unwrap();
+    let operator = host.tenant("acme").unwrap();
+    operator
+        .access()
+        .add_admin("admin@acme.example", "Ada")
+        .unwrap();
+    let admin = operator.as_user("admin@acme.example").unwrap();
+    admin
+        .companies()
+        .add(NewCompany::new("Customer of Acme"))
+        .unwrap();
+    admin.relationship_types().add("Subscription").unwrap();
+    host
+}
+
+/// What an import did, row by row: its counts, and its row errors with their row, column, field
+/// and reason.
+type Outcome = (
+    u64,
+    u64,
+    u64,
+    Vec<(u64, Option<String>, Option<String>, String)>,
+);
+
+/// Imports `rows` (under `header`) as one file on one tenant, and each row as a file of its own
+/// (a statement per row) on another; returns both outcomes, row numbers those of the whole file.
+fn whole_and_row_by_row(
+    header: &str,
+    rows: &[String],
+    options: &ImportOptions,
+) -> ((Outcome, Host), (Outcome, Host)) {
+    let errors = |job: &cs_host::ImportJob, row: Option<u64>| {
+        job.errors
+            .iter()
+            .map(|e| {
+                (
+                    row.unwrap_or(e.row),
+                    e.column.clone(),
+                    e.field.clone(),
+                    e.reason.clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let whole_host = bare_tenant();
+    let file = format!("{header}\n{}\n", rows.join("\n"));
+    let job = whole_host
+        .tenant("acme")
+        .unwrap()
+        .imports()
+        .bytes("whole.csv", file.as_bytes(), options)
+        .unwrap();
+    let whole = (job.created, job.updated, job.failed, errors(&job, None));
+    let one_host = bare_tenant();
+    let mut one = (0, 0, 0, Vec::new());
+    for (i, row) in rows.iter().enumerate() {
+        let job = one_host
+            .tenant("acme")
+            .unwrap()
+            .imports()
+            .bytes("one.csv", format!("{header}\n{row}\n").as_bytes(), options)
+            .unwrap();
+        one.0 += job.created;
+        one.1 += job.updated;
+        one.2 += job.failed;
+        one.3.extend(errors(&job, Some(i as u64 + 1)));
+    }
+    ((whole, whole_host), (one, one_host))
+}
+
+/// Rows that are about the same new record (by external id, or by name in another case or
+/// spelling, or padded with spaces), or about two at once, among `filler` rows, all within the
+/// first statement of 64.
+fn colliding_rows(kind: &str, extra: &str, filler: usize) -> Vec<String> {
+    let mut rows: Vec<String> = [
+        format!("{kind}-1,Alpha{extra}"),
+        format!("{kind}-1,Beta{extra}"),
+        format!("{kind}-2,Gamma{extra}"),
+        format!("{kind}-3,gamma{extra}"),
+        format!(",Delta{extra}"),
+        format!(",DELTA{extra}"),
+        format!("{kind}-4,Epsilon{extra}"),
+        format!("{kind}-5,Zeta{extra}"),
+        format!("{kind}-4,zeta{extra}"),
+        format!(",Straße{extra}"),
+        format!(",STRASSE{extra}"),
+        format!("\" {kind}-6 \",Eta{extra}"),
+        format!("{kind}-6,Theta{extra}"),
+        format!(",\"  Iota \"{extra}"),
+        format!(",iota{extra}"),
+        format!("{kind}-7,Kappa{extra}"),
+        format!(",kappa{extra}"),
+    ]
+    .into();
+    for i in 0..filler {
+        rows.insert(
+            1 + (i * 3) % rows.len(),
+            format!("{kind}-F{i},Filler {i}{extra}"),
+        );
+    }
+    rows
+}
+
+#[test]
+fn new_companies_colliding_within_one_statement_end_as_they_would_written_one_by_one() {
+    let rows = colliding_rows("C", ",Retail", 60);
+    let ((whole, whole_host), (one, one_host)) = whole_and_row_by_row(
+        "External ID,Name,Industry",
+        &rows,
+        &ImportOptions::companies(),
+    );
+    assert_eq!(whole, one, "whole file against row by row");
+    let companies = |host: &Host| {
+        let acme = host.tenant("acme").unwrap();
+        acme.companies()
+            .page(0, 1000)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.id, c.name, c.fields.get("external_id").cloned()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(companies(&whole_host), companies(&one_host));
+    let (created, updated, failed, _) = whole;
+    assert_eq!(created + updated + failed, rows.len() as u64, "{whole:?}");
+}
+
+#[test]
+fn new_relationships_colliding_within_one_statement_end_as_they_would_written_one_by_one() {
+    let rows = colliding_rows("R", ",Customer of Acme,Subscription", 60);
+    let ((whole, whole_host), (one, one_host)) = whole_and_row_by_row(
+        "External ID,Name,Company,Type",
+        &rows,
+        &ImportOptions::relationships(),
+    );
+    assert_eq!(whole, one, "whole file against row by row");
+    let relationships = |host: &Host| {
+        let acme = host.tenant("acme").unwrap();
+        acme.relationships()
+            .list(None)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.name, r.fields.get("external_id").cloned()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(relationships(&whole_host), relationships(&one_host));
+    let (created, updated, failed, _) = whole;
+    assert_eq!(created + updated + failed, rows.len() as u64, "{whole:?}");
+}

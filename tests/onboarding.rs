@@ -1,36 +1,27 @@
-//! The embedding example, built and run as an application would run it.
+//! The embedding example, run as an application would run it: its code, in this process (the
+//! example is no binary of its own that the tests could start without building it first).
 
 use crate::support;
 
-use std::process::Command;
+/// `examples/embed.rs` itself, so that this test runs the code the example shows.
+#[path = "../examples/embed.rs"]
+// The example's `main` reads its command line; this test calls `run` with its own paths.
+#[allow(dead_code)]
+mod embed;
 
 #[test]
 fn the_embedding_example_imports_the_sample_partners() {
-    support::build_plugins();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("embed.db");
-    let out = Command::new(cargo)
-        .current_dir(support::root())
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "cs-host",
-            "--example",
-            "embed",
-            "--",
-        ])
-        .arg(&db)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut out = Vec::new();
+    embed::run(
+        &db,
+        &support::root().join("examples/data/partners.csv"),
+        &support::plugin_path("normalize-partner"),
+        &mut out,
+    )
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out);
     assert!(stdout.contains("installed normalize-partner"), "{stdout}");
     assert!(
         stdout.contains("6 rows, 5 created, 0 updated, 0 skipped, 1 failed"),

@@ -25,6 +25,7 @@ pub const MAX_TENANT_ID: usize = 64;
 pub struct HostConfig {
     runtime: RuntimeConfig,
     clock: Arc<dyn Clock>,
+    resume_on_handles: bool,
 }
 
 impl Default for HostConfig {
@@ -32,6 +33,7 @@ impl Default for HostConfig {
         HostConfig {
             runtime: RuntimeConfig::default(),
             clock: Arc::new(SystemClock),
+            resume_on_handles: true,
         }
     }
 }
@@ -52,6 +54,20 @@ impl HostConfig {
         self.clock = clock;
         self
     }
+
+    /// Whether each tenant handle ([`Host::tenant`]) first runs the hooks its tenant's committed
+    /// changes still owe: on (the default), a hook cut short by a crash runs before the tenant's
+    /// next operation, at the price of two indexed reads on every handle.
+    ///
+    /// A process that runs [`Host::resume_owed_hooks`] on a schedule of its own (as `cshost
+    /// serve`'s resumer does) turns it off, so that a request does not pay those reads: owed
+    /// hooks then wait for the next scheduled run. [`Host::open`] runs them either way. It is
+    /// part of the configuration, not a switch on an open host, so every handle of a host
+    /// shared between threads behaves alike from the start.
+    pub fn resume_on_handles(mut self, on: bool) -> HostConfig {
+        self.resume_on_handles = on;
+        self
+    }
 }
 
 /// The cs-host library: the CS data model in one SQLite database, and the plugins that extend it.
@@ -68,7 +84,7 @@ pub struct Host {
     /// Loaded plugins by content hash, so hooks never compile a plugin twice.
     plugins: LoadedPlugins,
     /// Whether each tenant handle first runs the hooks its tenant owes (see
-    /// [`Host::resume_on_handles`]).
+    /// [`HostConfig::resume_on_handles`]).
     resume_on_handles: bool,
 }
 
@@ -104,7 +120,7 @@ impl Host {
             runtime: OnceLock::new(),
             clock: config.clock,
             plugins: LoadedPlugins::default(),
-            resume_on_handles: true,
+            resume_on_handles: config.resume_on_handles,
         })
     }
 
@@ -190,17 +206,6 @@ impl Host {
         })
     }
 
-    /// Whether each tenant handle ([`Host::tenant`]) first runs the hooks its tenant's committed
-    /// changes still owe: on (the default), a hook cut short by a crash runs before the tenant's
-    /// next operation, at the price of two indexed reads on every handle.
-    ///
-    /// A process that runs [`Host::resume_owed_hooks`] on a schedule of its own (as `cshost
-    /// serve`'s resumer does) turns it off, so that a request does not pay those reads: owed
-    /// hooks then wait for the next scheduled run. [`Host::open`] runs them either way.
-    pub fn resume_on_handles(&mut self, on: bool) {
-        self.resume_on_handles = on;
-    }
-
     /// Runs the hooks every tenant's committed changes still owe, as opening a host does: each
     /// tenant's as its system, oldest first, leaving a share younger than five minutes to the
     /// process sharing it (see [`Hooks::run_pending`](crate::Hooks::run_pending)). A hook's
@@ -214,7 +219,7 @@ impl Host {
 
     /// A handle on one tenant, through which all of its data is reached. Fails if there is no
     /// such tenant. Hooks the tenant's committed changes still owe run first, unless
-    /// [`Host::resume_on_handles`] turned that off.
+    /// [`HostConfig::resume_on_handles`] turned that off.
     pub fn tenant(&self, id: &str) -> Result<Tenant<'_>> {
         let tenant = self.handle(id)?;
         if self.resume_on_handles {

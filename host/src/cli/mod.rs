@@ -221,7 +221,9 @@ pub fn main() -> ExitCode {
                 out::stop(cause);
             }
             eprintln!("error: {error:#}");
-            if let Some(hint) = hint(&error, &|| host(&db, cache_dir.clone())) {
+            if let Some(hint) = hint(&error, &|| {
+                host(&db, cache_dir.clone(), HostConfig::default())
+            }) {
                 eprintln!("hint: {hint}");
             }
             ExitCode::FAILURE
@@ -254,7 +256,7 @@ pub(crate) fn operator_name() -> String {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let _ = ACTING_AS.set(cli.acting_as.clone());
     let cache_dir = cli.cache_dir.or_else(default_cache_dir);
-    let open = || host(&cli.db, cache_dir.clone());
+    let open = || host(&cli.db, cache_dir.clone(), HostConfig::default());
     match cli.command {
         Command::Plugin(command) => plugin::run(command, &|| runtime(cache_dir.clone()), &open),
         Command::Tenant(command) => tenant::run(command, &open),
@@ -271,7 +273,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Access(command) => access::run(command, &open),
         Command::RelationshipType(command) => relationship::run_types(command, &open),
         Command::Relationship(command) => relationship::run(command, &open),
-        Command::Serve(args) => serve::run(args, &open),
+        Command::Serve(args) => {
+            serve::run(args, &|config| host(&cli.db, cache_dir.clone(), config))
+        }
     }
 }
 
@@ -301,13 +305,18 @@ fn hint(error: &anyhow::Error, open: &dyn Fn() -> anyhow::Result<Host>) -> Optio
     ))
 }
 
-/// Opens the database named by `--db`, with the plugin runtime.
-fn host(db: &std::path::Path, cache_dir: Option<PathBuf>) -> anyhow::Result<Host> {
-    let mut config = RuntimeConfig::default();
+/// Opens the database named by `--db` with `config`, and the plugin runtime's compile cache in
+/// `cache_dir`.
+fn host(
+    db: &std::path::Path,
+    cache_dir: Option<PathBuf>,
+    config: HostConfig,
+) -> anyhow::Result<Host> {
+    let mut runtime = RuntimeConfig::default();
     if let Some(dir) = cache_dir {
-        config = config.cache_dir(dir);
+        runtime = runtime.cache_dir(dir);
     }
-    Ok(Host::open(db, HostConfig::default().runtime(config))?)
+    Ok(Host::open(db, config.runtime(runtime))?)
 }
 
 fn default_cache_dir() -> Option<PathBuf> {
@@ -317,11 +326,10 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("cs-host"))
 }
 
-/// The runtime of the `plugin` commands, which run one plugin a few calls at a time: a small
-/// instance pool, since reserving the default pool's 256 slots is a good part of a short
-/// command's start-up.
+/// The runtime of the `plugin` commands, which run one plugin a few calls at a time and exit:
+/// without an instance pool, whose set-up would cost such a command more than it saves.
 fn runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<PluginRuntime> {
-    let mut config = RuntimeConfig::default().instances(8);
+    let mut config = RuntimeConfig::default().instance_pool(false);
     if let Some(dir) = cache_dir {
         config = config.cache_dir(dir);
     }

@@ -196,11 +196,15 @@ impl<'c> BulkInsert<'c> {
 
     /// Inserts the queued row whose values start at `at` on its own; its id, or why not.
     fn one_row(&mut self, at: usize) -> Result<i64> {
-        execute(
-            &mut self.one,
-            &self.values[at..at + BULK_VALUES],
-            &mut self.ids,
-        )?;
+        let values = &self.values[at..at + BULK_VALUES];
+        execute(&mut self.one, values, &mut self.ids).map_err(|e| {
+            // The row's first value is its external id.
+            let external_id = match &values[0] {
+                Cell::Text(text) => Some(text.as_str()),
+                _ => None,
+            };
+            super::unique_error_of(e, external_id)
+        })?;
         self.ids
             .pop()
             .ok_or_else(|| Error::from(rusqlite::Error::QueryReturnedNoRows))

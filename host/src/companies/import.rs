@@ -306,6 +306,8 @@ pub(crate) struct Found {
 pub(crate) struct Snapshot<'c> {
     by_external_id: Statement<'c>,
     by_name: Statement<'c>,
+    /// Any company with an external id, seen or not (see [`Snapshot::holder`]).
+    holder: Statement<'c>,
 }
 
 const FOUND_COLUMNS: &str = "id, name, external_id, managed_as, access_scope, managed_by";
@@ -348,6 +350,9 @@ impl<'c> Snapshot<'c> {
                 "SELECT {FOUND_COLUMNS} FROM companies
                  WHERE tenant_id = ?1 AND name_folded = ?2{scope} ORDER BY id"
             ))?,
+            holder: prepare(
+                "SELECT id FROM companies WHERE tenant_id = ?1 AND external_id = ?2".to_owned(),
+            )?,
         };
         Ok(snapshot)
     }
@@ -357,6 +362,15 @@ impl<'c> Snapshot<'c> {
         self.by_external_id.raw_bind_parameter(2, external_id)?;
         let mut rows = self.by_external_id.raw_query();
         Ok(rows.next()?.map(found).transpose()?)
+    }
+
+    /// The company holding this external id, whether the actor may see it or not: a new record
+    /// with it is refused (as the real run's insert is, by the unique index), and the refusal
+    /// says no more than that the id is taken.
+    pub(crate) fn holder(&mut self, external_id: &str) -> Result<Option<i64>> {
+        self.holder.raw_bind_parameter(2, external_id)?;
+        let mut rows = self.holder.raw_query();
+        Ok(rows.next()?.map(|row| row.get(0)).transpose()?)
     }
 
     /// The records with this name (ignoring case as the import's look-up does), oldest first.

@@ -435,8 +435,29 @@ pub(crate) fn insert(op: &Op<'_>, write: &CompanyWrite<'_>) -> Result<i64> {
             custom_json(write.fields, None),
             now
         ])
-    })?;
+    })
+    .map_err(|e| unique_error_of(e, external_id.as_deref()))?;
     Ok(conn.last_insert_rowid())
+}
+
+/// `error` from writing a company with external id `key`: the unique index's refusal as
+/// [`external_id_taken`]; any other error as it is.
+pub(crate) fn unique_error_of(error: rusqlite::Error, key: Option<&str>) -> Error {
+    let unique = matches!(&error, rusqlite::Error::SqliteFailure(_, Some(m))
+        if m.contains("companies.external_id"));
+    match (unique, key) {
+        (true, Some(key)) => external_id_taken(key),
+        _ => Error::from(error),
+    }
+}
+
+/// The refusal of external id `key`, which another company has: for a partner user, possibly
+/// one it may not see, which the message does not name.
+pub(crate) fn external_id_taken(key: &str) -> Error {
+    Error::new(ErrorKind::InvalidField {
+        field: EXTERNAL_ID.to_owned(),
+        message: format!("another company has the external id `{key}` already"),
+    })
 }
 
 /// Updates company `id` with the fields set in `write.fields` (the others keep their values);
@@ -685,7 +706,10 @@ mod tests {
                 }
                 Err(error) => {
                     assert_eq!(i, 5, "{error}");
-                    assert!(error.to_string().contains("UNIQUE"), "{error}");
+                    assert_eq!(
+                        error.to_string(),
+                        "field `external_id`: another company has the external id `X-1` already"
+                    );
                 }
             }
         }

@@ -161,7 +161,7 @@ impl Hooks<'_> {
     /// cut short by a crash, for one; or a share's notifications, not yet queued when its
     /// process died), oldest first, each until done. Every hook takes effect once: a hook that
     /// another process ran meanwhile is skipped. Opening a host, and every tenant handle (unless
-    /// [`Host::resume_on_handles`](crate::Host::resume_on_handles) turned that off), does this
+    /// [`HostConfig::resume_on_handles`](crate::HostConfig::resume_on_handles) turned that off), does this
     /// too (leaving a share younger than five minutes to the process sharing it);
     /// `cshost tenant hooks run` does it on demand, for every share.
     pub fn run_pending(&self) -> Result<PendingHooksRun> {

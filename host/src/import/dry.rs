@@ -163,6 +163,16 @@ impl Run<'_> {
         };
         let name = name.trim().to_owned();
         let Some(existing) = existing else {
+            // A new record may not take an external id another record has: one this run has
+            // not changed (those it has are found by theirs), and that the look-up did not find
+            // (out of the actor's sight).
+            if let Some(external_id) = external_id
+                && let Some(holder) = imagined.snapshot.holder(external_id)?
+                && !imagined.records.contains_key(&holder)
+            {
+                let error = companies::external_id_taken(external_id);
+                return super::write::company_refusal(self.plan, number, error);
+            }
             let id = imagined.next_id;
             imagined.next_id += 1;
             let (managed_as, scope) = match self.target {

@@ -50,66 +50,74 @@ impl Imports<'_> {
             while more {
                 let mut in_batch = 0;
                 let mut slice: Option<Slice<'_>> = None;
-                while in_batch < batches.rows {
-                    let rows = job.rows;
-                    let Some(prepared) = incoming.next(&mut || watch.tick(rows, progress))? else {
-                        more = false;
-                        break;
+                loop {
+                    // A slice commits at one place: once it has held the lock for
+                    // `LONGEST_WRITE` (before another row is read), when the batch is full, and
+                    // when the file has ended.
+                    let due = in_batch == batches.rows
+                        || slice
+                            .as_ref()
+                            .is_some_and(|open| open.began.elapsed() >= LONGEST_WRITE);
+                    let prepared = if due {
+                        None
+                    } else {
+                        let rows = job.rows;
+                        let next = incoming.next(&mut || watch.tick(rows, progress))?;
+                        if next.is_none() {
+                            more = false;
+                            end(job, watch, self.tenant.host.now());
+                        }
+                        next
                     };
-                    if slice.is_none() {
-                        if let Some((committed, pause)) = last {
-                            std::thread::sleep(pause.saturating_sub(committed.elapsed()));
+                    if let Some(prepared) = prepared {
+                        if slice.is_none() {
+                            if let Some((committed, pause)) = last {
+                                std::thread::sleep(pause.saturating_sub(committed.elapsed()));
+                            }
+                            let tx = Transaction::new_unchecked(
+                                base.conn,
+                                TransactionBehavior::Immediate,
+                            )?;
+                            if run.target != ImportTarget::Relationships {
+                                writer.begin()?;
+                            }
+                            run.begin_slice(&base.on(&tx))?;
+                            slice = Some(Slice {
+                                tx,
+                                began: Instant::now(),
+                            });
                         }
-                        let tx =
-                            Transaction::new_unchecked(base.conn, TransactionBehavior::Immediate)?;
-                        if run.target != ImportTarget::Relationships {
-                            writer.begin()?;
+                        let open = slice.as_ref().expect("a slice is open");
+                        let op = base.on(&open.tx);
+                        in_batch += 1;
+                        run.row(&op, &mut writer, &mut relationships, prepared)?;
+                        if writer.is_empty() && relationships.is_empty() {
+                            run.settle(&op, job)?;
                         }
-                        slice = Some(Slice {
-                            tx,
-                            began: Instant::now(),
-                        });
+                        continue;
                     }
-                    let open = slice.as_ref().expect("a slice is open");
-                    let op = base.on(&open.tx);
-                    in_batch += 1;
-                    run.row(&op, &mut writer, &mut relationships, prepared)?;
-                    if writer.is_empty() && relationships.is_empty() {
-                        run.settle(&op, job)?;
-                    }
-                    if open.began.elapsed() >= LONGEST_WRITE
-                        && let Some(open) = slice.take()
-                    {
-                        last = Some(self.commit_slice(
-                            base,
-                            open,
-                            run,
-                            (&mut writer, &mut relationships),
-                            job,
-                        )?);
-                    }
-                }
-                if !more {
-                    end(job, watch, self.tenant.host.now());
-                }
-                match slice {
-                    Some(open) => {
-                        last = Some(self.commit_slice(
-                            base,
-                            open,
-                            run,
-                            (&mut writer, &mut relationships),
-                            job,
-                        )?);
-                    }
-                    // The file ended right after a slice committed: the job's end is written
-                    // on its own.
-                    None if !more => {
-                        if let Some(id) = job.id {
-                            self.tenant.write(|op| job::save(op, id, job))?;
+                    match slice.take() {
+                        Some(open) => {
+                            last = Some(self.commit_slice(
+                                base,
+                                open,
+                                run,
+                                (&mut writer, &mut relationships),
+                                job,
+                            )?);
                         }
+                        // The file ended right after a slice committed: the job's end is written
+                        // on its own.
+                        None if !more => {
+                            if let Some(id) = job.id {
+                                self.tenant.write(|op| job::save(op, id, job))?;
+                            }
+                        }
+                        None => {}
                     }
-                    None => {}
+                    if !more || in_batch == batches.rows {
+                        break;
+                    }
                 }
                 // The reading thread may map the next batch's rows now. It may have stopped
                 // already (after the last row): nothing waits then.

@@ -29,6 +29,9 @@ pub(super) struct Run<'a> {
     pub(super) partners_by_key: HashMap<String, Option<i64>>,
     /// Companies looked up by a relationship import's `company` column, likewise.
     pub(super) companies_by_key: HashMap<String, Option<i64>>,
+    /// SQLite's `data_version` when the last slice began: another connection's commit since
+    /// then changes it, and the look-ups cached above may have changed with it.
+    pub(super) data_version: Option<i64>,
     /// Whether new partners owe the *partner created* hook (lifecycle plugins are enabled).
     pub(super) lifecycle: bool,
     /// Partners created or tagged in the current batch, whose hooks it owes: (id, row, how to
@@ -52,6 +55,21 @@ impl Run<'_> {
         reason: String,
     ) -> Settled {
         Settled::Refused(super::read::refused(row, column, field, reason))
+    }
+
+    /// Starts a slice on `op`'s transaction: when another connection committed since the last
+    /// slice began (a partner or company added, renamed or untagged), the look-ups cached by
+    /// key are forgotten, so that a later row finds what it would find written on its own.
+    pub(super) fn begin_slice(&mut self, op: &Op<'_>) -> Result<()> {
+        let version: i64 = op
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?;
+        if self.data_version.is_some_and(|last| last != version) {
+            self.partners_by_key.clear();
+            self.companies_by_key.clear();
+        }
+        self.data_version = Some(version);
+        Ok(())
     }
 
     pub(super) fn column_of(&self, field: &str) -> Option<&str> {
@@ -116,7 +134,8 @@ impl Run<'_> {
                         Err(error) => refusal(*number, error)?,
                     }
                 }
-                Err(error) => refusal(*number, error)?,
+                // A company refused as its insert alone would have been.
+                Err(error) => company_refusal(plan, *number, error)?,
             };
         }
         Ok(())
@@ -408,6 +427,21 @@ pub(super) struct RelationshipRow<'a> {
     pub(super) company: &'a str,
     pub(super) type_id: i64,
     pub(super) type_name: &'a str,
+}
+
+/// The outcome of row `number`, whose new company `error` refused: a field's problem (an
+/// external id another company has, maybe one a partner user cannot see) names the field and
+/// its column; otherwise as [`refusal`].
+pub(super) fn company_refusal(plan: &[Planned], number: u64, error: Error) -> Result<Settled> {
+    match error.kind() {
+        ErrorKind::InvalidField { field, message } => Ok(Run::refuse(
+            number,
+            column_of(plan, field),
+            Some(field),
+            message.clone(),
+        )),
+        _ => refusal(number, error),
+    }
 }
 
 /// A row refused by a rule of the data (a constraint), with the database's message; other

@@ -31,6 +31,7 @@ pub struct RuntimeConfig {
     cache_dir: Option<PathBuf>,
     max_limits: Limits,
     instances: u32,
+    pooled: bool,
     epoch_tick: Duration,
 }
 
@@ -48,6 +49,7 @@ impl Default for RuntimeConfig {
                 .operation_time(Duration::from_secs(3600))
                 .operation_fuel(100_000_000_000_000),
             instances: 256,
+            pooled: true,
             epoch_tick: EPOCH_TICK,
         }
     }
@@ -84,6 +86,17 @@ impl RuntimeConfig {
     /// By default, 256.
     pub fn instances(mut self, instances: u32) -> RuntimeConfig {
         self.instances = instances.max(1);
+        self
+    }
+
+    /// Whether instances take their memory from a pool reserved when the runtime starts (the
+    /// default, sized by [`instances`](Self::instances)), or map it when each one is made.
+    ///
+    /// The pool makes each instantiation cheap but costs its set-up when the runtime starts:
+    /// a process that runs a plugin a few times and exits (`cshost plugin run`) starts faster
+    /// without it. Limits, fuel and deadlines are the same either way.
+    pub fn instance_pool(mut self, pooled: bool) -> RuntimeConfig {
+        self.pooled = pooled;
         self
     }
 
@@ -153,7 +166,11 @@ impl PluginRuntime {
             // concurrent calls that costs about 300 ns on every call.
             .concurrency_support(false)
             .wasm_backtrace_max_frames(None)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            .allocation_strategy(if config.pooled {
+                InstanceAllocationStrategy::Pooling(pool)
+            } else {
+                InstanceAllocationStrategy::OnDemand
+            });
         let engine = Engine::new(&wasm).map_err(engine_error)?;
 
         let mut linker = Linker::new(&engine);

@@ -31,7 +31,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
-use cs_host::Host;
+use cs_host::{Host, HostConfig};
 
 pub use api::ApiError;
 
@@ -128,7 +128,10 @@ where
 }
 
 /// Runs `cshost serve` until Ctrl-C or SIGTERM.
-pub fn run(args: ServeArgs, open: &dyn Fn() -> anyhow::Result<Host>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: ServeArgs,
+    open: &dyn Fn(HostConfig) -> anyhow::Result<Host>,
+) -> anyhow::Result<ExitCode> {
     let ServeArgs {
         listen,
         link_base,
@@ -143,10 +146,9 @@ pub fn run(args: ServeArgs, open: &dyn Fn() -> anyhow::Result<Host>) -> anyhow::
         max_plugin_size,
     } = args;
     let transport = super::outbox::transport(&mailbox, smtp.as_deref(), from)?;
-    let mut host = open()?;
-    // Opening the host ran what was owed; from now on the resumer runs what comes to be owed
+    // Opening the host runs what is owed; from then on the resumer runs what comes to be owed
     // (a process that died elsewhere), every `--resume-every`, so requests do not look for it.
-    host.resume_on_handles(false);
+    let host = open(HostConfig::default().resume_on_handles(false))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
