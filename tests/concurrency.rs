@@ -953,3 +953,85 @@ fn relationships_another_connection_adds_while_an_import_runs_are_updated_or_ref
     assert_eq!(all.len(), 2000);
     assert!(all.iter().all(|r| r.name.starts_with("Deal ")));
 }
+
+#[test]
+fn a_company_or_partner_another_connection_adds_mid_import_is_found_by_the_rows_after() {
+    // Row 5 names a company that does not exist yet; row 250, read after another connection
+    // added it, finds it, as it would written on its own.
+    let (job, host, _dir) = import_while_another_connection_writes(
+        "External ID,Name,Company,Type",
+        |i| {
+            let company = if i == 5 || i == 250 {
+                "Late Co"
+            } else {
+                "Customer of Acme"
+            };
+            format!("R-{i},Deal {i},{company},Subscription")
+        },
+        cs_host::ImportOptions::relationships(),
+        |other| {
+            other.companies().add(NewCompany::new("Late Co")).unwrap();
+        },
+    );
+    let errors: Vec<_> = job
+        .errors
+        .iter()
+        .map(|e| (e.row, e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [(5, "there is no company `Late Co` (by name or external id)")]
+    );
+    assert_eq!((job.created, job.failed), (599, 1));
+    let late = host
+        .tenant("acme")
+        .unwrap()
+        .companies()
+        .get(cs_host::CompanyKey::Name("Late Co"))
+        .unwrap()
+        .unwrap();
+    let on_late = host
+        .tenant("acme")
+        .unwrap()
+        .relationships()
+        .list(Some(late.id.parse().unwrap()))
+        .unwrap();
+    assert_eq!(on_late.len(), 1, "{on_late:?}");
+    assert_eq!(on_late[0].name, "Deal 250");
+
+    // The same with a partner named in Managed By.
+    let (job, _host, _dir) = import_while_another_connection_writes(
+        "External ID,Name,Managed By",
+        |i| {
+            let partner = if i == 5 || i == 250 {
+                "Late Partners"
+            } else {
+                ""
+            };
+            format!("C-{i},Company {i},{partner}")
+        },
+        cs_host::ImportOptions::companies(),
+        |other| {
+            other
+                .partners()
+                .add(
+                    NewCompany::new("Late Partners"),
+                    Some(cs_host::model::AccessScope::Both),
+                )
+                .unwrap();
+        },
+    );
+    let errors: Vec<_> = job
+        .errors
+        .iter()
+        .map(|e| (e.row, e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [(
+            5,
+            "there is no partner `Late Partners` (by name or external id)"
+        )]
+    );
+    assert_eq!((job.created, job.failed), (599, 1));
+}

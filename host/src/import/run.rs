@@ -298,6 +298,7 @@ impl Imports<'_> {
             fields: Fields::new(),
             partners_by_key: HashMap::new(),
             companies_by_key: HashMap::new(),
+            data_version: None,
             new_partners: Vec::new(),
             outcomes: Vec::new(),
             written: Vec::new(),

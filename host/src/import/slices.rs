@@ -81,6 +81,7 @@ impl Imports<'_> {
                             if run.target != ImportTarget::Relationships {
                                 writer.begin()?;
                             }
+                            run.begin_slice(&base.on(&tx))?;
                             slice = Some(Slice {
                                 tx,
                                 began: Instant::now(),

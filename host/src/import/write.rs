@@ -29,6 +29,9 @@ pub(super) struct Run<'a> {
     pub(super) partners_by_key: HashMap<String, Option<i64>>,
     /// Companies looked up by a relationship import's `company` column, likewise.
     pub(super) companies_by_key: HashMap<String, Option<i64>>,
+    /// SQLite's `data_version` when the last slice began: another connection's commit since
+    /// then changes it, and the look-ups cached above may have changed with it.
+    pub(super) data_version: Option<i64>,
     /// Whether new partners owe the *partner created* hook (lifecycle plugins are enabled).
     pub(super) lifecycle: bool,
     /// Partners created or tagged in the current batch, whose hooks it owes: (id, row, how to
@@ -52,6 +55,21 @@ impl Run<'_> {
         reason: String,
     ) -> Settled {
         Settled::Refused(super::read::refused(row, column, field, reason))
+    }
+
+    /// Starts a slice on `op`'s transaction: when another connection committed since the last
+    /// slice began (a partner or company added, renamed or untagged), the look-ups cached by
+    /// key are forgotten, so that a later row finds what it would find written on its own.
+    pub(super) fn begin_slice(&mut self, op: &Op<'_>) -> Result<()> {
+        let version: i64 = op
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?;
+        if self.data_version.is_some_and(|last| last != version) {
+            self.partners_by_key.clear();
+            self.companies_by_key.clear();
+        }
+        self.data_version = Some(version);
+        Ok(())
     }
 
     pub(super) fn column_of(&self, field: &str) -> Option<&str> {
