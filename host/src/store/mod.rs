@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -253,6 +254,12 @@ impl Store {
              PRAGMA synchronous = NORMAL;",
         )
         .map_err(|e| self.error(e))?;
+        // SQLite lets some plans depend on a bound value (whether a key is 0 or 1, a LIKE
+        // pattern, a partial index's condition) and marks such a statement to be parsed and
+        // planned again once its bindings are cleared, which the statement cache does on every
+        // return: every look-up of an import row was planned anew. Plans are fixed when prepared.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(|e| self.error(e))?;
         register_functions(&conn).map_err(|e| self.error(e))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.busy_handler(Some(wait_for_turn))
@@ -631,6 +638,35 @@ mod tests {
         }
         problems.sort();
         problems
+    }
+
+    #[test]
+    fn cached_statements_are_not_planned_again_for_each_new_value() {
+        use rusqlite::OptionalExtension;
+        // SQLite may let a plan depend on a bound value (here `t.tenant_id = ?1`, carried over
+        // the join to a table read by its key, is weighed by whether it is 0 or 1); such a
+        // statement is parsed and planned again on its next use whenever its bindings are
+        // cleared, which the statement cache does on every return. Imports run look-ups like
+        // this one (a relationship by external id, with its type) once per row.
+        let store = Store::open_in_memory().unwrap();
+        store
+            .with(|c| {
+                let sql = "SELECT r.id, t.name FROM relationships r
+                           JOIN relationship_types t ON t.tenant_id = r.tenant_id AND t.id = r.type_id
+                           WHERE r.tenant_id = ?1 AND r.external_id = ?2";
+                for n in 0..4 {
+                    let mut statement = c.prepare_cached(sql)?;
+                    let found: Option<i64> = statement
+                        .query_row(rusqlite::params!["acme", format!("R-{n}")], |r| r.get(0))
+                        .optional()?;
+                    assert_eq!(found, None);
+                    let planned_again =
+                        statement.get_status(rusqlite::StatementStatus::RePrepare);
+                    assert_eq!(planned_again, 0, "planned again at use {n}");
+                }
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]
