@@ -39,10 +39,14 @@ plugins:
 	+cd plugins && $(CARGO) build --release
 
 ## The JavaScript SDK's toolchain (componentize-js, esbuild), from its lock file, and the
-## JavaScript example plugins. A build whose bundled source is unchanged is a cache hit.
+## JavaScript example plugins (the field mapper for both contracts, as the tests load them). A
+## build whose bundled source is unchanged is a cache hit.
 js-plugins: $(JS)/node_modules/.package-lock.json
 	node $(JS)/bin/cs-plugin-build.mjs $(JS)/examples/normalize-partner-js/plugin.js \
 		-o target/js-plugins/normalize_partner_js.wasm --cache target/js-plugins/cache
+	node $(JS)/bin/cs-plugin-build.mjs $(JS)/examples/normalize-partner-js/plugin.js \
+		--contract 0.2.0 -o target/js-plugins/normalize_partner_js_v0_2.wasm \
+		--cache target/js-plugins/cache
 	node $(JS)/bin/cs-plugin-build.mjs $(JS)/examples/share-digest-ts/plugin.ts \
 		-o target/js-plugins/share_digest_ts.wasm --cache target/js-plugins/cache
 
