@@ -1,9 +1,11 @@
 //! The on-disk cache of compiled components, keyed by the component's content hash.
 //!
 //! Loading a compiled artifact runs native code that was produced earlier, so the cache only
-//! trusts artifacts it can prove this build of the host wrote: each file carries an HMAC over
-//! its contents, keyed by a secret compiled into this build and by the engine's configuration.
-//! Any other file (from another build, truncated, edited) is a miss and is replaced.
+//! trusts artifacts it can prove a build of the same host wrote: each file carries an HMAC over
+//! its contents, keyed by the key compiled into this build (derived from its sources, compiler
+//! and settings by `build.rs`, plus `CS_HOST_BUILD_SECRET` when the build set one) and by the
+//! engine's configuration. Any other file (from another build, truncated, edited) is a miss and
+//! is replaced.
 //!
 //! A file is the artifact as wasmtime wrote it, followed by the tag and a magic number: the
 //! artifact starts the file, so wasmtime can map the file itself instead of copying it into
@@ -64,9 +66,9 @@ impl CompileCache {
         if !self.verify(&mut file).ok()? {
             return None;
         }
-        // SAFETY: the artifact was written by `store` in this build of the host (its HMAC, keyed
-        // by this build's secret, matches), from `Engine::precompile_component` on an engine of
-        // the same configuration; `map` loads the very file that was checked.
+        // SAFETY: the artifact was written by `store` in a build of the same host (its HMAC,
+        // keyed by this build's key, matches), from `Engine::precompile_component` on an engine
+        // of the same configuration; `map` loads the very file that was checked.
         let component = unsafe { map(engine, &file) };
         match component {
             Ok(component) => Some(component),
