@@ -1071,6 +1071,62 @@ fn a_record_keeps_its_one_partner_when_matches_are_given_to_another() {
 }
 
 #[test]
+fn search_lists_names_in_order_ignoring_case_in_every_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = setup(dir.path());
+    let acme = admin(&host);
+    for name in ["Ärzte Zentrum", "ärzte Akademie", "ÄRZTE MITTE"] {
+        acme.companies().add(NewCompany::new(name)).unwrap();
+    }
+    // By name ignoring case as look-ups by name ignore it (`Ä` is `ä`), not byte by byte past
+    // ASCII, where every `Ä` came before every `ä`.
+    let found = acme.companies().search("rzte", 10).unwrap();
+    assert_eq!(
+        found.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        ["ärzte Akademie", "ÄRZTE MITTE", "Ärzte Zentrum"]
+    );
+}
+
+/// Direct SQL cannot give a company a customer as its manager: the schema refuses the row with
+/// the one-partner rule's message and undoes the whole statement, the rows before it included.
+#[test]
+fn the_schema_refuses_a_new_company_managed_by_a_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = setup(dir.path());
+    drop(host);
+    let db = rusqlite::Connection::open(dir.path().join("cs.db")).unwrap();
+    db.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    let customer: i64 = db
+        .query_row(
+            "SELECT id FROM companies WHERE tenant_id = 'acme' AND managed_as = 'customer' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let count = |db: &rusqlite::Connection| -> i64 {
+        db.query_row("SELECT count(*) FROM companies", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = count(&db);
+    let error = db
+        .execute(
+            "INSERT INTO companies (tenant_id, name, name_folded, managed_by, created_at,
+                                    updated_at)
+             VALUES ('acme', 'First', 'first', NULL, 0, 0),
+                    ('acme', 'Second', 'second', ?1, 0, 0)",
+            [customer],
+        )
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("one-partner rule: managed_by must name a partner company"),
+        "{error}"
+    );
+    assert_eq!(count(&db), before);
+}
+
+#[test]
 fn manual_selection_searches_by_name_and_tags_by_id() {
     let dir = tempfile::tempdir().unwrap();
     let host = setup(dir.path());

@@ -1762,7 +1762,7 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
     let step: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(step, 19, "undo the steps after {sealed_step} below");
+    assert_eq!(step, 20, "undo the steps after {sealed_step} below");
     db.execute_batch(&format!(
         "UPDATE outbox SET body = replace(body, '{{token}}', '{token}');
          UPDATE outbox SET body = 'Your one-time code is 123456.' WHERE kind = 'otp';
@@ -1771,6 +1771,16 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
          SELECT tenant_id, idempotency_key || ':old', channel, recipient, subject, body, kind,
                 'sent', created_at, created_at
          FROM outbox WHERE kind = 'share';
+         DROP TRIGGER companies_manager_is_partner_insert;
+         CREATE TRIGGER companies_manager_is_partner_insert BEFORE INSERT ON companies
+         WHEN NEW.managed_by IS NOT NULL AND EXISTS (
+             SELECT 1 FROM companies p
+             WHERE p.tenant_id = NEW.tenant_id AND p.id = NEW.managed_by
+               AND p.managed_as <> 'partner')
+         BEGIN
+             SELECT RAISE(ABORT, 'one-partner rule: managed_by must name a partner company');
+         END;
+         CREATE INDEX companies_name ON companies (tenant_id, name COLLATE NOCASE);
          DROP TABLE console_sessions;
          ALTER TABLE outbox DROP COLUMN secret;
          DROP INDEX shares_notify_pending;

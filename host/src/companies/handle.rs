@@ -189,7 +189,7 @@ impl Companies<'_> {
             let mut query = op.conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM companies
                      WHERE tenant_id = ?1 AND name LIKE ?2 ESCAPE '\\'{scope}
-                     ORDER BY name COLLATE NOCASE, id LIMIT ?3"
+                     ORDER BY name_folded, id LIMIT ?3"
             ))?;
             query
                 .query_map(params![op.tenant.as_str(), pattern, limit as i64], |row| {

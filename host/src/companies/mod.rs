@@ -358,7 +358,7 @@ pub(crate) fn partners(op: &Op<'_>) -> Result<Vec<(Company, Option<AccessScope>)
     };
     let mut query = op.conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND managed_as = 'partner'{own}
-         ORDER BY name COLLATE NOCASE, id"
+         ORDER BY name_folded, id"
     ))?;
     let partners = query
         .query_map([op.tenant.as_str()], |row| read_row(row, &schema))?
@@ -396,7 +396,7 @@ pub(crate) fn managed_by_partner(op: &Op<'_>, partner: i64) -> Result<Vec<Compan
         .conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM companies WHERE tenant_id = ?1 AND managed_by = ?2{scope}
-             ORDER BY name COLLATE NOCASE, id"
+             ORDER BY name_folded, id"
         ))?
         .query_map(params![op.tenant.as_str(), partner], |row| {
             read_row(row, &schema).map(|(c, _)| c)

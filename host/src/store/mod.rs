@@ -86,6 +86,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0019_console_sessions",
         include_str!("migrations/0019_console_sessions.sql"),
     ),
+    (
+        "0020_company_insert_speed",
+        include_str!("migrations/0020_company_insert_speed.sql"),
+    ),
 ];
 
 /// How many idle connections the pool keeps. A connection given back over this is closed, and
