@@ -671,15 +671,18 @@ fn a_relationship_dry_run_locks_nothing_while_another_process_writes_and_reports
     assert_eq!(counts(&dry), counts(&real));
 }
 
-/// Imports 600 rows (`row(i)` for i in 1..=600) 100 to a transaction into `acme` of a database
-/// file, while another connection, right after the first transaction commits, runs `meanwhile`:
-/// it writes records that rows 300 and 400 are about. Returns the job, and the host.
-fn import_while_another_connection_writes(
+/// A database file with tenant `acme` (a customer company and a relationship type), and a CSV
+/// file of `rows` rows under `header`, each made by `row`: what the import races start from.
+fn acme_and_rows(
     header: &str,
     row: impl Fn(usize) -> String,
-    options: cs_host::ImportOptions,
-    meanwhile: impl FnOnce(&cs_host::Tenant<'_>),
-) -> (cs_host::ImportJob, Host, tempfile::TempDir) {
+    rows: usize,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Host,
+    std::path::PathBuf,
+) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cs.db");
     let host = Host::open(&db, support::host_config()).unwrap();
@@ -692,11 +695,25 @@ fn import_while_another_connection_writes(
     acme.relationship_types().add("Subscription").unwrap();
     let csv = dir.path().join("rows.csv");
     let mut text = format!("{header}\n");
-    for i in 1..=600 {
+    for i in 1..=rows {
         text.push_str(&row(i));
         text.push('\n');
     }
     std::fs::write(&csv, text).unwrap();
+    (dir, db, host, csv)
+}
+
+/// Imports 600 rows (`row(i)` for i in 1..=600) 100 to a transaction into `acme` of a database
+/// file, while another connection, right after the first transaction commits, runs `meanwhile`:
+/// it writes records that rows 300 and 400 are about. Returns the job, and the host.
+fn import_while_another_connection_writes(
+    header: &str,
+    row: impl Fn(usize) -> String,
+    options: cs_host::ImportOptions,
+    meanwhile: impl FnOnce(&cs_host::Tenant<'_>),
+) -> (cs_host::ImportJob, Host, tempfile::TempDir) {
+    let (dir, db, host, csv) = acme_and_rows(header, row, 600);
+    let acme = host.tenant("acme").unwrap();
     // Another connection: a host of its own on the same file.
     let other = Host::open(&db, support::host_config()).unwrap();
     let mut meanwhile = Some(meanwhile);
@@ -833,23 +850,8 @@ fn add_while_an_import_runs(
     Host,
     tempfile::TempDir,
 ) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cs.db");
-    let host = Host::open(&db, support::host_config()).unwrap();
-    host.create_tenant("acme", "Acme", TenantLevel::Both)
-        .unwrap();
+    let (dir, db, host, csv) = acme_and_rows(header, row, 2000);
     let acme = host.tenant("acme").unwrap();
-    acme.companies()
-        .add(NewCompany::new("Customer of Acme"))
-        .unwrap();
-    acme.relationship_types().add("Subscription").unwrap();
-    let csv = dir.path().join("rows.csv");
-    let mut text = format!("{header}\n");
-    for i in 1..=2000 {
-        text.push_str(&row(i));
-        text.push('\n');
-    }
-    std::fs::write(&csv, text).unwrap();
     let other = Host::open(&db, support::host_config()).unwrap();
     let (job, adds) = std::thread::scope(|scope| {
         let adder = scope.spawn(|| {

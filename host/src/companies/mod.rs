@@ -443,12 +443,7 @@ pub(crate) fn insert(op: &Op<'_>, write: &CompanyWrite<'_>) -> Result<i64> {
 /// `error` from writing a company with external id `key`: the unique index's refusal as
 /// [`external_id_taken`]; any other error as it is.
 pub(crate) fn unique_error_of(error: rusqlite::Error, key: Option<&str>) -> Error {
-    let unique = matches!(&error, rusqlite::Error::SqliteFailure(_, Some(m))
-        if m.contains("companies.external_id"));
-    match (unique, key) {
-        (true, Some(key)) => external_id_taken(key),
-        _ => Error::from(error),
-    }
+    crate::store::key_taken_or(error, "companies.external_id", key, external_id_taken)
 }
 
 /// The refusal of external id `key`, which another company has: for a partner user, possibly

@@ -538,12 +538,7 @@ fn unique_error(error: rusqlite::Error, fields: &Fields) -> Error {
 
 /// [`unique_error`] for a row with external id `key`.
 fn unique_error_of(error: rusqlite::Error, key: Option<&str>) -> Error {
-    let unique = matches!(&error, rusqlite::Error::SqliteFailure(_, Some(m))
-        if m.contains("relationships.external_id"));
-    match (unique, key) {
-        (true, Some(key)) => external_id_taken(key),
-        _ => Error::from(error),
-    }
+    crate::store::key_taken_or(error, "relationships.external_id", key, external_id_taken)
 }
 
 /// The refusal of external id `key`, which another relationship has.

@@ -317,6 +317,22 @@ impl Store {
     }
 }
 
+/// `error` from writing a record with unique key `key`: SQLite's refusal by the unique index on
+/// `column` (`table.column`, as SQLite names it) becomes `taken(key)`, the owning module's error
+/// naming the field; any other error, or a row without a key, stays as it is.
+pub(crate) fn key_taken_or(
+    error: rusqlite::Error,
+    column: &str,
+    key: Option<&str>,
+    taken: impl FnOnce(&str) -> Error,
+) -> Error {
+    let unique = matches!(&error, rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains(column));
+    match (unique, key) {
+        (true, Some(key)) => taken(key),
+        _ => Error::from(error),
+    }
+}
+
 /// What a multi-row `INSERT … RETURNING id` of `rows` rows did: `Ok(true)` when every row went
 /// in (their ids appended to `written` in the rows' order), `Ok(false)` when a row broke a rule
 /// and SQLite rolled the statement back (the caller writes the rows one by one to find which),
