@@ -236,6 +236,79 @@ fn a_local_run_keeps_every_limit_without_the_instance_pool() {
 }
 
 #[test]
+fn a_plugin_file_replaced_between_runs_is_described_and_run_from_its_new_bytes() {
+    // `plugin run` takes a cached plugin's description from the compile cache, with the compiled
+    // code, instead of instantiating the plugin once more to ask it. What the cache keeps is
+    // found by the file's bytes, not its name: a file replaced between two runs is described
+    // and run as what it now is.
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let wasm = dir.path().join("plugin.wasm");
+    let cshost = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cshost"))
+            .args(args)
+            .env("CSHOST_CACHE_DIR", &cache)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("cshost starts")
+    };
+    let inspect = || -> Value {
+        let output = cshost(&["plugin", "inspect", path(&wasm), "--json"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let run = |hook: &str, input: &str| {
+        let input = support::sample_input(input);
+        cshost(&[
+            "plugin",
+            "run",
+            path(&wasm),
+            "--hook",
+            hook,
+            "--input",
+            path(&input),
+        ])
+    };
+    let mapped = |output: &Output| -> Value {
+        assert!(output.status.success(), "{}", stderr(output));
+        serde_json::from_str::<Value>(&stdout(output)).unwrap()["output"].clone()
+    };
+
+    std::fs::copy(support::plugin_path("normalize-partner"), &wasm).unwrap();
+    let cold = inspect();
+    assert_eq!(cold["name"], "normalize-partner");
+    // Warm: the same description, from the cache.
+    assert_eq!(inspect(), cold);
+    let normalized = mapped(&run("csv-row-mapped", "normalize-partner.json"));
+
+    std::fs::copy(support::plugin_path("arr-tier"), &wasm).unwrap();
+    for _ in 0..2 {
+        let now = inspect();
+        assert_eq!(now["name"], "arr-tier");
+        assert_eq!(
+            now["extension_points"],
+            serde_json::json!(["criteria-filter"])
+        );
+        let output = run("csv-row-mapped", "normalize-partner.json");
+        assert!(!output.status.success());
+        assert!(
+            stderr(&output).contains("`arr-tier` does not implement the csv-row-mapped hook"),
+            "{}",
+            stderr(&output)
+        );
+        mapped(&run("criteria", "arr-tier.json"));
+    }
+
+    // Back to the first bytes: their cache entry, description and all.
+    std::fs::copy(support::plugin_path("normalize-partner"), &wasm).unwrap();
+    assert_eq!(inspect(), cold);
+    assert_eq!(
+        mapped(&run("csv-row-mapped", "normalize-partner.json")),
+        normalized
+    );
+}
+
+#[test]
 fn bad_files_and_bad_input_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
 

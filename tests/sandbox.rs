@@ -651,22 +651,59 @@ fn the_compile_cache_only_trusts_artifacts_it_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = plugin_bytes("arr-tier");
     let first = PluginRuntime::new(RuntimeConfig::default().cache_dir(dir.path())).unwrap();
-    let plugin = first.load(&bytes).unwrap();
-    let artifact = dir.path().join(format!("{}.cwasm", plugin.manifest().hash));
-    assert!(artifact.exists());
+    first.load(&bytes).unwrap();
+    let artifacts: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "cwasm"))
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    let artifact = &artifacts[0];
 
     // Tamper with the cached artifact: the next runtime must not load it, but recompile.
-    let mut tampered = std::fs::read(&artifact).unwrap();
+    let mut tampered = std::fs::read(artifact).unwrap();
     let middle = tampered.len() / 2;
     tampered[middle] ^= 0xff;
-    std::fs::write(&artifact, &tampered).unwrap();
+    std::fs::write(artifact, &tampered).unwrap();
     let second = PluginRuntime::new(RuntimeConfig::default().cache_dir(dir.path())).unwrap();
     let plugin = second.load(&bytes).unwrap();
     assert_eq!(plugin.manifest().name, "arr-tier");
     assert_ne!(
-        std::fs::read(&artifact).unwrap(),
+        std::fs::read(artifact).unwrap(),
         tampered,
         "the artifact was rewritten"
+    );
+}
+
+#[test]
+fn a_cached_description_is_the_one_the_same_bytes_gave() {
+    // With `cached_descriptions`, a plugin found in the compile cache is not asked again: a
+    // plugin whose description changes from load to load keeps the answer it gave when its
+    // bytes were first compiled, in every later process. The default asks again at each load,
+    // which is how a host notices a plugin that disagrees with its recorded manifest.
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = plugin_bytes("describe-switcher");
+    let config = RuntimeConfig::default()
+        .cache_dir(dir.path())
+        .cached_descriptions(true);
+    let first = PluginRuntime::new(config.clone())
+        .unwrap()
+        .load(&bytes)
+        .unwrap()
+        .manifest()
+        .clone();
+    for _ in 0..16 {
+        let runtime = PluginRuntime::new(config.clone()).unwrap();
+        assert_eq!(runtime.load(&bytes).unwrap().manifest(), &first);
+    }
+    let asking = PluginRuntime::new(RuntimeConfig::default().cache_dir(dir.path())).unwrap();
+    let answers: std::collections::BTreeSet<Vec<String>> = (0..64)
+        .map(|_| asking.load(&bytes).unwrap().manifest().reads.clone())
+        .collect();
+    assert_eq!(
+        answers.len(),
+        2,
+        "asked again, it flips its coin: {answers:?}"
     );
 }
 

@@ -327,9 +327,13 @@ fn default_cache_dir() -> Option<PathBuf> {
 }
 
 /// The runtime of the `plugin` commands, which run one plugin a few calls at a time and exit:
-/// without an instance pool, whose set-up would cost such a command more than it saves.
+/// without an instance pool, whose set-up would cost such a command more than it saves, and
+/// taking a cached plugin's description from the compile cache instead of from an instance made
+/// only to ask for it.
 fn runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<PluginRuntime> {
-    let mut config = RuntimeConfig::default().instance_pool(false);
+    let mut config = RuntimeConfig::default()
+        .instance_pool(false)
+        .cached_descriptions(true);
     if let Some(dir) = cache_dir {
         config = config.cache_dir(dir);
     }

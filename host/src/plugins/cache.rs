@@ -1,18 +1,20 @@
-//! The on-disk cache of compiled components, keyed by the component's content hash.
+//! The on-disk cache of compiled components, keyed by the component's content hash (BLAKE3).
 //!
 //! Loading a compiled artifact runs native code that was produced earlier, so the cache only
-//! trusts artifacts it can prove a build of the same host wrote: each file carries an HMAC over
-//! its contents, keyed by the key compiled into this build (derived from its sources, compiler
-//! and settings by `build.rs`, plus `CS_HOST_BUILD_SECRET` when the build set one) and by the
-//! engine's configuration. Any other file (from another build, truncated, edited) is a miss and
-//! is replaced.
+//! trusts artifacts it can prove a build of the same host wrote: each file carries a check code
+//! (keyed BLAKE3) over its name and contents, keyed by the key compiled into this build (derived
+//! from its sources, compiler and settings by `build.rs`, plus `CS_HOST_BUILD_SECRET` when the
+//! build set one) and by the engine's configuration. Any other file (from another build,
+//! truncated, edited, renamed from another entry) is a miss and is replaced.
 //!
-//! A file is the artifact as wasmtime wrote it, followed by the tag and a magic number: the
-//! artifact starts the file, so wasmtime can map the file itself instead of copying it into
-//! memory of its own (a short command's start-up reads one plugin from the cache, and copying
-//! it was a sixth of that start-up's time). The tag is checked while reading the file through a
-//! small buffer, from the same open file wasmtime then maps; files are only ever replaced whole
-//! (written beside and renamed over), so what was checked is what runs.
+//! A file is the artifact as wasmtime wrote it, then the plugin's description as the host
+//! recorded it when it first loaded those bytes, then the description's length, the check code
+//! and a magic number: the artifact starts the file, so wasmtime can map the file itself instead
+//! of copying it into memory of its own (a short command's start-up reads one plugin from the
+//! cache, and copying it was a sixth of that start-up's time). The check code is verified while
+//! reading the file through a small buffer, from the same open file wasmtime then maps; files
+//! are only ever replaced whole (written beside and renamed over), so what was checked is what
+//! runs.
 
 use std::fs::{self, File};
 use std::hash::{Hash, Hasher};
@@ -24,15 +26,30 @@ use sha2::Sha256;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-const MAGIC: &[u8; 8] = b"CSHOSTC2";
+const MAGIC: &[u8; 8] = b"CSHOSTC3";
 const TAG_LEN: usize = 32;
-/// The bytes after the artifact: its tag, then the magic number.
-const TRAILER_LEN: usize = TAG_LEN + MAGIC.len();
+/// The bytes after the description: its length (u32, little-endian), the check code, the magic
+/// number.
+const TRAILER_LEN: usize = 4 + TAG_LEN + MAGIC.len();
+/// The longest description a cache file may hold; a longer length is a damaged file.
+const MAX_DESCRIPTION: u32 = 1 << 20;
+
+/// The compile cache's key for a component: the BLAKE3 hash of its bytes, in hex.
+pub(crate) fn content_key(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
 
 /// A directory of compiled components.
 pub(crate) struct CompileCache {
     dir: PathBuf,
     key: [u8; 32],
+}
+
+/// A component found in the cache.
+pub(crate) struct Cached {
+    pub(crate) component: Component,
+    /// The description stored with it (empty when none was).
+    pub(crate) description: Vec<u8>,
 }
 
 impl CompileCache {
@@ -52,29 +69,35 @@ impl CompileCache {
         })
     }
 
-    fn path(&self, hash: &str) -> PathBuf {
-        self.dir.join(format!("{hash}.cwasm"))
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.cwasm"))
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length")
+    /// The check code's hasher for the entry `name`, which it covers first: a file renamed from
+    /// another entry does not check.
+    fn mac(&self, name: &str) -> blake3::Hasher {
+        let mut mac = blake3::Hasher::new_keyed(&self.key);
+        mac.update(&(name.len() as u64).to_le_bytes());
+        mac.update(name.as_bytes());
+        mac
     }
 
-    /// The compiled component for `hash`, if this build cached one.
-    pub(crate) fn load(&self, engine: &Engine, hash: &str) -> Option<Component> {
-        let mut file = File::open(self.path(hash)).ok()?;
-        if !self.verify(&mut file).ok()? {
-            return None;
-        }
-        // SAFETY: the artifact was written by `store` in a build of the same host (its HMAC,
-        // keyed by this build's key, matches), from `Engine::precompile_component` on an engine
-        // of the same configuration; `map` loads the very file that was checked.
+    /// The compiled component stored as `name`, with its description, if this build cached it.
+    pub(crate) fn load(&self, engine: &Engine, name: &str) -> Option<Cached> {
+        let mut file = File::open(self.path(name)).ok()?;
+        let description = self.verify(&mut file, name).ok()??;
+        // SAFETY: the artifact was written by `store` in a build of the same host (its check
+        // code, keyed by this build's key, matches), from `Engine::precompile_component` on an
+        // engine of the same configuration; `map` loads the very file that was checked.
         let component = unsafe { map(engine, &file) };
         match component {
-            Ok(component) => Some(component),
+            Ok(component) => Some(Cached {
+                component,
+                description,
+            }),
             Err(error) => {
                 tracing::warn!(
-                    hash,
+                    name,
                     "discarding a cached artifact that does not load: {error:#}"
                 );
                 None
@@ -82,21 +105,30 @@ impl CompileCache {
         }
     }
 
-    /// Whether the tag at the end of `file` proves this build wrote the artifact before it.
-    fn verify(&self, file: &mut File) -> io::Result<bool> {
+    /// The description stored in `file`, if its check code proves this build wrote it as the
+    /// entry `name`; `None` if not.
+    fn verify(&self, file: &mut File, name: &str) -> io::Result<Option<Vec<u8>>> {
         let len = file.metadata()?.len();
-        let Some(artifact_len) = len.checked_sub(TRAILER_LEN as u64) else {
-            return Ok(false);
+        let Some(stored_len) = len.checked_sub(TRAILER_LEN as u64) else {
+            return Ok(None);
         };
         let mut trailer = [0u8; TRAILER_LEN];
-        file.seek(SeekFrom::Start(artifact_len))?;
+        file.seek(SeekFrom::Start(stored_len))?;
         file.read_exact(&mut trailer)?;
-        let (tag, magic) = trailer.split_at(TAG_LEN);
+        let (description_len, rest) = trailer.split_at(4);
+        let (tag, magic) = rest.split_at(TAG_LEN);
         if magic != MAGIC {
-            return Ok(false);
+            return Ok(None);
         }
+        let description_len = u32::from_le_bytes(description_len.try_into().expect("4 bytes"));
+        if description_len > MAX_DESCRIPTION {
+            return Ok(None);
+        }
+        let Some(artifact_len) = stored_len.checked_sub(u64::from(description_len)) else {
+            return Ok(None);
+        };
         file.seek(SeekFrom::Start(0))?;
-        let mut mac = self.mac();
+        let mut mac = self.mac(name);
         let mut artifact = (&*file).take(artifact_len);
         let mut buffer = [0u8; 64 << 10];
         let mut read = 0u64;
@@ -108,19 +140,37 @@ impl CompileCache {
             mac.update(&buffer[..n]);
             read += n as u64;
         }
-        Ok(read == artifact_len && mac.verify_slice(tag).is_ok())
+        if read != artifact_len {
+            return Ok(None);
+        }
+        let mut description = vec![0u8; description_len as usize];
+        file.read_exact(&mut description)?;
+        mac.update(&description);
+        mac.update(&description_len.to_le_bytes());
+        // `blake3::Hash` compares in constant time.
+        let tag: [u8; TAG_LEN] = tag.try_into().expect("TAG_LEN bytes");
+        Ok((mac.finalize() == blake3::Hash::from_bytes(tag)).then_some(description))
     }
 
-    /// Writes a compiled artifact. The file appears whole or not at all.
-    pub(crate) fn store(&self, hash: &str, artifact: &[u8]) -> io::Result<()> {
-        let mut mac = self.mac();
+    /// Writes a compiled artifact with the description to keep beside it, as the entry `name`.
+    /// The file appears whole or not at all.
+    pub(crate) fn store(&self, name: &str, artifact: &[u8], description: &[u8]) -> io::Result<()> {
+        let description_len = u32::try_from(description.len())
+            .ok()
+            .filter(|len| *len <= MAX_DESCRIPTION)
+            .ok_or_else(|| io::Error::other("the plugin's description is too long to cache"))?;
+        let mut mac = self.mac(name);
         mac.update(artifact);
-        let tag = mac.finalize().into_bytes();
+        mac.update(description);
+        mac.update(&description_len.to_le_bytes());
+        let tag = mac.finalize();
         let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
         file.write_all(artifact)?;
-        file.write_all(&tag)?;
+        file.write_all(description)?;
+        file.write_all(&description_len.to_le_bytes())?;
+        file.write_all(tag.as_bytes())?;
         file.write_all(MAGIC)?;
-        file.persist(self.path(hash)).map_err(|e| e.error)?;
+        file.persist(self.path(name)).map_err(|e| e.error)?;
         Ok(())
     }
 }
@@ -162,11 +212,15 @@ unsafe fn map(engine: &Engine, mut file: &File) -> wasmtime::Result<Component> {
 mod tests {
     use super::*;
 
-    /// Whether `cache` accepts `bytes` as a cache file.
-    fn accepts(cache: &CompileCache, bytes: &[u8]) -> bool {
+    /// The description `cache` finds in `bytes` as the entry `name`, if it accepts the file.
+    fn accepts_as(cache: &CompileCache, name: &str, bytes: &[u8]) -> Option<Vec<u8>> {
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(bytes).unwrap();
-        cache.verify(&mut file).unwrap()
+        cache.verify(&mut file, name).unwrap()
+    }
+
+    fn accepts(cache: &CompileCache, bytes: &[u8]) -> bool {
+        accepts_as(cache, "abc", bytes).is_some()
     }
 
     #[test]
@@ -174,23 +228,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
         let cache = CompileCache::open(dir.path(), &engine).unwrap();
-        cache.store("abc", b"artifact").unwrap();
+        cache.store("abc", b"artifact", b"{}").unwrap();
         let bytes = fs::read(cache.path("abc")).unwrap();
         assert!(
-            bytes.starts_with(b"artifact"),
-            "the artifact starts the file"
+            bytes.starts_with(b"artifact{}"),
+            "the artifact starts the file, its description follows"
         );
-        assert!(accepts(&cache, &bytes));
+        assert_eq!(
+            accepts_as(&cache, "abc", &bytes).as_deref(),
+            Some(&b"{}"[..])
+        );
 
-        let mut edited = bytes.clone();
-        edited[0] ^= 1;
-        assert!(!accepts(&cache, &edited));
-        let mut edited = bytes.clone();
-        *edited.last_mut().unwrap() ^= 1;
-        assert!(!accepts(&cache, &edited));
+        for at in [0, 8, 9, bytes.len() - 1, bytes.len() - 44] {
+            let mut edited = bytes.clone();
+            edited[at] ^= 1;
+            assert!(!accepts(&cache, &edited), "a byte at {at} changed");
+        }
         assert!(!accepts(&cache, &bytes[..20]));
         assert!(!accepts(&cache, &bytes[1..]));
         assert!(!accepts(&cache, b""));
+        // The same file under another entry's name: refused.
+        assert!(accepts_as(&cache, "abd", &bytes).is_none());
 
         let mut other_build = CompileCache::open(dir.path(), &engine).unwrap();
         other_build.key[0] ^= 1;
@@ -204,8 +262,9 @@ mod tests {
         let cache = CompileCache::open(dir.path(), &engine).unwrap();
         // An empty component: the header alone.
         let artifact = engine.precompile_component(b"\0asm\x0d\0\x01\0").unwrap();
-        cache.store("empty", &artifact).unwrap();
-        assert!(cache.load(&engine, "empty").is_some());
+        cache.store("empty", &artifact, b"described").unwrap();
+        let cached = cache.load(&engine, "empty").unwrap();
+        assert_eq!(cached.description, b"described");
         // A file put in its place is a miss, not loaded.
         fs::write(cache.path("empty"), &artifact).unwrap();
         assert!(cache.load(&engine, "empty").is_none());

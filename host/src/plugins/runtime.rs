@@ -4,18 +4,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::{self, v0_1};
-use super::cache::CompileCache;
+use super::cache::{self, CompileCache};
 use super::error::{PluginError, PluginErrorKind};
 use super::instance::PluginInstance;
-use super::manifest::{self, Manifest};
+use super::manifest::{self, ConfigKey, Manifest};
 use super::store::StoreState;
 use super::ticker::{Ticker, Ticking};
-use super::{Limits, PluginContext, validate};
+use super::{Capability, Limits, PluginContext, validate};
 use crate::error::{Error, ErrorKind};
 
 /// How often the ticker advances the engine's epoch by default: the resolution of call
@@ -33,6 +34,7 @@ pub struct RuntimeConfig {
     instances: u32,
     pooled: bool,
     epoch_tick: Duration,
+    cached_descriptions: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -51,6 +53,7 @@ impl Default for RuntimeConfig {
             instances: 256,
             pooled: true,
             epoch_tick: EPOCH_TICK,
+            cached_descriptions: false,
         }
     }
 }
@@ -100,6 +103,24 @@ impl RuntimeConfig {
         self
     }
 
+    /// Whether a plugin found in the compile cache takes its description from the cache entry
+    /// instead of being asked again in an instance of its own.
+    ///
+    /// The description kept with a cached artifact is the one the plugin gave when a host first
+    /// loaded those same bytes (the entry is found by a hash of the component's bytes, and its
+    /// check code proves this build wrote it), so it is the description of the bytes being
+    /// loaded; but a plugin whose description changes from one load to the next (it may read a
+    /// clock or randomness) keeps its first answer. A process that runs a plugin once and exits
+    /// (`cshost plugin run`) then instantiates it once instead of twice. A host that checks
+    /// installed plugins against the manifests recorded at install leaves this off, so that
+    /// each load asks the plugin again. Without a cache directory this changes nothing.
+    ///
+    /// By default, off.
+    pub fn cached_descriptions(mut self, cached: bool) -> RuntimeConfig {
+        self.cached_descriptions = cached;
+        self
+    }
+
     /// How often the ticker thread advances the engine's epoch, which is how often a running
     /// call's deadline is checked: a call that overruns its deadline is stopped within about two
     /// ticks of it (see README "The sandbox" for the measured overshoot and the ticker's cost).
@@ -128,6 +149,7 @@ struct RuntimeInner {
     cache: Option<CompileCache>,
     max_limits: Limits,
     epoch_tick: Duration,
+    cached_descriptions: bool,
     /// Advances the engine's epoch while calls run.
     ticker: Ticker,
 }
@@ -195,6 +217,7 @@ impl PluginRuntime {
                 cache,
                 max_limits: max,
                 epoch_tick: config.epoch_tick,
+                cached_descriptions: config.cached_descriptions,
             }),
         })
     }
@@ -252,8 +275,16 @@ impl PluginRuntime {
         if shape.static_memory > memory_cap as u64 {
             return Err(fail(PluginErrorKind::MemoryLimit { limit: memory_cap }));
         }
-        let hash = hex::encode(Sha256::digest(bytes));
-        let component = self.compile(&hash, bytes).map_err(fail)?;
+        let compiled = self.compile(bytes).map_err(fail)?;
+        let remembered = compiled
+            .description
+            .filter(|_| self.inner.cached_descriptions);
+        // A cached description carries the SHA-256 of the bytes it was made from: the same
+        // bytes, since the cache entry is found by their BLAKE3 hash.
+        let hash = match &remembered {
+            Some(described) => described.hash.clone(),
+            None => hex::encode(Sha256::digest(bytes)),
+        };
         let incompatible = |e: wasmtime::Error| {
             fail(PluginErrorKind::IncompatibleComponent {
                 reason: format!("{e:#}"),
@@ -262,7 +293,7 @@ impl PluginRuntime {
         let pre = self
             .inner
             .linker
-            .instantiate_pre(&component)
+            .instantiate_pre(&compiled.component)
             .map_err(incompatible)?;
         let contract = Contract::of(shape.version);
         let exports =
@@ -290,57 +321,139 @@ impl PluginRuntime {
                 exports,
             }),
         };
-        let info = plugin
-            .describe()
-            .map_err(|e| PluginError::new(label, e.kind().clone()))?;
+        // A cached description was checked against the exports' types when it was made (the
+        // check is a function of the bytes and of this build, both the same); otherwise the
+        // plugin is checked and asked in a fresh instance.
+        let described = match remembered {
+            Some(described) => described,
+            None => {
+                let info = plugin
+                    .describe()
+                    .map_err(|e| PluginError::new(label, e.kind().clone()))?;
+                Described::new(plugin.inner.manifest.hash.clone(), info)
+            }
+        };
         let inner = Arc::get_mut(&mut plugin.inner).expect("the plugin is not shared yet");
         let manifest = &mut inner.manifest;
-        manifest.name = info.name;
-        manifest.version = info.version;
-        manifest.description = info.description;
-        manifest.capabilities = info
-            .capabilities
-            .into_iter()
-            .map(bindings::capability)
-            .collect();
-        manifest.capabilities.sort();
-        manifest.capabilities.dedup();
-        manifest.config = info.config.into_iter().map(bindings::config_key).collect();
-        manifest.reads = info.reads;
-        manifest.reads_source = info.reads_source;
+        manifest.name = described.name.clone();
+        manifest.version = described.version.clone();
+        manifest.description = described.description.clone();
+        manifest.capabilities = described.capabilities.clone();
+        manifest.config = described.config.clone();
+        manifest.reads = described.reads.clone();
+        manifest.reads_source = described.reads_source;
         manifest::check_description(manifest).map_err(|reason| {
             fail(PluginErrorKind::InvalidOutput {
                 reason: format!("its description is invalid: {reason}"),
             })
         })?;
+        // A freshly compiled component is cached only once it has described itself validly,
+        // with that description.
+        if let (Some(cache), Some(artifact)) = (&self.inner.cache, &compiled.artifact) {
+            let stored = serde_json::to_vec(&described)
+                .map_err(std::io::Error::other)
+                .and_then(|description| cache.store(&compiled.key, artifact, &description));
+            if let Err(error) = stored {
+                // A cache that cannot be written only costs time: carry on without it.
+                tracing::warn!(
+                    key = compiled.key,
+                    "cannot write the compile cache: {error}"
+                );
+            }
+        }
         Ok(plugin)
     }
 
-    fn compile(&self, hash: &str, bytes: &[u8]) -> Result<Component, PluginErrorKind> {
+    /// The compiled component: from the compile cache (with the description kept there), or
+    /// compiled now (with the artifact to cache once the plugin has described itself).
+    fn compile(&self, bytes: &[u8]) -> Result<Compiled, PluginErrorKind> {
         let engine = &self.inner.engine;
         let Some(cache) = &self.inner.cache else {
-            return Component::new(engine, bytes).map_err(|e| {
+            let component = Component::new(engine, bytes).map_err(|e| {
                 PluginErrorKind::IncompatibleComponent {
                     reason: format!("{e:#}"),
                 }
+            })?;
+            return Ok(Compiled {
+                component,
+                key: String::new(),
+                description: None,
+                artifact: None,
             });
         };
-        if let Some(component) = cache.load(engine, hash) {
-            return Ok(component);
+        let key = cache::content_key(bytes);
+        if let Some(cached) = cache.load(engine, &key) {
+            return Ok(Compiled {
+                component: cached.component,
+                description: serde_json::from_slice(&cached.description).ok(),
+                key,
+                artifact: None,
+            });
         }
         let artifact = engine.precompile_component(bytes).map_err(|e| {
             PluginErrorKind::IncompatibleComponent {
                 reason: format!("{e:#}"),
             }
         })?;
-        if let Err(error) = cache.store(hash, &artifact) {
-            // A cache that cannot be written only costs time: carry on without it.
-            tracing::warn!(hash, "cannot write the compile cache: {error}");
-        }
         // SAFETY: the artifact was just produced by this engine's `precompile_component`.
-        unsafe { Component::deserialize(engine, &artifact) }.map_err(|e| PluginErrorKind::Host {
-            reason: format!("cannot load a freshly compiled component: {e:#}"),
+        let component = unsafe { Component::deserialize(engine, &artifact) }.map_err(|e| {
+            PluginErrorKind::Host {
+                reason: format!("cannot load a freshly compiled component: {e:#}"),
+            }
+        })?;
+        Ok(Compiled {
+            component,
+            key,
+            description: None,
+            artifact: Some(artifact),
         })
+    }
+}
+
+/// A compiled component, and what the compile cache knows of it.
+struct Compiled {
+    component: Component,
+    /// Its compile cache key (empty without a cache).
+    key: String,
+    /// The description kept with it in the cache, if it came from there with one.
+    description: Option<Described>,
+    /// The artifact to cache, if it was compiled now.
+    artifact: Option<Vec<u8>>,
+}
+
+/// What a plugin said about itself when a host first loaded its bytes, with the bytes'
+/// SHA-256: what the compile cache keeps beside the artifact.
+#[derive(Debug, Serialize, Deserialize)]
+struct Described {
+    hash: String,
+    name: String,
+    version: String,
+    description: String,
+    capabilities: Vec<Capability>,
+    config: Vec<ConfigKey>,
+    reads: Vec<String>,
+    reads_source: bool,
+}
+
+impl Described {
+    fn new(hash: String, info: v0_1::t::PluginInfo) -> Described {
+        let mut capabilities: Vec<Capability> = info
+            .capabilities
+            .into_iter()
+            .map(bindings::capability)
+            .collect();
+        capabilities.sort();
+        capabilities.dedup();
+        Described {
+            hash,
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            capabilities,
+            config: info.config.into_iter().map(bindings::config_key).collect(),
+            reads: info.reads,
+            reads_source: info.reads_source,
+        }
     }
 }
 
