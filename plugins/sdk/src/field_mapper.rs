@@ -155,6 +155,9 @@ pub struct Row {
     at: usize,
     /// New values of the fields the row carries.
     changed: Vec<Change>,
+    /// Bit `i` is set when the field at position `i` (below 64) has a value in `changed`: a
+    /// read of a field the plugin has not set skips the search of `changed`.
+    changed_mask: u64,
     /// Fields the row did not carry.
     added: Vec<Field>,
 }
@@ -194,23 +197,33 @@ impl Schema {
     }
 
     /// The position of a field, by name.
+    #[inline]
     fn position(&self, field: &str) -> Option<usize> {
-        // A plugin going through `field_names` passes the schema's own strings back: the one
-        // at the last position found or the next is then recognised by its address, with no
-        // key to make and no scan.
+        // Plugins tend to read a field and then set it, or go through the fields in order: the
+        // field at the last position found, or the next one, is checked first. A plugin going
+        // through `field_names` passes the schema's own strings back, recognised by their
+        // address; a name written in the plugin (`row.text("email")`, then
+        // `row.set("email", ..)`) by its few bytes. Either way no key is made and nothing is
+        // scanned.
         if self.distinct {
             let last = self.last.get();
             for i in [last, last + 1] {
                 if self
                     .fields
                     .get(i)
-                    .is_some_and(|f| ptr::eq(f.as_str(), field))
+                    .is_some_and(|f| ptr::eq(f.as_str(), field) || same_name(f, field))
                 {
                     self.last.set(i);
                     return Some(i);
                 }
             }
         }
+        self.find(field)
+    }
+
+    /// The position of a field, by its key: the look-up's slow path.
+    #[inline(never)]
+    fn find(&self, field: &str) -> Option<usize> {
         let key = name_key(field);
         // The key holds the length and the first seven bytes: for a short name, equal keys are
         // equal names; a longer one compares its remaining bytes only.
@@ -224,6 +237,14 @@ impl Schema {
         }
         found
     }
+}
+
+/// Whether two names are the same, compared byte by byte: names are short, and a loop here
+/// costs less than a call to the guest's `memcmp`.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// A name's length (up to 255) and its first seven bytes, packed in an integer.
@@ -262,6 +283,7 @@ impl Row {
     }
 
     /// A field's value; `None` if the row does not carry the field.
+    #[inline]
     pub fn get(&self, field: &str) -> Option<Value<'_>> {
         match self.position(field) {
             Some(i) => self.get_at(i),
@@ -275,9 +297,10 @@ impl Row {
 
     /// The value of the field at position `i` (see [`position`](Row::position)); `None` past
     /// the last field.
+    #[inline]
     pub fn get_at(&self, i: usize) -> Option<Value<'_>> {
-        if let Some(change) = self.changed.iter().find(|c| c.index as usize == i) {
-            return Some(Value::from(&change.value));
+        if let Some(value) = self.changed_value(i) {
+            return Some(Value::from(value));
         }
         if i >= self.schema.fields.len() {
             return None;
@@ -292,6 +315,25 @@ impl Row {
         })
     }
 
+    /// The new value of the field at position `i`, if the plugin set it.
+    #[inline]
+    fn changed_value(&self, i: usize) -> Option<&FieldValue> {
+        if i < 64 && self.changed_mask & (1 << i) == 0 {
+            return None;
+        }
+        self.changed
+            .iter()
+            .find(|c| c.index as usize == i)
+            .map(|c| &c.value)
+    }
+
+    /// Forgets the changes of the previous row.
+    #[cfg_attr(not(feature = "contract-v0-2"), allow(dead_code))]
+    fn clear_changes(&mut self) {
+        self.changed.clear();
+        self.changed_mask = 0;
+    }
+
     /// A span of the batch's text. The host always sends spans within the text; anything else
     /// reads as no value.
     fn span(&self, span: crate::Span) -> Option<&str> {
@@ -300,6 +342,7 @@ impl Row {
     }
 
     /// A text field's value.
+    #[inline]
     pub fn text(&self, field: &str) -> Option<&str> {
         self.get(field).and_then(Value::as_text)
     }
@@ -328,11 +371,21 @@ impl Row {
         }
         match self.changed.iter_mut().find(|c| c.index as usize == i) {
             Some(change) => change.value = value,
-            None => self.changed.push(Change {
-                // `begin` cannot name more than `u32::MAX` fields.
-                index: i as u32,
-                value,
-            }),
+            None => {
+                if i < 64 {
+                    self.changed_mask |= 1 << i;
+                }
+                if self.changed.capacity() == 0 {
+                    // Room for a change to every field at once: a plugin that changes a row
+                    // tends to change several fields, and growing the list copies it.
+                    self.changed.reserve_exact(self.schema.fields.len());
+                }
+                self.changed.push(Change {
+                    // `begin` cannot name more than `u32::MAX` fields.
+                    index: i as u32,
+                    value,
+                })
+            }
         }
     }
 
@@ -397,6 +450,7 @@ pub fn map_row<P: FieldMapper>(
         source: Source::Owned(source),
         at: 0,
         changed: Vec::new(),
+        changed_mask: 0,
         added: Vec::new(),
     };
     let result = P::map_row(&mut row);
@@ -451,13 +505,14 @@ pub fn map_rows<P: FieldMapper>(
         source: Source::Spans(source),
         at: 0,
         changed: Vec::new(),
+        changed_mask: 0,
         added: Vec::new(),
     };
     for (at, &number) in numbers.iter().enumerate() {
         row.number = number;
         row.at = at;
         row.base = at * width;
-        row.changed.clear();
+        row.clear_changes();
         row.added.clear();
         let result = P::map_row(&mut row);
         let kept = result.is_ok();
