@@ -1109,28 +1109,8 @@ fn companies_written_before_names_were_folded_are_found_in_any_case() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(step, 20, "undo the steps after 16 below");
-    db.execute_batch(
-        "DROP TRIGGER companies_manager_is_partner_insert;
-         CREATE TRIGGER companies_manager_is_partner_insert BEFORE INSERT ON companies
-         WHEN NEW.managed_by IS NOT NULL AND EXISTS (
-             SELECT 1 FROM companies p
-             WHERE p.tenant_id = NEW.tenant_id AND p.id = NEW.managed_by
-               AND p.managed_as <> 'partner')
-         BEGIN
-             SELECT RAISE(ABORT, 'one-partner rule: managed_by must name a partner company');
-         END;
-         CREATE INDEX companies_name ON companies (tenant_id, name COLLATE NOCASE);
-         DROP TABLE console_sessions;
-         DROP INDEX relationship_types_name_folded;
-         ALTER TABLE relationship_types DROP COLUMN name_folded;
-         DROP INDEX relationships_natural_key;
-         ALTER TABLE relationships DROP COLUMN name_folded;
-         ALTER TABLE users DROP COLUMN partner_relationship_id;
-         DROP INDEX companies_name_folded;
-         ALTER TABLE companies DROP COLUMN name_folded;
-         PRAGMA user_version = 15;",
-    )
-    .unwrap();
+    db.execute_batch(support::UNDO_STEPS_20_TO_16).unwrap();
+    db.execute_batch("PRAGMA user_version = 15;").unwrap();
     drop(db);
     let host = host_at(&path);
     let acme = host.tenant("acme").unwrap();

@@ -1771,30 +1771,14 @@ fn messages_queued_before_secrets_were_sealed_are_cleaned_and_old_codes_withdraw
          SELECT tenant_id, idempotency_key || ':old', channel, recipient, subject, body, kind,
                 'sent', created_at, created_at
          FROM outbox WHERE kind = 'share';
-         DROP TRIGGER companies_manager_is_partner_insert;
-         CREATE TRIGGER companies_manager_is_partner_insert BEFORE INSERT ON companies
-         WHEN NEW.managed_by IS NOT NULL AND EXISTS (
-             SELECT 1 FROM companies p
-             WHERE p.tenant_id = NEW.tenant_id AND p.id = NEW.managed_by
-               AND p.managed_as <> 'partner')
-         BEGIN
-             SELECT RAISE(ABORT, 'one-partner rule: managed_by must name a partner company');
-         END;
-         CREATE INDEX companies_name ON companies (tenant_id, name COLLATE NOCASE);
-         DROP TABLE console_sessions;
+         {undo_later_steps}
          ALTER TABLE outbox DROP COLUMN secret;
          DROP INDEX shares_notify_pending;
          ALTER TABLE shares DROP COLUMN notify_attempts;
          ALTER TABLE share_recipients DROP COLUMN link_seal;
-         DROP INDEX relationship_types_name_folded;
-         ALTER TABLE relationship_types DROP COLUMN name_folded;
-         DROP INDEX relationships_natural_key;
-         ALTER TABLE relationships DROP COLUMN name_folded;
-         ALTER TABLE users DROP COLUMN partner_relationship_id;
-         DROP INDEX companies_name_folded;
-         ALTER TABLE companies DROP COLUMN name_folded;
          PRAGMA user_version = {};",
-        sealed_step - 1
+        sealed_step - 1,
+        undo_later_steps = support::UNDO_STEPS_20_TO_16,
     ))
     .unwrap();
     db.execute(

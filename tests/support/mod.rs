@@ -13,6 +13,30 @@ use std::sync::OnceLock;
 
 use cs_host::{HostConfig, Plugin, PluginRuntime, RuntimeConfig};
 
+/// Undoes schema steps 20 down to 16 on a database a current host made, for the tests that
+/// rebuild a database of an older release; each undoes its own earlier steps after this. A new
+/// step is undone here too: those tests assert the database's step first.
+pub const UNDO_STEPS_20_TO_16: &str = "
+    DROP TRIGGER companies_manager_is_partner_insert;
+    CREATE TRIGGER companies_manager_is_partner_insert BEFORE INSERT ON companies
+    WHEN NEW.managed_by IS NOT NULL AND EXISTS (
+        SELECT 1 FROM companies p
+        WHERE p.tenant_id = NEW.tenant_id AND p.id = NEW.managed_by
+          AND p.managed_as <> 'partner')
+    BEGIN
+        SELECT RAISE(ABORT, 'one-partner rule: managed_by must name a partner company');
+    END;
+    CREATE INDEX companies_name ON companies (tenant_id, name COLLATE NOCASE);
+    DROP TABLE console_sessions;
+    DROP INDEX relationship_types_name_folded;
+    ALTER TABLE relationship_types DROP COLUMN name_folded;
+    DROP INDEX relationships_natural_key;
+    ALTER TABLE relationships DROP COLUMN name_folded;
+    ALTER TABLE users DROP COLUMN partner_relationship_id;
+    DROP INDEX companies_name_folded;
+    ALTER TABLE companies DROP COLUMN name_folded;
+";
+
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

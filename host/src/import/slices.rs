@@ -14,7 +14,7 @@ use rusqlite::{Transaction, TransactionBehavior};
 
 use super::dry::Imagined;
 use super::*;
-use crate::store::{LONGEST_WRITE, pause_after};
+use crate::store::{self, LONGEST_WRITE, pause_after};
 
 /// The batches the reading thread sends: `rows` rows each, the next mapped only once the
 /// writing side says on `committed` that the last is committed (when the field mappers read
@@ -41,116 +41,97 @@ impl Imports<'_> {
         progress: &mut dyn FnMut(Progress),
         batches: &Batches<'_>,
     ) -> Result<()> {
+        // Each multi-row INSERT keeps a statement journal (the pages it changed, to undo the
+        // statement alone when a row of it is refused). SQLite spills that journal to a
+        // temporary file past 64 KiB, which one statement's pages exceed: writing it cost about
+        // 8% of the writing thread. In memory it stays one statement's pages.
         self.tenant.read(|base| {
-            // Each multi-row INSERT keeps a statement journal (the pages it changed, to undo
-            // the statement alone when a row of it is refused). SQLite spills that journal to a
-            // temporary file past 64 KiB, which one statement's pages exceed: writing it cost
-            // about 8% of the writing thread. In memory it stays one statement's pages. The
-            // setting applies from the next transaction on and goes back to the connection's
-            // own when the import ends, before the connection returns to the pool.
-            let temp_store: i64 = base
-                .conn
-                .pragma_query_value(None, "temp_store", |r| r.get(0))?;
-            base.conn.pragma_update(None, "temp_store", "MEMORY")?;
-            let result = self.write_slices_on(base, run, job, incoming, watch, progress, batches);
-            let restored = base.conn.pragma_update(None, "temp_store", temp_store);
-            result.and(restored.map_err(Error::from))
+            store::with_temp_store_in_memory(base.conn, || {
+                let mut writer = Writer::new(base)?;
+                let mut relationships = relationship_import::Stored::new(base)?;
+                // When the last slice committed, and how long the next one waits from then on.
+                let mut last: Option<(Instant, Duration)> = None;
+                let mut more = true;
+                while more {
+                    let mut in_batch = 0;
+                    let mut slice: Option<Slice<'_>> = None;
+                    loop {
+                        // A slice commits at one place: once it has held the lock for
+                        // `LONGEST_WRITE` (before another row is read), when the batch is full, and
+                        // when the file has ended.
+                        let due = in_batch == batches.rows
+                            || slice
+                                .as_ref()
+                                .is_some_and(|open| open.began.elapsed() >= LONGEST_WRITE);
+                        let prepared = if due {
+                            None
+                        } else {
+                            let rows = job.rows;
+                            let next = incoming.next(&mut || watch.tick(rows, progress))?;
+                            if next.is_none() {
+                                more = false;
+                                end(job, watch, self.tenant.host.now());
+                            }
+                            next
+                        };
+                        if let Some(prepared) = prepared {
+                            if slice.is_none() {
+                                if let Some((committed, pause)) = last {
+                                    std::thread::sleep(pause.saturating_sub(committed.elapsed()));
+                                }
+                                let tx = Transaction::new_unchecked(
+                                    base.conn,
+                                    TransactionBehavior::Immediate,
+                                )?;
+                                if run.target != ImportTarget::Relationships {
+                                    writer.begin()?;
+                                }
+                                run.begin_slice(&base.on(&tx))?;
+                                slice = Some(Slice {
+                                    tx,
+                                    began: Instant::now(),
+                                });
+                            }
+                            let open = slice.as_ref().expect("a slice is open");
+                            let op = base.on(&open.tx);
+                            in_batch += 1;
+                            run.row(&op, &mut writer, &mut relationships, prepared)?;
+                            if writer.is_empty() && relationships.is_empty() {
+                                run.settle(&op, job)?;
+                            }
+                            continue;
+                        }
+                        match slice.take() {
+                            Some(open) => {
+                                last = Some(self.commit_slice(
+                                    base,
+                                    open,
+                                    run,
+                                    (&mut writer, &mut relationships),
+                                    job,
+                                )?);
+                            }
+                            // The file ended right after a slice committed: the job's end is written
+                            // on its own.
+                            None if !more => {
+                                if let Some(id) = job.id {
+                                    self.tenant.write(|op| job::save(op, id, job))?;
+                                }
+                            }
+                            None => {}
+                        }
+                        if !more || in_batch == batches.rows {
+                            break;
+                        }
+                    }
+                    // The reading thread may map the next batch's rows now. It may have stopped
+                    // already (after the last row): nothing waits then.
+                    let _ = batches.committed.send(());
+                    watch.committed(job.rows, progress);
+                }
+                Ok(())
+            })
         })
-    }
-
-    /// [`write_slices`](Self::write_slices) on the connection `base` holds.
-    #[allow(clippy::too_many_arguments)]
-    fn write_slices_on(
-        &self,
-        base: &Op<'_>,
-        run: &mut Run<'_>,
-        job: &mut ImportJob,
-        incoming: &mut Incoming,
-        watch: &mut Watch<'_>,
-        progress: &mut dyn FnMut(Progress),
-        batches: &Batches<'_>,
-    ) -> Result<()> {
-        let mut writer = Writer::new(base)?;
-        let mut relationships = relationship_import::Stored::new(base)?;
-        // When the last slice committed, and how long the next one waits from then on.
-        let mut last: Option<(Instant, Duration)> = None;
-        let mut more = true;
-        while more {
-            let mut in_batch = 0;
-            let mut slice: Option<Slice<'_>> = None;
-            loop {
-                // A slice commits at one place: once it has held the lock for
-                // `LONGEST_WRITE` (before another row is read), when the batch is full, and
-                // when the file has ended.
-                let due = in_batch == batches.rows
-                    || slice
-                        .as_ref()
-                        .is_some_and(|open| open.began.elapsed() >= LONGEST_WRITE);
-                let prepared = if due {
-                    None
-                } else {
-                    let rows = job.rows;
-                    let next = incoming.next(&mut || watch.tick(rows, progress))?;
-                    if next.is_none() {
-                        more = false;
-                        end(job, watch, self.tenant.host.now());
-                    }
-                    next
-                };
-                if let Some(prepared) = prepared {
-                    if slice.is_none() {
-                        if let Some((committed, pause)) = last {
-                            std::thread::sleep(pause.saturating_sub(committed.elapsed()));
-                        }
-                        let tx =
-                            Transaction::new_unchecked(base.conn, TransactionBehavior::Immediate)?;
-                        if run.target != ImportTarget::Relationships {
-                            writer.begin()?;
-                        }
-                        run.begin_slice(&base.on(&tx))?;
-                        slice = Some(Slice {
-                            tx,
-                            began: Instant::now(),
-                        });
-                    }
-                    let open = slice.as_ref().expect("a slice is open");
-                    let op = base.on(&open.tx);
-                    in_batch += 1;
-                    run.row(&op, &mut writer, &mut relationships, prepared)?;
-                    if writer.is_empty() && relationships.is_empty() {
-                        run.settle(&op, job)?;
-                    }
-                    continue;
-                }
-                match slice.take() {
-                    Some(open) => {
-                        last = Some(self.commit_slice(
-                            base,
-                            open,
-                            run,
-                            (&mut writer, &mut relationships),
-                            job,
-                        )?);
-                    }
-                    // The file ended right after a slice committed: the job's end is written
-                    // on its own.
-                    None if !more => {
-                        if let Some(id) = job.id {
-                            self.tenant.write(|op| job::save(op, id, job))?;
-                        }
-                    }
-                    None => {}
-                }
-                if !more || in_batch == batches.rows {
-                    break;
-                }
-            }
-            // The reading thread may map the next batch's rows now. It may have stopped
-            // already (after the last row): nothing waits then.
-            let _ = batches.committed.send(());
-            watch.committed(job.rows, progress);
-        }
-        Ok(())
     }
 
     /// Writes a slice's last rows and the job's counts, commits, and runs the hooks its new

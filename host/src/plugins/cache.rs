@@ -26,7 +26,7 @@ use sha2::Sha256;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-const MAGIC: &[u8; 8] = b"CSHOSTC3";
+const MAGIC: &[u8; 8] = b"CSHOSTC4";
 const TAG_LEN: usize = 32;
 /// The bytes after the description: its length (u32, little-endian), the check code, the magic
 /// number.

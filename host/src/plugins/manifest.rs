@@ -159,8 +159,7 @@ pub struct Manifest {
     pub imports: Vec<String>,
     /// The size of the component in bytes.
     pub size: usize,
-    /// The SHA-256 of the component, in hex: the plugin's identity in the registry and the
-    /// compile cache.
+    /// The SHA-256 of the component, in hex: the plugin's identity in the registry.
     pub hash: String,
 }
 

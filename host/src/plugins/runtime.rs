@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -13,10 +12,10 @@ use super::bindings::{self, v0_1};
 use super::cache::{self, CompileCache};
 use super::error::{PluginError, PluginErrorKind};
 use super::instance::PluginInstance;
-use super::manifest::{self, ConfigKey, Manifest};
+use super::manifest::{self, Manifest};
 use super::store::StoreState;
 use super::ticker::{Ticker, Ticking};
-use super::{Capability, Limits, PluginContext, validate};
+use super::{Limits, PluginContext, validate};
 use crate::error::{Error, ErrorKind};
 
 /// How often the ticker advances the engine's epoch by default: the resolution of call
@@ -276,13 +275,11 @@ impl PluginRuntime {
             return Err(fail(PluginErrorKind::MemoryLimit { limit: memory_cap }));
         }
         let compiled = self.compile(bytes).map_err(fail)?;
-        let remembered = compiled
-            .description
-            .filter(|_| self.inner.cached_descriptions);
-        // A cached description carries the SHA-256 of the bytes it was made from: the same
-        // bytes, since the cache entry is found by their BLAKE3 hash.
+        // A cached manifest is the one these same bytes gave (the cache entry is found by their
+        // BLAKE3 hash), SHA-256 included.
+        let remembered = compiled.manifest.filter(|_| self.inner.cached_descriptions);
         let hash = match &remembered {
-            Some(described) => described.hash.clone(),
+            Some(manifest) => manifest.hash.clone(),
             None => hex::encode(Sha256::digest(bytes)),
         };
         let incompatible = |e: wasmtime::Error| {
@@ -321,36 +318,31 @@ impl PluginRuntime {
                 exports,
             }),
         };
-        // A cached description was checked against the exports' types when it was made (the
-        // check is a function of the bytes and of this build, both the same); otherwise the
-        // plugin is checked and asked in a fresh instance.
+        // A cached manifest was checked against the exports' types when it was made (the check
+        // is a function of the bytes and of this build, both the same); otherwise the plugin is
+        // checked and asked in a fresh instance.
         let described = match remembered {
-            Some(described) => described,
+            Some(remembered) => remembered,
             None => {
                 let info = plugin
                     .describe()
                     .map_err(|e| PluginError::new(label, e.kind().clone()))?;
-                Described::new(plugin.inner.manifest.hash.clone(), info)
+                described(plugin.inner.manifest.clone(), info)
             }
         };
-        let inner = Arc::get_mut(&mut plugin.inner).expect("the plugin is not shared yet");
-        let manifest = &mut inner.manifest;
-        manifest.name = described.name.clone();
-        manifest.version = described.version.clone();
-        manifest.description = described.description.clone();
-        manifest.capabilities = described.capabilities.clone();
-        manifest.config = described.config.clone();
-        manifest.reads = described.reads.clone();
-        manifest.reads_source = described.reads_source;
+        Arc::get_mut(&mut plugin.inner)
+            .expect("the plugin is not shared yet")
+            .manifest = described;
+        let manifest = &plugin.inner.manifest;
         manifest::check_description(manifest).map_err(|reason| {
             fail(PluginErrorKind::InvalidOutput {
                 reason: format!("its description is invalid: {reason}"),
             })
         })?;
         // A freshly compiled component is cached only once it has described itself validly,
-        // with that description.
+        // with the manifest it gave.
         if let (Some(cache), Some(artifact)) = (&self.inner.cache, &compiled.artifact) {
-            let stored = serde_json::to_vec(&described)
+            let stored = serde_json::to_vec(manifest)
                 .map_err(std::io::Error::other)
                 .and_then(|description| cache.store(&compiled.key, artifact, &description));
             if let Err(error) = stored {
@@ -377,7 +369,7 @@ impl PluginRuntime {
             return Ok(Compiled {
                 component,
                 key: String::new(),
-                description: None,
+                manifest: None,
                 artifact: None,
             });
         };
@@ -385,7 +377,7 @@ impl PluginRuntime {
         if let Some(cached) = cache.load(engine, &key) {
             return Ok(Compiled {
                 component: cached.component,
-                description: serde_json::from_slice(&cached.description).ok(),
+                manifest: serde_json::from_slice(&cached.description).ok(),
                 key,
                 artifact: None,
             });
@@ -404,7 +396,7 @@ impl PluginRuntime {
         Ok(Compiled {
             component,
             key,
-            description: None,
+            manifest: None,
             artifact: Some(artifact),
         })
     }
@@ -415,46 +407,28 @@ struct Compiled {
     component: Component,
     /// Its compile cache key (empty without a cache).
     key: String,
-    /// The description kept with it in the cache, if it came from there with one.
-    description: Option<Described>,
+    /// The manifest kept with it in the cache, if it came from there with one.
+    manifest: Option<Manifest>,
     /// The artifact to cache, if it was compiled now.
     artifact: Option<Vec<u8>>,
 }
 
-/// What a plugin said about itself when a host first loaded its bytes, with the bytes'
-/// SHA-256: what the compile cache keeps beside the artifact.
-#[derive(Debug, Serialize, Deserialize)]
-struct Described {
-    hash: String,
-    name: String,
-    version: String,
-    description: String,
-    capabilities: Vec<Capability>,
-    config: Vec<ConfigKey>,
-    reads: Vec<String>,
-    reads_source: bool,
-}
-
-impl Described {
-    fn new(hash: String, info: v0_1::t::PluginInfo) -> Described {
-        let mut capabilities: Vec<Capability> = info
-            .capabilities
-            .into_iter()
-            .map(bindings::capability)
-            .collect();
-        capabilities.sort();
-        capabilities.dedup();
-        Described {
-            hash,
-            name: info.name,
-            version: info.version,
-            description: info.description,
-            capabilities,
-            config: info.config.into_iter().map(bindings::config_key).collect(),
-            reads: info.reads,
-            reads_source: info.reads_source,
-        }
-    }
+/// `manifest` with what the plugin said about itself.
+fn described(mut manifest: Manifest, info: v0_1::t::PluginInfo) -> Manifest {
+    manifest.name = info.name;
+    manifest.version = info.version;
+    manifest.description = info.description;
+    manifest.capabilities = info
+        .capabilities
+        .into_iter()
+        .map(bindings::capability)
+        .collect();
+    manifest.capabilities.sort();
+    manifest.capabilities.dedup();
+    manifest.config = info.config.into_iter().map(bindings::config_key).collect();
+    manifest.reads = info.reads;
+    manifest.reads_source = info.reads_source;
+    manifest
 }
 
 /// A loaded plugin: compiled, linked, and described. Cheap to clone and share across threads.

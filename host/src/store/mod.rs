@@ -321,6 +321,21 @@ impl Store {
     }
 }
 
+/// Runs `body` with `conn`'s temporary files in memory (`PRAGMA temp_store = MEMORY`), then puts
+/// the connection's own setting back, so a pooled connection leaves as it came. Statement
+/// journals are such files: a bulk writer whose statements each change more than 64 KiB of pages
+/// writes them to memory instead of to a file. The setting applies from the next transaction on.
+pub(crate) fn with_temp_store_in_memory<T>(
+    conn: &Connection,
+    body: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let own: i64 = conn.pragma_query_value(None, "temp_store", |r| r.get(0))?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    let result = body();
+    let restored = conn.pragma_update(None, "temp_store", own);
+    result.and_then(|value| restored.map(|()| value).map_err(Error::from))
+}
+
 /// `error` from writing a record with unique key `key`: SQLite's refusal by the unique index on
 /// `column` (`table.column`, as SQLite names it) becomes `taken(key)`, the owning module's error
 /// naming the field; any other error, or a row without a key, stays as it is.
@@ -569,6 +584,26 @@ mod tests {
                 "{name} should start with {number}"
             );
         }
+    }
+
+    #[test]
+    fn a_bulk_write_that_fails_gives_its_connection_back_with_its_own_temp_store() {
+        // A pooled connection serves the next caller as it came, whether the import on it
+        // finished or was refused halfway.
+        let conn = Connection::open_in_memory().unwrap();
+        let temp_store = || -> i64 {
+            conn.pragma_query_value(None, "temp_store", |r| r.get(0))
+                .unwrap()
+        };
+        conn.pragma_update(None, "temp_store", "FILE").unwrap();
+        let refused: Result<()> = with_temp_store_in_memory(&conn, || {
+            assert_eq!(temp_store(), 2, "MEMORY while the body runs");
+            Err(Error::new(ErrorKind::Invalid("a row was refused".into())))
+        });
+        assert!(refused.is_err());
+        assert_eq!(temp_store(), 1, "FILE again after a failure");
+        let done = with_temp_store_in_memory(&conn, || Ok(7)).unwrap();
+        assert_eq!((done, temp_store()), (7, 1));
     }
 
     #[test]
