@@ -110,6 +110,35 @@ fn normalize_partner_tidies_a_row() {
 }
 
 #[test]
+fn a_row_wider_than_64_fields_is_mapped_as_a_narrow_one() {
+    // The SDK marks the fields a plugin set in a 64-bit mask; a hostile file can carry more
+    // columns than that. Here the partner fields come after 70 others, so `name` is set (trimmed)
+    // and read again (title-cased) past the mask, and the fillers straddle its last bit.
+    let mut instance = load("normalize-partner").instantiate(&context());
+    let mut fields: Vec<String> = (0..70).map(|i| format!("extra_{i:02}")).collect();
+    fields.extend(FIELDS.iter().map(|f| f.to_string()));
+    instance.begin_rows(&[], &fields).unwrap();
+    let mut values: Vec<FieldValue> = (0..70)
+        .map(|i| FieldValue::from(format!("  x{i} ")))
+        .collect();
+    values.extend(good_row().iter().map(|v| FieldValue::from(*v)));
+    let outcome = instance.map_row(2, &[], &values).unwrap();
+    let RowOutcome::Keep(changed) = outcome else {
+        panic!("expected keep, got {outcome:?}")
+    };
+    for i in 0..70 {
+        assert_eq!(
+            changed[&format!("extra_{i:02}")],
+            FieldValue::from(format!("x{i}")),
+            "field {i}"
+        );
+    }
+    assert_eq!(changed["name"], FieldValue::from("Bennett & Co."));
+    assert_eq!(changed["email"], FieldValue::from("partners@bennett.co"));
+    assert_eq!(changed["region"], FieldValue::from("EMEA"));
+}
+
+#[test]
 fn normalize_partner_rejects_a_bad_email_naming_the_field() {
     let outcome = map_row(
         "normalize-partner",
